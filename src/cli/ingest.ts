@@ -1,0 +1,125 @@
+import { parseArgs } from 'node:util';
+import { readCaptureFile } from '../capture/capture-file.js';
+import { Sensor } from '../flow/sensor.js';
+import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
+
+const HELP = `usage: vantage ingest FILE... [options]
+
+Decode pcap/pcapng captures (optionally .gz), meter flows and print one record per line.
+
+options:
+  --format ndjson|json|table   output format (default ndjson)
+  --summary                    print packets, flows, weirds, elapsed time and packets/s to stderr
+  --no-records                 do not print records (with --summary: measure only)
+  --idle-timeout S             flow idle timeout in seconds (default 60; TCP 300)
+  --active-timeout S           emit interim records for flows longer than S seconds (default 1800)
+  --no-vlan-key                do not keep flows apart by VLAN id
+  --no-tunnel-key              do not keep flows apart by VNI / GRE key / ERSPAN session
+`;
+
+export async function ingestCommand(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (e) {
+    process.stderr.write(`vantage ingest: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    process.stderr.write(`vantage ingest: no capture file given\n\n${HELP}`);
+    return 2;
+  }
+  const format = values.format as OutputFormat;
+  if (!['ndjson', 'json', 'table'].includes(format)) {
+    process.stderr.write(`vantage ingest: --format must be ndjson, json or table (got '${format}')\n`);
+    return 2;
+  }
+  const num = (name: string, v: string | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds (got '${v}')`);
+    return n;
+  };
+  const out = new FdWriter(1);
+  const printer = new RecordPrinter(out, format);
+  const records = !values['no-records'];
+  let flows = 0;
+  let recCount = 0;
+  const idle = num('idle-timeout', values['idle-timeout'], 60);
+  const sensor = new Sensor(
+    (rec) => {
+      recCount++;
+      if (rec.type === 'flow') flows++;
+      if (records) printer.print(rec);
+    },
+    {
+      idleTimeout: idle,
+      tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,
+      activeTimeout: num('active-timeout', values['active-timeout'], 1800),
+      keyVlan: !values['no-vlan-key'],
+      keyTunnel: !values['no-tunnel-key'],
+    },
+  );
+  const t0 = process.hrtime.bigint();
+  let failed = 0;
+  for (const file of positionals) {
+    let summary: Awaited<ReturnType<typeof readCaptureFile>>;
+    try {
+      summary = await readCaptureFile(file, sensor.onFrame);
+    } catch (e) {
+      process.stderr.write(`vantage ingest: ${file}: ${(e as Error).message}\n`);
+      failed++;
+      continue;
+    }
+    if (summary.error) {
+      failed++;
+      process.stderr.write(`vantage ingest: ${file}: ${summary.error.message}; ${summary.packets} packets read before it\n`);
+      sensor.fileWeird('capture_file_damaged', `${file}: ${summary.error.message}`, 0, 0);
+    }
+  }
+  const counters = sensor.finish();
+  printer.end();
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (values.summary) {
+    const pps = counters.frames / secs;
+    process.stderr.write(
+      `${JSON.stringify({
+        packets: counters.frames,
+        bytes: counters.bytes,
+        ip_packets: counters.ipPackets,
+        non_ip_packets: counters.nonIpPackets,
+        flows,
+        records: recCount,
+        weirds: counters.weird,
+        weird_by_name: counters.weirdByName,
+        elapsed_s: Math.round(secs * 1000) / 1000,
+        packets_per_s: Math.round(pps),
+        gbit_per_s: Math.round(((counters.bytes * 8) / secs / 1e9) * 100) / 100,
+      })}\n`,
+    );
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      format: { type: 'string', default: 'ndjson' },
+      summary: { type: 'boolean', default: false },
+      'no-records': { type: 'boolean', default: false },
+      'idle-timeout': { type: 'string' },
+      'active-timeout': { type: 'string' },
+      'no-vlan-key': { type: 'boolean', default: false },
+      'no-tunnel-key': { type: 'boolean', default: false },
+      'collect-port': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}

@@ -1,0 +1,108 @@
+/** Address formatting and parsing. Formatting happens when a record is emitted, never per packet. */
+
+export function ipv4ToString(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** RFC 5952 text form of an IPv6 address given as four 32-bit words. */
+export function ipv6WordsToString(w0: number, w1: number, w2: number, w3: number): string {
+  const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
+  // IPv4-mapped addresses keep their dotted tail.
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${ipv4ToString(w3 >>> 0)}`;
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number, b: number): string =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+export function ipv6BytesToString(b: Uint8Array, off: number): string {
+  const w = (o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return ipv6WordsToString(w(off), w(off + 4), w(off + 8), w(off + 12));
+}
+
+export function ipBytesToString(b: Uint8Array, off: number, ver: number): string {
+  if (ver === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  return ipv6BytesToString(b, off);
+}
+
+export function macToString(b: Uint8Array, off: number): string {
+  let s = '';
+  for (let i = 0; i < 6; i++) {
+    const x = b[off + i]!;
+    s += (i ? ':' : '') + (x < 16 ? '0' : '') + x.toString(16);
+  }
+  return s;
+}
+
+/** Parse an IPv4 address into an unsigned 32-bit number, or null. */
+export function parseIpv4(s: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return null;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const o = Number(m[i]);
+    if (o > 255) return null;
+    v = v * 256 + o;
+  }
+  return v;
+}
+
+/** Parse an IPv6 address (with optional embedded IPv4 tail) into 16 bytes, or null. */
+export function parseIpv6(s: string): Uint8Array | null {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length < 2) return null;
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const parseGroups = (part: string): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const items = part.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (it.includes('.')) {
+        if (i !== items.length - 1) return null;
+        const v4 = parseIpv4(it);
+        if (v4 === null) return null;
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return null;
+        out.push(Number.parseInt(it, 16));
+      }
+    }
+    return out;
+  };
+  const head = parseGroups(halves[0]!);
+  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
+  if (!head || !tail) return null;
+  let groups: number[];
+  if (halves.length === 2) {
+    if (head.length + tail.length > 7) return null;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    if (head.length !== 8) return null;
+    groups = head;
+  }
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}

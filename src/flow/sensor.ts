@@ -1,0 +1,144 @@
+import type { Frame } from '../capture/frame.js';
+import { ipBytesToString } from '../common/addr.js';
+import { Decoder } from '../decode/decoder.js';
+import type { Packet } from '../decode/packet.js';
+import { WEIRD_NAMES } from '../decode/weird.js';
+import type { FlowRecord, WeirdRecord } from '../schema/records.js';
+import { communityId } from './community-id.js';
+import { DEFAULT_FLOW_CONFIG, type FlowConfig, FlowTable, isoNs } from './flow-table.js';
+
+export type SensorRecord = FlowRecord | WeirdRecord | { type: string; [k: string]: unknown };
+export type RecordSink = (rec: SensorRecord) => void;
+
+/** Hooks that see every decoded packet after its flow was accounted (L7 analyzers, packet store). */
+export interface PacketHook {
+  onPacket(p: Packet, flows: FlowTable, slot: number, dir: number): void;
+  /** Called for each flow record before it is emitted (to add app id, flush per-flow state). */
+  onFlowRecord?(rec: FlowRecord, slot: number): void;
+  finish?(): void;
+}
+
+export interface SensorCounters {
+  frames: number;
+  bytes: number;
+  ipPackets: number;
+  nonIpPackets: number;
+  weird: number;
+  weirdByName: Record<string, number>;
+}
+
+/**
+ * The packet path of a sensor: decode once into a reused view, account the flow, hand the
+ * packet to hooks. Records leave through `sink`.
+ */
+export class Sensor {
+  readonly decoder = new Decoder();
+  readonly flows: FlowTable;
+  readonly counters: SensorCounters = {
+    frames: 0,
+    bytes: 0,
+    ipPackets: 0,
+    nonIpPackets: 0,
+    weird: 0,
+    weirdByName: {},
+  };
+  private readonly weirdCounts = new Float64Array(WEIRD_NAMES.length);
+  private readonly hooks: PacketHook[] = [];
+
+  constructor(
+    private readonly sink: RecordSink,
+    cfg: Partial<FlowConfig> = {},
+  ) {
+    this.flows = new FlowTable({ ...DEFAULT_FLOW_CONFIG, ...cfg }, (rec) => {
+      for (const h of this.hooks) h.onFlowRecord?.(rec, this.flows.emittingSlot);
+      this.sink(rec);
+    });
+  }
+
+  addHook(h: PacketHook): void {
+    this.hooks.push(h);
+  }
+
+  readonly onFrame = (f: Frame): void => {
+    const c = this.counters;
+    c.frames++;
+    c.bytes += f.wirelen;
+    const p = this.decoder.decode(f);
+    if (p.weird !== 0) this.weird(p);
+    if (p.ipVer === 0) {
+      c.nonIpPackets++;
+      const hooks = this.hooks;
+      for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket(p, this.flows, -1, 0);
+      return;
+    }
+    c.ipPackets++;
+    const slot = this.flows.update(p);
+    const hooks = this.hooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket(p, this.flows, slot, this.flows.lastDir);
+  };
+
+  private weird(p: Packet): void {
+    this.counters.weird++;
+    this.weirdCounts[p.weird]!++;
+    const name = WEIRD_NAMES[p.weird] ?? 'unknown';
+    const hasIp = p.srcOff >= 0 && p.ipVer !== 0;
+    const hasPorts = p.l4Off >= 0;
+    let cid: string | null = null;
+    if (hasIp && hasPorts) {
+      const n = p.ipVer === 4 ? 4 : 16;
+      cid = communityId(
+        p.proto,
+        p.buf.subarray(p.srcOff, p.srcOff + n),
+        p.buf.subarray(p.dstOff, p.dstOff + n),
+        p.icmpType >= 0 ? p.icmpType : p.srcPort,
+        p.icmpType >= 0 ? p.icmpCode : p.dstPort,
+      );
+    }
+    const rec: WeirdRecord = {
+      type: 'weird',
+      name,
+      ts: isoNs(p.tsSec, p.tsNs),
+      offset: p.weirdOff - p.frameOff,
+      src_ip: hasIp ? ipBytesToString(p.buf, p.srcOff, p.ipVer) : null,
+      dst_ip: hasIp ? ipBytesToString(p.buf, p.dstOff, p.ipVer) : null,
+      proto: hasIp ? p.proto : null,
+      src_port: hasPorts && p.icmpType < 0 ? p.srcPort : null,
+      dst_port: hasPorts && p.icmpType < 0 ? p.dstPort : null,
+      community_id: cid,
+      frame_len: p.wirelen,
+      detail: null,
+    };
+    this.sink(rec);
+  }
+
+  /** Record a weird that is not tied to a decoded packet (e.g. a damaged capture file). */
+  fileWeird(name: string, detail: string, tsSec: number, tsNs: number): void {
+    this.counters.weird++;
+    this.sink({
+      type: 'weird',
+      name,
+      ts: isoNs(tsSec, tsNs),
+      offset: null,
+      src_ip: null,
+      dst_ip: null,
+      proto: null,
+      src_port: null,
+      dst_port: null,
+      community_id: null,
+      frame_len: 0,
+      detail,
+    } satisfies WeirdRecord);
+  }
+
+  /** End of input: emit every flow and flush hooks. */
+  finish(): SensorCounters {
+    this.flows.flush();
+    for (const h of this.hooks) h.finish?.();
+    const by: Record<string, number> = {};
+    this.weirdCounts.forEach((n, i) => {
+      if (n > 0) by[WEIRD_NAMES[i]!] = n;
+    });
+    this.counters.weirdByName = by;
+    return this.counters;
+  }
+}
