@@ -11,23 +11,10 @@ import {
   TCP_SYN,
   TUNNEL_NAMES,
 } from '../decode/packet.js';
+import type { FlowContext, FlowLookup } from '../analyze/types.js';
 import { communityId } from './community-id.js';
 import type { FlowRecord } from '../schema/records.js';
 import { tcpFlagsString } from './tcp-flags.js';
-
-/** Identity of a flow as L7 records carry it. */
-export interface FlowContext {
-  gen: number;
-  flow_id: number;
-  community_id: string;
-  proto: number;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  vlan: number | null;
-  vni: number | null;
-}
 
 export interface FlowConfig {
   /** Seconds without a packet after which a flow ends. */
@@ -113,7 +100,7 @@ interface FragEntry {
  * by a flow slot (structure of arrays); a separate open-addressing index maps key hashes to
  * slots. Updating a flow allocates nothing; records are built only when a flow is emitted.
  */
-export class FlowTable {
+export class FlowTable implements FlowLookup {
   readonly stats: FlowTableStats = {
     packets: 0,
     flowsCreated: 0,

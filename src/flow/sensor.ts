@@ -1,3 +1,4 @@
+import type { Analyzer } from '../analyze/types.js';
 import type { Frame } from '../capture/frame.js';
 import { ipBytesToString } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
@@ -10,13 +11,8 @@ import { DEFAULT_FLOW_CONFIG, type FlowConfig, FlowTable, isoNs } from './flow-t
 export type SensorRecord = FlowRecord | WeirdRecord | { type: string; [k: string]: unknown };
 export type RecordSink = (rec: SensorRecord) => void;
 
-/** Hooks that see every decoded packet after its flow was accounted (L7 analyzers, packet store). */
-export interface PacketHook {
-  onPacket(p: Packet, flows: FlowTable, slot: number, dir: number): void;
-  /** Called for each flow record before it is emitted (to add app id, flush per-flow state). */
-  onFlowRecord?(rec: FlowRecord, slot: number): void;
-  finish?(): void;
-}
+/** Hooks that see every decoded packet after its flow was accounted: L7 analyzers, packet store. */
+export type PacketHook = Analyzer;
 
 export interface SensorCounters {
   frames: number;
@@ -50,7 +46,7 @@ export class Sensor {
     cfg: Partial<FlowConfig> = {},
   ) {
     this.flows = new FlowTable({ ...DEFAULT_FLOW_CONFIG, ...cfg }, (rec) => {
-      for (const h of this.hooks) h.onFlowRecord?.(rec, this.flows.emittingSlot);
+      for (const h of this.hooks) h.onFlowEnd?.(rec, this.flows.emittingSlot, this.flows);
       this.sink(rec);
     });
   }

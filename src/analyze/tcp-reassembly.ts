@@ -1,0 +1,144 @@
+import type { Packet } from '../decode/packet.js';
+import { TCP_SYN } from '../decode/packet.js';
+
+interface DirState {
+  gen: number;
+  next: number;
+  pending: Buffer | null;
+  pendingLen: number;
+  /** Bytes were lost before `pending` (gap or overflow): a parser should resynchronise. */
+  gap: boolean;
+  started: boolean;
+}
+
+/**
+ * In-order TCP payload for L7 parsers, per (flow slot, direction). Retransmitted bytes are
+ * skipped, a gap resets the stream (flagged so parsers resynchronise), and at most `limit`
+ * unconsumed bytes are kept per direction. When nothing is pending the parser reads the
+ * packet's own bytes: a copy is made only of what it leaves unconsumed.
+ *
+ * Usage per packet: `if (s.push(key, gen, p)) { parse s.buf[s.start, s.end); s.keep(consumedUpTo) }`.
+ */
+export class TcpStreams {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
+  end = 0;
+  /** The bytes in [start, end) follow a gap in the stream. */
+  gap = false;
+  overflows = 0;
+  private readonly states = new Map<number, DirState>();
+  private current: DirState | null = null;
+
+  constructor(private readonly limit = 16 * 1024) {}
+
+  static key(slot: number, dir: number): number {
+    return slot * 2 + dir;
+  }
+
+  /** Returns true when there are new in-order bytes to parse. */
+  push(key: number, gen: number, p: Packet): boolean {
+    let st = this.states.get(key);
+    if (st === undefined || st.gen !== gen) {
+      st = { gen, next: 0, pending: null, pendingLen: 0, gap: false, started: false };
+      this.states.set(key, st);
+    }
+    this.current = st;
+    let seq = p.seq;
+    if (p.tcpFlags & TCP_SYN) {
+      st.next = (seq + 1) >>> 0;
+      st.started = true;
+      return false;
+    }
+    const cap = p.payloadCapLen;
+    if (cap <= 0) return false;
+    let off = p.payloadOff;
+    let len = cap;
+    if (!st.started) {
+      st.started = true;
+      st.next = seq;
+      st.gap = true; // picked up mid-stream
+    }
+    const delta = (seq - st.next) | 0;
+    if (delta < 0) {
+      // retransmission or overlap: keep only bytes beyond what we already have
+      if (-delta >= len) return false;
+      off += -delta;
+      len += delta;
+      seq = st.next;
+    } else if (delta > 0) {
+      // bytes missing: drop what was pending and resynchronise on this segment
+      st.pending = null;
+      st.pendingLen = 0;
+      st.gap = true;
+    }
+    st.next = (seq + len) >>> 0;
+    if (cap < p.payloadLen) {
+      // sliced capture: the rest of this segment was not captured
+      st.next = (p.seq + p.payloadLen) >>> 0;
+      st.gap = true;
+    }
+    this.gap = st.gap && delta >= 0;
+    if (cap >= p.payloadLen) st.gap = false;
+    if (st.pendingLen === 0) {
+      this.buf = p.buf;
+      this.start = off;
+      this.end = off + len;
+      return true;
+    }
+    const need = st.pendingLen + len;
+    if (need > this.limit) {
+      // Too much unconsumed data: parsers treat it as lost and resynchronise.
+      this.overflows++;
+      st.pending = null;
+      st.pendingLen = 0;
+      this.gap = true;
+      this.buf = p.buf;
+      this.start = off;
+      this.end = off + len;
+      return true;
+    }
+    if (st.pending === null || st.pending.length < need) {
+      const nb = Buffer.allocUnsafe(Math.min(this.limit, Math.max(need, 2048)));
+      if (st.pending) st.pending.copy(nb, 0, 0, st.pendingLen);
+      st.pending = nb;
+    }
+    p.buf.copy(st.pending, st.pendingLen, off, off + len);
+    st.pendingLen = need;
+    this.buf = st.pending;
+    this.start = 0;
+    this.end = need;
+    return true;
+  }
+
+  /** After parsing: the bytes from `from` to `end` were not consumed and must be kept. */
+  keep(from: number): void {
+    const st = this.current;
+    if (st === null) return;
+    const n = this.end - from;
+    if (n <= 0) {
+      st.pendingLen = 0;
+      return;
+    }
+    if (n > this.limit) {
+      this.overflows++;
+      st.pendingLen = 0;
+      st.gap = true;
+      return;
+    }
+    if (this.buf === st.pending) {
+      if (from > 0) st.pending.copy(st.pending, 0, from, this.end);
+    } else {
+      if (st.pending === null || st.pending.length < n) st.pending = Buffer.allocUnsafe(Math.min(this.limit, Math.max(n, 2048)));
+      this.buf.copy(st.pending, 0, from, this.end);
+    }
+    st.pendingLen = n;
+  }
+
+  drop(key: number): void {
+    this.states.delete(key);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+}
