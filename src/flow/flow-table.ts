@@ -159,6 +159,8 @@ export class FlowTable implements FlowLookup {
   private ackT: Float64Array = new Float64Array(0);
   private reqT: Float64Array = new Float64Array(0);
   private rspT: Float64Array = new Float64Array(0);
+  private rttS: Float64Array = new Float64Array(0);
+  private rttC: Float64Array = new Float64Array(0);
   private resets: Uint32Array = new Uint32Array(0);
   private frags: Uint32Array = new Uint32Array(0);
   // context for the record
@@ -437,20 +439,33 @@ export class FlowTable implements FlowLookup {
     const hasWinD = dir === 0 ? ST_HAS_WIN0 : ST_HAS_WIN1;
     const hasWinR = dir === 0 ? ST_HAS_WIN1 : ST_HAS_WIN0;
 
-    // Handshake timing: the client's most recent SYN, the server's first SYN/ACK, the client's ACK.
-    if (fl & TCP_SYN) {
-      if (fl & TCP_ACK) {
-        if (dir === 1 && !(st & ST_SYNACK)) {
-          this.synAckT[s] = t;
-          st |= ST_SYNACK;
+    // Handshake timing, as Wireshark's initial RTT: from the client's most recent SYN to the first
+    // packet that acknowledges without SYN. Server side: SYN to SYN/ACK (or to the server's RST/ACK
+    // refusing it); client side: SYN/ACK to the client's ACK. When the SYN/ACK was not captured
+    // (a sensor at the client seeing one direction only) the whole handshake is server side.
+    if (!(st & ST_ACKED)) {
+      if (fl & TCP_SYN) {
+        if (fl & TCP_ACK) {
+          if (dir === 1 && !(st & ST_SYNACK)) {
+            this.synAckT[s] = t;
+            st |= ST_SYNACK;
+          }
+        } else if (dir === 0) {
+          this.synT[s] = t;
+          st |= ST_HAS_SYN;
         }
-      } else if (dir === 0) {
-        this.synT[s] = t;
-        st |= ST_HAS_SYN;
+      } else if (fl & TCP_ACK && st & ST_HAS_SYN) {
+        const syn = this.synT[s]!;
+        if (dir === 0 && st & ST_SYNACK && this.synAckT[s]! >= syn) {
+          this.rttS[s] = this.synAckT[s]! - syn;
+          this.rttC[s] = t - this.synAckT[s]!;
+        } else {
+          this.rttS[s] = t - syn;
+          this.rttC[s] = 0;
+        }
+        this.ackT[s] = t;
+        st |= ST_ACKED;
       }
-    } else if (fl & TCP_ACK && st & ST_SYNACK && st & ST_HAS_SYN && !(st & ST_ACKED) && dir === 0) {
-      this.ackT[s] = t;
-      st |= ST_ACKED;
     }
     if (fl & TCP_RST) {
       this.resets[s]!++;
@@ -510,9 +525,10 @@ export class FlowTable implements FlowLookup {
           classified = true;
         }
         if (!classified && notAdvanced) {
-          const rtt = st & ST_ACKED ? this.ackT[s]! - this.synT[s]! : 0;
+          const rtt = st & ST_ACKED ? this.rttS[s]! + this.rttC[s]! : 0;
           const thres = rtt > 0 ? rtt : 3e6;
-          if (t - this.nextSeqT[d]! < thres && nextSeqD !== ((seq + seglen) >>> 0)) {
+          const segEnd = (seq + seglen + (fl & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
+          if (t - this.nextSeqT[d]! < thres && nextSeqD !== segEnd) {
             this.ooo[d]!++;
             classified = true;
           }
@@ -788,6 +804,8 @@ export class FlowTable implements FlowLookup {
     this.ackT = f64(this.ackT, cap);
     this.reqT = f64(this.reqT, cap);
     this.rspT = f64(this.rspT, cap);
+    this.rttS = f64(this.rttS, cap);
+    this.rttC = f64(this.rttC, cap);
     this.resets = u32(this.resets, cap);
     this.frags = u32(this.frags, cap);
     this.vlans = u32(this.vlans, cap);
@@ -961,9 +979,9 @@ export class FlowTable implements FlowLookup {
       server_payload_bytes: this.payB[c + 1]!,
       client_tcp_flags: proto === PROTO_TCP ? tcpFlagsString(this.flags[c]!) : null,
       server_tcp_flags: proto === PROTO_TCP ? tcpFlagsString(this.flags[c + 1]!) : null,
-      rtt_client_ms: handshake ? ms(this.ackT[s]! - this.synAckT[s]!) : null,
-      rtt_server_ms: handshake ? ms(this.synAckT[s]! - this.synT[s]!) : null,
-      rtt_ms: handshake ? ms(this.ackT[s]! - this.synT[s]!) : null,
+      rtt_client_ms: handshake ? ms(this.rttC[s]!) : null,
+      rtt_server_ms: handshake ? ms(this.rttS[s]!) : null,
+      rtt_ms: handshake ? ms(this.rttS[s]! + this.rttC[s]!) : null,
       srt_ms: st & ST_HAS_RSP ? ms(this.rspT[s]! - this.reqT[s]!) : null,
       client_retransmissions: this.retrans[c]!,
       server_retransmissions: this.retrans[c + 1]!,
