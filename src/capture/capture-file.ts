@@ -68,10 +68,17 @@ class CaptureParser {
       if (end - start < 4) return start;
       const m = buf.readUInt32LE(start);
       if (m === 0x0a0d0d0a) this.format = 'pcapng';
-      else if (m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xd4c3b2a1 || m === 0x4d3cb2a1) this.format = 'pcap';
-      else throw new CaptureError(`not a pcap or pcapng file (magic 0x${m.toString(16).padStart(8, '0')})`, fileOff);
+      else if (m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xd4c3b2a1 || m === 0x4d3cb2a1)
+        this.format = 'pcap';
+      else
+        throw new CaptureError(
+          `not a pcap or pcapng file (magic 0x${m.toString(16).padStart(8, '0')})`,
+          fileOff,
+        );
     }
-    return this.format === 'pcap' ? this.parsePcap(buf, start, end, fileOff) : this.parseNg(buf, start, end, fileOff);
+    return this.format === 'pcap'
+      ? this.parsePcap(buf, start, end, fileOff)
+      : this.parseNg(buf, start, end, fileOff);
   }
 
   private headerDone = false;
@@ -100,7 +107,10 @@ class CaptureParser {
     while (end - p >= 16) {
       const incl = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
       if (incl > maxRec) {
-        throw new CaptureError(`corrupt pcap record: captured length ${incl} exceeds the maximum ${maxRec}`, fileOff + (p - start));
+        throw new CaptureError(
+          `corrupt pcap record: captured length ${incl} exceeds the maximum ${maxRec}`,
+          fileOff + (p - start),
+        );
       }
       if (end - p < 16 + incl) break;
       const sec = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
@@ -134,7 +144,11 @@ class CaptureParser {
         const bom = buf.readUInt32LE(p + 8);
         if (bom === 0x1a2b3c4d) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
-        else throw new CaptureError(`corrupt pcapng section header: byte-order magic 0x${bom.toString(16)}`, fileOff + (p - start));
+        else
+          throw new CaptureError(
+            `corrupt pcapng section header: byte-order magic 0x${bom.toString(16)}`,
+            fileOff + (p - start),
+          );
         this.ifaces = [];
       }
       const le = this.le;
@@ -146,22 +160,32 @@ class CaptureParser {
       if (end - p < len) break;
       const trailer = le ? buf.readUInt32LE(p + len - 4) : buf.readUInt32BE(p + len - 4);
       if (trailer !== len) {
-        throw new CaptureError(`corrupt pcapng block: trailing length ${trailer} differs from ${len}`, fileOff + (p - start));
+        throw new CaptureError(
+          `corrupt pcapng block: trailing length ${trailer} differs from ${len}`,
+          fileOff + (p - start),
+        );
       }
       const body = p + 8;
       const bodyEnd = p + len - 4;
       if (type === 1) this.readIdb(buf, body, bodyEnd);
       else if (type === 6 || type === 2) {
-        if (bodyEnd - body < 20) throw new CaptureError('corrupt pcapng packet block: too short', fileOff + (p - start));
+        if (bodyEnd - body < 20)
+          throw new CaptureError('corrupt pcapng packet block: too short', fileOff + (p - start));
         const ifId = type === 6 ? this.u32(buf, body) : this.u16(buf, body);
         const iface = this.ifaces[ifId];
         if (iface === undefined) {
-          throw new CaptureError(`pcapng packet block names interface ${ifId}, which was not described`, fileOff + (p - start));
+          throw new CaptureError(
+            `pcapng packet block names interface ${ifId}, which was not described`,
+            fileOff + (p - start),
+          );
         }
         const caplen = this.u32(buf, body + 12);
         const orig = this.u32(buf, body + 16);
         if (caplen > bodyEnd - body - 20 || caplen > MAX_RECORD) {
-          throw new CaptureError(`corrupt pcapng packet block: captured length ${caplen}`, fileOff + (p - start));
+          throw new CaptureError(
+            `corrupt pcapng packet block: captured length ${caplen}`,
+            fileOff + (p - start),
+          );
         }
         this.setTs(this.u32(buf, body + 4), this.u32(buf, body + 8), iface);
         f.linkType = iface.linkType;
@@ -175,7 +199,10 @@ class CaptureParser {
       } else if (type === 3) {
         const iface = this.ifaces[0];
         if (iface === undefined) {
-          throw new CaptureError('pcapng simple packet block before any interface description', fileOff + (p - start));
+          throw new CaptureError(
+            'pcapng simple packet block before any interface description',
+            fileOff + (p - start),
+          );
         }
         const orig = this.u32(buf, body);
         let caplen = bodyEnd - body - 4;
@@ -206,7 +233,12 @@ class CaptureParser {
   }
 
   private readIdb(buf: Buffer, body: number, end: number): void {
-    const iface: Iface = { linkType: this.u16(buf, body), snaplen: this.u32(buf, body + 4), units: 1e6, tsOffset: 0 };
+    const iface: Iface = {
+      linkType: this.u16(buf, body),
+      snaplen: this.u32(buf, body + 4),
+      units: 1e6,
+      tsOffset: 0,
+    };
     let o = body + 8;
     while (o + 4 <= end) {
       const code = this.u16(buf, o);
@@ -310,7 +342,9 @@ export async function readCaptureFile(path: string, onFrame: FrameHandler): Prom
   if (gz) {
     const fh = await open(path, 'r');
     try {
-      const gunzip = fh.createReadStream({ highWaterMark: 1 << 20 }).pipe(createGunzip({ chunkSize: 1 << 20 }));
+      const gunzip = fh
+        .createReadStream({ highWaterMark: 1 << 20 })
+        .pipe(createGunzip({ chunkSize: 1 << 20 }));
       try {
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {
           if (error) continue;

@@ -42,7 +42,8 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const num = (name: string, v: string | undefined, dflt: number): number => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds (got '${v}')`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new Error(`--${name} must be a positive number of seconds (got '${v}')`);
     return n;
   };
   const out = new FdWriter(1);
@@ -78,7 +79,9 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
     if (summary.error) {
       failed++;
-      process.stderr.write(`vantage ingest: ${file}: ${summary.error.message}; ${summary.packets} packets read before it\n`);
+      process.stderr.write(
+        `vantage ingest: ${file}: ${summary.error.message}; ${summary.packets} packets read before it\n`,
+      );
       sensor.fileWeird('capture_file_damaged', `${file}: ${summary.error.message}`, 0, 0);
     }
   }

@@ -66,9 +66,18 @@ export class RecordPrinter {
   end(): void {
     if (this.format === 'json') this.out.write('\n]\n');
     if (this.format === 'table') {
-      const rows = [['TYPE', 'TIME', 'PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'DETAIL'], ...this.tableRows];
+      const rows = [
+        ['TYPE', 'TIME', 'PROTO', 'CLIENT', 'SERVER', 'PKTS', 'BYTES', 'DETAIL'],
+        ...this.tableRows,
+      ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-      for (const r of rows) this.out.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+      for (const r of rows)
+        this.out.write(
+          `${r
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd()}\n`,
+        );
     }
     this.out.flush();
   }
@@ -76,19 +85,53 @@ export class RecordPrinter {
 
 function tableRow(r: { type: string; [k: string]: unknown }): string[] {
   const s = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-  const ep = (ip: unknown, port: unknown): string => (ip ? `${s(ip)}${String(ip).includes(':') ? '.' : ':'}${s(port)}` : '');
+  const ep = (ip: unknown, port: unknown): string =>
+    ip ? `${s(ip)}${String(ip).includes(':') ? '.' : ':'}${s(port)}` : '';
   const time = s(r.first_ts ?? r.ts);
   if (r.type === 'flow') {
     const pk = Number(r.client_packets) + Number(r.server_packets);
     const by = Number(r.client_wire_bytes) + Number(r.server_wire_bytes);
     const rtt = r.rtt_ms === null ? '' : `rtt ${s(r.rtt_ms)}ms`;
     const app = r.app ? `app ${s(r.app)}` : '';
-    return ['flow', time, s(r.proto), ep(r.client_ip, r.client_port), ep(r.server_ip, r.server_port), String(pk), String(by), [app, rtt].filter(Boolean).join(' ')];
+    return [
+      'flow',
+      time,
+      s(r.proto),
+      ep(r.client_ip, r.client_port),
+      ep(r.server_ip, r.server_port),
+      String(pk),
+      String(by),
+      [app, rtt].filter(Boolean).join(' '),
+    ];
   }
   const detail = Object.entries(r)
-    .filter(([k, v]) => !['type', 'ts', 'client_ip', 'client_port', 'server_ip', 'server_port', 'proto', 'community_id', 'flow_id'].includes(k) && v !== null && v !== '')
+    .filter(
+      ([k, v]) =>
+        ![
+          'type',
+          'ts',
+          'client_ip',
+          'client_port',
+          'server_ip',
+          'server_port',
+          'proto',
+          'community_id',
+          'flow_id',
+        ].includes(k) &&
+        v !== null &&
+        v !== '',
+    )
     .slice(0, 6)
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(' ');
-  return [r.type, time, s(r.proto), ep(r.client_ip ?? r.src_ip, r.client_port ?? r.src_port), ep(r.server_ip ?? r.dst_ip, r.server_port ?? r.dst_port), '', '', detail];
+  return [
+    r.type,
+    time,
+    s(r.proto),
+    ep(r.client_ip ?? r.src_ip, r.client_port ?? r.src_port),
+    ep(r.server_ip ?? r.dst_ip, r.server_port ?? r.dst_port),
+    '',
+    '',
+    detail,
+  ];
 }

@@ -1,6 +1,14 @@
 import { type Frame, LinkType } from '../capture/frame.js';
-import { decodeEthernet, decodeNull, decodeRawIp, decodeSll, decodeSll2, ETH_IPV4, ETH_IPV6 } from './link.js';
 import { decodeIpv4, decodeIpv6 } from './ip.js';
+import {
+  decodeEthernet,
+  decodeNull,
+  decodeRawIp,
+  decodeSll,
+  decodeSll2,
+  ETH_IPV4,
+  ETH_IPV6,
+} from './link.js';
 import { Packet } from './packet.js';
 import { W } from './weird.js';
 

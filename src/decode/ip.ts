@@ -95,7 +95,17 @@ export function decodeIpv6(p: Packet, off: number, end: number): void {
   let nh = buf[off + 6]!;
   let o = off + 40;
   for (let i = 0; ; i++) {
-    if (nh !== 0 && nh !== 43 && nh !== 44 && nh !== 60 && nh !== 51 && nh !== 135 && nh !== 139 && nh !== 140) break;
+    if (
+      nh !== 0 &&
+      nh !== 43 &&
+      nh !== 44 &&
+      nh !== 60 &&
+      nh !== 51 &&
+      nh !== 135 &&
+      nh !== 139 &&
+      nh !== 140
+    )
+      break;
     if (i >= MAX_V6_EXT) {
       p.setWeird(W.ipv6_too_many_extension_headers, o);
       p.proto = nh;

@@ -1,6 +1,13 @@
 import { decodeIpv4, decodeIpv6 } from './ip.js';
-import { decodeEtherType, decodeEthernet, decodePpp, ETH_IPV4, ETH_IPV6 } from './link.js';
-import { type Packet, TUNNEL_ERSPAN, TUNNEL_GENEVE, TUNNEL_GRE, TUNNEL_IPIP, TUNNEL_VXLAN } from './packet.js';
+import { decodeEthernet, decodeEtherType, decodePpp, ETH_IPV4, ETH_IPV6 } from './link.js';
+import {
+  type Packet,
+  TUNNEL_ERSPAN,
+  TUNNEL_GENEVE,
+  TUNNEL_GRE,
+  TUNNEL_IPIP,
+  TUNNEL_VXLAN,
+} from './packet.js';
 import { W } from './weird.js';
 
 const MAX_TUNNEL_DEPTH = 4;
@@ -116,7 +123,14 @@ export function decodeGre(p: Packet, off: number, end: number): void {
  * ERSPAN over GRE. Type I has no header (GRE without sequence numbers), type II an 8-byte
  * header, type III a 12-byte header plus an optional 8-byte platform sub-header.
  */
-function decodeErspan(p: Packet, proto: number, hasSeq: boolean, key: number, off: number, end: number): void {
+function decodeErspan(
+  p: Packet,
+  proto: number,
+  hasSeq: boolean,
+  key: number,
+  off: number,
+  end: number,
+): void {
   const buf = p.buf;
   let version = 0;
   let session = -1;

@@ -1,5 +1,5 @@
+import type { FlowContext, FlowLookup } from '../analyze/types.js';
 import { ipv4ToString, ipv6WordsToString, macToString } from '../common/addr.js';
-import { isIcmpQuery } from '../decode/transport.js';
 import {
   type Packet,
   PROTO_ICMP,
@@ -11,9 +11,9 @@ import {
   TCP_SYN,
   TUNNEL_NAMES,
 } from '../decode/packet.js';
-import type { FlowContext, FlowLookup } from '../analyze/types.js';
-import { communityId } from './community-id.js';
+import { isIcmpQuery } from '../decode/transport.js';
 import type { FlowRecord } from '../schema/records.js';
+import { communityId } from './community-id.js';
 import { tcpFlagsString } from './tcp-flags.js';
 
 export interface FlowConfig {
@@ -357,7 +357,7 @@ export class FlowTable implements FlowLookup {
     this.rspT[s] = -1;
     this.resets[s] = 0;
     this.frags[s] = 0;
-    this.vlans[s] = (p.vlan0 << 12) | p.vlan1 | (p.vlanCount > 2 ? 2 : p.vlanCount) << 24;
+    this.vlans[s] = (p.vlan0 << 12) | p.vlan1 | ((p.vlanCount > 2 ? 2 : p.vlanCount) << 24);
     this.tunnel[s] = p.tunnelType | (p.tunnelDepth << 4);
     this.tunnelId[s] = p.vni;
     this.greKey[s] = p.greKey;
@@ -495,7 +495,7 @@ export class FlowTable implements FlowLookup {
     // zero-window probe: one byte at the next sequence number into a closed window
     if (seglen === 1 && haveNext && seq === nextSeqD && st & hasWinR && this.win[r] === 0) zwp = true;
     if (!zwp) {
-      if (seglen <= 1 && haveNext && seq === ((nextSeqD - 1) >>> 0) && !(fl & (TCP_SYN | TCP_FIN | TCP_RST))) {
+      if (seglen <= 1 && haveNext && seq === (nextSeqD - 1) >>> 0 && !(fl & (TCP_SYN | TCP_FIN | TCP_RST))) {
         keepAlive = true;
       }
       if (
@@ -515,12 +515,7 @@ export class FlowTable implements FlowLookup {
       if ((seglen > 0 || fl & (TCP_SYN | TCP_FIN)) && !keepAlive) {
         const notAdvanced = haveNext && seqLt(seq, nextSeqD);
         let classified = false;
-        if (
-          notAdvanced &&
-          this.dupAcks[r]! >= 2 &&
-          this.lastAck[r] === seq &&
-          t - this.lastAckT[r]! < 20e6
-        ) {
+        if (notAdvanced && this.dupAcks[r]! >= 2 && this.lastAck[r] === seq && t - this.lastAckT[r]! < 20e6) {
           this.retrans[d]!++; // fast retransmission
           classified = true;
         }
@@ -859,7 +854,12 @@ export class FlowTable implements FlowLookup {
     const addr = (side: number): string =>
       ver === 4
         ? ipv4ToString(k[o + 4 + side * 4]!)
-        : ipv6WordsToString(k[o + 4 + side * 4]!, k[o + 5 + side * 4]!, k[o + 6 + side * 4]!, k[o + 7 + side * 4]!);
+        : ipv6WordsToString(
+            k[o + 4 + side * 4]!,
+            k[o + 5 + side * 4]!,
+            k[o + 6 + side * 4]!,
+            k[o + 7 + side * 4]!,
+          );
     const ports = this.startPort[slot]!;
     const rec = this.recordIdentity(slot);
     const ctx: FlowContext = {
@@ -871,7 +871,7 @@ export class FlowTable implements FlowLookup {
       client_port: ports & 0xffff,
       server_ip: addr(cSide ^ 1),
       server_port: ports >>> 16,
-      vlan: (this.vlans[slot]! >>> 24) >= 1 ? (this.vlans[slot]! >>> 12) & 0xfff : null,
+      vlan: this.vlans[slot]! >>> 24 >= 1 ? (this.vlans[slot]! >>> 12) & 0xfff : null,
       vni: this.tunnelId[slot]! >= 0 ? this.tunnelId[slot]! : null,
     };
     this.ctxCache[slot] = ctx;
@@ -924,7 +924,12 @@ export class FlowTable implements FlowLookup {
     const addr = (side: number): string =>
       ver === 4
         ? ipv4ToString(k[o + 4 + side * 4]!)
-        : ipv6WordsToString(k[o + 4 + side * 4]!, k[o + 5 + side * 4]!, k[o + 6 + side * 4]!, k[o + 7 + side * 4]!);
+        : ipv6WordsToString(
+            k[o + 4 + side * 4]!,
+            k[o + 5 + side * 4]!,
+            k[o + 6 + side * 4]!,
+            k[o + 7 + side * 4]!,
+          );
     const cSide = clientIsA ? 0 : 1;
     const ports = this.startPort[s]!;
     const icmp = this.icmp[s]!;

@@ -1,6 +1,13 @@
 import { flowRecord, weirdRecord } from './flow.js';
-import type { RecordOf } from './registry.js';
+import type { AnyRecordDef, RecordOf } from './registry.js';
 
 export { flowRecord, weirdRecord };
 export type FlowRecord = RecordOf<typeof flowRecord>;
 export type WeirdRecord = RecordOf<typeof weirdRecord>;
+
+/**
+ * Every record type the product stores and serves. The store's tables, the API's routes,
+ * filter fields and OpenAPI schemas are generated from this list: a new record type is one
+ * more entry here.
+ */
+export const ALL_RECORDS: readonly AnyRecordDef[] = [flowRecord, weirdRecord];

@@ -29,7 +29,10 @@ export interface FieldDef {
   readonly ipfix?: number;
 }
 
-export interface RecordDef<T extends string = string, F extends Record<string, FieldDef> = Record<string, FieldDef>> {
+export interface RecordDef<
+  T extends string = string,
+  F extends Record<string, FieldDef> = Record<string, FieldDef>,
+> {
   readonly type: T;
   readonly doc: string;
   /** The field that orders records in time (a `ts` field). */
@@ -76,7 +79,26 @@ export function fieldLabel(name: string, def: FieldDef): string {
   if (def.label) return def.label;
   const words = name
     .split('_')
-    .map((w) => (['ip', 'id', 'mac', 'rtt', 'srt', 'ttl', 'tls', 'dns', 'http', 'vni', 'ts', 'sni', 'ja3', 'ja4'].includes(w) ? w.toUpperCase() : w))
+    .map((w) =>
+      [
+        'ip',
+        'id',
+        'mac',
+        'rtt',
+        'srt',
+        'ttl',
+        'tls',
+        'dns',
+        'http',
+        'vni',
+        'ts',
+        'sni',
+        'ja3',
+        'ja4',
+      ].includes(w)
+        ? w.toUpperCase()
+        : w,
+    )
     .join(' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
