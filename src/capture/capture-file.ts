@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
+import { be16, be32, le16, le32 } from '../common/bytes.js';
 import type { Frame, FrameHandler } from './frame.js';
 import { newFrame } from './frame.js';
 
@@ -66,7 +67,7 @@ class CaptureParser {
   parse(buf: Buffer, start: number, end: number, fileOff: number): number {
     if (this.format === null) {
       if (end - start < 4) return start;
-      const m = buf.readUInt32LE(start);
+      const m = le32(buf, start);
       if (m === 0x0a0d0d0a) this.format = 'pcapng';
       else if (m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xd4c3b2a1 || m === 0x4d3cb2a1)
         this.format = 'pcap';
@@ -87,11 +88,11 @@ class CaptureParser {
     let p = start;
     if (!this.headerDone) {
       if (end - p < 24) return p;
-      const m = buf.readUInt32LE(p);
+      const m = le32(buf, p);
       this.le = m === 0xa1b2c3d4 || m === 0xa1b23c4d;
       this.pcapUnits = m === 0xa1b23c4d || m === 0x4d3cb2a1 ? 1e9 : 1e6;
-      const snap = this.le ? buf.readUInt32LE(p + 16) : buf.readUInt32BE(p + 16);
-      const lt = this.le ? buf.readUInt32LE(p + 20) : buf.readUInt32BE(p + 20);
+      const snap = this.le ? le32(buf, p + 16) : be32(buf, p + 16);
+      const lt = this.le ? le32(buf, p + 20) : be32(buf, p + 20);
       this.pcapLink = lt & 0x0fffffff; // upper bits carry FCS length flags
       this.pcapSnap = snap > MAX_RECORD ? snap : MAX_RECORD;
       this.headerDone = true;
@@ -105,7 +106,7 @@ class CaptureParser {
     const nsMul = this.pcapUnits === 1e6 ? 1000 : 1;
     const maxRec = this.pcapSnap;
     while (end - p >= 16) {
-      const incl = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
+      const incl = le ? le32(buf, p + 8) : be32(buf, p + 8);
       if (incl > maxRec) {
         throw new CaptureError(
           `corrupt pcap record: captured length ${incl} exceeds the maximum ${maxRec}`,
@@ -113,9 +114,9 @@ class CaptureParser {
         );
       }
       if (end - p < 16 + incl) break;
-      const sec = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
-      const frac = le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4);
-      const orig = le ? buf.readUInt32LE(p + 12) : buf.readUInt32BE(p + 12);
+      const sec = le ? le32(buf, p) : be32(buf, p);
+      const frac = le ? le32(buf, p + 4) : be32(buf, p + 4);
+      const orig = le ? le32(buf, p + 12) : be32(buf, p + 12);
       f.tsSec = sec;
       f.tsNs = frac * nsMul;
       if (f.tsNs >= 1e9) {
@@ -138,10 +139,10 @@ class CaptureParser {
     const f = this.frame;
     f.buf = buf;
     while (end - p >= 12) {
-      const rawType = buf.readUInt32LE(p);
+      const rawType = le32(buf, p);
       if (rawType === 0x0a0d0d0a) {
         // Section header: the byte-order magic decides how everything after it is read.
-        const bom = buf.readUInt32LE(p + 8);
+        const bom = le32(buf, p + 8);
         if (bom === 0x1a2b3c4d) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
         else
@@ -152,13 +153,13 @@ class CaptureParser {
         this.ifaces = [];
       }
       const le = this.le;
-      const type = le ? rawType : buf.readUInt32BE(p);
-      const len = le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4);
+      const type = le ? rawType : be32(buf, p);
+      const len = le ? le32(buf, p + 4) : be32(buf, p + 4);
       if (len < 12 || len % 4 !== 0 || len > MAX_BLOCK) {
         throw new CaptureError(`corrupt pcapng block: total length ${len}`, fileOff + (p - start));
       }
       if (end - p < len) break;
-      const trailer = le ? buf.readUInt32LE(p + len - 4) : buf.readUInt32BE(p + len - 4);
+      const trailer = le ? le32(buf, p + len - 4) : be32(buf, p + len - 4);
       if (trailer !== len) {
         throw new CaptureError(
           `corrupt pcapng block: trailing length ${trailer} differs from ${len}`,
@@ -226,10 +227,10 @@ class CaptureParser {
   }
 
   private u16(buf: Buffer, o: number): number {
-    return this.le ? buf.readUInt16LE(o) : buf.readUInt16BE(o);
+    return this.le ? le16(buf, o) : be16(buf, o);
   }
   private u32(buf: Buffer, o: number): number {
-    return this.le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+    return this.le ? le32(buf, o) : be32(buf, o);
   }
 
   private readIdb(buf: Buffer, body: number, end: number): void {

@@ -1,3 +1,4 @@
+import { be16, be32 } from '../common/bytes.js';
 import type { Packet } from './packet.js';
 import { decodeTransport } from './transport.js';
 import { W } from './weird.js';
@@ -29,7 +30,7 @@ export function decodeIpv4(p: Packet, off: number, end: number): void {
     return;
   }
   const wireLeft = p.frameOff + p.wirelen - off;
-  let total = buf.readUInt16BE(off + 2);
+  let total = be16(buf, off + 2);
   if (total === 0) {
     total = wireLeft; // segmentation offload: the capture saw the packet before the NIC split it
   } else if (total < hl) {
@@ -44,8 +45,8 @@ export function decodeIpv4(p: Packet, off: number, end: number): void {
   p.ipHdrLen = hl;
   p.ipLen = total;
   p.tos = buf[off + 1]!;
-  p.ipId = buf.readUInt16BE(off + 4);
-  const ff = buf.readUInt16BE(off + 6);
+  p.ipId = be16(buf, off + 4);
+  const ff = be16(buf, off + 6);
   p.moreFrags = (ff & 0x2000) !== 0;
   p.fragOffset = (ff & 0x1fff) << 3;
   p.ttl = buf[off + 8]!;
@@ -76,7 +77,7 @@ export function decodeIpv6(p: Packet, off: number, end: number): void {
     return;
   }
   const wireLeft = p.frameOff + p.wirelen - off;
-  let total = 40 + buf.readUInt16BE(off + 4);
+  let total = 40 + be16(buf, off + 4);
   if (total === 40 && buf[off + 6] === 0) {
     total = wireLeft; // jumbogram or offload: take what the frame holds
   } else if (total > wireLeft) {
@@ -86,7 +87,7 @@ export function decodeIpv6(p: Packet, off: number, end: number): void {
   p.ipVer = 6;
   p.l3Off = off;
   p.ipLen = total;
-  p.tos = (buf.readUInt16BE(off) >> 4) & 0xff;
+  p.tos = (be16(buf, off) >> 4) & 0xff;
   p.ttl = buf[off + 7]!;
   p.srcOff = off + 8;
   p.dstOff = off + 24;
@@ -121,10 +122,10 @@ export function decodeIpv6(p: Packet, off: number, end: number): void {
     const next = buf[o]!;
     let len: number;
     if (nh === 44) {
-      const fo = buf.readUInt16BE(o + 2);
+      const fo = be16(buf, o + 2);
       p.fragOffset = fo & 0xfff8;
       p.moreFrags = (fo & 1) !== 0;
-      p.ipId = buf.readUInt32BE(o + 4);
+      p.ipId = be32(buf, o + 4);
       len = 8;
     } else if (nh === 51) {
       len = (buf[o + 1]! + 2) << 2;

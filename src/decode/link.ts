@@ -1,3 +1,4 @@
+import { be16, be32, le32 } from '../common/bytes.js';
 import { decodeIpv4, decodeIpv6 } from './ip.js';
 import type { Packet } from './packet.js';
 import { W } from './weird.js';
@@ -23,7 +24,7 @@ export function decodeEthernet(p: Packet, off: number, end: number): void {
   }
   p.ethOff = off;
   p.srcMacOff = off + 6;
-  const type = p.buf.readUInt16BE(off + 12);
+  const type = be16(p.buf, off + 12);
   if (type < 0x0600) {
     // 802.3 length field: LLC/SNAP payload (STP, CDP...), no IP to decode.
     p.etherType = 0;
@@ -41,11 +42,11 @@ export function decodeEtherType(p: Packet, type: number, off: number, end: numbe
       p.setWeird(W.truncated_vlan_header, off);
       return;
     }
-    const vid = buf.readUInt16BE(off) & 0x0fff;
+    const vid = be16(buf, off) & 0x0fff;
     if (p.vlanCount === 0) p.vlan0 = vid;
     else if (p.vlanCount === 1) p.vlan1 = vid;
     p.vlanCount++;
-    type = buf.readUInt16BE(off + 2);
+    type = be16(buf, off + 2);
     off += 4;
   }
   p.etherType = type;
@@ -80,7 +81,7 @@ function decodeMpls(p: Packet, off: number, end: number): void {
       p.setWeird(W.truncated_mpls_header, off);
       return;
     }
-    const e = buf.readUInt32BE(off);
+    const e = be32(buf, off);
     if (p.mplsCount === 0) p.mplsLabel = e >>> 12;
     p.mplsCount++;
     off += 4;
@@ -106,8 +107,8 @@ function decodePppoe(p: Packet, off: number, end: number): void {
     p.setWeird(W.truncated_pppoe_header, off);
     return;
   }
-  p.pppoeSession = p.buf.readUInt16BE(off + 2);
-  decodePpp(p, p.buf.readUInt16BE(off + 6), off + 8, end);
+  p.pppoeSession = be16(p.buf, off + 2);
+  decodePpp(p, be16(p.buf, off + 6), off + 8, end);
 }
 
 /** PPP protocol field dispatch (PPPoE sessions, PPTP's enhanced GRE). */
@@ -128,10 +129,10 @@ export function decodeSll(p: Packet, off: number, end: number): void {
     return;
   }
   const buf = p.buf;
-  const haType = buf.readUInt16BE(off + 2);
-  const addrLen = buf.readUInt16BE(off + 4);
+  const haType = be16(buf, off + 2);
+  const addrLen = be16(buf, off + 4);
   if (haType === 1 && addrLen === 6) p.srcMacOff = off + 6;
-  decodeSllProtocol(p, buf.readUInt16BE(off + 14), off + 16, end);
+  decodeSllProtocol(p, be16(buf, off + 14), off + 16, end);
 }
 
 /** Linux cooked capture v2 (LINKTYPE_LINUX_SLL2). */
@@ -141,10 +142,10 @@ export function decodeSll2(p: Packet, off: number, end: number): void {
     return;
   }
   const buf = p.buf;
-  const haType = buf.readUInt16BE(off + 8);
+  const haType = be16(buf, off + 8);
   const addrLen = buf[off + 11]!;
   if (haType === 1 && addrLen === 6) p.srcMacOff = off + 12;
-  decodeSllProtocol(p, buf.readUInt16BE(off), off + 20, end);
+  decodeSllProtocol(p, be16(buf, off), off + 20, end);
 }
 
 function decodeSllProtocol(p: Packet, proto: number, off: number, end: number): void {
@@ -158,7 +159,7 @@ export function decodeNull(p: Packet, off: number, end: number, networkOrder: bo
     p.setWeird(W.truncated_link_header, off);
     return;
   }
-  let fam = networkOrder ? p.buf.readUInt32BE(off) : p.buf.readUInt32LE(off);
+  let fam = networkOrder ? be32(p.buf, off) : le32(p.buf, off);
   // A capture written on the other byte order shows the family in the high bytes.
   if (fam > 0xffff) fam = ((fam >>> 24) | ((fam >>> 8) & 0xff00)) >>> 0;
   if (fam === 2) {

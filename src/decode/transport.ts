@@ -1,3 +1,4 @@
+import { be16, be32 } from '../common/bytes.js';
 import {
   type Packet,
   PROTO_GRE,
@@ -38,8 +39,8 @@ export function decodeTransport(p: Packet, off: number, declEnd: number, capEnd:
         return;
       }
       p.l4Off = off;
-      p.srcPort = p.buf.readUInt16BE(off);
-      p.dstPort = p.buf.readUInt16BE(off + 2);
+      p.srcPort = be16(p.buf, off);
+      p.dstPort = be16(p.buf, off + 2);
       setPayload(p, off + 12, declEnd, capEnd);
       return;
     case PROTO_GRE:
@@ -72,12 +73,12 @@ function decodeTcp(p: Packet, off: number, declEnd: number, capEnd: number): voi
     return;
   }
   p.l4Off = off;
-  p.srcPort = buf.readUInt16BE(off);
-  p.dstPort = buf.readUInt16BE(off + 2);
-  p.seq = buf.readUInt32BE(off + 4);
-  p.ack = buf.readUInt32BE(off + 8);
+  p.srcPort = be16(buf, off);
+  p.dstPort = be16(buf, off + 2);
+  p.seq = be32(buf, off + 4);
+  p.ack = be32(buf, off + 8);
   p.tcpFlags = buf[off + 13]!;
-  p.window = buf.readUInt16BE(off + 14);
+  p.window = be16(buf, off + 14);
   p.tcpHdrLen = hl;
   setPayload(p, off + hl, declEnd, capEnd);
   if (hl > 20) decodeTcpOptions(p, off + 20, Math.min(off + hl, capEnd));
@@ -103,7 +104,7 @@ function decodeTcpOptions(p: Packet, o: number, end: number): void {
     }
     switch (kind) {
       case 2:
-        if (len === 4) p.mss = buf.readUInt16BE(o + 2);
+        if (len === 4) p.mss = be16(buf, o + 2);
         break;
       case 3:
         if (len === 3 && p.tcpFlags & TCP_SYN) p.wscale = buf[o + 2]!;
@@ -116,8 +117,8 @@ function decodeTcpOptions(p: Packet, o: number, end: number): void {
         break;
       case 8:
         if (len === 10) {
-          p.tsVal = buf.readUInt32BE(o + 2);
-          p.tsEcr = buf.readUInt32BE(o + 6);
+          p.tsVal = be32(buf, o + 2);
+          p.tsEcr = be32(buf, o + 6);
         }
         break;
     }
@@ -132,9 +133,9 @@ function decodeUdp(p: Packet, off: number, declEnd: number, capEnd: number): voi
     return;
   }
   p.l4Off = off;
-  p.srcPort = buf.readUInt16BE(off);
-  p.dstPort = buf.readUInt16BE(off + 2);
-  const ulen = buf.readUInt16BE(off + 4);
+  p.srcPort = be16(buf, off);
+  p.dstPort = be16(buf, off + 2);
+  const ulen = be16(buf, off + 4);
   let payEnd = declEnd;
   if (ulen >= 8 && off + ulen <= declEnd) payEnd = off + ulen;
   else if (ulen !== 0 || p.ipVer === 4) p.setWeird(W.udp_bad_length, off);
@@ -157,7 +158,7 @@ function decodeIcmp(p: Packet, off: number, declEnd: number, capEnd: number): vo
   const t = buf[off]!;
   p.icmpType = t;
   p.icmpCode = buf[off + 1]!;
-  if (capEnd - off >= 8 && isIcmpQuery(p.proto, t)) p.icmpId = buf.readUInt16BE(off + 4);
+  if (capEnd - off >= 8 && isIcmpQuery(p.proto, t)) p.icmpId = be16(buf, off + 4);
   setPayload(p, off + 8, declEnd, capEnd);
 }
 

@@ -1,3 +1,4 @@
+import { be16, be32 } from '../common/bytes.js';
 import { decodeIpv4, decodeIpv6 } from './ip.js';
 import { decodeEthernet, decodeEtherType, decodePpp, ETH_IPV4, ETH_IPV6 } from './link.js';
 import {
@@ -48,9 +49,9 @@ export function decodeGre(p: Packet, off: number, end: number): void {
     p.setWeird(W.truncated_gre_header, off);
     return;
   }
-  const fl = buf.readUInt16BE(off);
+  const fl = be16(buf, off);
   const ver = fl & 7;
-  const proto = buf.readUInt16BE(off + 2);
+  const proto = be16(buf, off + 2);
   let o = off + 4;
   let key = -1;
   let hasSeq = false;
@@ -61,7 +62,7 @@ export function decodeGre(p: Packet, off: number, end: number): void {
         p.setWeird(W.truncated_gre_header, off);
         return;
       }
-      key = buf.readUInt32BE(o);
+      key = be32(buf, o);
       o += 4;
     }
     if (fl & 0x1000) {
@@ -74,7 +75,7 @@ export function decodeGre(p: Packet, off: number, end: number): void {
       p.setWeird(W.truncated_gre_header, off);
       return;
     }
-    key = buf.readUInt16BE(o + 2);
+    key = be16(buf, o + 2);
     o += 4;
     if (fl & 0x1000) o += 4;
     if (fl & 0x0080) o += 4;
@@ -112,7 +113,7 @@ export function decodeGre(p: Packet, off: number, end: number): void {
     let pp = buf[q]!;
     if (pp & 1) q += 1;
     else {
-      pp = buf.readUInt16BE(q);
+      pp = be16(buf, q);
       q += 2;
     }
     decodePpp(p, pp, q, end);
@@ -143,9 +144,9 @@ function decodeErspan(
       p.setWeird(W.truncated_erspan_header, o);
       return;
     }
-    const w0 = buf.readUInt32BE(o);
+    const w0 = be32(buf, o);
     version = (w0 >>> 28) + 1; // ERSPAN's "Ver" field is 1 for type II, 2 for type III
-    session = buf.readUInt16BE(o + 2) & 0x3ff;
+    session = be16(buf, o + 2) & 0x3ff;
     if (proto === GRE_ERSPAN_3) {
       const hasSub = (buf[o + 11]! & 1) !== 0;
       o += 12;
@@ -174,7 +175,7 @@ export function decodeVxlan(p: Packet, off: number, end: number): void {
     p.setWeird(W.truncated_vxlan_header, off);
     return;
   }
-  const vni = buf.readUInt32BE(off + 4) >>> 8;
+  const vni = be32(buf, off + 4) >>> 8;
   if (!enter(p, TUNNEL_VXLAN, off, true)) return;
   p.vni = vni;
   decodeEthernet(p, off + 8, end);
@@ -185,7 +186,7 @@ export function decodeVxlanGpe(p: Packet, off: number, end: number): void {
   const buf = p.buf;
   if ((buf[off]! & 0x08) === 0) return;
   const next = buf[off]! & 0x04 ? buf[off + 3]! : 3;
-  const vni = buf.readUInt32BE(off + 4) >>> 8;
+  const vni = be32(buf, off + 4) >>> 8;
   if (next < 1 || next > 3) return;
   if (!enter(p, TUNNEL_VXLAN, off, next === 3)) return;
   p.vni = vni;
@@ -203,13 +204,13 @@ export function decodeGeneve(p: Packet, off: number, end: number): void {
   const buf = p.buf;
   if (buf[off]! >> 6 !== 0) return; // only version 0 exists
   const optLen = (buf[off]! & 0x3f) << 2;
-  const proto = buf.readUInt16BE(off + 2);
+  const proto = be16(buf, off + 2);
   const o = off + 8 + optLen;
   if (o > end) {
     p.setWeird(W.truncated_geneve_header, off);
     return;
   }
-  const vni = buf.readUInt32BE(off + 4) >>> 8;
+  const vni = be32(buf, off + 4) >>> 8;
   const isL2 = proto === GRE_TEB;
   if (!enter(p, TUNNEL_GENEVE, off, isL2)) return;
   p.vni = vni;

@@ -1,5 +1,6 @@
 import type { FlowContext, FlowLookup } from '../analyze/types.js';
 import { ipv4ToString, ipv6WordsToString, macToString } from '../common/addr.js';
+import { be32 } from '../common/bytes.js';
 import {
   type Packet,
   PROTO_ICMP,
@@ -50,6 +51,54 @@ export interface FlowTableStats {
 }
 
 const KW = 12; // key words per flow
+
+// Word layout of a flow (U/I, stride SU). Two-element fields are [client, server].
+const SU = 48;
+const U_HASH = 12;
+const U_GEN = 13;
+const U_META = 14; // ipVer | proto<<4 | clientIsA<<12 | list<<13 | outerVer<<16
+const U_ST = 15;
+const U_FLAGS = 16; // client flags | server flags << 8
+const U_NEXTSEQ = 18;
+const U_LASTACK = 20;
+const U_DUPACK = 22;
+const U_WIN = 24;
+const U_RETRANS = 26;
+const U_OOO = 28;
+const U_ZWIN = 30;
+const U_RESETS = 32;
+const U_FRAGS = 33;
+const U_VLANS = 34;
+const U_TUNNEL = 35; // tunnelType | depth<<4
+const U_ERSPAN = 36; // signed: -1 none
+const U_ICMP = 37; // signed: type<<8 | code of the first packet, -1 when not ICMP
+const U_PORTS = 38; // client port | server port << 16
+const U_VNI = 40; // signed: -1 none
+const U_GREKEY = 41; // valid when ST_GREKEY is set
+const U_MAC = 42; // 3 words: client MAC then server MAC (bytes)
+
+// Double layout of a flow (F, stride SF); times are ns relative to the table's base second.
+const SF = 32;
+const F_FIRST = 0;
+const F_LAST = 1;
+const F_IV = 2;
+const F_ID = 3;
+const F_PK = 4;
+const F_IPB = 6;
+const F_WIRE = 8;
+const F_PAY = 10;
+const F_LASTT = 12;
+const F_IPDN = 14;
+const F_IPDMEAN = 16;
+const F_IPDM2 = 18;
+const F_NSEQT = 20;
+const F_LACKT = 22;
+const F_SYN = 24;
+const F_SYNACK = 25;
+const F_REQ = 26;
+const F_RSP = 27;
+const F_RTTS = 28;
+const F_RTTC = 29;
 const NS = 1e9;
 const LIST_NONE = 0;
 const LIST_ACTIVE = 1;
@@ -77,6 +126,7 @@ const ST_HAS_REQ = 1024;
 const ST_HAS_RSP = 2048;
 const ST_HAS_WIN0 = 4096;
 const ST_HAS_WIN1 = 8192;
+const ST_GREKEY = 16384;
 
 /** `a < b` in 32-bit sequence space. */
 function seqLt(a: number, b: number): boolean {
@@ -96,9 +146,10 @@ interface FragEntry {
 }
 
 /**
- * Bidirectional flow table with TCP performance metering. Flows live in typed arrays indexed
- * by a flow slot (structure of arrays); a separate open-addressing index maps key hashes to
- * slots. Updating a flow allocates nothing; records are built only when a flow is emitted.
+ * Bidirectional flow table with TCP performance metering. Each flow's state is one fixed-stride
+ * block of words and one of doubles in typed arrays, so updating a flow touches a few cache lines
+ * and allocates nothing; an open-addressing index maps key hashes to slots. Records (and their
+ * strings) are built only when a flow is emitted.
  */
 export class FlowTable implements FlowLookup {
   readonly stats: FlowTableStats = {
@@ -116,77 +167,32 @@ export class FlowTable implements FlowLookup {
 
   private cap = 0;
   private idxMask = 0;
-  private index: Int32Array = new Int32Array(0); // slot + 1, 0 = empty
+  private index: Int32Array = new Int32Array(0); // pairs [slot + 1 (0 = empty), hash]
   private freeTop = 0;
   private free: Int32Array = new Int32Array(0);
   private nextFresh = 0;
 
-  // per-slot state
-  private keys: Uint32Array = new Uint32Array(0);
-  private hashes: Uint32Array = new Uint32Array(0);
-  private gen: Uint32Array = new Uint32Array(0);
-  private meta: Uint32Array = new Uint32Array(0); // ipVer | proto<<4 | clientIsA<<12 | list<<13
-  private st: Uint32Array = new Uint32Array(0);
-  private prev: Int32Array = new Int32Array(0);
-  private next: Int32Array = new Int32Array(0);
-  private first: Float64Array = new Float64Array(0);
-  private last: Float64Array = new Float64Array(0);
-  private ivStart: Float64Array = new Float64Array(0);
-  private flowId: Float64Array = new Float64Array(0);
-  // per direction (index slot*2 + dir, dir 0 = client)
-  private pk: Float64Array = new Float64Array(0);
-  private ipB: Float64Array = new Float64Array(0);
-  private wireB: Float64Array = new Float64Array(0);
-  private payB: Float64Array = new Float64Array(0);
-  private flags: Uint8Array = new Uint8Array(0);
-  private lastT: Float64Array = new Float64Array(0);
-  private ipdN: Float64Array = new Float64Array(0);
-  private ipdMean: Float64Array = new Float64Array(0);
-  private ipdM2: Float64Array = new Float64Array(0);
-  private nextSeq: Uint32Array = new Uint32Array(0);
-  private nextSeqT: Float64Array = new Float64Array(0);
-  private lastAck: Uint32Array = new Uint32Array(0);
-  private lastAckT: Float64Array = new Float64Array(0);
-  private dupAcks: Uint32Array = new Uint32Array(0);
-  private win: Uint32Array = new Uint32Array(0);
-  private retrans: Uint32Array = new Uint32Array(0);
-  private ooo: Uint32Array = new Uint32Array(0);
-  private zeroWin: Uint32Array = new Uint32Array(0);
-  private mac: Uint8Array = new Uint8Array(0); // 6 bytes per direction
-  // per-flow TCP timing
-  private synT: Float64Array = new Float64Array(0);
-  private synAckT: Float64Array = new Float64Array(0);
-  private ackT: Float64Array = new Float64Array(0);
-  private reqT: Float64Array = new Float64Array(0);
-  private rspT: Float64Array = new Float64Array(0);
-  private rttS: Float64Array = new Float64Array(0);
-  private rttC: Float64Array = new Float64Array(0);
-  private resets: Uint32Array = new Uint32Array(0);
-  private frags: Uint32Array = new Uint32Array(0);
-  // context for the record
-  private vlans: Uint32Array = new Uint32Array(0);
-  private tunnel: Int32Array = new Int32Array(0); // tunnelType | depth<<4
-  private tunnelId: Float64Array = new Float64Array(0); // vni, or -1
-  private greKey: Float64Array = new Float64Array(0);
-  private erspan: Int32Array = new Int32Array(0);
+  // Flow state, one fixed-stride block per slot so a packet touches few cache lines:
+  // words (U, and I as a signed view of the same memory) and doubles (F).
+  private U: Uint32Array = new Uint32Array(0);
+  private I: Int32Array = new Int32Array(0);
+  private B: Uint8Array = new Uint8Array(0);
+  private F: Float64Array = new Float64Array(0);
   private outer: Uint8Array = new Uint8Array(0); // 32 bytes: outer src + dst (v4 in first 4 of each)
-  private outerVer: Uint8Array = new Uint8Array(0);
-  private icmp: Int32Array = new Int32Array(0); // type<<8 | code of the first packet, -1 when not ICMP
-  private startPort: Uint32Array = new Uint32Array(0); // client port | server port << 16 as seen
-
-  // LRU lists by last packet time: active flows and flows that ended (FIN/RST)
-  private readonly head = new Int32Array([-1, -1, -1]);
-  private readonly tail = new Int32Array([-1, -1, -1]);
 
   private readonly scratch = new Uint32Array(KW);
   private readonly fragMap = new Map<string, FragEntry>();
   private nextSweep = 0;
+  /** Time of the packet being accounted; a field, not an argument, so it is never boxed. */
+  private now = 0.5;
+  private readonly activeNs: number;
 
   constructor(
     private readonly cfg: FlowConfig,
     private readonly onFlow: (rec: FlowRecord) => void,
     initialCapacity = 1 << 14,
   ) {
+    this.activeNs = cfg.activeTimeout * NS;
     this.grow(initialCapacity);
   }
 
@@ -208,9 +214,10 @@ export class FlowTable implements FlowLookup {
   update(p: Packet): number {
     if (p.ipVer === 0) return -1;
     const t = this.rel(p);
+    this.now = t;
     this.stats.packets++;
     if (t >= this.nextSweep) this.sweep(t);
-    if (p.fragOffset > 0) return this.laterFragment(p, t);
+    if (p.fragOffset > 0) return this.laterFragment(p);
     const k = this.scratch;
     const buf = p.buf;
     const proto = p.proto;
@@ -231,9 +238,10 @@ export class FlowTable implements FlowLookup {
     }
     // Canonical order: endpoint A is the smaller (address, port).
     let swap = false;
+    let h: number;
     if (p.ipVer === 4) {
-      const s = buf.readUInt32BE(p.srcOff);
-      const d = buf.readUInt32BE(p.dstOff);
+      const s = be32(buf, p.srcOff);
+      const d = be32(buf, p.dstOff);
       swap = s > d || (s === d && sp > dp);
       k[4] = swap ? d : s;
       k[8] = swap ? s : d;
@@ -243,44 +251,44 @@ export class FlowTable implements FlowLookup {
       const dO = p.dstOff;
       let c = 0;
       for (let i = 0; i < 16 && c === 0; i += 4) {
-        const a = buf.readUInt32BE(so + i);
-        const b = buf.readUInt32BE(dO + i);
+        const a = be32(buf, so + i);
+        const b = be32(buf, dO + i);
         c = a < b ? -1 : a > b ? 1 : 0;
       }
       swap = c > 0 || (c === 0 && sp > dp);
       const ao = swap ? dO : so;
       const bo = swap ? so : dO;
-      k[4] = buf.readUInt32BE(ao);
-      k[5] = buf.readUInt32BE(ao + 4);
-      k[6] = buf.readUInt32BE(ao + 8);
-      k[7] = buf.readUInt32BE(ao + 12);
-      k[8] = buf.readUInt32BE(bo);
-      k[9] = buf.readUInt32BE(bo + 4);
-      k[10] = buf.readUInt32BE(bo + 8);
-      k[11] = buf.readUInt32BE(bo + 12);
+      k[4] = be32(buf, ao);
+      k[5] = be32(buf, ao + 4);
+      k[6] = be32(buf, ao + 8);
+      k[7] = be32(buf, ao + 12);
+      k[8] = be32(buf, bo);
+      k[9] = be32(buf, bo + 4);
+      k[10] = be32(buf, bo + 8);
+      k[11] = be32(buf, bo + 12);
     }
     k[0] = p.ipVer | (proto << 4);
     k[1] = swap ? ((dp << 16) | sp) >>> 0 : ((sp << 16) | dp) >>> 0;
     k[2] = this.cfg.keyVlan ? (p.vlan0 << 12) | p.vlan1 : 0;
     k[3] = this.cfg.keyTunnel ? tunnelContext(p) : 0;
-    const h = hashKey(k);
+    if (p.ipVer === 4) h = hashKey4(k);
+    else h = hashKey(k);
     let slot = this.find(k, h);
     const dirA = swap ? 1 : 0; // 0: packet sent by endpoint A
     if (slot >= 0 && proto === PROTO_TCP) {
       // A new SYN on a finished connection is a new connection on reused ports.
-      const st = this.st[slot]!;
+      const st = this.U[slot * SU + U_ST]!;
       if ((p.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && st & (ST_RST | ST_FIN0 | ST_FIN1)) {
         this.emit(slot, END_REUSE);
         this.remove(slot);
         slot = -1;
       }
     }
-    if (slot < 0) slot = this.create(k, h, p, t, dirA);
-    const meta = this.meta[slot]!;
-    const clientIsA = (meta >>> 12) & 1;
+    if (slot < 0) slot = this.create(k, h, p, dirA);
+    const clientIsA = (this.U[slot * SU + U_META]! >>> 12) & 1;
     const dir = dirA === 0 ? (clientIsA ? 0 : 1) : clientIsA ? 1 : 0;
-    this.account(slot, dir, p, t);
-    if (p.moreFrags) this.firstFragment(p, slot, dir, t);
+    this.account(slot, dir, p);
+    if (p.moreFrags) this.firstFragment(p, slot, dir);
     this.lastDir = dir;
     return slot;
   }
@@ -288,111 +296,100 @@ export class FlowTable implements FlowLookup {
   private find(k: Uint32Array, h: number): number {
     const idx = this.index;
     const mask = this.idxMask;
-    const keys = this.keys;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
+    const U = this.U;
+    for (let i = (h & mask) << 1; ; i = (i + 2) & ((mask << 1) | 1)) {
       const e = idx[i]!;
       if (e === 0) return -1;
-      const s = e - 1;
-      if (this.hashes[s] !== h) continue;
-      const o = s * KW;
+      if (idx[i + 1] !== (h | 0)) continue;
+      const o = (e - 1) * SU;
       if (
-        keys[o] === k[0] &&
-        keys[o + 1] === k[1] &&
-        keys[o + 2] === k[2] &&
-        keys[o + 3] === k[3] &&
-        keys[o + 4] === k[4] &&
-        keys[o + 8] === k[8] &&
-        keys[o + 5] === k[5] &&
-        keys[o + 6] === k[6] &&
-        keys[o + 7] === k[7] &&
-        keys[o + 9] === k[9] &&
-        keys[o + 10] === k[10] &&
-        keys[o + 11] === k[11]
+        U[o] === k[0] &&
+        U[o + 1] === k[1] &&
+        U[o + 4] === k[4] &&
+        U[o + 8] === k[8] &&
+        U[o + 2] === k[2] &&
+        U[o + 3] === k[3] &&
+        U[o + 5] === k[5] &&
+        U[o + 6] === k[6] &&
+        U[o + 7] === k[7] &&
+        U[o + 9] === k[9] &&
+        U[o + 10] === k[10] &&
+        U[o + 11] === k[11]
       ) {
-        return s;
+        return e - 1;
       }
     }
   }
 
-  private create(k: Uint32Array, h: number, p: Packet, t: number, dirA: number): number {
+  private create(k: Uint32Array, h: number, p: Packet, dirA: number): number {
+    const t = this.now;
     if (this.stats.active * 2 >= this.cap) this.grow(this.cap * 2);
     const s = this.freeTop > 0 ? this.free[--this.freeTop]! : this.nextFresh++;
-    this.keys.set(k, s * KW);
-    this.hashes[s] = h;
-    this.gen[s] = (this.gen[s]! + 1) >>> 0;
+    const U = this.U;
+    const I = this.I;
+    const F = this.F;
+    const u = s * SU;
+    const f = s * SF;
+    const gen = (U[u + U_GEN]! + 1) >>> 0;
+    U.fill(0, u, u + SU);
+    F.fill(0, f, f + SF);
+    U.set(k, u);
+    U[u + U_HASH] = h;
+    U[u + U_GEN] = gen;
     // Client: the SYN sender; a SYN/ACK's receiver; otherwise the first packet's sender.
     let clientIsA = dirA === 0 ? 1 : 0;
     if (p.proto === PROTO_TCP && (p.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) clientIsA ^= 1;
-    this.meta[s] = p.ipVer | (p.proto << 4) | (clientIsA << 12);
-    this.st[s] = 0;
-    this.first[s] = t;
-    this.last[s] = t;
-    this.ivStart[s] = t;
-    this.flowId[s] = this.idPrefix + (this.idGen++ % 2 ** 31);
-    for (let d = s * 2; d < s * 2 + 2; d++) {
-      this.pk[d] = 0;
-      this.ipB[d] = 0;
-      this.wireB[d] = 0;
-      this.payB[d] = 0;
-      this.flags[d] = 0;
-      this.lastT[d] = -1;
-      this.ipdN[d] = 0;
-      this.ipdMean[d] = 0;
-      this.ipdM2[d] = 0;
-      this.nextSeq[d] = 0;
-      this.nextSeqT[d] = 0;
-      this.lastAck[d] = 0;
-      this.lastAckT[d] = 0;
-      this.dupAcks[d] = 0;
-      this.win[d] = 0;
-      this.retrans[d] = 0;
-      this.ooo[d] = 0;
-      this.zeroWin[d] = 0;
+    U[u + U_META] = p.ipVer | (p.proto << 4) | (clientIsA << 12) | (p.outerIpVer << 16);
+    F[f + F_FIRST] = t;
+    F[f + F_LAST] = t;
+    F[f + F_IV] = t;
+    F[f + F_ID] = this.idPrefix + (this.idGen++ % 2 ** 31);
+    F[f + F_LASTT] = -1;
+    F[f + F_LASTT + 1] = -1;
+    F[f + F_SYN] = -1;
+    F[f + F_SYNACK] = -1;
+    U[u + U_VLANS] = (p.vlan0 << 12) | p.vlan1 | ((p.vlanCount > 2 ? 2 : p.vlanCount) << 24);
+    U[u + U_TUNNEL] = p.tunnelType | (p.tunnelDepth << 4);
+    I[u + U_VNI] = p.vni;
+    I[u + U_ERSPAN] = p.erspanSession;
+    if (p.greKey >= 0) {
+      U[u + U_GREKEY] = p.greKey;
+      U[u + U_ST] = ST_GREKEY;
     }
-    this.mac.fill(0, s * 12, s * 12 + 12);
-    this.synT[s] = -1;
-    this.synAckT[s] = -1;
-    this.ackT[s] = -1;
-    this.reqT[s] = -1;
-    this.rspT[s] = -1;
-    this.resets[s] = 0;
-    this.frags[s] = 0;
-    this.vlans[s] = (p.vlan0 << 12) | p.vlan1 | ((p.vlanCount > 2 ? 2 : p.vlanCount) << 24);
-    this.tunnel[s] = p.tunnelType | (p.tunnelDepth << 4);
-    this.tunnelId[s] = p.vni;
-    this.greKey[s] = p.greKey;
-    this.erspan[s] = p.erspanSession;
-    this.outerVer[s] = p.outerIpVer;
     if (p.outerIpVer !== 0) {
       const n = p.outerIpVer === 4 ? 4 : 16;
       this.outer.set(p.buf.subarray(p.outerSrcOff, p.outerSrcOff + n), s * 32);
       this.outer.set(p.buf.subarray(p.outerDstOff, p.outerDstOff + n), s * 32 + 16);
     }
     const client = (dirA === 0) === (clientIsA === 1);
-    this.icmp[s] = p.icmpType >= 0 ? (p.icmpType << 8) | p.icmpCode : -1;
-    this.startPort[s] = client ? p.srcPort | (p.dstPort << 16) : p.dstPort | (p.srcPort << 16);
+    I[u + U_ICMP] = p.icmpType >= 0 ? (p.icmpType << 8) | p.icmpCode : -1;
+    U[u + U_PORTS] = client ? p.srcPort | (p.dstPort << 16) : p.dstPort | (p.srcPort << 16);
     // index insert
+    const idx = this.index;
     const mask = this.idxMask;
-    let i = h & mask;
-    while (this.index[i] !== 0) i = (i + 1) & mask;
-    this.index[i] = s + 1;
-    this.listPush(s, LIST_ACTIVE);
+    let i = (h & mask) << 1;
+    while (idx[i] !== 0) i = (i + 2) & ((mask << 1) | 1);
+    idx[i] = s + 1;
+    idx[i + 1] = h | 0;
+    this.setList(s, LIST_ACTIVE);
     this.stats.active++;
     this.stats.flowsCreated++;
     return s;
   }
 
-  private account(s: number, dir: number, p: Packet, t: number): void {
-    const d = s * 2 + dir;
-    this.pk[d]!++;
-    this.ipB[d]! += p.ipLen;
-    this.wireB[d]! += p.wirelen;
-    this.payB[d]! += p.payloadLen;
-    if (this.pk[d] === 1 && p.srcMacOff >= 0) {
+  private account(s: number, dir: number, p: Packet): void {
+    const t = this.now;
+    const F = this.F;
+    const fd = s * SF + dir;
+    const pk = ++F[fd + F_PK]!;
+    F[fd + F_IPB]! += p.ipLen;
+    F[fd + F_WIRE]! += p.wirelen;
+    F[fd + F_PAY]! += p.payloadLen;
+    if (pk === 1 && p.srcMacOff >= 0) {
       const mo = p.srcMacOff;
-      const o = s * 12 + dir * 6;
+      const o = (s * SU + U_MAC) * 4 + dir * 6;
       const b = p.buf;
-      const m = this.mac;
+      const m = this.B;
       m[o] = b[mo]!;
       m[o + 1] = b[mo + 1]!;
       m[o + 2] = b[mo + 2]!;
@@ -400,37 +397,41 @@ export class FlowTable implements FlowLookup {
       m[o + 4] = b[mo + 4]!;
       m[o + 5] = b[mo + 5]!;
     }
-    const lt = this.lastT[d]!;
+    const lt = F[fd + F_LASTT]!;
     if (lt >= 0) {
       // Welford's running mean and variance of inter-packet delay.
       const x = t - lt;
-      const n = ++this.ipdN[d]!;
-      const delta = x - this.ipdMean[d]!;
-      this.ipdMean[d]! += delta / n;
-      this.ipdM2[d]! += delta * (x - this.ipdMean[d]!);
+      const n = ++F[fd + F_IPDN]!;
+      const mean = F[fd + F_IPDMEAN]!;
+      const delta = x - mean;
+      const mean2 = mean + delta / n;
+      F[fd + F_IPDMEAN] = mean2;
+      F[fd + F_IPDM2]! += delta * (x - mean2);
     }
-    this.lastT[d] = t;
-    if (t > this.last[s]!) this.last[s] = t;
-    if (p.proto === PROTO_TCP && p.l4Off >= 0) this.tcp(s, dir, p, t);
-    // Move to the tail of its list (lists stay ordered by last packet time).
-    const list = (this.meta[s]! >>> 13) & 3;
-    if (this.tail[list] !== s) {
-      this.listUnlink(s, list);
-      this.listPush(s, list);
-    }
-    if (t - this.ivStart[s]! >= this.cfg.activeTimeout * NS) {
+    F[fd + F_LASTT] = t;
+    const f = s * SF;
+    if (t > F[f + F_LAST]!) F[f + F_LAST] = t;
+    if (p.proto === PROTO_TCP && p.l4Off >= 0) this.tcp(s, dir, p);
+    if (t - F[f + F_IV]! >= this.activeNs) {
       this.emit(s, END_ACTIVE);
       this.startInterval(s, t);
     }
   }
 
   /** TCP state and performance: handshake RTT, SRT, retransmission analysis (as Wireshark). */
-  private tcp(s: number, dir: number, p: Packet, t: number): void {
+  private tcp(s: number, dir: number, p: Packet): void {
+    const t = this.now;
+    const U = this.U;
+    const F = this.F;
+    const u = s * SU;
+    const f = s * SF;
+    const ud = u + dir; // this direction's words
+    const ur = u + (dir ^ 1); // the other direction's words
+    const fd = f + dir;
+    const fr = f + (dir ^ 1);
     const fl = p.tcpFlags;
-    const d = s * 2 + dir;
-    const r = s * 2 + (dir ^ 1);
-    this.flags[d]! |= fl;
-    let st = this.st[s]!;
+    U[u + U_FLAGS] = U[u + U_FLAGS]! | (fl << (dir << 3));
+    let st = U[u + U_ST]!;
     const seq = p.seq;
     const seglen = p.payloadLen;
     const hasSeqD = dir === 0 ? ST_HAS_SEQ0 : ST_HAS_SEQ1;
@@ -447,28 +448,28 @@ export class FlowTable implements FlowLookup {
       if (fl & TCP_SYN) {
         if (fl & TCP_ACK) {
           if (dir === 1 && !(st & ST_SYNACK)) {
-            this.synAckT[s] = t;
+            F[f + F_SYNACK] = t;
             st |= ST_SYNACK;
           }
         } else if (dir === 0) {
-          this.synT[s] = t;
+          F[f + F_SYN] = t;
           st |= ST_HAS_SYN;
         }
       } else if (fl & TCP_ACK && st & ST_HAS_SYN) {
-        const syn = this.synT[s]!;
-        if (dir === 0 && st & ST_SYNACK && this.synAckT[s]! >= syn) {
-          this.rttS[s] = this.synAckT[s]! - syn;
-          this.rttC[s] = t - this.synAckT[s]!;
+        const syn = F[f + F_SYN]!;
+        const synAck = F[f + F_SYNACK]!;
+        if (dir === 0 && st & ST_SYNACK && synAck >= syn) {
+          F[f + F_RTTS] = synAck - syn;
+          F[f + F_RTTC] = t - synAck;
         } else {
-          this.rttS[s] = t - syn;
-          this.rttC[s] = 0;
+          F[f + F_RTTS] = t - syn;
+          F[f + F_RTTC] = 0;
         }
-        this.ackT[s] = t;
         st |= ST_ACKED;
       }
     }
     if (fl & TCP_RST) {
-      this.resets[s]!++;
+      U[u + U_RESETS]!++;
       st |= ST_RST;
     }
     if (fl & TCP_FIN) st |= dir === 0 ? ST_FIN0 : ST_FIN1;
@@ -476,24 +477,24 @@ export class FlowTable implements FlowLookup {
     if (seglen > 0) {
       if (dir === 0) {
         if (!(st & ST_HAS_REQ)) {
-          this.reqT[s] = t;
+          F[f + F_REQ] = t;
           st |= ST_HAS_REQ;
         }
       } else if (st & ST_HAS_REQ && !(st & ST_HAS_RSP)) {
-        this.rspT[s] = t;
+        F[f + F_RSP] = t;
         st |= ST_HAS_RSP;
       }
     }
 
-    const nextSeqD = this.nextSeq[d]!;
+    const nextSeqD = U[ud + U_NEXTSEQ]!;
     const haveNext = (st & hasSeqD) !== 0 && nextSeqD !== 0;
     let dupAck = false;
     let zwp = false;
     let keepAlive = false;
     // zero window
-    if (p.window === 0 && !(fl & (TCP_SYN | TCP_FIN | TCP_RST))) this.zeroWin[d]!++;
+    if (p.window === 0 && !(fl & (TCP_SYN | TCP_FIN | TCP_RST))) U[ud + U_ZWIN]!++;
     // zero-window probe: one byte at the next sequence number into a closed window
-    if (seglen === 1 && haveNext && seq === nextSeqD && st & hasWinR && this.win[r] === 0) zwp = true;
+    if (seglen === 1 && haveNext && seq === nextSeqD && st & hasWinR && U[ur + U_WIN] === 0) zwp = true;
     if (!zwp) {
       if (seglen <= 1 && haveNext && seq === (nextSeqD - 1) >>> 0 && !(fl & (TCP_SYN | TCP_FIN | TCP_RST))) {
         keepAlive = true;
@@ -502,82 +503,85 @@ export class FlowTable implements FlowLookup {
         seglen === 0 &&
         p.window !== 0 &&
         st & hasWinD &&
-        p.window === this.win[d] &&
+        p.window === U[ud + U_WIN] &&
         haveNext &&
         seq === nextSeqD &&
         st & hasAckD &&
-        p.ack === this.lastAck[d] &&
+        p.ack === U[ud + U_LASTACK] &&
         !(fl & (TCP_SYN | TCP_FIN | TCP_RST))
       ) {
         dupAck = true;
-        this.dupAcks[d]!++;
+        U[ud + U_DUPACK]!++;
       }
       if ((seglen > 0 || fl & (TCP_SYN | TCP_FIN)) && !keepAlive) {
         const notAdvanced = haveNext && seqLt(seq, nextSeqD);
         let classified = false;
-        if (notAdvanced && this.dupAcks[r]! >= 2 && this.lastAck[r] === seq && t - this.lastAckT[r]! < 20e6) {
-          this.retrans[d]!++; // fast retransmission
+        if (
+          notAdvanced &&
+          U[ur + U_DUPACK]! >= 2 &&
+          U[ur + U_LASTACK] === seq &&
+          t - F[fr + F_LACKT]! < 20e6
+        ) {
+          U[ud + U_RETRANS]!++; // fast retransmission
           classified = true;
         }
         if (!classified && notAdvanced) {
-          const rtt = st & ST_ACKED ? this.rttS[s]! + this.rttC[s]! : 0;
+          const rtt = st & ST_ACKED ? F[f + F_RTTS]! + F[f + F_RTTC]! : 0;
           const thres = rtt > 0 ? rtt : 3e6;
           const segEnd = (seq + seglen + (fl & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
-          if (t - this.nextSeqT[d]! < thres && nextSeqD !== segEnd) {
-            this.ooo[d]!++;
+          if (t - F[fd + F_NSEQT]! < thres && nextSeqD !== segEnd) {
+            U[ud + U_OOO]!++;
             classified = true;
           }
         }
-        if (!classified && seglen > 0 && st & hasAckR && this.lastAck[r] !== 0) {
-          if (!seqLt(this.lastAck[r]!, (seq + seglen) >>> 0)) {
-            this.retrans[d]!++; // spurious retransmission: data already acknowledged
+        if (!classified && seglen > 0 && st & hasAckR && U[ur + U_LASTACK] !== 0) {
+          if (!seqLt(U[ur + U_LASTACK]!, (seq + seglen) >>> 0)) {
+            U[ud + U_RETRANS]!++; // spurious retransmission: data already acknowledged
             classified = true;
           }
         }
-        if (!classified && notAdvanced) this.retrans[d]!++;
+        if (!classified && notAdvanced) U[ud + U_RETRANS]!++;
       }
       let nxt = (seq + seglen) >>> 0;
       if (fl & (TCP_SYN | TCP_FIN)) nxt = (nxt + 1) >>> 0;
       if (!haveNext || seqLt(nextSeqD, nxt)) {
-        this.nextSeq[d] = nxt;
-        this.nextSeqT[d] = t;
+        U[ud + U_NEXTSEQ] = nxt;
+        F[fd + F_NSEQT] = t;
         st |= hasSeqD;
       }
     }
-    if (!dupAck) this.dupAcks[d] = 0;
+    if (!dupAck) U[ud + U_DUPACK] = 0;
     if (fl & TCP_ACK) {
-      this.lastAck[d] = p.ack;
-      this.lastAckT[d] = t;
+      U[ud + U_LASTACK] = p.ack;
+      F[fd + F_LACKT] = t;
       st |= hasAckD;
     }
-    this.win[d] = p.window;
+    U[ud + U_WIN] = p.window;
     st |= hasWinD;
-    this.st[s] = st;
-    if (st & ST_RST || (st & ST_FIN0 && st & ST_FIN1)) {
-      const list = (this.meta[s]! >>> 13) & 3;
-      if (list !== LIST_ENDED) {
-        this.listUnlink(s, list);
-        this.listPush(s, LIST_ENDED);
-      }
-    }
+    U[u + U_ST] = st;
+    if (st & ST_RST || (st & ST_FIN0 && st & ST_FIN1)) this.setList(s, LIST_ENDED);
   }
 
   private startInterval(s: number, t: number): void {
-    this.ivStart[s] = t;
-    for (let d = s * 2; d < s * 2 + 2; d++) {
-      this.pk[d] = 0;
-      this.ipB[d] = 0;
-      this.wireB[d] = 0;
-      this.payB[d] = 0;
-      this.retrans[d] = 0;
-      this.ooo[d] = 0;
-      this.zeroWin[d] = 0;
-      this.ipdN[d] = 0;
-      this.ipdMean[d] = 0;
-      this.ipdM2[d] = 0;
+    const F = this.F;
+    const U = this.U;
+    const f = s * SF;
+    const u = s * SU;
+    F[f + F_IV] = t;
+    for (let dir = 0; dir < 2; dir++) {
+      F[f + F_PK + dir] = 0;
+      F[f + F_IPB + dir] = 0;
+      F[f + F_WIRE + dir] = 0;
+      F[f + F_PAY + dir] = 0;
+      F[f + F_IPDN + dir] = 0;
+      F[f + F_IPDMEAN + dir] = 0;
+      F[f + F_IPDM2 + dir] = 0;
+      U[u + U_RETRANS + dir] = 0;
+      U[u + U_OOO + dir] = 0;
+      U[u + U_ZWIN + dir] = 0;
     }
-    this.resets[s] = 0;
-    this.frags[s] = 0;
+    U[u + U_RESETS] = 0;
+    U[u + U_FRAGS] = 0;
   }
 
   // ---- IP fragments: later fragments carry no ports; they follow their first fragment ----
@@ -588,39 +592,44 @@ export class FlowTable implements FlowLookup {
     return `${p.ipVer}|${p.proto}|${p.ipId}|${b.toString('hex', p.srcOff, p.srcOff + n)}|${b.toString('hex', p.dstOff, p.dstOff + n)}|${p.vlan0}|${p.vni}`;
   }
 
-  private firstFragment(p: Packet, s: number, dir: number, t: number): void {
-    const key = this.fragKey(p);
-    const e = this.fragMap.get(key);
-    this.frags[s]!++;
-    if (e && e.flow < 0) {
-      // later fragments that came first are credited now
-      const d = s * 2 + dir;
-      this.pk[d]! += e.pk;
-      this.ipB[d]! += e.ip;
-      this.wireB[d]! += e.wire;
-      this.payB[d]! += e.pay;
-      this.frags[s]! += e.pk;
-      this.stats.fragmentsAttributed += e.pk;
-    }
-    this.fragMap.set(key, { flow: s, gen: this.gen[s]!, dir, t, pk: 0, ip: 0, wire: 0, pay: 0 });
+  private addCounts(s: number, dir: number, pk: number, ip: number, wire: number, pay: number): void {
+    const fd = s * SF + dir;
+    const F = this.F;
+    F[fd + F_PK]! += pk;
+    F[fd + F_IPB]! += ip;
+    F[fd + F_WIRE]! += wire;
+    F[fd + F_PAY]! += pay;
+    this.U[s * SU + U_FRAGS]! += pk;
   }
 
-  private laterFragment(p: Packet, t: number): number {
+  private firstFragment(p: Packet, s: number, dir: number): void {
+    const t = this.now;
+    const key = this.fragKey(p);
+    const e = this.fragMap.get(key);
+    this.U[s * SU + U_FRAGS]!++;
+    if (e && e.flow < 0) {
+      // later fragments that came first are credited now
+      this.addCounts(s, dir, e.pk, e.ip, e.wire, e.pay);
+      this.stats.fragmentsAttributed += e.pk;
+    }
+    this.fragMap.set(key, { flow: s, gen: this.U[s * SU + U_GEN]!, dir, t, pk: 0, ip: 0, wire: 0, pay: 0 });
+  }
+
+  private laterFragment(p: Packet): number {
+    const t = this.now;
     const key = this.fragKey(p);
     let e = this.fragMap.get(key);
-    if (e && e.flow >= 0 && this.gen[e.flow] === e.gen && ((this.meta[e.flow]! >>> 13) & 3) !== LIST_NONE) {
-      const s = e.flow;
-      const d = s * 2 + e.dir;
-      this.pk[d]!++;
-      this.ipB[d]! += p.ipLen;
-      this.wireB[d]! += p.wirelen;
-      this.payB[d]! += p.payloadLen;
-      this.frags[s]!++;
-      if (t > this.last[s]!) this.last[s] = t;
-      e.t = t;
-      this.stats.fragmentsAttributed++;
-      this.lastDir = e.dir;
-      return s;
+    if (e && e.flow >= 0) {
+      const u = e.flow * SU;
+      if (this.U[u + U_GEN] === e.gen && ((this.U[u + U_META]! >>> 13) & 3) !== LIST_NONE) {
+        const s = e.flow;
+        this.addCounts(s, e.dir, 1, p.ipLen, p.wirelen, p.payloadLen);
+        if (t > this.F[s * SF + F_LAST]!) this.F[s * SF + F_LAST] = t;
+        e.t = t;
+        this.stats.fragmentsAttributed++;
+        this.lastDir = e.dir;
+        return s;
+      }
     }
     if (!e) {
       e = { flow: -1, gen: 0, dir: 0, t, pk: 0, ip: 0, wire: 0, pay: 0 };
@@ -636,30 +645,33 @@ export class FlowTable implements FlowLookup {
 
   // ---- expiry ----
 
+  /**
+   * Expire flows: a sequential scan of the table once per second of packet time. Scanning is
+   * cheap and cache-friendly; keeping flows in time order instead would cost cache misses on
+   * every packet.
+   */
   private sweep(t: number): void {
     this.nextSweep = t + NS;
     const idle = this.cfg.idleTimeout * NS;
     const tcpIdle = this.cfg.tcpIdleTimeout * NS;
     const endT = this.cfg.tcpEndTimeout * NS;
-    // Active list is ordered by last packet; a TCP flow may outlive the shorter idle timeout.
-    const longest = Math.max(idle, tcpIdle);
-    for (let s = this.head[LIST_ACTIVE]!; s >= 0; ) {
-      const nx = this.next[s]!;
-      const age = t - this.last[s]!;
-      if (age < Math.min(idle, tcpIdle)) break;
-      const isTcp = ((this.meta[s]! >>> 4) & 0xff) === PROTO_TCP;
-      if (age >= (isTcp ? tcpIdle : idle) || age >= longest) {
+    const U = this.U;
+    const F = this.F;
+    const n = this.nextFresh;
+    for (let s = 0; s < n; s++) {
+      const meta = U[s * SU + U_META]!;
+      const list = (meta >>> 13) & 3;
+      if (list === LIST_NONE) continue;
+      const age = t - F[s * SF + F_LAST]!;
+      if (list === LIST_ENDED) {
+        if (age >= endT) {
+          this.emit(s, U[s * SU + U_ST]! & ST_RST ? END_RST : END_FIN);
+          this.remove(s);
+        }
+      } else if (age >= (((meta >>> 4) & 0xff) === PROTO_TCP ? tcpIdle : idle)) {
         this.emit(s, END_IDLE);
         this.remove(s);
       }
-      s = nx;
-    }
-    for (let s = this.head[LIST_ENDED]!; s >= 0; ) {
-      const nx = this.next[s]!;
-      if (t - this.last[s]! < endT) break;
-      this.emit(s, this.st[s]! & ST_RST ? END_RST : END_FIN);
-      this.remove(s);
-      s = nx;
     }
     if (this.fragMap.size > 0) {
       for (const [k, e] of this.fragMap) {
@@ -673,14 +685,13 @@ export class FlowTable implements FlowLookup {
 
   /** Emit every flow still in the table (end of a capture file, or shutdown). */
   flush(): void {
-    for (const list of [LIST_ACTIVE, LIST_ENDED]) {
-      for (let s = this.head[list]!; s >= 0; ) {
-        const nx = this.next[s]!;
-        const st = this.st[s]!;
-        this.emit(s, list === LIST_ENDED ? (st & ST_RST ? END_RST : END_FIN) : END_EOF);
-        this.remove(s);
-        s = nx;
-      }
+    const U = this.U;
+    for (let s = 0; s < this.nextFresh; s++) {
+      const list = (U[s * SU + U_META]! >>> 13) & 3;
+      if (list === LIST_NONE) continue;
+      const st = U[s * SU + U_ST]!;
+      this.emit(s, list === LIST_ENDED ? (st & ST_RST ? END_RST : END_FIN) : END_EOF);
+      this.remove(s);
     }
     for (const e of this.fragMap.values()) if (e.flow < 0) this.stats.fragmentsOrphaned += e.pk;
     this.fragMap.clear();
@@ -694,135 +705,72 @@ export class FlowTable implements FlowLookup {
   }
 
   private remove(s: number): void {
-    const list = (this.meta[s]! >>> 13) & 3;
-    this.listUnlink(s, list);
-    this.meta[s] = this.meta[s]! & ~(3 << 13);
-    // backward-shift deletion from the open-addressing index
+    const U = this.U;
+    const u = s * SU;
+    U[u + U_META] = U[u + U_META]! & ~(3 << 13);
+    // backward-shift deletion from the open-addressing index (entries are [slot + 1, hash])
     const mask = this.idxMask;
     const idx = this.index;
-    let i = this.hashes[s]! & mask;
-    while (idx[i] !== s + 1) i = (i + 1) & mask;
+    let i = U[u + U_HASH]! & mask;
+    while (idx[i << 1] !== s + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
-      idx[i] = 0;
+      idx[i << 1] = 0;
       for (;;) {
         j = (j + 1) & mask;
-        const e = idx[j]!;
+        const e = idx[j << 1]!;
         if (e === 0) {
           this.free[this.freeTop++] = s;
           this.stats.active--;
           return;
         }
-        const home = this.hashes[e - 1]! & mask;
+        const home = idx[(j << 1) + 1]! & mask;
         // move e back to i if its home is not cyclically in (i, j]
         if (i <= j ? home <= i || home > j : home <= i && home > j) break;
       }
-      idx[i] = idx[j]!;
+      idx[i << 1] = idx[j << 1]!;
+      idx[(i << 1) + 1] = idx[(j << 1) + 1]!;
       i = j;
     }
   }
 
-  private listPush(s: number, list: number): void {
-    this.meta[s] = (this.meta[s]! & ~(3 << 13)) | (list << 13);
-    const tl = this.tail[list]!;
-    this.prev[s] = tl;
-    this.next[s] = -1;
-    if (tl >= 0) this.next[tl] = s;
-    else this.head[list] = s;
-    this.tail[list] = s;
-  }
-
-  private listUnlink(s: number, list: number): void {
-    const pv = this.prev[s]!;
-    const nx = this.next[s]!;
-    if (pv >= 0) this.next[pv] = nx;
-    else this.head[list] = nx;
-    if (nx >= 0) this.prev[nx] = pv;
-    else this.tail[list] = pv;
+  private setList(s: number, list: number): void {
+    const u = s * SU + U_META;
+    this.U[u] = (this.U[u]! & ~(3 << 13)) | (list << 13);
   }
 
   private grow(cap: number): void {
-    const old = this.cap;
-    const f64 = (a: Float64Array, n: number): Float64Array => {
-      const b = new Float64Array(n);
-      b.set(a.subarray(0, Math.min(a.length, n)));
-      return b;
-    };
-    const u32 = (a: Uint32Array, n: number): Uint32Array => {
-      const b = new Uint32Array(n);
-      b.set(a.subarray(0, Math.min(a.length, n)));
-      return b;
-    };
-    const i32 = (a: Int32Array, n: number): Int32Array => {
-      const b = new Int32Array(n);
-      b.set(a.subarray(0, Math.min(a.length, n)));
-      return b;
-    };
-    const u8 = (a: Uint8Array, n: number): Uint8Array => {
-      const b = new Uint8Array(n);
-      b.set(a.subarray(0, Math.min(a.length, n)));
-      return b;
-    };
     this.cap = cap;
-    this.keys = u32(this.keys, cap * KW);
-    this.hashes = u32(this.hashes, cap);
-    this.gen = u32(this.gen, cap);
-    this.meta = u32(this.meta, cap);
-    this.st = u32(this.st, cap);
-    this.prev = i32(this.prev, cap);
-    this.next = i32(this.next, cap);
-    this.first = f64(this.first, cap);
-    this.last = f64(this.last, cap);
-    this.ivStart = f64(this.ivStart, cap);
-    this.flowId = f64(this.flowId, cap);
-    this.pk = f64(this.pk, cap * 2);
-    this.ipB = f64(this.ipB, cap * 2);
-    this.wireB = f64(this.wireB, cap * 2);
-    this.payB = f64(this.payB, cap * 2);
-    this.flags = u8(this.flags, cap * 2);
-    this.lastT = f64(this.lastT, cap * 2);
-    this.ipdN = f64(this.ipdN, cap * 2);
-    this.ipdMean = f64(this.ipdMean, cap * 2);
-    this.ipdM2 = f64(this.ipdM2, cap * 2);
-    this.nextSeq = u32(this.nextSeq, cap * 2);
-    this.nextSeqT = f64(this.nextSeqT, cap * 2);
-    this.lastAck = u32(this.lastAck, cap * 2);
-    this.lastAckT = f64(this.lastAckT, cap * 2);
-    this.dupAcks = u32(this.dupAcks, cap * 2);
-    this.win = u32(this.win, cap * 2);
-    this.retrans = u32(this.retrans, cap * 2);
-    this.ooo = u32(this.ooo, cap * 2);
-    this.zeroWin = u32(this.zeroWin, cap * 2);
-    this.mac = u8(this.mac, cap * 12);
-    this.synT = f64(this.synT, cap);
-    this.synAckT = f64(this.synAckT, cap);
-    this.ackT = f64(this.ackT, cap);
-    this.reqT = f64(this.reqT, cap);
-    this.rspT = f64(this.rspT, cap);
-    this.rttS = f64(this.rttS, cap);
-    this.rttC = f64(this.rttC, cap);
-    this.resets = u32(this.resets, cap);
-    this.frags = u32(this.frags, cap);
-    this.vlans = u32(this.vlans, cap);
-    this.tunnel = i32(this.tunnel, cap);
-    this.tunnelId = f64(this.tunnelId, cap);
-    this.greKey = f64(this.greKey, cap);
-    this.erspan = i32(this.erspan, cap);
-    this.outer = u8(this.outer, cap * 32);
-    this.outerVer = u8(this.outerVer, cap);
-    this.icmp = i32(this.icmp, cap);
-    this.startPort = u32(this.startPort, cap);
-    this.free = i32(this.free, cap);
-    // index: twice the flow capacity, rebuilt from live slots
+    const words = new ArrayBuffer(cap * SU * 4);
+    const U = new Uint32Array(words);
+    U.set(this.U);
+    this.U = U;
+    this.I = new Int32Array(words);
+    this.B = new Uint8Array(words);
+    const F = new Float64Array(cap * SF);
+    F.set(this.F);
+    this.F = F;
+    const outer = new Uint8Array(cap * 32);
+    outer.set(this.outer);
+    this.outer = outer;
+    const free = new Int32Array(cap);
+    free.set(this.free);
+    this.free = free;
+    // index: twice the flow capacity, entries [slot + 1, hash], rebuilt from live slots
     const isize = cap * 2;
-    this.index = new Int32Array(isize);
-    this.idxMask = isize - 1;
-    for (let s = 0; s < Math.min(old, this.nextFresh); s++) {
-      if (((this.meta[s]! >>> 13) & 3) === LIST_NONE) continue;
-      let i = this.hashes[s]! & this.idxMask;
-      while (this.index[i] !== 0) i = (i + 1) & this.idxMask;
-      this.index[i] = s + 1;
+    const idx = new Int32Array(isize * 2);
+    const mask = isize - 1;
+    for (let s = 0; s < this.nextFresh; s++) {
+      const u = s * SU;
+      if (((U[u + U_META]! >>> 13) & 3) === LIST_NONE) continue;
+      const h = U[u + U_HASH]!;
+      let i = h & mask;
+      while (idx[i << 1] !== 0) i = (i + 1) & mask;
+      idx[i << 1] = s + 1;
+      idx[(i << 1) + 1] = h | 0;
     }
+    this.index = idx;
+    this.idxMask = mask;
   }
 
   // ---- records ----
@@ -835,7 +783,15 @@ export class FlowTable implements FlowLookup {
 
   /** Generation of a slot: changes each time the slot is reused for a new flow. */
   generation(slot: number): number {
-    return this.gen[slot]!;
+    return this.U[slot * SU + U_GEN]!;
+  }
+
+  private addrString(s: number, side: number): string {
+    const U = this.U;
+    const o = s * SU + 4 + side * 4;
+    return (U[s * SU + U_META]! & 15) === 4
+      ? ipv4ToString(U[o]!)
+      : ipv6WordsToString(U[o]!, U[o + 1]!, U[o + 2]!, U[o + 3]!);
   }
 
   /**
@@ -843,55 +799,50 @@ export class FlowTable implements FlowLookup {
    * cached until the slot is reused, so analyzers pay for strings only when they emit.
    */
   context(slot: number): FlowContext {
+    const u = slot * SU;
+    const U = this.U;
+    const gen = U[u + U_GEN]!;
     const cached = this.ctxCache[slot];
-    if (cached !== undefined && cached.gen === this.gen[slot]) return cached;
-    const meta = this.meta[slot]!;
-    const ver = meta & 15;
-    const proto = (meta >>> 4) & 0xff;
+    if (cached !== undefined && cached.gen === gen) return cached;
+    const meta = U[u + U_META]!;
     const cSide = (meta >>> 12) & 1 ? 0 : 1;
-    const o = slot * KW;
-    const k = this.keys;
-    const addr = (side: number): string =>
-      ver === 4
-        ? ipv4ToString(k[o + 4 + side * 4]!)
-        : ipv6WordsToString(
-            k[o + 4 + side * 4]!,
-            k[o + 5 + side * 4]!,
-            k[o + 6 + side * 4]!,
-            k[o + 7 + side * 4]!,
-          );
-    const ports = this.startPort[slot]!;
-    const rec = this.recordIdentity(slot);
+    const ports = U[u + U_PORTS]!;
+    const vl = U[u + U_VLANS]!;
+    const vni = this.I[u + U_VNI]!;
     const ctx: FlowContext = {
-      gen: this.gen[slot]!,
-      flow_id: this.flowId[slot]!,
-      community_id: rec,
-      proto,
-      client_ip: addr(cSide),
+      gen,
+      flow_id: this.F[slot * SF + F_ID]!,
+      community_id: this.computeCommunityId(slot),
+      proto: (meta >>> 4) & 0xff,
+      client_ip: this.addrString(slot, cSide),
       client_port: ports & 0xffff,
-      server_ip: addr(cSide ^ 1),
+      server_ip: this.addrString(slot, cSide ^ 1),
       server_port: ports >>> 16,
-      vlan: this.vlans[slot]! >>> 24 >= 1 ? (this.vlans[slot]! >>> 12) & 0xfff : null,
-      vni: this.tunnelId[slot]! >= 0 ? this.tunnelId[slot]! : null,
+      vlan: vl >>> 24 >= 1 ? (vl >>> 12) & 0xfff : null,
+      vni: vni >= 0 ? vni : null,
     };
     this.ctxCache[slot] = ctx;
     return ctx;
   }
 
-  private recordIdentity(s: number): string {
+  private communityIdOf(s: number): string {
     const cached = this.ctxCache[s];
-    if (cached !== undefined && cached.gen === this.gen[s]) return cached.community_id;
-    const meta = this.meta[s]!;
+    if (cached !== undefined && cached.gen === this.U[s * SU + U_GEN]) return cached.community_id;
+    return this.computeCommunityId(s);
+  }
+
+  private computeCommunityId(s: number): string {
+    const U = this.U;
+    const u = s * SU;
+    const meta = U[u + U_META]!;
     const ver = meta & 15;
     const proto = (meta >>> 4) & 0xff;
     const cSide = (meta >>> 12) & 1 ? 0 : 1;
-    const o = s * KW;
-    const k = this.keys;
     const addrBytes = (side: number): Uint8Array => {
       const n = ver === 4 ? 4 : 16;
       const b = new Uint8Array(n);
       for (let i = 0; i < n / 4; i++) {
-        const w = k[o + 4 + side * 4 + i]!;
+        const w = U[u + 4 + side * 4 + i]!;
         b[i * 4] = w >>> 24;
         b[i * 4 + 1] = (w >>> 16) & 255;
         b[i * 4 + 2] = (w >>> 8) & 255;
@@ -900,8 +851,8 @@ export class FlowTable implements FlowLookup {
       return b;
     };
     const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
-    const icmp = this.icmp[s]!;
-    const ports = this.startPort[s]!;
+    const icmp = this.I[u + U_ICMP]!;
+    const ports = U[u + U_PORTS]!;
     const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
     const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
     return communityId(proto, addrBytes(cSide), addrBytes(cSide ^ 1), cPort, sPort);
@@ -915,37 +866,31 @@ export class FlowTable implements FlowLookup {
   /** Build the record of a slot (only here are strings made). */
   private emit(s: number, reason: number): void {
     this.emittingSlot = s;
-    const meta = this.meta[s]!;
-    const ver = meta & 15;
+    const U = this.U;
+    const I = this.I;
+    const F = this.F;
+    const u = s * SU;
+    const f = s * SF;
+    const meta = U[u + U_META]!;
     const proto = (meta >>> 4) & 0xff;
-    const clientIsA = (meta >>> 12) & 1;
-    const o = s * KW;
-    const k = this.keys;
-    const addr = (side: number): string =>
-      ver === 4
-        ? ipv4ToString(k[o + 4 + side * 4]!)
-        : ipv6WordsToString(
-            k[o + 4 + side * 4]!,
-            k[o + 5 + side * 4]!,
-            k[o + 6 + side * 4]!,
-            k[o + 7 + side * 4]!,
-          );
-    const cSide = clientIsA ? 0 : 1;
-    const ports = this.startPort[s]!;
-    const icmp = this.icmp[s]!;
+    const cSide = (meta >>> 12) & 1 ? 0 : 1;
+    const ov = (meta >>> 16) & 15;
+    const ports = U[u + U_PORTS]!;
+    const icmp = I[u + U_ICMP]!;
     const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
     const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
     const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
-    const c = s * 2;
-    const st = this.st[s]!;
+    const st = U[u + U_ST]!;
     const handshake = (st & ST_ACKED) !== 0;
     const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
-    const sd = (i: number): number | null =>
-      this.ipdN[i]! > 0 ? ms(this.ipdN[i]! > 1 ? Math.sqrt(this.ipdM2[i]! / (this.ipdN[i]! - 1)) : 0) : null;
-    const mean = (i: number): number | null => (this.ipdN[i]! > 0 ? ms(this.ipdMean[i]!) : null);
-    const vl = this.vlans[s]!;
-    const tun = this.tunnel[s]!;
-    const ov = this.outerVer[s]!;
+    const sd = (dir: number): number | null => {
+      const n = F[f + F_IPDN + dir]!;
+      return n > 0 ? ms(n > 1 ? Math.sqrt(F[f + F_IPDM2 + dir]! / (n - 1)) : 0) : null;
+    };
+    const mean = (dir: number): number | null =>
+      F[f + F_IPDN + dir]! > 0 ? ms(F[f + F_IPDMEAN + dir]!) : null;
+    const vl = U[u + U_VLANS]!;
+    const tun = U[u + U_TUNNEL]!;
     const outerStr = (side: number): string | null => {
       if (ov === 0) return null;
       const b = this.outer;
@@ -955,50 +900,54 @@ export class FlowTable implements FlowLookup {
         ((b[off + x]! << 24) | (b[off + x + 1]! << 16) | (b[off + x + 2]! << 8) | b[off + x + 3]!) >>> 0;
       return ipv6WordsToString(w(0), w(4), w(8), w(12));
     };
-    const m = this.mac;
+    const m = this.B;
     const macOf = (dir: number): string | null => {
-      const mo = s * 12 + dir * 6;
+      const mo = (u + U_MAC) * 4 + dir * 6;
       if ((m[mo]! | m[mo + 1]! | m[mo + 2]! | m[mo + 3]! | m[mo + 4]! | m[mo + 5]!) === 0) return null;
       return macToString(m, mo);
     };
-    const firstT = this.ivStart[s]!;
+    const firstT = F[f + F_IV]!;
+    const lastT = F[f + F_LAST]!;
+    const flags = U[u + U_FLAGS]!;
+    const vni = I[u + U_VNI]!;
+    const erspan = I[u + U_ERSPAN]!;
     const rec: FlowRecord = {
       type: 'flow',
-      flow_id: this.flowId[s]!,
-      community_id: this.recordIdentity(s),
+      flow_id: F[f + F_ID]!,
+      community_id: this.communityIdOf(s),
       proto,
-      client_ip: addr(cSide),
+      client_ip: this.addrString(s, cSide),
       client_port: cPort,
-      server_ip: addr(cSide ^ 1),
+      server_ip: this.addrString(s, cSide ^ 1),
       server_port: sPort,
       first_ts: this.tsString(firstT),
-      last_ts: this.tsString(this.last[s]!),
-      duration_ms: ms(this.last[s]! - firstT),
-      client_packets: this.pk[c]!,
-      server_packets: this.pk[c + 1]!,
-      client_ip_bytes: this.ipB[c]!,
-      server_ip_bytes: this.ipB[c + 1]!,
-      client_wire_bytes: this.wireB[c]!,
-      server_wire_bytes: this.wireB[c + 1]!,
-      client_payload_bytes: this.payB[c]!,
-      server_payload_bytes: this.payB[c + 1]!,
-      client_tcp_flags: proto === PROTO_TCP ? tcpFlagsString(this.flags[c]!) : null,
-      server_tcp_flags: proto === PROTO_TCP ? tcpFlagsString(this.flags[c + 1]!) : null,
-      rtt_client_ms: handshake ? ms(this.rttC[s]!) : null,
-      rtt_server_ms: handshake ? ms(this.rttS[s]!) : null,
-      rtt_ms: handshake ? ms(this.rttS[s]! + this.rttC[s]!) : null,
-      srt_ms: st & ST_HAS_RSP ? ms(this.rspT[s]! - this.reqT[s]!) : null,
-      client_retransmissions: this.retrans[c]!,
-      server_retransmissions: this.retrans[c + 1]!,
-      client_out_of_order: this.ooo[c]!,
-      server_out_of_order: this.ooo[c + 1]!,
-      client_zero_windows: this.zeroWin[c]!,
-      server_zero_windows: this.zeroWin[c + 1]!,
-      resets: this.resets[s]!,
-      client_ipd_mean_ms: mean(c),
-      server_ipd_mean_ms: mean(c + 1),
-      client_jitter_ms: sd(c),
-      server_jitter_ms: sd(c + 1),
+      last_ts: this.tsString(lastT),
+      duration_ms: ms(lastT - firstT),
+      client_packets: F[f + F_PK]!,
+      server_packets: F[f + F_PK + 1]!,
+      client_ip_bytes: F[f + F_IPB]!,
+      server_ip_bytes: F[f + F_IPB + 1]!,
+      client_wire_bytes: F[f + F_WIRE]!,
+      server_wire_bytes: F[f + F_WIRE + 1]!,
+      client_payload_bytes: F[f + F_PAY]!,
+      server_payload_bytes: F[f + F_PAY + 1]!,
+      client_tcp_flags: proto === PROTO_TCP ? tcpFlagsString(flags & 0xff) : null,
+      server_tcp_flags: proto === PROTO_TCP ? tcpFlagsString((flags >>> 8) & 0xff) : null,
+      rtt_client_ms: handshake ? ms(F[f + F_RTTC]!) : null,
+      rtt_server_ms: handshake ? ms(F[f + F_RTTS]!) : null,
+      rtt_ms: handshake ? ms(F[f + F_RTTS]! + F[f + F_RTTC]!) : null,
+      srt_ms: st & ST_HAS_RSP ? ms(F[f + F_RSP]! - F[f + F_REQ]!) : null,
+      client_retransmissions: U[u + U_RETRANS]!,
+      server_retransmissions: U[u + U_RETRANS + 1]!,
+      client_out_of_order: U[u + U_OOO]!,
+      server_out_of_order: U[u + U_OOO + 1]!,
+      client_zero_windows: U[u + U_ZWIN]!,
+      server_zero_windows: U[u + U_ZWIN + 1]!,
+      resets: U[u + U_RESETS]!,
+      client_ipd_mean_ms: mean(0),
+      server_ipd_mean_ms: mean(1),
+      client_jitter_ms: sd(0),
+      server_jitter_ms: sd(1),
       icmp_type: isIcmp && icmp >= 0 ? icmp >>> 8 : null,
       icmp_code: isIcmp && icmp >= 0 ? icmp & 0xff : null,
       client_mac: macOf(0),
@@ -1008,10 +957,10 @@ export class FlowTable implements FlowLookup {
       tunnel: (tun & 15) !== 0 ? (TUNNEL_NAMES[tun & 15] ?? null) : null,
       tunnel_outer_src: outerStr(0),
       tunnel_outer_dst: outerStr(1),
-      vni: this.tunnelId[s]! >= 0 ? this.tunnelId[s]! : null,
-      gre_key: this.greKey[s]! >= 0 ? this.greKey[s]! : null,
-      erspan_session: this.erspan[s]! >= 0 ? this.erspan[s]! : null,
-      fragments: this.frags[s]!,
+      vni: vni >= 0 ? vni : null,
+      gre_key: st & ST_GREKEY ? U[u + U_GREKEY]! : null,
+      erspan_session: erspan >= 0 ? erspan : null,
+      fragments: U[u + U_FRAGS]!,
       end_reason: END_NAMES[reason]!,
       interim: reason === END_ACTIVE,
       app: null,
@@ -1029,6 +978,19 @@ function tunnelContext(p: Packet): number {
   return 0;
 }
 
+/** Hash of an IPv4 key: the address words 5-7 and 9-11 are zero and skipped. */
+function hashKey4(k: Uint32Array): number {
+  let h = Math.imul(k[0]! ^ 0x811c9dc5, 0x01000193);
+  h = Math.imul(h ^ k[1]!, 0x01000193);
+  h = Math.imul(h ^ k[2]!, 0x01000193);
+  h = Math.imul(h ^ k[3]!, 0x01000193);
+  h = Math.imul(h ^ k[4]!, 0x01000193);
+  h = Math.imul(h ^ k[8]!, 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16); // signed: stays a small integer when passed around
+}
+
 function hashKey(k: Uint32Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < KW; i++) {
@@ -1037,7 +999,7 @@ function hashKey(k: Uint32Array): number {
   }
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16); // signed: stays a small integer when passed around
 }
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
