@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { createAnalyzers } from '../analyze/index.js';
 import { readCaptureFile } from '../capture/capture-file.js';
 import { Sensor } from '../flow/sensor.js';
 import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
@@ -15,6 +16,7 @@ options:
   --active-timeout S           emit interim records for flows longer than S seconds (default 1800)
   --no-vlan-key                do not keep flows apart by VLAN id
   --no-tunnel-key              do not keep flows apart by VNI / GRE key / ERSPAN session
+  --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
 `;
 
 export async function ingestCommand(argv: string[]): Promise<number> {
@@ -52,20 +54,19 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   let flows = 0;
   let recCount = 0;
   const idle = num('idle-timeout', values['idle-timeout'], 60);
-  const sensor = new Sensor(
-    (rec) => {
-      recCount++;
-      if (rec.type === 'flow') flows++;
-      if (records) printer.print(rec);
-    },
-    {
-      idleTimeout: idle,
-      tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,
-      activeTimeout: num('active-timeout', values['active-timeout'], 1800),
-      keyVlan: !values['no-vlan-key'],
-      keyTunnel: !values['no-tunnel-key'],
-    },
-  );
+  const sink = (rec: { type: string; [k: string]: unknown }): void => {
+    recCount++;
+    if (rec.type === 'flow') flows++;
+    if (records) printer.print(rec);
+  };
+  const sensor = new Sensor(sink, {
+    idleTimeout: idle,
+    tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,
+    activeTimeout: num('active-timeout', values['active-timeout'], 1800),
+    keyVlan: !values['no-vlan-key'],
+    keyTunnel: !values['no-tunnel-key'],
+  });
+  for (const a of createAnalyzers(sink, { l7: !values['no-l7'] })) sensor.addHook(a);
   const t0 = process.hrtime.bigint();
   let failed = 0;
   for (const file of positionals) {
@@ -121,6 +122,7 @@ function parse(argv: string[]) {
       'active-timeout': { type: 'string' },
       'no-vlan-key': { type: 'boolean', default: false },
       'no-tunnel-key': { type: 'boolean', default: false },
+      'no-l7': { type: 'boolean', default: false },
       'collect-port': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },

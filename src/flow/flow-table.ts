@@ -1,6 +1,7 @@
 import type { FlowContext, FlowLookup } from '../analyze/types.js';
 import { ipv4ToString, ipv6WordsToString, macToString } from '../common/addr.js';
 import { be32 } from '../common/bytes.js';
+import { isoNs } from '../common/time.js';
 import {
   type Packet,
   PROTO_ICMP,
@@ -1002,13 +1003,4 @@ function hashKey(k: Uint32Array): number {
   return h ^ (h >>> 16); // signed: stays a small integer when passed around
 }
 
-const pad = (n: number, w: number): string => String(n).padStart(w, '0');
-
-/** ISO-8601 UTC with nanoseconds: 2024-05-01T12:00:00.123456789Z */
-export function isoNs(sec: number, ns: number): string {
-  const d = new Date(sec * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(
-    d.getUTCMinutes(),
-    2,
-  )}:${pad(d.getUTCSeconds(), 2)}.${pad(ns, 9)}Z`;
-}
+export { isoNs };

@@ -1,0 +1,42 @@
+import { createAppId } from './app-id/analyzer.js';
+import { createArpAnalyzer } from './arp/analyzer.js';
+import { createDeviceInventory } from './devices/inventory.js';
+import { createDhcpAnalyzer } from './dhcp/analyzer.js';
+import { createDnsAnalyzer } from './dns/analyzer.js';
+import { DnsNameCache } from './dns/name-cache.js';
+import { FlowNotes } from './flow-notes.js';
+import { createHttpAnalyzer } from './http/analyzer.js';
+import { createQuicAnalyzer } from './quic/analyzer.js';
+import { createSmbAnalyzer } from './smb/analyzer.js';
+import { createSshAnalyzer } from './ssh/analyzer.js';
+import { createTlsAnalyzer } from './tls/analyzer.js';
+import type { Analyzer, RecordSink } from './types.js';
+
+export interface AnalyzerSetOptions {
+  /** Application-layer parsing (DNS, HTTP, TLS, QUIC, SSH, SMB, DHCP, ARP/ND, devices, app id). */
+  l7: boolean;
+}
+
+/**
+ * The analyzers of a sensor, in the order they must see each packet: protocol parsers first,
+ * the device inventory after the parsers that feed it, application id last (it reads what the
+ * others noted about a flow, then drops it).
+ */
+export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Analyzer[] {
+  if (!opts.l7) return [];
+  const notes = new FlowNotes();
+  const names = new DnsNameCache();
+  const inventory = createDeviceInventory(sink);
+  return [
+    createDnsAnalyzer(sink, { names, notes }),
+    createHttpAnalyzer(sink, { notes }),
+    createTlsAnalyzer(sink, { notes }),
+    createQuicAnalyzer(sink, { notes }),
+    createSshAnalyzer(sink, { notes }),
+    createSmbAnalyzer(sink, { notes }),
+    createDhcpAnalyzer(sink, { inventory, notes }),
+    createArpAnalyzer({ inventory }),
+    inventory,
+    createAppId({ notes, names }),
+  ];
+}
