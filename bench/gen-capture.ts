@@ -68,6 +68,52 @@ function clientHello(sni: string): Buffer {
   return rec;
 }
 
+/** A TLS 1.3 ServerHello record (the rest of the handshake is encrypted). */
+function serverHello(): Buffer {
+  const ext = Buffer.from([
+    0x00,
+    0x2b,
+    0x00,
+    0x02,
+    0x03,
+    0x04,
+    0x00,
+    0x33,
+    0x00,
+    0x24,
+    0x00,
+    0x1d,
+    0x00,
+    0x20,
+    ...Buffer.alloc(32, 7),
+  ]);
+  const body = Buffer.alloc(2 + 32 + 1 + 32 + 2 + 1 + 2 + ext.length);
+  let o = 0;
+  body.writeUInt16BE(0x0303, o);
+  o += 2;
+  for (let i = 0; i < 32; i++) body[o++] = ri(0, 255);
+  body[o++] = 32;
+  for (let i = 0; i < 32; i++) body[o++] = ri(0, 255);
+  body.writeUInt16BE(0x1301, o);
+  o += 2;
+  body[o++] = 0;
+  body.writeUInt16BE(ext.length, o);
+  o += 2;
+  ext.copy(body, o);
+  const hs = Buffer.alloc(4 + body.length);
+  hs[0] = 2;
+  hs.writeUIntBE(body.length, 1, 3);
+  body.copy(hs, 4);
+  const rec = Buffer.alloc(5 + hs.length);
+  rec[0] = 22;
+  rec.writeUInt16BE(0x0303, 1);
+  rec.writeUInt16BE(hs.length, 3);
+  hs.copy(rec, 5);
+  return rec;
+}
+// ServerHello, ChangeCipherSpec, then encrypted records (the first record header starts here).
+const SERVER_HELLO = Buffer.concat([serverHello(), Buffer.from([20, 3, 3, 0, 1, 1, 23, 3, 3, 0x40, 0x00])]);
+
 function httpGet(host: string, i: number): Buffer {
   return Buffer.from(
     `GET /assets/${i}/index.html?q=${i * 7} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n`,
@@ -104,6 +150,8 @@ interface Session {
   step: number;
   segments: number;
   request: Buffer;
+  /** Start of the server's first data segment (status line and headers, or ServerHello). */
+  response: Buffer | null;
   host: string;
   pendingAck: number;
 }
@@ -219,6 +267,7 @@ function newSession(i: number): Session {
     step: 0,
     segments: ri(1, 24),
     request: dns ? dnsQuery(i & 0xffff, host, false) : tls ? clientHello(host) : httpGet(host, i),
+    response: null,
     host,
     pendingAck: 0,
   };
@@ -261,8 +310,24 @@ function advance(s: Session, i: number): boolean {
         // two data segments then an ACK
         if (k % 3 === 2) emit(s, true, ACK, null, 0, false);
         else {
-          const len = rnd() < 0.5 ? 1448 : ri(100, 1448);
-          emit(s, false, ACK, null, len, false);
+          let len = rnd() < 0.5 ? 1448 : ri(100, 1448);
+          let head: Buffer | null = null;
+          if (k === 0) {
+            // the response opens with its protocol's header; the body length is the rest of the transfer
+            if (s.sport === 443) head = SERVER_HELLO;
+            else {
+              const body = s.segments * 2 * 1448;
+              head = Buffer.from(
+                `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body}\r\n\r\n`,
+              );
+            }
+            len = Math.max(len, head.length);
+          }
+          if (head) {
+            const seg = Buffer.alloc(len, 0x61);
+            head.copy(seg);
+            emit(s, false, ACK, seg, len, false);
+          } else emit(s, false, ACK, null, len, false);
           s.sseq += len;
         }
       } else if (k === s.segments * 3) {

@@ -1,5 +1,6 @@
 import { createAppId } from './app-id/analyzer.js';
 import { createArpAnalyzer } from './arp/analyzer.js';
+import { claimGate } from './claim-gate.js';
 import { createDeviceInventory } from './devices/inventory.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
 import { createDnsAnalyzer } from './dns/analyzer.js';
@@ -29,11 +30,11 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
   const inventory = createDeviceInventory(sink);
   return [
     createDnsAnalyzer(sink, { names, notes }),
-    createHttpAnalyzer(sink, { notes }),
-    createTlsAnalyzer(sink, { notes }),
+    claimGate(createHttpAnalyzer(sink, { notes }), notes, 'http'),
+    claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls'),
     createQuicAnalyzer(sink, { notes }),
-    createSshAnalyzer(sink, { notes }),
-    createSmbAnalyzer(sink, { notes }),
+    claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh'),
+    claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb'),
     createDhcpAnalyzer(sink, { inventory, notes }),
     createArpAnalyzer({ inventory }),
     inventory,

@@ -6,16 +6,21 @@ interface DirState {
   next: number;
   pending: Buffer | null;
   pendingLen: number;
-  /** Bytes were lost before `pending` (gap or overflow): a parser should resynchronise. */
+  /** Bytes were lost after what was last delivered (sliced capture or overflow). */
   gap: boolean;
+  /** How many bytes that loss was, when known. */
+  lostNext: number;
   started: boolean;
+  /** Sequence number of the SYN seen, -1 when none. */
+  isn: number;
 }
 
 /**
  * In-order TCP payload for L7 parsers, per (flow slot, direction). Retransmitted bytes are
- * skipped, a gap resets the stream (flagged so parsers resynchronise), and at most `limit`
- * unconsumed bytes are kept per direction. When nothing is pending the parser reads the
- * packet's own bytes: a copy is made only of what it leaves unconsumed.
+ * skipped, a gap resets the stream (flagged so parsers resynchronise or skip `lost` bytes),
+ * and at most `limit` unconsumed bytes are kept per direction. When nothing is pending the
+ * parser reads the packet's own bytes: a copy is made only of what it leaves unconsumed.
+ * Segments are taken in arrival order: one that arrives ahead of a missing one is a gap.
  *
  * Usage per packet: `if (s.push(key, gen, p)) { parse s.buf[s.start, s.end); s.keep(consumedUpTo) }`.
  */
@@ -25,6 +30,8 @@ export class TcpStreams {
   end = 0;
   /** The bytes in [start, end) follow a gap in the stream. */
   gap = false;
+  /** With `gap`: bytes missing before `start` (0 when unknown, e.g. picked up mid-stream). */
+  lost = 0;
   overflows = 0;
   private readonly states = new Map<number, DirState>();
   private current: DirState | null = null;
@@ -39,46 +46,70 @@ export class TcpStreams {
   push(key: number, gen: number, p: Packet): boolean {
     let st = this.states.get(key);
     if (st === undefined || st.gen !== gen) {
-      st = { gen, next: 0, pending: null, pendingLen: 0, gap: false, started: false };
+      st = { gen, next: 0, pending: null, pendingLen: 0, gap: false, lostNext: 0, started: false, isn: -1 };
       this.states.set(key, st);
     }
     this.current = st;
     let seq = p.seq;
     if (p.tcpFlags & TCP_SYN) {
+      // A retransmitted SYN of this connection (its sequence number is at or before what was
+      // delivered) leaves the stream alone; another one starts a new stream.
+      if (st.isn === seq) return false;
+      if (st.started && st.isn === -1) {
+        const behind = (st.next - ((seq + 1) >>> 0)) | 0;
+        if (behind >= 0 && behind < 0x40000000) {
+          st.isn = seq;
+          return false;
+        }
+      }
+      st.isn = seq;
       st.next = (seq + 1) >>> 0;
       st.started = true;
+      st.pendingLen = 0;
+      st.gap = false;
+      st.lostNext = 0;
       return false;
     }
     const cap = p.payloadCapLen;
     if (cap <= 0) return false;
     let off = p.payloadOff;
     let len = cap;
+    let gap = st.gap;
+    let lost = st.lostNext;
     if (!st.started) {
       st.started = true;
       st.next = seq;
-      st.gap = true; // picked up mid-stream
+      gap = true; // picked up mid-stream
+      lost = 0;
     }
     const delta = (seq - st.next) | 0;
     if (delta < 0) {
       // retransmission or overlap: keep only bytes beyond what we already have
       if (-delta >= len) return false;
-      off += -delta;
+      off -= delta;
       len += delta;
       seq = st.next;
     } else if (delta > 0) {
-      // bytes missing: drop what was pending and resynchronise on this segment
-      st.pending = null;
+      gap = true;
+      lost += delta;
+    }
+    if (gap && st.pendingLen > 0) {
+      // what was pending cannot be continued: it counts as lost
+      lost += st.pendingLen;
       st.pendingLen = 0;
-      st.gap = true;
     }
     st.next = (seq + len) >>> 0;
     if (cap < p.payloadLen) {
       // sliced capture: the rest of this segment was not captured
       st.next = (p.seq + p.payloadLen) >>> 0;
       st.gap = true;
+      st.lostNext = p.payloadLen - cap;
+    } else {
+      st.gap = false;
+      st.lostNext = 0;
     }
-    this.gap = st.gap && delta >= 0;
-    if (cap >= p.payloadLen) st.gap = false;
+    this.gap = gap;
+    this.lost = gap ? lost : 0;
     if (st.pendingLen === 0) {
       this.buf = p.buf;
       this.start = off;
@@ -89,9 +120,9 @@ export class TcpStreams {
     if (need > this.limit) {
       // Too much unconsumed data: parsers treat it as lost and resynchronise.
       this.overflows++;
-      st.pending = null;
-      st.pendingLen = 0;
       this.gap = true;
+      this.lost = st.pendingLen;
+      st.pendingLen = 0;
       this.buf = p.buf;
       this.start = off;
       this.end = off + len;
@@ -123,15 +154,22 @@ export class TcpStreams {
       this.overflows++;
       st.pendingLen = 0;
       st.gap = true;
+      st.lostNext += n;
       return;
     }
     if (this.buf === st.pending) {
       if (from > 0) st.pending.copy(st.pending, 0, from, this.end);
     } else {
-      if (st.pending === null || st.pending.length < n) st.pending = Buffer.allocUnsafe(Math.min(this.limit, Math.max(n, 2048)));
+      if (st.pending === null || st.pending.length < n)
+        st.pending = Buffer.allocUnsafe(Math.min(this.limit, Math.max(n, 2048)));
       this.buf.copy(st.pending, 0, from, this.end);
     }
     st.pendingLen = n;
+  }
+
+  /** Bytes kept for a direction (for tests and memory accounting). */
+  pendingBytes(key: number): number {
+    return this.states.get(key)?.pendingLen ?? 0;
   }
 
   drop(key: number): void {

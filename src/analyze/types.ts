@@ -36,7 +36,13 @@ export interface FlowRecordPatch {
  */
 export interface Analyzer {
   readonly name: string;
-  onPacket(p: Packet, flows: FlowLookup, slot: number, dir: number): void;
+  /**
+   * Return `false` when nothing more is to be learned from this flow: the analyzer then gets no
+   * more of its packets (it still gets `onFlowEnd`). Most flows are identified, or ruled out,
+   * in their first packets; this keeps bulk transfer off every parser's path.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: analyzers that always keep watching return nothing
+  onPacket(p: Packet, flows: FlowLookup, slot: number, dir: number): boolean | void;
   /** Called before a flow record is emitted: flush per-flow state, add fields such as `app`. */
   onFlowEnd?(rec: FlowRecordPatch, slot: number, flows: FlowLookup): void;
   /** End of input: emit what is pending (unanswered queries, devices). */

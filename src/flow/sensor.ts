@@ -40,6 +40,10 @@ export class Sensor {
   };
   private readonly weirdCounts = new Float64Array(WEIRD_NAMES.length);
   private readonly hooks: PacketHook[] = [];
+  /** Per flow slot: which hooks still want its packets (bit i = hooks[i]), valid for l7Gen[slot]. */
+  private want = new Uint32Array(1024);
+  private wantGen = new Uint32Array(1024);
+  private allHooks = 0;
 
   constructor(
     private readonly sink: RecordSink,
@@ -52,7 +56,9 @@ export class Sensor {
   }
 
   addHook(h: PacketHook): void {
+    if (this.hooks.length >= 32) throw new Error('a sensor takes at most 32 packet hooks');
     this.hooks.push(h);
+    this.allHooks = this.hooks.length === 32 ? 0xffffffff : (1 << this.hooks.length) - 1;
   }
 
   readonly onFrame = (f: Frame): void => {
@@ -68,10 +74,36 @@ export class Sensor {
       return;
     }
     c.ipPackets++;
-    const slot = this.flows.update(p);
+    const flows = this.flows;
+    const slot = flows.update(p);
     const hooks = this.hooks;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket(p, this.flows, slot, this.flows.lastDir);
+    if (hooks.length === 0) return;
+    if (slot < 0) {
+      for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket(p, flows, -1, 0);
+      return;
+    }
+    if (slot >= this.want.length) this.growWant(slot);
+    const gen = flows.generation(slot);
+    let want = this.wantGen[slot] === gen ? this.want[slot]! : this.allHooks;
+    if (want === 0) return;
+    const dir = flows.lastDir;
+    for (let i = 0; i < hooks.length; i++) {
+      if (want & (1 << i) && hooks[i]!.onPacket(p, flows, slot, dir) === false) want &= ~(1 << i);
+    }
+    this.want[slot] = want;
+    this.wantGen[slot] = gen;
   };
+
+  private growWant(slot: number): void {
+    let n = this.want.length;
+    while (n <= slot) n *= 2;
+    const w = new Uint32Array(n);
+    w.set(this.want);
+    const g = new Uint32Array(n);
+    g.set(this.wantGen);
+    this.want = w;
+    this.wantGen = g;
+  }
 
   private weird(p: Packet): void {
     this.counters.weird++;

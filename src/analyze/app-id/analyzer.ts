@@ -37,7 +37,9 @@ export class AppId implements Analyzer {
 
   constructor(private readonly deps: AppIdDeps) {}
 
-  onPacket(): void {}
+  onPacket(): boolean {
+    return false; // works from what the other analyzers noted, at the end of each flow
+  }
 
   onFlowEnd(rec: FlowRecordPatch, slot: number, flows: FlowLookup): void {
     this.counters.flows++;

@@ -36,13 +36,14 @@ export class ArpAnalyzer implements Analyzer {
 
   constructor(private readonly inventory: DeviceInventory) {}
 
-  onPacket(p: Packet, _flows: FlowLookup, _slot: number): void {
+  onPacket(p: Packet, _flows: FlowLookup, _slot: number): boolean {
     if (p.ipVer === 0) {
       if (p.etherType === ETH_ARP && p.l3Off >= 0) this.arp(p);
-      return;
+      return true;
     }
-    if (p.proto === PROTO_ICMPV6 && p.icmpType >= ND_RS && p.icmpType <= ND_NA && p.icmpCode === 0)
-      this.nd(p);
+    if (p.proto !== PROTO_ICMPV6) return false;
+    if (p.icmpType >= ND_RS && p.icmpType <= ND_NA && p.icmpCode === 0) this.nd(p);
+    return true;
   }
 
   private arp(p: Packet): void {

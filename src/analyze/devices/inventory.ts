@@ -65,7 +65,9 @@ export class DeviceInventory implements Analyzer {
     private readonly cfg: InventoryConfig,
   ) {}
 
-  onPacket(_p: Packet): void {}
+  onPacket(_p: Packet): boolean {
+    return false; // fed by the ARP/ND and DHCP analyzers
+  }
 
   /** `ip` is held by `mac` (on `vlan`), as `source` showed at the given time. */
   observe(

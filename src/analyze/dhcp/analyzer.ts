@@ -44,11 +44,12 @@ export class DhcpAnalyzer implements Analyzer {
     private readonly deps: DhcpDeps,
   ) {}
 
-  onPacket(p: Packet, flows: FlowLookup, slot: number): void {
-    if (p.proto !== PROTO_UDP || slot < 0 || p.isFragment) return;
+  onPacket(p: Packet, flows: FlowLookup, slot: number): boolean {
+    if (p.proto !== PROTO_UDP) return false;
+    if (slot < 0 || p.isFragment) return true;
     const sp = p.srcPort;
     const dp = p.dstPort;
-    if (!((sp === 67 || sp === 68) && (dp === 67 || dp === 68))) return;
+    if (!((sp === 67 || sp === 68) && (dp === 67 || dp === 68))) return false;
     const rec = parseDhcp(p.buf, p.payloadOff, p.payloadOff + p.payloadCapLen);
     if (rec === null) {
       this.counters.malformed++;
@@ -66,7 +67,7 @@ export class DhcpAnalyzer implements Analyzer {
         frame_len: p.wirelen,
         detail: null,
       });
-      return;
+      return true;
     }
     this.counters.messages++;
     const ctx = flows.context(slot);
@@ -89,6 +90,7 @@ export class DhcpAnalyzer implements Analyzer {
     };
     this.learn(full, p);
     this.sink(full);
+    return true;
   }
 
   private learn(r: DhcpRecord, p: Packet): void {

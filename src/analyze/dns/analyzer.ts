@@ -174,30 +174,35 @@ export class DnsAnalyzer implements Analyzer {
     );
   }
 
-  onPacket(p: Packet, flows: FlowLookup, slot: number, dir: number): void {
-    if (p.ipVer === 0) return;
+  onPacket(p: Packet, flows: FlowLookup, slot: number, dir: number): boolean {
+    if (p.ipVer === 0) return true;
     if (p.tsSec >= this.nextSweepSec) this.sweep(p.tsSec);
     const proto = p.proto;
     if (proto === PROTO_UDP) {
       if (p.isFragment) {
         this.fragment(p, flows, slot, dir);
-        return;
+        return true;
       }
-      if (slot < 0 || p.l4Off < 0 || !this.isDnsPort(p, this.udp)) return;
+      if (slot < 0 || p.l4Off < 0) return true;
+      if (!this.isDnsPort(p, this.udp)) return false;
       this.setOrigin(p, flows, slot, dir, PROTO_UDP, p.srcPort, p.dstPort);
       this.message(p.buf, p.payloadOff, p.payloadOff + p.payloadCapLen, flows);
-    } else if (proto === PROTO_TCP) {
-      if (slot < 0 || p.l4Off < 0 || !this.isDnsPort(p, this.tcp)) return;
-      this.tcpSegment(p, flows, slot, dir);
-    } else if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
-      if (
-        slot >= 0 &&
-        p.payloadOff >= 0 &&
-        (proto === PROTO_ICMP ? ICMP4_ERRORS : ICMP6_ERRORS).has(p.icmpType)
-      ) {
-        this.icmpQuoted(p, flows, slot);
-      }
+      return true;
     }
+    if (proto === PROTO_TCP) {
+      if (slot < 0 || p.l4Off < 0) return true;
+      if (!this.isDnsPort(p, this.tcp)) return false;
+      this.tcpSegment(p, flows, slot, dir);
+      return true;
+    }
+    if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
+      // An ICMP flow is keyed by its type: one that is not an error never carries a quoted DNS message.
+      if (p.icmpType >= 0 && !(proto === PROTO_ICMP ? ICMP4_ERRORS : ICMP6_ERRORS).has(p.icmpType))
+        return false;
+      if (slot >= 0 && p.payloadOff >= 0) this.icmpQuoted(p, flows, slot);
+      return true;
+    }
+    return false;
   }
 
   onFlowEnd(_rec: FlowRecordPatch, slot: number): void {

@@ -1,0 +1,164 @@
+/**
+ * QUIC v1 over UDP, recognised by content on any port: the client's and the server's Initial
+ * packets are decrypted (their keys are public, RFC 9001 §5.2) and the ClientHello /
+ * ServerHello read from their CRYPTO frames. One `tls` record with `quic: true` per connection.
+ */
+
+import { isoNs } from '../../common/time.js';
+import { type Packet, PROTO_UDP } from '../../decode/packet.js';
+import { isInterim } from '../flow-fields.js';
+import type { FlowNotes } from '../flow-notes.js';
+import { type ClientHello, parseClientHello, parseServerHello, type ServerHello } from '../tls/hello.js';
+import { buildTlsRecord } from '../tls/tls-record.js';
+import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
+import {
+  CryptoStream,
+  decryptInitial,
+  type InitialKeys,
+  initialKeys,
+  parseLongHeader,
+  QUIC_V1,
+  walkFrames,
+} from './initial.js';
+
+export interface QuicOptions {
+  notes?: FlowNotes;
+}
+
+export interface QuicCounters {
+  connections: number;
+  initials: number;
+  decryptFailures: number;
+  clientHellos: number;
+  serverHellos: number;
+  otherVersions: number;
+}
+
+/** Client Initial packets read before giving up on a ClientHello. */
+const MAX_INITIALS = 8;
+
+class QuicFlow {
+  readonly crypto: [CryptoStream, CryptoStream] = [new CryptoStream(), new CryptoStream()];
+  ch: ClientHello | null = null;
+  sh: ServerHello | null = null;
+  packets = 0;
+  tsSec = 0;
+  tsNs = 0;
+  emitted = false;
+  constructor(
+    readonly gen: number,
+    readonly keys: [InitialKeys, InitialKeys],
+  ) {}
+}
+
+export function createQuicAnalyzer(
+  sink: RecordSink,
+  opts: QuicOptions = {},
+): Analyzer & { counters: QuicCounters } {
+  const notes = opts.notes ?? null;
+  const flows = new Map<number, QuicFlow>();
+  const counters: QuicCounters = {
+    connections: 0,
+    initials: 0,
+    decryptFailures: 0,
+    clientHellos: 0,
+    serverHellos: 0,
+    otherVersions: 0,
+  };
+
+  function emit(f: QuicFlow, slot: number, fl: FlowLookup): void {
+    if (f.emitted || (f.ch === null && f.sh === null)) return;
+    f.emitted = true;
+    sink(buildTlsRecord(fl.context(slot), isoNs(f.tsSec, f.tsNs), f.ch, f.sh, null, true));
+  }
+
+  /** Every Initial packet in a datagram (packets may be coalesced). */
+  function readDatagram(f: QuicFlow, p: Packet, dir: number): void {
+    const b = p.buf;
+    let off = p.payloadOff;
+    const end = p.payloadOff + p.payloadCapLen;
+    while (off < end) {
+      const h = parseLongHeader(b, off, end);
+      if (h === null || h.version !== QUIC_V1) return;
+      if (h.type === 0) {
+        counters.initials++;
+        const plain = decryptInitial(b, off, h, f.keys[dir as 0 | 1]);
+        if (plain === null) counters.decryptFailures++;
+        else {
+          const cs = f.crypto[dir as 0 | 1];
+          walkFrames(plain, (o, buf, a, e) => cs.add(o, buf, a, e));
+        }
+      }
+      if (h.type === 3) return; // Retry has no length: it fills the datagram
+      off = h.end;
+    }
+  }
+
+  return {
+    name: 'quic',
+    counters,
+    onPacket(p: Packet, fl: FlowLookup, slot: number, dir: number): boolean | undefined {
+      if (p.proto !== PROTO_UDP) return false;
+      if (slot < 0 || p.payloadCapLen < 7) return;
+      const b = p.buf;
+      const o = p.payloadOff;
+      const gen = fl.generation(slot);
+      let f = flows.get(slot);
+      const known = f !== undefined && f.gen === gen;
+      // A QUIC connection this analyzer can read starts with a client Initial: anything else
+      // first (a short header, another protocol, a server packet) rules the flow out.
+      if ((b[o]! & 0xc0) !== 0xc0) return known ? undefined : false;
+      if (f === undefined || !known) {
+        if (dir !== 0 || ((b[o]! >> 4) & 3) !== 0) return false;
+        const h = parseLongHeader(b, o, o + p.payloadCapLen);
+        if (h === null) return false;
+        if (h.version !== QUIC_V1) {
+          if (h.version !== 0) counters.otherVersions++;
+          return false;
+        }
+        if (h.dcidLen < 8) return false; // RFC 9000 §7.2: a client's first DCID has at least 8 bytes
+        const dcid = b.subarray(h.dcidOff, h.dcidOff + h.dcidLen);
+        f = new QuicFlow(gen, [initialKeys(dcid, 'client'), initialKeys(dcid, 'server')]);
+        f.tsSec = p.tsSec;
+        f.tsNs = p.tsNs;
+        flows.set(slot, f);
+        counters.connections++;
+      }
+      if (f.emitted || ++f.packets > MAX_INITIALS * 2) return false;
+      readDatagram(f, p, dir);
+      if (dir === 0 && f.ch === null) {
+        const cs = f.crypto[0];
+        const e = cs.message(1);
+        if (e > 0) {
+          f.ch = parseClientHello(cs.buf!, 4, e);
+          if (f.ch !== null) {
+            counters.clientHellos++;
+            if (notes !== null) {
+              const note = notes.get(slot, gen);
+              note.proto = 'quic';
+              if (f.ch.sni !== null) note.sni = f.ch.sni;
+            }
+          }
+        }
+      } else if (dir === 1 && f.sh === null) {
+        const cs = f.crypto[1];
+        const e = cs.message(2);
+        if (e > 0) {
+          f.sh = parseServerHello(cs.buf!, 4, e);
+          if (f.sh !== null) counters.serverHellos++;
+        }
+      }
+      if (f.ch !== null && f.sh !== null) emit(f, slot, fl);
+    },
+    onFlowEnd(rec: FlowRecordPatch, slot: number, fl: FlowLookup): void {
+      const f = flows.get(slot);
+      if (f === undefined || f.gen !== fl.generation(slot)) return;
+      emit(f, slot, fl);
+      if (isInterim(rec)) return;
+      flows.delete(slot);
+    },
+    finish(): void {
+      flows.clear();
+    },
+  };
+}

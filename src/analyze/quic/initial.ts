@@ -1,0 +1,261 @@
+/**
+ * QUIC v1 Initial packets (RFC 9000 §17.2.2, RFC 9001 §5): the keys follow from the client's
+ * first Destination Connection ID, so any observer can remove the protection and read the
+ * CRYPTO frames that carry the TLS ClientHello and ServerHello.
+ */
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+
+export const QUIC_V1 = 0x00000001;
+const INITIAL_SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
+
+export interface InitialKeys {
+  key: Buffer;
+  iv: Buffer;
+  hp: Buffer;
+}
+
+function hkdfExtract(salt: Buffer, ikm: Buffer): Buffer {
+  return createHmac('sha256', salt).update(ikm).digest();
+}
+
+/** HKDF-Expand-Label of TLS 1.3 with an empty context, for outputs of at most 32 bytes. */
+function expandLabel(secret: Buffer, label: string, len: number): Buffer {
+  const full = `tls13 ${label}`;
+  const info = Buffer.alloc(2 + 1 + full.length + 1 + 1);
+  info.writeUInt16BE(len, 0);
+  info[2] = full.length;
+  info.write(full, 3, 'latin1');
+  info[3 + full.length] = 0; // empty context
+  info[4 + full.length] = 1; // HKDF-Expand counter of the first block
+  return createHmac('sha256', secret).update(info).digest().subarray(0, len);
+}
+
+/** Client (`client in`) or server (`server in`) Initial keys for a client's original DCID. */
+export function initialKeys(dcid: Buffer, side: 'client' | 'server'): InitialKeys {
+  const initial = hkdfExtract(INITIAL_SALT_V1, dcid);
+  const secret = expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32);
+  return {
+    key: expandLabel(secret, 'quic key', 16),
+    iv: expandLabel(secret, 'quic iv', 12),
+    hp: expandLabel(secret, 'quic hp', 16),
+  };
+}
+
+/** A QUIC variable-length integer at b[p]; sets `varintLen` (0 when it does not fit before `end`). */
+export let varintLen = 0;
+export function readVarint(b: Buffer, p: number, end: number): number {
+  if (p >= end) {
+    varintLen = 0;
+    return 0;
+  }
+  const first = b[p]!;
+  const n = 1 << (first >> 6);
+  if (p + n > end) {
+    varintLen = 0;
+    return 0;
+  }
+  varintLen = n;
+  let v = first & 0x3f;
+  for (let i = 1; i < n; i++) v = v * 256 + b[p + i]!;
+  return v;
+}
+
+/** Long-header facts of the packet at b[off]. */
+export interface LongHeader {
+  version: number;
+  type: number;
+  dcidOff: number;
+  dcidLen: number;
+  scidOff: number;
+  scidLen: number;
+  /** Offset of the (protected) packet number. */
+  pnOff: number;
+  /** End of this packet (coalesced packets may follow). */
+  end: number;
+}
+
+/** Parse a long header at b[off, end); null when it is not one or is cut short. */
+export function parseLongHeader(b: Buffer, off: number, end: number): LongHeader | null {
+  if (end - off < 7) return null;
+  const b0 = b[off]!;
+  if ((b0 & 0xc0) !== 0xc0) return null;
+  const version = b.readUInt32BE(off + 1);
+  let p = off + 5;
+  const dcidLen = b[p++]!;
+  if (dcidLen > 20 || p + dcidLen + 1 > end) return null;
+  const dcidOff = p;
+  p += dcidLen;
+  const scidLen = b[p++]!;
+  if (scidLen > 20 || p + scidLen > end) return null;
+  const scidOff = p;
+  p += scidLen;
+  const type = (b0 >> 4) & 3;
+  if (version !== QUIC_V1) return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end };
+  if (type === 0) {
+    const tokenLen = readVarint(b, p, end);
+    if (varintLen === 0) return null;
+    p += varintLen + tokenLen;
+  } else if (type === 3) return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end }; // Retry
+  const len = readVarint(b, p, end);
+  if (varintLen === 0) return null;
+  p += varintLen;
+  if (p + len > end || len < 20) return null;
+  return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end: p + len };
+}
+
+/**
+ * Remove header protection and decrypt the Initial packet at b[off] with header `h`.
+ * The capture buffer is left untouched. Returns the plaintext payload, or null when
+ * authentication fails (wrong keys, damaged packet).
+ */
+export function decryptInitial(b: Buffer, off: number, h: LongHeader, keys: InitialKeys): Buffer | null {
+  const sampleOff = h.pnOff + 4;
+  if (sampleOff + 16 > h.end) return null;
+  const ecb = createCipheriv('aes-128-ecb', keys.hp, null);
+  ecb.setAutoPadding(false);
+  const mask = ecb.update(b.subarray(sampleOff, sampleOff + 16));
+  const b0 = b[off]! ^ (mask[0]! & 0x0f);
+  const pnLen = (b0 & 3) + 1;
+  const hdrLen = h.pnOff - off + pnLen;
+  const header = Buffer.allocUnsafe(hdrLen);
+  b.copy(header, 0, off, h.pnOff + pnLen);
+  header[0] = b0;
+  let pn = 0;
+  for (let i = 0; i < pnLen; i++) {
+    const v = b[h.pnOff + i]! ^ mask[1 + i]!;
+    header[h.pnOff - off + i] = v;
+    pn = pn * 256 + v;
+  }
+  const nonce = Buffer.from(keys.iv);
+  for (let i = 0; i < 4; i++) nonce[11 - i]! ^= (pn >>> (8 * i)) & 0xff;
+  const ctStart = h.pnOff + pnLen;
+  const tagStart = h.end - 16;
+  if (tagStart < ctStart) return null;
+  try {
+    const gcm = createDecipheriv('aes-128-gcm', keys.key, nonce);
+    gcm.setAAD(header);
+    gcm.setAuthTag(b.subarray(tagStart, h.end));
+    const out = gcm.update(b.subarray(ctStart, tagStart));
+    gcm.final();
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** Callback for each CRYPTO frame: stream offset and the data in b[a, e). */
+export type CryptoHandler = (offset: number, b: Buffer, a: number, e: number) => void;
+
+/**
+ * Walk the frames of a decrypted Initial payload, handing CRYPTO frames to `onCrypto`.
+ * Returns false on a frame type that may not appear in an Initial packet or a cut frame.
+ */
+export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
+  let p = 0;
+  const end = b.length;
+  while (p < end) {
+    const t = readVarint(b, p, end);
+    if (varintLen === 0) return false;
+    p += varintLen;
+    if (t === 0x00 || t === 0x01) continue; // PADDING, PING
+    if (t === 0x02 || t === 0x03) {
+      // ACK: largest, delay, range count, first range, ranges, [ECN counts]
+      const fields: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        fields.push(readVarint(b, p, end));
+        if (varintLen === 0) return false;
+        p += varintLen;
+      }
+      let more = fields[2]! * 2 + (t === 0x03 ? 3 : 0);
+      while (more-- > 0) {
+        readVarint(b, p, end);
+        if (varintLen === 0) return false;
+        p += varintLen;
+      }
+      continue;
+    }
+    if (t === 0x06) {
+      const off = readVarint(b, p, end);
+      if (varintLen === 0) return false;
+      p += varintLen;
+      const len = readVarint(b, p, end);
+      if (varintLen === 0) return false;
+      p += varintLen;
+      if (p + len > end) return false;
+      onCrypto(off, b, p, p + len);
+      p += len;
+      continue;
+    }
+    if (t === 0x1c || t === 0x1d) return true; // CONNECTION_CLOSE: nothing more to read
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The CRYPTO stream of one direction, reassembled from frames that may come out of order
+ * and across packets, up to `limit` bytes.
+ */
+export class CryptoStream {
+  buf: Buffer | null = null;
+  /** Received byte ranges [start, end), sorted and merged. */
+  private ranges: number[] = [];
+
+  constructor(private readonly limit = 16 * 1024) {}
+
+  add(offset: number, b: Buffer, a: number, e: number): void {
+    if (offset >= this.limit) return;
+    const n = Math.min(e - a, this.limit - offset);
+    if (n <= 0) return;
+    const need = offset + n;
+    if (this.buf === null || this.buf.length < need) {
+      const nb = Buffer.alloc(Math.min(this.limit, Math.max(need, 2048)));
+      if (this.buf !== null) this.buf.copy(nb);
+      this.buf = nb;
+    }
+    b.copy(this.buf, offset, a, a + n);
+    this.mark(offset, need);
+  }
+
+  private mark(s: number, e: number): void {
+    const r = this.ranges;
+    const out: number[] = [];
+    let placed = false;
+    for (let i = 0; i < r.length; i += 2) {
+      const rs = r[i]!;
+      const re = r[i + 1]!;
+      if (re < s) out.push(rs, re);
+      else if (rs > e) {
+        if (!placed) {
+          out.push(s, e);
+          placed = true;
+        }
+        out.push(rs, re);
+      } else {
+        s = Math.min(s, rs);
+        e = Math.max(e, re);
+      }
+    }
+    if (!placed) out.push(s, e);
+    this.ranges = out;
+  }
+
+  /** Bytes available from offset 0 without a hole. */
+  get contiguous(): number {
+    return this.ranges.length > 0 && this.ranges[0] === 0 ? this.ranges[1]! : 0;
+  }
+
+  /** A whole handshake message of the given type at offset 0: its body end, else -1. */
+  message(type: number): number {
+    const c = this.contiguous;
+    if (c < 4 || this.buf === null || this.buf[0] !== type) return -1;
+    const total = 4 + this.buf.readUIntBE(1, 3);
+    return total <= c ? total : -1;
+  }
+
+  /** The first message can never complete within the limit. */
+  get hopeless(): boolean {
+    const c = this.contiguous;
+    return c >= 4 && this.buf !== null && 4 + this.buf.readUIntBE(1, 3) > this.limit;
+  }
+}
