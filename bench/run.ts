@@ -35,10 +35,18 @@ function have(cmd: string): boolean {
 function measure(tool: string, cmd: string[], runs = RUNS): Result {
   let best: Result | null = null;
   for (let i = 0; i < runs; i++) {
-    const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...cmd], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr);
     if (r.status !== 0 || !m) {
-      return { tool, seconds: Number.NaN, rssMb: 0, note: `failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` };
+      return {
+        tool,
+        seconds: Number.NaN,
+        rssMb: 0,
+        note: `failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`,
+      };
     }
     const res = { tool, seconds: Number(m[1]), rssMb: Number(m[2]) / 1024 };
     if (!best || res.seconds < best.seconds) best = res;
@@ -57,18 +65,62 @@ function sensorBench(): void {
   const node = process.execPath;
   const vantage = `${ROOT}bin/vantage.js`;
   const results: Result[] = [];
-  results.push(measure('vantage ingest (decode + flows + L7)', [node, vantage, 'ingest', FILE, '--no-records']));
-  results.push(measure('vantage ingest --no-l7 (decode + flows)', [node, vantage, 'ingest', FILE, '--no-records', '--no-l7']));
+  results.push(
+    measure('vantage ingest (decode + flows + L7)', [node, vantage, 'ingest', FILE, '--no-records']),
+  );
+  results.push(
+    measure('vantage ingest --no-l7 (decode + flows)', [
+      node,
+      vantage,
+      'ingest',
+      FILE,
+      '--no-records',
+      '--no-l7',
+    ]),
+  );
   if (have('softflowd')) {
     results.push(
-      measure('softflowd -r (flow metering, C)', ['softflowd', '-r', FILE, '-v', '9', '-c', 'none', '-m', '1000000', '-n', '127.0.0.1:9']),
+      measure('softflowd -r (flow metering, C)', [
+        'softflowd',
+        '-r',
+        FILE,
+        '-v',
+        '9',
+        '-c',
+        'none',
+        '-m',
+        '1000000',
+        '-n',
+        '127.0.0.1:9',
+      ]),
     );
-  } else results.push({ tool: 'softflowd', seconds: Number.NaN, rssMb: 0, note: 'not installed (Debian package softflowd)' });
-  if (have('tcpdump')) results.push(measure('tcpdump -r -w /dev/null', ['tcpdump', '-r', FILE, '-w', '/dev/null']));
-  else results.push({ tool: 'tcpdump', seconds: Number.NaN, rssMb: 0, note: 'not installed (Debian package tcpdump)' });
-  if (args.includes('--skip-tshark')) results.push({ tool: 'tshark', seconds: Number.NaN, rssMb: 0, note: 'skipped' });
-  else if (have('tshark')) results.push(measure('tshark -q -z conv,tcp', ['tshark', '-r', FILE, '-q', '-z', 'conv,tcp'], 1));
-  else results.push({ tool: 'tshark', seconds: Number.NaN, rssMb: 0, note: 'not installed (Debian package tshark)' });
+  } else
+    results.push({
+      tool: 'softflowd',
+      seconds: Number.NaN,
+      rssMb: 0,
+      note: 'not installed (Debian package softflowd)',
+    });
+  if (have('tcpdump'))
+    results.push(measure('tcpdump -r -w /dev/null', ['tcpdump', '-r', FILE, '-w', '/dev/null']));
+  else
+    results.push({
+      tool: 'tcpdump',
+      seconds: Number.NaN,
+      rssMb: 0,
+      note: 'not installed (Debian package tcpdump)',
+    });
+  if (args.includes('--skip-tshark'))
+    results.push({ tool: 'tshark', seconds: Number.NaN, rssMb: 0, note: 'skipped' });
+  else if (have('tshark'))
+    results.push(measure('tshark -q -z conv,tcp', ['tshark', '-r', FILE, '-q', '-z', 'conv,tcp'], 1));
+  else
+    results.push({
+      tool: 'tshark',
+      seconds: Number.NaN,
+      rssMb: 0,
+      note: 'not installed (Debian package tshark)',
+    });
 
   const v = results[0]!;
   const flowOnly = results[1]!;
@@ -91,10 +143,13 @@ function sensorBench(): void {
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')}\n`);
+  for (const r of rows)
+    process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')}\n`);
   if (!Number.isNaN(flowOnly.seconds) && !Number.isNaN(v.seconds)) {
     const cost = 1 - flowOnly.seconds / v.seconds;
-    process.stdout.write(`\nL7 parsing costs ${(cost * 100).toFixed(1)}% of the flow-only packet rate (goal < 30%).\n`);
+    process.stdout.write(
+      `\nL7 parsing costs ${(cost * 100).toFixed(1)}% of the flow-only packet rate (goal < 30%).\n`,
+    );
   }
 }
 

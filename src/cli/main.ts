@@ -1,10 +1,15 @@
 import { ingestCommand } from './ingest.js';
+import { ingestStoreCommand } from './ingest-store.js';
+import { startCommand } from './start.js';
+import { tokenCommand } from './token.js';
 
 const USAGE = `usage: vantage <command> [options]
 
 commands:
-  ingest FILE...   decode captures, meter flows, print records (NDJSON by default)
+  ingest FILE...   decode captures, meter flows, print records (NDJSON by default);
+                   with --store DIR, store them instead
   start            run the product: store, API and console
+  token            create, list or revoke API tokens
   help             this text
 
 Run 'vantage <command> --help' for a command's options.
@@ -14,7 +19,13 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'ingest':
-      return ingestCommand(rest);
+      return rest.some((a) => a === '--store' || a.startsWith('--store='))
+        ? ingestStoreCommand(rest)
+        : ingestCommand(rest);
+    case 'start':
+      return startCommand(rest);
+    case 'token':
+      return tokenCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,64 @@
+import { badRequest, UserError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Metrics } from '../common/metrics.js';
+import type { AnyRecordDef } from '../schema/registry.js';
+import { type Cond, FilterError, parseFilter } from '../store/filter.js';
+import type { RecordStore, TimeRange } from '../store/types.js';
+import { parseUserTime } from '../store/values.js';
+import type { Role, TokenStore } from './auth.js';
+
+/** What every route module receives. */
+export interface ApiContext {
+  store: RecordStore;
+  tokens: TokenStore;
+  metrics: Metrics;
+  log: Logger;
+  /** Largest capture upload, bytes. */
+  maxUploadBytes: number;
+  /** Requests per minute per token (or per address without a token). */
+  rateLimit: number;
+  /** Directory for temporary files (uploads, Parquet exports). */
+  tmpDir: string;
+  /** Built console to serve at /, when present. */
+  webDir: string | null;
+  /** Ingest captures into the store (upload route). */
+  ingest: (files: string[], names: string[]) => Promise<unknown>;
+}
+
+/** Route-level access: the least role that may call it, or public. */
+export type Access = Role | 'public';
+
+export function defOf(ctx: ApiContext, type: string): AnyRecordDef | undefined {
+  return ctx.store.defs.find((d) => d.type === type);
+}
+
+export function parseRange(q: { after?: string | undefined; before?: string | undefined }): TimeRange {
+  const r: TimeRange = {};
+  for (const k of ['after', 'before'] as const) {
+    const v = q[k];
+    if (v === undefined || v === '') continue;
+    const us = parseUserTime(v);
+    if (us === null) {
+      throw badRequest(
+        `${k}: '${v.slice(0, 64)}' is not a time; use ISO-8601 (2024-05-01T10:00:00Z), epoch seconds or a relative time such as -1h`,
+      );
+    }
+    r[k] = us;
+  }
+  if (r.after !== undefined && r.before !== undefined && r.after >= r.before) {
+    throw badRequest('after must be earlier than before');
+  }
+  return r;
+}
+
+export function parseFilterParam(text: string | undefined, def: AnyRecordDef): Cond | null {
+  if (!text) return null;
+  try {
+    return parseFilter(text, def);
+  } catch (e) {
+    if (e instanceof FilterError) {
+      throw new UserError(400, e.message, { position: e.position, expected: e.expected });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,168 @@
+import { PassThrough } from 'node:stream';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { badRequest } from '../../common/errors.js';
+import { mergePresence, type PresenceAnswer, presence } from '../../pcapstore/presence.js';
+import type { PcapQuery } from '../../pcapstore/query.js';
+import { prepareQuery } from '../../pcapstore/query.js';
+import { checkSearch, describeQuery, searchToStream } from '../../pcapstore/search.js';
+import type { PcapStore } from '../../pcapstore/store.js';
+import { parseTime } from '../../pcapstore/time.js';
+import type { ApiContext } from '../context.js';
+import { ErrorSchema } from '../schemas.js';
+
+/** What the packet routes need beyond the shared context. */
+export interface PcapRouteDeps {
+  store: PcapStore;
+  /** Every download is audited (who, what query, how much). */
+  audit: (event: { action: string; actor: string | null; details: Record<string, unknown> }) => void;
+  /** The flow store's side of "still talking?"; merged with the packet store's answer. */
+  flowPresence?: (ip: string, peer: string | null, sinceUs: number) => Promise<PresenceAnswer | null>;
+}
+
+const SearchQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ description: 'ISO-8601, epoch seconds or relative (-1h)' })),
+    before: Type.Optional(Type.String()),
+    filter: Type.Optional(Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'host 10.0.0.1 and port 443'" })),
+    ip: Type.Optional(Type.Array(Type.String(), { maxItems: 2 })),
+    cidr: Type.Optional(Type.String()),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    proto: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+    vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4095 })),
+    vni: Type.Optional(Type.Integer({ minimum: 0, maximum: 16777215 })),
+    community_id: Type.Optional(Type.String()),
+    max_packets: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    format: Type.Optional(Type.Union([Type.Literal('pcap'), Type.Literal('pcapng')])),
+    count: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+type SearchQueryT = Static<typeof SearchQuery>;
+
+function time(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = parseTime(v);
+  if (t === null) throw badRequest(`${name}: '${v.slice(0, 64)}' is not a time; use ISO-8601, epoch seconds or -1h`);
+  return t;
+}
+
+function toQuery(q: SearchQueryT, flowId?: number): PcapQuery {
+  const out: PcapQuery = {};
+  const after = time('after', q.after);
+  const before = time('before', q.before);
+  if (after !== undefined) out.after = after;
+  if (before !== undefined) out.before = before;
+  if (q.filter !== undefined) out.filter = q.filter;
+  if (q.ip !== undefined) out.ip = q.ip;
+  if (q.cidr !== undefined) out.cidr = q.cidr;
+  if (q.port !== undefined) out.port = q.port;
+  if (q.proto !== undefined) out.proto = q.proto;
+  if (q.vlan !== undefined) out.vlan = q.vlan;
+  if (q.vni !== undefined) out.vni = q.vni;
+  if (q.community_id !== undefined) out.communityId = q.community_id;
+  if (q.max_packets !== undefined) out.maxPackets = q.max_packets;
+  if (q.max_bytes !== undefined) out.maxBytes = q.max_bytes;
+  if (flowId !== undefined) out.flowId = flowId;
+  return out;
+}
+
+/**
+ * Packet retrieval and presence. Downloads stream as they are read; a bad query is refused
+ * (400 with the position in the filter and what was expected) before anything is sent.
+ *
+ *   curl -H "Authorization: Bearer $TOKEN" -o out.pcap \
+ *     'http://127.0.0.1:8080/api/v1/pcap?after=-1h&filter=host%2010.0.0.1%20and%20port%20443'
+ *   curl -H "Authorization: Bearer $TOKEN" -o flow.pcap http://127.0.0.1:8080/api/v1/flows/42/pcap
+ *   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/presence?ip=10.0.0.1&ip=10.0.0.2&since=-1h'
+ */
+export function pcapRoutes(app: FastifyInstance, _ctx: ApiContext, deps: PcapRouteDeps): void {
+  const download = async (req: FastifyRequest, reply: FastifyReply, q: PcapQuery) => {
+    const pq = prepareQuery(q);
+    const sq = req.query as SearchQueryT;
+    const format = sq.format ?? 'pcap';
+    const countOnly = sq.count === true;
+    checkSearch(deps.store, pq, { format, countOnly });
+    const actor = req.token?.name ?? null;
+    if (countOnly) {
+      const res = await searchToStream(deps.store, pq, null, { countOnly: true });
+      deps.audit({ action: 'pcap.count', actor, details: { query: q, packets: res.packets } });
+      return reply.send(res);
+    }
+    const pass = new PassThrough({ highWaterMark: 4 << 20 });
+    const name = `vantage-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`;
+    void reply
+      .type(format === 'pcap' ? 'application/vnd.tcpdump.pcap' : 'application/x-pcapng')
+      .header('content-disposition', `attachment; filename="${name}"`)
+      .send(pass);
+    searchToStream(deps.store, pq, pass, { format, comment: describeQuery(q) }).then(
+      (res) => {
+        deps.audit({ action: 'pcap.download', actor, details: { query: q, packets: res.packets, bytes: res.bytes } });
+        pass.end();
+      },
+      (e: unknown) => {
+        deps.audit({ action: 'pcap.download_failed', actor, details: { query: q, error: String(e) } });
+        pass.destroy(e as Error);
+      },
+    );
+    return reply;
+  };
+
+  app.get(
+    '/api/v1/pcap',
+    {
+      config: { access: 'analyst' },
+      schema: {
+        tags: ['packets'],
+        summary: 'Download the packets matching a time range, fields and/or a tcpdump filter as one pcap',
+        querystring: SearchQuery,
+        response: { 400: ErrorSchema },
+      },
+    },
+    async (req, reply) => download(req, reply, toQuery(req.query as SearchQueryT)),
+  );
+
+  app.get(
+    '/api/v1/flows/:id/pcap',
+    {
+      config: { access: 'analyst' },
+      schema: {
+        tags: ['packets'],
+        summary: "Download one flow's packets",
+        params: Type.Object({ id: Type.Integer({ minimum: 0 }) }),
+        querystring: SearchQuery,
+        response: { 400: ErrorSchema },
+      },
+    },
+    async (req, reply) => download(req, reply, toQuery(req.query as SearchQueryT, (req.params as { id: number }).id)),
+  );
+
+  app.get(
+    '/api/v1/presence',
+    {
+      config: { access: 'analyst' },
+      schema: {
+        tags: ['packets'],
+        summary: 'Is this IP (pair) still talking? Last-seen times from packets and flows',
+        querystring: Type.Object(
+          {
+            ip: Type.Array(Type.String(), { minItems: 1, maxItems: 2 }),
+            since: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 400: ErrorSchema },
+      },
+    },
+    async (req) => {
+      const q = req.query as { ip: string[]; since?: string };
+      const since = time('since', q.since ?? '-1h')!;
+      const peer = q.ip[1] ?? null;
+      const answers = [presence(deps.store, q.ip[0]!, peer, since)];
+      const flows = await deps.flowPresence?.(q.ip[0]!, peer, since);
+      if (flows) answers.push(flows);
+      return mergePresence(answers);
+    },
+  );
+}

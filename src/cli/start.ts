@@ -1,0 +1,219 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { TokenStore } from '../api/auth.js';
+import { createApiServer } from '../api/server.js';
+import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { Metrics } from '../common/metrics.js';
+import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
+import { ingestCaptures } from '../store/ingest.js';
+
+const HELP = `usage: vantage start [options]
+
+Run the product: embedded record store, REST API and console.
+
+options:
+  --data DIR               data directory (default ./data)
+  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080)
+  --retention-days N       drop data older than N days (default 0: keep)
+  --retention-bytes N      keep the store under N bytes, oldest data first (default 0: no limit)
+  --rate-limit N           requests per minute per token (default 6000)
+  --no-samples             do not ingest the bundled sample captures on first start
+`;
+
+/** The package root (two levels above dist/src/cli). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface ProductOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  retentionDays?: number;
+  retentionBytes?: number;
+  rateLimit?: number;
+  samples?: boolean;
+  /** Sample capture directory (default test/fixtures/pcaps of the package). */
+  samplesDir?: string;
+  log?: Logger;
+  /** Print the first-start admin token here (default stdout). */
+  print?: (s: string) => void;
+}
+
+export interface Product {
+  app: FastifyInstance;
+  store: EmbeddedStore;
+  tokens: TokenStore;
+  url: string;
+  /** Resolves when the first-start sample ingest is done (at once when there is none). */
+  samplesDone: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start store + API; the building block of `vantage start` and of the API tests. */
+export async function startProduct(o: ProductOptions): Promise<Product> {
+  const log = o.log ?? createLogger('vantage');
+  const print = o.print ?? ((s: string) => process.stdout.write(s));
+  const dataDir = resolve(o.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const tmpDir = join(dataDir, 'tmp');
+  await rm(tmpDir, { recursive: true, force: true });
+  await mkdir(tmpDir, { recursive: true });
+  const metrics = new Metrics();
+  const store = createEmbeddedStore(
+    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
+    { log },
+  );
+  try {
+    await store.start();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/lock/i.test(msg)) {
+      throw new Error(`the store in ${dataDir} is in use by another vantage process (${msg.split('\n')[0]})`);
+    }
+    throw e;
+  }
+  const tokens = new TokenStore(dataDir);
+  const admin = tokens.ensureAdmin();
+  if (admin) {
+    print(
+      `\nFirst start: created an admin token (shown once; also in ${join(dataDir, 'admin-token')}, mode 0600):\n\n  ${admin}\n\n`,
+    );
+  }
+  metrics.collect(async () => {
+    const s = await store.stats();
+    for (const [type, n] of Object.entries(s.rows))
+      metrics.set('vantage_store_rows', 'Rows stored per record type.', { type }, n);
+    for (const [type, n] of Object.entries(s.appended)) {
+      metrics.set('vantage_store_appended_rows', 'Rows appended since start per record type.', { type }, n);
+    }
+    metrics.set('vantage_store_batches', 'Batches acknowledged since start.', {}, s.batches);
+    metrics.set('vantage_store_bytes', 'Bytes on disk of the record store.', {}, s.bytesOnDisk);
+    metrics.set('vantage_store_partitions', 'Compacted Parquet partitions.', {}, s.partitions);
+    metrics.set(
+      'vantage_store_dropped_partitions',
+      'Partitions dropped by retention since start.',
+      {},
+      s.droppedPartitions,
+    );
+  });
+  let ingesting: Promise<unknown> = Promise.resolve();
+  const ingest = (files: string[], names: string[]) => {
+    // One ingest at a time: each has its own flow table and appends in order.
+    const run = ingesting.then(() => ingestCaptures(store, files, { metrics, names }));
+    ingesting = run.catch(() => undefined);
+    return run;
+  };
+  const app = await createApiServer({
+    store,
+    tokens,
+    metrics,
+    log,
+    maxUploadBytes: DEFAULT_CONFIG.maxUploadBytes,
+    rateLimit: o.rateLimit ?? DEFAULT_CONFIG.rateLimit,
+    tmpDir,
+    webDir: join(ROOT, 'web', 'dist'),
+    ingest,
+  });
+  const url = await app.listen({ host: o.host, port: o.port });
+  const timer = setInterval(() => {
+    store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
+  }, 60_000);
+  timer.unref();
+
+  let samplesDone: Promise<void> = Promise.resolve();
+  const marker = join(dataDir, '.samples-ingested');
+  if (o.samples !== false && !existsSync(marker)) {
+    const dir = o.samplesDir ?? join(ROOT, 'test', 'fixtures', 'pcaps');
+    const files = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => /\.(pcap|pcapng|cap)(\.gz)?$/i.test(f))
+          .sort()
+          .map((f) => join(dir, f))
+      : [];
+    samplesDone = (async () => {
+      if (files.length > 0) {
+        const s = await ingest(files, files);
+        log.info('ingested the bundled sample captures', { files: files.length, summary: s });
+      }
+      writeFileSync(marker, `${new Date().toISOString()}\n`);
+    })().catch((e: unknown) => log.error('sample ingest failed', { error: String(e) }));
+  }
+  return {
+    app,
+    store,
+    tokens,
+    url,
+    samplesDone,
+    async stop() {
+      clearInterval(timer);
+      await app.close();
+      await ingesting;
+      await store.stop();
+    },
+  };
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (e) {
+    process.stderr.write(`vantage start: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let product: Product;
+  try {
+    const listen = parseListen(values.listen ?? `${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.port}`);
+    product = await startProduct({
+      dataDir: values.data ?? DEFAULT_CONFIG.dataDir,
+      ...listen,
+      retentionDays: parseNumber('retention-days', values['retention-days'], 0),
+      retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], 0),
+      rateLimit: parseNumber('rate-limit', values['rate-limit'], DEFAULT_CONFIG.rateLimit),
+      samples: !values['no-samples'],
+    });
+  } catch (e) {
+    const msg = e instanceof ConfigError ? e.message : (e as Error).message;
+    process.stderr.write(`vantage start: ${msg}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n`,
+  );
+  return new Promise<number>((res) => {
+    const stop = () => {
+      process.stdout.write('stopping...\n');
+      product.stop().then(
+        () => res(0),
+        () => res(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      'retention-days': { type: 'string' },
+      'retention-bytes': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'no-samples': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}

@@ -1,0 +1,219 @@
+import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import type { AnyRecordDef } from '../../schema/registry.js';
+import type { Rec } from '../types.js';
+import { ipToBigint, isoToMicros } from '../values.js';
+import { type Column, columnsOf } from './schema.js';
+
+/** Rows per DataChunk: DuckDB's vector size. */
+export const CHUNK_ROWS = 2048;
+const TWO32 = 4294967296;
+
+/**
+ * Fills DuckDB DataChunks straight from record objects, column by column into our own typed
+ * arrays, then copies each column into its vector with one native call. The per-row code is
+ * generated from the registry (monomorphic property reads); it is the store's hot path.
+ */
+export class ChunkWriter {
+  readonly columns: Column[];
+  private readonly chunk: DuckDBDataChunk;
+  private readonly vectors: duckdb.Vector[];
+  private readonly bufs: ArrayBuffer[];
+  private readonly valid: Uint32Array[];
+  private readonly strings: (string | null)[][];
+  private readonly fill: (recs: readonly Rec[], start: number, n: number, seq: number) => void;
+
+  constructor(def: AnyRecordDef) {
+    this.columns = columnsOf(def);
+    const types = [...this.columns.map((c) => c.duck)];
+    this.chunk = DuckDBDataChunk.create([...types, UBIGINT]);
+    this.vectors = [];
+    this.bufs = [];
+    this.valid = [];
+    this.strings = [];
+    const ncol = this.columns.length + 1;
+    for (let i = 0; i < ncol; i++) {
+      this.vectors.push(duckdb.data_chunk_get_vector(this.chunk.chunk, i));
+      const c = this.columns[i];
+      const width = c === undefined ? 8 : (WIDTH[c.sqlType] ?? 0);
+      this.bufs.push(new ArrayBuffer(Math.max(width, 1) * CHUNK_ROWS));
+      this.valid.push(new Uint32Array(CHUNK_ROWS / 32));
+      this.strings.push(width === 0 ? new Array<string | null>(CHUNK_ROWS).fill(null) : []);
+    }
+    this.fill = compileFill(this.columns, this.bufs, this.valid, this.strings);
+  }
+
+  /** Append records to the appender, in chunks. */
+  append(appender: DuckDBAppender, recs: readonly Rec[], seq: number): void {
+    for (let start = 0; start < recs.length; start += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, recs.length - start);
+      for (const v of this.valid) v.fill(0xffffffff);
+      this.fill(recs, start, n, seq + start);
+      for (let i = 0; i < this.vectors.length; i++) {
+        const vec = this.vectors[i]!;
+        const c = this.columns[i];
+        const width = c === undefined ? 8 : (WIDTH[c.sqlType] ?? 0);
+        if (width > 0) {
+          duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
+        } else {
+          const ss = this.strings[i]!;
+          for (let r = 0; r < n; r++) {
+            const s = ss[r];
+            if (s != null) duckdb.vector_assign_string_element(vec, r, s);
+          }
+        }
+        if (c?.nullable || width === 0) {
+          duckdb.vector_ensure_validity_writable(vec);
+          const v = this.valid[i]!;
+          duckdb.copy_data_to_vector_validity(vec, 0, v.buffer as ArrayBuffer, 0, Math.ceil(n / 64) * 8);
+        }
+      }
+      duckdb.data_chunk_set_size(this.chunk.chunk, n);
+      appender.appendDataChunk(this.chunk);
+      duckdb.data_chunk_reset(this.chunk.chunk);
+    }
+  }
+}
+
+const WIDTH: Record<string, number> = {
+  UHUGEINT: 16,
+  UBIGINT: 8,
+  BIGINT: 8,
+  DOUBLE: 8,
+  BOOLEAN: 1,
+  TIMESTAMP: 8,
+  VARCHAR: 0,
+};
+
+/** Helpers the generated code calls. */
+const H = {
+  TWO32,
+  isoToMicros,
+  /** Dotted IPv4 → number, or -1 (then the slow path handles IPv6). */
+  v4(s: string): number {
+    let v = 0;
+    let part = 0;
+    let digits = 0;
+    let dots = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 46) {
+        if (digits === 0 || part > 255) return -1;
+        v = v * 256 + part;
+        part = 0;
+        digits = 0;
+        dots++;
+      } else if (c >= 48 && c <= 57 && digits < 3) {
+        part = part * 10 + (c - 48);
+        digits++;
+      } else return -1;
+    }
+    if (dots !== 3 || digits === 0 || part > 255) return -1;
+    return v * 256 + part;
+  },
+  /** Write a coded address (16 bytes little-endian) from text; false when not an address. */
+  ip(u32: Uint32Array, dv: DataView, r: number, s: string): boolean {
+    const v4 = H.v4(s);
+    const o = r * 4;
+    if (v4 >= 0) {
+      u32[o] = v4;
+      u32[o + 1] = 0xffff;
+      u32[o + 2] = 0;
+      u32[o + 3] = 0;
+      return true;
+    }
+    const b = ipToBigint(s);
+    if (b === null) return false;
+    dv.setBigUint64(r * 16, b & 0xffffffffffffffffn, true);
+    dv.setBigUint64(r * 16 + 8, b >> 64n, true);
+    return true;
+  },
+  /** aa:bb:cc:dd:ee:ff → two words; false when malformed. */
+  mac(u32: Uint32Array, r: number, s: string): boolean {
+    if (s.length !== 17) return false;
+    const hex = (i: number): number => {
+      const c = s.charCodeAt(i) | 32;
+      return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1000;
+    };
+    let hi = 0;
+    let lo = 0;
+    for (let k = 0; k < 6; k++) {
+      const b = hex(k * 3) * 16 + hex(k * 3 + 1);
+      if (b < 0) return false;
+      if (k < 2) hi = hi * 256 + b;
+      else lo = lo * 256 + b;
+    }
+    u32[r * 2] = lo >>> 0;
+    u32[r * 2 + 1] = hi;
+    return true;
+  },
+  i64(u32: Uint32Array, i32: Int32Array, r: number, v: number): void {
+    const hi = Math.floor(v / TWO32);
+    u32[r * 2] = v - hi * TWO32;
+    i32[r * 2 + 1] = hi;
+  },
+};
+
+function compileFill(
+  cols: Column[],
+  bufs: ArrayBuffer[],
+  valid: Uint32Array[],
+  strings: (string | null)[][],
+): (recs: readonly Rec[], start: number, n: number, seq: number) => void {
+  const lines: string[] = [];
+  const pre: string[] = [];
+  cols.forEach((c, i) => {
+    pre.push(
+      `const u${i} = new Uint32Array(bufs[${i}]), i${i} = new Int32Array(bufs[${i}]), f${i} = new Float64Array(bufs[${i}]), b${i} = new Uint8Array(bufs[${i}]), d${i} = new DataView(bufs[${i}]), v${i} = valid[${i}], s${i} = strings[${i}];`,
+    );
+    const nul = `v${i}[r >>> 5] &= ~(1 << (r & 31));`;
+    const get = `const x${i} = rec.${c.name};`;
+    switch (c.type) {
+      case 'string':
+        lines.push(
+          `${get} if (x${i} == null) { s${i}[r] = null; ${nul} } else s${i}[r] = typeof x${i} === 'string' ? x${i} : String(x${i});`,
+        );
+        break;
+      case 'string[]':
+      case 'int[]':
+      case 'json':
+        lines.push(
+          `${get} if (x${i} == null) { s${i}[r] = null; ${nul} } else s${i}[r] = JSON.stringify(x${i});`,
+        );
+        break;
+      case 'ip':
+        lines.push(`${get} if (x${i} == null || !H.ip(u${i}, d${i}, r, String(x${i}))) { ${nul} }`);
+        break;
+      case 'mac':
+        lines.push(`${get} if (x${i} == null || !H.mac(u${i}, r, String(x${i}))) { ${nul} }`);
+        break;
+      case 'int':
+        lines.push(
+          `${get} if (typeof x${i} !== 'number' || !(x${i} === x${i})) { ${nul} } else H.i64(u${i}, i${i}, r, Math.trunc(x${i}));`,
+        );
+        break;
+      case 'float':
+        lines.push(`${get} if (typeof x${i} !== 'number') { ${nul} } else f${i}[r] = x${i};`);
+        break;
+      case 'bool':
+        lines.push(`${get} if (x${i} == null) { ${nul} } else b${i}[r] = x${i} ? 1 : 0;`);
+        break;
+      case 'ts':
+        lines.push(
+          `${get} const t${i} = typeof x${i} === 'string' ? H.isoToMicros(x${i}) : typeof x${i} === 'number' ? x${i} * 1000 : NaN; if (!(t${i} === t${i})) { ${nul} } else H.i64(u${i}, i${i}, r, Math.round(t${i}));`,
+        );
+        break;
+    }
+  });
+  const k = cols.length;
+  pre.push(`const uS = new Uint32Array(bufs[${k}]), iS = new Int32Array(bufs[${k}]);`);
+  const body = `${pre.join('\n')}
+return function fill(recs, start, n, seq) {
+  for (let r = 0; r < n; r++) {
+    const rec = recs[start + r];
+    ${lines.join('\n    ')}
+    H.i64(uS, iS, r, seq + r);
+  }
+};`;
+  return new Function('H', 'bufs', 'valid', 'strings', body)(H, bufs, valid, strings);
+}

@@ -1,0 +1,844 @@
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBDataChunk,
+  DuckDBInstance,
+} from '@duckdb/node-api';
+import { badRequest } from '../../common/errors.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { ALL_RECORDS } from '../../schema/records.js';
+import type { AnyRecordDef } from '../../schema/registry.js';
+import type { Coded, Cond } from '../filter.js';
+import type {
+  ListQuery,
+  Page,
+  Rec,
+  RecordStore,
+  Series,
+  SeriesQuery,
+  StoreStats,
+  TimeRange,
+  TopQuery,
+  TopRow,
+} from '../types.js';
+import { bigintToIp, ipToBigint, isoToMicros, macToNumber, microsToIso, numberToMac } from '../values.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { columnsOf, createTableSql, liveTable, parquetRead, parquetSelect, q } from './schema.js';
+import { col, condSql, Params } from './sql.js';
+
+export interface EmbeddedConfig {
+  /** The data directory: records.duckdb plus parquet/<type>/<day>/*.parquet. */
+  dataDir: string;
+  /** Live rows of a type that trigger compaction of its closed days into Parquet (default 2M). */
+  compactRows?: number;
+  /** Drop partitions whose newest record is older than this many days (0 = keep). */
+  retentionDays?: number;
+  /** Drop oldest partitions until the store is under this many bytes (0 = no limit). */
+  retentionBytes?: number;
+  /** DuckDB worker threads (default: CPU count). */
+  threads?: number;
+  /** Reader connections (default 4). */
+  readers?: number;
+}
+
+interface Partition {
+  type: string;
+  path: string;
+  minTs: number;
+  maxTs: number;
+  rows: number;
+  bytes: number;
+  maxSeq: number;
+  columns: Set<string>;
+}
+
+const MAX_GROUP_ROWS = 200_000;
+const DAY_US = 86_400_000_000;
+
+export function createEmbeddedStore(
+  cfg: EmbeddedConfig,
+  deps: { defs?: readonly AnyRecordDef[]; log?: Logger } = {},
+): EmbeddedStore {
+  return new EmbeddedStore(cfg, deps.defs ?? ALL_RECORDS, deps.log ?? createLogger('store'));
+}
+
+/**
+ * The embedded record store: DuckDB for the live (recent) rows of each record type, with
+ * closed days compacted into zstd Parquet files listed in a manifest table. Queries read the
+ * live table and only the Parquet files whose time span overlaps the asked range.
+ *
+ * Durability: an append resolves after the appender's flush committed to DuckDB's WAL.
+ * Compaction writes the file, renames it into place, then deletes the rows and records the
+ * file in one transaction; files not in the manifest after a crash are removed at start.
+ */
+export class EmbeddedStore implements RecordStore {
+  readonly backend = 'embedded-duckdb';
+  private db: DuckDBInstance | null = null;
+  private w: DuckDBConnection | null = null;
+  private readonly pool: DuckDBConnection[] = [];
+  private readonly waiters: ((c: DuckDBConnection) => void)[] = [];
+  private readonly appenders = new Map<string, { app: DuckDBAppender; writer: ChunkWriter }>();
+  private readonly byType: Map<string, AnyRecordDef>;
+  private partitions: Partition[] = [];
+  private readonly liveRows = new Map<string, number>();
+  private readonly appended: Record<string, number> = {};
+  private batches = 0;
+  private dropped = 0;
+  private seq = 1;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly compactRows: number;
+
+  constructor(
+    private readonly cfg: EmbeddedConfig,
+    readonly defs: readonly AnyRecordDef[],
+    private readonly log: Logger,
+  ) {
+    this.byType = new Map(defs.map((d) => [d.type, d]));
+    this.compactRows = cfg.compactRows ?? 2_000_000;
+  }
+
+  get dataDir(): string {
+    return this.cfg.dataDir;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.cfg.dataDir, 'parquet'), { recursive: true });
+    this.db = await DuckDBInstance.create(join(this.cfg.dataDir, 'records.duckdb'), {
+      threads: String(this.cfg.threads ?? Math.max(1, cpus().length)),
+      preserve_insertion_order: 'false',
+    });
+    this.w = await this.db.connect();
+    // Parquet footers are read once, not on every query (parquet is built in: no download).
+    await this.w.run('LOAD parquet');
+    await this.w.run('SET GLOBAL parquet_metadata_cache = true');
+    await this.w.run(
+      'CREATE TABLE IF NOT EXISTS _partitions (type VARCHAR, path VARCHAR, min_ts BIGINT, max_ts BIGINT, rows BIGINT, bytes BIGINT, max_seq BIGINT, columns VARCHAR)',
+    );
+    for (const def of this.defs) {
+      await this.w.run(createTableSql(def));
+      const have = await this.w.runAndReadAll(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = $1`,
+        [liveTable(def)],
+      );
+      const names = have.getRows().map((r) => String(r[0]));
+      const want = [...columnsOf(def).map((c) => c.name), '_seq'];
+      if (names.join(',') !== want.join(',')) {
+        // Fields were added to the registry: rebuild the live table in registry order (the
+        // appender writes columns by position); old rows get NULL for the new fields.
+        const have = new Set(names);
+        const sel = columnsOf(def)
+          .map((c) => (have.has(c.name) ? q(c.name) : `CAST(NULL AS ${c.sqlType}) AS ${q(c.name)}`))
+          .concat('_seq');
+        const t = liveTable(def);
+        await this.w.run('BEGIN TRANSACTION');
+        await this.w.run(`CREATE TABLE ${t}__new AS SELECT ${sel.join(', ')} FROM ${t}`);
+        await this.w.run(`DROP TABLE ${t}`);
+        await this.w.run(`ALTER TABLE ${t}__new RENAME TO ${t}`);
+        await this.w.run('COMMIT');
+      }
+      const r = await this.w.runAndReadAll(`SELECT count(*), coalesce(max(_seq), 0) FROM ${liveTable(def)}`);
+      const row = r.getRows()[0]!;
+      this.liveRows.set(def.type, Number(row[0]));
+      this.seq = Math.max(this.seq, Number(row[1]) + 1);
+      this.appended[def.type] = 0;
+    }
+    await this.loadPartitions();
+    for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
+  }
+
+  private async loadPartitions(): Promise<void> {
+    const r = await this.w!.runAndReadAll(
+      'SELECT type, path, min_ts, max_ts, rows, bytes, max_seq, columns FROM _partitions',
+    );
+    const parts: Partition[] = [];
+    for (const row of r.getRows()) {
+      const p: Partition = {
+        type: String(row[0]),
+        path: String(row[1]),
+        minTs: Number(row[2]),
+        maxTs: Number(row[3]),
+        rows: Number(row[4]),
+        bytes: Number(row[5]),
+        maxSeq: Number(row[6]),
+        columns: new Set(String(row[7]).split(',')),
+      };
+      try {
+        await stat(join(this.cfg.dataDir, p.path));
+        parts.push(p);
+        this.seq = Math.max(this.seq, p.maxSeq + 1);
+      } catch {
+        this.log.warn('partition file missing; forgetting it', { path: p.path });
+        await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
+      }
+    }
+    this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
+    // Files a crash left behind before their manifest row was committed.
+    const known = new Set(parts.map((p) => p.path));
+    for (const f of await walk(join(this.cfg.dataDir, 'parquet'))) {
+      const rel = relative(this.cfg.dataDir, f);
+      if (!known.has(rel)) {
+        this.log.warn('removing partition file not in the manifest (interrupted compaction)', { path: rel });
+        await rm(f, { force: true });
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.serial(async () => {
+      for (const { app } of this.appenders.values()) app.closeSync();
+      this.appenders.clear();
+      await this.w?.run('CHECKPOINT');
+    });
+    for (const c of this.pool) c.closeSync();
+    this.pool.length = 0;
+    this.w?.closeSync();
+    this.db?.closeSync();
+    this.w = null;
+    this.db = null;
+  }
+
+  /** Writes and compactions run one at a time, in order. */
+  private serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private def(type: string): AnyRecordDef | undefined {
+    return this.byType.get(type);
+  }
+
+  async append(type: string, records: readonly Rec[]): Promise<void> {
+    const def = this.def(type);
+    if (!def) throw new Error(`unknown record type '${type}'`);
+    if (records.length === 0) return;
+    await this.serial(async () => {
+      let a = this.appenders.get(type);
+      if (!a) {
+        a = { app: await this.w!.createAppender(liveTable(def)), writer: new ChunkWriter(def) };
+        this.appenders.set(type, a);
+      }
+      try {
+        a.writer.append(a.app, records, this.seq);
+        a.app.flushSync();
+      } catch (e) {
+        // A failed appender cannot be reused; the batch was not acknowledged.
+        this.appenders.delete(type);
+        try {
+          a.app.closeSync();
+        } catch {}
+        throw e;
+      }
+      this.seq += records.length;
+      this.batches++;
+      this.appended[type] = (this.appended[type] ?? 0) + records.length;
+      const live = (this.liveRows.get(type) ?? 0) + records.length;
+      this.liveRows.set(type, live);
+      if (live >= this.compactRows) await this.compactType(def, false);
+    });
+  }
+
+  /** Compact live rows into Parquet: all days but the newest, or every day when `all`. */
+  compact(all = true): Promise<void> {
+    return this.serial(async () => {
+      for (const def of this.defs) await this.compactType(def, all);
+    });
+  }
+
+  private async compactType(def: AnyRecordDef, all: boolean): Promise<void> {
+    const w = this.w!;
+    const a = this.appenders.get(def.type);
+    if (a) {
+      a.app.closeSync();
+      this.appenders.delete(def.type);
+    }
+    const t = q(def.timeField);
+    const dayExpr = `CAST(epoch_us(COALESCE(${t}, TIMESTAMP '1970-01-01')) // ${DAY_US} AS BIGINT)`;
+    const days = (
+      await w.runAndReadAll(
+        `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${liveTable(def)} GROUP BY d ORDER BY d`,
+      )
+    ).getRows();
+    const todo = all ? days : days.slice(0, -1);
+    for (const row of todo) {
+      const day = Number(row[0]);
+      const maxSeq = Number(row[4]);
+      const dayName = new Date(day * 86_400_000).toISOString().slice(0, 10);
+      const rel = join('parquet', def.type, dayName, `${String(maxSeq).padStart(12, '0')}.parquet`);
+      const abs = join(this.cfg.dataDir, rel);
+      await mkdir(dirname(abs), { recursive: true });
+      const where = `${dayExpr} = ${day} AND _seq <= ${maxSeq}`;
+      await w.run(
+        `COPY (SELECT ${parquetSelect(def)} FROM ${liveTable(def)} WHERE ${where} ORDER BY ${t}) TO '${abs}.tmp' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)`,
+      );
+      syncFile(`${abs}.tmp`);
+      await rename(`${abs}.tmp`, abs);
+      syncFile(dirname(abs));
+      const bytes = (await stat(abs)).size;
+      const p: Partition = {
+        type: def.type,
+        path: rel,
+        minTs: Number(row[1] ?? 0),
+        maxTs: Number(row[2] ?? 0),
+        rows: Number(row[3]),
+        bytes,
+        maxSeq,
+        columns: new Set(columnsOf(def).map((c) => c.name)),
+      };
+      await w.run('BEGIN TRANSACTION');
+      try {
+        await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
+        await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+          p.type,
+          p.path,
+          String(p.minTs),
+          String(p.maxTs),
+          String(p.rows),
+          String(p.bytes),
+          String(p.maxSeq),
+          [...p.columns].join(','),
+        ]);
+        await w.run('COMMIT');
+      } catch (e) {
+        await w.run('ROLLBACK');
+        await rm(abs, { force: true });
+        throw e;
+      }
+      this.partitions.push(p);
+      this.partitions.sort((x, y) => x.minTs - y.minTs);
+      this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - p.rows);
+    }
+    if (todo.length > 0) await w.run('CHECKPOINT');
+  }
+
+  async enforceRetention(now = Date.now()): Promise<number> {
+    return this.serial(async () => {
+      let n = 0;
+      const days = this.cfg.retentionDays ?? 0;
+      if (days > 0) {
+        const cutoff = (now - days * 86_400_000) * 1000;
+        for (const p of [...this.partitions]) if (p.maxTs < cutoff) n += await this.dropPartition(p);
+        for (const def of this.defs) {
+          const r = await this.w!.runAndReadAll(
+            `DELETE FROM ${liveTable(def)} WHERE ${q(def.timeField)} < make_timestamp(CAST($1 AS BIGINT))`,
+            [String(cutoff)],
+          );
+          this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - r.rowsChanged);
+        }
+      }
+      const limit = this.cfg.retentionBytes ?? 0;
+      if (limit > 0) {
+        let size = await this.bytesOnDisk();
+        if (size > limit && this.partitions.length === 0) {
+          for (const def of this.defs) await this.compactType(def, true);
+          size = await this.bytesOnDisk();
+        }
+        const byAge = [...this.partitions].sort((a, b) => a.maxTs - b.maxTs);
+        while (size > limit && byAge.length > 0) {
+          const p = byAge.shift()!;
+          n += await this.dropPartition(p);
+          size -= p.bytes;
+        }
+      }
+      this.dropped += n;
+      return n;
+    });
+  }
+
+  private async dropPartition(p: Partition): Promise<number> {
+    await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
+    await rm(join(this.cfg.dataDir, p.path), { force: true });
+    this.partitions = this.partitions.filter((x) => x !== p);
+    this.log.info('retention dropped partition', { path: p.path, rows: p.rows });
+    return 1;
+  }
+
+  private async bytesOnDisk(): Promise<number> {
+    let total = 0;
+    for (const f of ['records.duckdb', 'records.duckdb.wal']) {
+      try {
+        total += (await stat(join(this.cfg.dataDir, f))).size;
+      } catch {}
+    }
+    for (const p of this.partitions) total += p.bytes;
+    return total;
+  }
+
+  /** Bytes of the compacted Parquet partitions of a type. */
+  parquetBytes(type: string): number {
+    return this.partitions.filter((p) => p.type === type).reduce((n, p) => n + p.bytes, 0);
+  }
+
+  async stats(): Promise<StoreStats> {
+    const rows: Record<string, number> = {};
+    for (const def of this.defs) rows[def.type] = this.liveRows.get(def.type) ?? 0;
+    for (const p of this.partitions) rows[p.type] = (rows[p.type] ?? 0) + p.rows;
+    return {
+      appended: { ...this.appended },
+      batches: this.batches,
+      rows,
+      bytesOnDisk: await this.bytesOnDisk(),
+      partitions: this.partitions.length,
+      droppedPartitions: this.dropped,
+    };
+  }
+
+  // ---- reading ---------------------------------------------------------------------------
+
+  private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (!this.db) throw new Error('store is not started');
+    const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+    try {
+      return await fn(c);
+    } finally {
+      const w = this.waiters.shift();
+      if (w) w(c);
+      else this.pool.push(c);
+    }
+  }
+
+  /** FROM clause: the live table plus the Parquet files overlapping the range. */
+  private source(def: AnyRecordDef, range: TimeRange): string {
+    const cols = columnsOf(def)
+      .map((c) => q(c.name))
+      .concat('_seq')
+      .join(', ');
+    const files = this.partitions.filter(
+      (p) =>
+        p.type === def.type &&
+        (range.after === undefined || p.maxTs >= range.after) &&
+        (range.before === undefined || p.minTs < range.before),
+    );
+    if (files.length === 0) return liveTable(def);
+    const present = new Set<string>();
+    for (const f of files) for (const c of f.columns) present.add(c);
+    const list = files.map((f) => `'${join(this.cfg.dataDir, f.path).replaceAll("'", "''")}'`).join(', ');
+    // Unifying schemas costs a footer read per file: only when the files differ.
+    const uniform = files.every((f) => f.columns.size === present.size);
+    return `(SELECT ${cols} FROM ${liveTable(def)} UNION ALL SELECT ${parquetRead(def, present)} FROM read_parquet([${list}]${uniform ? '' : ', union_by_name = true'}))`;
+  }
+
+  private where(
+    def: AnyRecordDef,
+    q0: TimeRange & { filter?: Cond | null | undefined },
+    p: Params,
+  ): string[] {
+    const out: string[] = [];
+    const t = q(def.timeField);
+    if (q0.after !== undefined) out.push(`${t} >= ${p.add('ts', q0.after)}`);
+    if (q0.before !== undefined) out.push(`${t} < ${p.add('ts', q0.before)}`);
+    if (q0.filter) out.push(condSql(q0.filter, def, p));
+    return out;
+  }
+
+  private checkFields(def: AnyRecordDef, fields: readonly string[] | undefined): string[] {
+    const all = Object.keys(def.fields);
+    if (!fields || fields.length === 0) return all;
+    for (const f of fields) {
+      if (!Object.hasOwn(def.fields, f)) {
+        throw badRequest(`unknown field '${f}' in fields; ${def.type} fields are: ${all.join(', ')}`);
+      }
+    }
+    return [...new Set(fields)];
+  }
+
+  async list(lq: ListQuery): Promise<Page> {
+    const def = this.def(lq.type);
+    if (!def) return { items: [], next: null };
+    const fields = this.checkFields(def, lq.fields);
+    const sort = lq.sort ?? def.timeField;
+    if (!Object.hasOwn(def.fields, sort))
+      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const desc = lq.desc ?? true;
+    const p = new Params();
+    const conds = this.where(def, lq, p);
+    const st = def.fields[sort]!.type;
+    const sc = col(sort, def);
+    if (lq.cursor) {
+      const [v, s] = decodeCursor(lq.cursor, st);
+      const lt = desc ? '<' : '>';
+      const seq = p.add('int', s);
+      if (v === null) conds.push(`(${sc} IS NULL AND _seq ${lt} ${seq})`);
+      else {
+        const pv = p.add(st, v);
+        conds.push(`(${sc} ${lt} ${pv} OR (${sc} = ${pv} AND _seq ${lt} ${seq}) OR ${sc} IS NULL)`);
+      }
+    }
+    const dir = desc ? 'DESC' : 'ASC';
+    const selected = [...new Set([...fields, sort])];
+    const sql = `SELECT ${selected.map((f) => col(f, def)).join(', ')}, _seq FROM ${this.source(def, lq)} AS r${
+      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+    } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${Math.max(1, Math.floor(lq.limit)) + 1}`;
+    const rows = await this.withReader(async (c) => {
+      const r = await c.run(sql, p.values);
+      const chunks: DuckDBDataChunk[] = [];
+      for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
+      return convertChunks(def, [...selected, '_seq'], chunks);
+    });
+    const more = rows.length > lq.limit;
+    if (more) rows.length = lq.limit;
+    let next: string | null = null;
+    const last = rows[rows.length - 1];
+    if (more && last) next = encodeCursor(last[sort], Number(last._seq));
+    const keep = new Set(fields);
+    return { items: rows.map((r) => pick(r, keep)), next };
+  }
+
+  async stream(
+    lq: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number },
+    onRows: (rows: Rec[]) => Promise<void> | void,
+  ): Promise<number> {
+    const def = this.def(lq.type);
+    if (!def) return 0;
+    const fields = this.checkFields(def, lq.fields);
+    const { sql, p } = this.exportSql(
+      def,
+      lq,
+      fields.map((f) => col(f, def)),
+    );
+    return this.withReader(async (c) => {
+      const res = await c.stream(sql, p.values);
+      let n = 0;
+      for (;;) {
+        const chunk = await res.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const rows = convertChunks(def, fields, [chunk]);
+        n += rows.length;
+        await onRows(rows);
+      }
+      return n;
+    });
+  }
+
+  private exportSql(
+    def: AnyRecordDef,
+    lq: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number },
+    select: string[],
+  ): { sql: string; p: Params } {
+    const sort = lq.sort ?? def.timeField;
+    if (!Object.hasOwn(def.fields, sort))
+      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const p = new Params();
+    const conds = this.where(def, lq, p);
+    const dir = (lq.desc ?? true) ? 'DESC' : 'ASC';
+    const sql = `SELECT ${select.join(', ')} FROM ${this.source(def, lq)} AS r${
+      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+    } ORDER BY ${col(sort, def)} ${dir} NULLS LAST, _seq ${dir}${lq.limit ? ` LIMIT ${Math.floor(lq.limit)}` : ''}`;
+    return { sql, p };
+  }
+
+  async exportParquet(
+    lq: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number },
+    path: string,
+  ): Promise<number> {
+    const def = this.def(lq.type);
+    const fields = def ? this.checkFields(def, lq.fields) : [];
+    if (!def) {
+      await this.withReader((c) =>
+        c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
+      );
+      return 0;
+    }
+    // Addresses and MACs are exported as text so any Parquet reader shows them as people do.
+    const select = fields.map((f) => {
+      const t = def.fields[f]!.type;
+      const c = col(f, def);
+      if (t === 'ip') return `vt_ip(${c}) AS ${c}`;
+      if (t === 'mac') return `vt_mac(${c}) AS ${c}`;
+      return c;
+    });
+    const { sql, p } = this.exportSql(def, lq, select);
+    return this.withReader(async (c) => {
+      await c.run(MACROS);
+      // COPY takes no parameters, so the rows are first materialised in a temp table.
+      const tmp = `export_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
+      await c.run(`CREATE TEMP TABLE ${tmp} AS ${sql}`, p.values);
+      try {
+        await c.run(`COPY ${tmp} TO '${sqlPath(path)}' (FORMAT parquet, COMPRESSION zstd)`);
+        const r = await c.runAndReadAll(`SELECT count(*) FROM ${tmp}`);
+        return Number(r.getRows()[0]![0]);
+      } finally {
+        await c.run(`DROP TABLE ${tmp}`);
+      }
+    });
+  }
+
+  async count(type: string, q0: TimeRange & { filter?: Cond | null }): Promise<number> {
+    const def = this.def(type);
+    if (!def) return 0;
+    const p = new Params();
+    const conds = this.where(def, q0, p);
+    const sql = `SELECT count(*) FROM ${this.source(def, q0)} AS r${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+    return this.withReader(async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]));
+  }
+
+  async timeseries(sq: SeriesQuery): Promise<Series> {
+    const def = this.def('flow')!;
+    const m = METRIC_SQL[sq.metric];
+    const stepUs = Math.round(sq.step * 1e6);
+    const p = new Params();
+    const conds = this.where(def, sq, p);
+    const t = q(def.timeField);
+    const g = sq.groupBy ? col(sq.groupBy, def) : null;
+    if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
+      throw badRequest(`cannot group by '${sq.groupBy}'`);
+    const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
+      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+    } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    if (rows.length > MAX_GROUP_ROWS) {
+      throw badRequest(
+        `too many points (over ${MAX_GROUP_ROWS}); use a larger step, a shorter range or a coarser group_by`,
+      );
+    }
+    const per = sq.metric === 'bps' || sq.metric === 'pps' || sq.metric === 'flows' ? sq.step : 0;
+    const gt = sq.groupBy ? def.fields[sq.groupBy]!.type : 'string';
+    type Acc = Map<number, [number, number]>;
+    const groups = new Map<string | null, { total: number; acc: Acc }>();
+    const buckets = new Set<number>();
+    for (const r of rows) {
+      const b = Number(r[0]);
+      buckets.add(b);
+      const key = g ? toJson(gt, r[1]) : null;
+      const k = key === null ? null : String(key);
+      const num = Number(r[g ? 2 : 1] ?? 0);
+      const den = Number(r[g ? 3 : 2] ?? 0);
+      let e = groups.get(k);
+      if (!e) {
+        e = { total: 0, acc: new Map() };
+        groups.set(k, e);
+      }
+      e.total += num;
+      const a = e.acc.get(b) ?? [0, 0];
+      a[0] += num;
+      a[1] += den;
+      e.acc.set(b, a);
+    }
+    const keep = sq.groups ?? 10;
+    const sorted = [...groups.entries()].sort((x, y) => y[1].total - x[1].total);
+    const top = sorted.slice(0, keep);
+    if (sorted.length > keep) {
+      const other: Acc = new Map();
+      for (const [, e] of sorted.slice(keep)) {
+        for (const [b, [n, d]] of e.acc) {
+          const a = other.get(b) ?? [0, 0];
+          a[0] += n;
+          a[1] += d;
+          other.set(b, a);
+        }
+      }
+      top.push(['other', { total: 0, acc: other }]);
+    }
+    const allBuckets = [...buckets].sort((a, b) => a - b);
+    return {
+      metric: sq.metric,
+      step: sq.step,
+      unit: m.unit,
+      series: top.map(([group, e]) => ({
+        group,
+        points: allBuckets.map((b): [string, number | null] => {
+          const a = e.acc.get(b);
+          if (!a) return [microsToIso(b), per ? 0 : null];
+          const v = per ? a[0] / per : a[1] > 0 ? a[0] / a[1] : null;
+          return [microsToIso(b), v === null ? null : Number(v.toPrecision(9))];
+        }),
+      })),
+    };
+  }
+
+  async top(tq: TopQuery): Promise<TopRow[]> {
+    const def = this.def(tq.type);
+    if (!def) return [];
+    if (!Object.hasOwn(def.fields, tq.dim))
+      throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
+    const has = (f: string): boolean => Object.hasOwn(def.fields, f);
+    const bytes =
+      has('client_wire_bytes') && has('server_wire_bytes')
+        ? 'sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0))'
+        : '0';
+    const packets =
+      has('client_packets') && has('server_packets')
+        ? 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))'
+        : '0';
+    const p = new Params();
+    const conds = this.where(def, tq, p);
+    const order = tq.by === 'flows' ? 'flows' : tq.by;
+    const sql = `SELECT ${col(tq.dim, def)} AS k, ${bytes} AS bytes, ${packets} AS packets, count(*) AS flows FROM ${this.source(def, tq)} AS r${
+      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+    } GROUP BY 1 ORDER BY ${order} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const t = def.fields[tq.dim]!.type;
+    return rows.map((r) => ({
+      key: toJson(t, r[0]) as TopRow['key'],
+      bytes: Number(r[1] ?? 0),
+      packets: Number(r[2] ?? 0),
+      flows: Number(r[3] ?? 0),
+    }));
+  }
+
+  async distinct(
+    type: string,
+    field: string,
+    dq: TimeRange & { filter?: Cond | null; limit: number },
+  ): Promise<{ value: unknown; first: string; last: string; count: number }[]> {
+    const def = this.def(type);
+    if (!def || !Object.hasOwn(def.fields, field)) return [];
+    const p = new Params();
+    const conds = [...this.where(def, dq, p), `${col(field, def)} IS NOT NULL`];
+    const t = q(def.timeField);
+    const sql = `SELECT ${col(field, def)}, epoch_us(min(${t})), epoch_us(max(${t})), count(*) AS n FROM ${this.source(def, dq)} AS r WHERE ${conds.join(
+      ' AND ',
+    )} GROUP BY 1 ORDER BY n DESC LIMIT ${Math.floor(dq.limit)}`;
+    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const ft = def.fields[field]!.type;
+    return rows.map((r) => ({
+      value: toJson(ft, r[0]),
+      first: microsToIso(Number(r[1])),
+      last: microsToIso(Number(r[2])),
+      count: Number(r[3]),
+    }));
+  }
+}
+
+const METRIC_SQL: Record<SeriesQuery['metric'], { num: string; den: string; unit: string }> = {
+  bps: {
+    num: 'sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)) * 8',
+    den: 'count(*)',
+    unit: 'bit/s',
+  },
+  pps: {
+    num: 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))',
+    den: 'count(*)',
+    unit: 'packets/s',
+  },
+  flows: { num: 'count(*)', den: 'count(*)', unit: 'flows/s' },
+  rtt_ms: { num: 'sum(rtt_ms)', den: 'count(rtt_ms)', unit: 'ms' },
+  srt_ms: { num: 'sum(srt_ms)', den: 'count(srt_ms)', unit: 'ms' },
+  retrans_rate: {
+    num: 'sum(coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0))',
+    den: 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))',
+    unit: 'ratio',
+  },
+};
+
+/** SQL macros that format coded addresses and MACs as text (used by the Parquet export). */
+const MACROS = `
+CREATE OR REPLACE TEMP MACRO vt_ip(x) AS CASE WHEN x IS NULL THEN NULL
+  WHEN (x >> 32) = 65535 THEN concat_ws('.', CAST((x >> 24) & 255 AS VARCHAR), CAST((x >> 16) & 255 AS VARCHAR), CAST((x >> 8) & 255 AS VARCHAR), CAST(x & 255 AS VARCHAR))
+  ELSE array_to_string(list_transform(range(0, 8), i -> printf('%x', CAST((x >> CAST((7 - i) * 16 AS UHUGEINT)) & CAST(65535 AS UHUGEINT) AS BIGINT))), ':') END;
+CREATE OR REPLACE TEMP MACRO vt_mac(x) AS CASE WHEN x IS NULL THEN NULL ELSE
+  (SELECT concat_ws(':', h[1:2], h[3:4], h[5:6], h[7:8], h[9:10], h[11:12]) FROM (SELECT printf('%012x', x) AS h)) END;
+`;
+
+function sqlPath(p: string): string {
+  if (/[\0\n\r]/.test(p)) throw new Error('invalid path');
+  return p.replaceAll("'", "''");
+}
+
+/** A stored value as the API shows it. */
+function toJson(type: string, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case 'ip':
+      return bigintToIp(BigInt(v as bigint));
+    case 'mac':
+      return numberToMac(Number(v));
+    case 'int':
+      return Number(v);
+    case 'ts':
+      return microsToIso(Number((v as { micros: bigint }).micros ?? v));
+    case 'string[]':
+    case 'int[]':
+    case 'json':
+      try {
+        return JSON.parse(String(v));
+      } catch {
+        return null;
+      }
+    default:
+      return v;
+  }
+}
+
+function convertChunks(def: AnyRecordDef, names: string[], chunks: readonly DuckDBDataChunk[]): Rec[] {
+  const out: Rec[] = [];
+  const types = names.map((n) => (n === '_seq' ? 'int' : def.fields[n]!.type));
+  for (const chunk of chunks) {
+    const n = chunk.rowCount;
+    const base = out.length;
+    for (let r = 0; r < n; r++) out.push({});
+    for (let c = 0; c < names.length; c++) {
+      const vec = chunk.getColumnVector(c);
+      const name = names[c]!;
+      const t = types[c]!;
+      for (let r = 0; r < n; r++) out[base + r]![name] = toJson(t, vec.getItem(r));
+    }
+  }
+  return out;
+}
+
+function pick(r: Rec, keep: Set<string>): Rec {
+  const o: Rec = {};
+  for (const k of Object.keys(r)) if (keep.has(k)) o[k] = r[k];
+  return o;
+}
+
+function encodeCursor(v: unknown, seq: number): string {
+  return Buffer.from(JSON.stringify([v ?? null, seq])).toString('base64url');
+}
+
+/** A cursor holds the last row's sort value in API form; it is coded again by the field's type. */
+function decodeCursor(s: string, type: string): [Coded | null, number] {
+  const bad = () => badRequest('cursor is not valid: pass the `next` value of a previous page unchanged');
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[1])) throw bad();
+  const x = v[0] as unknown;
+  if (x === null) return [null, v[1]];
+  let coded: Coded | null = null;
+  if (type === 'ip' && typeof x === 'string') coded = ipToBigint(x);
+  else if (type === 'ts' && typeof x === 'string') {
+    const us = isoToMicros(x);
+    coded = Number.isNaN(us) ? null : us;
+  } else if (type === 'mac' && typeof x === 'string') coded = macToNumber(x);
+  else if ((type === 'int' || type === 'float') && typeof x === 'number') coded = x;
+  else if (type === 'bool' && typeof x === 'boolean') coded = x;
+  else if (typeof x === 'string' && !['ip', 'ts', 'mac', 'int', 'float', 'bool'].includes(type)) coded = x;
+  if (coded === null) throw bad();
+  return [coded, v[1]];
+}
+
+function syncFile(path: string): void {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {}
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let ents: import('node:fs').Dirent[];
+  try {
+    ents = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of ents) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { flowRecord } from '../../src/schema/records.js';
+import { parseFilter } from '../../src/store/filter.js';
+import { syntheticFlows } from '../../src/store/synthetic.js';
+import type { Rec, RecordStore } from '../../src/store/types.js';
+import { isoToMicros } from '../../src/store/values.js';
+
+/**
+ * The record store conformance suite: every backend must pass it. `open` returns a started
+ * store on the same data each time it is called with the same key (to test persistence);
+ * `compact` (optional) moves data into the backend's long-term layout.
+ */
+export interface Backend {
+  name: string;
+  open(key: string): Promise<RecordStore>;
+  compact?(s: RecordStore): Promise<void>;
+}
+
+const N = 3000;
+const START = Date.UTC(2024, 0, 1) * 1000;
+const SPAN = 3 * 86_400_000_000;
+
+const us = (iso: unknown): number => isoToMicros(String(iso));
+const F = (s: string) => parseFilter(s, flowRecord);
+
+export function runConformance(b: Backend): void {
+  describe(`store conformance: ${b.name}`, () => {
+    let store: RecordStore;
+    const data = syntheticFlows(N, { startUs: START, spanUs: SPAN, seed: 7 }) as unknown as Rec[];
+    // Edge values: IPv6, nulls, big counters, a string needing escapes.
+    data[0] = {
+      ...data[0]!,
+      client_ip: '2001:db8::1',
+      app: 'a "quoted", app\nwith newline',
+      client_wire_bytes: 2 ** 40,
+    };
+    data[1] = { ...data[1]!, client_mac: null, rtt_ms: null, vlan: null };
+
+    before(async () => {
+      store = await b.open('main');
+      for (let i = 0; i < N; i += 1000) await store.append('flow', data.slice(i, i + 1000));
+    });
+    after(async () => {
+      await store.stop();
+    });
+
+    const match = (pred: (r: Rec) => boolean) => data.filter(pred).length;
+
+    const checkAll = () => {
+      it('returns what was appended, field by field', async () => {
+        const page = await store.list({ type: 'flow', limit: N, desc: false, sort: 'flow_id' });
+        assert.equal(page.items.length, N);
+        for (let i = 0; i < N; i++) {
+          const got = page.items[i]!;
+          const want = data[i]!;
+          for (const f of Object.keys(flowRecord.fields)) {
+            if (f.endsWith('_ts')) assert.equal(us(got[f]), Math.floor(us(want[f])), f);
+            else assert.deepEqual(got[f], want[f] ?? null, `${f} of row ${i}`);
+          }
+        }
+      });
+
+      it('filters by CIDR, list, contains, negation, null, alias and IPv6', async () => {
+        const cases: [string, (r: Rec) => boolean][] = [
+          ['client_ip = 10.0.0.0/24', (r) => String(r.client_ip).startsWith('10.0.0.')],
+          ['server_port in (443, 8443)', (r) => r.server_port === 443 || r.server_port === 8443],
+          ['app ~ "GOO"', (r) => String(r.app ?? '').includes('goo')],
+          ['not app ~ goo', (r) => !String(r.app ?? '').includes('goo')],
+          ['app = null', (r) => r.app == null],
+          ['rtt_ms exists and rtt_ms > 10', (r) => r.rtt_ms != null && Number(r.rtt_ms) > 10],
+          [
+            'ip = 192.168.0.0/16',
+            (r) => String(r.client_ip).startsWith('192.168.') || String(r.server_ip).startsWith('192.168.'),
+          ],
+          ['client_ip = 2001:db8::/32', (r) => String(r.client_ip).startsWith('2001:db8:')],
+          ['client_ip = 2001:db8::1', (r) => r.client_ip === '2001:db8::1'],
+          [
+            'port != 53 and proto = 17',
+            (r) => r.server_port !== 53 && r.client_port !== 53 && r.proto === 17,
+          ],
+          [
+            '(server_port = 80 or server_port = 22) and not client_mac = null',
+            (r) => [80, 22].includes(Number(r.server_port)) && r.client_mac != null,
+          ],
+          [
+            `first_ts >= ${new Date(START / 1000 + 86_400_000).toISOString()}`,
+            (r) => us(r.first_ts) >= START + 86_400_000_000,
+          ],
+        ];
+        for (const [f, pred] of cases) {
+          assert.equal(await store.count('flow', { filter: F(f) }), match(pred), f);
+        }
+      });
+
+      it('pages with a cursor through every row exactly once, in order', async () => {
+        for (const [sort, desc] of [
+          [undefined, true],
+          ['rtt_ms', false],
+          ['client_ip', true],
+        ] as const) {
+          const seen = new Set<unknown>();
+          let cursor: string | null = null;
+          let prev: Rec | null = null;
+          let pages = 0;
+          do {
+            const page: Awaited<ReturnType<RecordStore['list']>> = await store.list({
+              type: 'flow',
+              limit: 700,
+              desc,
+              ...(sort ? { sort } : {}),
+              fields: ['flow_id', 'first_ts', 'rtt_ms', 'client_ip'],
+              ...(cursor ? { cursor } : {}),
+            });
+            for (const r of page.items) {
+              assert.ok(!seen.has(r.flow_id), `duplicate row ${r.flow_id} sorting by ${sort}`);
+              seen.add(r.flow_id);
+              if (prev && sort === undefined) assert.ok(us(prev.first_ts) >= us(r.first_ts));
+              if (prev && sort === 'rtt_ms' && prev.rtt_ms !== null && r.rtt_ms !== null) {
+                assert.ok(Number(prev.rtt_ms) <= Number(r.rtt_ms));
+              }
+              prev = r;
+            }
+            cursor = page.next;
+            pages++;
+          } while (cursor && pages < 100);
+          assert.equal(seen.size, N, `rows seen sorting by ${sort}`);
+        }
+      });
+
+      it('limits by time range (after inclusive, before exclusive)', async () => {
+        const a = START + 86_400_000_000;
+        const z = START + 2 * 86_400_000_000;
+        const n = await store.count('flow', { after: a, before: z });
+        assert.equal(
+          n,
+          match((r) => us(r.first_ts) >= a && us(r.first_ts) < z),
+        );
+        const page = await store.list({ type: 'flow', after: a, before: z, limit: 5 });
+        for (const r of page.items) assert.ok(us(r.first_ts) >= a && us(r.first_ts) < z);
+      });
+
+      it('ranks top values and sums KPI series consistently with the rows', async () => {
+        const top = await store.top({ type: 'flow', by: 'bytes', dim: 'server_ip', limit: 3 });
+        const sums = new Map<unknown, number>();
+        for (const r of data) {
+          sums.set(
+            r.server_ip,
+            (sums.get(r.server_ip) ?? 0) + Number(r.client_wire_bytes) + Number(r.server_wire_bytes),
+          );
+        }
+        const best = [...sums.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3);
+        assert.deepEqual(
+          top.map((t) => [t.key, t.bytes]),
+          best,
+        );
+        const series = await store.timeseries({ metric: 'flows', step: 3600 });
+        const total = series.series[0]!.points.reduce((s, [, v]) => s + Number(v) * 3600, 0);
+        assert.ok(Math.abs(total - N) < 0.01, `flows summed over the series: ${total}`);
+        const bps = await store.timeseries({ metric: 'bps', step: 86_400, groupBy: 'app', groups: 2 });
+        assert.equal(bps.series.length, 3);
+        assert.equal(bps.series[2]!.group, 'other');
+      });
+
+      it('lists distinct values with first/last time', async () => {
+        const d = await store.distinct('flow', 'server_mac', { limit: 5 });
+        assert.equal(d.length, 1);
+        assert.equal(d[0]!.value, '02:00:00:00:ff:01');
+        assert.equal(d[0]!.count, N);
+      });
+
+      it('streams every matching row', async () => {
+        let n = 0;
+        const total = await store.stream({ type: 'flow', filter: F('proto = 6') }, (rows) => {
+          n += rows.length;
+        });
+        assert.equal(total, n);
+        assert.equal(
+          n,
+          match((r) => r.proto === 6),
+        );
+      });
+
+      it('answers unknown record types with no rows', async () => {
+        assert.deepEqual(await store.list({ type: 'no_such_type', limit: 10 }), { items: [], next: null });
+        assert.equal(await store.count('no_such_type', {}), 0);
+      });
+    };
+
+    describe('live', checkAll);
+    describe('after compaction', () => {
+      before(async () => {
+        if (b.compact) await b.compact(store);
+      });
+      checkAll();
+    });
+    describe('after restart', () => {
+      before(async () => {
+        await store.stop();
+        store = await b.open('main');
+      });
+      checkAll();
+    });
+  });
+}
