@@ -6,6 +6,7 @@ import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import { parseUserTime } from '../store/values.js';
 import type { Role, TokenStore } from './auth.js';
+import type { PcapRouteDeps } from './routes/pcap.js';
 
 /** What every route module receives. */
 export interface ApiContext {
@@ -17,12 +18,16 @@ export interface ApiContext {
   maxUploadBytes: number;
   /** Requests per minute per token (or per address without a token). */
   rateLimit: number;
+  /** The data directory (saved dashboards live here). */
+  dataDir: string;
   /** Directory for temporary files (uploads, Parquet exports). */
   tmpDir: string;
   /** Built console to serve at /, when present. */
   webDir: string | null;
   /** Ingest captures into the store (upload route). */
   ingest: (files: string[], names: string[]) => Promise<unknown>;
+  /** The packet store and the audit log of its downloads, when packets are recorded. */
+  pcap?: PcapRouteDeps;
 }
 
 /** Route-level access: the least role that may call it, or public. */

@@ -10,7 +10,11 @@ import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { captureRoutes } from './routes/captures.js';
+import { consoleRoutes } from './routes/console.js';
+import { dashboardRoutes } from './routes/dashboards.js';
+import { geoRoutes } from './routes/geo.js';
 import { kpiRoutes } from './routes/kpis.js';
+import { pcapRoutes } from './routes/pcap.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
 import { LANDING, systemRoutes } from './routes/system.js';
@@ -35,7 +39,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
   });
 
@@ -152,6 +156,10 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   searchRoutes(app, ctx);
   captureRoutes(app, ctx);
   adminRoutes(app, ctx);
+  if (ctx.pcap) pcapRoutes(app, ctx, ctx.pcap);
+  consoleRoutes(app, ctx);
+  dashboardRoutes(app, ctx);
+  geoRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

@@ -1,12 +1,15 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/log.js';
+import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 
-const HELP = `usage: vantage ingest FILE... --store DIR
+const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets]
 
-Decode captures and store their records in the data directory DIR (no server needed; stop
-a running \`vantage start\` on DIR first, or upload with POST /api/v1/captures instead).
+Decode captures and store their records in the data directory DIR, and their packets in its
+packet store (DIR/pcap) unless --no-packets (no server needed; stop a running
+\`vantage start\` on DIR first, or upload with POST /api/v1/captures instead).
 Prints a JSON summary.
 `;
 
@@ -37,9 +40,13 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
     return 1;
   }
+  const recorder = values['no-packets'] ? null : createPacketRecorder({ dir: join(values.store, 'pcap') });
   try {
-    const s = await ingestCaptures(store, positionals);
-    process.stdout.write(`${JSON.stringify(s)}\n`);
+    await recorder?.start();
+    const s = await ingestCaptures(store, positionals, { hooks: recorder ? [recorder] : [] });
+    await recorder?.stop();
+    const packets = recorder ? { packets_recorded: recorder.counters.packets } : {};
+    process.stdout.write(`${JSON.stringify({ ...s, ...packets })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
     await store.stop();
@@ -52,6 +59,7 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       store: { type: 'string' },
+      'no-packets': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { createAnalyzers } from '../analyze/index.js';
 import { readCaptureFile } from '../capture/capture-file.js';
-import { Sensor } from '../flow/sensor.js';
+import { createSensor } from '../flow/sensor.js';
 import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
 
 const HELP = `usage: vantage ingest FILE... [options]
@@ -59,14 +58,16 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     if (rec.type === 'flow') flows++;
     if (records) printer.print(rec);
   };
-  const sensor = new Sensor(sink, {
-    idleTimeout: idle,
-    tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,
-    activeTimeout: num('active-timeout', values['active-timeout'], 1800),
-    keyVlan: !values['no-vlan-key'],
-    keyTunnel: !values['no-tunnel-key'],
+  const sensor = createSensor(sink, {
+    l7: !values['no-l7'],
+    flow: {
+      idleTimeout: idle,
+      tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,
+      activeTimeout: num('active-timeout', values['active-timeout'], 1800),
+      keyVlan: !values['no-vlan-key'],
+      keyTunnel: !values['no-tunnel-key'],
+    },
   });
-  for (const a of createAnalyzers(sink, { l7: !values['no-l7'] })) sensor.addHook(a);
   const t0 = process.hrtime.bigint();
   let failed = 0;
   for (const file of positionals) {

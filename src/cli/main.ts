@@ -1,5 +1,6 @@
 import { ingestCommand } from './ingest.js';
 import { ingestStoreCommand } from './ingest-store.js';
+import { pcapCommand } from './pcap.js';
 import { startCommand } from './start.js';
 import { tokenCommand } from './token.js';
 
@@ -10,6 +11,8 @@ commands:
                    with --store DIR, store them instead
   start            run the product: store, API and console
   token            create, list or revoke API tokens
+  pcap             packet store: record captures, search by time, field or tcpdump filter,
+                   ask whether hosts are still talking
   help             this text
 
 Run 'vantage <command> --help' for a command's options.
@@ -24,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
         : ingestCommand(rest);
     case 'start':
       return startCommand(rest);
+    case 'pcap':
+      return pcapCommand(rest);
     case 'token':
       return tokenCommand(rest);
     case undefined:

@@ -4,12 +4,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import { createAuditLog } from '../api/audit.js';
 import { TokenStore } from '../api/auth.js';
+import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
+import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 
@@ -37,6 +40,8 @@ export interface ProductOptions {
   retentionBytes?: number;
   rateLimit?: number;
   samples?: boolean;
+  /** Record packets in DIR/pcap (default true). */
+  packets?: boolean;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -101,10 +106,18 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       s.droppedPartitions,
     );
   });
+  // Packets of every ingested capture go to the packet store, searchable through the API.
+  const recorder = o.packets === false ? null : createPacketRecorder({ dir: join(dataDir, 'pcap') }, { log });
+  await recorder?.start();
+  const audit = createAuditLog(join(dataDir, 'audit.log'));
   let ingesting: Promise<unknown> = Promise.resolve();
   const ingest = (files: string[], names: string[]) => {
     // One ingest at a time: each has its own flow table and appends in order.
-    const run = ingesting.then(() => ingestCaptures(store, files, { metrics, names }));
+    const run = ingesting.then(async () => {
+      const s = await ingestCaptures(store, files, { metrics, names, hooks: recorder ? [recorder] : [] });
+      recorder?.flush();
+      return s;
+    });
     ingesting = run.catch(() => undefined);
     return run;
   };
@@ -115,9 +128,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     log,
     maxUploadBytes: DEFAULT_CONFIG.maxUploadBytes,
     rateLimit: o.rateLimit ?? DEFAULT_CONFIG.rateLimit,
+    dataDir,
     tmpDir,
     webDir: join(ROOT, 'web', 'dist'),
     ingest,
+    ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
   });
   const url = await app.listen({ host: o.host, port: o.port });
   const timer = setInterval(() => {
@@ -153,6 +168,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       clearInterval(timer);
       await app.close();
       await ingesting;
+      await recorder?.stop();
       await store.stop();
     },
   };

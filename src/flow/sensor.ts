@@ -1,3 +1,4 @@
+import { createAnalyzers } from '../analyze/index.js';
 import type { Analyzer } from '../analyze/types.js';
 import type { Frame } from '../capture/frame.js';
 import { ipBytesToString } from '../common/addr.js';
@@ -169,4 +170,20 @@ export class Sensor {
     this.counters.weirdByName = by;
     return this.counters;
   }
+}
+
+export interface SensorOptions {
+  flow?: Partial<FlowConfig>;
+  /** Application-layer analyzers (default on). */
+  l7?: boolean;
+  /** More packet hooks (packet recorder, export collector...), after the analyzers. */
+  hooks?: PacketHook[];
+}
+
+/** A sensor with its standard analyzers: what every ingest path (CLI, API, live) runs. */
+export function createSensor(sink: RecordSink, opts: SensorOptions = {}): Sensor {
+  const sensor = new Sensor(sink, opts.flow ?? {});
+  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true })) sensor.addHook(a);
+  for (const h of opts.hooks ?? []) sensor.addHook(h);
+  return sensor;
 }

@@ -21,6 +21,10 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   flowRecord,
   weirdRecord,
   dnsRecord,
+  httpRecord,
+  tlsRecord,
+  sshRecord,
+  smbRecord,
   dhcpRecord,
   deviceRecord,
 ];

@@ -1,6 +1,6 @@
 import { readCaptureFile } from '../capture/capture-file.js';
 import type { Metrics } from '../common/metrics.js';
-import { Sensor, type SensorRecord } from '../flow/sensor.js';
+import { createSensor, type PacketHook, type SensorRecord } from '../flow/sensor.js';
 import type { Rec, RecordStore } from './types.js';
 
 export interface IngestSummary {
@@ -22,7 +22,13 @@ export interface IngestSummary {
 export async function ingestCaptures(
   store: RecordStore,
   files: readonly string[],
-  opts: { batch?: number; metrics?: Metrics; names?: readonly string[] } = {},
+  opts: {
+    batch?: number;
+    metrics?: Metrics;
+    names?: readonly string[];
+    /** More packet hooks for the sensor (the packet recorder). */
+    hooks?: PacketHook[];
+  } = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
   const batchSize = opts.batch ?? 50_000;
@@ -70,7 +76,7 @@ export async function ingestCaptures(
     buf.push(rec as Rec);
     if (buf.length >= batchSize) flush(type);
   };
-  const sensor = new Sensor(sink);
+  const sensor = createSensor(sink, { hooks: opts.hooks ?? [] });
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const name = opts.names?.[i] ?? file;

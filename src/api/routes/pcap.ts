@@ -8,7 +8,8 @@ import { prepareQuery } from '../../pcapstore/query.js';
 import { checkSearch, describeQuery, searchToStream } from '../../pcapstore/search.js';
 import type { PcapStore } from '../../pcapstore/store.js';
 import { parseTime } from '../../pcapstore/time.js';
-import type { ApiContext } from '../context.js';
+import { parseFilter } from '../../store/filter.js';
+import { type ApiContext, defOf } from '../context.js';
 import { ErrorSchema } from '../schemas.js';
 
 /** What the packet routes need beyond the shared context. */
@@ -24,7 +25,9 @@ const SearchQuery = Type.Object(
   {
     after: Type.Optional(Type.String({ description: 'ISO-8601, epoch seconds or relative (-1h)' })),
     before: Type.Optional(Type.String()),
-    filter: Type.Optional(Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'host 10.0.0.1 and port 443'" })),
+    filter: Type.Optional(
+      Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'host 10.0.0.1 and port 443'" }),
+    ),
     ip: Type.Optional(Type.Array(Type.String(), { maxItems: 2 })),
     cidr: Type.Optional(Type.String()),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
@@ -44,7 +47,8 @@ type SearchQueryT = Static<typeof SearchQuery>;
 function time(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
   const t = parseTime(v);
-  if (t === null) throw badRequest(`${name}: '${v.slice(0, 64)}' is not a time; use ISO-8601, epoch seconds or -1h`);
+  if (t === null)
+    throw badRequest(`${name}: '${v.slice(0, 64)}' is not a time; use ISO-8601, epoch seconds or -1h`);
   return t;
 }
 
@@ -77,11 +81,34 @@ function toQuery(q: SearchQueryT, flowId?: number): PcapQuery {
  *   curl -H "Authorization: Bearer $TOKEN" -o flow.pcap http://127.0.0.1:8080/api/v1/flows/42/pcap
  *   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/presence?ip=10.0.0.1&ip=10.0.0.2&since=-1h'
  */
-export function pcapRoutes(app: FastifyInstance, _ctx: ApiContext, deps: PcapRouteDeps): void {
+export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRouteDeps): void {
+  /** A flow's packets lie within its record's time span: search only there. */
+  const flowWindow = async (id: number): Promise<{ after?: string; before?: string }> => {
+    const def = defOf(ctx, 'flow');
+    if (!def) return {};
+    const page = await ctx.store.list({
+      type: 'flow',
+      filter: parseFilter(`flow_id = ${id}`, def),
+      limit: 50,
+    });
+    if (page.items.length === 0) return {};
+    const first = page.items.map((r) => String(r.first_ts)).sort()[0]!;
+    const last = page.items
+      .map((r) => String(r.last_ts))
+      .sort()
+      .at(-1)!;
+    // one second of slack either side: record times are kept to the microsecond
+    const shift = (iso: string, s: number) => new Date(Date.parse(iso) + s * 1000).toISOString();
+    return { after: shift(first, -1), before: shift(last, 1) };
+  };
+
   const download = async (req: FastifyRequest, reply: FastifyReply, q: PcapQuery) => {
     const pq = prepareQuery(q);
     const sq = req.query as SearchQueryT;
-    const format = sq.format ?? 'pcap';
+    // Without an explicit format: pcap when the packets share one link type, else pcapng.
+    const format =
+      sq.format ??
+      (checkSearch(deps.store, pq, { countOnly: true }).linkTypes.length > 1 ? 'pcapng' : 'pcap');
     const countOnly = sq.count === true;
     checkSearch(deps.store, pq, { format, countOnly });
     const actor = req.token?.name ?? null;
@@ -98,7 +125,11 @@ export function pcapRoutes(app: FastifyInstance, _ctx: ApiContext, deps: PcapRou
       .send(pass);
     searchToStream(deps.store, pq, pass, { format, comment: describeQuery(q) }).then(
       (res) => {
-        deps.audit({ action: 'pcap.download', actor, details: { query: q, packets: res.packets, bytes: res.bytes } });
+        deps.audit({
+          action: 'pcap.download',
+          actor,
+          details: { query: q, packets: res.packets, bytes: res.bytes },
+        });
         pass.end();
       },
       (e: unknown) => {
@@ -135,7 +166,12 @@ export function pcapRoutes(app: FastifyInstance, _ctx: ApiContext, deps: PcapRou
         response: { 400: ErrorSchema },
       },
     },
-    async (req, reply) => download(req, reply, toQuery(req.query as SearchQueryT, (req.params as { id: number }).id)),
+    async (req, reply) => {
+      const id = (req.params as { id: number }).id;
+      const sq = req.query as SearchQueryT;
+      const w = sq.after === undefined && sq.before === undefined ? await flowWindow(id) : {};
+      return download(req, reply, toQuery({ ...sq, ...w }, id));
+    },
   );
 
   app.get(

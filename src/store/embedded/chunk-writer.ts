@@ -8,6 +8,7 @@ import { type Column, columnsOf } from './schema.js';
 /** Rows per DataChunk: DuckDB's vector size. */
 export const CHUNK_ROWS = 2048;
 const TWO32 = 4294967296;
+const TEXT = new TextEncoder();
 
 /**
  * Fills DuckDB DataChunks straight from record objects, column by column into our own typed
@@ -36,7 +37,7 @@ export class ChunkWriter {
       this.vectors.push(duckdb.data_chunk_get_vector(this.chunk.chunk, i));
       const c = this.columns[i];
       const width = c === undefined ? 8 : (WIDTH[c.sqlType] ?? 0);
-      this.bufs.push(new ArrayBuffer(Math.max(width, 1) * CHUNK_ROWS));
+      this.bufs.push(new ArrayBuffer((width || 16) * CHUNK_ROWS));
       this.valid.push(new Uint32Array(CHUNK_ROWS / 32));
       this.strings.push(width === 0 ? new Array<string | null>(CHUNK_ROWS).fill(null) : []);
     }
@@ -56,6 +57,10 @@ export class ChunkWriter {
         if (width > 0) {
           duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
         } else {
+          // Strings of up to 12 UTF-8 bytes are stored inline in DuckDB's 16-byte string_t
+          // (length, then the bytes, zero padded): the fill wrote those into our buffer, which
+          // goes over in one copy; only longer strings need a native call each.
+          duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * 16);
           const ss = this.strings[i]!;
           for (let r = 0; r < n; r++) {
             const s = ss[r];
@@ -147,6 +152,31 @@ const H = {
     u32[r * 2 + 1] = hi;
     return true;
   },
+  /**
+   * Write a string as an inline string_t when it fits in 12 UTF-8 bytes and return null;
+   * otherwise return the string (set later with one native call). Low-cardinality values
+   * (flags, end reasons, apps) hit a small cache of their four words.
+   */
+  str(u32: Uint32Array, cache: Map<string, Uint32Array>, r: number, s: string): string | null {
+    let w = cache.get(s);
+    if (w === undefined) {
+      if (s.length > 12) return s;
+      const b = TEXT.encode(s);
+      if (b.length > 12) return s;
+      const k = new Uint8Array(16);
+      new DataView(k.buffer).setUint32(0, b.length, true);
+      k.set(b, 4);
+      w = new Uint32Array(k.buffer);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(s, w);
+    }
+    const o = r * 4;
+    u32[o] = w[0]!;
+    u32[o + 1] = w[1]!;
+    u32[o + 2] = w[2]!;
+    u32[o + 3] = w[3]!;
+    return null;
+  },
   i64(u32: Uint32Array, i32: Int32Array, r: number, v: number): void {
     const hi = Math.floor(v / TWO32);
     u32[r * 2] = v - hi * TWO32;
@@ -164,21 +194,22 @@ function compileFill(
   const pre: string[] = [];
   cols.forEach((c, i) => {
     pre.push(
-      `const u${i} = new Uint32Array(bufs[${i}]), i${i} = new Int32Array(bufs[${i}]), f${i} = new Float64Array(bufs[${i}]), b${i} = new Uint8Array(bufs[${i}]), d${i} = new DataView(bufs[${i}]), v${i} = valid[${i}], s${i} = strings[${i}];`,
+      `const u${i} = new Uint32Array(bufs[${i}]), i${i} = new Int32Array(bufs[${i}]), f${i} = new Float64Array(bufs[${i}]), b${i} = new Uint8Array(bufs[${i}]), d${i} = new DataView(bufs[${i}]), v${i} = valid[${i}], s${i} = strings[${i}], c${i} = new Map();`,
     );
     const nul = `v${i}[r >>> 5] &= ~(1 << (r & 31));`;
     const get = `const x${i} = rec.${c.name};`;
+    const zero = `u${i}[r * 4] = 0; u${i}[r * 4 + 1] = 0; u${i}[r * 4 + 2] = 0; u${i}[r * 4 + 3] = 0;`;
     switch (c.type) {
       case 'string':
         lines.push(
-          `${get} if (x${i} == null) { s${i}[r] = null; ${nul} } else s${i}[r] = typeof x${i} === 'string' ? x${i} : String(x${i});`,
+          `${get} if (x${i} == null) { s${i}[r] = null; ${zero} ${nul} } else s${i}[r] = H.str(u${i}, c${i}, r, typeof x${i} === 'string' ? x${i} : String(x${i}));`,
         );
         break;
       case 'string[]':
       case 'int[]':
       case 'json':
         lines.push(
-          `${get} if (x${i} == null) { s${i}[r] = null; ${nul} } else s${i}[r] = JSON.stringify(x${i});`,
+          `${get} if (x${i} == null) { s${i}[r] = null; ${zero} ${nul} } else s${i}[r] = JSON.stringify(x${i});`,
         );
         break;
       case 'ip':

@@ -1,0 +1,551 @@
+import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { FlowLookup } from '../analyze/types.js';
+import { be32 } from '../common/bytes.js';
+import type { Packet } from '../decode/packet.js';
+
+/**
+ * The index of one pcap segment. Packets are grouped into the flows the sensor metered (a
+ * segment-local ordinal per flow); postings map IPv4 addresses, IPv6 address hashes and ports to
+ * flow ordinals, and each flow lists the file offsets of its packets. Per packet the index
+ * costs 4 bytes (its offset); everything else is per flow or per 4096 packets.
+ *
+ * Ordinal 0 is the "other" group: non-IP packets, unattributed fragments and packets that do
+ * not match the key their flow slot had when the segment first saw it (ICMP errors). It is
+ * always a candidate and its packets are checked one by one.
+ */
+
+export const FLOW_TUNNEL = 1;
+export const FLOW_OTHER = 2;
+/** Packets of the flow disagree on VLAN / VNI: check them one by one. */
+export const FLOW_MIXED = 4;
+
+const MARK_EVERY = 4096;
+const MAGIC = 0x31585056; // 'VPX1'
+
+type Arr = Uint8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float64Array;
+type ArrCtor = { new (n: number): Arr; BYTES_PER_ELEMENT: number };
+const CTORS: Record<string, ArrCtor> = {
+  u8: Uint8Array,
+  u16: Uint16Array,
+  i16: Int16Array,
+  u32: Uint32Array,
+  i32: Int32Array,
+  f64: Float64Array,
+};
+function typeOf(a: Arr): string {
+  if (a instanceof Uint8Array) return 'u8';
+  if (a instanceof Uint16Array) return 'u16';
+  if (a instanceof Int16Array) return 'i16';
+  if (a instanceof Uint32Array) return 'u32';
+  if (a instanceof Int32Array) return 'i32';
+  return 'f64';
+}
+
+export interface SegmentMeta {
+  linkType: number;
+  packets: number;
+  /** Packet bytes as stored (record headers included): the file size the index covers. */
+  fileBytes: number;
+  firstSec: number;
+  firstNs: number;
+  lastSec: number;
+  lastNs: number;
+  flows: number;
+  /** True when the index was rebuilt from the segment (flow ids are the rebuild's, not the sensor's). */
+  rebuilt: boolean;
+}
+
+/** Flow key fields, struct of arrays, one entry per ordinal. */
+export interface FlowArrays {
+  flowId: Float64Array;
+  ipVer: Uint8Array;
+  flags: Uint8Array;
+  proto: Int16Array;
+  vlan: Uint16Array;
+  vni: Int32Array;
+  sport: Uint16Array;
+  dport: Uint16Array;
+  /** 8 words per flow: the first packet's source address (4 words, v4 in word 0) then destination. */
+  addr: Uint32Array;
+  firstSec: Uint32Array;
+  firstNs: Uint32Array;
+  lastSec: Uint32Array;
+  lastNs: Uint32Array;
+  /** Two 32-bit hashes of the flow's Community ID string (0, 0 when none). */
+  cid: Uint32Array;
+}
+
+export interface SegmentIndexData extends FlowArrays {
+  /** CSR: packets of flow f are pktOff[pktStart[f] .. pktStart[f+1]), ascending. */
+  pktStart: Uint32Array;
+  pktOff: Uint32Array;
+  ip4Keys: Uint32Array;
+  ip4Start: Uint32Array;
+  ip4Flows: Uint32Array;
+  ip6Keys: Uint32Array;
+  ip6Start: Uint32Array;
+  ip6Flows: Uint32Array;
+  portKeys: Uint32Array;
+  portStart: Uint32Array;
+  portFlows: Uint32Array;
+  /** Per block of 4096 packets (in file order): the first record's offset, min and max second. */
+  markOff: Uint32Array;
+  markMin: Uint32Array;
+  markMax: Uint32Array;
+}
+
+export class SegmentIndex {
+  constructor(
+    readonly meta: SegmentMeta,
+    readonly d: SegmentIndexData,
+  ) {}
+
+  get flowCount(): number {
+    return this.meta.flows;
+  }
+
+  /** Bytes the index takes on disk (about). */
+  byteSize(): number {
+    let n = 0;
+    for (const a of Object.values(this.d)) n += (a as Arr).byteLength;
+    return n;
+  }
+
+  /**
+   * Write atomically (temp file + rename). The arrays are deflated (fast level): flow keys are
+   * mostly zeros and small numbers, and this keeps the index near 1% of the packet bytes.
+   */
+  write(path: string): void {
+    const names = Object.keys(this.d).sort();
+    const arrays = names.map((k) => (this.d as unknown as Record<string, Arr>)[k]!);
+    let total = 0;
+    for (const a of arrays) total += (a.byteLength + 7) & ~7;
+    const body = Buffer.alloc(total);
+    let pos = 0;
+    for (const a of arrays) {
+      body.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), pos);
+      pos += (a.byteLength + 7) & ~7;
+    }
+    const z = deflateRawSync(body, { level: 1 });
+    const meta = Buffer.from(
+      JSON.stringify({
+        meta: this.meta,
+        raw: total,
+        arrays: names.map((k, i) => [k, typeOf(arrays[i]!), arrays[i]!.length]),
+      }),
+    );
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(MAGIC, 0);
+    head.writeUInt32LE(meta.length, 4);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      let off = 0;
+      for (const b of [head, meta, z]) {
+        let o = 0;
+        while (o < b.length) o += writeSync(fd, b, o, b.length - o, off + o);
+        off += b.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+
+  /** Load an index file; null when it is missing, damaged or of another version. */
+  static read(path: string): SegmentIndex | null {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(path);
+    } catch {
+      return null;
+    }
+    try {
+      if (raw.length < 8 || raw.readUInt32LE(0) !== MAGIC) return null;
+      const ml = raw.readUInt32LE(4);
+      const parsed = JSON.parse(raw.subarray(8, 8 + ml).toString()) as {
+        meta: SegmentMeta;
+        raw: number;
+        arrays: [string, string, number][];
+      };
+      const inflated = inflateRawSync(raw.subarray(8 + ml));
+      if (inflated.length !== parsed.raw) return null;
+      // Typed views need aligned memory: copy into a fresh ArrayBuffer when the Buffer is not.
+      const body = inflated.byteOffset % 8 === 0 ? inflated : Buffer.from(inflated);
+      let pos = 0;
+      const d: Record<string, Arr> = {};
+      for (const [name, t, len] of parsed.arrays) {
+        const C = CTORS[t];
+        if (!C) return null;
+        const bytes = len * C.BYTES_PER_ELEMENT;
+        if (pos + bytes > body.length) return null;
+        d[name] = new (C as unknown as new (b: ArrayBufferLike, o: number, n: number) => Arr)(
+          body.buffer,
+          body.byteOffset + pos,
+          len,
+        );
+        pos += (bytes + 7) & ~7;
+      }
+      return new SegmentIndex(parsed.meta, d as unknown as SegmentIndexData);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** 32-bit FNV-1a over a string (Community ID lookup keys). */
+export function fnv32(s: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+export const CID_SEED2 = 0x9747b28c;
+
+/** Hash of an IPv6 address given as four words (postings key). */
+export function ip6Key(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ w2, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w3, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function grow<T extends Arr>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  let n = a.length * 2;
+  while (n < need) n *= 2;
+  const b = new (a.constructor as ArrCtor)(n) as T;
+  b.set(a as never);
+  return b;
+}
+
+/**
+ * Builds a segment's index while the segment is written. `add` is on the packet path: it
+ * writes numbers into growable typed arrays and allocates only when a flow is first seen in
+ * the segment (its flow id and Community ID come from the flow table's cached context).
+ */
+export class IndexBuilder {
+  packets = 0;
+  fileBytes = 0;
+  firstSec = 0;
+  firstNs = 0;
+  lastSec = 0;
+  lastNs = 0;
+  private pktFlow = new Uint32Array(1 << 16);
+  private pktOff = new Uint32Array(1 << 16);
+  private nFlows = 1;
+  private f: FlowArrays;
+  private slotOrd = new Int32Array(1 << 14).fill(-1);
+  private slotGen = new Uint32Array(1 << 14);
+  private markOff = new Uint32Array(64);
+  private markMin = new Uint32Array(64);
+  private markMax = new Uint32Array(64);
+
+  constructor(
+    readonly linkType: number,
+    private readonly rebuilt = false,
+  ) {
+    const n = 1024;
+    this.f = {
+      flowId: new Float64Array(n),
+      ipVer: new Uint8Array(n),
+      flags: new Uint8Array(n),
+      proto: new Int16Array(n),
+      vlan: new Uint16Array(n),
+      vni: new Int32Array(n),
+      sport: new Uint16Array(n),
+      dport: new Uint16Array(n),
+      addr: new Uint32Array(n * 8),
+      firstSec: new Uint32Array(n),
+      firstNs: new Uint32Array(n),
+      lastSec: new Uint32Array(n),
+      lastNs: new Uint32Array(n),
+      cid: new Uint32Array(n * 2),
+    };
+    this.f.flags[0] = FLOW_OTHER;
+    this.f.proto[0] = -1;
+    this.f.vni[0] = -1;
+    this.f.firstSec[0] = 0xffffffff;
+  }
+
+  /** Account one packet written at file offset `off`. */
+  add(p: Packet, off: number, recLen: number, flows: FlowLookup | null, slot: number): void {
+    const n = this.packets;
+    if (n >= this.pktOff.length) {
+      this.pktOff = grow(this.pktOff, n + 1);
+      this.pktFlow = grow(this.pktFlow, n + 1);
+    }
+    const sec = p.tsSec;
+    const ns = p.tsNs;
+    if (n === 0) {
+      this.firstSec = sec;
+      this.firstNs = ns;
+      this.lastSec = sec;
+      this.lastNs = ns;
+    } else {
+      if (sec < this.firstSec || (sec === this.firstSec && ns < this.firstNs)) {
+        this.firstSec = sec;
+        this.firstNs = ns;
+      }
+      if (sec > this.lastSec || (sec === this.lastSec && ns > this.lastNs)) {
+        this.lastSec = sec;
+        this.lastNs = ns;
+      }
+    }
+    const m = n >>> 12;
+    if ((n & (MARK_EVERY - 1)) === 0) {
+      if (m >= this.markOff.length) {
+        this.markOff = grow(this.markOff, m + 1);
+        this.markMin = grow(this.markMin, m + 1);
+        this.markMax = grow(this.markMax, m + 1);
+      }
+      this.markOff[m] = off;
+      this.markMin[m] = sec;
+      this.markMax[m] = sec;
+    } else {
+      if (sec < this.markMin[m]!) this.markMin[m] = sec;
+      if (sec > this.markMax[m]!) this.markMax[m] = sec;
+    }
+    const ord = slot >= 0 && flows !== null ? this.ordinal(p, flows, slot) : 0;
+    const f = this.f;
+    if (ord === 0) {
+      if (sec < f.firstSec[0]!) f.firstSec[0] = sec;
+      if (sec > f.lastSec[0]!) f.lastSec[0] = sec;
+    } else if (sec > f.lastSec[ord]! || (sec === f.lastSec[ord]! && ns > f.lastNs[ord]!)) {
+      f.lastSec[ord] = sec;
+      f.lastNs[ord] = ns;
+    } else if (sec < f.firstSec[ord]! || (sec === f.firstSec[ord]! && ns < f.firstNs[ord]!)) {
+      f.firstSec[ord] = sec;
+      f.firstNs[ord] = ns;
+    }
+    this.pktFlow[n] = ord;
+    this.pktOff[n] = off;
+    this.packets = n + 1;
+    this.fileBytes = off + recLen;
+  }
+
+  private ordinal(p: Packet, flows: FlowLookup, slot: number): number {
+    if (slot >= this.slotOrd.length) {
+      const old = this.slotOrd.length;
+      this.slotOrd = grow(this.slotOrd, slot + 1);
+      this.slotOrd.fill(-1, old);
+      this.slotGen = grow(this.slotGen, slot + 1);
+    }
+    const gen = flows.generation(slot);
+    let ord = this.slotOrd[slot]!;
+    if (ord < 0 || this.slotGen[slot] !== gen) {
+      ord = this.newFlow(p, flows, slot);
+      this.slotOrd[slot] = ord;
+      this.slotGen[slot] = gen;
+      return ord;
+    }
+    return this.sameKey(p, ord) ? ord : 0;
+  }
+
+  /** Does the packet carry the flow entry's key (either direction)? */
+  private sameKey(p: Packet, ord: number): boolean {
+    const f = this.f;
+    if (p.ipVer !== f.ipVer[ord] || p.proto !== f.proto[ord]) return false;
+    if (
+      p.vlan0 !== f.vlan[ord] ||
+      p.vni !== f.vni[ord] ||
+      p.tunnelDepth > 0 !== ((f.flags[ord]! & FLOW_TUNNEL) !== 0)
+    ) {
+      f.flags[ord]! |= FLOW_MIXED;
+    }
+    const a = f.addr;
+    const b = p.buf;
+    const o = ord * 8;
+    const s0 = be32(b, p.srcOff);
+    const d0 = be32(b, p.dstOff);
+    let fwd: boolean;
+    if (s0 === a[o] && d0 === a[o + 4] && p.srcPort === f.sport[ord] && p.dstPort === f.dport[ord])
+      fwd = true;
+    else if (s0 === a[o + 4] && d0 === a[o] && p.srcPort === f.dport[ord] && p.dstPort === f.sport[ord])
+      fwd = false;
+    else return false;
+    if (p.ipVer === 6) {
+      for (let i = 1; i < 4; i++) {
+        const s = be32(b, p.srcOff + i * 4);
+        const d = be32(b, p.dstOff + i * 4);
+        if (fwd ? s !== a[o + i] || d !== a[o + 4 + i] : s !== a[o + 4 + i] || d !== a[o + i]) return false;
+      }
+    }
+    return true;
+  }
+
+  private newFlow(p: Packet, flows: FlowLookup | null, slot: number): number {
+    const ord = this.nFlows++;
+    const f = this.f;
+    if (ord >= f.ipVer.length) {
+      const n = ord + 1;
+      for (const k of Object.keys(f) as (keyof FlowArrays)[]) {
+        const per = k === 'addr' ? 8 : k === 'cid' ? 2 : 1;
+        (f as unknown as Record<string, Arr>)[k] = grow(f[k], n * per);
+      }
+    }
+    f.ipVer[ord] = p.ipVer;
+    f.proto[ord] = p.proto;
+    f.vlan[ord] = p.vlan0;
+    f.vni[ord] = p.vni;
+    f.flags[ord] = p.tunnelDepth > 0 ? FLOW_TUNNEL : 0;
+    f.sport[ord] = p.srcPort;
+    f.dport[ord] = p.dstPort;
+    const o = ord * 8;
+    const words = p.ipVer === 6 ? 4 : 1;
+    for (let i = 0; i < 4; i++) {
+      f.addr[o + i] = i < words ? be32(p.buf, p.srcOff + i * 4) : 0;
+      f.addr[o + 4 + i] = i < words ? be32(p.buf, p.dstOff + i * 4) : 0;
+    }
+    f.firstSec[ord] = p.tsSec;
+    f.firstNs[ord] = p.tsNs;
+    f.lastSec[ord] = p.tsSec;
+    f.lastNs[ord] = p.tsNs;
+    if (flows !== null && slot >= 0) {
+      const ctx = flows.context(slot);
+      f.flowId[ord] = ctx.flow_id;
+      f.cid[ord * 2] = fnv32(ctx.community_id);
+      f.cid[ord * 2 + 1] = fnv32(ctx.community_id, CID_SEED2);
+    }
+    return ord;
+  }
+
+  /** The index of the first `n` packets (all by default); the builder stays usable. */
+  build(n = this.packets, fileBytes = this.fileBytes): SegmentIndex {
+    const F = this.nFlows;
+    const counts = new Uint32Array(F + 1);
+    const pf = this.pktFlow;
+    for (let i = 0; i < n; i++) counts[pf[i]! + 1]!++;
+    for (let i = 1; i <= F; i++) counts[i]! += counts[i - 1]!;
+    const pktStart = counts.slice();
+    const fill = counts.slice(0, F);
+    const pktOff = new Uint32Array(n);
+    const po = this.pktOff;
+    for (let i = 0; i < n; i++) pktOff[fill[pf[i]!]!++] = po[i]!;
+    const f = this.f;
+    const keys4: number[] = [];
+    const flows4: number[] = [];
+    const keys6: number[] = [];
+    const flows6: number[] = [];
+    const keysP: number[] = [];
+    const flowsP: number[] = [];
+    for (let o = 1; o < F; o++) {
+      if (pktStart[o + 1] === pktStart[o]) continue;
+      const a = o * 8;
+      if (f.ipVer[o] === 4) {
+        keys4.push(f.addr[a]!, f.addr[a + 4]!);
+        flows4.push(o, o);
+      } else if (f.ipVer[o] === 6) {
+        keys6.push(
+          ip6Key(f.addr[a]!, f.addr[a + 1]!, f.addr[a + 2]!, f.addr[a + 3]!),
+          ip6Key(f.addr[a + 4]!, f.addr[a + 5]!, f.addr[a + 6]!, f.addr[a + 7]!),
+        );
+        flows6.push(o, o);
+      }
+      keysP.push(f.sport[o]!, f.dport[o]!);
+      flowsP.push(o, o);
+    }
+    const [ip4Keys, ip4Start, ip4Flows] = postings(keys4, flows4);
+    const [ip6Keys, ip6Start, ip6Flows] = postings(keys6, flows6);
+    const [portKeys, portStart, portFlows] = postings(keysP, flowsP);
+    const marks = Math.ceil(n / MARK_EVERY);
+    const cut = <T extends Arr>(a: T, k: number): T => a.slice(0, k) as T;
+    const d: SegmentIndexData = {
+      flowId: cut(f.flowId, F),
+      ipVer: cut(f.ipVer, F),
+      flags: cut(f.flags, F),
+      proto: cut(f.proto, F),
+      vlan: cut(f.vlan, F),
+      vni: cut(f.vni, F),
+      sport: cut(f.sport, F),
+      dport: cut(f.dport, F),
+      addr: cut(f.addr, F * 8),
+      firstSec: cut(f.firstSec, F),
+      firstNs: cut(f.firstNs, F),
+      lastSec: cut(f.lastSec, F),
+      lastNs: cut(f.lastNs, F),
+      cid: cut(f.cid, F * 2),
+      pktStart,
+      pktOff,
+      ip4Keys,
+      ip4Start,
+      ip4Flows,
+      ip6Keys,
+      ip6Start,
+      ip6Flows,
+      portKeys,
+      portStart,
+      portFlows,
+      markOff: cut(this.markOff, marks),
+      markMin: cut(this.markMin, marks),
+      markMax: cut(this.markMax, marks),
+    };
+    if (pktStart[1] === 0) d.firstSec[0] = 0;
+    return new SegmentIndex(
+      {
+        linkType: this.linkType,
+        packets: n,
+        fileBytes,
+        firstSec: this.firstSec,
+        firstNs: this.firstNs,
+        lastSec: this.lastSec,
+        lastNs: this.lastNs,
+        flows: F,
+        rebuilt: this.rebuilt,
+      },
+      d,
+    );
+  }
+}
+
+/** Sorted unique keys with CSR lists of flow ordinals (ascending, duplicates removed). */
+function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
+  const sorted = Uint32Array.from(keys).sort();
+  let u = 0;
+  for (let i = 0; i < sorted.length; i++)
+    if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[u++] = sorted[i]!;
+  const uniq = sorted.slice(0, u);
+  const start = new Uint32Array(u + 1);
+  const where = new Uint32Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = lowerBound(uniq, keys[i]!);
+    where[i] = k;
+    start[k + 1]!++;
+  }
+  for (let i = 1; i <= u; i++) start[i]! += start[i - 1]!;
+  const fill = start.slice(0, u);
+  const out = new Uint32Array(keys.length);
+  const last = new Int32Array(u).fill(-1);
+  for (let i = 0; i < keys.length; i++) {
+    const k = where[i]!;
+    const fl = flows[i]!;
+    if (last[k] === fl) continue; // both ends of a flow on one key
+    last[k] = fl;
+    out[fill[k]!++] = fl;
+  }
+  // Compact away the slots skipped for duplicates.
+  const packed = new Uint32Array(keys.length);
+  const pstart = new Uint32Array(u + 1);
+  let w = 0;
+  for (let k = 0; k < u; k++) {
+    pstart[k] = w;
+    for (let i = start[k]!; i < fill[k]!; i++) packed[w++] = out[i]!;
+  }
+  pstart[u] = w;
+  return [uniq, pstart, packed.slice(0, w)];
+}
+
+export function lowerBound(a: Uint32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
