@@ -2,23 +2,41 @@ import type { Packet } from '../decode/packet.js';
 import type { FlowNotes } from './flow-notes.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch } from './types.js';
 
+/** A cheap test of a flow's first payload: false when it cannot be the analyzer's protocol. */
+export type Probe = (b: Buffer, off: number, len: number) => boolean;
+
+const UNSEEN = 0;
+const PROBED = 1;
+const CLAIMED = 2;
+
 /**
- * Limits a content-detecting analyzer to the first `budget` packets of a flow unless it has
- * recognised its protocol there (noted in FlowNotes as `proto`). Protocols announce themselves
- * at the start of a connection; without the gate every parser would keep probing every segment
- * of every bulk transfer for the whole flow.
+ * Keeps a content-detecting analyzer off flows that are not its protocol. The flow's first
+ * payload must pass the analyzer's probe; after that the analyzer sees the first `budget`
+ * packets, and later ones only if it recognised its protocol there (noted in FlowNotes as
+ * `proto`). Protocols announce themselves at the start of a connection; without the gate every
+ * parser would keep probing every segment of every bulk transfer.
  */
-export function claimGate(inner: Analyzer, notes: FlowNotes, proto: string, budget = 8): Analyzer {
+export function claimGate(
+  inner: Analyzer,
+  notes: FlowNotes,
+  proto: string,
+  probe: Probe,
+  budget = 8,
+): Analyzer {
   let seen = new Uint16Array(1024);
+  let state = new Uint8Array(1024);
   let gens = new Uint32Array(1024);
   const grow = (slot: number): void => {
     let n = seen.length;
     while (n <= slot) n *= 2;
     const s = new Uint16Array(n);
     s.set(seen);
+    const st = new Uint8Array(n);
+    st.set(state);
     const g = new Uint32Array(n);
     g.set(gens);
     seen = s;
+    state = st;
     gens = g;
   };
   const gated: Analyzer = {
@@ -30,9 +48,18 @@ export function claimGate(inner: Analyzer, notes: FlowNotes, proto: string, budg
         if (gens[slot] !== gen) {
           gens[slot] = gen;
           seen[slot] = 0;
+          state[slot] = UNSEEN;
         }
-        if (seen[slot]! < budget) seen[slot]!++;
-        else if (notes.peek(slot, gen)?.proto !== proto) return false;
+        const st = state[slot]!;
+        if (st === UNSEEN && p.payloadCapLen > 0) {
+          if (!probe(p.buf, p.payloadOff, p.payloadCapLen)) return false;
+          state[slot] = PROBED;
+        }
+        if (st !== CLAIMED) {
+          if (seen[slot]! < budget) seen[slot]!++;
+          else if (notes.peek(slot, gen)?.proto === proto) state[slot] = CLAIMED;
+          else return false;
+        }
       }
       const r = inner.onPacket(p, flows, slot, dir);
       return r === false ? false : undefined;

@@ -7,10 +7,14 @@ import { createDnsAnalyzer } from './dns/analyzer.js';
 import { DnsNameCache } from './dns/name-cache.js';
 import { FlowNotes } from './flow-notes.js';
 import { createHttpAnalyzer } from './http/analyzer.js';
+import { probeHttp } from './http/probe.js';
 import { createQuicAnalyzer } from './quic/analyzer.js';
 import { createSmbAnalyzer } from './smb/analyzer.js';
+import { probeSmb } from './smb/probe.js';
 import { createSshAnalyzer } from './ssh/analyzer.js';
+import { probeSsh } from './ssh/probe.js';
 import { createTlsAnalyzer } from './tls/analyzer.js';
+import { probeTls } from './tls/probe.js';
 import type { Analyzer, RecordSink } from './types.js';
 
 export interface AnalyzerSetOptions {
@@ -30,11 +34,11 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
   const inventory = createDeviceInventory(sink);
   return [
     createDnsAnalyzer(sink, { names, notes }),
-    claimGate(createHttpAnalyzer(sink, { notes }), notes, 'http'),
-    claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls'),
+    claimGate(createHttpAnalyzer(sink, { notes }), notes, 'http', probeHttp),
+    claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls', probeTls),
     createQuicAnalyzer(sink, { notes }),
-    claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh'),
-    claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb'),
+    claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh', probeSsh),
+    claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb', probeSmb),
     createDhcpAnalyzer(sink, { inventory, notes }),
     createArpAnalyzer({ inventory }),
     inventory,
