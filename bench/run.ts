@@ -2,7 +2,8 @@
  * Benchmarks Vantage against peer tools on the same synthetic capture, in one run, warm in the
  * page cache. Prints packets/s, Gbit/s-equivalent, peak memory and Vantage's ratio to each peer.
  *
- * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store]
+ * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|live]
+ *        (stage benches take their own options, e.g. --store-gb 10 for the packet store)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -153,14 +154,23 @@ function sensorBench(): void {
   }
 }
 
+/** Benchmarks of the other stages, each in its own module; run when built. */
+const STAGES: [name: string, module: string, fn: string][] = [
+  ['store', 'store.js', 'benchStore'],
+  ['pcapstore', 'pcapstore.js', 'benchPcapStore'],
+  ['collect', 'collect.js', 'benchCollect'],
+  ['live', 'live.js', 'benchLive'],
+];
+
 async function main(): Promise<void> {
-  if (ONLY !== 'store') sensorBench();
-  if (ONLY !== 'sensor') {
-    const path = `${ROOT}dist/bench/store.js`;
-    if (existsSync(path)) {
-      const mod = (await import(path)) as { benchStore?: () => Promise<void> };
-      await mod.benchStore?.();
-    }
+  if (ONLY === '' || ONLY === 'sensor') sensorBench();
+  for (const [name, module, fn] of STAGES) {
+    if (ONLY !== '' && ONLY !== name) continue;
+    const path = `${ROOT}dist/bench/${module}`;
+    if (!existsSync(path)) continue;
+    process.stdout.write(`\n== ${name} ==\n`);
+    const mod = (await import(path)) as Record<string, (() => Promise<void>) | undefined>;
+    await mod[fn]?.();
   }
 }
 
