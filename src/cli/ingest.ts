@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { readCaptureFile } from '../capture/capture-file.js';
+import { createCaptureCollector } from '../collect/capture-hook.js';
 import { createSensor } from '../flow/sensor.js';
 import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
 
@@ -16,6 +17,8 @@ options:
   --no-vlan-key                do not keep flows apart by VLAN id
   --no-tunnel-key              do not keep flows apart by VNI / GRE key / ERSPAN session
   --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
+  --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
+                               (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
 `;
 
 export async function ingestCommand(argv: string[]): Promise<number> {
@@ -58,8 +61,19 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     if (rec.type === 'flow') flows++;
     if (records) printer.print(rec);
   };
+  const collectPorts: number[] = [];
+  for (const v of values['collect-port'] ?? []) {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      process.stderr.write(`vantage ingest: --collect-port must be a UDP port number 1-65535 (got '${v}')\n`);
+      return 2;
+    }
+    collectPorts.push(n);
+  }
   const sensor = createSensor(sink, {
     l7: !values['no-l7'],
+    // NetFlow/IPFIX/sFlow datagrams inside the capture become exported_flow records
+    hooks: [createCaptureCollector(sink, { ports: collectPorts })],
     flow: {
       idleTimeout: idle,
       tcpIdleTimeout: values['idle-timeout'] === undefined ? 300 : idle,

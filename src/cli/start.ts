@@ -8,6 +8,7 @@ import { createAuditLog } from '../api/audit.js';
 import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
+import { type Collector, createCollector } from '../collect/receiver.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
@@ -15,6 +16,7 @@ import { Metrics } from '../common/metrics.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
+import type { Rec } from '../store/types.js';
 
 const HELP = `usage: vantage start [options]
 
@@ -27,6 +29,10 @@ options:
   --retention-bytes N      keep the store under N bytes, oldest data first (default 0: no limit)
   --rate-limit N           requests per minute per token (default 6000)
   --no-samples             do not ingest the bundled sample captures on first start
+  --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
+                           'none' turns the collector off)
+  --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
+  --collect-host ADDR      address the collector binds (default: the --listen host)
 `;
 
 /** The package root (two levels above dist/src/cli). */
@@ -42,6 +48,8 @@ export interface ProductOptions {
   samples?: boolean;
   /** Record packets in DIR/pcap (default true). */
   packets?: boolean;
+  /** Flow collector (NetFlow/IPFIX/sFlow) listening on these ports; none by default. */
+  collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -140,6 +148,47 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   }, 60_000);
   timer.unref();
 
+  // NetFlow / IPFIX / sFlow from routers and probes go to the same store as the sensor's flows.
+  let collector: Collector | null = null;
+  if (o.collect && (o.collect.udpPorts.length > 0 || o.collect.tcpPorts.length > 0)) {
+    let appending: Promise<void> = Promise.resolve();
+    collector = createCollector(
+      { ...o.collect, stateDir: join(dataDir, 'collect') },
+      {
+        sink: (batch) => {
+          const byType = new Map<string, Rec[]>();
+          for (const r of batch) {
+            const list = byType.get(r.type) ?? [];
+            list.push(r as unknown as Rec);
+            byType.set(r.type, list);
+          }
+          for (const [type, recs] of byType) {
+            appending = appending
+              .then(() => store.append(type, recs))
+              .catch((e: unknown) => {
+                metrics.inc('vantage_collect_store_errors_total', 'Collected batches the store refused.', {});
+                log.error('storing collected flows failed', { error: String(e) });
+              });
+          }
+        },
+        log: (msg) => log.info(msg),
+      },
+    );
+    await collector.start();
+    metrics.collect(async () => {
+      const s = collector!.stats();
+      metrics.set('vantage_collect_datagrams', 'Export datagrams received.', {}, s.totals.datagrams);
+      metrics.set('vantage_collect_records', 'Flow records decoded from exports.', {}, s.totals.records);
+      metrics.set(
+        'vantage_collect_socket_drops',
+        'Datagrams the kernel dropped on collector sockets.',
+        {},
+        s.socketDrops,
+      );
+      metrics.set('vantage_collect_queue_depth', 'Datagrams waiting to be decoded.', {}, s.queueDepth);
+    });
+  }
+
   let samplesDone: Promise<void> = Promise.resolve();
   const marker = join(dataDir, '.samples-ingested');
   if (o.samples !== false && !existsSync(marker)) {
@@ -168,6 +217,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       clearInterval(timer);
       await app.close();
       await ingesting;
+      await collector?.stop();
       await recorder?.stop();
       await store.stop();
     },
@@ -196,6 +246,11 @@ export async function startCommand(argv: string[]): Promise<number> {
       retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], 0),
       rateLimit: parseNumber('rate-limit', values['rate-limit'], DEFAULT_CONFIG.rateLimit),
       samples: !values['no-samples'],
+      collect: {
+        host: values['collect-host'] ?? listen.host,
+        udpPorts: parsePorts('collect-udp', values['collect-udp'] ?? '2055,4739,6343'),
+        tcpPorts: parsePorts('collect-tcp', values['collect-tcp'] ?? 'none'),
+      },
     });
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : (e as Error).message;
@@ -229,7 +284,25 @@ function parse(argv: string[]) {
       'retention-bytes': { type: 'string' },
       'rate-limit': { type: 'string' },
       'no-samples': { type: 'boolean', default: false },
+      'collect-udp': { type: 'string' },
+      'collect-tcp': { type: 'string' },
+      'collect-host': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
+  });
+}
+
+/** A comma-separated port list, or "none". */
+function parsePorts(key: string, v: string): number[] {
+  if (v.trim() === 'none' || v.trim() === '') return [];
+  return v.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      throw new ConfigError(
+        key,
+        `'${x.trim()}' is not a port number 1-65535 (use a comma-separated list or 'none')`,
+      );
+    }
+    return n;
   });
 }

@@ -1,6 +1,7 @@
 import { deviceRecord } from './device.js';
 import { dhcpRecord } from './dhcp.js';
 import { dnsRecord } from './dns.js';
+import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
 import type { AnyRecordDef, RecordOf } from './registry.js';
@@ -27,6 +28,8 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   smbRecord,
   dhcpRecord,
   deviceRecord,
+  exportedFlowRecord,
+  sflowCountersRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;
@@ -36,4 +39,4 @@ export type { HttpRecord } from './http.js';
 export type { SmbRecord } from './smb.js';
 export type { SshRecord } from './ssh.js';
 export type { TlsRecord } from './tls.js';
-export { httpRecord, smbRecord, sshRecord, tlsRecord };
+export { exportedFlowRecord, httpRecord, sflowCountersRecord, smbRecord, sshRecord, tlsRecord };

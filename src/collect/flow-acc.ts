@@ -1,0 +1,240 @@
+import { ipBytesToString, macToString } from '../common/addr.js';
+import { isoNs } from '../common/time.js';
+import { communityId } from '../flow/community-id.js';
+import { tcpFlagsString } from '../flow/tcp-flags.js';
+import type { ExportedFlowRecord } from './types.js';
+
+/**
+ * One decoded flow record as numbers and offsets into the datagram, reused for every record
+ * (nothing allocated while fields are read). `toRecord` makes the strings once, at emission.
+ * -1 (or NaN for times) means "absent".
+ */
+export class FlowAcc {
+  buf: Buffer = Buffer.alloc(0);
+  ipVer = 0;
+  srcOff = -1;
+  dstOff = -1;
+  srcPort = -1;
+  dstPort = -1;
+  proto = -1;
+  tos = -1;
+  packets = -1;
+  bytes = -1;
+  startMs = Number.NaN;
+  endMs = Number.NaN;
+  startUp = -1;
+  endUp = -1;
+  startDeltaUs = -1;
+  endDeltaUs = -1;
+  durationMs = -1;
+  tcpFlags = -1;
+  icmpType = -1;
+  icmpCode = -1;
+  inIf = -1;
+  outIf = -1;
+  direction = -1;
+  srcAs = -1;
+  dstAs = -1;
+  srcMask = -1;
+  dstMask = -1;
+  vlan = -1;
+  endReason = -1;
+  nhOff = -1;
+  nhVer = 0;
+  bgpOff = -1;
+  bgpVer = 0;
+  srcMacOff = -1;
+  dstMacOff = -1;
+  ipVersionField = -1;
+  // sampling / options facts
+  samplerId = -1;
+  samplingInterval = -1;
+  samplingSpace = -1;
+  samplingSize = -1;
+  samplingPopulation = -1;
+  systemInitMs = Number.NaN;
+  extra: Record<string, unknown> | null = null;
+
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.ipVer = 0;
+    this.srcOff = -1;
+    this.dstOff = -1;
+    this.srcPort = -1;
+    this.dstPort = -1;
+    this.proto = -1;
+    this.tos = -1;
+    this.packets = -1;
+    this.bytes = -1;
+    this.startMs = Number.NaN;
+    this.endMs = Number.NaN;
+    this.startUp = -1;
+    this.endUp = -1;
+    this.startDeltaUs = -1;
+    this.endDeltaUs = -1;
+    this.durationMs = -1;
+    this.tcpFlags = -1;
+    this.icmpType = -1;
+    this.icmpCode = -1;
+    this.inIf = -1;
+    this.outIf = -1;
+    this.direction = -1;
+    this.srcAs = -1;
+    this.dstAs = -1;
+    this.srcMask = -1;
+    this.dstMask = -1;
+    this.vlan = -1;
+    this.endReason = -1;
+    this.nhOff = -1;
+    this.nhVer = 0;
+    this.bgpOff = -1;
+    this.bgpVer = 0;
+    this.srcMacOff = -1;
+    this.dstMacOff = -1;
+    this.ipVersionField = -1;
+    this.samplerId = -1;
+    this.samplingInterval = -1;
+    this.samplingSpace = -1;
+    this.samplingSize = -1;
+    this.samplingPopulation = -1;
+    this.systemInitMs = Number.NaN;
+    this.extra = null;
+  }
+
+  /** Sampling rate an options record states (1 in N), or 0 when it states none. */
+  optionsSamplingRate(): number {
+    if (this.samplingPopulation > 0 && this.samplingSize > 0)
+      return Math.max(1, Math.round(this.samplingPopulation / this.samplingSize));
+    if (this.samplingInterval > 0) {
+      // samplingPacketInterval/Space: select `interval` packets, skip `space`.
+      if (this.samplingSpace > 0)
+        return Math.max(1, Math.round((this.samplingInterval + this.samplingSpace) / this.samplingInterval));
+      return this.samplingInterval;
+    }
+    return 0;
+  }
+}
+
+/** What the datagram header says, shared by the records of one datagram. */
+export interface ExportContext {
+  source: 'netflow5' | 'netflow9' | 'ipfix' | 'sflow';
+  exporter: string;
+  exporterPort: number;
+  domain: number;
+  templateId: number | null;
+  /** Export time from the header, ms since the epoch. */
+  exportMs: number;
+  /** Exporter uptime at export (v5/v9), ms; -1 when the protocol has none. */
+  sysUptimeMs: number;
+  /** IPFIX systemInitTimeMilliseconds learned from options, NaN when unknown. */
+  systemInitMs: number;
+  samplingRate: number;
+  communityId: boolean;
+}
+
+// Records share few distinct seconds: formatted seconds are cached (bounded) and only the
+// fraction is appended; Date formatting otherwise dominates the per-record cost.
+const secCache = new Map<number, string>();
+const MS3: string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+function msIso(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  let prefix = secCache.get(sec);
+  if (prefix === undefined) {
+    if (secCache.size >= 4096) secCache.clear();
+    prefix = isoNs(sec, 0).slice(0, -11);
+    secCache.set(sec, prefix);
+  }
+  const frac = ms - sec * 1000;
+  const whole = Math.floor(frac);
+  if (whole === frac) return `${prefix}.${MS3[whole]}000000Z`;
+  return `${prefix}.${String(Math.round(frac * 1e6)).padStart(9, '0')}Z`;
+}
+
+const num = (v: number): number | null => (v < 0 ? null : v);
+
+export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
+  const b = a.buf;
+  // Times: absolute fields win; then uptime-relative (v9, or IPFIX with a known system init time).
+  let start = a.startMs;
+  let end = a.endMs;
+  if (Number.isNaN(end) && a.endUp >= 0) {
+    if (c.sysUptimeMs >= 0) end = c.exportMs - c.sysUptimeMs + a.endUp;
+    else if (!Number.isNaN(c.systemInitMs)) end = c.systemInitMs + a.endUp;
+    else end = c.exportMs;
+  }
+  if (Number.isNaN(start) && a.startUp >= 0) {
+    if (c.sysUptimeMs >= 0) start = c.exportMs - c.sysUptimeMs + a.startUp;
+    else if (!Number.isNaN(c.systemInitMs)) start = c.systemInitMs + a.startUp;
+    else if (a.endUp >= 0) start = end - Math.max(0, a.endUp - a.startUp);
+  }
+  if (Number.isNaN(start) && a.startDeltaUs >= 0) start = c.exportMs - a.startDeltaUs / 1000;
+  if (Number.isNaN(end) && a.endDeltaUs >= 0) end = c.exportMs - a.endDeltaUs / 1000;
+  if (Number.isNaN(end)) end = Number.isNaN(start) ? c.exportMs : start;
+  if (Number.isNaN(start)) start = a.durationMs >= 0 ? end - a.durationMs : end;
+  const ipVer = a.ipVer;
+  const hasIp = a.srcOff >= 0 && a.dstOff >= 0;
+  const proto = a.proto;
+  const icmp = proto === 1 || proto === 58;
+  if (icmp && a.icmpType < 0 && a.dstPort >= 0) {
+    // NetFlow convention: ICMP type<<8 | code in the destination port.
+    a.icmpType = a.dstPort >>> 8;
+    a.icmpCode = a.dstPort & 255;
+  }
+  let cid: string | null = null;
+  if (c.communityId && hasIp && proto >= 0) {
+    const n = ipVer === 4 ? 4 : 16;
+    cid = communityId(
+      proto,
+      b.subarray(a.srcOff, a.srcOff + n),
+      b.subarray(a.dstOff, a.dstOff + n),
+      icmp ? Math.max(0, a.icmpType) : Math.max(0, a.srcPort),
+      icmp ? Math.max(0, a.icmpCode) : Math.max(0, a.dstPort),
+    );
+  }
+  const rate = c.samplingRate > 0 ? c.samplingRate : 1;
+  const packets = a.packets < 0 ? 0 : a.packets;
+  const bytes = a.bytes < 0 ? 0 : a.bytes;
+  return {
+    type: 'exported_flow',
+    source: c.source,
+    exporter: c.exporter,
+    exporter_port: c.exporterPort,
+    observation_domain: c.domain,
+    template_id: c.templateId,
+    export_ts: msIso(c.exportMs),
+    first_ts: msIso(start),
+    last_ts: msIso(end),
+    duration_ms: Math.max(0, end - start),
+    ip_version: hasIp ? ipVer : num(a.ipVersionField),
+    src_ip: a.srcOff >= 0 ? ipBytesToString(b, a.srcOff, ipVer) : null,
+    dst_ip: a.dstOff >= 0 ? ipBytesToString(b, a.dstOff, ipVer) : null,
+    src_port: icmp ? null : num(a.srcPort),
+    dst_port: icmp ? null : num(a.dstPort),
+    proto: num(proto),
+    community_id: cid,
+    packets: packets * rate,
+    bytes: bytes * rate,
+    packets_raw: packets,
+    bytes_raw: bytes,
+    sampling_rate: rate,
+    tcp_flags: proto === 6 && a.tcpFlags >= 0 ? tcpFlagsString(a.tcpFlags & 0xff) : null,
+    tos: num(a.tos),
+    icmp_type: icmp ? num(a.icmpType) : null,
+    icmp_code: icmp ? num(a.icmpCode) : null,
+    input_if: num(a.inIf),
+    output_if: num(a.outIf),
+    direction: num(a.direction),
+    src_as: num(a.srcAs),
+    dst_as: num(a.dstAs),
+    next_hop: a.nhOff >= 0 ? ipBytesToString(b, a.nhOff, a.nhVer) : null,
+    bgp_next_hop: a.bgpOff >= 0 ? ipBytesToString(b, a.bgpOff, a.bgpVer) : null,
+    src_mask: num(a.srcMask),
+    dst_mask: num(a.dstMask),
+    vlan: num(a.vlan),
+    src_mac: a.srcMacOff >= 0 ? macToString(b, a.srcMacOff) : null,
+    dst_mac: a.dstMacOff >= 0 ? macToString(b, a.dstMacOff) : null,
+    end_reason: num(a.endReason),
+    extra: a.extra,
+  };
+}
