@@ -147,6 +147,7 @@ export async function runSession(cmd: string, values: CommonValues, source: Sess
     pipeline.tick(sec, ns);
     if (records) out.flush();
   };
+  await pipeline.ready;
   const t0 = process.hrtime.bigint();
   try {
     await source.start(onFrame, tick);

@@ -1,5 +1,7 @@
+import { captureCommand } from './capture.js';
 import { ingestCommand } from './ingest.js';
 import { ingestStoreCommand } from './ingest-store.js';
+import { mirrorCommand } from './mirror.js';
 import { pcapCommand } from './pcap.js';
 import { startCommand } from './start.js';
 import { tokenCommand } from './token.js';
@@ -9,6 +11,8 @@ const USAGE = `usage: vantage <command> [options]
 commands:
   ingest FILE...   decode captures, meter flows, print records (NDJSON by default);
                    with --store DIR, store them instead
+  capture -i IFACE live capture from an interface (libpcap; needs root or CAP_NET_RAW)
+  mirror           receive mirrored traffic (VXLAN, TZSP, GRE/ERSPAN), optionally broker it
   start            run the product: store, API and console
   token            create, list or revoke API tokens
   pcap             packet store: record captures, search by time, field or tcpdump filter,
@@ -29,6 +33,10 @@ export async function main(argv: string[]): Promise<number> {
       return startCommand(rest);
     case 'pcap':
       return pcapCommand(rest);
+    case 'capture':
+      return captureCommand(rest);
+    case 'mirror':
+      return mirrorCommand(rest);
     case 'token':
       return tokenCommand(rest);
     case undefined:

@@ -56,30 +56,76 @@ export function createTableSql(def: AnyRecordDef): string {
 }
 
 /**
+ * Parquet file formats. 1: every field as its own column (addresses split in two halves).
+ * 2 (written now): PARQUET_VERSION V2 encodings (delta-coded integers and times), and floats
+ * that are whole thousandths (the ms fields, which the sensor derives from µs) stored as
+ * integers (`f__k`, delta/bit-packed) with the rare other values in `f__x`; fields with a
+ * DERIVED expression are only stored where they differ from it (`f__x`, `f__n` marks NULL).
+ * Reading computes exactly the expression the writer checked, so every value round-trips.
+ */
+export const PARQUET_FORMAT = 2;
+export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2, ROW_GROUP_SIZE 122880';
+
+const THOUSAND = 'CAST(1000 AS DOUBLE)';
+/** Fields computed from other stored fields, per record type. */
+const DERIVED: Record<string, Record<string, string>> = {
+  flow: {
+    duration_ms: `CAST(epoch_us("last_ts") - epoch_us("first_ts") AS DOUBLE) / ${THOUSAND}`,
+  },
+};
+
+function derivedOf(def: AnyRecordDef, c: Column): string | undefined {
+  const d = DERIVED[def.type]?.[c.name];
+  // Only when the inputs are fields of the record (a registry change must not break reads).
+  return d && [...d.matchAll(/"([a-z_0-9]+)"/g)].every((m) => Object.hasOwn(def.fields, m[1]!))
+    ? d
+    : undefined;
+}
+
+/**
  * Columns as written to Parquet: Parquet has no 128-bit integer (DuckDB would write a lossy
  * DOUBLE), so each address column is split into two UBIGINT halves.
  */
 export function parquetSelect(def: AnyRecordDef): string {
   return columnsOf(def)
-    .map((c) =>
-      c.type === 'ip'
-        ? `CAST(${q(c.name)} >> 64 AS UBIGINT) AS ${q(`${c.name}__hi`)}, CAST(${q(c.name)} & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT) AS ${q(`${c.name}__lo`)}`
-        : q(c.name),
-    )
+    .map((c) => {
+      const n = q(c.name);
+      if (c.type === 'ip')
+        return `CAST(${n} >> 64 AS UBIGINT) AS ${q(`${c.name}__hi`)}, CAST(${n} & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT) AS ${q(`${c.name}__lo`)}`;
+      const d = derivedOf(def, c);
+      if (d)
+        return `CASE WHEN ${n} IS NOT DISTINCT FROM ${d} THEN NULL ELSE ${n} END AS ${q(`${c.name}__x`)}, CASE WHEN ${n} IS NULL AND ${d} IS NOT NULL THEN TRUE END AS ${q(`${c.name}__n`)}`;
+      if (c.type === 'float') {
+        const k = `TRY_CAST(round(${n} * 1000) AS BIGINT)`;
+        const exact = `COALESCE(CAST(${k} AS DOUBLE) / ${THOUSAND} = ${n}, FALSE)`;
+        return `CASE WHEN ${exact} THEN ${k} END AS ${q(`${c.name}__k`)}, CASE WHEN NOT ${exact} THEN ${n} END AS ${q(`${c.name}__x`)}`;
+      }
+      return n;
+    })
     .concat('_seq')
     .join(', ');
 }
 
-/** The inverse of parquetSelect: rebuild address columns when reading Parquet files. */
-export function parquetRead(def: AnyRecordDef, present: Set<string>): string {
+/** The inverse of parquetSelect: rebuild fields when reading Parquet files of a format. */
+export function parquetRead(def: AnyRecordDef, present: Set<string>, format = PARQUET_FORMAT): string {
   return columnsOf(def)
-    .map((c) =>
-      !present.has(c.name)
-        ? `CAST(NULL AS ${c.sqlType}) AS ${q(c.name)}`
-        : c.type === 'ip'
-          ? `CASE WHEN ${q(`${c.name}__hi`)} IS NULL THEN NULL ELSE (CAST(${q(`${c.name}__hi`)} AS UHUGEINT) << 64) | CAST(${q(`${c.name}__lo`)} AS UHUGEINT) END AS ${q(c.name)}`
-          : `CAST(${q(c.name)} AS ${c.sqlType}) AS ${q(c.name)}`,
-    )
+    .map((c) => {
+      const n = q(c.name);
+      if (!present.has(c.name)) return `CAST(NULL AS ${c.sqlType}) AS ${n}`;
+      if (c.type === 'ip') {
+        const hi = q(`${c.name}__hi`);
+        return `CASE WHEN ${hi} IS NULL THEN NULL ELSE (CAST(${hi} AS UHUGEINT) << 64) | CAST(${q(`${c.name}__lo`)} AS UHUGEINT) END AS ${n}`;
+      }
+      if (format >= 2) {
+        const d = derivedOf(def, c);
+        const x = q(`${c.name}__x`);
+        if (d)
+          return `CASE WHEN ${q(`${c.name}__n`)} THEN NULL WHEN ${x} IS NOT NULL THEN ${x} ELSE ${d} END AS ${n}`;
+        if (c.type === 'float')
+          return `COALESCE(CAST(${q(`${c.name}__k`)} AS DOUBLE) / ${THOUSAND}, ${x}) AS ${n}`;
+      }
+      return `CAST(${n} AS ${c.sqlType}) AS ${n}`;
+    })
     .concat('_seq')
     .join(', ');
 }

@@ -27,7 +27,16 @@ import type {
 } from '../types.js';
 import { bigintToIp, ipToBigint, isoToMicros, macToNumber, microsToIso, numberToMac } from '../values.js';
 import { ChunkWriter } from './chunk-writer.js';
-import { columnsOf, createTableSql, liveTable, parquetRead, parquetSelect, q } from './schema.js';
+import {
+  columnsOf,
+  createTableSql,
+  liveTable,
+  PARQUET_FORMAT,
+  PARQUET_OPTIONS,
+  parquetRead,
+  parquetSelect,
+  q,
+} from './schema.js';
 import { col, condSql, Params } from './sql.js';
 
 export interface EmbeddedConfig {
@@ -60,6 +69,8 @@ interface Partition {
   bytes: number;
   maxSeq: number;
   columns: Set<string>;
+  /** Parquet file format (schema.ts); kept in the manifest's column list as `@N`. */
+  format: number;
 }
 
 const MAX_GROUP_ROWS = 200_000;
@@ -95,6 +106,9 @@ export class EmbeddedStore implements RecordStore {
   private batches = 0;
   private dropped = 0;
   private seq = 1;
+  /** Bumped by every change of the stored rows; cached results of older generations are stale. */
+  private generation = 0;
+  private readonly cache = new Map<string, { gen: number; at: number; value: Promise<unknown> }>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly compactRows: number;
 
@@ -153,7 +167,9 @@ export class EmbeddedStore implements RecordStore {
       this.seq = Math.max(this.seq, Number(row[1]) + 1);
       this.appended[def.type] = 0;
     }
+    await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
     await this.loadPartitions();
+    await this.backfillRollups();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
   }
 
@@ -171,7 +187,12 @@ export class EmbeddedStore implements RecordStore {
         rows: Number(row[4]),
         bytes: Number(row[5]),
         maxSeq: Number(row[6]),
-        columns: new Set(String(row[7]).split(',')),
+        columns: new Set(
+          String(row[7])
+            .split(',')
+            .filter((c) => !c.startsWith('@')),
+        ),
+        format: Number(/(?:^|,)@(\d+)/.exec(String(row[7]))?.[1] ?? 1),
       };
       try {
         await stat(join(this.cfg.dataDir, p.path));
@@ -180,6 +201,7 @@ export class EmbeddedStore implements RecordStore {
       } catch {
         this.log.warn('partition file missing; forgetting it', { path: p.path });
         await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
+        await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
       }
     }
     this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
@@ -192,6 +214,27 @@ export class EmbeddedStore implements RecordStore {
         await rm(f, { force: true });
       }
     }
+  }
+
+  /** Flow partitions compacted before rollups existed get theirs built from the file. */
+  private async backfillRollups(): Promise<void> {
+    const def = this.rollupDef();
+    if (!def) return;
+    const have = new Set(
+      (await this.w!.runAndReadAll(`SELECT DISTINCT path FROM ${ROLLUP}`)).getRows().map((r) => String(r[0])),
+    );
+    for (const p of this.partitions) {
+      if (p.type !== def.type || have.has(p.path)) continue;
+      const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
+      const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
+      await this.w!.run(rollupInsertSql(src, 'TRUE'), [p.path]);
+    }
+  }
+
+  /** The flow type when it has the fields the rollup sums (timeseries is over flows). */
+  private rollupDef(): AnyRecordDef | undefined {
+    const def = this.def('flow');
+    return def && ROLLUP_FIELDS.every((f) => Object.hasOwn(def.fields, f)) ? def : undefined;
   }
 
   async stop(): Promise<void> {
@@ -242,6 +285,7 @@ export class EmbeddedStore implements RecordStore {
       }
       this.seq += records.length;
       this.batches++;
+      this.generation++;
       this.appended[type] = (this.appended[type] ?? 0) + records.length;
       const live = (this.liveRows.get(type) ?? 0) + records.length;
       this.liveRows.set(type, live);
@@ -280,7 +324,7 @@ export class EmbeddedStore implements RecordStore {
       await mkdir(dirname(abs), { recursive: true });
       const where = `${dayExpr} = ${day} AND _seq <= ${maxSeq}`;
       await w.run(
-        `COPY (SELECT ${parquetSelect(def)} FROM ${liveTable(def)} WHERE ${where} ORDER BY ${t}) TO '${abs}.tmp' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)`,
+        `COPY (SELECT ${parquetSelect(def)} FROM ${liveTable(def)} WHERE ${where} ORDER BY ${t}) TO '${abs}.tmp' (${PARQUET_OPTIONS})`,
       );
       syncFile(`${abs}.tmp`);
       await rename(`${abs}.tmp`, abs);
@@ -295,9 +339,11 @@ export class EmbeddedStore implements RecordStore {
         bytes,
         maxSeq,
         columns: new Set(columnsOf(def).map((c) => c.name)),
+        format: PARQUET_FORMAT,
       };
       await w.run('BEGIN TRANSACTION');
       try {
+        if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
         await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
           p.type,
@@ -307,7 +353,7 @@ export class EmbeddedStore implements RecordStore {
           String(p.rows),
           String(p.bytes),
           String(p.maxSeq),
-          [...p.columns].join(','),
+          [...p.columns, `@${p.format}`].join(','),
         ]);
         await w.run('COMMIT');
       } catch (e) {
@@ -315,6 +361,7 @@ export class EmbeddedStore implements RecordStore {
         await rm(abs, { force: true });
         throw e;
       }
+      this.generation++;
       this.partitions.push(p);
       this.partitions.sort((x, y) => x.minTs - y.minTs);
       this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - p.rows);
@@ -335,6 +382,7 @@ export class EmbeddedStore implements RecordStore {
             [String(cutoff)],
           );
           this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - r.rowsChanged);
+          if (r.rowsChanged > 0) this.generation++;
         }
       }
       const limit = this.cfg.retentionBytes ?? 0;
@@ -357,7 +405,11 @@ export class EmbeddedStore implements RecordStore {
   }
 
   private async dropPartition(p: Partition): Promise<number> {
+    await this.w!.run('BEGIN TRANSACTION');
     await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
+    await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
+    await this.w!.run('COMMIT');
+    this.generation++;
     await rm(join(this.cfg.dataDir, p.path), { force: true });
     this.partitions = this.partitions.filter((x) => x !== p);
     this.log.info('retention dropped partition', { path: p.path, rows: p.rows });
@@ -409,7 +461,7 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /** FROM clause: the live table plus the Parquet files overlapping the range. */
-  private source(def: AnyRecordDef, range: TimeRange): string {
+  private source(def: AnyRecordDef, range: TimeRange, live = true): string {
     const cols = columnsOf(def)
       .map((c) => q(c.name))
       .concat('_seq')
@@ -420,13 +472,21 @@ export class EmbeddedStore implements RecordStore {
         (range.after === undefined || p.maxTs >= range.after) &&
         (range.before === undefined || p.minTs < range.before),
     );
-    if (files.length === 0) return liveTable(def);
-    const present = new Set<string>();
-    for (const f of files) for (const c of f.columns) present.add(c);
-    const list = files.map((f) => `'${join(this.cfg.dataDir, f.path).replaceAll("'", "''")}'`).join(', ');
-    // Unifying schemas costs a footer read per file: only when the files differ.
-    const uniform = files.every((f) => f.columns.size === present.size);
-    return `(SELECT ${cols} FROM ${liveTable(def)} UNION ALL SELECT ${parquetRead(def, present)} FROM read_parquet([${list}]${uniform ? '' : ', union_by_name = true'}))`;
+    if (files.length === 0)
+      return live ? liveTable(def) : `(SELECT ${cols} FROM ${liveTable(def)} WHERE FALSE)`;
+    const parts = live ? [`SELECT ${cols} FROM ${liveTable(def)}`] : [];
+    for (const format of new Set(files.map((f) => f.format))) {
+      const group = files.filter((f) => f.format === format);
+      const present = new Set<string>();
+      for (const f of group) for (const c of f.columns) present.add(c);
+      const list = group.map((f) => `'${join(this.cfg.dataDir, f.path).replaceAll("'", "''")}'`).join(', ');
+      // Unifying schemas costs a footer read per file: only when the files differ.
+      const uniform = group.every((f) => f.columns.size === present.size);
+      parts.push(
+        `SELECT ${parquetRead(def, present, format)} FROM read_parquet([${list}]${uniform ? '' : ', union_by_name = true'})`,
+      );
+    }
+    return `(${parts.join(' UNION ALL ')})`;
   }
 
   private where(
@@ -583,19 +643,78 @@ export class EmbeddedStore implements RecordStore {
     return this.withReader(async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]));
   }
 
-  async timeseries(sq: SeriesQuery): Promise<Series> {
+  /**
+   * Identical concurrent or repeated requests share one result while the stored rows have not
+   * changed (a dashboard polled by many viewers): exact, never stale.
+   */
+  private cached<T>(kind: string, query: object, fn: () => Promise<T>): Promise<T> {
+    const key = `${kind}:${JSON.stringify(query, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.gen === this.generation && now - hit.at < CACHE_MS) return hit.value as Promise<T>;
+    const entry = { gen: this.generation, at: now, value: fn() as Promise<unknown> };
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    entry.value.catch(() => {
+      if (this.cache.get(key) === entry) this.cache.delete(key);
+    });
+    while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    return entry.value as Promise<T>;
+  }
+
+  timeseries(sq: SeriesQuery): Promise<Series> {
+    return this.cached('series', sq, () => this.timeseriesNow(sq));
+  }
+
+  /**
+   * The SQL of an ungrouped, unfiltered series from the per-minute rollup of the compacted
+   * partitions, the live rows, and raw Parquet rows only in the partial minutes at the edges.
+   */
+  private rollupSeriesSql(def: AnyRecordDef, sq: SeriesQuery, stepUs: number, p: Params): string | null {
+    if (sq.groupBy || sq.filter || stepUs % MINUTE_US !== 0 || def !== this.rollupDef()) return null;
+    if (sq.after === undefined || sq.before === undefined) return null;
+    const a = Math.ceil(sq.after / MINUTE_US) * MINUTE_US;
+    const b = Math.floor(sq.before / MINUTE_US) * MINUTE_US;
+    if (a < 0 || a >= b) return null;
+    const m = METRIC_SQL[sq.metric];
+    const mr = ROLLUP_METRIC[sq.metric];
+    const t = q(def.timeField);
+    const bucket = `(epoch_us(${t}) // ${stepUs}) * ${stepUs}`;
+    const after = p.add('ts', sq.after);
+    const before = p.add('ts', sq.before);
+    const parts = [
+      `SELECT (minute // ${stepUs}) * ${stepUs} AS b, ${mr.num} AS num, ${mr.den} AS den FROM ${ROLLUP} WHERE minute >= ${a} AND minute < ${b} GROUP BY 1`,
+      `SELECT ${bucket} AS b, ${m.num} AS num, ${m.den} AS den FROM ${liveTable(def)} WHERE ${t} >= ${after} AND ${t} < ${before} GROUP BY 1`,
+    ];
+    const edges: string[] = [];
+    if (sq.after < a) edges.push(`(${t} >= ${after} AND ${t} < ${p.add('ts', a)})`);
+    if (b < sq.before) edges.push(`(${t} >= ${p.add('ts', b)} AND ${t} < ${before})`);
+    if (edges.length > 0) {
+      const src = this.source(def, { after: sq.after, before: sq.before }, false);
+      parts.push(
+        `SELECT ${bucket} AS b, ${m.num} AS num, ${m.den} AS den FROM ${src} AS r WHERE ${edges.join(' OR ')} GROUP BY 1`,
+      );
+    }
+    return `SELECT b, sum(num) AS num, sum(den) AS den FROM (${parts.join(' UNION ALL ')}) GROUP BY b ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+  }
+
+  private async timeseriesNow(sq: SeriesQuery): Promise<Series> {
     const def = this.def('flow')!;
     const m = METRIC_SQL[sq.metric];
     const stepUs = Math.round(sq.step * 1e6);
-    const p = new Params();
-    const conds = this.where(def, sq, p);
+    const pr = new Params();
+    const rollup = this.rollupSeriesSql(def, sq, stepUs, pr);
+    const p = rollup ? pr : new Params();
+    const conds = rollup ? [] : this.where(def, sq, p);
     const t = q(def.timeField);
     const g = sq.groupBy ? col(sq.groupBy, def) : null;
     if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
       throw badRequest(`cannot group by '${sq.groupBy}'`);
-    const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
-      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+    const sql =
+      rollup ??
+      `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
+        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+      } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
     const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
     if (rows.length > MAX_GROUP_ROWS) {
       throw badRequest(
@@ -710,6 +829,45 @@ export class EmbeddedStore implements RecordStore {
     }));
   }
 }
+
+const MINUTE_US = 60_000_000;
+const CACHE_MS = 2000;
+const CACHE_ENTRIES = 256;
+
+/** Per-minute sums of the compacted flow partitions, written in the compaction's transaction. */
+const ROLLUP = '_rollup_flow';
+const ROLLUP_COLS =
+  'path VARCHAR, minute BIGINT, flows BIGINT, bytes HUGEINT, packets HUGEINT, rtt_sum DOUBLE, rtt_n BIGINT, srt_sum DOUBLE, srt_n BIGINT, retrans HUGEINT';
+const ROLLUP_FIELDS = [
+  'first_ts',
+  'client_wire_bytes',
+  'server_wire_bytes',
+  'client_packets',
+  'server_packets',
+  'rtt_ms',
+  'srt_ms',
+  'client_retransmissions',
+  'server_retransmissions',
+];
+
+/** Rollup rows (path = $1) of the flow rows of `src` matching `where`. */
+function rollupInsertSql(src: string, where: string): string {
+  return `INSERT INTO ${ROLLUP} SELECT $1, (epoch_us("first_ts") // ${MINUTE_US}) * ${MINUTE_US} AS m, count(*),
+    sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)),
+    sum(coalesce(client_packets, 0) + coalesce(server_packets, 0)),
+    sum(rtt_ms), count(rtt_ms), sum(srt_ms), count(srt_ms),
+    sum(coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0))
+    FROM ${src} WHERE (${where}) AND epoch_us("first_ts") >= 0 GROUP BY m`;
+}
+
+const ROLLUP_METRIC: Record<SeriesQuery['metric'], { num: string; den: string }> = {
+  bps: { num: 'sum(bytes) * 8', den: 'sum(flows)' },
+  pps: { num: 'sum(packets)', den: 'sum(flows)' },
+  flows: { num: 'sum(flows)', den: 'sum(flows)' },
+  rtt_ms: { num: 'sum(rtt_sum)', den: 'sum(rtt_n)' },
+  srt_ms: { num: 'sum(srt_sum)', den: 'sum(srt_n)' },
+  retrans_rate: { num: 'sum(retrans)', den: 'sum(packets)' },
+};
 
 const METRIC_SQL: Record<SeriesQuery['metric'], { num: string; den: string; unit: string }> = {
   bps: {

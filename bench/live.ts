@@ -1,0 +1,363 @@
+/**
+ * Live benchmarks (each part ≤ 30 s):
+ *  1. mirror → broker → 2 targets on loopback: a generator thread sends VXLAN-mirrored packets
+ *     as fast as it can, the receiver feeds the broker, the broker delivers to two VXLAN sinks
+ *     (filter 'tcp'; everything sliced to 128 B). Exact accounting at every hop:
+ *       generator sent     = receiver got + receiver socket drops + loopback backlog drops
+ *       target matched     = target sent + target drops (counted by the broker)
+ *       target sent        = sink got + sink socket drops + loopback backlog drops
+ *  2. live capture packets/s, single thread vs the worker pipeline: tcpreplay at top speed on
+ *     a veth pair inside a namespace made for the bench; also the pipeline alone from a file.
+ *
+ * usage: node dist/bench/live.js      (or through bench/run.ts)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { createBroker } from '../src/broker/index.js';
+import { readCaptureFile } from '../src/capture/capture-file.js';
+import { pcapAvailable } from '../src/capture/live.js';
+import { createVxlanReceiver, udpSocketDrops } from '../src/capture/mirror.js';
+import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
+import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
+import { generate } from './gen-capture.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = `${ROOT}bench/out/`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Packets the kernel dropped from per-CPU receive backlogs (loopback goes through them). */
+function softnetDrops(): number {
+  try {
+    return readFileSync('/proc/net/softnet_stat', 'latin1')
+      .trim()
+      .split('\n')
+      .reduce((s, l) => s + Number.parseInt(l.split(/\s+/)[1] ?? '0', 16), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Frames of a capture, for the generator. */
+async function loadFrames(path: string, max: number): Promise<Buffer[]> {
+  const frames: Buffer[] = [];
+  await readCaptureFile(path, (f) => {
+    if (frames.length < max && f.linkType === 1)
+      frames.push(Buffer.from(f.buf.subarray(f.off, f.off + f.caplen)));
+  });
+  return frames;
+}
+
+const GENERATOR = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const { frames, port, seconds, vni } = workerData;
+const s = dgram.createSocket('udp4');
+const pkts = frames.map((f) => { const b = Buffer.alloc(8 + f.length); b.writeUInt32BE(0x08000000, 0); b.writeUInt32BE(vni << 8, 4); Buffer.from(f).copy(b, 8); return b; });
+let sent = 0, errors = 0, inflight = 0, i = 0;
+const end = Date.now() + seconds * 1000;
+s.connect(port, '127.0.0.1', () => {
+  try { s.setSendBufferSize(4 << 20); } catch {}
+  const cb = (e) => { inflight--; if (e) errors++; else sent++; };
+  const pump = () => {
+    if (Date.now() >= end) { const wait = () => inflight > 0 ? setTimeout(wait, 5) : (s.close(), parentPort.postMessage({ sent, errors })); wait(); return; }
+    while (inflight < 512) { inflight++; s.send(pkts[i++ % pkts.length], cb); }
+    setImmediate(pump);
+  };
+  pump();
+});
+`;
+
+const SINK = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const s = dgram.createSocket('udp4');
+let got = 0;
+s.on('message', () => { got++; });
+s.bind(0, '127.0.0.1', () => {
+  try { s.setRecvBufferSize(4 << 20); } catch {}
+  parentPort.postMessage({ port: s.address().port });
+});
+parentPort.on('message', () => { s.close(); parentPort.postMessage({ got }); });
+`;
+
+interface Sink {
+  port: number;
+  stop(): Promise<number>;
+}
+
+async function startSink(): Promise<Sink> {
+  const w = new Worker(SINK, { eval: true });
+  const port = await new Promise<number>((r) => w.once('message', (m: { port: number }) => r(m.port)));
+  return {
+    port,
+    async stop() {
+      w.postMessage('stop');
+      const got = await new Promise<number>((r) => w.once('message', (m: { got: number }) => r(m.got)));
+      await w.terminate();
+      return got;
+    },
+  };
+}
+
+export interface BrokerBenchResult {
+  seconds: number;
+  generatorSent: number;
+  received: number;
+  receiverSocketDrops: number;
+  receivePps: number;
+  targets: Array<{
+    name: string;
+    matched: number;
+    sent: number;
+    brokerDrops: Record<string, number>;
+    delivered: number;
+    sinkSocketDrops: number;
+  }>;
+  backlogDrops: number;
+  balanced: boolean;
+}
+
+export async function benchBroker(frames: Buffer[], seconds = 8): Promise<BrokerBenchResult> {
+  const sa = await startSink();
+  const sb = await startSink();
+  const broker = createBroker();
+  await broker.addTarget({
+    name: 'tcp-only',
+    filter: 'tcp',
+    deliver: { type: 'vxlan', host: '127.0.0.1', port: sa.port, vni: 1 },
+  });
+  await broker.addTarget({
+    name: 'all-sliced',
+    snaplen: 128,
+    deliver: { type: 'vxlan', host: '127.0.0.1', port: sb.port, vni: 2 },
+  });
+  await broker.start();
+  const rx = createVxlanReceiver({ host: '127.0.0.1', port: 0 }, broker.onFrame);
+  await rx.start();
+  const port = rx.address().port;
+  const backlog0 = softnetDrops();
+  const t0 = performance.now();
+  const gen = new Worker(GENERATOR, { eval: true, workerData: { frames, port, seconds, vni: 77 } });
+  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
+  await gen.terminate();
+  // Let the receiver drain its socket, then the targets their queues.
+  let last = -1;
+  while (rx.counters.received !== last) {
+    last = rx.counters.received;
+    await sleep(200);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const rxDrops = udpSocketDrops(port, '127.0.0.1');
+  await rx.stop();
+  await broker.stop();
+  await sleep(200);
+  const sinkDropsA = udpSocketDrops(sa.port, '127.0.0.1');
+  const sinkDropsB = udpSocketDrops(sb.port, '127.0.0.1');
+  const gotA = await sa.stop();
+  const gotB = await sb.stop();
+  const backlog = softnetDrops() - backlog0;
+  const st = broker.stats();
+  const targets = st.targets.map((t, i) => ({
+    name: t.name,
+    matched: t.matched,
+    sent: t.sent,
+    brokerDrops: t.dropReasons,
+    delivered: i === 0 ? gotA : gotB,
+    sinkSocketDrops: i === 0 ? sinkDropsA : sinkDropsB,
+  }));
+  const lostAfterSend =
+    g.sent -
+    rx.counters.received -
+    rxDrops +
+    targets.reduce((s, t) => s + t.sent - t.delivered - t.sinkSocketDrops, 0);
+  const balanced =
+    lostAfterSend === backlog &&
+    st.targets.every((t) => t.matched === t.sent + t.dropped + t.deduplicated && t.pending === 0);
+  return {
+    seconds: Math.round(secs * 100) / 100,
+    generatorSent: g.sent,
+    received: rx.counters.received,
+    receiverSocketDrops: rxDrops,
+    receivePps: Math.round(rx.counters.received / secs),
+    targets,
+    backlogDrops: backlog,
+    balanced,
+  };
+}
+
+/** Pipeline alone: frames from a file through the inline Sensor vs N workers. */
+async function benchPipelineFile(
+  path: string,
+  workers: number,
+): Promise<{ pps: number; drops: Record<string, number> }> {
+  const recs = { n: 0 };
+  const sink = (): void => {
+    recs.n++;
+  };
+  const opts = { flow: {}, l7: true };
+  const p: Pipeline =
+    workers > 0
+      ? createThreadedPipeline(sink, { ...opts, workers, buffersPerWorker: 64 })
+      : createInlinePipeline(sink, opts);
+  await p.ready;
+  // A file offers packets faster than any pipeline takes them; with workers, what does not fit
+  // in the batch buffers is dropped and counted (the figure shows how much the workers kept up).
+  const t0 = performance.now();
+  const s = await readCaptureFile(path, p.onFrame);
+  const c = await p.finish();
+  const secs = (performance.now() - t0) / 1000;
+  return { pps: Math.round(s.packets / secs), drops: c.drops };
+}
+
+interface LiveRun {
+  workers: number;
+  offered: number;
+  captured: number;
+  processed: number;
+  kernelDropped: number;
+  pipelineDrops: Record<string, number>;
+  pps: number;
+}
+
+const CAPTURE_SCRIPT = `
+const [root, iface, workers] = JSON.parse(process.argv[1]);
+const { createLiveCapture } = await import(root + 'dist/src/capture/live.js');
+const { createInlinePipeline } = await import(root + 'dist/src/capture/workers/pipeline.js');
+const { createThreadedPipeline } = await import(root + 'dist/src/capture/workers/threaded.js');
+const opts = { flow: {}, l7: true };
+const p = workers > 0 ? createThreadedPipeline(() => {}, { ...opts, workers }) : createInlinePipeline(() => {}, opts);
+await p.ready;
+let first = 0, last = 0, n = 0;
+const live = createLiveCapture({ iface, bufferSize: 256 << 20 }, (f) => { if (n++ === 0) first = performance.now(); last = performance.now(); p.onFrame(f); }, { onTick: (s, ns) => p.tick(s, ns) });
+await live.start();
+process.stderr.write('ready\\n');
+const t = setInterval(async () => {
+  if (n > 0 && performance.now() - last > 1500) {
+    clearInterval(t);
+    await live.stop();
+    const c = await p.finish();
+    const k = live.refreshStats();
+    process.stdout.write(JSON.stringify({ captured: k.packets, processed: c.frames, kernelDropped: k.kernelDropped, pipelineDrops: c.drops, secs: (last - first) / 1000 }) + '\\n');
+  }
+}, 100);
+`;
+
+async function liveRun(ns: string, file: string, workers: number): Promise<LiveRun | string> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      CAPTURE_SCRIPT,
+      JSON.stringify([ROOT, 'vb', workers]),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('ready')) resolve();
+    });
+    child.once('exit', () => resolve());
+  });
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-i', 'va', '--topspeed', file], {
+    encoding: 'utf8',
+  });
+  const offered = Number(/Successful packets:\s+(\d+)/.exec(r.stdout)?.[1] ?? -1);
+  await new Promise<void>((resolve) => {
+    if (child.exitCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  if (!out.trim()) return `capture failed: ${err.trim()}`;
+  const j = JSON.parse(out.trim()) as Omit<LiveRun, 'workers' | 'offered' | 'pps'> & { secs: number };
+  return {
+    workers,
+    offered,
+    captured: j.captured,
+    processed: j.processed,
+    kernelDropped: j.kernelDropped,
+    pipelineDrops: j.pipelineDrops,
+    pps: Math.round(j.processed / j.secs),
+  };
+}
+
+function liveMissing(): string[] {
+  const miss: string[] = [];
+  if (process.getuid?.() !== 0) miss.push('root');
+  if (spawnSync('sh', ['-c', 'command -v tcpreplay'], { stdio: 'ignore' }).status !== 0)
+    miss.push('tcpreplay');
+  if (!pcapAvailable()) miss.push('the vantage-pcap addon');
+  return miss;
+}
+
+export async function benchLive(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const file = `${OUT}live-200k.pcap`;
+  if (!existsSync(file)) generate(file, 200_000);
+  const frames = await loadFrames(file, 20_000);
+
+  process.stdout.write('\n## live: mirror (VXLAN) → broker → 2 targets on loopback\n');
+  const b = await benchBroker(frames, 8);
+  process.stdout.write(
+    `received ${b.received} of ${b.generatorSent} sent in ${b.seconds} s: ${b.receivePps} packets/s ` +
+      `(receiver socket drops ${b.receiverSocketDrops}, loopback backlog drops ${b.backlogDrops})\n`,
+  );
+  for (const t of b.targets)
+    process.stdout.write(
+      `  target ${t.name}: matched ${t.matched}, sent ${t.sent}, broker drops ${JSON.stringify(t.brokerDrops)}, ` +
+        `delivered ${t.delivered}, sink socket drops ${t.sinkSocketDrops}\n`,
+    );
+  process.stdout.write(`  accounting exact (sent = delivered + counted drops at every hop): ${b.balanced}\n`);
+
+  process.stdout.write('\n## live: pipeline alone (file → decode/flow/L7), inline vs workers\n');
+  for (const w of [0, 2]) {
+    const r = await benchPipelineFile(file, w);
+    process.stdout.write(`  workers ${w}: ${r.pps} packets/s, drops ${JSON.stringify(r.drops)}\n`);
+  }
+
+  process.stdout.write('\n## live: capture on a veth (tcpreplay --topspeed), inline vs workers\n');
+  const miss = liveMissing();
+  if (miss.length > 0) {
+    process.stdout.write(`  skipped: needs ${miss.join(', ')}\n`);
+    return;
+  }
+  const ns = `vbench-${process.pid}`;
+  const ip = (...a: string[]): void => {
+    spawnSync('ip', ['netns', 'exec', ns, ...a], { stdio: 'ignore' });
+  };
+  spawnSync('ip', ['netns', 'add', ns]);
+  try {
+    ip('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
+    ip('ip', 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
+    for (const i of ['va', 'vb']) {
+      ip('ip', 'link', 'set', i, 'mtu', '9000');
+      ip('ip', 'link', 'set', i, 'up');
+    }
+    for (const w of [0, 2]) {
+      const r = await liveRun(ns, file, w);
+      if (typeof r === 'string') process.stdout.write(`  workers ${w}: ${r}\n`);
+      else
+        process.stdout.write(
+          `  workers ${w}: ${r.pps} packets/s processed; offered ${r.offered}, captured ${r.captured}, ` +
+            `processed ${r.processed}, kernel drops ${r.kernelDropped}, pipeline drops ${JSON.stringify(r.pipelineDrops)}, ` +
+            `lost before capture (veth backlog) ${r.offered - r.captured - r.kernelDropped}\n`,
+        );
+    }
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+if (process.argv[1]?.endsWith('live.js')) await benchLive();

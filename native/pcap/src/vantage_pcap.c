@@ -1,0 +1,560 @@
+/*
+ * vantage-pcap: the smallest binding Vantage needs from libpcap and the socket API.
+ *
+ *   open(iface, opts)        live capture handle (pcap_create + options + pcap_activate)
+ *   read(h, buf) -> Promise  fill buf with a batch of packet records on a pool thread
+ *   stats(h)                 kernel counters: received, dropped, ifDropped
+ *   inject(h, buf)           send one frame on the interface
+ *   rawOpen(proto, bindIp)   raw IPv4 socket for one IP protocol (GRE = 47): mirror receivers
+ *   rawSend(h, buf, dstIp)   send one payload of that protocol (the kernel adds the IP header)
+ *   close(h)
+ *
+ * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
+ * four little-endian u32 (seconds, nanoseconds, captured length, wire length) followed by the
+ * bytes, padded to a multiple of 4. Only one read may be in flight per handle; close() during a
+ * read is deferred until the read returns (a read waits at most timeoutMs).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KIND_PCAP 1
+#define KIND_RAW 2
+#define REC_HDR 16
+#define RAW_MAX 65536
+
+typedef struct {
+  int kind;
+  pcap_t *pcap;
+  int fd;
+  int snaplen;
+  int timeout_ms;
+  int busy;
+  int closing;
+  int closed;
+} handle_t;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref buf_ref;
+  napi_ref h_ref;
+  handle_t *h;
+  uint8_t *data;
+  size_t cap;
+  size_t used;
+  uint32_t packets;
+  int err;
+  char msg[PCAP_ERRBUF_SIZE + 64];
+} read_req_t;
+
+#define CHECK(call)                                                                      \
+  do {                                                                                   \
+    if ((call) != napi_ok) {                                                             \
+      napi_throw_error(env, NULL, "vantage-pcap: N-API call failed: " #call);           \
+      return NULL;                                                                       \
+    }                                                                                    \
+  } while (0)
+
+static napi_value throw_code(napi_env env, const char *code, const char *msg) {
+  napi_value m, c, e;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, m, &e);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static const char *errno_code(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENOBUFS: return "ENOBUFS";
+    case EAGAIN: return "EAGAIN";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    default: return "EIO";
+  }
+}
+
+static void really_close(handle_t *h) {
+  if (h->closed) return;
+  h->closed = 1;
+  if (h->kind == KIND_PCAP && h->pcap) pcap_close(h->pcap);
+  if (h->kind == KIND_RAW && h->fd >= 0) close(h->fd);
+  h->pcap = NULL;
+  h->fd = -1;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  handle_t *h = (handle_t *)data;
+  /* A read in flight keeps the handle object alive through its promise, so busy is 0 here. */
+  really_close(h);
+  free(h);
+}
+
+static handle_t *get_handle(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: expected a handle");
+    return NULL;
+  }
+  napi_get_value_external(env, v, &p);
+  handle_t *h = (handle_t *)p;
+  if (h->closed || h->closing) {
+    throw_code(env, "ECLOSED", "vantage-pcap: handle is closed");
+    return NULL;
+  }
+  return h;
+}
+
+static int get_opt_int(napi_env env, napi_value obj, const char *name, int dflt) {
+  bool has = false;
+  napi_value v;
+  napi_valuetype t;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return dflt;
+  napi_get_named_property(env, obj, name, &v);
+  napi_typeof(env, v, &t);
+  if (t == napi_boolean) {
+    bool b;
+    napi_get_value_bool(env, v, &b);
+    return b ? 1 : 0;
+  }
+  if (t != napi_number) return dflt;
+  int32_t n;
+  napi_get_value_int32(env, v, &n);
+  return n;
+}
+
+/* Copy a JS string into a malloc'd C string; NULL when absent. */
+static char *get_string(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) return NULL;
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value make_handle(napi_env env, handle_t *h) {
+  napi_value ext;
+  if (napi_create_external(env, h, finalize_handle, NULL, &ext) != napi_ok) {
+    really_close(h);
+    free(h);
+    napi_throw_error(env, NULL, "vantage-pcap: cannot create handle");
+    return NULL;
+  }
+  return ext;
+}
+
+/* open(iface, {snaplen, promisc, immediate, bufferSize, timeoutMs, filter}) */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *iface = argc > 0 ? get_string(env, argv[0]) : NULL;
+  if (!iface) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: open(iface, opts): iface must be a string");
+    return NULL;
+  }
+  napi_value opts = argv[1];
+  napi_valuetype ot = napi_undefined;
+  if (argc > 1) napi_typeof(env, opts, &ot);
+  int has_opts = ot == napi_object;
+  int snaplen = has_opts ? get_opt_int(env, opts, "snaplen", 262144) : 262144;
+  int promisc = has_opts ? get_opt_int(env, opts, "promisc", 1) : 1;
+  int immediate = has_opts ? get_opt_int(env, opts, "immediate", 1) : 1;
+  int bufsize = has_opts ? get_opt_int(env, opts, "bufferSize", 32 << 20) : 32 << 20;
+  int timeout = has_opts ? get_opt_int(env, opts, "timeoutMs", 100) : 100;
+  char *filter = NULL;
+  if (has_opts) {
+    bool has = false;
+    napi_has_named_property(env, opts, "filter", &has);
+    if (has) {
+      napi_value fv;
+      napi_get_named_property(env, opts, "filter", &fv);
+      filter = get_string(env, fv);
+    }
+  }
+
+  char errbuf[PCAP_ERRBUF_SIZE];
+  char msg[PCAP_ERRBUF_SIZE + 256];
+  errbuf[0] = 0;
+  pcap_t *p = pcap_create(iface, errbuf);
+  if (!p) {
+    snprintf(msg, sizeof msg, "%s: %s", iface, errbuf);
+    free(iface);
+    free(filter);
+    return throw_code(env, "EPCAP", msg);
+  }
+  pcap_set_snaplen(p, snaplen);
+  pcap_set_promisc(p, promisc);
+  pcap_set_immediate_mode(p, immediate);
+  pcap_set_buffer_size(p, bufsize);
+  pcap_set_timeout(p, timeout);
+  pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+  int rc = pcap_activate(p);
+  if (rc < 0) {
+    const char *code = "EPCAP";
+    if (rc == PCAP_ERROR_PERM_DENIED) code = "EPERM";
+    else if (rc == PCAP_ERROR_NO_SUCH_DEVICE) code = "ENODEV";
+    else if (rc == PCAP_ERROR_IFACE_NOT_UP) code = "ENETDOWN";
+    else if (rc == PCAP_ERROR_PROMISC_PERM_DENIED) code = "EPERM";
+    snprintf(msg, sizeof msg, "%s: %s", iface, pcap_geterr(p));
+    pcap_close(p);
+    free(iface);
+    free(filter);
+    return throw_code(env, code, msg);
+  }
+  if (filter && filter[0]) {
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      snprintf(msg, sizeof msg, "filter '%s': %s", filter, pcap_geterr(p));
+      pcap_close(p);
+      free(iface);
+      free(filter);
+      return throw_code(env, "EFILTER", msg);
+    }
+    rc = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+      snprintf(msg, sizeof msg, "filter '%s': %s", filter, pcap_geterr(p));
+      pcap_close(p);
+      free(iface);
+      free(filter);
+      return throw_code(env, "EFILTER", msg);
+    }
+  }
+  free(iface);
+  free(filter);
+  if (pcap_setnonblock(p, 1, errbuf) != 0) {
+    snprintf(msg, sizeof msg, "cannot make the capture non-blocking: %s", errbuf);
+    pcap_close(p);
+    return throw_code(env, "EPCAP", msg);
+  }
+  handle_t *h = calloc(1, sizeof *h);
+  h->kind = KIND_PCAP;
+  h->pcap = p;
+  h->fd = pcap_get_selectable_fd(p);
+  h->snaplen = pcap_snapshot(p);
+  h->timeout_ms = timeout > 0 ? timeout : 100;
+  return make_handle(env, h);
+}
+
+static napi_value js_datalink(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  CHECK(napi_create_int32(env, h->kind == KIND_PCAP ? pcap_datalink(h->pcap) : 101, &out));
+  return out;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+  p[2] = (v >> 16) & 0xff;
+  p[3] = v >> 24;
+}
+
+static void read_execute(napi_env env, void *data) {
+  read_req_t *r = (read_req_t *)data;
+  handle_t *h = r->h;
+  struct pollfd pfd = {.fd = h->fd, .events = POLLIN};
+  int pr = poll(&pfd, 1, h->timeout_ms);
+  if (pr < 0 && errno != EINTR) {
+    r->err = errno;
+    snprintf(r->msg, sizeof r->msg, "poll: %s", strerror(errno));
+    return;
+  }
+  size_t need = REC_HDR + (size_t)(h->kind == KIND_PCAP ? h->snaplen : RAW_MAX);
+  if (h->kind == KIND_PCAP) {
+    while (r->cap - r->used >= need) {
+      struct pcap_pkthdr *hdr;
+      const u_char *bytes;
+      int rc = pcap_next_ex(h->pcap, &hdr, &bytes);
+      if (rc == 1) {
+        uint8_t *o = r->data + r->used;
+        uint32_t cl = hdr->caplen;
+        put_u32(o, (uint32_t)hdr->ts.tv_sec);
+        put_u32(o + 4, (uint32_t)hdr->ts.tv_usec); /* nanoseconds: precision set to nano */
+        put_u32(o + 8, cl);
+        put_u32(o + 12, hdr->len);
+        memcpy(o + REC_HDR, bytes, cl);
+        r->used += REC_HDR + ((cl + 3) & ~3u);
+        r->packets++;
+      } else if (rc == 0 || rc == PCAP_ERROR_BREAK) {
+        break;
+      } else {
+        r->err = EIO;
+        snprintf(r->msg, sizeof r->msg, "capture read failed: %s", pcap_geterr(h->pcap));
+        break;
+      }
+    }
+  } else {
+    while (r->cap - r->used >= need) {
+      uint8_t *o = r->data + r->used;
+      ssize_t n = recv(h->fd, o + REC_HDR, RAW_MAX, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          r->err = errno;
+          snprintf(r->msg, sizeof r->msg, "raw socket read failed: %s", strerror(errno));
+        }
+        break;
+      }
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      uint32_t cl = n > RAW_MAX ? RAW_MAX : (uint32_t)n;
+      put_u32(o, (uint32_t)ts.tv_sec);
+      put_u32(o + 4, (uint32_t)ts.tv_nsec);
+      put_u32(o + 8, cl);
+      put_u32(o + 12, (uint32_t)n);
+      r->used += REC_HDR + ((cl + 3) & ~3u);
+      r->packets++;
+    }
+  }
+}
+
+static void read_complete(napi_env env, napi_status status, void *data) {
+  read_req_t *r = (read_req_t *)data;
+  handle_t *h = r->h;
+  h->busy = 0;
+  if (h->closing) really_close(h);
+  if (r->err) {
+    napi_value m, c, e;
+    napi_create_string_utf8(env, r->msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_string_utf8(env, errno_code(r->err), NAPI_AUTO_LENGTH, &c);
+    napi_create_error(env, c, m, &e);
+    napi_reject_deferred(env, r->deferred, e);
+  } else {
+    napi_value res, v;
+    napi_create_object(env, &res);
+    napi_create_uint32(env, (uint32_t)r->used, &v);
+    napi_set_named_property(env, res, "bytes", v);
+    napi_create_uint32(env, r->packets, &v);
+    napi_set_named_property(env, res, "packets", v);
+    napi_resolve_deferred(env, r->deferred, res);
+  }
+  napi_delete_reference(env, r->buf_ref);
+  napi_delete_reference(env, r->h_ref);
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+/* read(h, buf) -> Promise<{bytes, packets}> */
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], promise, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->busy) return throw_code(env, "EBUSY", "vantage-pcap: a read is already in flight on this handle");
+  bool isbuf = false;
+  if (argc < 2 || napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: read(h, buf): buf must be a Buffer");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  size_t need = REC_HDR + (size_t)(h->kind == KIND_PCAP ? h->snaplen : RAW_MAX);
+  if (len < need) {
+    char m[128];
+    snprintf(m, sizeof m, "vantage-pcap: read buffer of %zu bytes is smaller than one record (%zu)", len, need);
+    return throw_code(env, "EINVAL", m);
+  }
+  read_req_t *r = calloc(1, sizeof *r);
+  r->h = h;
+  r->data = (uint8_t *)data;
+  r->cap = len;
+  CHECK(napi_create_reference(env, argv[1], 1, &r->buf_ref));
+  CHECK(napi_create_reference(env, argv[0], 1, &r->h_ref));
+  CHECK(napi_create_promise(env, &r->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "vantage-pcap.read", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, read_execute, read_complete, r, &r->work));
+  h->busy = 1;
+  CHECK(napi_queue_async_work(env, r->work));
+  return promise;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], res, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  struct pcap_stat st;
+  memset(&st, 0, sizeof st);
+  if (h->kind == KIND_PCAP && pcap_stats(h->pcap, &st) != 0)
+    return throw_code(env, "EPCAP", pcap_geterr(h->pcap));
+  CHECK(napi_create_object(env, &res));
+  napi_create_double(env, st.ps_recv, &v);
+  napi_set_named_property(env, res, "received", v);
+  napi_create_double(env, st.ps_drop, &v);
+  napi_set_named_property(env, res, "dropped", v);
+  napi_create_double(env, st.ps_ifdrop, &v);
+  napi_set_named_property(env, res, "ifDropped", v);
+  return res;
+}
+
+/* inject(h, buf) -> bytes sent */
+static napi_value js_inject(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind != KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: inject needs a capture handle");
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  int n = pcap_inject(h->pcap, data, len);
+  if (n < 0) return throw_code(env, "EIO", pcap_geterr(h->pcap));
+  CHECK(napi_create_int32(env, n, &out));
+  return out;
+}
+
+/* rawOpen(proto, bindIp?) -> handle: raw IPv4 socket; reads return whole IPv4 packets. */
+static napi_value js_raw_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t proto = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &proto) != napi_ok || proto <= 0 || proto > 255) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: rawOpen(proto): proto must be 1..255");
+    return NULL;
+  }
+  int rcvbuf = 8 << 20;
+  if (argc > 2) {
+    int32_t rb;
+    if (napi_get_value_int32(env, argv[2], &rb) == napi_ok && rb > 0) rcvbuf = rb;
+  }
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, proto);
+  if (fd < 0) {
+    char m[256];
+    snprintf(m, sizeof m, "raw socket for IP protocol %d: %s", proto, strerror(errno));
+    return throw_code(env, errno_code(errno), m);
+  }
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  char *bind_ip = argc > 1 ? get_string(env, argv[1]) : NULL;
+  if (bind_ip && bind_ip[0]) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    if (inet_pton(AF_INET, bind_ip, &a.sin_addr) != 1 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+      char m[256];
+      snprintf(m, sizeof m, "raw socket: cannot bind to %s: %s", bind_ip, strerror(errno));
+      int e = errno;
+      close(fd);
+      free(bind_ip);
+      return throw_code(env, errno_code(e), m);
+    }
+  }
+  free(bind_ip);
+  handle_t *h = calloc(1, sizeof *h);
+  h->kind = KIND_RAW;
+  h->fd = fd;
+  h->snaplen = RAW_MAX;
+  h->timeout_ms = 100;
+  return make_handle(env, h);
+}
+
+/* rawSend(h, buf, dstIp) -> bytes sent; throws with code EAGAIN/ENOBUFS when the queue is full. */
+static napi_value js_raw_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind != KIND_RAW) return throw_code(env, "EINVAL", "vantage-pcap: rawSend needs a raw socket handle");
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  char ip[64];
+  size_t iplen = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[2], ip, sizeof ip, &iplen));
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) return throw_code(env, "EINVAL", "rawSend: bad IPv4 address");
+  ssize_t n = sendto(h->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof a);
+  if (n < 0) {
+    char m[128];
+    snprintf(m, sizeof m, "rawSend: %s", strerror(errno));
+    return throw_code(env, errno_code(errno), m);
+  }
+  CHECK(napi_create_int32(env, (int32_t)n, &out));
+  return out;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *p = NULL;
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external) return NULL;
+  napi_get_value_external(env, argv[0], &p);
+  handle_t *h = (handle_t *)p;
+  if (h->busy) h->closing = 1;
+  else really_close(h);
+  return NULL;
+}
+
+/* interfaces() -> names libpcap can open (for error messages). */
+static napi_value js_interfaces(napi_env env, napi_callback_info info) {
+  pcap_if_t *all = NULL;
+  char errbuf[PCAP_ERRBUF_SIZE];
+  napi_value arr, s;
+  CHECK(napi_create_array(env, &arr));
+  if (pcap_findalldevs(&all, errbuf) != 0) return arr;
+  uint32_t i = 0;
+  for (pcap_if_t *d = all; d; d = d->next) {
+    napi_create_string_utf8(env, d->name, NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, i++, s);
+  }
+  pcap_freealldevs(all);
+  return arr;
+}
+
+static napi_value js_version(napi_env env, napi_callback_info info) {
+  napi_value s;
+  CHECK(napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"datalink", NULL, js_datalink, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"read", NULL, js_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"inject", NULL, js_inject, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rawOpen", NULL, js_raw_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rawSend", NULL, js_raw_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

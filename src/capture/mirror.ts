@@ -1,0 +1,457 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { parseIpv4, parseIpv6 } from '../common/addr.js';
+import type { FrameHandler } from './frame.js';
+import { LinkType, newFrame } from './frame.js';
+import {
+  type BatchHooks,
+  BatchLoop,
+  explainNativeError,
+  loadPcapBinding,
+  type NativeHandle,
+  type PcapBinding,
+  wallClock,
+} from './live.js';
+
+/**
+ * Receivers for mirrored traffic: VXLAN over UDP (AWS VPC Traffic Mirroring, 4789), TZSP over
+ * UDP (MikroTik and others, 37008) and GRE/ERSPAN over raw IP protocol 47 (TAP/SPAN fabrics;
+ * needs the vantage-pcap addon and root). Each hands frames to a FrameHandler exactly like a
+ * capture file or an interface.
+ *
+ * A UDP socket delivers only the UDP payload, so the VXLAN receiver rebuilds the outer IP and
+ * UDP headers in front of it (source = the sender, destination = our bound address, UDP
+ * destination port 4789 whatever port we listen on) and hands out a raw-IP frame. The decoder
+ * then decapsulates it like any VXLAN packet: every flow and packet keeps the VNI and the outer
+ * addresses, so traffic of different mirror sessions / VPCs stays apart.
+ */
+
+export interface MirrorCounters {
+  /** Datagrams (or raw packets) received. */
+  received: number;
+  /** Bytes of them (UDP payload for UDP receivers, whole IP packet for GRE). */
+  bytes: number;
+  /** Frames handed to the pipeline. */
+  delivered: number;
+  /** Datagrams that were not of the receiver's encapsulation, by reason. */
+  malformed: Record<string, number>;
+  /** Datagrams the kernel dropped on this socket because we did not read fast enough. */
+  socketDrops: number;
+}
+
+export interface MirrorReceiver {
+  readonly kind: 'vxlan' | 'tzsp' | 'gre';
+  readonly counters: MirrorCounters;
+  /** Bound address; valid after start(). */
+  address(): { address: string; port: number };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Refresh `socketDrops` from the kernel. */
+  refreshStats(): MirrorCounters;
+}
+
+export interface UdpReceiverConfig {
+  host: string;
+  port: number;
+  /** Socket receive buffer in bytes (capped by net.core.rmem_max). */
+  rcvbuf: number;
+}
+
+export const VXLAN_PORT = 4789;
+export const TZSP_PORT = 37008;
+const VXLAN_HEADER = 8;
+const ETH_MIN = 14;
+
+function newCounters(): MirrorCounters {
+  return { received: 0, bytes: 0, delivered: 0, malformed: {}, socketDrops: 0 };
+}
+
+/** Parse "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
+export function parseHostPort(s: string, dfltPort: number): { host: string; port: number } {
+  let host = '0.0.0.0';
+  let port = dfltPort;
+  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (m6) {
+    host = m6[1]!;
+    if (m6[2]) port = Number(m6[2]);
+  } else if (/^\d+$/.test(s)) port = Number(s);
+  else {
+    const i = s.lastIndexOf(':');
+    if (i >= 0) {
+      if (i > 0) host = s.slice(0, i);
+      port = Number(s.slice(i + 1));
+    } else host = s;
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port in '${s}'`);
+  return { host, port };
+}
+
+/**
+ * Datagrams the kernel dropped on UDP sockets bound to `port` (and `host` unless it is a
+ * wildcard), from /proc/net/udp and /proc/net/udp6. 0 where /proc is not available.
+ */
+export function udpSocketDrops(port: number, host = '0.0.0.0'): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let wantV4: string | null = null;
+  const v4 = parseIpv4(host);
+  if (v4 !== null && v4 !== 0) {
+    // /proc prints the address as the host-order u32 of the network bytes (little-endian here).
+    const b = [(v4 >>> 24) & 255, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255];
+    wantV4 = b
+      .reverse()
+      .map((x) => x.toString(16).toUpperCase().padStart(2, '0'))
+      .join('');
+  }
+  let drops = 0;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      if (!local) continue;
+      const [addr, p] = local.split(':');
+      if (p !== hexPort) continue;
+      if (wantV4 && f === '/proc/net/udp' && addr !== wantV4) continue;
+      drops += Number(cols[cols.length - 1]) || 0;
+    }
+  }
+  return drops;
+}
+
+/** Address bytes of the last sender, cached: mirror sources are few. */
+class AddrCache {
+  private key = '';
+  v4 = 0;
+  v6: Uint8Array | null = null;
+  isV6 = false;
+  set(addr: string): void {
+    if (addr === this.key) return;
+    this.key = addr;
+    const mapped = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+    const v4 = parseIpv4(mapped);
+    if (v4 !== null) {
+      this.isV6 = false;
+      this.v4 = v4;
+    } else {
+      this.isV6 = true;
+      this.v6 = parseIpv6(addr) ?? new Uint8Array(16);
+    }
+  }
+}
+
+/**
+ * Writes the outer IPv4/IPv6 + UDP headers of a received VXLAN datagram in front of its
+ * payload, so the frame looks as it did on the wire (minus the outer Ethernet header).
+ */
+export class OuterHeaderBuilder {
+  private readonly src = new AddrCache();
+  private readonly dst = new AddrCache();
+
+  setLocal(address: string): void {
+    this.dst.set(address);
+  }
+
+  /** Header length for a datagram from `from`. */
+  headerLen(from: string): number {
+    this.src.set(from);
+    return this.src.isV6 || this.dst.isV6 ? 48 : 28;
+  }
+
+  /** Write the headers ending at `payloadOff`; returns the frame's start offset. */
+  write(buf: Buffer, payloadOff: number, payloadLen: number, srcPort: number, dstPort: number): number {
+    const s = this.src;
+    const d = this.dst;
+    const udpLen = 8 + payloadLen;
+    let o: number;
+    if (!s.isV6 && !d.isV6) {
+      o = payloadOff - 28;
+      buf[o] = 0x45;
+      buf[o + 1] = 0;
+      buf.writeUInt16BE(Math.min(65535, 20 + udpLen), o + 2);
+      buf.writeUInt32BE(0, o + 4); // id 0, no fragmentation
+      buf[o + 8] = 64;
+      buf[o + 9] = 17;
+      buf.writeUInt16BE(0, o + 10);
+      buf.writeUInt32BE(s.v4 >>> 0, o + 12);
+      buf.writeUInt32BE(d.v4 >>> 0, o + 16);
+    } else {
+      o = payloadOff - 48;
+      buf.writeUInt32BE(0x60000000, o);
+      buf.writeUInt16BE(udpLen & 0xffff, o + 4);
+      buf[o + 6] = 17;
+      buf[o + 7] = 64;
+      writeV6(buf, o + 8, s);
+      writeV6(buf, o + 24, d);
+    }
+    const u = payloadOff - 8;
+    buf.writeUInt16BE(srcPort, u);
+    buf.writeUInt16BE(dstPort, u + 2);
+    buf.writeUInt16BE(udpLen & 0xffff, u + 4);
+    buf.writeUInt16BE(0, u + 6);
+    return o;
+  }
+}
+
+function writeV6(buf: Buffer, o: number, a: AddrCache): void {
+  if (a.isV6 && a.v6) {
+    buf.set(a.v6, o);
+    return;
+  }
+  // IPv4 address inside an IPv6 header: v4-mapped.
+  buf.fill(0, o, o + 10);
+  buf[o + 10] = 0xff;
+  buf[o + 11] = 0xff;
+  buf.writeUInt32BE(a.v4 >>> 0, o + 12);
+}
+
+abstract class UdpReceiver implements MirrorReceiver {
+  abstract readonly kind: 'vxlan' | 'tzsp';
+  readonly counters = newCounters();
+  protected sock: Socket | null = null;
+  protected readonly frame = newFrame();
+  protected readonly clock = { sec: 0, ns: 0 };
+  private timer: NodeJS.Timeout | null = null;
+  private bound = { address: '0.0.0.0', port: 0 };
+
+  constructor(
+    protected readonly cfg: UdpReceiverConfig,
+    protected readonly onFrame: FrameHandler,
+    protected readonly hooks: BatchHooks,
+  ) {}
+
+  address(): { address: string; port: number } {
+    return this.bound;
+  }
+
+  protected malformed(reason: string): void {
+    this.counters.malformed[reason] = (this.counters.malformed[reason] ?? 0) + 1;
+  }
+
+  protected abstract onMessage(msg: Buffer, rinfo: RemoteInfo): void;
+  protected onBound(): void {}
+
+  async start(): Promise<void> {
+    const type = isIPv6(this.cfg.host) ? 'udp6' : 'udp4';
+    const sock = createSocket({ type, reuseAddr: false });
+    this.sock = sock;
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(this.cfg.port, this.cfg.host, () => {
+        sock.removeListener('error', reject);
+        resolve();
+      });
+    }).catch((e: NodeJS.ErrnoException) => {
+      this.sock = null;
+      const hint = e.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
+      throw new Error(`cannot listen on udp ${this.cfg.host}:${this.cfg.port}: ${e.message}${hint}`);
+    });
+    try {
+      sock.setRecvBufferSize(this.cfg.rcvbuf);
+    } catch {
+      // capped by the kernel; the default still works
+    }
+    const a = sock.address();
+    this.bound = { address: a.address, port: a.port };
+    this.onBound();
+    sock.on('message', (msg, rinfo) => {
+      this.counters.received++;
+      this.counters.bytes += msg.length;
+      this.onMessage(msg, rinfo);
+    });
+    sock.on('error', (e) => this.hooks.onError?.(e));
+    if (this.hooks.onTick) {
+      const tick = this.hooks.onTick;
+      this.timer = setInterval(() => {
+        wallClock(this.clock);
+        tick(this.clock.sec, this.clock.ns);
+      }, 100);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const s = this.sock;
+    if (!s) return;
+    this.refreshStats();
+    this.sock = null;
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  refreshStats(): MirrorCounters {
+    if (this.sock) this.counters.socketDrops = udpSocketDrops(this.bound.port, this.bound.address);
+    return this.counters;
+  }
+}
+
+class VxlanReceiver extends UdpReceiver {
+  readonly kind = 'vxlan' as const;
+  private readonly outer = new OuterHeaderBuilder();
+  /** Payload lands at this offset, leaving room for the largest outer header in front. */
+  private readonly payloadOff = 64;
+  private work = Buffer.allocUnsafeSlow(64 + 65536);
+
+  protected override onBound(): void {
+    this.outer.setLocal(this.address().address);
+  }
+
+  protected onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (msg.length < VXLAN_HEADER + ETH_MIN) {
+      this.malformed('vxlan_too_short');
+      return;
+    }
+    if ((msg[0]! & 0x08) === 0) {
+      this.malformed('vxlan_no_vni_flag');
+      return;
+    }
+    const work = this.work;
+    const po = this.payloadOff;
+    msg.copy(work, po);
+    this.outer.headerLen(rinfo.address);
+    const start = this.outer.write(work, po, msg.length, rinfo.port, VXLAN_PORT);
+    const f = this.frame;
+    wallClock(this.clock);
+    f.buf = work;
+    f.off = start;
+    f.caplen = po + msg.length - start;
+    f.wirelen = f.caplen;
+    f.tsSec = this.clock.sec;
+    f.tsNs = this.clock.ns;
+    f.linkType = LinkType.RAW;
+    f.ifIndex = 0;
+    this.counters.delivered++;
+    this.onFrame(f);
+  }
+}
+
+/** TZSP (TaZmen Sniffer Protocol): header, tagged fields up to END, then the frame. */
+class TzspReceiver extends UdpReceiver {
+  readonly kind = 'tzsp' as const;
+
+  protected onMessage(msg: Buffer): void {
+    if (msg.length < 5 || msg[0] !== 1) {
+      this.malformed('tzsp_bad_header');
+      return;
+    }
+    const type = msg[1]!;
+    if (type !== 0 && type !== 1) {
+      this.malformed('tzsp_not_a_packet'); // keepalives and the like
+      return;
+    }
+    const encap = msg.readUInt16BE(2);
+    let o = 4;
+    for (;;) {
+      if (o >= msg.length) {
+        this.malformed('tzsp_truncated_tags');
+        return;
+      }
+      const tag = msg[o]!;
+      if (tag === 1) {
+        o++;
+        break;
+      }
+      if (tag === 0) {
+        o++;
+        continue;
+      }
+      if (o + 2 > msg.length) {
+        this.malformed('tzsp_truncated_tags');
+        return;
+      }
+      o += 2 + msg[o + 1]!;
+    }
+    const linkType = encap === 1 ? LinkType.ETHERNET : encap === 7 ? LinkType.RAW : -1;
+    if (linkType < 0) {
+      this.malformed('tzsp_unsupported_encapsulation');
+      return;
+    }
+    if (o >= msg.length) {
+      this.malformed('tzsp_empty');
+      return;
+    }
+    const f = this.frame;
+    wallClock(this.clock);
+    f.buf = msg;
+    f.off = o;
+    f.caplen = msg.length - o;
+    f.wirelen = f.caplen;
+    f.tsSec = this.clock.sec;
+    f.tsNs = this.clock.ns;
+    f.linkType = linkType;
+    f.ifIndex = 0;
+    this.counters.delivered++;
+    this.onFrame(f);
+  }
+}
+
+export function createVxlanReceiver(
+  cfg: Partial<UdpReceiverConfig>,
+  onFrame: FrameHandler,
+  hooks: BatchHooks = {},
+): MirrorReceiver {
+  return new VxlanReceiver({ host: '0.0.0.0', port: VXLAN_PORT, rcvbuf: 8 << 20, ...cfg }, onFrame, hooks);
+}
+
+export function createTzspReceiver(
+  cfg: Partial<UdpReceiverConfig>,
+  onFrame: FrameHandler,
+  hooks: BatchHooks = {},
+): MirrorReceiver {
+  return new TzspReceiver({ host: '0.0.0.0', port: TZSP_PORT, rcvbuf: 8 << 20, ...cfg }, onFrame, hooks);
+}
+
+export interface GreReceiverConfig {
+  /** Local IPv4 address to receive on; '' for all. */
+  bindIp: string;
+  rcvbuf: number;
+  batchBytes: number;
+}
+
+/**
+ * GRE and ERSPAN II/III (over GRE) through a raw IPv4 socket for IP protocol 47. The kernel
+ * hands over whole IPv4 packets, so frames are raw IP and the decoder sees the real outer
+ * addresses, GRE key and ERSPAN session. Needs the vantage-pcap addon and root/CAP_NET_RAW.
+ */
+export function createGreReceiver(
+  cfg: Partial<GreReceiverConfig>,
+  onFrame: FrameHandler,
+  hooks: BatchHooks = {},
+): MirrorReceiver {
+  const c: GreReceiverConfig = { bindIp: '', rcvbuf: 8 << 20, batchBytes: 2 << 20, ...cfg };
+  const counters = newCounters();
+  let binding: PcapBinding | null = null;
+  let handle: NativeHandle | null = null;
+  let loop: BatchLoop | null = null;
+  const counting: FrameHandler = (f) => {
+    counters.received++;
+    counters.bytes += f.caplen;
+    counters.delivered++;
+    onFrame(f);
+  };
+  return {
+    kind: 'gre',
+    counters,
+    address: () => ({ address: c.bindIp || '0.0.0.0', port: 0 }),
+    async start() {
+      binding = loadPcapBinding();
+      try {
+        handle = binding.rawOpen(47, c.bindIp, c.rcvbuf);
+      } catch (e) {
+        throw explainNativeError(e, 'receiving GRE/ERSPAN (raw IP protocol 47)');
+      }
+      loop = new BatchLoop(binding, handle, LinkType.RAW, c.batchBytes, counting, hooks);
+      loop.start();
+    },
+    async stop() {
+      await loop?.stop();
+      loop = null;
+    },
+    refreshStats: () => counters,
+  };
+}
