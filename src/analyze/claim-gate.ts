@@ -1,4 +1,4 @@
-import type { Packet } from '../decode/packet.js';
+import { type Packet, TCP_SYN } from '../decode/packet.js';
 import type { FlowNotes } from './flow-notes.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch } from './types.js';
 
@@ -42,6 +42,8 @@ export function claimGate(
   const gated: Analyzer = {
     name: inner.name,
     onPacket(p: Packet, flows: FlowLookup, slot: number, dir: number): boolean | undefined {
+      // Parsers read payload; a SYN starts the stream. Other segments carry nothing for them.
+      if (p.payloadCapLen === 0 && !(p.tcpFlags & TCP_SYN)) return undefined;
       if (slot >= 0) {
         if (slot >= seen.length) grow(slot);
         const gen = flows.generation(slot);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Community ID v1 (https://github.com/corelight/community-id-spec): a hash of the flow's
@@ -80,7 +80,7 @@ export function communityId(
     b.writeUInt16BE(sp, 4 + s.length * 2);
     b.writeUInt16BE(dp, 6 + s.length * 2);
   }
-  return `1:${createHash('sha1').update(b).digest('base64')}`;
+  return `1:${hash('sha1', b, 'base64')}`;
 }
 
 function lessOrEqual(a: Uint8Array, b: Uint8Array, pa: number, pb: number): boolean {

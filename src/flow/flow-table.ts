@@ -191,7 +191,7 @@ export class FlowTable implements FlowLookup {
   constructor(
     private readonly cfg: FlowConfig,
     private readonly onFlow: (rec: FlowRecord) => void,
-    initialCapacity = 1 << 14,
+    initialCapacity = 1 << 16,
   ) {
     this.activeNs = cfg.activeTimeout * NS;
     this.grow(initialCapacity);

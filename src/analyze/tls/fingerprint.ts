@@ -2,7 +2,7 @@
  * TLS fingerprints: JA3 / JA3S (Salesforce, as tshark's tls.handshake.ja3 computes them) and
  * JA4 / JA4S (FoxIO). All drop GREASE values.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type ClientHello, EXT_ALPN, EXT_SNI, isGrease, type ServerHello } from './hello.js';
 
 const noGrease = (v: number): boolean => !isGrease(v);
@@ -22,11 +22,11 @@ export function ja3sString(h: ServerHello): string {
 }
 
 export function md5Hex(s: string): string {
-  return createHash('md5').update(s, 'latin1').digest('hex');
+  return hash('md5', Buffer.from(s, 'latin1'), 'hex');
 }
 
 function sha12(s: string): string {
-  return createHash('sha256').update(s, 'latin1').digest('hex').slice(0, 12);
+  return hash('sha256', Buffer.from(s, 'latin1'), 'hex').slice(0, 12);
 }
 
 const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
