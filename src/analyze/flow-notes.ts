@@ -1,3 +1,5 @@
+import { SlotMap } from './slot-map.js';
+
 /**
  * Names learned about a flow by the analyzers (TLS SNI, HTTP Host, the L7 protocol seen),
  * read by application identification when the flow's record is emitted.
@@ -11,7 +13,7 @@ export interface FlowNote {
 }
 
 export class FlowNotes {
-  private readonly notes = new Map<number, FlowNote>();
+  private readonly notes = new SlotMap<FlowNote>();
 
   get(slot: number, gen: number): FlowNote {
     let n = this.notes.get(slot);

@@ -1,5 +1,6 @@
 import type { Packet } from '../decode/packet.js';
 import { TCP_SYN } from '../decode/packet.js';
+import { SlotMap } from './slot-map.js';
 
 interface DirState {
   gen: number;
@@ -33,7 +34,7 @@ export class TcpStreams {
   /** With `gap`: bytes missing before `start` (0 when unknown, e.g. picked up mid-stream). */
   lost = 0;
   overflows = 0;
-  private readonly states = new Map<number, DirState>();
+  private readonly states = new SlotMap<DirState>();
   private current: DirState | null = null;
 
   constructor(private readonly limit = 16 * 1024) {}

@@ -10,6 +10,7 @@ import { type Packet, PROTO_TCP } from '../../decode/packet.js';
 import type { HttpRecord } from '../../schema/http.js';
 import { emitL7Weird, flowFields, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import {
@@ -101,7 +102,7 @@ export function createHttpAnalyzer(
   const maxPending = opts.maxPending ?? 64;
   // room for a head just under the limit plus the segment that completes it
   const streams = new TcpStreams(headLimit * 2);
-  const flows = new Map<number, HttpFlow>();
+  const flows = new SlotMap<HttpFlow>();
   const counters: HttpCounters = {
     flows: 0,
     requests: 0,

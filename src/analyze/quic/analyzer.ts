@@ -8,6 +8,7 @@ import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_UDP } from '../../decode/packet.js';
 import { isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { SlotMap } from '../slot-map.js';
 import { type ClientHello, parseClientHello, parseServerHello, type ServerHello } from '../tls/hello.js';
 import { buildTlsRecord } from '../tls/tls-record.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
@@ -56,7 +57,7 @@ export function createQuicAnalyzer(
   opts: QuicOptions = {},
 ): Analyzer & { counters: QuicCounters } {
   const notes = opts.notes ?? null;
-  const flows = new Map<number, QuicFlow>();
+  const flows = new SlotMap<QuicFlow>();
   const counters: QuicCounters = {
     connections: 0,
     initials: 0,

@@ -10,6 +10,7 @@ import { type Packet, PROTO_TCP } from '../../decode/packet.js';
 import type { SmbRecord } from '../../schema/smb.js';
 import { flowFields, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import {
@@ -73,7 +74,7 @@ export function createSmbAnalyzer(
 ): Analyzer & { counters: SmbCounters } {
   const notes = opts.notes ?? null;
   const streams = new TcpStreams();
-  const flows = new Map<number, SmbFlow>();
+  const flows = new SlotMap<SmbFlow>();
   const counters: SmbCounters = { connections: 0, messages: 0, records: 0 };
 
   /**

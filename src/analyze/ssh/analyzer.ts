@@ -9,6 +9,7 @@ import { type Packet, PROTO_TCP } from '../../decode/packet.js';
 import type { SshRecord } from '../../schema/ssh.js';
 import { flowFields, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { SlotMap } from '../slot-map.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import { findBanner, splitBanner } from './banner.js';
 
@@ -38,7 +39,7 @@ export function createSshAnalyzer(
   opts: SshOptions = {},
 ): Analyzer & { counters: SshCounters } {
   const notes = opts.notes ?? null;
-  const flows = new Map<number, SshFlow>();
+  const flows = new SlotMap<SshFlow>();
   const counters: SshCounters = { connections: 0, records: 0 };
 
   function emit(f: SshFlow, slot: number, fl: FlowLookup): void {

@@ -7,6 +7,7 @@ import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_TCP } from '../../decode/packet.js';
 import { emitL7Weird, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import { type CertFacts, parseLeafCertificate } from './certificate.js';
@@ -87,7 +88,7 @@ export function createTlsAnalyzer(
 ): Analyzer & { counters: TlsCounters } {
   const notes = opts.notes ?? null;
   const streams = new TcpStreams();
-  const flows = new Map<number, TlsFlow>();
+  const flows = new SlotMap<TlsFlow>();
   const counters: TlsCounters = {
     flows: 0,
     handshakes: 0,
