@@ -4,7 +4,7 @@ import { createLiveCapture, LiveCaptureError } from '../capture/live.js';
 import { createInlinePipeline, type Pipeline, type PipelineCounters } from '../capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../capture/workers/threaded.js';
 import type { FlowConfig } from '../flow/flow-table.js';
-import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
+import { FdWriter, type OutputFormat, RecordPrinter, summaryLine } from './output.js';
 
 const HELP = `usage: vantage capture -i IFACE [options]
 
@@ -172,21 +172,15 @@ export async function runSession(cmd: string, values: CommonValues, source: Sess
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (values.summary) {
     process.stderr.write(
-      `${JSON.stringify({
-        packets: counters.frames,
-        bytes: counters.bytes,
-        ip_packets: counters.ipPackets,
-        non_ip_packets: counters.nonIpPackets,
-        flows,
-        records: recCount,
-        weirds: counters.weird,
-        weird_by_name: counters.weirdByName,
-        pipeline_drops: counters.drops,
-        ...(ignored > 0 ? { ignored_after_count: ignored } : {}),
-        ...source.summary(),
-        elapsed_s: Math.round(secs * 1000) / 1000,
-        packets_per_s: Math.round(counters.frames / secs),
-      })}\n`,
+      summaryLine(
+        counters,
+        { flows, records: recCount, seconds: secs },
+        {
+          pipeline_drops: counters.drops,
+          ...(ignored > 0 ? { ignored_after_count: ignored } : {}),
+          ...source.summary(),
+        },
+      ),
     );
   }
   return 0;

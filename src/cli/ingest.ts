@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readCaptureFile } from '../capture/capture-file.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import { createSensor } from '../flow/sensor.js';
-import { FdWriter, type OutputFormat, RecordPrinter } from './output.js';
+import { FdWriter, type OutputFormat, RecordPrinter, summaryLine } from './output.js';
 
 const HELP = `usage: vantage ingest FILE... [options]
 
@@ -105,22 +105,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   printer.end();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (values.summary) {
-    const pps = counters.frames / secs;
-    process.stderr.write(
-      `${JSON.stringify({
-        packets: counters.frames,
-        bytes: counters.bytes,
-        ip_packets: counters.ipPackets,
-        non_ip_packets: counters.nonIpPackets,
-        flows,
-        records: recCount,
-        weirds: counters.weird,
-        weird_by_name: counters.weirdByName,
-        elapsed_s: Math.round(secs * 1000) / 1000,
-        packets_per_s: Math.round(pps),
-        gbit_per_s: Math.round(((counters.bytes * 8) / secs / 1e9) * 100) / 100,
-      })}\n`,
-    );
+    process.stderr.write(summaryLine(counters, { flows, records: recCount, seconds: secs }));
   }
   return failed > 0 ? 1 : 0;
 }

@@ -135,3 +135,33 @@ function tableRow(r: { type: string; [k: string]: unknown }): string[] {
     detail,
   ];
 }
+
+/** The `--summary` line of the packet commands (ingest, capture, mirror). */
+export function summaryLine(
+  c: {
+    frames: number;
+    bytes: number;
+    ipPackets: number;
+    nonIpPackets: number;
+    weird: number;
+    weirdByName: Record<string, number>;
+  },
+  run: { flows: number; records: number; seconds: number },
+  extra: Record<string, unknown> = {},
+): string {
+  const secs = run.seconds;
+  return `${JSON.stringify({
+    packets: c.frames,
+    bytes: c.bytes,
+    ip_packets: c.ipPackets,
+    non_ip_packets: c.nonIpPackets,
+    flows: run.flows,
+    records: run.records,
+    weirds: c.weird,
+    weird_by_name: c.weirdByName,
+    ...extra,
+    elapsed_s: Math.round(secs * 1000) / 1000,
+    packets_per_s: Math.round(c.frames / secs),
+    gbit_per_s: Math.round(((c.bytes * 8) / secs / 1e9) * 100) / 100,
+  })}\n`;
+}
