@@ -1,11 +1,4 @@
-import { captureCommand } from './capture.js';
-import { ingestCommand } from './ingest.js';
-import { ingestStoreCommand } from './ingest-store.js';
-import { mirrorCommand } from './mirror.js';
-import { pcapCommand } from './pcap.js';
-import { startCommand } from './start.js';
-import { tokenCommand } from './token.js';
-
+// Commands are loaded on use: `ingest` need not load the API server, DuckDB or the console.
 const USAGE = `usage: vantage <command> [options]
 
 commands:
@@ -27,18 +20,18 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'ingest':
       return rest.some((a) => a === '--store' || a.startsWith('--store='))
-        ? ingestStoreCommand(rest)
-        : ingestCommand(rest);
+        ? (await import('./ingest-store.js')).ingestStoreCommand(rest)
+        : (await import('./ingest.js')).ingestCommand(rest);
     case 'start':
-      return startCommand(rest);
+      return (await import('./start.js')).startCommand(rest);
     case 'pcap':
-      return pcapCommand(rest);
+      return (await import('./pcap.js')).pcapCommand(rest);
     case 'capture':
-      return captureCommand(rest);
+      return (await import('./capture.js')).captureCommand(rest);
     case 'mirror':
-      return mirrorCommand(rest);
+      return (await import('./mirror.js')).mirrorCommand(rest);
     case 'token':
-      return tokenCommand(rest);
+      return (await import('./token.js')).tokenCommand(rest);
     case undefined:
     case 'help':
     case '--help':
