@@ -45,48 +45,88 @@ export function communityId(
   dport: number,
   seed = 0,
 ): string {
-  let s = src;
-  let d = dst;
+  if (src.length === dst.length) return communityIdAt(proto, src, 0, dst, 0, src.length, sport, dport, seed);
+  // Mixed lengths do not occur in a real flow; hash them as given (spec: concatenation).
+  const b = Buffer.alloc(2 + src.length + dst.length + 2 + 4);
+  b.writeUInt16BE(seed, 0);
+  b.set(src, 2);
+  b.set(dst, 2 + src.length);
+  b[2 + src.length + dst.length] = proto;
+  return `1:${hash('sha1', b, 'base64')}`;
+}
+
+// Hash input scratch buffers (seed, 2 addresses, proto, pad, optional ports), one per shape:
+// the per-record cost is the hash itself, nothing is allocated but the result string.
+const SCRATCH = new Map<number, Buffer>();
+function scratch(n: number): Buffer {
+  let b = SCRATCH.get(n);
+  if (b === undefined) {
+    b = Buffer.alloc(n);
+    SCRATCH.set(n, b);
+  }
+  return b;
+}
+
+/**
+ * `communityId` over addresses read in place: `alen` bytes at `so` in `sb` and at `do_` in `db`
+ * (4 or 16). Same result as `communityId(proto, sb.subarray(so, so + alen), ...)`.
+ */
+export function communityIdAt(
+  proto: number,
+  sb: Uint8Array,
+  so: number,
+  db: Uint8Array,
+  do_: number,
+  alen: number,
+  sport: number,
+  dport: number,
+  seed = 0,
+): string {
   let sp = sport;
   let dp = dport;
   let oneWay = false;
   const icmp = proto === 1 || proto === 58;
   if (icmp) {
-    const pairs = proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS;
     const type = sport;
-    const peer = pairs.get(type);
-    if (peer === undefined) {
-      oneWay = true;
-      dp = dport; // code
-    } else dp = peer;
+    const peer = (proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS).get(type);
+    if (peer === undefined)
+      oneWay = true; // dp stays the code
+    else dp = peer;
     sp = type;
   }
   const hasPorts = icmp || proto === 6 || proto === 17 || proto === 132;
-  if (!oneWay && !lessOrEqual(s, d, sp, dp)) {
-    s = dst;
-    d = src;
-    const t = sp;
-    sp = dp;
-    dp = t;
+  let swap = false;
+  if (!oneWay) {
+    let cmp = 0;
+    for (let i = 0; i < alen; i++) {
+      const a = sb[so + i]!;
+      const c = db[do_ + i]!;
+      if (a !== c) {
+        cmp = a < c ? -1 : 1;
+        break;
+      }
+    }
+    swap = cmp > 0 || (cmp === 0 && sp > dp);
   }
-  const n = 2 + s.length * 2 + 2 + (hasPorts ? 4 : 0);
-  const b = Buffer.alloc(n);
-  b.writeUInt16BE(seed, 0);
-  b.set(s, 2);
-  b.set(d, 2 + s.length);
-  b[2 + s.length * 2] = proto;
-  b[3 + s.length * 2] = 0;
+  const b = scratch(4 + alen * 2 + (hasPorts ? 4 : 0));
+  b[0] = seed >>> 8;
+  b[1] = seed & 255;
+  const o1 = swap ? 2 + alen : 2;
+  const o2 = swap ? 2 : 2 + alen;
+  for (let i = 0; i < alen; i++) {
+    b[o1 + i] = sb[so + i]!;
+    b[o2 + i] = db[do_ + i]!;
+  }
+  const p = 2 + alen * 2;
+  b[p] = proto;
+  b[p + 1] = 0;
   if (hasPorts) {
-    b.writeUInt16BE(sp, 4 + s.length * 2);
-    b.writeUInt16BE(dp, 6 + s.length * 2);
+    const a = swap ? dp : sp;
+    const c = swap ? sp : dp;
+    b[p + 2] = (a >>> 8) & 255;
+    b[p + 3] = a & 255;
+    b[p + 4] = (c >>> 8) & 255;
+    b[p + 5] = c & 255;
   }
   return `1:${hash('sha1', b, 'base64')}`;
-}
-
-function lessOrEqual(a: Uint8Array, b: Uint8Array, pa: number, pb: number): boolean {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i]! < b[i]!) return true;
-    if (a[i]! > b[i]!) return false;
-  }
-  return pa <= pb;
 }

@@ -183,3 +183,21 @@ describe('flow table', () => {
     assert.equal(f.community_id, flows[1]!.community_id);
   });
 });
+
+describe('time going backwards between inputs', () => {
+  test('a flow from a later input with older timestamps keeps its inter-packet statistics', () => {
+    const pkt = (src: string): number[] =>
+      eth(0x0800, ipv4({ proto: 17, src, dst: '10.9.9.9' }, udp(1, 2, [0])));
+    // first input in 2023, second in 2010: relative times of the second are negative
+    const flows = run([
+      [700_000_000, pkt('10.0.0.1')],
+      [-300_000_000, pkt('10.0.0.2')],
+      [-299_999_999, pkt('10.0.0.2')],
+      [-299_999_998, pkt('10.0.0.2')],
+    ]);
+    const f = flows.find((x) => x.client_ip === '10.0.0.2')!;
+    assert.equal(f.client_packets, 3);
+    assert.equal(f.client_ipd_mean_ms, 1000);
+    assert.equal(f.client_jitter_ms, 0);
+  });
+});

@@ -345,8 +345,10 @@ export class FlowTable implements FlowLookup {
     F[f + F_LAST] = t;
     F[f + F_IV] = t;
     F[f + F_ID] = this.idPrefix + (this.idGen++ % 2 ** 31);
-    F[f + F_LASTT] = -1;
-    F[f + F_LASTT + 1] = -1;
+    // No packet yet in either direction. Not -1: relative times are negative when a later
+    // input holds older packets (several capture files in one run).
+    F[f + F_LASTT] = Number.NaN;
+    F[f + F_LASTT + 1] = Number.NaN;
     F[f + F_SYN] = -1;
     F[f + F_SYNACK] = -1;
     U[u + U_VLANS] = (p.vlan0 << 12) | p.vlan1 | ((p.vlanCount > 2 ? 2 : p.vlanCount) << 24);
@@ -399,7 +401,7 @@ export class FlowTable implements FlowLookup {
       m[o + 5] = b[mo + 5]!;
     }
     const lt = F[fd + F_LASTT]!;
-    if (lt >= 0) {
+    if (lt === lt) {
       // Welford's running mean and variance of inter-packet delay.
       const x = t - lt;
       const n = ++F[fd + F_IPDN]!;
