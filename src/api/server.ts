@@ -57,9 +57,17 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
         | { params?: { additionalProperty?: string }; instancePath?: string }
         | undefined;
       const where = err.validationContext ?? 'request';
+      // A choice between literals fails as one "must be equal to constant" per choice: say the choices.
+      const allowed = err.validation
+        .map((e) => e as { keyword?: string; params?: { allowedValue?: unknown } })
+        .filter((e) => e.keyword === 'const')
+        .map((e) => String(e.params?.allowedValue));
+      const field = (v?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
       message = v?.params?.additionalProperty
         ? `unknown ${where} parameter '${String(v.params.additionalProperty).slice(0, 64)}'; see /api/v1/docs for the accepted ones`
-        : `invalid ${where}: ${err.message.replace(/^(querystring|params|body|headers)\/?/, '').trim()}`;
+        : allowed.length > 1 && field
+          ? `invalid ${where}: ${field} must be one of ${allowed.join(', ')}`
+          : `invalid ${where}: ${err.message.replace(/^(querystring|params|body|headers)\/?/, '').trim()}`;
     } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode;
       message = err.message;
