@@ -6,6 +6,7 @@ import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import { parseUserTime } from '../store/values.js';
 import type { Role, TokenStore } from './auth.js';
+import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
 
 /** What every route module receives. */
@@ -28,6 +29,10 @@ export interface ApiContext {
   ingest: (files: string[], names: string[]) => Promise<unknown>;
   /** The packet store and the audit log of its downloads, when packets are recorded. */
   pcap?: PcapRouteDeps;
+  /** The packet broker (live streams, replication targets) and the audit log, when there is one. */
+  broker?: BrokerRouteDeps;
+  /** Counters of live sources and the broker, added to GET /api/v1/stats. */
+  liveStats?: () => Record<string, unknown>;
 }
 
 /** Route-level access: the least role that may call it, or public. */

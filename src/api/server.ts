@@ -9,6 +9,7 @@ import { UserError } from '../common/errors.js';
 import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
+import { brokerRoutes } from './routes/broker.js';
 import { captureRoutes } from './routes/captures.js';
 import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboards.js';
@@ -17,6 +18,7 @@ import { kpiRoutes } from './routes/kpis.js';
 import { pcapRoutes } from './routes/pcap.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
+import { streamRoutes } from './routes/stream.js';
 import { LANDING, systemRoutes } from './routes/system.js';
 
 declare module 'fastify' {
@@ -165,6 +167,8 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   captureRoutes(app, ctx);
   adminRoutes(app, ctx);
   if (ctx.pcap) pcapRoutes(app, ctx, ctx.pcap);
+  if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
+  if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);
   dashboardRoutes(app, ctx);
   geoRoutes(app, ctx);

@@ -4,25 +4,46 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import type { Analyzer } from '../analyze/types.js';
 import { createAuditLog } from '../api/audit.js';
 import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
+import { type Broker, type BrokerConfig, createBroker } from '../broker/index.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
+import type { FlowConfig } from '../flow/flow-table.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec } from '../store/types.js';
+import {
+  type CaptureSourceConfig,
+  DEFAULT_PACKETS,
+  type FileConfig,
+  loadConfigFile,
+  type MirrorSourcesConfig,
+  type PacketsConfig,
+} from './config-file.js';
+import {
+  type RunningSources,
+  type SourceStats,
+  sourceMetrics,
+  sourceSpecs,
+  startSources,
+} from './sources.js';
 
 const HELP = `usage: vantage start [options]
 
-Run the product: embedded record store, REST API and console.
+Run the product: embedded record store, REST API and console; with a config file also live
+capture from interfaces, mirror receivers (VXLAN, TZSP, GRE/ERSPAN) and the packet broker.
 
 options:
+  --config FILE            JSON config file (every key: docs/config.md); the flags below
+                           override it. A bad key stops the start with exit code 2.
   --data DIR               data directory (default ./data)
   --listen HOST:PORT       address to listen on (default 127.0.0.1:8080)
   --retention-days N       drop data older than N days (default 0: keep)
@@ -33,6 +54,14 @@ options:
                            'none' turns the collector off)
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
   --collect-host ADDR      address the collector binds (default: the --listen host)
+
+sources (config file only; see docs/config.md):
+  "capture": [{"interface": "eth0", "filter": "not port 22"}]       live capture (root/CAP_NET_RAW)
+  "mirror": {"vxlan": ["0.0.0.0:4789"], "tzsp": [...], "gre": [...]} mirror receivers
+  "broker": {"targets": [...]}                                     replicate packets to tools
+  "packets": {"maxBytes": 100000000000, "maxAgeHours": 72}          packet recording limits
+
+  e.g. vantage start --config /etc/vantage.json --listen 0.0.0.0:8080
 `;
 
 /** The package root (two levels above dist/src/cli). */
@@ -46,8 +75,21 @@ export interface ProductOptions {
   retentionBytes?: number;
   rateLimit?: number;
   samples?: boolean;
-  /** Record packets in DIR/pcap (default true). */
-  packets?: boolean;
+  /** Record packets in DIR/pcap (default true), with limits when an object. */
+  packets?: boolean | Partial<PacketsConfig>;
+  /** Live interfaces to capture from. */
+  capture?: CaptureSourceConfig[];
+  /** Mirror receivers. */
+  mirror?: MirrorSourcesConfig;
+  /**
+   * The packet broker. Created when given, and whenever a live source is configured (so
+   * GET /api/v1/stream has packets to stream); its targets are managed at /api/v1/broker.
+   */
+  broker?: BrokerConfig;
+  /** Flow timeouts of the live sources' flow tables. */
+  flow?: Partial<FlowConfig>;
+  /** Longest time a live record waits before it is stored (default 1000 ms). */
+  flushMs?: number;
   /** Flow collector (NetFlow/IPFIX/sFlow) listening on these ports; none by default. */
   collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
@@ -64,6 +106,10 @@ export interface Product {
   url: string;
   /** Resolves when the first-start sample ingest is done (at once when there is none). */
   samplesDone: Promise<void>;
+  /** The packet broker, when there is one. */
+  broker: Broker | null;
+  /** Counters of the live sources (interfaces, mirror receivers). */
+  sources(): SourceStats[];
   stop(): Promise<void>;
 }
 
@@ -115,8 +161,42 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     );
   });
   // Packets of every ingested capture go to the packet store, searchable through the API.
-  const recorder = o.packets === false ? null : createPacketRecorder({ dir: join(dataDir, 'pcap') }, { log });
+  const pk: PacketsConfig =
+    typeof o.packets === 'object'
+      ? { ...DEFAULT_PACKETS, ...o.packets }
+      : { ...DEFAULT_PACKETS, enabled: o.packets !== false };
+  const recorder = pk.enabled
+    ? createPacketRecorder(
+        {
+          dir: join(dataDir, 'pcap'),
+          maxBytes: pk.maxBytes,
+          maxAgeSeconds: pk.maxAgeHours * 3600,
+          snaplen: pk.snaplen,
+          filter: pk.filter === '' ? null : pk.filter,
+        },
+        { log },
+      )
+    : null;
   await recorder?.start();
+  const specs = sourceSpecs(o.capture, o.mirror);
+  const broker = o.broker || specs.length > 0 ? createBroker(o.broker ?? { targets: [] }) : null;
+  if (broker) {
+    try {
+      for (const [i, t] of (o.broker?.targets ?? []).entries()) {
+        try {
+          await broker.addTarget(t);
+        } catch (e) {
+          throw new ConfigError(`broker.targets[${i}]`, (e as Error).message);
+        }
+      }
+      await broker.start();
+    } catch (e) {
+      await broker.stop();
+      await recorder?.stop();
+      await store.stop();
+      throw e;
+    }
+  }
   const audit = createAuditLog(join(dataDir, 'audit.log'));
   let ingesting: Promise<unknown> = Promise.resolve();
   const ingest = (files: string[], names: string[]) => {
@@ -141,7 +221,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     webDir: join(ROOT, 'web', 'dist'),
     ingest,
     ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
+    ...(broker ? { broker: { broker, audit } } : {}),
+    liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
+  let sources: RunningSources | null = null;
   const url = await app.listen({ host: o.host, port: o.port });
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
@@ -189,6 +272,40 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     });
   }
 
+  const stopAll = async () => {
+    clearInterval(timer);
+    await app.close();
+    await sources?.stop();
+    await ingesting;
+    await collector?.stop();
+    await broker?.stop();
+    await recorder?.stop();
+    await store.stop();
+  };
+
+  // Live interfaces and mirror receivers: each feeds a sensor whose packets are recorded and
+  // replicated by the broker, and whose records reach the store in batches.
+  if (specs.length > 0) {
+    const hooks: Analyzer[] = [];
+    if (recorder) hooks.push(recorder);
+    if (broker) hooks.push(broker.hook());
+    try {
+      sources = await startSources(specs, {
+        store,
+        metrics,
+        log,
+        hooks,
+        flow: o.flow ?? {},
+        ...(o.flushMs !== undefined ? { flushMs: o.flushMs } : {}),
+        onFlush: () => recorder?.flush(),
+      });
+    } catch (e) {
+      await stopAll();
+      throw e;
+    }
+  }
+  sourceMetrics(metrics, () => sources?.stats() ?? [], broker);
+
   let samplesDone: Promise<void> = Promise.resolve();
   const marker = join(dataDir, '.samples-ingested');
   if (o.samples !== false && !existsSync(marker)) {
@@ -213,13 +330,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     tokens,
     url,
     samplesDone,
+    broker,
+    sources: () => sources?.stats() ?? [],
     async stop() {
-      clearInterval(timer);
-      await app.close();
-      await ingesting;
-      await collector?.stop();
-      await recorder?.stop();
-      await store.stop();
+      await stopAll();
     },
   };
 }
@@ -236,22 +350,16 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  let opts: ProductOptions;
+  try {
+    opts = productOptions(values, values.config ? loadConfigFile(values.config) : {});
+  } catch (e) {
+    process.stderr.write(`vantage start: ${(e as Error).message}\n`);
+    return 2;
+  }
   let product: Product;
   try {
-    const listen = parseListen(values.listen ?? `${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.port}`);
-    product = await startProduct({
-      dataDir: values.data ?? DEFAULT_CONFIG.dataDir,
-      ...listen,
-      retentionDays: parseNumber('retention-days', values['retention-days'], 0),
-      retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], 0),
-      rateLimit: parseNumber('rate-limit', values['rate-limit'], DEFAULT_CONFIG.rateLimit),
-      samples: !values['no-samples'],
-      collect: {
-        host: values['collect-host'] ?? listen.host,
-        udpPorts: parsePorts('collect-udp', values['collect-udp'] ?? '2055,4739,6343'),
-        tcpPorts: parsePorts('collect-tcp', values['collect-tcp'] ?? 'none'),
-      },
-    });
+    product = await startProduct(opts);
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : (e as Error).message;
     process.stderr.write(`vantage start: ${msg}\n`);
@@ -273,11 +381,50 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
 }
 
+type StartFlags = ReturnType<typeof parse>['values'];
+
+/**
+ * Options of `startProduct` from the command line over the config file: a flag given wins,
+ * then the file's key, then the default. Throws a ConfigError naming the flag or key.
+ */
+export function productOptions(values: Partial<StartFlags>, file: FileConfig): ProductOptions {
+  const listen = values.listen
+    ? parseListen(values.listen)
+    : (file.listen ?? { host: DEFAULT_CONFIG.host, port: DEFAULT_CONFIG.port });
+  const fc = file.collect ?? {};
+  const o: ProductOptions = {
+    dataDir: values.data ?? file.dataDir ?? DEFAULT_CONFIG.dataDir,
+    ...listen,
+    retentionDays: parseNumber('retention-days', values['retention-days'], file.retentionDays ?? 0),
+    retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0),
+    rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
+    samples: values['no-samples'] ? false : (file.samples ?? true),
+    collect: {
+      host: values['collect-host'] ?? fc.host ?? listen.host,
+      udpPorts:
+        values['collect-udp'] !== undefined
+          ? parsePorts('collect-udp', values['collect-udp'])
+          : (fc.udp ?? [2055, 4739, 6343]),
+      tcpPorts:
+        values['collect-tcp'] !== undefined
+          ? parsePorts('collect-tcp', values['collect-tcp'])
+          : (fc.tcp ?? []),
+    },
+  };
+  if (file.packets) o.packets = file.packets;
+  if (file.capture) o.capture = file.capture;
+  if (file.mirror) o.mirror = file.mirror;
+  if (file.broker) o.broker = file.broker;
+  if (file.flow) o.flow = file.flow;
+  return o;
+}
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     allowPositionals: false,
     options: {
+      config: { type: 'string' },
       data: { type: 'string' },
       listen: { type: 'string' },
       'retention-days': { type: 'string' },

@@ -401,7 +401,7 @@ export class FlowTable implements FlowLookup {
       m[o + 5] = b[mo + 5]!;
     }
     const lt = F[fd + F_LASTT]!;
-    if (lt === lt) {
+    if (!Number.isNaN(lt)) {
       // Welford's running mean and variance of inter-packet delay.
       const x = t - lt;
       const n = ++F[fd + F_IPDN]!;

@@ -50,7 +50,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/api/v1/stats',
     { config: { access: 'viewer' }, schema: { tags: ['system'], summary: 'Store statistics' } },
-    async () => ctx.store.stats(),
+    async () => ({ ...(await ctx.store.stats()), ...(ctx.liveStats?.() ?? {}) }),
   );
 }
 

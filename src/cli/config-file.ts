@@ -1,0 +1,299 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseBrokerConfig } from '../broker/config.js';
+import type { BrokerConfig } from '../broker/types.js';
+import { parseHostPort } from '../capture/mirror.js';
+import { parseListen } from '../common/config.js';
+import { ConfigError } from '../common/errors.js';
+import { compileFilter } from '../pcapstore/bpf/compile.js';
+
+/**
+ * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
+ * the file. Validated by hand so that every error names the exact key at fault
+ * (`config: capture[0].interface: expected an interface name`), and unknown keys are errors:
+ * a typo must never be silently ignored. docs/config.md documents every key.
+ */
+
+export interface CaptureSourceConfig {
+  interface: string;
+  /** tcpdump filter compiled by libpcap into the kernel. */
+  filter?: string;
+  snaplen?: number;
+  promisc?: boolean;
+  /** Decode/flow worker threads (0: on the main thread). */
+  workers?: number;
+}
+
+export interface MirrorSourcesConfig {
+  /** VXLAN receivers, "HOST:PORT" (default port 4789). */
+  vxlan?: string[];
+  /** TZSP receivers, "HOST:PORT" (default port 37008). */
+  tzsp?: string[];
+  /** GRE/ERSPAN receivers (raw IP protocol 47): local IPv4 address to bind, "0.0.0.0" for all. */
+  gre?: string[];
+}
+
+export interface PacketsConfig {
+  enabled: boolean;
+  /** Disk budget of the packet store in bytes (0: no limit). */
+  maxBytes: number;
+  /** Delete packet segments older than this many hours (0: keep). */
+  maxAgeHours: number;
+  /** Keep at most this many bytes of each packet (0: whole packets). */
+  snaplen: number;
+  /** tcpdump filter: record only the packets that pass ('' records all). */
+  filter: string;
+}
+
+export interface FlowTimeouts {
+  idleTimeout?: number;
+  tcpIdleTimeout?: number;
+  activeTimeout?: number;
+  tcpEndTimeout?: number;
+}
+
+export interface FileConfig {
+  dataDir?: string;
+  listen?: { host: string; port: number };
+  retentionDays?: number;
+  retentionBytes?: number;
+  rateLimit?: number;
+  samples?: boolean;
+  collect?: { host?: string; udp?: number[]; tcp?: number[] };
+  flow?: FlowTimeouts;
+  capture?: CaptureSourceConfig[];
+  mirror?: MirrorSourcesConfig;
+  packets?: PacketsConfig;
+  broker?: BrokerConfig;
+}
+
+export const DEFAULT_PACKETS: PacketsConfig = {
+  enabled: true,
+  maxBytes: 0,
+  maxAgeHours: 0,
+  snaplen: 0,
+  filter: '',
+};
+
+const TOP_KEYS = [
+  '$comment',
+  'dataDir',
+  'listen',
+  'retentionDays',
+  'retentionBytes',
+  'rateLimit',
+  'samples',
+  'collect',
+  'flow',
+  'capture',
+  'mirror',
+  'packets',
+  'broker',
+];
+
+/** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
+export function loadConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, `cannot read the config file (${(e as Error).message})`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+  return parseFileConfig(v);
+}
+
+/** Validate the parsed JSON of a config file. */
+export function parseFileConfig(v: unknown): FileConfig {
+  const o = obj(v, '(top level)');
+  known(o, '', TOP_KEYS);
+  const c: FileConfig = {};
+  if (o.dataDir !== undefined) c.dataDir = str(o.dataDir, 'dataDir', 'a directory path');
+  if (o.listen !== undefined) {
+    const s = str(o.listen, 'listen', 'HOST:PORT such as 127.0.0.1:8080');
+    try {
+      c.listen = parseListen(s);
+    } catch (e) {
+      throw rekey(e, 'listen');
+    }
+  }
+  if (o.retentionDays !== undefined) c.retentionDays = num(o.retentionDays, 'retentionDays', 0, 1e6);
+  if (o.retentionBytes !== undefined)
+    c.retentionBytes = int(o.retentionBytes, 'retentionBytes', 0, Number.MAX_SAFE_INTEGER);
+  if (o.rateLimit !== undefined) c.rateLimit = int(o.rateLimit, 'rateLimit', 1, 1e9);
+  if (o.samples !== undefined) c.samples = bool(o.samples, 'samples');
+  if (o.collect !== undefined) c.collect = parseCollect(o.collect);
+  if (o.flow !== undefined) c.flow = parseFlow(o.flow);
+  if (o.capture !== undefined) c.capture = list(o.capture, 'capture').map((x, i) => parseCapture(x, i));
+  if (o.mirror !== undefined) c.mirror = parseMirror(o.mirror);
+  if (o.packets !== undefined) c.packets = parsePackets(o.packets);
+  if (o.broker !== undefined) c.broker = parseBrokerConfig(o.broker, 'broker');
+  return c;
+}
+
+function parseCollect(v: unknown): NonNullable<FileConfig['collect']> {
+  const o = obj(v, 'collect');
+  known(o, 'collect', ['host', 'udp', 'tcp']);
+  const c: NonNullable<FileConfig['collect']> = {};
+  if (o.host !== undefined) c.host = address(o.host, 'collect.host');
+  for (const k of ['udp', 'tcp'] as const) {
+    if (o[k] === undefined) continue;
+    c[k] = list(o[k], `collect.${k}`).map((p, i) => int(p, `collect.${k}[${i}]`, 1, 65535));
+  }
+  return c;
+}
+
+function parseFlow(v: unknown): FlowTimeouts {
+  const o = obj(v, 'flow');
+  const keys = ['idleTimeout', 'tcpIdleTimeout', 'activeTimeout', 'tcpEndTimeout'] as const;
+  known(o, 'flow', [...keys]);
+  const f: FlowTimeouts = {};
+  for (const k of keys) if (o[k] !== undefined) f[k] = num(o[k], `flow.${k}`, 0, 1e8);
+  return f;
+}
+
+function parseCapture(v: unknown, i: number): CaptureSourceConfig {
+  const key = `capture[${i}]`;
+  const o = obj(v, key);
+  known(o, key, ['interface', 'filter', 'snaplen', 'promisc', 'workers']);
+  if (typeof o.interface !== 'string' || !/^[^\s/]{1,64}$/.test(o.interface))
+    throw new ConfigError(`${key}.interface`, 'expected an interface name such as eth0');
+  const c: CaptureSourceConfig = { interface: o.interface };
+  // The kernel filter is compiled by libpcap at start (its errors name this source there).
+  if (o.filter !== undefined) c.filter = str(o.filter, `${key}.filter`, 'a tcpdump filter', true);
+  if (o.snaplen !== undefined) c.snaplen = int(o.snaplen, `${key}.snaplen`, 64, 262_144);
+  if (o.promisc !== undefined) c.promisc = bool(o.promisc, `${key}.promisc`);
+  if (o.workers !== undefined) c.workers = int(o.workers, `${key}.workers`, 0, 64);
+  return c;
+}
+
+function parseMirror(v: unknown): MirrorSourcesConfig {
+  const o = obj(v, 'mirror');
+  known(o, 'mirror', ['vxlan', 'tzsp', 'gre']);
+  const m: MirrorSourcesConfig = {};
+  for (const k of ['vxlan', 'tzsp'] as const) {
+    if (o[k] === undefined) continue;
+    m[k] = list(o[k], `mirror.${k}`).map((x, i) => {
+      const key = `mirror.${k}[${i}]`;
+      const s = str(x, key, 'HOST:PORT such as 0.0.0.0:4789');
+      let hp: { host: string; port: number };
+      try {
+        hp = parseHostPort(s, 0);
+      } catch (e) {
+        throw new ConfigError(key, `${(e as Error).message}; expected HOST:PORT such as 0.0.0.0:4789`);
+      }
+      if (isIP(hp.host) === 0)
+        throw new ConfigError(
+          key,
+          `'${hp.host}' is not an IP address; expected HOST:PORT such as 0.0.0.0:4789`,
+        );
+      return s;
+    });
+  }
+  if (o.gre !== undefined) {
+    m.gre = list(o.gre, 'mirror.gre').map((x, i) => {
+      const key = `mirror.gre[${i}]`;
+      const s = str(x, key, 'a local IPv4 address to bind (0.0.0.0 for all)');
+      if (isIP(s) !== 4) throw new ConfigError(key, `'${s}' is not an IPv4 address (0.0.0.0 binds all)`);
+      return s;
+    });
+  }
+  return m;
+}
+
+function parsePackets(v: unknown): PacketsConfig {
+  const o = obj(v, 'packets');
+  known(o, 'packets', ['enabled', 'maxBytes', 'maxAgeHours', 'snaplen', 'filter']);
+  const p: PacketsConfig = { ...DEFAULT_PACKETS };
+  if (o.enabled !== undefined) p.enabled = bool(o.enabled, 'packets.enabled');
+  if (o.maxBytes !== undefined) p.maxBytes = int(o.maxBytes, 'packets.maxBytes', 0, Number.MAX_SAFE_INTEGER);
+  if (o.maxAgeHours !== undefined) p.maxAgeHours = num(o.maxAgeHours, 'packets.maxAgeHours', 0, 1e6);
+  if (o.snaplen !== undefined) p.snaplen = int(o.snaplen, 'packets.snaplen', 0, 262_144);
+  if (o.filter !== undefined) {
+    p.filter = str(o.filter, 'packets.filter', 'a tcpdump filter', true);
+    try {
+      compileFilter(p.filter);
+    } catch (e) {
+      throw new ConfigError('packets.filter', (e as Error).message);
+    }
+  }
+  return p;
+}
+
+/** Re-key a ConfigError thrown by a shared parser (e.g. parseListen) to the file's key. */
+function rekey(e: unknown, key: string): unknown {
+  if (e instanceof ConfigError) return new ConfigError(key, e.message.replace(/^config: [^:]+: /, ''));
+  return e;
+}
+
+function obj(v: unknown, key: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ConfigError(key, 'expected an object');
+  return v as Record<string, unknown>;
+}
+
+function list(v: unknown, key: string): unknown[] {
+  if (!Array.isArray(v)) throw new ConfigError(key, 'expected a list');
+  return v;
+}
+
+function known(o: Record<string, unknown>, prefix: string, keys: string[]): void {
+  for (const k of Object.keys(o)) {
+    if (keys.includes(k)) continue;
+    const near = keys.find((x) => x !== '$comment' && distance(x.toLowerCase(), k.toLowerCase()) <= 2);
+    const hint = near ? `did you mean '${near}'? ` : '';
+    throw new ConfigError(
+      prefix ? `${prefix}.${k}` : k,
+      `unknown key (${hint}known: ${keys.filter((x) => x !== '$comment').join(', ')})`,
+    );
+  }
+}
+
+/** Edit distance, for "did you mean" on unknown keys. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+function str(v: unknown, key: string, what: string, emptyOk = false): string {
+  if (typeof v !== 'string' || (!emptyOk && v === ''))
+    throw new ConfigError(key, `expected ${what} (a string)`);
+  return v;
+}
+
+function address(v: unknown, key: string): string {
+  const s = str(v, key, 'an IP address');
+  if (isIP(s) === 0) throw new ConfigError(key, `'${s}' is not an IP address`);
+  return s;
+}
+
+function bool(v: unknown, key: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(key, 'expected true or false');
+  return v;
+}
+
+function num(v: unknown, key: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    throw new ConfigError(key, `expected a number from ${min} to ${max}`);
+  return v;
+}
+
+function int(v: unknown, key: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ConfigError(key, `expected an integer from ${min} to ${max}`);
+  return v;
+}

@@ -1,0 +1,451 @@
+import type { Analyzer, FlowLookup } from '../analyze/types.js';
+import type { Broker } from '../broker/index.js';
+import type { FrameHandler } from '../capture/frame.js';
+import { createLiveCapture, type LiveCapture, wallClock } from '../capture/live.js';
+import {
+  createGreReceiver,
+  createTzspReceiver,
+  createVxlanReceiver,
+  type MirrorReceiver,
+  parseHostPort,
+  TZSP_PORT,
+  VXLAN_PORT,
+} from '../capture/mirror.js';
+import type { Pipeline } from '../capture/workers/pipeline.js';
+import { createThreadedPipeline } from '../capture/workers/threaded.js';
+import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Metrics } from '../common/metrics.js';
+import { Decoder } from '../decode/decoder.js';
+import type { FlowConfig } from '../flow/flow-table.js';
+import { createSensor, type Sensor, type SensorRecord } from '../flow/sensor.js';
+import type { Rec, RecordStore } from '../store/types.js';
+import type { CaptureSourceConfig, MirrorSourcesConfig } from './config-file.js';
+
+/**
+ * The live sources of `vantage start`: interfaces (libpcap) and mirror receivers (VXLAN, TZSP,
+ * GRE/ERSPAN). Each feeds its own Sensor (own flow table) with the product's packet hooks (the
+ * packet recorder, the broker); records go to the store in batches, flushed at least every
+ * `flushMs`, and the flow clocks advance on the same timer so idle flows end without packets.
+ */
+
+export type SourceSpec =
+  | { name: string; kind: 'capture'; capture: CaptureSourceConfig }
+  | { name: string; kind: 'vxlan' | 'tzsp'; host: string; port: number }
+  | { name: string; kind: 'gre'; bind: string };
+
+export interface SourceStats {
+  /** The config key of the source, e.g. `capture[0]` or `mirror.vxlan[1]`. */
+  name: string;
+  kind: 'capture' | 'vxlan' | 'tzsp' | 'gre';
+  /** Interface name or bound address. */
+  address: string;
+  port: number | null;
+  packets: number;
+  bytes: number;
+  /** Packets dropped inside the pipeline, by stage. */
+  drops: Record<string, number>;
+  /** libpcap: dropped by the kernel for lack of buffer space / by the interface. */
+  kernelDrops: number;
+  ifDrops: number;
+  /** UDP receivers: datagrams the kernel dropped on the socket. */
+  socketDrops: number;
+  /** Mirror receivers: datagrams that were not of the encapsulation, by reason. */
+  malformed: Record<string, number>;
+  /** Flows currently in the source's flow table (inline sensors). */
+  activeFlows: number;
+  /** Errors after start (e.g. the interface went away). */
+  errors: number;
+}
+
+/** The sources a config describes, named by their config key. */
+export function sourceSpecs(
+  capture: CaptureSourceConfig[] = [],
+  mirror: MirrorSourcesConfig = {},
+): SourceSpec[] {
+  const specs: SourceSpec[] = [];
+  capture.forEach((c, i) => {
+    specs.push({ name: `capture[${i}]`, kind: 'capture', capture: c });
+  });
+  for (const kind of ['vxlan', 'tzsp'] as const) {
+    (mirror[kind] ?? []).forEach((s, i) => {
+      const hp = parseHostPort(s, kind === 'vxlan' ? VXLAN_PORT : TZSP_PORT);
+      specs.push({ name: `mirror.${kind}[${i}]`, kind, ...hp });
+    });
+  }
+  (mirror.gre ?? []).forEach((s, i) => {
+    specs.push({ name: `mirror.gre[${i}]`, kind: 'gre', bind: s === '0.0.0.0' ? '' : s });
+  });
+  return specs;
+}
+
+/** Batches records per type into `store.append`, in order, one append at a time. */
+export class StoreBatcher {
+  private readonly buffers = new Map<string, Rec[]>();
+  private readonly known: Set<string>;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: RecordStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly batchSize = 50_000,
+  ) {
+    this.known = new Set(store.defs.map((d) => d.type));
+  }
+
+  readonly sink = (rec: SensorRecord): void => {
+    const type = rec.type;
+    if (!this.known.has(type)) {
+      this.metrics.inc(
+        'vantage_live_unstored_records_total',
+        'Records of live sources of a type the store does not know.',
+        { type },
+      );
+      return;
+    }
+    let buf = this.buffers.get(type);
+    if (!buf) {
+      buf = [];
+      this.buffers.set(type, buf);
+    }
+    buf.push(rec as Rec);
+    if (buf.length >= this.batchSize) this.flushType(type);
+  };
+
+  private flushType(type: string): void {
+    const buf = this.buffers.get(type);
+    if (!buf || buf.length === 0) return;
+    this.buffers.set(type, []);
+    this.pending = this.pending.then(() =>
+      this.store.append(type, buf).then(
+        () =>
+          this.metrics.inc(
+            'vantage_live_records_total',
+            'Records of live sources stored.',
+            { type },
+            buf.length,
+          ),
+        (e: unknown) => {
+          this.metrics.inc(
+            'vantage_live_store_errors_total',
+            'Batches of live-source records the store refused.',
+            { type },
+          );
+          this.log.error('storing live records failed', { type, records: buf.length, error: String(e) });
+        },
+      ),
+    );
+  }
+
+  flush(): void {
+    for (const type of this.buffers.keys()) this.flushType(type);
+  }
+
+  /** Flush and wait until every batch handed over so far is stored (or failed). */
+  async drain(): Promise<void> {
+    this.flush();
+    await this.pending;
+  }
+}
+
+export interface SourceDeps {
+  store: RecordStore;
+  metrics: Metrics;
+  log: Logger;
+  /** Packet hooks every source's sensor runs after its analyzers (recorder, broker). */
+  hooks: Analyzer[];
+  /** Called after each flush period (e.g. to make recorded packets searchable). */
+  onFlush?: () => void;
+  flow: Partial<FlowConfig>;
+  /** Longest time a record waits before it is appended (default 1000 ms). */
+  flushMs?: number;
+}
+
+export interface RunningSources {
+  stats(): SourceStats[];
+  /** Stop every source, end every flow, store every record. */
+  stop(): Promise<void>;
+}
+
+interface Running {
+  spec: SourceSpec;
+  stats(): SourceStats;
+  tick(sec: number, ns: number): void;
+  stop(): Promise<void>;
+  errors: number;
+}
+
+/** A flow lookup for hooks that run beside a threaded pipeline: no flow slots on this thread. */
+const NO_FLOWS: FlowLookup = {
+  generation: () => 0,
+  context: () => {
+    throw new Error('no flow table on this thread');
+  },
+};
+
+/**
+ * Start every source; if one fails, stop those already started and throw a ConfigError naming
+ * the failing source (`config: capture[0]: live capture on eth9: no such interface...`).
+ */
+export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promise<RunningSources> {
+  const batcher = new StoreBatcher(deps.store, deps.metrics, deps.log);
+  const running: Running[] = [];
+  const clock = { sec: 0, ns: 0 };
+  let timer: NodeJS.Timeout | null = null;
+  const stopAll = async (): Promise<void> => {
+    if (timer) clearInterval(timer);
+    timer = null;
+    for (const r of running.splice(0)) {
+      try {
+        await r.stop();
+      } catch (e) {
+        deps.log.error('stopping a source failed', { source: r.spec.name, error: String(e) });
+      }
+    }
+    await batcher.drain();
+    deps.onFlush?.();
+  };
+  try {
+    for (const spec of specs) {
+      const r =
+        spec.kind === 'capture' ? captureSource(spec, batcher, deps) : mirrorSource(spec, batcher, deps);
+      try {
+        await r.start();
+      } catch (e) {
+        throw new ConfigError(spec.name, (e as Error).message);
+      }
+      running.push(r.running);
+      deps.log.info('source started', { source: spec.name, ...addressOf(r.running.stats()) });
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  timer = setInterval(() => {
+    wallClock(clock);
+    for (const r of running) r.tick(clock.sec, clock.ns);
+    batcher.flush();
+    deps.onFlush?.();
+  }, deps.flushMs ?? 1000);
+  timer.unref();
+  let stopped: Promise<void> | null = null;
+  return {
+    stats: () => running.map((r) => r.stats()),
+    stop: () => {
+      stopped ??= stopAll();
+      return stopped;
+    },
+  };
+}
+
+function addressOf(s: SourceStats): { address: string; port?: number } {
+  return s.port === null ? { address: s.address } : { address: s.address, port: s.port };
+}
+
+function baseStats(spec: SourceSpec, address: string, port: number | null): SourceStats {
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    address,
+    port,
+    packets: 0,
+    bytes: 0,
+    drops: {},
+    kernelDrops: 0,
+    ifDrops: 0,
+    socketDrops: 0,
+    malformed: {},
+    activeFlows: 0,
+    errors: 0,
+  };
+}
+
+function captureSource(
+  spec: Extract<SourceSpec, { kind: 'capture' }>,
+  batcher: StoreBatcher,
+  deps: SourceDeps,
+): { start(): Promise<void>; running: Running } {
+  const c = spec.capture;
+  const workers = c.workers ?? 0;
+  let sensor: Sensor | null = null;
+  let pipeline: Pipeline | null = null;
+  let onFrame: FrameHandler;
+  if (workers > 0) {
+    // Decode/flow work on worker threads; the packet hooks (recorder, broker) stay on this
+    // thread and see each packet decoded once more here, without a flow slot.
+    const p = createThreadedPipeline(batcher.sink, { flow: deps.flow, l7: true, workers });
+    pipeline = p;
+    const decoder = new Decoder();
+    const hooks = deps.hooks;
+    onFrame = (f) => {
+      p.onFrame(f);
+      if (hooks.length === 0) return;
+      const pkt = decoder.decode(f);
+      for (const h of hooks) h.onPacket(pkt, NO_FLOWS, -1, 0);
+    };
+  } else {
+    sensor = createSensor(batcher.sink, { flow: deps.flow, hooks: deps.hooks });
+    onFrame = sensor.onFrame;
+  }
+  let droppedAtStop: Record<string, number> = {};
+  const running: Running = {
+    spec,
+    errors: 0,
+    tick: (s, ns) => (sensor ? sensor.flows.tick(s, ns) : pipeline!.tick(s, ns)),
+    stats: () => {
+      const st = baseStats(spec, c.interface, null);
+      const lc = live.refreshStats();
+      st.packets = lc.packets;
+      st.bytes = lc.bytes;
+      st.kernelDrops = lc.kernelDropped;
+      st.ifDrops = lc.ifDropped;
+      st.activeFlows = sensor?.flows.activeFlows ?? 0;
+      st.drops = { ...droppedAtStop };
+      st.errors = running.errors;
+      return st;
+    },
+    async stop() {
+      await live.stop();
+      if (sensor) sensor.finish();
+      else {
+        const counters = await pipeline!.finish();
+        droppedAtStop = counters.drops;
+      }
+    },
+  };
+  const live: LiveCapture = createLiveCapture(
+    {
+      iface: c.interface,
+      ...(c.filter !== undefined ? { filter: c.filter } : {}),
+      ...(c.snaplen !== undefined ? { snaplen: c.snaplen } : {}),
+      ...(c.promisc !== undefined ? { promisc: c.promisc } : {}),
+    },
+    onFrame,
+    {
+      onError: (e) => {
+        running.errors++;
+        deps.log.error('live capture failed', { source: spec.name, error: e.message });
+      },
+    },
+  );
+  return {
+    running,
+    async start() {
+      if (pipeline) await pipeline.ready;
+      await live.start();
+    },
+  };
+}
+
+function mirrorSource(
+  spec: Exclude<SourceSpec, { kind: 'capture' }>,
+  batcher: StoreBatcher,
+  deps: SourceDeps,
+): { start(): Promise<void>; running: Running } {
+  const sensor = createSensor(batcher.sink, { flow: deps.flow, hooks: deps.hooks });
+  const hooks = {
+    onError: (e: Error) => {
+      running.errors++;
+      deps.log.error('mirror receiver failed', { source: spec.name, error: e.message });
+    },
+  };
+  const rx: MirrorReceiver =
+    spec.kind === 'gre'
+      ? createGreReceiver({ bindIp: spec.bind }, sensor.onFrame, hooks)
+      : spec.kind === 'vxlan'
+        ? createVxlanReceiver({ host: spec.host, port: spec.port }, sensor.onFrame, hooks)
+        : createTzspReceiver({ host: spec.host, port: spec.port }, sensor.onFrame, hooks);
+  const running: Running = {
+    spec,
+    errors: 0,
+    tick: (s, ns) => sensor.flows.tick(s, ns),
+    stats: () => {
+      const a = rx.address();
+      const st = baseStats(spec, a.address, spec.kind === 'gre' ? null : a.port);
+      const mc = rx.refreshStats();
+      st.packets = mc.received;
+      st.bytes = mc.bytes;
+      st.socketDrops = mc.socketDrops;
+      st.malformed = { ...mc.malformed };
+      st.activeFlows = sensor.flows.activeFlows;
+      st.errors = running.errors;
+      return st;
+    },
+    async stop() {
+      await rx.stop();
+      sensor.finish();
+    },
+  };
+  return { running, start: () => rx.start() };
+}
+
+/** Register the Prometheus gauges of the sources and the broker. */
+export function sourceMetrics(metrics: Metrics, stats: () => SourceStats[], broker: Broker | null): void {
+  metrics.collect(() => {
+    for (const s of stats()) {
+      const l = { source: s.name, kind: s.kind };
+      metrics.set('vantage_source_packets', 'Packets received by a live source.', l, s.packets);
+      metrics.set('vantage_source_bytes', 'Bytes received by a live source.', l, s.bytes);
+      metrics.set(
+        'vantage_source_kernel_drops',
+        'Packets the kernel dropped for lack of buffer space (libpcap).',
+        l,
+        s.kernelDrops,
+      );
+      metrics.set('vantage_source_if_drops', 'Packets the interface dropped (libpcap).', l, s.ifDrops);
+      metrics.set(
+        'vantage_source_socket_drops',
+        'Datagrams the kernel dropped on a mirror receiver socket.',
+        l,
+        s.socketDrops,
+      );
+      metrics.set('vantage_source_active_flows', 'Flows open in the source flow table.', l, s.activeFlows);
+      metrics.set('vantage_source_errors', 'Errors of a live source after it started.', l, s.errors);
+      for (const [stage, n] of Object.entries(s.drops))
+        metrics.set(
+          'vantage_source_drops',
+          'Packets dropped inside the pipeline, by stage.',
+          { ...l, stage },
+          n,
+        );
+      for (const [reason, n] of Object.entries(s.malformed))
+        metrics.set(
+          'vantage_source_malformed',
+          'Datagrams that were not of the receiver encapsulation, by reason.',
+          { ...l, reason },
+          n,
+        );
+    }
+    if (!broker) return;
+    const b = broker.stats();
+    metrics.set('vantage_broker_packets', 'Packets offered to the packet broker.', {}, b.packets);
+    metrics.set(
+      'vantage_broker_undeliverable',
+      'Packets no broker target could take (no link layer to rebuild).',
+      {},
+      b.undeliverable,
+    );
+    for (const t of b.targets) {
+      const l = { target: t.name, delivery: t.delivery };
+      metrics.set('vantage_broker_target_matched', 'Packets a broker target selected.', l, t.matched);
+      metrics.set(
+        'vantage_broker_target_deduplicated',
+        'Packets a broker target skipped as duplicates.',
+        l,
+        t.deduplicated,
+      );
+      metrics.set('vantage_broker_target_sent', 'Packets a broker target delivered.', l, t.sent);
+      metrics.set('vantage_broker_target_bytes', 'Bytes a broker target delivered.', l, t.bytes);
+      metrics.set('vantage_broker_target_pending', 'Packets waiting in a broker target queue.', l, t.pending);
+      metrics.set('vantage_broker_target_dropped', 'Packets a broker target dropped.', l, t.dropped);
+      for (const [reason, n] of Object.entries(t.dropReasons))
+        metrics.set(
+          'vantage_broker_target_drops',
+          'Packets a broker target dropped, by reason.',
+          { ...l, reason },
+          n,
+        );
+    }
+  });
+}
