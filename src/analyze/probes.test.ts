@@ -25,6 +25,7 @@ test('probes accept their protocol and rule out others on the first payload', ()
   assert.ok(!run(probeTls, b('GET / HTTP/1.1')));
   assert.ok(run(probeSsh, b('SSH-2.0-OpenSSH_9.6\r\n')));
   assert.ok(!run(probeSsh, b([22, 3, 1, 2])));
+  assert.ok(!run(probeSsh, b('GET / HTTP/1.1')));
   assert.ok(run(probeSmb, b([0, 0, 0, 0x40, 0xfe, 0x53, 0x4d, 0x42])));
   assert.ok(!run(probeSmb, b('GET / HTTP/1.1')));
 });

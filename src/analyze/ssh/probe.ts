@@ -1,12 +1,9 @@
 /**
- * Could this first payload of a flow be SSH? The identification string "SSH-" starts the
- * stream; a server may send other text lines first, so printable text passes too.
+ * Could this first payload of a flow be SSH? The identification string "SSH-" opens the
+ * stream (RFC 4253 §4.2 lets a server send text lines before it; they are rare enough that a
+ * flow opening that way is left to port-based identification).
  */
 export function probeSsh(b: Buffer, off: number, len: number): boolean {
-  const n = Math.min(len, 4);
-  for (let i = 0; i < n; i++) {
-    const c = b[off + i]!;
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
+  if (len < 4) return len === 0 || b[off] === 0x53;
+  return b[off] === 0x53 && b[off + 1] === 0x53 && b[off + 2] === 0x48 && b[off + 3] === 0x2d;
 }
