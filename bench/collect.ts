@@ -247,9 +247,24 @@ export interface LoadResult {
   socketDrops: number;
   unaccounted: number;
   cpuSeconds: number | null;
+  /** Vantage: share of the time the main event loop was busy (eventLoopUtilization). */
+  mainLoopBusy?: number;
+  /** Vantage with the decode thread: share of the time it was busy. */
+  decodeThreadBusy?: number;
+  /** Vantage: most datagrams waiting to be decoded at once. */
+  queueHighWater?: number;
+  /** Vantage with the decode thread: batches handed to it. */
+  batches?: number;
 }
 
-async function loadVantage(rate: number, seconds: number, version: 9 | 10): Promise<LoadResult> {
+async function loadVantage(
+  rate: number,
+  seconds: number,
+  version: 9 | 10,
+  decodeInWorker: boolean,
+  communityId: boolean,
+  linger?: number,
+): Promise<LoadResult> {
   let received = 0;
   const c = createCollector(
     {
@@ -257,7 +272,9 @@ async function loadVantage(rate: number, seconds: number, version: 9 | 10): Prom
       udpPorts: [0],
       tcpPorts: [],
       recvBufferSize: 32 * 1024 * 1024,
-      decoder: { communityId: false },
+      decoder: { communityId },
+      decodeInWorker,
+      ...(linger !== undefined ? { workerBatchLingerMs: linger } : {}),
     },
     {
       sink: (b) => {
@@ -267,16 +284,27 @@ async function loadVantage(rate: number, seconds: number, version: 9 | 10): Prom
   );
   await c.start();
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const wElu0 = c.decodeThread?.performance.eventLoopUtilization();
   const r = await send(c.addresses().udp[0]!, rate, seconds, version);
-  await new Promise((res) => setTimeout(res, 1000));
-  c.flush();
+  // Until every datagram is received (or counted as dropped by the kernel) and decoded.
+  const t0 = Date.now();
+  for (;;) {
+    c.flush();
+    const st = c.stats();
+    if ((st.received + st.socketDrops >= r.datagrams && st.queueDepth === 0) || Date.now() - t0 > 10_000)
+      break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const elu = performance.eventLoopUtilization(elu0);
+  const wElu = wElu0 ? c.decodeThread?.performance.eventLoopUtilization(wElu0) : undefined;
   const cpu = process.cpuUsage(cpu0);
   const st = c.stats();
   await c.stop();
   const queueDrops = st.totals.drops * PER_DATAGRAM;
   const socketDrops = st.socketDrops * PER_DATAGRAM;
   return {
-    peer: 'vantage',
+    peer: `vantage ${decodeInWorker ? 'worker' : 'main  '} cid ${communityId ? 'on ' : 'off'}`,
     protocol: version === 9 ? 'netflow9' : 'ipfix',
     offeredPerSec: rate,
     seconds: r.seconds,
@@ -287,6 +315,10 @@ async function loadVantage(rate: number, seconds: number, version: 9 | 10): Prom
     unaccounted: r.records - received - queueDrops - socketDrops,
     // includes the sender thread, which runs in this process
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    mainLoopBusy: elu.utilization,
+    ...(wElu ? { decodeThreadBusy: wElu.utilization } : {}),
+    queueHighWater: st.queueHighWater,
+    ...(decodeInWorker ? { batches: st.workerBatches } : {}),
   };
 }
 
@@ -352,6 +384,15 @@ export interface CollectBenchOptions {
   rate?: number;
   /** Skip the nfcapd runs. */
   skipNfcapd?: boolean;
+  /** Vantage runs under load: decode thread on and/or off, community_id on and/or off. */
+  workerModes?: boolean[];
+  communityIdModes?: boolean[];
+  /** Only these protocols under load. */
+  versions?: (9 | 10)[];
+  /** Decode thread: workerBatchLingerMs (default: the collector's). */
+  lingerMs?: number;
+  /** Skip the decode-rate part. */
+  skipDecode?: boolean;
   log?: (s: string) => void;
 }
 
@@ -362,19 +403,24 @@ export async function benchCollect(
   const seconds = opts.seconds ?? 20;
   const rate = opts.rate ?? 400_000;
   const decode: DecodeResult[] = [];
-  log('collector decode + sink, one core (30 records/datagram):');
-  for (const v of [5, 9, 10] as const)
-    for (const cid of [false, true]) {
-      const r = benchDecode(v, cid);
-      decode.push(r);
-      log(
-        `  ${r.protocol.padEnd(9)} community_id ${cid ? 'on ' : 'off'}  ${(r.recordsPerSec / 1e6).toFixed(2)}M records/s`,
-      );
-    }
+  if (!opts.skipDecode) {
+    log('collector decode + sink, one core (30 records/datagram):');
+    for (const v of [5, 9, 10] as const)
+      for (const cid of [false, true]) {
+        const r = benchDecode(v, cid);
+        decode.push(r);
+        log(
+          `  ${r.protocol.padEnd(9)} community_id ${cid ? 'on ' : 'off'}  ${(r.recordsPerSec / 1e6).toFixed(2)}M records/s`,
+        );
+      }
+  }
   const load: LoadResult[] = [];
   log(`loopback load: ${rate} records/s offered for ${seconds} s:`);
-  for (const v of [9, 10] as const) {
-    const runs = [await loadVantage(rate, seconds, v)];
+  for (const v of opts.versions ?? ([9, 10] as const)) {
+    const runs: LoadResult[] = [];
+    for (const w of opts.workerModes ?? [true, false])
+      for (const cid of opts.communityIdModes ?? [true])
+        runs.push(await loadVantage(rate, seconds, v, w, cid, opts.lingerMs));
     if (!opts.skipNfcapd) {
       const n = await loadNfcapd(rate, seconds, v);
       if (n) runs.push(n);
@@ -382,15 +428,23 @@ export async function benchCollect(
     for (const r of runs) {
       load.push(r);
       log(
-        `  ${r.peer.padEnd(18)} ${r.protocol.padEnd(9)} sent ${r.sent} = received ${r.received} + queue drops ${r.queueDrops} + socket drops ${r.socketDrops} (unaccounted ${r.unaccounted})${r.cpuSeconds !== null ? `, cpu ${r.cpuSeconds.toFixed(1)} s` : ''}`,
+        `  ${r.peer.padEnd(26)} ${r.protocol.padEnd(9)} sent ${r.sent} = received ${r.received} + queue drops ${r.queueDrops} + socket drops ${r.socketDrops} (unaccounted ${r.unaccounted})${r.cpuSeconds !== null ? `, cpu ${r.cpuSeconds.toFixed(1)} s` : ''}${r.mainLoopBusy !== undefined ? `, main loop busy ${(r.mainLoopBusy * 100).toFixed(0)}%${r.decodeThreadBusy !== undefined ? `, decode thread busy ${(r.decodeThreadBusy * 100).toFixed(0)}%` : ''}, queue high water ${r.queueHighWater}` : ''}${r.batches !== undefined ? `, ${(r.sent / PER_DATAGRAM / r.batches).toFixed(0)} datagrams/batch` : ''}`,
       );
     }
   }
   return { decode, load };
 }
 
-// `node dist/bench/collect.js [seconds] [rate]` runs it alone.
+// `node dist/bench/collect.js [seconds] [rate]` runs it alone (COLLECT_BENCH_CID=both: also
+// the load with community_id off; COLLECT_BENCH_LOAD_ONLY=1: skip the decode rates).
 if (isMainThread && process.argv[1]?.endsWith('bench/collect.js')) {
   const [sec, rate] = process.argv.slice(2).map(Number);
-  await benchCollect({ ...(sec ? { seconds: sec } : {}), ...(rate ? { rate } : {}) });
+  await benchCollect({
+    ...(sec ? { seconds: sec } : {}),
+    ...(rate ? { rate } : {}),
+    ...(process.env.COLLECT_BENCH_CID === 'both' ? { communityIdModes: [true, false] } : {}),
+    ...(process.env.COLLECT_BENCH_LOAD_ONLY ? { skipDecode: true } : {}),
+    ...(process.env.COLLECT_BENCH_LINGER ? { lingerMs: Number(process.env.COLLECT_BENCH_LINGER) } : {}),
+    ...(process.env.COLLECT_BENCH_WORKER_ONLY ? { workerModes: [true], skipNfcapd: true } : {}),
+  });
 }

@@ -304,6 +304,7 @@ export class CollectDecoder {
     const t = newExporterStats('all', 0);
     for (const s of this.exporters.values()) {
       for (const k of Object.keys(t) as (keyof ExporterStats)[]) {
+        if (k === 'port') continue;
         const v = s[k];
         if (typeof v === 'number') (t[k] as number) += v;
       }

@@ -1,6 +1,6 @@
 import { ipBytesToString, macToString } from '../common/addr.js';
 import { isoNs } from '../common/time.js';
-import { communityId } from '../flow/community-id.js';
+import { communityIdAt } from '../flow/community-id.js';
 import { tcpFlagsString } from '../flow/tcp-flags.js';
 import type { ExportedFlowRecord } from './types.js';
 
@@ -137,6 +137,10 @@ export interface ExportContext {
 const secCache = new Map<number, string>();
 const MS3: string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
+const MS_SLOTS = 4096;
+const msKeys = new Float64Array(MS_SLOTS).fill(Number.NaN);
+const msStrs: string[] = new Array(MS_SLOTS).fill('');
+
 function msIso(ms: number): string {
   const sec = Math.floor(ms / 1000);
   let prefix = secCache.get(sec);
@@ -147,7 +151,17 @@ function msIso(ms: number): string {
   }
   const frac = ms - sec * 1000;
   const whole = Math.floor(frac);
-  if (whole === frac) return `${prefix}.${MS3[whole]}000000Z`;
+  if (whole === frac) {
+    // Whole milliseconds (nearly all): the same string object for the same instant, from a
+    // direct-mapped cache; the records of a datagram share their times, and equal strings that
+    // are one object cost nothing to compare, deduplicate or copy to another thread.
+    const slot = ms & (MS_SLOTS - 1);
+    if (msKeys[slot] === ms) return msStrs[slot]!;
+    const str = `${prefix}.${MS3[whole]}000000Z`;
+    msKeys[slot] = ms;
+    msStrs[slot] = str;
+    return str;
+  }
   return `${prefix}.${String(Math.round(frac * 1e6)).padStart(9, '0')}Z`;
 }
 
@@ -184,10 +198,13 @@ export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
   let cid: string | null = null;
   if (c.communityId && hasIp && proto >= 0) {
     const n = ipVer === 4 ? 4 : 16;
-    cid = communityId(
+    cid = communityIdAt(
       proto,
-      b.subarray(a.srcOff, a.srcOff + n),
-      b.subarray(a.dstOff, a.dstOff + n),
+      b,
+      a.srcOff,
+      b,
+      a.dstOff,
+      n,
       icmp ? Math.max(0, a.icmpType) : Math.max(0, a.srcPort),
       icmp ? Math.max(0, a.icmpCode) : Math.max(0, a.dstPort),
     );

@@ -3,17 +3,35 @@
  * IPFIX over TCP (messages framed by their length field), a bounded queue between the socket
  * callbacks and the decoder, and records handed to the sink in batches.
  *
- * The socket callback only queues the datagram (Node gives each one its own Buffer); decoding
- * runs in batches on a later turn of the event loop, so a burst is first pulled out of the
- * kernel buffer and then decoded. Every loss is counted: a full queue counts `drops` on the
- * exporter, a full kernel buffer shows in `socketDrops` (read from /proc/net/udp{,6}).
+ * With `decodeInWorker` (the default) the main thread only receives: the socket callback copies
+ * the datagram into the current batch (one ArrayBuffer of up to 256 datagrams / 1 MiB), and the
+ * batch is transferred to a decode thread (`decode-worker.ts`, which owns the one decoder, its
+ * templates and their persistence) when full or `workerBatchLingerMs` (1 ms) after its first
+ * datagram. Records
+ * come back per batch in columnar form (`columns.ts`) and go to the sink in batches, with the
+ * statistics the worker keeps; `stats()` stays synchronous (counters of the last results plus
+ * those the main thread owns: received, drops, TCP framing errors).
+ *
+ * Without it, the socket callback queues the datagram (Node gives each one its own Buffer) and
+ * decoding runs in batches on a later turn of the main event loop.
+ *
+ * Every loss is counted: more than `maxQueue` datagrams received but not yet decoded count
+ * `drops` on the exporter (so do the datagrams a crashed decode worker had), a full kernel
+ * buffer shows in `socketDrops` (read from /proc/net/udp{,6}). The account is exact at any
+ * moment: received = datagrams (decoded) + drops + queueDepth (queued or in flight). A decode
+ * thread that dies is logged, counted (`workerCrashes`) and restarted (templates come back
+ * from stateDir); after `maxWorkerRestarts` every datagram is dropped and counted.
  */
 import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
-import type { CollectedRecord, ExporterStats } from './types.js';
+import { Worker } from 'node:worker_threads';
+import { decodeColumns } from './columns.js';
+import type { BatchMsg, DecodeWorkerData, FromWorker, ResultMsg, ToWorker } from './decode-worker.js';
+import { META, TEMPLATE_FILE } from './decode-worker.js';
+import { CollectDecoder, type CollectDecoderConfig, DEFAULT_DECODER_CONFIG } from './decoder.js';
+import { type CollectedRecord, type ExporterStats, newExporterStats } from './types.js';
 
 export interface CollectorConfig {
   /** Address to bind: "0.0.0.0", "::" or "127.0.0.1". */
@@ -35,6 +53,20 @@ export interface CollectorConfig {
   /** How often changed templates are written (ms). */
   stateSaveMs: number;
   decoder: Partial<CollectDecoderConfig>;
+  /** Decode on a worker thread; the main thread only receives and copies bytes into batches. */
+  decodeInWorker: boolean;
+  /** Worker mode: datagrams and bytes per batch handed to the decode thread. */
+  workerBatchDatagrams: number;
+  workerBatchBytes: number;
+  /**
+   * Worker mode: how long a batch that is not full waits for more datagrams before it is handed
+   * over (ms; 0: on the next turn of the event loop). Fewer, larger messages cost less CPU.
+   */
+  workerBatchLingerMs: number;
+  /** Worker mode: how often a crashed decode thread is restarted before giving up. */
+  maxWorkerRestarts: number;
+  /** Worker mode: how long stop() waits for the decode thread to finish its queue (ms). */
+  stopTimeoutMs: number;
 }
 
 export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
@@ -48,6 +80,12 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   stateDir: null,
   stateSaveMs: 5000,
   decoder: {},
+  decodeInWorker: true,
+  workerBatchDatagrams: 256,
+  workerBatchBytes: 1024 * 1024,
+  workerBatchLingerMs: 1,
+  maxWorkerRestarts: 10,
+  stopTimeoutMs: 10_000,
 };
 
 export interface CollectorDeps {
@@ -61,12 +99,20 @@ export interface CollectorStats {
   totals: ExporterStats;
   /** Datagrams that were not NetFlow/IPFIX/sFlow. */
   unknown: number;
+  /** Datagrams taken from the sockets (UDP) and framed messages (TCP). */
+  received: number;
+  /** Datagrams received but not decoded yet (queued, or in flight to the decode thread). */
   queueDepth: number;
   queueHighWater: number;
   /** Datagrams the kernel dropped on our UDP sockets (receive buffer full). */
   socketDrops: number;
   recvBufferSize: number[];
   tcpConnections: number;
+  decodeInWorker: boolean;
+  /** Decode threads that died (their in-flight datagrams are counted in `drops`). */
+  workerCrashes: number;
+  /** Batches handed to the decode thread. */
+  workerBatches: number;
 }
 
 export interface Collector {
@@ -75,9 +121,15 @@ export interface Collector {
   stats(): CollectorStats;
   /** Bound addresses (resolves port 0). */
   addresses(): { udp: number[]; tcp: number[] };
-  /** Decode everything queued now and hand pending records to the sink. */
+  /**
+   * Decode everything queued now and hand pending records to the sink. In worker mode: hand the
+   * current batch to the decode thread now (its records reach the sink asynchronously).
+   */
   flush(): void;
-  readonly decoder: CollectDecoder;
+  /** The decoder, when decoding runs on this thread (null with `decodeInWorker`). */
+  readonly decoder: CollectDecoder | null;
+  /** The decode thread while it runs (worker mode), for diagnostics and tests. */
+  readonly decodeThread: Worker | null;
 }
 
 interface Queued {
@@ -87,15 +139,63 @@ interface Queued {
   ms: number;
 }
 
-const TEMPLATE_FILE = 'templates.json';
+/** Free batch buffers kept for reuse. */
+const POOL_MAX = 16;
+
+interface Source {
+  exporter: string;
+  port: number;
+}
+
+/** A batch being filled for the decode thread. */
+interface Filling {
+  data: ArrayBuffer;
+  u8: Uint8Array;
+  meta: Float64Array;
+  n: number;
+  bytes: number;
+  sources: Source[];
+  /** Datagrams per source (to count them as drops if the worker dies with them). */
+  counts: number[];
+  index: Map<string, number>;
+  lastExporter: string;
+  lastPort: number;
+  lastIdx: number;
+}
+
+interface InFlight {
+  n: number;
+  sources: Source[];
+  counts: number[];
+}
+
+/** Statistics the main thread owns in worker mode (it sees these events, the worker does not). */
+interface MainCounts {
+  exporter: string;
+  port: number;
+  drops: number;
+  decodeErrors: number;
+}
+
+function addStats(into: ExporterStats, s: ExporterStats): void {
+  for (const k of Object.keys(into) as (keyof ExporterStats)[]) {
+    if (k === 'port') continue;
+    const v = s[k];
+    if (typeof v === 'number') (into[k] as number) += v;
+  }
+  if (s.source) into.source = s.source;
+}
 
 export function createCollector(config: Partial<CollectorConfig>, deps: CollectorDeps): Collector {
   const cfg: CollectorConfig = { ...DEFAULT_COLLECTOR_CONFIG, ...config };
+  const inWorker = cfg.decodeInWorker;
   let batch: CollectedRecord[] = [];
-  const decoder = new CollectDecoder(cfg.decoder, (rec) => {
-    batch.push(rec);
-    if (batch.length >= cfg.sinkBatch) flushBatch();
-  });
+  const decoder = inWorker
+    ? null
+    : new CollectDecoder(cfg.decoder, (rec) => {
+        batch.push(rec);
+        if (batch.length >= cfg.sinkBatch) flushBatch();
+      });
   const udp: dgram.Socket[] = [];
   const tcp: net.Server[] = [];
   const conns = new Set<net.Socket>();
@@ -107,6 +207,27 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
   let running = false;
   /** Socket drops read just before the sockets closed (they vanish from /proc after). */
   let closedDrops = 0;
+  let received = 0;
+
+  // ---- worker mode state ----
+  let worker: Worker | null = null;
+  let stopping = false;
+  let crashes = 0;
+  let filling: Filling | null = null;
+  let postScheduled = false;
+  let nextId = 0;
+  let inFlight = 0;
+  const flights = new Map<number, InFlight>();
+  const pool: ArrayBuffer[] = [];
+  const metaPool: ArrayBuffer[] = [];
+  /** The decode thread's statistics as of its last result, and those of threads that died. */
+  const workerStats = new Map<string, ExporterStats>();
+  const retired = new Map<string, ExporterStats>();
+  let workerUnknown = 0;
+  let retiredUnknown = 0;
+  const mainCounts = new Map<string, MainCounts>();
+  const maxExporters = cfg.decoder.maxExporters ?? DEFAULT_DECODER_CONFIG.maxExporters;
+  let onStopped: (() => void) | null = null;
 
   function flushBatch(): void {
     if (batch.length === 0) return;
@@ -115,10 +236,42 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     deps.sink(b);
   }
 
+  /** Counters of one exporter kept on this thread (bounded like the decoder's: the rest is "other"). */
+  function counts(exporter: string, port: number): MainCounts {
+    const key = `${exporter}|${port}`;
+    let c = mainCounts.get(key);
+    if (c) return c;
+    if (mainCounts.size >= maxExporters) {
+      c = mainCounts.get('other|0');
+      if (c) return c;
+      c = { exporter: 'other', port: 0, drops: 0, decodeErrors: 0 };
+      mainCounts.set('other|0', c);
+      return c;
+    }
+    c = { exporter, port, drops: 0, decodeErrors: 0 };
+    mainCounts.set(key, c);
+    return c;
+  }
+
+  function countDrop(exporter: string, port: number, n = 1): void {
+    if (decoder) decoder.stats(exporter, port).drops += n;
+    else counts(exporter, port).drops += n;
+  }
+
+  function countFramingError(exporter: string, port: number): void {
+    if (decoder) decoder.stats(exporter, port).decodeErrors++;
+    else counts(exporter, port).decodeErrors++;
+  }
+
   function enqueue(buf: Buffer, exporter: string, port: number): void {
+    received++;
+    if (inWorker) {
+      toBatch(buf, exporter, port);
+      return;
+    }
     const depth = queue.length - qHead;
     if (depth >= cfg.maxQueue) {
-      decoder.stats(exporter, port).drops++;
+      countDrop(exporter, port);
       return;
     }
     queue.push({ buf, exporter, port, ms: Date.now() });
@@ -134,7 +287,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     const end = Math.min(queue.length, qHead + cfg.decodeBatch);
     for (; qHead < end; qHead++) {
       const q = queue[qHead]!;
-      decoder.decode(q.buf, 0, q.buf.length, q.exporter, q.port, q.ms);
+      decoder!.decode(q.buf, 0, q.buf.length, q.exporter, q.port, q.ms);
     }
     if (qHead === queue.length) {
       queue = [];
@@ -150,14 +303,219 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     }
   }
 
+  // ---- worker mode: the socket path only copies bytes into the current batch ----
+
+  function newFilling(): Filling {
+    const data = pool.pop() ?? new ArrayBuffer(cfg.workerBatchBytes);
+    const meta = metaPool.pop() ?? new ArrayBuffer(cfg.workerBatchDatagrams * META * 8);
+    return {
+      data,
+      u8: new Uint8Array(data),
+      meta: new Float64Array(meta),
+      n: 0,
+      bytes: 0,
+      sources: [],
+      counts: [],
+      index: new Map(),
+      lastExporter: '',
+      lastPort: -1,
+      lastIdx: -1,
+    };
+  }
+
+  function toBatch(buf: Buffer, exporter: string, port: number): void {
+    if (worker === null || inFlight >= cfg.maxQueue || buf.length > cfg.workerBatchBytes) {
+      countDrop(exporter, port);
+      return;
+    }
+    let f = filling;
+    if (f !== null && (f.n === cfg.workerBatchDatagrams || f.bytes + buf.length > cfg.workerBatchBytes)) {
+      postBatch();
+      f = null;
+    }
+    if (f === null) {
+      f = filling = newFilling();
+      if (!postScheduled) {
+        postScheduled = true;
+        if (cfg.workerBatchLingerMs > 0) setTimeout(postLater, cfg.workerBatchLingerMs);
+        else setImmediate(postLater);
+      }
+    }
+    let idx = f.lastIdx;
+    if (exporter !== f.lastExporter || port !== f.lastPort) {
+      const key = `${exporter}|${port}`;
+      const known = f.index.get(key);
+      if (known === undefined) {
+        idx = f.sources.length;
+        f.sources.push({ exporter, port });
+        f.counts.push(0);
+        f.index.set(key, idx);
+      } else idx = known;
+      f.lastExporter = exporter;
+      f.lastPort = port;
+      f.lastIdx = idx;
+    }
+    f.u8.set(buf, f.bytes);
+    const o = f.n * META;
+    f.meta[o] = f.bytes;
+    f.meta[o + 1] = buf.length;
+    f.meta[o + 2] = idx;
+    f.meta[o + 3] = Date.now();
+    f.bytes += buf.length;
+    f.n++;
+    f.counts[idx]!++;
+    inFlight++;
+    if (inFlight > highWater) highWater = inFlight;
+  }
+
+  function postLater(): void {
+    postScheduled = false;
+    postBatch();
+  }
+
+  /** Hand the batch being filled to the decode thread. */
+  function postBatch(): void {
+    const f = filling;
+    if (f === null || f.n === 0 || worker === null) return;
+    filling = null;
+    let data = f.data;
+    let meta = f.meta.buffer as ArrayBuffer;
+    if (f.bytes < cfg.workerBatchBytes / 2) {
+      // Copy a batch less than half full out and keep the big buffers for the next one: what
+      // is in flight takes at most twice its bytes, whatever the batch sizes.
+      data = f.data.slice(0, f.bytes);
+      meta = meta.slice(0, f.n * META * 8);
+      if (pool.length < POOL_MAX) {
+        pool.push(f.data);
+        metaPool.push(f.meta.buffer as ArrayBuffer);
+      }
+    }
+    const id = nextId++;
+    flights.set(id, { n: f.n, sources: f.sources, counts: f.counts });
+    const msg: BatchMsg = { t: 'batch', id, n: f.n, data, meta, sources: f.sources };
+    worker.postMessage(msg satisfies ToWorker, [data, meta]);
+  }
+
+  function onResult(m: ResultMsg): void {
+    const fl = flights.get(m.id);
+    if (fl) {
+      flights.delete(m.id);
+      inFlight -= fl.n;
+    }
+    if (m.data.byteLength === cfg.workerBatchBytes && pool.length < POOL_MAX) {
+      pool.push(m.data);
+      metaPool.push(m.meta);
+    }
+    for (const st of m.stats) workerStats.set(`${st.exporter}|${st.port}`, st);
+    workerUnknown = m.unknown;
+    if (m.records.n > 0) {
+      const recs = decodeColumns(m.records);
+      if (recs.length <= cfg.sinkBatch) deps.sink(recs);
+      else for (let i = 0; i < recs.length; i += cfg.sinkBatch) deps.sink(recs.slice(i, i + cfg.sinkBatch));
+    }
+  }
+
+  function spawnWorker(): void {
+    const wd: DecodeWorkerData = {
+      vantageCollectWorker: true,
+      decoder: cfg.decoder,
+      stateDir: cfg.stateDir,
+      stateSaveMs: cfg.stateSaveMs,
+    };
+    const w = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: wd });
+    worker = w;
+    let failure = '';
+    w.on('message', (m: FromWorker) => {
+      if (m.t === 'result') onResult(m);
+      else if (m.t === 'log') deps.log?.(m.msg);
+      else if (m.t === 'stopped') onStopped?.();
+    });
+    w.on('error', (e) => {
+      failure = e.message;
+    });
+    w.on('exit', (code) => {
+      if (worker !== w) return;
+      worker = null;
+      if (stopping) return;
+      crashes++;
+      // What it had not answered is lost: count it, per exporter.
+      let lost = 0;
+      for (const fl of flights.values())
+        for (let i = 0; i < fl.sources.length; i++) {
+          countDrop(fl.sources[i]!.exporter, fl.sources[i]!.port, fl.counts[i]!);
+          lost += fl.counts[i]!;
+        }
+      flights.clear();
+      inFlight -= lost;
+      for (const [k, st] of workerStats) {
+        const r = retired.get(k);
+        if (r) addStats(r, st);
+        else retired.set(k, { ...st });
+      }
+      workerStats.clear();
+      retiredUnknown += workerUnknown;
+      workerUnknown = 0;
+      const restart = running && crashes <= cfg.maxWorkerRestarts;
+      deps.log?.(
+        `collector: decode worker died (${failure || `exit code ${code}`}); ${lost} datagrams lost and counted as drops; ${restart ? 'restarting it' : 'not restarting: further datagrams are dropped and counted'}`,
+      );
+      if (restart) spawnWorker();
+      else if (filling) {
+        const f = filling;
+        filling = null;
+        for (let i = 0; i < f.sources.length; i++)
+          countDrop(f.sources[i]!.exporter, f.sources[i]!.port, f.counts[i]!);
+        inFlight -= f.n;
+      }
+    });
+  }
+
   function flush(): void {
+    if (inWorker) {
+      postBatch();
+      return;
+    }
     while (qHead < queue.length) {
       const q = queue[qHead++]!;
-      decoder.decode(q.buf, 0, q.buf.length, q.exporter, q.port, q.ms);
+      decoder!.decode(q.buf, 0, q.buf.length, q.exporter, q.port, q.ms);
     }
     queue = [];
     qHead = 0;
     flushBatch();
+  }
+
+  /** Stop the decode thread after it has answered every batch (or after the timeout). */
+  async function stopWorker(): Promise<void> {
+    const w = worker;
+    if (w === null) return;
+    postBatch();
+    const done = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), cfg.stopTimeoutMs);
+      onStopped = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      w.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    w.postMessage({ t: 'stop' } satisfies ToWorker);
+    const clean = await done;
+    onStopped = null;
+    if (!clean && worker === w) {
+      // Whatever it still had is lost: counted.
+      for (const fl of flights.values())
+        for (let i = 0; i < fl.sources.length; i++)
+          countDrop(fl.sources[i]!.exporter, fl.sources[i]!.port, fl.counts[i]!);
+      flights.clear();
+      inFlight = 0;
+      deps.log?.('collector: decode worker did not finish in time; its queue is counted as drops');
+    }
+    stopping = true;
+    worker = null;
+    await w.terminate();
+    stopping = false;
   }
 
   function statePath(): string | null {
@@ -166,7 +524,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
 
   function saveState(): void {
     const p = statePath();
-    if (!p || !decoder.dirty) return;
+    if (!p || !decoder?.dirty) return;
     try {
       mkdirSync(cfg.stateDir!, { recursive: true });
       writeFileSync(`${p}.tmp`, JSON.stringify(decoder.saveTemplates()));
@@ -178,7 +536,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
 
   function loadState(): void {
     const p = statePath();
-    if (!p) return;
+    if (!p || !decoder) return;
     let text: string;
     try {
       text = readFileSync(p, 'utf8');
@@ -228,7 +586,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         const len = pending.readUInt16BE(o + 2);
         if (ver !== 10 || len < 16) {
           // Framing lost: nothing after this point can be trusted.
-          decoder.stats(exporter, port).decodeErrors++;
+          countFramingError(exporter, port);
           sock.destroy();
           return;
         }
@@ -275,8 +633,36 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     return drops;
   }
 
+  function workerModeStats(): Pick<CollectorStats, 'exporters' | 'totals' | 'unknown'> {
+    const all = new Map<string, ExporterStats>();
+    const get = (exporter: string, port: number): ExporterStats => {
+      const k = `${exporter}|${port}`;
+      let st = all.get(k);
+      if (!st) {
+        st = newExporterStats(exporter, port);
+        all.set(k, st);
+      }
+      return st;
+    };
+    for (const st of retired.values()) addStats(get(st.exporter, st.port), st);
+    for (const st of workerStats.values()) addStats(get(st.exporter, st.port), st);
+    for (const c of mainCounts.values()) {
+      const st = get(c.exporter, c.port);
+      st.drops += c.drops;
+      st.decodeErrors += c.decodeErrors;
+    }
+    const exporters = [...all.values()];
+    const totals = newExporterStats('all', 0);
+    for (const st of exporters) addStats(totals, st);
+    totals.source = '';
+    return { exporters, totals, unknown: retiredUnknown + workerUnknown };
+  }
+
   return {
     decoder,
+    get decodeThread() {
+      return worker;
+    },
     async start(): Promise<void> {
       if (running) return;
       loadState();
@@ -289,7 +675,8 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         throw e;
       }
       running = true;
-      if (cfg.stateDir) {
+      if (inWorker) spawnWorker();
+      else if (cfg.stateDir) {
         saveTimer = setInterval(saveState, cfg.stateSaveMs);
         saveTimer.unref();
       }
@@ -302,8 +689,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       await Promise.all(udp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
       for (const c of conns) c.destroy();
       await Promise.all(tcp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
-      flush();
-      saveState();
+      if (inWorker) await stopWorker();
+      else {
+        flush();
+        saveState();
+      }
     },
     flush,
     addresses() {
@@ -313,15 +703,24 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       };
     },
     stats(): CollectorStats {
+      const own = decoder
+        ? {
+            exporters: [...decoder.exporters.values()].map((s) => ({ ...s })),
+            totals: decoder.totals(),
+            unknown: decoder.unknown,
+          }
+        : workerModeStats();
       return {
-        exporters: [...decoder.exporters.values()].map((s) => ({ ...s })),
-        totals: decoder.totals(),
-        unknown: decoder.unknown,
-        queueDepth: queue.length - qHead,
+        ...own,
+        received,
+        queueDepth: inWorker ? inFlight : queue.length - qHead,
         queueHighWater: highWater,
         socketDrops: closedDrops + socketDrops(),
         recvBufferSize: udp.map((s) => s.getRecvBufferSize()),
         tcpConnections: conns.size,
+        decodeInWorker: inWorker,
+        workerCrashes: crashes,
+        workerBatches: nextId,
       };
     },
   };
