@@ -65,6 +65,8 @@ export interface FileConfig {
   mirror?: MirrorSourcesConfig;
   packets?: PacketsConfig;
   broker?: BrokerConfig;
+  /** Vantage's own flows exported as IPFIX to these collectors. */
+  export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -84,6 +86,7 @@ const TOP_KEYS = [
   'rateLimit',
   'samples',
   'collect',
+  'export',
   'flow',
   'capture',
   'mirror',
@@ -133,7 +136,34 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.mirror !== undefined) c.mirror = parseMirror(o.mirror);
   if (o.packets !== undefined) c.packets = parsePackets(o.packets);
   if (o.broker !== undefined) c.broker = parseBrokerConfig(o.broker, 'broker');
+  if (o.export !== undefined) c.export = parseExport(o.export);
   return c;
+}
+
+function parseExport(v: unknown): NonNullable<FileConfig['export']> {
+  const o = obj(v, 'export');
+  known(o, 'export', ['ipfix', 'observationDomain']);
+  const e: NonNullable<FileConfig['export']> = {
+    ipfix: list(o.ipfix ?? [], 'export.ipfix').map((x, i) => {
+      const key = `export.ipfix[${i}]`;
+      const s = str(x, key, 'HOST:PORT such as 192.0.2.10:4739');
+      let hp: { host: string; port: number };
+      try {
+        hp = parseHostPort(s, 4739);
+      } catch (err) {
+        throw new ConfigError(key, `${(err as Error).message}; expected HOST:PORT such as 192.0.2.10:4739`);
+      }
+      if (isIP(hp.host) === 0)
+        throw new ConfigError(
+          key,
+          `'${hp.host}' is not an IP address; expected HOST:PORT such as 192.0.2.10:4739`,
+        );
+      return hp;
+    }),
+  };
+  if (o.observationDomain !== undefined)
+    e.observationDomain = int(o.observationDomain, 'export.observationDomain', 0, 0xffffffff);
+  return e;
 }
 
 function parseCollect(v: unknown): NonNullable<FileConfig['collect']> {

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -10,6 +11,9 @@ import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
 import { type Broker, type BrokerConfig, createBroker } from '../broker/index.js';
+import { parseHostPort } from '../capture/mirror.js';
+import { exportingStore } from '../collect/exporter/exporting-store.js';
+import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -53,6 +57,7 @@ options:
   --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
                            'none' turns the collector off)
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
+  --export-ipfix LIST      export Vantage's own flows as IPFIX to HOST:PORT[,HOST:PORT...]
   --collect-host ADDR      address the collector binds (default: the --listen host)
 
 sources (config file only; see docs/config.md):
@@ -92,6 +97,8 @@ export interface ProductOptions {
   flushMs?: number;
   /** Flow collector (NetFlow/IPFIX/sFlow) listening on these ports; none by default. */
   collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
+  /** Export Vantage's own flows as IPFIX to these collectors. */
+  export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -160,6 +167,29 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       s.droppedPartitions,
     );
   });
+  // Flows the store acknowledges are exported as IPFIX when collectors are configured.
+  const exporter =
+    o.export && o.export.ipfix.length > 0
+      ? createIpfixExporter(
+          { targets: o.export.ipfix, observationDomain: o.export.observationDomain ?? 1 },
+          { log: (m) => log.info(m) },
+        )
+      : null;
+  await exporter?.start();
+  const sinkStore = exporter ? exportingStore(store, exporter) : store;
+  if (exporter) {
+    metrics.collect(async () => {
+      const s = exporter.stats();
+      metrics.set('vantage_ipfix_export_records', 'Flow records exported as IPFIX.', {}, s.records);
+      metrics.set('vantage_ipfix_export_messages', 'IPFIX messages sent.', {}, s.messages);
+      metrics.set(
+        'vantage_ipfix_export_send_errors',
+        'IPFIX messages that failed to send.',
+        {},
+        s.sendErrors,
+      );
+    });
+  }
   // Packets of every ingested capture go to the packet store, searchable through the API.
   const pk: PacketsConfig =
     typeof o.packets === 'object'
@@ -202,7 +232,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const ingest = (files: string[], names: string[]) => {
     // One ingest at a time: each has its own flow table and appends in order.
     const run = ingesting.then(async () => {
-      const s = await ingestCaptures(store, files, { metrics, names, hooks: recorder ? [recorder] : [] });
+      const s = await ingestCaptures(sinkStore, files, { metrics, names, hooks: recorder ? [recorder] : [] });
       recorder?.flush();
       return s;
     });
@@ -280,6 +310,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await collector?.stop();
     await broker?.stop();
     await recorder?.stop();
+    await exporter?.stop();
     await store.stop();
   };
 
@@ -291,7 +322,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     if (broker) hooks.push(broker.hook());
     try {
       sources = await startSources(specs, {
-        store,
+        store: sinkStore,
         metrics,
         log,
         hooks,
@@ -416,6 +447,15 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.mirror) o.mirror = file.mirror;
   if (file.broker) o.broker = file.broker;
   if (file.flow) o.flow = file.flow;
+  const targets =
+    values['export-ipfix'] !== undefined
+      ? parseTargets('export-ipfix', values['export-ipfix'])
+      : file.export?.ipfix;
+  if (targets && targets.length > 0) {
+    o.export = { ipfix: targets };
+    if (file.export?.observationDomain !== undefined)
+      o.export.observationDomain = file.export.observationDomain;
+  }
   return o;
 }
 
@@ -434,6 +474,7 @@ function parse(argv: string[]) {
       'collect-udp': { type: 'string' },
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
+      'export-ipfix': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -451,5 +492,19 @@ function parsePorts(key: string, v: string): number[] {
       );
     }
     return n;
+  });
+}
+
+/** A comma-separated list of HOST:PORT collectors ("none" for none). */
+function parseTargets(key: string, v: string): { host: string; port: number }[] {
+  if (v.trim() === 'none' || v.trim() === '') return [];
+  return v.split(',').map((x) => {
+    try {
+      const hp = parseHostPort(x.trim(), 4739);
+      if (isIP(hp.host) === 0) throw new Error(`'${hp.host}' is not an IP address`);
+      return hp;
+    } catch (e) {
+      throw new ConfigError(key, `${(e as Error).message}; expected HOST:PORT such as 192.0.2.10:4739`);
+    }
   });
 }
