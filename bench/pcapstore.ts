@@ -79,7 +79,9 @@ export async function benchPcapStore(): Promise<void> {
     });
   }
   sensor.finish();
+  const stop0 = performance.now();
   await rec.stop();
+  const stopMs = performance.now() - stop0;
   const wSecs = Number(process.hrtime.bigint() - w0) / 1e9;
   const pktBytes = rec.counters.bytes;
   let pcapBytes = 0;
@@ -156,6 +158,11 @@ export async function benchPcapStore(): Promise<void> {
       'write (read + decode + flows + record + index)',
       `${(pktBytes / wSecs / 1e6).toFixed(0)} MB/s, ${(rec.counters.packets / wSecs / 1e6).toFixed(2)}M packets/s`,
       `dd: ${(ddRate / 1e6).toFixed(0)} MB/s -> ${((pktBytes / wSecs / ddRate) * 100).toFixed(0)}% of dd (goal >= 100%)`,
+    ],
+    [
+      'write back-pressure (all blocks in flight / fsync bound)',
+      `${rec.counters.backpressureWaits} waits, ${rec.counters.backpressureMs.toFixed(0)} ms`,
+      `${rec.counters.blocksWritten} blocks, at most ${rec.counters.maxBlocksInFlight} in flight; ${rec.counters.syncWaits} fsync waits; stop (last fsyncs) ${stopMs.toFixed(0)} ms`,
     ],
     [
       'index size',

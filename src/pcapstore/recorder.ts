@@ -1,10 +1,11 @@
-import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Analyzer, FlowLookup } from '../analyze/types.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
 import type { Packet } from '../decode/packet.js';
 import { type CompiledFilter, compileFilter, FrameView } from './bpf/compile.js';
+import { IoWorker } from './io-worker.js';
 import { PCAP_HEADER_LEN, pcapFileHeader, RECORD_HEADER_LEN, writeRecordHeader } from './pcap-format.js';
 import { IndexBuilder } from './segment-index.js';
 import { PcapStore, segmentName } from './store.js';
@@ -30,6 +31,13 @@ export interface RecorderConfig {
   blockBytes: number;
   /** fsync each segment when it is closed. */
   fsync: boolean;
+  /**
+   * Write blocks in the pool: one is filled while the others are written by the I/O thread.
+   * When all are in flight, packet processing waits (counted in `backpressureWaits`).
+   */
+  writeBlocks: number;
+  /** Closed segments whose fsync may still be running before the recorder waits for one. */
+  maxPendingSyncs: number;
 }
 
 export const DEFAULT_RECORDER_CONFIG: Omit<RecorderConfig, 'dir'> = {
@@ -42,6 +50,8 @@ export const DEFAULT_RECORDER_CONFIG: Omit<RecorderConfig, 'dir'> = {
   flushMs: 1000,
   blockBytes: 4 * 1024 * 1024,
   fsync: true,
+  writeBlocks: 4,
+  maxPendingSyncs: 2,
 };
 
 export interface RecorderDeps {
@@ -50,6 +60,10 @@ export interface RecorderDeps {
   now?: () => number;
   /** A store already open for writing (shared with the search side); opened from `dir` otherwise. */
   store?: PcapStore;
+  /** Test hook: the I/O threads sleep this long before each job (a slow disk). */
+  ioDelayMs?: number;
+  /** Test hook: the fsync thread sleeps this long before each segment close (default `ioDelayMs`). */
+  syncDelayMs?: number;
 }
 
 export interface RecorderCounters {
@@ -59,6 +73,15 @@ export interface RecorderCounters {
   truncated: number;
   segments: number;
   writeErrors: number;
+  /** Times packet processing waited because every write block was in flight. */
+  backpressureWaits: number;
+  /** Milliseconds spent in those waits (and in waits for segment fsyncs beyond `maxPendingSyncs`). */
+  backpressureMs: number;
+  /** Times a segment close waited for an earlier segment's fsync. */
+  syncWaits: number;
+  /** Blocks handed to the I/O thread, and the most that were in flight at once. */
+  blocksWritten: number;
+  maxBlocksInFlight: number;
 }
 
 export interface PacketRecorder extends Analyzer {
@@ -91,10 +114,24 @@ export function createPacketRecorder(
   const now = deps.now ?? Date.now;
   const filter = cfg.filter ? compileFilter(cfg.filter) : null;
   const view = new FrameView();
-  const block = Buffer.allocUnsafeSlow(Math.max(cfg.blockBytes, 1 << 20) + ALIGN + 262_144 + 16);
-  const blockCap = block.length - ALIGN;
+  if (!(cfg.writeBlocks >= 2)) throw new Error('pcapstore: writeBlocks must be at least 2');
+  const nBlocks = Math.floor(cfg.writeBlocks);
+  const blockSize = Math.max(cfg.blockBytes, 1 << 20) + ALIGN + 262_144 + 16;
+  // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
+  const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
+  const blocks = shared.map((b) => Buffer.from(b));
+  const blockCap = blockSize - ALIGN;
+  let slot = 0;
+  let block = blocks[0]!;
   let blockLen = 0;
   let blockFileOff = 0;
+  // What each submitted block makes searchable once written: segment, packets and bytes.
+  const markSeq = new Float64Array(nBlocks);
+  const markPackets = new Float64Array(nBlocks);
+  const markBytes = new Float64Array(nBlocks);
+  let writer: IoWorker | null = null;
+  let syncer: IoWorker | null = null;
+  let published = 0;
 
   let store: PcapStore | null = deps.store ?? null;
   let fd = -1;
@@ -116,45 +153,100 @@ export function createPacketRecorder(
     truncated: 0,
     segments: 0,
     writeErrors: 0,
+    backpressureWaits: 0,
+    backpressureMs: 0,
+    syncWaits: 0,
+    blocksWritten: 0,
+    maxBlocksInFlight: 0,
   };
 
-  const writeBlock = (): void => {
-    if (blockLen === 0 || fd < 0) return;
-    let o = 0;
-    try {
-      while (o < blockLen) o += writeSync(fd, block, ALIGN + o, blockLen - o, blockFileOff + o);
-    } catch (e) {
-      counters.writeErrors++;
-      log.error('pcap segment write failed', { error: String(e) });
-      throw e;
+  const checkErrors = (w: IoWorker | null): void => {
+    const e = w?.takeError();
+    if (e == null) return;
+    counters.writeErrors++;
+    log.error('pcap segment write failed', { error: e });
+    throw new Error(`pcapstore: segment write failed: ${e}`);
+  };
+
+  /** Publish what the I/O thread has written: those packets are on disk and searchable. */
+  const reap = (): void => {
+    const w = writer;
+    if (!w) return;
+    const d = w.doneJobs;
+    if (d > published) {
+      published = d;
+      const k = (d - 1) % nBlocks;
+      const live = store?.live;
+      if (live && live.seq === markSeq[k] && markPackets[k]! > live.flushedPackets) {
+        live.flushedPackets = markPackets[k]!;
+        live.flushedBytes = markBytes[k]!;
+      }
     }
+    checkErrors(w);
+  };
+
+  /** Hand the filled part of the current block to the I/O thread and take the next block. */
+  const submitBlock = (): void => {
+    if (blockLen === 0 || fd < 0 || !writer) return;
+    const w = writer;
+    markSeq[slot] = seq;
+    markPackets[slot] = builder!.packets;
+    markBytes[slot] = blockFileOff + blockLen;
+    w.submit({ op: 'write', fd, slot, len: blockLen, off: blockFileOff });
+    counters.blocksWritten++;
     blockFileOff += blockLen;
     blockLen = 0;
+    const inFlight = w.inFlight;
+    if (inFlight > counters.maxBlocksInFlight) counters.maxBlocksInFlight = inFlight;
+    // Writes finish in order, so the next slot is free once all but nBlocks - 1 are done.
+    const need = w.submittedJobs - (nBlocks - 1);
+    if (w.doneJobs < need) {
+      counters.backpressureWaits++;
+      counters.backpressureMs += w.waitDone(need);
+    }
+    slot = w.submittedJobs % nBlocks;
+    block = blocks[slot]!;
+    reap();
+  };
+
+  /** Wait until every block handed over is written, and publish it. */
+  const drain = (): void => {
+    submitBlock();
+    if (writer) writer.waitDone(writer.submittedJobs);
+    reap();
+  };
+
+  /** Periodic flush: the block goes to the I/O thread; published when written (next check). */
+  const flushSoon = (): void => {
+    reap();
+    submitBlock();
+    lastFlush = now();
   };
 
   const flush = (): void => {
-    writeBlock();
+    drain();
     lastFlush = now();
-    if (store?.live && builder) {
-      store.live.flushedPackets = builder.packets;
-      store.live.flushedBytes = fileOff;
-    }
   };
 
   const closeSegment = (): void => {
     if (fd < 0 || !builder || !store) return;
-    writeBlock();
-    if (cfg.fsync) fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
+    drain();
     const path = join(store.dir, segmentName(seq));
     const idx = builder.build(builder.packets, fileOff);
     idx.write(`${path}.idx`);
-    if (cfg.fsync) {
-      const ifd = openSync(`${path}.idx`, 'r');
-      fsyncSync(ifd);
-      closeSync(ifd);
+    if (cfg.fsync && syncer) {
+      // fsync + close off the main thread; bounded so a slow disk pushes back.
+      const need = syncer.submittedJobs - (Math.max(1, cfg.maxPendingSyncs) - 1);
+      if (syncer.doneJobs < need) {
+        counters.syncWaits++;
+        counters.backpressureMs += syncer.waitDone(need);
+      }
+      checkErrors(syncer);
+      syncer.submit({ op: 'close', fd, fsync: true, idxPath: `${path}.idx` });
+    } else {
+      closeSync(fd);
     }
+    fd = -1;
     store.live = null;
     store.segments.push({
       seq,
@@ -197,12 +289,19 @@ export function createPacketRecorder(
 
     async start(): Promise<void> {
       store ??= await PcapStore.open(cfg.dir, { writable: true, log });
+      writer ??= new IoWorker(shared, ALIGN, deps.ioDelayMs ?? 0);
+      published = writer.doneJobs;
+      if (cfg.fsync) syncer ??= new IoWorker([], 0, deps.syncDelayMs ?? deps.ioDelayMs ?? 0);
       seq = store.nextSeq - 1;
       store.enforceBudget(cfg.maxBytes, cfg.maxAgeSeconds * 1000, now());
       lastFlush = now();
       timer = setInterval(
         () => {
-          if (blockLen > 0 && now() - lastFlush >= cfg.flushMs) flush();
+          if (blockLen > 0 && now() - lastFlush >= cfg.flushMs) {
+            flushSoon();
+            // Publish as soon as the write thread is done, not a whole timer period later.
+            setTimeout(reap, 20).unref();
+          } else reap();
         },
         Math.max(50, Math.min(cfg.flushMs, 1000)),
       );
@@ -241,7 +340,7 @@ export function createPacketRecorder(
         closeSegment();
         openSegment(p.linkType, p.tsSec);
       }
-      if (blockLen + rec > blockCap) writeBlock();
+      if (blockLen + rec > blockCap) submitBlock();
       const o = ALIGN + blockLen;
       writeRecordHeader(block, o, p.tsSec, p.tsNs, cap, p.wirelen);
       p.buf.copy(block, o + RECORD_HEADER_LEN, p.frameOff, p.frameOff + cap);
@@ -253,7 +352,8 @@ export function createPacketRecorder(
       // Synchronous readers never yield to the timer: check the clock every 1024 packets.
       if (++sinceCheck >= 1024) {
         sinceCheck = 0;
-        if (now() - lastFlush >= cfg.flushMs) flush();
+        if (now() - lastFlush >= cfg.flushMs) flushSoon();
+        else reap();
       }
     },
 
@@ -267,6 +367,16 @@ export function createPacketRecorder(
       if (timer) clearInterval(timer);
       timer = null;
       closeSegment();
+      // Every write and segment fsync done before stop resolves (the store is durable).
+      const w = writer;
+      const y = syncer;
+      writer = null;
+      syncer = null;
+      if (w) await w.close();
+      if (y) {
+        await y.close();
+        checkErrors(y);
+      }
     },
   };
   return recorder;
