@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { createBroker } from '../src/broker/index.js';
 import { readCaptureFile } from '../src/capture/capture-file.js';
 import { pcapAvailable } from '../src/capture/live.js';
-import { createVxlanReceiver, udpSocketDrops } from '../src/capture/mirror.js';
+import { createVxlanReceiver, loadUdpBatchBinding, udpSocketDrops } from '../src/capture/mirror.js';
 import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
 import { generate } from './gen-capture.js';
@@ -52,43 +52,84 @@ async function loadFrames(path: string, max: number): Promise<Buffer[]> {
 const GENERATOR = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
-const { frames, port, seconds, vni } = workerData;
-const s = dgram.createSocket('udp4');
+const { frames, port, seconds, vni, addon } = workerData;
 const pkts = frames.map((f) => { const b = Buffer.alloc(8 + f.length); b.writeUInt32BE(0x08000000, 0); b.writeUInt32BE(vni << 8, 4); Buffer.from(f).copy(b, 8); return b; });
-let sent = 0, errors = 0, inflight = 0, i = 0;
 const end = Date.now() + seconds * 1000;
-s.connect(port, '127.0.0.1', () => {
-  try { s.setSendBufferSize(4 << 20); } catch {}
-  const cb = (e) => { inflight--; if (e) errors++; else sent++; };
+if (addon) {
+  // Batched: every frame once in one buffer, sendmmsg of 256 datagrams per call.
+  const b = require(addon);
+  const h = b.udpOpen(4, '', -1, 0, 4 << 20);
+  b.connect(h, '127.0.0.1', port);
+  const total = pkts.reduce((s, p) => s + p.length, 0);
+  const buf = Buffer.allocUnsafeSlow(total);
+  const table = new Uint32Array(2 * pkts.length);
+  let o = 0;
+  pkts.forEach((p, i) => { p.copy(buf, o); table[2 * i] = o; table[2 * i + 1] = p.length; o += p.length; });
+  let sent = 0, errors = 0, i = 0;
   const pump = () => {
-    if (Date.now() >= end) { const wait = () => inflight > 0 ? setTimeout(wait, 5) : (s.close(), parentPort.postMessage({ sent, errors })); wait(); return; }
-    while (inflight < 512) { inflight++; s.send(pkts[i++ % pkts.length], cb); }
+    if (Date.now() >= end) { b.close(h); parentPort.postMessage({ sent, errors }); return; }
+    for (let k = 0; k < 1; k++) {
+      const count = Math.min(256, pkts.length - i);
+      let n = 0;
+      try { n = b.sendBatch(h, buf, table, i, count); } catch { errors++; n = 1; sent--; }
+      sent += n;
+      i = (i + n) % pkts.length;
+      if (n === 0) break;
+    }
     setImmediate(pump);
   };
   pump();
-});
+} else {
+  const s = dgram.createSocket('udp4');
+  let sent = 0, errors = 0, inflight = 0, i = 0;
+  s.connect(port, '127.0.0.1', () => {
+    try { s.setSendBufferSize(4 << 20); } catch {}
+    const cb = (e) => { inflight--; if (e) errors++; else sent++; };
+    const pump = () => {
+      if (Date.now() >= end) { const wait = () => inflight > 0 ? setTimeout(wait, 5) : (s.close(), parentPort.postMessage({ sent, errors })); wait(); return; }
+      while (inflight < 512) { inflight++; s.send(pkts[i++ % pkts.length], cb); }
+      setImmediate(pump);
+    };
+    pump();
+  });
+}
 `;
 
 const SINK = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
-const s = dgram.createSocket('udp4');
+const { addon } = workerData;
 let got = 0;
-s.on('message', () => { got++; });
-s.bind(0, '127.0.0.1', () => {
-  try { s.setRecvBufferSize(4 << 20); } catch {}
-  parentPort.postMessage({ port: s.address().port });
-});
-parentPort.on('message', () => { s.close(); parentPort.postMessage({ got }); });
+if (addon) {
+  const b = require(addon);
+  const h = b.udpOpen(4, '127.0.0.1', 0, 4 << 20, 0);
+  const buf = Buffer.allocUnsafeSlow(2048 * 512), meta = new Uint32Array(12 * 512);
+  b.poll(h, () => { for (let r = 0; r < 64; r++) { const n = b.recvBatch(h, buf, meta, 2048, 0); got += n; if (n < 512) break; } });
+  parentPort.postMessage({ port: b.address(h).port });
+  parentPort.on('message', () => { b.close(h); parentPort.postMessage({ got }); });
+} else {
+  const s = dgram.createSocket('udp4');
+  s.on('message', () => { got++; });
+  s.bind(0, '127.0.0.1', () => {
+    try { s.setRecvBufferSize(4 << 20); } catch {}
+    parentPort.postMessage({ port: s.address().port });
+  });
+  parentPort.on('message', () => { s.close(); parentPort.postMessage({ got }); });
+}
 `;
+
+/** The addon's path for the bench threads when it has batched UDP I/O, else null. */
+function addonPath(): string | null {
+  return loadUdpBatchBinding() ? `${ROOT}native/pcap` : null;
+}
 
 interface Sink {
   port: number;
   stop(): Promise<number>;
 }
 
-async function startSink(): Promise<Sink> {
-  const w = new Worker(SINK, { eval: true });
+async function startSink(addon: string | null): Promise<Sink> {
+  const w = new Worker(SINK, { eval: true, workerData: { addon } });
   const port = await new Promise<number>((r) => w.once('message', (m: { port: number }) => r(m.port)));
   return {
     port,
@@ -102,6 +143,8 @@ async function startSink(): Promise<Sink> {
 }
 
 export interface BrokerBenchResult {
+  /** How the receiver reads and the targets send: 'recvmmsg/sendmmsg' or 'dgram'. */
+  io: string;
   seconds: number;
   generatorSent: number;
   received: number;
@@ -119,9 +162,30 @@ export interface BrokerBenchResult {
   balanced: boolean;
 }
 
-export async function benchBroker(frames: Buffer[], seconds = 8): Promise<BrokerBenchResult> {
-  const sa = await startSink();
-  const sb = await startSink();
+/**
+ * One run; `dgram` forces the node:dgram receiver and deliveries (VANTAGE_DGRAM=1) so before
+ * and after are measured in the same process. The generator and the sinks use the addon's
+ * batched I/O whenever it is there, so the offered load is the same for both.
+ */
+export async function benchBroker(frames: Buffer[], seconds = 8, dgram = false): Promise<BrokerBenchResult> {
+  const prevEnv = process.env.VANTAGE_DGRAM;
+  if (dgram) process.env.VANTAGE_DGRAM = '1';
+  try {
+    return await benchBrokerRun(frames, seconds);
+  } finally {
+    if (prevEnv === undefined) delete process.env.VANTAGE_DGRAM;
+    else process.env.VANTAGE_DGRAM = prevEnv;
+  }
+}
+
+async function benchBrokerRun(frames: Buffer[], seconds: number): Promise<BrokerBenchResult> {
+  const io = loadUdpBatchBinding() ? 'recvmmsg/sendmmsg' : 'dgram';
+  const prevEnv = process.env.VANTAGE_DGRAM;
+  delete process.env.VANTAGE_DGRAM;
+  const addon = addonPath();
+  if (prevEnv !== undefined) process.env.VANTAGE_DGRAM = prevEnv;
+  const sa = await startSink(addon);
+  const sb = await startSink(addon);
   const broker = createBroker();
   await broker.addTarget({
     name: 'tcp-only',
@@ -139,7 +203,7 @@ export async function benchBroker(frames: Buffer[], seconds = 8): Promise<Broker
   const port = rx.address().port;
   const backlog0 = softnetDrops();
   const t0 = performance.now();
-  const gen = new Worker(GENERATOR, { eval: true, workerData: { frames, port, seconds, vni: 77 } });
+  const gen = new Worker(GENERATOR, { eval: true, workerData: { frames, port, seconds, vni: 77, addon } });
   const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
   await gen.terminate();
   // Let the receiver drain its socket, then the targets their queues.
@@ -176,6 +240,7 @@ export async function benchBroker(frames: Buffer[], seconds = 8): Promise<Broker
     lostAfterSend === backlog &&
     st.targets.every((t) => t.matched === t.sent + t.dropped + t.deduplicated && t.pending === 0);
   return {
+    io,
     seconds: Math.round(secs * 100) / 100,
     generatorSent: g.sent,
     received: rx.counters.received,
@@ -309,17 +374,30 @@ export async function benchLive(): Promise<void> {
   const frames = await loadFrames(file, 20_000);
 
   process.stdout.write('\n## live: mirror (VXLAN) → broker → 2 targets on loopback\n');
-  const b = await benchBroker(frames, 8);
-  process.stdout.write(
-    `received ${b.received} of ${b.generatorSent} sent in ${b.seconds} s: ${b.receivePps} packets/s ` +
-      `(receiver socket drops ${b.receiverSocketDrops}, loopback backlog drops ${b.backlogDrops})\n`,
-  );
-  for (const t of b.targets)
+  const runs = [await benchBroker(frames, 8, true)];
+  if (loadUdpBatchBinding()) runs.push(await benchBroker(frames, 8, false));
+  else
     process.stdout.write(
-      `  target ${t.name}: matched ${t.matched}, sent ${t.sent}, broker drops ${JSON.stringify(t.brokerDrops)}, ` +
-        `delivered ${t.delivered}, sink socket drops ${t.sinkSocketDrops}\n`,
+      '  (batched run skipped: the vantage-pcap addon with recvmmsg/sendmmsg is not built)\n',
     );
-  process.stdout.write(`  accounting exact (sent = delivered + counted drops at every hop): ${b.balanced}\n`);
+  for (const b of runs) {
+    process.stdout.write(
+      `${b.io}: received ${b.received} of ${b.generatorSent} sent in ${b.seconds} s: ${b.receivePps} packets/s ` +
+        `(receiver socket drops ${b.receiverSocketDrops}, loopback backlog drops ${b.backlogDrops})\n`,
+    );
+    for (const t of b.targets)
+      process.stdout.write(
+        `  target ${t.name}: matched ${t.matched}, sent ${t.sent}, broker drops ${JSON.stringify(t.brokerDrops)}, ` +
+          `delivered ${t.delivered}, sink socket drops ${t.sinkSocketDrops}\n`,
+      );
+    process.stdout.write(
+      `  accounting exact (sent = delivered + counted drops at every hop): ${b.balanced}\n`,
+    );
+  }
+  if (runs.length === 2)
+    process.stdout.write(
+      `  batched / dgram receive rate: ${(runs[1]!.receivePps / Math.max(1, runs[0]!.receivePps)).toFixed(1)}×\n`,
+    );
 
   process.stdout.write('\n## live: pipeline alone (file → decode/flow/L7), inline vs workers\n');
   for (const w of [0, 2]) {

@@ -38,6 +38,11 @@ export interface MirrorCounters {
   malformed: Record<string, number>;
   /** Datagrams the kernel dropped on this socket because we did not read fast enough. */
   socketDrops: number;
+  /**
+   * Datagrams longer than the batched receiver's slot (16 KiB; VXLAN over a ≤ 9216-byte MTU never
+   * is): delivered cut to the slot, like a snaplen, with their real length as wire length.
+   */
+  truncated: number;
 }
 
 export interface MirrorReceiver {
@@ -63,8 +68,58 @@ export const TZSP_PORT = 37008;
 const VXLAN_HEADER = 8;
 const ETH_MIN = 14;
 
+/** Batched UDP socket I/O of the vantage-pcap addon (recvmmsg / sendmmsg). */
+export interface UdpBatchBinding extends PcapBinding {
+  /** Non-blocking UDP socket; bound to ip ('' = any) and port unless port is -1. */
+  udpOpen(family: 4 | 6, ip: string, port: number, rcvbuf: number, sndbuf: number): NativeHandle;
+  /** Fix the destination of sendBatch (UDP, or a raw socket with port 0). */
+  connect(h: NativeHandle, ip: string, port: number): void;
+  address(h: NativeHandle): { address: string; port: number };
+  /** Call fn whenever the socket is readable (level triggered) until close(h). */
+  poll(h: NativeHandle, fn: () => void): void;
+  /**
+   * Receive up to min(buf.length / slot, meta.length / RECV_META_STRIDE, 1024) datagrams
+   * without blocking; datagram i lands at buf[i*slot + headroom]. Returns how many (0: none).
+   */
+  recvBatch(h: NativeHandle, buf: Buffer, meta: Uint32Array, slot: number, headroom: number): number;
+  /**
+   * Send datagrams first..first+count-1 of `table` ([offset, length] pairs into buf) to the
+   * connected destination without blocking; returns how many went (0: send buffer full).
+   * Throws (with the errno code) when the datagram at `first` fails.
+   */
+  sendBatch(h: NativeHandle, buf: Buffer, table: Uint32Array, first: number, count: number): number;
+}
+
+/** Words of `meta` per received datagram; see the RECV_* indices. */
+export const RECV_META_STRIDE = 12;
+export const RECV_OFF = 0;
+export const RECV_CAPLEN = 1;
+export const RECV_LEN = 2;
+export const RECV_FLAGS = 3;
+export const RECV_FAMILY = 4;
+export const RECV_PORT = 5;
+/** Byte offset of the source address (4 or 16 network-order bytes) inside a meta record. */
+export const RECV_ADDR_BYTE = 32;
+export const RECV_TRUNCATED = 1;
+
+/**
+ * The addon's batched UDP I/O, or null when the addon is missing (or VANTAGE_NO_PCAP=1), is an
+ * older build without it, or VANTAGE_DGRAM=1 asks for the node:dgram path (benchmarks).
+ */
+export function loadUdpBatchBinding(): UdpBatchBinding | null {
+  if (process.env.VANTAGE_NO_PCAP === '1' || process.env.VANTAGE_DGRAM === '1') return null;
+  try {
+    const b = loadPcapBinding() as Partial<UdpBatchBinding>;
+    return typeof b.recvBatch === 'function' && typeof b.sendBatch === 'function'
+      ? (b as UdpBatchBinding)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 function newCounters(): MirrorCounters {
-  return { received: 0, bytes: 0, delivered: 0, malformed: {}, socketDrops: 0 };
+  return { received: 0, bytes: 0, delivered: 0, malformed: {}, socketDrops: 0, truncated: 0 };
 }
 
 /** Parse "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
@@ -130,6 +185,45 @@ class AddrCache {
   v4 = 0;
   v6: Uint8Array | null = null;
   isV6 = false;
+  /** From a received datagram's raw address (4 or 16 network-order bytes at `o`). */
+  setRaw(family: number, b: Uint8Array, o: number): void {
+    const v4mapped =
+      family === 6 &&
+      b[o + 10] === 0xff &&
+      b[o + 11] === 0xff &&
+      b[o] === 0 &&
+      b[o + 1] === 0 &&
+      b[o + 2] === 0 &&
+      b[o + 3] === 0 &&
+      b[o + 4] === 0 &&
+      b[o + 5] === 0 &&
+      b[o + 6] === 0 &&
+      b[o + 7] === 0 &&
+      b[o + 8] === 0 &&
+      b[o + 9] === 0;
+    if (family === 4 || v4mapped) {
+      const a = v4mapped ? o + 12 : o;
+      const v = ((b[a]! << 24) | (b[a + 1]! << 16) | (b[a + 2]! << 8) | b[a + 3]!) >>> 0;
+      if (!this.isV6 && this.v4 === v && this.key !== '') return;
+      this.isV6 = false;
+      this.v4 = v;
+    } else {
+      const cur = this.v6;
+      if (this.isV6 && cur) {
+        let same = true;
+        for (let i = 0; i < 16; i++)
+          if (cur[i] !== b[o + i]) {
+            same = false;
+            break;
+          }
+        if (same) return;
+      }
+      this.isV6 = true;
+      this.v6 = b.slice(o, o + 16);
+    }
+    this.key = '\0raw'; // a string set() never matches, so set() re-parses after us
+  }
+
   set(addr: string): void {
     if (addr === this.key) return;
     this.key = addr;
@@ -160,6 +254,12 @@ export class OuterHeaderBuilder {
   /** Header length for a datagram from `from`. */
   headerLen(from: string): number {
     this.src.set(from);
+    return this.src.isV6 || this.dst.isV6 ? 48 : 28;
+  }
+
+  /** Header length for a datagram whose raw source address is at b[o] (batched receive). */
+  headerLenRaw(family: number, b: Uint8Array, o: number): number {
+    this.src.setRaw(family, b, o);
     return this.src.isV6 || this.dst.isV6 ? 48 : 28;
   }
 
@@ -236,7 +336,32 @@ abstract class UdpReceiver implements MirrorReceiver {
   protected abstract onMessage(msg: Buffer, rinfo: RemoteInfo): void;
   protected onBound(): void {}
 
+  /** Receivers that implement onDatagram read through the addon's recvmmsg when it is there. */
+  protected readonly batchable: boolean = false;
+  /**
+   * One datagram of a batch: `caplen` bytes at buf[off] (the slot's headroom in front is free to
+   * write), `len` its real length; its source address is at meta bytes `addrOff`.
+   */
+  protected onDatagram(_buf: Buffer, _off: number, _caplen: number, _len: number, _i: number): void {}
+
+  private native: UdpBatchBinding | null = null;
+  private nh: NativeHandle | null = null;
+  /** Batched receive: RECV_SLOTS slots of RECV_SLOT bytes, RECV_HEADROOM bytes free in front. */
+  protected static readonly RECV_SLOT = 16_384;
+  protected static readonly RECV_HEADROOM = 64;
+  protected static readonly RECV_SLOTS = 256;
+  protected rbuf: Buffer | null = null;
+  protected meta: Uint32Array | null = null;
+  protected metaBytes: Uint8Array | null = null;
+
+  /** How the socket is read: 'recvmmsg' (addon) or 'dgram'. Valid after start(). */
+  get io(): 'recvmmsg' | 'dgram' {
+    return this.nh ? 'recvmmsg' : 'dgram';
+  }
+
   async start(): Promise<void> {
+    const native = this.batchable ? loadUdpBatchBinding() : null;
+    if (native) return this.startBatched(native);
     const type = isIPv6(this.cfg.host) ? 'udp6' : 'udp4';
     const sock = createSocket({ type, reuseAddr: false });
     this.sock = sock;
@@ -248,8 +373,7 @@ abstract class UdpReceiver implements MirrorReceiver {
       });
     }).catch((e: NodeJS.ErrnoException) => {
       this.sock = null;
-      const hint = e.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
-      throw new Error(`cannot listen on udp ${this.cfg.host}:${this.cfg.port}: ${e.message}${hint}`);
+      throw this.bindError(e);
     });
     try {
       sock.setRecvBufferSize(this.cfg.rcvbuf);
@@ -265,6 +389,15 @@ abstract class UdpReceiver implements MirrorReceiver {
       this.onMessage(msg, rinfo);
     });
     sock.on('error', (e) => this.hooks.onError?.(e));
+    this.startTicks();
+  }
+
+  private bindError(e: NodeJS.ErrnoException): Error {
+    const hint = e.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
+    return new Error(`cannot listen on udp ${this.cfg.host}:${this.cfg.port}: ${e.message}${hint}`);
+  }
+
+  private startTicks(): void {
     if (this.hooks.onTick) {
       const tick = this.hooks.onTick;
       this.timer = setInterval(() => {
@@ -274,9 +407,65 @@ abstract class UdpReceiver implements MirrorReceiver {
     }
   }
 
+  private startBatched(native: UdpBatchBinding): void {
+    const v6 = isIPv6(this.cfg.host);
+    let h: NativeHandle;
+    try {
+      h = native.udpOpen(v6 ? 6 : 4, this.cfg.host, this.cfg.port, this.cfg.rcvbuf, 0);
+    } catch (e) {
+      throw this.bindError(e as NodeJS.ErrnoException);
+    }
+    const C = UdpReceiver;
+    this.rbuf = Buffer.allocUnsafeSlow(C.RECV_SLOT * C.RECV_SLOTS);
+    this.meta = new Uint32Array(RECV_META_STRIDE * C.RECV_SLOTS);
+    this.metaBytes = new Uint8Array(this.meta.buffer);
+    this.native = native;
+    this.nh = h;
+    this.bound = native.address(h);
+    this.onBound();
+    native.poll(h, this.drain);
+    this.startTicks();
+  }
+
+  /** Readable: read batches until the socket is empty (at most 64 batches, then yield). */
+  private readonly drain = (): void => {
+    const native = this.native;
+    const h = this.nh;
+    const buf = this.rbuf!;
+    const meta = this.meta!;
+    const C = UdpReceiver;
+    const counters = this.counters;
+    for (let round = 0; round < 64 && this.nh === h && h; round++) {
+      let n: number;
+      try {
+        n = native!.recvBatch(h, buf, meta, C.RECV_SLOT, C.RECV_HEADROOM);
+      } catch (e) {
+        this.hooks.onError?.(e as Error);
+        return;
+      }
+      if (n === 0) return;
+      wallClock(this.clock);
+      for (let i = 0; i < n; i++) {
+        const m = i * RECV_META_STRIDE;
+        const len = meta[m + RECV_LEN]!;
+        counters.received++;
+        counters.bytes += len;
+        if ((meta[m + RECV_FLAGS]! & RECV_TRUNCATED) !== 0) counters.truncated++;
+        this.onDatagram(buf, meta[m + RECV_OFF]!, meta[m + RECV_CAPLEN]!, len, i);
+      }
+      if (n < C.RECV_SLOTS) return;
+    }
+  };
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.nh) {
+      this.refreshStats();
+      this.native!.close(this.nh);
+      this.nh = null;
+      return;
+    }
     const s = this.sock;
     if (!s) return;
     this.refreshStats();
@@ -285,7 +474,7 @@ abstract class UdpReceiver implements MirrorReceiver {
   }
 
   refreshStats(): MirrorCounters {
-    if (this.sock) this.counters.socketDrops = udpSocketDrops(this.bound.port, this.bound.address);
+    if (this.sock || this.nh) this.counters.socketDrops = udpSocketDrops(this.bound.port, this.bound.address);
     return this.counters;
   }
 }
@@ -296,9 +485,36 @@ class VxlanReceiver extends UdpReceiver {
   /** Payload lands at this offset, leaving room for the largest outer header in front. */
   private readonly payloadOff = 64;
   private work = Buffer.allocUnsafeSlow(64 + 65536);
+  protected override readonly batchable = true;
 
   protected override onBound(): void {
     this.outer.setLocal(this.address().address);
+  }
+
+  protected override onDatagram(buf: Buffer, po: number, caplen: number, len: number, i: number): void {
+    if (len < VXLAN_HEADER + ETH_MIN) {
+      this.malformed('vxlan_too_short');
+      return;
+    }
+    if ((buf[po]! & 0x08) === 0) {
+      this.malformed('vxlan_no_vni_flag');
+      return;
+    }
+    const m = i * RECV_META_STRIDE;
+    this.outer.headerLenRaw(this.meta![m + RECV_FAMILY]!, this.metaBytes!, m * 4 + RECV_ADDR_BYTE);
+    // The outer headers go into the slot's headroom: no copy of the datagram.
+    const start = this.outer.write(buf, po, len, this.meta![m + RECV_PORT]!, VXLAN_PORT);
+    const f = this.frame;
+    f.buf = buf;
+    f.off = start;
+    f.caplen = po + caplen - start;
+    f.wirelen = po + len - start;
+    f.tsSec = this.clock.sec;
+    f.tsNs = this.clock.ns;
+    f.linkType = LinkType.RAW;
+    f.ifIndex = 0;
+    this.counters.delivered++;
+    this.onFrame(f);
   }
 
   protected onMessage(msg: Buffer, rinfo: RemoteInfo): void {

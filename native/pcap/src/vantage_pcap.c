@@ -7,6 +7,12 @@
  *   inject(h, buf)           send one frame on the interface
  *   rawOpen(proto, bindIp)   raw IPv4 socket for one IP protocol (GRE = 47): mirror receivers
  *   rawSend(h, buf, dstIp)   send one payload of that protocol (the kernel adds the IP header)
+ *   udpOpen(family, ip, port, rcvbuf, sndbuf)   non-blocking UDP socket (IPv4 or IPv6), bound
+ *   connect(h, ip, port)     fix the destination of a UDP or raw socket (for sendBatch)
+ *   address(h)               {address, port} the socket is bound to
+ *   poll(h, fn)              call fn() whenever the socket is readable (uv_poll_t, level triggered)
+ *   recvBatch(h, buf, meta, slot, headroom) -> n   recvmmsg, non-blocking (see below)
+ *   sendBatch(h, buf, table, first, count) -> n    sendmmsg to the connected destination
  *   close(h)
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
@@ -28,9 +34,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define KIND_PCAP 1
 #define KIND_RAW 2
+#define KIND_UDP 3
 #define REC_HDR 16
 #define RAW_MAX 65536
 
@@ -43,6 +51,14 @@ typedef struct {
   int busy;
   int closing;
   int closed;
+  int family;          /* AF_INET / AF_INET6 for UDP sockets */
+  uv_poll_t *poll;     /* readiness watcher (UDP), freed in its close callback */
+  napi_env env;
+  napi_ref poll_fn;
+  napi_async_context poll_ctx;
+  struct mmsghdr *msgs; /* batch tables, allocated once at udpOpen: nothing per packet */
+  struct iovec *iov;
+  struct sockaddr_storage *addrs;
 } handle_t;
 
 typedef struct {
@@ -86,13 +102,48 @@ static const char *errno_code(int e) {
     case EAGAIN: return "EAGAIN";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EBADF: return "EBADF";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
+    case ENOTCONN: return "ENOTCONN";
     default: return "EIO";
+  }
+}
+
+static void poll_closed(uv_handle_t *p) { free(p); }
+
+static void stop_poll(handle_t *h) {
+  if (h->poll) {
+    uv_poll_stop(h->poll);
+    uv_close((uv_handle_t *)h->poll, poll_closed);
+    h->poll = NULL;
+  }
+  if (h->poll_fn) {
+    napi_delete_reference(h->env, h->poll_fn);
+    h->poll_fn = NULL;
+  }
+  if (h->poll_ctx) {
+    napi_async_destroy(h->env, h->poll_ctx);
+    h->poll_ctx = NULL;
   }
 }
 
 static void really_close(handle_t *h) {
   if (h->closed) return;
   h->closed = 1;
+  stop_poll(h);
+  if (h->kind == KIND_UDP && h->fd >= 0) close(h->fd);
+  free(h->msgs);
+  free(h->iov);
+  free(h->addrs);
+  h->msgs = NULL;
+  h->iov = NULL;
+  h->addrs = NULL;
   if (h->kind == KIND_PCAP && h->pcap) pcap_close(h->pcap);
   if (h->kind == KIND_RAW && h->fd >= 0) close(h->fd);
   h->pcap = NULL;
@@ -504,6 +555,385 @@ static napi_value js_raw_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- batched UDP (and raw) socket I/O ---------------------------------------------------- */
+
+#define MAX_BATCH 1024
+#define META_STRIDE 12 /* u32 per received datagram, see js_recv_batch */
+
+static napi_value throw_errno(napi_env env, int e, const char *what) {
+  char m[256];
+  snprintf(m, sizeof m, "%s: %s", what, strerror(e));
+  return throw_code(env, errno_code(e), m);
+}
+
+/* The batch tables of a handle, allocated once (never per packet or per call). */
+static int ensure_tables(handle_t *h) {
+  if (h->msgs) return 0;
+  h->msgs = calloc(MAX_BATCH, sizeof *h->msgs);
+  h->iov = calloc(MAX_BATCH, sizeof *h->iov);
+  h->addrs = calloc(MAX_BATCH, sizeof *h->addrs);
+  if (!h->msgs || !h->iov || !h->addrs) {
+    free(h->msgs);
+    free(h->iov);
+    free(h->addrs);
+    h->msgs = NULL;
+    h->iov = NULL;
+    h->addrs = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* Parse ip ('' = any) and port into a sockaddr of `family`; 0 on success. */
+static int make_sockaddr(int family, const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (ip[0] && inet_pton(AF_INET, ip, &a->sin_addr) != 1) return -1;
+    *len = sizeof *a;
+  } else {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    if (ip[0] && inet_pton(AF_INET6, ip, &a->sin6_addr) != 1) return -1;
+    *len = sizeof *a;
+  }
+  return 0;
+}
+
+static int get_family(handle_t *h) {
+  if (h->kind == KIND_RAW) return AF_INET;
+  return h->family;
+}
+
+/* udpOpen(family 4|6, ip, port (-1: no bind), rcvbuf, sndbuf) -> handle (non-blocking socket) */
+static napi_value js_udp_open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fam = 0, port = -1, rcvbuf = 0, sndbuf = 0;
+  char ip[INET6_ADDRSTRLEN + 1] = "";
+  size_t iplen = 0;
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &fam) != napi_ok || (fam != 4 && fam != 6) ||
+      napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < -1 || port > 65535 ||
+      napi_get_value_int32(env, argv[3], &rcvbuf) != napi_ok ||
+      napi_get_value_int32(env, argv[4], &sndbuf) != napi_ok) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: udpOpen(family 4|6, ip, port, rcvbuf, sndbuf)");
+    return NULL;
+  }
+  int family = fam == 6 ? AF_INET6 : AF_INET;
+  struct sockaddr_storage ss;
+  socklen_t sl = 0;
+  if (make_sockaddr(family, ip, port < 0 ? 0 : port, &ss, &sl) != 0) {
+    char m[128];
+    snprintf(m, sizeof m, "udpOpen: '%s' is not an IPv%d address", ip, fam);
+    return throw_code(env, "EINVAL", m);
+  }
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "udp socket");
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* capped by rmem_max */
+  if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf); /* capped by wmem_max */
+  if (port >= 0 && bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+    int e = errno;
+    char m[160];
+    snprintf(m, sizeof m, "bind udp %s:%d", ip[0] ? ip : (fam == 6 ? "::" : "0.0.0.0"), port);
+    close(fd);
+    return throw_errno(env, e, m);
+  }
+  handle_t *h = calloc(1, sizeof *h);
+  if (!h || (h->fd = fd, ensure_tables(h) != 0)) {
+    close(fd);
+    free(h);
+    return throw_code(env, "ENOMEM", "udpOpen: out of memory");
+  }
+  h->kind = KIND_UDP;
+  h->family = family;
+  return make_handle(env, h);
+}
+
+/* connect(h, ip, port): fixes the destination of sendBatch (UDP or raw socket). */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: connect(h, ip, port)");
+    return NULL;
+  }
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind == KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: connect needs a socket handle");
+  char ip[INET6_ADDRSTRLEN + 1] = "";
+  size_t iplen = 0;
+  int32_t port = 0;
+  if (napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 0 || port > 65535 || !ip[0]) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: connect(h, ip, port): bad address or port");
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = 0;
+  if (make_sockaddr(get_family(h), ip, h->kind == KIND_RAW ? 0 : port, &ss, &sl) != 0)
+    return throw_code(env, "EINVAL", "connect: address does not match the socket's family");
+  if (ensure_tables(h) != 0) return throw_code(env, "ENOMEM", "connect: out of memory");
+  if (connect(h->fd, (struct sockaddr *)&ss, sl) != 0) return throw_errno(env, errno, "connect");
+  return NULL;
+}
+
+/* address(h) -> {address, port} of the bound socket */
+static napi_value js_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], res, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind == KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: address needs a socket handle");
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (getsockname(h->fd, (struct sockaddr *)&ss, &sl) != 0) return throw_errno(env, errno, "getsockname");
+  char ip[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  }
+  CHECK(napi_create_object(env, &res));
+  CHECK(napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, res, "address", v));
+  CHECK(napi_create_int32(env, port, &v));
+  CHECK(napi_set_named_property(env, res, "port", v));
+  return res;
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  handle_t *h = (handle_t *)p->data;
+  if (!h || h->closed || !h->poll_fn) return;
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, global, result;
+  if (napi_get_reference_value(env, h->poll_fn, &fn) == napi_ok && fn && napi_get_global(env, &global) == napi_ok) {
+    /* The callback may close (and the GC then free) the handle: h is not touched after this. */
+    napi_status st = napi_make_callback(env, h->poll_ctx, global, fn, 0, NULL, &result);
+    if (st == napi_pending_exception) {
+      napi_value e;
+      if (napi_get_and_clear_last_exception(env, &e) == napi_ok) napi_fatal_exception(env, e);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* poll(h, fn): call fn() whenever the socket is readable, until close(h). */
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], res_name, resource;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc > 0 ? get_handle(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc < 2 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: poll(h, fn): fn must be a function");
+    return NULL;
+  }
+  if (h->kind == KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: poll needs a socket handle");
+  if (h->poll) return throw_code(env, "EBUSY", "vantage-pcap: the socket is already polled");
+  uv_loop_t *loop = NULL;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  uv_poll_t *p = calloc(1, sizeof *p);
+  if (!p) return throw_code(env, "ENOMEM", "poll: out of memory");
+  int rc = uv_poll_init(loop, p, h->fd);
+  if (rc != 0) {
+    free(p);
+    char m[128];
+    snprintf(m, sizeof m, "poll: %s", uv_strerror(rc));
+    return throw_code(env, "EIO", m);
+  }
+  p->data = h;
+  h->poll = p;
+  h->env = env;
+  CHECK(napi_create_reference(env, argv[1], 1, &h->poll_fn));
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_string_utf8(env, "vantage-pcap.poll", NAPI_AUTO_LENGTH, &res_name));
+  CHECK(napi_async_init(env, resource, res_name, &h->poll_ctx));
+  rc = uv_poll_start(p, UV_READABLE, on_poll);
+  if (rc != 0) {
+    stop_poll(h);
+    char m[128];
+    snprintf(m, sizeof m, "poll: %s", uv_strerror(rc));
+    return throw_code(env, "EIO", m);
+  }
+  return NULL;
+}
+
+/* Validated typed array of u32; NULL (with a pending TypeError) otherwise. */
+static uint32_t *get_u32_array(napi_env env, napi_value v, size_t *n, const char *what) {
+  bool is = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_uint32_array) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  return (uint32_t *)data;
+}
+
+/*
+ * recvBatch(h, buf, meta, slot, headroom) -> n datagrams received (0: none waiting). Never
+ * blocks. Datagram i lands at buf[i*slot + headroom], at most slot - headroom bytes; meta
+ * (Uint32Array) gets META_STRIDE words per datagram:
+ *   0 offset in buf, 1 bytes stored, 2 datagram length (larger when truncated), 3 flags (1 =
+ *   truncated), 4 address family (4 or 6), 5 source port, 6-7 zero, 8-11 source address
+ *   (4 or 16 bytes in network order).
+ * At most min(buf.length / slot, meta.length / META_STRIDE, 1024) datagrams per call.
+ */
+static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: recvBatch(h, buf, meta, slot, headroom)");
+    return NULL;
+  }
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind != KIND_UDP) return throw_code(env, "EINVAL", "vantage-pcap: recvBatch needs a UDP handle");
+  bool isbuf = false;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
+      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: recvBatch: buf must be a Buffer");
+    return NULL;
+  }
+  size_t mlen = 0;
+  uint32_t *meta = get_u32_array(env, argv[2], &mlen, "vantage-pcap: recvBatch: meta must be a Uint32Array");
+  if (!meta) return NULL;
+  int32_t slot = 0, headroom = 0;
+  if (napi_get_value_int32(env, argv[3], &slot) != napi_ok || napi_get_value_int32(env, argv[4], &headroom) != napi_ok ||
+      headroom < 0 || slot <= headroom || (size_t)slot > len) {
+    return throw_code(env, "EINVAL", "vantage-pcap: recvBatch: need 0 <= headroom < slot <= buf.length");
+  }
+  size_t n = len / (size_t)slot;
+  if (n > mlen / META_STRIDE) n = mlen / META_STRIDE;
+  if (n > MAX_BATCH) n = MAX_BATCH;
+  if (n == 0) return throw_code(env, "EINVAL", "vantage-pcap: recvBatch: meta has no room for one datagram");
+  uint8_t *base = (uint8_t *)data;
+  size_t room = (size_t)(slot - headroom);
+  for (size_t i = 0; i < n; i++) {
+    h->iov[i].iov_base = base + i * (size_t)slot + (size_t)headroom;
+    h->iov[i].iov_len = room;
+    struct msghdr *m = &h->msgs[i].msg_hdr;
+    memset(m, 0, sizeof *m);
+    m->msg_name = &h->addrs[i];
+    m->msg_namelen = sizeof h->addrs[i];
+    m->msg_iov = &h->iov[i];
+    m->msg_iovlen = 1;
+    h->msgs[i].msg_len = 0;
+  }
+  /* MSG_TRUNC: msg_len is the real datagram length even when it did not fit. */
+  int r = recvmmsg(h->fd, h->msgs, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) r = 0;
+    else return throw_errno(env, errno, "recvmmsg");
+  }
+  for (int i = 0; i < r; i++) {
+    uint32_t *o = meta + (size_t)i * META_STRIDE;
+    struct msghdr *m = &h->msgs[i].msg_hdr;
+    uint32_t wire = h->msgs[i].msg_len;
+    int trunc = (m->msg_flags & MSG_TRUNC) || wire > room;
+    o[0] = (uint32_t)((size_t)i * (size_t)slot + (size_t)headroom);
+    o[1] = wire > room ? (uint32_t)room : wire;
+    o[2] = wire;
+    o[3] = trunc ? 1 : 0;
+    o[6] = 0;
+    o[7] = 0;
+    memset(o + 8, 0, 16);
+    if (h->addrs[i].ss_family == AF_INET6) {
+      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&h->addrs[i];
+      o[4] = 6;
+      o[5] = ntohs(a->sin6_port);
+      memcpy(o + 8, &a->sin6_addr, 16);
+    } else {
+      struct sockaddr_in *a = (struct sockaddr_in *)&h->addrs[i];
+      o[4] = 4;
+      o[5] = ntohs(a->sin_port);
+      memcpy(o + 8, &a->sin_addr, 4);
+    }
+  }
+  CHECK(napi_create_int32(env, r, &out));
+  return out;
+}
+
+/*
+ * sendBatch(h, buf, table, first, count) -> datagrams sent. Datagram j is
+ * buf[table[2j] .. table[2j] + table[2j+1]], sent to the connected destination, for j in
+ * first .. first+count-1 (at most 1024 per call). Never blocks: returns fewer (0 when the send
+ * buffer is full) and the caller retries the rest later. Throws with the errno code when the
+ * datagram at `first` fails; the caller counts it and goes on after it.
+ */
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: sendBatch(h, buf, table, first, count)");
+    return NULL;
+  }
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind == KIND_PCAP || !h->msgs)
+    return throw_code(env, "EINVAL", "vantage-pcap: sendBatch needs a connected socket handle");
+  bool isbuf = false;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
+      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: sendBatch: buf must be a Buffer");
+    return NULL;
+  }
+  size_t tlen = 0;
+  uint32_t *table = get_u32_array(env, argv[2], &tlen, "vantage-pcap: sendBatch: table must be a Uint32Array");
+  if (!table) return NULL;
+  int64_t first = 0, count = 0;
+  if (napi_get_value_int64(env, argv[3], &first) != napi_ok || napi_get_value_int64(env, argv[4], &count) != napi_ok ||
+      first < 0 || count < 0 || (uint64_t)(first + count) > tlen / 2) {
+    return throw_code(env, "EINVAL", "vantage-pcap: sendBatch: first/count outside the table");
+  }
+  if (count > MAX_BATCH) count = MAX_BATCH;
+  for (int64_t j = 0; j < count; j++) {
+    uint32_t off = table[2 * (first + j)], l = table[2 * (first + j) + 1];
+    if ((uint64_t)off + l > len) {
+      char m[160];
+      snprintf(m, sizeof m, "vantage-pcap: sendBatch: datagram %lld (%u bytes at %u) is outside the buffer",
+               (long long)(first + j), l, off);
+      return throw_code(env, "EINVAL", m);
+    }
+    h->iov[j].iov_base = (uint8_t *)data + off;
+    h->iov[j].iov_len = l;
+    struct msghdr *m = &h->msgs[j].msg_hdr;
+    memset(m, 0, sizeof *m);
+    m->msg_iov = &h->iov[j];
+    m->msg_iovlen = 1;
+    h->msgs[j].msg_len = 0;
+  }
+  int r = count > 0 ? sendmmsg(h->fd, h->msgs, (unsigned)count, MSG_DONTWAIT) : 0;
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) r = 0;
+    else return throw_errno(env, errno, "sendmmsg");
+  }
+  CHECK(napi_create_int32(env, r, &out));
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -549,6 +979,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"inject", NULL, js_inject, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rawOpen", NULL, js_raw_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rawSend", NULL, js_raw_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvBatch", NULL, js_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -4,8 +4,10 @@ import {
   type NativeHandle,
   type PcapBinding,
 } from '../../capture/live.js';
+import { loadUdpBatchBinding } from '../../capture/mirror.js';
 import type { Delivery, OutFrame } from '../out-frame.js';
 import { countDrop, type TargetCounters } from '../types.js';
+import { BatchSender } from './batch-send.js';
 
 const GRE_TEB = 0x6558;
 const GRE_ERSPAN_2 = 0x88be;
@@ -13,7 +15,8 @@ const GRE_ERSPAN_2 = 0x88be;
 /**
  * GRE (transparent Ethernet bridging) or ERSPAN type II to an IPv4 host through a raw socket
  * of the vantage-pcap addon (the kernel writes the IP header). Sends are synchronous and
- * non-blocking: a full socket buffer drops the packet as `queue_full`.
+ * non-blocking: a full socket buffer drops the packet as `queue_full`. When the addon has batched
+ * sends, packets go out through sendmmsg on the connected raw socket (see BatchSender).
  */
 export class GreDelivery implements Delivery {
   readonly kind: string;
@@ -21,6 +24,7 @@ export class GreDelivery implements Delivery {
   private h: NativeHandle | null = null;
   private readonly scratch = Buffer.allocUnsafeSlow(65536 + 64);
   private seq = 0;
+  private batch: BatchSender | null = null;
 
   constructor(
     private readonly host: string,
@@ -37,24 +41,40 @@ export class GreDelivery implements Delivery {
     } catch (e) {
       throw explainNativeError(e, `sending ${this.kind} to ${this.host}`);
     }
+    const native = loadUdpBatchBinding();
+    if (native) {
+      try {
+        native.connect(this.h, this.host, 0);
+      } catch (e) {
+        this.binding.close(this.h);
+        this.h = null;
+        throw new Error(`${this.kind} delivery to ${this.host}: ${(e as Error).message}`);
+      }
+      this.batch = new BatchSender(native, this.h, this.c, 4096);
+    }
   }
 
-  /** Write the GRE (and ERSPAN) header; returns its length. */
-  private header(b: Buffer): number {
+  /** How packets leave: 'sendmmsg' (batched) or 'send'. Valid after start(). */
+  get io(): 'sendmmsg' | 'send' {
+    return this.batch ? 'sendmmsg' : 'send';
+  }
+
+  /** Write the GRE (and ERSPAN) header at b[o]; returns its length. */
+  private header(b: Buffer, o = 0): number {
     if ('erspanSession' in this.mode) {
-      b.writeUInt16BE(0x1000, 0); // sequence number present
-      b.writeUInt16BE(GRE_ERSPAN_2, 2);
-      b.writeUInt32BE(this.seq++ >>> 0, 4);
+      b.writeUInt16BE(0x1000, o); // sequence number present
+      b.writeUInt16BE(GRE_ERSPAN_2, o + 2);
+      b.writeUInt32BE(this.seq++ >>> 0, o + 4);
       // ERSPAN II: Ver=1, VLAN 0, COS 0, En=0, T=0, session id; then reserved + index 0.
-      b.writeUInt32BE(((1 << 28) | (this.mode.erspanSession & 0x3ff)) >>> 0, 8);
-      b.writeUInt32BE(0, 12);
+      b.writeUInt32BE(((1 << 28) | (this.mode.erspanSession & 0x3ff)) >>> 0, o + 8);
+      b.writeUInt32BE(0, o + 12);
       return 16;
     }
     const key = this.mode.key;
-    b.writeUInt16BE(key === undefined ? 0 : 0x2000, 0);
-    b.writeUInt16BE(GRE_TEB, 2);
+    b.writeUInt16BE(key === undefined ? 0 : 0x2000, o);
+    b.writeUInt16BE(GRE_TEB, o + 2);
     if (key === undefined) return 4;
-    b.writeUInt32BE(key >>> 0, 4);
+    b.writeUInt32BE(key >>> 0, o + 4);
     return 8;
   }
 
@@ -62,6 +82,18 @@ export class GreDelivery implements Delivery {
     const c = this.c;
     if (!this.binding || !this.h) {
       countDrop(c, 'not_started');
+      return;
+    }
+    const batch = this.batch;
+    if (batch) {
+      const o = batch.reserve(16 + caplen);
+      if (o < 0) {
+        countDrop(c, 'queue_full');
+        return;
+      }
+      const hl = this.header(batch.buf, o);
+      f.buf.copy(batch.buf, o + hl, f.off, f.off + caplen);
+      batch.commit(hl + caplen, caplen);
       return;
     }
     const b = this.scratch;
@@ -78,6 +110,13 @@ export class GreDelivery implements Delivery {
   }
 
   async stop(): Promise<void> {
+    if (this.batch) {
+      const b = this.batch;
+      this.batch = null;
+      this.h = null;
+      await b.close();
+      return;
+    }
     if (this.binding && this.h) this.binding.close(this.h);
     this.h = null;
   }
