@@ -7,7 +7,8 @@
  *    VANTAGE_BENCH_100M=1), rows generated inside DuckDB over 7 days and compacted.
  * 4. API KPI requests/s and p99 with autocannon, 50 connections.
  *
- * Environment: VANTAGE_BENCH_ROWS (default 10000000), VANTAGE_BENCH_100M=1, VANTAGE_BENCH_DIR.
+ * Environment: VANTAGE_BENCH_ROWS (default 10000000), VANTAGE_BENCH_100M=1, VANTAGE_BENCH_DIR,
+ * VANTAGE_BENCH_STORE=append (only 1. and the live bytes of 2.: a quick append-rate run).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -177,6 +178,7 @@ export async function benchStore(): Promise<void> {
   out('\n## Store (embedded DuckDB) and API\n');
   try {
     await appendRate(join(root, 'append'));
+    if (process.env.VANTAGE_BENCH_STORE === 'append') return;
     const { endUs } = await queries(join(root, 'query'), rows);
     await api(join(root, 'query'), endUs);
   } finally {
