@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -31,7 +31,6 @@ async function collect(
   const res = await searchToStream(store, q, pass, { format });
   pass.end();
   const file = join(tmp, `out-${n++}.${format}`);
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(file, Buffer.concat(chunks));
   const pkts: { sec: number; ns: number; data: Buffer }[] = [];
   await readCaptureFile(file, (f) =>
@@ -49,6 +48,20 @@ const MIX = [
 ];
 
 describe('packet store', () => {
+  it('removes a segment a crash left before its header was written, and keeps the rest', async () => {
+    const dir = fresh();
+    await recordFiles([fixture('icmp-echo-pings.pcap')], { dir });
+    const before = readdirSync(dir).filter((f) => f.endsWith('.pcap'));
+    assert.equal(before.length, 1);
+    const empty = join(dir, 'seg-000000000099.pcap');
+    writeFileSync(empty, Buffer.alloc(0));
+    const store = await PcapStore.open(dir, { writable: true });
+    assert.equal(store.counters.segmentsRecovered, 1);
+    assert.equal(existsSync(empty), false);
+    assert.equal(store.segments.length, 1);
+    assert.equal(store.segments[0]!.meta.packets, 10);
+  });
+
   it('finds by decoded fields exactly what a full decode finds', async () => {
     const dir = fresh();
     await recordFiles(MIX.map(fixture), { dir, fsync: false, segmentBytes: 64 * 1024 });

@@ -6,6 +6,7 @@ import {
   openSync,
   readdirSync,
   readSync,
+  rmSync,
   statSync,
   unlinkSync,
 } from 'node:fs';
@@ -106,6 +107,17 @@ export class PcapStore {
     if (idx && idx.meta.fileBytes !== size) idx = null;
     if (!idx) {
       idx = await rebuildIndex(path, this.writable);
+      if (!idx && size < PCAP_HEADER_LEN + 32) {
+        // A crash between creating a segment and writing its header (what follows is at most
+        // the start of a torn first write): it holds no packet.
+        this.counters.segmentsRecovered++;
+        if (this.writable) {
+          rmSync(path, { force: true });
+          rmSync(idxPath, { force: true });
+          this.log.info('empty pcap segment left by a crash removed', { path });
+        }
+        return null;
+      }
       if (!idx) {
         this.log.warn('pcap segment unreadable; left aside', { path });
         return null;

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -36,14 +44,22 @@ describe('crash recovery', { skip: tcpdumpSkip() }, () => {
       .sort();
     assert.ok(segs.length >= 2);
     const live = join(dir, segs[segs.length - 1]!);
+    // The kill may even land between creating a segment and writing its header: such a file
+    // holds no packet and is removed on open.
+    const headerless = statSync(live).size < 24;
     // A torn write: the kill may land between whole blocks, so tear the last record by hand too.
     appendFileSync(live, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0xff, 0xff]));
     const before = statSync(live).size;
 
     const store = await PcapStore.open(dir, { writable: true });
     assert.ok(store.counters.segmentsRecovered >= 1);
-    assert.ok(statSync(live).size < before, 'torn record cut off');
-    assert.equal(store.segments.length, segs.length);
+    if (headerless) {
+      assert.ok(!existsSync(live), 'headerless segment removed');
+      assert.equal(store.segments.length, segs.length - 1);
+    } else {
+      assert.ok(statSync(live).size < before, 'torn record cut off');
+      assert.equal(store.segments.length, segs.length);
+    }
     for (const s of store.segments) {
       const r = spawnSync('tcpdump', ['-r', s.path, '-w', '/dev/null'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
