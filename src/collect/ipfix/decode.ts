@@ -195,27 +195,13 @@ function readTemplates(
       st.decodeErrors++;
       return;
     }
-    const def: [number, number, number][] = [];
-    for (let i = 0; i < count; i++) {
-      if (e - o < 4) {
-        st.decodeErrors++;
-        return;
-      }
-      let fid = b.readUInt16BE(o);
-      const flen = b.readUInt16BE(o + 2);
-      o += 4;
-      let pen = 0;
-      if (ver === 10 && fid & 0x8000) {
-        if (e - o < 4) {
-          st.decodeErrors++;
-          return;
-        }
-        pen = b.readUInt32BE(o);
-        o += 4;
-        fid &= 0x7fff;
-      }
-      def.push([fid, pen, flen]);
+    const specs = readFieldSpecs(b, o, e, count, ver);
+    if (specs === null) {
+      st.decodeErrors++;
+      return;
     }
+    const def = specs.def;
+    o = specs.end;
     learned(d, scope, d.addTemplate(scope, id, def, false, 0, st));
   }
 }
@@ -265,29 +251,45 @@ function readOptionsTemplates(
       st.decodeErrors++;
       return;
     }
-    const def: [number, number, number][] = [];
-    for (let i = 0; i < count; i++) {
-      if (e - o < 4) {
-        st.decodeErrors++;
-        return;
-      }
-      let fid = b.readUInt16BE(o);
-      const flen = b.readUInt16BE(o + 2);
-      o += 4;
-      let pen = 0;
-      if (ver === 10 && fid & 0x8000) {
-        if (e - o < 4) {
-          st.decodeErrors++;
-          return;
-        }
-        pen = b.readUInt32BE(o);
-        o += 4;
-        fid &= 0x7fff;
-      }
-      def.push([fid, pen, flen]);
+    const specs = readFieldSpecs(b, o, e, count, ver);
+    if (specs === null) {
+      st.decodeErrors++;
+      return;
     }
+    const def = specs.def;
+    o = specs.end;
     learned(d, scope, d.addTemplate(scope, id, def, true, scopeCount, st));
     // v9 pads the options flowset to 4 bytes: fewer than 6 bytes left is padding.
     if (ver === 9 && e - o < 6) return;
   }
+}
+
+/**
+ * The field specifiers of a (options) template: [element id, enterprise number, length] each;
+ * IPFIX marks enterprise elements with the high bit and follows them with the number. Null when
+ * the set ends inside them.
+ */
+function readFieldSpecs(
+  b: Buffer,
+  o: number,
+  e: number,
+  count: number,
+  ver: number,
+): { def: [number, number, number][]; end: number } | null {
+  const def: [number, number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    if (e - o < 4) return null;
+    let fid = b.readUInt16BE(o);
+    const flen = b.readUInt16BE(o + 2);
+    o += 4;
+    let pen = 0;
+    if (ver === 10 && fid & 0x8000) {
+      if (e - o < 4) return null;
+      pen = b.readUInt32BE(o);
+      o += 4;
+      fid &= 0x7fff;
+    }
+    def.push([fid, pen, flen]);
+  }
+  return { def, end: o };
 }
