@@ -194,33 +194,23 @@ export class SflowDecoder {
           break;
         }
         case 3:
-          // sampled IPv4
-          if (rlen < 32 || a.srcOff >= 0) break;
+        case 4: {
+          // sampled IPv4 / IPv6: length, protocol, addresses, ports, TCP flags, ToS
+          const alen = (fmt & 0xfff) === 3 ? 4 : 16;
+          if (rlen < 24 + 2 * alen || a.srcOff >= 0) break;
           a.bytes = b.readUInt32BE(s);
           a.proto = b.readUInt32BE(s + 4) & 255;
-          a.ipVer = 4;
+          a.ipVer = alen === 4 ? 4 : 6;
           a.srcOff = s + 8;
-          a.dstOff = s + 12;
-          a.srcPort = b.readUInt32BE(s + 16) & 0xffff;
-          a.dstPort = b.readUInt32BE(s + 20) & 0xffff;
-          a.tcpFlags = b.readUInt32BE(s + 24) & 255;
-          a.tos = b.readUInt32BE(s + 28) & 255;
+          a.dstOff = s + 8 + alen;
+          const q = s + 8 + 2 * alen;
+          a.srcPort = b.readUInt32BE(q) & 0xffff;
+          a.dstPort = b.readUInt32BE(q + 4) & 0xffff;
+          a.tcpFlags = b.readUInt32BE(q + 8) & 255;
+          a.tos = b.readUInt32BE(q + 12) & 255;
           have = true;
           break;
-        case 4:
-          // sampled IPv6
-          if (rlen < 56 || a.srcOff >= 0) break;
-          a.bytes = b.readUInt32BE(s);
-          a.proto = b.readUInt32BE(s + 4) & 255;
-          a.ipVer = 6;
-          a.srcOff = s + 8;
-          a.dstOff = s + 24;
-          a.srcPort = b.readUInt32BE(s + 40) & 0xffff;
-          a.dstPort = b.readUInt32BE(s + 44) & 0xffff;
-          a.tcpFlags = b.readUInt32BE(s + 48) & 255;
-          a.tos = b.readUInt32BE(s + 52) & 255;
-          have = true;
-          break;
+        }
         case 1001:
           // extended switch: the incoming VLAN
           if (rlen >= 16) a.vlan = b.readUInt32BE(s) & 0xfff;
