@@ -786,6 +786,16 @@ static uint32_t *get_u32_array(napi_env env, napi_value v, size_t *n, const char
   return (uint32_t *)data;
 }
 
+/* The bytes of a Buffer argument; false with a TypeError thrown when it is not one. */
+static bool get_buffer(napi_env env, napi_value v, void **data, size_t *len, const char *what) {
+  bool is = false;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return false;
+  }
+  return true;
+}
+
 /*
  * recvBatch(h, buf, meta, slot, headroom) -> n datagrams received (0: none waiting). Never
  * blocks. Datagram i lands at buf[i*slot + headroom], at most slot - headroom bytes; meta
@@ -806,14 +816,9 @@ static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
   if (h->kind != KIND_UDP) return throw_code(env, "EINVAL", "vantage-pcap: recvBatch needs a UDP handle");
-  bool isbuf = false;
-  void *data = NULL;
   size_t len = 0;
-  if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
-      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "vantage-pcap: recvBatch: buf must be a Buffer");
-    return NULL;
-  }
+  void *data = NULL;
+  if (!get_buffer(env, argv[1], &data, &len, "vantage-pcap: recvBatch: buf must be a Buffer")) return NULL;
   size_t mlen = 0;
   uint32_t *meta = get_u32_array(env, argv[2], &mlen, "vantage-pcap: recvBatch: meta must be a Uint32Array");
   if (!meta) return NULL;
@@ -892,14 +897,9 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   if (h->kind == KIND_PCAP || !h->msgs)
     return throw_code(env, "EINVAL", "vantage-pcap: sendBatch needs a connected socket handle");
-  bool isbuf = false;
-  void *data = NULL;
   size_t len = 0;
-  if (napi_is_buffer(env, argv[1], &isbuf) != napi_ok || !isbuf ||
-      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "vantage-pcap: sendBatch: buf must be a Buffer");
-    return NULL;
-  }
+  void *data = NULL;
+  if (!get_buffer(env, argv[1], &data, &len, "vantage-pcap: sendBatch: buf must be a Buffer")) return NULL;
   size_t tlen = 0;
   uint32_t *table = get_u32_array(env, argv[2], &tlen, "vantage-pcap: sendBatch: table must be a Uint32Array");
   if (!table) return NULL;
