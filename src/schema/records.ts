@@ -1,3 +1,4 @@
+import { alertRecord } from './alert.js';
 import { deviceRecord } from './device.js';
 import { dhcpRecord } from './dhcp.js';
 import { dnsRecord } from './dns.js';
@@ -9,7 +10,8 @@ import { smbRecord } from './smb.js';
 import { sshRecord } from './ssh.js';
 import { tlsRecord } from './tls.js';
 
-export { flowRecord, weirdRecord };
+export type { AlertRecord } from './alert.js';
+export { alertRecord, flowRecord, weirdRecord };
 export type FlowRecord = RecordOf<typeof flowRecord>;
 export type WeirdRecord = RecordOf<typeof weirdRecord>;
 
@@ -30,6 +32,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   deviceRecord,
   exportedFlowRecord,
   sflowCountersRecord,
+  alertRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;

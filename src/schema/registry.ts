@@ -38,6 +38,12 @@ export interface RecordDef<
   /** The field that orders records in time (a `ts` field). */
   readonly timeField: keyof F & string;
   readonly fields: F;
+  /**
+   * For records that change after they were first written (alerts): the field that names
+   * one record. A later append with the same key replaces the earlier row; such records stay
+   * in the store's mutable table and are never compacted.
+   */
+  readonly key?: keyof F & string;
 }
 
 export function defineRecord<const T extends string, const F extends Record<string, FieldDef>>(
@@ -45,8 +51,11 @@ export function defineRecord<const T extends string, const F extends Record<stri
   doc: string,
   timeField: keyof F & string,
   fields: F,
+  opts: { key?: keyof F & string } = {},
 ): RecordDef<T, F> {
-  return { type, doc, timeField, fields };
+  return opts.key === undefined
+    ? { type, doc, timeField, fields }
+    : { type, doc, timeField, fields, key: opts.key };
 }
 
 type Base<D extends FieldDef> = D['type'] extends 'int' | 'float'
@@ -69,6 +78,7 @@ export interface AnyRecordDef {
   readonly doc: string;
   readonly timeField: string;
   readonly fields: Record<string, FieldDef>;
+  readonly key?: string;
 }
 
 export type RecordOf<R extends AnyRecordDef> = { type: R['type'] } & {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { alertRecordOf } from '../../src/common/alerts.js';
 import { flowRecord } from '../../src/schema/records.js';
 import { parseFilter } from '../../src/store/filter.js';
 import { syntheticFlows } from '../../src/store/synthetic.js';
@@ -179,6 +180,30 @@ export function runConformance(b: Backend): void {
           n,
           match((r) => r.proto === 6),
         );
+      });
+
+      it('replaces keyed records (alerts) by key, whichever batch they come in', async () => {
+        const ts = Date.UTC(2024, 0, 2);
+        const mk = (i: number, count: number) => ({
+          ...alertRecordOf(
+            { ts: ts + i, category: 'scan', detector: 'test', title: `t${i}`, severity: 50, confidence: 50 },
+            'conf',
+            `id-${i}`,
+          ),
+          count,
+        });
+        await store.append('alert', [mk(1, 1), mk(2, 1), mk(1, 2)]);
+        await store.append('alert', [mk(2, 5), mk(3, 1)]);
+        const page = await store.list({ type: 'alert', limit: 10, sort: 'alert_id', desc: false });
+        assert.deepEqual(
+          page.items.map((r) => [r.alert_id, r.count]),
+          [
+            ['id-1', 2],
+            ['id-2', 5],
+            ['id-3', 1],
+          ],
+        );
+        assert.equal(await store.count('alert', {}), 3);
       });
 
       it('answers unknown record types with no rows', async () => {

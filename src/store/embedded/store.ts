@@ -7,6 +7,7 @@ import {
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
+  listValue,
 } from '@duckdb/node-api';
 import { badRequest } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
@@ -262,11 +263,14 @@ export class EmbeddedStore implements RecordStore {
     return this.byType.get(type);
   }
 
-  async append(type: string, records: readonly Rec[]): Promise<void> {
+  async append(type: string, records0: readonly Rec[]): Promise<void> {
+    let records = records0;
     const def = this.def(type);
     if (!def) throw new Error(`unknown record type '${type}'`);
     if (records.length === 0) return;
+    if (def.key) records = lastPerKey(records, def.key);
     await this.serial(async () => {
+      if (def.key) await this.deleteKeys(def, def.key, records);
       let a = this.appenders.get(type);
       if (!a) {
         a = { app: await this.w!.createAppender(liveTable(def)), writer: new ChunkWriter(def) };
@@ -300,7 +304,24 @@ export class EmbeddedStore implements RecordStore {
     });
   }
 
+  /** Rows of a keyed type that a batch replaces. */
+  private async deleteKeys(def: AnyRecordDef, key: string, records: readonly Rec[]): Promise<void> {
+    const keys = records.map((r) => String(r[key]));
+    let removed = 0;
+    for (let i = 0; i < keys.length; i += 1000) {
+      const part = keys.slice(i, i + 1000);
+      const r = await this.w!.runAndReadAll(
+        `DELETE FROM ${liveTable(def)} WHERE ${q(key)} IN (SELECT unnest($1::VARCHAR[]))`,
+        [listValue(part)],
+      );
+      removed += r.rowsChanged;
+    }
+    this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - removed);
+  }
+
   private async compactType(def: AnyRecordDef, all: boolean): Promise<void> {
+    // Keyed records change after they are written: they stay in the live table.
+    if (def.key) return;
     const w = this.w!;
     const a = this.appenders.get(def.type);
     if (a) {
@@ -1006,4 +1027,15 @@ async function walk(dir: string): Promise<string[]> {
     else out.push(p);
   }
   return out;
+}
+
+/** The last record of each key, in first-seen order (a batch may update one record twice). */
+function lastPerKey(records: readonly Rec[], key: string): Rec[] {
+  const byKey = new Map<unknown, Rec>();
+  for (const r of records) {
+    const k = r[key];
+    if (byKey.has(k)) byKey.delete(k);
+    byKey.set(k, r);
+  }
+  return byKey.size === records.length ? (records as Rec[]) : [...byKey.values()];
 }

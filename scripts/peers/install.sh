@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every real peer the tests and benchmarks drive: Debian packages (as root), Apache
+# Kafka from Maven Central, and the OASIS/MISP/schemathesis oracles from PyPI in a venv.
+# Downloads are cached in $VANTAGE_PEERS (default ~/.cache/vantage-peers), never committed.
+# Idempotent: a second run only checks. Tests find the peers through scripts/peers/env.sh
+# conventions (test/support/peers.ts).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PEERS=${VANTAGE_PEERS:-$HOME/.cache/vantage-peers}
+mkdir -p "$PEERS"
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends \
+    tshark tcpdump softflowd nfdump tcpreplay iproute2 chromium \
+    libpcap-dev g++ make python3 python3-venv \
+    nats-server rsyslog python3-aiosmtpd openssl \
+    nmap hping3 hydra iodine openssh-server python3-scapy nftables \
+    maven openjdk-17-jre-headless >/dev/null
+fi
+
+# Apache Kafka 4.1 (KRaft) and its dependencies, from Maven Central.
+KAFKA=$PEERS/kafka
+if [ ! -f "$KAFKA/.done" ]; then
+  mkdir -p "$KAFKA"
+  cat >"$KAFKA/pom.xml" <<'POM'
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>local</groupId><artifactId>kafka-peer</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>4.1.1</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>4.1.1</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>2.0.16</version></dependency>
+  </dependencies></project>
+POM
+  (cd "$KAFKA" && mvn -q -B dependency:copy-dependencies -DoutputDirectory=libs)
+  touch "$KAFKA/.done"
+fi
+
+# PyPI oracles and clients in one venv.
+VENV=$PEERS/pyvenv
+if [ ! -f "$VENV/.done" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q medallion taxii2-client stix2 stix2-matcher stix2-validator pymisp schemathesis aiosmtpd
+  touch "$VENV/.done"
+fi
+echo "peers ready in $PEERS"
