@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 import { readCaptureFile } from '../capture/capture-file.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
+import { AlertAggregator } from '../common/alerts.js';
 import { createSensor } from '../flow/sensor.js';
 import { FdWriter, type OutputFormat, RecordPrinter, summaryLine } from './output.js';
+import { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage ingest FILE... [options]
 
@@ -56,10 +58,17 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   let flows = 0;
   let recCount = 0;
   const idle = num('idle-timeout', values['idle-timeout'], 60);
-  const sink = (rec: { type: string; [k: string]: unknown }): void => {
+  const print = (rec: { type: string; [k: string]: unknown }): void => {
     recCount++;
     if (rec.type === 'flow') flows++;
     if (records) printer.print(rec);
+  };
+  // Alerts are printed among the records, once per episode, when it ends.
+  const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
+  const watchers = await createWatchers({}, alerts);
+  const sink = (rec: { type: string; [k: string]: unknown }): void => {
+    print(rec);
+    for (const w of watchers) w.onRecord(rec);
   };
   const collectPorts: number[] = [];
   for (const v of values['collect-port'] ?? []) {
@@ -102,6 +111,8 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
   }
   const counters = sensor.finish();
+  for (const w of watchers) w.finish();
+  alerts.flush();
   printer.end();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (values.summary) {

@@ -267,3 +267,21 @@ export class AlertAggregator implements AlertEmitter {
     this.sink({ ...ep.rec, tags: [...ep.rec.tags] });
   }
 }
+
+/** A record as it leaves the sensor, the collector or the store: the registry's JSON form. */
+export type AnyRecord = { type: string; [k: string]: unknown };
+
+/**
+ * A consumer of the record stream that may raise alerts: the intel matcher, the detectors,
+ * the policy checker. Every path that produces records (ingest, start, runs over stored
+ * history) feeds its watchers the same way, so each is testable from the command line.
+ */
+export interface RecordWatcher {
+  readonly name: string;
+  /** Every record, roughly in time order (a flow arrives when it ends). */
+  onRecord(rec: AnyRecord): void;
+  /** Advance data time without a record (live paths call it on a timer), ms. */
+  tick?(nowMs: number): void;
+  /** End of input: close whatever is still open and raise what it found. */
+  finish(): void;
+}
