@@ -1,3 +1,4 @@
+import type { AlertHub } from '../bus/hub.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
@@ -5,6 +6,7 @@ import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import { parseUserTime } from '../store/values.js';
+import type { AuditLog } from './audit.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
@@ -31,6 +33,10 @@ export interface ApiContext {
   pcap?: PcapRouteDeps;
   /** The packet broker (live streams, replication targets) and the audit log, when there is one. */
   broker?: BrokerRouteDeps;
+  /** The alert hub: alert state changes and pivots (routes exist when it does). */
+  alerts?: AlertHub;
+  /** The audit log (who changed what). */
+  audit?: AuditLog;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
 }

@@ -9,6 +9,7 @@ import { UserError } from '../common/errors.js';
 import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
+import { alertRoutes } from './routes/alerts.js';
 import { brokerRoutes } from './routes/broker.js';
 import { captureRoutes } from './routes/captures.js';
 import { consoleRoutes } from './routes/console.js';
@@ -167,6 +168,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   captureRoutes(app, ctx);
   adminRoutes(app, ctx);
   if (ctx.pcap) pcapRoutes(app, ctx, ctx.pcap);
+  if (ctx.alerts) alertRoutes(app, ctx, ctx.alerts);
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,10 +12,12 @@ import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
 import { type Broker, type BrokerConfig, createBroker } from '../broker/index.js';
+import { AlertHub } from '../bus/hub.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
+import { AlertAggregator } from '../common/alerts.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
@@ -24,6 +27,7 @@ import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec } from '../store/types.js';
+import { watchingStore } from '../store/watching-store.js';
 import {
   type CaptureSourceConfig,
   DEFAULT_PACKETS,
@@ -39,6 +43,7 @@ import {
   sourceSpecs,
   startSources,
 } from './sources.js';
+import { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage start [options]
 
@@ -99,6 +104,8 @@ export interface ProductOptions {
   collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
   /** Export Vantage's own flows as IPFIX to these collectors. */
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
+  /** Name of this sensor on its alerts (default: the host name). */
+  sensor?: string;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -117,6 +124,9 @@ export interface Product {
   broker: Broker | null;
   /** Counters of the live sources (interfaces, mirror receivers). */
   sources(): SourceStats[];
+  /** Where every stage raises alerts (live aggregation), and the hub that stores and publishes them. */
+  alerts: AlertAggregator;
+  alertHub: AlertHub;
   stop(): Promise<void>;
 }
 
@@ -176,7 +186,24 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         )
       : null;
   await exporter?.start();
-  const sinkStore = exporter ? exportingStore(store, exporter) : store;
+  const audit = createAuditLog(join(dataDir, 'audit.log'));
+  // Alerts: every watcher (intel, detectors, policy) and event source raises through one live
+  // aggregator; the hub stores them ahead of bulk records and hands them to the bus.
+  const alertHub = new AlertHub({ store, log, metrics });
+  await alertHub.start();
+  const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
+  const watchers = await createWatchers({ dataDir }, alerts);
+  const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
+  alertTimer.unref();
+  const exported = exporter ? exportingStore(store, exporter) : store;
+  const sinkStore = watchingStore(
+    exported,
+    () => watchers,
+    (w, e) => {
+      metrics.inc('vantage_watcher_errors_total', 'Record batches a watcher failed on.', { watcher: w.name });
+      log.error('record watcher failed', { watcher: w.name, error: String(e) });
+    },
+  );
   if (exporter) {
     metrics.collect(async () => {
       const s = exporter.stats();
@@ -227,7 +254,6 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       throw e;
     }
   }
-  const audit = createAuditLog(join(dataDir, 'audit.log'));
   let ingesting: Promise<unknown> = Promise.resolve();
   const ingest = (files: string[], names: string[]) => {
     // One ingest at a time: each has its own flow table and appends in order.
@@ -252,6 +278,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ingest,
     ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
     ...(broker ? { broker: { broker, audit } } : {}),
+    alerts: alertHub,
+    audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
   let sources: RunningSources | null = null;
@@ -277,7 +305,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
           }
           for (const [type, recs] of byType) {
             appending = appending
-              .then(() => store.append(type, recs))
+              .then(() => sinkStore.append(type, recs))
               .catch((e: unknown) => {
                 metrics.inc('vantage_collect_store_errors_total', 'Collected batches the store refused.', {});
                 log.error('storing collected flows failed', { error: String(e) });
@@ -304,10 +332,13 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
 
   const stopAll = async () => {
     clearInterval(timer);
+    clearInterval(alertTimer);
     await app.close();
     await sources?.stop();
     await ingesting;
     await collector?.stop();
+    alerts.emitDirty();
+    await alertHub.stop();
     await broker?.stop();
     await recorder?.stop();
     await exporter?.stop();
@@ -363,6 +394,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     samplesDone,
     broker,
     sources: () => sources?.stats() ?? [],
+    alerts,
+    alertHub,
     async stop() {
       await stopAll();
     },

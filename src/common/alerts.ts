@@ -237,6 +237,11 @@ export class AlertAggregator implements AlertEmitter {
     this.sweep();
   }
 
+  /** Emit the latest state of every episode that changed since it was last emitted (live timer). */
+  emitDirty(): void {
+    for (const ep of this.open.values()) if (ep.dirty) this.emit(ep);
+  }
+
   /** Emit every open episode's latest state and forget them (end of input). */
   flush(): void {
     for (const [k, ep] of this.open) this.close(k, ep);

@@ -82,6 +82,7 @@ function toQuery(q: SearchQueryT, flowId?: number): PcapQuery {
  *   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/presence?ip=10.0.0.1&ip=10.0.0.2&since=-1h'
  */
 export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRouteDeps): void {
+  const download = pcapDownloader(deps);
   /** A flow's packets lie within its record's time span: search only there. */
   const flowWindow = async (id: number): Promise<{ after?: string; before?: string }> => {
     const def = defOf(ctx, 'flow');
@@ -100,44 +101,6 @@ export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRout
     // one second of slack either side: record times are kept to the microsecond
     const shift = (iso: string, s: number) => new Date(Date.parse(iso) + s * 1000).toISOString();
     return { after: shift(first, -1), before: shift(last, 1) };
-  };
-
-  const download = async (req: FastifyRequest, reply: FastifyReply, q: PcapQuery) => {
-    const pq = prepareQuery(q);
-    const sq = req.query as SearchQueryT;
-    // Without an explicit format: pcap when the packets share one link type, else pcapng.
-    const format =
-      sq.format ??
-      (checkSearch(deps.store, pq, { countOnly: true }).linkTypes.length > 1 ? 'pcapng' : 'pcap');
-    const countOnly = sq.count === true;
-    checkSearch(deps.store, pq, { format, countOnly });
-    const actor = req.token?.name ?? null;
-    if (countOnly) {
-      const res = await searchToStream(deps.store, pq, null, { countOnly: true });
-      deps.audit({ action: 'pcap.count', actor, details: { query: q, packets: res.packets } });
-      return reply.send(res);
-    }
-    const pass = new PassThrough({ highWaterMark: 4 << 20 });
-    const name = `vantage-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`;
-    void reply
-      .type(format === 'pcap' ? 'application/vnd.tcpdump.pcap' : 'application/x-pcapng')
-      .header('content-disposition', `attachment; filename="${name}"`)
-      .send(pass);
-    searchToStream(deps.store, pq, pass, { format, comment: describeQuery(q) }).then(
-      (res) => {
-        deps.audit({
-          action: 'pcap.download',
-          actor,
-          details: { query: q, packets: res.packets, bytes: res.bytes },
-        });
-        pass.end();
-      },
-      (e: unknown) => {
-        deps.audit({ action: 'pcap.download_failed', actor, details: { query: q, error: String(e) } });
-        pass.destroy(e as Error);
-      },
-    );
-    return reply;
   };
 
   app.get(
@@ -201,4 +164,48 @@ export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRout
       return mergePresence(answers);
     },
   );
+}
+
+/**
+ * Streams the packets of a query as a pcap (or pcapng when link types differ), audited; a
+ * bad query is refused before anything is sent. Shared by every route that hands out packets.
+ */
+export function pcapDownloader(deps: PcapRouteDeps) {
+  return async (req: FastifyRequest, reply: FastifyReply, q: PcapQuery) => {
+    const pq = prepareQuery(q);
+    const sq = req.query as { format?: 'pcap' | 'pcapng'; count?: boolean };
+    // Without an explicit format: pcap when the packets share one link type, else pcapng.
+    const format =
+      sq.format ??
+      (checkSearch(deps.store, pq, { countOnly: true }).linkTypes.length > 1 ? 'pcapng' : 'pcap');
+    const countOnly = sq.count === true;
+    checkSearch(deps.store, pq, { format, countOnly });
+    const actor = req.token?.name ?? null;
+    if (countOnly) {
+      const res = await searchToStream(deps.store, pq, null, { countOnly: true });
+      deps.audit({ action: 'pcap.count', actor, details: { query: q, packets: res.packets } });
+      return reply.send(res);
+    }
+    const pass = new PassThrough({ highWaterMark: 4 << 20 });
+    const name = `vantage-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`;
+    void reply
+      .type(format === 'pcap' ? 'application/vnd.tcpdump.pcap' : 'application/x-pcapng')
+      .header('content-disposition', `attachment; filename="${name}"`)
+      .send(pass);
+    searchToStream(deps.store, pq, pass, { format, comment: describeQuery(q) }).then(
+      (res) => {
+        deps.audit({
+          action: 'pcap.download',
+          actor,
+          details: { query: q, packets: res.packets, bytes: res.bytes },
+        });
+        pass.end();
+      },
+      (e: unknown) => {
+        deps.audit({ action: 'pcap.download_failed', actor, details: { query: q, error: String(e) } });
+        pass.destroy(e as Error);
+      },
+    );
+    return reply;
+  };
 }

@@ -19,6 +19,7 @@ export const ENDPOINTS: Record<string, string> = {
   dhcp: 'dhcp',
   devices: 'device',
   weird: 'weird',
+  alerts: 'alert',
 };
 
 const EXPORT_CAP = 10_000_000;
