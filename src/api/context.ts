@@ -2,6 +2,7 @@ import type { AlertHub } from '../bus/hub.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
+import type { Monitors } from '../detect/monitors/monitors.js';
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
@@ -35,6 +36,8 @@ export interface ApiContext {
   broker?: BrokerRouteDeps;
   /** The alert hub: alert state changes and pivots (routes exist when it does). */
   alerts?: AlertHub;
+  /** Network monitors and their threshold rules. */
+  monitors?: Monitors;
   /** The audit log (who changed what). */
   audit?: AuditLog;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */

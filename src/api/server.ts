@@ -16,6 +16,7 @@ import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboards.js';
 import { geoRoutes } from './routes/geo.js';
 import { kpiRoutes } from './routes/kpis.js';
+import { monitorRoutes } from './routes/monitors.js';
 import { pcapRoutes } from './routes/pcap.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
@@ -169,6 +170,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   adminRoutes(app, ctx);
   if (ctx.pcap) pcapRoutes(app, ctx, ctx.pcap);
   if (ctx.alerts) alertRoutes(app, ctx, ctx.alerts);
+  if (ctx.monitors) monitorRoutes(app, ctx, ctx.monitors);
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);

@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
+import { Monitors } from '../detect/monitors/monitors.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
@@ -127,6 +128,7 @@ export interface Product {
   /** Where every stage raises alerts (live aggregation), and the hub that stores and publishes them. */
   alerts: AlertAggregator;
   alertHub: AlertHub;
+  monitors: Monitors;
   stop(): Promise<void>;
 }
 
@@ -193,6 +195,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await alertHub.start();
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
+  const monitors = new Monitors({ dataDir, store, emit: alertHub.emit, sensor: o.sensor ?? hostname(), log });
+  monitors.start();
   const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
   alertTimer.unref();
   const exported = exporter ? exportingStore(store, exporter) : store;
@@ -279,6 +283,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
+    monitors,
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
@@ -337,6 +342,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await sources?.stop();
     await ingesting;
     await collector?.stop();
+    await monitors.stop();
     alerts.emitDirty();
     await alertHub.stop();
     await broker?.stop();
@@ -396,6 +402,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     sources: () => sources?.stats() ?? [],
     alerts,
     alertHub,
+    monitors,
     async stop() {
       await stopAll();
     },

@@ -39,8 +39,16 @@ export interface Page {
 export type Metric = 'bps' | 'pps' | 'flows' | 'rtt_ms' | 'srt_ms' | 'retrans_rate';
 export const METRICS: readonly Metric[] = ['bps', 'pps', 'flows', 'rtt_ms', 'srt_ms', 'retrans_rate'];
 
+/** How a per-flow metric (rtt_ms, srt_ms) is summarised in a bucket: mean, a quantile or max. */
+export type SeriesStat = 'mean' | 'p50' | 'p90' | 'p95' | 'p99' | 'max';
+export const SERIES_STATS: readonly SeriesStat[] = ['mean', 'p50', 'p90', 'p95', 'p99', 'max'];
+/** Metrics that are a value per flow, so a quantile of them means something. */
+export const PER_FLOW_METRICS: readonly Metric[] = ['rtt_ms', 'srt_ms'];
+
 export interface SeriesQuery extends TimeRange {
   metric: Metric;
+  /** For rtt_ms and srt_ms: mean (default), a quantile or max. */
+  stat?: SeriesStat;
   /** Bucket width, seconds. */
   step: number;
   groupBy?: string;
@@ -51,6 +59,7 @@ export interface SeriesQuery extends TimeRange {
 
 export interface Series {
   metric: Metric;
+  stat?: SeriesStat;
   step: number;
   unit: string;
   series: { group: string | null; points: [string, number | null][] }[];

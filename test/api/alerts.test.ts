@@ -142,3 +142,40 @@ describe('alerts API', () => {
     assert.match((c.json.links as Record<string, string>).dashboard!, /^\/#\/overview\?from=/);
   });
 });
+
+describe('monitors API', () => {
+  it('lets an analyst create a monitor, not a viewer; names the bad rule', async () => {
+    const spec = { filter: 'proto = 6', rules: ['flows < 1000 for 1m'], severity: 55 };
+    assert.equal((await send('PUT', '/api/v1/monitors/web', h.viewer, spec)).status, 403);
+    const bad = await send('PUT', '/api/v1/monitors/web', h.analyst, { ...spec, rules: ['flows <'] });
+    assert.equal(bad.status, 400);
+    assert.match(String((bad.json.error as { message: string }).message), /^rules\[0\]: /);
+    const ok = await send('PUT', '/api/v1/monitors/web', h.analyst, spec);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.name, 'web');
+    const list = await get(h, '/api/v1/monitors', h.viewer);
+    assert.deepEqual(
+      (list.json.items as { name: string }[]).map((m) => m.name),
+      ['web'],
+    );
+  });
+
+  it('raises a threshold alert while a rule holds and closes it when the monitor goes', async () => {
+    await h.product.monitors.evaluate(Date.parse(String(flow.first_ts)) + 120_000);
+    await h.product.alertHub.flush();
+    const m = await get(h, '/api/v1/monitors/web', h.viewer);
+    const st = (m.json.state as { state: string; alert_id: string }[])[0]!;
+    assert.equal(st.state, 'firing');
+    const a = await get(h, `/api/v1/alerts/${st.alert_id}`, h.viewer);
+    assert.equal((a.json.alert as AlertRecord).category, 'threshold');
+    assert.equal((a.json.alert as AlertRecord).severity, 55);
+    const del = await fetch(`${h.base}/api/v1/monitors/web`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${h.analyst}` },
+    });
+    assert.equal(del.status, 204);
+    await h.product.alertHub.flush();
+    const closed = await get(h, `/api/v1/alerts/${st.alert_id}`, h.viewer);
+    assert.equal((closed.json.alert as AlertRecord).status, 'closed');
+  });
+});

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../common/errors.js';
-import { METRICS, type Metric, type TopBy } from '../../store/types.js';
+import { METRICS, type Metric, SERIES_STATS, type SeriesStat, type TopBy } from '../../store/types.js';
 import { parseDuration } from '../../store/values.js';
 import { type ApiContext, defOf, parseFilterParam, parseRange } from '../context.js';
 import { ErrorSchema, TimeQuery } from '../schemas.js';
@@ -15,6 +15,12 @@ const KpiQuery = Type.Object(
         description:
           'bps, pps, flows (per second), rtt_ms, srt_ms (means), retrans_rate (retransmitted / packets).',
       },
+    ),
+    stat: Type.Optional(
+      Type.Union(
+        SERIES_STATS.map((s) => Type.Literal(s)),
+        { description: 'For rtt_ms and srt_ms: mean (default), p50, p90, p95, p99 or max per bucket.' },
+      ),
     ),
     step: Type.Optional(
       Type.String({ pattern: '^[0-9]{1,6}[smhd]$', description: 'Bucket width: 10s, 1m, 5m, 1h, 1d.' }),
@@ -82,6 +88,7 @@ export function kpiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       }
       return ctx.store.timeseries({
         metric: q.metric as Metric,
+        ...(q.stat ? { stat: q.stat as SeriesStat } : {}),
         step,
         ...parseRange(q),
         filter: parseFilterParam(q.filter, def),

@@ -21,11 +21,13 @@ import type {
   RecordStore,
   Series,
   SeriesQuery,
+  SeriesStat,
   StoreStats,
   TimeRange,
   TopQuery,
   TopRow,
 } from '../types.js';
+import { PER_FLOW_METRICS } from '../types.js';
 import { bigintToIp, ipToBigint, isoToMicros, macToNumber, microsToIso, numberToMac } from '../values.js';
 import { ChunkWriter } from './chunk-writer.js';
 import {
@@ -721,6 +723,7 @@ export class EmbeddedStore implements RecordStore {
 
   private async timeseriesNow(sq: SeriesQuery): Promise<Series> {
     const def = this.def('flow')!;
+    if (sq.stat && sq.stat !== 'mean') return this.statSeries(def, sq, sq.stat);
     const m = METRIC_SQL[sq.metric];
     const stepUs = Math.round(sq.step * 1e6);
     const pr = new Params();
@@ -792,6 +795,57 @@ export class EmbeddedStore implements RecordStore {
           if (!a) return [microsToIso(b), per ? 0 : null];
           const v = per ? a[0] / per : a[1] > 0 ? a[0] / a[1] : null;
           return [microsToIso(b), v === null ? null : Number(v.toPrecision(9))];
+        }),
+      })),
+    };
+  }
+
+  /** A quantile (or max) of a per-flow metric per bucket; groups ranked by flows measured. */
+  private async statSeries(def: AnyRecordDef, sq: SeriesQuery, stat: SeriesStat): Promise<Series> {
+    if (!PER_FLOW_METRICS.includes(sq.metric)) {
+      throw badRequest(`stat ${stat} applies to ${PER_FLOW_METRICS.join(' and ')}, not to ${sq.metric}`);
+    }
+    if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
+      throw badRequest(`cannot group by '${sq.groupBy}'`);
+    const stepUs = Math.round(sq.step * 1e6);
+    const p = new Params();
+    const conds = this.where(def, sq, p);
+    const f = q(sq.metric);
+    conds.push(`${f} IS NOT NULL`);
+    const agg = stat === 'max' ? `max(${f})` : `quantile_cont(${f}, ${Number(stat.slice(1)) / 100})`;
+    const t = q(def.timeField);
+    const g = sq.groupBy ? col(sq.groupBy, def) : null;
+    const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${agg} AS v, count(*) AS n FROM ${this.source(def, sq)} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    if (rows.length > MAX_GROUP_ROWS) {
+      throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
+    }
+    const gt = sq.groupBy ? def.fields[sq.groupBy]!.type : 'string';
+    const groups = new Map<string | null, { n: number; at: Map<number, number> }>();
+    const buckets = new Set<number>();
+    for (const r of rows) {
+      const b = Number(r[0]);
+      buckets.add(b);
+      const key = g ? toJson(gt, r[1]) : null;
+      const k = key === null ? null : String(key);
+      const e = groups.get(k) ?? { n: 0, at: new Map<number, number>() };
+      e.n += Number(r[g ? 3 : 2]);
+      e.at.set(b, Number(r[g ? 2 : 1]));
+      groups.set(k, e);
+    }
+    // A quantile of "the rest" cannot be made from the groups' quantiles: no "other" group.
+    const top = [...groups.entries()].sort((x, y) => y[1].n - x[1].n).slice(0, sq.groups ?? 10);
+    const all = [...buckets].sort((a, b) => a - b);
+    return {
+      metric: sq.metric,
+      stat,
+      step: sq.step,
+      unit: METRIC_SQL[sq.metric].unit,
+      series: top.map(([group, e]) => ({
+        group,
+        points: all.map((b): [string, number | null] => {
+          const v = e.at.get(b);
+          return [microsToIso(b), v === undefined ? null : Number(v.toPrecision(9))];
         }),
       })),
     };
