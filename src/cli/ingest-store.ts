@@ -1,9 +1,13 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AlertAggregator } from '../common/alerts.js';
 import { createLogger } from '../common/log.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
+import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
+import { watchingStore } from '../store/watching-store.js';
+import { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets]
 
@@ -43,10 +47,21 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
   const recorder = values['no-packets'] ? null : createPacketRecorder({ dir: join(values.store, 'pcap') });
   try {
     await recorder?.start();
-    const s = await ingestCaptures(store, positionals, { hooks: recorder ? [recorder] : [] });
+    // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
+    const found: AlertRecord[] = [];
+    const alerts = new AlertAggregator((a) => found.push(a), { mode: 'final', sensor: 'ingest' });
+    const watchers = await createWatchers({ dataDir: values.store }, alerts);
+    const s = await ingestCaptures(
+      watchingStore(store, () => watchers),
+      positionals,
+      { hooks: recorder ? [recorder] : [] },
+    );
+    for (const w of watchers) w.finish();
+    alerts.flush();
+    if (found.length > 0) await store.append('alert', found);
     await recorder?.stop();
     const packets = recorder ? { packets_recorded: recorder.counters.packets } : {};
-    process.stdout.write(`${JSON.stringify({ ...s, ...packets })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...s, ...packets, alerts: found.length })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
     await store.stop();
