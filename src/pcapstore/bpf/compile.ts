@@ -176,7 +176,8 @@ function bindNode(n: Node, C: Ctx): Pred {
     case 'mpls': {
       const L = C.pl + C.nl;
       let first: Pred;
-      if (C.mpls > 0) first = (v) => (v.u8(L - 2) & 1) === 0; // the label before is not the last
+      if (C.mpls > 0)
+        first = (v) => (v.u8(L - 2) & 1) === 0; // the label before is not the last
       else if (C.kind === 'ether') first = etherIs(C, ET_MPLS, n.pos);
       else throw new FilterLinkError("'mpls' needs an Ethernet link type", n.pos);
       C.nl += 4;
@@ -202,7 +203,8 @@ function bindNode(n: Node, C: Ctx): Pred {
       return (v) => is(v) && (v.u32(L) & 0xffff) === id;
     }
     case 'ether': {
-      if (C.kind !== 'ether') throw new FilterLinkError("'ether' primitives need an Ethernet link type", n.pos);
+      if (C.kind !== 'ether')
+        throw new FilterLinkError("'ether' primitives need an Ethernet link type", n.pos);
       const mac = n.mac;
       const h = C.hdr;
       const at = (v: FrameView, o: number): boolean => {
@@ -261,7 +263,8 @@ function dirPred(dir: Dir, src: Pred, dst: Pred): Pred {
 function etherIs(C: Ctx, et: number, pos = -1): Pred {
   if (C.mpls > 0) {
     // Over MPLS: the last label has the bottom-of-stack bit, then the IP version says which.
-    if (et !== ET_IP && et !== ET_IP6) throw new FilterLinkError('only IPv4 and IPv6 are supported over MPLS', pos);
+    if (et !== ET_IP && et !== ET_IP6)
+      throw new FilterLinkError('only IPv4 and IPv6 are supported over MPLS', pos);
     const L = C.pl + C.nl;
     const ver = et === ET_IP ? 0x40 : 0x60;
     return (v) => (v.u8(L - 2) & 1) === 1 && (v.u8(L) & 0xf0) === ver;
@@ -415,7 +418,8 @@ function bindArith(e: Arith, C: Ctx, guards: Pred[]): Num {
         case 'ip6':
         case 'arp':
         case 'rarp': {
-          const et = e.proto === 'ip' ? ET_IP : e.proto === 'ip6' ? ET_IP6 : e.proto === 'arp' ? ET_ARP : ET_RARP;
+          const et =
+            e.proto === 'ip' ? ET_IP : e.proto === 'ip6' ? ET_IP6 : e.proto === 'arp' ? ET_ARP : ET_RARP;
           guards.push(etherIs(C, et));
           base = () => L;
           break;
@@ -502,7 +506,9 @@ function bindL3(n: Node, C: Ctx): Pred {
         (v) =>
           (v.u32(o) & mask) >>> 0 === addr;
       const parts: Pred[] = [];
-      for (const via of n.via) {
+      // Over MPLS libpcap's plain 'host' tests only IPv4, not ARP/RARP.
+      const vias = C.mpls > 0 && n.via.length > 1 ? (['ip'] as const) : n.via;
+      for (const via of vias) {
         if (via === 'ip') {
           const isIp = etherIs(C, ET_IP);
           const t = dirPred(n.dir, eq(pl + 12), eq(pl + 16));

@@ -181,26 +181,26 @@ const REFUSED: Record<string, string> = {
   moprc: "'moprc' is not supported by this filter compiler",
   mopdl: "'mopdl' is not supported by this filter compiler",
   radio: "'radio' applies only to radiotap captures",
-  atm: "ATM primitives apply only to SunATM captures",
-  lane: "ATM primitives apply only to SunATM captures",
-  oamf4: "ATM primitives apply only to SunATM captures",
-  metac: "ATM primitives apply only to SunATM captures",
-  vpi: "ATM primitives apply only to SunATM captures",
-  vci: "ATM primitives apply only to SunATM captures",
-  fisu: "SS7 primitives apply only to MTP2 captures",
-  lssu: "SS7 primitives apply only to MTP2 captures",
-  msu: "SS7 primitives apply only to MTP2 captures",
-  sio: "SS7 primitives apply only to MTP2 captures",
-  opc: "SS7 primitives apply only to MTP2 captures",
-  dpc: "SS7 primitives apply only to MTP2 captures",
-  sls: "SS7 primitives apply only to MTP2 captures",
-  hfisu: "SS7 primitives apply only to MTP2 captures",
-  hlssu: "SS7 primitives apply only to MTP2 captures",
-  hmsu: "SS7 primitives apply only to MTP2 captures",
-  hsio: "SS7 primitives apply only to MTP2 captures",
-  hopc: "SS7 primitives apply only to MTP2 captures",
-  hdpc: "SS7 primitives apply only to MTP2 captures",
-  hsls: "SS7 primitives apply only to MTP2 captures",
+  atm: 'ATM primitives apply only to SunATM captures',
+  lane: 'ATM primitives apply only to SunATM captures',
+  oamf4: 'ATM primitives apply only to SunATM captures',
+  metac: 'ATM primitives apply only to SunATM captures',
+  vpi: 'ATM primitives apply only to SunATM captures',
+  vci: 'ATM primitives apply only to SunATM captures',
+  fisu: 'SS7 primitives apply only to MTP2 captures',
+  lssu: 'SS7 primitives apply only to MTP2 captures',
+  msu: 'SS7 primitives apply only to MTP2 captures',
+  sio: 'SS7 primitives apply only to MTP2 captures',
+  opc: 'SS7 primitives apply only to MTP2 captures',
+  dpc: 'SS7 primitives apply only to MTP2 captures',
+  sls: 'SS7 primitives apply only to MTP2 captures',
+  hfisu: 'SS7 primitives apply only to MTP2 captures',
+  hlssu: 'SS7 primitives apply only to MTP2 captures',
+  hmsu: 'SS7 primitives apply only to MTP2 captures',
+  hsio: 'SS7 primitives apply only to MTP2 captures',
+  hopc: 'SS7 primitives apply only to MTP2 captures',
+  hdpc: 'SS7 primitives apply only to MTP2 captures',
+  hsls: 'SS7 primitives apply only to MTP2 captures',
 };
 
 interface Tok {
@@ -286,9 +286,20 @@ const PROTO_NAMES: Record<string, number> = {
   pim: 103,
 };
 const ETHER_NAMES: Record<string, number> = { ip: 0x0800, ip6: 0x86dd, arp: 0x0806, rarp: 0x8035 };
-const REL: Record<string, RelOp> = { '>': '>', '>=': '>=', '<': '<', '<=': '<=', '=': '=', '==': '=', '!=': '!=' };
-/** Binary operators from the loosest to the tightest, as in C (and libpcap's grammar). */
-const ARITH_LEVELS: string[][] = [['|'], ['^'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '/', '%']];
+const REL: Record<string, RelOp> = {
+  '>': '>',
+  '>=': '>=',
+  '<': '<',
+  '<=': '<=',
+  '=': '=',
+  '==': '=',
+  '!=': '!=',
+};
+/**
+ * Binary operators from the loosest to the tightest, as libpcap's grammar has them: C's order,
+ * except that '%' binds tighter than '*' and '/' (libpcap compiles a / b % c as a / (b % c)).
+ */
+const ARITH_LEVELS: string[][] = [['|'], ['^'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '/'], ['%']];
 /** Words that make a protocol name a qualifier of what follows rather than a primitive. */
 const QUALIFIED = new Set([
   'src',
@@ -457,8 +468,8 @@ export function parseFilter(text: string): Node | null {
     if (++depth > MAX_DEPTH) fail(`at most ${MAX_DEPTH} levels of nesting`);
     try {
       if (t.t === 'op' && t.v === '-') {
-        i++;
-        return { k: 'neg', a: unary() };
+        // libpcap 1.10 compiles a relation holding '-x' into a program that accepts every packet.
+        fail("an operand (unary minus is refused: libpcap turns '-x' into accept-all; write '0 - x')", t);
       }
       if (t.t === 'op' && t.v === '(') {
         i++;
@@ -570,7 +581,8 @@ export function parseFilter(text: string): Node | null {
       const nx = peek(1);
       const qualifies = nx.t === 'id' && QUALIFIED.has(nx.v) && PROTO_QUAL.has(v);
       if (!qualifies) {
-        if (v === 'ether' || v === 'link') fail(`'host', 'src', 'dst', 'proto', 'broadcast' or 'multicast' after '${v}'`, nx);
+        if (v === 'ether' || v === 'link')
+          fail(`'host', 'src', 'dst', 'proto', 'broadcast' or 'multicast' after '${v}'`, nx);
         i++;
         return protoAbbrev(v);
       }
@@ -584,13 +596,15 @@ export function parseFilter(text: string): Node | null {
       }
       if (w === 'protochain') {
         i++;
-        if (q.proto !== 'ip' && q.proto !== 'ip6') fail("'ip protochain', 'ip6 protochain' or 'protochain'", t);
+        if (q.proto !== 'ip' && q.proto !== 'ip6')
+          fail("'ip protochain', 'ip6 protochain' or 'protochain'", t);
         return protochain(q.proto);
       }
       if (w === 'broadcast' || w === 'multicast') {
         const wt = peek();
         i++;
-        if (q.proto === 'ether') return w === 'broadcast' ? { k: 'bcast', pos } : { k: 'mcast', layer: 'link', pos };
+        if (q.proto === 'ether')
+          return w === 'broadcast' ? { k: 'bcast', pos } : { k: 'mcast', layer: 'link', pos };
         if (w === 'broadcast') {
           return fail(
             q.proto === 'ip'
@@ -659,7 +673,8 @@ export function parseFilter(text: string): Node | null {
   const protoPrimitive = (qual: string | null, pos: number): Node => {
     if (qual === 'ether') {
       const et = protoName(peek(), ETHER_NAMES, 'an EtherType number or name', 0xffff);
-      if (et <= 1500) fail('an EtherType above 1500 (802.3 length/LLC protocols are not supported)', toks[i - 1]);
+      if (et <= 1500)
+        fail('an EtherType above 1500 (802.3 length/LLC protocols are not supported)', toks[i - 1]);
       return { k: 'ethertype', et, pos };
     }
     const n = protoName(peek(), PROTO_NAMES, 'a protocol number or name', 255);
@@ -710,7 +725,9 @@ export function parseFilter(text: string): Node | null {
           id,
         );
       if (!m) return fail('a MAC address such as 00:11:22:33:44:55', t);
-      return { k: 'ether', mac: Uint8Array.from(m.slice(1).map((x) => Number.parseInt(x, 16))),
+      return {
+        k: 'ether',
+        mac: Uint8Array.from(m.slice(1).map((x) => Number.parseInt(x, 16))),
         dir: q.dir,
         pos: t.pos,
       };
