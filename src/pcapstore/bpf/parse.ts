@@ -805,3 +805,16 @@ export function parseFilter(text: string): Node | null {
   if (peek().t !== 'eof') fail("'and', 'or' or end of filter");
   return node;
 }
+
+/**
+ * True when the filter has an `mpls` or `pppoes` primitive: the host and port tests after it
+ * read headers inside that encapsulation, which the segment index does not key flows by, so a
+ * search must not prune segments with them.
+ */
+export function movesPastLink(n: Node | null): boolean {
+  if (n === null) return false;
+  if (n.k === 'mpls' || n.k === 'pppoes') return true;
+  if (n.k === 'and' || n.k === 'or') return movesPastLink(n.a) || movesPastLink(n.b);
+  if (n.k === 'not') return movesPastLink(n.a);
+  return false;
+}
