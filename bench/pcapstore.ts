@@ -139,6 +139,19 @@ export async function benchPcapStore(): Promise<void> {
     structured.push(performance.now() - s1);
   }
 
+  // Packet-data filters: one the index prunes by its host and port, one that reads every packet.
+  const pdFilter = `host ${t.a} and port ${t.pb} and ip[8] > 0 and len > 20`;
+  const scanFilter = 'ip[6:2] & 0x1fff = 0 and len > 1000';
+  const pd: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const s0 = performance.now();
+    await searchToStream(store, { filter: pdFilter, after, before }, sink());
+    pd.push(performance.now() - s0);
+  }
+  const sc0 = performance.now();
+  const scan = await searchToStream(store, { filter: scanFilter }, null, { countOnly: true });
+  const scanMs = performance.now() - sc0;
+
   // tcpdump over the same segments with the same filter.
   const list = `${OUT}pcapstore-files.txt`;
   writeFileSync(list, `${segs.join('\n')}\n`);
@@ -147,6 +160,13 @@ export async function benchPcapStore(): Promise<void> {
   const td = spawnSync('tcpdump', ['-V', list, '-w', '/dev/null', filter], { encoding: 'utf8' });
   const tdSecs = Number(process.hrtime.bigint() - td0) / 1e9;
   const tdOk = td.status === 0;
+  const tdTime = (f: string): string => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('tcpdump', ['-V', list, '-w', '/dev/null', f], { encoding: 'utf8' });
+    return r.status === 0 ? `${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms` : 'failed';
+  };
+  const tdPd = tdTime(pdFilter);
+  const tdScan = tdTime(scanFilter);
   const tdCount = spawnSync('sh', ['-c', `tcpdump -V '${list}' '${filter}' 2>/dev/null | wc -l`], {
     encoding: 'utf8',
   });
@@ -175,6 +195,16 @@ export async function benchPcapStore(): Promise<void> {
       `${cold.packets} packets; cold (open + first query) ${coldMs.toFixed(0)} ms; goal < 100 ms`,
     ],
     ['one flow, 1 h window, by fields (warm, median of 7)', `${median(structured).toFixed(1)} ms`, ''],
+    [
+      'one flow + packet-data test (ip[8] > 0 and len > 20), warm median',
+      `${median(pd).toFixed(1)} ms`,
+      `tcpdump -V: ${tdPd}`,
+    ],
+    [
+      'full scan, packet-data filter (ip[6:2] & 0x1fff = 0 and len > 1000)',
+      `${scanMs.toFixed(0)} ms, ${scan.packets} packets`,
+      `${(((rec.counters.packets / scanMs) * 1000) / 1e6).toFixed(1)}M packets/s; tcpdump -V: ${tdScan}`,
+    ],
     [
       'tcpdump -V SEGMENTS -w /dev/null FILTER',
       tdOk ? `${(tdSecs * 1000).toFixed(0)} ms` : 'failed',

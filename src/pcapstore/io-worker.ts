@@ -1,7 +1,7 @@
 /**
  * A file-writing thread for the packet recorder. The main thread fills blocks that live in
  * SharedArrayBuffers and hands them over with one message per block (never per packet); this
- * thread does the positional writes (and, on a second instance, the fsync and close of finished
+ * thread does the positional writes (and, on a second instance, the fsync of finished
  * segments) so disk waits overlap packet processing. Completion is published through an
  * Int32Array counter the main thread can read without its event loop, or block on with
  * Atomics.wait when every block is in flight (back-pressure).
@@ -26,8 +26,12 @@ const ERRORS = 2;
 export type IoJob =
   /** Write `len` bytes of block `slot` (from the block's `align` offset) at file offset `off`. */
   | { op: 'write'; fd: number; slot: number; len: number; off: number }
-  /** fsync (optionally) and close a finished segment, then fsync its index file. */
-  | { op: 'close'; fd: number; fsync: boolean; idxPath: string | null }
+  /**
+   * fsync a finished segment and its index file, by path: the thread opens and closes its own
+   * descriptors, because a worker closing a descriptor the main thread opened makes Node warn
+   * "File descriptor NN closed but not opened in unmanaged mode".
+   */
+  | { op: 'sync'; path: string; idxPath: string }
   | { op: 'exit' };
 
 interface WorkerInit {
@@ -111,6 +115,22 @@ export class IoWorker {
   }
 }
 
+/** fsync a file by path; a file the disk budget deleted meanwhile has nothing to make durable. */
+function fsyncPath(path: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function runWorker(init: WorkerInit): void {
   const ctl = new Int32Array(init.ctl);
   const blocks = init.blocks.map((b) => Buffer.from(b));
@@ -132,27 +152,8 @@ function runWorker(init: WorkerInit): void {
         let o = 0;
         while (o < job.len) o += writeSync(job.fd, b, init.align + o, job.len - o, job.off + o);
       } else {
-        try {
-          if (job.fsync) fsyncSync(job.fd);
-        } finally {
-          closeSync(job.fd);
-        }
-        if (job.fsync && job.idxPath) {
-          let ifd = -1;
-          try {
-            ifd = openSync(job.idxPath, 'r');
-          } catch (e) {
-            // The disk budget may delete a segment before its fsync ran: nothing to make durable.
-            if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-          }
-          if (ifd >= 0) {
-            try {
-              fsyncSync(ifd);
-            } finally {
-              closeSync(ifd);
-            }
-          }
-        }
+        fsyncPath(job.path);
+        fsyncPath(job.idxPath);
       }
     } catch (e) {
       init.port.postMessage(String(e));

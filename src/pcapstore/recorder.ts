@@ -235,14 +235,16 @@ export function createPacketRecorder(
     const idx = builder.build(builder.packets, fileOff);
     idx.write(`${path}.idx`);
     if (cfg.fsync && syncer) {
-      // fsync + close off the main thread; bounded so a slow disk pushes back.
+      // fsync off the main thread; bounded so a slow disk pushes back. Every write is done
+      // (drain), so the descriptor closes here and the thread syncs the file by its path.
       const need = syncer.submittedJobs - (Math.max(1, cfg.maxPendingSyncs) - 1);
       if (syncer.doneJobs < need) {
         counters.syncWaits++;
         counters.backpressureMs += syncer.waitDone(need);
       }
       checkErrors(syncer);
-      syncer.submit({ op: 'close', fd, fsync: true, idxPath: `${path}.idx` });
+      closeSync(fd);
+      syncer.submit({ op: 'sync', path, idxPath: `${path}.idx` });
     } else {
       closeSync(fd);
     }

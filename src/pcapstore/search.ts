@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { badRequest } from '../common/errors.js';
 import { Decoder } from '../decode/decoder.js';
 import { type CompiledFilter, FilterLinkError, FrameView } from './bpf/compile.js';
+import { movesPastLink } from './bpf/parse.js';
 import { PCAP_SNAPLEN, pcapFileHeader, RECORD_HEADER_LEN, tsUs } from './pcap-format.js';
 import {
   flowMatches,
@@ -174,7 +175,7 @@ function candidates(
 ): { offs: Uint32Array; check: Uint8Array | null; all: boolean } {
   const d = idx.d;
   const F = idx.flowCount;
-  const plan = pq.filter ? planFlows(pq.filter.ast, idx) : null;
+  const plan = pq.filter && !movesPastLink(pq.filter.ast) ? planFlows(pq.filter.ast, idx) : null;
   if (!pq.structured && plan === null) return { offs: d.pktOff, check: null, all: true };
   const aSec = Number.isFinite(pq.afterUs) ? Math.floor(pq.afterUs / 1e6) : 0;
   const bSec = Number.isFinite(pq.beforeUs) ? Math.floor(pq.beforeUs / 1e6) : 0xffffffff;

@@ -1,16 +1,22 @@
 import { LinkType } from '../../capture/frame.js';
-import { type Dir, FilterSyntaxError, type Node, parseFilter } from './parse.js';
+import { type Arith, type Dir, type Node, parseFilter } from './parse.js';
 
 /**
- * Binds a parsed filter to a link type, giving a predicate over raw frame bytes with libpcap's
- * semantics: it reads the outermost headers as the BPF program tcpdump would run (no tunnel
- * decapsulation; a `vlan` primitive moves every later test 4 bytes on, in source order), and a
- * read past the captured bytes rejects the packet, as a BPF load out of bounds does.
+ * Binds a parsed filter to a link type, giving a closure tree over raw frame bytes with the
+ * semantics of the BPF program libpcap's gencode.c generates: it reads the outermost headers
+ * (no tunnel decapsulation); `vlan`, `mpls` and `pppoes` move every later test past their
+ * header, in source order, whatever the and/or/not around them; a packet-data accessor is
+ * true only on its protocol (tcp[...] on IPv4 TCP first fragments, as libpcap); and a read
+ * past the captured bytes rejects the whole packet, as a BPF load out of bounds does.
+ * Evaluation allocates nothing.
  */
 
 export class FilterLinkError extends Error {
-  constructor(message: string) {
-    super(`filter: ${message}`);
+  constructor(
+    message: string,
+    readonly position = -1,
+  ) {
+    super(`filter: ${position >= 0 ? `at position ${position}: ` : ''}${message}`);
     this.name = 'FilterLinkError';
   }
 }
@@ -57,6 +63,7 @@ export class FrameView {
 }
 
 type Pred = (v: FrameView) => boolean;
+type Num = (v: FrameView) => number;
 
 export interface CompiledFilter {
   readonly text: string;
@@ -65,30 +72,40 @@ export interface CompiledFilter {
   match(view: FrameView): boolean;
 }
 
-interface Link {
-  /** Offset of the EtherType-like field, -1 when the link has none (raw IP). */
+type Kind = 'ether' | 'sll' | 'sll2' | 'raw' | 'ipv4' | 'ipv6' | 'null' | 'loop' | 'ppp';
+
+/** libpcap's offsets (off_linkhdr, off_linktype, off_linkpl, off_nl); shifted as primitives bind. */
+interface Ctx {
+  kind: Kind;
+  hdr: number;
   lt: number;
-  /** Offset of the network-layer header. */
   pl: number;
-  kind: 'ether' | 'sll' | 'raw' | 'ipv4' | 'ipv6';
+  nl: number;
+  /** MPLS labels seen so far (label_stack_depth). */
+  mpls: number;
 }
 
-function linkOf(linkType: number): Link {
+function linkOf(linkType: number): Ctx {
+  const c = (kind: Kind, lt: number, pl: number): Ctx => ({ kind, hdr: 0, lt, pl, nl: 0, mpls: 0 });
   switch (linkType) {
     case LinkType.ETHERNET:
-      return { lt: 12, pl: 14, kind: 'ether' };
+      return c('ether', 12, 14);
     case LinkType.LINUX_SLL:
-      return { lt: 14, pl: 16, kind: 'sll' };
+      return c('sll', 14, 16);
     case LinkType.LINUX_SLL2:
-      return { lt: 0, pl: 20, kind: 'sll' };
+      return c('sll2', 0, 20);
     case LinkType.RAW:
     case LinkType.RAW_BSD:
     case LinkType.RAW_BSD14:
-      return { lt: -1, pl: 0, kind: 'raw' };
+      return c('raw', -1, 0);
     case LinkType.IPV4:
-      return { lt: -1, pl: 0, kind: 'ipv4' };
+      return c('ipv4', -1, 0);
     case LinkType.IPV6:
-      return { lt: -1, pl: 0, kind: 'ipv6' };
+      return c('ipv6', -1, 0);
+    case LinkType.NULL:
+      return c('null', 0, 4);
+    case LinkType.LOOP:
+      return c('loop', 0, 4);
     default:
       throw new FilterLinkError(`link type ${linkType} is not supported by the filter compiler`);
   }
@@ -98,6 +115,11 @@ const ET_IP = 0x0800;
 const ET_IP6 = 0x86dd;
 const ET_ARP = 0x0806;
 const ET_RARP = 0x8035;
+const ET_MPLS = 0x8847;
+const ET_PPPOED = 0x8863;
+const ET_PPPOES = 0x8864;
+/** Protocol chains longer than this are refused; libpcap's program would loop forever on a cycle. */
+const MAX_CHAIN = 64;
 
 /** Parse a filter once; bind it per link type with `bind`. */
 export function compileFilter(text: string): { ast: Node | null; bind(linkType: number): CompiledFilter } {
@@ -108,7 +130,7 @@ export function compileFilter(text: string): { ast: Node | null; bind(linkType: 
     bind(linkType: number): CompiledFilter {
       let c = cache.get(linkType);
       if (!c) {
-        const pred = ast === null ? () => true : bindNode(ast, linkOf(linkType), { shift: 0 });
+        const pred = ast === null ? () => true : bindNode(ast, linkOf(linkType));
         c = { text, ast, match: (v) => pred(v) && !v.oob };
         cache.set(linkType, c);
       }
@@ -117,29 +139,33 @@ export function compileFilter(text: string): { ast: Node | null; bind(linkType: 
   };
 }
 
-function bindNode(n: Node, L: Link, st: { shift: number }): Pred {
+const FALSE: Pred = () => false;
+const TRUE: Pred = () => true;
+
+function bindNode(n: Node, C: Ctx): Pred {
   switch (n.k) {
     case 'and': {
-      const a = bindNode(n.a, L, st);
-      const b = bindNode(n.b, L, st);
+      const a = bindNode(n.a, C);
+      const b = bindNode(n.b, C);
       return (v) => a(v) && b(v);
     }
     case 'or': {
-      const a = bindNode(n.a, L, st);
-      const b = bindNode(n.b, L, st);
+      const a = bindNode(n.a, C);
+      const b = bindNode(n.b, C);
       return (v) => a(v) || b(v);
     }
     case 'not': {
-      const a = bindNode(n.a, L, st);
+      const a = bindNode(n.a, C);
       return (v) => !a(v);
     }
-    case 'len':
-      return n.op === 'le' ? (v) => v.wire <= n.n : (v) => v.wire >= n.n;
+    case 'rel':
+      return bindRel(n.op, n.a, n.b, C);
     case 'vlan': {
-      if (L.kind !== 'ether') throw new FilterLinkError('no VLAN support for this link type');
-      const lt = L.lt + st.shift;
-      const pl = L.pl + st.shift;
-      st.shift += 4;
+      if (C.kind !== 'ether') throw new FilterLinkError("'vlan' needs an Ethernet link type", n.pos);
+      const lt = C.lt;
+      const pl = C.pl;
+      C.lt += 4;
+      C.pl += 4;
       const id = n.id;
       return (v) => {
         const t = v.u16(lt);
@@ -147,21 +173,82 @@ function bindNode(n: Node, L: Link, st: { shift: number }): Pred {
         return id < 0 || (v.u16(pl) & 0xfff) === id;
       };
     }
+    case 'mpls': {
+      const L = C.pl + C.nl;
+      let first: Pred;
+      if (C.mpls > 0)
+        first = (v) => (v.u8(L - 2) & 1) === 0; // the label before is not the last
+      else if (C.kind === 'ether') first = etherIs(C, ET_MPLS, n.pos);
+      else throw new FilterLinkError("'mpls' needs an Ethernet link type", n.pos);
+      C.nl += 4;
+      C.mpls++;
+      if (n.label < 0) return first;
+      const want = (n.label << 12) >>> 0;
+      return (v) => first(v) && (v.u32(L) & 0xfffff000) >>> 0 === want;
+    }
+    case 'pppoed':
+      return etherIs(C, ET_PPPOED, n.pos);
+    case 'pppoes': {
+      const is = etherIs(C, ET_PPPOES, n.pos);
+      const L = C.pl + C.nl;
+      // From here on the link layer is the PPP header inside the session.
+      C.kind = 'ppp';
+      C.hdr = L + 6;
+      C.lt = L + 6;
+      C.pl = L + 8;
+      C.nl = 0;
+      C.mpls = 0;
+      if (n.id < 0) return is;
+      const id = n.id;
+      return (v) => is(v) && (v.u32(L) & 0xffff) === id;
+    }
     case 'ether': {
-      if (L.kind !== 'ether') throw new FilterLinkError("'ether' primitives need an Ethernet link type");
+      if (C.kind !== 'ether')
+        throw new FilterLinkError("'ether' primitives need an Ethernet link type", n.pos);
       const mac = n.mac;
+      const h = C.hdr;
       const at = (v: FrameView, o: number): boolean => {
         for (let k = 0; k < 6; k++) if (v.u8(o + k) !== mac[k]) return false;
         return true;
       };
       return dirPred(
         n.dir,
-        (v) => at(v, 6),
-        (v) => at(v, 0),
+        (v) => at(v, h + 6),
+        (v) => at(v, h),
       );
     }
+    case 'bcast': {
+      if (C.kind !== 'ether') throw new FilterLinkError("'broadcast' needs an Ethernet link type", n.pos);
+      const h = C.hdr;
+      return (v) => v.u32(h) === 0xffffffff && v.u16(h + 4) === 0xffff;
+    }
+    case 'mcast': {
+      const L = C.pl + C.nl;
+      if (n.layer === 'ip') {
+        const isIp = etherIs(C, ET_IP, n.pos);
+        return (v) => isIp(v) && v.u8(L + 16) >= 224;
+      }
+      if (n.layer === 'ip6') {
+        const isIp6 = etherIs(C, ET_IP6, n.pos);
+        return (v) => isIp6(v) && v.u8(L + 24) === 0xff;
+      }
+      if (C.kind !== 'ether') throw new FilterLinkError("'multicast' needs an Ethernet link type", n.pos);
+      const h = C.hdr;
+      return (v) => (v.u8(h) & 1) !== 0;
+    }
+    case 'ethertype':
+      return etherIs(C, n.et, n.pos);
+    case 'inout': {
+      const out = n.outbound;
+      // The packet type field of the cooked header (4 = sent by this host).
+      if (C.kind === 'sll') return (v) => (v.u16(0) === 4) === out;
+      if (C.kind === 'sll2') return (v) => (v.u8(10) === 4) === out;
+      throw new FilterLinkError("'inbound'/'outbound' need a Linux cooked (SLL/SLL2) link type", n.pos);
+    }
+    case 'protochain':
+      return bindProtochain(n.proto, n.v4, n.v6, C);
     default:
-      return bindL3(n, L, st.shift);
+      return bindL3(n, C);
   }
 }
 
@@ -172,38 +259,244 @@ function dirPred(dir: Dir, src: Pred, dst: Pred): Pred {
   return (v) => src(v) || dst(v);
 }
 
-/** A test of the link's protocol field (EtherType, or the IP version for raw links). */
-function etherIs(L: Link, shift: number, et: number): Pred {
-  if (L.kind === 'raw') {
-    if (et === ET_IP) return (v) => (v.u8(0) & 0xf0) === 0x40;
-    if (et === ET_IP6) return (v) => (v.u8(0) & 0xf0) === 0x60;
-    return () => false;
+/** libpcap's gen_linktype: a test of the link's protocol field for EtherType `et`. */
+function etherIs(C: Ctx, et: number, pos = -1): Pred {
+  if (C.mpls > 0) {
+    // Over MPLS: the last label has the bottom-of-stack bit, then the IP version says which.
+    if (et !== ET_IP && et !== ET_IP6)
+      throw new FilterLinkError('only IPv4 and IPv6 are supported over MPLS', pos);
+    const L = C.pl + C.nl;
+    const ver = et === ET_IP ? 0x40 : 0x60;
+    return (v) => (v.u8(L - 2) & 1) === 1 && (v.u8(L) & 0xf0) === ver;
   }
-  if (L.kind === 'ipv4') return () => et === ET_IP;
-  if (L.kind === 'ipv6') return () => et === ET_IP6;
-  const o = L.lt + shift;
-  return (v) => v.u16(o) === et;
+  switch (C.kind) {
+    case 'raw':
+      if (et === ET_IP) return (v) => (v.u8(0) & 0xf0) === 0x40;
+      if (et === ET_IP6) return (v) => (v.u8(0) & 0xf0) === 0x60;
+      return FALSE;
+    case 'ipv4':
+      return et === ET_IP ? TRUE : FALSE;
+    case 'ipv6':
+      return et === ET_IP6 ? TRUE : FALSE;
+    case 'null':
+    case 'loop': {
+      // The address family, in the byte order of the writer (NULL) or network order (LOOP).
+      const le = C.kind === 'null';
+      const fam = (v: FrameView): number => {
+        const w = v.u32(0);
+        return le ? ((w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24)) >>> 0 : w;
+      };
+      if (et === ET_IP) return (v) => fam(v) === 2;
+      if (et === ET_IP6) {
+        return (v) => {
+          const f = fam(v);
+          return f === 24 || f === 28 || f === 30;
+        };
+      }
+      return FALSE;
+    }
+    case 'ppp': {
+      const pt = et === ET_IP ? 0x21 : et === ET_IP6 ? 0x57 : et;
+      const o = C.lt;
+      return (v) => v.u16(o) === pt;
+    }
+    default: {
+      const o = C.lt;
+      return (v) => v.u16(o) === et;
+    }
+  }
 }
 
-function bindL3(n: Node, L: Link, shift: number): Pred {
-  const pl = L.pl + shift;
-  const isIp = etherIs(L, shift, ET_IP);
-  const isIp6 = etherIs(L, shift, ET_IP6);
+/** A comparison of two arithmetic expressions; false unless every accessor's protocol is there. */
+function bindRel(op: string, ea: Arith, eb: Arith, C: Ctx): Pred {
+  const guards: Pred[] = [];
+  const a = bindArith(ea, C, guards);
+  const b = bindArith(eb, C, guards);
+  let cmp: Pred;
+  switch (op) {
+    case '>':
+      cmp = (v) => a(v) > b(v);
+      break;
+    case '>=':
+      cmp = (v) => a(v) >= b(v);
+      break;
+    case '<':
+      cmp = (v) => a(v) < b(v);
+      break;
+    case '<=':
+      cmp = (v) => a(v) <= b(v);
+      break;
+    case '=':
+      cmp = (v) => a(v) === b(v);
+      break;
+    default:
+      cmp = (v) => a(v) !== b(v);
+  }
+  if (guards.length === 0) return cmp;
+  if (guards.length === 1) {
+    const g = guards[0]!;
+    return (v) => g(v) && cmp(v);
+  }
+  return (v) => {
+    for (let k = 0; k < guards.length; k++) if (!guards[k]!(v)) return false;
+    return cmp(v);
+  };
+}
+
+/** Unsigned 32-bit arithmetic, as the BPF machine does it. */
+function bindArith(e: Arith, C: Ctx, guards: Pred[]): Num {
+  switch (e.k) {
+    case 'num': {
+      const n = e.n >>> 0;
+      return () => n;
+    }
+    case 'len':
+      return (v) => v.wire;
+    case 'neg': {
+      const a = bindArith(e.a, C, guards);
+      return (v) => (0 - a(v)) >>> 0;
+    }
+    case 'bin': {
+      const a = bindArith(e.a, C, guards);
+      const b = bindArith(e.b, C, guards);
+      switch (e.op) {
+        case '+':
+          return (v) => (a(v) + b(v)) >>> 0;
+        case '-':
+          return (v) => (a(v) - b(v)) >>> 0;
+        case '*':
+          return (v) => Math.imul(a(v), b(v)) >>> 0;
+        case '/':
+          return (v) => {
+            const x = a(v);
+            const y = b(v);
+            if (y === 0) {
+              v.oob = true; // BPF rejects the packet on a division by zero
+              return 0;
+            }
+            return Math.floor(x / y);
+          };
+        case '%':
+          return (v) => {
+            const x = a(v);
+            const y = b(v);
+            if (y === 0) {
+              v.oob = true;
+              return 0;
+            }
+            return x % y;
+          };
+        case '&':
+          return (v) => (a(v) & b(v)) >>> 0;
+        case '|':
+          return (v) => (a(v) | b(v)) >>> 0;
+        case '^':
+          return (v) => (a(v) ^ b(v)) >>> 0;
+        case '<<':
+          return (v) => {
+            const y = b(v);
+            return y >= 32 ? 0 : (a(v) << y) >>> 0;
+          };
+        default:
+          return (v) => {
+            const y = b(v);
+            return y >= 32 ? 0 : a(v) >>> y;
+          };
+      }
+    }
+    case 'load': {
+      const off = bindArith(e.off, C, guards);
+      const L = C.pl + C.nl;
+      let base: Num;
+      switch (e.proto) {
+        case 'link': {
+          const h = C.hdr;
+          base = () => h;
+          break;
+        }
+        case 'ip':
+        case 'ip6':
+        case 'arp':
+        case 'rarp': {
+          const et =
+            e.proto === 'ip' ? ET_IP : e.proto === 'ip6' ? ET_IP6 : e.proto === 'arp' ? ET_ARP : ET_RARP;
+          guards.push(etherIs(C, et));
+          base = () => L;
+          break;
+        }
+        case 'icmp6': {
+          const isIp6 = etherIs(C, ET_IP6);
+          guards.push((v) => isIp6(v) && v.u8(L + 6) === 58);
+          base = () => L + 40;
+          break;
+        }
+        default: {
+          // libpcap addresses transport headers through the IPv4 header length only.
+          const isIp = etherIs(C, ET_IP);
+          const p = e.guard;
+          guards.push((v) => isIp(v) && v.u8(L + 9) === p && (v.u16(L + 6) & 0x1fff) === 0);
+          base = (v) => L + (v.u8(L) & 0xf) * 4;
+        }
+      }
+      if (e.size === 1) return (v) => v.u8(base(v) + off(v));
+      if (e.size === 2) return (v) => v.u16(base(v) + off(v));
+      return (v) => v.u32(base(v) + off(v));
+    }
+  }
+}
+
+/**
+ * libpcap's gen_protochain: follow IPv6 extension headers (and AH) to `proto`. It reproduces
+ * libpcap's program exactly, including that an AH header sets the offset to its own length
+ * rather than adding to it.
+ */
+function bindProtochain(proto: number, v4: boolean, v6: boolean, C: Ctx): Pred {
+  const L = C.pl + C.nl;
+  const isIp = v4 ? etherIs(C, ET_IP) : FALSE;
+  const isIp6 = v6 ? etherIs(C, ET_IP6) : FALSE;
+  const walk = (v: FrameView, nh0: number, x0: number): boolean => {
+    let nh = nh0;
+    let x = x0;
+    for (let hops = 0; hops < MAX_CHAIN && !v.oob; hops++) {
+      if (nh === proto) return true;
+      if (nh === 0 || nh === 60 || nh === 43 || nh === 44) {
+        const next = v.u8(L + x);
+        x = x + (v.u8(L + x + 1) + 1) * 8;
+        nh = next;
+      } else if (nh === 51) {
+        const next = v.u8(L + x);
+        x = (v.u8(L + x + 1) + 2) * 4;
+        nh = next;
+      } else return false;
+    }
+    return false;
+  };
+  return (v) => {
+    if (isIp6(v)) return walk(v, v.u8(L + 6), 40);
+    if (isIp(v)) return walk(v, v.u8(L + 9), (v.u8(L) & 0xf) * 4);
+    return false;
+  };
+}
+
+function bindL3(n: Node, C: Ctx): Pred {
+  const pl = C.pl + C.nl;
   switch (n.k) {
     case 'link': {
       const et = n.proto === 'ip' ? ET_IP : n.proto === 'ip6' ? ET_IP6 : n.proto === 'arp' ? ET_ARP : ET_RARP;
-      return etherIs(L, shift, et);
+      return etherIs(C, et);
     }
     case 'ipproto': {
       const p = n.proto;
-      const v4: Pred = n.v4 ? (v) => isIp(v) && v.u8(pl + 9) === p : () => false;
+      const isIp = n.v4 ? etherIs(C, ET_IP) : FALSE;
+      const isIp6 = n.v6 ? etherIs(C, ET_IP6) : FALSE;
+      const v4: Pred = n.v4 ? (v) => isIp(v) && v.u8(pl + 9) === p : FALSE;
       const v6: Pred = n.v6
         ? (v) => {
             if (!isIp6(v)) return false;
             const nh = v.u8(pl + 6);
             return nh === p || (nh === 44 && v.u8(pl + 40) === p);
           }
-        : () => false;
+        : FALSE;
       return (v) => v4(v) || v6(v);
     }
     case 'host4': {
@@ -213,12 +506,15 @@ function bindL3(n: Node, L: Link, shift: number): Pred {
         (v) =>
           (v.u32(o) & mask) >>> 0 === addr;
       const parts: Pred[] = [];
-      for (const via of n.via) {
+      // Over MPLS libpcap's plain 'host' tests only IPv4, not ARP/RARP.
+      const vias = C.mpls > 0 && n.via.length > 1 ? (['ip'] as const) : n.via;
+      for (const via of vias) {
         if (via === 'ip') {
+          const isIp = etherIs(C, ET_IP);
           const t = dirPred(n.dir, eq(pl + 12), eq(pl + 16));
           parts.push((v) => isIp(v) && t(v));
         } else {
-          const isArp = etherIs(L, shift, via === 'arp' ? ET_ARP : ET_RARP);
+          const isArp = etherIs(C, via === 'arp' ? ET_ARP : ET_RARP);
           const t = dirPred(n.dir, eq(pl + 14), eq(pl + 24));
           parts.push((v) => isArp(v) && t(v));
         }
@@ -230,6 +526,7 @@ function bindL3(n: Node, L: Link, shift: number): Pred {
     }
     case 'host6': {
       const { addr, mask } = n;
+      const isIp6 = etherIs(C, ET_IP6);
       const eq =
         (o: number): Pred =>
         (v) => {
@@ -241,6 +538,8 @@ function bindL3(n: Node, L: Link, shift: number): Pred {
     }
     case 'port': {
       const { lo, hi, protos, dir } = n;
+      const isIp = n.v4 ? etherIs(C, ET_IP) : FALSE;
+      const isIp6 = n.v6 ? etherIs(C, ET_IP6) : FALSE;
       const inRange = (x: number): boolean => x >= lo && x <= hi;
       const hasProto = (x: number): boolean => protos.includes(x);
       const ports = (v: FrameView, o: number): boolean => {
@@ -249,7 +548,7 @@ function bindL3(n: Node, L: Link, shift: number): Pred {
         if (dir === 'both') return inRange(v.u16(o)) && inRange(v.u16(o + 2));
         return inRange(v.u16(o)) || inRange(v.u16(o + 2));
       };
-      const v6: Pred = n.v6 ? (v) => isIp6(v) && hasProto(v.u8(pl + 6)) && ports(v, pl + 40) : () => false;
+      const v6: Pred = n.v6 ? (v) => isIp6(v) && hasProto(v.u8(pl + 6)) && ports(v, pl + 40) : FALSE;
       const v4: Pred = n.v4
         ? (v) => {
             if (!isIp(v) || !hasProto(v.u8(pl + 9))) return false;
@@ -257,10 +556,10 @@ function bindL3(n: Node, L: Link, shift: number): Pred {
             const x = pl + (v.u8(pl) & 0xf) * 4;
             return !v.oob && ports(v, x);
           }
-        : () => false;
+        : FALSE;
       return (v) => v6(v) || v4(v);
     }
     default:
-      throw new FilterSyntaxError(0, 'a known primitive', n.k);
+      throw new FilterLinkError(`no evaluation for '${n.k}'`);
   }
 }
