@@ -85,7 +85,8 @@ interface HostEdge {
   first: number;
   last: number;
   days: Set<number>;
-  hours: Set<number>;
+  /** 10-minute slots with the edge (for windows under two days). */
+  slots: Set<number>;
 }
 
 /**
@@ -117,7 +118,7 @@ export class PolicyLearner {
     const k = `${c.client}|${c.server}|${c.proto}|${c.port}`;
     let e = this.edges.get(k);
     if (!e) {
-      e = { flows: 0, bytes: 0, first: c.tsUs, last: c.tsUs, days: new Set(), hours: new Set() };
+      e = { flows: 0, bytes: 0, first: c.tsUs, last: c.tsUs, days: new Set(), slots: new Set() };
       this.edges.set(k, e);
     }
     e.flows++;
@@ -125,7 +126,7 @@ export class PolicyLearner {
     if (c.tsUs < e.first) e.first = c.tsUs;
     if (c.tsUs > e.last) e.last = c.tsUs;
     e.days.add(Math.floor(c.tsUs / 86_400e6));
-    e.hours.add(Math.floor(c.tsUs / 3_600e6));
+    e.slots.add(Math.floor(c.tsUs / 600e6));
     this.hosts.add(c.client);
     this.hosts.add(c.server);
   }
@@ -325,15 +326,32 @@ export class PolicyLearner {
 
   private nameOf(list: string[], feats: Map<string, Map<string, number>>): string {
     const served = new Map<string, number>();
+    const used = new Map<string, number>();
     for (const h of list) {
-      for (const [k, n] of feats.get(h)!)
+      for (const [k, n] of feats.get(h)!) {
         if (k.startsWith('S:')) served.set(k.slice(2), (served.get(k.slice(2)) ?? 0) + n);
+        else if (k.startsWith('C:')) {
+          const svc = k.slice(2, k.indexOf('>'));
+          used.set(svc, (used.get(svc) ?? 0) + n);
+        }
+      }
     }
-    const top = [...served]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([k]) => serviceName(k));
-    const what = top.length > 0 ? `${top.join('+')} servers` : 'clients';
+    // Services that carry a real share of the group's traffic name it: an admin's one-off SSH
+    // or a stray file-share contact does not make workstations "servers".
+    const top = (m: Map<string, number>, total: number) =>
+      [...m]
+        .filter(([, n]) => n >= total * 0.1)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([k]) => serviceName(k));
+    const sTotal = [...served.values()].reduce((a, b) => a + b, 0);
+    const uTotal = [...used.values()].reduce((a, b) => a + b, 0);
+    const what =
+      sTotal >= (sTotal + uTotal) * 0.1 && sTotal > 0
+        ? `${top(served, sTotal).join('+')} servers`
+        : uTotal > 0
+          ? `clients of ${top(used, uTotal).join('+')}`
+          : 'hosts';
     return list.length === 1 ? `${what} ${list[0]}` : `${what} (${list.length} hosts)`;
   }
 
@@ -341,7 +359,7 @@ export class PolicyLearner {
     const { of, groups } = this.group();
     const acc = new Map<
       string,
-      { e: PolicyEdge; days: Set<number>; hours: Set<number>; ports: Set<number> }
+      { e: PolicyEdge; days: Set<number>; slots: Set<number>; ports: Set<number> }
     >();
     for (const [k, he] of this.edges) {
       const [c, s, protoText, portText] = k.split('|') as [string, string, string, string];
@@ -369,7 +387,7 @@ export class PolicyLearner {
             status: 'pending',
           },
           days: new Set(),
-          hours: new Set(),
+          slots: new Set(),
           ports: new Set([port]),
         };
         acc.set(key, a);
@@ -381,7 +399,7 @@ export class PolicyLearner {
       if (a.e.first_seen === '' || f < a.e.first_seen) a.e.first_seen = f;
       if (l > a.e.last_seen) a.e.last_seen = l;
       for (const d of he.days) a.days.add(d);
-      for (const h of he.hours) a.hours.add(h);
+      for (const h of he.slots) a.slots.add(h);
     }
     // Many server ports between the same two groups (RPC, passive FTP, ephemeral services): one "any port" edge.
     const byPair = new Map<string, (typeof acc extends Map<string, infer V> ? V : never)[]>();
@@ -393,20 +411,20 @@ export class PolicyLearner {
     }
     const edges: PolicyEdge[] = [];
     const spanDays = Math.max(1, Math.round((this.maxUs - this.minUs) / 86_400e6));
-    const spanHours = Math.max(1, Math.round((this.maxUs - this.minUs) / 3_600e6));
-    const finish = (e: PolicyEdge, days: Set<number>, hours: Set<number>) => {
+    const spanSlots = Math.max(1, Math.ceil((this.maxUs - this.minUs) / 600e6));
+    const finish = (e: PolicyEdge, days: Set<number>, slots: Set<number>) => {
       e.days = days.size;
-      // Stable: part of normal operation over the window (most days, or most hours of a short
-      // window), not a one-off.
+      // Stable: part of normal operation over the window (on most days, or in most 10-minute
+      // slots of a window shorter than two days), not a one-off.
       e.stable =
         spanDays >= 2
           ? days.size >= Math.max(2, Math.ceil(spanDays / 2))
-          : hours.size >= Math.ceil(spanHours / 2) && e.flows >= 3;
+          : slots.size >= Math.max(2, Math.ceil(spanSlots / 2));
       edges.push(e);
     };
     for (const list of byPair.values()) {
       if (list.length <= this.cfg.maxPorts || list[0]!.e.port === 0) {
-        for (const a of list) finish(a.e, a.days, a.hours);
+        for (const a of list) finish(a.e, a.days, a.slots);
         continue;
       }
       const first = list[0]!.e;
@@ -418,16 +436,16 @@ export class PolicyLearner {
         bytes: 0,
       };
       const days = new Set<number>();
-      const hours = new Set<number>();
+      const slots = new Set<number>();
       for (const a of list) {
         merged.flows += a.e.flows;
         merged.bytes += a.e.bytes;
         if (a.e.first_seen < merged.first_seen) merged.first_seen = a.e.first_seen;
         if (a.e.last_seen > merged.last_seen) merged.last_seen = a.e.last_seen;
         for (const d of a.days) days.add(d);
-        for (const h of a.hours) hours.add(h);
+        for (const h of a.slots) slots.add(h);
       }
-      finish(merged, days, hours);
+      finish(merged, days, slots);
     }
     edges.sort((a, b) => b.flows - a.flows || a.id.localeCompare(b.id));
     const used = new Set(edges.flatMap((e) => [e.src, e.dst]));
