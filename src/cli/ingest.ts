@@ -19,6 +19,8 @@ options:
   --no-vlan-key                do not keep flows apart by VLAN id
   --no-tunnel-key              do not keep flows apart by VNI / GRE key / ERSPAN session
   --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
+  --policy FILE                check every flow against an approved policy (vantage policy);
+                               violations are printed as alert records
   --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
                                (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
 `;
@@ -65,7 +67,13 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   };
   // Alerts are printed among the records, once per episode, when it ends.
   const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
-  const watchers = await createWatchers({}, alerts);
+  let watchers: Awaited<ReturnType<typeof createWatchers>>;
+  try {
+    watchers = await createWatchers(values.policy ? { policyFile: values.policy } : {}, alerts);
+  } catch (e) {
+    process.stderr.write(`vantage ingest: ${(e as Error).message}\n`);
+    return 2;
+  }
   const sink = (rec: { type: string; [k: string]: unknown }): void => {
     print(rec);
     for (const w of watchers) w.onRecord(rec);
@@ -135,6 +143,7 @@ function parse(argv: string[]) {
       'no-tunnel-key': { type: 'boolean', default: false },
       'no-l7': { type: 'boolean', default: false },
       'collect-port': { type: 'string', multiple: true },
+      policy: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
