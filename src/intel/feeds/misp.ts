@@ -178,7 +178,7 @@ export function parseMispSearch(text: string, opts: ParseOptions, m: MispOptions
   const resp = (d?.response ?? d) as unknown;
   const r = new ParseResult(opts);
   if (Array.isArray(resp)) {
-    resp.forEach((e, i) => addMispEvent(r, e, m, `event ${i}`));
+    for (const [i, e] of resp.entries()) addMispEvent(r, e, m, `event ${i}`);
   } else if (resp && typeof resp === 'object' && Array.isArray((resp as Record<string, unknown>).Attribute)) {
     for (const a of (resp as { Attribute: unknown[] }).Attribute)
       addMispAttribute(r, a, m, { severity: 50, tags: [], info: null }, 'attribute');
