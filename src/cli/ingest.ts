@@ -19,6 +19,9 @@ options:
   --no-vlan-key                do not keep flows apart by VLAN id
   --no-tunnel-key              do not keep flows apart by VNI / GRE key / ERSPAN session
   --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
+  --intel FEED_FILE            match records against a feed file (.csv, .json STIX bundle or MISP
+                               event, .dat Zeek intel, else one value a line; repeatable):
+                               intel alerts and sighting records join the output
   --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
                                (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
 `;
@@ -65,7 +68,13 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   };
   // Alerts are printed among the records, once per episode, when it ends.
   const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
-  const watchers = await createWatchers({}, alerts);
+  let watchers: Awaited<ReturnType<typeof createWatchers>>;
+  try {
+    watchers = await createWatchers({ intel: values.intel ?? [], emit: print }, alerts);
+  } catch (e) {
+    process.stderr.write(`vantage ingest: --intel: ${(e as Error).message}\n`);
+    return 2;
+  }
   const sink = (rec: { type: string; [k: string]: unknown }): void => {
     print(rec);
     for (const w of watchers) w.onRecord(rec);
@@ -135,6 +144,7 @@ function parse(argv: string[]) {
       'no-tunnel-key': { type: 'boolean', default: false },
       'no-l7': { type: 'boolean', default: false },
       'collect-port': { type: 'string', multiple: true },
+      intel: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -176,3 +176,32 @@ export function parseCsv(text: string, opts: ParseOptions, m: CsvMapping): Parse
   }
   return r;
 }
+
+const HEADER_NAMES: Record<string, keyof CsvMapping> = {
+  value: 'value',
+  indicator: 'value',
+  ioc: 'value',
+  type: 'type',
+  indicator_type: 'type',
+  confidence: 'confidence',
+  severity: 'severity',
+  first_seen: 'first_seen',
+  last_seen: 'last_seen',
+  valid_until: 'valid_until',
+  expires: 'valid_until',
+  description: 'description',
+  tags: 'tags',
+  reference: 'reference',
+};
+
+/** A mapping read off the header line when the feed gives none: known column names, else column 0. */
+export function sniffCsvMapping(text: string): CsvMapping {
+  const first = text.slice(0, Math.min(text.length, 4096)).split('\n')[0] ?? '';
+  const cells = splitCsv(first.replace(/\r$/, ''), ',') ?? [];
+  const m: Record<string, string> = {};
+  for (const c of cells) {
+    const k = HEADER_NAMES[c.trim().toLowerCase()];
+    if (k && m[k] === undefined) m[k] = c.trim();
+  }
+  return m.value !== undefined ? ({ ...m, header: true } as unknown as CsvMapping) : { value: 0 };
+}
