@@ -517,7 +517,7 @@ function testValue(c: Extract<CompExpr, { k: 'test' }>, v: unknown): boolean {
       if (typeof v !== 'string') return false;
       let re: RegExp;
       try {
-        re = new RegExp((c.value as Literal).v as string, 'su');
+        re = pcreToRegExp((c.value as Literal).v as string);
       } catch {
         throw new Unsupported('MATCHES with a regular expression JavaScript cannot compile');
       }
@@ -566,6 +566,17 @@ function litCompare(v: unknown, l: Literal): number | null {
     return Number.isNaN(t) ? null : t - l.v;
   }
   return null;
+}
+
+/** A PCRE-style pattern as STIX writes it: leading inline flags such as (?i) become RegExp flags. */
+function pcreToRegExp(p: string): RegExp {
+  const m = /^\(\?([ims]+)\)/.exec(p);
+  let flags = 'su';
+  if (m) {
+    for (const f of m[1]!) if (!flags.includes(f)) flags += f;
+    return new RegExp(p.slice(m[0].length), flags);
+  }
+  return new RegExp(p, flags);
 }
 
 function likeRegex(p: string): RegExp {
