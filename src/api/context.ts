@@ -1,6 +1,7 @@
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
+import type { Intel } from '../intel/intel.js';
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
@@ -31,6 +32,8 @@ export interface ApiContext {
   pcap?: PcapRouteDeps;
   /** The packet broker (live streams, replication targets) and the audit log, when there is one. */
   broker?: BrokerRouteDeps;
+  /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */
+  intel?: Intel;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
 }
