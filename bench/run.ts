@@ -160,6 +160,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['pcapstore', 'pcapstore.js', 'benchPcapStore'],
   ['collect', 'collect.js', 'benchCollect'],
   ['live', 'live.js', 'benchLive'],
+  ['intel', 'intel.js', 'benchIntel'],
 ];
 
 async function main(): Promise<void> {

@@ -2,7 +2,11 @@ import type { AlertHub } from '../bus/hub.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
+
 import type { Monitors } from '../detect/monitors/monitors.js';
+
+import type { Intel } from '../intel/intel.js';
+
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
@@ -40,6 +44,8 @@ export interface ApiContext {
   monitors?: Monitors;
   /** The audit log (who changed what). */
   audit?: AuditLog;
+  /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */
+  intel?: Intel;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
 }

@@ -15,6 +15,7 @@ import { captureRoutes } from './routes/captures.js';
 import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboards.js';
 import { geoRoutes } from './routes/geo.js';
+import { intelRoutes } from './routes/intel.js';
 import { kpiRoutes } from './routes/kpis.js';
 import { monitorRoutes } from './routes/monitors.js';
 import { pcapRoutes } from './routes/pcap.js';
@@ -176,6 +177,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   consoleRoutes(app, ctx);
   dashboardRoutes(app, ctx);
   geoRoutes(app, ctx);
+  if (ctx.intel) intelRoutes(app, ctx, ctx.intel);
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

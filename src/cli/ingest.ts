@@ -21,6 +21,9 @@ options:
   --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
   --policy FILE                check every flow against an approved policy (vantage policy);
                                violations are printed as alert records
+  --intel FEED_FILE            match records against a feed file (.csv, .json STIX bundle or MISP
+                               event, .dat Zeek intel, else one value a line; repeatable):
+                               intel alerts and sighting records join the output
   --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
                                (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
 `;
@@ -69,7 +72,10 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
   let watchers: Awaited<ReturnType<typeof createWatchers>>;
   try {
-    watchers = await createWatchers(values.policy ? { policyFile: values.policy } : {}, alerts);
+    watchers = await createWatchers(
+      { intel: values.intel ?? [], emit: print, ...(values.policy ? { policyFile: values.policy } : {}) },
+      alerts,
+    );
   } catch (e) {
     process.stderr.write(`vantage ingest: ${(e as Error).message}\n`);
     return 2;
@@ -144,6 +150,7 @@ function parse(argv: string[]) {
       'no-l7': { type: 'boolean', default: false },
       'collect-port': { type: 'string', multiple: true },
       policy: { type: 'string' },
+      intel: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

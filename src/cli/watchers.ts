@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { AlertEmitter, RecordWatcher } from '../common/alerts.js';
+import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
+import { createOfflineIntelWatcher } from '../intel/offline.js';
 import { validatePolicy } from '../policy/model.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
@@ -10,6 +11,10 @@ export interface WatcherOptions {
   dataDir?: string;
   /** An approved policy document to check every flow against (`ingest --policy`). */
   policyFile?: string;
+  /** Intel feed files to match records against (`--intel`). */
+  intel?: readonly string[];
+  /** Where watchers' own records go (intel sightings). */
+  emit?: (rec: AnyRecord) => void;
 }
 
 /**
@@ -18,6 +23,9 @@ export interface WatcherOptions {
  */
 export async function createWatchers(opts: WatcherOptions, emitter: AlertEmitter): Promise<RecordWatcher[]> {
   const out: RecordWatcher[] = [];
+  if (opts.intel && opts.intel.length > 0) {
+    out.push(await createOfflineIntelWatcher(opts.intel, emitter, opts.emit ?? null));
+  }
   // Policy: a file given on the command line wins over the data directory's active version.
   if (opts.policyFile) {
     out.push(new PolicyWatcher(emitter, validatePolicy(JSON.parse(readFileSync(opts.policyFile, 'utf8')))));

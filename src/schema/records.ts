@@ -6,11 +6,13 @@ import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
 import type { AnyRecordDef, RecordOf } from './registry.js';
+import { sightingRecord } from './sighting.js';
 import { smbRecord } from './smb.js';
 import { sshRecord } from './ssh.js';
 import { tlsRecord } from './tls.js';
 
 export type { AlertRecord } from './alert.js';
+export type { SightingRecord } from './sighting.js';
 export { alertRecord, flowRecord, weirdRecord };
 export type FlowRecord = RecordOf<typeof flowRecord>;
 export type WeirdRecord = RecordOf<typeof weirdRecord>;
@@ -33,6 +35,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   exportedFlowRecord,
   sflowCountersRecord,
   alertRecord,
+  sightingRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;
