@@ -296,7 +296,9 @@ export function parsePivot(p: URLSearchParams, marginMs = PIVOT_MARGIN_MS): Pivo
       return { kind: 'error', message: `ip: "${ip}" is not an IP address.` };
     return { kind: 'host', ip, t };
   }
-  const cid = p.get('community_id')?.trim();
+  // Community IDs are base64 and never hold a space: a template that did not encode its '+'
+  // (as SIEM drill-downs often do not) arrives with spaces, which are put back.
+  const cid = p.get('community_id')?.trim().replaceAll(' ', '+');
   if (cid) return { kind: 'flow', communityId: cid, t };
   return { kind: 'error', message: 'A pivot link needs ip=… or community_id=… (and ts=…).' };
 }
