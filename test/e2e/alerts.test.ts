@@ -292,6 +292,17 @@ describe('alerts console (e2e, chromium)', { skip }, () => {
     await p.waitForURL(/#\/records\/flow\?filter=community_id/);
     await p.getByTestId('records-flow').locator(`tr[data-flow-id="${flow.flow_id}"]`).waitFor();
 
+    // "Open dashboards at this time": the overview queries the context's window.
+    const ctx = await api<{ window: { after: string; before: string } }>(
+      `/api/v1/alerts/${alert.alert_id}/context`,
+    );
+    await go(p, `#/alerts/${alert.alert_id}`);
+    const kpi = p.waitForResponse((r) => r.url().includes('/api/v1/kpis?') && r.url().includes('metric=bps'));
+    await p.getByTestId('alert-dashboards').click();
+    const q = new URL((await kpi).url()).searchParams;
+    assert.equal(q.get('after'), ctx.window.after);
+    assert.equal(q.get('before'), ctx.window.before);
+
     // The alert is closed: the overview's open count is the server's.
     await go(p, '#/overview');
     const total = p.getByTestId('open-alerts-total');

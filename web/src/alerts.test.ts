@@ -14,7 +14,7 @@ import {
   quickFromParams,
 } from './alerts';
 import { sinkBody } from './sinks';
-import { paramToSpec } from './time';
+import { isoRangeToSpec, paramToSpec } from './time';
 
 const top = (key: string | null, flows: number) => ({ key, bytes: 0, packets: 0, flows });
 
@@ -157,6 +157,18 @@ describe('pivot links', () => {
     expect(encoded).toMatchObject({ kind: 'flow', communityId: '1:a+b/c=' });
     // No time at all: keep the range already on screen.
     expect(parsePivot(new URLSearchParams('ip=::1'))).toEqual({ kind: 'host', ip: '::1', t: '' });
+  });
+});
+
+describe('context links', () => {
+  it('read from/to as ISO-8601 (the server\'s "Open dashboards at this time" link)', () => {
+    expect(isoRangeToSpec('2024-05-01T10:00:00Z', '2024-05-01T10:02:00Z')).toEqual({
+      from: Date.parse('2024-05-01T10:00:00Z'),
+      to: Date.parse('2024-05-01T10:02:00Z'),
+    });
+    expect(isoRangeToSpec('2024-05-01T10:02:00Z', '2024-05-01T10:00:00Z')).toBeNull();
+    expect(isoRangeToSpec('x', '2024-05-01T10:00:00Z')).toBeNull();
+    expect(isoRangeToSpec(null, null)).toBeNull();
   });
 });
 

@@ -72,7 +72,7 @@ function Shape({ s }: { s: EvidenceShape }) {
   return (
     <figure className="evidence-fig" data-testid={`evidence-${s.field}`}>
       <figcaption>
-        Fan-out: {s.items.length} {s.field}
+        Fan-out: {s.items.length} {s.items.length === 1 ? s.field.replace(/s$/, '') : s.field}
         {s.total !== s.items.length ? `, ${s.total.toLocaleString('en-US')} in all` : ''}
       </figcaption>
       <BarList
