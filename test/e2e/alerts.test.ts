@@ -297,8 +297,13 @@ describe('alerts console (e2e, chromium)', { skip }, () => {
       `/api/v1/alerts/${alert.alert_id}/context`,
     );
     await go(p, `#/alerts/${alert.alert_id}`);
-    const kpi = p.waitForResponse((r) => r.url().includes('/api/v1/kpis?') && r.url().includes('metric=bps'));
+    // The overview's own chart (no filter): the host page's charts may still answer late.
+    const kpi = p.waitForResponse(
+      (r) =>
+        r.url().includes('/api/v1/kpis?') && r.url().includes('metric=bps') && !r.url().includes('filter='),
+    );
     await p.getByTestId('alert-dashboards').click();
+    await p.waitForURL(/#\/overview\?from=/);
     const q = new URL((await kpi).url()).searchParams;
     assert.equal(q.get('after'), ctx.window.after);
     assert.equal(q.get('before'), ctx.window.before);
