@@ -2,15 +2,19 @@ import { useCallback, useEffect, useState } from 'react';
 import { ApiError, authFailed, getToken, setToken } from './api';
 import { Layout } from './components/Layout';
 import { ErrorBox } from './components/Status';
+import { AlertPage } from './pages/Alert';
+import { AlertsPage } from './pages/Alerts';
 import { Dashboards } from './pages/Dashboards';
 import { FlowPage } from './pages/Flow';
 import { HostPage } from './pages/Host';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
+import { PivotPage } from './pages/Pivot';
 import { Records } from './pages/Records';
 import { SearchPage } from './pages/Search';
 import { Sensors } from './pages/Sensors';
 import { Settings } from './pages/Settings';
+import { Sinks } from './pages/Sinks';
 import { useRoute } from './router';
 import { loadSession, type Session, SessionProvider, TimeProvider } from './state';
 
@@ -25,6 +29,12 @@ function Page() {
       return <SearchPage q={r.params.get('q') ?? ''} />;
     case 'records':
       return <Records type={a ?? 'flow'} filter={r.params.get('filter') ?? ''} />;
+    case 'alerts':
+      return a ? <AlertPage id={a} /> : <AlertsPage />;
+    case 'pivot':
+      return <PivotPage params={r.params} />;
+    case 'sinks':
+      return <Sinks />;
     case 'host':
       return <HostPage ip={a ?? ''} />;
     case 'flow':

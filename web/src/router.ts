@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useMemo, useSyncExternalStore } from 'react';
 
 /**
  * Hash routing (#/host/10.0.0.5?t=24h): the server serves one index.html and needs no
@@ -55,12 +55,25 @@ export function setParam(name: string, value: string | null): void {
   }
 }
 
+/**
+ * One hashchange listener tells every component at once. With one listener per component the
+ * browser runs React's microtask between them, so a page rendered with the new route while the
+ * time range (read by an ancestor) still had the old one, and queried the old range first.
+ */
+const routeListeners = new Set<() => void>();
+function subscribe(f: () => void): () => void {
+  if (routeListeners.size === 0) window.addEventListener('hashchange', notify);
+  routeListeners.add(f);
+  return () => {
+    routeListeners.delete(f);
+    if (routeListeners.size === 0) window.removeEventListener('hashchange', notify);
+  };
+}
+function notify() {
+  for (const f of routeListeners) f();
+}
+
 export function useRoute(): Route {
-  const [r, setR] = useState(() => parseHash(location.hash));
-  useEffect(() => {
-    const f = () => setR(parseHash(location.hash));
-    window.addEventListener('hashchange', f);
-    return () => window.removeEventListener('hashchange', f);
-  }, []);
-  return r;
+  const hash = useSyncExternalStore(subscribe, () => location.hash);
+  return useMemo(() => parseHash(hash), [hash]);
 }

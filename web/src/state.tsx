@@ -13,6 +13,7 @@ import { setParam, useRoute } from './router';
 import {
   type DataSpan,
   defaultSpec,
+  isoRangeToSpec,
   paramToSpec,
   type RangeSpec,
   type Resolved,
@@ -108,7 +109,13 @@ export function useTime(): TimeState {
 
 export function TimeProvider({ span, children }: { span: DataSpan | null; children: ReactNode }) {
   const route = useRoute();
-  const spec = useMemo(() => paramToSpec(route.params.get('t')) ?? defaultSpec(span), [route.params, span]);
+  const spec = useMemo(
+    () =>
+      paramToSpec(route.params.get('t')) ??
+      isoRangeToSpec(route.params.get('from'), route.params.get('to')) ??
+      defaultSpec(span),
+    [route.params, span],
+  );
   const [tick, setTick] = useState(0);
   const [autoRefresh, setAutoRefresh] = useState(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: tick re-resolves relative ranges against now

@@ -103,6 +103,17 @@ export function paramToSpec(s: string | null | undefined): RangeSpec | null {
   return PRESETS.some((p) => p.id === s) ? { preset: s as PresetId } : null;
 }
 
+/**
+ * `from`/`to` as ISO-8601 (the server's context links, and links written by hand): an
+ * absolute range, or null when either is missing or not a time.
+ */
+export function isoRangeToSpec(from: string | null, to: string | null): RangeSpec | null {
+  if (!from || !to) return null;
+  const f = Date.parse(from);
+  const t = Date.parse(to);
+  return Number.isNaN(f) || Number.isNaN(t) || t <= f ? null : { from: f, to: t };
+}
+
 /** The default when a link names no range: recent data if there is any, else all of it. */
 export function defaultSpec(span: DataSpan | null, now = Date.now()): RangeSpec {
   if (span && now - span.last < 86_400_000) return { preset: '24h' };

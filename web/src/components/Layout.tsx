@@ -81,9 +81,11 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
   const here = route.path[0] ?? 'overview';
   const nav: [string, string, boolean][] = [
     ['overview', 'Overview', true],
+    ['alerts', 'Alerts', true],
     ['records', 'Flows', true],
     ['dashboards', 'Dashboards', true],
     ['sensors', 'Sensors', true],
+    ['sinks', 'Sinks', can(s.me.role, 'admin')],
     ['settings', 'Settings', can(s.me.role, 'admin')],
   ];
   return (

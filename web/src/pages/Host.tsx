@@ -1,4 +1,5 @@
 import { qs, type TopItem } from '../api';
+import { AlertTable } from '../components/AlertTable';
 import { BarList } from '../components/BarList';
 import { RecordTable } from '../components/RecordTable';
 import { ErrorBox, Panel } from '../components/Status';
@@ -169,6 +170,14 @@ export function HostPage({ ip }: { ip: string }) {
           {h?.server_ports && <BarList items={h.server_ports} by="flows" label="Ports it serves" />}
         </Panel>
       </div>
+      <Panel title="Alerts naming this host" testId="host-alerts">
+        <AlertTable
+          filter={`src_ip = ${ip} or dst_ip = ${ip}`}
+          pageSize={10}
+          testId="host-alerts-table"
+          compact
+        />
+      </Panel>
       <h2 className="section">Flows</h2>
       {flow && <RecordTable type={flow} filter={hostFilter(ip)} pageSize={25} />}
       {h &&

@@ -2,6 +2,7 @@ import { useMemo } from 'react';
 import { getJson, qs, request, type TopItem } from '../api';
 import { BarList, type TopBy } from '../components/BarList';
 import { alignSeries, Chart } from '../components/Chart';
+import { OpenAlerts } from '../components/OpenAlerts';
 import { Panel } from '../components/Status';
 import { bytes, countryName, int, ms, pct, si } from '../format';
 import { keyFilter, useKpi, useTop, useTotals } from '../queries';
@@ -239,6 +240,7 @@ export function Overview() {
         <TopPanel dim="server_port" title="Top server ports" testId="top-ports" by="flows" />
         <Countries />
         <SensorHealth />
+        <OpenAlerts />
       </div>
       <h2 className="section">TCP health</h2>
       <div className="grid g3">
