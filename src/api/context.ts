@@ -15,6 +15,7 @@ import type { AuditLog } from './audit.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
+import type { PolicyRouteDeps } from './routes/policy.js';
 
 /** What every route module receives. */
 export interface ApiContext {
@@ -40,6 +41,8 @@ export interface ApiContext {
   broker?: BrokerRouteDeps;
   /** The alert hub: alert state changes and pivots (routes exist when it does). */
   alerts?: AlertHub;
+  /** The communication policy: proposals, versions, compliance. */
+  policy?: PolicyRouteDeps;
   /** Network monitors and their threshold rules. */
   monitors?: Monitors;
   /** The audit log (who changed what). */

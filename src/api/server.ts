@@ -19,6 +19,7 @@ import { intelRoutes } from './routes/intel.js';
 import { kpiRoutes } from './routes/kpis.js';
 import { monitorRoutes } from './routes/monitors.js';
 import { pcapRoutes } from './routes/pcap.js';
+import { policyRoutes } from './routes/policy.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
 import { streamRoutes } from './routes/stream.js';
@@ -172,6 +173,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   if (ctx.pcap) pcapRoutes(app, ctx, ctx.pcap);
   if (ctx.alerts) alertRoutes(app, ctx, ctx.alerts);
   if (ctx.monitors) monitorRoutes(app, ctx, ctx.monitors);
+  if (ctx.policy) policyRoutes(app, ctx, ctx.policy);
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
+import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 
 /**
@@ -67,6 +68,10 @@ export interface FileConfig {
   broker?: BrokerConfig;
   /** Vantage's own flows exported as IPFIX to these collectors. */
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
+  /** Name of this sensor on its alerts (default: the host name). */
+  sensor?: string;
+  /** Threat-intel feeds matched against every record. */
+  intel?: IntelConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -92,6 +97,8 @@ const TOP_KEYS = [
   'mirror',
   'packets',
   'broker',
+  'sensor',
+  'intel',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -137,6 +144,8 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.packets !== undefined) c.packets = parsePackets(o.packets);
   if (o.broker !== undefined) c.broker = parseBrokerConfig(o.broker, 'broker');
   if (o.export !== undefined) c.export = parseExport(o.export);
+  if (o.sensor !== undefined) c.sensor = str(o.sensor, 'sensor', 'a name for this sensor on its alerts');
+  if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
   return c;
 }
 

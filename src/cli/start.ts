@@ -24,7 +24,11 @@ import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
 import { Monitors } from '../detect/monitors/monitors.js';
 import type { FlowConfig } from '../flow/flow-table.js';
+import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
+import { createIntel } from '../intel/intel.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
+import { PolicyRepo } from '../policy/repo.js';
+import { PolicyWatcher } from '../policy/watcher.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec } from '../store/types.js';
@@ -107,6 +111,8 @@ export interface ProductOptions {
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
+  /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
+  intel?: IntelConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -195,6 +201,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await alertHub.start();
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
+  const intel = createIntel(o.intel ?? parseIntelConfig(undefined), {
+    dataDir,
+    store,
+    metrics,
+    log,
+    emitter: alerts,
+  });
+  await intel.start();
+  watchers.push(intel.watcher);
+  const policyWatcher = watchers.find((w): w is PolicyWatcher => w instanceof PolicyWatcher)!;
   const monitors = new Monitors({ dataDir, store, emit: alertHub.emit, sensor: o.sensor ?? hostname(), log });
   monitors.start();
   const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
@@ -284,6 +300,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
     monitors,
+    intel,
+    policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
@@ -343,6 +361,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await ingesting;
     await collector?.stop();
     await monitors.stop();
+    await intel.stop();
     alerts.emitDirty();
     await alertHub.stop();
     await broker?.stop();
@@ -487,6 +506,8 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.mirror) o.mirror = file.mirror;
   if (file.broker) o.broker = file.broker;
   if (file.flow) o.flow = file.flow;
+  if (file.sensor) o.sensor = file.sensor;
+  if (file.intel) o.intel = file.intel;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])
