@@ -161,6 +161,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['collect', 'collect.js', 'benchCollect'],
   ['live', 'live.js', 'benchLive'],
   ['intel', 'intel.js', 'benchIntel'],
+  ['policy', 'policy.js', 'benchPolicyCompliance'],
 ];
 
 async function main(): Promise<void> {
