@@ -160,6 +160,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['pcapstore', 'pcapstore.js', 'benchPcapStore'],
   ['collect', 'collect.js', 'benchCollect'],
   ['live', 'live.js', 'benchLive'],
+  ['bus', 'bus.js', 'benchBus'],
 ];
 
 async function main(): Promise<void> {

@@ -172,7 +172,7 @@ export async function startKafka(): Promise<KafkaPeer | Missing> {
         topic,
         '--from-beginning',
         '--timeout-ms',
-        '8000',
+        '20000',
         '--property',
         'print.key=true',
         '--property',
