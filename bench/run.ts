@@ -162,6 +162,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['live', 'live.js', 'benchLive'],
   ['intel', 'intel.js', 'benchIntel'],
   ['policy', 'policy.js', 'benchPolicyCompliance'],
+  ['bus', 'bus.js', 'benchBus'],
 ];
 
 async function main(): Promise<void> {

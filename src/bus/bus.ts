@@ -1,0 +1,427 @@
+import { join } from 'node:path';
+import { ConfigError, UserError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Metrics } from '../common/metrics.js';
+import { type AlertRecord, alertRecord } from '../schema/alert.js';
+import { parseFilter } from '../store/filter.js';
+import { compileMatcher, type Matcher } from '../store/match.js';
+import {
+  type Cursor,
+  DEFAULT_OUTBOX,
+  type DeadLetter,
+  type Entry,
+  Outbox,
+  type OutboxConfig,
+} from './outbox.js';
+import { createSink } from './sinks/index.js';
+import type { Sink, SinkHealth, SinkSpec } from './types.js';
+
+export interface BusConfig {
+  sinks: SinkSpec[];
+  outbox?: Partial<OutboxConfig>;
+}
+
+export interface BusDeps {
+  /** The product's data directory; the outbox lives in `<dataDir>/bus`. */
+  dataDir: string;
+  metrics?: Metrics;
+  log: Logger;
+  version?: string;
+  /** Build a sink from its spec (tests swap in a sink that fails on purpose). */
+  makeSink?: (spec: SinkSpec) => Sink;
+}
+
+export interface SinkStats {
+  name: string;
+  kind: string;
+  filter: string;
+  sent: number;
+  filtered: number;
+  failed: number;
+  retried: number;
+  dead: number;
+  /** Alerts published but not yet past this sink, and the age of the oldest of them, s. */
+  lagAlerts: number;
+  lagSeconds: number;
+  lastError: string | null;
+  health: SinkHealth;
+}
+
+export interface BusStats {
+  published: number;
+  overflow: number;
+  outboxBytes: number;
+  segments: number;
+  sinks: SinkStats[];
+}
+
+export interface Bus {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Resolves once the alerts are durable in the outbox; `dropped` were refused by its size bound. */
+  publish(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }>;
+  listSinks(): { name: string; kind: string; filter: string; health: SinkHealth }[];
+  /** A sink added while running starts at the end of the outbox: it gets alerts published from now on. */
+  addSink(spec: SinkSpec): Promise<void>;
+  removeSink(name: string): Promise<void>;
+  /** Send one test alert straight to the sink (not through the outbox) and report the outcome. */
+  testSink(name: string): Promise<{ ok: boolean; error: string | null; ms: number }>;
+  deadLetters(name: string): Promise<DeadLetter[]>;
+  /** Queue the sink's dead letters for delivery again; returns how many. */
+  replay(name: string): Promise<number>;
+  stats(): BusStats;
+}
+
+interface Runner {
+  spec: SinkSpec;
+  sink: Sink;
+  match: Matcher;
+  cursor: Cursor;
+  stopping: boolean;
+  loop: Promise<void> | null;
+  wake: (() => void) | null;
+  c: { sent: number; filtered: number; failed: number; retried: number; dead: number };
+  oldestT: number;
+  lastError: string | null;
+}
+
+const sleep = (ms: number, r: Runner): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      r.wake = null;
+      resolve();
+    }
+    r.wake = done;
+  });
+
+export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
+  const outbox = new Outbox(join(deps.dataDir, 'bus'), { ...DEFAULT_OUTBOX, ...cfg.outbox }, deps.log);
+  const version = deps.version ?? '0.1.0';
+  const make = deps.makeSink ?? ((s: SinkSpec) => createSink(s, { version }));
+  const runners = new Map<string, Runner>();
+  let running = false;
+  let published = 0;
+
+  const runner = (spec: SinkSpec, cursor: Cursor): Runner => {
+    let match: Matcher;
+    try {
+      match = compileMatcher(parseFilter(spec.filter, alertRecord), alertRecord);
+    } catch (e) {
+      throw new ConfigError(`sinks.${spec.name}.filter`, (e as Error).message);
+    }
+    return {
+      spec,
+      sink: make(spec),
+      match,
+      cursor,
+      stopping: false,
+      loop: null,
+      wake: null,
+      c: { sent: 0, filtered: 0, failed: 0, retried: 0, dead: 0 },
+      oldestT: 0,
+      lastError: null,
+    };
+  };
+
+  const backoff = (r: Runner, attempt: number): number => {
+    const cap = Math.min(r.spec.maxBackoffMs, r.spec.backoffMs * 2 ** (attempt - 1));
+    // Full jitter: many sensors retrying one receiver do not come back in step.
+    return cap / 2 + Math.random() * (cap / 2);
+  };
+
+  /** Deliver entries with retries; what still fails after maxAttempts is returned as dead. */
+  const deliverAll = async (r: Runner, entries: Entry[], attempts0: number[]): Promise<DeadLetter[]> => {
+    let pending = entries.map((e, i) => ({ e, n: attempts0[i] ?? 0 }));
+    const dead: DeadLetter[] = [];
+    while (pending.length > 0) {
+      let failedIdx: number[];
+      let error = '';
+      try {
+        const res = await r.sink.deliver(pending.map((p) => p.e.alert));
+        failedIdx = res.failed;
+        error = res.error ?? 'failed';
+      } catch (e) {
+        failedIdx = pending.map((_, i) => i);
+        error = (e as Error).message || String(e);
+      }
+      const bad = new Set(failedIdx);
+      r.c.sent += pending.length - bad.size;
+      deps.metrics?.inc(
+        'vantage_bus_sent_total',
+        'Alerts delivered by a sink.',
+        { sink: r.spec.name },
+        pending.length - bad.size,
+      );
+      if (bad.size === 0) break;
+      r.lastError = error;
+      r.c.failed += bad.size;
+      deps.metrics?.inc(
+        'vantage_bus_failed_total',
+        'Failed alert deliveries (each attempt).',
+        { sink: r.spec.name },
+        bad.size,
+      );
+      const next: typeof pending = [];
+      pending.forEach((p, i) => {
+        if (!bad.has(i)) return;
+        p.n++;
+        if (p.n >= r.spec.maxAttempts) dead.push({ ...p.e, attempts: p.n, error });
+        else next.push(p);
+      });
+      pending = next;
+      if (pending.length === 0 || r.stopping) break;
+      r.c.retried += pending.length;
+      deps.metrics?.inc(
+        'vantage_bus_retried_total',
+        'Alert deliveries retried.',
+        { sink: r.spec.name },
+        pending.length,
+      );
+      await sleep(backoff(r, Math.max(...pending.map((p) => p.n))), r);
+      if (r.stopping) break;
+    }
+    if (r.stopping && pending.length > 0) throw new Error('stopping');
+    return dead;
+  };
+
+  const bury = async (r: Runner, dead: DeadLetter[]): Promise<void> => {
+    if (dead.length === 0) return;
+    await outbox.addDead(r.spec.name, dead);
+    r.c.dead += dead.length;
+    deps.metrics?.inc(
+      'vantage_bus_dead_total',
+      'Alerts turned into dead letters.',
+      { sink: r.spec.name },
+      dead.length,
+    );
+    deps.log.warn('bus: dead letters', { sink: r.spec.name, count: dead.length, error: dead[0]!.error });
+  };
+
+  const drainReplay = async (r: Runner): Promise<void> => {
+    let left = await outbox.listDead(r.spec.name, 'replay');
+    while (left.length > 0 && !r.stopping) {
+      const batch = left.slice(0, r.spec.batchSize);
+      // A replayed letter gets a full set of attempts again.
+      const dead = await deliverAll(
+        r,
+        batch,
+        batch.map(() => 0),
+      );
+      await bury(r, dead);
+      left = left.slice(batch.length);
+      await outbox.setReplay(r.spec.name, left);
+    }
+  };
+
+  const loop = async (r: Runner): Promise<void> => {
+    let gcTick = 0;
+    while (!r.stopping) {
+      try {
+        await drainReplay(r);
+        const { entries, next } = await outbox.read(r.cursor, r.spec.batchSize);
+        if (entries.length === 0) {
+          r.oldestT = 0;
+          if (next.off !== r.cursor.off || next.seg !== r.cursor.seg) r.cursor = next;
+          await Promise.race([outbox.wait(1000), sleep(1000, r)]);
+          continue;
+        }
+        r.oldestT = entries[0]!.t;
+        const want = entries.filter((e) => r.match(e.alert));
+        r.c.filtered += entries.length - want.length;
+        const dead = await deliverAll(
+          r,
+          want,
+          want.map(() => 0),
+        );
+        await bury(r, dead);
+        r.cursor = next;
+        await outbox.saveCursor(r.spec.name, next);
+        if (++gcTick % 16 === 0) await gc();
+      } catch (e) {
+        if (r.stopping) break;
+        r.lastError = (e as Error).message;
+        deps.log.error('bus: delivery loop', { sink: r.spec.name, error: r.lastError });
+        await sleep(1000, r);
+      }
+    }
+  };
+
+  const gc = async (): Promise<void> => {
+    await outbox.gc([...runners.values()].map((r) => r.cursor));
+  };
+
+  const launch = async (r: Runner): Promise<void> => {
+    await r.sink.start();
+    r.loop = loop(r);
+  };
+
+  const get = (name: string): Runner => {
+    const r = runners.get(name);
+    if (!r) throw new UserError(404, `no sink named '${name}'`);
+    return r;
+  };
+
+  const halt = async (r: Runner): Promise<void> => {
+    r.stopping = true;
+    r.wake?.();
+    await r.loop;
+    await r.sink.stop().catch(() => {});
+  };
+
+  const bus: Bus = {
+    async start() {
+      await outbox.open();
+      for (const spec of cfg.sinks) {
+        const saved = await outbox.loadCursor(spec.name);
+        runners.set(spec.name, runner(spec, saved ?? outbox.endCursor));
+        if (!saved) await outbox.saveCursor(spec.name, outbox.endCursor);
+      }
+      if (deps.metrics) {
+        deps.metrics.collect(() => {
+          const s = bus.stats();
+          deps.metrics!.set(
+            'vantage_bus_outbox_bytes',
+            'Size of the alert outbox on disk.',
+            {},
+            s.outboxBytes,
+          );
+          deps.metrics!.set(
+            'vantage_bus_overflow',
+            'Alerts refused by the outbox size bound.',
+            {},
+            s.overflow,
+          );
+          for (const k of s.sinks) {
+            deps.metrics!.set(
+              'vantage_bus_lag_alerts',
+              'Alerts not yet past a sink.',
+              { sink: k.name },
+              k.lagAlerts,
+            );
+            deps.metrics!.set(
+              'vantage_bus_lag_seconds',
+              'Age of the oldest alert not yet past a sink.',
+              { sink: k.name },
+              k.lagSeconds,
+            );
+          }
+        });
+      }
+      running = true;
+      for (const r of runners.values()) await launch(r);
+    },
+    async stop() {
+      running = false;
+      await Promise.all([...runners.values()].map(halt));
+      outbox.close();
+    },
+    async publish(alerts) {
+      const res = await outbox.append(alerts);
+      published += res.accepted;
+      return res;
+    },
+    listSinks() {
+      return [...runners.values()].map((r) => ({
+        name: r.spec.name,
+        kind: r.spec.kind,
+        filter: r.spec.filter,
+        health: r.sink.health(),
+      }));
+    },
+    async addSink(spec) {
+      if (runners.has(spec.name)) throw new UserError(409, `a sink named '${spec.name}' exists`);
+      const end = outbox.endCursor;
+      const r = runner(spec, end);
+      await outbox.dropSinkFiles(spec.name);
+      await outbox.saveCursor(spec.name, end);
+      runners.set(spec.name, r);
+      if (running) await launch(r);
+    },
+    async removeSink(name) {
+      const r = get(name);
+      runners.delete(name);
+      await halt(r);
+      await outbox.dropSinkFiles(name);
+      await gc();
+    },
+    async testSink(name) {
+      const r = get(name);
+      const now = new Date().toISOString();
+      const a: AlertRecord = {
+        type: 'alert',
+        alert_id: `test-${Date.now()}`,
+        ts: now,
+        first_ts: now,
+        last_ts: now,
+        updated_ts: now,
+        category: 'other',
+        detector: 'bus.test',
+        title: `Vantage test alert for sink ${name}`,
+        severity: 0,
+        severity_label: 'info',
+        confidence: 100,
+        src_ip: null,
+        src_port: null,
+        dst_ip: null,
+        dst_port: null,
+        proto: null,
+        community_id: null,
+        vlan: null,
+        vni: null,
+        sensor: 'vantage',
+        count: 1,
+        evidence: { test: true },
+        indicator: null,
+        attack_technique: null,
+        signature_id: null,
+        source: 'vantage',
+        retro: false,
+        src_user: null,
+        status: 'new',
+        assignee: null,
+        notes: null,
+        tags: ['test'],
+      };
+      const t0 = performance.now();
+      try {
+        const res = await r.sink.deliver([a]);
+        const ok = res.failed.length === 0;
+        return { ok, error: ok ? null : (res.error ?? 'failed'), ms: performance.now() - t0 };
+      } catch (e) {
+        return { ok: false, error: (e as Error).message, ms: performance.now() - t0 };
+      }
+    },
+    async deadLetters(name) {
+      get(name);
+      return outbox.listDead(name);
+    },
+    async replay(name) {
+      const r = get(name);
+      const n = await outbox.queueReplay(name);
+      r.wake?.();
+      return n;
+    },
+    stats() {
+      const end = outbox.nextSeq;
+      return {
+        published,
+        overflow: outbox.counters.overflow,
+        outboxBytes: outbox.bytes,
+        segments: outbox.segmentCount,
+        sinks: [...runners.values()].map((r) => ({
+          name: r.spec.name,
+          kind: r.spec.kind,
+          filter: r.spec.filter,
+          ...r.c,
+          lagAlerts: Math.max(0, end - r.cursor.seq),
+          lagSeconds: r.oldestT > 0 ? (Date.now() - r.oldestT) / 1000 : 0,
+          lastError: r.lastError,
+          health: r.sink.health(),
+        })),
+      };
+    },
+  };
+  return bus;
+}

@@ -1,0 +1,416 @@
+import { closeSync, fsync, fsyncSync, openSync, write } from 'node:fs';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.js';
+import type { AlertRecord } from '../schema/alert.js';
+
+/**
+ * The durable outbox of the alert bus: alerts are appended to fsync'd segment files (one JSON
+ * line each, numbered by a bus-wide sequence) before `append` resolves; each sink reads the
+ * segments at its own cursor, persisted after delivery. A crash between a send and the cursor
+ * commit re-sends: at-least-once. Segments are deleted once every sink is past them.
+ *
+ *   <dir>/segments/<first seq, 16 digits>.ndjson   {"s":seq,"t":publish ms,"a":alert}
+ *   <dir>/cursors/<sink>.json                      {"seq":next,"seg":segment,"off":byte offset}
+ *   <dir>/dead/<sink>.ndjson                       dead letters {"s","t","n":attempts,"e":error,"a"}
+ *   <dir>/replay/<sink>.ndjson                     dead letters queued again by a replay
+ */
+export interface OutboxConfig {
+  /** A segment is closed and a new one begun past this size, bytes. */
+  segmentBytes: number;
+  /** Bound on the segments' total size; alerts beyond it are refused and counted, bytes. */
+  maxBytes: number;
+  /** Bound on each sink's dead-letter file; beyond it dead letters are counted and dropped. */
+  maxDeadBytes: number;
+}
+
+export const DEFAULT_OUTBOX: OutboxConfig = {
+  segmentBytes: 16 << 20,
+  maxBytes: 1 << 30,
+  maxDeadBytes: 64 << 20,
+};
+
+export interface Entry {
+  seq: number;
+  /** Publish time, ms (for the lag in seconds). */
+  t: number;
+  alert: AlertRecord;
+}
+
+export interface DeadLetter extends Entry {
+  attempts: number;
+  error: string;
+}
+
+export interface Cursor {
+  /** Next sequence number to deliver. */
+  seq: number;
+  /** Segment (its first sequence) and byte offset where `seq` starts. */
+  seg: number;
+  off: number;
+}
+
+interface Segment {
+  first: number;
+  size: number;
+}
+
+const segName = (first: number): string => `${String(first).padStart(16, '0')}.ndjson`;
+
+export class Outbox {
+  private segments: Segment[] = [];
+  private fd = -1;
+  private next = 1;
+  /** End of the fsync'd data: readers never pass it, so nothing is sent that a crash could renumber. */
+  private durable = { seg: 1, off: 0 };
+  private queue: { lines: string[]; resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
+  private writing = false;
+  private readonly waiters = new Set<() => void>();
+  readonly counters = { appended: 0, overflow: 0, deadDropped: 0, fsyncs: 0 };
+
+  constructor(
+    readonly dir: string,
+    private readonly cfg: OutboxConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async open(): Promise<void> {
+    for (const d of ['segments', 'cursors', 'dead', 'replay'])
+      await mkdir(join(this.dir, d), { recursive: true });
+    const names = (await readdir(join(this.dir, 'segments')))
+      .filter((n) => /^\d{16}\.ndjson$/.test(n))
+      .sort();
+    for (const n of names) {
+      const first = Number(n.slice(0, 16));
+      this.segments.push({ first, size: (await stat(join(this.dir, 'segments', n))).size });
+    }
+    const last = this.segments.at(-1);
+    if (last) {
+      this.next = await this.recoverTail(last);
+    } else {
+      this.segments.push({ first: 1, size: 0 });
+      this.next = 1;
+    }
+    const cur = this.segments.at(-1)!;
+    this.fd = openSync(join(this.dir, 'segments', segName(cur.first)), 'a');
+    this.durable = { seg: cur.first, off: cur.size };
+  }
+
+  /** Cut a write torn by a crash and find the next sequence number. */
+  private async recoverTail(seg: Segment): Promise<number> {
+    const path = join(this.dir, 'segments', segName(seg.first));
+    const buf = await readFile(path);
+    const end = buf.lastIndexOf(10) + 1;
+    if (end < buf.length) {
+      this.log.warn('outbox: cut a torn write at the end of a segment', {
+        segment: path,
+        bytes: buf.length - end,
+      });
+      const fh = await open(path, 'r+');
+      await fh.truncate(end);
+      await fh.sync();
+      await fh.close();
+      seg.size = end;
+    }
+    if (end === 0) return seg.first;
+    const start = buf.lastIndexOf(10, end - 2) + 1;
+    const line = JSON.parse(buf.subarray(start, end - 1).toString('utf8')) as { s: number };
+    return line.s + 1;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    for (const w of this.waiters) w();
+  }
+
+  get nextSeq(): number {
+    return this.next;
+  }
+
+  get bytes(): number {
+    return this.segments.reduce((a, s) => a + s.size, 0);
+  }
+
+  get endCursor(): Cursor {
+    return { seq: this.next, seg: this.durable.seg, off: this.durable.off };
+  }
+
+  /** Append alerts; resolves once they are on disk, with how many were refused by the size bound. */
+  append(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }> {
+    const t = Date.now();
+    const lines = alerts.map((a) => JSON.stringify({ t, a }).slice(1));
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ lines, resolve, reject });
+      if (!this.writing) void this.drain();
+    }).then((accepted) => ({ accepted, dropped: alerts.length - accepted }));
+  }
+
+  /** One writer: every append waiting meanwhile shares one write and one fsync (group commit). */
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const jobs = this.queue;
+        this.queue = [];
+        const accepted: number[] = [];
+        const chunks: string[] = [];
+        let size = 0;
+        let total = this.bytes;
+        for (const job of jobs) {
+          let n = 0;
+          for (const l of job.lines) {
+            const line = `{"s":${this.next},${l}\n`;
+            const b = Buffer.byteLength(line);
+            if (total + b > this.cfg.maxBytes) {
+              this.counters.overflow++;
+              continue;
+            }
+            chunks.push(line);
+            size += b;
+            total += b;
+            this.next++;
+            n++;
+            if (this.segments.at(-1)!.size + size >= this.cfg.segmentBytes) {
+              await this.writeOut(chunks.splice(0), size);
+              size = 0;
+              this.roll();
+            }
+          }
+          accepted.push(n);
+        }
+        try {
+          await this.writeOut(chunks, size);
+          this.counters.appended += accepted.reduce((a, b) => a + b, 0);
+          jobs.forEach((j, i) => {
+            j.resolve(accepted[i]!);
+          });
+        } catch (e) {
+          for (const j of jobs) j.reject(e as Error);
+        }
+        const cur = this.segments.at(-1)!;
+        this.durable = { seg: cur.first, off: cur.size };
+        for (const w of this.waiters) w();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeOut(chunks: string[], size: number): Promise<void> {
+    if (chunks.length === 0) return;
+    const fh = this.fd;
+    const buf = Buffer.from(chunks.join(''));
+    await new Promise<void>((res, rej) => {
+      write(fh, buf, 0, buf.length, null, (err) => {
+        if (err) return rej(err);
+        fsync(fh, (e2) => (e2 ? rej(e2) : res()));
+      });
+    });
+    this.counters.fsyncs++;
+    this.segments.at(-1)!.size += size;
+  }
+
+  private roll(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.segments.push({ first: this.next, size: 0 });
+    this.fd = openSync(join(this.dir, 'segments', segName(this.next)), 'a');
+  }
+
+  /** Resolves when new alerts are durable, or after `ms`. */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  /**
+   * Up to `max` entries from a cursor, never past the durable end. Returns the entries and
+   * the cursor after them.
+   */
+  async read(from: Cursor, max: number, maxBytes = 4 << 20): Promise<{ entries: Entry[]; next: Cursor }> {
+    let cur = this.locate(from);
+    const entries: Entry[] = [];
+    while (entries.length < max) {
+      const limit = cur.seg === this.durable.seg ? this.durable.off : this.sizeOf(cur.seg);
+      if (cur.off >= limit) {
+        const after = this.segments.find((s) => s.first > cur.seg);
+        if (!after || cur.seg === this.durable.seg) break;
+        cur = { seq: cur.seq, seg: after.first, off: 0 };
+        continue;
+      }
+      const len = Math.min(limit - cur.off, maxBytes);
+      const fh = await open(join(this.dir, 'segments', segName(cur.seg)), 'r');
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      try {
+        while (got < len) {
+          const { bytesRead } = await fh.read(buf, got, len - got, cur.off + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      let pos = 0;
+      while (entries.length < max) {
+        const nl = buf.indexOf(10, pos);
+        if (nl < 0 || nl >= got) break;
+        const line = JSON.parse(buf.toString('utf8', pos, nl)) as { s: number; t: number; a: AlertRecord };
+        pos = nl + 1;
+        if (line.s < cur.seq) continue;
+        entries.push({ seq: line.s, t: line.t, alert: line.a });
+      }
+      const last = entries.at(-1);
+      cur = { seq: last ? last.seq + 1 : cur.seq, seg: cur.seg, off: cur.off + pos };
+      if (pos === 0) break;
+    }
+    return { entries, next: cur };
+  }
+
+  private sizeOf(seg: number): number {
+    return this.segments.find((s) => s.first === seg)?.size ?? 0;
+  }
+
+  /** A cursor whose segment was deleted (or never existed) restarts at the oldest kept one. */
+  private locate(c: Cursor): Cursor {
+    if (this.segments.some((s) => s.first === c.seg)) return c;
+    const first = this.segments[0]!;
+    return { seq: Math.max(c.seq, first.first), seg: first.first, off: 0 };
+  }
+
+  async loadCursor(name: string): Promise<Cursor | null> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, 'cursors', `${name}.json`), 'utf8')) as Cursor;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Persist a sink's cursor atomically (write, fsync, rename). */
+  async saveCursor(name: string, c: Cursor): Promise<void> {
+    const path = join(this.dir, 'cursors', `${name}.json`);
+    await writeDurable(path, JSON.stringify(c));
+  }
+
+  async dropCursor(name: string): Promise<void> {
+    await rm(join(this.dir, 'cursors', `${name}.json`), { force: true });
+  }
+
+  /** Delete the segments every cursor has left. */
+  async gc(cursors: readonly Cursor[]): Promise<number> {
+    const cur = this.segments.at(-1)!.first;
+    const keepFrom = cursors.reduce((m, c) => Math.min(m, c.seg), cur);
+    let n = 0;
+    while (this.segments.length > 1 && this.segments[0]!.first < keepFrom) {
+      const s = this.segments.shift()!;
+      await rm(join(this.dir, 'segments', segName(s.first)), { force: true });
+      n++;
+    }
+    return n;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  // Dead letters ------------------------------------------------------------------------------
+
+  async addDead(name: string, letters: readonly DeadLetter[]): Promise<number> {
+    if (letters.length === 0) return 0;
+    const path = join(this.dir, 'dead', `${name}.ndjson`);
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const lines: string[] = [];
+    let total = size;
+    for (const d of letters) {
+      const l = `${JSON.stringify({ s: d.seq, t: d.t, n: d.attempts, e: d.error, a: d.alert })}\n`;
+      total += Buffer.byteLength(l);
+      if (total > this.cfg.maxDeadBytes) {
+        this.counters.deadDropped++;
+        continue;
+      }
+      lines.push(l);
+    }
+    await appendDurable(path, lines.join(''));
+    return lines.length;
+  }
+
+  async listDead(name: string, which: 'dead' | 'replay' = 'dead'): Promise<DeadLetter[]> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, which, `${name}.ndjson`), 'utf8');
+    } catch {
+      return [];
+    }
+    const out: DeadLetter[] = [];
+    for (const l of text.split('\n')) {
+      if (!l) continue;
+      try {
+        const d = JSON.parse(l) as { s: number; t: number; n: number; e: string; a: AlertRecord };
+        out.push({ seq: d.s, t: d.t, attempts: d.n, error: d.e, alert: d.a });
+      } catch {
+        // A torn last line of a crash: the letter is still in the dead file's previous copy or lost to the crash.
+      }
+    }
+    return out;
+  }
+
+  /** Queue a sink's dead letters for delivery again; the dead file is emptied once they are queued. */
+  async queueReplay(name: string): Promise<number> {
+    const dead = join(this.dir, 'dead', `${name}.ndjson`);
+    let text: string;
+    try {
+      text = await readFile(dead, 'utf8');
+    } catch {
+      return 0;
+    }
+    await appendDurable(join(this.dir, 'replay', `${name}.ndjson`), text);
+    await rm(dead, { force: true });
+    return text.split('\n').filter((l) => l).length;
+  }
+
+  /** Rewrite the replay queue with what is left of it. */
+  async setReplay(name: string, left: readonly DeadLetter[]): Promise<void> {
+    const path = join(this.dir, 'replay', `${name}.ndjson`);
+    if (left.length === 0) {
+      await rm(path, { force: true });
+      return;
+    }
+    const text = left.map(
+      (d) => `${JSON.stringify({ s: d.seq, t: d.t, n: d.attempts, e: d.error, a: d.alert })}\n`,
+    );
+    await writeDurable(path, text.join(''));
+  }
+
+  async dropSinkFiles(name: string): Promise<void> {
+    for (const d of ['cursors', 'dead', 'replay']) {
+      await rm(join(this.dir, d, `${name}.${d === 'cursors' ? 'json' : 'ndjson'}`), { force: true });
+    }
+  }
+}
+
+async function writeDurable(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, text);
+  const fh = await open(tmp, 'r+');
+  await fh.sync();
+  await fh.close();
+  await rename(tmp, path);
+}
+
+async function appendDurable(path: string, text: string): Promise<void> {
+  await appendFile(path, text);
+  const fh = await open(path, 'r+');
+  await fh.sync();
+  await fh.close();
+}
