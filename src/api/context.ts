@@ -1,3 +1,4 @@
+import type { Bus } from '../bus/bus.js';
 import type { AlertHub } from '../bus/hub.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -43,6 +44,8 @@ export interface ApiContext {
   alerts?: AlertHub;
   /** The communication policy: proposals, versions, compliance. */
   policy?: PolicyRouteDeps;
+  /** The alert bus: sinks, outbox, dead letters. */
+  bus?: Bus;
   /** Network monitors and their threshold rules. */
   monitors?: Monitors;
   /** The audit log (who changed what). */

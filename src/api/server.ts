@@ -22,6 +22,7 @@ import { pcapRoutes } from './routes/pcap.js';
 import { policyRoutes } from './routes/policy.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
+import { sinkRoutes } from './routes/sinks.js';
 import { streamRoutes } from './routes/stream.js';
 import { LANDING, systemRoutes } from './routes/system.js';
 
@@ -174,6 +175,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   if (ctx.alerts) alertRoutes(app, ctx, ctx.alerts);
   if (ctx.monitors) monitorRoutes(app, ctx, ctx.monitors);
   if (ctx.policy) policyRoutes(app, ctx, ctx.policy);
+  if (ctx.bus) sinkRoutes(app, ctx, ctx.bus);
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);

@@ -6,7 +6,8 @@ import type { RecordStore } from '../store/types.js';
 
 /** Where alerts go after the store: the bus's durable outbox. */
 export interface AlertPublisher {
-  publish(alerts: readonly AlertRecord[]): Promise<void>;
+  /** Resolves once the alerts are durable in the outbox; `dropped` were refused by its bound. */
+  publish(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number } | undefined>;
 }
 
 /** What an analyst may change on an alert. */
@@ -130,8 +131,12 @@ export class AlertHub {
       }
       if (!this.publisher) return;
       try {
-        await this.publisher.publish(batch);
-        this.counters.published += batch.length;
+        const r = await this.publisher.publish(batch);
+        this.counters.published += r ? r.accepted : batch.length;
+        if (r && r.dropped > 0) {
+          this.counters.publishErrors++;
+          this.deps.log.error('the outbox refused alerts (full)', { dropped: r.dropped });
+        }
       } catch (e) {
         this.counters.publishErrors++;
         this.deps.log.error('publishing alerts failed', { alerts: batch.length, error: String(e) });

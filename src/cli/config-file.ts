@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseBrokerConfig } from '../broker/config.js';
 import type { BrokerConfig } from '../broker/types.js';
+import { parseBusConfig } from '../bus/config.js';
+import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -72,6 +74,8 @@ export interface FileConfig {
   sensor?: string;
   /** Threat-intel feeds matched against every record. */
   intel?: IntelConfig;
+  /** Where alerts are delivered (Kafka, NATS, syslog, webhooks, Splunk HEC, e-mail). */
+  sinks?: SinkSpec[];
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -99,6 +103,7 @@ const TOP_KEYS = [
   'broker',
   'sensor',
   'intel',
+  'sinks',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -146,6 +151,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.export !== undefined) c.export = parseExport(o.export);
   if (o.sensor !== undefined) c.sensor = str(o.sensor, 'sensor', 'a name for this sensor on its alerts');
   if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
+  if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
   return c;
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -12,7 +12,9 @@ import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
 import { type Broker, type BrokerConfig, createBroker } from '../broker/index.js';
+import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
+import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
@@ -81,6 +83,9 @@ sources (config file only; see docs/config.md):
 
 /** The package root (two levels above dist/src/cli). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const PRODUCT_VERSION = String(
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? '0',
+);
 
 export interface ProductOptions {
   dataDir: string;
@@ -111,6 +116,8 @@ export interface ProductOptions {
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
+  /** Alert sinks; sinks added over the API are kept in DIR/bus too. */
+  sinks?: SinkSpec[];
   /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
   intel?: IntelConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
@@ -199,6 +206,9 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   // aggregator; the hub stores them ahead of bulk records and hands them to the bus.
   const alertHub = new AlertHub({ store, log, metrics });
   await alertHub.start();
+  const bus = createBus({ sinks: o.sinks ?? [] }, { dataDir, metrics, log, version: PRODUCT_VERSION });
+  await bus.start();
+  alertHub.setPublisher(bus);
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
   const intel = createIntel(o.intel ?? parseIntelConfig(undefined), {
@@ -299,6 +309,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
+    bus,
     monitors,
     intel,
     policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
@@ -364,6 +375,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await intel.stop();
     alerts.emitDirty();
     await alertHub.stop();
+    await bus.stop();
     await broker?.stop();
     await recorder?.stop();
     await exporter?.stop();
@@ -508,6 +520,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.flow) o.flow = file.flow;
   if (file.sensor) o.sensor = file.sensor;
   if (file.intel) o.intel = file.intel;
+  if (file.sinks) o.sinks = file.sinks;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])
