@@ -36,7 +36,11 @@ const mutated = fc
     const s = chars.join('');
     return cut % 4 === 0 ? s.slice(0, cut % (s.length + 1)) : s;
   });
-const anyLine = fc.oneof(mutated, fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 120 }));
+const anyLine = fc.oneof(
+  mutated,
+  fc.string({ maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 120 }),
+);
 
 test('every parser returns a result, never throws, on random and mutated lines', () => {
   fc.assert(

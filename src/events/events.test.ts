@@ -23,7 +23,14 @@ function eveAlert(i: number, over: Record<string, unknown> = {}): string {
     dest_ip: '10.0.0.2',
     dest_port: 80,
     proto: 'TCP',
-    alert: { gid: 1, signature_id: 2018358, rev: 10, signature: 'ET TEST', category: 'Potentially Bad Traffic', severity: 2 },
+    alert: {
+      gid: 1,
+      signature_id: 2018358,
+      rev: 10,
+      signature: 'ET TEST',
+      category: 'Potentially Bad Traffic',
+      severity: 2,
+    },
     ...over,
   });
 }
@@ -96,9 +103,21 @@ describe('events into alerts', () => {
       eveAlert(1),
     ].join('\r\n');
     const r = ingestText('eve', body, { emitter: { raise() {} } }, { maxLine: 1024 });
-    assert.deepEqual(r, { accepted: 5, alerts: 2, identities: 0, other: 1, weird: { eve_bad_json: 1, line_too_long: 1 } });
+    assert.deepEqual(r, {
+      accepted: 5,
+      alerts: 2,
+      identities: 0,
+      other: 1,
+      weird: { eve_bad_json: 1, line_too_long: 1 },
+    });
     const j = ingestText('json', '[{"rule":{"name":"a"}},{"x":1},3]', { emitter: { raise() {} } });
-    assert.deepEqual(j, { accepted: 3, alerts: 1, identities: 0, other: 0, weird: { webhook_unmapped: 1, webhook_not_object: 1 } });
+    assert.deepEqual(j, {
+      accepted: 3,
+      alerts: 1,
+      identities: 0,
+      other: 0,
+      weird: { webhook_unmapped: 1, webhook_not_object: 1 },
+    });
   });
 });
 
@@ -108,7 +127,10 @@ describe('syslog stream framing (RFC 6587)', () => {
   it('delivers the same messages whatever the chunking, octet-counted or LF-framed, mixed', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 80 }), fc.boolean()), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 80 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 20,
+        }),
         fc.array(fc.nat(), { maxLength: 10 }),
         (msgs, cuts) => {
           // Delimited messages cannot hold their delimiters, nor start with a digit (it would
@@ -146,7 +168,13 @@ describe('syslog stream framing (RFC 6587)', () => {
 });
 
 describe('identity map', () => {
-  const id = (ts: number, ip: string | null, user: string, event: IdentityEvent['event'], session: string | null = null): IdentityEvent => ({
+  const id = (
+    ts: number,
+    ip: string | null,
+    user: string,
+    event: IdentityEvent['event'],
+    session: string | null = null,
+  ): IdentityEvent => ({
     kind: 'identity',
     ts,
     ip,
@@ -199,7 +227,12 @@ describe('events config', () => {
       webhook: { mapping: { title: 'alert.name' } },
       radius: { listen: '0.0.0.0:1813', secret: 's3cret' },
     });
-    assert.deepEqual(c.eve[0], { path: '/var/log/suricata/eve.json', from: 'start', pollMs: 250, maxLine: 65536 });
+    assert.deepEqual(c.eve[0], {
+      path: '/var/log/suricata/eve.json',
+      from: 'start',
+      pollMs: 250,
+      maxLine: 65536,
+    });
     assert.deepEqual(
       [c.syslog[1]!.transport, c.syslog[1]!.host, c.syslog[1]!.port, c.syslog[1]!.format],
       ['tcp', '::1', 6514, 'cef'],
@@ -219,7 +252,10 @@ describe('events config', () => {
     bad({ syslog: [{ listen: 'udp://0.0.0.0:70000' }] }, 'events.syslog[0].listen');
     bad({ syslog: [{ listen: 'udp://0.0.0.0:514', format: 'json' }] }, 'events.syslog[0].format');
     bad({ syslog: [{ listen: 'tls://0.0.0.0:6514' }] }, 'events.syslog[0].cert');
-    bad({ syslog: [{ listen: 'tls://0.0.0.0:6514', cert: '/nonexistent.pem', key: '/x' }] }, 'events.syslog[0].cert');
+    bad(
+      { syslog: [{ listen: 'tls://0.0.0.0:6514', cert: '/nonexistent.pem', key: '/x' }] },
+      'events.syslog[0].cert',
+    );
     bad({ syslog: [{ listen: 'udp://0.0.0.0:514', maxMessage: 10 }] }, 'events.syslog[0].maxMessage');
     bad({ webhook: { mapping: { titel: 'x' } } }, 'events.webhook.mapping.titel');
     bad({ webhook: { mapping: { title: 'a..b' } } }, 'events.webhook.mapping.title');

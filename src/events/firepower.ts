@@ -23,7 +23,7 @@ export function parseFirepower(text: string, nowMs = Date.now()): Parsed {
   const m = /%(FTD|NGIPS|ASA|FTDv)-(\d)-(\d{6}):? ?/.exec(text);
   if (m) {
     if (m[3] !== '430001') return { kind: 'other', name: `firepower_${m[3]}` };
-    return parse430001(text.slice(m.index + m[0].length), Number(m[2]), nowMs);
+    return parse430001(text.slice(m.index + m[0].length).trimStart(), Number(m[2]), nowMs);
   }
   const s = /\[(\d+):(\d+):(\d+)\]/.exec(text);
   if (s) return parseSnortLine(text, s, nowMs);

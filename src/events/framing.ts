@@ -8,6 +8,9 @@ export interface FramerCounters {
   messages: number;
   truncated: number;
   badFrames: number;
+  /** Messages by framing: what the peer actually sends. */
+  octetCounted: number;
+  delimited: number;
 }
 
 export class SyslogFramer {
@@ -16,7 +19,13 @@ export class SyslogFramer {
   private skip = 0;
   /** Discarding the tail of an over-long delimited message, up to its LF/NUL. */
   private discarding = false;
-  readonly counters: FramerCounters = { messages: 0, truncated: 0, badFrames: 0 };
+  readonly counters: FramerCounters = {
+    messages: 0,
+    truncated: 0,
+    badFrames: 0,
+    octetCounted: 0,
+    delimited: 0,
+  };
 
   constructor(
     private readonly onMessage: (msg: Buffer) => void,
@@ -74,6 +83,7 @@ export class SyslogFramer {
           continue;
         }
         if (buf.length - start < len) break;
+        this.counters.octetCounted++;
         this.emit(buf.subarray(start, start + len));
         p = start + len;
         continue;
@@ -107,6 +117,7 @@ export class SyslogFramer {
       }
       return -1;
     }
+    this.counters.delimited++;
     if (e - p > this.maxMessage) {
       this.counters.truncated++;
       this.emit(buf.subarray(p, p + this.maxMessage));

@@ -235,11 +235,13 @@ describe('syslog headers', () => {
     assert.equal(a.msg, "'su root' failed for lonvick on /dev/pts/8");
     const b = parseSyslog('<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!', NOW)!;
     assert.deepEqual([b.host, b.msg], ['10.0.0.99', 'Use the BFG!']);
-    assert.equal(b.ts, Date.UTC(2004, 1, 5, 17, 32, 18)); // nearest to the receive time
+    assert.equal(b.ts, Date.UTC(2003, 1, 5, 17, 32, 18)); // the receive year
     const c = parseSyslog(
       "<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.",
       NOW,
     )!;
+    const e = parseSyslog('<13>Dec 31 23:59:59 h m', Date.UTC(2004, 0, 1))!;
+    assert.equal(e.ts, Date.UTC(2003, 11, 31, 23, 59, 59)); // read on New Year's Day: last year
     // RFC 3164 calls this a malformed TIMESTAMP: a relay keeps the rest as the message.
     assert.equal(c.rfc, 3164);
     assert.equal(c.host, 'CST');
@@ -269,7 +271,7 @@ describe('syslog headers', () => {
       ),
     );
     assert.equal(c.source, 'cef');
-    assert.equal(c.ts, Date.UTC(2004, 0, 18, 10)); // the header's time when the event has none
+    assert.equal(c.ts, Date.UTC(2003, 0, 18, 10)); // the header's time when the event has none
     const l = ev(
       parseSyslogPayload(
         '<13>1 2024-01-18T11:07:53.520Z 192.168.1.1 - - - - LEEF:1.0|V|P|1|9|src=10.0.0.1',

@@ -21,7 +21,9 @@ export function parseSyslogPayload(text: string, format: SyslogFormat, nowMs = D
   if (sl === null) return weird('syslog_bad_header');
   if (format === 'rfc5424' && sl.rfc !== 5424) return weird('syslog_not_rfc5424');
   if (format === 'rfc3164' && sl.rfc !== 3164) return weird('syslog_not_rfc3164');
-  const msg = sl.msg;
+  // A relay that parsed a 3164 message may have taken the payload's first word for the tag
+  // (`%FTD-1-430001:`, `EventID=4624`) and moved it to APP-NAME: put it back.
+  const msg = sl.app !== null && /[%=]/.test(sl.app) ? `${sl.app}: ${sl.msg.trimStart()}` : sl.msg;
   const ts = Number.isNaN(sl.ts) ? nowMs : sl.ts;
   // A payload without its own time takes the header's.
   if (format === 'cef' || (format !== 'leef' && format !== 'firepower' && msg.includes('CEF:')))

@@ -19,7 +19,14 @@ export class SyslogListener implements EventSource {
   readonly name: string;
   readonly format = 'syslog';
   readonly counters = newCounters();
-  readonly framing = { truncated: 0, badFrames: 0, connections: 0, refused: 0 };
+  readonly framing = {
+    truncated: 0,
+    badFrames: 0,
+    connections: 0,
+    refused: 0,
+    octetCounted: 0,
+    delimited: 0,
+  };
   private udp: dgram.Socket | null = null;
   private server: net.Server | null = null;
   private readonly conns = new Set<net.Socket>();
@@ -101,7 +108,7 @@ export class SyslogListener implements EventSource {
     this.conns.add(c);
     this.framing.connections++;
     const fr = new SyslogFramer((m) => this.onMessage(m), this.cfg.maxMessage);
-    let seen = { t: 0, b: 0 };
+    let seen = { t: 0, b: 0, o: 0, d: 0 };
     const sync = (): void => {
       // Framer counters are per connection; fold their growth into the source's.
       const t = fr.counters.truncated - seen.t;
@@ -115,7 +122,14 @@ export class SyslogListener implements EventSource {
         this.framing.badFrames += b;
         countWeird(this.counters, 'bad_octet_count', b);
       }
-      seen = { t: fr.counters.truncated, b: fr.counters.badFrames };
+      this.framing.octetCounted += fr.counters.octetCounted - seen.o;
+      this.framing.delimited += fr.counters.delimited - seen.d;
+      seen = {
+        t: fr.counters.truncated,
+        b: fr.counters.badFrames,
+        o: fr.counters.octetCounted,
+        d: fr.counters.delimited,
+      };
     };
     c.on('data', (d: Buffer) => {
       this.counters.bytes += d.length;

@@ -150,12 +150,12 @@ function parse3164(s: string, nowMs: number): Body | null {
   let ts: number;
   if (m[3]) ts = Date.UTC(Number(m[3]), mo, day, h, mi, se, frac);
   else {
-    // No year: the one that puts the time nearest to the receive time (a December message
-    // read in January belongs to last year).
+    // No year: the receive year, unless that puts the message more than a week in the future
+    // (a December message read in January belongs to last year); relays such as rsyslog do
+    // the same, so a message keeps its time whichever path it took.
     const y = new Date(nowMs).getUTCFullYear();
     ts = Date.UTC(y, mo, day, h, mi, se, frac);
-    if (ts - nowMs > 180 * 86_400_000) ts = Date.UTC(y - 1, mo, day, h, mi, se, frac);
-    else if (nowMs - ts > 180 * 86_400_000) ts = Date.UTC(y + 1, mo, day, h, mi, se, frac);
+    if (ts - nowMs > 7 * 86_400_000) ts = Date.UTC(y - 1, mo, day, h, mi, se, frac);
   }
   let rest = s.slice(m[0].length);
   let host: string | null = null;
