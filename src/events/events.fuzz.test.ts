@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { runs } from '../../test/support/fuzz.js';
 import { parseCef } from './cef.js';
 import { parseEveLine } from './eve.js';
+import { parseIsoMs } from './fields.js';
 import { parseFirepower } from './firepower.js';
 import { parseVpnLine, parseWindowsLogon } from './identity.js';
 import { INGEST_FORMATS, ingestText, parseLine } from './ingest.js';
@@ -102,4 +103,33 @@ test('RADIUS packet parsing never throws on random bytes', () => {
     { numRuns: runs(2000) },
   );
   assert.equal(newCounters().received, 0);
+});
+
+test('Suricata timestamps read the same as Date.parse reads their RFC 3339 form', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 4e12 }),
+          fc.integer({ min: 0, max: 999_999 }),
+          fc.integer({ min: -720, max: 840 }),
+        ),
+        { minLength: 1, maxLength: 5 },
+      ),
+      (items) => {
+        for (const [ms, us, off] of items) {
+          const sec = Math.floor(ms / 1000) * 1000;
+          const local = new Date(sec + off * 60_000).toISOString().slice(0, 19);
+          const z = `${off < 0 ? '-' : '+'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}${String(Math.abs(off) % 60).padStart(2, '0')}`;
+          const frac = String(us).padStart(6, '0');
+          const suri = `${local}.${frac}${z}`;
+          const rfc = `${local}.${frac.slice(0, 3)}${z.slice(0, 3)}:${z.slice(3)}`;
+          assert.equal(parseIsoMs(suri), Date.parse(rfc), suri);
+          // twice: the second read takes the cached second
+          assert.equal(parseIsoMs(suri), Date.parse(rfc), suri);
+        }
+      },
+    ),
+    { numRuns: runs(1000) },
+  );
 });

@@ -86,6 +86,36 @@ const TS_RE = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?\
  * a colon (`2024-01-18T10:00:00.123456+0000`), which Date.parse does not; no offset = UTC.
  */
 export function parseIsoMs(s: string): number {
+  // Suricata's own form, `2024-01-18T10:00:00.123456+0000`: consecutive events share the
+  // second, so the second's value is kept and only the fraction is read.
+  if (
+    s.length === 31 &&
+    s.charCodeAt(19) === 46 &&
+    s.slice(0, 19) === lastSecond &&
+    s.slice(26) === lastZone
+  ) {
+    let f = 0;
+    for (let i = 20; i < 26; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      if (i < 23) f = f * 10 + d;
+    }
+    return lastSecondMs + f;
+  }
+  const r = parseIsoFull(s);
+  if (s.length === 31 && s.charCodeAt(19) === 46 && !Number.isNaN(r)) {
+    lastSecond = s.slice(0, 19);
+    lastZone = s.slice(26);
+    lastSecondMs = parseIsoFull(`${lastSecond}${lastZone}`);
+  }
+  return r;
+}
+
+let lastSecond = '';
+let lastZone = '';
+let lastSecondMs = 0;
+
+function parseIsoFull(s: string): number {
   const m = TS_RE.exec(s);
   if (!m) return Number.NaN;
   const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
