@@ -25,20 +25,23 @@ export function parseCefMessage(text: string): CefMessage | null {
   const fields: string[] = [];
   let cur = '';
   let i = at + 4;
-  for (; i < text.length && fields.length < 7; i++) {
+  let seg = i;
+  while (i < text.length && fields.length < 7) {
     const c = text.charCodeAt(i);
     if (c === 92 /* \ */ && i + 1 < text.length) {
       const n = text[i + 1];
       if (n === '|' || n === '\\') {
-        cur += n;
-        i++;
+        cur += text.slice(seg, i) + n;
+        i += 2;
+        seg = i;
         continue;
       }
-      cur += '\\';
     } else if (c === 124 /* | */) {
-      fields.push(cur);
+      fields.push(cur + text.slice(seg, i));
       cur = '';
-    } else cur += text[i];
+      seg = i + 1;
+    }
+    i++;
   }
   if (fields.length < 7) return null;
   const version = Number(fields[0]!.trim());
