@@ -110,6 +110,13 @@ describe('events into alerts', () => {
       other: 1,
       weird: { eve_bad_json: 1, line_too_long: 1 },
     });
+    const idm = new IdentityMap();
+    const w = ingestText(
+      'json',
+      '{"@timestamp":"2024-01-18T09:00:00Z","winlog":{"event_id":4624,"event_data":{"TargetUserName":"bob","IpAddress":"10.0.0.4"}}}',
+      { emitter: { raise() {} }, identity: idm },
+    );
+    assert.deepEqual([w.identities, idm.who('10.0.0.4', Date.UTC(2024, 0, 18, 9, 30))], [1, 'bob']);
     const j = ingestText('json', '[{"rule":{"name":"a"}},{"x":1},3]', { emitter: { raise() {} } });
     assert.deepEqual(j, {
       accepted: 3,

@@ -1,5 +1,6 @@
 import { parseCef } from './cef.js';
 import { parseEveLine, parseEveObject } from './eve.js';
+import { parseWindowsLogon } from './identity.js';
 import { parseLeef } from './leef.js';
 import { parseSyslogPayload, type SyslogFormat } from './payload.js';
 import { deliver, type EventDeps } from './sink.js';
@@ -71,6 +72,9 @@ export function parseJsonEvent(o: unknown, mapping: CompiledMapping, nowMs: numb
   if (typeof o === 'object' && o !== null && !Array.isArray(o)) {
     const r = o as Record<string, unknown>;
     if (typeof r.event_type === 'string' && 'timestamp' in r) return parseEveObject(o);
+    const w = r.winlog as Record<string, unknown> | undefined;
+    const id = Number(r.EventID ?? r.event_id ?? w?.event_id);
+    if (id === 4624 || id === 4634 || id === 4647) return parseWindowsLogon(r, nowMs);
   }
   return parseWebhookObject(o, mapping, nowMs);
 }
