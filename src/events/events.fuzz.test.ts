@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { runs } from '../../test/support/fuzz.js';
+import { parseIpv4, parseIpv6 } from '../common/addr.js';
 import { parseCef } from './cef.js';
 import { parseEveLine } from './eve.js';
-import { parseIsoMs } from './fields.js';
+import { ip, parseIsoMs } from './fields.js';
 import { parseFirepower } from './firepower.js';
 import { parseVpnLine, parseWindowsLogon } from './identity.js';
 import { INGEST_FORMATS, ingestText, parseLine } from './ingest.js';
@@ -131,5 +132,14 @@ test('Suricata timestamps read the same as Date.parse reads their RFC 3339 form'
       },
     ),
     { numRuns: runs(1000) },
+  );
+});
+
+test('the IPv4 reader agrees with the common address parser', () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9.]{0,18}$/), (s) => {
+      assert.equal(ip(s) !== null, parseIpv4(s) !== null || (s.length >= 2 && parseIpv6(s) !== null), s);
+    }),
+    { numRuns: runs(3000) },
   );
 });

@@ -1,5 +1,5 @@
 import { parseIpv4, parseIpv6 } from '../common/addr.js';
-import { communityId } from '../flow/community-id.js';
+import { communityId, communityIdAt } from '../flow/community-id.js';
 import type { AlertCategory } from '../schema/alert.js';
 
 /** Shared field conversions of the event parsers. */
@@ -49,10 +49,36 @@ export function sigId(v: unknown): number | null {
   return n !== null && n >= 0 && n <= 0x7fffffff ? n : null;
 }
 
+// The last IPv4 address read, as 4 bytes: the Community ID hashes it without parsing again.
+const V4 = new Uint8Array(8);
+
+/** Dotted-quad IPv4 into V4 at `at` (0 or 4), without a regex: this runs twice per event. */
+function v4Into(s: string, at: number): boolean {
+  let part = 0;
+  let val = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part === 3) return false;
+      V4[at + part++] = val;
+      val = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      val = val * 10 + c - 48;
+      if (val > 255) return false;
+      digits++;
+    } else return false;
+  }
+  if (digits === 0 || part !== 3) return false;
+  V4[at + 3] = val;
+  return true;
+}
+
 /** The address in canonical text, or null when it is not an IP address. */
 export function ip(v: unknown): string | null {
   if (typeof v !== 'string' || v.length < 2 || v.length > 45) return null;
-  if (parseIpv4(v) !== null) return v;
+  if (v.length <= 15 && v4Into(v, 0)) return v;
   const b = parseIpv6(v);
   if (b === null) return null;
   return v.toLowerCase();
@@ -73,6 +99,8 @@ export function communityIdOf(
   dport: number | null,
 ): string | null {
   if (proto === null || src === null || dst === null) return null;
+  if (src.length <= 15 && dst.length <= 15 && v4Into(src, 0) && v4Into(dst, 4))
+    return communityIdAt(proto, V4, 0, V4, 4, 4, sport ?? 0, dport ?? 0);
   const a = ipBytes(src);
   const b = ipBytes(dst);
   if (a === null || b === null || a.length !== b.length) return null;
