@@ -30,6 +30,8 @@ export class EveSocket implements EventSource {
     // A socket file left by a previous run would make listen fail; anything else is not ours.
     if (existsSync(this.cfg.socket) && lstatSync(this.cfg.socket).isSocket()) unlinkSync(this.cfg.socket);
     const server = net.createServer((c) => this.accept(c));
+    // Suricata opens one connection per output; a few more allow a restart overlap, no more.
+    server.maxConnections = 16;
     this.server = server;
     await new Promise<void>((res, rej) => {
       server.once('error', rej);

@@ -224,6 +224,22 @@ describe('syslog headers', () => {
     assert.equal(d.msg, '');
   });
 
+  it('unescapes RFC 5424 SD-PARAM values and enforces a required header form', () => {
+    const m = parseSyslog(
+      '<13>1 2024-01-18T10:00:00Z h a - - [x@1 a="q\\"uote" b="br\\]acket" c="back\\\\slash"] msg',
+    )!;
+    assert.deepEqual(m.sd['x@1'], { a: 'q"uote', b: 'br]acket', c: 'back\\slash' });
+    assert.equal(m.msg, 'msg');
+    assert.deepEqual(parseSyslogPayload('<13>Jan 18 10:00:00 h a: CEF:0|V|P|1|2|n|3|', 'rfc5424'), {
+      kind: 'weird',
+      name: 'syslog_not_rfc5424',
+    });
+    assert.equal(
+      parseSyslogPayload('<13>1 - - - - - - CEF:0|V|P|1|2|n|3|src=10.0.0.1', 'rfc5424').kind,
+      'event',
+    );
+  });
+
   // RFC 3164 section 5.4, examples.
   it('reads the RFC 3164 examples', () => {
     const a = parseSyslog(
