@@ -340,6 +340,24 @@ describe('EVE sources', () => {
     assert.deepEqual(srcs(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
+  it('starts at the end of a file met for the first time with from: end', async () => {
+    const dir = tmp();
+    const path = join(dir, 'eve.json');
+    writeFileSync(path, line(1) + line(2));
+    const rec = new Recorder();
+    const t1 = new EveTail(
+      { path, from: 'end', pollMs: 60_000, maxLine: 4096 },
+      { ...deps(rec), dataDir: join(dir, 'data') },
+    );
+    await t1.start();
+    appendFileSync(path, line(3));
+    await t1.stop();
+    assert.deepEqual(
+      rec.alerts.map((a) => a.src_ip),
+      ['10.0.0.3'],
+    );
+  });
+
   it("reads Suricata's unix_stream EVE output", async () => {
     const dir = tmp();
     const rec = new Recorder();
