@@ -7,11 +7,16 @@ import { join } from 'node:path';
  * DIR/tokens.json, which `vantage token create` may change while the server runs (the server
  * re-reads it when its modification time changes).
  */
-export type Role = 'viewer' | 'analyst' | 'admin';
-export const ROLES: readonly Role[] = ['viewer', 'analyst', 'admin'];
-const RANK: Record<Role, number> = { viewer: 1, analyst: 2, admin: 3 };
+export type Role = 'ingest' | 'viewer' | 'analyst' | 'admin';
+export const ROLES: readonly Role[] = ['ingest', 'viewer', 'analyst', 'admin'];
+const RANK: Record<Role, number> = { ingest: 0, viewer: 1, analyst: 2, admin: 3 };
 
-export const roleAllows = (have: Role, need: Role): boolean => RANK[have] >= RANK[need];
+/**
+ * Roles rank viewer < analyst < admin. `ingest` is a scope of its own: a token for a sensor,
+ * an IDS or a SIEM that posts events, and reads nothing; analysts and admins may post too.
+ */
+export const roleAllows = (have: Role, need: Role): boolean =>
+  need === 'ingest' ? have !== 'viewer' : have !== 'ingest' && RANK[have] >= RANK[need];
 
 export interface TokenEntry {
   id: string;

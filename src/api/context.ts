@@ -5,6 +5,7 @@ import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
 
 import type { Monitors } from '../detect/monitors/monitors.js';
+import type { EventSources } from '../events/index.js';
 
 import type { Intel } from '../intel/intel.js';
 
@@ -46,6 +47,8 @@ export interface ApiContext {
   policy?: PolicyRouteDeps;
   /** The alert bus: sinks, outbox, dead letters. */
   bus?: Bus;
+  /** Third-party security events (POST /api/v1/events) and identities. */
+  events?: EventSources;
   /** Network monitors and their threshold rules. */
   monitors?: Monitors;
   /** The audit log (who changed what). */

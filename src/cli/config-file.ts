@@ -7,6 +7,7 @@ import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
+import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 
@@ -76,6 +77,8 @@ export interface FileConfig {
   intel?: IntelConfig;
   /** Where alerts are delivered (Kafka, NATS, syslog, webhooks, Splunk HEC, e-mail). */
   sinks?: SinkSpec[];
+  /** Third-party security events in: EVE files and sockets, syslog (CEF, LEEF, Firepower), RADIUS. */
+  events?: EventsConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -104,6 +107,7 @@ const TOP_KEYS = [
   'sensor',
   'intel',
   'sinks',
+  'events',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -152,6 +156,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.sensor !== undefined) c.sensor = str(o.sensor, 'sensor', 'a name for this sensor on its alerts');
   if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
+  if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
   return c;
 }
 

@@ -25,6 +25,8 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
 import { Monitors } from '../detect/monitors/monitors.js';
+import { type EventsConfig, parseEventsConfig } from '../events/config.js';
+import { createEventSources, IdentityMap } from '../events/index.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { createIntel } from '../intel/intel.js';
@@ -116,6 +118,8 @@ export interface ProductOptions {
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
+  /** Third-party security events in (EVE, syslog CEF/LEEF/Firepower, RADIUS identities). */
+  events?: EventsConfig;
   /** Alert sinks; sinks added over the API are kept in DIR/bus too. */
   sinks?: SinkSpec[];
   /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
@@ -204,13 +208,35 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const audit = createAuditLog(join(dataDir, 'audit.log'));
   // Alerts: every watcher (intel, detectors, policy) and event source raises through one live
   // aggregator; the hub stores them ahead of bulk records and hands them to the bus.
-  const alertHub = new AlertHub({ store, log, metrics });
+  // Who was logged on where (RADIUS, Windows logons, VPN logs): alerts get their src_user.
+  const identity = new IdentityMap(o.events?.identity);
+  const alertHub = new AlertHub({ store, log, metrics, identity: (ip, ts) => identity.who(ip, ts) });
   await alertHub.start();
   const bus = createBus({ sinks: o.sinks ?? [] }, { dataDir, metrics, log, version: PRODUCT_VERSION });
   await bus.start();
   alertHub.setPublisher(bus);
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
+  const identities: Rec[] = [];
+  const events = createEventSources(o.events ?? parseEventsConfig({}), {
+    emitter: alerts,
+    log,
+    dataDir,
+    metrics,
+    identity,
+    onIdentity: (r) => {
+      identities.push(r as unknown as Rec);
+    },
+  });
+  await events.start();
+  const identityTimer = setInterval(() => {
+    if (identities.length === 0) return;
+    const batch = identities.splice(0);
+    store
+      .append('identity', batch)
+      .catch((e: unknown) => log.error('storing identities failed', { error: String(e) }));
+  }, 1000);
+  identityTimer.unref();
   const intel = createIntel(o.intel ?? parseIntelConfig(undefined), {
     dataDir,
     store,
@@ -310,6 +336,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
     bus,
+    events,
     monitors,
     intel,
     policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
@@ -373,6 +400,9 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await collector?.stop();
     await monitors.stop();
     await intel.stop();
+    await events.stop();
+    clearInterval(identityTimer);
+    if (identities.length > 0) await store.append('identity', identities.splice(0));
     alerts.emitDirty();
     await alertHub.stop();
     await bus.stop();
@@ -521,6 +551,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.sensor) o.sensor = file.sensor;
   if (file.intel) o.intel = file.intel;
   if (file.sinks) o.sinks = file.sinks;
+  if (file.events) o.events = file.events;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -5,6 +5,7 @@ import { dnsRecord } from './dns.js';
 import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
+import { identityRecord } from './identity.js';
 import type { AnyRecordDef, RecordOf } from './registry.js';
 import { sightingRecord } from './sighting.js';
 import { smbRecord } from './smb.js';
@@ -36,6 +37,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   sflowCountersRecord,
   alertRecord,
   sightingRecord,
+  identityRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;

@@ -59,31 +59,42 @@ interface AlertRow {
 const TITLE = 'E2E: ET POLICY suspicious connection';
 
 /**
- * Raise the alert the test is about, for one connection of the sample data.
- * TODO(integrator): raise it the way the issue asks, through the Suricata EVE route being built
- * on another branch: POST /api/v1/events?format=eve with one EVE "alert" line for this flow
- * (src_ip/src_port/dest_ip/dest_port/proto, community_id, alert.signature = TITLE,
- * alert.signature_id, alert.severity), then wait for the alert to be listed. Until that route
- * is merged the alert is raised in-process, as every detector raises its alerts.
+ * Raise the alert the test is about the way a Suricata sensor does: one EVE "alert" line for
+ * a connection of the sample data, posted to the events route with an ingest-only token.
  */
 async function raiseAlert(product: Product, f: Flow): Promise<void> {
-  product.alerts.raise({
-    ts: Date.parse(f.first_ts),
-    category: 'ids',
-    detector: 'suricata',
-    title: TITLE,
-    severity: 75,
-    confidence: 80,
+  const ingest = product.tokens.create('ingest', 'suricata').token;
+  const eve = {
+    timestamp: new Date(Date.parse(f.first_ts)).toISOString().replace('Z', '+0000'),
+    flow_id: 1_234_567,
+    event_type: 'alert',
     src_ip: f.client_ip,
     src_port: f.client_port,
-    dst_ip: f.server_ip,
-    dst_port: f.server_port,
-    proto: 6,
-    community_id: f.community_id,
-    signature_id: 2_013_028,
-    attack_technique: 'T1071.001',
-    evidence: { flow_ids: [f.flow_id], ports: [f.server_port], intervals: [30, 30.5, 29.8, 30.1] },
+    dest_ip: f.server_ip,
+    dest_port: f.server_port,
+    proto: 'TCP',
+    alert: {
+      action: 'allowed',
+      gid: 1,
+      signature_id: 2_013_028,
+      rev: 7,
+      signature: TITLE,
+      category: 'Misc activity',
+      severity: 1,
+      metadata: { mitre_technique_id: ['T1071.001'] },
+    },
+  };
+  const res = await fetch(`${product.url}/api/v1/events?format=eve`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/x-ndjson' },
+    body: `${JSON.stringify(eve)}\n`,
   });
+  assert.equal(res.status, 202, await res.text());
+  // The ingest token posts events and reads nothing.
+  const read = await fetch(`${product.url}/api/v1/alerts`, {
+    headers: { authorization: `Bearer ${ingest}` },
+  });
+  assert.equal(read.status, 403);
   await product.alertHub.flush();
 }
 
@@ -188,11 +199,9 @@ describe('alerts console (e2e, chromium)', { skip }, () => {
     await p.getByTestId('alert-detail').waitFor();
     assert.equal(await p.locator('[data-field=src_ip] a').textContent(), flow.client_ip);
     assert.equal(await p.locator('[data-field=dst_ip] a').textContent(), flow.server_ip);
-    await p.getByTestId('evidence-intervals').waitFor();
-    assert.equal(
-      await p.getByTestId('evidence-ports').locator('li').getAttribute('data-key'),
-      String(flow.server_port),
-    );
+    // The EVE event's own fields are the evidence: its rule and classification.
+    await p.getByTestId('evidence-table').waitFor();
+    assert.match((await p.getByTestId('evidence-table').textContent()) ?? '', /signature_id2,013,028/);
     assert.equal(
       await p.getByRole('link', { name: 'T1071.001' }).getAttribute('href'),
       'https://attack.mitre.org/techniques/T1071/001/',
