@@ -251,6 +251,12 @@ export function searchRoutes(app: FastifyInstance, ctx: ApiContext): void {
           for (const n of NAME_FIELDS) if (typeof r[n] === 'string' && r[n]) names.add(r[n] as string);
         }
       }
+      // Who used the address (RADIUS, Windows logons, VPN logs), with first and last time.
+      if (defOf(ctx, 'identity')) {
+        out.users = (
+          await ctx.store.distinct('identity', 'user', { ...range, filter: on('ip'), limit: 20 })
+        ).map((u) => ({ user: u.value, first: u.first, last: u.last, events: u.count }));
+      }
       const device = (related.device as Record<string, unknown>[] | undefined)?.[0];
       out.vendor = (device?.vendor as string | undefined) ?? null;
       out.names = [...names].slice(0, 50);

@@ -17,6 +17,7 @@ interface HostAnswer {
   traffic?: { as_client: TopItem; as_server: TopItem };
   rtt_ms?: number | null;
   macs?: { mac: string; first: string; last: string; flows: number }[];
+  users?: { user: string; first: string; last: string; events: number }[];
   peers?: { servers: TopItem[]; clients: TopItem[] };
   apps?: TopItem[];
   server_ports?: TopItem[];
@@ -161,6 +162,32 @@ export function HostPage({ ip }: { ip: string }) {
                 ))}
               </tbody>
             </table>
+          )}
+        </Panel>
+        <Panel title="Users (identity)" loading={q.loading} testId="host-users">
+          {h?.users && h.users.length > 0 ? (
+            <table className="kv">
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">First</th>
+                  <th scope="col">Last</th>
+                  <th scope="col">Events</th>
+                </tr>
+              </thead>
+              <tbody>
+                {h.users.map((u) => (
+                  <tr key={u.user}>
+                    <td>{u.user}</td>
+                    <td>{time(u.first)}</td>
+                    <td>{time(u.last)}</td>
+                    <td className="num">{int(u.events)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p className="empty">No logons seen (RADIUS accounting, Windows logons, VPN logs).</p>
           )}
         </Panel>
         <Panel title="Applications" loading={q.loading}>
