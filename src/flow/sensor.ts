@@ -62,8 +62,12 @@ export class Sensor {
     this.allHooks = this.hooks.length === 32 ? 0xffffffff : (1 << this.hooks.length) - 1;
   }
 
+  /** Time of the latest frame, for summary records. */
+  private lastTsSec = 0;
+
   readonly onFrame = (f: Frame): void => {
     const c = this.counters;
+    this.lastTsSec = f.tsSec;
     c.frames++;
     c.bytes += f.wirelen;
     const p = this.decoder.decode(f);
@@ -106,9 +110,22 @@ export class Sensor {
     this.wantGen = g;
   }
 
+  /**
+   * Weird records are sampled as Zeek's weird framework does: the first `weirdSample` of each
+   * name become records, the rest only counts, summarised in one record per name at the end
+   * (`summarizeWeirds`). A flood of malformed packets costs counters, not rows.
+   */
+  weirdSample = 100;
+  private readonly weirdSuppressed = new Float64Array(WEIRD_NAMES.length);
+  private readonly fileWeirds = new Map<string, { kept: number; suppressed: number }>();
+
   private weird(p: Packet): void {
     this.counters.weird++;
-    this.weirdCounts[p.weird]!++;
+    const seen = ++this.weirdCounts[p.weird]!;
+    if (seen > this.weirdSample) {
+      this.weirdSuppressed[p.weird]!++;
+      return;
+    }
     const name = WEIRD_NAMES[p.weird] ?? 'unknown';
     const hasIp = p.srcOff >= 0 && p.ipVer !== 0;
     const hasPorts = p.l4Off >= 0;
@@ -143,6 +160,13 @@ export class Sensor {
   /** Record a weird that is not tied to a decoded packet (e.g. a damaged capture file). */
   fileWeird(name: string, detail: string, tsSec: number, tsNs: number): void {
     this.counters.weird++;
+    const f = this.fileWeirds.get(name) ?? { kept: 0, suppressed: 0 };
+    this.fileWeirds.set(name, f);
+    if (f.kept >= this.weirdSample) {
+      f.suppressed++;
+      return;
+    }
+    f.kept++;
     this.sink({
       type: 'weird',
       name,
@@ -159,10 +183,43 @@ export class Sensor {
     } satisfies WeirdRecord);
   }
 
+  /**
+   * One `weird` record per name whose records were suppressed since the last summary, with
+   * the count in `detail` (live paths call it periodically; `finish` calls it once).
+   */
+  summarizeWeirds(tsSec = Math.floor(Date.now() / 1000)): void {
+    const emit = (name: string, n: number) =>
+      this.sink({
+        type: 'weird',
+        name,
+        ts: isoNs(tsSec, 0),
+        offset: null,
+        src_ip: null,
+        dst_ip: null,
+        proto: null,
+        src_port: null,
+        dst_port: null,
+        community_id: null,
+        frame_len: 0,
+        detail: `${n} more not recorded (the first ${this.weirdSample} of each name are)`,
+      } satisfies WeirdRecord);
+    this.weirdSuppressed.forEach((n, i) => {
+      if (n === 0) return;
+      this.weirdSuppressed[i] = 0;
+      emit(WEIRD_NAMES[i] ?? 'unknown', n);
+    });
+    for (const [name, f] of this.fileWeirds) {
+      if (f.suppressed === 0) continue;
+      emit(name, f.suppressed);
+      f.suppressed = 0;
+    }
+  }
+
   /** End of input: emit every flow and flush hooks. */
   finish(): SensorCounters {
     this.flows.flush();
     for (const h of this.hooks) h.finish?.();
+    this.summarizeWeirds(this.lastTsSec);
     const by: Record<string, number> = {};
     this.weirdCounts.forEach((n, i) => {
       if (n > 0) by[WEIRD_NAMES[i]!] = n;
