@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../common/errors.js';
 
 /** A widget: one saved query over the registry's fields and how to draw it. */
 export interface Widget {
@@ -34,11 +35,35 @@ export interface Dashboard {
   updated: string;
 }
 
+/** What one user may keep: user-created objects are bounded like every other input. */
+export const DASHBOARD_QUOTA = { perOwner: 50, totalBytes: 16 << 20 };
+
 /** Dashboards in DIR/dashboards.json, written whole through a temporary file and a rename. */
 export class DashboardStore {
   private items: Dashboard[] | null = null;
 
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    private readonly quota = DASHBOARD_QUOTA,
+  ) {}
+
+  /** Refuse a change that would pass the owner's count or the file's size. */
+  private check(owner: string | null, extra: Dashboard | null): void {
+    const all = this.load();
+    if (owner !== null && all.filter((d) => d.owner === owner).length >= this.quota.perOwner) {
+      throw new UserError(
+        409,
+        `quota: a user keeps at most ${this.quota.perOwner} dashboards; delete one before creating another`,
+      );
+    }
+    const size = Buffer.byteLength(JSON.stringify({ dashboards: extra ? [...all, extra] : all }));
+    if (size > this.quota.totalBytes) {
+      throw new UserError(
+        409,
+        `quota: dashboards may take at most ${this.quota.totalBytes >> 20} MiB in all`,
+      );
+    }
+  }
 
   private get path(): string {
     return join(this.dataDir, 'dashboards.json');
@@ -78,6 +103,7 @@ export class DashboardStore {
       created: now,
       updated: now,
     };
+    this.check(owner.id, out);
     this.load().push(out);
     this.save();
     return out;
@@ -86,12 +112,19 @@ export class DashboardStore {
   update(id: string, d: Pick<Dashboard, 'name' | 'shared' | 'widgets'>): Dashboard | undefined {
     const cur = this.get(id);
     if (!cur) return undefined;
+    const before = { ...cur };
     Object.assign(cur, {
       name: d.name,
       shared: d.shared,
       widgets: d.widgets,
       updated: new Date().toISOString(),
     });
+    try {
+      this.check(null, null);
+    } catch (e) {
+      Object.assign(cur, before);
+      throw e;
+    }
     this.save();
     return cur;
   }

@@ -101,9 +101,13 @@ export function dashboardRoutes(app: FastifyInstance, ctx: ApiContext): void {
       bodyLimit: 256 * 1024,
       schema: {
         tags: ['dashboards'],
-        summary: 'Create a dashboard owned by the calling token',
+        summary: 'Create a dashboard owned by the calling token (at most 50 per user)',
         body: DashboardBody,
-        response: { 201: Type.Object({}, { additionalProperties: true }), 400: ErrorSchema },
+        response: {
+          201: Type.Object({}, { additionalProperties: true }),
+          400: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {
@@ -121,7 +125,7 @@ export function dashboardRoutes(app: FastifyInstance, ctx: ApiContext): void {
         summary: 'Replace a dashboard (owner or admin)',
         params: IdParams,
         body: DashboardBody,
-        response: { 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema },
+        response: { 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req) => {
