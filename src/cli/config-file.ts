@@ -39,7 +39,7 @@ export interface MirrorSourcesConfig {
 
 export interface PacketsConfig {
   enabled: boolean;
-  /** Disk budget of the packet store in bytes (0: no limit). */
+  /** Disk budget of the packet store in bytes (0: half the free disk space at start; -1: no limit). */
   maxBytes: number;
   /** Delete packet segments older than this many hours (0: keep). */
   maxAgeHours: number;
@@ -143,7 +143,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   }
   if (o.retentionDays !== undefined) c.retentionDays = num(o.retentionDays, 'retentionDays', 0, 1e6);
   if (o.retentionBytes !== undefined)
-    c.retentionBytes = int(o.retentionBytes, 'retentionBytes', 0, Number.MAX_SAFE_INTEGER);
+    c.retentionBytes = int(o.retentionBytes, 'retentionBytes', -1, Number.MAX_SAFE_INTEGER);
   if (o.rateLimit !== undefined) c.rateLimit = int(o.rateLimit, 'rateLimit', 1, 1e9);
   if (o.samples !== undefined) c.samples = bool(o.samples, 'samples');
   if (o.collect !== undefined) c.collect = parseCollect(o.collect);
@@ -261,7 +261,7 @@ function parsePackets(v: unknown): PacketsConfig {
   known(o, 'packets', ['enabled', 'maxBytes', 'maxAgeHours', 'snaplen', 'filter']);
   const p: PacketsConfig = { ...DEFAULT_PACKETS };
   if (o.enabled !== undefined) p.enabled = bool(o.enabled, 'packets.enabled');
-  if (o.maxBytes !== undefined) p.maxBytes = int(o.maxBytes, 'packets.maxBytes', 0, Number.MAX_SAFE_INTEGER);
+  if (o.maxBytes !== undefined) p.maxBytes = int(o.maxBytes, 'packets.maxBytes', -1, Number.MAX_SAFE_INTEGER);
   if (o.maxAgeHours !== undefined) p.maxAgeHours = num(o.maxAgeHours, 'packets.maxAgeHours', 0, 1e6);
   if (o.snaplen !== undefined) p.snaplen = int(o.snaplen, 'packets.snaplen', 0, 262_144);
   if (o.filter !== undefined) {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -20,7 +20,7 @@ import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import { AlertAggregator } from '../common/alerts.js';
-import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
+import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
@@ -65,7 +65,8 @@ options:
   --data DIR               data directory (default ./data)
   --listen HOST:PORT       address to listen on (default 127.0.0.1:8080)
   --retention-days N       drop data older than N days (default 0: keep)
-  --retention-bytes N      keep the store under N bytes, oldest data first (default 0: no limit)
+  --retention-bytes N      keep the store under N bytes, oldest data first (default 0: a quarter
+                           of the free disk space at start; -1: no limit)
   --rate-limit N           requests per minute per token (default 6000)
   --no-samples             do not ingest the bundled sample captures on first start
   --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
@@ -159,8 +160,19 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
   const metrics = new Metrics();
+  const pk: PacketsConfig =
+    typeof o.packets === 'object'
+      ? { ...DEFAULT_PACKETS, ...o.packets }
+      : { ...DEFAULT_PACKETS, enabled: o.packets !== false };
+  const fs = statfsSync(dataDir);
+  const budgets = diskBudgets(fs.bavail * fs.bsize, o.retentionBytes ?? 0, pk.maxBytes);
+  const gb = (n: number) => (n === 0 ? 'no limit' : `${(n / 1e9).toFixed(1)} GB`);
+  log.info('disk budgets', {
+    records: `${gb(budgets.records)}${budgets.derived.records ? ' (a quarter of the free space; --retention-bytes changes it)' : ''}`,
+    packets: `${gb(budgets.packets)}${budgets.derived.packets ? ' (half of the free space; packets.maxBytes changes it)' : ''}`,
+  });
   const store = createEmbeddedStore(
-    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
+    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: budgets.records },
     { log },
   );
   try {
@@ -274,15 +286,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     });
   }
   // Packets of every ingested capture go to the packet store, searchable through the API.
-  const pk: PacketsConfig =
-    typeof o.packets === 'object'
-      ? { ...DEFAULT_PACKETS, ...o.packets }
-      : { ...DEFAULT_PACKETS, enabled: o.packets !== false };
   const recorder = pk.enabled
     ? createPacketRecorder(
         {
           dir: join(dataDir, 'pcap'),
-          maxBytes: pk.maxBytes,
+          maxBytes: budgets.packets,
           maxAgeSeconds: pk.maxAgeHours * 3600,
           snaplen: pk.snaplen,
           filter: pk.filter === '' ? null : pk.filter,
@@ -528,7 +536,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     dataDir: values.data ?? file.dataDir ?? DEFAULT_CONFIG.dataDir,
     ...listen,
     retentionDays: parseNumber('retention-days', values['retention-days'], file.retentionDays ?? 0),
-    retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0),
+    retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0, -1),
     rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
     samples: values['no-samples'] ? false : (file.samples ?? true),
     collect: {

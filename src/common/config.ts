@@ -35,9 +35,30 @@ export function parseListen(s: string): { host: string; port: number } {
 }
 
 /** Non-negative number from an option or environment value, naming the key on error. */
-export function parseNumber(key: string, v: string | undefined, dflt: number): number {
+export function parseNumber(key: string, v: string | undefined, dflt: number, min = 0): number {
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(key, `expected a non-negative number (got '${v}')`);
+  if (!Number.isFinite(n) || n < min)
+    throw new ConfigError(
+      key,
+      min === 0 ? `expected a non-negative number (got '${v}')` : `expected a number ≥ ${min} (got '${v}')`,
+    );
   return n;
+}
+
+/**
+ * Disk budgets when none is configured (0): shares of the free space on the data directory's
+ * file system at start, so no input can fill the disk. -1 means no limit.
+ */
+export function diskBudgets(
+  freeBytes: number,
+  records: number,
+  packets: number,
+): { records: number; packets: number; derived: { records: boolean; packets: boolean } } {
+  const derive = (v: number, share: number) => (v === 0 ? Math.floor(freeBytes * share) : v < 0 ? 0 : v);
+  return {
+    records: derive(records, 0.25),
+    packets: derive(packets, 0.5),
+    derived: { records: records === 0, packets: packets === 0 },
+  };
 }

@@ -211,7 +211,7 @@ describe('config file validation', () => {
       assert.equal(r.status, 1, r.stderr);
       // Without the addon the live module's install hint; with it, no such interface (or the
       // privilege hint): either way the source is named.
-      assert.match(r.stderr, /^vantage start: config: capture\[0\]: /);
+      assert.match(r.stderr, /^vantage start: config: capture\[0\]: /m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
