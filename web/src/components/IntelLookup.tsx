@@ -35,7 +35,9 @@ export function IndicatorFacts({ i }: { i: Indicator }) {
         <tr>
           <th scope="row">Seen by the feeds</th>
           <td>
-            {time(i.first_seen)} – {time(i.last_seen)}
+            {i.first_seen || i.last_seen
+              ? `${time(i.first_seen)} – ${time(i.last_seen)}`
+              : 'the feeds do not say'}
           </td>
         </tr>
         <tr>

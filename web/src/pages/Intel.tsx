@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useId, useState } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { can, getJson, type Page, qs, sendJson } from '../api';
 import { Chart } from '../components/Chart';
 import { IndicatorFacts } from '../components/IntelLookup';
@@ -376,7 +376,8 @@ function SightingChart() {
       <Chart
         xs={b.xs}
         series={[{ label: 'sightings', values: b.counts }]}
-        format={(v) => (v === null ? '–' : int(v))}
+        // Counts are whole: no fractional ticks on a small axis.
+        format={(v) => (v === null ? '–' : Number.isInteger(v) ? int(v) : '')}
         height={160}
         label={`Sightings per ${dwell(b.step)}: ${int(times.length)} in all`}
       />
@@ -572,7 +573,7 @@ function Findings({ h }: { h: Hunt }) {
 function Hunts({ preset }: { preset: { value: string; n: number } }) {
   const id = useId();
   const { me } = useSession();
-  const { resolved } = useTime();
+  const { resolved, refresh } = useTime();
   const [value, setValue] = useState('');
   const [from, setFrom] = useState('-30d');
   const [to, setTo] = useState('');
@@ -592,6 +593,12 @@ function Hunts({ preset }: { preset: { value: string; n: number } }) {
   useEffect(() => {
     if (preset.value) setValue(preset.value);
   }, [preset]);
+  // A hunt that ends has written sightings (and maybe alerts): refresh the views that show them.
+  const wasRunning = useRef(false);
+  useEffect(() => {
+    if (wasRunning.current && !running) refresh();
+    wasRunning.current = running;
+  }, [running, refresh]);
   const analyst = can(me.role, 'analyst');
   const current = list.data?.hunts.find((h) => h.id === shown) ?? list.data?.hunts[0];
 
@@ -737,7 +744,9 @@ export function IntelPage() {
   const feeds = useLoad('intel-feeds', (signal) =>
     getJson<{ feeds: FeedStatus[]; counters: Record<string, number> }>('/api/v1/intel/feeds', signal),
   );
-  const [hunt, setHunt] = useState({ value: '', n: 0 });
+  const route = useRoute();
+  // A link such as the lookup's "hunt for it" names the value: the hunt form starts with it.
+  const [hunt, setHunt] = useState(() => ({ value: route.params.get('q') ?? '', n: 0 }));
   const c = feeds.data?.counters;
   return (
     <div className="page" data-testid="intel">
@@ -777,12 +786,10 @@ export function IntelPage() {
         {feeds.data && <Feeds feeds={feeds.data.feeds} onChanged={feeds.reload} />}
       </Panel>
       {can(me.role, 'admin') && <AddFeed onAdded={feeds.reload} />}
-      <div className="grid g2">
-        <SightingChart />
-        <Panel title="Latest sightings" testId="intel-latest">
-          <SightingTable filter="" limit={15} testId="intel-latest-sightings" />
-        </Panel>
-      </div>
+      <SightingChart />
+      <Panel title="Latest sightings" testId="intel-latest">
+        <SightingTable filter="" limit={15} testId="intel-latest-sightings" />
+      </Panel>
       <IndicatorSearch onHunt={(i) => setHunt((h) => ({ value: i.value, n: h.n + 1 }))} />
       <Hunts preset={hunt} />
     </div>
