@@ -7,6 +7,7 @@ import { AlertsPage } from './pages/Alerts';
 import { Dashboards } from './pages/Dashboards';
 import { FlowPage } from './pages/Flow';
 import { HostPage } from './pages/Host';
+import { IntelPage } from './pages/Intel';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
 import { PivotPage } from './pages/Pivot';
@@ -41,6 +42,8 @@ function Page() {
       return <FlowPage id={a ?? ''} />;
     case 'dashboards':
       return <Dashboards id={a ?? null} />;
+    case 'intel':
+      return <IntelPage />;
     case 'sensors':
       return <Sensors />;
     case 'settings':

@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { download, getJson, type Page, qs, request } from '../api';
+import { IntelHits } from '../components/IntelHits';
 import { ErrorBox, Panel } from '../components/Status';
 import { cell, time } from '../format';
+import { flowSightingsFilter, quoted } from '../intel';
 import { type PacketLine, parseCapture } from '../pcap';
 import { href } from '../router';
 import { useLoad, useSession } from '../state';
@@ -175,6 +177,18 @@ export function FlowPage({ id }: { id: string }) {
           </Panel>
         </div>
       </div>
+      {rec && (
+        <IntelHits
+          sightingFilter={flowSightingsFilter(id, rec.community_id as string | null)}
+          alertFilter={
+            typeof rec.community_id === 'string'
+              ? `community_id = ${quoted(rec.community_id)}`
+              : `src_ip = ${String(rec.client_ip)} and dst_ip = ${String(rec.server_ip)}`
+          }
+          testId="flow-intel"
+          allTime
+        />
+      )}
     </div>
   );
 }

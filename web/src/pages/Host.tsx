@@ -1,9 +1,11 @@
 import { qs, type TopItem } from '../api';
 import { AlertTable } from '../components/AlertTable';
 import { BarList } from '../components/BarList';
+import { IntelHits } from '../components/IntelHits';
 import { RecordTable } from '../components/RecordTable';
 import { ErrorBox, Panel } from '../components/Status';
 import { bytes, countryName, int, ms, time } from '../format';
+import { hostSightingsFilter } from '../intel';
 import { hostFilter } from '../queries';
 import { href } from '../router';
 import { useJson, useSession, useTime } from '../state';
@@ -205,6 +207,11 @@ export function HostPage({ ip }: { ip: string }) {
           compact
         />
       </Panel>
+      <IntelHits
+        sightingFilter={hostSightingsFilter(ip)}
+        alertFilter={`src_ip = ${ip} or dst_ip = ${ip}`}
+        testId="host-intel"
+      />
       <h2 className="section">Flows</h2>
       {flow && <RecordTable type={flow} filter={hostFilter(ip)} pageSize={25} />}
       {h &&

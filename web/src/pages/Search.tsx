@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { download, qs } from '../api';
+import { IntelLookup } from '../components/IntelLookup';
 import { RecordTable } from '../components/RecordTable';
 import { Empty, ErrorBox } from '../components/Status';
 import { int } from '../format';
@@ -101,6 +102,7 @@ export function SearchPage({ q }: { q: string }) {
         </span>
       </div>
       <ErrorBox error={pcapErr} />
+      <IntelLookup value={q} />
       {kinds.length > 0 && (
         <>
           <div role="tablist" aria-label="Result kinds" className="tabs">
