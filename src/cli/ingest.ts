@@ -21,6 +21,7 @@ options:
   --no-l7                      flows only: skip application-layer parsing (DNS, HTTP, TLS...)
   --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
                                (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
+  --no-detect                  do not run the behaviour detectors (scans, floods, brute force...)
 `;
 
 export async function ingestCommand(argv: string[]): Promise<number> {
@@ -65,7 +66,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   };
   // Alerts are printed among the records, once per episode, when it ends.
   const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
-  const watchers = await createWatchers({}, alerts);
+  const watchers = await createWatchers(values['no-detect'] ? { detect: false } : {}, alerts);
   const sink = (rec: { type: string; [k: string]: unknown }): void => {
     print(rec);
     for (const w of watchers) w.onRecord(rec);
@@ -135,6 +136,7 @@ function parse(argv: string[]) {
       'no-tunnel-key': { type: 'boolean', default: false },
       'no-l7': { type: 'boolean', default: false },
       'collect-port': { type: 'string', multiple: true },
+      'no-detect': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
