@@ -1,7 +1,7 @@
 import { isoMs } from '../common/alerts.js';
 import { BoundedMap, CappedSet } from './bounded.js';
 import type { DetectConfig } from './config.js';
-import { dispersion, histogramScore } from './stats.js';
+import { bimodalScore, dispersion, histogramScore } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -9,8 +9,8 @@ import type { DetectContext, Detector } from './types.js';
  * four subscores over the connections of one internal host to one external host —
  * timestamp regularity (Bowley skew and MAD of the inter-arrival times), data-size
  * regularity (the same over bytes), duration (how much of the data's span the pair covers)
- * and histogram evenness (coefficient of variation over 24 bins of the pair's span; RITA uses
- * the 24 hours of a day, which a capture of one hour cannot fill). Median and MAD make the
+ * and histogram evenness (the better of the coefficient-of-variation and bimodal fits over up to
+ * 24 bins of the pair's span; RITA uses the 24 hours of a day, which an hour's capture cannot fill). Median and MAD make the
  * score robust to jitter and to missing beats. Destinations that many internal hosts use
  * (update checks) and benign periodic services (NTP) are not beacons.
  */
@@ -54,10 +54,13 @@ export function beaconScore(ts: number[], bytes: number[], spanMs: number): Beac
   const first = ts[0] ?? 0;
   const last = ts[ts.length - 1] ?? 0;
   const coverage = spanMs > 0 ? Math.min(1, (last - first) / spanMs) : 0;
-  const bins = new Array<number>(24).fill(0);
-  const w = (last - first) / 24 || 1;
-  for (const x of ts) bins[Math.min(23, Math.floor((x - first) / w))]! += 1;
-  const hist = histogramScore(bins);
+  // As many bins as give about three beats each (at most RITA's 24), so that a short capture's
+  // histogram measures evenness rather than counting noise.
+  const nb = Math.max(4, Math.min(24, Math.floor(ts.length / 3)));
+  const bins = new Array<number>(nb).fill(0);
+  const w = (last - first) / nb || 1;
+  for (const x of ts) bins[Math.min(nb - 1, Math.floor((x - first) / w))]! += 1;
+  const hist = Math.max(histogramScore(bins), bimodalScore(bins));
   const score = 0.25 * t.score + 0.25 * d.score + 0.25 * coverage + 0.25 * hist;
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   return {

@@ -69,3 +69,16 @@ export function histogramScore(counts: number[]): number {
   const cv = Math.sqrt(v / n) / mean;
   return Math.max(0, 1 - cv);
 }
+
+/**
+ * RITA's bimodal fit of a histogram: the share of bins whose count is one of the two most
+ * common counts, after dropping `outliers` bins (beats missed or doubled leave a second mode).
+ */
+export function bimodalScore(counts: number[], outliers = 1): number {
+  if (counts.length <= outliers + 2) return 0;
+  const freq = new Map<number, number>();
+  for (const c of counts) freq.set(c, (freq.get(c) ?? 0) + 1);
+  const modes = [...freq.values()].sort((a, b) => b - a);
+  const fit = (modes[0] ?? 0) + (modes[1] ?? 0);
+  return Math.max(0, Math.min(1, fit / (counts.length - outliers)));
+}

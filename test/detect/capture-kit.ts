@@ -1,5 +1,5 @@
-import type { TestPacket } from '../support/pcap-writer.js';
 import { eth, ipv4, tcp, udp } from '../support/packets.js';
+import type { TestPacket } from '../support/pcap-writer.js';
 
 /** Deterministic PRNG (mulberry32): the labelled captures are the same on every run. */
 export function rng(seed: number): () => number {
@@ -95,11 +95,25 @@ export class CaptureKit {
     now = Math.max(now, t + dur);
     this.frame(now, c, s, 6, tcp({ sport: cport, dport: sport, seq: cs, ack: ss, flags: FIN | ACK }));
     this.frame(now + 0.001, s, c, 6, tcp({ sport, dport: cport, seq: ss, ack: cs + 1, flags: FIN | ACK }));
-    this.frame(now + 0.002, c, s, 6, tcp({ sport: cport, dport: sport, seq: cs + 1, ack: ss + 1, flags: ACK }));
+    this.frame(
+      now + 0.002,
+      c,
+      s,
+      6,
+      tcp({ sport: cport, dport: sport, seq: cs + 1, ack: ss + 1, flags: ACK }),
+    );
   }
 
   /** One UDP exchange: a request and, unless null, an answer (sizes declared when numbers). */
-  udp(t: number, c: string, s: string, cport: number, sport: number, req: Buffer | number, resp: Buffer | number | null): void {
+  udp(
+    t: number,
+    c: string,
+    s: string,
+    cport: number,
+    sport: number,
+    req: Buffer | number,
+    resp: Buffer | number | null,
+  ): void {
     this.flows++;
     const put = (tt: number, a: string, b: string, ap: number, bp: number, body: Buffer | number): void => {
       if (typeof body === 'number') this.frame(tt, a, b, 17, udp(ap, bp, [], 8 + body), 28 + body);
@@ -110,7 +124,15 @@ export class CaptureKit {
   }
 
   /** A one-packet flow (floods): SYN, UDP datagram or ICMP echo request. */
-  single(t: number, src: string, dst: string, proto: 'syn' | 'udp' | 'icmp', sport: number, dport: number, size = 60): void {
+  single(
+    t: number,
+    src: string,
+    dst: string,
+    proto: 'syn' | 'udp' | 'icmp',
+    sport: number,
+    dport: number,
+    size = 60,
+  ): void {
     this.flows++;
     if (proto === 'syn') this.frame(t, src, dst, 6, tcp({ sport, dport, seq: 7, flags: SYN }));
     else if (proto === 'udp') this.frame(t, src, dst, 17, udp(sport, dport, [], size - 20), size);
@@ -123,9 +145,26 @@ export class CaptureKit {
     this.frame(t, from, to, 1, [3, 3, 0, 0, 0, 0, 0, 0, ...quoted]);
   }
 
-  dns(t: number, c: string, s: string, cport: number, name: string, qtype: number, rcode: number, answers: Answer[] = []): void {
+  dns(
+    t: number,
+    c: string,
+    s: string,
+    cport: number,
+    name: string,
+    qtype: number,
+    rcode: number,
+    answers: Answer[] = [],
+  ): void {
     const id = (cport * 7) & 0xffff;
-    this.udp(t, c, s, cport, 53, dnsMessage(id, false, name, qtype, 0, []), dnsMessage(id, true, name, qtype, rcode, answers));
+    this.udp(
+      t,
+      c,
+      s,
+      cport,
+      53,
+      dnsMessage(id, false, name, qtype, 0, []),
+      dnsMessage(id, true, name, qtype, rcode, answers),
+    );
   }
 
   /** Time-ordered pcap packets, times relative to `t0` seconds. */
@@ -154,7 +193,14 @@ function nameBytes(name: string): number[] {
   return out;
 }
 
-export function dnsMessage(id: number, response: boolean, name: string, qtype: number, rcode: number, answers: Answer[]): Buffer {
+export function dnsMessage(
+  id: number,
+  response: boolean,
+  name: string,
+  qtype: number,
+  rcode: number,
+  answers: Answer[],
+): Buffer {
   const flags = response ? 0x8180 | rcode : 0x0100;
   const h = [id >> 8, id & 255, flags >> 8, flags & 255, 0, 1, 0, response ? answers.length : 0, 0, 0, 0, 0];
   const q = [...nameBytes(name), qtype >> 8, qtype & 255, 0, 1];
@@ -169,6 +215,10 @@ export function dnsMessage(id: number, response: boolean, name: string, qtype: n
 }
 
 export const httpRequest = (method: string, host: string, uri: string): Buffer =>
-  Buffer.from(`${method} ${uri} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Mozilla/5.0\r\nContent-Length: 0\r\n\r\n`);
+  Buffer.from(
+    `${method} ${uri} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Mozilla/5.0\r\nContent-Length: 0\r\n\r\n`,
+  );
 export const httpResponse = (status: number, reason: string, len = 0): Buffer =>
-  Buffer.from(`HTTP/1.1 ${status} ${reason}\r\nServer: nginx\r\nContent-Length: ${len}\r\n\r\n${'x'.repeat(len)}`);
+  Buffer.from(
+    `HTTP/1.1 ${status} ${reason}\r\nServer: nginx\r\nContent-Length: ${len}\r\n\r\n${'x'.repeat(len)}`,
+  );
