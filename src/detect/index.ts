@@ -196,7 +196,7 @@ export async function runDetectors(
   }
   const end = range.before ?? Date.now() * 1000 + 1;
   let records = 0;
-  for (let a = after ?? end; a < end; a += sliceUs) {
+  for (let a = after ?? end; a < end; ) {
     const b = Math.min(end, a + sliceUs);
     const slice: Rec[] = [];
     for (const t of types) {
@@ -207,6 +207,18 @@ export async function runDetectors(
     slice.sort((x, y) => recMs(x) - recMs(y));
     for (const r of slice) set.onRecord(r as AnyRecord);
     records += slice.length;
+    a = b;
+    if (slice.length === 0 && a < end) {
+      // Sparse history: jump over the gap to the next stored record rather than slice by slice.
+      let next = end;
+      for (const t of types) {
+        const page = await store.list({ type: t, after: a, before: end, limit: 1, desc: false });
+        const first = page.items[0];
+        const ms = first ? tsMs(first[TIME_FIELD[t] ?? 'ts']) : Number.NaN;
+        if (Number.isFinite(ms)) next = Math.min(next, Math.max(a, Math.floor(ms * 1000)));
+      }
+      a = next;
+    }
   }
   set.finish();
   return { records, alerts, counters: set.counters };
