@@ -5,7 +5,15 @@
  * traffic (a spoofed flood of a million sources only churns the map).
  */
 export class BoundedMap<K, V> {
-  private readonly m = new Map<K, V>();
+  private readonly m = new Map<K, { v: V; seq: number }>();
+  /**
+   * A live iterator over the map's order. Restarting `entries()` for every eviction would scan
+   * the deleted slots V8 keeps at the front of the table (quadratic under a flood); a live
+   * iterator resumes where it stopped, and everything before it has been evicted or moved.
+   */
+  private cursor: Iterator<[K, { v: V; seq: number }]> | null = null;
+  /** Insertions and moves so far: an entry's distance from the back of the order. */
+  private seq = 0;
   evictions = 0;
 
   constructor(
@@ -18,41 +26,52 @@ export class BoundedMap<K, V> {
   }
 
   get(k: K): V | undefined {
-    return this.m.get(k);
+    return this.m.get(k)?.v;
   }
 
-  /** The entry, made the newest; created with `make` when missing. */
+  /** The entry, made recent; created with `make` when missing. */
   touch(k: K, make: () => V): V {
-    const v = this.m.get(k);
-    if (v !== undefined) {
-      this.m.delete(k);
-      this.m.set(k, v);
-      return v;
+    const e = this.m.get(k);
+    if (e !== undefined) {
+      // Entries in the newer half are not moved: a hot key (a flood's victim) would otherwise
+      // be deleted and re-inserted on every record, filling the table with deleted slots.
+      if (this.seq - e.seq > this.cap >> 1) {
+        this.m.delete(k);
+        e.seq = ++this.seq;
+        this.m.set(k, e);
+      }
+      return e.v;
     }
     if (this.m.size >= this.cap) this.evictOldest();
-    const n = make();
-    this.m.set(k, n);
-    return n;
+    const v = make();
+    this.m.set(k, { v, seq: ++this.seq });
+    return v;
   }
 
   delete(k: K): void {
     this.m.delete(k);
   }
 
-  entries(): IterableIterator<[K, V]> {
-    return this.m.entries();
+  *entries(): IterableIterator<[K, V]> {
+    for (const [k, e] of this.m) yield [k, e.v];
   }
 
   clear(): void {
     this.m.clear();
+    this.cursor = null;
   }
 
   private evictOldest(): void {
-    const first = this.m.entries().next();
-    if (first.done) return;
+    this.cursor ??= this.m.entries();
+    let first = this.cursor.next();
+    if (first.done) {
+      this.cursor = this.m.entries();
+      first = this.cursor.next();
+      if (first.done) return;
+    }
     this.m.delete(first.value[0]);
     this.evictions++;
-    this.onEvict?.(first.value[0], first.value[1]);
+    this.onEvict?.(first.value[0], first.value[1].v);
   }
 }
 

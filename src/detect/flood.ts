@@ -39,7 +39,8 @@ interface Victim {
   series: [number, number][];
   srcSmall: Set<string> | null;
   hll: Hll | null;
-  top: TopK;
+  /** Made when the victim's traffic could matter (a second flow): random destinations stay cheap. */
+  top: TopK | null;
   flowIds: number[];
   sampling: number;
   v6: boolean;
@@ -116,12 +117,13 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
     v.series.push([tsMs, Math.round(pps)]);
     if (v.series.length > 30) v.series.shift();
     if (!hit) {
-      // Attacks are not learned as normal.
-      if (victim) ctx.baselines.update(`flood|${victim}`, pps, tsMs);
+      // Attacks are not learned as normal, nor are victims too quiet for any threshold to
+      // depend on their baseline (a flood of random destinations must not fill the baselines).
+      if (victim && pps >= 1) ctx.baselines.update(`flood|${victim}`, pps, tsMs);
       return;
     }
     const sources = v.hll ? v.hll.count() : (v.srcSmall?.size ?? 0);
-    const top = v.top.top(10).map((t) => ({ ip: t.key, packets: Math.round(t.weight) }));
+    const top = (v.top?.top(10) ?? []).map((t) => ({ ip: t.key, packets: Math.round(t.weight) }));
     const spoofed = sources >= cfg.spoofedSources;
     const info = CLASS_INFO[hit];
     const ampPorts = [...b.ampPorts.entries()].sort((a, c) => c[1] - a[1]);
@@ -216,16 +218,17 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       const v = victims.touch(f.dst, () => ({
         buckets: new Map(),
         series: [],
-        srcSmall: new Set(),
+        srcSmall: null,
         hll: null,
-        top: new TopK(16),
+        top: null,
         flowIds: [],
         sampling: 1,
         v6: f.dst.includes(':'),
       }));
       if (syn + udp + icmp > 0) {
         if (v.hll) v.hll.add(f.src);
-        else if (v.srcSmall) {
+        else {
+          v.srcSmall ??= new Set();
           v.srcSmall.add(f.src);
           if (v.srcSmall.size > SMALL_SOURCES) {
             v.hll = new Hll();
@@ -233,6 +236,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
             v.srcSmall = null;
           }
         }
+        v.top ??= new TopK(16);
         v.top.add(f.src, p);
         if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
       }

@@ -8,6 +8,35 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 export function tsMs(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v !== 'string') return Number.NaN;
+  // The records' own form (2026-03-02T10:00:00.123456789Z) read digit by digit: Date.parse
+  // is a fifth of the detectors' cost per flow otherwise.
+  if (
+    v.length >= 20 &&
+    v.charCodeAt(10) === 84 &&
+    v.charCodeAt(v.length - 1) === 90 &&
+    v.charCodeAt(19) !== 43
+  ) {
+    const d = (i: number, n: number): number => {
+      let x = 0;
+      for (let k = i; k < i + n; k++) {
+        const c = v.charCodeAt(k) - 48;
+        if (c < 0 || c > 9) return Number.NaN;
+        x = x * 10 + c;
+      }
+      return x;
+    };
+    let ms = Date.UTC(d(0, 4), d(5, 2) - 1, d(8, 2), d(11, 2), d(14, 2), d(17, 2));
+    if (v.charCodeAt(19) === 46) {
+      let scale = 100;
+      for (let k = 20; k < v.length - 1 && scale >= 1; k++, scale /= 10) ms += (v.charCodeAt(k) - 48) * scale;
+      // Digits past milliseconds add fractions of a millisecond, kept for ordering.
+      let frac = 0;
+      let f = 0.1;
+      for (let k = 23; k < v.length - 1 && k < 29; k++, f /= 10) frac += (v.charCodeAt(k) - 48) * f;
+      ms += frac;
+    }
+    if (Number.isFinite(ms)) return ms;
+  }
   return Date.parse(v);
 }
 

@@ -21,6 +21,13 @@ export class NetSet {
 
   has(ip: string | null | undefined): boolean {
     if (!ip || this.empty) return false;
+    // IPv4 is parsed in place, faster than a cache lookup and without its garbage under a flood
+    // of random sources; IPv6 goes through the cache.
+    const a = fastIpv4(ip);
+    if (a >= 0) {
+      for (const [net, mask] of this.v4) if ((a & mask) >>> 0 === net >>> 0) return true;
+      return false;
+    }
     const c = this.cache.get(ip);
     if (c !== undefined) return c;
     const r = this.lookup(ip);
@@ -41,6 +48,29 @@ export class NetSet {
     for (const [net, mask] of this.v4) if ((a & mask) >>> 0 === net >>> 0) return true;
     return false;
   }
+}
+
+/** Dotted-quad IPv4 as an unsigned number, -1 when the string is not one. */
+export function fastIpv4(s: string): number {
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return v * 256 + part;
 }
 
 function prefixMatch(a: Uint8Array, net: Uint8Array, len: number): boolean {
