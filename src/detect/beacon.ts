@@ -1,5 +1,5 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap, CappedSet } from './bounded.js';
+import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { bimodalScore, dispersion, histogramScore } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
@@ -88,8 +88,6 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
     counters.evicted++;
     evaluate(k, p);
   });
-  const prevalence = new BoundedMap<string, CappedSet<string>>(cfg.maxPairs * 5);
-  const internalHosts = new CappedSet<string>(1_000_000);
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastEval = 0;
@@ -98,8 +96,8 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
     if (p.ts.length < cfg.minConnections || p.evaluatedAt === p.ts.length) return;
     p.evaluatedAt = p.ts.length;
     const [src, dst] = k.split('|');
-    const users = prevalence.get(dst ?? '')?.count ?? 0;
-    const ratio = users / Math.max(1, internalHosts.count);
+    const users = ctx.prevalence.users(dst ?? '');
+    const ratio = users / Math.max(1, ctx.prevalence.internalHosts());
     if (users >= cfg.prevalenceMinHosts && ratio >= cfg.maxPrevalence) {
       counters.suppressed_prevalent++;
       return;
@@ -163,16 +161,14 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
   return {
     name: 'beacon',
     counters,
-    size: () => pairs.size + prevalence.size,
+    size: () => pairs.size,
     onFlow(f) {
       counters.flows++;
       if (!f.srcInternal) return;
-      internalHosts.add(f.src);
       if (f.dstInternal || ignore.has(f.dport)) return;
       if (f.proto !== 6 && f.proto !== 17) return;
       // Failed attempts are retries, not beats (RITA's FilterFailedConnections).
       if (f.answered === false) return;
-      prevalence.touch(f.dst, () => new CappedSet<string>(256)).add(f.src);
       if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
         counters.allowed++;
         return;
@@ -191,11 +187,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
         reported: 0,
       }));
       if (p.ts.length >= cfg.maxPointsPerPair) {
-        // Keep the most recent beats: the window slides.
-        p.ts.shift();
-        p.bytes.shift();
-        p.reported = Math.max(0, p.reported - 1);
-        p.evaluatedAt = Math.max(0, p.evaluatedAt - 1);
+        // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
+        const drop = Math.max(1, cfg.maxPointsPerPair >> 2);
+        p.ts.splice(0, drop);
+        p.bytes.splice(0, drop);
+        p.reported = Math.max(0, p.reported - drop);
+        p.evaluatedAt = Math.max(0, p.evaluatedAt - drop);
       }
       p.ts.push(f.startMs);
       p.bytes.push(f.outBytes + f.inBytes);

@@ -34,8 +34,8 @@ const BOUND: Record<DetectorName, number> = {
   bruteforce: 500,
   dnsTunnel: 500,
   dga: 500,
-  beacon: 500 * 6,
-  exfil: 500 * 4,
+  beacon: 500,
+  exfil: 500 * 2,
   rareDest: 500,
 };
 const EXTRA: Partial<Record<DetectorName, Record<string, unknown>>> = { rareDest: { learningSec: 60 } };

@@ -1,5 +1,5 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap, CappedSet } from './bounded.js';
+import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -34,7 +34,6 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     counters.evicted++;
     decide(k, p);
   });
-  const users = new BoundedMap<string, CappedSet<string>>(cfg.maxPairs * 2);
   const hours = new BoundedMap<string, HostHour>(cfg.maxPairs);
   let lastSweep = 0;
 
@@ -97,15 +96,14 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
   return {
     name: 'exfil',
     counters,
-    size: () => pairs.size + users.size + hours.size,
+    size: () => pairs.size + hours.size,
     onFlow(f) {
       counters.flows++;
       if (!f.srcInternal || f.dstInternal) return;
-      const u = users.touch(f.dst, () => new CappedSet<string>(16));
-      const before = u.count - (u.items.has(f.src) ? 1 : 0);
-      u.add(f.src);
       hostVolume(f.src, f.startMs, f.outBytes);
       if (f.outBytes < 100_000) return;
+      // Other internal hosts that used this destination before.
+      const before = ctx.prevalence.users(f.dst) - (ctx.prevalence.uses(f.dst, f.src) ? 1 : 0);
       if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
         counters.allowed++;
         return;

@@ -21,6 +21,9 @@ const AMP_PORTS: Record<number, string> = {
   11211: 'memcached',
 };
 const MAX_BUCKETS = 48;
+/** Count-min sketch in front of the per-victim state: width, and buckets remembered. */
+const CM_WIDTH = 1 << 16;
+const CM_RING = 4;
 const SMALL_SOURCES = 64;
 
 interface Bucket {
@@ -55,7 +58,7 @@ const CLASS_INFO: Record<FloodClass, { detector: string; title: string; techniqu
 };
 
 export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectContext): Detector {
-  const counters = { flows: 0, buckets: 0, alerts: 0, evicted: 0, late: 0, allowed: 0 };
+  const counters = { flows: 0, gated: 0, buckets: 0, alerts: 0, evicted: 0, late: 0, allowed: 0 };
   const W = cfg.bucketSec * 1000;
   const lateMs = cfg.latenessSec * 1000;
   const victims = new BoundedMap<string, Victim>(cfg.maxVictims, (ip, v) => {
@@ -64,6 +67,34 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
   });
   let clock = 0;
   let lastSweep = 0;
+  // Per-victim state is made only once a destination's packets in a bucket could matter
+  // (a tenth of minPps): benign hosts and a flood of random destinations cost no allocation.
+  const gate = (cfg.minPps * cfg.bucketSec) / 10;
+  const cm = new Float32Array(CM_RING * 2 * CM_WIDTH);
+  const cmBucket = new Float64Array(CM_RING).fill(Number.NaN);
+
+  /** Packets towards `dst` arrived in bucket `idx` so far, this flow's included (upper estimate). */
+  function sketch(dst: string, idx: number, pkts: number): number {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193;
+    for (let i = 0; i < dst.length; i++) {
+      const c = dst.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    const slot = ((idx % CM_RING) + CM_RING) % CM_RING;
+    const base = slot * 2 * CM_WIDTH;
+    if (cmBucket[slot] !== idx) {
+      if (cmBucket[slot]! > idx) return 0;
+      cm.fill(0, base, base + 2 * CM_WIDTH);
+      cmBucket[slot] = idx;
+    }
+    const a = base + ((h1 >>> 0) & (CM_WIDTH - 1));
+    const b = base + CM_WIDTH + ((h2 >>> 0) & (CM_WIDTH - 1));
+    cm[a]! += pkts;
+    cm[b]! += pkts;
+    return Math.min(cm[a]!, cm[b]!);
+  }
 
   function bucketOf(ip: string, v: Victim, idx: number): Bucket | null {
     let b = v.buckets.get(idx);
@@ -215,6 +246,19 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         if (AMP_PORTS[f.sport] !== undefined && f.outBytes / Math.max(1, p) >= cfg.amplificationMinBytes)
           amp = p;
       } else if (f.proto === 1 || f.proto === 58) icmp = p;
+      const i0 = Math.floor(f.startMs / W);
+      let seen = 0;
+      const v0 = victims.get(f.dst);
+      if (f.endMs > clock) clock = f.endMs;
+      if (!v0) {
+        // Keyed by arrival (data clock), not by the flow's start: flows arrive when they expire,
+        // a flood's all at once, long after benign flows that started later.
+        seen = sketch(f.dst, Math.floor(clock / W), p);
+        if (seen < gate) {
+          counters.gated++;
+          return;
+        }
+      }
       const v = victims.touch(f.dst, () => ({
         buckets: new Map(),
         series: [],
@@ -241,7 +285,8 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
       }
       if (f.sampling > v.sampling) v.sampling = f.sampling;
-      const i0 = Math.floor(f.startMs / W);
+      // The packets the sketch counted before the victim had state.
+      const carried = v0 ? 0 : Math.max(0, seen - p);
       const i1 = Math.max(i0, Math.floor(f.endMs / W));
       const n = Math.min(8, i1 - i0 + 1);
       const first = i1 - n + 1;
@@ -253,6 +298,14 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         b.icmp += icmp / n;
         b.amp += amp / n;
         b.pkts += p / n;
+        if (carried > 0 && i === first) {
+          // Attributed to the flow's class: the flows before the gate were most likely alike.
+          b.pkts += carried;
+          if (amp > 0) b.amp += carried;
+          if (syn > 0) b.syn += carried;
+          else if (icmp > 0) b.icmp += carried;
+          else if (udp > 0) b.udp += carried;
+        }
         b.bytes += f.outBytes / n;
         if (amp > 0) b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
       }

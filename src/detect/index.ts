@@ -10,6 +10,7 @@ import { createExfilDetector } from './exfil.js';
 import { createFloodDetector } from './flood.js';
 import { fillFlowView, newFlowView, tsMs } from './flow-view.js';
 import { NetSet } from './nets.js';
+import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
 import { createScanDetector } from './scan.js';
 import type { DetectContext, Detector } from './types.js';
@@ -61,6 +62,7 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
     cfg.baseline.maxKeys,
     deps.dataDir,
   );
+  const prevalence = new Prevalence();
   const detectors: Detector[] = [];
   if (cfg.enabled) {
     for (const name of Object.keys(FACTORIES) as DetectorName[]) {
@@ -71,6 +73,7 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
         emitter: deps.emitter,
         internal,
         baselines,
+        prevalence,
         allowed: (ip) => globalAllow.has(ip) || own.has(ip),
       };
       detectors.push(FACTORIES[name](dc as never, ctx));
@@ -124,6 +127,8 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
         view.srcInternal = internal.has(view.src);
         view.dstInternal = internal.has(view.dst);
         for (const d of flowDet) d.onFlow?.(view);
+        if (view.srcInternal && !view.dstInternal && view.answered !== false)
+          prevalence.add(view.src, view.dst);
         advance(view.endMs);
       } else if (t === 'dns') {
         const ms = tsMs(rec.ts);

@@ -40,18 +40,21 @@ export function dispersion(values: number[], minIqr = 10): Dispersion {
   return { median: q2, mad, skew, score: (skewScore + madScore) / 2 };
 }
 
-/** Shannon entropy in bits per character. */
+const COUNTS = new Int32Array(256);
+
+/** Shannon entropy in bits per character (characters above 255 are folded together). */
 export function entropy(s: string): number {
-  if (s.length === 0) return 0;
-  const counts = new Map<number, number>();
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
-  }
+  const n = s.length;
+  if (n === 0) return 0;
+  for (let i = 0; i < n; i++) COUNTS[s.charCodeAt(i) & 255]!++;
   let h = 0;
-  for (const c of counts.values()) {
-    const p = c / s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i) & 255;
+    const k = COUNTS[c] ?? 0;
+    if (k === 0) continue;
+    const p = k / n;
     h -= p * Math.log2(p);
+    COUNTS[c] = 0;
   }
   return h;
 }

@@ -1,6 +1,7 @@
 import type { AlertEmitter, AnyRecord } from '../common/alerts.js';
 import type { Baselines } from './baseline.js';
 import type { NetSet } from './nets.js';
+import type { Prevalence } from './prevalence.js';
 
 /**
  * One flow as every detector sees it, built once per record from a metered `flow` or a
@@ -48,6 +49,8 @@ export interface DetectContext {
   /** Hosts and networks never alerted on (global allow list plus the detector's own). */
   allowed(ip: string | null | undefined): boolean;
   baselines: Baselines;
+  /** Internal hosts per external destination (answered flows, allow lists not applied). */
+  prevalence: Prevalence;
 }
 
 /** Every detector looks alike: fed flows and L7 records in time order, bounded memory. */
