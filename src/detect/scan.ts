@@ -120,7 +120,8 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       if (slow && s.fastRaised?.has(k)) continue;
       const prev = w.raised?.get(k) ?? 0;
       if (n <= prev) continue;
-      (w.raised ??= new Map()).set(k, n);
+      w.raised ??= new Map();
+      w.raised.set(k, n);
       const ports: number[] = [];
       for (const pk of w.pairs) {
         const i = pk.lastIndexOf('|');
@@ -162,7 +163,8 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       if (slow && s.fastRaised?.has(k)) continue;
       const prev = w.raised?.get(k) ?? 0;
       if (n <= prev) continue;
-      (w.raised ??= new Map()).set(k, n);
+      w.raised ??= new Map();
+      w.raised.set(k, n);
       const hosts: string[] = [];
       const suffix = `|${port}`;
       for (const pk of w.pairs)
@@ -225,13 +227,15 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
     const nd = w.perDst.get(f.dst) ?? 0;
     if (nd >= 3 && nd * w.sampling >= cfg.verticalPorts && !w.raised?.has(vk)) {
       evaluate(src, s, w, false, vk);
-      (s.fastRaised ??= new Set()).add(vk);
+      s.fastRaised ??= new Set();
+      s.fastRaised.add(vk);
     }
     const hk = `h|${f.dport}`;
     const np = w.perPort.get(f.dport) ?? 0;
     if (np >= 3 && np * w.sampling >= cfg.horizontalHosts && !w.raised?.has(hk)) {
       evaluate(src, s, w, false, hk);
-      (s.fastRaised ??= new Set()).add(hk);
+      s.fastRaised ??= new Set();
+      s.fastRaised.add(hk);
     }
   }
 
