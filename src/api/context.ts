@@ -4,6 +4,7 @@ import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
 
+import type { DetectConfig } from '../detect/config.js';
 import type { Monitors } from '../detect/monitors/monitors.js';
 import type { EventSources } from '../events/index.js';
 
@@ -49,6 +50,8 @@ export interface ApiContext {
   bus?: Bus;
   /** Third-party security events (POST /api/v1/events) and identities. */
   events?: EventSources;
+  /** The detectors' configuration, for runs over stored history. */
+  detect?: { config: DetectConfig; sensor: string };
   /** Network monitors and their threshold rules. */
   monitors?: Monitors;
   /** The audit log (who changed what). */

@@ -14,6 +14,7 @@ import { brokerRoutes } from './routes/broker.js';
 import { captureRoutes } from './routes/captures.js';
 import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboards.js';
+import { detectRoutes } from './routes/detect.js';
 import { eventRoutes } from './routes/events.js';
 import { geoRoutes } from './routes/geo.js';
 import { intelRoutes } from './routes/intel.js';
@@ -178,6 +179,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   if (ctx.policy) policyRoutes(app, ctx, ctx.policy);
   if (ctx.bus) sinkRoutes(app, ctx, ctx.bus);
   if (ctx.events) eventRoutes(app, ctx, ctx.events);
+  if (ctx.detect && ctx.alerts) detectRoutes(app, ctx, { hub: ctx.alerts, ...ctx.detect });
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);

@@ -7,6 +7,7 @@ import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
+import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
@@ -79,6 +80,8 @@ export interface FileConfig {
   sinks?: SinkSpec[];
   /** Third-party security events in: EVE files and sockets, syslog (CEF, LEEF, Firepower), RADIUS. */
   events?: EventsConfig;
+  /** Behaviour detectors: thresholds, off switches, allow lists, internal networks. */
+  detect?: DetectConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -108,6 +111,7 @@ const TOP_KEYS = [
   'intel',
   'sinks',
   'events',
+  'detect',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -157,6 +161,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
   if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
+  if (o.detect !== undefined) c.detect = parseDetectConfig(o.detect, 'detect');
   return c;
 }
 

@@ -26,6 +26,7 @@ options:
                                intel alerts and sighting records join the output
   --collect-port N             decode NetFlow/IPFIX/sFlow sent to UDP port N inside the capture
                                (repeatable; 2055, 4739, 6343, 9995 and 9996 always are)
+  --no-detect                  do not run the behaviour detectors (scans, floods, brute force...)
 `;
 
 export async function ingestCommand(argv: string[]): Promise<number> {
@@ -73,7 +74,12 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   let watchers: Awaited<ReturnType<typeof createWatchers>>;
   try {
     watchers = await createWatchers(
-      { intel: values.intel ?? [], emit: print, ...(values.policy ? { policyFile: values.policy } : {}) },
+      {
+        intel: values.intel ?? [],
+        emit: print,
+        ...(values.policy ? { policyFile: values.policy } : {}),
+        ...(values['no-detect'] ? { detect: false as const } : {}),
+      },
       alerts,
     );
   } catch (e) {
@@ -151,6 +157,7 @@ function parse(argv: string[]) {
       'collect-port': { type: 'string', multiple: true },
       policy: { type: 'string' },
       intel: { type: 'string', multiple: true },
+      'no-detect': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -24,6 +24,7 @@ import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
+import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { Monitors } from '../detect/monitors/monitors.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { createEventSources, IdentityMap } from '../events/index.js';
@@ -119,6 +120,8 @@ export interface ProductOptions {
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
+  /** Behaviour detectors (on by default with their defaults). */
+  detect?: DetectConfig;
   /** Third-party security events in (EVE, syslog CEF/LEEF/Firepower, RADIUS identities). */
   events?: EventsConfig;
   /** Alert sinks; sinks added over the API are kept in DIR/bus too. */
@@ -228,7 +231,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await bus.start();
   alertHub.setPublisher(bus);
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
-  const watchers = await createWatchers({ dataDir }, alerts);
+  const detectConfig = o.detect ?? parseDetectConfig(undefined);
+  const watchers = await createWatchers({ dataDir, detect: detectConfig }, alerts);
+  // Windows close on quiet traffic too: watchers get the clock while no records arrive.
+  let lastAppend = 0;
+  const watchTimer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastAppend < 2000) return;
+    for (const w of watchers) w.tick?.(now);
+  }, 1000);
+  watchTimer.unref();
   const identities: Rec[] = [];
   const events = createEventSources(o.events ?? parseEventsConfig({}), {
     emitter: alerts,
@@ -266,7 +278,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const exported = exporter ? exportingStore(store, exporter) : store;
   const sinkStore = watchingStore(
     exported,
-    () => watchers,
+    () => {
+      lastAppend = Date.now();
+      return watchers;
+    },
     (w, e) => {
       metrics.inc('vantage_watcher_errors_total', 'Record batches a watcher failed on.', { watcher: w.name });
       log.error('record watcher failed', { watcher: w.name, error: String(e) });
@@ -345,6 +360,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     alerts: alertHub,
     bus,
     events,
+    detect: { config: detectConfig, sensor: o.sensor ?? hostname() },
     monitors,
     intel,
     policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
@@ -406,8 +422,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await sources?.stop();
     await ingesting;
     await collector?.stop();
+    clearInterval(watchTimer);
     await monitors.stop();
     await intel.stop();
+    // Saves the detectors' baselines and closes what is open.
+    for (const w of watchers) w.finish();
     await events.stop();
     clearInterval(identityTimer);
     if (identities.length > 0) await store.append('identity', identities.splice(0));
@@ -560,6 +579,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.intel) o.intel = file.intel;
   if (file.sinks) o.sinks = file.sinks;
   if (file.events) o.events = file.events;
+  if (file.detect) o.detect = file.detect;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
+import { createDetectors } from '../detect/index.js';
 import { createOfflineIntelWatcher } from '../intel/offline.js';
 import { validatePolicy } from '../policy/model.js';
 import { PolicyRepo } from '../policy/repo.js';
@@ -15,6 +16,8 @@ export interface WatcherOptions {
   intel?: readonly string[];
   /** Where watchers' own records go (intel sightings). */
   emit?: (rec: AnyRecord) => void;
+  /** Behaviour detectors: false turns them off; otherwise the config file's `detect` section. */
+  detect?: false | unknown;
 }
 
 /**
@@ -23,6 +26,9 @@ export interface WatcherOptions {
  */
 export async function createWatchers(opts: WatcherOptions, emitter: AlertEmitter): Promise<RecordWatcher[]> {
   const out: RecordWatcher[] = [];
+  if (opts.detect !== false) {
+    out.push(createDetectors(opts.detect, { emitter, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }));
+  }
   if (opts.intel && opts.intel.length > 0) {
     out.push(await createOfflineIntelWatcher(opts.intel, emitter, opts.emit ?? null));
   }

@@ -12,6 +12,8 @@ export interface Conversation {
   t: number;
   request?: number;
   response?: number;
+  /** TCP: the server refuses (SYN answered by RST), as a closed port does to a scan. */
+  refused?: boolean;
 }
 
 const SYN = 0x02;
@@ -78,6 +80,10 @@ export function conversationPackets(c: Conversation): TestPacket[] {
     return out;
   }
   C([], SYN, 1000, 0, 0);
+  if (c.refused) {
+    S([], 0x04 | ACK, 0, 1001, 0.001);
+    return out;
+  }
   S([], SYN | ACK, 5000, 1001, 0.001);
   C([], ACK, 1001, 5001, 0.002);
   C(req, PSH | ACK, 1001, 5001, 0.003);

@@ -1,0 +1,210 @@
+import { isoMs } from '../common/alerts.js';
+import { BoundedMap } from './bounded.js';
+import type { DetectConfig } from './config.js';
+import { bimodalScore, dispersion, histogramScore } from './stats.js';
+import type { DetectContext, Detector } from './types.js';
+
+/**
+ * Beaconing (command and control) scored as RITA v5 does (analysis/beacons.go): the mean of
+ * four subscores over the connections of one internal host to one external host —
+ * timestamp regularity (Bowley skew and MAD of the inter-arrival times), data-size
+ * regularity (the same over bytes), duration (how much of the data's span the pair covers)
+ * and histogram evenness (the better of the coefficient-of-variation and bimodal fits over up to
+ * 24 bins of the pair's span; RITA uses the 24 hours of a day, which an hour's capture cannot fill). Median and MAD make the
+ * score robust to jitter and to missing beats. Destinations that many internal hosts use
+ * (update checks) and benign periodic services (NTP) are not beacons.
+ */
+interface Pair {
+  ts: number[];
+  bytes: number[];
+  dport: number;
+  proto: number;
+  flowIds: number[];
+  evaluatedAt: number;
+  raisedScore: number;
+  reported: number;
+}
+
+export interface BeaconScore {
+  score: number;
+  ts_score: number;
+  ds_score: number;
+  duration_score: number;
+  histogram_score: number;
+  median_interval_sec: number;
+  interval_mad_sec: number;
+  interval_skew: number;
+  median_bytes: number;
+  bytes_mad: number;
+  bytes_skew: number;
+  coverage: number;
+}
+
+/** RITA's score of one series (timestamps ms ascending, bytes per connection). */
+export function beaconScore(ts: number[], bytes: number[], spanMs: number): BeaconScore | null {
+  if (ts.length < 4) return null;
+  const iv: number[] = [];
+  for (let i = 1; i < ts.length; i++) {
+    const d = ((ts[i] ?? 0) - (ts[i - 1] ?? 0)) / 1000;
+    if (d > 0) iv.push(d);
+  }
+  if (iv.length < 3) return null;
+  const t = dispersion(iv);
+  const d = dispersion(bytes);
+  const first = ts[0] ?? 0;
+  const last = ts[ts.length - 1] ?? 0;
+  const coverage = spanMs > 0 ? Math.min(1, (last - first) / spanMs) : 0;
+  // As many bins as give about three beats each (at most RITA's 24), so that a short capture's
+  // histogram measures evenness rather than counting noise.
+  const nb = Math.max(4, Math.min(24, Math.floor(ts.length / 3)));
+  const bins = new Array<number>(nb).fill(0);
+  const w = (last - first) / nb || 1;
+  for (const x of ts) bins[Math.min(nb - 1, Math.floor((x - first) / w))]! += 1;
+  const hist = Math.max(histogramScore(bins), bimodalScore(bins));
+  const score = 0.25 * t.score + 0.25 * d.score + 0.25 * coverage + 0.25 * hist;
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return {
+    score: r(score),
+    ts_score: r(t.score),
+    ds_score: r(d.score),
+    duration_score: r(coverage),
+    histogram_score: r(hist),
+    median_interval_sec: r(t.median),
+    interval_mad_sec: r(t.mad),
+    interval_skew: r(t.skew),
+    median_bytes: r(d.median),
+    bytes_mad: r(d.mad),
+    bytes_skew: r(d.skew),
+    coverage: r(coverage),
+  };
+}
+
+export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectContext): Detector {
+  const counters = { flows: 0, scored: 0, alerts: 0, evicted: 0, suppressed_prevalent: 0, allowed: 0 };
+  const ignore = new Set(cfg.ignorePorts);
+  const evalMs = cfg.evaluateEverySec * 1000;
+  const windowMs = cfg.windowSec * 1000;
+  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+    counters.evicted++;
+    evaluate(k, p);
+  });
+  let minTs = Number.POSITIVE_INFINITY;
+  let maxTs = Number.NEGATIVE_INFINITY;
+  let lastEval = 0;
+
+  function evaluate(k: string, p: Pair): void {
+    if (p.ts.length < cfg.minConnections || p.evaluatedAt === p.ts.length) return;
+    p.evaluatedAt = p.ts.length;
+    const [src, dst] = k.split('|');
+    const users = ctx.prevalence.users(dst ?? '');
+    const ratio = users / Math.max(1, ctx.prevalence.internalHosts());
+    if (users >= cfg.prevalenceMinHosts && ratio >= cfg.maxPrevalence) {
+      counters.suppressed_prevalent++;
+      return;
+    }
+    const order = p.ts.map((_, i) => i).sort((a, b) => (p.ts[a] ?? 0) - (p.ts[b] ?? 0));
+    const ts = order.map((i) => p.ts[i] ?? 0);
+    const bytes = order.map((i) => p.bytes[i] ?? 0);
+    const s = beaconScore(ts, bytes, Math.min(windowMs, maxTs - minTs));
+    counters.scored++;
+    if (!s || s.score < cfg.minScore || s.score <= p.raisedScore - 0.05) return;
+    p.raisedScore = Math.max(p.raisedScore, s.score);
+    const delta = ts.length - p.reported;
+    p.reported = ts.length;
+    // Inter-arrival histogram for the console: 20 bins up to twice the median interval.
+    const med = s.median_interval_sec || 1;
+    const hist = new Array<number>(21).fill(0);
+    for (let i = 1; i < ts.length; i++) {
+      const d = ((ts[i] ?? 0) - (ts[i - 1] ?? 0)) / 1000;
+      hist[Math.min(20, Math.floor((d / (2 * med)) * 20))]! += 1;
+    }
+    ctx.emitter.raise({
+      ts: ts[ts.length - 1] ?? 0,
+      first_ts: ts[0] ?? 0,
+      category: 'beacon',
+      detector: 'beacon',
+      key: k,
+      title: `Beaconing: ${src} contacts ${dst}:${p.dport} every ~${Math.round(med)} s (score ${s.score.toFixed(2)})`,
+      severity: s.score >= 0.9 ? 75 : 60,
+      confidence: Math.round(s.score * 100),
+      src_ip: src ?? null,
+      dst_ip: dst ?? null,
+      dst_port: p.dport,
+      proto: p.proto,
+      count: Math.max(1, delta),
+      attack_technique: 'T1071',
+      evidence: {
+        ...s,
+        connections: ts.length,
+        min_connections: cfg.minConnections,
+        threshold_score: cfg.minScore,
+        weights: { ts: 0.25, ds: 0.25, duration: 0.25, histogram: 0.25 },
+        prevalence_hosts: users,
+        prevalence_ratio: Math.round(ratio * 1000) / 1000,
+        first_seen: isoMs(ts[0] ?? 0),
+        interarrival_histogram: { bin_sec: Math.round((2 * med * 1000) / 20) / 1000, counts: hist },
+        example_flow_ids: p.flowIds,
+      },
+    });
+    counters.alerts++;
+  }
+
+  function evaluateAll(now: number): void {
+    lastEval = now;
+    for (const [k, p] of pairs.entries()) {
+      evaluate(k, p);
+      const last = p.ts[p.ts.length - 1] ?? 0;
+      if (now - last > windowMs) pairs.delete(k);
+    }
+  }
+
+  return {
+    name: 'beacon',
+    counters,
+    size: () => pairs.size,
+    onFlow(f) {
+      counters.flows++;
+      if (!f.srcInternal) return;
+      if (f.dstInternal || ignore.has(f.dport)) return;
+      if (f.proto !== 6 && f.proto !== 17) return;
+      // Failed attempts are retries, not beats (RITA's FilterFailedConnections).
+      if (f.answered === false) return;
+      if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
+        counters.allowed++;
+        return;
+      }
+      if (f.startMs < minTs) minTs = f.startMs;
+      if (f.startMs > maxTs) maxTs = f.startMs;
+      const k = `${f.src}|${f.dst}`;
+      const p = pairs.touch(k, () => ({
+        ts: [],
+        bytes: [],
+        dport: f.dport,
+        proto: f.proto,
+        flowIds: [],
+        evaluatedAt: 0,
+        raisedScore: 0,
+        reported: 0,
+      }));
+      if (p.ts.length >= cfg.maxPointsPerPair) {
+        // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
+        const drop = Math.max(1, cfg.maxPointsPerPair >> 2);
+        p.ts.splice(0, drop);
+        p.bytes.splice(0, drop);
+        p.reported = Math.max(0, p.reported - drop);
+        p.evaluatedAt = Math.max(0, p.evaluatedAt - drop);
+      }
+      p.ts.push(f.startMs);
+      p.bytes.push(f.outBytes + f.inBytes);
+      if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
+    },
+    tick(now) {
+      if (lastEval === 0) lastEval = now;
+      if (now - lastEval >= evalMs) evaluateAll(now);
+    },
+    finish() {
+      evaluateAll(Number.NEGATIVE_INFINITY);
+      pairs.clear();
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * A map with a hard cap: touching an entry makes it the newest, and inserting beyond the cap
+ * evicts the least recently touched one (handed to `onEvict` so a detector can still decide on
+ * it). Every detector keeps its per-host state in these, so memory stays bounded whatever the
+ * traffic (a spoofed flood of a million sources only churns the map).
+ */
+export class BoundedMap<K, V> {
+  private readonly m = new Map<K, { v: V; seq: number }>();
+  /**
+   * A live iterator over the map's order. Restarting `entries()` for every eviction would scan
+   * the deleted slots V8 keeps at the front of the table (quadratic under a flood); a live
+   * iterator resumes where it stopped, and everything before it has been evicted or moved.
+   */
+  private cursor: Iterator<[K, { v: V; seq: number }]> | null = null;
+  /** Insertions and moves so far: an entry's distance from the back of the order. */
+  private seq = 0;
+  evictions = 0;
+
+  constructor(
+    readonly cap: number,
+    private readonly onEvict?: (k: K, v: V) => void,
+  ) {}
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  get(k: K): V | undefined {
+    return this.m.get(k)?.v;
+  }
+
+  /** The entry, made recent; created with `make` when missing. */
+  touch(k: K, make: () => V): V {
+    const e = this.m.get(k);
+    if (e !== undefined) {
+      // Entries in the newer half are not moved: a hot key (a flood's victim) would otherwise
+      // be deleted and re-inserted on every record, filling the table with deleted slots.
+      if (this.seq - e.seq > this.cap >> 1) {
+        this.m.delete(k);
+        e.seq = ++this.seq;
+        this.m.set(k, e);
+      }
+      return e.v;
+    }
+    if (this.m.size >= this.cap) this.evictOldest();
+    const v = make();
+    this.m.set(k, { v, seq: ++this.seq });
+    return v;
+  }
+
+  delete(k: K): void {
+    this.m.delete(k);
+  }
+
+  *entries(): IterableIterator<[K, V]> {
+    for (const [k, e] of this.m) yield [k, e.v];
+  }
+
+  clear(): void {
+    this.m.clear();
+    this.cursor = null;
+  }
+
+  private evictOldest(): void {
+    this.cursor ??= this.m.entries();
+    let first = this.cursor.next();
+    if (first.done) {
+      this.cursor = this.m.entries();
+      first = this.cursor.next();
+      if (first.done) return;
+    }
+    this.m.delete(first.value[0]);
+    this.evictions++;
+    this.onEvict?.(first.value[0], first.value[1].v);
+  }
+}
+
+/** A set that stops growing at its cap but keeps counting what it could not hold. */
+export class CappedSet<T> {
+  readonly items = new Set<T>();
+  /** Distinct items beyond the cap are not known to be distinct: counted as new (upper bound). */
+  overflow = 0;
+
+  constructor(readonly cap: number) {}
+
+  add(v: T): boolean {
+    if (this.items.has(v)) return false;
+    if (this.items.size >= this.cap) {
+      this.overflow++;
+      return true;
+    }
+    this.items.add(v);
+    return true;
+  }
+
+  get count(): number {
+    return this.items.size + this.overflow;
+  }
+}
+
+/** HyperLogLog with 2^10 registers (1 KiB, ~3% error): distinct sources of a flood. */
+export class Hll {
+  private readonly reg = new Uint8Array(1024);
+
+  add(s: string): void {
+    // FNV-1a 32 then a murmur finalizer: cheap and good enough to spread the registers.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    const idx = h >>> 22;
+    const w = (h << 10) | 0x200;
+    const rank = Math.clz32(w) + 1;
+    if (rank > (this.reg[idx] ?? 0)) this.reg[idx] = rank;
+  }
+
+  count(): number {
+    const m = 1024;
+    let sum = 0;
+    let zeros = 0;
+    for (let i = 0; i < m; i++) {
+      const r = this.reg[i] ?? 0;
+      sum += 2 ** -r;
+      if (r === 0) zeros++;
+    }
+    const est = ((0.7213 / (1 + 1.079 / m)) * m * m) / sum;
+    if (est <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros));
+    return Math.round(est);
+  }
+}
+
+/** Space-Saving top-k: the heaviest sources of a flood in constant memory. */
+export class TopK {
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly k: number) {}
+
+  add(key: string, w: number): void {
+    const c = this.counts.get(key);
+    if (c !== undefined) {
+      this.counts.set(key, c + w);
+      return;
+    }
+    if (this.counts.size < this.k) {
+      this.counts.set(key, w);
+      return;
+    }
+    let minK = '';
+    let minV = Number.POSITIVE_INFINITY;
+    for (const [kk, v] of this.counts) {
+      if (v < minV) {
+        minV = v;
+        minK = kk;
+      }
+    }
+    this.counts.delete(minK);
+    this.counts.set(key, minV + w);
+  }
+
+  top(n: number): { key: string; weight: number }[] {
+    return [...this.counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([key, weight]) => ({ key, weight }));
+  }
+}

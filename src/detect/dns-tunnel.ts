@@ -1,0 +1,191 @@
+import { isoMs } from '../common/alerts.js';
+import { BoundedMap, Hll } from './bounded.js';
+import type { DetectConfig } from './config.js';
+import { registeredDomain } from './domain.js';
+import { entropy } from './stats.js';
+import type { DetectContext, Detector } from './types.js';
+
+/**
+ * DNS tunnelling: one host asking one domain for many unique subdomains that look like
+ * encoded data (long, high-entropy labels), or for TXT/NULL/large answers, within a window.
+ * RITA's threshold (100 unique subdomains) with the shape of the labels as a second condition,
+ * so that CDN and DNSBL lookups (many names, short labels) stay quiet.
+ */
+const TXT = 16;
+const NULL = 10;
+const SMALL = 32;
+
+interface Pair {
+  startMs: number;
+  lastMs: number;
+  queries: number;
+  small: Set<string> | null;
+  hll: Hll | null;
+  lenSum: number;
+  entSum: number;
+  maxLabel: number;
+  txtNull: number;
+  large: number;
+  answerBytes: number;
+  qtypes: Map<string, number>;
+  samples: string[];
+  flowIds: number[];
+  raised: number;
+  reported: number;
+}
+
+export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: DetectContext): Detector {
+  const counters = { queries: 0, alerts: 0, evicted: 0, allowed: 0 };
+  const W = cfg.windowSec * 1000;
+  const allowDomains = cfg.allowDomains.map((d) => d.toLowerCase());
+  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+    counters.evicted++;
+    decide(k, p);
+  });
+  let lastSweep = 0;
+
+  const unique = (p: Pair): number => (p.hll ? p.hll.count() : (p.small?.size ?? 0));
+
+  function decide(k: string, p: Pair): void {
+    const u = unique(p);
+    const meanLen = p.queries ? p.lenSum / p.queries : 0;
+    const meanEnt = p.queries ? p.entSum / p.queries : 0;
+    const encoded = meanLen >= cfg.minMeanSubdomainLength;
+    const bySubdomains = u >= cfg.uniqueSubdomains && encoded;
+    const byRecords =
+      (p.txtNull >= cfg.txtNullQueries || p.large >= cfg.txtNullQueries) && u >= 20 && meanLen >= 12;
+    if (!bySubdomains && !byRecords) return;
+    if (u <= p.raised) return;
+    const delta = p.queries - p.reported;
+    p.raised = u;
+    p.reported = p.queries;
+    const [src, domain] = k.split('|');
+    ctx.emitter.raise({
+      ts: p.lastMs,
+      first_ts: p.startMs,
+      category: 'dns_tunnel',
+      detector: 'dns.tunnel',
+      key: k,
+      title: `DNS tunnel: ${src} sent ${p.queries} queries for ${u} unique encoded names under ${domain}`,
+      severity: u >= 1000 ? 85 : u >= 500 ? 75 : 65,
+      confidence: Math.min(95, 60 + (bySubdomains && byRecords ? 25 : 10) + (meanEnt > 3.5 ? 10 : 0)),
+      src_ip: src ?? null,
+      count: Math.max(1, delta),
+      attack_technique: 'T1071.004',
+      indicator: { type: 'domain', value: domain },
+      evidence: {
+        domain,
+        window_sec: cfg.windowSec,
+        window_start: isoMs(p.startMs),
+        queries: p.queries,
+        unique_subdomains: u,
+        threshold_unique_subdomains: cfg.uniqueSubdomains,
+        mean_subdomain_length: Math.round(meanLen * 10) / 10,
+        threshold_mean_length: cfg.minMeanSubdomainLength,
+        mean_entropy_bits: Math.round(meanEnt * 100) / 100,
+        max_label_length: p.maxLabel,
+        txt_null_queries: p.txtNull,
+        large_answers: p.large,
+        answer_bytes: p.answerBytes,
+        qtypes: Object.fromEntries(p.qtypes),
+        example_queries: p.samples,
+        example_flow_ids: p.flowIds,
+        // RITA's bands: 100 / 500 / 800 / 1000 unique subdomains.
+        rita_band: u >= 1000 ? 'critical' : u >= 800 ? 'high' : u >= 500 ? 'medium' : 'low',
+      },
+    });
+    counters.alerts++;
+  }
+
+  return {
+    name: 'dnsTunnel',
+    counters,
+    size: () => pairs.size,
+    onDns(r, ts) {
+      const q = r.query;
+      const src = r.client_ip;
+      if (typeof q !== 'string' || typeof src !== 'string' || q.length === 0) return;
+      if (r.service !== undefined && r.service !== 'dns') return;
+      counters.queries++;
+      const name = q.toLowerCase();
+      const domain = registeredDomain(name);
+      if (ctx.allowed(src) || allowDomains.some((d) => domain === d || name.endsWith(`.${d}`))) {
+        counters.allowed++;
+        return;
+      }
+      const k = `${src}|${domain}`;
+      let p = pairs.touch(k, () => newPair(ts));
+      if (ts >= p.startMs + W || ts < p.startMs - W) {
+        decide(k, p);
+        p = newPair(ts);
+        pairs.delete(k);
+        pairs.touch(k, () => p);
+      }
+      if (ts > p.lastMs) p.lastMs = ts;
+      p.queries++;
+      const sub = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : '';
+      if (p.hll) p.hll.add(sub);
+      else if (p.small) {
+        p.small.add(sub);
+        if (p.small.size > SMALL) {
+          p.hll = new Hll();
+          for (const s of p.small) p.hll.add(s);
+          p.small = null;
+        }
+      }
+      const flat = sub.replaceAll('.', '');
+      p.lenSum += flat.length;
+      p.entSum += entropy(flat);
+      for (const l of sub.split('.')) if (l.length > p.maxLabel) p.maxLabel = l.length;
+      const qt = typeof r.qtype === 'number' ? r.qtype : 0;
+      const qn = typeof r.qtype_name === 'string' ? r.qtype_name : String(qt);
+      if (p.qtypes.has(qn) || p.qtypes.size < 8) p.qtypes.set(qn, (p.qtypes.get(qn) ?? 0) + 1);
+      if (qt === TXT || qt === NULL) p.txtNull++;
+      let ab = 0;
+      if (Array.isArray(r.answers)) {
+        for (const a of r.answers as { data?: unknown }[])
+          if (typeof a?.data === 'string') ab += a.data.length;
+      }
+      p.answerBytes += ab;
+      if (ab >= cfg.largeAnswerBytes) p.large++;
+      if (p.samples.length < 5 && flat.length >= 16) p.samples.push(name);
+      if (typeof r.flow_id === 'number' && p.flowIds.length < 5) p.flowIds.push(r.flow_id);
+      if (p.raised === 0 && (p.queries & 31) === 0) decide(k, p);
+    },
+    tick(now) {
+      if (now - lastSweep < W / 4) return;
+      lastSweep = now;
+      for (const [k, p] of pairs.entries()) {
+        if (now >= p.startMs + W) {
+          decide(k, p);
+          pairs.delete(k);
+        }
+      }
+    },
+    finish() {
+      for (const [k, p] of pairs.entries()) decide(k, p);
+      pairs.clear();
+    },
+  };
+}
+
+function newPair(ts: number): Pair {
+  return {
+    startMs: ts,
+    lastMs: ts,
+    queries: 0,
+    small: new Set(),
+    hll: null,
+    lenSum: 0,
+    entSum: 0,
+    maxLabel: 0,
+    txtNull: 0,
+    large: 0,
+    answerBytes: 0,
+    qtypes: new Map(),
+    samples: [],
+    flowIds: [],
+    raised: 0,
+    reported: 0,
+  };
+}

@@ -1,0 +1,323 @@
+import { isoMs } from '../common/alerts.js';
+import { BoundedMap, Hll, TopK } from './bounded.js';
+import type { DetectConfig } from './config.js';
+import type { DetectContext, Detector, FlowView } from './types.js';
+
+/**
+ * Floods and DDoS per victim, after FastNetMon: packets per second towards one address in
+ * buckets of `bucketSec`, split into SYN-only, UDP, ICMP and reflected (large answers from
+ * amplifier ports), compared with absolute thresholds and, once learned, with the victim's
+ * own baseline. Flows arrive when they end, so a bucket is decided `latenessSec` after it
+ * closed; a long flow's packets are spread over the buckets it spans.
+ */
+const AMP_PORTS: Record<number, string> = {
+  17: 'qotd',
+  19: 'chargen',
+  53: 'dns',
+  123: 'ntp',
+  161: 'snmp',
+  389: 'cldap',
+  1900: 'ssdp',
+  11211: 'memcached',
+};
+const MAX_BUCKETS = 48;
+/** Count-min sketch in front of the per-victim state: width, and buckets remembered. */
+const CM_WIDTH = 1 << 16;
+const CM_RING = 4;
+const SMALL_SOURCES = 64;
+
+interface Bucket {
+  syn: number;
+  udp: number;
+  icmp: number;
+  amp: number;
+  pkts: number;
+  bytes: number;
+  ampPorts: Map<number, number>;
+}
+
+interface Victim {
+  buckets: Map<number, Bucket>;
+  /** Rates of recent decided buckets, for the console's rate-against-baseline chart. */
+  series: [number, number][];
+  srcSmall: Set<string> | null;
+  hll: Hll | null;
+  /** Made when the victim's traffic could matter (a second flow): random destinations stay cheap. */
+  top: TopK | null;
+  flowIds: number[];
+  sampling: number;
+  v6: boolean;
+}
+
+type FloodClass = 'syn' | 'udp' | 'icmp' | 'amp';
+const CLASS_INFO: Record<FloodClass, { detector: string; title: string; technique: string }> = {
+  syn: { detector: 'ddos.syn_flood', title: 'SYN flood', technique: 'T1498.001' },
+  udp: { detector: 'ddos.udp_flood', title: 'UDP flood', technique: 'T1498.001' },
+  icmp: { detector: 'ddos.icmp_flood', title: 'ICMP flood', technique: 'T1498.001' },
+  amp: { detector: 'ddos.amplification', title: 'Reflection/amplification attack', technique: 'T1498.002' },
+};
+
+export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectContext): Detector {
+  const counters = { flows: 0, gated: 0, buckets: 0, alerts: 0, evicted: 0, late: 0, allowed: 0 };
+  const W = cfg.bucketSec * 1000;
+  const lateMs = cfg.latenessSec * 1000;
+  const victims = new BoundedMap<string, Victim>(cfg.maxVictims, (ip, v) => {
+    counters.evicted++;
+    for (const [idx, b] of v.buckets) decide(ip, v, idx, b);
+  });
+  let clock = 0;
+  let lastSweep = 0;
+  // Per-victim state is made only once a destination's packets in a bucket could matter
+  // (a tenth of minPps): benign hosts and a flood of random destinations cost no allocation.
+  const gate = (cfg.minPps * cfg.bucketSec) / 10;
+  const cm = new Float32Array(CM_RING * 2 * CM_WIDTH);
+  const cmBucket = new Float64Array(CM_RING).fill(Number.NaN);
+
+  /** Packets towards `dst` arrived in bucket `idx` so far, this flow's included (upper estimate). */
+  function sketch(dst: string, idx: number, pkts: number): number {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193;
+    for (let i = 0; i < dst.length; i++) {
+      const c = dst.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    const slot = ((idx % CM_RING) + CM_RING) % CM_RING;
+    const base = slot * 2 * CM_WIDTH;
+    if (cmBucket[slot] !== idx) {
+      if (cmBucket[slot]! > idx) return 0;
+      cm.fill(0, base, base + 2 * CM_WIDTH);
+      cmBucket[slot] = idx;
+    }
+    const a = base + ((h1 >>> 0) & (CM_WIDTH - 1));
+    const b = base + CM_WIDTH + ((h2 >>> 0) & (CM_WIDTH - 1));
+    cm[a]! += pkts;
+    cm[b]! += pkts;
+    return Math.min(cm[a]!, cm[b]!);
+  }
+
+  function bucketOf(ip: string, v: Victim, idx: number): Bucket | null {
+    let b = v.buckets.get(idx);
+    if (b) return b;
+    if (v.buckets.size >= MAX_BUCKETS) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const k of v.buckets.keys()) if (k < oldest) oldest = k;
+      if (idx < oldest) {
+        counters.late++;
+        return null;
+      }
+      const ob = v.buckets.get(oldest);
+      v.buckets.delete(oldest);
+      if (ob) decide(ip, v, oldest, ob);
+    }
+    b = { syn: 0, udp: 0, icmp: 0, amp: 0, pkts: 0, bytes: 0, ampPorts: new Map() };
+    v.buckets.set(idx, b);
+    return b;
+  }
+
+  function decide(ip: string, v: Victim, idx: number, b: Bucket): void {
+    counters.buckets++;
+    const victim = ip;
+    const tsMs = (idx + 1) * W;
+    const secs = W / 1000;
+    const pps = b.pkts / secs;
+    const view = ctx.baselines.view(`flood|${victim}`, tsMs);
+    const rates: Record<FloodClass, number> = {
+      syn: b.syn / secs,
+      udp: b.udp / secs,
+      icmp: b.icmp / secs,
+      amp: b.amp / secs,
+    };
+    const abs: Record<FloodClass, number> = {
+      syn: cfg.synPps,
+      udp: cfg.udpPps,
+      icmp: cfg.icmpPps,
+      amp: cfg.amplificationPps,
+    };
+    let hit: FloodClass | null = null;
+    let threshold = 0;
+    for (const c of ['amp', 'syn', 'icmp', 'udp'] as const) {
+      let t = abs[c];
+      if (view.learned) t = Math.min(t, Math.max(cfg.minPps, view.expected * cfg.baselineFactor));
+      if (rates[c] >= t) {
+        hit = c;
+        threshold = t;
+        break;
+      }
+    }
+    v.series.push([tsMs, Math.round(pps)]);
+    if (v.series.length > 30) v.series.shift();
+    if (!hit) {
+      // Attacks are not learned as normal, nor are victims too quiet for any threshold to
+      // depend on their baseline (a flood of random destinations must not fill the baselines).
+      if (victim && pps >= 1) ctx.baselines.update(`flood|${victim}`, pps, tsMs);
+      return;
+    }
+    const sources = v.hll ? v.hll.count() : (v.srcSmall?.size ?? 0);
+    const top = (v.top?.top(10) ?? []).map((t) => ({ ip: t.key, packets: Math.round(t.weight) }));
+    const spoofed = sources >= cfg.spoofedSources;
+    const info = CLASS_INFO[hit];
+    const ampPorts = [...b.ampPorts.entries()].sort((a, c) => c[1] - a[1]);
+    const ampService = hit === 'amp' ? (AMP_PORTS[ampPorts[0]?.[0] ?? 0] ?? null) : null;
+    const proto = hit === 'syn' ? 6 : hit === 'icmp' ? (v.v6 ? 58 : 1) : 17;
+    const ratio = rates[hit] / threshold;
+    ctx.emitter.raise({
+      ts: tsMs,
+      first_ts: idx * W,
+      category: 'ddos',
+      detector: info.detector,
+      key: victim,
+      title: `${info.title}${ampService ? ` (${ampService})` : ''} against ${victim}: ${Math.round(rates[hit])} packets/s from ${spoofed ? `~${sources} (spoofed)` : sources} sources`,
+      severity: Math.min(100, 70 + Math.round(Math.log2(ratio) * 5)),
+      confidence: view.learned ? 90 : 80,
+      dst_ip: victim,
+      proto,
+      count: 1,
+      attack_technique: info.technique,
+      evidence: {
+        class: hit,
+        rate_pps: Math.round(rates[hit]),
+        total_pps: Math.round(pps),
+        bps: Math.round((b.bytes * 8) / secs),
+        threshold_pps: threshold,
+        absolute_threshold_pps: abs[hit],
+        baseline: { ...view, factor: cfg.baselineFactor },
+        bucket_sec: secs,
+        bucket_start: isoMs(idx * W),
+        rates_pps: Object.fromEntries(Object.entries(rates).map(([k, r]) => [k, Math.round(r)])),
+        distinct_sources: sources,
+        spoofed_sources: spoofed,
+        top_sources: top,
+        amplification_ports: ampPorts
+          .slice(0, 5)
+          .map(([port, pk]) => ({ port, service: AMP_PORTS[port], packets: pk })),
+        mean_packet_bytes: b.pkts > 0 ? Math.round(b.bytes / b.pkts) : 0,
+        sampling_rate: v.sampling,
+        example_flow_ids: v.flowIds,
+        // The console draws the victim's rate against its baseline from this.
+        series: v.series.map(([t, r]) => [isoMs(t), r]),
+        mitigation: {
+          action: spoofed || hit === 'amp' ? 'blackhole' : 'flowspec',
+          victim_prefix: `${victim}/${v.v6 ? 128 : 32}`,
+          top_sources: top.map((t) => t.ip),
+          match: {
+            proto,
+            ...(hit === 'amp' && ampPorts[0] ? { src_port: ampPorts[0][0] } : {}),
+            ...(hit === 'syn' ? { tcp_flags: 'S' } : {}),
+          },
+        },
+      },
+    });
+    counters.alerts++;
+  }
+
+  function sweep(now: number): void {
+    lastSweep = now;
+    for (const [ip, v] of victims.entries()) {
+      for (const [idx, b] of v.buckets) {
+        if ((idx + 1) * W + lateMs <= now) {
+          v.buckets.delete(idx);
+          decide(ip, v, idx, b);
+        }
+      }
+      if (v.buckets.size === 0) victims.delete(ip);
+    }
+  }
+
+  return {
+    name: 'flood',
+    counters,
+    size: () => victims.size,
+    onFlow(f: FlowView) {
+      counters.flows++;
+      if (ctx.allowed(f.dst)) {
+        counters.allowed++;
+        return;
+      }
+      let syn = 0;
+      let udp = 0;
+      let icmp = 0;
+      let amp = 0;
+      const p = f.outPkts;
+      if (f.proto === 6) {
+        if (f.clientFlags.includes('S') && !f.clientFlags.includes('A')) syn = p;
+      } else if (f.proto === 17) {
+        udp = p;
+        if (AMP_PORTS[f.sport] !== undefined && f.outBytes / Math.max(1, p) >= cfg.amplificationMinBytes)
+          amp = p;
+      } else if (f.proto === 1 || f.proto === 58) icmp = p;
+      const i0 = Math.floor(f.startMs / W);
+      let seen = 0;
+      const v0 = victims.get(f.dst);
+      if (f.endMs > clock) clock = f.endMs;
+      if (!v0) {
+        // Keyed by arrival (data clock), not by the flow's start: flows arrive when they expire,
+        // a flood's all at once, long after benign flows that started later.
+        seen = sketch(f.dst, Math.floor(clock / W), p);
+        if (seen < gate) {
+          counters.gated++;
+          return;
+        }
+      }
+      const v = victims.touch(f.dst, () => ({
+        buckets: new Map(),
+        series: [],
+        srcSmall: null,
+        hll: null,
+        top: null,
+        flowIds: [],
+        sampling: 1,
+        v6: f.dst.includes(':'),
+      }));
+      if (syn + udp + icmp > 0) {
+        if (v.hll) v.hll.add(f.src);
+        else {
+          v.srcSmall ??= new Set();
+          v.srcSmall.add(f.src);
+          if (v.srcSmall.size > SMALL_SOURCES) {
+            v.hll = new Hll();
+            for (const s of v.srcSmall) v.hll.add(s);
+            v.srcSmall = null;
+          }
+        }
+        v.top ??= new TopK(16);
+        v.top.add(f.src, p);
+        if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
+      }
+      if (f.sampling > v.sampling) v.sampling = f.sampling;
+      // The packets the sketch counted before the victim had state.
+      const carried = v0 ? 0 : Math.max(0, seen - p);
+      const i1 = Math.max(i0, Math.floor(f.endMs / W));
+      const n = Math.min(8, i1 - i0 + 1);
+      const first = i1 - n + 1;
+      for (let i = first; i <= i1; i++) {
+        const b = bucketOf(f.dst, v, i);
+        if (!b) continue;
+        b.syn += syn / n;
+        b.udp += udp / n;
+        b.icmp += icmp / n;
+        b.amp += amp / n;
+        b.pkts += p / n;
+        if (carried > 0 && i === first) {
+          // Attributed to the flow's class: the flows before the gate were most likely alike.
+          b.pkts += carried;
+          if (amp > 0) b.amp += carried;
+          if (syn > 0) b.syn += carried;
+          else if (icmp > 0) b.icmp += carried;
+          else if (udp > 0) b.udp += carried;
+        }
+        b.bytes += f.outBytes / n;
+        if (amp > 0) b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
+      }
+      if (f.endMs > clock) clock = f.endMs;
+    },
+    tick(now) {
+      if (now > clock) clock = now;
+      if (clock - lastSweep >= W) sweep(clock);
+    },
+    finish() {
+      sweep(Number.POSITIVE_INFINITY);
+      victims.clear();
+    },
+  };
+}

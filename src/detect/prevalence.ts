@@ -1,0 +1,45 @@
+import { BoundedMap, CappedSet, Hll } from './bounded.js';
+
+/**
+ * How many internal hosts talk to each external destination, shared by the detectors that
+ * weigh rarity (beacons, exfiltration): kept once per flow instead of once per detector.
+ * Updated after the detectors have seen a flow, so they read what was known before it.
+ */
+export class Prevalence {
+  private readonly dsts: BoundedMap<string, CappedSet<string>>;
+  private readonly hosts = new Hll();
+  private hostCount = 0;
+  private hostsDirty = 0;
+
+  constructor(cap = 200_000) {
+    this.dsts = new BoundedMap(cap);
+  }
+
+  get size(): number {
+    return this.dsts.size;
+  }
+
+  /** Distinct internal hosts seen talking to `dst` (at most 256 counted exactly). */
+  users(dst: string): number {
+    return this.dsts.get(dst)?.count ?? 0;
+  }
+
+  uses(dst: string, src: string): boolean {
+    return this.dsts.get(dst)?.items.has(src) ?? false;
+  }
+
+  /** Distinct internal hosts seen at all (estimated). */
+  internalHosts(): number {
+    if (this.hostsDirty > 0) {
+      this.hostCount = this.hosts.count();
+      this.hostsDirty = 0;
+    }
+    return this.hostCount;
+  }
+
+  add(src: string, dst: string): void {
+    this.hosts.add(src);
+    this.hostsDirty++;
+    this.dsts.touch(dst, () => new CappedSet<string>(256)).add(src);
+  }
+}

@@ -1,0 +1,71 @@
+import { BoundedMap, CappedSet } from './bounded.js';
+import type { DetectConfig } from './config.js';
+import { networkOf } from './nets.js';
+import type { DetectContext, Detector } from './types.js';
+
+/**
+ * New rare destinations: after a learning period, the first contact of an internal host with
+ * an external network (/24, /48) that at most `maxHosts` internal hosts talk to. Low severity:
+ * context for other alerts more than an alarm on its own.
+ */
+interface Net {
+  hosts: CappedSet<string>;
+  firstMs: number;
+}
+
+export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: DetectContext): Detector {
+  const counters = { flows: 0, new_networks: 0, alerts: 0, evicted: 0, allowed: 0 };
+  const nets = new BoundedMap<string, Net>(cfg.maxNetworks, () => {
+    counters.evicted++;
+  });
+  let startMs = Number.POSITIVE_INFINITY;
+  return {
+    name: 'rareDest',
+    counters,
+    size: () => nets.size,
+    onFlow(f) {
+      counters.flows++;
+      if (!f.srcInternal || f.dstInternal || f.answered === false) return;
+      if (f.startMs < startMs) startMs = f.startMs;
+      const net = networkOf(f.dst);
+      let isNew = false;
+      const n = nets.touch(net, () => {
+        isNew = true;
+        return { hosts: new CappedSet<string>(cfg.maxHosts + 2), firstMs: f.startMs };
+      });
+      if (isNew) counters.new_networks++;
+      if (!n.hosts.add(f.src)) return;
+      const learning = f.startMs - startMs < cfg.learningSec * 1000;
+      if (learning || n.hosts.count > cfg.maxHosts) return;
+      if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
+        counters.allowed++;
+        return;
+      }
+      ctx.emitter.raise({
+        ts: f.startMs,
+        category: 'new_destination',
+        detector: 'rare_destination',
+        key: `${f.src}|${net}`,
+        title: `New rare destination: ${f.src} contacted ${net} (${n.hosts.count} internal host${n.hosts.count === 1 ? '' : 's'})`,
+        severity: 25,
+        confidence: 50,
+        src_ip: f.src,
+        dst_ip: f.dst,
+        dst_port: f.dport,
+        proto: f.proto,
+        attack_technique: null,
+        evidence: {
+          network: net,
+          internal_hosts: n.hosts.count,
+          max_hosts: cfg.maxHosts,
+          network_first_seen: new Date(n.firstMs).toISOString(),
+          learning_sec: cfg.learningSec,
+          example_flow_ids: f.flowId !== null ? [f.flowId] : [],
+        },
+      });
+      counters.alerts++;
+    },
+    tick() {},
+    finish() {},
+  };
+}
