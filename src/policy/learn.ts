@@ -102,6 +102,9 @@ export class PolicyLearner {
   private readonly hosts = new Set<string>();
   private flows = 0;
   private minUs = Number.POSITIVE_INFINITY;
+  /** Days and 10-minute slots in which any traffic was seen: stability is judged against them. */
+  private readonly activeDays = new Set<number>();
+  private readonly activeSlots = new Set<number>();
   private maxUs = Number.NEGATIVE_INFINITY;
 
   constructor(cfg: Partial<LearnConfig> = {}) {
@@ -127,6 +130,8 @@ export class PolicyLearner {
     if (c.tsUs > e.last) e.last = c.tsUs;
     e.days.add(Math.floor(c.tsUs / 86_400e6));
     e.slots.add(Math.floor(c.tsUs / 600e6));
+    this.activeDays.add(Math.floor(c.tsUs / 86_400e6));
+    this.activeSlots.add(Math.floor(c.tsUs / 600e6));
     this.hosts.add(c.client);
     this.hosts.add(c.server);
   }
@@ -410,8 +415,10 @@ export class PolicyLearner {
       byPair.set(k, list);
     }
     const edges: PolicyEdge[] = [];
-    const spanDays = Math.max(1, Math.round((this.maxUs - this.minUs) / 86_400e6));
-    const spanSlots = Math.max(1, Math.ceil((this.maxUs - this.minUs) / 600e6));
+    // Against the time the network was observed, not the window's wall-clock span: a window
+    // of three captured hours spread over a day is three hours of evidence.
+    const spanDays = this.activeDays.size;
+    const spanSlots = Math.max(1, this.activeSlots.size);
     const finish = (e: PolicyEdge, days: Set<number>, slots: Set<number>) => {
       e.days = days.size;
       // Stable: part of normal operation over the window (on most days, or in most 10-minute
