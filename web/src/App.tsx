@@ -8,8 +8,10 @@ import { Dashboards } from './pages/Dashboards';
 import { FlowPage } from './pages/Flow';
 import { HostPage } from './pages/Host';
 import { Login } from './pages/Login';
+import { MonitorsPage } from './pages/Monitors';
 import { Overview } from './pages/Overview';
 import { PivotPage } from './pages/Pivot';
+import { PolicyPage } from './pages/Policy';
 import { Records } from './pages/Records';
 import { SearchPage } from './pages/Search';
 import { Sensors } from './pages/Sensors';
@@ -43,6 +45,10 @@ function Page() {
       return <Dashboards id={a ?? null} />;
     case 'sensors':
       return <Sensors />;
+    case 'policy':
+      return <PolicyPage />;
+    case 'monitors':
+      return <MonitorsPage />;
     case 'settings':
       return <Settings />;
     default:

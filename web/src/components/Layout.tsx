@@ -84,6 +84,8 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
     ['alerts', 'Alerts', true],
     ['records', 'Flows', true],
     ['dashboards', 'Dashboards', true],
+    ['monitors', 'Monitors', true],
+    ['policy', 'Policy', true],
     ['sensors', 'Sensors', true],
     ['sinks', 'Sinks', can(s.me.role, 'admin')],
     ['settings', 'Settings', can(s.me.role, 'admin')],
