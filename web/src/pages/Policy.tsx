@@ -467,44 +467,48 @@ function Versions({ items }: { items: VersionRow[] }) {
       {items.length === 0 ? (
         <Empty>No version approved yet.</Empty>
       ) : (
-        <table className="grid-table">
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Status</th>
-              <th scope="col">Groups</th>
-              <th scope="col">Edges</th>
-              <th scope="col">Approved by</th>
-              <th scope="col">Approved</th>
-              <th scope="col">Export</th>
-            </tr>
-          </thead>
-          <tbody>
-            {[...items].reverse().map((v) => (
-              <tr key={v.version} data-version={v.version} data-status={v.status}>
-                <td>
-                  <a href={href('/policy', { version: String(v.version) })}>v{v.version}</a>
-                </td>
-                <td>{v.status === 'approved' ? <span className="badge">active</span> : v.status}</td>
-                <td className="num">{int(v.groups)}</td>
-                <td className="num">{int(v.edges)}</td>
-                <td>{v.approved_by ?? '–'}</td>
-                <td>{time(v.approved_at)}</td>
-                <td className="actions">
-                  <button type="button" onClick={() => get(v.version, 'nft')}>
-                    nftables
-                  </button>
-                  <button type="button" onClick={() => get(v.version, 'k8s')}>
-                    Kubernetes
-                  </button>
-                  <button type="button" onClick={() => get(v.version, 'json')}>
-                    JSON
-                  </button>
-                </td>
+        <div className="table-wrap">
+          <table className="grid-table">
+            <thead>
+              <tr>
+                <th scope="col">Version</th>
+                <th scope="col">Status</th>
+                <th scope="col">Groups</th>
+                <th scope="col">Edges</th>
+                <th scope="col">Approved by</th>
+                <th scope="col">Approved</th>
+                <th scope="col">Export</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {[...items].reverse().map((v) => (
+                <tr key={v.version} data-version={v.version} data-status={v.status}>
+                  <td>
+                    <a href={href('/policy', { version: String(v.version) })}>v{v.version}</a>
+                  </td>
+                  <td>{v.status === 'approved' ? <span className="badge">active</span> : v.status}</td>
+                  <td className="num">{int(v.groups)}</td>
+                  <td className="num">{int(v.edges)}</td>
+                  <td>{v.approved_by ?? '–'}</td>
+                  <td>{time(v.approved_at)}</td>
+                  <td>
+                    <div className="actions">
+                      <button type="button" onClick={() => get(v.version, 'nft')}>
+                        nftables
+                      </button>
+                      <button type="button" onClick={() => get(v.version, 'k8s')}>
+                        Kubernetes
+                      </button>
+                      <button type="button" onClick={() => get(v.version, 'json')}>
+                        JSON
+                      </button>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </Panel>
   );
@@ -660,10 +664,8 @@ export function PolicyPage() {
       ) : (
         shownVersion > 0 && <VersionView key={shownVersion} v={shownVersion} />
       )}
-      <div className="grid g2">
-        <Versions items={versions.data?.items ?? []} />
-        <CompliancePanel tick={tick} />
-      </div>
+      <Versions items={versions.data?.items ?? []} />
+      <CompliancePanel tick={tick} />
       <Panel
         title="Violations"
         testId="policy-violations-panel"
