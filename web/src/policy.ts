@@ -136,11 +136,13 @@ export interface Layout {
 export function layoutGroups(
   groups: readonly Pick<PolicyGroup, 'id' | 'kind' | 'members' | 'cidrs'>[],
   edges: readonly Pick<PolicyEdge, 'src' | 'dst'>[],
-  opts: { colWidth?: number; rowHeight?: number; pad?: number } = {},
+  opts: { colWidth?: number; rowHeight?: number; padX?: number; padY?: number } = {},
 ): Layout {
-  const colWidth = opts.colWidth ?? 190;
-  const rowHeight = opts.rowHeight ?? 90;
-  const pad = opts.pad ?? 60;
+  const colWidth = opts.colWidth ?? 200;
+  const rowHeight = opts.rowHeight ?? 100;
+  // Room for the labels under the outer nodes, and for self loops and bends above and below.
+  const padX = opts.padX ?? 120;
+  const padY = opts.padY ?? 90;
   const ids = new Set(groups.map((g) => g.id));
   const callers = new Map<string, string[]>();
   for (const e of edges) {
@@ -186,20 +188,20 @@ export function layoutGroups(
     for (const [i, id] of col.entries()) row.set(id, i);
   }
   const tallest = Math.max(1, ...cols.map((c) => c?.length ?? 0));
-  const height = pad * 2 + (tallest - 1) * rowHeight;
-  const width = pad * 2 + Math.max(0, cols.length - 1) * colWidth;
+  const height = padY * 2 + (tallest - 1) * rowHeight;
+  const width = padX * 2 + Math.max(0, cols.length - 1) * colWidth;
   const size = new Map(groups.map((g) => [g.id, g.members.length + g.cidrs.length]));
   const maxSize = Math.max(1, ...size.values());
   const nodes = new Map<string, NodePos>();
   cols.forEach((col, t) => {
     if (!col) return;
     // Centre each column vertically.
-    const top = pad + ((tallest - col.length) * rowHeight) / 2;
+    const top = padY + ((tallest - col.length) * rowHeight) / 2;
     col.forEach((id, i) => {
       nodes.set(id, {
         id,
         tier: t,
-        x: pad + t * colWidth,
+        x: padX + t * colWidth,
         y: top + i * rowHeight,
         // Area grows with members: radius with the square root, between 10 and 34 px.
         r: 10 + 24 * Math.sqrt((size.get(id) ?? 0) / maxSize),
@@ -227,9 +229,11 @@ export function edgePath(a: NodePos, b: NodePos, bend = 0.18): string {
   const sy = a.y + uy * a.r;
   const ex = b.x - ux * (b.r + 4);
   const ey = b.y - uy * (b.r + 4);
-  // Control point off the middle, to the left of the direction of travel.
-  const cx = (sx + ex) / 2 - uy * d * bend;
-  const cy = (sy + ey) / 2 + ux * d * bend;
+  // Control point off the middle, to the left of the direction of travel; long edges bend no
+  // more than short ones, so they stay inside the drawing.
+  const off = Math.min(d * bend, 36);
+  const cx = (sx + ex) / 2 - uy * off;
+  const cy = (sy + ey) / 2 + ux * off;
   const r1 = (n: number) => Math.round(n * 10) / 10;
   return `M ${r1(sx)} ${r1(sy)} Q ${r1(cx)} ${r1(cy)} ${r1(ex)} ${r1(ey)}`;
 }

@@ -55,7 +55,7 @@ export function PolicyGraph({
   return (
     <div className="policy-graph">
       <svg
-        viewBox={`0 0 ${layout.width + 80} ${layout.height}`}
+        viewBox={`0 0 ${layout.width} ${layout.height}`}
         role="img"
         aria-label={label}
         data-testid="policy-graph"
@@ -123,7 +123,7 @@ export function PolicyGraph({
               <circle r={n.r} />
               <text y={n.r + 14} textAnchor="middle">
                 {g.pinned ? '📌 ' : ''}
-                {g.name}
+                {g.name.length > 30 ? `${g.name.slice(0, 29)}…` : g.name}
               </text>
               <text y={4} textAnchor="middle" className="pg-count">
                 {size}

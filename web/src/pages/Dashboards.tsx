@@ -127,7 +127,7 @@ function MonitorPicker({ value, onChange }: { value: string; onChange: (name: st
   return (
     <label>
       Monitor
-      <select value={value} onChange={(e) => onChange(e.target.value)}>
+      <select value={value} aria-label="Monitor shown" onChange={(e) => onChange(e.target.value)}>
         <option value="">(pick one)</option>
         {(q.data?.items ?? []).map((m) => (
           <option key={m.name} value={m.name}>
