@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { explainRule, parseRule, RULE_EXAMPLES, ruleKpi, thresholdOf, worstState } from './monitors';
+import {
+  explainRule,
+  parseRule,
+  RULE_EXAMPLES,
+  ruleFormat,
+  ruleKpi,
+  thresholdOf,
+  worstState,
+} from './monitors';
 
 const explain = (t: string) => {
   const p = parseRule(t);
@@ -41,6 +49,9 @@ describe('monitor rule help', () => {
     expect(thresholdOf('bps > 3 x baseline', st)).toBe(42);
     expect(thresholdOf('bps > 3 x baseline', undefined)).toBeNull();
     expect(thresholdOf('rtt_ms p95 > 100', { ...st, threshold: null })).toBe(100);
+    expect(ruleFormat('rtt_ms p95 > 100')(2)).toBe('2.00 ms');
+    expect(ruleFormat('bps > 1')(2_500_000)).toBe('2.5 Mb/s');
+    expect(ruleFormat('retrans_rate > 0.1')(0.1)).toBe('10.00 %');
   });
 
   it('shows a monitor by its worst rule', () => {

@@ -1,5 +1,7 @@
 /** Monitors as the console reads them, and the rule syntax explained while it is typed. */
 
+import { ms, pct, si } from './format';
+
 export type RuleStateName = 'ok' | 'firing' | 'no_data' | 'learning';
 
 export interface RuleState {
@@ -147,4 +149,18 @@ export function thresholdOf(rule: string, state: RuleState | undefined): number 
   if (state?.threshold !== null && state?.threshold !== undefined) return state.threshold;
   const p = parseRule(rule);
   return 'rule' in p && !p.rule.baseline ? p.rule.value : null;
+}
+
+const FORMAT: Record<string, (v: number | null | undefined) => string> = {
+  bps: (v) => si(v, 'b/s'),
+  pps: (v) => si(v, 'p/s'),
+  flows: (v) => si(v, '/s'),
+  rtt_ms: ms,
+  srt_ms: ms,
+  retrans_rate: pct,
+};
+
+/** How a rule's values and threshold read: in the unit of its metric. */
+export function ruleFormat(rule: string): (v: number | null | undefined) => string {
+  return FORMAT[ruleKpi(rule)?.metric ?? ''] ?? ((v) => si(v));
 }

@@ -1,19 +1,9 @@
 import { useMemo } from 'react';
 import { qs, type Series } from '../api';
-import { ms, pct, si } from '../format';
-import { type RuleState, ruleKpi, thresholdOf } from '../monitors';
+import { type RuleState, ruleFormat, ruleKpi, thresholdOf } from '../monitors';
 import { useJson, useTime } from '../state';
 import { stepParam } from '../time';
 import { alignSeries, Chart } from './Chart';
-
-const FORMAT: Record<string, (v: number | null) => string> = {
-  bps: (v) => si(v, 'b/s'),
-  pps: (v) => si(v, 'p/s'),
-  flows: (v) => si(v, '/s'),
-  rtt_ms: ms,
-  srt_ms: ms,
-  retrans_rate: pct,
-};
 
 /** One rule's KPI over the time picker's range, with its threshold drawn as a second line. */
 export function MonitorChart({
@@ -43,7 +33,7 @@ export function MonitorChart({
     tick,
   );
   const threshold = thresholdOf(rule, state);
-  const fmt = FORMAT[kpi?.metric ?? ''] ?? ((v: number | null) => si(v));
+  const fmt = ruleFormat(rule);
   const fill = kpi && ['bps', 'pps', 'flows'].includes(kpi.metric) ? 0 : null;
   const aligned = useMemo(() => {
     if (!q.data) return null;

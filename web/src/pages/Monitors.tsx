@@ -3,13 +3,14 @@ import { can, sendJson } from '../api';
 import { MonitorChart } from '../components/MonitorChart';
 import { Empty, ErrorBox, Panel } from '../components/Status';
 import '../components/policy.css';
-import { si, time } from '../format';
+import { time } from '../format';
 import {
   explainRule,
   type Monitor,
   parseRule,
   RULE_EXAMPLES,
   type RuleState,
+  ruleFormat,
   STATE_LABEL,
   worstState,
 } from '../monitors';
@@ -222,8 +223,8 @@ function MonitorCard({ m, onEdit, onChanged }: { m: Monitor; onEdit: () => void;
                   <code>{r}</code>
                 </td>
                 <td>{s ? <StateBadge s={s.state} /> : '–'}</td>
-                <td className="num">{si(s?.value)}</td>
-                <td className="num">{si(s?.threshold)}</td>
+                <td className="num">{ruleFormat(r)(s?.value)}</td>
+                <td className="num">{ruleFormat(r)(s?.threshold)}</td>
                 <td>{time(s?.since)}</td>
                 <td>{s?.alert_id ? <a href={href(`/alerts/${s.alert_id}`)}>open alert</a> : ''}</td>
               </tr>
