@@ -46,7 +46,7 @@ export function newWidget(kind: Widget['kind'] = 'timeseries'): Widget {
   const id = `w${Math.random().toString(36).slice(2, 10)}`;
   if (kind === 'timeseries') return { id, kind, title: 'Traffic', metric: 'bps', width: 2 };
   if (kind === 'number') return { id, kind, title: 'Bytes', by: 'bytes', width: 1 };
-  if (kind === 'monitor') return { id, kind, title: 'Monitor', monitor: '', width: 2 };
+  if (kind === 'monitor') return { id, kind, title: 'Monitor', width: 2 };
   return { id, kind, title: 'Top servers', dim: 'server_ip', by: 'bytes', limit: 10, width: 2 };
 }
 
