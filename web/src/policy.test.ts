@@ -8,6 +8,7 @@ import {
   type PolicyEdge,
   type PolicyGroup,
   pairEdges,
+  parseScopes,
   service,
   splitName,
 } from './policy';
@@ -147,5 +148,24 @@ describe('edge review', () => {
     expect(service({ proto: 1, port: 0 })).toBe('ICMP');
     expect(service({ proto: 99, port: 0 })).toBe('proto 99');
     expect(splitName('web', ['web', 'web (2)'])).toBe('web (3)');
+  });
+});
+
+describe('proposal scopes', () => {
+  it('reads one scope per line and says which line is wrong', () => {
+    expect(parseScopes('db: 10.0.3.0/24, 10.0.4.0/24\n\n  web:10.0.1.0/24 ')).toEqual({
+      scopes: [
+        { name: 'db', cidrs: ['10.0.3.0/24', '10.0.4.0/24'] },
+        { name: 'web', cidrs: ['10.0.1.0/24'] },
+      ],
+    });
+    expect(parseScopes('')).toEqual({ scopes: [] });
+    expect(parseScopes('db: 10.0.3.0/24\n10.0.1.0/24')).toEqual({
+      error: 'line 2: write "name: network, network" (e.g. "db: 10.0.3.0/24")',
+    });
+    expect(parseScopes('db:')).toHaveProperty('error');
+    expect(parseScopes('db: 10.0.3.0/24\ndb: 10.0.4.0/24')).toEqual({
+      error: 'line 2: the scope db is named twice',
+    });
   });
 });

@@ -275,3 +275,29 @@ export function splitName(name: string, taken: readonly string[]): string {
     if (!taken.includes(n)) return n;
   }
 }
+
+/**
+ * Configured scopes for a proposal, one per line: "name: 10.0.1.0/24, 10.0.2.0/24". A scope
+ * becomes a pinned group of its own whatever the flows say; the server checks the networks.
+ */
+export function parseScopes(
+  text: string,
+): { scopes: { name: string; cidrs: string[] }[] } | { error: string } {
+  const scopes: { name: string; cidrs: string[] }[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const m = /^([^:]{1,64}):(.*)$/.exec(line);
+    const name = m?.[1]?.trim();
+    const cidrs = (m?.[2] ?? '')
+      .split(/[\s,]+/)
+      .map((c) => c.trim())
+      .filter(Boolean);
+    if (!name || cidrs.length === 0)
+      return { error: `line ${i + 1}: write "name: network, network" (e.g. "db: 10.0.3.0/24")` };
+    if (scopes.some((s) => s.name === name))
+      return { error: `line ${i + 1}: the scope ${name} is named twice` };
+    scopes.push({ name, cidrs });
+  }
+  return { scopes };
+}

@@ -17,6 +17,7 @@ import {
   type PolicyDiff,
   type PolicyDoc,
   type PolicyEdge,
+  parseScopes,
   service,
 } from '../policy';
 import { href, setParam, useRoute } from '../router';
@@ -32,6 +33,8 @@ function Propose({ onProposed }: { onProposed: (id: string) => void }) {
   const { resolved } = useTime();
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<string | null>(null);
+  const [scopes, setScopes] = useState('');
+  const id = useId();
   if (!can(me.role, 'analyst'))
     return (
       <p className="hint" data-testid="propose-denied">
@@ -48,9 +51,18 @@ function Propose({ onProposed }: { onProposed: (id: string) => void }) {
         className="primary"
         disabled={busy}
         onClick={() => {
+          const sc = parseScopes(scopes);
+          if ('error' in sc) {
+            setErr(`Scopes: ${sc.error}`);
+            return;
+          }
           setBusy(true);
           setErr(null);
-          sendJson<PolicyDoc>('POST', `${P}/proposals`, { after, before }).then(
+          sendJson<PolicyDoc>('POST', `${P}/proposals`, {
+            after,
+            before,
+            ...(sc.scopes.length ? { scopes: sc.scopes } : {}),
+          }).then(
             (d) => {
               setBusy(false);
               onProposed(d.id);
@@ -68,6 +80,20 @@ function Propose({ onProposed }: { onProposed: (id: string) => void }) {
         Learns groups and their dependencies from the flows stored between {time(after)} and {time(before)}{' '}
         UTC (the time picker above).
       </span>
+      <details className="grow">
+        <summary>Scopes (optional)</summary>
+        <label htmlFor={`${id}-sc`}>
+          Networks that are one group whatever the flows say, one per line: <code>db: 10.0.3.0/24</code>
+        </label>
+        <textarea
+          id={`${id}-sc`}
+          className="alert-notes mono"
+          rows={3}
+          value={scopes}
+          onChange={(e) => setScopes(e.target.value)}
+          spellCheck={false}
+        />
+      </details>
       <ErrorBox error={err} />
     </div>
   );
