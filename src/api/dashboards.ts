@@ -6,8 +6,10 @@ import { UserError } from '../common/errors.js';
 /** A widget: one saved query over the registry's fields and how to draw it. */
 export interface Widget {
   id: string;
-  kind: 'timeseries' | 'top' | 'bar' | 'number';
+  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor';
   title: string;
+  /** monitor: the name of the monitor whose state and main KPI the widget shows. */
+  monitor?: string;
   /** timeseries: bps, pps, flows, rtt_ms, srt_ms, retrans_rate. */
   metric?: string;
   /** top / bar: the field ranked; timeseries: optional group_by. */

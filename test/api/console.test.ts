@@ -38,6 +38,7 @@ describe('dashboards', () => {
   const widgets = [
     { id: 'w1', kind: 'timeseries', title: 'HTTPS', metric: 'bps', filter: 'server_port = 443', width: 2 },
     { id: 'w2', kind: 'number', title: 'Bytes', by: 'bytes' },
+    { id: 'w3', kind: 'monitor', title: 'CRM', monitor: 'crm.rtt', width: 1 },
   ];
 
   it('saves per user: private ones are invisible to others, shared ones readable but not changeable', async () => {
@@ -64,8 +65,10 @@ describe('dashboards', () => {
     assert.equal(seen.json.mine, false);
     assert.deepEqual(
       (seen.json.widgets as { id: string }[]).map((w) => w.id),
-      ['w1', 'w2'],
+      ['w1', 'w2', 'w3'],
     );
+    // A monitor widget keeps the monitor it shows.
+    assert.deepEqual((seen.json.widgets as unknown[])[2], widgets[2]);
     const denied = await send('PUT', `/api/v1/dashboards/${id}`, h.analyst, { name: 'x', widgets: [] });
     assert.equal(denied.status, 403);
     assert.match((denied.json!.error as { message: string }).message, /owner/);

@@ -9,8 +9,10 @@ import { FlowPage } from './pages/Flow';
 import { HostPage } from './pages/Host';
 import { IntelPage } from './pages/Intel';
 import { Login } from './pages/Login';
+import { MonitorsPage } from './pages/Monitors';
 import { Overview } from './pages/Overview';
 import { PivotPage } from './pages/Pivot';
+import { PolicyPage } from './pages/Policy';
 import { Records } from './pages/Records';
 import { SearchPage } from './pages/Search';
 import { Sensors } from './pages/Sensors';
@@ -46,6 +48,10 @@ function Page() {
       return <IntelPage />;
     case 'sensors':
       return <Sensors />;
+    case 'policy':
+      return <PolicyPage />;
+    case 'monitors':
+      return <MonitorsPage />;
     case 'settings':
       return <Settings />;
     default:

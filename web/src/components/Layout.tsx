@@ -85,6 +85,8 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
     ['records', 'Flows', true],
     ['dashboards', 'Dashboards', true],
     ['intel', 'Intel', true],
+    ['monitors', 'Monitors', true],
+    ['policy', 'Policy', true],
     ['sensors', 'Sensors', true],
     ['sinks', 'Sinks', can(s.me.role, 'admin')],
     ['settings', 'Settings', can(s.me.role, 'admin')],

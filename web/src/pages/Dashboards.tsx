@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import { can, sendJson } from '../api';
+import { MonitorWidget } from '../components/MonitorWidget';
 import { Empty, ErrorBox, Panel } from '../components/Status';
 import { bytes, int, time } from '../format';
 import { useTop, useTotals } from '../queries';
@@ -9,8 +10,10 @@ import { KpiChart, METRIC_INFO, TopPanel } from './Overview';
 
 export interface Widget {
   id: string;
-  kind: 'timeseries' | 'top' | 'bar' | 'number';
+  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor';
   title: string;
+  /** monitor: the monitor's name. */
+  monitor?: string;
   metric?: string;
   dim?: string;
   by?: 'bytes' | 'packets' | 'flows';
@@ -36,12 +39,14 @@ const KINDS: [Widget['kind'], string][] = [
   ['top', 'Top-N table'],
   ['bar', 'Bar chart'],
   ['number', 'Single number'],
+  ['monitor', 'Monitor'],
 ];
 
 export function newWidget(kind: Widget['kind'] = 'timeseries'): Widget {
   const id = `w${Math.random().toString(36).slice(2, 10)}`;
   if (kind === 'timeseries') return { id, kind, title: 'Traffic', metric: 'bps', width: 2 };
   if (kind === 'number') return { id, kind, title: 'Bytes', by: 'bytes', width: 1 };
+  if (kind === 'monitor') return { id, kind, title: 'Monitor', width: 2 };
   return { id, kind, title: 'Top servers', dim: 'server_ip', by: 'bytes', limit: 10, width: 2 };
 }
 
@@ -112,7 +117,26 @@ export function WidgetView({ w }: { w: Widget }) {
       );
     case 'number':
       return <NumberWidget w={w} />;
+    case 'monitor':
+      return <MonitorWidget name={w.monitor ?? ''} title={w.title} />;
   }
+}
+
+function MonitorPicker({ value, onChange }: { value: string; onChange: (name: string) => void }) {
+  const q = useJson<{ items: { name: string }[] }>('/api/v1/monitors');
+  return (
+    <label>
+      Monitor
+      <select value={value} aria-label="Monitor shown" onChange={(e) => onChange(e.target.value)}>
+        <option value="">(pick one)</option>
+        {(q.data?.items ?? []).map((m) => (
+          <option key={m.name} value={m.name}>
+            {m.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function WidgetEditor({
@@ -158,6 +182,9 @@ function WidgetEditor({
         Title
         <input value={w.title} maxLength={128} onChange={(e) => set({ title: e.target.value })} />
       </label>
+      {w.kind === 'monitor' && (
+        <MonitorPicker value={w.monitor ?? ''} onChange={(m) => set({ monitor: m })} />
+      )}
       {w.kind === 'timeseries' && (
         <label>
           Metric
@@ -191,7 +218,7 @@ function WidgetEditor({
           </select>
         </label>
       )}
-      {w.kind !== 'timeseries' && (
+      {w.kind !== 'timeseries' && w.kind !== 'monitor' && (
         <label>
           Measure
           <select
@@ -216,16 +243,18 @@ function WidgetEditor({
           />
         </label>
       )}
-      <label className="grow">
-        Filter
-        <input
-          id={`${id}-f`}
-          value={w.filter ?? ''}
-          maxLength={4096}
-          placeholder="server_port = 443"
-          onChange={(e) => set({ filter: e.target.value })}
-        />
-      </label>
+      {w.kind !== 'monitor' && (
+        <label className="grow">
+          Filter
+          <input
+            id={`${id}-f`}
+            value={w.filter ?? ''}
+            maxLength={4096}
+            placeholder="server_port = 443"
+            onChange={(e) => set({ filter: e.target.value })}
+          />
+        </label>
+      )}
       <label>
         Width
         <select value={w.width ?? 2} onChange={(e) => set({ width: Number(e.target.value) })}>
@@ -344,6 +373,9 @@ function DashboardView({ id }: { id: string }) {
             </button>
             <button type="button" onClick={() => setWidgets([...widgets, newWidget('number')])}>
               Add single number
+            </button>
+            <button type="button" onClick={() => setWidgets([...widgets, newWidget('monitor')])}>
+              Add monitor
             </button>
           </div>
           {widgets.map((w, i) => (
