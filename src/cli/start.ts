@@ -97,6 +97,8 @@ export interface ProductOptions {
    * GET /api/v1/stream has packets to stream); its targets are managed at /api/v1/broker.
    */
   broker?: BrokerConfig;
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  corsOrigins?: string[];
   /** Flow timeouts of the live sources' flow tables. */
   flow?: Partial<FlowConfig>;
   /** Longest time a live record waits before it is stored (default 1000 ms). */
@@ -286,6 +288,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     monitors,
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
+    ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
   });
   let sources: RunningSources | null = null;
   const url = await app.listen({ host: o.host, port: o.port });
