@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { badRequest, UserError } from '../../common/errors.js';
+import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import { type ApiContext, defOf, parseFilterParam, parseRange } from '../context.js';
 import { Binary, produces, Text } from '../contract.js';
@@ -51,7 +52,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const def = defOf(ctx, type);
       const format: ExportFormat | null = q.format ?? formatFromAccept(req.headers.accept);
       if (!def) {
-        if (!Object.values(ENDPOINTS).includes(type)) {
+        if (!Object.values(ENDPOINTS).includes(type) && !ALL_RECORDS.some((d) => d.type === type)) {
           throw new UserError(404, `no record type '${type.slice(0, 32)}'; see /api/v1/fields`);
         }
         // A record type not produced yet: nothing to show, and that is not an error.

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runSchemathesis, SCHEMATHESIS, schemathesisInstalled, startContractServer } from './contract.js';
+
+/** Replays the same cases on every run; the random seed adds new ones and is printed to replay them. */
+const FIXED_SEED = 20261205;
+/** Examples per operation and phase: about two minutes for both runs on a 2-core CI machine. */
+const CI_EXAMPLES = { fixed: 20, random: 10 };
+
+describe('the OpenAPI document against the running product (schemathesis --checks all)', () => {
+  it('finds no failure with a fixed seed and with a random one', { timeout: 15 * 60_000 }, async (t) => {
+    if (!schemathesisInstalled()) {
+      const why = `schemathesis not found at ${SCHEMATHESIS}; install it with scripts/peers/install.sh`;
+      if (process.env.CI === 'true') assert.fail(why);
+      t.skip(why);
+      return;
+    }
+    const h = await startContractServer();
+    try {
+      const random = Math.floor(Math.random() * 2 ** 31);
+      for (const [seed, n] of [
+        [FIXED_SEED, CI_EXAMPLES.fixed],
+        [random, CI_EXAMPLES.random],
+      ] as const) {
+        t.diagnostic(`schemathesis seed ${seed} (replay: npm run fuzz:api -- --seed ${seed})`);
+        const r = await runSchemathesis(h, { seed, maxExamples: n });
+        t.diagnostic(`seed ${seed}: ${r.cases} cases, ${r.failures} failures`);
+        assert.equal(r.failures, 0, `seed ${seed}:\n${r.output.slice(-30_000)}`);
+        assert.equal(r.code, 0, `seed ${seed} exit ${r.code}:\n${r.output.slice(-30_000)}`);
+        // a run that generated almost nothing proves nothing
+        assert.ok((r.cases ?? 0) > 500, `seed ${seed}: only ${r.cases} cases generated`);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
