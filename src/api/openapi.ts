@@ -150,9 +150,76 @@ export function swaggerOptions(): SwaggerOptions {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         String((json as { $id?: string }).$id ?? `def-${i}`),
     },
+    transformObject: (o) =>
+      shareErrorResponses((o as unknown as { openapiObject: OpenApiDoc }).openapiObject) as never,
     transform: ({ schema, url, route }) => ({
       schema: documentRoute(schema as AnySchema | undefined, url, route) as never,
       url,
     }),
   };
+}
+
+type OpenApiDoc = {
+  components?: { responses?: Record<string, unknown> } & Record<string, unknown>;
+  paths?: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+};
+
+/**
+ * Every operation answers an error status with the same response: it is written once in
+ * components.responses (Problem400, Problem401, ...) and referenced, so the document stays small
+ * and generated clients have one error type.
+ */
+/**
+ * A choice between constants (how TypeBox writes a union of literals) is written as the
+ * equivalent `enum`, which client generators turn into one enumeration rather than one type per
+ * constant.
+ */
+function constUnionsToEnums(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const n of node) constUnionsToEnums(n);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const o = node as Record<string, unknown>;
+  const any = o.anyOf;
+  if (Array.isArray(any) && any.length > 0) {
+    const items = any as Record<string, unknown>[];
+    const type = items[0]?.type;
+    // {const: x} or, as @fastify/swagger writes it, {enum: [x]}
+    const one = (i: Record<string, unknown>): unknown[] =>
+      'const' in i ? [i.const] : Array.isArray(i.enum) && i.enum.length === 1 ? i.enum : [];
+    const plain = items.every(
+      (i) =>
+        one(i).length === 1 &&
+        i.type === type &&
+        Object.keys(i).every((k) => k === 'const' || k === 'enum' || k === 'type'),
+    );
+    if (plain && (type === 'string' || type === 'integer' || type === 'number')) {
+      delete o.anyOf;
+      o.type = type;
+      o.enum = items.map((i) => one(i)[0]);
+    }
+  }
+  for (const v of Object.values(o)) constUnionsToEnums(v);
+}
+
+function shareErrorResponses(doc: OpenApiDoc): OpenApiDoc {
+  constUnionsToEnums(doc.paths);
+  constUnionsToEnums(doc.components);
+  const shared: Record<string, unknown> = {};
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      for (const [code, r] of Object.entries(op.responses ?? {})) {
+        if (!/^[45]\d\d$/.test(code)) continue;
+        const name = `Problem${code}`;
+        shared[name] ??= r;
+        // a route-specific response (another description) keeps its own text
+        if (JSON.stringify(shared[name]) === JSON.stringify(r)) {
+          op.responses![code] = { $ref: `#/components/responses/${name}` };
+        }
+      }
+    }
+  }
+  doc.components = { ...doc.components, responses: { ...doc.components?.responses, ...shared } };
+  return doc;
 }

@@ -8,6 +8,7 @@ import { get, type Harness, startHarness } from './harness.js';
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
 type Doc = {
+  components: { responses: Record<string, { content?: object }> };
   paths: Record<
     string,
     Record<string, { security?: unknown[]; responses: Record<string, { content?: object }> }>
@@ -69,7 +70,9 @@ describe('API contract', () => {
       const codes = Object.keys(op.responses);
       for (const c of ['400', '404', '406', '429', '500'])
         assert.ok(codes.includes(c), `${method} ${path}: ${c}`);
-      for (const [c, r] of Object.entries(op.responses)) {
+      for (const [c, r0] of Object.entries(op.responses)) {
+        const ref = (r0 as { $ref?: string }).$ref;
+        const r = ref ? doc.components.responses[ref.split('/').pop()!]! : r0;
         if (Number(c) >= 400)
           assert.deepEqual(
             Object.keys(r.content ?? {}),

@@ -14,8 +14,30 @@ export const OPENAPI_FILE = join(ROOT, 'docs', 'openapi.json');
  * The server the contract is checked against: every optional part on (packet store, alerts,
  * monitors, broker), so every route the product can serve is in the document, over sample data.
  */
-export function startContractServer(): Promise<Harness> {
-  return startHarness({ broker: true });
+export async function startContractServer(): Promise<Harness> {
+  const h = await startHarness({ broker: true });
+  // One alert about a sample TCP flow, raised the way detectors do, so the alert routes have data.
+  const res = await fetch(`${h.base}/api/v1/flows?limit=1&filter=proto%20%3D%206&after=2000-01-01`, {
+    headers: { authorization: `Bearer ${h.admin}` },
+  });
+  const flow = ((await res.json()) as { items: Record<string, unknown>[] }).items[0]!;
+  h.product.alerts.raise({
+    ts: Date.parse(String(flow.first_ts)),
+    category: 'intel',
+    detector: 'intel.ip',
+    title: `Contact with listed address ${String(flow.server_ip)}`,
+    severity: 80,
+    confidence: 90,
+    src_ip: String(flow.client_ip),
+    src_port: Number(flow.client_port),
+    dst_ip: String(flow.server_ip),
+    dst_port: Number(flow.server_port),
+    proto: 6,
+    community_id: String(flow.community_id),
+    evidence: { flow_ids: [flow.flow_id] },
+  });
+  await h.product.alertHub.flush();
+  return h;
 }
 
 export const PEERS = process.env.VANTAGE_PEERS ?? join(homedir(), '.cache', 'vantage-peers');
