@@ -58,7 +58,13 @@ export interface SchemathesisRun {
  */
 export function runSchemathesis(
   h: Harness,
-  opts: { seed: number; maxExamples?: number; maxTime?: number; print?: (s: string) => void },
+  opts: {
+    seed: number;
+    maxExamples?: number;
+    maxTime?: number;
+    phases?: string;
+    print?: (s: string) => void;
+  },
 ): Promise<SchemathesisRun> {
   const args = [
     '--config-file',
@@ -78,6 +84,7 @@ export function runSchemathesis(
     '--no-color',
     ...(opts.maxExamples ? ['--max-examples', String(opts.maxExamples)] : []),
     ...(opts.maxTime ? ['--max-time', String(opts.maxTime)] : []),
+    ...(opts.phases ? ['--phases', opts.phases] : []),
   ];
   return new Promise((resolve, reject) => {
     const p = spawn(SCHEMATHESIS, args, {
