@@ -86,7 +86,7 @@ export function acceptable(accept: string | undefined, types: string[]): boolean
   });
 }
 
-const TOKEN_ERRORS: Record<string, string> = {
+const FASTIFY_ERROR_PREFIX: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'request body too large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type',
 };
@@ -149,7 +149,9 @@ export function installContract(app: FastifyInstance, ctx: ApiContext, opts: Con
     const schema = (route.schema ?? {}) as Record<string, unknown>;
     const config = { ...((route.config as RouteConfig | undefined) ?? {}) };
     config.access = accessOf(url, config);
-    config.produces ??= successTypes(schema);
+    // 406 applies to the API; the console's files and the interactive docs are for browsers
+    const api = (url.startsWith('/api/') || url === '/metrics') && !url.startsWith('/api/v1/docs');
+    if (api && !schema.hide) config.produces ??= successTypes(schema);
     (route as { config: unknown }).config = config;
     if (methods.includes('POST') && config.idempotent !== false && !schema.hide) {
       const headers = (schema.headers ?? Type.Object({})) as { properties?: Record<string, TSchema> };
@@ -173,7 +175,7 @@ export function installContract(app: FastifyInstance, ctx: ApiContext, opts: Con
     }
     if (err.validation) return sendProblem(req, reply, 400, validationMessage(err));
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      const prefix = err.code ? TOKEN_ERRORS[err.code] : undefined;
+      const prefix = err.code ? FASTIFY_ERROR_PREFIX[err.code] : undefined;
       return sendProblem(req, reply, err.statusCode, prefix ? `${prefix}: ${err.message}` : err.message);
     }
     ctx.log.error('request failed', {

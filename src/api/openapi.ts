@@ -68,7 +68,9 @@ export function documentRoute(
   const declared = (s.response ?? {}) as Record<string, AnySchema>;
   const response: Record<string, unknown> = {};
   const successHeaders: AnySchema = { 'x-request-id': REQUEST_ID };
-  if (method === 'GET')
+  // streamed downloads (config etag: false) carry no ETag and never answer 304
+  const etag = method === 'GET' && (route.config as { etag?: boolean } | undefined)?.etag !== false;
+  if (etag)
     successHeaders.etag = str(
       'Entity tag of a response answered from memory; send it back in If-None-Match.',
     );
@@ -93,7 +95,7 @@ export function documentRoute(
       };
     }
   }
-  if (method === 'GET') {
+  if (etag) {
     response['304'] = {
       description: 'Not modified: the If-None-Match sent names the current ETag.',
       type: 'null',

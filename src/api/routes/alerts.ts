@@ -126,7 +126,7 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
     app.get(
       '/api/v1/alerts/:id/pcap',
       {
-        config: { access: 'analyst' },
+        config: { access: 'analyst', etag: false },
         schema: {
           tags: ['alerts'],
           summary:

@@ -3491,8 +3491,6 @@ export interface operations {
                 headers: {
                     /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
                     "x-request-id"?: string;
-                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
-                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3505,17 +3503,6 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
-            };
-            /** @description Not modified: the If-None-Match sent names the current ETag. */
-            304: {
-                headers: {
-                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
-                    "x-request-id"?: string;
-                    /** @description The current entity tag. */
-                    etag?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             400: components["responses"]["Problem400"];
             401: components["responses"]["Problem401"];
@@ -3569,8 +3556,6 @@ export interface operations {
                 headers: {
                     /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
                     "x-request-id"?: string;
-                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
-                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3583,17 +3568,6 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
-            };
-            /** @description Not modified: the If-None-Match sent names the current ETag. */
-            304: {
-                headers: {
-                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
-                    "x-request-id"?: string;
-                    /** @description The current entity tag. */
-                    etag?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             400: components["responses"]["Problem400"];
             401: components["responses"]["Problem401"];
@@ -4105,8 +4079,6 @@ export interface operations {
                 headers: {
                     /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
                     "x-request-id"?: string;
-                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
-                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4119,17 +4091,6 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
-            };
-            /** @description Not modified: the If-None-Match sent names the current ETag. */
-            304: {
-                headers: {
-                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
-                    "x-request-id"?: string;
-                    /** @description The current entity tag. */
-                    etag?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             400: components["responses"]["Problem400"];
             401: components["responses"]["Problem401"];
@@ -4654,24 +4615,11 @@ export interface operations {
                 headers: {
                     /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
                     "x-request-id"?: string;
-                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
-                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/vnd.tcpdump.pcap": string;
                 };
-            };
-            /** @description Not modified: the If-None-Match sent names the current ETag. */
-            304: {
-                headers: {
-                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
-                    "x-request-id"?: string;
-                    /** @description The current entity tag. */
-                    etag?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             400: components["responses"]["Problem400"];
             401: components["responses"]["Problem401"];
