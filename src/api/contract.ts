@@ -365,6 +365,16 @@ function validationMessage(err: FastifyError): string {
       : `invalid ${where}: ${err.message.replace(/^(querystring|params|body|headers)\/?/, '').trim()}`;
 }
 
+/** Errors the router meets before a route is chosen (a malformed URL, a path parameter too long). */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const detail =
+    status === 414
+      ? 'a path parameter is longer than any this API accepts'
+      : `malformed URL: ${err.message.slice(0, 200)}`;
+  void sendProblem(req, reply.header('x-request-id', String(req.id)), status, detail);
+}
+
 /** Errors Node's HTTP parser meets before Fastify sees a request, answered as problem documents. */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable) return;

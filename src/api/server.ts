@@ -8,7 +8,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { UserError } from '../common/errors.js';
 import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
-import { clientErrorHandler, installContract, requestId, schemaController } from './contract.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  installContract,
+  requestId,
+  schemaController,
+} from './contract.js';
 import { swaggerOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -43,7 +49,10 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
-    routerOptions: { maxParamLength: 256 },
+    // Long enough for any path parameter the schemas admit, percent-encoded (so the schema
+    // refuses a too-long one with a 400 naming it); longer still is a 414.
+    routerOptions: { maxParamLength: 4096 },
+    frameworkErrors,
     return503OnClosing: true,
     // Room for the longest query the schemas admit (filter, fields, cursor percent-encoded), so
     // an over-long parameter meets its schema (400 naming it) rather than the header limit (431).
