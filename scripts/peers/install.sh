@@ -44,4 +44,8 @@ if [ ! -f "$VENV/.done" ]; then
   "$VENV/bin/pip" install -q medallion taxii2-client stix2 stix2-matcher stix2-validator pymisp schemathesis aiosmtpd
   touch "$VENV/.done"
 fi
+# The generator of the Python API client (test/api/clients.test.ts); added after the venv above.
+if [ ! -x "$VENV/bin/openapi-python-client" ]; then
+  "$VENV/bin/pip" install -q "openapi-python-client==0.29.1"
+fi
 echo "peers ready in $PEERS"

@@ -13,12 +13,12 @@ import type { Intel } from '../intel/intel.js';
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
-import { parseUserTime } from '../store/values.js';
 import type { AuditLog } from './audit.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
 import type { PolicyRouteDeps } from './routes/policy.js';
+import { parseApiTime } from './time.js';
 
 /** What every route module receives. */
 export interface ApiContext {
@@ -58,6 +58,8 @@ export interface ApiContext {
   audit?: AuditLog;
   /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */
   intel?: Intel;
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  corsOrigins?: string[];
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
 }
@@ -74,7 +76,7 @@ export function parseRange(q: { after?: string | undefined; before?: string | un
   for (const k of ['after', 'before'] as const) {
     const v = q[k];
     if (v === undefined || v === '') continue;
-    const us = parseUserTime(v);
+    const us = parseApiTime(v);
     if (us === null) {
       throw badRequest(
         `${k}: '${v.slice(0, 64)}' is not a time; use ISO-8601 (2024-05-01T10:00:00Z), epoch seconds or a relative time such as -1h`,
@@ -82,9 +84,8 @@ export function parseRange(q: { after?: string | undefined; before?: string | un
     }
     r[k] = us;
   }
-  if (r.after !== undefined && r.before !== undefined && r.after >= r.before) {
-    throw badRequest('after must be earlier than before');
-  }
+  // A range that ends before it starts is empty, not an error: the schema cannot say "after < before".
+  if (r.after !== undefined && r.before !== undefined && r.after >= r.before) r.before = r.after;
   return r;
 }
 
@@ -94,7 +95,7 @@ export function parseFilterParam(text: string | undefined, def: AnyRecordDef): C
     return parseFilter(text, def);
   } catch (e) {
     if (e instanceof FilterError) {
-      throw new UserError(400, e.message, { position: e.position, expected: e.expected });
+      throw new UserError(400, e.message, { kind: 'filter', position: e.position, expected: e.expected });
     }
     throw e;
   }

@@ -37,9 +37,11 @@ export class RowStream {
   constructor(
     private readonly format: Exclude<ExportFormat, 'parquet'>,
     private readonly fields: string[],
+    type = '',
   ) {
     if (format === 'csv') this.stream.write(`${fields.map(csvCell).join(',')}\r\n`);
-    if (format === 'json') this.stream.write('[');
+    // A JSON export is one page holding every row: the same shape as a page of the list.
+    if (format === 'json') this.stream.write(`{"type":${JSON.stringify(type)},"items":[`);
   }
 
   async write(rows: Rec[]): Promise<void> {
@@ -61,7 +63,7 @@ export class RowStream {
   }
 
   end(): void {
-    if (this.format === 'json') this.stream.write('\n]\n');
+    if (this.format === 'json') this.stream.write('\n],"next":null}\n');
     this.stream.end();
   }
 }

@@ -4,10 +4,18 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { UserError } from '../common/errors.js';
 import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  installContract,
+  requestId,
+  schemaController,
+} from './contract.js';
+import { swaggerOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
 import { brokerRoutes } from './routes/broker.js';
@@ -27,6 +35,7 @@ import { searchRoutes } from './routes/search.js';
 import { sinkRoutes } from './routes/sinks.js';
 import { streamRoutes } from './routes/stream.js';
 import { LANDING, systemRoutes } from './routes/system.js';
+import { SEMANTIC } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,63 +54,37 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
-    routerOptions: { maxParamLength: 256 },
+    // Long enough for any path parameter the schemas admit, percent-encoded (so the schema
+    // refuses a too-long one with a 400 naming it); longer still is a 414.
+    routerOptions: { maxParamLength: 4096 },
+    frameworkErrors,
     return503OnClosing: true,
+    // Room for the longest query the schemas admit (filter, fields, cursor percent-encoded), so
+    // an over-long parameter meets its schema (400 naming it) rather than the header limit (431).
+    http: { maxHeaderSize: 256 << 10 },
+    requestIdHeader: false,
+    genReqId: requestId,
+    clientErrorHandler,
+    schemaController: schemaController() as never,
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+        keywords: [SEMANTIC],
+      },
     },
   });
 
-  app.setErrorHandler((err: FastifyError & { position?: number }, req, reply) => {
-    let status = 500;
-    let message = 'internal error';
-    let details: Record<string, unknown> = {};
-    if (err instanceof UserError) {
-      status = err.status;
-      message = err.message;
-      details = err.details;
-    } else if (err.validation) {
-      status = 400;
-      const v = err.validation[0] as
-        | { params?: { additionalProperty?: string }; instancePath?: string }
-        | undefined;
-      const where = err.validationContext ?? 'request';
-      // A choice between literals fails as one "must be equal to constant" per choice: say the choices.
-      const allowed = err.validation
-        .map((e) => e as { keyword?: string; params?: { allowedValue?: unknown } })
-        .filter((e) => e.keyword === 'const')
-        .map((e) => String(e.params?.allowedValue));
-      const field = (v?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
-      message = v?.params?.additionalProperty
-        ? `unknown ${where} parameter '${String(v.params.additionalProperty).slice(0, 64)}'; see /api/v1/docs for the accepted ones`
-        : allowed.length > 1 && field
-          ? `invalid ${where}: ${field} must be one of ${allowed.join(', ')}`
-          : `invalid ${where}: ${err.message.replace(/^(querystring|params|body|headers)\/?/, '').trim()}`;
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      message = err.message;
-      if (status === 413) message = `request body too large: ${err.message}`;
-    } else {
-      ctx.log.error('request failed', { url: req.url.slice(0, 200), error: String(err?.stack ?? err) });
-    }
-    void reply
-      .code(status)
-      .type('application/json; charset=utf-8')
-      .send({ error: { status, message, ...details } });
-  });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({
-      error: {
-        status: 404,
-        message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /api/v1/docs`,
-      },
-    });
-  });
+  installContract(app, ctx, { corsOrigins: ctx.corsOrigins ?? [] });
 
   await app.register(rateLimit, {
     global: true,
     max: ctx.rateLimit,
     timeWindow: 60_000,
+    // RateLimit-* and Retry-After (draft-ietf-httpapi-ratelimit-headers), as the 429 documents them.
+    enableDraftSpec: true,
     keyGenerator: (req) => {
       const h = req.headers.authorization;
       return typeof h === 'string' && h.length < 512 ? `t:${hashToken(h)}` : `a:${req.ip}`;
@@ -118,17 +101,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   await app.register(multipart, {
     limits: { fileSize: ctx.maxUploadBytes, files: 16, fields: 16, parts: 32 },
   });
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Vantage API',
-        version: '1',
-        description: 'Network visibility: flows, L7 records, KPIs, search, exports.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
 
   app.addHook('onRequest', async (req) => {

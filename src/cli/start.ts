@@ -69,6 +69,8 @@ options:
   --retention-bytes N      keep the store under N bytes, oldest data first (default 0: a quarter
                            of the free disk space at start; -1: no limit)
   --rate-limit N           requests per minute per token (default 6000)
+  --cors-origin LIST       browser origins allowed to call the API, comma-separated
+                           (https://soar.example.com); CORS is off without it
   --no-samples             do not ingest the bundled sample captures on first start
   --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
                            'none' turns the collector off)
@@ -110,6 +112,8 @@ export interface ProductOptions {
    * GET /api/v1/stream has packets to stream); its targets are managed at /api/v1/broker.
    */
   broker?: BrokerConfig;
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  corsOrigins?: string[];
   /** Flow timeouts of the live sources' flow tables. */
   flow?: Partial<FlowConfig>;
   /** Longest time a live record waits before it is stored (default 1000 ms). */
@@ -366,6 +370,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
+    ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
   });
   let sources: RunningSources | null = null;
   const url = await app.listen({ host: o.host, port: o.port });
@@ -570,6 +575,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
           : (fc.tcp ?? []),
     },
   };
+  if (values['cors-origin'] !== undefined) o.corsOrigins = parseOrigins(values['cors-origin']);
   if (file.packets) o.packets = file.packets;
   if (file.capture) o.capture = file.capture;
   if (file.mirror) o.mirror = file.mirror;
@@ -608,9 +614,30 @@ function parse(argv: string[]) {
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
       'export-ipfix': { type: 'string' },
+      'cors-origin': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+/** Comma-separated browser origins (scheme://host[:port]) allowed to call the API (CORS). */
+function parseOrigins(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      if (
+        !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(x) &&
+        !/^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(x)
+      ) {
+        throw new ConfigError(
+          'cors-origin',
+          `'${x.slice(0, 64)}' is not an origin such as https://soar.example.com`,
+        );
+      }
+      return x;
+    });
 }
 
 /** A comma-separated port list, or "none". */

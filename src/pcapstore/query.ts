@@ -74,7 +74,7 @@ export function prepareQuery(q: PcapQuery): PreparedQuery {
   const afterUs = q.after ?? Number.NEGATIVE_INFINITY;
   const beforeUs = q.before ?? Number.POSITIVE_INFINITY;
   if (Number.isNaN(afterUs) || Number.isNaN(beforeUs)) throw badRequest('after/before must be times');
-  if (afterUs >= beforeUs) throw badRequest('after must be earlier than before');
+  // An empty range (after at or past before) matches nothing: no error, nothing to send.
   const ips = (q.ip ?? []).map((s, i) => addr(s, `ip[${i}]`));
   if (ips.length > 2) throw badRequest('ip: give one address, or two for a pair');
   let cidr: PreparedQuery['cidr'] = null;

@@ -17,7 +17,9 @@ export interface Harness {
 }
 
 /** A real server on loopback (port 0) over a real store in a temp dir, seeded with a sample capture. */
-export async function startHarness(opts: { rateLimit?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { rateLimit?: number; broker?: boolean; corsOrigins?: string[] } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-api-'));
   const samples = join(dir, 'samples');
   mkdirSync(samples);
@@ -29,6 +31,8 @@ export async function startHarness(opts: { rateLimit?: number } = {}): Promise<H
     port: 0,
     samplesDir: samples,
     rateLimit: opts.rateLimit ?? 100_000,
+    ...(opts.broker ? { broker: { decapsulate: true, targets: [] } } : {}),
+    ...(opts.corsOrigins ? { corsOrigins: opts.corsOrigins } : {}),
     log: silentLogger,
     print: (s) => {
       admin = /vt_[A-Za-z0-9_-]+/.exec(s)?.[0] ?? admin;

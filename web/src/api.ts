@@ -73,8 +73,15 @@ export async function request(
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
     try {
-      const body = (await res.json()) as { error?: { message?: string } };
-      if (body.error?.message) message = body.error.message;
+      // RFC 9457 problem document: `detail` says what to fix; `error.message` is the pre-problem shape.
+      const body = (await res.json()) as {
+        detail?: string;
+        request_id?: string;
+        error?: { message?: string };
+      };
+      const detail = body.detail ?? body.error?.message;
+      if (detail) message = detail;
+      if (res.status >= 500 && body.request_id) message += ` (request id ${body.request_id})`;
     } catch {}
     if (res.status === 401 && init.token === undefined) for (const f of authFailed) f();
     if (res.status === 429) message = `Too many requests: ${message}`;

@@ -1,16 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AlertHub } from '../../bus/hub.js';
-import { badRequest, notFound } from '../../common/errors.js';
+import { badRequest, notFound, UserError } from '../../common/errors.js';
 import { mergePresence, presence } from '../../pcapstore/presence.js';
 import type { PcapQuery } from '../../pcapstore/query.js';
 import { ALERT_STATUSES, type AlertRecord, alertRecord } from '../../schema/alert.js';
 import { flowRecord } from '../../schema/records.js';
 import { parseFilter } from '../../store/filter.js';
-import { parseUserTime } from '../../store/values.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema, recordSchema } from '../schemas.js';
-import { pcapDownloader } from './pcap.js';
+import { ErrorSchema, recordSchema, TimeParam } from '../schemas.js';
+import { parseApiTime } from '../time.js';
+import { PcapResponse, pcapDownloader } from './pcap.js';
 
 /** Packets and KPIs are looked up this long around an alert's episode. */
 const MARGIN_MS = 60_000;
@@ -126,7 +126,7 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
     app.get(
       '/api/v1/alerts/:id/pcap',
       {
-        config: { access: 'analyst' },
+        config: { access: 'analyst', etag: false },
         schema: {
           tags: ['alerts'],
           summary:
@@ -135,11 +135,11 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
           querystring: Type.Object(
             {
               format: Type.Optional(Type.Union([Type.Literal('pcap'), Type.Literal('pcapng')])),
-              max_packets: Type.Optional(Type.Integer({ minimum: 1 })),
+              max_packets: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
             },
             { additionalProperties: false },
           ),
-          response: { 400: ErrorSchema, 404: ErrorSchema },
+          response: PcapResponse,
         },
       },
       async (req, reply) => {
@@ -151,7 +151,8 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
         if (a.community_id) q.communityId = a.community_id;
         else {
           const ips = [a.src_ip, a.dst_ip].filter((x): x is string => !!x);
-          if (ips.length === 0) throw badRequest('this alert names no host, so it has no packets to look up');
+          if (ips.length === 0)
+            throw new UserError(404, 'this alert names no host, so it has no packets to look up');
           q.ip = ips;
           if (a.dst_port !== null && a.proto !== null && (a.proto === 6 || a.proto === 17))
             q.port = a.dst_port;
@@ -172,7 +173,7 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
           "Are the alert's hosts still talking? Last seen and flows since (default: the last 15 minutes)",
         params: IdParams,
         querystring: Type.Object(
-          { since: Type.Optional(Type.String({ maxLength: 64 })) },
+          { since: Type.Optional(TimeParam('Since when (default -15m).')) },
           { additionalProperties: false },
         ),
         response: { 400: ErrorSchema, 404: ErrorSchema },
@@ -181,11 +182,11 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext, hub: AlertHub
     async (req) => {
       const a = await load((req.params as { id: string }).id);
       const sinceText = (req.query as { since?: string }).since ?? '-15m';
-      const since = parseUserTime(sinceText);
+      const since = parseApiTime(sinceText);
       if (since === null)
         throw badRequest(`since: '${sinceText.slice(0, 64)}' is not a time; use ISO-8601 or -15m`);
       const ip = a.src_ip ?? a.dst_ip;
-      if (!ip) throw badRequest('this alert names no host');
+      if (!ip) throw new UserError(404, 'this alert names no host to look up');
       const peer = a.src_ip && a.dst_ip ? a.dst_ip : null;
       const answers = [];
       if (pcapDeps) answers.push(presence(pcapDeps.store, ip, peer, since));

@@ -5,7 +5,7 @@ import { parseTargetConfig } from '../../broker/config.js';
 import { ConfigError, notFound, UserError } from '../../common/errors.js';
 import type { AuditLog } from '../audit.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, semantic } from '../schemas.js';
 
 /** What the broker and stream routes need beyond the shared context. */
 export interface BrokerRouteDeps {
@@ -14,21 +14,23 @@ export interface BrokerRouteDeps {
   audit: AuditLog;
 }
 
-const TargetBody = Type.Object(
-  {},
-  {
-    additionalProperties: true,
-    description:
-      'A broker target as in the config file (broker.targets[]): name, filter, rules, snaplen, dedupWindowMs, queue, deliver',
-    examples: [
-      {
-        name: 'ids',
-        filter: 'tcp port 80',
-        snaplen: 256,
-        deliver: { type: 'vxlan', host: '10.0.0.5', port: 4789, vni: 100 },
-      },
-    ],
-  },
+const TargetBody = semantic(
+  Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description:
+        'A broker target as in the config file (broker.targets[]): name, filter, rules, snaplen, dedupWindowMs, queue, deliver',
+      examples: [
+        {
+          name: 'ids',
+          filter: 'tcp port 80',
+          snaplen: 256,
+          deliver: { type: 'vxlan', host: '10.0.0.5', port: 4789, vni: 100 },
+        },
+      ],
+    },
+  ),
 );
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 64 }) });

@@ -25,7 +25,21 @@ export function captureRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post(
     '/api/v1/captures',
     {
-      config: { access: 'analyst' },
+      config: {
+        access: 'analyst',
+        // The body is streamed to disk, never parsed by a validator: documented here for clients.
+        docBody: {
+          description: 'Capture files: pcap or pcapng, optionally gzip-compressed.',
+          content: {
+            'multipart/form-data': {
+              schema: Type.Object({
+                file: Type.Array(Type.String({ format: 'binary' }), { minItems: 1, maxItems: 16 }),
+              }),
+            },
+            'application/octet-stream': { schema: Type.String({ format: 'binary' }) },
+          },
+        },
+      },
       bodyLimit: ctx.maxUploadBytes,
       schema: {
         tags: ['ingest'],
@@ -61,6 +75,14 @@ export function captureRoutes(app: FastifyInstance, ctx: ApiContext): void {
           } catch (e) {
             if (e instanceof UserError) throw e;
             const status = (e as { statusCode?: number }).statusCode;
+            const code = (e as { code?: string }).code;
+            // Too many files or fields is a malformed request (400); only bytes make it too large (413).
+            if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+              throw new UserError(
+                400,
+                `too many parts: at most 16 files and 16 fields per upload (${(e as Error).message})`,
+              );
+            }
             if (status === 413) throw new UserError(413, `upload too large: ${(e as Error).message}`);
             throw new UserError(
               400,

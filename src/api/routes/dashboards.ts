@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound, UserError } from '../../common/errors.js';
 import type { ApiContext } from '../context.js';
 import { type Dashboard, DashboardStore, type Widget } from '../dashboards.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, semantic } from '../schemas.js';
 
 const WidgetSchema = Type.Object(
   {
@@ -21,7 +21,7 @@ const WidgetSchema = Type.Object(
     dim: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,64}$' })),
     by: Type.Optional(Type.Union([Type.Literal('bytes'), Type.Literal('packets'), Type.Literal('flows')])),
     type: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$' })),
-    filter: Type.Optional(Type.String({ maxLength: 4096 })),
+    filter: Type.Optional(semantic(Type.String({ maxLength: 4096 }), ['server_port = 443'])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     width: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 })),
   },

@@ -5,7 +5,7 @@ import type { TopBy } from '../../store/types.js';
 import { ipToBigint } from '../../store/values.js';
 import { type ApiContext, defOf, parseFilterParam, parseRange } from '../context.js';
 import { type GeoIp, loadGeoIp } from '../geoip.js';
-import { ErrorSchema, TimeQuery } from '../schemas.js';
+import { ErrorSchema, IpParam, TimeQuery } from '../schemas.js';
 
 const CountriesQuery = Type.Object(
   {
@@ -81,7 +81,7 @@ export function geoRoutes(app: FastifyInstance, ctx: ApiContext, geo: GeoIp = lo
       schema: {
         tags: ['search'],
         summary: 'Country of one address',
-        params: Type.Object({ ip: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ ip: IpParam() }),
         response: { 400: ErrorSchema },
       },
     },

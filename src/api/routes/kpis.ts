@@ -4,7 +4,7 @@ import { badRequest } from '../../common/errors.js';
 import { METRICS, type Metric, SERIES_STATS, type SeriesStat, type TopBy } from '../../store/types.js';
 import { parseDuration } from '../../store/values.js';
 import { type ApiContext, defOf, parseFilterParam, parseRange } from '../context.js';
-import { ErrorSchema, TimeQuery } from '../schemas.js';
+import { ErrorSchema, semantic, TimeQuery } from '../schemas.js';
 
 const KpiQuery = Type.Object(
   {
@@ -16,17 +16,25 @@ const KpiQuery = Type.Object(
           'bps, pps, flows (per second), rtt_ms, srt_ms (means), retrans_rate (retransmitted / packets).',
       },
     ),
+    // Valid only with metric rtt_ms or srt_ms: a constraint between two parameters.
     stat: Type.Optional(
-      Type.Union(
-        SERIES_STATS.map((s) => Type.Literal(s)),
-        { description: 'For rtt_ms and srt_ms: mean (default), p50, p90, p95, p99 or max per bucket.' },
+      semantic(
+        Type.Union(
+          SERIES_STATS.map((s) => Type.Literal(s)),
+          {
+            description: 'For rtt_ms and srt_ms only: mean (default), p50, p90, p95, p99 or max per bucket.',
+          },
+        ),
       ),
     ),
     step: Type.Optional(
-      Type.String({ pattern: '^[0-9]{1,6}[smhd]$', description: 'Bucket width: 10s, 1m, 5m, 1h, 1d.' }),
+      Type.String({ pattern: '^[1-9][0-9]{0,5}[smhd]$', description: 'Bucket width: 10s, 1m, 5m, 1h, 1d.' }),
     ),
     group_by: Type.Optional(
-      Type.String({ maxLength: 64, description: 'A flow field: app, server_ip, server_port...' }),
+      semantic(Type.String({ maxLength: 64, description: 'A flow field: app, server_ip, server_port...' }), [
+        'app',
+        'server_port',
+      ]),
     ),
     groups: Type.Optional(
       Type.Integer({
@@ -43,12 +51,18 @@ const TopQuery = Type.Object(
   {
     ...TimeQuery,
     by: Type.Optional(Type.Union([Type.Literal('bytes'), Type.Literal('packets'), Type.Literal('flows')])),
-    dim: Type.String({
-      maxLength: 64,
-      description: 'Field to rank: server_ip, client_ip, app, server_port...',
-    }),
+    dim: semantic(
+      Type.String({
+        maxLength: 64,
+        description: 'Field to rank: server_ip, client_ip, app, server_port...',
+      }),
+      ['server_ip'],
+    ),
+    // Which fields dim may name depends on the type: a valid pair is one the registry has.
     type: Type.Optional(
-      Type.String({ pattern: '^[a-z_]{1,32}$', description: 'Record type (default flow).' }),
+      semantic(Type.String({ pattern: '^[a-z_]{1,32}$', description: 'Record type (default flow).' }), [
+        'flow',
+      ]),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },

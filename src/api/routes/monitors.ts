@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { notFound, UserError } from '../../common/errors.js';
 import type { Monitors } from '../../detect/monitors/monitors.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, semantic } from '../schemas.js';
 
 const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) });
 
@@ -23,15 +23,29 @@ const RuleState = Type.Object({
 
 const Spec = Type.Object(
   {
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),
+    // Redundant with the URL and refused when it differs: a constraint between two places.
+    name: Type.Optional(
+      semantic(
+        Type.String({
+          pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+          description: 'Must equal the name in the URL.',
+        }),
+      ),
+    ),
     filter: Type.Optional(
-      Type.String({ maxLength: 4096, description: 'Filter over flow fields; empty for all traffic.' }),
+      semantic(
+        Type.String({ maxLength: 4096, description: 'Filter over flow fields; empty for all traffic.' }),
+        ['server_port = 443', ''],
+      ),
     ),
     rules: Type.Optional(
-      Type.Array(Type.String({ maxLength: 200 }), {
-        maxItems: 16,
-        description: 'e.g. "rtt_ms p95 > 100 for 5m", "bps > 3 x baseline for 10m", "flows < 1 for 15m".',
-      }),
+      Type.Array(
+        semantic(Type.String({ maxLength: 200 }), ['rtt_ms p95 > 100 for 5m', 'flows < 1 for 15m']),
+        {
+          maxItems: 16,
+          description: 'e.g. "rtt_ms p95 > 100 for 5m", "bps > 3 x baseline for 10m", "flows < 1 for 15m".',
+        },
+      ),
     ),
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     severity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),

@@ -7,10 +7,26 @@ import type { PcapQuery } from '../../pcapstore/query.js';
 import { prepareQuery } from '../../pcapstore/query.js';
 import { checkSearch, describeQuery, searchToStream } from '../../pcapstore/search.js';
 import type { PcapStore } from '../../pcapstore/store.js';
-import { parseTime } from '../../pcapstore/time.js';
 import { parseFilter } from '../../store/filter.js';
 import { type ApiContext, defOf } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { Binary, produces } from '../contract.js';
+import { CidrParam, COMMUNITY_ID_PATTERN, IpParam, semantic, TimeParam } from '../schemas.js';
+import { parseApiTime } from '../time.js';
+
+/** What a packet download answers: the packets, or with count=true how many there are. */
+export const PcapResponse = {
+  200: produces(
+    {
+      'application/vnd.tcpdump.pcap': Binary,
+      'application/x-pcapng': Binary,
+      'application/json': Type.Object(
+        { packets: Type.Integer(), bytes: Type.Integer() },
+        { additionalProperties: true, description: 'With count=true: what the download would hold.' },
+      ),
+    },
+    'The packets (pcap when they share one link type, else pcapng), or their count',
+  ),
+};
 
 /** What the packet routes need beyond the shared context. */
 export interface PcapRouteDeps {
@@ -23,20 +39,25 @@ export interface PcapRouteDeps {
 
 const SearchQuery = Type.Object(
   {
-    after: Type.Optional(Type.String({ description: 'ISO-8601, epoch seconds or relative (-1h)' })),
-    before: Type.Optional(Type.String()),
+    after: Type.Optional(TimeParam('Start (inclusive): ISO-8601, epoch seconds, now or relative (-1h).')),
+    before: Type.Optional(TimeParam('End (exclusive): same forms as after.')),
     filter: Type.Optional(
-      Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'host 10.0.0.1 and port 443'" }),
+      semantic(
+        Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'host 10.0.0.1 and port 443'" }),
+        ['tcp port 443', 'host 10.0.0.1 and port 53'],
+      ),
     ),
-    ip: Type.Optional(Type.Array(Type.String(), { maxItems: 2 })),
-    cidr: Type.Optional(Type.String()),
+    ip: Type.Optional(Type.Array(IpParam(), { maxItems: 2, description: 'One address, or two for a pair.' })),
+    cidr: Type.Optional(CidrParam()),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     proto: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
     vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4095 })),
     vni: Type.Optional(Type.Integer({ minimum: 0, maximum: 16777215 })),
-    community_id: Type.Optional(Type.String()),
-    max_packets: Type.Optional(Type.Integer({ minimum: 1 })),
-    max_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    community_id: Type.Optional(
+      Type.String({ pattern: COMMUNITY_ID_PATTERN, description: 'Community ID v1.' }),
+    ),
+    max_packets: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    max_bytes: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
     format: Type.Optional(Type.Union([Type.Literal('pcap'), Type.Literal('pcapng')])),
     count: Type.Optional(Type.Boolean()),
   },
@@ -46,7 +67,7 @@ type SearchQueryT = Static<typeof SearchQuery>;
 
 function time(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const t = parseTime(v);
+  const t = parseApiTime(v);
   if (t === null)
     throw badRequest(`${name}: '${v.slice(0, 64)}' is not a time; use ISO-8601, epoch seconds or -1h`);
   return t;
@@ -106,12 +127,12 @@ export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRout
   app.get(
     '/api/v1/pcap',
     {
-      config: { access: 'analyst' },
+      config: { access: 'analyst', etag: false },
       schema: {
         tags: ['packets'],
         summary: 'Download the packets matching a time range, fields and/or a tcpdump filter as one pcap',
         querystring: SearchQuery,
-        response: { 400: ErrorSchema },
+        response: PcapResponse,
       },
     },
     async (req, reply) => download(req, reply, toQuery(req.query as SearchQueryT)),
@@ -120,13 +141,13 @@ export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRout
   app.get(
     '/api/v1/flows/:id/pcap',
     {
-      config: { access: 'analyst' },
+      config: { access: 'analyst', etag: false },
       schema: {
         tags: ['packets'],
         summary: "Download one flow's packets",
-        params: Type.Object({ id: Type.Integer({ minimum: 0 }) }),
+        params: Type.Object({ id: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
         querystring: SearchQuery,
-        response: { 400: ErrorSchema },
+        response: PcapResponse,
       },
     },
     async (req, reply) => {
@@ -146,12 +167,15 @@ export function pcapRoutes(app: FastifyInstance, ctx: ApiContext, deps: PcapRout
         summary: 'Is this IP (pair) still talking? Last-seen times from packets and flows',
         querystring: Type.Object(
           {
-            ip: Type.Array(Type.String(), { minItems: 1, maxItems: 2 }),
-            since: Type.Optional(Type.String()),
+            ip: Type.Array(IpParam(), {
+              minItems: 1,
+              maxItems: 2,
+              description: 'One address, or two for a pair.',
+            }),
+            since: Type.Optional(TimeParam('Since when (default -1h).')),
           },
           { additionalProperties: false },
         ),
-        response: { 400: ErrorSchema },
       },
     },
     async (req) => {

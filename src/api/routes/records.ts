@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../../common/errors.js';
+import { badRequest, UserError } from '../../common/errors.js';
+import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import { type ApiContext, defOf, parseFilterParam, parseRange } from '../context.js';
+import { Binary, produces, Text } from '../contract.js';
 import { CONTENT_TYPE, type ExportFormat, formatFromAccept, RowStream } from '../export.js';
-import { ErrorSchema, ListQuerySchema, recordSchema } from '../schemas.js';
+import { ListQuerySchema, recordSchema } from '../schemas.js';
 
 /** Named endpoints for the record types; every registered type is also at /api/v1/records/{type}. */
 export const ENDPOINTS: Record<string, string> = {
@@ -50,10 +52,14 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const def = defOf(ctx, type);
       const format: ExportFormat | null = q.format ?? formatFromAccept(req.headers.accept);
       if (!def) {
+        if (!Object.values(ENDPOINTS).includes(type) && !ALL_RECORDS.some((d) => d.type === type)) {
+          throw new UserError(404, `no record type '${type.slice(0, 32)}'; see /api/v1/fields`);
+        }
         // A record type not produced yet: nothing to show, and that is not an error.
         if (format === null) return { type, items: [], next: null };
-        if (format === 'parquet') throw badRequest(`no ${type} records exist yet to export as Parquet`);
-        const rs = new RowStream(format, []);
+        if (format === 'parquet')
+          throw new UserError(404, `no ${type} records exist yet to export as Parquet`);
+        const rs = new RowStream(format, [], type);
         rs.end();
         return reply.type(CONTENT_TYPE[format]).send(rs.stream);
       }
@@ -113,7 +119,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
       }
       // Validate the whole query before the first byte is sent.
       await ctx.store.list({ ...base, limit: 1 });
-      const rs = new RowStream(format, cols);
+      const rs = new RowStream(format, cols, type);
       ctx.store
         .stream({ ...base, limit }, (rows) => rs.write(rows))
         .then(
@@ -141,7 +147,14 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
           description: def?.doc ?? 'Records of the given type.',
           querystring: ListQuerySchema,
           ...(type ? {} : { params: Type.Object({ type: Type.String({ pattern: '^[a-z_]{1,32}$' }) }) }),
-          response: { 200: pageSchema(def), 400: ErrorSchema },
+          response: {
+            200: produces({
+              'application/json': pageSchema(def),
+              'application/x-ndjson': Text,
+              'text/csv': Text,
+              'application/vnd.apache.parquet': Binary,
+            }),
+          },
         },
       },
       (req, reply) => handler(type ?? (req.params as { type: string }).type)(req, reply),

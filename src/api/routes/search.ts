@@ -5,7 +5,7 @@ import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Coded, Cond } from '../../store/filter.js';
 import { cidrToRange, ipToBigint, macToNumber } from '../../store/values.js';
 import { type ApiContext, defOf, parseRange } from '../context.js';
-import { ErrorSchema, TimeQuery } from '../schemas.js';
+import { ErrorSchema, IpParam, TimeQuery } from '../schemas.js';
 
 const SearchQuery = Type.Object(
   {
@@ -129,7 +129,7 @@ export function searchRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         tags: ['search'],
         summary: 'Everything known about one address: MACs, names, peers, apps, traffic, RTT',
-        params: Type.Object({ ip: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ ip: IpParam() }),
         querystring: Type.Object(
           { after: TimeQuery.after, before: TimeQuery.before },
           { additionalProperties: false },

@@ -5,13 +5,20 @@ import { streamPcap } from '../../broker/stream.js';
 import { badRequest } from '../../common/errors.js';
 import { compileFilter } from '../../pcapstore/bpf/compile.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { Binary, produces } from '../contract.js';
+import { semantic } from '../schemas.js';
 import type { BrokerRouteDeps } from './broker.js';
 
 const StreamQuery = Type.Object(
   {
     filter: Type.Optional(
-      Type.String({ maxLength: 8192, description: "tcpdump filter, e.g. 'tcp port 443 and host 10.0.0.1'" }),
+      semantic(
+        Type.String({
+          maxLength: 8192,
+          description: "tcpdump filter, e.g. 'tcp port 443 and host 10.0.0.1'",
+        }),
+        ['tcp port 443'],
+      ),
     ),
     snaplen: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 262144, description: 'slice each packet to N bytes (0: whole)' }),
@@ -40,12 +47,17 @@ export function streamRoutes(app: FastifyInstance, _ctx: ApiContext, deps: Broke
   app.get(
     '/api/v1/stream',
     {
-      config: { access: 'analyst' },
+      config: { access: 'analyst', etag: false },
       schema: {
         tags: ['packets'],
         summary: 'Stream live packets as pcap (until the client disconnects)',
         querystring: StreamQuery,
-        response: { 400: ErrorSchema },
+        response: {
+          200: produces(
+            { 'application/vnd.tcpdump.pcap': Binary },
+            'Live packets, until the client disconnects',
+          ),
+        },
       },
     },
     async (req, reply) => {

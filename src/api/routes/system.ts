@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { fieldLabel } from '../../schema/registry.js';
 import type { ApiContext } from '../context.js';
+import { produces, Text } from '../contract.js';
 import { ENDPOINTS } from './records.js';
 
 /**
@@ -21,7 +22,14 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   );
   app.get(
     '/metrics',
-    { config: { access: 'viewer' }, schema: { tags: ['system'], summary: 'Prometheus metrics' } },
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['system'],
+        summary: 'Prometheus metrics',
+        response: { 200: produces({ 'text/plain': Text }, 'Metrics in the Prometheus text format') },
+      },
+    },
     async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render()),
   );
   app.get(
