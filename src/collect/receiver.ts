@@ -27,7 +27,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { decodeColumns } from './columns.js';
+import type { Columnar } from '../store/columnar.js';
+import { columnarOf, decodeColumns } from './columns.js';
 import type { BatchMsg, DecodeWorkerData, FromWorker, ResultMsg, ToWorker } from './decode-worker.js';
 import { META, TEMPLATE_FILE } from './decode-worker.js';
 import { CollectDecoder, type CollectDecoderConfig, DEFAULT_DECODER_CONFIG } from './decoder.js';
@@ -91,6 +92,11 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
 export interface CollectorDeps {
   /** Receives records in batches; the array is not reused by the collector. */
   sink: (batch: CollectedRecord[]) => void;
+  /**
+   * When given, flow records reach this in column form instead of `sink` (other records still
+   * go to `sink`): the way to the store without an object per flow.
+   */
+  sinkColumns?: (flows: Columnar) => void;
   log?: (msg: string) => void;
 }
 
@@ -408,7 +414,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     }
     for (const st of m.stats) workerStats.set(`${st.exporter}|${st.port}`, st);
     workerUnknown = m.unknown;
-    if (m.records.n > 0) {
+    if (m.records.n > 0 && deps.sinkColumns) {
+      const { flows, others } = columnarOf(m.records);
+      if (flows.rows.length > 0) deps.sinkColumns(flows);
+      if (others.length > 0) deps.sink(others);
+    } else if (m.records.n > 0) {
       const recs = decodeColumns(m.records);
       if (recs.length <= cfg.sinkBatch) deps.sink(recs);
       else for (let i = 0; i < recs.length; i += cfg.sinkBatch) deps.sink(recs.slice(i, i + cfg.sinkBatch));

@@ -1,0 +1,45 @@
+import type { Rec } from './types.js';
+
+/**
+ * Records in column form, as the collector's decode thread produces them: row-major numbers
+ * (NaN = null) and string-dictionary indexes (-1 = null), plus a row selection. The store
+ * appends these without making an object per record, which is where its rows/s come from;
+ * the selection lets a caller drop or sample rows without copying the batch.
+ */
+export interface Columnar {
+  /** Fields held as numbers, in the order of each row's Float64 values. */
+  num: readonly string[];
+  /** Fields held as strings (text, addresses, MACs, ISO times), by index into `dict`. */
+  str: readonly string[];
+  /** `num.length` values per source row. */
+  f: Float64Array;
+  /** `str.length` dictionary indexes per source row. */
+  s: Int32Array;
+  dict: readonly string[];
+  /** Source rows to store, in order. */
+  rows: ArrayLike<number>;
+  /** Values of JSON fields by source row (rows without one are null). */
+  json?: Readonly<Record<string, ReadonlyMap<number, unknown>>>;
+}
+
+/** The selected rows as plain records (for record watchers and backends without a column path). */
+export function columnarToRecords(c: Columnar, type: string): Rec[] {
+  const out: Rec[] = new Array(c.rows.length);
+  const nn = c.num.length;
+  const ns = c.str.length;
+  for (let k = 0; k < c.rows.length; k++) {
+    const i = c.rows[k]!;
+    const r: Rec = { type };
+    for (let j = 0; j < nn; j++) {
+      const v = c.f[i * nn + j]!;
+      r[c.num[j]!] = v === v ? v : null;
+    }
+    for (let j = 0; j < ns; j++) {
+      const d = c.s[i * ns + j]!;
+      r[c.str[j]!] = d < 0 ? null : c.dict[d]!;
+    }
+    if (c.json) for (const [name, m] of Object.entries(c.json)) r[name] = m.get(i) ?? null;
+    out[k] = r;
+  }
+  return out;
+}
