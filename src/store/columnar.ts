@@ -32,7 +32,7 @@ export function columnarToRecords(c: Columnar, type: string): Rec[] {
     const r: Rec = { type };
     for (let j = 0; j < nn; j++) {
       const v = c.f[i * nn + j]!;
-      r[c.num[j]!] = v === v ? v : null;
+      r[c.num[j]!] = Number.isNaN(v) ? null : v;
     }
     for (let j = 0; j < ns; j++) {
       const d = c.s[i * ns + j]!;

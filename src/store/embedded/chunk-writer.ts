@@ -104,7 +104,7 @@ export class ChunkWriter {
           const b8 = new Uint8Array(buf);
           for (let r = 0; r < n; r++) {
             const v = f[c.rows[start + r]! * nn + j]!;
-            if (v !== v) nul(r);
+            if (Number.isNaN(v)) nul(r);
             else if (col.type === 'float') f64[r] = v;
             else if (col.type === 'int') H.i64(u32, i32, r, Math.trunc(v));
             else if (col.type === 'ts') H.i64(u32, i32, r, Math.round(v * 1000));
@@ -133,7 +133,7 @@ export class ChunkWriter {
                 us = Math.round(isoToMicros(text));
                 m.set(d, us);
               }
-              if (us !== us) nul(r);
+              if (Number.isNaN(us)) nul(r);
               else H.i64(u32, i32, r, us);
               break;
             }
@@ -162,7 +162,7 @@ export class ChunkWriter {
             case 'int':
             case 'float': {
               const v = Number(text);
-              if (v !== v) nul(r);
+              if (Number.isNaN(v)) nul(r);
               else if (col.type === 'float') dv.setFloat64(r * 8, v, true);
               else H.i64(u32, i32, r, Math.trunc(v));
               break;
