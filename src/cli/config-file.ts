@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { parseBrokerConfig } from '../broker/config.js';
 import type { BrokerConfig } from '../broker/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { parseBytes } from '../common/budget.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
@@ -59,6 +60,10 @@ export interface FileConfig {
   retentionBytes?: number;
   rateLimit?: number;
   samples?: boolean;
+  /** The process's memory budget in bytes ("768MB", "2GiB"); default 1/32 of RAM, 512MiB..4GiB. */
+  memoryBudget?: number;
+  /** Under overload keep 1-in-N records (factor on the records) instead of dropping batches. */
+  overloadSampling?: boolean;
   collect?: { host?: string; udp?: number[]; tcp?: number[] };
   flow?: FlowTimeouts;
   capture?: CaptureSourceConfig[];
@@ -85,6 +90,8 @@ const TOP_KEYS = [
   'retentionBytes',
   'rateLimit',
   'samples',
+  'memoryBudget',
+  'overloadSampling',
   'collect',
   'export',
   'flow',
@@ -130,6 +137,9 @@ export function parseFileConfig(v: unknown): FileConfig {
     c.retentionBytes = int(o.retentionBytes, 'retentionBytes', 0, Number.MAX_SAFE_INTEGER);
   if (o.rateLimit !== undefined) c.rateLimit = int(o.rateLimit, 'rateLimit', 1, 1e9);
   if (o.samples !== undefined) c.samples = bool(o.samples, 'samples');
+  if (o.memoryBudget !== undefined)
+    c.memoryBudget = parseBytes('memoryBudget', o.memoryBudget as string | number);
+  if (o.overloadSampling !== undefined) c.overloadSampling = bool(o.overloadSampling, 'overloadSampling');
   if (o.collect !== undefined) c.collect = parseCollect(o.collect);
   if (o.flow !== undefined) c.flow = parseFlow(o.flow);
   if (o.capture !== undefined) c.capture = list(o.capture, 'capture').map((x, i) => parseCapture(x, i));

@@ -16,18 +16,18 @@ import { AlertHub } from '../bus/hub.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
-import { type Collector, createCollector } from '../collect/receiver.js';
 import { AlertAggregator } from '../common/alerts.js';
+import { describeBudget, type MemoryBudget, memoryBudget, parseBytes } from '../common/budget.js';
 import { DEFAULT_CONFIG, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { LossLedger } from '../common/loss.js';
 import { Metrics } from '../common/metrics.js';
 import { Monitors } from '../detect/monitors/monitors.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
-import type { Rec } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
 import {
   type CaptureSourceConfig,
@@ -37,6 +37,7 @@ import {
   type MirrorSourcesConfig,
   type PacketsConfig,
 } from './config-file.js';
+import { type CollectorFeed, lossReporting, startCollectorFeed } from './load-control.js';
 import {
   type RunningSources,
   type SourceStats,
@@ -65,6 +66,10 @@ options:
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
   --export-ipfix LIST      export Vantage's own flows as IPFIX to HOST:PORT[,HOST:PORT...]
   --collect-host ADDR      address the collector binds (default: the --listen host)
+  --memory-budget SIZE     memory the process may use, e.g. 768MB or 2GiB (default 1/32 of RAM,
+                           512MiB..4GiB); queues, the store's memory and threads are sized from it
+  --overload-sampling      under overload keep 1 record in N (N on the records) instead of
+                           dropping whole batches
 
 sources (config file only; see docs/config.md):
   "capture": [{"interface": "eth0", "filter": "not port 22"}]       live capture (root/CAP_NET_RAW)
@@ -105,6 +110,10 @@ export interface ProductOptions {
   collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
   /** Export Vantage's own flows as IPFIX to these collectors. */
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
+  /** The process's memory budget, bytes (default: `defaultBudgetBytes()`). */
+  memoryBudget?: number;
+  /** Keep 1-in-N under overload instead of dropping batches. */
+  overloadSampling?: boolean;
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
@@ -129,6 +138,8 @@ export interface Product {
   alerts: AlertAggregator;
   alertHub: AlertHub;
   monitors: Monitors;
+  /** The memory budget and its split (stated at start). */
+  budget: MemoryBudget;
   stop(): Promise<void>;
 }
 
@@ -142,8 +153,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
   const metrics = new Metrics();
+  const budget = memoryBudget(o.memoryBudget);
+  const ledger = new LossLedger();
   const store = createEmbeddedStore(
-    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
+    {
+      dataDir,
+      retentionDays: o.retentionDays ?? 0,
+      retentionBytes: o.retentionBytes ?? 0,
+      memoryLimit: budget.duckdb,
+      threads: budget.duckdbThreads,
+    },
     { log },
   );
   try {
@@ -286,8 +305,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     monitors,
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
+    health: () => loss.health(),
   });
   let sources: RunningSources | null = null;
+  const loss = lossReporting({ ledger, store, metrics, log });
   const url = await app.listen({ host: o.host, port: o.port });
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
@@ -295,44 +316,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   timer.unref();
 
   // NetFlow / IPFIX / sFlow from routers and probes go to the same store as the sensor's flows.
-  let collector: Collector | null = null;
+  let collector: CollectorFeed | null = null;
   if (o.collect && (o.collect.udpPorts.length > 0 || o.collect.tcpPorts.length > 0)) {
-    let appending: Promise<void> = Promise.resolve();
-    collector = createCollector(
-      { ...o.collect, stateDir: join(dataDir, 'collect') },
-      {
-        sink: (batch) => {
-          const byType = new Map<string, Rec[]>();
-          for (const r of batch) {
-            const list = byType.get(r.type) ?? [];
-            list.push(r as unknown as Rec);
-            byType.set(r.type, list);
-          }
-          for (const [type, recs] of byType) {
-            appending = appending
-              .then(() => sinkStore.append(type, recs))
-              .catch((e: unknown) => {
-                metrics.inc('vantage_collect_store_errors_total', 'Collected batches the store refused.', {});
-                log.error('storing collected flows failed', { error: String(e) });
-              });
-          }
-        },
-        log: (msg) => log.info(msg),
-      },
+    collector = await startCollectorFeed(
+      { collect: o.collect, dataDir, budget, sampling: o.overloadSampling === true },
+      { store: sinkStore, metrics, log, ledger },
     );
-    await collector.start();
-    metrics.collect(async () => {
-      const s = collector!.stats();
-      metrics.set('vantage_collect_datagrams', 'Export datagrams received.', {}, s.totals.datagrams);
-      metrics.set('vantage_collect_records', 'Flow records decoded from exports.', {}, s.totals.records);
-      metrics.set(
-        'vantage_collect_socket_drops',
-        'Datagrams the kernel dropped on collector sockets.',
-        {},
-        s.socketDrops,
-      );
-      metrics.set('vantage_collect_queue_depth', 'Datagrams waiting to be decoded.', {}, s.queueDepth);
-    });
   }
 
   const stopAll = async () => {
@@ -343,6 +332,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await ingesting;
     await collector?.stop();
     await monitors.stop();
+    await loss.stop();
     alerts.emitDirty();
     await alertHub.stop();
     await broker?.stop();
@@ -364,6 +354,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         log,
         hooks,
         flow: o.flow ?? {},
+        ledger,
+        maxPendingBytes: budget.liveStore,
         ...(o.flushMs !== undefined ? { flushMs: o.flushMs } : {}),
         onFlush: () => recorder?.flush(),
       });
@@ -403,6 +395,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     alerts,
     alertHub,
     monitors,
+    budget,
     async stop() {
       await stopAll();
     },
@@ -437,7 +430,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n`,
+    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n${describeBudget(product.budget)}\n`,
   );
   return new Promise<number>((res) => {
     const stop = () => {
@@ -470,6 +463,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0),
     rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
     samples: values['no-samples'] ? false : (file.samples ?? true),
+    overloadSampling: values['overload-sampling'] === true || file.overloadSampling === true,
     collect: {
       host: values['collect-host'] ?? fc.host ?? listen.host,
       udpPorts:
@@ -482,6 +476,11 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
           : (fc.tcp ?? []),
     },
   };
+  const mb =
+    values['memory-budget'] !== undefined
+      ? parseBytes('memory-budget', values['memory-budget'])
+      : file.memoryBudget;
+  if (mb !== undefined) o.memoryBudget = mb;
   if (file.packets) o.packets = file.packets;
   if (file.capture) o.capture = file.capture;
   if (file.mirror) o.mirror = file.mirror;
@@ -515,6 +514,8 @@ function parse(argv: string[]) {
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
       'export-ipfix': { type: 'string' },
+      'memory-budget': { type: 'string' },
+      'overload-sampling': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -5,6 +5,7 @@ import { dnsRecord } from './dns.js';
 import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
+import { lossRecord } from './loss.js';
 import type { AnyRecordDef, RecordOf } from './registry.js';
 import { smbRecord } from './smb.js';
 import { sshRecord } from './ssh.js';
@@ -33,6 +34,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   exportedFlowRecord,
   sflowCountersRecord,
   alertRecord,
+  lossRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;

@@ -43,3 +43,52 @@ export function columnarToRecords(c: Columnar, type: string): Rec[] {
   }
   return out;
 }
+
+/**
+ * One batch from several with the same field layout (the store feed appends what waited in
+ * one go: fewer, larger appends cost less per row).
+ */
+export function concatColumnar(parts: readonly Columnar[]): Columnar {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const nn = first.num.length;
+  const ns = first.str.length;
+  let total = 0;
+  let dictLen = 0;
+  for (const p of parts) {
+    total += p.rows.length;
+    dictLen += p.dict.length;
+  }
+  const f = new Float64Array(total * nn);
+  const s = new Int32Array(total * ns);
+  const dict: string[] = new Array(dictLen);
+  const json: Record<string, Map<number, unknown>> = {};
+  let row = 0;
+  let dbase = 0;
+  for (const p of parts) {
+    for (let d = 0; d < p.dict.length; d++) dict[dbase + d] = p.dict[d]!;
+    for (let k = 0; k < p.rows.length; k++) {
+      const i = p.rows[k]!;
+      f.set(p.f.subarray(i * nn, i * nn + nn), row * nn);
+      for (let j = 0; j < ns; j++) {
+        const v = p.s[i * ns + j]!;
+        s[row * ns + j] = v < 0 ? -1 : v + dbase;
+      }
+      if (p.json)
+        for (const [name, m] of Object.entries(p.json)) {
+          const v = m.get(i);
+          if (v !== undefined) {
+            json[name] ??= new Map();
+            json[name].set(row, v);
+          }
+        }
+      row++;
+    }
+    dbase += p.dict.length;
+  }
+  const rows = new Uint32Array(total);
+  for (let i = 0; i < total; i++) rows[i] = i;
+  const out: Columnar = { num: first.num, str: first.str, f, s, dict, rows };
+  if (Object.keys(json).length > 0) out.json = json;
+  return out;
+}
