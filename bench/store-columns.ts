@@ -23,6 +23,8 @@ export interface StoreColumnsResult {
   rows: number;
   seconds: number;
   rowsPerSec: number;
+  rowsPerCpuSec: number;
+  eventLoopBusy: number;
 }
 
 export async function benchStoreColumns(
@@ -41,21 +43,29 @@ export async function benchStoreColumns(
     batches.push(encodeColumns(out));
   }
   const results: StoreColumnsResult[] = [];
-  for (const path of ['columns', 'objects'] as const) {
+  for (const path of ['columns', 'staged', 'objects'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-store-cols-'));
     const s = createEmbeddedStore(
-      { dataDir: dir, threads: 2, memoryLimit: 256 * 2 ** 20 },
+      {
+        dataDir: dir,
+        threads: 2,
+        memoryLimit: Number(process.env.MEMORY_MB ?? 300) * 2 ** 20,
+        stagedAppend: path === 'staged',
+        ...(process.env.WAL ? { walCheckpoint: process.env.WAL } : {}),
+      },
       { log: silentLogger },
     );
     await s.start();
     let n = 0;
     const t0 = performance.now();
-    const limit = path === 'objects' ? rows / 4 : rows;
+    const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
+    const limit = rows;
     const per = Number(process.env.COALESCE ?? 4);
     for (let k = 0; n < limit; k += per) {
       // Four decode batches per append, as the store feed coalesces what waited.
       const group = Array.from({ length: per }, (_, j) => batches[(k + j) % batches.length]!);
-      if (path === 'columns') {
+      if (path !== 'objects') {
         const c = concatColumnar(group.map((g) => columnarOf(g).flows));
         await s.appendColumns('exported_flow', c);
         n += c.rows.length;
@@ -66,12 +76,22 @@ export async function benchStoreColumns(
       }
     }
     const sec = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSec = (cpu.user + cpu.system) / 1e6;
+    const busy = performance.eventLoopUtilization(elu0).utilization;
     await s.stop();
     rmSync(dir, { recursive: true, force: true });
-    const r = { path, rows: n, seconds: sec, rowsPerSec: Math.round(n / sec) };
+    const r = {
+      path,
+      rows: n,
+      seconds: sec,
+      rowsPerSec: Math.round(n / sec),
+      rowsPerCpuSec: Math.round(n / cpuSec),
+      eventLoopBusy: busy,
+    };
     results.push(r);
     log(
-      `  store append (${path.padEnd(7)}) ${n} exported_flow rows: ${(r.rowsPerSec / 1e3).toFixed(0)}k rows/s`,
+      `  store append (${path.padEnd(7)}) ${n} exported_flow rows: ${(r.rowsPerSec / 1e3).toFixed(0)}k rows/s, ${(r.rowsPerCpuSec / 1e3).toFixed(0)}k rows per CPU-second (all threads), event loop busy ${(busy * 100).toFixed(0)}%`,
     );
   }
   return results;

@@ -53,6 +53,8 @@ export async function startCollectorFeed(
       ...o.collect,
       stateDir: join(o.dataDir, 'collect'),
       maxQueue: Math.max(256, Math.floor(o.budget.collectDecode / DATAGRAM_COST)),
+      // Sockets read by the decode thread: store appends on this thread do not overflow them.
+      receiveInWorker: true,
       ...o.collector,
     },
     {

@@ -67,6 +67,12 @@ export interface EmbeddedConfig {
    * and cost over half the append time. Compaction checkpoints explicitly.
    */
   walCheckpoint?: string;
+  /**
+   * Column appends through an in-memory staging table and an INSERT on DuckDB's threads, so
+   * the event loop is not blocked while DuckDB writes (measured: 62% instead of 100% busy,
+   * but ~25% more CPU per row); default false: the appender's synchronous flush.
+   */
+  stagedAppend?: boolean;
 }
 
 interface Partition {
@@ -83,6 +89,7 @@ interface Partition {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+const stageTable = (def: AnyRecordDef): string => `stage_${def.type}`;
 const DAY_US = 86_400_000_000;
 
 export function createEmbeddedStore(
@@ -253,6 +260,8 @@ export class EmbeddedStore implements RecordStore {
     await this.serial(async () => {
       for (const { app } of this.appenders.values()) app.closeSync();
       this.appenders.clear();
+      for (const { app } of this.stages.values()) app.closeSync();
+      this.stages.clear();
       await this.w?.run('CHECKPOINT');
     });
     for (const c of this.pool) c.closeSync();
@@ -308,20 +317,60 @@ export class EmbeddedStore implements RecordStore {
     const n = c.rows.length;
     if (n === 0) return;
     if (def.key) return this.append(type, columnarToRecords(c, type));
-    await this.serial(async () => {
-      const a = await this.appender(def);
-      try {
-        a.writer.appendColumns(a.app, c, this.seq);
-        a.app.flushSync();
-      } catch (e) {
-        this.appenders.delete(type);
+    if (this.cfg.stagedAppend !== true)
+      return this.serial(async () => {
+        const a = await this.appender(def);
         try {
-          a.app.closeSync();
+          a.writer.appendColumns(a.app, c, this.seq);
+          a.app.flushSync();
+        } catch (e) {
+          this.appenders.delete(type);
+          try {
+            a.app.closeSync();
+          } catch {}
+          throw e;
+        }
+        await this.appended_(def, n);
+      });
+    await this.serial(async () => {
+      // Staged: the rows go to an in-memory temp table (a cheap synchronous flush, no WAL),
+      // then one INSERT moves them into the live table on DuckDB's threads. The main thread
+      // is not blocked while DuckDB writes the WAL and the table (the synchronous appender
+      // flush held it for most of each append); the INSERT commits before we acknowledge.
+      const stage = await this.stage(def);
+      try {
+        stage.writer.appendColumns(stage.app, c, this.seq);
+        stage.app.flushSync();
+        await this.w!.run(`INSERT INTO ${liveTable(def)} SELECT * FROM temp.main.${stageTable(def)}`);
+      } catch (e) {
+        this.stages.delete(type);
+        try {
+          stage.app.closeSync();
         } catch {}
         throw e;
+      } finally {
+        await this.w!.run(`DELETE FROM temp.main.${stageTable(def)}`).catch(() => undefined);
       }
       await this.appended_(def, n);
     });
+  }
+
+  private readonly stages = new Map<string, { app: DuckDBAppender; writer: ChunkWriter }>();
+
+  /** The appender of a type's staging table (temp: in memory, not logged). */
+  private async stage(def: AnyRecordDef): Promise<{ app: DuckDBAppender; writer: ChunkWriter }> {
+    let a = this.stages.get(def.type);
+    if (!a) {
+      await this.w!.run(
+        `CREATE TEMP TABLE IF NOT EXISTS ${stageTable(def)} AS SELECT * FROM ${liveTable(def)} LIMIT 0`,
+      );
+      a = {
+        app: await this.w!.createAppender(stageTable(def), 'main', 'temp'),
+        writer: new ChunkWriter(def),
+      };
+      this.stages.set(def.type, a);
+    }
+    return a;
   }
 
   private async appender(def: AnyRecordDef): Promise<{ app: DuckDBAppender; writer: ChunkWriter }> {
