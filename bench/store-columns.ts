@@ -29,7 +29,9 @@ export interface StoreColumnsResult {
 
 export async function benchStoreColumns(
   rows = 2_000_000,
-  log = (s: string) => process.stdout.write(`${s}\n`),
+  log: (s: string) => void = (s) => {
+    process.stdout.write(`${s}\n`);
+  },
 ) {
   const gen = new ExportGen(10);
   const batches: ReturnType<typeof encodeColumns>[] = [];
