@@ -2,7 +2,7 @@
  * Benchmarks Vantage against peer tools on the same synthetic capture, in one run, warm in the
  * page cache. Prints packets/s, Gbit/s-equivalent, peak memory and Vantage's ratio to each peer.
  *
- * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|live|events|intel|policy|bus|detect]
+ * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|collect-store|live|events|intel|policy|bus|detect]
  *        (stage benches take their own options, e.g. --store-gb 10 for the packet store)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -159,6 +159,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['store', 'store.js', 'benchStore'],
   ['pcapstore', 'pcapstore.js', 'benchPcapStore'],
   ['collect', 'collect.js', 'benchCollect'],
+  ['collect-store', 'collect-store.js', 'benchCollectStore'],
   ['live', 'live.js', 'benchLive'],
   ['intel', 'intel.js', 'benchIntel'],
   ['policy', 'policy.js', 'benchPolicyCompliance'],

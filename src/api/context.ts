@@ -62,6 +62,8 @@ export interface ApiContext {
   corsOrigins?: string[];
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
+  /** `degraded` with the reasons while a source is losing data (the loss ledger). */
+  health?: () => { status: 'ok' | 'degraded'; reasons: string[] };
 }
 
 /** Route-level access: the least role that may call it, or public. */

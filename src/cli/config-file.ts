@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { parseBytes } from '../common/budget.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
@@ -64,6 +65,10 @@ export interface FileConfig {
   retentionBytes?: number;
   rateLimit?: number;
   samples?: boolean;
+  /** The process's memory budget in bytes ("768MB", "2GiB"); default 1/32 of RAM, 512MiB..4GiB. */
+  memoryBudget?: number;
+  /** Under overload keep 1-in-N records (factor on the records) instead of dropping batches. */
+  overloadSampling?: boolean;
   collect?: { host?: string; udp?: number[]; tcp?: number[] };
   flow?: FlowTimeouts;
   capture?: CaptureSourceConfig[];
@@ -100,6 +105,8 @@ const TOP_KEYS = [
   'retentionBytes',
   'rateLimit',
   'samples',
+  'memoryBudget',
+  'overloadSampling',
   'collect',
   'export',
   'flow',
@@ -150,6 +157,9 @@ export function parseFileConfig(v: unknown): FileConfig {
     c.retentionBytes = int(o.retentionBytes, 'retentionBytes', -1, Number.MAX_SAFE_INTEGER);
   if (o.rateLimit !== undefined) c.rateLimit = int(o.rateLimit, 'rateLimit', 1, 1e9);
   if (o.samples !== undefined) c.samples = bool(o.samples, 'samples');
+  if (o.memoryBudget !== undefined)
+    c.memoryBudget = parseBytes('memoryBudget', o.memoryBudget as string | number);
+  if (o.overloadSampling !== undefined) c.overloadSampling = bool(o.overloadSampling, 'overloadSampling');
   if (o.collect !== undefined) c.collect = parseCollect(o.collect);
   if (o.flow !== undefined) c.flow = parseFlow(o.flow);
   if (o.capture !== undefined) c.capture = list(o.capture, 'capture').map((x, i) => parseCapture(x, i));

@@ -15,6 +15,7 @@ import type { Pipeline } from '../capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../capture/workers/threaded.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { LossLedger } from '../common/loss.js';
 import type { Metrics } from '../common/metrics.js';
 import { Decoder } from '../decode/decoder.js';
 import type { FlowConfig } from '../flow/flow-table.js';
@@ -79,22 +80,50 @@ export function sourceSpecs(
   return specs;
 }
 
-/** Batches records per type into `store.append`, in order, one append at a time. */
+/** What one record object of a live source weighs while it waits for the store (bytes). */
+const RECORD_COST = 1000;
+
+/**
+ * Batches records per type into `store.append`, in order, one append at a time. Records
+ * buffered or being appended are bounded (`maxPendingBytes`): past it a source's records are
+ * dropped at its sink and counted as `store_behind` on that source.
+ */
 export class StoreBatcher {
   private readonly buffers = new Map<string, Rec[]>();
   private readonly known: Set<string>;
   private pending: Promise<void> = Promise.resolve();
+  /** Records buffered or handed to the store and not acknowledged yet. */
+  private waiting = 0;
+  private readonly maxWaiting: number;
+  private readonly batchSize: number;
+  private readonly ledger: LossLedger | null;
 
   constructor(
     private readonly store: RecordStore,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly batchSize = 50_000,
+    opts: { batchSize?: number; maxPendingBytes?: number; ledger?: LossLedger | null } = {},
   ) {
     this.known = new Set(store.defs.map((d) => d.type));
+    this.maxWaiting = Math.floor((opts.maxPendingBytes ?? Number.POSITIVE_INFINITY) / RECORD_COST);
+    // Several batches fit in the bound, so one can fill while another is stored.
+    this.batchSize = Math.max(256, Math.min(opts.batchSize ?? 50_000, Math.floor(this.maxWaiting / 4)));
+    this.ledger = opts.ledger ?? null;
   }
 
-  readonly sink = (rec: SensorRecord): void => {
+  /** Records waiting for the store now. */
+  get pendingRecords(): number {
+    return this.waiting;
+  }
+
+  readonly sink = (rec: SensorRecord): void => this.put(rec, 'live');
+
+  /** A sink that counts its drops on `source`. */
+  sinkFor(source: string): (rec: SensorRecord) => void {
+    return (rec) => this.put(rec, source);
+  }
+
+  private put(rec: SensorRecord, source: string): void {
     const type = rec.type;
     if (!this.known.has(type)) {
       this.metrics.inc(
@@ -104,6 +133,11 @@ export class StoreBatcher {
       );
       return;
     }
+    if (this.waiting >= this.maxWaiting) {
+      this.ledger?.add(source, 'store_behind', 1);
+      return;
+    }
+    this.waiting++;
     let buf = this.buffers.get(type);
     if (!buf) {
       buf = [];
@@ -111,30 +145,35 @@ export class StoreBatcher {
     }
     buf.push(rec as Rec);
     if (buf.length >= this.batchSize) this.flushType(type);
-  };
+  }
 
   private flushType(type: string): void {
     const buf = this.buffers.get(type);
     if (!buf || buf.length === 0) return;
     this.buffers.set(type, []);
     this.pending = this.pending.then(() =>
-      this.store.append(type, buf).then(
-        () =>
-          this.metrics.inc(
-            'vantage_live_records_total',
-            'Records of live sources stored.',
-            { type },
-            buf.length,
-          ),
-        (e: unknown) => {
-          this.metrics.inc(
-            'vantage_live_store_errors_total',
-            'Batches of live-source records the store refused.',
-            { type },
-          );
-          this.log.error('storing live records failed', { type, records: buf.length, error: String(e) });
-        },
-      ),
+      this.store
+        .append(type, buf)
+        .finally(() => {
+          this.waiting -= buf.length;
+        })
+        .then(
+          () =>
+            this.metrics.inc(
+              'vantage_live_records_total',
+              'Records of live sources stored.',
+              { type },
+              buf.length,
+            ),
+          (e: unknown) => {
+            this.metrics.inc(
+              'vantage_live_store_errors_total',
+              'Batches of live-source records the store refused.',
+              { type },
+            );
+            this.log.error('storing live records failed', { type, records: buf.length, error: String(e) });
+          },
+        ),
     );
   }
 
@@ -160,6 +199,10 @@ export interface SourceDeps {
   flow: Partial<FlowConfig>;
   /** Longest time a record waits before it is appended (default 1000 ms). */
   flushMs?: number;
+  /** Where drops are counted by source and reason. */
+  ledger?: LossLedger;
+  /** Bytes of records waiting for the store at most (the live sources' share of the budget). */
+  maxPendingBytes?: number;
 }
 
 export interface RunningSources {
@@ -189,7 +232,10 @@ const NO_FLOWS: FlowLookup = {
  * the failing source (`config: capture[0]: live capture on eth9: no such interface...`).
  */
 export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promise<RunningSources> {
-  const batcher = new StoreBatcher(deps.store, deps.metrics, deps.log);
+  const batcher = new StoreBatcher(deps.store, deps.metrics, deps.log, {
+    ledger: deps.ledger ?? null,
+    ...(deps.maxPendingBytes !== undefined ? { maxPendingBytes: deps.maxPendingBytes } : {}),
+  });
   const running: Running[] = [];
   const clock = { sec: 0, ns: 0 };
   let timer: NodeJS.Timeout | null = null;
@@ -222,6 +268,16 @@ export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promi
     await stopAll();
     throw e;
   }
+  const ledger = deps.ledger;
+  ledger?.poll(() => {
+    for (const r of running) {
+      const st = r.stats();
+      ledger.observe(st.name, 'socket', st.socketDrops + st.kernelDrops + st.ifDrops);
+      let q = 0;
+      for (const n of Object.values(st.drops)) q += n;
+      ledger.observe(st.name, 'queue_full', q);
+    }
+  });
   timer = setInterval(() => {
     wallClock(clock);
     for (const r of running) r.tick(clock.sec, clock.ns);
@@ -274,7 +330,7 @@ function captureSource(
   if (workers > 0) {
     // Decode/flow work on worker threads; the packet hooks (recorder, broker) stay on this
     // thread and see each packet decoded once more here, without a flow slot.
-    const p = createThreadedPipeline(batcher.sink, { flow: deps.flow, l7: true, workers });
+    const p = createThreadedPipeline(batcher.sinkFor(spec.name), { flow: deps.flow, l7: true, workers });
     pipeline = p;
     const decoder = new Decoder();
     const hooks = deps.hooks;
@@ -285,7 +341,7 @@ function captureSource(
       for (const h of hooks) h.onPacket(pkt, NO_FLOWS, -1, 0);
     };
   } else {
-    sensor = createSensor(batcher.sink, { flow: deps.flow, hooks: deps.hooks });
+    sensor = createSensor(batcher.sinkFor(spec.name), { flow: deps.flow, hooks: deps.hooks });
     onFrame = sensor.onFrame;
   }
   let droppedAtStop: Record<string, number> = {};
@@ -343,7 +399,7 @@ function mirrorSource(
   batcher: StoreBatcher,
   deps: SourceDeps,
 ): { start(): Promise<void>; running: Running } {
-  const sensor = createSensor(batcher.sink, { flow: deps.flow, hooks: deps.hooks });
+  const sensor = createSensor(batcher.sinkFor(spec.name), { flow: deps.flow, hooks: deps.hooks });
   const hooks = {
     onError: (e: Error) => {
       running.errors++;

@@ -18,11 +18,12 @@ import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
-import { type Collector, createCollector } from '../collect/receiver.js';
 import { AlertAggregator } from '../common/alerts.js';
+import { describeBudget, type MemoryBudget, memoryBudget, parseBytes } from '../common/budget.js';
 import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { LossLedger } from '../common/loss.js';
 import { Metrics } from '../common/metrics.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { Monitors } from '../detect/monitors/monitors.js';
@@ -46,6 +47,7 @@ import {
   type MirrorSourcesConfig,
   type PacketsConfig,
 } from './config-file.js';
+import { type CollectorFeed, lossReporting, startCollectorFeed } from './load-control.js';
 import {
   type RunningSources,
   type SourceStats,
@@ -77,6 +79,10 @@ options:
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
   --export-ipfix LIST      export Vantage's own flows as IPFIX to HOST:PORT[,HOST:PORT...]
   --collect-host ADDR      address the collector binds (default: the --listen host)
+  --memory-budget SIZE     memory the process may use, e.g. 768MB or 2GiB (default 1/32 of RAM,
+                           512MiB..4GiB); queues, the store's memory and threads are sized from it
+  --overload-sampling      under overload keep 1 record in N (N on the records) instead of
+                           dropping whole batches
 
 sources (config file only; see docs/config.md):
   "capture": [{"interface": "eth0", "filter": "not port 22"}]       live capture (root/CAP_NET_RAW)
@@ -122,6 +128,10 @@ export interface ProductOptions {
   collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
   /** Export Vantage's own flows as IPFIX to these collectors. */
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
+  /** The process's memory budget, bytes (default: `defaultBudgetBytes()`). */
+  memoryBudget?: number;
+  /** Keep 1-in-N under overload instead of dropping batches. */
+  overloadSampling?: boolean;
   /** Name of this sensor on its alerts (default: the host name). */
   sensor?: string;
   /** Behaviour detectors (on by default with their defaults). */
@@ -154,6 +164,8 @@ export interface Product {
   alerts: AlertAggregator;
   alertHub: AlertHub;
   monitors: Monitors;
+  /** The memory budget and its split (stated at start). */
+  budget: MemoryBudget;
   stop(): Promise<void>;
 }
 
@@ -178,8 +190,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     records: `${gb(budgets.records)}${budgets.derived.records ? ' (a quarter of the free space; --retention-bytes changes it)' : ''}`,
     packets: `${gb(budgets.packets)}${budgets.derived.packets ? ' (half of the free space; packets.maxBytes changes it)' : ''}`,
   });
+  const budget = memoryBudget(o.memoryBudget);
+  const ledger = new LossLedger();
   const store = createEmbeddedStore(
-    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: budgets.records },
+    {
+      dataDir,
+      retentionDays: o.retentionDays ?? 0,
+      retentionBytes: budgets.records,
+      memoryLimit: budget.duckdb,
+      threads: budget.duckdbThreads,
+    },
     { log },
   );
   try {
@@ -371,8 +391,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
     ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
+    health: () => loss.health(),
   });
   let sources: RunningSources | null = null;
+  const loss = lossReporting({ ledger, store, metrics, log });
   const url = await app.listen({ host: o.host, port: o.port });
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
@@ -380,44 +402,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   timer.unref();
 
   // NetFlow / IPFIX / sFlow from routers and probes go to the same store as the sensor's flows.
-  let collector: Collector | null = null;
+  let collector: CollectorFeed | null = null;
   if (o.collect && (o.collect.udpPorts.length > 0 || o.collect.tcpPorts.length > 0)) {
-    let appending: Promise<void> = Promise.resolve();
-    collector = createCollector(
-      { ...o.collect, stateDir: join(dataDir, 'collect') },
-      {
-        sink: (batch) => {
-          const byType = new Map<string, Rec[]>();
-          for (const r of batch) {
-            const list = byType.get(r.type) ?? [];
-            list.push(r as unknown as Rec);
-            byType.set(r.type, list);
-          }
-          for (const [type, recs] of byType) {
-            appending = appending
-              .then(() => sinkStore.append(type, recs))
-              .catch((e: unknown) => {
-                metrics.inc('vantage_collect_store_errors_total', 'Collected batches the store refused.', {});
-                log.error('storing collected flows failed', { error: String(e) });
-              });
-          }
-        },
-        log: (msg) => log.info(msg),
-      },
+    collector = await startCollectorFeed(
+      { collect: o.collect, dataDir, budget, sampling: o.overloadSampling === true },
+      { store: sinkStore, metrics, log, ledger },
     );
-    await collector.start();
-    metrics.collect(async () => {
-      const s = collector!.stats();
-      metrics.set('vantage_collect_datagrams', 'Export datagrams received.', {}, s.totals.datagrams);
-      metrics.set('vantage_collect_records', 'Flow records decoded from exports.', {}, s.totals.records);
-      metrics.set(
-        'vantage_collect_socket_drops',
-        'Datagrams the kernel dropped on collector sockets.',
-        {},
-        s.socketDrops,
-      );
-      metrics.set('vantage_collect_queue_depth', 'Datagrams waiting to be decoded.', {}, s.queueDepth);
-    });
   }
 
   const stopAll = async () => {
@@ -435,6 +425,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await events.stop();
     clearInterval(identityTimer);
     if (identities.length > 0) await store.append('identity', identities.splice(0));
+    await loss.stop();
     alerts.emitDirty();
     await alertHub.stop();
     await bus.stop();
@@ -457,6 +448,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         log,
         hooks,
         flow: o.flow ?? {},
+        ledger,
+        maxPendingBytes: budget.liveStore,
         ...(o.flushMs !== undefined ? { flushMs: o.flushMs } : {}),
         onFlush: () => recorder?.flush(),
       });
@@ -496,6 +489,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     alerts,
     alertHub,
     monitors,
+    budget,
     async stop() {
       await stopAll();
     },
@@ -530,7 +524,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n`,
+    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n${describeBudget(product.budget)}\n`,
   );
   return new Promise<number>((res) => {
     const stop = () => {
@@ -563,6 +557,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0, -1),
     rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
     samples: values['no-samples'] ? false : (file.samples ?? true),
+    overloadSampling: values['overload-sampling'] === true || file.overloadSampling === true,
     collect: {
       host: values['collect-host'] ?? fc.host ?? listen.host,
       udpPorts:
@@ -576,6 +571,11 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     },
   };
   if (values['cors-origin'] !== undefined) o.corsOrigins = parseOrigins(values['cors-origin']);
+  const mb =
+    values['memory-budget'] !== undefined
+      ? parseBytes('memory-budget', values['memory-budget'])
+      : file.memoryBudget;
+  if (mb !== undefined) o.memoryBudget = mb;
   if (file.packets) o.packets = file.packets;
   if (file.capture) o.capture = file.capture;
   if (file.mirror) o.mirror = file.mirror;
@@ -615,6 +615,8 @@ function parse(argv: string[]) {
       'collect-host': { type: 'string' },
       'export-ipfix': { type: 'string' },
       'cors-origin': { type: 'string' },
+      'memory-budget': { type: 'string' },
+      'overload-sampling': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

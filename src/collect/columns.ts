@@ -8,6 +8,7 @@
  * records, the `extra` objects) goes by structured clone, marked by its index in the batch.
  */
 import { exportedFlowRecord } from '../schema/exported-flow.js';
+import type { Columnar } from '../store/columnar.js';
 import type { CollectedRecord, ExportedFlowRecord } from './types.js';
 
 type FlowKey = keyof ExportedFlowRecord & string;
@@ -127,4 +128,40 @@ export function decodeColumns(b: ColumnBatch): CollectedRecord[] {
     out[i] = r;
   }
   return out;
+}
+
+/**
+ * The batch as the store's column form (`exported_flow` rows selected, `extra` as a JSON
+ * column) plus the other records as objects: the collector's way to the store without an
+ * object per flow.
+ */
+export function columnarOf(b: ColumnBatch): { flows: Columnar; others: CollectedRecord[] } {
+  const n = b.n;
+  const others: CollectedRecord[] = b.others.map((o) => o[1]);
+  let rows: Uint32Array;
+  if (others.length === 0) {
+    rows = new Uint32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+  } else {
+    rows = new Uint32Array(n - others.length);
+    let k = 0;
+    let oi = 0;
+    for (let i = 0; i < n; i++) {
+      if (oi < b.others.length && b.others[oi]![0] === i) {
+        oi++;
+        continue;
+      }
+      rows[k++] = i;
+    }
+  }
+  const flows: Columnar = {
+    num: NUM_KEYS,
+    str: STR_KEYS,
+    f: new Float64Array(b.buf, 0, NN * n),
+    s: new Int32Array(b.buf, NN * n * 8, NS * n),
+    dict: b.dict,
+    rows,
+  };
+  if (b.extras.length > 0) flows.json = { extra: new Map(b.extras) };
+  return { flows, others };
 }

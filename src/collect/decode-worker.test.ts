@@ -151,6 +151,47 @@ describe('decode worker', () => {
     }
   });
 
+  test('receiving on the decode thread: same records as on the main thread, exact stats, bounded when the main thread is busy', async () => {
+    const d = await payloads(['made/softflowd-v9-http-methods.pcap', 'made/softflowd-ipfix-ipv6-mixed.pcap']);
+    const collect = async (receiveInWorker: boolean, maxQueue: number, busyMs: number) => {
+      const got: CollectedRecord[] = [];
+      const c = createCollector(
+        { ...LOCAL, receiveInWorker, maxQueue },
+        {
+          sink: (b) => {
+            got.push(...b);
+          },
+        },
+      );
+      await c.start();
+      const port = c.addresses().udp[0]!;
+      const s = dgram.createSocket('udp4');
+      await sendFrom(s, port, d);
+      // The main thread blocked (as by a long store append): the decode thread keeps reading.
+      const t0 = Date.now();
+      while (Date.now() - t0 < busyMs);
+      const burst: Buffer[] = [];
+      for (let i = 0; i < 300; i++) burst.push(d[i % d.length]!);
+      await Promise.all(burst.map((m) => new Promise<void>((r) => s.send(m, port, '127.0.0.1', () => r()))));
+      s.close();
+      const sent = d.length + burst.length;
+      await until(() => c.stats().received + c.stats().socketDrops === sent);
+      await c.stop();
+      return { got, st: c.stats(), sent };
+    };
+    const main = await collect(false, 65536, 0);
+    const own = await collect(true, 65536, 0);
+    assert.equal(own.st.received + own.st.socketDrops, own.sent);
+    assert.equal(own.st.totals.datagrams + own.st.totals.drops, own.st.received);
+    assert.equal(own.got.length, own.st.totals.records);
+    if (own.st.socketDrops === 0 && main.st.socketDrops === 0) assert.equal(own.got.length, main.got.length);
+    // A bound of 4 datagrams: what the main thread has not taken is dropped and counted.
+    const small = await collect(true, 4, 300);
+    assert.equal(small.st.received + small.st.socketDrops, small.sent);
+    assert.equal(small.st.totals.datagrams + small.st.totals.drops, small.st.received);
+    assert.equal(small.got.length, small.st.totals.records);
+  });
+
   test('a crashed decode worker is reported, its datagrams counted as drops, and it restarts', async () => {
     const logs: string[] = [];
     let sunk = 0;

@@ -5,6 +5,7 @@
  * (`columns.ts`), its statistics, and the batch's buffers for reuse. Template persistence
  * (stateDir) is done here too, so the main thread only receives and copies bytes.
  */
+import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -19,6 +20,13 @@ export interface DecodeWorkerData {
   decoder: Partial<CollectDecoderConfig>;
   stateDir: string | null;
   stateSaveMs: number;
+  /**
+   * Receive UDP on this thread too: the sockets are read by a thread that does nothing else
+   * than decode, so a busy main thread (store appends, API queries) does not let the kernel's
+   * receive buffer overflow. Results the main thread has not taken yet are bounded
+   * (`maxOutstanding` datagrams); past it datagrams are dropped here and counted as drops.
+   */
+  udp?: { host: string; ports: number[]; recvBufferSize: number; maxOutstanding: number; lingerMs: number };
 }
 
 /** Per datagram of a batch, Float64 [offset, length, source index, receive time in ms]. */
@@ -37,7 +45,7 @@ export interface BatchMsg {
   sources: { exporter: string; port: number }[];
 }
 
-export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' };
+export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' } | { t: 'ack'; n: number };
 
 /** Worker → main: the result of one batch (records, changed statistics, buffers back). */
 export interface ResultMsg {
@@ -50,9 +58,16 @@ export interface ResultMsg {
   unknown: number;
   data: ArrayBuffer;
   meta: ArrayBuffer;
+  /** Receiving on this thread: datagrams it read from its sockets since start. */
+  received?: number;
 }
 
-export type FromWorker = ResultMsg | { t: 'log'; msg: string } | { t: 'stopped' };
+export type FromWorker =
+  | ResultMsg
+  | { t: 'log'; msg: string }
+  | { t: 'stopped' }
+  | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
+  | { t: 'bindError'; msg: string };
 
 function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
@@ -123,12 +138,103 @@ function runWorker(wd: DecodeWorkerData): void {
     post(res, [records.buf, m.data, m.meta]);
   }
 
+  // ---- receiving on this thread ----
+  const sockets: dgram.Socket[] = [];
+  let received = 0;
+  /** Datagrams in results posted and not yet acknowledged by the main thread. */
+  let outstanding = 0;
+  /** Datagrams decoded (or dropped) since the last result. */
+  let pendingN = 0;
+  const pendingTouched = new Set<ExporterStats>();
+  let flushTimer: NodeJS.Timeout | null = null;
+
+  function flushReceived(): void {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    if (pendingN === 0) return;
+    const recs = out;
+    out = [];
+    const records = encodeColumns(recs);
+    const now = Date.now();
+    const full = now - lastFull >= 1000;
+    if (full) lastFull = now;
+    const res: ResultMsg = {
+      t: 'result',
+      id: -2,
+      n: pendingN,
+      records,
+      stats: [...(full ? decoder.exporters.values() : pendingTouched)],
+      unknown: decoder.unknown,
+      data: new ArrayBuffer(0),
+      meta: new ArrayBuffer(0),
+      received,
+    };
+    outstanding += pendingN;
+    pendingN = 0;
+    pendingTouched.clear();
+    post(res, [records.buf]);
+  }
+
+  function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    received++;
+    pendingN++;
+    const st = decoder.stats(rinfo.address, rinfo.port);
+    pendingTouched.add(st);
+    if (outstanding >= wd.udp!.maxOutstanding) st.drops++;
+    else decoder.decode(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
+    if (out.length >= 8192) flushReceived();
+    else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
+  }
+
+  async function bindAll(u: NonNullable<DecodeWorkerData['udp']>): Promise<void> {
+    try {
+      for (const p of u.ports) {
+        const s = dgram.createSocket({
+          type: u.host.includes(':') ? 'udp6' : 'udp4',
+          recvBufferSize: u.recvBufferSize,
+        });
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.bind(p, u.host, () => {
+            s.off('error', reject);
+            resolve();
+          });
+        });
+        s.on('error', (e) => log(`collector: udp ${p}: ${e.message}`));
+        s.on('message', onDatagram);
+        try {
+          s.setRecvBufferSize(u.recvBufferSize);
+        } catch {
+          // the kernel keeps its own cap; the figure is in stats()
+        }
+        sockets.push(s);
+      }
+      post({
+        t: 'bound',
+        ports: sockets.map((s) => s.address().port),
+        recvBufferSize: sockets.map((s) => s.getRecvBufferSize()),
+      });
+    } catch (e) {
+      for (const s of sockets.splice(0)) s.close();
+      post({ t: 'bindError', msg: (e as Error).message });
+    }
+  }
+  if (wd.udp) void bindAll(wd.udp);
+
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'batch':
         onBatch(m);
         break;
+      case 'ack':
+        outstanding -= m.n;
+        break;
       case 'stop': {
+        for (const s of sockets.splice(0)) {
+          s.removeAllListeners('message');
+          s.close();
+        }
+        flushReceived();
         if (timer) clearInterval(timer);
         saveState();
         // Final full statistics, then done.
@@ -142,6 +248,7 @@ function runWorker(wd: DecodeWorkerData): void {
           unknown: decoder.unknown,
           data: new ArrayBuffer(0),
           meta: new ArrayBuffer(0),
+          received,
         });
         post({ t: 'stopped' });
         break;

@@ -27,7 +27,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { decodeColumns } from './columns.js';
+import type { Columnar } from '../store/columnar.js';
+import { columnarOf, decodeColumns } from './columns.js';
 import type { BatchMsg, DecodeWorkerData, FromWorker, ResultMsg, ToWorker } from './decode-worker.js';
 import { META, TEMPLATE_FILE } from './decode-worker.js';
 import { CollectDecoder, type CollectDecoderConfig, DEFAULT_DECODER_CONFIG } from './decoder.js';
@@ -63,6 +64,14 @@ export interface CollectorConfig {
    * over (ms; 0: on the next turn of the event loop). Fewer, larger messages cost less CPU.
    */
   workerBatchLingerMs: number;
+  /**
+   * Worker mode: the decode thread also reads the UDP sockets, so a busy main thread (store
+   * appends, API queries) never lets the kernel's receive buffer overflow; what the main
+   * thread has not taken yet is bounded by `maxQueue` datagrams and counted as drops past it.
+   * A decode thread that dies loses, uncounted, what it received since its last result
+   * (at most `workerBatchLingerMs` of datagrams); its successor binds the same ports.
+   */
+  receiveInWorker: boolean;
   /** Worker mode: how often a crashed decode thread is restarted before giving up. */
   maxWorkerRestarts: number;
   /** Worker mode: how long stop() waits for the decode thread to finish its queue (ms). */
@@ -84,6 +93,7 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   workerBatchDatagrams: 256,
   workerBatchBytes: 1024 * 1024,
   workerBatchLingerMs: 1,
+  receiveInWorker: false,
   maxWorkerRestarts: 10,
   stopTimeoutMs: 10_000,
 };
@@ -91,6 +101,11 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
 export interface CollectorDeps {
   /** Receives records in batches; the array is not reused by the collector. */
   sink: (batch: CollectedRecord[]) => void;
+  /**
+   * When given, flow records reach this in column form instead of `sink` (other records still
+   * go to `sink`): the way to the store without an object per flow.
+   */
+  sinkColumns?: (flows: Columnar) => void;
   log?: (msg: string) => void;
 }
 
@@ -228,6 +243,13 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
   const mainCounts = new Map<string, MainCounts>();
   const maxExporters = cfg.decoder.maxExporters ?? DEFAULT_DECODER_CONFIG.maxExporters;
   let onStopped: (() => void) | null = null;
+  // ---- receiving on the decode thread ----
+  const recvInWorker = inWorker && cfg.receiveInWorker;
+  let workerPorts: number[] = [];
+  let workerRecvBuf: number[] = [];
+  /** Datagrams the current decode thread reported receiving, and those of threads that died. */
+  let workerReceived = 0;
+  let workerReceivedBase = 0;
 
   function flushBatch(): void {
     if (batch.length === 0) return;
@@ -406,36 +428,67 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       pool.push(m.data);
       metaPool.push(m.meta);
     }
+    if (m.received !== undefined) workerReceived = m.received;
     for (const st of m.stats) workerStats.set(`${st.exporter}|${st.port}`, st);
     workerUnknown = m.unknown;
-    if (m.records.n > 0) {
+    if (m.records.n > 0 && deps.sinkColumns) {
+      const { flows, others } = columnarOf(m.records);
+      if (flows.rows.length > 0) deps.sinkColumns(flows);
+      if (others.length > 0) deps.sink(others);
+    } else if (m.records.n > 0) {
       const recs = decodeColumns(m.records);
       if (recs.length <= cfg.sinkBatch) deps.sink(recs);
       else for (let i = 0; i < recs.length; i += cfg.sinkBatch) deps.sink(recs.slice(i, i + cfg.sinkBatch));
     }
+    // Datagrams the decode thread received itself: taken, so it may read more.
+    if (m.id === -2) worker?.postMessage({ t: 'ack', n: m.n } satisfies ToWorker);
   }
 
-  function spawnWorker(): void {
+  /** Start a decode thread; resolves when its sockets are bound (receiving on it). */
+  function spawnWorker(): Promise<void> {
     const wd: DecodeWorkerData = {
       vantageCollectWorker: true,
       decoder: cfg.decoder,
       stateDir: cfg.stateDir,
       stateSaveMs: cfg.stateSaveMs,
     };
+    if (recvInWorker)
+      wd.udp = {
+        host: cfg.host,
+        // A successor binds the ports its predecessor had (port 0 was resolved).
+        ports: workerPorts.length > 0 ? workerPorts : cfg.udpPorts,
+        recvBufferSize: cfg.recvBufferSize,
+        maxOutstanding: cfg.maxQueue,
+        lingerMs: Math.max(1, cfg.workerBatchLingerMs),
+      };
     const w = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: wd });
     worker = w;
     let failure = '';
+    let bound: (e?: Error) => void = () => {};
+    const ready = recvInWorker
+      ? new Promise<void>((res, rej) => {
+          bound = (e) => (e ? rej(e) : res());
+        })
+      : Promise.resolve();
     w.on('message', (m: FromWorker) => {
       if (m.t === 'result') onResult(m);
       else if (m.t === 'log') deps.log?.(m.msg);
       else if (m.t === 'stopped') onStopped?.();
+      else if (m.t === 'bound') {
+        workerPorts = m.ports;
+        workerRecvBuf = m.recvBufferSize;
+        bound();
+      } else if (m.t === 'bindError') bound(new Error(m.msg));
     });
     w.on('error', (e) => {
       failure = e.message;
     });
     w.on('exit', (code) => {
+      bound(new Error(`decode thread exited (${failure || `exit code ${code}`})`));
       if (worker !== w) return;
       worker = null;
+      workerReceivedBase += workerReceived;
+      workerReceived = 0;
       if (stopping) return;
       crashes++;
       // What it had not answered is lost: count it, per exporter.
@@ -459,7 +512,10 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       deps.log?.(
         `collector: decode worker died (${failure || `exit code ${code}`}); ${lost} datagrams lost and counted as drops; ${restart ? 'restarting it' : 'not restarting: further datagrams are dropped and counted'}`,
       );
-      if (restart) spawnWorker();
+      if (restart)
+        spawnWorker().catch((e: unknown) =>
+          deps.log?.(`collector: decode worker restart failed: ${(e as Error).message}`),
+        );
       else if (filling) {
         const f = filling;
         filling = null;
@@ -468,6 +524,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         inFlight -= f.n;
       }
     });
+    return ready;
   }
 
   function flush(): void {
@@ -516,6 +573,9 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     worker = null;
     await w.terminate();
     stopping = false;
+    workerReceivedBase += workerReceived;
+    workerReceived = 0;
+    workerPorts = [];
   }
 
   function statePath(): string | null {
@@ -613,7 +673,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
   }
 
   function socketDrops(): number {
-    const ports = new Set(udp.map((s) => s.address().port));
+    const ports = new Set([...udp.map((s) => s.address().port), ...workerPorts]);
     let drops = 0;
     for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
       let text: string;
@@ -667,7 +727,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       if (running) return;
       loadState();
       try {
-        for (const p of cfg.udpPorts) await bindUdp(p);
+        if (!recvInWorker) for (const p of cfg.udpPorts) await bindUdp(p);
         for (const p of cfg.tcpPorts) await bindTcp(p);
       } catch (e) {
         for (const s of udp.splice(0)) s.close();
@@ -675,8 +735,19 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         throw e;
       }
       running = true;
-      if (inWorker) spawnWorker();
-      else if (cfg.stateDir) {
+      if (inWorker) {
+        try {
+          await spawnWorker();
+        } catch (e) {
+          running = false;
+          for (const s of tcp.splice(0)) s.close();
+          stopping = true;
+          await worker?.terminate();
+          stopping = false;
+          worker = null;
+          throw e;
+        }
+      } else if (cfg.stateDir) {
         saveTimer = setInterval(saveState, cfg.stateSaveMs);
         saveTimer.unref();
       }
@@ -698,7 +769,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     flush,
     addresses() {
       return {
-        udp: udp.map((s) => s.address().port),
+        udp: [...udp.map((s) => s.address().port), ...workerPorts],
         tcp: tcp.map((s) => (s.address() as net.AddressInfo).port),
       };
     },
@@ -712,11 +783,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         : workerModeStats();
       return {
         ...own,
-        received,
+        received: received + workerReceivedBase + workerReceived,
         queueDepth: inWorker ? inFlight : queue.length - qHead,
         queueHighWater: highWater,
         socketDrops: closedDrops + socketDrops(),
-        recvBufferSize: udp.map((s) => s.getRecvBufferSize()),
+        recvBufferSize: [...udp.map((s) => s.getRecvBufferSize()), ...workerRecvBuf],
         tcpConnections: conns.size,
         decodeInWorker: inWorker,
         workerCrashes: crashes,

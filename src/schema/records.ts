@@ -6,6 +6,7 @@ import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
 import { identityRecord } from './identity.js';
+import { lossRecord } from './loss.js';
 import type { AnyRecordDef, RecordOf } from './registry.js';
 import { sightingRecord } from './sighting.js';
 import { smbRecord } from './smb.js';
@@ -38,6 +39,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   alertRecord,
   sightingRecord,
   identityRecord,
+  lossRecord,
 ];
 export { deviceRecord, dhcpRecord, dnsRecord };
 export type DnsRecord = RecordOf<typeof dnsRecord>;

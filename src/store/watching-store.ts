@@ -1,4 +1,5 @@
 import type { AnyRecord, RecordWatcher } from '../common/alerts.js';
+import { type Columnar, columnarToRecords } from './columnar.js';
 import type { RecordStore } from './types.js';
 
 /**
@@ -28,6 +29,26 @@ export function watchingStore(
             }
           }
           await target.append(type, records);
+        };
+      }
+      if (prop === 'appendColumns') {
+        const inner = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
+          .appendColumns;
+        if (!inner) return undefined;
+        // Watchers read objects: they are made only when there is a watcher to read them.
+        return async (type: string, c: Columnar) => {
+          const ws = watchers();
+          if (ws.length > 0 && type !== 'alert') {
+            const records = columnarToRecords(c, type);
+            for (const w of ws) {
+              try {
+                for (const r of records) w.onRecord(r as AnyRecord);
+              } catch (e) {
+                onError?.(w, e);
+              }
+            }
+          }
+          await inner.call(target, type, c);
         };
       }
       const v = Reflect.get(target, prop, receiver) as unknown;

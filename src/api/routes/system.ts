@@ -15,10 +15,14 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/api/v1/health',
     { config: { access: 'public' }, schema: { tags: ['system'], summary: 'Liveness (no token needed)' } },
-    async () => ({
-      status: 'ok',
-      store: ctx.store.backend,
-    }),
+    async () => {
+      const h = ctx.health?.();
+      return {
+        status: h?.status ?? 'ok',
+        store: ctx.store.backend,
+        ...(h?.reasons.length ? { reasons: h.reasons } : {}),
+      };
+    },
   );
   app.get(
     '/metrics',

@@ -1,6 +1,7 @@
 import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import type { AnyRecordDef } from '../../schema/registry.js';
+import type { Columnar } from '../columnar.js';
 import type { Rec } from '../types.js';
 import { ipToBigint, isoToMicros } from '../values.js';
 import { type Column, columnsOf } from './schema.js';
@@ -50,34 +51,190 @@ export class ChunkWriter {
       const n = Math.min(CHUNK_ROWS, recs.length - start);
       for (const v of this.valid) v.fill(0xffffffff);
       this.fill(recs, start, n, seq + start);
-      for (let i = 0; i < this.vectors.length; i++) {
-        const vec = this.vectors[i]!;
-        const c = this.columns[i];
-        const width = c === undefined ? 8 : (WIDTH[c.sqlType] ?? 0);
-        if (width > 0) {
-          duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
-        } else {
-          // Strings of up to 12 UTF-8 bytes are stored inline in DuckDB's 16-byte string_t
-          // (length, then the bytes, zero padded): the fill wrote those into our buffer, which
-          // goes over in one copy; only longer strings need a native call each.
-          duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * 16);
-          const ss = this.strings[i]!;
-          for (let r = 0; r < n; r++) {
-            const s = ss[r];
-            if (s != null) duckdb.vector_assign_string_element(vec, r, s);
-          }
-        }
-        if (c?.nullable || width === 0) {
-          duckdb.vector_ensure_validity_writable(vec);
-          const v = this.valid[i]!;
-          duckdb.copy_data_to_vector_validity(vec, 0, v.buffer as ArrayBuffer, 0, Math.ceil(n / 64) * 8);
-        }
-      }
-      duckdb.data_chunk_set_size(this.chunk.chunk, n);
-      appender.appendDataChunk(this.chunk);
-      duckdb.data_chunk_reset(this.chunk.chunk);
+      this.send(appender, n);
     }
   }
+
+  /**
+   * Append the selected rows of a columnar batch: numbers are copied, and each distinct string
+   * of the batch's dictionary is converted once (addresses, times, inline strings) however many
+   * rows share it. No object is made per row.
+   */
+  appendColumns(appender: DuckDBAppender, c: Columnar, seq: number): void {
+    const plan = this.planFor(c);
+    const memo = plan.map((p) => (p.kind === 'str' ? new Map<number, unknown>() : null));
+    const nn = c.num.length;
+    const ns = c.str.length;
+    const total = c.rows.length;
+    for (let start = 0; start < total; start += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, total - start);
+      for (const v of this.valid) v.fill(0xffffffff);
+      for (let ci = 0; ci < plan.length; ci++) {
+        const p = plan[ci]!;
+        const col = this.columns[ci]!;
+        const buf = this.bufs[ci]!;
+        const u32 = new Uint32Array(buf);
+        const valid = this.valid[ci]!;
+        const ss = this.strings[ci]!;
+        const nul = (r: number): void => {
+          valid[r >>> 5]! &= ~(1 << (r & 31));
+          if (col.sqlType === 'VARCHAR') {
+            ss[r] = null;
+            u32.fill(0, r * 4, r * 4 + 4);
+          }
+        };
+        if (p.kind === 'none') {
+          for (let r = 0; r < n; r++) nul(r);
+          continue;
+        }
+        if (p.kind === 'json') {
+          const m = c.json?.[col.name];
+          for (let r = 0; r < n; r++) {
+            const v = m?.get(c.rows[start + r]!);
+            if (v == null) nul(r);
+            else ss[r] = JSON.stringify(v);
+          }
+          continue;
+        }
+        if (p.kind === 'num') {
+          const f = c.f;
+          const j = p.idx;
+          const i32 = new Int32Array(buf);
+          const f64 = new Float64Array(buf);
+          const b8 = new Uint8Array(buf);
+          for (let r = 0; r < n; r++) {
+            const v = f[c.rows[start + r]! * nn + j]!;
+            if (Number.isNaN(v)) nul(r);
+            else if (col.type === 'float') f64[r] = v;
+            else if (col.type === 'int') H.i64(u32, i32, r, Math.trunc(v));
+            else if (col.type === 'ts') H.i64(u32, i32, r, Math.round(v * 1000));
+            else if (col.type === 'bool') b8[r] = v ? 1 : 0;
+            else nul(r);
+          }
+          continue;
+        }
+        // A string-dictionary column: convert each distinct entry once, then copy per row.
+        const m = memo[ci]!;
+        const j = p.idx;
+        const i32 = new Int32Array(buf);
+        const dv = new DataView(buf);
+        const cache = new Map<string, Uint32Array>();
+        for (let r = 0; r < n; r++) {
+          const d = c.s[c.rows[start + r]! * ns + j]!;
+          if (d < 0) {
+            nul(r);
+            continue;
+          }
+          const text = c.dict[d]!;
+          switch (col.type) {
+            case 'ts': {
+              let us = m.get(d) as number | undefined;
+              if (us === undefined) {
+                us = Math.round(isoToMicros(text));
+                m.set(d, us);
+              }
+              if (Number.isNaN(us)) nul(r);
+              else H.i64(u32, i32, r, us);
+              break;
+            }
+            case 'ip': {
+              let w = m.get(d) as Uint32Array | null | undefined;
+              if (w === undefined) {
+                const t = new Uint32Array(4);
+                w = H.ip(t, new DataView(t.buffer), 0, text) ? t : null;
+                m.set(d, w);
+              }
+              if (w === null) nul(r);
+              else u32.set(w, r * 4);
+              break;
+            }
+            case 'mac': {
+              let w = m.get(d) as Uint32Array | null | undefined;
+              if (w === undefined) {
+                const t = new Uint32Array(2);
+                w = H.mac(t, 0, text) ? t : null;
+                m.set(d, w);
+              }
+              if (w === null) nul(r);
+              else u32.set(w, r * 2);
+              break;
+            }
+            case 'int':
+            case 'float': {
+              const v = Number(text);
+              if (Number.isNaN(v)) nul(r);
+              else if (col.type === 'float') dv.setFloat64(r * 8, v, true);
+              else H.i64(u32, i32, r, Math.trunc(v));
+              break;
+            }
+            default:
+              ss[r] = H.str(u32, cache, r, text);
+          }
+        }
+      }
+      const uS = new Uint32Array(this.bufs[this.columns.length]!);
+      const iS = new Int32Array(this.bufs[this.columns.length]!);
+      for (let r = 0; r < n; r++) H.i64(uS, iS, r, seq + start + r);
+      this.send(appender, n);
+    }
+  }
+
+  /** Where each column's values are in a columnar batch (computed once per field layout). */
+  private planFor(c: Columnar): Plan[] {
+    if (this.planNum === c.num && this.planStr === c.str && this.plan) return this.plan;
+    const num = new Map(c.num.map((k, i) => [k, i]));
+    const str = new Map(c.str.map((k, i) => [k, i]));
+    this.plan = this.columns.map((col): Plan => {
+      const ni = num.get(col.name);
+      if (ni !== undefined) return { kind: 'num', idx: ni };
+      const si = str.get(col.name);
+      if (si !== undefined) return { kind: 'str', idx: si };
+      if (c.json?.[col.name] !== undefined || col.type === 'json') return { kind: 'json', idx: -1 };
+      return { kind: 'none', idx: -1 };
+    });
+    this.planNum = c.num;
+    this.planStr = c.str;
+    return this.plan;
+  }
+
+  private plan: Plan[] | null = null;
+  private planNum: readonly string[] | null = null;
+  private planStr: readonly string[] | null = null;
+
+  /** Copy the filled buffers of `n` rows into the chunk's vectors and append the chunk. */
+  private send(appender: DuckDBAppender, n: number): void {
+    for (let i = 0; i < this.vectors.length; i++) {
+      const vec = this.vectors[i]!;
+      const c = this.columns[i];
+      const width = c === undefined ? 8 : (WIDTH[c.sqlType] ?? 0);
+      if (width > 0) {
+        duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
+      } else {
+        // Strings of up to 12 UTF-8 bytes are stored inline in DuckDB's 16-byte string_t
+        // (length, then the bytes, zero padded): the fill wrote those into our buffer, which
+        // goes over in one copy; only longer strings need a native call each.
+        duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * 16);
+        const ss = this.strings[i]!;
+        for (let r = 0; r < n; r++) {
+          const s = ss[r];
+          if (s != null) duckdb.vector_assign_string_element(vec, r, s);
+        }
+      }
+      if (c?.nullable || width === 0) {
+        duckdb.vector_ensure_validity_writable(vec);
+        const v = this.valid[i]!;
+        duckdb.copy_data_to_vector_validity(vec, 0, v.buffer as ArrayBuffer, 0, Math.ceil(n / 64) * 8);
+      }
+    }
+    duckdb.data_chunk_set_size(this.chunk.chunk, n);
+    appender.appendDataChunk(this.chunk);
+    duckdb.data_chunk_reset(this.chunk.chunk);
+  }
+}
+
+interface Plan {
+  kind: 'num' | 'str' | 'json' | 'none';
+  idx: number;
 }
 
 const WIDTH: Record<string, number> = {

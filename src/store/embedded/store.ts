@@ -13,6 +13,7 @@ import { badRequest } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
+import { type Columnar, columnarToRecords } from '../columnar.js';
 import type { Coded, Cond } from '../filter.js';
 import type {
   ListQuery,
@@ -53,6 +54,11 @@ export interface EmbeddedConfig {
   retentionBytes?: number;
   /** DuckDB worker threads (default: CPU count). */
   threads?: number;
+  /**
+   * DuckDB's memory limit in bytes (its buffer pool, sorts, hash tables). Without it DuckDB
+   * takes 80% of the machine's RAM, outside any budget the process keeps.
+   */
+  memoryLimit?: number;
   /** Reader connections (default 4). */
   readers?: number;
   /**
@@ -61,6 +67,12 @@ export interface EmbeddedConfig {
    * and cost over half the append time. Compaction checkpoints explicitly.
    */
   walCheckpoint?: string;
+  /**
+   * Column appends through an in-memory staging table and an INSERT on DuckDB's threads, so
+   * the event loop is not blocked while DuckDB writes (measured: 62% instead of 100% busy,
+   * but ~25% more CPU per row); default false: the appender's synchronous flush.
+   */
+  stagedAppend?: boolean;
 }
 
 interface Partition {
@@ -77,6 +89,7 @@ interface Partition {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+const stageTable = (def: AnyRecordDef): string => `stage_${def.type}`;
 const DAY_US = 86_400_000_000;
 
 export function createEmbeddedStore(
@@ -134,6 +147,9 @@ export class EmbeddedStore implements RecordStore {
       threads: String(this.cfg.threads ?? Math.max(1, cpus().length)),
       preserve_insertion_order: 'false',
       checkpoint_threshold: this.cfg.walCheckpoint ?? '1GB',
+      ...(this.cfg.memoryLimit
+        ? { memory_limit: `${Math.max(64, Math.floor(this.cfg.memoryLimit / 2 ** 20))}MB` }
+        : {}),
     });
     this.w = await this.db.connect();
     // Parquet footers are read once, not on every query (parquet is built in: no download).
@@ -244,6 +260,8 @@ export class EmbeddedStore implements RecordStore {
     await this.serial(async () => {
       for (const { app } of this.appenders.values()) app.closeSync();
       this.appenders.clear();
+      for (const { app } of this.stages.values()) app.closeSync();
+      this.stages.clear();
       await this.w?.run('CHECKPOINT');
     });
     for (const c of this.pool) c.closeSync();
@@ -273,11 +291,7 @@ export class EmbeddedStore implements RecordStore {
     if (def.key) records = lastPerKey(records, def.key);
     await this.serial(async () => {
       if (def.key) await this.deleteKeys(def, def.key, records);
-      let a = this.appenders.get(type);
-      if (!a) {
-        a = { app: await this.w!.createAppender(liveTable(def)), writer: new ChunkWriter(def) };
-        this.appenders.set(type, a);
-      }
+      const a = await this.appender(def);
       try {
         a.writer.append(a.app, records, this.seq);
         a.app.flushSync();
@@ -289,14 +303,95 @@ export class EmbeddedStore implements RecordStore {
         } catch {}
         throw e;
       }
-      this.seq += records.length;
-      this.batches++;
-      this.generation++;
-      this.appended[type] = (this.appended[type] ?? 0) + records.length;
-      const live = (this.liveRows.get(type) ?? 0) + records.length;
-      this.liveRows.set(type, live);
-      if (live >= this.compactRows) await this.compactType(def, false);
+      await this.appended_(def, records.length);
     });
+  }
+
+  /**
+   * Append the selected rows of a columnar batch (no object per record). Durable when the
+   * promise resolves, like `append`. Keyed types go through `append` (replace by key).
+   */
+  async appendColumns(type: string, c: Columnar): Promise<void> {
+    const def = this.def(type);
+    if (!def) throw new Error(`unknown record type '${type}'`);
+    const n = c.rows.length;
+    if (n === 0) return;
+    if (def.key) return this.append(type, columnarToRecords(c, type));
+    if (this.cfg.stagedAppend !== true)
+      return this.serial(async () => {
+        const a = await this.appender(def);
+        try {
+          a.writer.appendColumns(a.app, c, this.seq);
+          a.app.flushSync();
+        } catch (e) {
+          this.appenders.delete(type);
+          try {
+            a.app.closeSync();
+          } catch {}
+          throw e;
+        }
+        await this.appended_(def, n);
+      });
+    await this.serial(async () => {
+      // Staged: the rows go to an in-memory temp table (a cheap synchronous flush, no WAL),
+      // then one INSERT moves them into the live table on DuckDB's threads. The main thread
+      // is not blocked while DuckDB writes the WAL and the table (the synchronous appender
+      // flush held it for most of each append); the INSERT commits before we acknowledge.
+      const stage = await this.stage(def);
+      try {
+        stage.writer.appendColumns(stage.app, c, this.seq);
+        stage.app.flushSync();
+        await this.w!.run(`INSERT INTO ${liveTable(def)} SELECT * FROM temp.main.${stageTable(def)}`);
+      } catch (e) {
+        this.stages.delete(type);
+        try {
+          stage.app.closeSync();
+        } catch {}
+        throw e;
+      } finally {
+        await this.w!.run(`DELETE FROM temp.main.${stageTable(def)}`).catch(() => undefined);
+      }
+      await this.appended_(def, n);
+    });
+  }
+
+  private readonly stages = new Map<string, { app: DuckDBAppender; writer: ChunkWriter }>();
+
+  /** The appender of a type's staging table (temp: in memory, not logged). */
+  private async stage(def: AnyRecordDef): Promise<{ app: DuckDBAppender; writer: ChunkWriter }> {
+    let a = this.stages.get(def.type);
+    if (!a) {
+      await this.w!.run(
+        `CREATE TEMP TABLE IF NOT EXISTS ${stageTable(def)} AS SELECT * FROM ${liveTable(def)} LIMIT 0`,
+      );
+      a = {
+        app: await this.w!.createAppender(stageTable(def), 'main', 'temp'),
+        writer: new ChunkWriter(def),
+      };
+      this.stages.set(def.type, a);
+    }
+    return a;
+  }
+
+  private async appender(def: AnyRecordDef): Promise<{ app: DuckDBAppender; writer: ChunkWriter }> {
+    let a = this.appenders.get(def.type);
+    if (!a) {
+      a = { app: await this.w!.createAppender(liveTable(def)), writer: new ChunkWriter(def) };
+      this.appenders.set(def.type, a);
+    }
+    return a;
+  }
+
+  /** Bookkeeping after `n` rows of a type were acknowledged. */
+  private async appended_(def: AnyRecordDef, n: number): Promise<void> {
+    const type = def.type;
+    this.seq += n;
+    this.batches++;
+    this.generation++;
+    this.appended[type] = (this.appended[type] ?? 0) + n;
+    const live = (this.liveRows.get(type) ?? 0) + n;
+    this.liveRows.set(type, live);
+    if (live >= this.compactRows) await this.compactType(def, false);
   }
 
   /** Compact live rows into Parquet: all days but the newest, or every day when `all`. */

@@ -1,0 +1,135 @@
+/**
+ * Collected flows all the way into the store, `vantage start` (a real process, its default
+ * memory budget) beside nfcapd on the same paced loopback sender in the same run (IPFIX, 30
+ * records per datagram): records stored, drops by reason, how long after the end of sending
+ * the last record was stored, peak RSS (VmHWM). Then a VXLAN mirror of a capture at rising
+ * rates: packets/s received and socket drops, to find where drops begin. Measures; never
+ * asserts. The goals (issue 21) are printed beside the figures.
+ *
+ * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...]
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { send } from '../test/load/sender.js';
+import { collectorAccount, freePort, startVantage } from '../test/load/vantage-process.js';
+import { fixture } from '../test/support/fixtures.js';
+import { benchStoreColumns } from './store-columns.js';
+
+const PER = 30;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function hwm(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function vantageRun(rate: number, seconds: number, log: (s: string) => void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cs-'));
+  const v = await startVantage(join(dir, 'data'));
+  try {
+    const r = await send({ kind: 'ipfix', port: v.collectPort, rate: rate / PER, seconds });
+    const sent = r.datagrams * PER;
+    const t0 = Date.now();
+    let a = collectorAccount(await v.metrics());
+    while (Date.now() - t0 < 120_000) {
+      a = collectorAccount(await v.metrics());
+      const seen = a.decodedDatagrams * PER + a.socket + a.queueFull;
+      if (seen >= sent && a.waiting === 0) break;
+      await sleep(200);
+    }
+    const after = (Date.now() - t0) / 1000;
+    log(
+      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB)`,
+    );
+  } finally {
+    await v.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function nfcapdRun(rate: number, seconds: number, log: (s: string) => void): Promise<void> {
+  if (spawnSync('sh', ['-c', 'command -v nfcapd && command -v nfdump']).status !== 0) {
+    log('  nfcapd: not installed (apt-get install nfdump)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cs-nfcapd-'));
+  const port = await freePort('udp');
+  const p: ChildProcess = spawn(
+    'nfcapd',
+    ['-B', '4194304', '-w', dir, '-b', '127.0.0.1', '-p', String(port)],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await sleep(800);
+  const r = await send({ kind: 'ipfix', port, rate: rate / PER, seconds });
+  await sleep(1000);
+  const peak = hwm(p.pid!);
+  const exited = new Promise((res) => p.once('exit', res));
+  p.kill('SIGTERM');
+  await exited;
+  const info = spawnSync('nfdump', ['-R', dir, '-I'], { encoding: 'utf8' }).stdout;
+  const stored = Number(/^Flows: (\d+)/m.exec(info)?.[1] ?? Number.NaN);
+  rmSync(dir, { recursive: true, force: true });
+  const sent = r.datagrams * PER;
+  log(
+    `  nfcapd   ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${stored} (${((stored / sent) * 100).toFixed(1)}%); peak RSS ${(peak / 1e6).toFixed(0)} MB`,
+  );
+}
+
+async function mirrorRun(rate: number, seconds: number, log: (s: string) => void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cs-m-'));
+  const mirrorPort = await freePort('udp');
+  const v = await startVantage(join(dir, 'data'), { mirrorPort });
+  try {
+    const r = await send({
+      kind: 'vxlan',
+      port: mirrorPort,
+      rate,
+      seconds,
+      capture: fixture('http-methods-many.pcap'),
+    });
+    const key = '{source="mirror.vxlan[0]",kind="vxlan"}';
+    let got = 0;
+    let drops = 0;
+    for (let t0 = Date.now(); Date.now() - t0 < 30_000; await sleep(200)) {
+      const m = await v.metrics();
+      got = m.get(`vantage_source_packets${key}`) ?? 0;
+      drops = m.get(`vantage_source_socket_drops${key}`) ?? 0;
+      if (got + drops >= r.datagrams) break;
+    }
+    log(
+      `  mirror   ${(rate / 1e3).toFixed(0)}k packets/s offered × ${seconds}s: sent ${r.datagrams} (${(r.datagrams / r.seconds / 1e3).toFixed(0)}k/s achieved), received ${got}, socket drops ${drops} (${((drops / r.datagrams) * 100).toFixed(1)}%); goal ≥ 500k/s with 0 drops`,
+    );
+  } finally {
+    await v.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchCollectStore(
+  opts: { seconds?: number; rates?: number[]; mirrorRates?: number[]; log?: (s: string) => void } = {},
+): Promise<void> {
+  const log = opts.log ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const seconds = opts.seconds ?? 10;
+  log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
+  await benchStoreColumns(1_000_000, log);
+  log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
+  for (const rate of opts.rates ?? [100_000, 400_000]) {
+    await vantageRun(rate, seconds, log);
+    await nfcapdRun(rate, seconds, log);
+  }
+  log('VXLAN mirror (inline sensor on the main thread):');
+  for (const rate of opts.mirrorRates ?? [25_000, 50_000, 125_000]) await mirrorRun(rate, 5, log);
+}
+
+if (process.argv[1]?.endsWith('bench/collect-store.js')) {
+  const sec = Number(process.argv[2]) || undefined;
+  const rates = process.argv[3]?.split(',').map(Number);
+  await benchCollectStore({ ...(sec ? { seconds: sec } : {}), ...(rates ? { rates } : {}) });
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultBudgetBytes, memoryBudget, parseBytes } from './budget.js';
+
+const MiB = 2 ** 20;
+
+test('the default budget follows the machine RAM within its bounds', () => {
+  assert.equal(defaultBudgetBytes(24 * 1024 * MiB), 768 * MiB);
+  assert.equal(defaultBudgetBytes(4 * 1024 * MiB), 512 * MiB);
+  assert.equal(defaultBudgetBytes(1024 * 1024 * MiB), 4096 * MiB);
+});
+
+test('the split adds up to the budget, DuckDB threads follow its share', () => {
+  const b = memoryBudget(1024 * MiB, 8);
+  const parts = b.duckdb + b.collectDecode + b.collectStore + b.liveStore + b.events + b.uploads + b.rest;
+  assert.equal(parts, b.total);
+  assert.ok(b.rest > 0);
+  assert.equal(b.duckdbThreads, Math.floor(b.duckdb / (128 * MiB)));
+  assert.equal(memoryBudget(256 * MiB, 8).duckdbThreads, 1);
+});
+
+test('sizes parse with units; a bad one names the key', () => {
+  assert.equal(parseBytes('memoryBudget', '768MB'), 768e6);
+  assert.equal(parseBytes('memoryBudget', '2GiB'), 2 * 2 ** 30);
+  assert.equal(parseBytes('memoryBudget', 1e9), 1e9);
+  assert.throws(() => parseBytes('memoryBudget', 'lots'), /memoryBudget/);
+  assert.throws(() => memoryBudget(100 * MiB), /memoryBudget/);
+});

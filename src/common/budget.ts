@@ -1,0 +1,105 @@
+import { availableParallelism, totalmem } from 'node:os';
+import { ConfigError } from './errors.js';
+
+/**
+ * The process's memory budget and its split among the stages. Every queue between a source
+ * and the store is bounded by its share (in bytes, not items: a batch of records weighs what
+ * its buffers weigh), the embedded database's memory limit is its share, and what is left is
+ * the JavaScript heap and the product's fixed cost. A source whose share is full drops at its
+ * edge and counts the drop (`loss.ts`); nothing grows past the budget whatever the load.
+ */
+export interface MemoryBudget {
+  /** The whole budget, bytes. */
+  total: number;
+  /** DuckDB's memory_limit (buffer pool, sorts, hash tables). */
+  duckdb: number;
+  /** DuckDB worker threads: one per ~128 MiB of its share, at most the CPU count. */
+  duckdbThreads: number;
+  /** Collector: datagrams received but not decoded yet (in flight to the decode thread). */
+  collectDecode: number;
+  /** Collector: decoded records waiting for the store. */
+  collectStore: number;
+  /** Live sources (capture, mirrors): records waiting for the store. */
+  liveStore: number;
+  /** Alerts and third-party events waiting for the store (small, and served first). */
+  events: number;
+  /** Capture uploads being ingested: records waiting for the store. */
+  uploads: number;
+  /** The rest: JavaScript heap, flow tables, caches, code. */
+  rest: number;
+}
+
+const MiB = 2 ** 20;
+
+/** Shares of the budget, in this order; `rest` gets what is left. */
+const SHARES = {
+  duckdb: 0.4,
+  collectDecode: 0.05,
+  collectStore: 0.12,
+  liveStore: 0.08,
+  events: 0.02,
+  uploads: 0.05,
+};
+
+/**
+ * The default budget: 1/32 of the machine's RAM, at least 512 MiB and at most 4 GiB. A
+ * collector or mirror target keeps running beside other work; the budget is what it may take.
+ */
+export function defaultBudgetBytes(ram = totalmem()): number {
+  return Math.min(4096 * MiB, Math.max(512 * MiB, Math.floor(ram / 32)));
+}
+
+export function memoryBudget(total = defaultBudgetBytes(), cpus = availableParallelism()): MemoryBudget {
+  if (!(total >= 256 * MiB))
+    throw new ConfigError('memoryBudget', `at least 256MB is needed (got ${formatBytes(total)})`);
+  const part = (s: number): number => Math.floor(total * s);
+  const b: MemoryBudget = {
+    total,
+    duckdb: part(SHARES.duckdb),
+    duckdbThreads: 1,
+    collectDecode: part(SHARES.collectDecode),
+    collectStore: part(SHARES.collectStore),
+    liveStore: part(SHARES.liveStore),
+    events: part(SHARES.events),
+    uploads: part(SHARES.uploads),
+    rest: 0,
+  };
+  b.duckdbThreads = Math.max(1, Math.min(cpus, Math.floor(b.duckdb / (128 * MiB))));
+  b.rest = total - b.duckdb - b.collectDecode - b.collectStore - b.liveStore - b.events - b.uploads;
+  return b;
+}
+
+/** One line for the start banner and the log. */
+export function describeBudget(b: MemoryBudget): string {
+  const f = formatBytes;
+  return `memory budget ${f(b.total)}: store (DuckDB) ${f(b.duckdb)} with ${b.duckdbThreads} thread(s), collector decode ${f(b.collectDecode)}, collector→store ${f(b.collectStore)}, live sources→store ${f(b.liveStore)}, alerts/events ${f(b.events)}, uploads ${f(b.uploads)}, heap and the rest ${f(b.rest)}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(n % 2 ** 30 === 0 ? 0 : 1)}GiB`;
+  return `${Math.round(n / MiB)}MiB`;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 2 ** 10,
+  m: 1e6,
+  mb: 1e6,
+  mib: MiB,
+  g: 1e9,
+  gb: 1e9,
+  gib: 2 ** 30,
+};
+
+/** "768MB", "2GiB", "1.5g" or a number of bytes; a ConfigError naming `key` otherwise. */
+export function parseBytes(key: string, v: string | number): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined)
+    throw new ConfigError(key, `expected a size such as 768MB or 2GiB (got '${v}')`);
+  return Math.floor(Number(m[1]) * unit);
+}

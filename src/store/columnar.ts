@@ -1,0 +1,94 @@
+import type { Rec } from './types.js';
+
+/**
+ * Records in column form, as the collector's decode thread produces them: row-major numbers
+ * (NaN = null) and string-dictionary indexes (-1 = null), plus a row selection. The store
+ * appends these without making an object per record, which is where its rows/s come from;
+ * the selection lets a caller drop or sample rows without copying the batch.
+ */
+export interface Columnar {
+  /** Fields held as numbers, in the order of each row's Float64 values. */
+  num: readonly string[];
+  /** Fields held as strings (text, addresses, MACs, ISO times), by index into `dict`. */
+  str: readonly string[];
+  /** `num.length` values per source row. */
+  f: Float64Array;
+  /** `str.length` dictionary indexes per source row. */
+  s: Int32Array;
+  dict: readonly string[];
+  /** Source rows to store, in order. */
+  rows: ArrayLike<number>;
+  /** Values of JSON fields by source row (rows without one are null). */
+  json?: Readonly<Record<string, ReadonlyMap<number, unknown>>>;
+}
+
+/** The selected rows as plain records (for record watchers and backends without a column path). */
+export function columnarToRecords(c: Columnar, type: string): Rec[] {
+  const out: Rec[] = new Array(c.rows.length);
+  const nn = c.num.length;
+  const ns = c.str.length;
+  for (let k = 0; k < c.rows.length; k++) {
+    const i = c.rows[k]!;
+    const r: Rec = { type };
+    for (let j = 0; j < nn; j++) {
+      const v = c.f[i * nn + j]!;
+      r[c.num[j]!] = Number.isNaN(v) ? null : v;
+    }
+    for (let j = 0; j < ns; j++) {
+      const d = c.s[i * ns + j]!;
+      r[c.str[j]!] = d < 0 ? null : c.dict[d]!;
+    }
+    if (c.json) for (const [name, m] of Object.entries(c.json)) r[name] = m.get(i) ?? null;
+    out[k] = r;
+  }
+  return out;
+}
+
+/**
+ * One batch from several with the same field layout (the store feed appends what waited in
+ * one go: fewer, larger appends cost less per row).
+ */
+export function concatColumnar(parts: readonly Columnar[]): Columnar {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const nn = first.num.length;
+  const ns = first.str.length;
+  let total = 0;
+  let dictLen = 0;
+  for (const p of parts) {
+    total += p.rows.length;
+    dictLen += p.dict.length;
+  }
+  const f = new Float64Array(total * nn);
+  const s = new Int32Array(total * ns);
+  const dict: string[] = new Array(dictLen);
+  const json: Record<string, Map<number, unknown>> = {};
+  let row = 0;
+  let dbase = 0;
+  for (const p of parts) {
+    for (let d = 0; d < p.dict.length; d++) dict[dbase + d] = p.dict[d]!;
+    for (let k = 0; k < p.rows.length; k++) {
+      const i = p.rows[k]!;
+      f.set(p.f.subarray(i * nn, i * nn + nn), row * nn);
+      for (let j = 0; j < ns; j++) {
+        const v = p.s[i * ns + j]!;
+        s[row * ns + j] = v < 0 ? -1 : v + dbase;
+      }
+      if (p.json)
+        for (const [name, m] of Object.entries(p.json)) {
+          const v = m.get(i);
+          if (v !== undefined) {
+            json[name] ??= new Map();
+            json[name].set(row, v);
+          }
+        }
+      row++;
+    }
+    dbase += p.dict.length;
+  }
+  const rows = new Uint32Array(total);
+  for (let i = 0; i < total; i++) rows[i] = i;
+  const out: Columnar = { num: first.num, str: first.str, f, s, dict, rows };
+  if (Object.keys(json).length > 0) out.json = json;
+  return out;
+}

@@ -1,0 +1,167 @@
+/** `vantage start` as a child process for load tests: its metrics, health, RSS, kill -9. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../support/fixtures.js';
+
+export async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
+  if (kind === 'udp') {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const p = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
+  const net = await import('node:net');
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const p = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return p;
+}
+
+export interface VantageProcess {
+  pid: number;
+  url: string;
+  token: string;
+  collectPort: number;
+  /** Peak and samples of RSS (bytes) taken every `rssEveryMs`. */
+  rss: { t: number; bytes: number }[];
+  peakRss(): number;
+  metrics(): Promise<Map<string, number>>;
+  health(): Promise<{ status: string; reasons?: string[] }>;
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+  output(): string;
+}
+
+export async function startVantage(
+  dataDir: string,
+  o: { budget?: string; mirrorPort?: number; extra?: string[]; rssEveryMs?: number } = {},
+): Promise<VantageProcess> {
+  const api = await freePort('tcp');
+  const collectPort = await freePort('udp');
+  const args = [
+    join(ROOT, 'bin/vantage.js'),
+    'start',
+    '--no-samples',
+    '--data',
+    dataDir,
+    '--listen',
+    `127.0.0.1:${api}`,
+    '--collect-udp',
+    String(collectPort),
+    '--collect-host',
+    '127.0.0.1',
+    ...(o.budget ? ['--memory-budget', o.budget] : []),
+    ...(o.extra ?? []),
+  ];
+  if (o.mirrorPort) {
+    const cfg = join(dataDir, '..', `vantage-${api}.json`);
+    writeFileSync(
+      cfg,
+      JSON.stringify({ mirror: { vxlan: [`127.0.0.1:${o.mirrorPort}`] }, packets: { enabled: false } }),
+    );
+    args.push('--config', cfg);
+  }
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const t0 = Date.now();
+  while (!out.includes('Vantage is running')) {
+    if (child.exitCode !== null || Date.now() - t0 > 60_000)
+      throw new Error(`vantage did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const url = `http://127.0.0.1:${api}`;
+  const rss: { t: number; bytes: number }[] = [];
+  const pid = child.pid!;
+  const sample = (): void => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) rss.push({ t: Date.now(), bytes: Number(m[1]) * 1024 });
+    } catch {
+      // exited
+    }
+  };
+  const timer = setInterval(sample, o.rssEveryMs ?? 250);
+  timer.unref();
+  const hwm = (): number => {
+    try {
+      return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return Math.max(0, ...rss.map((r) => r.bytes));
+    }
+  };
+  let peak = 0;
+  return {
+    pid,
+    url,
+    token,
+    collectPort,
+    rss,
+    peakRss: () => {
+      peak = Math.max(peak, hwm());
+      return peak;
+    },
+    async metrics() {
+      const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      return parseMetrics(await r.text());
+    },
+    async health() {
+      return (await (await fetch(`${url}/api/v1/health`)).json()) as { status: string; reasons?: string[] };
+    },
+    async stop() {
+      peak = Math.max(peak, hwm());
+      clearInterval(timer);
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill9() {
+      peak = Math.max(peak, hwm());
+      clearInterval(timer);
+      child.kill('SIGKILL');
+      await exited;
+    },
+    output: () => out,
+  };
+}
+
+/** `name{a="b"}` → value, and `name` → the sum over its label sets. */
+export function parseMetrics(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const sp = line.lastIndexOf(' ');
+    const key = line.slice(0, sp);
+    const v = Number(line.slice(sp + 1));
+    m.set(key, v);
+    const name = key.replace(/\{.*$/, '');
+    if (name !== key) m.set(name, (m.get(name) ?? 0) + v);
+  }
+  return m;
+}
+
+/** Collector account from /metrics, in records (datagrams × 30 where the count is datagrams). */
+export function collectorAccount(m: Map<string, number>, perDatagram = 30) {
+  const g = (k: string): number => m.get(k) ?? 0;
+  const loss = (reason: string): number => g(`vantage_loss_total{source="collector",reason="${reason}"}`);
+  return {
+    stored: g('vantage_collect_stored_records'),
+    socket: g('vantage_collect_socket_drops') * perDatagram,
+    queueFull: g('vantage_collect_queue_drops') * perDatagram,
+    storeBehind: loss('store_behind'),
+    sampled: loss('sampled'),
+    storeError: loss('store_error'),
+    waiting: g('vantage_collect_store_queue_records') + g('vantage_collect_queue_depth') * perDatagram,
+    decodedDatagrams: g('vantage_collect_datagrams'),
+  };
+}
