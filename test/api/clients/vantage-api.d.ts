@@ -615,6 +615,362 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/policy/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Groups of the active policy (or of a proposal with ?proposal=ID)
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Proposals waiting for review
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_proposals"];
+        put?: never;
+        /**
+         * Learn a proposal from the flows stored in a time range (default: the last 7 days)
+         * @description Needs a token with the analyst role or higher.
+         */
+        post: operations["post_policy_proposals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/proposals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One proposal, with what is new since the active version
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_proposals_by_id"];
+        put?: never;
+        post?: never;
+        /**
+         * Discard a proposal
+         * @description Needs a token with the analyst role or higher.
+         */
+        delete: operations["delete_policy_proposals_by_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/proposals/{id}/edges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Approve, reject or reset edges of a proposal (audited)
+         * @description Needs a token with the admin role or higher.
+         */
+        patch: operations["patch_policy_proposals_by_id_edges"];
+        trace?: never;
+    };
+    "/api/v1/policy/proposals/{id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename, pin, merge or split groups of a proposal
+         * @description Needs a token with the analyst role or higher.
+         */
+        patch: operations["patch_policy_proposals_by_id_groups"];
+        trace?: never;
+    };
+    "/api/v1/policy/proposals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a proposal: it becomes the active version (never by its proposer; audited)
+         * @description Needs a token with the admin role or higher.
+         */
+        post: operations["post_policy_proposals_by_id_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Approved versions, oldest first; the last approved one is active
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One approved version
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_versions_by_version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/versions/{version}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The approved edges as nftables rules, Kubernetes NetworkPolicies or JSON
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_versions_by_version_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policy/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Flows checked since start per source group: permitted, rejected, escaped
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_policy_compliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert sinks with their health, lag and counters, and the outbox
+         * @description Needs a token with the admin role or higher.
+         */
+        get: operations["get_sinks"];
+        put?: never;
+        /**
+         * Add a sink (the config file's shape: {name, kind, filter, <kind>: {...}}); it gets alerts from now on
+         * @description Needs a token with the admin role or higher.
+         */
+        post: operations["post_sinks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a sink (what it had not delivered is not sent)
+         * @description Needs a token with the admin role or higher.
+         */
+        delete: operations["delete_sinks_by_name"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one test alert straight to the sink and report the outcome
+         * @description Needs a token with the admin role or higher.
+         */
+        post: operations["post_sinks_by_name_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{name}/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts the sink gave up on after its retries
+         * @description Needs a token with the admin role or higher.
+         */
+        get: operations["get_sinks_by_name_dead_letters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{name}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver the sink's dead letters again
+         * @description Needs a token with the admin role or higher.
+         */
+        post: operations["post_sinks_by_name_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detect/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent runs over history
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_detect_runs"];
+        put?: never;
+        /**
+         * Run the detectors over a time range of stored records (one run at a time; alerts are marked retro)
+         * @description Needs a token with the analyst role or higher.
+         */
+        post: operations["post_detect_runs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detect/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One run: its state, records replayed and alerts raised
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_detect_runs_by_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/broker/targets": {
         parameters: {
             query?: never;
@@ -713,7 +1069,7 @@ export interface paths {
         get: operations["get_dashboards"];
         put?: never;
         /**
-         * Create a dashboard owned by the calling token
+         * Create a dashboard owned by the calling token (at most 50 per user)
          * @description Needs a token with the viewer role or higher.
          */
         post: operations["post_dashboards"];
@@ -785,6 +1141,194 @@ export interface paths {
         get: operations["get_geo_ip_by_ip"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/iocs/feeds/{family}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Indicators of one family as a feed (JSON, CSV, plain text or a STIX 2.1 bundle)
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_iocs_feeds_by_family"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Feeds and their status
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_intel_feeds"];
+        put?: never;
+        /**
+         * Add a feed (pulled at once; its status says whether the pull worked)
+         * @description Needs a token with the admin role or higher.
+         */
+        post: operations["post_intel_feeds"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a feed added over the API and its indicators
+         * @description Needs a token with the admin role or higher.
+         */
+        delete: operations["delete_intel_feeds_by_name"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/{name}/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull a feed now; answers its status
+         * @description Needs a token with the analyst role or higher.
+         */
+        post: operations["post_intel_feeds_by_name_pull"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search indicators by value (substring) and type
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_intel_indicators"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What we know about a value: matching indicators and how it was seen here
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_intel_lookup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/hunts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent retro-hunts
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_intel_hunts"];
+        put?: never;
+        /**
+         * Start a retro-hunt over stored history (runs in the background; poll its progress)
+         * @description Needs a token with the analyst role or higher.
+         */
+        post: operations["post_intel_hunts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/hunts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A retro-hunt: progress and findings (first/last seen, flows, hosts per indicator)
+         * @description Needs a token with the viewer role or higher.
+         */
+        get: operations["get_intel_hunts_by_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post third-party security events (EVE, CEF, LEEF, syslog, JSON); each becomes an alert
+         * @description Needs a token with the ingest role or higher.
+         */
+        post: operations["post_events"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3364,7 +3908,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    role: "viewer" | "analyst" | "admin";
+                    role: "ingest" | "viewer" | "analyst" | "admin";
                     name?: string;
                 };
             };
@@ -4433,6 +4977,1074 @@ export interface operations {
             503: components["responses"]["Problem503"];
         };
     };
+    get_policy_groups: {
+        parameters: {
+            query?: {
+                proposal?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: unknown[];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_proposals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            [key: string]: unknown;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_policy_proposals: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    after?: string;
+                    before?: string;
+                    scopes?: {
+                        name: string;
+                        cidrs: string[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description A policy document (schema vantage.policy/1). */
+            201: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_proposals_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A policy document (schema vantage.policy/1). */
+                        proposal: {
+                            [key: string]: unknown;
+                        };
+                        diff: unknown;
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    delete_policy_proposals_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    patch_policy_proposals_by_id_edges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    changes: {
+                        edge: string;
+                        /** @enum {string} */
+                        status: "pending" | "approved" | "rejected";
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description A policy document (schema vantage.policy/1). */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    patch_policy_proposals_by_id_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    ops: ({
+                        /** @enum {string} */
+                        op: "rename";
+                        group: string;
+                        name: string;
+                    } | {
+                        /** @enum {string} */
+                        op: "pin";
+                        group: string;
+                        pinned: boolean;
+                    } | {
+                        /** @enum {string} */
+                        op: "merge";
+                        groups: string[];
+                        name: string;
+                    } | {
+                        /** @enum {string} */
+                        op: "split";
+                        group: string;
+                        members: string[];
+                        name: string;
+                    })[];
+                };
+            };
+        };
+        responses: {
+            /** @description A policy document (schema vantage.policy/1). */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_policy_proposals_by_id_approve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A policy document (schema vantage.policy/1). */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: unknown[];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_versions_by_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A policy document (schema vantage.policy/1). */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_versions_by_version_export: {
+        parameters: {
+            query: {
+                format: "nft" | "k8s" | "json";
+            };
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_policy_compliance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_sinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            name: string;
+                            kind: string;
+                            filter: string;
+                            enabled: boolean;
+                            /** @enum {string} */
+                            health: "ok" | "failing" | "unknown";
+                            detail: string;
+                            stats: {
+                                sent: number;
+                                filtered: number;
+                                failed: number;
+                                retried: number;
+                                dead: number;
+                                /** @description Alerts published but not yet delivered (or filtered out) by this sink. */
+                                lag: number;
+                                lag_seconds: number | null;
+                                last_error: string | null;
+                            };
+                        }[];
+                        outbox: {
+                            published: number;
+                            overflow: number;
+                            bytes: number;
+                            segments: number;
+                        };
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_sinks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        kind: string;
+                        filter: string;
+                        enabled: boolean;
+                        /** @enum {string} */
+                        health: "ok" | "failing" | "unknown";
+                        detail: string;
+                        stats: {
+                            sent: number;
+                            filtered: number;
+                            failed: number;
+                            retried: number;
+                            dead: number;
+                            /** @description Alerts published but not yet delivered (or filtered out) by this sink. */
+                            lag: number;
+                            lag_seconds: number | null;
+                            last_error: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    delete_sinks_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_sinks_by_name_test: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ok: boolean;
+                        error: string | null;
+                        ms: number;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_sinks_by_name_dead_letters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            alert_id: string;
+                            attempts: number;
+                            last_error: string | null;
+                            ts: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_sinks_by_name_replay: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        replayed: number;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_detect_runs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            /** @enum {string} */
+                            state: "running" | "done" | "failed";
+                            after: string | null;
+                            before: string | null;
+                            started: string;
+                            finished: string | null;
+                            actor: string | null;
+                            records: number;
+                            alerts: number;
+                            error: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_detect_runs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description ISO-8601, epoch seconds or relative (-24h). */
+                    after: string;
+                    before?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        state: "running" | "done" | "failed";
+                        after: string | null;
+                        before: string | null;
+                        started: string;
+                        finished: string | null;
+                        actor: string | null;
+                        records: number;
+                        alerts: number;
+                        error: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_detect_runs_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        state: "running" | "done" | "failed";
+                        after: string | null;
+                        before: string | null;
+                        started: string;
+                        finished: string | null;
+                        actor: string | null;
+                        records: number;
+                        alerts: number;
+                        error: string | null;
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
     get_broker_targets: {
         parameters: {
             query?: never;
@@ -4742,8 +6354,9 @@ export interface operations {
                     widgets: {
                         id: string;
                         /** @enum {string} */
-                        kind: "timeseries" | "top" | "bar" | "number";
+                        kind: "timeseries" | "top" | "bar" | "number" | "monitor";
                         title: string;
+                        monitor?: string;
                         metric?: string;
                         dim?: string;
                         /** @enum {string} */
@@ -4852,8 +6465,9 @@ export interface operations {
                     widgets: {
                         id: string;
                         /** @enum {string} */
-                        kind: "timeseries" | "top" | "bar" | "number";
+                        kind: "timeseries" | "top" | "bar" | "number" | "monitor";
                         title: string;
+                        monitor?: string;
                         metric?: string;
                         dim?: string;
                         /** @enum {string} */
@@ -4904,6 +6518,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
             406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
             413: components["responses"]["Problem413"];
             414: components["responses"]["Problem414"];
             415: components["responses"]["Problem415"];
@@ -5063,6 +6678,526 @@ export interface operations {
             404: components["responses"]["Problem404"];
             406: components["responses"]["Problem406"];
             414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_iocs_feeds_by_family: {
+        parameters: {
+            query?: {
+                /** @description Most indicators (default 1000). */
+                limit?: number;
+                /** @description Seen (or sighted) at or after: ISO-8601, epoch s, -1h. */
+                after?: string;
+                /** @description Seen (or sighted) before. */
+                before?: string;
+                /** @description Confidence at least (default 0). */
+                confidence?: number;
+                /** @description Severity at least (default 0). */
+                severity?: number;
+                /** @description Only indicators of this feed. */
+                source?: string;
+                /** @description Only indicators seen in this network, with sightings and hosts. */
+                sighted?: boolean;
+                /** @description json (default), csv, text (one value a line) or stix (a STIX 2.1 bundle); or use Accept. */
+                format?: "json" | "csv" | "text" | "stix";
+            };
+            header?: never;
+            path: {
+                family: "ips" | "domains" | "urls" | "hashes" | "ja3" | "ja4" | "sni";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": string;
+                    "text/plain": string;
+                    "application/stix+json;version=2.1": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_intel_feeds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_intel_feeds: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A feed as in the config file (intel.feeds[]). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    delete_intel_feeds_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_intel_feeds_by_name_pull: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_intel_indicators: {
+        parameters: {
+            query?: {
+                q?: string;
+                type?: "ipv4" | "ipv6" | "cidr" | "domain" | "domain_suffix" | "url" | "http_host" | "sni" | "ja3" | "ja3s" | "ja4" | "cert_sha1" | "cert_sha256" | "file_hash" | "email";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_intel_lookup: {
+        parameters: {
+            query: {
+                value: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_intel_hunts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_intel_hunts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Indicators to hunt for (default: every indicator loaded). */
+                    values?: {
+                        type: string;
+                        value: string;
+                    }[];
+                    after?: string;
+                    before?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_intel_hunts_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    post_events: {
+        parameters: {
+            query: {
+                /** @description eve (Suricata EVE JSON lines), ndjson/json (mapped fields), cef, leef, syslog */
+                format: "eve" | "ndjson" | "cef" | "leef" | "syslog" | "json";
+            };
+            header?: {
+                /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accepted: number;
+                        alerts: number;
+                        identities: number;
+                        other: number;
+                        weird: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            414: components["responses"]["Problem414"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
             431: components["responses"]["Problem431"];
             500: components["responses"]["Problem500"];
