@@ -150,7 +150,7 @@ export class PolicyRepo {
     const byId = new Map(doc.edges.map((e) => [e.id, e]));
     for (const c of changes) {
       const e = byId.get(c.edge);
-      if (!e) throw new UserError(400, `no edge '${c.edge.slice(0, 128)}' in proposal ${id}`);
+      if (!e) throw new UserError(404, `no edge '${c.edge.slice(0, 128)}' in proposal ${id}`);
       e.status = c.status;
       e.reviewed_by = actor;
       e.reviewed_at = now.toISOString();
@@ -190,7 +190,7 @@ export class PolicyRepo {
 function applyGroupOp(doc: PolicyDoc, op: GroupOp): void {
   const find = (gid: string): PolicyGroup => {
     const g = doc.groups.find((x) => x.id === gid);
-    if (!g) throw new UserError(400, `no group '${gid.slice(0, 64)}'`);
+    if (!g) throw new UserError(404, `no group '${gid.slice(0, 64)}'`);
     return g;
   };
   switch (op.op) {

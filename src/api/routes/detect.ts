@@ -7,7 +7,7 @@ import { notFound } from '../../common/errors.js';
 import type { DetectConfig } from '../../detect/config.js';
 import { runDetectors } from '../../detect/index.js';
 import { type ApiContext, parseRange } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, TimeParam } from '../schemas.js';
 
 interface Run {
   id: string;
@@ -64,8 +64,8 @@ export function detectRoutes(
           'Run the detectors over a time range of stored records (one run at a time; alerts are marked retro)',
         body: Type.Object(
           {
-            after: Type.String({ maxLength: 64, description: 'ISO-8601, epoch seconds or relative (-24h).' }),
-            before: Type.Optional(Type.String({ maxLength: 64 })),
+            after: TimeParam('Start of the range: ISO-8601, epoch seconds, now or relative (-24h).'),
+            before: Type.Optional(TimeParam('End of the range (exclusive); default now.')),
           },
           { additionalProperties: false },
         ),

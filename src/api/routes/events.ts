@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../../common/errors.js';
 import { type EventSources, INGEST_FORMATS, type IngestFormat } from '../../events/index.js';
 import type { ApiContext } from '../context.js';
 import { ErrorSchema } from '../schemas.js';
@@ -60,9 +59,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, events: Event
       },
       async (req, reply) => {
         const format = (req.query as { format: IngestFormat }).format;
-        const body = req.body;
-        if (typeof body !== 'string' || body.length === 0)
-          throw badRequest('the body is empty: send events, one a line');
+        // An empty batch is a batch of nothing, not an error (a shipper's heartbeat).
+        const body = typeof req.body === 'string' ? req.body : '';
         const r = events.ingest(format, body);
         ctx.metrics.inc('vantage_api_events_total', 'Events posted to the API.', { format }, r.accepted);
         return reply.code(202).send(r);

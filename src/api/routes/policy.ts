@@ -7,7 +7,7 @@ import type { EdgeStatus } from '../../policy/model.js';
 import { diffPolicies, type GroupOp, type PolicyRepo } from '../../policy/repo.js';
 import type { PolicyWatcher } from '../../policy/watcher.js';
 import { type ApiContext, parseRange } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { CidrParam, ErrorSchema, TimeParam } from '../schemas.js';
 
 export interface PolicyRouteDeps {
   repo: PolicyRepo;
@@ -86,14 +86,14 @@ export function policyRoutes(app: FastifyInstance, ctx: ApiContext, deps: Policy
         summary: 'Learn a proposal from the flows stored in a time range (default: the last 7 days)',
         body: Type.Object(
           {
-            after: Type.Optional(Type.String({ maxLength: 64 })),
-            before: Type.Optional(Type.String({ maxLength: 64 })),
+            after: Type.Optional(TimeParam('Start of the learning window (default -7d).')),
+            before: Type.Optional(TimeParam('End of the learning window (default now).')),
             scopes: Type.Optional(
               Type.Array(
                 Type.Object(
                   {
                     name: Type.String({ minLength: 1, maxLength: 64 }),
-                    cidrs: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 256 }),
+                    cidrs: Type.Array(CidrParam(), { minItems: 1, maxItems: 256 }),
                   },
                   { additionalProperties: false },
                 ),

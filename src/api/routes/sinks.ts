@@ -4,7 +4,7 @@ import type { Bus } from '../../bus/bus.js';
 import { parseSinkSpec } from '../../bus/config.js';
 import { ConfigError, UserError } from '../../common/errors.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, semantic } from '../schemas.js';
 
 const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }) });
 
@@ -114,8 +114,24 @@ export function sinkRoutes(app: FastifyInstance, ctx: ApiContext, bus: Bus): voi
         tags: ['sinks'],
         summary:
           "Add a sink (the config file's shape: {name, kind, filter, <kind>: {...}}); it gets alerts from now on",
-        body: Type.Object({}, { additionalProperties: true }),
-        response: { 201: SinkRow, 400: ErrorSchema, 409: ErrorSchema },
+        body: semantic(
+          Type.Object(
+            {},
+            {
+              additionalProperties: true,
+              description: 'A sink as the config file writes it: {name, kind, filter, <kind>: {...}}.',
+            },
+          ),
+          [
+            {
+              name: 'example-webhook',
+              kind: 'webhook',
+              filter: 'severity >= 70',
+              webhook: { url: 'http://127.0.0.1:9/hook', secret: 'example-secret' },
+            },
+          ],
+        ),
+        response: { 200: SinkRow, 201: SinkRow, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req, reply) => {
@@ -126,8 +142,17 @@ export function sinkRoutes(app: FastifyInstance, ctx: ApiContext, bus: Bus): voi
         if (e instanceof ConfigError) throw new UserError(400, e.message.replace(/^config: /, ''));
         throw e;
       }
-      if (bus.listSinks().some((s) => s.name === spec.name))
-        throw new UserError(409, `a sink named '${spec.name}' exists`);
+      const same = bus.listSinks().find((s) => s.name === spec.name);
+      if (same) {
+        // The same sink posted again (a retried request) is not a conflict.
+        if (same.kind === spec.kind && same.filter === spec.filter) {
+          return reply.code(200).send(rows().find((r) => r.name === spec.name));
+        }
+        throw new UserError(
+          409,
+          `a sink named '${spec.name}' exists with another kind or filter; remove it first`,
+        );
+      }
       try {
         await bus.addSink(spec);
       } catch (e) {

@@ -5088,7 +5088,17 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * @description Start of the learning window (default -7d).
+                     * @example -1h
+                     * @example 2024-05-01T10:00:00Z
+                     */
                     after?: string;
+                    /**
+                     * @description End of the learning window (default now).
+                     * @example -1h
+                     * @example 2024-05-01T10:00:00Z
+                     */
                     before?: string;
                     scopes?: {
                         name: string;
@@ -5640,14 +5650,56 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description A sink as the config file writes it: {name, kind, filter, <kind>: {...}}. */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example-webhook",
+                 *       "kind": "webhook",
+                 *       "filter": "severity >= 70",
+                 *       "webhook": {
+                 *         "url": "http://127.0.0.1:9/hook",
+                 *         "secret": "example-secret"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     [key: string]: unknown;
                 };
             };
         };
         responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        kind: string;
+                        filter: string;
+                        enabled: boolean;
+                        /** @enum {string} */
+                        health: "ok" | "failing" | "unknown";
+                        detail: string;
+                        stats: {
+                            sent: number;
+                            filtered: number;
+                            failed: number;
+                            retried: number;
+                            dead: number;
+                            /** @description Alerts published but not yet delivered (or filtered out) by this sink. */
+                            lag: number;
+                            lag_seconds: number | null;
+                            last_error: string | null;
+                        };
+                    };
+                };
+            };
             /** @description Default Response */
             201: {
                 headers: {
@@ -5940,8 +5992,17 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description ISO-8601, epoch seconds or relative (-24h). */
+                    /**
+                     * @description Start of the range: ISO-8601, epoch seconds, now or relative (-24h).
+                     * @example -1h
+                     * @example 2024-05-01T10:00:00Z
+                     */
                     after: string;
+                    /**
+                     * @description End of the range (exclusive); default now.
+                     * @example -1h
+                     * @example 2024-05-01T10:00:00Z
+                     */
                     before?: string;
                 };
             };
