@@ -31,12 +31,25 @@ export class ComplianceChecker implements RecordWatcher {
   /** Example flows per violated edge, for the evidence (bounded: 20 per edge, 10,000 edges). */
   private readonly samples = new Map<string, unknown[]>();
 
+  /** Group ids as small numbers, so an edge is one numeric key (no string per flow). */
+  private readonly groupIds: string[] = [];
+  private readonly groupNum = new Map<string, number>();
+  /** Edges by group pair (src × groups + dst), then by protocol and port. */
+  private readonly edgeByPair = new Map<number, Map<number, PolicyEdge>>();
+  /** Address → group number: addresses repeat, their network lookups need not (bounded). */
+  private readonly cache = new Map<string, number>();
+  private static readonly CACHE_MAX = 200_000;
+  private readonly byGroupNum: GroupCounters[] = [];
+
   constructor(
     readonly policy: PolicyDoc,
     private readonly emitter: AlertEmitter,
   ) {
     const cidrs: [string, string][] = [];
+    this.num(UNKNOWN_INTERNAL);
+    this.num(UNKNOWN_EXTERNAL);
     for (const g of policy.groups) {
+      this.num(g.id);
       this.groupName.set(g.id, g.name);
       for (const m of g.members) this.member.set(m, g.id);
       for (const c of g.cidrs) cidrs.push([c, g.id]);
@@ -45,34 +58,83 @@ export class ComplianceChecker implements RecordWatcher {
     this.internal = new NetworkSet(
       (policy.internal.length > 0 ? policy.internal : DEFAULT_INTERNAL).map((c) => [c, true] as const),
     );
-    for (const e of policy.edges) this.edges.set(e.id, e);
+    for (const e of policy.edges) {
+      this.edges.set(e.id, e);
+      if (!this.groupNum.has(e.src) || !this.groupNum.has(e.dst)) continue;
+      const pair = this.groupNum.get(e.src)! * this.groupIds.length + this.groupNum.get(e.dst)!;
+      let m = this.edgeByPair.get(pair);
+      if (!m) {
+        m = new Map();
+        this.edgeByPair.set(pair, m);
+      }
+      m.set(svc(e.proto, e.port), e);
+    }
+  }
+
+  private num(id: string): number {
+    let n = this.groupNum.get(id);
+    if (n === undefined) {
+      n = this.groupIds.length;
+      this.groupIds.push(id);
+      this.groupNum.set(id, n);
+      this.byGroupNum.push({ permitted: 0, rejected: 0, escaped: 0 });
+      this.byGroup.set(id, this.byGroupNum[n]!);
+    }
+    return n;
   }
 
   groupOf(ip: string): string {
+    return this.groupIds[this.groupNumOf(ip)]!;
+  }
+
+  private groupNumOf(ip: string): number {
+    const hit = this.cache.get(ip);
+    if (hit !== undefined) return hit;
     const m = this.member.get(ip);
-    if (m) return m;
-    const n = this.nets.lookup(ip);
-    if (n) return n;
-    if (this.internal.lookup(ip) !== undefined) return UNKNOWN_INTERNAL;
-    return UNKNOWN_EXTERNAL;
+    const id =
+      m ??
+      this.nets.lookup(ip) ??
+      (this.internal.lookup(ip) !== undefined ? UNKNOWN_INTERNAL : UNKNOWN_EXTERNAL);
+    const n = this.groupNum.get(id)!;
+    if (this.cache.size >= ComplianceChecker.CACHE_MAX) this.cache.clear();
+    this.cache.set(ip, n);
+    return n;
   }
 
   onRecord(r: AnyRecord): void {
-    if (r.type !== 'flow' && r.type !== 'exported_flow') return;
-    const c = connOf(r);
-    if (!c) return;
+    let client: string | null;
+    let server: string | null;
+    let proto: number;
+    let port: number;
+    if (r.type === 'flow') {
+      client = r.client_ip as string | null;
+      server = r.server_ip as string | null;
+      proto = r.proto as number;
+      port = proto === 6 || proto === 17 || proto === 132 ? (r.server_port as number) : 0;
+    } else if (r.type === 'exported_flow') {
+      const c0 = connOf(r);
+      if (!c0) return;
+      client = c0.client;
+      server = c0.server;
+      proto = c0.proto;
+      port = c0.port;
+    } else return;
+    if (!client || !server) return;
     this.counters.checked++;
-    const src = this.groupOf(c.client);
-    const dst = this.groupOf(c.server);
-    const e =
-      this.edges.get(edgeId(src, dst, c.proto, c.port)) ?? this.edges.get(edgeId(src, dst, c.proto, -1));
-    const gc = this.byGroup.get(src) ?? { permitted: 0, rejected: 0, escaped: 0 };
-    this.byGroup.set(src, gc);
+    const sn = this.groupNumOf(client);
+    const dn = this.groupNumOf(server);
+    const m = this.edgeByPair.get(sn * this.groupIds.length + dn);
+    const e = m ? (m.get(svc(proto, port)) ?? m.get(svc(proto, -1))) : undefined;
+    const gc = this.byGroupNum[sn]!;
     if (e?.status === 'approved') {
       this.counters.permitted++;
       gc.permitted++;
       return;
     }
+    // A violation: now the record's time and the names are worth building.
+    const c = connOf(r)!;
+    const src = this.groupIds[sn]!;
+    const dst = this.groupIds[dn]!;
     const rejected = e?.status === 'rejected';
     if (rejected) {
       this.counters.rejected++;
@@ -127,4 +189,9 @@ export class ComplianceChecker implements RecordWatcher {
   }
 
   finish(): void {}
+}
+
+/** Protocol and port (-1: any) as one number. */
+function svc(proto: number, port: number): number {
+  return proto * 65_537 + port + 1;
 }
