@@ -132,7 +132,7 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
   const rebuild = (): void => {
     if (iocs.version === builtVersion) return;
     builtVersion = iocs.version;
-    watcher.setMatcher(Matcher.build(iocs.values()));
+    watcher.setMatcher(Matcher.over(iocs));
     counts.rebuilds++;
     deps.metrics?.set('vantage_intel_indicators', 'Threat-intel indicators loaded', {}, iocs.size);
   };
@@ -195,8 +195,10 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
         for (const i of list) keep.set(iocKey(i.type, i.value), i);
         list = [...keep.values()];
       }
-      const before = new Set<string>();
-      if (cfg.retroOnNew && deps.store) for (const i of iocs.values()) before.add(iocKey(i.type, i.value));
+      // values no feed had before this pull: those are hunted for in stored history
+      const hadAny = iocs.size > 0;
+      const fresh =
+        cfg.retroOnNew && deps.store && hadAny ? list.filter((i) => !iocs.byType[i.type].has(i.value)) : [];
       const r = iocs.replaceFeed(name, list);
       Object.assign(s, {
         last_success: new Date(now()).toISOString(),
@@ -212,11 +214,8 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
       });
       rebuild();
       deps.log.info('intel feed pulled', { feed: name, added: r.added, removed: r.removed, total: r.total });
-      if (cfg.retroOnNew && deps.store && before.size > 0 && r.added > 0) {
-        const fresh = list.filter((i) => !before.has(iocKey(i.type, i.value)));
-        if (fresh.length > 0)
-          startHunt(fresh, { after: now() - cfg.retroDays * 86_400_000 }, `new indicators of ${name}`);
-      }
+      if (fresh.length > 0)
+        startHunt(fresh, { after: now() - cfg.retroDays * 86_400_000 }, `new indicators of ${name}`);
     } catch (e) {
       s.failures++;
       counts.pull_failures++;

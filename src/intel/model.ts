@@ -201,7 +201,8 @@ export function normalizeUrl(v: string): string | null {
 export function guessIocType(v: string): IocType | null {
   const s = v.trim();
   if (s.length === 0) return null;
-  if (normalizeIp(s)) return normalizeIp(s)!.type;
+  const ip = normalizeIp(s);
+  if (ip) return ip.type;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return 'url';
   if (s.includes('@')) return 'email';
   if (/^[0-9a-f]+$/i.test(s) && [32, 40, 64, 128].includes(s.length)) return 'file_hash';
