@@ -81,12 +81,12 @@ export class Matcher {
       const len = Number(value.slice(slash + 1));
       const a4 = parseV4(value, 0, slash);
       if (a4 >= 0) {
-        let t = v4n.get(len);
-        if (!t) v4n.set(len, (t = new Map()));
+        const t = v4n.get(len) ?? new Map<number, Ioc>();
+        v4n.set(len, t);
         t.set(a4, i);
       } else {
-        let t = v6n.get(len);
-        if (!t) v6n.set(len, (t = new Map()));
+        const t = v6n.get(len) ?? new Map<string, Ioc>();
+        v6n.set(len, t);
         t.set(value.slice(0, slash), i);
       }
     }
