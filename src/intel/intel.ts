@@ -66,6 +66,8 @@ export interface IntelDeps {
 export interface Intel {
   readonly watcher: IntelWatcher;
   readonly iocs: IocStore;
+  /** Load saved feeds and indicators without pulling or scheduling anything (the CLI). */
+  open(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
   feeds(): FeedStatus[];
@@ -287,33 +289,41 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
     return h;
   };
 
+  let opened = false;
+  const open = async (): Promise<void> => {
+    if (opened) return;
+    opened = true;
+    try {
+      const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+        added?: unknown[];
+        status?: FeedStatus[];
+      };
+      for (const [i, raw] of (st.added ?? []).entries()) {
+        try {
+          const f = parseFeedConfig(raw, `intel/state.json added[${i}]`);
+          added.set(f.name, f);
+        } catch (e) {
+          deps.log.warn('intel: a saved feed is no longer valid', { error: (e as Error).message });
+        }
+      }
+      for (const s of st.status ?? []) if (cfgOf(s.name)) status.set(s.name, s);
+    } catch {
+      // first start: nothing saved yet
+    }
+    iocs.load();
+    for (const name of iocs.feedNames()) if (!cfgOf(name)) iocs.removeFeed(name);
+    counts.expired += iocs.expire(now());
+    rebuild();
+  };
+
   return {
     watcher,
     iocs,
+    open,
     async start() {
       if (started) return;
       started = true;
-      try {
-        const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
-          added?: unknown[];
-          status?: FeedStatus[];
-        };
-        for (const [i, raw] of (st.added ?? []).entries()) {
-          try {
-            const f = parseFeedConfig(raw, `intel/state.json added[${i}]`);
-            added.set(f.name, f);
-          } catch (e) {
-            deps.log.warn('intel: a saved feed is no longer valid', { error: (e as Error).message });
-          }
-        }
-        for (const s of st.status ?? []) if (cfgOf(s.name)) status.set(s.name, s);
-      } catch {
-        // first start: nothing saved yet
-      }
-      iocs.load();
-      for (const name of iocs.feedNames()) if (!cfgOf(name)) iocs.removeFeed(name);
-      counts.expired += iocs.expire(now());
-      rebuild();
+      await open();
       const all = [...configured.values(), ...added.values()];
       for (const f of all) {
         statusOf(f, added.has(f.name) ? 'added' : 'config');
