@@ -34,9 +34,12 @@ export async function intelCommand(argv: string[]): Promise<number> {
     return sub === undefined && !v.help ? 2 : 0;
   }
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
-  const err = (s: string): boolean => process.stderr.write(`vantage intel ${sub}: ${s}\n`);
+  const err = (s: string, code: number): number => {
+    process.stderr.write(`vantage intel ${sub}: ${s}\n`);
+    return code;
+  };
   if (sub === 'load') {
-    if (rest.length === 0) return err('give one or more feed files'), 2;
+    if (rest.length === 0) return err('give one or more feed files', 2);
     try {
       const { store, report } = await loadFeedFiles(rest);
       for (const r of report)
@@ -46,7 +49,7 @@ export async function intelCommand(argv: string[]): Promise<number> {
       out(`total ${store.size} distinct: ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')}`);
       return 0;
     } catch (e) {
-      return err((e as Error).message), 1;
+      return err((e as Error).message, 1);
     }
   }
   const intel = createIntel(parseIntelConfig({ feeds: [] }), {
@@ -58,7 +61,7 @@ export async function intelCommand(argv: string[]): Promise<number> {
   switch (sub) {
     case 'add': {
       const name = rest[0];
-      if (!name) return err('give the feed a NAME'), 2;
+      if (!name) return err('give the feed a NAME', 2);
       const raw: Record<string, unknown> = { name, format: v.format, schedule: v.schedule ?? '1h' };
       if (v.file !== undefined) raw.file = v.file;
       if (v.url !== undefined) raw.url = v.url;
@@ -70,11 +73,11 @@ export async function intelCommand(argv: string[]): Promise<number> {
         s = await intel.addFeed(raw);
       } catch (e) {
         // config errors name the key as the config file would: say which flag that is
-        return err((e as Error).message.replace(/^feed\.?/, '')), 2;
+        return err((e as Error).message.replace(/^feed\.?/, ''), 2);
       }
       await intel.stop();
       out(line(s));
-      if (s.error) return err(`added, but its first pull failed: ${s.error}`), 1;
+      if (s.error) return err(`added, but its first pull failed: ${s.error}`, 1);
       return 0;
     }
     case 'list': {
@@ -85,7 +88,7 @@ export async function intelCommand(argv: string[]): Promise<number> {
     }
     case 'remove': {
       const name = rest[0] ?? '';
-      if (!intel.removeFeed(name)) return err(`no feed named '${name}'`), 1;
+      if (!intel.removeFeed(name)) return err(`no feed named '${name}'`, 1);
       out(`removed ${name}`);
       return 0;
     }
