@@ -8,6 +8,7 @@ commands:
   mirror           receive mirrored traffic (VXLAN, TZSP, GRE/ERSPAN), optionally broker it
   start            run the product: store, API and console
   token            create, list or revoke API tokens
+  intel            threat-intel feeds: add, list, remove, load once
   policy           learn who talks to whom, approve it, export it (nftables, Kubernetes)
   pcap             packet store: record captures, search by time, field or tcpdump filter,
                    ask whether hosts are still talking
@@ -35,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./policy.js')).policyCommand(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest);
+    case 'intel':
+      return (await import('./intel.js')).intelCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -66,6 +66,8 @@ export interface IntelDeps {
 export interface Intel {
   readonly watcher: IntelWatcher;
   readonly iocs: IocStore;
+  /** Load saved feeds and indicators without pulling or scheduling anything (the CLI). */
+  open(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
   feeds(): FeedStatus[];
@@ -132,7 +134,7 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
   const rebuild = (): void => {
     if (iocs.version === builtVersion) return;
     builtVersion = iocs.version;
-    watcher.setMatcher(Matcher.build(iocs.values()));
+    watcher.setMatcher(Matcher.over(iocs));
     counts.rebuilds++;
     deps.metrics?.set('vantage_intel_indicators', 'Threat-intel indicators loaded', {}, iocs.size);
   };
@@ -195,8 +197,10 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
         for (const i of list) keep.set(iocKey(i.type, i.value), i);
         list = [...keep.values()];
       }
-      const before = new Set<string>();
-      if (cfg.retroOnNew && deps.store) for (const i of iocs.values()) before.add(iocKey(i.type, i.value));
+      // values no feed had before this pull: those are hunted for in stored history
+      const hadAny = iocs.size > 0;
+      const fresh =
+        cfg.retroOnNew && deps.store && hadAny ? list.filter((i) => !iocs.byType[i.type].has(i.value)) : [];
       const r = iocs.replaceFeed(name, list);
       Object.assign(s, {
         last_success: new Date(now()).toISOString(),
@@ -212,11 +216,8 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
       });
       rebuild();
       deps.log.info('intel feed pulled', { feed: name, added: r.added, removed: r.removed, total: r.total });
-      if (cfg.retroOnNew && deps.store && before.size > 0 && r.added > 0) {
-        const fresh = list.filter((i) => !before.has(iocKey(i.type, i.value)));
-        if (fresh.length > 0)
-          startHunt(fresh, { after: now() - cfg.retroDays * 86_400_000 }, `new indicators of ${name}`);
-      }
+      if (fresh.length > 0)
+        startHunt(fresh, { after: now() - cfg.retroDays * 86_400_000 }, `new indicators of ${name}`);
     } catch (e) {
       s.failures++;
       counts.pull_failures++;
@@ -288,33 +289,41 @@ export function createIntel(cfg: IntelConfig, deps: IntelDeps): Intel {
     return h;
   };
 
+  let opened = false;
+  const open = async (): Promise<void> => {
+    if (opened) return;
+    opened = true;
+    try {
+      const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+        added?: unknown[];
+        status?: FeedStatus[];
+      };
+      for (const [i, raw] of (st.added ?? []).entries()) {
+        try {
+          const f = parseFeedConfig(raw, `intel/state.json added[${i}]`);
+          added.set(f.name, f);
+        } catch (e) {
+          deps.log.warn('intel: a saved feed is no longer valid', { error: (e as Error).message });
+        }
+      }
+      for (const s of st.status ?? []) if (cfgOf(s.name)) status.set(s.name, s);
+    } catch {
+      // first start: nothing saved yet
+    }
+    iocs.load();
+    for (const name of iocs.feedNames()) if (!cfgOf(name)) iocs.removeFeed(name);
+    counts.expired += iocs.expire(now());
+    rebuild();
+  };
+
   return {
     watcher,
     iocs,
+    open,
     async start() {
       if (started) return;
       started = true;
-      try {
-        const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
-          added?: unknown[];
-          status?: FeedStatus[];
-        };
-        for (const [i, raw] of (st.added ?? []).entries()) {
-          try {
-            const f = parseFeedConfig(raw, `intel/state.json added[${i}]`);
-            added.set(f.name, f);
-          } catch (e) {
-            deps.log.warn('intel: a saved feed is no longer valid', { error: (e as Error).message });
-          }
-        }
-        for (const s of st.status ?? []) if (cfgOf(s.name)) status.set(s.name, s);
-      } catch {
-        // first start: nothing saved yet
-      }
-      iocs.load();
-      for (const name of iocs.feedNames()) if (!cfgOf(name)) iocs.removeFeed(name);
-      counts.expired += iocs.expire(now());
-      rebuild();
+      await open();
       const all = [...configured.values(), ...added.values()];
       for (const f of all) {
         statusOf(f, added.has(f.name) ? 'added' : 'config');

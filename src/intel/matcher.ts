@@ -1,5 +1,6 @@
 import { ipv6BytesToString, parseIpv6 } from '../common/addr.js';
-import { type Ioc, type IocType, maskV4 } from './model.js';
+import { type IocStore, newTypeMaps, type TypeMaps } from './ioc-store.js';
+import { IOC_TYPES, type Ioc, type IocType, maskV4 } from './model.js';
 
 interface V4Prefix {
   len: number;
@@ -10,78 +11,87 @@ interface V6Prefix {
   map: Map<string, Ioc>;
 }
 
+type ExactType = Exclude<IocType, 'ipv4' | 'ipv6' | 'cidr' | 'domain' | 'domain_suffix'>;
+
 /**
- * An immutable index of indicators built for lookups on every record: hash maps for exact
- * values, one hash map per prefix length in use for networks (longest first, so the most
- * specific network answers), and the domain map probed at every label boundary for
- * "this domain and its subdomains". A new set of indicators builds a new Matcher that the
- * watcher swaps in with one assignment: a lookup in progress finishes on the old one.
+ * The index every record is looked up in: hash maps for exact values (addresses by their text,
+ * domains, URLs, fingerprints), one hash map per prefix length in use for networks (longest
+ * first, so the most specific network answers), and the suffix map probed at every label
+ * boundary for "this domain and its subdomains".
+ *
+ * A matcher over the IOC store (`over`) reads the store's own per-type maps and builds only the
+ * network tables, so a million indicators are not indexed twice. That is safe because a feed
+ * is replaced synchronously and the watcher gets the new matcher in the same turn: no record
+ * is matched between the two. `build` makes a matcher with maps of its own (retro-hunts over a
+ * chosen set).
  */
 export class Matcher {
-  readonly v4 = new Map<number, Ioc>();
-  readonly v6 = new Map<string, Ioc>();
+  readonly v4: Map<string, Ioc>;
+  readonly v6: Map<string, Ioc>;
   private v4Nets: V4Prefix[] = [];
   private v6Nets: V6Prefix[] = [];
-  readonly domain = new Map<string, Ioc>();
-  readonly suffix = new Map<string, Ioc>();
-  readonly exact: Record<
-    Exclude<IocType, 'ipv4' | 'ipv6' | 'cidr' | 'domain' | 'domain_suffix'>,
-    Map<string, Ioc>
-  > = {
-    url: new Map(),
-    http_host: new Map(),
-    sni: new Map(),
-    ja3: new Map(),
-    ja3s: new Map(),
-    ja4: new Map(),
-    cert_sha1: new Map(),
-    cert_sha256: new Map(),
-    file_hash: new Map(),
-    email: new Map(),
-  };
-  size = 0;
+  readonly domain: Map<string, Ioc>;
+  readonly suffix: Map<string, Ioc>;
+  readonly exact: Record<ExactType, Map<string, Ioc>>;
+  private readonly sizeOf: () => number;
+
+  constructor(maps: TypeMaps = newTypeMaps(), size?: () => number) {
+    this.v4 = maps.ipv4;
+    this.v6 = maps.ipv6;
+    this.domain = maps.domain;
+    this.suffix = maps.domain_suffix;
+    this.exact = {
+      url: maps.url,
+      http_host: maps.http_host,
+      sni: maps.sni,
+      ja3: maps.ja3,
+      ja3s: maps.ja3s,
+      ja4: maps.ja4,
+      cert_sha1: maps.cert_sha1,
+      cert_sha256: maps.cert_sha256,
+      file_hash: maps.file_hash,
+      email: maps.email,
+    };
+    let n = 0;
+    if (!size) for (const t of IOC_TYPES) n += maps[t].size;
+    this.sizeOf = size ?? (() => n);
+    this.indexNets(maps.cidr);
+  }
+
+  get size(): number {
+    return this.sizeOf();
+  }
+
+  /** A matcher reading the store's merged maps (rebuilt after each change to index networks again). */
+  static over(store: IocStore): Matcher {
+    return new Matcher(store.byType, () => store.size);
+  }
 
   static build(iocs: Iterable<Ioc>): Matcher {
-    const m = new Matcher();
+    const maps = newTypeMaps();
+    for (const i of iocs) maps[i.type].set(i.value, i);
+    return new Matcher(maps);
+  }
+
+  private indexNets(cidrs: Map<string, Ioc>): void {
     const v4n = new Map<number, Map<number, Ioc>>();
     const v6n = new Map<number, Map<string, Ioc>>();
-    for (const i of iocs) {
-      m.size++;
-      switch (i.type) {
-        case 'ipv4':
-          m.v4.set(parseV4(i.value, 0, i.value.length), i);
-          break;
-        case 'ipv6':
-          m.v6.set(i.value, i);
-          break;
-        case 'cidr': {
-          const slash = i.value.indexOf('/');
-          const len = Number(i.value.slice(slash + 1));
-          const a4 = parseV4(i.value, 0, slash);
-          if (a4 >= 0) {
-            const t = v4n.get(len) ?? new Map<number, Ioc>();
-            v4n.set(len, t);
-            t.set(a4, i);
-          } else {
-            const t = v6n.get(len) ?? new Map<string, Ioc>();
-            v6n.set(len, t);
-            t.set(i.value.slice(0, slash), i);
-          }
-          break;
-        }
-        case 'domain':
-          m.domain.set(i.value, i);
-          break;
-        case 'domain_suffix':
-          m.suffix.set(i.value, i);
-          break;
-        default:
-          m.exact[i.type].set(i.value, i);
+    for (const [value, i] of cidrs) {
+      const slash = value.indexOf('/');
+      const len = Number(value.slice(slash + 1));
+      const a4 = parseV4(value, 0, slash);
+      if (a4 >= 0) {
+        const t = v4n.get(len) ?? new Map<number, Ioc>();
+        v4n.set(len, t);
+        t.set(a4, i);
+      } else {
+        const t = v6n.get(len) ?? new Map<string, Ioc>();
+        v6n.set(len, t);
+        t.set(value.slice(0, slash), i);
       }
     }
-    m.v4Nets = [...v4n].map(([len, map]) => ({ len, map })).sort((a, b) => b.len - a.len);
-    m.v6Nets = [...v6n].map(([len, map]) => ({ len, map })).sort((a, b) => b.len - a.len);
-    return m;
+    this.v4Nets = [...v4n].map(([len, map]) => ({ len, map })).sort((a, b) => b.len - a.len);
+    this.v6Nets = [...v6n].map(([len, map]) => ({ len, map })).sort((a, b) => b.len - a.len);
   }
 
   /** The indicator an address falls under: the address itself, else the narrowest network. */
@@ -89,8 +99,9 @@ export class Matcher {
     if (s.length === 0) return undefined;
     const a = parseV4(s, 0, s.length);
     if (a >= 0) {
+      // records carry canonical dotted quads, the form the indicators are stored in
       if (this.v4.size > 0) {
-        const hit = this.v4.get(a);
+        const hit = this.v4.get(s);
         if (hit) return hit;
       }
       for (const p of this.v4Nets) {

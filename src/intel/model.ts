@@ -188,12 +188,16 @@ export function normalizeUrl(v: string): string | null {
   if (path.startsWith('?')) path = `/${path}`;
   const hash = path.indexOf('#');
   if (hash >= 0) path = path.slice(0, hash);
+  // normal form must be stable: `host#frag` and `host` are both `host/`
+  if (path === '') path = '/';
   const at = host.lastIndexOf('@');
   if (at >= 0) host = host.slice(at + 1);
   if ((scheme === 'http' && host.endsWith(':80')) || (scheme === 'https' && host.endsWith(':443'))) {
     host = host.slice(0, host.lastIndexOf(':'));
   }
-  if (host.length === 0) return null;
+  // a host is a name, an address or [v6], with a port; anything else is not a URL we can match
+  if (host.length === 0 || !/^[a-z0-9._~%-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/.test(host))
+    return null;
   return `${host}${path}`;
 }
 
@@ -201,7 +205,8 @@ export function normalizeUrl(v: string): string | null {
 export function guessIocType(v: string): IocType | null {
   const s = v.trim();
   if (s.length === 0) return null;
-  if (normalizeIp(s)) return normalizeIp(s)!.type;
+  const ip = normalizeIp(s);
+  if (ip) return ip.type;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return 'url';
   if (s.includes('@')) return 'email';
   if (/^[0-9a-f]+$/i.test(s) && [32, 40, 64, 128].includes(s.length)) return 'file_hash';

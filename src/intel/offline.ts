@@ -48,5 +48,5 @@ export async function createOfflineIntelWatcher(
   sightings: ((s: SightingRecord) => void) | null,
 ): Promise<IntelWatcher> {
   const { store } = await loadFeedFiles(files);
-  return new IntelWatcher(Matcher.build(store.values()), emitter, sightings);
+  return new IntelWatcher(Matcher.over(store), emitter, sightings);
 }

@@ -1,7 +1,9 @@
 import { AlertAggregator, type AlertEmitter, type AnyRecord } from '../common/alerts.js';
 import type { AlertRecord } from '../schema/alert.js';
 import type { SightingRecord } from '../schema/sighting.js';
+import type { Cond } from '../store/filter.js';
 import type { RecordStore } from '../store/types.js';
+import { cidrToRange, ipToBigint } from '../store/values.js';
 import { Matcher } from './matcher.js';
 import { type Ioc, isoOrNull } from './model.js';
 import { IntelWatcher } from './watcher.js';
@@ -95,6 +97,42 @@ const NEEDS: Record<string, readonly string[]> = {
   tls: ['domain', 'domain_suffix', 'sni', 'ja3', 'ja3s', 'ja4', 'cert_sha256', 'cert_sha1'],
 };
 
+const IP_FIELDS: Record<string, [string, string]> = {
+  flow: ['client_ip', 'server_ip'],
+  exported_flow: ['src_ip', 'dst_ip'],
+};
+
+/** Past this many, a hunt reads every flow rather than send the addresses to the store. */
+const MAX_PREFILTER = 20_000;
+
+/**
+ * The store condition that keeps only flows with an end among the hunted addresses and
+ * networks, so the store skips the rest of history (a hunt over ten million flows for a
+ * thousand addresses reads thousands of rows, not ten million). The matcher still decides on
+ * each row that comes back. Null when there are no address indicators or too many of them.
+ */
+export function ipPrefilter(iocs: readonly Ioc[], fields: readonly [string, string]): Cond | null {
+  const values: bigint[] = [];
+  const ranges: { lo: bigint; hi: bigint }[] = [];
+  for (const i of iocs) {
+    if (i.type === 'ipv4' || i.type === 'ipv6') {
+      const v = ipToBigint(i.value);
+      if (v !== null) values.push(v);
+    } else if (i.type === 'cidr') {
+      const r = cidrToRange(i.value);
+      if (r) ranges.push(r);
+    }
+  }
+  if (values.length + ranges.length === 0 || values.length + ranges.length > MAX_PREFILTER) return null;
+  const items: Cond[] = [];
+  for (const field of fields) {
+    for (let k = 0; k < values.length; k += 1000)
+      items.push({ kind: 'in', field, values: values.slice(k, k + 1000) });
+    for (const r of ranges) items.push({ kind: 'range', field, lo: r.lo, hi: r.hi });
+  }
+  return { kind: 'or', items };
+}
+
 /**
  * Search stored history for indicators: every record of the types that can carry them, in the
  * range, through the same matcher as live traffic, with alerts and sightings marked retro.
@@ -160,10 +198,12 @@ export async function retroHunt(
       progress.state = 'cancelled';
       break;
     }
+    const pre = type === 'flow' || type === 'exported_flow' ? ipPrefilter(iocs, IP_FIELDS[type]!) : null;
     await store.stream(
       {
         type,
         fields: HUNT_TYPES[type]!,
+        ...(pre ? { filter: pre } : {}),
         ...(range.after !== undefined ? { after: range.after * 1000 } : {}),
         ...(range.before !== undefined ? { before: range.before * 1000 } : {}),
       },

@@ -97,34 +97,40 @@ export function patternOf(i: Ioc): string {
   }
 }
 
+/** The STIX id of an indicator: derived from it, so every answer names it the same. */
+export const indicatorId = (i: Ioc): string => `indicator--${alertId(['vantage-ioc', i.type, i.value])}`;
+
+/** One indicator as a STIX 2.1 indicator object. */
+export function indicatorObject(i: Ioc, nowMs: number): Record<string, unknown> {
+  const now = new Date(nowMs).toISOString();
+  const created = isoOrNull(i.first_seen) ?? now;
+  const o: Record<string, unknown> = {
+    type: 'indicator',
+    spec_version: '2.1',
+    id: indicatorId(i),
+    created,
+    modified: isoOrNull(i.last_seen) ?? created,
+    name: `${i.type} ${i.value}`,
+    indicator_types: ['malicious-activity'],
+    pattern: patternOf(i),
+    pattern_type: 'stix',
+    pattern_version: '2.1',
+    valid_from: created,
+    confidence: i.confidence,
+    labels: [...new Set([...i.tags, ...i.sources.map((x) => `source:${x}`)])].filter((x) => x !== ''),
+  };
+  if (Number.isFinite(i.valid_until) && i.valid_until > Date.parse(created))
+    o.valid_until = isoOrNull(i.valid_until);
+  if (i.description) o.description = i.description;
+  if (i.references.length > 0)
+    o.external_references = i.references.map((url) => ({ source_name: 'reference', url }));
+  if ((o.labels as string[]).length === 0) delete o.labels;
+  return o;
+}
+
 /** A STIX 2.1 bundle of indicators; ids are derived from the indicator so they are stable. */
 export function servedStix(items: readonly ServedIoc[], nowMs: number): Record<string, unknown> {
   const now = new Date(nowMs).toISOString();
-  const objects = items.map((s) => {
-    const i = s.ioc;
-    const created = isoOrNull(i.first_seen) ?? now;
-    const o: Record<string, unknown> = {
-      type: 'indicator',
-      spec_version: '2.1',
-      id: `indicator--${alertId(['vantage-ioc', i.type, i.value])}`,
-      created,
-      modified: isoOrNull(i.last_seen) ?? created,
-      name: `${i.type} ${i.value}`,
-      indicator_types: ['malicious-activity'],
-      pattern: patternOf(i),
-      pattern_type: 'stix',
-      pattern_version: '2.1',
-      valid_from: created,
-      confidence: i.confidence,
-      labels: [...new Set([...i.tags, ...i.sources.map((x) => `source:${x}`)])].filter((x) => x !== ''),
-    };
-    if (Number.isFinite(i.valid_until) && i.valid_until > Date.parse(created))
-      o.valid_until = isoOrNull(i.valid_until);
-    if (i.description) o.description = i.description;
-    if (i.references.length > 0)
-      o.external_references = i.references.map((url) => ({ source_name: 'reference', url }));
-    if ((o.labels as string[]).length === 0) delete o.labels;
-    return o;
-  });
+  const objects = items.map((s) => indicatorObject(s.ioc, nowMs));
   return { type: 'bundle', id: `bundle--${alertId(['vantage-bundle', now, items.length])}`, objects };
 }

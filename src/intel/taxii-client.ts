@@ -45,11 +45,19 @@ async function objectsUrl(f: FeedConfig): Promise<string> {
   return `${root}collections/${String(c.id)}/objects/`;
 }
 
+/** Objects asked for a page; servers cap it to their own page size (medallion needs it with `next`). */
+const PAGE_LIMIT = 1000;
+
+/** An object's identity for loop detection: id and version. */
+const objKey = (o: unknown): string | null =>
+  isObj(o) && typeof o.id === 'string' ? `${o.id}|${String(o.modified ?? o.created ?? '')}` : null;
+
 /**
  * Every object added after `addedAfter`, page by page (TAXII 2.1 §3.4: follow `next` while
  * `more`; a server that gives `more` without `next` is paged by X-TAXII-Date-Added-Last).
- * A `next` seen twice, an added_after that does not move, or more pages than max_pages is a
- * feed error rather than an endless pull.
+ * A server may reuse one `next` token for a whole session (medallion does), so a loop is told
+ * by progress instead: a page that brings no object not already seen, an added_after that does
+ * not move, or more pages than max_pages is a feed error rather than an endless pull.
  */
 export async function pullTaxii(
   f: FeedConfig,
@@ -59,7 +67,7 @@ export async function pullTaxii(
   const base = await objectsUrl(f);
   let after = addedAfter;
   let next: string | null = null;
-  const seenNext = new Set<string>();
+  const seen = new Set<string>();
   let pages = 0;
   let bytes = 0;
   let lastAdded: string | null = null;
@@ -67,6 +75,7 @@ export async function pullTaxii(
     if (++pages > f.maxPages)
       throw new FeedError(`TAXII collection has more than ${f.maxPages} pages (max_pages)`);
     const q = new URLSearchParams();
+    q.set('limit', String(PAGE_LIMIT));
     q.set('match[type]', 'indicator');
     if (after) q.set('added_after', after);
     if (next) q.set('next', next);
@@ -74,14 +83,22 @@ export async function pullTaxii(
     bytes += b;
     if (doc.objects !== undefined && !Array.isArray(doc.objects))
       throw new FeedError('TAXII envelope objects is not an array');
-    onObjects((doc.objects ?? []) as unknown[]);
-    const last = headers.get('x-taxii-date-added-last');
+    const objects = (doc.objects ?? []) as unknown[];
+    let fresh = 0;
+    for (const o of objects) {
+      const k = objKey(o);
+      if (k === null || !seen.has(k)) fresh++;
+      if (k !== null) seen.add(k);
+    }
+    if (doc.more === true && fresh === 0)
+      throw new FeedError(
+        `TAXII server says more but page ${pages} brings no new object: paging loops (next '${String(doc.next ?? '').slice(0, 60)}')`,
+      );
+    onObjects(objects);
+    const last = headers.get('x-taxii-date-added-last') ?? headers.get('x-taxii-date-added-first');
     if (last) lastAdded = last;
     if (doc.more !== true) break;
     if (typeof doc.next === 'string' && doc.next !== '') {
-      if (seenNext.has(doc.next))
-        throw new FeedError(`TAXII server repeated next '${doc.next.slice(0, 60)}': paging loops`);
-      seenNext.add(doc.next);
       next = doc.next;
     } else {
       if (!last || last === after)

@@ -27,3 +27,20 @@ export function runPython(py: string, code: string, input: unknown): unknown {
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr.toString()}`);
   return JSON.parse(r.stdout.toString());
 }
+
+/**
+ * runPython without blocking the event loop: for snippets that talk to a server running in
+ * this process (taxii2-client reading our TAXII endpoint).
+ */
+export async function runPythonAsync(py: string, code: string, input: unknown): Promise<unknown> {
+  const { spawn } = await import('node:child_process');
+  const p = spawn(py, ['-c', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  p.stdout.on('data', (b: Buffer) => out.push(b));
+  p.stderr.on('data', (b: Buffer) => err.push(b));
+  p.stdin.end(JSON.stringify(input));
+  const status = await new Promise<number | null>((r) => p.on('close', r));
+  if (status !== 0) throw new Error(`python failed: ${Buffer.concat(err).toString()}`);
+  return JSON.parse(Buffer.concat(out).toString());
+}

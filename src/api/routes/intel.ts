@@ -1,11 +1,20 @@
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { badRequest, notFound, UserError } from '../../common/errors.js';
 import { FeedError } from '../../intel/feeds/common.js';
 import type { Intel } from '../../intel/intel.js';
 import { FEED_FAMILIES, guessIocType, IOC_TYPES, iocJson, normalizeIoc } from '../../intel/model.js';
 import { queryFeed } from '../../intel/query.js';
 import { servedCsv, servedJson, servedStix, servedText } from '../../intel/serve.js';
+import {
+  API_ROOT_INFO,
+  COLLECTION_INFO,
+  discoveryDoc,
+  SIGHTINGS_COLLECTION,
+  sightingsPage,
+  TAXII_MEDIA,
+  TAXII_ROOT,
+} from '../../intel/taxii-server.js';
 import { sightingRecord } from '../../schema/sighting.js';
 import { parseFilter } from '../../store/filter.js';
 import { parseUserTime } from '../../store/values.js';
@@ -90,6 +99,7 @@ function timeMs(name: string, v: string | undefined): number | undefined {
  *   curl -H "Authorization: Bearer $TOKEN" -X POST -H 'Content-Type: application/json' -d '{"after":"-30d"}' http://127.0.0.1:8080/api/v1/intel/hunts
  */
 export function intelRoutes(app: FastifyInstance, ctx: ApiContext, intel: Intel): void {
+  taxiiRoutes(app, ctx, intel);
   app.get(
     '/api/v1/iocs/feeds/:family',
     {
@@ -343,6 +353,120 @@ export function intelRoutes(app: FastifyInstance, ctx: ApiContext, intel: Intel)
       const h = intel.huntById((req.params as { id: string }).id);
       if (!h) throw notFound('no such hunt');
       return h;
+    },
+  );
+}
+
+const TaxiiDoc = { content: { [TAXII_MEDIA]: { schema: Anything } } };
+const TaxiiErrors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+
+const ObjectsQuerySchema = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Most objects (default 1000).' }),
+    ),
+    next: Type.Optional(Type.String({ maxLength: 512, description: 'The next value of the previous page.' })),
+    added_after: Type.Optional(
+      Type.String({ maxLength: 64, description: 'Only objects added after this time (RFC 3339).' }),
+    ),
+    'match[type]': Type.Optional(
+      Type.String({ maxLength: 64, description: 'Comma-separated object types: indicator, sighting.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const CollectionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+/**
+ * TAXII 2.1 server: this network's sightings as a read-only collection (bearer token, viewer).
+ * taxii2-client and other TAXII clients send the token as a header.
+ *
+ *   curl -H "Authorization: Bearer $TOKEN" -H 'Accept: application/taxii+json;version=2.1' http://127.0.0.1:8080/taxii2/
+ *   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/taxii2/vantage/collections/b1c7a2de-56f4-4a47-9c3e-7a6e74616701/objects/?limit=100&added_after=2024-01-18T00:00:00Z'
+ */
+/**
+ * A TAXII answer with the media type exactly as the spec writes it: given a string, Fastify
+ * would quote the version parameter and add a charset, which taxii2-client refuses.
+ */
+const taxii = (reply: FastifyReply, body: unknown): FastifyReply =>
+  reply.header('content-type', TAXII_MEDIA).send(Buffer.from(JSON.stringify(body)));
+
+function taxiiRoutes(app: FastifyInstance, ctx: ApiContext, intel: Intel): void {
+  const root = `/taxii2/${TAXII_ROOT}/`;
+  const base = (req: { protocol: string; headers: { host?: string | undefined } }): string =>
+    `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
+  const doc = { tags: ['taxii'], response: { 200: TaxiiDoc, ...TaxiiErrors } };
+
+  app.get(
+    '/taxii2/',
+    { config: { access: 'viewer' }, schema: { ...doc, summary: 'TAXII 2.1 discovery' } },
+    async (req, reply) => taxii(reply, discoveryDoc(base(req))),
+  );
+  app.get(
+    root,
+    { config: { access: 'viewer' }, schema: { ...doc, summary: 'TAXII 2.1 API root' } },
+    async (_req, reply) => taxii(reply, API_ROOT_INFO),
+  );
+  app.get(
+    `${root}collections/`,
+    { config: { access: 'viewer' }, schema: { ...doc, summary: 'TAXII 2.1 collections' } },
+    async (_req, reply) => taxii(reply, { collections: [COLLECTION_INFO] }),
+  );
+  const collection = (id: string): void => {
+    if (id !== SIGHTINGS_COLLECTION) throw notFound(`no collection '${id.slice(0, 64)}'`);
+  };
+  app.get(
+    `${root}collections/:id/`,
+    {
+      config: { access: 'viewer' },
+      schema: { ...doc, summary: 'TAXII 2.1 collection', params: CollectionParams },
+    },
+    async (req, reply) => {
+      collection((req.params as { id: string }).id);
+      return taxii(reply, COLLECTION_INFO);
+    },
+  );
+  app.get(
+    `${root}collections/:id/objects/`,
+    {
+      config: { access: 'viewer' },
+      schema: {
+        ...doc,
+        summary: 'Sightings (STIX 2.1 sighting + indicator objects), oldest first, paged by limit and next',
+        params: CollectionParams,
+        querystring: ObjectsQuerySchema,
+      },
+    },
+    async (req, reply) => {
+      collection((req.params as { id: string }).id);
+      const q = req.query as Static<typeof ObjectsQuerySchema>;
+      let addedAfter: number | undefined;
+      if (q.added_after !== undefined) {
+        const us = parseUserTime(q.added_after);
+        if (us === null) throw badRequest(`added_after: '${q.added_after.slice(0, 64)}' is not a time`);
+        addedAfter = us;
+      }
+      const types = new Set(
+        (q['match[type]'] ?? 'indicator,sighting')
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== ''),
+      );
+      const page = await sightingsPage(
+        ctx.store,
+        intel.iocs,
+        {
+          limit: q.limit ?? 1000,
+          ...(q.next ? { next: q.next } : {}),
+          ...(addedAfter !== undefined ? { addedAfter } : {}),
+          types,
+        },
+        Date.now(),
+      );
+      if (page.first) reply.header('X-TAXII-Date-Added-First', page.first);
+      if (page.last) reply.header('X-TAXII-Date-Added-Last', page.last);
+      return taxii(reply, page.envelope);
     },
   );
 }

@@ -1,4 +1,4 @@
-import { type Ioc, type IocType, makeIoc, normalizeIoc } from '../model.js';
+import { clamp100, type Ioc, type IocType, NO_STRINGS, normalizeIoc } from '../model.js';
 
 /** A feed that cannot be read; the feed keeps its previous indicators and shows this. */
 export class FeedError extends Error {
@@ -64,17 +64,22 @@ export class ParseResult {
     if (this.iocs.length >= this.opts.maxIndicators) {
       throw new FeedError(`more than ${this.opts.maxIndicators} indicators (intel.feeds[].max_indicators)`);
     }
+    // built field by field (no spread): this runs once per indicator of million-line feeds
     const o = this.opts;
-    const validUntil =
-      p.valid_until ?? (o.validDays > 0 && o.now > 0 ? o.now + o.validDays * 86_400_000 : Number.NaN);
-    this.iocs.push(
-      makeIoc(n.type, n.value, o.sources, {
-        confidence: o.confidence,
-        severity: o.severity,
-        ...p,
-        valid_until: validUntil,
-      }),
-    );
+    this.iocs.push({
+      type: n.type,
+      value: n.value,
+      confidence: clamp100(p.confidence ?? o.confidence),
+      severity: clamp100(p.severity ?? o.severity),
+      first_seen: p.first_seen ?? Number.NaN,
+      last_seen: p.last_seen ?? Number.NaN,
+      valid_until:
+        p.valid_until ?? (o.validDays > 0 && o.now > 0 ? o.now + o.validDays * 86_400_000 : Number.NaN),
+      sources: o.sources,
+      tags: p.tags && p.tags.length > 0 ? p.tags : NO_STRINGS,
+      description: p.description ?? null,
+      references: p.references && p.references.length > 0 ? p.references : NO_STRINGS,
+    });
     return true;
   }
 }
