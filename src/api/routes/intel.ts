@@ -19,7 +19,7 @@ import { sightingRecord } from '../../schema/sighting.js';
 import { parseFilter } from '../../store/filter.js';
 import { parseUserTime } from '../../store/values.js';
 import type { ApiContext } from '../context.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, semantic, TimeParam } from '../schemas.js';
 
 const FeedParams = Type.Object({
   family: Type.Union(Object.keys(FEED_FAMILIES).map((f) => Type.Literal(f))),
@@ -30,10 +30,8 @@ const FeedQuerySchema = Type.Object(
     limit: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 100_000, description: 'Most indicators (default 1000).' }),
     ),
-    after: Type.Optional(
-      Type.String({ maxLength: 64, description: 'Seen (or sighted) at or after: ISO-8601, epoch s, -1h.' }),
-    ),
-    before: Type.Optional(Type.String({ maxLength: 64, description: 'Seen (or sighted) before.' })),
+    after: Type.Optional(TimeParam('Seen (or sighted) at or after: ISO-8601, epoch s, -1h.')),
+    before: Type.Optional(TimeParam('Seen (or sighted) before.')),
     confidence: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 100, description: 'Confidence at least (default 0).' }),
     ),
@@ -57,24 +55,30 @@ const FeedQuerySchema = Type.Object(
 const Anything = Type.Unknown();
 const Text = Type.String();
 
-const FeedAddBody = Type.Object(
-  {},
-  { additionalProperties: true, description: 'A feed as in the config file (intel.feeds[]).' },
+const FeedAddBody = semantic(
+  Type.Object(
+    {},
+    { additionalProperties: true, description: 'A feed as in the config file (intel.feeds[]).' },
+  ),
+  [{ name: 'example-list', format: 'list', url: 'http://127.0.0.1:9/list.txt', schedule: '1h' }],
 );
 
 const HuntBody = Type.Object(
   {
     values: Type.Optional(
       Type.Array(
-        Type.Object({ type: Type.String({ maxLength: 32 }), value: Type.String({ maxLength: 2048 }) }),
+        semantic(
+          Type.Object({ type: Type.String({ maxLength: 32 }), value: Type.String({ maxLength: 2048 }) }),
+          [{ type: 'ipv4', value: '203.0.113.7' }],
+        ),
         {
           maxItems: 100_000,
           description: 'Indicators to hunt for (default: every indicator loaded).',
         },
       ),
     ),
-    after: Type.Optional(Type.String({ maxLength: 64 })),
-    before: Type.Optional(Type.String({ maxLength: 64 })),
+    after: Type.Optional(TimeParam('Start of the hunt (default: the retro window).')),
+    before: Type.Optional(TimeParam('End of the hunt (default now).')),
   },
   { additionalProperties: false },
 );
@@ -267,7 +271,13 @@ export function intelRoutes(app: FastifyInstance, ctx: ApiContext, intel: Intel)
         tags: ['intel'],
         summary: 'What we know about a value: matching indicators and how it was seen here',
         querystring: Type.Object(
-          { value: Type.String({ minLength: 1, maxLength: 2048 }) },
+          {
+            value: semantic(Type.String({ minLength: 1, maxLength: 2048 }), [
+              '203.0.113.7',
+              'evil.example.com',
+              'http://evil.example.com/x',
+            ]),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Anything, 400: ErrorSchema },
