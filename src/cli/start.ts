@@ -24,6 +24,7 @@ import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Metrics } from '../common/metrics.js';
+import { loadDemo } from '../demo/run.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { Monitors } from '../detect/monitors/monitors.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
@@ -69,7 +70,10 @@ options:
   --retention-bytes N      keep the store under N bytes, oldest data first (default 0: a quarter
                            of the free disk space at start; -1: no limit)
   --rate-limit N           requests per minute per token (default 6000)
-  --no-samples             do not ingest the bundled sample captures on first start
+  --no-samples             load nothing on first start (by default the first start loads the
+                           demo: 90 minutes of a generated company network with incidents)
+  --samples-dir DIR        on first start ingest the captures in DIR instead of the demo
+                           (test/fixtures/pcaps holds the bundled ones)
   --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
                            'none' turns the collector off)
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
@@ -130,6 +134,11 @@ export interface ProductOptions {
   intel?: IntelConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
+  /**
+   * First start: load the generated demo network instead of the sample captures (what
+   * `vantage start` does unless told --samples-dir); a given `samplesDir` wins.
+   */
+  demo?: boolean;
   log?: Logger;
   /** Print the first-start admin token here (default stdout). */
   print?: (s: string) => void;
@@ -334,16 +343,22 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
   }
   let ingesting: Promise<unknown> = Promise.resolve();
-  const ingest = (files: string[], names: string[]) => {
+  const ingest = (files: string[], names: string[], opts: { collect?: boolean } = {}) => {
     // One ingest at a time: each has its own flow table and appends in order.
     const run = ingesting.then(async () => {
-      const s = await ingestCaptures(sinkStore, files, { metrics, names, hooks: recorder ? [recorder] : [] });
+      const s = await ingestCaptures(sinkStore, files, {
+        metrics,
+        names,
+        hooks: recorder ? [recorder] : [],
+        collect: opts.collect === true,
+      });
       recorder?.flush();
       return s;
     });
     ingesting = run.catch(() => undefined);
     return run;
   };
+  const policyRepo = new PolicyRepo(dataDir);
   const app = await createApiServer({
     store,
     tokens,
@@ -363,7 +378,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     detect: { config: detectConfig, sensor: o.sensor ?? hostname() },
     monitors,
     intel,
-    policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
+    policy: { repo: policyRepo, watcher: policyWatcher },
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
@@ -464,7 +479,24 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
 
   let samplesDone: Promise<void> = Promise.resolve();
   const marker = join(dataDir, '.samples-ingested');
-  if (o.samples !== false && !existsSync(marker)) {
+  if (o.samples !== false && !existsSync(marker) && o.demo === true && o.samplesDir === undefined) {
+    log.info('first start: loading the demo network (--no-samples skips it; README: "The demo")');
+    samplesDone = (async () => {
+      await loadDemo({
+        dataDir,
+        store,
+        ingest,
+        intel,
+        events,
+        policy: { repo: policyRepo, watcher: policyWatcher },
+        log,
+      });
+      // The detectors' open windows and alerts reach the store now rather than a tick later.
+      alerts.emitDirty();
+      await alertHub.flush();
+      writeFileSync(marker, `${new Date().toISOString()}\n`);
+    })().catch((e: unknown) => log.error('demo load failed', { error: String(e) }));
+  } else if (o.samples !== false && !existsSync(marker)) {
     const dir = o.samplesDir ?? join(ROOT, 'test', 'fixtures', 'pcaps');
     const files = existsSync(dir)
       ? readdirSync(dir)
@@ -558,6 +590,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     retentionBytes: parseNumber('retention-bytes', values['retention-bytes'], file.retentionBytes ?? 0, -1),
     rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
     samples: values['no-samples'] ? false : (file.samples ?? true),
+    ...(values['samples-dir'] !== undefined ? { samplesDir: values['samples-dir'] } : { demo: true }),
     collect: {
       host: values['collect-host'] ?? fc.host ?? listen.host,
       udpPorts:
@@ -604,6 +637,7 @@ function parse(argv: string[]) {
       'retention-bytes': { type: 'string' },
       'rate-limit': { type: 'string' },
       'no-samples': { type: 'boolean', default: false },
+      'samples-dir': { type: 'string' },
       'collect-udp': { type: 'string' },
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
