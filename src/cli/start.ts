@@ -244,9 +244,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const watchers = await createWatchers({ dataDir, detect: detectConfig }, alerts);
   // Windows close on quiet traffic too: watchers get the clock while no records arrive.
   let lastAppend = 0;
+  // While the first start loads the demo, its pauses (generating, learning the policy) are not
+  // quiet traffic: a wall-clock tick then would move the detectors' clock past the data's.
+  let loadingDemo = false;
   const watchTimer = setInterval(() => {
     const now = Date.now();
-    if (now - lastAppend < 2000) return;
+    if (now - lastAppend < 2000 || loadingDemo) return;
     for (const w of watchers) w.tick?.(now);
   }, 1000);
   watchTimer.unref();
@@ -343,7 +346,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
   }
   let ingesting: Promise<unknown> = Promise.resolve();
-  const ingest = (files: string[], names: string[], opts: { collect?: boolean } = {}) => {
+  const ingest = (files: string[], names: string[], opts: { collect?: boolean; batch?: number } = {}) => {
     // One ingest at a time: each has its own flow table and appends in order.
     const run = ingesting.then(async () => {
       const s = await ingestCaptures(sinkStore, files, {
@@ -351,6 +354,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         names,
         hooks: recorder ? [recorder] : [],
         collect: opts.collect === true,
+        ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
       });
       recorder?.flush();
       return s;
@@ -481,6 +485,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const marker = join(dataDir, '.samples-ingested');
   if (o.samples !== false && !existsSync(marker) && o.demo === true && o.samplesDir === undefined) {
     log.info('first start: loading the demo network (--no-samples skips it; README: "The demo")');
+    loadingDemo = true;
     samplesDone = (async () => {
       await loadDemo({
         dataDir,
@@ -495,7 +500,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       alerts.emitDirty();
       await alertHub.flush();
       writeFileSync(marker, `${new Date().toISOString()}\n`);
-    })().catch((e: unknown) => log.error('demo load failed', { error: String(e) }));
+    })()
+      .catch((e: unknown) => log.error('demo load failed', { error: String(e) }))
+      .finally(() => {
+        loadingDemo = false;
+      });
   } else if (o.samples !== false && !existsSync(marker)) {
     const dir = o.samplesDir ?? join(ROOT, 'test', 'fixtures', 'pcaps');
     const files = existsSync(dir)

@@ -24,7 +24,7 @@ export interface DemoDeps {
   dataDir: string;
   store: RecordStore;
   /** The product's capture ingest (sensor, recorder, watchers), with flow export decoding. */
-  ingest(files: string[], names: string[], opts: { collect: boolean }): Promise<IngestSummary>;
+  ingest(files: string[], names: string[], opts: { collect: boolean; batch: number }): Promise<IngestSummary>;
   intel: Pick<Intel, 'addFeed'>;
   events: { ingest(format: IngestFormat, body: string): IngestResult };
   policy: { repo: PolicyRepo; watcher: PolicyWatcher };
@@ -61,9 +61,14 @@ export async function loadDemo(deps: DemoDeps, now = Date.now()): Promise<DemoRe
       description: 'description',
     },
   });
+  // Records reach the watchers one batch per type at a time, and the detectors' clock is the
+  // latest time they saw: with the default 50,000-record batches a whole part's DNS would move
+  // the clock past the hour at which the beacon detector scores, before any flow of that hour
+  // arrived. Batches of a few minutes of traffic keep every type's records close in time.
+  const opts = { collect: true, batch: 1000 };
   const ingested: IngestSummary[] = [];
   const [first, second] = plan.parts;
-  ingested.push(await deps.ingest([first], ['demo (before the policy)'], { collect: true }));
+  ingested.push(await deps.ingest([first], ['demo (before the policy)'], opts));
 
   // The policy is learned from the quiet first forty minutes, before any incident, and
   // approved by the setup (a person does this in a deployment) before the rest is checked.
@@ -81,7 +86,7 @@ export async function loadDemo(deps: DemoDeps, now = Date.now()): Promise<DemoRe
   const approved = deps.policy.repo.approve(proposal.id, DEMO_APPROVER);
   deps.policy.watcher.set(approved);
 
-  ingested.push(await deps.ingest([second], ['demo (after the policy)'], { collect: true }));
+  ingested.push(await deps.ingest([second], ['demo (after the policy)'], opts));
   const events = deps.events.ingest('eve', plan.eve);
   // The packets are in the packet store now; the captures themselves are not needed.
   for (const f of plan.parts) rmSync(f, { force: true });

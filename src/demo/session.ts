@@ -5,7 +5,6 @@
  * request and its answer.
  */
 import { parseIpv6 } from '../common/addr.js';
-import { eth, ipv4, ipv6, tcp, udp } from './packets.js';
 import type { TestPacket } from './pcap-writer.js';
 
 /** One exchange of a TCP session: what the client sends, then what the server answers. */
@@ -63,20 +62,99 @@ function macOf(ip: string): string {
 
 const isInside = (ip: string): boolean => ip.startsWith('10.') || ip.startsWith('fd');
 
-function ipPacket(src: string, dst: string, proto: number, l4: number[]): number[] {
-  if (src.includes(':')) {
-    const s = [...(parseIpv6(src) ?? new Uint8Array(16))];
-    const d = [...(parseIpv6(dst) ?? new Uint8Array(16))];
-    return ipv6(s, d, proto, l4);
+const macBytes = new Map<string, Buffer>();
+function mac(ip: string): Buffer {
+  let m = macBytes.get(ip);
+  if (!m) {
+    m = Buffer.from(
+      macOf(ip)
+        .split(':')
+        .map((x) => Number.parseInt(x, 16)),
+    );
+    macBytes.set(ip, m);
   }
-  return ipv4({ src, dst, proto, ttl: isInside(src) ? 64 : 52 }, l4);
+  return m;
 }
 
-function frame(src: string, dst: string, vlan: number, proto: number, l4: number[]): Buffer {
-  const ip = ipPacket(src, dst, proto, l4);
-  const type = src.includes(':') ? 0x86dd : 0x0800;
-  const body = vlan > 0 ? [vlan >> 8, vlan & 255, type >> 8, type & 255, ...ip] : ip;
-  return Buffer.from(eth(vlan > 0 ? 0x8100 : type, body, macOf(src), macOf(dst)));
+const addrBytes = new Map<string, Buffer>();
+function addr(ip: string): Buffer {
+  let a = addrBytes.get(ip);
+  if (!a) {
+    a = ip.includes(':')
+      ? Buffer.from(parseIpv6(ip) ?? new Uint8Array(16))
+      : Buffer.from(ip.split('.').map(Number));
+    addrBytes.set(ip, a);
+  }
+  return a;
+}
+
+/**
+ * One Ethernet frame written straight into a Buffer: hundreds of thousands of them are made
+ * at every first start, which the number-array builders of packets.ts are too slow for.
+ */
+function frame(
+  src: string,
+  dst: string,
+  vlan: number,
+  proto: number,
+  l4: Buffer,
+  payload: Buffer | null,
+): Buffer {
+  const v6 = src.includes(':');
+  const ipLen = v6 ? 40 : 20;
+  const plen = payload?.length ?? 0;
+  const l2 = vlan > 0 ? 18 : 14;
+  const b = Buffer.alloc(l2 + ipLen + l4.length + plen);
+  mac(dst).copy(b, 0);
+  mac(src).copy(b, 6);
+  let o = 12;
+  if (vlan > 0) {
+    b.writeUInt16BE(0x8100, 12);
+    b.writeUInt16BE(vlan, 14);
+    o = 16;
+  }
+  b.writeUInt16BE(v6 ? 0x86dd : 0x0800, o);
+  o += 2;
+  if (v6) {
+    b[o] = 0x60;
+    b.writeUInt16BE(l4.length + plen, o + 4);
+    b[o + 6] = proto;
+    b[o + 7] = 64;
+    addr(src).copy(b, o + 8);
+    addr(dst).copy(b, o + 24);
+  } else {
+    b[o] = 0x45;
+    b.writeUInt16BE(20 + l4.length + plen, o + 2);
+    b.writeUInt16BE(0x4000, o + 6);
+    b[o + 8] = isInside(src) ? 64 : 52;
+    b[o + 9] = proto;
+    addr(src).copy(b, o + 12);
+    addr(dst).copy(b, o + 16);
+  }
+  o += ipLen;
+  l4.copy(b, o);
+  if (payload) payload.copy(b, o + l4.length);
+  return b;
+}
+
+function tcpHeader(sport: number, dport: number, seq: number, ack: number, flags: number): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt16BE(sport, 0);
+  h.writeUInt16BE(dport, 2);
+  h.writeUInt32BE(seq >>> 0, 4);
+  h.writeUInt32BE(ack >>> 0, 8);
+  h[12] = 0x50;
+  h[13] = flags;
+  h.writeUInt16BE(64_240, 14);
+  return h;
+}
+
+function udpHeader(sport: number, dport: number, len: number): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(sport, 0);
+  h.writeUInt16BE(dport, 2);
+  h.writeUInt16BE(8 + len, 4);
+  return h;
 }
 
 function at(t: number): { tsSec: number; tsNs: number } {
@@ -98,26 +176,14 @@ export function tcpSessionPackets(s: TcpSession): TestPacket[] {
   let cseq = 1_000_000 + ((s.cport * 7919) % 1_000_000);
   let sseq = 5_000_000 + ((s.cport * 104_729) % 1_000_000);
   const half = s.rtt / 2;
-  const C = (flags: number, payload: number[] = []) =>
+  const C = (flags: number, payload: Buffer | null = null) =>
     out.push({
-      data: frame(
-        s.client,
-        s.server,
-        s.vlan,
-        6,
-        tcp({ sport: s.cport, dport: s.sport, seq: cseq, ack: sseq, flags }, payload),
-      ),
+      data: frame(s.client, s.server, s.vlan, 6, tcpHeader(s.cport, s.sport, cseq, sseq, flags), payload),
       ...at(t),
     });
-  const S = (flags: number, payload: number[] = []) =>
+  const S = (flags: number, payload: Buffer | null = null) =>
     out.push({
-      data: frame(
-        s.server,
-        s.client,
-        s.vlan,
-        6,
-        tcp({ sport: s.sport, dport: s.cport, seq: sseq, ack: cseq, flags }, payload),
-      ),
+      data: frame(s.server, s.client, s.vlan, 6, tcpHeader(s.sport, s.cport, sseq, cseq, flags), payload),
       ...at(t),
     });
   C(SYN);
@@ -139,7 +205,7 @@ export function tcpSessionPackets(s: TcpSession): TestPacket[] {
     const req = bytesOf(x.request);
     for (let o = 0; o < req.length; o += MSS) {
       t += 0.0002;
-      const seg = [...req.subarray(o, o + MSS)];
+      const seg = req.subarray(o, o + MSS);
       C(PSH | ACK, seg);
       cseq += seg.length;
     }
@@ -147,7 +213,7 @@ export function tcpSessionPackets(s: TcpSession): TestPacket[] {
     const res = bytesOf(x.response, x.responseHead);
     let n = 0;
     for (let o = 0; o < res.length; o += MSS) {
-      const seg = [...res.subarray(o, o + MSS)];
+      const seg = res.subarray(o, o + MSS);
       S((o + MSS >= res.length ? PSH : 0) | ACK, seg);
       sseq += seg.length;
       t += 0.00012;
@@ -169,11 +235,14 @@ export function tcpSessionPackets(s: TcpSession): TestPacket[] {
 /** A UDP request and its answer. */
 export function udpPackets(u: UdpExchange): TestPacket[] {
   const out: TestPacket[] = [
-    { data: frame(u.client, u.server, u.vlan, 17, udp(u.cport, u.sport, [...u.request])), ...at(u.t) },
+    {
+      data: frame(u.client, u.server, u.vlan, 17, udpHeader(u.cport, u.sport, u.request.length), u.request),
+      ...at(u.t),
+    },
   ];
   if (u.response) {
     out.push({
-      data: frame(u.server, u.client, u.vlan, 17, udp(u.sport, u.cport, [...u.response])),
+      data: frame(u.server, u.client, u.vlan, 17, udpHeader(u.sport, u.cport, u.response.length), u.response),
       ...at(u.t + u.rtt),
     });
   }
