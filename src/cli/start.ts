@@ -18,13 +18,14 @@ import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
-import { AlertAggregator } from '../common/alerts.js';
+import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
 import { describeBudget, type MemoryBudget, memoryBudget, parseBytes } from '../common/budget.js';
 import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { LossLedger } from '../common/loss.js';
 import { Metrics } from '../common/metrics.js';
+import { loadDemo } from '../demo/run.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { Monitors } from '../detect/monitors/monitors.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
@@ -73,7 +74,10 @@ options:
   --rate-limit N           requests per minute per token (default 6000)
   --cors-origin LIST       browser origins allowed to call the API, comma-separated
                            (https://soar.example.com); CORS is off without it
-  --no-samples             do not ingest the bundled sample captures on first start
+  --no-samples             load nothing on first start (by default the first start loads the
+                           demo: 90 minutes of a generated company network with incidents)
+  --samples-dir DIR        on first start ingest the captures in DIR instead of the demo
+                           (test/fixtures/pcaps holds the bundled ones)
   --collect-udp PORTS      receive NetFlow/IPFIX/sFlow on these UDP ports (default 2055,4739,6343;
                            'none' turns the collector off)
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
@@ -144,6 +148,11 @@ export interface ProductOptions {
   intel?: IntelConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
+  /**
+   * First start: load the generated demo network instead of the sample captures (what
+   * `vantage start` does unless told --samples-dir); a given `samplesDir` wins.
+   */
+  demo?: boolean;
   log?: Logger;
   /** Print the first-start admin token here (default stdout). */
   print?: (s: string) => void;
@@ -259,9 +268,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const watchers = await createWatchers({ dataDir, detect: detectConfig }, alerts);
   // Windows close on quiet traffic too: watchers get the clock while no records arrive.
   let lastAppend = 0;
+  // While the first start loads the demo, its pauses (generating, learning the policy) are not
+  // quiet traffic: a wall-clock tick then would move the detectors' clock past the data's.
+  let loadingDemo = false;
+  // Only live data follows the wall clock: ticking past an uploaded capture of last week would
+  // close its windows before its records are scored. The data's own time is sampled.
+  const dataClock = new DataClock();
+  watchers.unshift(dataClock);
   const watchTimer = setInterval(() => {
     const now = Date.now();
-    if (now - lastAppend < 2000) return;
+    if (now - lastAppend < 2000 || loadingDemo || now - dataClock.latestMs > 10 * 60_000) return;
     for (const w of watchers) w.tick?.(now);
   }, 1000);
   watchTimer.unref();
@@ -358,16 +374,23 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
   }
   let ingesting: Promise<unknown> = Promise.resolve();
-  const ingest = (files: string[], names: string[]) => {
+  const ingest = (files: string[], names: string[], opts: { collect?: boolean; batch?: number } = {}) => {
     // One ingest at a time: each has its own flow table and appends in order.
     const run = ingesting.then(async () => {
-      const s = await ingestCaptures(sinkStore, files, { metrics, names, hooks: recorder ? [recorder] : [] });
+      const s = await ingestCaptures(sinkStore, files, {
+        metrics,
+        names,
+        hooks: recorder ? [recorder] : [],
+        collect: opts.collect === true,
+        ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
+      });
       recorder?.flush();
       return s;
     });
     ingesting = run.catch(() => undefined);
     return run;
   };
+  const policyRepo = new PolicyRepo(dataDir);
   const app = await createApiServer({
     store,
     tokens,
@@ -387,7 +410,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     detect: { config: detectConfig, sensor: o.sensor ?? hostname() },
     monitors,
     intel,
-    policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
+    policy: { repo: policyRepo, watcher: policyWatcher },
     audit,
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
     ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
@@ -462,7 +485,29 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
 
   let samplesDone: Promise<void> = Promise.resolve();
   const marker = join(dataDir, '.samples-ingested');
-  if (o.samples !== false && !existsSync(marker)) {
+  if (o.samples !== false && !existsSync(marker) && o.demo === true && o.samplesDir === undefined) {
+    log.info('first start: loading the demo network (--no-samples skips it; README: "The demo")');
+    loadingDemo = true;
+    samplesDone = (async () => {
+      await loadDemo({
+        dataDir,
+        store,
+        ingest,
+        intel,
+        events,
+        policy: { repo: policyRepo, watcher: policyWatcher },
+        log,
+      });
+      // The detectors' open windows and alerts reach the store now rather than a tick later.
+      alerts.emitDirty();
+      await alertHub.flush();
+      writeFileSync(marker, `${new Date().toISOString()}\n`);
+    })()
+      .catch((e: unknown) => log.error('demo load failed', { error: String(e) }))
+      .finally(() => {
+        loadingDemo = false;
+      });
+  } else if (o.samples !== false && !existsSync(marker)) {
     const dir = o.samplesDir ?? join(ROOT, 'test', 'fixtures', 'pcaps');
     const files = existsSync(dir)
       ? readdirSync(dir)
@@ -558,6 +603,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
     rateLimit: parseNumber('rate-limit', values['rate-limit'], file.rateLimit ?? DEFAULT_CONFIG.rateLimit),
     samples: values['no-samples'] ? false : (file.samples ?? true),
     overloadSampling: values['overload-sampling'] === true || file.overloadSampling === true,
+    ...(values['samples-dir'] !== undefined ? { samplesDir: values['samples-dir'] } : { demo: true }),
     collect: {
       host: values['collect-host'] ?? fc.host ?? listen.host,
       udpPorts:
@@ -610,6 +656,7 @@ function parse(argv: string[]) {
       'retention-bytes': { type: 'string' },
       'rate-limit': { type: 'string' },
       'no-samples': { type: 'boolean', default: false },
+      'samples-dir': { type: 'string' },
       'collect-udp': { type: 'string' },
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
@@ -669,4 +716,19 @@ function parseTargets(key: string, v: string): { host: string; port: number }[] 
       throw new ConfigError(key, `${(e as Error).message}; expected HOST:PORT such as 192.0.2.10:4739`);
     }
   });
+}
+
+/** The latest data time among the records stored (sampled: one record in 64). */
+class DataClock implements RecordWatcher {
+  readonly name = 'clock';
+  latestMs = 0;
+  private n = 0;
+  onRecord(rec: AnyRecord): void {
+    if ((++this.n & 63) !== 0) return;
+    const t = rec.last_ts ?? rec.ts ?? rec.first_ts;
+    if (typeof t !== 'string') return;
+    const ms = Date.parse(t);
+    if (ms > this.latestMs && ms <= Date.now() + 60_000) this.latestMs = ms;
+  }
+  finish(): void {}
 }

@@ -1,4 +1,5 @@
 import { readCaptureFile } from '../capture/capture-file.js';
+import { createCaptureCollector } from '../collect/capture-hook.js';
 import type { Metrics } from '../common/metrics.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../flow/sensor.js';
 import type { Rec, RecordStore } from './types.js';
@@ -28,6 +29,8 @@ export async function ingestCaptures(
     names?: readonly string[];
     /** More packet hooks for the sensor (the packet recorder). */
     hooks?: PacketHook[];
+    /** Decode NetFlow/IPFIX/sFlow datagrams inside the captures into collected-flow records. */
+    collect?: boolean;
   } = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -76,7 +79,9 @@ export async function ingestCaptures(
     buf.push(rec as Rec);
     if (buf.length >= batchSize) flush(type);
   };
-  const sensor = createSensor(sink, { hooks: opts.hooks ?? [] });
+  const hooks = [...(opts.hooks ?? [])];
+  if (opts.collect) hooks.push(createCaptureCollector(sink, { ports: [] }));
+  const sensor = createSensor(sink, { hooks });
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const name = opts.names?.[i] ?? file;
