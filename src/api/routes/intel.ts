@@ -20,6 +20,7 @@ import { parseFilter } from '../../store/filter.js';
 import { parseUserTime } from '../../store/values.js';
 import type { ApiContext } from '../context.js';
 import { ErrorSchema, semantic, TimeParam } from '../schemas.js';
+import { parseApiTime } from '../time.js';
 
 const FeedParams = Type.Object({
   family: Type.Union(Object.keys(FEED_FAMILIES).map((f) => Type.Literal(f))),
@@ -85,7 +86,7 @@ const HuntBody = Type.Object(
 
 function timeMs(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const us = parseUserTime(v);
+  const us = parseApiTime(v);
   if (us === null)
     throw badRequest(`${name}: '${v.slice(0, 64)}' is not a time; use ISO-8601, epoch seconds or -1h`);
   return us / 1000;

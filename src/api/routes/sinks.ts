@@ -127,7 +127,7 @@ export function sinkRoutes(app: FastifyInstance, ctx: ApiContext, bus: Bus): voi
               name: 'example-webhook',
               kind: 'webhook',
               filter: 'severity >= 70',
-              webhook: { url: 'http://127.0.0.1:9/hook', secret: 'example-secret' },
+              webhook: { url: 'http://127.0.0.1:9/hook', secret: 'example-secret-0123456789' },
             },
           ],
         ),
