@@ -7,6 +7,7 @@ import type { Metrics } from '../common/metrics.js';
 import type { Monitors } from '../detect/monitors/monitors.js';
 
 import type { Intel } from '../intel/intel.js';
+import type { Responder } from '../respond/responder.js';
 
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
@@ -52,6 +53,8 @@ export interface ApiContext {
   audit?: AuditLog;
   /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */
   intel?: Intel;
+  /** Response playbooks, runs, approvals and their audit chain, when configured. */
+  respond?: Responder;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
 }

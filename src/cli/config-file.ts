@@ -9,6 +9,7 @@ import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
+import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -74,6 +75,8 @@ export interface FileConfig {
   sensor?: string;
   /** Threat-intel feeds matched against every record. */
   intel?: IntelConfig;
+  /** Response playbooks, adapters, approvers. */
+  respond?: ResponderConfig;
   /** Where alerts are delivered (Kafka, NATS, syslog, webhooks, Splunk HEC, e-mail). */
   sinks?: SinkSpec[];
 }
@@ -104,6 +107,7 @@ const TOP_KEYS = [
   'sensor',
   'intel',
   'sinks',
+  'respond',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -152,6 +156,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.sensor !== undefined) c.sensor = str(o.sensor, 'sensor', 'a name for this sensor on its alerts');
   if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
+  if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   return c;
 }
 

@@ -31,6 +31,8 @@ import { createIntel } from '../intel/intel.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
+import type { ResponderConfig } from '../respond/config.js';
+import { createResponder, type Responder } from '../respond/responder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec } from '../store/types.js';
@@ -120,6 +122,8 @@ export interface ProductOptions {
   sinks?: SinkSpec[];
   /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
   intel?: IntelConfig;
+  /** Response playbooks, adapters and approvers (config key respond). */
+  respond?: ResponderConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -142,6 +146,8 @@ export interface Product {
   alerts: AlertAggregator;
   alertHub: AlertHub;
   monitors: Monitors;
+  /** Response playbooks, when configured. */
+  responder: Responder | null;
   stop(): Promise<void>;
 }
 
@@ -209,6 +215,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const bus = createBus({ sinks: o.sinks ?? [] }, { dataDir, metrics, log, version: PRODUCT_VERSION });
   await bus.start();
   alertHub.setPublisher(bus);
+  const responder = o.respond
+    ? createResponder(o.respond, { dataDir, store, hub: alertHub, log, metrics, audit })
+    : null;
+  await responder?.start();
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
   const intel = createIntel(o.intel ?? parseIntelConfig(undefined), {
@@ -314,6 +324,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     intel,
     policy: { repo: new PolicyRepo(dataDir), watcher: policyWatcher },
     audit,
+    ...(responder ? { respond: responder } : {}),
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
   });
   let sources: RunningSources | null = null;
@@ -375,6 +386,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await intel.stop();
     alerts.emitDirty();
     await alertHub.stop();
+    await responder?.stop();
     await bus.stop();
     await broker?.stop();
     await recorder?.stop();
@@ -434,6 +446,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     alerts,
     alertHub,
     monitors,
+    responder,
     async stop() {
       await stopAll();
     },
@@ -520,6 +533,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.flow) o.flow = file.flow;
   if (file.sensor) o.sensor = file.sensor;
   if (file.intel) o.intel = file.intel;
+  if (file.respond) o.respond = file.respond;
   if (file.sinks) o.sinks = file.sinks;
   const targets =
     values['export-ipfix'] !== undefined
