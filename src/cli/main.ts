@@ -8,6 +8,7 @@ commands:
   mirror           receive mirrored traffic (VXLAN, TZSP, GRE/ERSPAN), optionally broker it
   start            run the product: store, API and console
   token            create, list or revoke API tokens
+  playbook         validate a response playbook, or dry-run it against an alert
   policy           learn who talks to whom, approve it, export it (nftables, Kubernetes)
   pcap             packet store: record captures, search by time, field or tcpdump filter,
                    ask whether hosts are still talking
@@ -33,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./mirror.js')).mirrorCommand(rest);
     case 'policy':
       return (await import('./policy.js')).policyCommand(rest);
+    case 'playbook':
+      return (await import('./playbook.js')).playbookCommand(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest);
     case undefined:

@@ -55,6 +55,22 @@ function adapter(r: Responder, name: unknown): ActionAdapter {
   return a;
 }
 
+/** A dry run without the adapters' config (the CLI without --config) still shows the steps. */
+function planWith(r: Responder, name: unknown, req: ActionRequest): PlannedCall[] {
+  const a = r.adapters.get(String(name));
+  if (!a) {
+    return [
+      {
+        adapter: String(name),
+        kind: 'rest',
+        summary: `adapter ${String(name)} is not configured here`,
+        request: { params: req.params },
+      },
+    ];
+  }
+  return a.plan(req);
+}
+
 function hostOf(step: Step, scope: TemplateScope, isDry = false): string {
   const v = (isDry ? renderDry : render)(String(step.f.host ?? '{{alert.src_ip}}'), scope);
   return String(v ?? '');
@@ -232,7 +248,7 @@ const approve: StepKind = {
     return {
       summary: `ask ${who.join(', ')} (quorum ${(f.quorum as number | undefined) ?? 1}, expires in ${Number(f.expires) / 1000}s, then ${(f.on_timeout as string | undefined) ?? 'deny'}); assumed approved`,
       calls: ((f.notify as string[] | undefined) ?? []).flatMap((via) =>
-        adapter(ctx.responder, via).plan({
+        planWith(ctx.responder, via, {
           key: `${ctx.run.id}.${ctx.step.id}.${via}`,
           params: {
             subject: `[Vantage] approval needed: ${ctx.run.alert.title}`,
@@ -255,11 +271,10 @@ const isolate: StepKind = {
     return { kind: 'next', result: { ...result, host: req.params.host, adapter: ad.name }, calls };
   },
   plan(ctx) {
-    const ad = adapter(ctx.responder, ctx.step.f.via);
     const host = hostOf(ctx.step, ctx.scope, true);
     return {
-      summary: `isolate ${host} through ${ad.name} (${ad.kind})`,
-      calls: ad.plan({ key: keyOf(ctx.run, ctx.step), params: { host } }),
+      summary: `isolate ${host} through ${String(ctx.step.f.via)}`,
+      calls: planWith(ctx.responder, ctx.step.f.via, { key: keyOf(ctx.run, ctx.step), params: { host } }),
     };
   },
 };
@@ -296,8 +311,10 @@ const ticket: StepKind = {
     return { kind: 'next', result: await ad.apply(req), calls };
   },
   plan(ctx) {
-    const ad = adapter(ctx.responder, ctx.step.f.via);
-    const calls = ad.plan({ key: keyOf(ctx.run, ctx.step), params: ticketParams(ctx, true) });
+    const calls = planWith(ctx.responder, ctx.step.f.via, {
+      key: keyOf(ctx.run, ctx.step),
+      params: ticketParams(ctx, true),
+    });
     return { summary: calls[0]?.summary ?? 'ticket', calls };
   },
 };
@@ -327,7 +344,7 @@ const notify: StepKind = {
       text: renderDry(ctx.step.f.text ?? '', ctx.scope),
     };
     const calls = (ctx.step.f.via as string[]).flatMap((via) =>
-      adapter(ctx.responder, via).plan({ key: keyOf(ctx.run, ctx.step, `.${via}`), params }),
+      planWith(ctx.responder, via, { key: keyOf(ctx.run, ctx.step, `.${via}`), params }),
     );
     return { summary: `notify through ${(ctx.step.f.via as string[]).join(', ')}`, calls };
   },
