@@ -253,7 +253,8 @@ export function loadPlaybook(text: string, adapters?: AdapterCatalog): Playbook 
       const kindFields = STEP_TYPES.includes(type) ? STEP_FIELDS[type] : {};
       if (!STEP_TYPES.includes(type)) {
         bad([...p, 'type'], `unknown step type '${String(st.type)}'; one of ${STEP_TYPES.join(', ')}`);
-        checkFields(st, COMMON, p, bad, true);
+        const { type: _t, ...rest } = COMMON;
+        checkFields(st, rest, p, bad, true);
       } else checkFields(st, { ...COMMON, ...kindFields }, p, bad);
       if (typeof st.id === 'string' && !ID.test(st.id)) bad([...p, 'id'], 'use a-z, 0-9, _ and - (up to 64)');
       if (typeof st.id === 'string' && index.get(st.id) !== i) bad([...p, 'id'], `'${st.id}' is used twice`);
