@@ -206,7 +206,12 @@ export class Responder {
     }
     const p = this.slot()
       .then(() => this.drive(id))
-      .catch((e: unknown) => this.deps.log.error('run drive failed', { run: id, error: String(e) }))
+      .catch((e: unknown) => {
+        // A fault of the engine itself fails the run visibly rather than leaving it hanging.
+        this.deps.log.error('run drive failed', { run: id, error: String(e) });
+        const run = this.runs.load(id);
+        if (run && !TERMINAL.has(run.status)) this.finish(run, 'failed', `engine: ${String(e)}`);
+      })
       .finally(() => {
         this.active--;
         this.queue.shift()?.();
@@ -351,7 +356,7 @@ export class Responder {
           mine.approval = d.approval;
       });
     }
-    this.persist(run);
+    this.runs.save(run);
   }
 
   private finish(run: Run, status: Run['status'], error: string | null): void {

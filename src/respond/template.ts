@@ -70,7 +70,10 @@ export function renderString(s: string, scope: TemplateScope, missing?: Missing)
   if (whole) return lookup(scope, whole[1]!, missing);
   return s.replace(REF, (_m, ref: string) => {
     const v = lookup(scope, ref, missing);
-    return v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (v === null || v === undefined) return '';
+    // A list of names reads as a list in a sentence; other objects stay JSON.
+    if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return v.join(', ');
+    return typeof v === 'object' ? JSON.stringify(v) : String(v);
   });
 }
 
