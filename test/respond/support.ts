@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Product, startProduct } from '../../src/cli/start.js';
+import { type Product, type ProductOptions, startProduct } from '../../src/cli/start.js';
 import { alertRecordOf } from '../../src/common/alerts.js';
 import { silentLogger } from '../../src/common/log.js';
 import { parseResponderConfig } from '../../src/respond/config.js';
@@ -16,7 +16,11 @@ export interface RespondProduct {
 }
 
 /** The product on loopback with a `respond` config (adapters, approvers), over a fresh or given data dir. */
-export async function startRespond(respond: Record<string, unknown>, dir?: string): Promise<RespondProduct> {
+export async function startRespond(
+  respond: Record<string, unknown>,
+  dir?: string,
+  extra: Partial<ProductOptions> = {},
+): Promise<RespondProduct> {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'vantage-respond-'));
   let admin = '';
   const product = await startProduct({
@@ -27,6 +31,7 @@ export async function startRespond(respond: Record<string, unknown>, dir?: strin
     packets: false,
     log: silentLogger,
     respond: parseResponderConfig({ backoffMs: 50, ...respond }),
+    ...extra,
     print: (s) => {
       admin = /vt_[A-Za-z0-9_-]+/.exec(s)?.[0] ?? admin;
     },
