@@ -258,7 +258,7 @@ export class Responder {
   }
 
   consoleUrl(run: Run): string {
-    return `${this.cfg.publicUrl.replace(/\/+$/, '')}/runs/${run.id}`;
+    return `${this.cfg.publicUrl.replace(/\/+$/, '')}/#/runs/${run.id}`;
   }
 
   private async drive(id: string): Promise<void> {

@@ -143,7 +143,7 @@ function linksFor(r: Responder, run: Run, a: ApprovalState, who: string): Approv
   return {
     approve: r.signer.link(r.cfg.publicUrl, a.id, who, 'approve', exp),
     deny: r.signer.link(r.cfg.publicUrl, a.id, who, 'deny', exp),
-    console: `${r.cfg.publicUrl.replace(/\/+$/, '')}/approvals?run=${run.id}`,
+    console: `${r.cfg.publicUrl.replace(/\/+$/, '')}/#/approvals?run=${run.id}`,
   };
 }
 
