@@ -32,6 +32,7 @@ import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
 import type { ResponderConfig } from '../respond/config.js';
+import { pcapEvidence } from '../respond/evidence.js';
 import { createResponder, type Responder } from '../respond/responder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
@@ -216,9 +217,17 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await bus.start();
   alertHub.setPublisher(bus);
   const responder = o.respond
-    ? createResponder(o.respond, { dataDir, store, hub: alertHub, log, metrics, audit })
+    ? createResponder(o.respond, {
+        dataDir,
+        store,
+        hub: alertHub,
+        log,
+        metrics,
+        audit,
+        // The recorder is made further down; evidence is gathered only once runs execute.
+        pcapEvidence: pcapEvidence(() => recorder?.store ?? null, dataDir),
+      })
     : null;
-  await responder?.start();
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const watchers = await createWatchers({ dataDir }, alerts);
   const intel = createIntel(o.intel ?? parseIntelConfig(undefined), {
@@ -305,6 +314,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ingesting = run.catch(() => undefined);
     return run;
   };
+  // Started once the recorder exists: a resumed run may gather packet evidence at once.
+  await responder?.start();
   const app = await createApiServer({
     store,
     tokens,

@@ -120,6 +120,7 @@ test('scan -> alert -> approval by signed link -> nftables isolation -> ticket, 
       undefined,
       {
         capture: [{ interface: mon }],
+        packets: true,
         flow: { tcpEndTimeout: 1, idleTimeout: 2, tcpIdleTimeout: 2 },
         flushMs: 200,
       },
@@ -214,6 +215,16 @@ test('scan -> alert -> approval by signed link -> nftables isolation -> ticket, 
       60_000,
     );
 
+    // The enrich step kept the alert's packets, read back from the packet store, as evidence.
+    const detail = await api(p.base, 'GET', `/api/v1/runs/${runId}`, p.admin);
+    const ev = (detail.json.steps as { result: { pcap: { packets: number; file: string } } }[])[0]!.result
+      .pcap;
+    assert.ok(ev.packets > 20, `evidence packets: ${JSON.stringify(ev)}`);
+    assert.equal(
+      readFileSync(ev.file).readUInt32LE(0) === 0xa1b23c4d ||
+        readFileSync(ev.file).readUInt32LE(0) === 0xa1b2c3d4,
+      true,
+    );
     const rules = gw.exec('nft', ['list', 'table', 'inet', 'vantage_respond']);
     assert.match(
       rules,

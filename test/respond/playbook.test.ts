@@ -152,7 +152,7 @@ describe('vantage playbook (CLI)', () => {
       `${DATA}config.json`,
     ]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /1\. ctx \[enrich\] gather summary, intel, presence for 10\.9\.0\.2/);
+    assert.match(r.stdout, /1\. ctx \[enrich\] gather summary, intel, presence, pcap for 10\.9\.0\.2/);
     assert.match(r.stdout, /3\. block \[isolate\] isolate 10\.9\.0\.2 through gw/);
     // The exact nft command line, and the ServiceNow request with the credentials masked.
     assert.match(
