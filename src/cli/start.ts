@@ -226,6 +226,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         audit,
         // The recorder is made further down; evidence is gathered only once runs execute.
         pcapEvidence: pcapEvidence(() => recorder?.store ?? null, dataDir),
+        broker: () => broker,
       })
     : null;
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });

@@ -1,5 +1,6 @@
 import { ConfigError } from '../common/errors.js';
 import { createBgpAdapter } from './actions/bgp.js';
+import { createBrokerAdapter } from './actions/broker.js';
 import { createNftablesAdapter } from './actions/nftables.js';
 import { createEmailNotifier, createHookNotifier } from './actions/notify.js';
 import { createRestAdapter, type RestCallConfig } from './actions/rest.js';
@@ -105,6 +106,9 @@ export function parseAdapter(v: unknown, at: string): ActionAdapter {
         timeoutMs,
       });
     }
+    case 'broker':
+      known(o, ['name', 'kind'], at);
+      return createBrokerAdapter(name);
     case 'rest':
     case 'ticket-webhook': {
       known(o, ['name', 'kind', 'apply', 'undo', 'secret', 'ca', 'timeoutMs'], at);

@@ -8,6 +8,7 @@ import { type AlertRecord, alertRecord } from '../schema/alert.js';
 import { parseFilter } from '../store/filter.js';
 import { compileMatcher, type Matcher } from '../store/match.js';
 import type { RecordStore } from '../store/types.js';
+import type { BrokerAdapter, BrokerBlocks } from './actions/broker.js';
 import type { ActionAdapter, PlannedCall } from './actions/types.js';
 import { LinkSigner } from './approvals.js';
 import { ResponseAudit } from './audit.js';
@@ -34,6 +35,8 @@ export interface ResponderDeps {
   audit?: (e: { action: string; actor: string | null; details: Record<string, unknown> }) => void;
   /** Packets of an alert as evidence (the packet store), when packets are recorded. */
   pcapEvidence?: (a: AlertRecord) => Promise<Record<string, unknown>>;
+  /** The packet broker (for `broker` adapters); a getter, as the product makes it later. */
+  broker?: () => BrokerBlocks | null;
   /** Clock, for tests of expiry. */
   now?: () => number;
 }
@@ -94,6 +97,13 @@ export class Responder {
   }
 
   async start(): Promise<void> {
+    for (const a of this.adapters.values()) {
+      if (a.kind === 'broker')
+        (a as BrokerAdapter).bind(
+          this.deps.broker?.() ?? null,
+          join(this.deps.dataDir, 'respond', `broker-${a.name}.json`),
+        );
+    }
     for (const f of this.cfg.playbooks) {
       const e = this.repo.save(readFileSync(f, 'utf8'));
       this.deps.log.info('playbook loaded', { name: e.name, version: e.version, file: f });

@@ -4,6 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createBroker } from '../../src/broker/broker.js';
+import type { OutFrame } from '../../src/broker/out-frame.js';
+import { LinkType, newFrame } from '../../src/capture/frame.js';
+import type { BrokerAdapter } from '../../src/respond/actions/broker.js';
 import type { ActionAdapter } from '../../src/respond/actions/types.js';
 import { parseAdapter } from '../../src/respond/config.js';
 import { missingForNetns, Netns, requireOrSkip } from '../live/support.js';
@@ -32,7 +36,73 @@ interface Fixture {
 const links = { approve: 'https://v.example/a', deny: 'https://v.example/d', console: 'https://v.example/c' };
 const note = { subject: 'Vantage: host isolated', text: '10.9.0.2 scanned 10.9.1.2', links };
 
+/** Ethernet + IPv4 + UDP 10.0.0.1:1000 > 10.0.0.2:53, length 4. */
+function udpFrame() {
+  const b = Buffer.alloc(14 + 20 + 8 + 4);
+  b.writeUIntBE(0x020000000002, 0, 6);
+  b.writeUIntBE(0x020000000001, 6, 6);
+  b.writeUInt16BE(0x0800, 12);
+  b[14] = 0x45;
+  b.writeUInt16BE(32, 16);
+  b[22] = 64;
+  b[23] = 17;
+  b.writeUInt32BE(0x0a000001, 26);
+  b.writeUInt32BE(0x0a000002, 30);
+  b.writeUInt16BE(1000, 34);
+  b.writeUInt16BE(53, 36);
+  b.writeUInt16BE(12, 38);
+  const f = newFrame();
+  f.buf = b;
+  f.off = 0;
+  f.caplen = b.length;
+  f.wirelen = b.length;
+  f.linkType = LinkType.ETHERNET;
+  return f;
+}
+
 const fixtures: Fixture[] = [
+  {
+    kind: 'broker',
+    params: { host: '10.0.0.1' },
+    async make() {
+      const broker = createBroker();
+      let sent = 0;
+      await broker.addTarget({ name: 'ids' }, () => ({
+        kind: 'memory',
+        start: async () => {},
+        stop: async () => {},
+        send(_f: OutFrame) {
+          sent++;
+        },
+      }));
+      await broker.start();
+      const dir = mkdtempSync(join(tmpdir(), 'vantage-brk-'));
+      const adapter = parseAdapter({ name: 'brk', kind: 'broker' }, 'a') as BrokerAdapter;
+      adapter.bind(broker, join(dir, 'blocks.json'));
+      return {
+        adapter,
+        // The effect is real: a packet of the host no longer reaches the broker's target.
+        async effects() {
+          const before = sent;
+          broker.onFrame(udpFrame());
+          return sent === before ? 1 : 0;
+        },
+        check() {
+          // A restarted product re-applies the kept block to its new broker.
+          const again = createBroker();
+          (parseAdapter({ name: 'brk', kind: 'broker' }, 'a') as BrokerAdapter).bind(
+            again,
+            join(dir, 'blocks.json'),
+          );
+          assert.deepEqual(again.blocks(), [{ key: 'r-conf.isolate', cidr: '10.0.0.1/32' }]);
+        },
+        async cleanup() {
+          await broker.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
   {
     kind: 'nftables',
     missing: () => missingForNetns(['nft']),

@@ -40,6 +40,7 @@ export interface PlannedCall {
 
 export const ADAPTER_KINDS = [
   'nftables',
+  'broker',
   'rest',
   'bgp',
   'servicenow',
@@ -53,6 +54,7 @@ export type AdapterKind = (typeof ADAPTER_KINDS)[number];
 
 export const FAMILY_OF: Record<AdapterKind, AdapterFamily> = {
   nftables: 'isolate',
+  broker: 'isolate',
   rest: 'isolate',
   bgp: 'isolate',
   servicenow: 'ticket',
