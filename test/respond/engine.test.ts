@@ -74,6 +74,12 @@ steps:
   - {id: ok, type: approve, roles: [analyst], expires: 2s, notify: [chat]}
   - {id: hole, type: isolate, via: rtbh}
 `);
+    await save(`name: two-keys
+trigger: category = "dns_tunnel"
+steps:
+  - {id: ok, type: approve, roles: [analyst], quorum: 2, expires: 10m}
+  - {id: hole, type: isolate, via: rtbh, host: "{{alert.dst_ip}}"}
+`);
     await save(`name: slow-api
 trigger: category = "exfiltration"
 steps:
@@ -222,6 +228,30 @@ steps:
     const pending = await api(p.base, 'GET', '/api/v1/approvals', viewer);
     assert.ok((pending.json.items as { id: string }[]).some((x) => x.id === id));
     assert.ok(!(pending.json.items as { id: string }[]).some((x) => x.id === mid));
+  });
+
+  test('a quorum of two: one approval waits, the second lets the run act', async () => {
+    const a = scanAlert({ category: 'dns_tunnel', dst_ip: '203.0.113.77' });
+    const r = await raise(a);
+    await waitFor('request', async () => (await run(r.id)).status === 'waiting');
+    const one = await api(p.base, 'POST', `/api/v1/approvals/${r.id}.ok/decide`, alice, {
+      decision: 'approve',
+    });
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.json.outcome, null);
+    assert.equal(
+      (await api(p.base, 'POST', `/api/v1/approvals/${r.id}.ok/decide`, alice, { decision: 'approve' }))
+        .status,
+      403,
+    );
+    assert.equal((await run(r.id)).status, 'waiting');
+    assert.equal(announced().includes('203.0.113.77'), false);
+    const two = await api(p.base, 'POST', `/api/v1/approvals/${r.id}.ok/decide`, bob, {
+      decision: 'approve',
+    });
+    assert.equal(two.json.outcome, 'approved');
+    await waitFor('succeeded', async () => ((await run(r.id)).status === 'succeeded' ? true : undefined));
+    assert.equal(announced().includes('203.0.113.77/32'), true);
   });
 
   test('a viewer cannot approve', async () => {

@@ -108,6 +108,24 @@ steps:
   });
 });
 
+describe('respond config', () => {
+  test('a wrong adapter key or kind stops the start naming it', async () => {
+    const { parseResponderConfig } = await import('../../src/respond/config.js');
+    assert.throws(
+      () => parseResponderConfig({ adapters: [{ name: 'x', kind: 'carrier-pigeon' }] }),
+      /respond\.adapters\[0\]\.kind: one of/,
+    );
+    assert.throws(
+      () => parseResponderConfig({ adapters: [{ name: 'gw', kind: 'nftables', tabel: 'x' }] }),
+      /respond\.adapters\[0\]\.tabel: unknown key/,
+    );
+    assert.throws(
+      () => parseResponderConfig({ approvers: [{ name: 'v', role: 'viewer' }] }),
+      /respond\.approvers\[0\]\.role: analyst or admin/,
+    );
+  });
+});
+
 describe('audit chain', () => {
   test('an edited, removed or reordered line breaks the chain at that line', async () => {
     const { ResponseAudit } = await import('../../src/respond/audit.js');
