@@ -17,6 +17,10 @@ export interface PlaybookEntry {
  * resumed or retried run keeps running the version that started it.
  */
 export class PlaybookRepo {
+  /** Parsed playbooks by name@version, and the names: every alert consults them. */
+  private readonly parsed = new Map<string, PlaybookEntry>();
+  private namesCache: string[] | null = null;
+
   constructor(
     private readonly dir: string,
     private readonly catalog: AdapterCatalog,
@@ -35,15 +39,18 @@ export class PlaybookRepo {
     }
   }
   private setState(name: string, s: { enabled: boolean; version: number }): void {
+    this.parsed.clear();
+    this.namesCache = null;
     const p = join(this.dir, name, 'state.json');
     writeFileSync(`${p}.tmp`, JSON.stringify(s));
     renameSync(`${p}.tmp`, p);
   }
 
   names(): string[] {
-    return readdirSync(this.dir)
+    this.namesCache ??= readdirSync(this.dir)
       .filter((n) => this.state(n) !== null)
       .sort();
+    return this.namesCache;
   }
 
   versions(name: string): number[] {
@@ -64,6 +71,14 @@ export class PlaybookRepo {
   }
 
   get(name: string, version?: number): PlaybookEntry | null {
+    const hit = this.parsed.get(`${name}@${version ?? ''}`);
+    if (hit) return hit;
+    const e = this.read(name, version);
+    if (e) this.parsed.set(`${name}@${version ?? ''}`, e);
+    return e;
+  }
+
+  private read(name: string, version?: number): PlaybookEntry | null {
     const s = this.state(name);
     if (!s) return null;
     const v = version ?? s.version;
@@ -106,6 +121,8 @@ export class PlaybookRepo {
   remove(name: string): boolean {
     if (!this.state(name)) return false;
     rmSync(join(this.dir, name), { recursive: true, force: true });
+    this.parsed.clear();
+    this.namesCache = null;
     return true;
   }
 }
