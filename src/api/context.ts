@@ -9,6 +9,7 @@ import type { Monitors } from '../detect/monitors/monitors.js';
 import type { EventSources } from '../events/index.js';
 
 import type { Intel } from '../intel/intel.js';
+import type { Responder } from '../respond/responder.js';
 
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
@@ -60,6 +61,8 @@ export interface ApiContext {
   intel?: Intel;
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[];
+  /** Response playbooks, runs, approvals and their audit chain, when configured. */
+  respond?: Responder;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
   /** `degraded` with the reasons while a source is losing data (the loss ledger). */

@@ -29,6 +29,7 @@ import { intelRoutes } from './routes/intel.js';
 import { kpiRoutes } from './routes/kpis.js';
 import { monitorRoutes } from './routes/monitors.js';
 import { pcapRoutes } from './routes/pcap.js';
+import { playbookRoutes } from './routes/playbooks.js';
 import { policyRoutes } from './routes/policy.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
@@ -159,6 +160,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   dashboardRoutes(app, ctx);
   geoRoutes(app, ctx);
   if (ctx.intel) intelRoutes(app, ctx, ctx.intel);
+  if (ctx.respond) playbookRoutes(app, ctx, ctx.respond);
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

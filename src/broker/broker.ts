@@ -41,6 +41,8 @@ export interface TargetStats extends TargetCounters {
 
 export interface BrokerStats {
   packets: number;
+  /** Packets dropped by a response block (see `block`). */
+  blocked?: number;
   /** Packets no target could take (no link layer to rebuild). */
   undeliverable: number;
   targets: TargetStats[];
@@ -58,6 +60,13 @@ export interface Broker {
   /** Remove a target after its pending packets are confirmed; returns its last counters. */
   removeTarget(name: string): Promise<TargetStats | null>;
   stats(): BrokerStats;
+  /**
+   * Stop forwarding a host's traffic to every target (a response action): packets from or to
+   * `cidr` are dropped before any target sees them. Keyed, so a retry does not add twice.
+   */
+  block(key: string, cidr: string): void;
+  unblock(key: string): boolean;
+  blocks(): { key: string; cidr: string }[];
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -103,6 +112,9 @@ export function createBroker(cfg: Partial<BrokerConfig> = {}): Broker {
   const synth = Buffer.allocUnsafeSlow(262_144 + 64);
   let packets = 0;
   let undeliverable = 0;
+  let blocked = 0;
+  const blockList = new Map<string, string>();
+  let blockRule: PacketPredicate | null = null;
   let started = false;
 
   const statsOf = (t: Target): TargetStats => ({
@@ -163,6 +175,10 @@ export function createBroker(cfg: Partial<BrokerConfig> = {}): Broker {
     packets++;
     const n = targets.length;
     if (n === 0) return;
+    if (blockRule?.(p)) {
+      blocked++;
+      return;
+    }
     if (!deliveredFrame(p)) {
       undeliverable++;
       return;
@@ -205,9 +221,24 @@ export function createBroker(cfg: Partial<BrokerConfig> = {}): Broker {
 
   const findIndex = (name: string): number => targets.findIndex((t) => t.cfg.name === name);
 
+  const rebuildBlocks = (): void => {
+    blockRule = blockList.size > 0 ? compileRules({ cidr: [...new Set(blockList.values())] }) : null;
+  };
+
   return {
     onFrame,
     onPacket,
+    block(key, cidr) {
+      compileRules({ cidr: [cidr] });
+      blockList.set(key, cidr);
+      rebuildBlocks();
+    },
+    unblock(key) {
+      const had = blockList.delete(key);
+      rebuildBlocks();
+      return had;
+    },
+    blocks: () => [...blockList].map(([key, cidr]) => ({ key, cidr })),
     hook: () => ({
       name: 'broker',
       onPacket(p: Packet) {
@@ -239,7 +270,7 @@ export function createBroker(cfg: Partial<BrokerConfig> = {}): Broker {
       await t!.delivery.stop();
       return statsOf(t!);
     },
-    stats: () => ({ packets, undeliverable, targets: targets.map(statsOf) }),
+    stats: () => ({ packets, undeliverable, blocked, targets: targets.map(statsOf) }),
     async start() {
       if (started) return;
       await Promise.all(targets.map((t) => t.delivery.start()));

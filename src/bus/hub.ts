@@ -50,6 +50,7 @@ export class AlertHub {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private publisher: AlertPublisher | null = null;
+  private readonly listeners = new Set<(a: AlertRecord) => void>();
   readonly counters = { received: 0, stored: 0, published: 0, storeErrors: 0, publishErrors: 0 };
 
   constructor(
@@ -61,6 +62,15 @@ export class AlertHub {
 
   setPublisher(p: AlertPublisher | null): void {
     this.publisher = p;
+  }
+
+  /**
+   * A second consumer (the responder): called with each alert once it is stored, so whatever
+   * it starts can look the alert up. Returns the unsubscribe function.
+   */
+  subscribe(fn: (a: AlertRecord) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   /** Load what analysts changed, so a rewritten alert keeps it across restarts. */
@@ -128,6 +138,15 @@ export class AlertHub {
       } catch (e) {
         this.counters.storeErrors++;
         this.deps.log.error('storing alerts failed', { alerts: batch.length, error: String(e) });
+      }
+      for (const fn of this.listeners) {
+        for (const a of batch) {
+          try {
+            fn(a);
+          } catch (e) {
+            this.deps.log.error('alert subscriber failed', { error: String(e) });
+          }
+        }
       }
       if (!this.publisher) return;
       try {

@@ -12,6 +12,7 @@ import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
+import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -81,6 +82,8 @@ export interface FileConfig {
   sensor?: string;
   /** Threat-intel feeds matched against every record. */
   intel?: IntelConfig;
+  /** Response playbooks, adapters, approvers. */
+  respond?: ResponderConfig;
   /** Where alerts are delivered (Kafka, NATS, syslog, webhooks, Splunk HEC, e-mail). */
   sinks?: SinkSpec[];
   /** Third-party security events in: EVE files and sockets, syslog (CEF, LEEF, Firepower), RADIUS. */
@@ -119,6 +122,7 @@ const TOP_KEYS = [
   'sinks',
   'events',
   'detect',
+  'respond',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -172,6 +176,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
   if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
   if (o.detect !== undefined) c.detect = parseDetectConfig(o.detect, 'detect');
+  if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   return c;
 }
 

@@ -9,6 +9,7 @@ commands:
   start            run the product: store, API and console
   token            create, list or revoke API tokens
   intel            threat-intel feeds: add, list, remove, load once
+  playbook         validate a response playbook, or dry-run it against an alert
   policy           learn who talks to whom, approve it, export it (nftables, Kubernetes)
   pcap             packet store: record captures, search by time, field or tcpdump filter,
                    ask whether hosts are still talking
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./mirror.js')).mirrorCommand(rest);
     case 'policy':
       return (await import('./policy.js')).policyCommand(rest);
+    case 'playbook':
+      return (await import('./playbook.js')).playbookCommand(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest);
     case 'intel':

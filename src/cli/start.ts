@@ -36,6 +36,9 @@ import { createIntel } from '../intel/intel.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
+import type { ResponderConfig } from '../respond/config.js';
+import { pcapEvidence } from '../respond/evidence.js';
+import { createResponder, type Responder } from '../respond/responder.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec } from '../store/types.js';
@@ -146,6 +149,8 @@ export interface ProductOptions {
   sinks?: SinkSpec[];
   /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
   intel?: IntelConfig;
+  /** Response playbooks, adapters and approvers (config key respond). */
+  respond?: ResponderConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -175,6 +180,8 @@ export interface Product {
   monitors: Monitors;
   /** The memory budget and its split (stated at start). */
   budget: MemoryBudget;
+  /** Response playbooks, when configured. */
+  responder: Responder | null;
   stop(): Promise<void>;
 }
 
@@ -263,6 +270,19 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const bus = createBus({ sinks: o.sinks ?? [] }, { dataDir, metrics, log, version: PRODUCT_VERSION });
   await bus.start();
   alertHub.setPublisher(bus);
+  const responder = o.respond
+    ? createResponder(o.respond, {
+        dataDir,
+        store,
+        hub: alertHub,
+        log,
+        metrics,
+        audit,
+        // The recorder is made further down; evidence is gathered only once runs execute.
+        pcapEvidence: pcapEvidence(() => recorder?.store ?? null, dataDir),
+        broker: () => broker,
+      })
+    : null;
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const detectConfig = o.detect ?? parseDetectConfig(undefined);
   const watchers = await createWatchers({ dataDir, detect: detectConfig }, alerts);
@@ -391,6 +411,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     return run;
   };
   const policyRepo = new PolicyRepo(dataDir);
+  // Started once the recorder exists: a resumed run may gather packet evidence at once.
+  await responder?.start();
   const app = await createApiServer({
     store,
     tokens,
@@ -412,6 +434,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     intel,
     policy: { repo: policyRepo, watcher: policyWatcher },
     audit,
+    ...(responder ? { respond: responder } : {}),
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
     ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
     health: () => loss.health(),
@@ -451,6 +474,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await loss.stop();
     alerts.emitDirty();
     await alertHub.stop();
+    await responder?.stop();
     await bus.stop();
     await broker?.stop();
     await recorder?.stop();
@@ -535,6 +559,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     alertHub,
     monitors,
     budget,
+    responder,
     async stop() {
       await stopAll();
     },
@@ -629,6 +654,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.flow) o.flow = file.flow;
   if (file.sensor) o.sensor = file.sensor;
   if (file.intel) o.intel = file.intel;
+  if (file.respond) o.respond = file.respond;
   if (file.sinks) o.sinks = file.sinks;
   if (file.events) o.events = file.events;
   if (file.detect) o.detect = file.detect;

@@ -4,6 +4,7 @@ import { Layout } from './components/Layout';
 import { ErrorBox } from './components/Status';
 import { AlertPage } from './pages/Alert';
 import { AlertsPage } from './pages/Alerts';
+import { Approvals } from './pages/Approvals';
 import { Dashboards } from './pages/Dashboards';
 import { FlowPage } from './pages/Flow';
 import { HostPage } from './pages/Host';
@@ -12,8 +13,10 @@ import { Login } from './pages/Login';
 import { MonitorsPage } from './pages/Monitors';
 import { Overview } from './pages/Overview';
 import { PivotPage } from './pages/Pivot';
+import { Playbooks } from './pages/Playbooks';
 import { PolicyPage } from './pages/Policy';
 import { Records } from './pages/Records';
+import { RunsPage } from './pages/Runs';
 import { SearchPage } from './pages/Search';
 import { Sensors } from './pages/Sensors';
 import { Settings } from './pages/Settings';
@@ -38,6 +41,12 @@ function Page() {
       return <PivotPage params={r.params} />;
     case 'sinks':
       return <Sinks />;
+    case 'playbooks':
+      return <Playbooks />;
+    case 'runs':
+      return <RunsPage id={a ?? null} />;
+    case 'approvals':
+      return <Approvals />;
     case 'host':
       return <HostPage ip={a ?? ''} />;
     case 'flow':

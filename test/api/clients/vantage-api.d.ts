@@ -5760,7 +5760,7 @@ export interface operations {
                  *       "filter": "severity >= 70",
                  *       "webhook": {
                  *         "url": "http://127.0.0.1:9/hook",
-                 *         "secret": "example-secret"
+                 *         "secret": "example-secret-0123456789"
                  *       }
                  *     }
                  */

@@ -88,6 +88,9 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
     ['monitors', 'Monitors', true],
     ['policy', 'Policy', true],
     ['sensors', 'Sensors', true],
+    ['approvals', 'Approvals', true],
+    ['runs', 'Runs', true],
+    ['playbooks', 'Playbooks', can(s.me.role, 'admin')],
     ['sinks', 'Sinks', can(s.me.role, 'admin')],
     ['settings', 'Settings', can(s.me.role, 'admin')],
   ];

@@ -9,6 +9,7 @@ import { int, PROTOS, time } from '../format';
 import { href } from '../router';
 import { useJson, useSession } from '../state';
 import { specToParam } from '../time';
+import { RunList } from './Runs';
 
 interface Presence {
   alert_id: string;
@@ -407,6 +408,7 @@ export function AlertPage({ id }: { id: string }) {
         )}
         <Triage a={a} onChange={setLocal} />
         <Pivots a={a} />
+        <RunList alertId={a.alert_id} compact />
       </div>
     </div>
   );
