@@ -1,0 +1,148 @@
+import type { AnyRecordDef } from '../../schema/registry.js';
+import type { Rec } from '../types.js';
+import { bigintToIp, ipToBigint, isoToMicros, macToNumber, microsToIso, numberToMac } from '../values.js';
+import type { RowBinary } from './rowbinary.js';
+import { type ChColumn, chColumns } from './schema.js';
+
+/**
+ * Record values ↔ ClickHouse values, the same coding as the embedded store (values.ts): what
+ * the embedded store would store as NULL (an unparseable address, a NaN) is NULL here too.
+ */
+
+/** Write one record's columns (registry order) and its `_seq` as RowBinary. */
+export function encoder(def: AnyRecordDef): (w: RowBinary, r: Rec, seq: number) => void {
+  const cols = chColumns(def);
+  const put = cols.map((c) => columnWriter(c));
+  return (w, r, seq) => {
+    for (let i = 0; i < put.length; i++) put[i]!(w, r[cols[i]!.name]);
+    w.u64(seq);
+  };
+}
+
+function columnWriter(c: ChColumn): (w: RowBinary, v: unknown) => void {
+  const value = valueWriter(c.type);
+  const empty = emptyWriter(c.type);
+  if (!c.nullable) return (w, v) => (v != null && value(w, v) ? undefined : empty(w));
+  return (w, v) => {
+    // The null flag goes first: write it as 0, then patch it when the value is unusable.
+    const at = w.pos;
+    w.u8(0);
+    if (v == null || !value(w, v)) {
+      w.pos = at;
+      w.u8(1);
+    }
+  };
+}
+
+/** Writes a value and returns true, or writes nothing and returns false when it is unusable. */
+function valueWriter(t: string): (w: RowBinary, v: unknown) => boolean {
+  switch (t) {
+    case 'ip':
+      return (w, v) => {
+        const b = ipToBigint(String(v));
+        if (b === null) return false;
+        w.u128be(b);
+        return true;
+      };
+    case 'mac':
+      return (w, v) => {
+        const m = macToNumber(String(v));
+        if (m === null) return false;
+        w.u64(m);
+        return true;
+      };
+    case 'int':
+      return (w, v) => {
+        if (typeof v !== 'number' || Number.isNaN(v)) return false;
+        w.i64(Math.trunc(v));
+        return true;
+      };
+    case 'float':
+      return (w, v) => {
+        if (typeof v !== 'number') return false;
+        w.f64(v);
+        return true;
+      };
+    case 'bool':
+      return (w, v) => {
+        w.u8(v ? 1 : 0);
+        return true;
+      };
+    case 'ts':
+      return (w, v) => {
+        const t = typeof v === 'string' ? isoToMicros(v) : typeof v === 'number' ? v * 1000 : Number.NaN;
+        if (Number.isNaN(t)) return false;
+        w.i64(Math.round(t));
+        return true;
+      };
+    case 'string[]':
+    case 'int[]':
+    case 'json':
+      return (w, v) => {
+        w.str(JSON.stringify(v));
+        return true;
+      };
+    default:
+      return (w, v) => {
+        w.str(typeof v === 'string' ? v : String(v));
+        return true;
+      };
+  }
+}
+
+function emptyWriter(t: string): (w: RowBinary) => void {
+  switch (t) {
+    case 'ip':
+      return (w) => w.u128be(0n);
+    case 'mac':
+    case 'int':
+    case 'ts':
+      return (w) => w.i64(0);
+    case 'float':
+      return (w) => w.f64(0);
+    case 'bool':
+      return (w) => w.u8(0);
+    default:
+      return (w) => w.str('');
+  }
+}
+
+/** The SELECT expression of a field: addresses leave as hex (TabSeparated is text). */
+export function outExpr(name: string, type: string): string {
+  return type === 'ip' ? `hex(${name})` : name;
+}
+
+/** A TabSeparated field as the API shows it. */
+export function fromText(type: string, s: string | null): unknown {
+  if (s === null) return null;
+  switch (type) {
+    case 'ip':
+      return s.length === 32 ? bigintToIp(BigInt(`0x${s}`)) : null;
+    case 'mac':
+      return numberToMac(Number(s));
+    case 'int':
+      return Number(s);
+    case 'float':
+      return s === 'nan'
+        ? Number.NaN
+        : s === 'inf' || s === '+inf'
+          ? Infinity
+          : s === '-inf'
+            ? -Infinity
+            : Number(s);
+    case 'bool':
+      return s === '1' || s === 'true';
+    case 'ts':
+      return microsToIso(Number(s));
+    case 'string[]':
+    case 'int[]':
+    case 'json':
+      try {
+        return JSON.parse(s);
+      } catch {
+        return null;
+      }
+    default:
+      return s;
+  }
+}
