@@ -10,6 +10,7 @@ import { ConfigError } from '../common/errors.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
+import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -79,6 +80,8 @@ export interface FileConfig {
   sinks?: SinkSpec[];
   /** Third-party security events in: EVE files and sockets, syslog (CEF, LEEF, Firepower), RADIUS. */
   events?: EventsConfig;
+  /** The record store: embedded (default) or ClickHouse ({"backend": "clickhouse", "url", ...}). */
+  store?: StoreConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -108,6 +111,7 @@ const TOP_KEYS = [
   'intel',
   'sinks',
   'events',
+  'store',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -157,6 +161,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.intel !== undefined) c.intel = parseIntelConfig(o.intel, 'intel');
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
   if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
+  if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   return c;
 }
 

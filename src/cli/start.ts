@@ -33,9 +33,11 @@ import { createIntel } from '../intel/intel.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
-import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
+import type { StoreConfig } from '../store/distributed/config.js';
+import { createClickHouseStore } from '../store/distributed/store.js';
+import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
-import type { Rec } from '../store/types.js';
+import type { Rec, RecordStore } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
 import {
   type CaptureSourceConfig,
@@ -124,6 +126,8 @@ export interface ProductOptions {
   sinks?: SinkSpec[];
   /** Threat-intel feeds (the IOC store in DIR/intel keeps feeds added over the API too). */
   intel?: IntelConfig;
+  /** The record store (default: embedded in dataDir). */
+  store?: StoreConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -133,7 +137,7 @@ export interface ProductOptions {
 
 export interface Product {
   app: FastifyInstance;
-  store: EmbeddedStore;
+  store: RecordStore & { readonly dataDir: string };
   tokens: TokenStore;
   url: string;
   /** Resolves when the first-start sample ingest is done (at once when there is none). */
@@ -159,10 +163,13 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
   const metrics = new Metrics();
-  const store = createEmbeddedStore(
-    { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
-    { log },
-  );
+  const store =
+    o.store?.backend === 'clickhouse'
+      ? createClickHouseStore({ retentionDays: o.retentionDays ?? 0, ...o.store, dataDir }, { log })
+      : createEmbeddedStore(
+          { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
+          { log },
+        );
   try {
     await store.start();
   } catch (e) {
@@ -552,6 +559,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.intel) o.intel = file.intel;
   if (file.sinks) o.sinks = file.sinks;
   if (file.events) o.events = file.events;
+  if (file.store) o.store = file.store;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -46,6 +46,8 @@ export interface ClickHouseConfig {
   /** Drop day partitions older than this many days (0 = keep). */
   retentionDays?: number;
   timeoutMs?: number;
+  /** The product's local directory (tokens, packets); the records themselves are in ClickHouse. */
+  dataDir?: string;
 }
 
 /** What the server supports, from its version: 18.16 (Debian) and current releases differ. */
@@ -106,6 +108,10 @@ export class ClickHouseStore implements RecordStore {
     this.db = cfg.database ?? 'vantage';
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.db))
       throw new Error(`clickhouse: bad database name ${this.db}`);
+  }
+
+  get dataDir(): string {
+    return this.cfg.dataDir ?? '';
   }
 
   private get opts() {
