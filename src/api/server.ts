@@ -8,6 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { UserError } from '../common/errors.js';
 import { hashToken, type Role, roleAllows } from './auth.js';
 import type { Access, ApiContext } from './context.js';
+import { federationRoutes } from './federation/routes.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
 import { brokerRoutes } from './routes/broker.js';
@@ -184,6 +185,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   dashboardRoutes(app, ctx);
   geoRoutes(app, ctx);
   if (ctx.intel) intelRoutes(app, ctx, ctx.intel);
+  federationRoutes(app, ctx, ctx.central);
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { type CentralConfig, parseCentralConfig } from '../central/config.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
@@ -82,6 +83,8 @@ export interface FileConfig {
   events?: EventsConfig;
   /** The record store: embedded (default) or ClickHouse ({"backend": "clickhouse", "url", ...}). */
   store?: StoreConfig;
+  /** Run as a central over these sensors: every query fans out to them and is merged. */
+  central?: CentralConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -112,6 +115,7 @@ const TOP_KEYS = [
   'sinks',
   'events',
   'store',
+  'central',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -162,6 +166,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.sinks !== undefined) c.sinks = parseBusConfig(o.sinks, 'sinks');
   if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
+  if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
   return c;
 }
 

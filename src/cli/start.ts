@@ -16,6 +16,8 @@ import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { Central } from '../central/central.js';
+import type { CentralConfig } from '../central/config.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
@@ -128,6 +130,8 @@ export interface ProductOptions {
   intel?: IntelConfig;
   /** The record store (default: embedded in dataDir). */
   store?: StoreConfig;
+  /** Run as a central over these sensors. */
+  central?: CentralConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   log?: Logger;
@@ -163,13 +167,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
   const metrics = new Metrics();
-  const store =
+  const base =
     o.store?.backend === 'clickhouse'
       ? createClickHouseStore({ retentionDays: o.retentionDays ?? 0, ...o.store, dataDir }, { log })
       : createEmbeddedStore(
           { dataDir, retentionDays: o.retentionDays ?? 0, retentionBytes: o.retentionBytes ?? 0 },
           { log },
         );
+  // A central answers from its sensors (and its own records): the store fans out and merges.
+  const central = o.central ? new Central(o.central, base, dataDir, log) : null;
+  const store = central ? central.store : base;
   try {
     await store.start();
   } catch (e) {
@@ -339,7 +346,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     tmpDir,
     webDir: join(ROOT, 'web', 'dist'),
     ingest,
-    ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
+    ...(recorder && !central
+      ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } }
+      : {}),
+    ...(central ? { central } : {}),
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
     bus,
@@ -560,6 +570,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.sinks) o.sinks = file.sinks;
   if (file.events) o.events = file.events;
   if (file.store) o.store = file.store;
+  if (file.central) o.central = file.central;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])
