@@ -61,6 +61,8 @@ export interface ChFeatures {
 const MAX_GROUP_ROWS = 200_000;
 /** _seq values the store assigns itself stay below this; the bus ingester uses the range above. */
 export const LOCAL_SEQ_LIMIT = 2 ** 52;
+/** Sequence numbers per bus partition (offset × 4096 + index in the message). */
+export const BAND = 2 ** 44;
 
 export function createClickHouseStore(
   cfg: ClickHouseConfig,
@@ -201,21 +203,62 @@ export class ClickHouseStore implements RecordStore {
   }
 
   /**
-   * Append with caller-chosen sequence numbers seqBase.. (≥ LOCAL_SEQ_LIMIT), idempotently:
-   * a shard that already holds the rows of that range (a redelivered batch) is skipped. The
-   * bus ingester derives seqBase from the message's partition and offset.
+   * Append batches whose sequence numbers the caller chose (seqBase + index, every one at or
+   * above LOCAL_SEQ_LIMIT), idempotently: the bus ingester derives seqBase from the message's
+   * partition and offset, so a redelivered message carries the same numbers. Rows at or below
+   * the highest number already stored in their band (2^44 numbers: one bus partition) are
+   * looked up and skipped when present, exactly row by row (an insert spanning several day
+   * partitions is not atomic); rows above it are new and go straight in.
    */
-  async appendAt(type: string, records: readonly Rec[], seqBase: number): Promise<void> {
+  async appendAt(
+    type: string,
+    batches: readonly { records: readonly Rec[]; seqBase: number }[],
+  ): Promise<void> {
     const def = this.def(type);
     if (!def) throw new Error(`unknown record type '${type}'`);
-    if (records.length === 0) return;
-    await this.write(def, def.key ? lastPerKey(records, def.key) : records, seqBase, true);
+    const recs: Rec[] = [];
+    const seqs: number[] = [];
+    for (const b of batches) {
+      if (b.seqBase < LOCAL_SEQ_LIMIT) throw new Error('appendAt: seqBase below LOCAL_SEQ_LIMIT');
+      // Keyed records: the last of a key in the message wins, numbered by its own index.
+      const last = new Map<unknown, number>();
+      if (def.key) for (let i = 0; i < b.records.length; i++) last.set(b.records[i]![def.key], i);
+      for (let i = 0; i < b.records.length; i++) {
+        if (def.key && last.get(b.records[i]![def.key]) !== i) continue;
+        recs.push(b.records[i]!);
+        seqs.push(b.seqBase + i);
+      }
+    }
+    if (recs.length === 0) return;
+    await this.write(def, recs, seqs, true);
+  }
+
+  /** Highest bus-assigned _seq per band on each shard, read once per type (the replay fence). */
+  private readonly fences = new Map<string, Promise<Map<number, number>[]>>();
+
+  private fence(def: AnyRecordDef): Promise<Map<number, number>[]> {
+    let f = this.fences.get(def.type);
+    if (!f) {
+      f = Promise.all(
+        this.shards.map(async (n) => {
+          const r = await rows(
+            n,
+            `SELECT intDiv(_seq - ${LOCAL_SEQ_LIMIT}, ${BAND}) AS band, max(_seq) FROM ${localTable(this.db, def)} WHERE _seq >= ${LOCAL_SEQ_LIMIT} GROUP BY band`,
+            this.opts,
+          );
+          return new Map(r.map((x) => [Number(x[0]), Number(x[1])]));
+        }),
+      );
+      this.fences.set(def.type, f);
+      f.catch(() => this.fences.delete(def.type));
+    }
+    return f;
   }
 
   private async write(
     def: AnyRecordDef,
     records: readonly Rec[],
-    seq: number,
+    seq: number | readonly number[],
     idempotent: boolean,
   ): Promise<void> {
     if (!this.started) throw new Error('store is not started');
@@ -224,36 +267,50 @@ export class ClickHouseStore implements RecordStore {
       enc = encoder(def);
       this.encoders.set(def.type, enc);
     }
+    const seqOf = typeof seq === 'number' ? (i: number) => seq + i : (i: number) => seq[i]!;
     const n = this.shards.length;
     const parts: number[][] = Array.from({ length: n }, () => []);
     if (def.key && n > 1) {
       // A key always lands on the same shard, where ReplacingMergeTree can replace it.
       const k = def.key;
       for (let i = 0; i < records.length; i++) parts[hash(String(records[i]![k])) % n]!.push(i);
+    } else if (idempotent) {
+      // A redelivered message must reach the shard that may already hold it: by message
+      // (4096 numbers each), never by its place in a batch.
+      for (let i = 0; i < records.length; i++) parts[Math.floor(seqOf(i) / 4096) % n]!.push(i);
     } else {
       const per = Math.ceil(records.length / n);
       for (let i = 0; i < records.length; i++) parts[Math.floor(i / per)]!.push(i);
     }
+    const fences = idempotent ? await this.fence(def) : null;
     const cols = `${chColumns(def)
       .map((c) => c.name)
       .join(', ')}, _seq`;
+    const table = localTable(this.db, def);
     await Promise.all(
-      parts.map(async (idx, s) => {
-        if (idx.length === 0) return;
+      parts.map(async (idx0, s) => {
+        let idx = idx0;
         const node = this.shards[s]!;
-        const table = localTable(this.db, def);
-        if (idempotent) {
-          const lo = seq + idx[0]!;
-          const hi = seq + idx[idx.length - 1]!;
-          const r = await rows(
-            node,
-            `SELECT count() FROM ${table} WHERE _seq >= ${lo} AND _seq <= ${hi}`,
-            this.opts,
-          );
-          if (Number(r[0]?.[0] ?? 0) > 0) return;
+        if (fences && idx.length > 0) {
+          const fence = fences[s]!;
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (const i of idx) {
+            const q = seqOf(i);
+            if (q <= (fence.get(Math.floor((q - LOCAL_SEQ_LIMIT) / BAND)) ?? -1)) {
+              lo = Math.min(lo, q);
+              hi = Math.max(hi, q);
+            }
+          }
+          if (lo <= hi) {
+            const sql = `SELECT _seq FROM ${table} WHERE _seq >= ${lo} AND _seq <= ${hi}`;
+            const have = new Set((await rows(node, sql, this.opts)).map((r) => Number(r[0])));
+            idx = idx.filter((i) => !have.has(seqOf(i)));
+          }
         }
+        if (idx.length === 0) return;
         const w = new RowBinary();
-        for (const i of idx) enc(w, records[i]!, seq + i);
+        for (const i of idx) enc(w, records[i]!, seqOf(i));
         await insertRowBinary(node, `${table} (${cols})`, w.bytes(), this.opts);
       }),
     );
