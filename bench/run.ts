@@ -2,7 +2,7 @@
  * Benchmarks Vantage against peer tools on the same synthetic capture, in one run, warm in the
  * page cache. Prints packets/s, Gbit/s-equivalent, peak memory and Vantage's ratio to each peer.
  *
- * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|live|events]
+ * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|live|events|scale]
  *        (stage benches take their own options, e.g. --store-gb 10 for the packet store)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -164,6 +164,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['policy', 'policy.js', 'benchPolicyCompliance'],
   ['bus', 'bus.js', 'benchBus'],
   ['events', 'events.js', 'benchEvents'],
+  ['scale', 'scale.js', 'benchScale'],
 ];
 
 async function main(): Promise<void> {

@@ -309,7 +309,7 @@ export class ClickHouseStore implements RecordStore {
           }
         }
         if (idx.length === 0) return;
-        const w = new RowBinary();
+        const w = new RowBinary(Math.max(1 << 16, idx.length * 48 * chColumns(def).length));
         for (const i of idx) enc(w, records[i]!, seqOf(i));
         await insertRowBinary(node, `${table} (${cols})`, w.bytes(), this.opts);
       }),
