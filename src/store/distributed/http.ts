@@ -46,12 +46,23 @@ async function send(
 ): Promise<string> {
   const p = { ...params };
   if (o.database) p.database = o.database;
-  const res = await fetch(endpoint(n, p), {
-    method: 'POST',
-    headers: headers(n),
-    body,
-    signal: AbortSignal.timeout(o.timeoutMs ?? 300_000),
-  });
+  const go = () =>
+    fetch(endpoint(n, p), {
+      method: 'POST',
+      headers: headers(n),
+      body,
+      signal: AbortSignal.timeout(o.timeoutMs ?? 300_000),
+    });
+  let res: Response;
+  try {
+    res = await go();
+  } catch (e) {
+    // ClickHouse closes idle keep-alive connections after 3 s, fetch keeps them 4 s: a request
+    // sent on one it just closed fails before the server read it. Sent again once, anew.
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw e;
+    res = await go();
+  }
   const text = await res.text();
   if (!res.ok) throw new ClickHouseError(`clickhouse ${n.url}: ${text.trim().slice(0, 2000)}`, res.status);
   return text;
