@@ -63,8 +63,8 @@ async function clickhouse(): Promise<void> {
         // Generated on each shard: 4,000 servers, 7 days, the columns a top-N reads filled.
         const q = `INSERT INTO bench.flow_local (first_ts, last_ts, server_ip, client_ip, client_wire_bytes, server_wire_bytes, client_packets, server_packets, proto, _seq)
           SELECT 1704067200000000 + number * 6048, 1704067200000000 + number * 6048 + 1000,
-            toFixedString(unhex(concat('00000000000000000000FFFF0A', lpad(hex(intHash32(number) % 4000), 6, '0'))), 16),
-            toFixedString(unhex(concat('00000000000000000000FFFFC0A8', lpad(hex(number % 65536), 4, '0'))), 16),
+            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(167772160 + intHash32(number) % 4000)))), 16),
+            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(3232235520 + number % 65536)))), 16),
             intHash32(number) % 1500, intHash32(number + 1) % 60000, 3, 4, 6, ${i} * ${per} + number
           FROM numbers(${per})`;
         const r = await fetch(u, { method: 'POST', body: q, signal: AbortSignal.timeout(3_600_000) });
