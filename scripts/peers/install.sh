@@ -16,7 +16,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     libpcap-dev g++ make python3 python3-venv \
     nats-server rsyslog python3-aiosmtpd openssl freeradius-utils \
     nmap hping3 hydra iodine openssh-server python3-scapy nftables \
-    maven openjdk-17-jre-headless >/dev/null
+    maven openjdk-17-jre-headless clickhouse-server clickhouse-client >/dev/null
 fi
 
 # Apache Kafka 4.1 (KRaft) and its dependencies, from Maven Central.
@@ -48,4 +48,8 @@ fi
 if [ ! -x "$VENV/bin/openapi-python-client" ]; then
   "$VENV/bin/pip" install -q "openapi-python-client==0.29.1"
 fi
+
+# chdb (current ClickHouse in-process): the modern engine the ClickHouse store is tested on
+# beside Debian's clickhouse-server 18.16 (scripts/peers/chdb-http.py serves it over HTTP).
+"$VENV/bin/python" -c 'import chdb' 2>/dev/null || "$VENV/bin/pip" install -q chdb
 echo "peers ready in $PEERS"

@@ -1,5 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import type { AlertHub } from '../bus/hub.js';
+import type { Central } from '../central/central.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
@@ -63,6 +64,8 @@ export interface ApiContext {
   corsOrigins?: string[];
   /** Response playbooks, runs, approvals and their audit chain, when configured. */
   respond?: Responder;
+  /** The central (config key central): sensors, join, federated pcap. */
+  central?: Central;
   /** Counters of live sources and the broker, added to GET /api/v1/stats. */
   liveStats?: () => Record<string, unknown>;
   /** `degraded` with the reasons while a source is losing data (the loss ledger). */

@@ -15,6 +15,7 @@ import {
   requestId,
   schemaController,
 } from './contract.js';
+import { federationRoutes } from './federation/routes.js';
 import { swaggerOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -161,6 +162,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   geoRoutes(app, ctx);
   if (ctx.intel) intelRoutes(app, ctx, ctx.intel);
   if (ctx.respond) playbookRoutes(app, ctx, ctx.respond);
+  federationRoutes(app, ctx, ctx.central);
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

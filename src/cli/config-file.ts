@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { type CentralConfig, parseCentralConfig } from '../central/config.js';
 import { parseBytes } from '../common/budget.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -13,6 +14,7 @@ import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
+import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -90,6 +92,10 @@ export interface FileConfig {
   events?: EventsConfig;
   /** Behaviour detectors: thresholds, off switches, allow lists, internal networks. */
   detect?: DetectConfig;
+  /** The record store: embedded (default) or ClickHouse ({"backend": "clickhouse", "url", ...}). */
+  store?: StoreConfig;
+  /** Run as a central over these sensors: every query fans out to them and is merged. */
+  central?: CentralConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -123,6 +129,8 @@ const TOP_KEYS = [
   'events',
   'detect',
   'respond',
+  'store',
+  'central',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -177,6 +185,8 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.events !== undefined) c.events = parseEventsConfig(o.events, 'events');
   if (o.detect !== undefined) c.detect = parseDetectConfig(o.detect, 'detect');
   if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
+  if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
+  if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
   return c;
 }
 

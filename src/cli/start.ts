@@ -16,6 +16,8 @@ import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { Central } from '../central/central.js';
+import type { CentralConfig } from '../central/config.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
@@ -39,9 +41,11 @@ import { PolicyWatcher } from '../policy/watcher.js';
 import type { ResponderConfig } from '../respond/config.js';
 import { pcapEvidence } from '../respond/evidence.js';
 import { createResponder, type Responder } from '../respond/responder.js';
-import { createEmbeddedStore, type EmbeddedStore } from '../store/embedded/store.js';
+import type { StoreConfig } from '../store/distributed/config.js';
+import { createClickHouseStore } from '../store/distributed/store.js';
+import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
-import type { Rec } from '../store/types.js';
+import type { Rec, RecordStore } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
 import {
   type CaptureSourceConfig,
@@ -151,6 +155,10 @@ export interface ProductOptions {
   intel?: IntelConfig;
   /** Response playbooks, adapters and approvers (config key respond). */
   respond?: ResponderConfig;
+  /** The record store (default: embedded in dataDir). */
+  store?: StoreConfig;
+  /** Run as a central over these sensors. */
+  central?: CentralConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -165,7 +173,7 @@ export interface ProductOptions {
 
 export interface Product {
   app: FastifyInstance;
-  store: EmbeddedStore;
+  store: RecordStore & { readonly dataDir: string };
   tokens: TokenStore;
   url: string;
   /** Resolves when the first-start sample ingest is done (at once when there is none). */
@@ -208,16 +216,22 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   });
   const budget = memoryBudget(o.memoryBudget);
   const ledger = new LossLedger();
-  const store = createEmbeddedStore(
-    {
-      dataDir,
-      retentionDays: o.retentionDays ?? 0,
-      retentionBytes: budgets.records,
-      memoryLimit: budget.duckdb,
-      threads: budget.duckdbThreads,
-    },
-    { log },
-  );
+  const base =
+    o.store?.backend === 'clickhouse'
+      ? createClickHouseStore({ retentionDays: o.retentionDays ?? 0, ...o.store, dataDir }, { log })
+      : createEmbeddedStore(
+          {
+            dataDir,
+            retentionDays: o.retentionDays ?? 0,
+            retentionBytes: budgets.records,
+            memoryLimit: budget.duckdb,
+            threads: budget.duckdbThreads,
+          },
+          { log },
+        );
+  // A central answers from its sensors (and its own records): the store fans out and merges.
+  const central = o.central ? new Central(o.central, base, dataDir, log) : null;
+  const store = central ? central.store : base;
   try {
     await store.start();
   } catch (e) {
@@ -424,7 +438,10 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     tmpDir,
     webDir: join(ROOT, 'web', 'dist'),
     ingest,
-    ...(recorder ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } } : {}),
+    ...(recorder && !central
+      ? { pcap: { store: recorder.store, audit, flowPresence: flowPresence(store) } }
+      : {}),
+    ...(central ? { central } : {}),
     ...(broker ? { broker: { broker, audit } } : {}),
     alerts: alertHub,
     bus,
@@ -658,6 +675,8 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.sinks) o.sinks = file.sinks;
   if (file.events) o.events = file.events;
   if (file.detect) o.detect = file.detect;
+  if (file.store) o.store = file.store;
+  if (file.central) o.central = file.central;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

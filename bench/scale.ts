@@ -1,0 +1,171 @@
+/**
+ * Scale-out benchmark (part of `npm run bench`; alone: node dist/bench/scale.js).
+ *
+ * 1. Rows/s into ClickHouse (2 shards of clickhouse-server 18.16 on loopback) through the bus
+ *    ingester's write path (ClickHouseStore.appendAt: RowBinary, one insert per shard per
+ *    batch), full flow records, batches of 200,000.
+ * 2. Top-10 server_ip by bytes over VANTAGE_BENCH_CH_ROWS rows (default 100M) generated inside
+ *    ClickHouse (INSERT … SELECT from numbers() on each shard), through the Distributed table.
+ * 3. Federated query latency: a central over 3 sensors versus one sensor (same rows per sensor),
+ *    top-10 and a count over HTTP, median of 20.
+ *
+ * Environment: VANTAGE_BENCH_CH_ROWS, VANTAGE_BENCH_CH_APPEND (rows for 1., default 4M).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Product, startProduct } from '../src/cli/start.js';
+import { silentLogger } from '../src/common/log.js';
+import { createClickHouseStore, LOCAL_SEQ_LIMIT } from '../src/store/distributed/store.js';
+import { syntheticFlows } from '../src/store/synthetic.js';
+import { startClickHouseCluster } from '../test/support/clickhouse.js';
+import { isMissing } from '../test/support/peers.js';
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function clickhouse(): Promise<void> {
+  const c = await startClickHouseCluster(2);
+  if (isMissing(c)) {
+    out(`clickhouse: skipped (${c.missing})`);
+    return;
+  }
+  try {
+    const store = createClickHouseStore(
+      { url: c.urls[0]!, shards: c.urls, cluster: c.cluster, database: 'bench' },
+      { log: silentLogger },
+    );
+    await store.start();
+    const total = Number(process.env.VANTAGE_BENCH_CH_APPEND ?? 4_000_000);
+    const batch = syntheticFlows(200_000, { seed: 1 });
+    // Bus messages of 256 records, as the ingester receives them.
+    const messages = (k: number) =>
+      Array.from({ length: batch.length / 256 + 1 }, (_, m) => ({
+        records: batch.slice(m * 256, m * 256 + 256),
+        seqBase: LOCAL_SEQ_LIMIT + (k * 1000 + m) * 4096,
+      })).filter((b) => b.records.length > 0);
+    const t0 = performance.now();
+    let n = 0;
+    for (let k = 0; n < total; k++) {
+      await store.appendAt('flow', messages(k));
+      n += batch.length;
+    }
+    const s = (performance.now() - t0) / 1000;
+    out(
+      `ingest write path: ${n.toLocaleString()} full flow rows in ${s.toFixed(1)} s = ${(n / s / 1e6).toFixed(2)}M rows/s (2 shards, batches of 200k)`,
+    );
+
+    const rows = Number(process.env.VANTAGE_BENCH_CH_ROWS ?? 100_000_000);
+    const per = Math.ceil(rows / c.urls.length);
+    const t1 = performance.now();
+    await Promise.all(
+      c.urls.map(async (u, i) => {
+        // Generated on each shard: 4,000 servers, 7 days, the columns a top-N reads filled.
+        const q = `INSERT INTO bench.flow_local (first_ts, last_ts, server_ip, client_ip, client_wire_bytes, server_wire_bytes, client_packets, server_packets, proto, _seq)
+          SELECT 1704067200000000 + number * 6048, 1704067200000000 + number * 6048 + 1000,
+            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(167772160 + intHash32(number) % 4000)))), 16),
+            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(3232235520 + number % 65536)))), 16),
+            intHash32(number) % 1500, intHash32(number + 1) % 60000, 3, 4, 6, ${i} * ${per} + number
+          FROM numbers(${per})`;
+        const r = await fetch(u, { method: 'POST', body: q, signal: AbortSignal.timeout(3_600_000) });
+        if (!r.ok) throw new Error(await r.text());
+      }),
+    );
+    out(
+      `generated ${(per * c.urls.length).toLocaleString()} rows in ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+    );
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await store.top({ type: 'flow', by: 'bytes', dim: 'server_ip', limit: 10 });
+      times.push(performance.now() - t);
+    }
+    const day: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await store.top({
+        type: 'flow',
+        by: 'bytes',
+        dim: 'server_ip',
+        limit: 10,
+        after: Date.UTC(2024, 0, 3) * 1000,
+        before: Date.UTC(2024, 0, 4) * 1000,
+      });
+      day.push(performance.now() - t);
+    }
+    const total2 = await store.count('flow', {});
+    out(
+      `top-10 server_ip by bytes over ${total2.toLocaleString()} rows: ${(median(times) / 1000).toFixed(2)} s (all), ${(median(day) / 1000).toFixed(2)} s (one day); median of 5`,
+    );
+    await store.dropAll();
+    await store.stop();
+  } finally {
+    await c.stop();
+  }
+}
+
+async function federation(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'vantage-bench-fed-'));
+  const nodes: { p: Product; token: string }[] = [];
+  const start = async (name: string, extra: object = {}) => {
+    let token = '';
+    const p = await startProduct({
+      dataDir: join(root, name),
+      host: '127.0.0.1',
+      port: 0,
+      samples: false,
+      packets: false,
+      rateLimit: 1e9,
+      log: silentLogger,
+      print: (s) => {
+        token = /vt_[A-Za-z0-9_-]+/.exec(s)?.[0] ?? token;
+      },
+      ...extra,
+    });
+    nodes.push({ p, token });
+    return { p, token };
+  };
+  try {
+    const sensors = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await start(`s${i}`);
+      for (let k = 0; k < 5; k++)
+        await s.p.store.append('flow', syntheticFlows(100_000, { seed: i * 10 + k }));
+      sensors.push(s);
+    }
+    const central = await start('central', {
+      central: { sensors: sensors.map((s, i) => ({ name: `s${i}`, url: s.p.url, token: s.token })) },
+    });
+    const time = async (n: { p: Product; token: string }, path: string) => {
+      const xs: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        const r = await fetch(n.p.url + path, { headers: { authorization: `Bearer ${n.token}` } });
+        await r.arrayBuffer();
+        xs.push(performance.now() - t);
+      }
+      return median(xs);
+    };
+    for (const path of [
+      '/api/v1/top?by=bytes&dim=server_ip&limit=10&after=2000-01-01',
+      '/api/v1/kpis?metric=bps&step=1h&after=2000-01-01',
+      '/api/v1/flows?limit=100&after=2000-01-01',
+    ]) {
+      const one = await time(sensors[0]!, path);
+      const fed = await time(central, path);
+      out(
+        `${path.split('?')[0]} (${path.split('?')[1]}): one sensor ${one.toFixed(1)} ms, central over 3 ${fed.toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    for (const n of nodes.reverse()) await n.p.stop().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+export async function benchScale(): Promise<void> {
+  await clickhouse();
+  await federation();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchScale();

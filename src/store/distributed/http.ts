@@ -1,0 +1,123 @@
+/**
+ * A minimal ClickHouse HTTP client: statements go in the POST body, inserts carry their rows
+ * (RowBinary) in the body with the statement in `query`. Results are read as TabSeparated,
+ * the one text format whose escaping is identical on 18.16 and current servers.
+ */
+export interface ChNode {
+  /** http://host:port of the node's HTTP interface. */
+  url: string;
+  user?: string;
+  password?: string;
+}
+
+export class ClickHouseError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ClickHouseError';
+  }
+}
+
+export interface HttpOpts {
+  database?: string;
+  timeoutMs?: number;
+}
+
+function headers(n: ChNode): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (n.user) h['X-ClickHouse-User'] = n.user;
+  if (n.password) h['X-ClickHouse-Key'] = n.password;
+  return h;
+}
+
+function endpoint(n: ChNode, params: Record<string, string>): string {
+  const u = new URL(n.url);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+async function send(
+  n: ChNode,
+  params: Record<string, string>,
+  body: string | Uint8Array,
+  o: HttpOpts,
+): Promise<string> {
+  const p = { ...params };
+  if (o.database) p.database = o.database;
+  const go = () =>
+    fetch(endpoint(n, p), {
+      method: 'POST',
+      headers: headers(n),
+      body,
+      signal: AbortSignal.timeout(o.timeoutMs ?? 300_000),
+    });
+  let res: Response;
+  try {
+    res = await go();
+  } catch (e) {
+    // ClickHouse closes idle keep-alive connections after 3 s, fetch keeps them 4 s: a request
+    // sent on one it just closed fails before the server read it. Sent again once, anew.
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw e;
+    res = await go();
+  }
+  const text = await res.text();
+  if (!res.ok) throw new ClickHouseError(`clickhouse ${n.url}: ${text.trim().slice(0, 2000)}`, res.status);
+  return text;
+}
+
+/** Run a statement; returns the raw TabSeparated answer. */
+export function exec(n: ChNode, sql: string, o: HttpOpts = {}): Promise<string> {
+  return send(n, {}, sql, o);
+}
+
+/** Run a SELECT and return its rows as arrays of unescaped fields (null for \N). */
+export async function rows(n: ChNode, sql: string, o: HttpOpts = {}): Promise<(string | null)[][]> {
+  return parseTsv(await send(n, {}, `${sql} FORMAT TabSeparated`, o));
+}
+
+/** Insert RowBinary rows into a table. */
+export async function insertRowBinary(
+  n: ChNode,
+  table: string,
+  data: Uint8Array,
+  o: HttpOpts = {},
+): Promise<void> {
+  await send(n, { query: `INSERT INTO ${table} FORMAT RowBinary` }, data, o);
+}
+
+const UNESCAPE: Record<string, string> = {
+  b: '\b',
+  f: '\f',
+  r: '\r',
+  n: '\n',
+  t: '\t',
+  '0': '\0',
+  "'": "'",
+  '\\': '\\',
+  a: '\x07',
+  v: '\v',
+};
+
+function field(s: string): string | null {
+  if (s === '\\N') return null;
+  if (!s.includes('\\')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) {
+      const e = s[++i]!;
+      out += UNESCAPE[e] ?? e;
+    } else out += c;
+  }
+  return out;
+}
+
+export function parseTsv(text: string): (string | null)[][] {
+  if (text.length === 0) return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => l.split('\t').map(field));
+}
