@@ -62,6 +62,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, events: Event
         // An empty batch is a batch of nothing, not an error (a shipper's heartbeat).
         const body = typeof req.body === 'string' ? req.body : '';
         const r = events.ingest(format, body);
+        // 202 means the alerts are stored: a kill -9 after the answer loses none of them.
+        if (r.alerts > 0) await ctx.alerts?.flush();
         ctx.metrics.inc('vantage_api_events_total', 'Events posted to the API.', { format }, r.accepted);
         return reply.code(202).send(r);
       },

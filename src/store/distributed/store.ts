@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Coded, Cond } from '../filter.js';
+import { seriesFromParts } from '../series.js';
 import type {
   ListQuery,
   Page,
@@ -486,58 +487,19 @@ export class ClickHouseStore implements RecordStore {
       throw badRequest(
         `too many points (over ${MAX_GROUP_ROWS}); use a larger step, a shorter range or a coarser group_by`,
       );
-    const per = sq.metric === 'bps' || sq.metric === 'pps' || sq.metric === 'flows' ? sq.step : 0;
-    type Acc = Map<number, [number, number]>;
-    const groups = new Map<string | null, { total: number; acc: Acc }>();
-    const buckets = new Set<number>();
-    for (const r of got) {
-      const b = Number(r[0]);
-      buckets.add(b);
-      const key = g ? fromText(gt, r[1] ?? null) : null;
-      const k = key === null ? null : String(key);
-      const num = Number(r[g ? 2 : 1] ?? 0);
-      const den = Number(r[g ? 3 : 2] ?? 0);
-      let e = groups.get(k);
-      if (!e) {
-        e = { total: 0, acc: new Map() };
-        groups.set(k, e);
-      }
-      e.total += num;
-      const a = e.acc.get(b) ?? [0, 0];
-      a[0] += num;
-      a[1] += den;
-      e.acc.set(b, a);
-    }
-    const keep = sq.groups ?? 10;
-    const sorted = [...groups.entries()].sort((x, y) => y[1].total - x[1].total);
-    const top = sorted.slice(0, keep);
-    if (sorted.length > keep) {
-      const other: Acc = new Map();
-      for (const [, e] of sorted.slice(keep)) {
-        for (const [b, [n, d]] of e.acc) {
-          const a = other.get(b) ?? [0, 0];
-          a[0] += n;
-          a[1] += d;
-          other.set(b, a);
-        }
-      }
-      top.push(['other', { total: 0, acc: other }]);
-    }
-    const allBuckets = [...buckets].sort((a, b) => a - b);
-    return {
-      metric: sq.metric,
-      step: sq.step,
-      unit: m.unit,
-      series: top.map(([group, e]) => ({
-        group,
-        points: allBuckets.map((b): [string, number | null] => {
-          const a = e.acc.get(b);
-          if (!a) return [microsToIso(b), per ? 0 : null];
-          const v = per ? a[0] / per : a[1] > 0 ? a[0] / a[1] : null;
-          return [microsToIso(b), v === null ? null : Number(v.toPrecision(9))];
-        }),
-      })),
-    };
+    return seriesFromParts(
+      got.map((r) => {
+        const key = g ? fromText(gt, r[1] ?? null) : null;
+        return {
+          bucket: Number(r[0]),
+          group: key === null ? null : String(key),
+          num: Number(r[g ? 2 : 1] ?? 0),
+          den: Number(r[g ? 3 : 2] ?? 0),
+        };
+      }),
+      sq,
+      m.unit,
+    );
   }
 
   /** A quantile (or max) of a per-flow metric per bucket; groups ranked by flows measured. */

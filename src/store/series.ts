@@ -1,0 +1,65 @@
+import type { Series, SeriesQuery } from './types.js';
+import { microsToIso } from './values.js';
+
+/** One bucket of one group as a backend's query returns it: the metric's numerator and denominator. */
+export interface SeriesPart {
+  bucket: number;
+  group: string | null;
+  num: number;
+  den: number;
+}
+
+/**
+ * A KPI series from additive parts, the same for every backend: groups ranked by their total,
+ * the rest summed into "other", rates per second for bps/pps/flows, ratios otherwise, every
+ * bucket of any group present in every series.
+ */
+export function seriesFromParts(parts: Iterable<SeriesPart>, sq: SeriesQuery, unit: string): Series {
+  const per = sq.metric === 'bps' || sq.metric === 'pps' || sq.metric === 'flows' ? sq.step : 0;
+  type Acc = Map<number, [number, number]>;
+  const groups = new Map<string | null, { total: number; acc: Acc }>();
+  const buckets = new Set<number>();
+  for (const p of parts) {
+    buckets.add(p.bucket);
+    let e = groups.get(p.group);
+    if (!e) {
+      e = { total: 0, acc: new Map() };
+      groups.set(p.group, e);
+    }
+    e.total += p.num;
+    const a = e.acc.get(p.bucket) ?? [0, 0];
+    a[0] += p.num;
+    a[1] += p.den;
+    e.acc.set(p.bucket, a);
+  }
+  const keep = sq.groups ?? 10;
+  const sorted = [...groups.entries()].sort((x, y) => y[1].total - x[1].total);
+  const top = sorted.slice(0, keep);
+  if (sorted.length > keep) {
+    const other: Acc = new Map();
+    for (const [, e] of sorted.slice(keep)) {
+      for (const [b, [n, d]] of e.acc) {
+        const a = other.get(b) ?? [0, 0];
+        a[0] += n;
+        a[1] += d;
+        other.set(b, a);
+      }
+    }
+    top.push(['other', { total: 0, acc: other }]);
+  }
+  const allBuckets = [...buckets].sort((a, b) => a - b);
+  return {
+    metric: sq.metric,
+    step: sq.step,
+    unit,
+    series: top.map(([group, e]) => ({
+      group,
+      points: allBuckets.map((b): [string, number | null] => {
+        const a = e.acc.get(b);
+        if (!a) return [microsToIso(b), per ? 0 : null];
+        const v = per ? a[0] / per : a[1] > 0 ? a[0] / a[1] : null;
+        return [microsToIso(b), v === null ? null : Number(v.toPrecision(9))];
+      }),
+    })),
+  };
+}
