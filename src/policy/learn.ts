@@ -63,6 +63,8 @@ export interface LearnConfig {
   maxPorts: number;
   /** Internal hosts clustered one by one; beyond it hosts are grouped by /24 (bounded work). */
   maxHosts: number;
+  /** Distinct host → service pairs kept; connections of pairs beyond it are counted, not learned. */
+  maxPairs: number;
   /** Groups carried over from an earlier version: pinned ones keep their members and names. */
   previous?: PolicyDoc;
   createdBy: string;
@@ -76,6 +78,7 @@ export const DEFAULT_LEARN: LearnConfig = {
   similarity: 0.45,
   maxPorts: 16,
   maxHosts: 5000,
+  maxPairs: 1_000_000,
   createdBy: 'vantage',
 };
 
@@ -101,6 +104,8 @@ export class PolicyLearner {
   private readonly edges = new Map<string, HostEdge>();
   private readonly hosts = new Set<string>();
   private flows = 0;
+  /** Connections not learned because `maxPairs` was reached. */
+  private dropped = 0;
   private minUs = Number.POSITIVE_INFINITY;
   /** Days and 10-minute slots in which any traffic was seen: stability is judged against them. */
   private readonly activeDays = new Set<number>();
@@ -120,6 +125,10 @@ export class PolicyLearner {
     if (c.tsUs > this.maxUs) this.maxUs = c.tsUs;
     const k = `${c.client}|${c.server}|${c.proto}|${c.port}`;
     let e = this.edges.get(k);
+    if (!e && this.edges.size >= this.cfg.maxPairs) {
+      this.dropped++;
+      return;
+    }
     if (!e) {
       e = { flows: 0, bytes: 0, first: c.tsUs, last: c.tsUs, days: new Set(), slots: new Set() };
       this.edges.set(k, e);
@@ -464,7 +473,12 @@ export class PolicyLearner {
       status: 'proposed',
       created: now.toISOString(),
       created_by: this.cfg.createdBy,
-      window: { after: iso(this.minUs), before: iso(this.maxUs), flows: this.flows },
+      window: {
+        after: iso(this.minUs),
+        before: iso(this.maxUs),
+        flows: this.flows,
+        ...(this.dropped > 0 ? { not_learned: this.dropped } : {}),
+      },
       internal: [...this.cfg.internal],
       groups: groups.filter((g) => used.has(g.id) || g.pinned),
       edges,

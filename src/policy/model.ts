@@ -55,7 +55,13 @@ export interface PolicyDoc {
   approved_by?: string;
   approved_at?: string;
   /** The stored flows the proposal was learned from. */
-  window: { after: string | null; before: string | null; flows: number };
+  window: {
+    after: string | null;
+    before: string | null;
+    flows: number;
+    /** Connections left out because the learner's bound on distinct pairs was reached. */
+    not_learned?: number;
+  };
   /** Networks treated as internal. */
   internal: string[];
   groups: PolicyGroup[];

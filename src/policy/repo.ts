@@ -10,6 +10,9 @@ import {
   validatePolicy,
 } from './model.js';
 
+/** Proposals waiting for review: each is a whole document on disk, so they are bounded. */
+const MAX_PROPOSALS = 50;
+
 export interface PolicyDiff {
   from: { id: string; version: number } | null;
   to: { id: string; version: number };
@@ -88,7 +91,14 @@ export class PolicyRepo {
 
   saveProposal(doc: PolicyDoc): PolicyDoc {
     if (doc.status !== 'proposed') throw new UserError(400, 'only a proposed policy is saved as a proposal');
-    this.write(this.proposalPath(doc.id), doc);
+    const path = this.proposalPath(doc.id);
+    if (!existsSync(path) && readdirSync(join(this.dir, 'proposals')).length >= MAX_PROPOSALS) {
+      throw new UserError(
+        409,
+        `at most ${MAX_PROPOSALS} proposals wait for review; approve or discard one first`,
+      );
+    }
+    this.write(path, doc);
     return doc;
   }
 

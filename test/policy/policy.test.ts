@@ -177,3 +177,23 @@ describe('policy approval and compliance', () => {
     assert.match(k8s, /- \{ protocol: TCP, port: 5432 \}/);
   });
 });
+
+describe('policy learning is bounded', () => {
+  it('keeps at most maxPairs host pairs and says how many connections it left out', () => {
+    const l = new PolicyLearner({ createdBy: 'a', maxPairs: 10 });
+    for (let i = 0; i < 100; i++) {
+      l.add({ client: `10.1.0.${i}`, server: '10.2.0.1', proto: 6, port: 443, tsUs: T0 * 1e6 + i, bytes: 1 });
+    }
+    const p = l.propose();
+    assert.equal(p.window.flows, 100);
+    assert.equal(p.window.not_learned, 90);
+  });
+
+  it('keeps at most 50 proposals waiting for review', () => {
+    const repo = new PolicyRepo(join(dir, 'bounded'));
+    for (let i = 0; i < 50; i++) repo.saveProposal({ ...proposal, id: `p${i}` });
+    assert.throws(() => repo.saveProposal({ ...proposal, id: 'p50' }), /at most 50 proposals/);
+    // Editing a waiting proposal is not a new one.
+    repo.saveProposal({ ...proposal, id: 'p7' });
+  });
+});

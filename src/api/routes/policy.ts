@@ -103,7 +103,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ApiContext, deps: Policy
           },
           { additionalProperties: false },
         ),
-        response: { 201: Doc, 400: ErrorSchema },
+        response: { 201: Doc, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req, reply) => {
