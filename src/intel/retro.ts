@@ -34,58 +34,15 @@ export interface HuntProgress {
   error?: string;
 }
 
+/** The connection fields every L7 record shares with its flow (src/schema/tls.ts l7FlowFields). */
+const CONN = ['flow_id', 'community_id', 'proto', 'client_ip', 'client_port', 'server_ip', 'server_port'];
+
 /** Record types a hunt reads, with the fields the matcher needs (a narrow read is a fast one). */
 const HUNT_TYPES: Record<string, string[]> = {
-  flow: [
-    'flow_id',
-    'community_id',
-    'proto',
-    'client_ip',
-    'client_port',
-    'server_ip',
-    'server_port',
-    'first_ts',
-    'last_ts',
-  ],
-  dns: [
-    'flow_id',
-    'community_id',
-    'proto',
-    'client_ip',
-    'client_port',
-    'server_ip',
-    'server_port',
-    'ts',
-    'query',
-    'answers',
-  ],
-  http: [
-    'flow_id',
-    'community_id',
-    'proto',
-    'client_ip',
-    'client_port',
-    'server_ip',
-    'server_port',
-    'ts',
-    'host',
-    'uri',
-  ],
-  tls: [
-    'flow_id',
-    'community_id',
-    'proto',
-    'client_ip',
-    'client_port',
-    'server_ip',
-    'server_port',
-    'ts',
-    'sni',
-    'ja3',
-    'ja3s',
-    'ja4',
-    'cert_sha256',
-  ],
+  flow: [...CONN, 'first_ts', 'last_ts'],
+  dns: [...CONN, 'ts', 'query', 'answers'],
+  http: [...CONN, 'ts', 'host', 'uri'],
+  tls: [...CONN, 'ts', 'sni', 'ja3', 'ja3s', 'ja4', 'cert_sha256'],
   exported_flow: ['community_id', 'proto', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'first_ts', 'last_ts'],
 };
 
