@@ -4,6 +4,7 @@ import { can, type Page, qs, sendJson } from '../api';
 import { time } from '../format';
 import { href } from '../router';
 import { useJson, useSession, useTime } from '../state';
+import { CursorPager } from './CursorPager';
 import { ErrorBox } from './Status';
 
 const FIELDS =
@@ -269,23 +270,13 @@ export function AlertTable({
           </tbody>
         </table>
       </div>
-      <div className="pager">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => setCursors((c) => c.slice(0, -1))}
-        >
-          ← Previous
-        </button>
-        <span className="muted">Page {cursors.length + 1}</span>
-        <button
-          type="button"
-          disabled={!q.data?.next}
-          onClick={() => q.data?.next && setCursors((c) => [...c, q.data!.next!])}
-        >
-          Next →
-        </button>
-      </div>
+      <CursorPager
+        cursors={cursors}
+        setCursors={setCursors}
+        next={q.data?.next}
+        previousLabel="← Previous"
+        nextLabel="Next →"
+      />
     </div>
   );
 }

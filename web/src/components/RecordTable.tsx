@@ -3,6 +3,7 @@ import { download, type Page, qs, type Rec, type TypeInfo } from '../api';
 import { cell } from '../format';
 import { href } from '../router';
 import { useJson, useTime } from '../state';
+import { CursorPager } from './CursorPager';
 import { ErrorBox } from './Status';
 
 const DEFAULT_COLUMNS: Record<string, string[]> = {
@@ -239,23 +240,13 @@ export function RecordTable({
           </tbody>
         </table>
       </div>
-      <div className="pager">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => setCursors((c) => c.slice(0, -1))}
-        >
-          ← Newer
-        </button>
-        <span className="muted">Page {cursors.length + 1}</span>
-        <button
-          type="button"
-          disabled={!q.data?.next}
-          onClick={() => q.data?.next && setCursors((c) => [...c, q.data!.next!])}
-        >
-          Older →
-        </button>
-      </div>
+      <CursorPager
+        cursors={cursors}
+        setCursors={setCursors}
+        next={q.data?.next}
+        previousLabel="← Newer"
+        nextLabel="Older →"
+      />
     </div>
   );
 }
