@@ -51,7 +51,8 @@ export class AlertHub {
   private timer: NodeJS.Timeout | null = null;
   private publisher: AlertPublisher | null = null;
   private readonly listeners = new Set<(a: AlertRecord) => void>();
-  readonly counters = { received: 0, stored: 0, published: 0, storeErrors: 0, publishErrors: 0 };
+  private queued: Promise<void> | null = null;
+  readonly counters = { received: 0, stored: 0, published: 0, storeErrors: 0, publishErrors: 0, dropped: 0 };
 
   constructor(
     private readonly deps: AlertHubDeps,
@@ -100,6 +101,12 @@ export class AlertHub {
       m.set('vantage_alerts_published', 'Alert writes handed to the bus.', {}, c.published);
       m.set('vantage_alerts_store_errors', 'Alert batches the store refused.', {}, c.storeErrors);
       m.set('vantage_alerts_publish_errors', 'Alert batches the bus refused.', {}, c.publishErrors);
+      m.set(
+        'vantage_alerts_dropped',
+        'Alerts dropped while the store did not answer (over the bound).',
+        {},
+        c.dropped,
+      );
     });
   }
 
@@ -121,17 +128,27 @@ export class AlertHub {
       rec.src_user = this.deps.identity(rec.src_ip, Date.parse(rec.last_ts));
     }
     // A newer state of a waiting alert replaces it: only the latest needs writing.
-    this.pending.delete(rec.alert_id);
+    const waiting = this.pending.delete(rec.alert_id);
+    // A store that stopped answering must not grow memory without end: past twice the bound,
+    // new alerts are counted and dropped (updates of waiting ones still replace them).
+    if (!waiting && this.pending.size >= 2 * this.cfg.maxPending) {
+      this.counters.dropped++;
+      return;
+    }
     this.pending.set(rec.alert_id, rec);
     if (this.pending.size >= this.cfg.maxPending) void this.flush();
   };
 
   /** Store and publish everything waiting; resolves when it is durable and handed on. */
   flush(): Promise<void> {
-    if (this.pending.size === 0) return this.chain;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    this.chain = this.chain.then(async () => {
+    // At most one write waits behind the running one, and it takes whatever is pending when it
+    // starts: callers meanwhile share it (bounded however often the timer fires).
+    if (this.queued) return this.queued;
+    const run = this.chain.then(async () => {
+      this.queued = null;
+      if (this.pending.size === 0) return;
+      const batch = [...this.pending.values()];
+      this.pending = new Map();
       try {
         await this.deps.store.append('alert', batch);
         this.counters.stored += batch.length;
@@ -161,7 +178,9 @@ export class AlertHub {
         this.deps.log.error('publishing alerts failed', { alerts: batch.length, error: String(e) });
       }
     });
-    return this.chain;
+    this.queued = run;
+    this.chain = run;
+    return run;
   }
 
   async get(id: string): Promise<AlertRecord | null> {
