@@ -1,0 +1,166 @@
+import { ConfigError } from '../common/errors.js';
+import { METRICS, type Metric, SERIES_STATS, type SeriesStat } from '../store/types.js';
+import { parseDuration } from '../store/values.js';
+import type { InfluxConfig } from './influx.js';
+import { DEFAULT_KPIS } from './kpis.js';
+import type { PrometheusConfig } from './prometheus.js';
+import type { KpiSpec } from './types.js';
+
+/** The `telemetry` key of the config file: network KPIs to Prometheus and InfluxDB. */
+export interface TelemetryConfig {
+  stepS: number;
+  delayMs: number;
+  intervalMs: number;
+  maxSeries: number;
+  backfillMs: number;
+  kpis: KpiSpec[];
+  /** Serve the newest bucket as OpenMetrics at /metrics/network for Prometheus to scrape. */
+  scrape: boolean;
+  prometheus?: PrometheusConfig;
+  influxdb?: InfluxConfig;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function keys(o: Obj, key: string, allowed: readonly string[]): void {
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k))
+      throw new ConfigError(`${key}.${k}`, `unknown key (expected one of ${allowed.join(', ')})`);
+}
+
+function envStr(v: unknown, key: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(key, 'expected a non-empty string');
+  if (v.startsWith('$ENV:')) {
+    const x = process.env[v.slice(5)];
+    if (x === undefined) throw new ConfigError(key, `environment variable ${v.slice(5)} is not set`);
+    return x;
+  }
+  return v;
+}
+
+function duration(v: unknown, key: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const s = typeof v === 'string' ? parseDuration(v) : null;
+  if (s === null || s * 1000 < min || s * 1000 > max)
+    throw new ConfigError(
+      key,
+      `expected a duration such as "30s", "2m" or "1h", from ${min / 1000} s to ${max / 1000} s`,
+    );
+  return s * 1000;
+}
+
+function url(v: unknown, key: string): string {
+  const s = envStr(v, key);
+  try {
+    const u = new URL(s);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError(key, 'expected an http:// or https:// URL');
+  }
+  return s;
+}
+
+function int(v: unknown, key: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ConfigError(key, `expected an integer from ${min} to ${max}`);
+  return v;
+}
+
+export function parseTelemetryConfig(v: unknown, key = 'telemetry'): TelemetryConfig {
+  if (!isObj(v)) throw new ConfigError(key, 'expected an object');
+  keys(v, key, [
+    'step',
+    'delay',
+    'interval',
+    'maxSeries',
+    'backfill',
+    'kpis',
+    'scrape',
+    'prometheus',
+    'influxdb',
+  ]);
+  const stepMs = duration(v.step, `${key}.step`, 60_000, 10_000, 3_600_000);
+  if (stepMs % 1000 !== 0) throw new ConfigError(`${key}.step`, 'expected whole seconds');
+  const c: TelemetryConfig = {
+    stepS: stepMs / 1000,
+    delayMs: duration(v.delay, `${key}.delay`, 120_000, 0, 86_400_000),
+    intervalMs: duration(v.interval, `${key}.interval`, Math.min(30_000, stepMs), 1000, 3_600_000),
+    maxSeries: int(v.maxSeries, `${key}.maxSeries`, 10_000, 1, 10_000_000),
+    backfillMs: duration(v.backfill, `${key}.backfill`, 0, 0, 7 * 86_400_000),
+    kpis: v.kpis === undefined ? [...DEFAULT_KPIS] : parseKpis(v.kpis, `${key}.kpis`),
+    scrape: v.scrape === undefined ? true : bool(v.scrape, `${key}.scrape`),
+  };
+  if (v.prometheus !== undefined) {
+    const k = `${key}.prometheus`;
+    const o = v.prometheus;
+    if (!isObj(o)) throw new ConfigError(k, 'expected an object');
+    keys(o, k, ['remoteWrite', 'bearerToken', 'basicAuth', 'timeout']);
+    const p: PrometheusConfig = {
+      remoteWrite: url(o.remoteWrite, `${k}.remoteWrite`),
+      timeoutMs: duration(o.timeout, `${k}.timeout`, 10_000, 100, 300_000),
+    };
+    if (o.bearerToken !== undefined) p.bearerToken = envStr(o.bearerToken, `${k}.bearerToken`);
+    if (o.basicAuth !== undefined) {
+      const b = o.basicAuth;
+      if (!isObj(b)) throw new ConfigError(`${k}.basicAuth`, 'expected {"username", "password"}');
+      keys(b, `${k}.basicAuth`, ['username', 'password']);
+      p.basicAuth = {
+        username: envStr(b.username, `${k}.basicAuth.username`),
+        password: envStr(b.password, `${k}.basicAuth.password`),
+      };
+    }
+    c.prometheus = p;
+  }
+  if (v.influxdb !== undefined) {
+    const k = `${key}.influxdb`;
+    const o = v.influxdb;
+    if (!isObj(o)) throw new ConfigError(k, 'expected an object');
+    keys(o, k, ['url', 'db', 'username', 'password', 'retentionPolicy', 'createDatabase', 'timeout']);
+    const i: InfluxConfig = {
+      url: url(o.url, `${k}.url`),
+      db: envStr(o.db ?? 'vantage', `${k}.db`),
+      createDatabase: o.createDatabase === undefined ? true : bool(o.createDatabase, `${k}.createDatabase`),
+      timeoutMs: duration(o.timeout, `${k}.timeout`, 10_000, 100, 300_000),
+    };
+    if (o.username !== undefined) i.username = envStr(o.username, `${k}.username`);
+    if (o.password !== undefined) i.password = envStr(o.password, `${k}.password`);
+    if (o.retentionPolicy !== undefined)
+      i.retentionPolicy = envStr(o.retentionPolicy, `${k}.retentionPolicy`);
+    c.influxdb = i;
+  }
+  return c;
+}
+
+function bool(v: unknown, key: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(key, 'expected true or false');
+  return v;
+}
+
+function parseKpis(v: unknown, key: string): KpiSpec[] {
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(key, 'expected a non-empty list of KPIs');
+  if (v.length > 200) throw new ConfigError(key, 'at most 200 KPIs');
+  return v.map((x, i) => {
+    const k = `${key}[${i}]`;
+    if (!isObj(x)) throw new ConfigError(k, 'expected {"metric": "bps", "stat"?, "groupBy"?, "groups"?}');
+    keys(x, k, ['metric', 'stat', 'groupBy', 'groups']);
+    if (!METRICS.includes(x.metric as Metric))
+      throw new ConfigError(`${k}.metric`, `expected one of ${METRICS.join(', ')}`);
+    const spec: KpiSpec = { metric: x.metric as Metric };
+    if (x.stat !== undefined) {
+      if (!SERIES_STATS.includes(x.stat as SeriesStat))
+        throw new ConfigError(`${k}.stat`, `expected one of ${SERIES_STATS.join(', ')}`);
+      if (spec.metric !== 'rtt_ms' && spec.metric !== 'srt_ms')
+        throw new ConfigError(`${k}.stat`, 'a quantile applies to rtt_ms and srt_ms only');
+      spec.stat = x.stat as SeriesStat;
+    }
+    if (x.groupBy !== undefined) {
+      if (typeof x.groupBy !== 'string' || !/^[a-z_][a-z0-9_]{0,63}$/.test(x.groupBy))
+        throw new ConfigError(`${k}.groupBy`, 'expected a flow field name such as app or server_ip');
+      spec.groupBy = x.groupBy;
+      spec.groups = int(x.groups, `${k}.groups`, 10, 1, 100);
+    } else if (x.groups !== undefined) throw new ConfigError(`${k}.groups`, 'applies only with groupBy');
+    return spec;
+  });
+}
