@@ -16,7 +16,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     libpcap-dev g++ make python3 python3-venv \
     nats-server rsyslog python3-aiosmtpd openssl freeradius-utils \
     nmap hping3 hydra iodine openssh-server python3-scapy nftables \
-    maven openjdk-17-jre-headless clickhouse-server clickhouse-client >/dev/null
+    maven openjdk-17-jre-headless clickhouse-server clickhouse-client \
+    prometheus influxdb snmpd snmp >/dev/null
 fi
 
 # Apache Kafka 4.1 (KRaft) and its dependencies, from Maven Central.

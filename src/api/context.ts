@@ -4,17 +4,15 @@ import type { Central } from '../central/central.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
-
 import type { DetectConfig } from '../detect/config.js';
 import type { Monitors } from '../detect/monitors/monitors.js';
 import type { EventSources } from '../events/index.js';
-
 import type { Intel } from '../intel/intel.js';
 import type { Responder } from '../respond/responder.js';
-
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
+import type { TelemetryExporter } from '../telemetry/exporter.js';
 import type { AuditLog } from './audit.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
@@ -56,6 +54,8 @@ export interface ApiContext {
   detect?: { config: DetectConfig; sensor: string };
   /** Network monitors and their threshold rules. */
   monitors?: Monitors;
+  /** Network KPIs for Prometheus and InfluxDB (served for scraping at /metrics/network). */
+  telemetry?: TelemetryExporter;
   /** The audit log (who changed what). */
   audit?: AuditLog;
   /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */

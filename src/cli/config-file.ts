@@ -15,6 +15,7 @@ import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
+import { parseTelemetryConfig, type TelemetryConfig } from '../telemetry/config.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -96,6 +97,8 @@ export interface FileConfig {
   store?: StoreConfig;
   /** Run as a central over these sensors: every query fans out to them and is merged. */
   central?: CentralConfig;
+  /** Network KPIs to Prometheus (remote write, scrape) and InfluxDB. */
+  telemetry?: TelemetryConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -131,6 +134,7 @@ const TOP_KEYS = [
   'respond',
   'store',
   'central',
+  'telemetry',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -187,6 +191,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
+  if (o.telemetry !== undefined) c.telemetry = parseTelemetryConfig(o.telemetry, 'telemetry');
   return c;
 }
 

@@ -47,6 +47,7 @@ import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec, RecordStore } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
+import { createTelemetry, type TelemetryConfig } from '../telemetry/index.js';
 import {
   type CaptureSourceConfig,
   DEFAULT_PACKETS,
@@ -159,6 +160,8 @@ export interface ProductOptions {
   store?: StoreConfig;
   /** Run as a central over these sensors. */
   central?: CentralConfig;
+  /** Network KPIs to Prometheus and InfluxDB (config key telemetry). */
+  telemetry?: TelemetryConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -347,6 +350,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const policyWatcher = watchers.find((w): w is PolicyWatcher => w instanceof PolicyWatcher)!;
   const monitors = new Monitors({ dataDir, store, emit: alertHub.emit, sensor: o.sensor ?? hostname(), log });
   monitors.start();
+  const telemetry = o.telemetry ? createTelemetry(o.telemetry, { store, dataDir, log, metrics }) : null;
   const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
   alertTimer.unref();
   const exported = exporter ? exportingStore(store, exporter) : store;
@@ -448,6 +452,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     events,
     detect: { config: detectConfig, sensor: o.sensor ?? hostname() },
     monitors,
+    ...(telemetry ? { telemetry } : {}),
     intel,
     policy: { repo: policyRepo, watcher: policyWatcher },
     audit,
@@ -459,6 +464,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   let sources: RunningSources | null = null;
   const loss = lossReporting({ ledger, store, metrics, log });
   const url = await app.listen({ host: o.host, port: o.port });
+  await telemetry?.start();
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
   }, 60_000);
@@ -482,6 +488,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await collector?.stop();
     clearInterval(watchTimer);
     await monitors.stop();
+    await telemetry?.stop();
     await intel.stop();
     // Saves the detectors' baselines and closes what is open.
     for (const w of watchers) w.finish();
@@ -677,6 +684,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.detect) o.detect = file.detect;
   if (file.store) o.store = file.store;
   if (file.central) o.central = file.central;
+  if (file.telemetry) o.telemetry = file.telemetry;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -7,6 +7,9 @@ import { kpiPoints } from './kpis.js';
 import { renderExposition } from './prometheus.js';
 import { type KpiPoint, type KpiSink, type KpiSpec, SinkError, seriesKey } from './types.js';
 
+/** Buckets the scrape exposition looks back for each series' newest value. */
+const LATEST_BUCKETS = 5;
+
 export interface ExporterConfig {
   /** Bucket width, s. */
   stepS: number;
@@ -137,9 +140,16 @@ export class TelemetryExporter {
       return pts;
     };
     try {
-      const lastA = horizon - step;
-      const last = await read(lastA, horizon);
-      if (last.length > 0 || this.latest.length === 0) this.latest = last;
+      // The exposition: each series' newest finished bucket within the last few (a quiet minute
+      // leaves the previous value rather than an empty scrape).
+      const recent = await read(horizon - LATEST_BUCKETS * step, horizon);
+      const newest = new Map<string, KpiPoint>();
+      for (const p of recent) {
+        const k = seriesKey(p);
+        const e = newest.get(k);
+        if (!e || e.tMs < p.tMs) newest.set(k, p);
+      }
+      this.latest = [...newest.values()];
     } catch (e) {
       this.deps.log.warn(`telemetry: cannot read KPIs from the store: ${(e as Error).message}`);
       return;

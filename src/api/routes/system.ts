@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../common/errors.js';
 import { fieldLabel } from '../../schema/registry.js';
 import type { ApiContext } from '../context.js';
 import { produces, Text } from '../contract.js';
+import { ErrorSchema } from '../schemas.js';
 import { ENDPOINTS } from './records.js';
 
 /**
@@ -10,6 +12,7 @@ import { ENDPOINTS } from './records.js';
  *   curl http://127.0.0.1:8080/api/v1/health
  *   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/metrics
  *   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/fields
+ *   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/metrics/network
  */
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
@@ -35,6 +38,36 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render()),
+  );
+  // The network's KPIs (not the product's counters) for a Prometheus scrape: the newest finished
+  // bucket of each series, stamped with the bucket's time.
+  app.get(
+    '/metrics/network',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['system'],
+        summary: 'Network KPIs for a Prometheus scrape',
+        description:
+          'The newest finished bucket of every KPI series of the `telemetry` config key, in OpenMetrics when the Accept header asks for it, else the Prometheus text format. 404 when telemetry is not configured.',
+        response: {
+          200: produces(
+            { 'text/plain': Text, 'application/openmetrics-text': Text },
+            'KPIs in the Prometheus text format or OpenMetrics',
+          ),
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const t = ctx.telemetry;
+      if (!t) throw notFound('network KPIs are not exported: add the telemetry key to the config file');
+      if ((req.headers.accept ?? '').includes('application/openmetrics-text'))
+        return reply
+          .type('application/openmetrics-text; version=1.0.0; charset=utf-8')
+          .send(t.exposition('openmetrics'));
+      return reply.type('text/plain; version=0.0.4').send(t.exposition('text'));
+    },
   );
   app.get(
     '/api/v1/fields',

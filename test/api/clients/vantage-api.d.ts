@@ -41,6 +41,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics/network": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Network KPIs for a Prometheus scrape
+         * @description The newest finished bucket of every KPI series of the `telemetry` config key, in OpenMetrics when the Accept header asks for it, else the Prometheus text format. 404 when telemetry is not configured.
+         *
+         *     Needs a token with the viewer role or higher.
+         */
+        get: operations["get_metrics_network"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fields": {
         parameters: {
             query?: never;
@@ -1732,6 +1754,52 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_metrics_network: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description KPIs in the Prometheus text format or OpenMetrics */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                    "application/openmetrics-text": string;
                 };
             };
             /** @description Not modified: the If-None-Match sent names the current ETag. */
