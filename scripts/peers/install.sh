@@ -37,6 +37,21 @@ POM
   touch "$KAFKA/.done"
 fi
 
+# s3proxy (Apache-2.0), an S3 API over a directory: the object store the data lake is tested on.
+S3PROXY=$PEERS/s3proxy
+if [ ! -f "$S3PROXY/.done" ]; then
+  mkdir -p "$S3PROXY"
+  cat >"$S3PROXY/pom.xml" <<'POM'
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>local</groupId><artifactId>s3proxy-peer</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.gaul</groupId><artifactId>s3proxy</artifactId><version>2.6.0</version></dependency>
+  </dependencies></project>
+POM
+  (cd "$S3PROXY" && mvn -q -B dependency:copy-dependencies -DoutputDirectory=libs)
+  touch "$S3PROXY/.done"
+fi
+
 # PyPI oracles and clients in one venv.
 VENV=$PEERS/pyvenv
 if [ ! -f "$VENV/.done" ]; then

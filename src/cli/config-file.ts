@@ -15,7 +15,8 @@ import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
-import { parseTelemetryConfig, type TelemetryConfig } from '../telemetry/config.js';
+import { parseLakeConfig, parseTelemetryConfig, type TelemetryConfig } from '../telemetry/config.js';
+import type { LakeConfig } from '../telemetry/lake.js';
 
 /**
  * The config file of `vantage start` (JSON). Every key is optional; command-line flags override
@@ -99,6 +100,8 @@ export interface FileConfig {
   central?: CentralConfig;
   /** Network KPIs to Prometheus (remote write, scrape) and InfluxDB. */
   telemetry?: TelemetryConfig;
+  /** Every record type as Parquet in Hive partitions, to a directory or S3. */
+  lake?: LakeConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -135,6 +138,7 @@ const TOP_KEYS = [
   'store',
   'central',
   'telemetry',
+  'lake',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -192,6 +196,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
   if (o.telemetry !== undefined) c.telemetry = parseTelemetryConfig(o.telemetry, 'telemetry');
+  if (o.lake !== undefined) c.lake = parseLakeConfig(o.lake, 'lake');
   return c;
 }
 

@@ -47,7 +47,7 @@ import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec, RecordStore } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
-import { createTelemetry, type TelemetryConfig } from '../telemetry/index.js';
+import { createTelemetry, type LakeConfig, LakeExporter, type TelemetryConfig } from '../telemetry/index.js';
 import {
   type CaptureSourceConfig,
   DEFAULT_PACKETS,
@@ -162,6 +162,8 @@ export interface ProductOptions {
   central?: CentralConfig;
   /** Network KPIs to Prometheus and InfluxDB (config key telemetry). */
   telemetry?: TelemetryConfig;
+  /** Every record type as Parquet in Hive partitions to a directory or S3 (config key lake). */
+  lake?: LakeConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -351,6 +353,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const monitors = new Monitors({ dataDir, store, emit: alertHub.emit, sensor: o.sensor ?? hostname(), log });
   monitors.start();
   const telemetry = o.telemetry ? createTelemetry(o.telemetry, { store, dataDir, log, metrics }) : null;
+  const lake = o.lake ? new LakeExporter(o.lake, { store, dataDir, log, metrics }) : null;
   const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
   alertTimer.unref();
   const exported = exporter ? exportingStore(store, exporter) : store;
@@ -465,6 +468,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const loss = lossReporting({ ledger, store, metrics, log });
   const url = await app.listen({ host: o.host, port: o.port });
   await telemetry?.start();
+  await lake?.start();
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
   }, 60_000);
@@ -489,6 +493,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     clearInterval(watchTimer);
     await monitors.stop();
     await telemetry?.stop();
+    await lake?.stop();
     await intel.stop();
     // Saves the detectors' baselines and closes what is open.
     for (const w of watchers) w.finish();
@@ -685,6 +690,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.store) o.store = file.store;
   if (file.central) o.central = file.central;
   if (file.telemetry) o.telemetry = file.telemetry;
+  if (file.lake) o.lake = file.lake;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

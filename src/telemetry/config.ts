@@ -3,6 +3,7 @@ import { METRICS, type Metric, SERIES_STATS, type SeriesStat } from '../store/ty
 import { parseDuration } from '../store/values.js';
 import type { InfluxConfig } from './influx.js';
 import { DEFAULT_KPIS } from './kpis.js';
+import type { LakeConfig, LakeTarget } from './lake.js';
 import type { PrometheusConfig } from './prometheus.js';
 import type { KpiSpec } from './types.js';
 
@@ -163,4 +164,51 @@ function parseKpis(v: unknown, key: string): KpiSpec[] {
     } else if (x.groups !== undefined) throw new ConfigError(`${k}.groups`, 'applies only with groupBy');
     return spec;
   });
+}
+
+/** The `lake` key: every record type as Parquet in Hive partitions, to a directory or S3. */
+export function parseLakeConfig(v: unknown, key = 'lake'): LakeConfig {
+  if (!isObj(v)) throw new ConfigError(key, 'expected an object');
+  keys(v, key, ['dir', 's3', 'types', 'delay', 'interval', 'backfillHours']);
+  let target: LakeTarget;
+  if (v.dir !== undefined && v.s3 !== undefined)
+    throw new ConfigError(key, 'give either dir or s3, not both');
+  if (v.dir !== undefined) target = { kind: 'dir', path: envStr(v.dir, `${key}.dir`) };
+  else if (v.s3 !== undefined) {
+    const k = `${key}.s3`;
+    const o = v.s3;
+    if (!isObj(o)) throw new ConfigError(k, 'expected an object');
+    keys(o, k, ['bucket', 'prefix', 'region', 'endpoint', 'accessKeyId', 'secretAccessKey']);
+    const bucket = envStr(o.bucket, `${k}.bucket`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+      throw new ConfigError(
+        `${k}.bucket`,
+        'expected an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)',
+      );
+    const t: Extract<LakeTarget, { kind: 's3' }> = {
+      kind: 's3',
+      bucket,
+      prefix: o.prefix === undefined ? '' : envStr(o.prefix, `${k}.prefix`),
+      region: o.region === undefined ? 'us-east-1' : envStr(o.region, `${k}.region`),
+    };
+    if (o.endpoint !== undefined) t.endpoint = url(o.endpoint, `${k}.endpoint`);
+    if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined))
+      throw new ConfigError(`${k}.secretAccessKey`, 'accessKeyId and secretAccessKey go together');
+    if (o.accessKeyId !== undefined) t.accessKeyId = envStr(o.accessKeyId, `${k}.accessKeyId`);
+    if (o.secretAccessKey !== undefined)
+      t.secretAccessKey = envStr(o.secretAccessKey, `${k}.secretAccessKey`);
+    target = t;
+  } else throw new ConfigError(key, 'expected dir (a directory) or s3 ({"bucket", ...})');
+  const c: LakeConfig = {
+    target,
+    delayMs: duration(v.delay, `${key}.delay`, 600_000, 0, 86_400_000),
+    intervalMs: duration(v.interval, `${key}.interval`, 60_000, 1000, 3_600_000),
+    backfillHours: int(v.backfillHours, `${key}.backfillHours`, 0, 0, 24 * 366),
+  };
+  if (v.types !== undefined) {
+    if (!Array.isArray(v.types) || v.types.length === 0 || v.types.some((t) => typeof t !== 'string'))
+      throw new ConfigError(`${key}.types`, 'expected a non-empty list of record types');
+    c.types = v.types as string[];
+  }
+  return c;
 }

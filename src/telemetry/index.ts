@@ -8,8 +8,9 @@ import { createInfluxSink } from './influx.js';
 import { createPrometheusSink } from './prometheus.js';
 import type { KpiSink } from './types.js';
 
-export { parseTelemetryConfig, type TelemetryConfig } from './config.js';
+export { parseLakeConfig, parseTelemetryConfig, type TelemetryConfig } from './config.js';
 export { TelemetryExporter } from './exporter.js';
+export { type LakeConfig, LakeExporter } from './lake.js';
 
 /** The KPI exporters the config names, over one store. Inert until start(). */
 export function createTelemetry(

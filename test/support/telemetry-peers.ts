@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type Missing, waitPort } from './peers.js';
+import { freePort, type Missing, PEERS, waitPort } from './peers.js';
 
 /** Real time-series databases on loopback for the telemetry exporters: Prometheus and InfluxDB 1.x. */
 
@@ -146,6 +146,54 @@ bind-address = "127.0.0.1:${rpc}"
       if (r?.error) throw new Error(`influx query failed: ${r.error}`);
       return r?.series ?? [];
     },
+    async stop() {
+      await kill(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface S3Peer {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  stop(): Promise<void>;
+}
+
+/** s3proxy (Maven Central, Apache-2.0) on loopback over a temp directory, with one bucket. */
+export async function startS3Proxy(): Promise<S3Peer | Missing> {
+  const libs = join(PEERS, 's3proxy', 'libs');
+  if (!existsSync(join(libs, 's3proxy-2.6.0.jar')) || !have('java'))
+    return missing(`s3proxy (scripts/peers/install.sh puts it in ${libs}) and java`);
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-s3-'));
+  const port = await freePort();
+  const bucket = 'vantage-lake';
+  mkdirSync(join(dir, 'data', bucket), { recursive: true });
+  writeFileSync(
+    join(dir, 's3proxy.conf'),
+    `s3proxy.endpoint=http://127.0.0.1:${port}
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=vantage-test
+s3proxy.credential=vantage-secret
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=${join(dir, 'data')}
+`,
+  );
+  const proc = spawn(
+    'java',
+    ['-cp', `${libs}/*`, 'org.gaul.s3proxy.Main', '--properties', join(dir, 's3proxy.conf')],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    },
+  );
+  await waitPort(port, 60_000, proc);
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    accessKeyId: 'vantage-test',
+    secretAccessKey: 'vantage-secret',
     async stop() {
       await kill(proc);
       rmSync(dir, { recursive: true, force: true });
