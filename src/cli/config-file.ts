@@ -6,6 +6,8 @@ import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { type CentralConfig, parseCentralConfig } from '../central/config.js';
+import { parseSnmpConfig } from '../collect/snmp/config.js';
+import type { SnmpConfig } from '../collect/snmp/interfaces.js';
 import { parseBytes } from '../common/budget.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -102,6 +104,8 @@ export interface FileConfig {
   telemetry?: TelemetryConfig;
   /** Every record type as Parquet in Hive partitions, to a directory or S3. */
   lake?: LakeConfig;
+  /** Interface names, speeds and counters of exporters and devices over SNMP. */
+  snmp?: SnmpConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -139,6 +143,7 @@ const TOP_KEYS = [
   'central',
   'telemetry',
   'lake',
+  'snmp',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -197,6 +202,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
   if (o.telemetry !== undefined) c.telemetry = parseTelemetryConfig(o.telemetry, 'telemetry');
   if (o.lake !== undefined) c.lake = parseLakeConfig(o.lake, 'lake');
+  if (o.snmp !== undefined) c.snmp = parseSnmpConfig(o.snmp, 'snmp');
   return c;
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { CollectorConfig } from '../collect/receiver.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
+import type { SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import type { MemoryBudget } from '../common/budget.js';
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
@@ -35,7 +36,13 @@ export interface CollectorFeed {
 
 export async function startCollectorFeed(
   o: CollectorFeedOptions,
-  deps: { store: RecordStore; metrics: Metrics; log: Logger; ledger: LossLedger },
+  deps: {
+    store: RecordStore;
+    metrics: Metrics;
+    log: Logger;
+    ledger: LossLedger;
+    snmp?: SnmpInterfaces | null;
+  },
 ): Promise<CollectorFeed> {
   const { metrics, log, ledger } = deps;
   const source = 'collector';
@@ -58,10 +65,12 @@ export async function startCollectorFeed(
       ...o.collector,
     },
     {
-      sinkColumns: (flows) => feed.offerColumns('exported_flow', flows),
+      sinkColumns: (flows) =>
+        feed.offerColumns('exported_flow', deps.snmp ? deps.snmp.enrichColumns(flows) : flows),
       sink: (batch) => {
         const byType = new Map<string, Rec[]>();
         for (const r of batch) {
+          deps.snmp?.enrichRecord(r as unknown as Rec);
           const list = byType.get(r.type) ?? [];
           list.push(r as unknown as Rec);
           byType.set(r.type, list);

@@ -20,6 +20,7 @@ import { Central } from '../central/central.js';
 import type { CentralConfig } from '../central/config.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
+import { type SnmpConfig, SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
 import { describeBudget, type MemoryBudget, memoryBudget, parseBytes } from '../common/budget.js';
 import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
@@ -164,6 +165,8 @@ export interface ProductOptions {
   telemetry?: TelemetryConfig;
   /** Every record type as Parquet in Hive partitions to a directory or S3 (config key lake). */
   lake?: LakeConfig;
+  /** Interface names and counters of exporters and devices over SNMP (config key snmp). */
+  snmp?: SnmpConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -354,6 +357,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   monitors.start();
   const telemetry = o.telemetry ? createTelemetry(o.telemetry, { store, dataDir, log, metrics }) : null;
   const lake = o.lake ? new LakeExporter(o.lake, { store, dataDir, log, metrics }) : null;
+  const snmp = o.snmp ? new SnmpInterfaces(o.snmp, { store, log, metrics }) : null;
   const alertTimer = setInterval(() => alerts.emitDirty(), 5_000);
   alertTimer.unref();
   const exported = exporter ? exportingStore(store, exporter) : store;
@@ -469,6 +473,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const url = await app.listen({ host: o.host, port: o.port });
   await telemetry?.start();
   await lake?.start();
+  await snmp?.start();
   const timer = setInterval(() => {
     store.enforceRetention().catch((e: unknown) => log.error('retention failed', { error: String(e) }));
   }, 60_000);
@@ -479,7 +484,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   if (o.collect && (o.collect.udpPorts.length > 0 || o.collect.tcpPorts.length > 0)) {
     collector = await startCollectorFeed(
       { collect: o.collect, dataDir, budget, sampling: o.overloadSampling === true },
-      { store: sinkStore, metrics, log, ledger },
+      { store: sinkStore, metrics, log, ledger, snmp },
     );
   }
 
@@ -494,6 +499,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await monitors.stop();
     await telemetry?.stop();
     await lake?.stop();
+    await snmp?.stop();
     await intel.stop();
     // Saves the detectors' baselines and closes what is open.
     for (const w of watchers) w.finish();
@@ -691,6 +697,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.central) o.central = file.central;
   if (file.telemetry) o.telemetry = file.telemetry;
   if (file.lake) o.lake = file.lake;
+  if (file.snmp) o.snmp = file.snmp;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

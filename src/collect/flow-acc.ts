@@ -241,6 +241,13 @@ export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
     icmp_code: icmp ? num(a.icmpCode) : null,
     input_if: num(a.inIf),
     output_if: num(a.outIf),
+    // Named by the SNMP directory on the main thread when it knows the exporter.
+    input_if_name: null,
+    input_if_alias: null,
+    input_if_speed: null,
+    output_if_name: null,
+    output_if_alias: null,
+    output_if_speed: null,
     direction: num(a.direction),
     src_as: num(a.srcAs),
     dst_as: num(a.dstAs),

@@ -62,6 +62,34 @@ export const exportedFlowRecord = defineRecord(
     icmp_code: { type: 'int', nullable: n, doc: 'ICMP code.', ipfix: 177 },
     input_if: { type: 'int', nullable: n, doc: 'SNMP ifIndex of the input interface.', ipfix: 10 },
     output_if: { type: 'int', nullable: n, doc: 'SNMP ifIndex of the output interface.', ipfix: 14 },
+    input_if_name: {
+      type: 'string',
+      nullable: n,
+      doc: 'ifName of the input interface, polled from the exporter by SNMP.',
+    },
+    input_if_alias: {
+      type: 'string',
+      nullable: n,
+      doc: 'ifAlias (description) of the input interface, by SNMP.',
+    },
+    input_if_speed: {
+      type: 'int',
+      nullable: n,
+      unit: 'bit/s',
+      doc: 'Speed of the input interface, by SNMP.',
+    },
+    output_if_name: { type: 'string', nullable: n, doc: 'ifName of the output interface, by SNMP.' },
+    output_if_alias: {
+      type: 'string',
+      nullable: n,
+      doc: 'ifAlias (description) of the output interface, by SNMP.',
+    },
+    output_if_speed: {
+      type: 'int',
+      nullable: n,
+      unit: 'bit/s',
+      doc: 'Speed of the output interface, by SNMP.',
+    },
     direction: {
       type: 'int',
       nullable: n,
@@ -120,5 +148,30 @@ export const sflowCountersRecord = defineRecord(
       type: 'int[]',
       doc: 'Counter record formats present in the sample (1 generic, 2 ethernet...).',
     },
+  },
+);
+
+export const snmpInterfaceRecord = defineRecord(
+  'snmp_interface',
+  'One SNMP poll of one interface of a device (an exporter or a configured device): IF-MIB names, speed, 64-bit octet counters and the rates and utilisation since the previous poll.',
+  'ts',
+  {
+    ts: { type: 'ts', doc: 'Time of the poll.' },
+    device: { type: 'ip', doc: 'Address the device was polled at (the exporter address for exporters).' },
+    if_index: { type: 'int', doc: 'ifIndex.' },
+    if_name: { type: 'string', nullable: n, doc: 'ifName.' },
+    if_alias: {
+      type: 'string',
+      nullable: n,
+      doc: 'ifAlias: the description an operator gave the interface.',
+    },
+    if_descr: { type: 'string', nullable: n, doc: 'ifDescr.' },
+    if_speed: { type: 'int', nullable: n, unit: 'bit/s', doc: 'ifHighSpeed × 10^6, else ifSpeed.' },
+    in_octets: { type: 'int', nullable: n, unit: 'bytes', doc: 'ifHCInOctets.' },
+    out_octets: { type: 'int', nullable: n, unit: 'bytes', doc: 'ifHCOutOctets.' },
+    in_bps: { type: 'float', nullable: n, unit: 'bit/s', doc: 'Input rate since the previous poll.' },
+    out_bps: { type: 'float', nullable: n, unit: 'bit/s', doc: 'Output rate since the previous poll.' },
+    in_util: { type: 'float', nullable: n, doc: 'in_bps / if_speed (0–1).' },
+    out_util: { type: 'float', nullable: n, doc: 'out_bps / if_speed (0–1).' },
   },
 );

@@ -2,7 +2,7 @@ import { alertRecord } from './alert.js';
 import { deviceRecord } from './device.js';
 import { dhcpRecord } from './dhcp.js';
 import { dnsRecord } from './dns.js';
-import { exportedFlowRecord, sflowCountersRecord } from './exported-flow.js';
+import { exportedFlowRecord, sflowCountersRecord, snmpInterfaceRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
 import { httpRecord } from './http.js';
 import { identityRecord } from './identity.js';
@@ -36,6 +36,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   deviceRecord,
   exportedFlowRecord,
   sflowCountersRecord,
+  snmpInterfaceRecord,
   alertRecord,
   sightingRecord,
   identityRecord,
