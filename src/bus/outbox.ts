@@ -1,8 +1,9 @@
-import { closeSync, fsync, fsyncSync, openSync, write } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, writev } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
+import type { EncodedAlert } from './types.js';
 
 /**
  * The durable outbox of the alert bus: alerts are appended to fsync'd segment files (one JSON
@@ -10,7 +11,10 @@ import type { AlertRecord } from '../schema/alert.js';
  * segments at its own cursor, persisted after delivery. A crash between a send and the cursor
  * commit re-sends: at-least-once. Segments are deleted once every sink is past them.
  *
- *   <dir>/segments/<first seq, 16 digits>.ndjson   {"s":seq,"t":publish ms,"a":alert}
+ * The alert id and version lead each line so a reader can take them and the alert's JSON bytes
+ * without parsing the alert: a sink that sends the record form sends the stored bytes as they are.
+ *
+ *   <dir>/segments/<first seq, 16 digits>.ndjson   {"s":seq,"t":publish ms,"k":alert_id,"u":updated_ts,"a":alert}
  *   <dir>/cursors/<sink>.json                      {"seq":next,"seg":segment,"off":byte offset}
  *   <dir>/dead/<sink>.ndjson                       dead letters {"s","t","n":attempts,"e":error,"a"}
  *   <dir>/replay/<sink>.ndjson                     dead letters queued again by a replay
@@ -35,6 +39,26 @@ export interface Entry {
   /** Publish time, ms (for the lag in seconds). */
   t: number;
   alert: AlertRecord;
+}
+
+/** An entry read from a segment: the alert is parsed from its stored bytes only when asked for. */
+export class StoredEntry implements Entry, EncodedAlert {
+  #alert: AlertRecord | undefined;
+  constructor(
+    readonly seq: number,
+    readonly t: number,
+    readonly id: string,
+    readonly updated: string,
+    readonly json: Buffer,
+    alert?: AlertRecord,
+  ) {
+    this.#alert = alert;
+  }
+
+  get alert(): AlertRecord {
+    this.#alert ??= JSON.parse(this.json.toString('utf8')) as AlertRecord;
+    return this.#alert;
+  }
 }
 
 export interface DeadLetter extends Entry {
@@ -63,7 +87,7 @@ export class Outbox {
   private next = 1;
   /** End of the fsync'd data: readers never pass it, so nothing is sent that a crash could renumber. */
   private durable = { seg: 1, off: 0 };
-  private queue: { lines: string[]; resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
+  private queue: { rests: string[]; resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
   private writing = false;
   private readonly waiters = new Set<() => void>();
   readonly counters = { appended: 0, overflow: 0, deadDropped: 0, fsyncs: 0 };
@@ -139,9 +163,13 @@ export class Outbox {
   /** Append alerts; resolves once they are on disk, with how many were refused by the size bound. */
   append(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }> {
     const t = Date.now();
-    const lines = alerts.map((a) => JSON.stringify({ t, a }).slice(1));
+    // Each alert is encoded once, here; its sequence number is prefixed when the writer takes it.
+    const rests = alerts.map(
+      (a) =>
+        `,"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":${JSON.stringify(a)}}\n`,
+    );
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ lines, resolve, reject });
+      this.queue.push({ rests, resolve, reject });
       if (!this.writing) void this.drain();
     }).then((accepted) => ({ accepted, dropped: alerts.length - accepted }));
   }
@@ -154,21 +182,34 @@ export class Outbox {
         const jobs = this.queue;
         this.queue = [];
         const accepted: number[] = [];
-        const chunks: string[] = [];
+        const chunks: Buffer[] = [];
         let size = 0;
         let total = this.bytes;
         for (const job of jobs) {
+          // Fast path: the whole job fits the bounds, one string join and one encode for all of it.
+          const text = job.rests.map((r, i) => `{"s":${this.next + i}${r}`).join('');
+          const buf = Buffer.from(text);
+          if (
+            total + buf.length <= this.cfg.maxBytes &&
+            this.segments.at(-1)!.size + size + buf.length < this.cfg.segmentBytes
+          ) {
+            chunks.push(buf);
+            size += buf.length;
+            total += buf.length;
+            this.next += job.rests.length;
+            accepted.push(job.rests.length);
+            continue;
+          }
           let n = 0;
-          for (const l of job.lines) {
-            const line = `{"s":${this.next},${l}\n`;
-            const b = Buffer.byteLength(line);
-            if (total + b > this.cfg.maxBytes) {
+          for (const r of job.rests) {
+            const line = Buffer.from(`{"s":${this.next}${r}`);
+            if (total + line.length > this.cfg.maxBytes) {
               this.counters.overflow++;
               continue;
             }
             chunks.push(line);
-            size += b;
-            total += b;
+            size += line.length;
+            total += line.length;
             this.next++;
             n++;
             if (this.segments.at(-1)!.size + size >= this.cfg.segmentBytes) {
@@ -197,12 +238,11 @@ export class Outbox {
     }
   }
 
-  private async writeOut(chunks: string[], size: number): Promise<void> {
+  private async writeOut(chunks: Buffer[], size: number): Promise<void> {
     if (chunks.length === 0) return;
     const fh = this.fd;
-    const buf = Buffer.from(chunks.join(''));
     await new Promise<void>((res, rej) => {
-      write(fh, buf, 0, buf.length, null, (err) => {
+      writev(fh, chunks, (err) => {
         if (err) return rej(err);
         fsync(fh, (e2) => (e2 ? rej(e2) : res()));
       });
@@ -235,9 +275,13 @@ export class Outbox {
    * Up to `max` entries from a cursor, never past the durable end. Returns the entries and
    * the cursor after them.
    */
-  async read(from: Cursor, max: number, maxBytes = 4 << 20): Promise<{ entries: Entry[]; next: Cursor }> {
+  async read(
+    from: Cursor,
+    max: number,
+    maxBytes = 4 << 20,
+  ): Promise<{ entries: StoredEntry[]; next: Cursor }> {
     let cur = this.locate(from);
-    const entries: Entry[] = [];
+    const entries: StoredEntry[] = [];
     while (entries.length < max) {
       const limit = cur.seg === this.durable.seg ? this.durable.off : this.sizeOf(cur.seg);
       if (cur.off >= limit) {
@@ -263,10 +307,10 @@ export class Outbox {
       while (entries.length < max) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= got) break;
-        const line = JSON.parse(buf.toString('utf8', pos, nl)) as { s: number; t: number; a: AlertRecord };
+        const e = parseLine(buf, pos, nl);
         pos = nl + 1;
-        if (line.s < cur.seq) continue;
-        entries.push({ seq: line.s, t: line.t, alert: line.a });
+        if (e.seq < cur.seq) continue;
+        entries.push(e);
       }
       const last = entries.at(-1);
       cur = { seq: last ? last.seq + 1 : cur.seq, seg: cur.seg, off: cur.off + pos };
@@ -413,4 +457,67 @@ async function appendDurable(path: string, text: string): Promise<void> {
   const fh = await open(path, 'r+');
   await fh.sync();
   await fh.close();
+}
+
+const at = (buf: Buffer, pos: number, lit: Buffer): boolean => {
+  for (let i = 0; i < lit.length; i++) if (buf[pos + i] !== lit[i]) return false;
+  return true;
+};
+const S = Buffer.from('{"s":');
+const T = Buffer.from(',"t":');
+const K = Buffer.from(',"k":"');
+const U = Buffer.from(',"u":"');
+const A = Buffer.from(',"a":');
+
+/** End of a JSON string starting at `pos` (its closing quote), or -1 when it has an escape. */
+function plainString(buf: Buffer, pos: number, end: number): number {
+  for (let i = pos; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x22) return i;
+    if (c === 0x5c) return -1;
+  }
+  return -1;
+}
+
+function digits(buf: Buffer, pos: number, end: number): [number, number] {
+  let v = 0;
+  let i = pos;
+  for (; i < end; i++) {
+    const c = buf[i]! - 0x30;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+  }
+  return [v, i === pos ? -1 : i];
+}
+
+/**
+ * One segment line, read by its fixed prefix without parsing the alert. A line the prefix does
+ * not fit (an escaped id, a segment written by an older version) is parsed whole.
+ */
+function parseLine(buf: Buffer, start: number, end: number): StoredEntry {
+  const e = fastLine(buf, start, end);
+  if (e) return e;
+  const l = JSON.parse(buf.toString('utf8', start, end)) as { s: number; t: number; a: AlertRecord };
+  return new StoredEntry(l.s, l.t, l.a.alert_id, l.a.updated_ts, Buffer.from(JSON.stringify(l.a)), l.a);
+}
+
+function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
+  if (!at(buf, start, S)) return null;
+  const [s, p1] = digits(buf, start + S.length, end);
+  if (p1 < 0 || !at(buf, p1, T)) return null;
+  const [t, p2] = digits(buf, p1 + T.length, end);
+  if (p2 < 0 || !at(buf, p2, K)) return null;
+  const k0 = p2 + K.length;
+  const k1 = plainString(buf, k0, end);
+  if (k1 < 0 || !at(buf, k1 + 1, U)) return null;
+  const u0 = k1 + 1 + U.length;
+  const u1 = plainString(buf, u0, end);
+  if (u1 < 0 || !at(buf, u1 + 1, A) || buf[end - 1] !== 0x7d) return null;
+  return new StoredEntry(
+    s,
+    t,
+    buf.toString('utf8', k0, k1),
+    buf.toString('latin1', u0, u1),
+    buf.subarray(u1 + 1 + A.length, end - 1),
+  );
 }
