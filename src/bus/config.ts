@@ -146,6 +146,15 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
     case 'syslog': {
       const transport = s.oneOf('transport', ['udp', 'tcp', 'tls'] as const, 'tcp');
       const servername = s.optStr('servername');
+      const cert = s.optStr('cert');
+      const certKey = s.optStr('key');
+      if ((cert === undefined) !== (certKey === undefined))
+        throw new ConfigError(
+          `${key}.syslog.${certKey === undefined ? 'key' : 'cert'}`,
+          'a client certificate needs both cert and key (PEM files)',
+        );
+      if (cert !== undefined && transport !== 'tls')
+        throw new ConfigError(`${key}.syslog.cert`, 'a client certificate needs transport "tls"');
       return {
         ...base,
         kind,
@@ -159,6 +168,8 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
           hostname: s.str('hostname', hostname()),
           ...(ca !== undefined && { ca }),
           ...(servername !== undefined && { servername }),
+          ...(cert !== undefined && { cert }),
+          ...(certKey !== undefined && { key: certKey }),
         },
       };
     }
@@ -230,7 +241,19 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
 const KEYS: Record<SinkKind, string[]> = {
   kafka: ['brokers', 'topic', 'format', 'clientId', 'compression'],
   nats: ['servers', 'subject', 'format', 'token', 'user', 'pass'],
-  syslog: ['host', 'port', 'transport', 'format', 'facility', 'appName', 'hostname', 'ca', 'servername'],
+  syslog: [
+    'host',
+    'port',
+    'transport',
+    'format',
+    'facility',
+    'appName',
+    'hostname',
+    'ca',
+    'servername',
+    'cert',
+    'key',
+  ],
   webhook: ['url', 'secret', 'mode', 'format', 'headers', 'timeoutMs', 'ca'],
   hec: ['url', 'token', 'index', 'source', 'sourcetype', 'host', 'format', 'timeoutMs', 'ca'],
   email: ['host', 'port', 'secure', 'starttls', 'from', 'to', 'user', 'pass', 'subjectPrefix', 'ca'],

@@ -83,6 +83,9 @@ export interface SyslogSinkConfig {
   ca?: string;
   /** Name checked against the collector's certificate (default: host). */
   servername?: string;
+  /** PEM files of this sender's certificate and key, for collectors that require mutual TLS. */
+  cert?: string;
+  key?: string;
 }
 
 export interface WebhookSinkConfig {
