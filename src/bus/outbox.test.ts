@@ -78,3 +78,53 @@ test('outbox: a segment written by the older line form ({"s","t","a"}) is still 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('outbox: segments roll at batch boundaries, reads cross them, the size bound refuses and counts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-outbox-'));
+  try {
+    const one = Buffer.byteLength(JSON.stringify(alert(0, 'k0'))) + 80;
+    const ob = new Outbox(
+      dir,
+      { ...DEFAULT_OUTBOX, segmentBytes: one * 5, maxBytes: one * 40 },
+      silentLogger,
+    );
+    await ob.open();
+    const ids: string[] = [];
+    const appends: Promise<{ accepted: number; dropped: number }>[] = [];
+    for (let b = 0; b < 6; b++) {
+      const batch = Array.from({ length: 4 }, (_, i) => alert(b * 4 + i, `k${b * 4 + i}`));
+      ids.push(...batch.map((a) => a.alert_id));
+      appends.push(ob.append(batch));
+    }
+    const res = await Promise.all(appends);
+    assert.deepEqual(res, Array(6).fill({ accepted: 4, dropped: 0 }));
+    assert.ok(ob.segmentCount >= 4, `segments ${ob.segmentCount}`);
+    let cur = { seq: 1, seg: 1, off: 0 };
+    const got: string[] = [];
+    for (;;) {
+      const { entries, next } = await ob.read(cur, 3);
+      if (entries.length === 0) break;
+      got.push(...entries.map((e) => e.id));
+      assert.deepEqual(
+        entries.map((e) => e.seq),
+        entries.map((_, i) => cur.seq + i),
+      );
+      cur = next;
+    }
+    assert.deepEqual(got, ids);
+    // Past the bound: the alerts that fit are kept, in order; the rest are counted.
+    const big = Array.from({ length: 30 }, (_, i) => alert(100 + i, `b${i}`));
+    const r = await ob.append(big);
+    assert.ok(r.accepted > 0 && r.dropped > 0, JSON.stringify(r));
+    assert.equal(r.accepted + r.dropped, 30);
+    assert.equal(ob.counters.overflow, r.dropped);
+    const tail = await ob.read(cur, 100);
+    assert.deepEqual(
+      tail.entries.map((e) => e.id),
+      big.slice(0, r.accepted).map((a) => a.alert_id),
+    );
+    ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -87,7 +87,18 @@ export class Outbox {
   private next = 1;
   /** End of the fsync'd data: readers never pass it, so nothing is sent that a crash could renumber. */
   private durable = { seg: 1, off: 0 };
-  private queue: { rests: string[]; resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
+  /** Encoded jobs waiting for the writer: lines numbered first.., buf.length bytes. */
+  private queue: {
+    buf: Buffer;
+    first: number;
+    n: number;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  /** Bytes accepted by append and not yet written (counted against maxBytes). */
+  private pending = 0;
+  /** Sequence number after the durable end (the start of a cursor at the end). */
+  private durableNext = 1;
   private writing = false;
   private readonly waiters = new Set<() => void>();
   readonly counters = { appended: 0, overflow: 0, deadDropped: 0, fsyncs: 0 };
@@ -118,6 +129,7 @@ export class Outbox {
     const cur = this.segments.at(-1)!;
     this.fd = openSync(join(this.dir, 'segments', segName(cur.first)), 'a');
     this.durable = { seg: cur.first, off: cur.size };
+    this.durableNext = this.next;
   }
 
   /** Cut a write torn by a crash and find the next sequence number. */
@@ -157,21 +169,46 @@ export class Outbox {
   }
 
   get endCursor(): Cursor {
-    return { seq: this.next, seg: this.durable.seg, off: this.durable.off };
+    return { seq: this.durableNext, seg: this.durable.seg, off: this.durable.off };
   }
 
-  /** Append alerts; resolves once they are on disk, with how many were refused by the size bound. */
+  /**
+   * Append alerts; resolves once they are on disk, with how many were refused by the size bound.
+   * Each alert is encoded once, here, numbered and joined with its batch into one buffer: the
+   * writer only writes.
+   */
   append(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }> {
     const t = Date.now();
-    // Each alert is encoded once, here; its sequence number is prefixed when the writer takes it.
-    const rests = alerts.map(
-      (a) =>
-        `,"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":${JSON.stringify(a)}}\n`,
-    );
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ rests, resolve, reject });
+    const first = this.next;
+    let text = '';
+    for (let i = 0; i < alerts.length; i++) text += line(first + i, t, alerts[i]!);
+    let buf = Buffer.from(text);
+    let n = alerts.length;
+    const room = this.cfg.maxBytes - this.bytes - this.pending;
+    if (buf.length > room) {
+      // Over the bound: keep the alerts that fit, in order, and count the others.
+      const kept: Buffer[] = [];
+      let size = 0;
+      n = 0;
+      for (const a of alerts) {
+        const b = Buffer.from(line(first + n, t, a));
+        if (size + b.length > room) {
+          this.counters.overflow++;
+          continue;
+        }
+        kept.push(b);
+        size += b.length;
+        n++;
+      }
+      buf = Buffer.concat(kept, size);
+    }
+    this.next += n;
+    this.pending += buf.length;
+    const accepted = n;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ buf, first, n, resolve, reject });
       if (!this.writing) void this.drain();
-    }).then((accepted) => ({ accepted, dropped: alerts.length - accepted }));
+    }).then(() => ({ accepted, dropped: alerts.length - accepted }));
   }
 
   /** One writer: every append waiting meanwhile shares one write and one fsync (group commit). */
@@ -181,56 +218,33 @@ export class Outbox {
       while (this.queue.length > 0) {
         const jobs = this.queue;
         this.queue = [];
-        const accepted: number[] = [];
-        const chunks: Buffer[] = [];
+        let chunks: Buffer[] = [];
         let size = 0;
-        let total = this.bytes;
-        for (const job of jobs) {
-          // Fast path: the whole job fits the bounds, one string join and one encode for all of it.
-          const text = job.rests.map((r, i) => `{"s":${this.next + i}${r}`).join('');
-          const buf = Buffer.from(text);
-          if (
-            total + buf.length <= this.cfg.maxBytes &&
-            this.segments.at(-1)!.size + size + buf.length < this.cfg.segmentBytes
-          ) {
-            chunks.push(buf);
-            size += buf.length;
-            total += buf.length;
-            this.next += job.rests.length;
-            accepted.push(job.rests.length);
-            continue;
-          }
-          let n = 0;
-          for (const r of job.rests) {
-            const line = Buffer.from(`{"s":${this.next}${r}`);
-            if (total + line.length > this.cfg.maxBytes) {
-              this.counters.overflow++;
-              continue;
-            }
-            chunks.push(line);
-            size += line.length;
-            total += line.length;
-            this.next++;
-            n++;
-            if (this.segments.at(-1)!.size + size >= this.cfg.segmentBytes) {
-              await this.writeOut(chunks.splice(0), size);
-              size = 0;
-              this.roll();
-            }
-          }
-          accepted.push(n);
-        }
+        let appended = 0;
         try {
+          for (const job of jobs) {
+            // A segment is closed at a batch boundary once it reaches its size.
+            if (size > 0 && this.segments.at(-1)!.size + size + job.buf.length > this.cfg.segmentBytes) {
+              await this.writeOut(chunks, size);
+              this.roll(job.first);
+              chunks = [];
+              size = 0;
+            }
+            chunks.push(job.buf);
+            size += job.buf.length;
+            appended += job.n;
+          }
           await this.writeOut(chunks, size);
-          this.counters.appended += accepted.reduce((a, b) => a + b, 0);
-          jobs.forEach((j, i) => {
-            j.resolve(accepted[i]!);
-          });
+          this.counters.appended += appended;
+          for (const j of jobs) j.resolve();
         } catch (e) {
           for (const j of jobs) j.reject(e as Error);
         }
+        for (const j of jobs) this.pending -= j.buf.length;
         const cur = this.segments.at(-1)!;
         this.durable = { seg: cur.first, off: cur.size };
+        const last = jobs.at(-1)!;
+        this.durableNext = last.first + last.n;
         for (const w of this.waiters) w();
       }
     } finally {
@@ -251,11 +265,11 @@ export class Outbox {
     this.segments.at(-1)!.size += size;
   }
 
-  private roll(): void {
+  private roll(first: number): void {
     fsyncSync(this.fd);
     closeSync(this.fd);
-    this.segments.push({ first: this.next, size: 0 });
-    this.fd = openSync(join(this.dir, 'segments', segName(this.next)), 'a');
+    this.segments.push({ first, size: 0 });
+    this.fd = openSync(join(this.dir, 'segments', segName(first)), 'a');
   }
 
   /** Resolves when new alerts are durable, or after `ms`. */
@@ -458,6 +472,9 @@ async function appendDurable(path: string, text: string): Promise<void> {
   await fh.sync();
   await fh.close();
 }
+
+const line = (seq: number, t: number, a: AlertRecord): string =>
+  `{"s":${seq},"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":${JSON.stringify(a)}}\n`;
 
 const at = (buf: Buffer, pos: number, lit: Buffer): boolean => {
   for (let i = 0; i < lit.length; i++) if (buf[pos + i] !== lit[i]) return false;
