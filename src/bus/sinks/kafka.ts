@@ -5,6 +5,9 @@ import type { DeliveryResult, EncodedAlert, KafkaSinkConfig, Sink, SinkDeps, Sin
 
 type KafkaProducer = Producer<string, Buffer, string, string>;
 
+/** Header with the alert version (updated_ts), so a consumer can keep the newest of an id. */
+const UPDATED_HEADER = 'vantage-updated-ts';
+
 const serializers: Serializers<string, Buffer, string, string> = {
   key: stringSerializer,
   value: (v?: Buffer) => v,
@@ -35,12 +38,17 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       retryDelay: 200,
       timeout: 5000,
     });
-  const produce = async (
-    messages: { key: string; value: Buffer; headers: Record<string, string> }[],
-  ): Promise<DeliveryResult> => {
+  const message = (key: string, value: Buffer, updated: string) => ({
+    topic: cfg.topic,
+    key,
+    value,
+    // A Map is what the client keeps; an object would be converted per message.
+    headers: new Map([[UPDATED_HEADER, updated]]),
+  });
+  const produce = async (messages: ReturnType<typeof message>[]): Promise<DeliveryResult> => {
     if (!producer) producer = make();
     try {
-      await producer.send({ messages: messages.map((m) => ({ topic: cfg.topic, ...m })) });
+      await producer.send({ messages });
       health = { ok: true, detail: `producing to ${cfg.topic}` };
       return { failed: [] };
     } catch (e) {
@@ -66,24 +74,20 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     },
     deliver(batch: readonly AlertRecord[]): Promise<DeliveryResult> {
       return produce(
-        batch.map((a) => ({
-          key: a.alert_id,
-          value: Buffer.from(JSON.stringify(cfg.format === 'ocsf' ? toOcsf(a, deps.version) : a)),
-          headers: { 'vantage-updated-ts': a.updated_ts },
-        })),
+        batch.map((a) =>
+          message(
+            a.alert_id,
+            Buffer.from(JSON.stringify(cfg.format === 'ocsf' ? toOcsf(a, deps.version) : a)),
+            a.updated_ts,
+          ),
+        ),
       );
     },
     // The record form is exactly what the outbox stored: its bytes go out as they are.
     ...(cfg.format === 'record'
       ? {
           deliverEncoded: (batch: readonly EncodedAlert[]): Promise<DeliveryResult> =>
-            produce(
-              batch.map((e) => ({
-                key: e.id,
-                value: e.json,
-                headers: { 'vantage-updated-ts': e.updated },
-              })),
-            ),
+            produce(batch.map((e) => message(e.id, e.json, e.updated))),
         }
       : {}),
     health: () => health,
