@@ -2,10 +2,15 @@
  * Alert bus benchmark (part of `npm run bench`; alone: node dist/bench/bus.js).
  *
  * 1. Alerts/s through the durable outbox alone (publish = fsync'd append), batches of 1000.
- * 2. Alerts/s through the Kafka sink (outbox → idempotent producer, acks=all) on a real broker.
+ * 2. Alerts/s through the Kafka sink (outbox → idempotent producer, acks=all, lz4) on a real
+ *    broker, beside Kafka's own producer (ProducerPerformance, same broker, same settings, the
+ *    same alert JSON as payload) run in the same session: the machine is shared, so wall rates
+ *    are noisy; CPU time per alert (ours: process.cpuUsage; the broker and the peer: /proc) and
+ *    the ratio to the peer are the figures to compare.
  * 3. p99 latency from publish to the message being readable on the topic, at a steady rate.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
@@ -17,6 +22,75 @@ import type { AlertRecord } from '../src/schema/alert.js';
 import { isMissing, startKafka } from '../test/support/peers.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const PEERS = process.env.VANTAGE_PEERS ?? join(process.env.HOME ?? '/root', '.cache', 'vantage-peers');
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function procCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The pid listening on a local TCP port (the broker). */
+async function listener(port: string): Promise<number | null> {
+  const text = await new Promise<string>((resolve) => {
+    const p = spawn('ss', ['-Hltnp', `sport = :${port}`]);
+    let o = '';
+    p.stdout.on('data', (d: Buffer) => {
+      o += d.toString();
+    });
+    p.on('close', () => resolve(o));
+    p.on('error', () => resolve(''));
+  });
+  const m = /pid=(\d+)/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/** Kafka's ProducerPerformance: wall rate it reports and the CPU seconds of its JVM. */
+async function peerProducer(
+  brokers: string,
+  topic: string,
+  n: number,
+  payloads: string,
+): Promise<{ rate: number; cpu: number } | null> {
+  const args = [
+    '-cp',
+    `${join(PEERS, 'kafka', 'libs')}/*`,
+    'org.apache.kafka.tools.ProducerPerformance',
+    '--topic',
+    topic,
+    '--num-records',
+    String(n),
+    '--throughput',
+    '-1',
+    '--payload-file',
+    payloads,
+    '--producer-props',
+    `bootstrap.servers=${brokers}`,
+    'acks=all',
+    'enable.idempotence=true',
+    'compression.type=lz4',
+    'linger.ms=5',
+    'batch.size=1048576',
+  ];
+  return new Promise((resolve) => {
+    const p = spawn('/usr/bin/time', ['-f', 'CPU %U %S', 'java', ...args]);
+    let o = '';
+    p.stdout.on('data', (d: Buffer) => {
+      o += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      o += d.toString();
+    });
+    p.on('error', () => resolve(null));
+    p.on('close', () => {
+      const rate = /records sent, ([\d.]+) records\/sec/.exec(o);
+      const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(o);
+      resolve(rate && cpu ? { rate: Number(rate[1]), cpu: Number(cpu[1]) + Number(cpu[2]) } : null);
+    });
+  });
+}
 const N = Number(process.env.VANTAGE_BENCH_ALERTS ?? 200_000);
 
 function alerts(n: number, tag: string): AlertRecord[] {
@@ -49,13 +123,16 @@ export async function benchBus(): Promise<void> {
     const bus0 = createBus({ sinks: [] }, { dataDir: join(dir, 'o'), log: silentLogger });
     await bus0.start();
     let t0 = performance.now();
+    let c0 = process.cpuUsage();
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < N; i += 1000) pending.push(bus0.publish(pool.slice(i, i + 1000)));
     await Promise.all(pending);
     const outboxRate = N / ((performance.now() - t0) / 1000);
+    let c = process.cpuUsage(c0);
     await bus0.stop();
+    const obCpu = (c.user + c.system) / 1e6;
     out(
-      `outbox publish (fsync'd)     ${Math.round(outboxRate).toLocaleString('en')} alerts/s   (goal ≥ 50,000)`,
+      `outbox publish (fsync'd)     ${fmt(outboxRate)} alerts/s wall, ${((obCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / obCpu)} alerts per CPU-s   (goal ≥ 50,000)`,
     );
 
     const k = await startKafka();
@@ -65,23 +142,48 @@ export async function benchBus(): Promise<void> {
     }
     try {
       await k.createTopic('bench', 3);
+      await k.createTopic('peer', 3);
       await k.createTopic('latency', 1);
-      // 2. Through the Kafka sink.
-      const sinks = parseBusConfig([
-        { name: 'k', batchSize: 2000, kafka: { brokers: [k.brokers], topic: 'bench' } },
-      ]);
+      const broker = await listener(k.brokers.split(':')[1]!);
+      // 2. Through the Kafka sink (defaults: batches of 5,000, lz4).
+      const sinks = parseBusConfig([{ name: 'k', kafka: { brokers: [k.brokers], topic: 'bench' } }]);
       const bus = createBus({ sinks }, { dataDir: join(dir, 'k'), log: silentLogger });
       await bus.start();
+      const b0 = broker ? procCpu(broker) : 0;
       t0 = performance.now();
+      c0 = process.cpuUsage();
       const p2: Promise<unknown>[] = [];
       for (let i = 0; i < N; i += 1000) p2.push(bus.publish(pool.slice(i, i + 1000)));
       await Promise.all(p2);
       while (bus.stats().sinks[0]!.lagAlerts > 0) await new Promise((r) => setTimeout(r, 5));
       const kafkaRate = N / ((performance.now() - t0) / 1000);
+      c = process.cpuUsage(c0);
+      const ourCpu = (c.user + c.system) / 1e6;
+      const brokerCpu = broker ? procCpu(broker) - b0 : Number.NaN;
       await bus.stop();
       out(
-        `through the Kafka sink       ${Math.round(kafkaRate).toLocaleString('en')} alerts/s   (goal ≥ 50,000, batched)`,
+        `through the Kafka sink       ${fmt(kafkaRate)} alerts/s wall, ${((ourCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / ourCpu)} alerts per CPU-s (broker ${((brokerCpu * 1e6) / N).toFixed(1)} µs/alert)   (goal ≥ 50,000, batched)`,
       );
+      // The peer: Kafka's own producer with the same alert JSON, same broker, same settings.
+      const payloads = join(dir, 'payloads.txt');
+      writeFileSync(
+        payloads,
+        pool
+          .slice(0, 1000)
+          .map((a) => JSON.stringify(a))
+          .join('\n'),
+      );
+      const pb0 = broker ? procCpu(broker) : 0;
+      const peer = await peerProducer(k.brokers, 'peer', N, payloads);
+      const peerBroker = broker ? procCpu(broker) - pb0 : Number.NaN;
+      if (peer) {
+        out(
+          `peer: Kafka ProducerPerformance ${fmt(peer.rate)} records/s wall, ${((peer.cpu * 1e6) / N).toFixed(1)} µs CPU/record (JVM start included; broker ${((peerBroker * 1e6) / N).toFixed(1)} µs/record)`,
+        );
+        out(
+          `  ratio ours/peer: wall ${(kafkaRate / peer.rate).toFixed(2)}, client CPU per alert ${(ourCpu / peer.cpu).toFixed(2)}`,
+        );
+      } else out('peer: Kafka ProducerPerformance did not run');
 
       // 3. Latency publish → readable, 5,000 alerts/s in batches of 50.
       const lsinks = parseBusConfig([

@@ -14,7 +14,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get install -y -qq --no-install-recommends \
     tshark tcpdump softflowd nfdump tcpreplay iproute2 chromium \
     libpcap-dev g++ make python3 python3-venv \
-    nats-server rsyslog python3-aiosmtpd openssl freeradius-utils \
+    nats-server rsyslog rsyslog-gnutls rsyslog-openssl python3-aiosmtpd openssl freeradius-utils \
     nmap hping3 hydra iodine openssh-server python3-scapy nftables \
     maven openjdk-17-jre-headless clickhouse-server clickhouse-client \
     prometheus influxdb snmpd snmp >/dev/null

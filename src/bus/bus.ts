@@ -12,9 +12,10 @@ import {
   type Entry,
   Outbox,
   type OutboxConfig,
+  StoredEntry,
 } from './outbox.js';
 import { createSink } from './sinks/index.js';
-import type { Sink, SinkHealth, SinkSpec } from './types.js';
+import type { DeliveryResult, EncodedAlert, Sink, SinkHealth, SinkSpec } from './types.js';
 
 export interface BusConfig {
   sinks: SinkSpec[];
@@ -75,7 +76,8 @@ export interface Bus {
 interface Runner {
   spec: SinkSpec;
   sink: Sink;
-  match: Matcher;
+  /** null: the filter is empty, every alert passes (and none needs parsing for it). */
+  match: Matcher | null;
   cursor: Cursor;
   stopping: boolean;
   loop: Promise<void> | null;
@@ -83,6 +85,8 @@ interface Runner {
   c: { sent: number; filtered: number; failed: number; retried: number; dead: number };
   oldestT: number;
   lastError: string | null;
+  /** Dead letters may be queued for replay (at start, and after each replay request). */
+  replayPending: boolean;
 }
 
 const sleep = (ms: number, r: Runner): Promise<void> =>
@@ -96,6 +100,15 @@ const sleep = (ms: number, r: Runner): Promise<void> =>
     r.wake = done;
   });
 
+const encoded = (e: Entry): EncodedAlert =>
+  e instanceof StoredEntry
+    ? e
+    : { id: e.alert.alert_id, updated: e.alert.updated_ts, json: Buffer.from(JSON.stringify(e.alert)) };
+
+/** A sink that sends the stored encoding gets it; the others get parsed alerts. */
+const send = (sink: Sink, entries: readonly Entry[]): Promise<DeliveryResult> =>
+  sink.deliverEncoded ? sink.deliverEncoded(entries.map(encoded)) : sink.deliver(entries.map((e) => e.alert));
+
 export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
   const outbox = new Outbox(join(deps.dataDir, 'bus'), { ...DEFAULT_OUTBOX, ...cfg.outbox }, deps.log);
   const version = deps.version ?? '0.1.0';
@@ -105,9 +118,10 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
   let published = 0;
 
   const runner = (spec: SinkSpec, cursor: Cursor): Runner => {
-    let match: Matcher;
+    let match: Matcher | null = null;
     try {
-      match = compileMatcher(parseFilter(spec.filter, alertRecord), alertRecord);
+      if (spec.filter.trim() !== '')
+        match = compileMatcher(parseFilter(spec.filter, alertRecord), alertRecord);
     } catch (e) {
       throw new ConfigError(`sinks.${spec.name}.filter`, (e as Error).message);
     }
@@ -122,6 +136,7 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
       c: { sent: 0, filtered: 0, failed: 0, retried: 0, dead: 0 },
       oldestT: 0,
       lastError: null,
+      replayPending: true,
     };
   };
 
@@ -139,7 +154,10 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
       let failedIdx: number[];
       let error = '';
       try {
-        const res = await r.sink.deliver(pending.map((p) => p.e.alert));
+        const res = await send(
+          r.sink,
+          pending.map((p) => p.e),
+        );
         failedIdx = res.failed;
         error = res.error ?? 'failed';
       } catch (e) {
@@ -167,7 +185,8 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
       pending.forEach((p, i) => {
         if (!bad.has(i)) return;
         p.n++;
-        if (p.n >= r.spec.maxAttempts) dead.push({ ...p.e, attempts: p.n, error });
+        if (p.n >= r.spec.maxAttempts)
+          dead.push({ seq: p.e.seq, t: p.e.t, alert: p.e.alert, attempts: p.n, error });
         else next.push(p);
       });
       pending = next;
@@ -200,35 +219,54 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
   };
 
   const drainReplay = async (r: Runner): Promise<void> => {
-    let left = await outbox.listDead(r.spec.name, 'replay');
-    while (left.length > 0 && !r.stopping) {
-      const batch = left.slice(0, r.spec.batchSize);
-      // A replayed letter gets a full set of attempts again.
-      const dead = await deliverAll(
-        r,
-        batch,
-        batch.map(() => 0),
-      );
-      await bury(r, dead);
-      left = left.slice(batch.length);
-      await outbox.setReplay(r.spec.name, left);
+    if (!r.replayPending) return;
+    r.replayPending = false;
+    try {
+      let left = await outbox.listDead(r.spec.name, 'replay');
+      while (left.length > 0 && !r.stopping) {
+        const batch = left.slice(0, r.spec.batchSize);
+        // A replayed letter gets a full set of attempts again.
+        const dead = await deliverAll(
+          r,
+          batch,
+          batch.map(() => 0),
+        );
+        await bury(r, dead);
+        left = left.slice(batch.length);
+        await outbox.setReplay(r.spec.name, left);
+      }
+      if (left.length > 0) r.replayPending = true;
+    } catch (e) {
+      r.replayPending = true;
+      throw e;
     }
   };
 
+  /**
+   * The next batch is read (and its lines split) while the current one is on the wire, and the
+   * cursor of a delivered batch is saved while the next is sent: saves stay in order and each one
+   * follows its batch's acknowledgement, so a crash re-sends at most the batches not yet saved.
+   */
   const loop = async (r: Runner): Promise<void> => {
     let gcTick = 0;
+    let ahead: Promise<{ entries: StoredEntry[]; next: Cursor }> | null = null;
+    let saving: Promise<void> = Promise.resolve();
     while (!r.stopping) {
       try {
         await drainReplay(r);
-        const { entries, next } = await outbox.read(r.cursor, r.spec.batchSize);
+        const { entries, next } = await (ahead ?? outbox.read(r.cursor, r.spec.batchSize));
+        ahead = null;
         if (entries.length === 0) {
           r.oldestT = 0;
           if (next.off !== r.cursor.off || next.seg !== r.cursor.seg) r.cursor = next;
           await Promise.race([outbox.wait(1000), sleep(1000, r)]);
           continue;
         }
+        ahead = outbox.read(next, r.spec.batchSize);
+        ahead.catch(() => {});
         r.oldestT = entries[0]!.t;
-        const want = entries.filter((e) => r.match(e.alert));
+        const m = r.match;
+        const want = m ? entries.filter((e) => m(e.alert)) : entries;
         r.c.filtered += entries.length - want.length;
         const dead = await deliverAll(
           r,
@@ -237,15 +275,25 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
         );
         await bury(r, dead);
         r.cursor = next;
-        await outbox.saveCursor(r.spec.name, next);
-        if (++gcTick % 16 === 0) await gc();
+        await saving;
+        // A failed save costs only re-sends after a crash; the next save supersedes it.
+        saving = outbox.saveCursor(r.spec.name, next).catch((e: Error) => {
+          r.lastError = e.message;
+          deps.log.error('bus: saving a cursor', { sink: r.spec.name, error: e.message });
+        });
+        if (++gcTick % 16 === 0) {
+          await saving;
+          await gc();
+        }
       } catch (e) {
+        ahead = null;
         if (r.stopping) break;
         r.lastError = (e as Error).message;
         deps.log.error('bus: delivery loop', { sink: r.spec.name, error: r.lastError });
         await sleep(1000, r);
       }
     }
+    await saving;
   };
 
   const gc = async (): Promise<void> => {
@@ -400,6 +448,7 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
     async replay(name) {
       const r = get(name);
       const n = await outbox.queueReplay(name);
+      r.replayPending = true;
       r.wake?.();
       return n;
     },

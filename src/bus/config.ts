@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { ConfigError } from '../common/errors.js';
 import { alertRecord } from '../schema/alert.js';
 import { parseFilter } from '../store/filter.js';
-import { SINK_KINDS, type SinkKind, type SinkSpec } from './types.js';
+import { KAFKA_COMPRESSIONS, SINK_KINDS, type SinkKind, type SinkSpec } from './types.js';
 
 /**
  * Validate the `sinks` array of the config file. Every error names the exact key
@@ -105,7 +105,7 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
   const base = {
     name: r.str('name', undefined, NAME, 'a name of letters, digits, _ . - (at most 64)'),
     filter,
-    batchSize: r.int('batchSize', kind === 'email' ? 100 : 500, 1, 100_000),
+    batchSize: r.int('batchSize', kind === 'email' ? 100 : kind === 'kafka' ? 5000 : 500, 1, 100_000),
     maxAttempts: r.int('maxAttempts', 12, 1, 1_000_000),
     backoffMs: r.int('backoffMs', 500, 1, 3_600_000),
     maxBackoffMs: r.int('maxBackoffMs', 60_000, 1, 86_400_000),
@@ -123,6 +123,7 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
           topic: s.str('topic', 'vantage.alerts', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
           format: fmt(),
           clientId: s.str('clientId', 'vantage'),
+          compression: s.oneOf('compression', KAFKA_COMPRESSIONS, 'lz4'),
         },
       };
     case 'nats': {
@@ -145,6 +146,15 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
     case 'syslog': {
       const transport = s.oneOf('transport', ['udp', 'tcp', 'tls'] as const, 'tcp');
       const servername = s.optStr('servername');
+      const cert = s.optStr('cert');
+      const certKey = s.optStr('key');
+      if ((cert === undefined) !== (certKey === undefined))
+        throw new ConfigError(
+          `${key}.syslog.${certKey === undefined ? 'key' : 'cert'}`,
+          'a client certificate needs both cert and key (PEM files)',
+        );
+      if (cert !== undefined && transport !== 'tls')
+        throw new ConfigError(`${key}.syslog.cert`, 'a client certificate needs transport "tls"');
       return {
         ...base,
         kind,
@@ -158,6 +168,8 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
           hostname: s.str('hostname', hostname()),
           ...(ca !== undefined && { ca }),
           ...(servername !== undefined && { servername }),
+          ...(cert !== undefined && { cert }),
+          ...(certKey !== undefined && { key: certKey }),
         },
       };
     }
@@ -227,9 +239,21 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
 }
 
 const KEYS: Record<SinkKind, string[]> = {
-  kafka: ['brokers', 'topic', 'format', 'clientId'],
+  kafka: ['brokers', 'topic', 'format', 'clientId', 'compression'],
   nats: ['servers', 'subject', 'format', 'token', 'user', 'pass'],
-  syslog: ['host', 'port', 'transport', 'format', 'facility', 'appName', 'hostname', 'ca', 'servername'],
+  syslog: [
+    'host',
+    'port',
+    'transport',
+    'format',
+    'facility',
+    'appName',
+    'hostname',
+    'ca',
+    'servername',
+    'cert',
+    'key',
+  ],
   webhook: ['url', 'secret', 'mode', 'format', 'headers', 'timeoutMs', 'ca'],
   hec: ['url', 'token', 'index', 'source', 'sourcetype', 'host', 'format', 'timeoutMs', 'ca'],
   email: ['host', 'port', 'secure', 'starttls', 'from', 'to', 'user', 'pass', 'subjectPrefix', 'ca'],

@@ -1,8 +1,9 @@
-import { closeSync, fsync, fsyncSync, openSync, write } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, writev } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
+import type { EncodedAlert } from './types.js';
 
 /**
  * The durable outbox of the alert bus: alerts are appended to fsync'd segment files (one JSON
@@ -10,7 +11,10 @@ import type { AlertRecord } from '../schema/alert.js';
  * segments at its own cursor, persisted after delivery. A crash between a send and the cursor
  * commit re-sends: at-least-once. Segments are deleted once every sink is past them.
  *
- *   <dir>/segments/<first seq, 16 digits>.ndjson   {"s":seq,"t":publish ms,"a":alert}
+ * The alert id and version lead each line so a reader can take them and the alert's JSON bytes
+ * without parsing the alert: a sink that sends the record form sends the stored bytes as they are.
+ *
+ *   <dir>/segments/<first seq, 16 digits>.ndjson   {"s":seq,"t":publish ms,"k":alert_id,"u":updated_ts,"a":alert}
  *   <dir>/cursors/<sink>.json                      {"seq":next,"seg":segment,"off":byte offset}
  *   <dir>/dead/<sink>.ndjson                       dead letters {"s","t","n":attempts,"e":error,"a"}
  *   <dir>/replay/<sink>.ndjson                     dead letters queued again by a replay
@@ -35,6 +39,26 @@ export interface Entry {
   /** Publish time, ms (for the lag in seconds). */
   t: number;
   alert: AlertRecord;
+}
+
+/** An entry read from a segment: the alert is parsed from its stored bytes only when asked for. */
+export class StoredEntry implements Entry, EncodedAlert {
+  #alert: AlertRecord | undefined;
+  constructor(
+    readonly seq: number,
+    readonly t: number,
+    readonly id: string,
+    readonly updated: string,
+    readonly json: Buffer,
+    alert?: AlertRecord,
+  ) {
+    this.#alert = alert;
+  }
+
+  get alert(): AlertRecord {
+    this.#alert ??= JSON.parse(this.json.toString('utf8')) as AlertRecord;
+    return this.#alert;
+  }
 }
 
 export interface DeadLetter extends Entry {
@@ -63,7 +87,18 @@ export class Outbox {
   private next = 1;
   /** End of the fsync'd data: readers never pass it, so nothing is sent that a crash could renumber. */
   private durable = { seg: 1, off: 0 };
-  private queue: { lines: string[]; resolve: (n: number) => void; reject: (e: Error) => void }[] = [];
+  /** Encoded jobs waiting for the writer: lines numbered first.., buf.length bytes. */
+  private queue: {
+    buf: Buffer;
+    first: number;
+    n: number;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  /** Bytes accepted by append and not yet written (counted against maxBytes). */
+  private pending = 0;
+  /** Sequence number after the durable end (the start of a cursor at the end). */
+  private durableNext = 1;
   private writing = false;
   private readonly waiters = new Set<() => void>();
   readonly counters = { appended: 0, overflow: 0, deadDropped: 0, fsyncs: 0 };
@@ -94,6 +129,7 @@ export class Outbox {
     const cur = this.segments.at(-1)!;
     this.fd = openSync(join(this.dir, 'segments', segName(cur.first)), 'a');
     this.durable = { seg: cur.first, off: cur.size };
+    this.durableNext = this.next;
   }
 
   /** Cut a write torn by a crash and find the next sequence number. */
@@ -133,17 +169,46 @@ export class Outbox {
   }
 
   get endCursor(): Cursor {
-    return { seq: this.next, seg: this.durable.seg, off: this.durable.off };
+    return { seq: this.durableNext, seg: this.durable.seg, off: this.durable.off };
   }
 
-  /** Append alerts; resolves once they are on disk, with how many were refused by the size bound. */
+  /**
+   * Append alerts; resolves once they are on disk, with how many were refused by the size bound.
+   * Each alert is encoded once, here, numbered and joined with its batch into one buffer: the
+   * writer only writes.
+   */
   append(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }> {
     const t = Date.now();
-    const lines = alerts.map((a) => JSON.stringify({ t, a }).slice(1));
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ lines, resolve, reject });
+    const first = this.next;
+    let text = '';
+    for (let i = 0; i < alerts.length; i++) text += line(first + i, t, alerts[i]!);
+    let buf = Buffer.from(text);
+    let n = alerts.length;
+    const room = this.cfg.maxBytes - this.bytes - this.pending;
+    if (buf.length > room) {
+      // Over the bound: keep the alerts that fit, in order, and count the others.
+      const kept: Buffer[] = [];
+      let size = 0;
+      n = 0;
+      for (const a of alerts) {
+        const b = Buffer.from(line(first + n, t, a));
+        if (size + b.length > room) {
+          this.counters.overflow++;
+          continue;
+        }
+        kept.push(b);
+        size += b.length;
+        n++;
+      }
+      buf = Buffer.concat(kept, size);
+    }
+    this.next += n;
+    this.pending += buf.length;
+    const accepted = n;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ buf, first, n, resolve, reject });
       if (!this.writing) void this.drain();
-    }).then((accepted) => ({ accepted, dropped: alerts.length - accepted }));
+    }).then(() => ({ accepted, dropped: alerts.length - accepted }));
   }
 
   /** One writer: every append waiting meanwhile shares one write and one fsync (group commit). */
@@ -153,43 +218,33 @@ export class Outbox {
       while (this.queue.length > 0) {
         const jobs = this.queue;
         this.queue = [];
-        const accepted: number[] = [];
-        const chunks: string[] = [];
+        let chunks: Buffer[] = [];
         let size = 0;
-        let total = this.bytes;
-        for (const job of jobs) {
-          let n = 0;
-          for (const l of job.lines) {
-            const line = `{"s":${this.next},${l}\n`;
-            const b = Buffer.byteLength(line);
-            if (total + b > this.cfg.maxBytes) {
-              this.counters.overflow++;
-              continue;
-            }
-            chunks.push(line);
-            size += b;
-            total += b;
-            this.next++;
-            n++;
-            if (this.segments.at(-1)!.size + size >= this.cfg.segmentBytes) {
-              await this.writeOut(chunks.splice(0), size);
-              size = 0;
-              this.roll();
-            }
-          }
-          accepted.push(n);
-        }
+        let appended = 0;
         try {
+          for (const job of jobs) {
+            // A segment is closed at a batch boundary once it reaches its size.
+            if (size > 0 && this.segments.at(-1)!.size + size + job.buf.length > this.cfg.segmentBytes) {
+              await this.writeOut(chunks, size);
+              this.roll(job.first);
+              chunks = [];
+              size = 0;
+            }
+            chunks.push(job.buf);
+            size += job.buf.length;
+            appended += job.n;
+          }
           await this.writeOut(chunks, size);
-          this.counters.appended += accepted.reduce((a, b) => a + b, 0);
-          jobs.forEach((j, i) => {
-            j.resolve(accepted[i]!);
-          });
+          this.counters.appended += appended;
+          for (const j of jobs) j.resolve();
         } catch (e) {
           for (const j of jobs) j.reject(e as Error);
         }
+        for (const j of jobs) this.pending -= j.buf.length;
         const cur = this.segments.at(-1)!;
         this.durable = { seg: cur.first, off: cur.size };
+        const last = jobs.at(-1)!;
+        this.durableNext = last.first + last.n;
         for (const w of this.waiters) w();
       }
     } finally {
@@ -197,12 +252,11 @@ export class Outbox {
     }
   }
 
-  private async writeOut(chunks: string[], size: number): Promise<void> {
+  private async writeOut(chunks: Buffer[], size: number): Promise<void> {
     if (chunks.length === 0) return;
     const fh = this.fd;
-    const buf = Buffer.from(chunks.join(''));
     await new Promise<void>((res, rej) => {
-      write(fh, buf, 0, buf.length, null, (err) => {
+      writev(fh, chunks, (err) => {
         if (err) return rej(err);
         fsync(fh, (e2) => (e2 ? rej(e2) : res()));
       });
@@ -211,11 +265,11 @@ export class Outbox {
     this.segments.at(-1)!.size += size;
   }
 
-  private roll(): void {
+  private roll(first: number): void {
     fsyncSync(this.fd);
     closeSync(this.fd);
-    this.segments.push({ first: this.next, size: 0 });
-    this.fd = openSync(join(this.dir, 'segments', segName(this.next)), 'a');
+    this.segments.push({ first, size: 0 });
+    this.fd = openSync(join(this.dir, 'segments', segName(first)), 'a');
   }
 
   /** Resolves when new alerts are durable, or after `ms`. */
@@ -235,9 +289,13 @@ export class Outbox {
    * Up to `max` entries from a cursor, never past the durable end. Returns the entries and
    * the cursor after them.
    */
-  async read(from: Cursor, max: number, maxBytes = 4 << 20): Promise<{ entries: Entry[]; next: Cursor }> {
+  async read(
+    from: Cursor,
+    max: number,
+    maxBytes = 4 << 20,
+  ): Promise<{ entries: StoredEntry[]; next: Cursor }> {
     let cur = this.locate(from);
-    const entries: Entry[] = [];
+    const entries: StoredEntry[] = [];
     while (entries.length < max) {
       const limit = cur.seg === this.durable.seg ? this.durable.off : this.sizeOf(cur.seg);
       if (cur.off >= limit) {
@@ -263,10 +321,10 @@ export class Outbox {
       while (entries.length < max) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= got) break;
-        const line = JSON.parse(buf.toString('utf8', pos, nl)) as { s: number; t: number; a: AlertRecord };
+        const e = parseLine(buf, pos, nl);
         pos = nl + 1;
-        if (line.s < cur.seq) continue;
-        entries.push({ seq: line.s, t: line.t, alert: line.a });
+        if (e.seq < cur.seq) continue;
+        entries.push(e);
       }
       const last = entries.at(-1);
       cur = { seq: last ? last.seq + 1 : cur.seq, seg: cur.seg, off: cur.off + pos };
@@ -413,4 +471,70 @@ async function appendDurable(path: string, text: string): Promise<void> {
   const fh = await open(path, 'r+');
   await fh.sync();
   await fh.close();
+}
+
+const line = (seq: number, t: number, a: AlertRecord): string =>
+  `{"s":${seq},"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":${JSON.stringify(a)}}\n`;
+
+const at = (buf: Buffer, pos: number, lit: Buffer): boolean => {
+  for (let i = 0; i < lit.length; i++) if (buf[pos + i] !== lit[i]) return false;
+  return true;
+};
+const S = Buffer.from('{"s":');
+const T = Buffer.from(',"t":');
+const K = Buffer.from(',"k":"');
+const U = Buffer.from(',"u":"');
+const A = Buffer.from(',"a":');
+
+/** End of a JSON string starting at `pos` (its closing quote), or -1 when it has an escape. */
+function plainString(buf: Buffer, pos: number, end: number): number {
+  for (let i = pos; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x22) return i;
+    if (c === 0x5c) return -1;
+  }
+  return -1;
+}
+
+function digits(buf: Buffer, pos: number, end: number): [number, number] {
+  let v = 0;
+  let i = pos;
+  for (; i < end; i++) {
+    const c = buf[i]! - 0x30;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+  }
+  return [v, i === pos ? -1 : i];
+}
+
+/**
+ * One segment line, read by its fixed prefix without parsing the alert. A line the prefix does
+ * not fit (an escaped id, a segment written by an older version) is parsed whole.
+ */
+function parseLine(buf: Buffer, start: number, end: number): StoredEntry {
+  const e = fastLine(buf, start, end);
+  if (e) return e;
+  const l = JSON.parse(buf.toString('utf8', start, end)) as { s: number; t: number; a: AlertRecord };
+  return new StoredEntry(l.s, l.t, l.a.alert_id, l.a.updated_ts, Buffer.from(JSON.stringify(l.a)), l.a);
+}
+
+function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
+  if (!at(buf, start, S)) return null;
+  const [s, p1] = digits(buf, start + S.length, end);
+  if (p1 < 0 || !at(buf, p1, T)) return null;
+  const [t, p2] = digits(buf, p1 + T.length, end);
+  if (p2 < 0 || !at(buf, p2, K)) return null;
+  const k0 = p2 + K.length;
+  const k1 = plainString(buf, k0, end);
+  if (k1 < 0 || !at(buf, k1 + 1, U)) return null;
+  const u0 = k1 + 1 + U.length;
+  const u1 = plainString(buf, u0, end);
+  if (u1 < 0 || !at(buf, u1 + 1, A) || buf[end - 1] !== 0x7d) return null;
+  return new StoredEntry(
+    s,
+    t,
+    buf.toString('utf8', k0, k1),
+    buf.toString('latin1', u0, u1),
+    buf.subarray(u1 + 1 + A.length, end - 1),
+  );
 }

@@ -16,7 +16,20 @@ export interface Sink {
    * lists the indexes of the alerts that failed when the receiver answers per alert.
    */
   deliver(batch: readonly AlertRecord[]): Promise<DeliveryResult>;
+  /**
+   * Deliver a batch in the form the outbox stored it (the record's JSON bytes), when the sink
+   * sends that form: the bus then neither parses nor re-encodes the alerts. Same contract as deliver.
+   */
+  deliverEncoded?(batch: readonly EncodedAlert[]): Promise<DeliveryResult>;
   health(): SinkHealth;
+}
+
+/** An alert as the outbox keeps it: id, version and the record's JSON encoding. */
+export interface EncodedAlert {
+  readonly id: string;
+  /** updated_ts of this version of the alert. */
+  readonly updated: string;
+  readonly json: Buffer;
 }
 
 export interface DeliveryResult {
@@ -40,7 +53,12 @@ export interface KafkaSinkConfig {
   topic: string;
   format: JsonFormat;
   clientId: string;
+  /** Compression of each produce request. */
+  compression: KafkaCompression;
 }
+
+export const KAFKA_COMPRESSIONS = ['none', 'lz4', 'snappy', 'gzip'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
 export interface NatsSinkConfig {
   servers: string[];
@@ -65,6 +83,9 @@ export interface SyslogSinkConfig {
   ca?: string;
   /** Name checked against the collector's certificate (default: host). */
   servername?: string;
+  /** PEM files of this sender's certificate and key, for collectors that require mutual TLS. */
+  cert?: string;
+  key?: string;
 }
 
 export interface WebhookSinkConfig {

@@ -23,8 +23,11 @@ export interface EveFileConfig {
 }
 export interface EveSocketConfig {
   socket: string;
-  type: 'stream';
+  /** Suricata's eve-log filetype unix_stream or unix_dgram (its default socket type). */
+  type: 'stream' | 'dgram';
   maxLine: number;
+  /** Where this source sits in the config (e.g. events.eve[0]), for errors at start. */
+  key: string;
 }
 export type EveConfig = EveFileConfig | EveSocketConfig;
 
@@ -106,17 +109,28 @@ export function parseEventsConfig(raw: unknown, key = 'events'): EventsConfig {
     const e = obj(v, k);
     if (e.socket !== undefined) {
       known(e, k, ['socket', 'type', 'maxLine']);
-      const type = e.type ?? 'stream';
-      if (type === 'dgram')
-        throw new ConfigError(
-          `${k}.type`,
-          "unix_dgram is not supported (Node.js has no unix datagram sockets); set Suricata's eve-log filetype to unix_stream",
-        );
-      if (type !== 'stream') throw new ConfigError(`${k}.type`, "expected 'stream'");
+      // Our names and Suricata's (eve-log filetype) are both accepted.
+      const types: Record<string, 'stream' | 'dgram'> = {
+        stream: 'stream',
+        unix_stream: 'stream',
+        dgram: 'dgram',
+        unix_dgram: 'dgram',
+      };
+      const type = types[String(e.type ?? 'stream')];
+      if (!type)
+        throw new ConfigError(`${k}.type`, "expected 'stream' (unix_stream) or 'dgram' (unix_dgram)");
       cfg.eve.push({
         socket: str(e.socket, `${k}.socket`, 'a unix socket path'),
-        type: 'stream',
-        maxLine: num(e.maxLine, `${k}.maxLine`, DEFAULT_MAX_LINE, 1024, 16 << 20),
+        type,
+        // A datagram is one event: the kernel keeps at most about 200 KiB of one anyway.
+        maxLine: num(
+          e.maxLine,
+          `${k}.maxLine`,
+          DEFAULT_MAX_LINE,
+          1024,
+          type === 'dgram' ? 256 << 10 : 16 << 20,
+        ),
+        key: k,
       });
       return;
     }

@@ -227,6 +227,22 @@ describe('events config', () => {
     );
   };
 
+  it("accepts Suricata's socket filetypes as the socket type", () => {
+    const c = parseEventsConfig({
+      eve: [
+        { socket: '/run/suricata/eve.sock', type: 'unix_dgram' },
+        { socket: '/run/suricata/eve2.sock', type: 'unix_stream' },
+      ],
+    });
+    assert.deepEqual(
+      c.eve.map((e) => ('socket' in e ? [e.type, e.key] : [])),
+      [
+        ['dgram', 'events.eve[0]'],
+        ['stream', 'events.eve[1]'],
+      ],
+    );
+  });
+
   it('accepts the documented shape with defaults', () => {
     const c = parseEventsConfig({
       eve: [{ path: '/var/log/suricata/eve.json' }, { socket: '/run/suricata/eve.sock', type: 'stream' }],
@@ -254,7 +270,7 @@ describe('events config', () => {
     bad({ evee: [] }, 'events.evee');
     bad({ eve: [{ path: '' }] }, 'events.eve[0].path');
     bad({ eve: [{ path: '/x', from: 'middle' }] }, 'events.eve[0].from');
-    bad({ eve: [{ socket: '/x', type: 'dgram' }] }, 'events.eve[0].type');
+    bad({ eve: [{ socket: '/x', type: 'fifo' }] }, 'events.eve[0].type');
     bad({ syslog: [{ listen: 'udp://0.0.0.0:5514' }, { listen: 'http://x:1' }] }, 'events.syslog[1].listen');
     bad({ syslog: [{ listen: 'udp://0.0.0.0:70000' }] }, 'events.syslog[0].listen');
     bad({ syslog: [{ listen: 'udp://0.0.0.0:514', format: 'json' }] }, 'events.syslog[0].format');

@@ -3,6 +3,7 @@ import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
 import type { IdentityRecord } from '../schema/identity.js';
 import type { EventsConfig } from './config.js';
+import { EveDgram } from './eve-dgram.js';
 import { EveSocket } from './eve-socket.js';
 import { EveTail } from './eve-tail.js';
 import { IdentityMap } from './identity.js';
@@ -52,7 +53,9 @@ export function createEventSources(cfg: EventsConfig, deps: EventSourcesDeps): E
     ...(deps.onIdentity ? { onIdentity: deps.onIdentity } : {}),
   };
   const sources: EventSource[] = [
-    ...cfg.eve.map((e) => ('socket' in e ? new EveSocket(e, ev) : new EveTail(e, ev))),
+    ...cfg.eve.map((e) =>
+      'socket' in e ? (e.type === 'dgram' ? new EveDgram(e, ev) : new EveSocket(e, ev)) : new EveTail(e, ev),
+    ),
     ...cfg.syslog.map((s) => new SyslogListener(s, ev)),
     ...cfg.radius.map((r) => new RadiusListener(r, ev)),
   ];

@@ -8,6 +8,8 @@
  *   rawOpen(proto, bindIp)   raw IPv4 socket for one IP protocol (GRE = 47): mirror receivers
  *   rawSend(h, buf, dstIp)   send one payload of that protocol (the kernel adds the IP header)
  *   udpOpen(family, ip, port, rcvbuf, sndbuf)   non-blocking UDP socket (IPv4 or IPv6), bound
+ *   unixDgramOpen(path, rcvbuf)   non-blocking unix datagram socket bound to path (Suricata's
+ *                            eve-log unix_dgram); read with poll + recvBatch like UDP
  *   connect(h, ip, port)     fix the destination of a UDP or raw socket (for sendBatch)
  *   address(h)               {address, port} the socket is bound to
  *   poll(h, fn)              call fn() whenever the socket is readable (uv_poll_t, level triggered)
@@ -27,11 +29,13 @@
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -39,6 +43,7 @@
 #define KIND_PCAP 1
 #define KIND_RAW 2
 #define KIND_UDP 3
+#define KIND_UNIX 4 /* unix datagram socket: recvBatch and poll as UDP, no address */
 #define REC_HDR 16
 #define RAW_MAX 65536
 
@@ -137,7 +142,7 @@ static void really_close(handle_t *h) {
   if (h->closed) return;
   h->closed = 1;
   stop_poll(h);
-  if (h->kind == KIND_UDP && h->fd >= 0) close(h->fd);
+  if ((h->kind == KIND_UDP || h->kind == KIND_UNIX) && h->fd >= 0) close(h->fd);
   free(h->msgs);
   free(h->iov);
   free(h->addrs);
@@ -654,6 +659,52 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   return make_handle(env, h);
 }
 
+/*
+ * unixDgramOpen(path, rcvbuf) -> handle: a non-blocking AF_UNIX SOCK_DGRAM socket bound to path
+ * (which must not exist: the caller removes a stale socket file). Read with poll + recvBatch.
+ */
+static napi_value js_unix_dgram_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  size_t plen = 0;
+  int32_t rcvbuf = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &rcvbuf) != napi_ok) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: unixDgramOpen(path, rcvbuf)");
+    return NULL;
+  }
+  if (plen == 0 || plen >= sizeof sa.sun_path) {
+    char m[128];
+    snprintf(m, sizeof m, "unixDgramOpen: a socket path needs 1 to %zu bytes, this one has %zu",
+             sizeof sa.sun_path - 1, plen);
+    return throw_code(env, "ENAMETOOLONG", m);
+  }
+  CHECK(napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "unix datagram socket");
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* capped by rmem_max */
+  if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1)) != 0) {
+    int e = errno;
+    char m[160];
+    snprintf(m, sizeof m, "bind unix datagram socket %s", sa.sun_path);
+    close(fd);
+    return throw_errno(env, e, m);
+  }
+  handle_t *h = calloc(1, sizeof *h);
+  if (!h || (h->fd = fd, ensure_tables(h) != 0)) {
+    close(fd);
+    free(h);
+    return throw_code(env, "ENOMEM", "unixDgramOpen: out of memory");
+  }
+  h->kind = KIND_UNIX;
+  h->family = AF_UNIX;
+  return make_handle(env, h);
+}
+
 /* connect(h, ip, port): fixes the destination of sendBatch (UDP or raw socket). */
 static napi_value js_connect(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -665,7 +716,8 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   }
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->kind == KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: connect needs a socket handle");
+  if (h->kind == KIND_PCAP || h->kind == KIND_UNIX)
+    return throw_code(env, "EINVAL", "vantage-pcap: connect needs a UDP or raw socket handle");
   char ip[INET6_ADDRSTRLEN + 1] = "";
   size_t iplen = 0;
   int32_t port = 0;
@@ -690,7 +742,8 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->kind == KIND_PCAP) return throw_code(env, "EINVAL", "vantage-pcap: address needs a socket handle");
+  if (h->kind == KIND_PCAP || h->kind == KIND_UNIX)
+    return throw_code(env, "EINVAL", "vantage-pcap: address needs a UDP or raw socket handle");
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (getsockname(h->fd, (struct sockaddr *)&ss, &sl) != 0) return throw_errno(env, errno, "getsockname");
@@ -815,7 +868,8 @@ static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
   }
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->kind != KIND_UDP) return throw_code(env, "EINVAL", "vantage-pcap: recvBatch needs a UDP handle");
+  if (h->kind != KIND_UDP && h->kind != KIND_UNIX)
+    return throw_code(env, "EINVAL", "vantage-pcap: recvBatch needs a UDP or unix datagram handle");
   size_t len = 0;
   void *data = NULL;
   if (!get_buffer(env, argv[1], &data, &len, "vantage-pcap: recvBatch: buf must be a Buffer")) return NULL;
@@ -862,7 +916,10 @@ static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
     o[6] = 0;
     o[7] = 0;
     memset(o + 8, 0, 16);
-    if (h->addrs[i].ss_family == AF_INET6) {
+    if (h->kind == KIND_UNIX) {
+      o[4] = 0; /* a unix sender has no address worth reporting (often unbound) */
+      o[5] = 0;
+    } else if (h->addrs[i].ss_family == AF_INET6) {
       struct sockaddr_in6 *a = (struct sockaddr_in6 *)&h->addrs[i];
       o[4] = 6;
       o[5] = ntohs(a->sin6_port);
@@ -895,8 +952,8 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   }
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->kind == KIND_PCAP || !h->msgs)
-    return throw_code(env, "EINVAL", "vantage-pcap: sendBatch needs a connected socket handle");
+  if (h->kind == KIND_PCAP || h->kind == KIND_UNIX || !h->msgs)
+    return throw_code(env, "EINVAL", "vantage-pcap: sendBatch needs a connected UDP or raw socket handle");
   size_t len = 0;
   void *data = NULL;
   if (!get_buffer(env, argv[1], &data, &len, "vantage-pcap: sendBatch: buf must be a Buffer")) return NULL;
@@ -980,6 +1037,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rawOpen", NULL, js_raw_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rawSend", NULL, js_raw_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unixDgramOpen", NULL, js_unix_dgram_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { AlertRecord } from '../../schema/alert.js';
 import { syslog5424, toCef } from '../cef.js';
 import type { DeliveryResult, Sink, SinkDeps, SinkHealth, SyslogSinkConfig } from '../types.js';
@@ -12,6 +12,8 @@ import type { DeliveryResult, Sink, SinkDeps, SinkHealth, SyslogSinkConfig } fro
  * the alert as JSON. Over TCP/TLS a batch is delivered once the socket has flushed it; UDP
  * gives no receipt at all, which the docs say.
  */
+const ACCEPT_WAIT_MS = 1000;
+
 export function createSyslogSink(name: string, cfg: SyslogSinkConfig, deps: SinkDeps): Sink {
   let sock: Socket | null = null;
   let health: SinkHealth = { ok: true, detail: 'not started' };
@@ -27,16 +29,26 @@ export function createSyslogSink(name: string, cfg: SyslogSinkConfig, deps: Sink
           ? tlsConnect({
               host: cfg.host,
               port: cfg.port,
-              servername: cfg.servername ?? cfg.host,
+              // SNI carries names only (RFC 6066); the certificate is still checked against an IP host.
+              ...((cfg.servername !== undefined || isIP(cfg.host) === 0) && {
+                servername: cfg.servername ?? cfg.host,
+              }),
               ...(cfg.ca !== undefined && { ca: readFileSync(cfg.ca) }),
+              ...(cfg.cert !== undefined && { cert: readFileSync(cfg.cert) }),
+              ...(cfg.key !== undefined && { key: readFileSync(cfg.key) }),
             })
           : netConnect({ host: cfg.host, port: cfg.port });
       const ready = cfg.transport === 'tls' ? 'secureConnect' : 'connect';
       s.setTimeout(10_000);
       s.once(ready, () => {
-        s.setTimeout(0);
-        sock = s;
-        resolve(s);
+        const go = (): void => {
+          s.setTimeout(0);
+          sock = s;
+          resolve(s);
+        };
+        if (cfg.transport === 'tls' && (s as TLSSocket).getProtocol() === 'TLSv1.3')
+          accepted(s as TLSSocket, go);
+        else go();
       });
       s.once('timeout', () => s.destroy(new Error('connect timed out')));
       s.once('error', (e) => {
@@ -45,10 +57,27 @@ export function createSyslogSink(name: string, cfg: SyslogSinkConfig, deps: Sink
       });
       s.on('close', () => {
         if (sock === s) sock = null;
+        reject(new Error('the collector closed the connection'));
       });
       // The collector never speaks; reading keeps a half-closed connection noticed.
       s.on('data', () => {});
     });
+  };
+
+  /**
+   * In TLS 1.3 the client's handshake ends before the collector has checked its certificate: a
+   * collector that refuses it says so one round trip later, and alerts written meanwhile would
+   * be lost unseen. The collector's session ticket (sent once it accepted us) or its refusal ends
+   * the wait; a collector that sends no ticket costs one bounded wait per connection.
+   */
+  const accepted = (s: TLSSocket, go: () => void): void => {
+    const t = setTimeout(done, ACCEPT_WAIT_MS);
+    function done(): void {
+      clearTimeout(t);
+      s.off('session', done);
+      if (!s.destroyed) go();
+    }
+    s.once('session', done);
   };
 
   return {
