@@ -71,6 +71,9 @@ interface Pending {
   ts: string;
 }
 
+/** The client messages of one exchange (DISCOVER, REQUEST) that wait for the server's ACK. */
+const MAX_PENDING_MESSAGES = 4;
+
 /**
  * The host profiler: operating-system guesses and names per address, each with first and
  * last seen. It reads TCP SYNs (signature), mDNS (5353) and NetBIOS name service (137) from
@@ -98,7 +101,7 @@ export class HostProfiler implements Analyzer {
     records: 0,
   };
   private readonly hosts = new Map<string, Map<string, Attr>>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, Pending[]>();
   private readonly syn = new SynSignature();
   private p: Packet | null = null;
   private readonly srcIp = (): string => {
@@ -242,7 +245,12 @@ export class HostProfiler implements Analyzer {
       if (ciaddr !== null) this.applyDhcp(ciaddr, mac, pend);
       else {
         // The address is known only once the server acknowledges it.
-        this.pending.delete(mac);
+        const waiting = this.pending.get(mac);
+        if (waiting !== undefined) {
+          if (waiting.length >= MAX_PENDING_MESSAGES) waiting.shift();
+          waiting.push(pend);
+          return;
+        }
         if (this.pending.size >= this.cfg.maxPendingDhcp) {
           const oldest = this.pending.keys().next();
           if (!oldest.done) {
@@ -250,14 +258,13 @@ export class HostProfiler implements Analyzer {
             this.counters.pendingDhcpEvicted++;
           }
         }
-        this.pending.set(mac, pend);
+        this.pending.set(mac, [pend]);
       }
     } else if (type === 5 && typeof r.yiaddr === 'string' && r.yiaddr !== '0.0.0.0') {
-      const pend = this.pending.get(mac);
-      if (pend === undefined) return;
+      const waiting = this.pending.get(mac);
+      if (waiting === undefined) return;
       this.pending.delete(mac);
-      pend.ts = ts;
-      this.applyDhcp(r.yiaddr, mac, pend);
+      for (const pend of waiting) this.applyDhcp(r.yiaddr, mac, pend);
     }
   }
 
@@ -348,7 +355,8 @@ export class HostProfiler implements Analyzer {
 
   finish(): void {
     // A client whose ACK was not captured still asked for an address: credit it.
-    for (const [mac, d] of this.pending) if (d.requested !== null) this.applyDhcp(d.requested, mac, d);
+    for (const [mac, waiting] of this.pending)
+      for (const d of waiting) if (d.requested !== null) this.applyDhcp(d.requested, mac, d);
     this.pending.clear();
     for (const [ip, host] of this.hosts) for (const a of host.values()) this.emit(ip, a);
     this.hosts.clear();
