@@ -131,14 +131,14 @@ export function HostPage({ ip }: { ip: string }) {
       <p className="muted">
         First seen {time(h?.first_seen)} · last seen {time(h?.last_seen)}
       </p>
+      <Panel title="Operating system" loading={q.loading} testId="host-os">
+        {h && <HostOsView os={h.os ?? null} />}
+      </Panel>
       <div className="grid g2">
         <KpiChart metric="bps" filter={hostFilter(ip)} title="Traffic of this host" />
         <KpiChart metric="rtt_ms" filter={hostFilter(ip)} title="Handshake RTT of its flows" />
         <Panel title="Peers" loading={q.loading}>
           {h?.peers && <PeersGraph ip={ip} peers={h.peers} />}
-        </Panel>
-        <Panel title="Operating system" loading={q.loading} testId="host-os">
-          {h && <HostOsView os={h.os ?? null} />}
         </Panel>
         <Panel title="Host names (DHCP, mDNS, NetBIOS, DNS PTR)" loading={q.loading} testId="host-names">
           {h && <HostNamesView names={h.host_names ?? []} />}
