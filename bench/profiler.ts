@@ -1,0 +1,75 @@
+/**
+ * What the host profiler (OS guesses and names) costs the sensor, in CPU time: the standard
+ * analyzers with and without it on the bench capture, alternated five times, best of each
+ * (goal: a few percent; every TCP flow there opens with a SYN the profiler reads, every
+ * HTTP request has a User-Agent, so this is its busiest case short of a SYN flood). Beside it,
+ * p0f on the same file (user+sys from /usr/bin/time), which reads only the SYNs.
+ *
+ *   node dist/bench/profiler.js [--packets 1000000]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createAnalyzers } from '../src/analyze/index.js';
+import { readCaptureFile } from '../src/capture/capture-file.js';
+import { Sensor } from '../src/flow/sensor.js';
+import { generate } from './gen-capture.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const i = process.argv.indexOf('--packets');
+const PACKETS = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
+const FILE = `${ROOT}bench/out/profiler-${PACKETS}.pcap`;
+
+mkdirSync(`${ROOT}bench/out`, { recursive: true });
+if (!existsSync(FILE)) generate(FILE, PACKETS);
+
+async function run(withProfiler: boolean): Promise<{ cpu: number; packets: number; attrs: number }> {
+  let attrs = 0;
+  const sink = (r: { type: string }) => {
+    if (r.type === 'host_attr') attrs++;
+  };
+  const sensor = new Sensor(sink);
+  for (const a of createAnalyzers(sink, { l7: true }))
+    if (withProfiler || a.name !== 'host-profiler') sensor.addHook(a);
+  const t0 = process.cpuUsage();
+  const sum = await readCaptureFile(FILE, sensor.onFrame);
+  sensor.finish();
+  const t = process.cpuUsage(t0);
+  return { cpu: (t.user + t.system) / 1e6, packets: sum.packets, attrs };
+}
+
+const best = { with: Number.POSITIVE_INFINITY, without: Number.POSITIVE_INFINITY };
+let packets = 0;
+let attrs = 0;
+for (let k = 0; k < 5; k++) {
+  const a = await run(false);
+  const b = await run(true);
+  best.without = Math.min(best.without, a.cpu);
+  best.with = Math.min(best.with, b.cpu);
+  packets = b.packets;
+  attrs = b.attrs;
+}
+const cost = (best.with - best.without) / best.without;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+out(`capture: ${packets} packets (${FILE})`);
+out(
+  `sensor + L7 without profiler: ${best.without.toFixed(2)} CPU-s, ${Math.round(packets / best.without)} pkt per CPU-s`,
+);
+out(
+  `sensor + L7 with profiler:    ${best.with.toFixed(2)} CPU-s, ${Math.round(packets / best.with)} pkt per CPU-s; ${attrs} host_attr records`,
+);
+out(`profiler cost: ${(cost * 100).toFixed(1)}% of the sensor's CPU time (goal: ≤ 5%)`);
+const p0f = spawnSync(
+  '/usr/bin/time',
+  ['-f', '%U %S', '/usr/sbin/p0f', '-r', FILE, '-o', `${FILE}.p0f.log`],
+  {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  },
+);
+rmSync(`${FILE}.p0f.log`, { force: true });
+const m = /([\d.]+) ([\d.]+)\s*$/.exec(p0f.stderr ?? '');
+if (p0f.status === 0 && m) {
+  const t = Number(m[1]) + Number(m[2]);
+  out(`p0f -r (SYN fingerprints only): ${t.toFixed(2)} CPU-s, ${Math.round(packets / t)} pkt per CPU-s`);
+} else out('p0f: not installed (Debian package p0f)');
