@@ -165,6 +165,27 @@ describe('host profiler against p0f, tshark and labelled DHCP clients', { skip }
     );
   });
 
+  it("DHCP in a real capture (Zeek's dhcp.pcap): the client's name on the address the ACK gave; the server's vendor class is not the client's", async () => {
+    const f = `${PCAPS}dhcp-dora.pcap`;
+    const acks = tshark(f, 'dhcp.option.dhcp == 5', ['dhcp.ip.your', 'dhcp.hw.mac_addr']);
+    const names = new Set(
+      tshark(f, 'dhcp.option.hostname && udp.dstport == 67', ['dhcp.option.hostname']).map((r) => r[0]),
+    );
+    const vcFrom = tshark(f, 'dhcp.option.vendor_class_id', ['udp.srcport']).map((r) => r[0]);
+    const ours = await profile(f);
+    assert.deepEqual(
+      ours.filter((a) => a.kind === 'name').map((a) => [a.ip, a.mac, a.value]),
+      acks.map(([ip, mac]) => [ip, mac, [...names][0]]),
+    );
+    assert.equal(names.size, 1);
+    // ArubaAP is option 60 of the OFFER and ACK (from port 67): it names the server.
+    assert.deepEqual([...new Set(vcFrom)], ['67']);
+    assert.deepEqual(
+      ours.filter((a) => a.kind === 'os' && a.source === 'dhcp'),
+      [],
+    );
+  });
+
   it('combines DHCP, SYN and User-Agent into one verdict for the Windows client', () => {
     const v = combineOs(attrsOf('10.2.0.101', 'os'));
     assert.ok(v);

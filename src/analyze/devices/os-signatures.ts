@@ -84,6 +84,7 @@ const DHCP_60: readonly [RegExp, (m: RegExpExecArray) => string, OsFamily, numbe
   [/^Polycom/i, () => 'Polycom phone', 'voip', 90],
   [/^Yealink/i, () => 'Yealink phone', 'voip', 90],
   [/^(Aastra|Mitel)/i, () => 'Mitel phone', 'voip', 85],
+  [/^ArubaAP/, () => 'Aruba access point', 'embedded', 90],
   [/^Hewlett-Packard JetDirect/i, () => 'HP printer', 'printer', 90],
   [/^(Brother|Canon|EPSON|Lexmark|Xerox|Kyocera)/i, (m) => `${m[1]} printer`, 'printer', 80],
 ];
