@@ -12,8 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reverseNameIp } from '../../src/analyze/devices/names.js';
 import { combineOs } from '../../src/analyze/devices/os-combine.js';
+import { createHostProfiler } from '../../src/analyze/devices/profiler.js';
+import { createAnalyzers } from '../../src/analyze/index.js';
+import { foldHostAttrs } from '../../src/api/host-profile.js';
 import { readCaptureFile } from '../../src/capture/capture-file.js';
-import { createSensor } from '../../src/flow/sensor.js';
+import { createSensor, Sensor } from '../../src/flow/sensor.js';
 import type { HostAttrRecord } from '../../src/schema/host-attr.js';
 import { listCaptures, PCAPS, ROOT } from '../support/fixtures.js';
 
@@ -184,6 +187,24 @@ describe('host profiler against p0f, tshark and labelled DHCP clients', { skip }
       ours.filter((a) => a.kind === 'os' && a.source === 'dhcp'),
       [],
     );
+  });
+
+  it('a live sensor emits what changed every flushEverySec; the rows of one host add up to the same profile', async () => {
+    const rows: HostAttrRecord[] = [];
+    const profiler = createHostProfiler((r) => rows.push(r as HostAttrRecord), { flushEverySec: 2 });
+    const sink = (r: { type: string; [k: string]: unknown }) => profiler.onRecord(r);
+    const sensor = new Sensor(sink);
+    for (const a of createAnalyzers(sink, { l7: true })) if (a.name !== 'host-profiler') sensor.addHook(a);
+    sensor.addHook(profiler);
+    await readCaptureFile(pcap, sensor.onFrame);
+    const beforeEnd = rows.length;
+    sensor.finish();
+    assert.ok(beforeEnd > 0 && beforeEnd < rows.length, `${beforeEnd} of ${rows.length} rows before the end`);
+    for (const ip of ['10.2.0.101', '10.3.0.20', '10.4.0.30']) {
+      const live = foldHostAttrs(rows.filter((r) => r.ip === ip));
+      const once = foldHostAttrs(attrs.filter((r) => r.ip === ip));
+      assert.deepEqual(live, once, ip);
+    }
   });
 
   it('combines DHCP, SYN and User-Agent into one verdict for the Windows client', () => {

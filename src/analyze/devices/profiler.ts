@@ -14,12 +14,19 @@ export interface ProfilerConfig {
   maxAttrsPerHost: number;
   /** DHCP fingerprints waiting for the ACK that says which address the client got. */
   maxPendingDhcp: number;
+  /**
+   * Seconds of packet time between emissions of what changed (a live sensor runs for weeks;
+   * its hosts must reach the store before it stops). Each emission carries the observations
+   * since the previous one, so the rows of one attribute add up.
+   */
+  flushEverySec: number;
 }
 
 export const DEFAULT_PROFILER_CONFIG: ProfilerConfig = {
   maxHosts: 100_000,
   maxAttrsPerHost: 16,
   maxPendingDhcp: 10_000,
+  flushEverySec: 300,
 };
 
 export function validateProfilerConfig(c: Partial<ProfilerConfig>, at = 'devices.profiler'): ProfilerConfig {
@@ -61,6 +68,8 @@ interface Attr {
   first: string;
   last: string;
   count: number;
+  /** Observations already emitted. */
+  emitted: number;
 }
 
 interface Pending {
@@ -129,7 +138,18 @@ export class HostProfiler implements Analyzer {
     private readonly cfg: ProfilerConfig = DEFAULT_PROFILER_CONFIG,
   ) {}
 
+  private nextFlush = 0;
+
+  /** Emit what changed since the last emission; hosts and attributes stay. */
+  flush(): void {
+    for (const [ip, host] of this.hosts) for (const a of host.values()) this.emit(ip, a);
+  }
+
   onPacket(p: Packet, _flows: unknown, slot: number): boolean {
+    if (p.tsSec >= this.nextFlush) {
+      if (this.nextFlush !== 0) this.flush();
+      this.nextFlush = p.tsSec + this.cfg.flushEverySec;
+    }
     if (p.proto === PROTO_TCP) {
       if ((p.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && p.l4Off >= 0) this.onSyn(p);
       return false; // one SYN per connection is all it has to say
@@ -327,10 +347,23 @@ export class HostProfiler implements Analyzer {
       this.counters.attrsEvicted++;
       this.emit(ip, old!);
     }
-    host.set(key, { kind, value, family, source, evidence, confidence, mac, first: ts, last: ts, count: 1 });
+    host.set(key, {
+      kind,
+      value,
+      family,
+      source,
+      evidence,
+      confidence,
+      mac,
+      first: ts,
+      last: ts,
+      count: 1,
+      emitted: 0,
+    });
   }
 
   private emit(ip: string, a: Attr): void {
+    if (a.count === a.emitted) return;
     this.counters.records++;
     const rec: HostAttrRecord = {
       type: 'host_attr',
@@ -344,8 +377,9 @@ export class HostProfiler implements Analyzer {
       confidence: a.confidence,
       first_ts: a.first,
       last_ts: a.last,
-      observations: a.count,
+      observations: a.count - a.emitted,
     };
+    a.emitted = a.count;
     this.sink(rec);
   }
 
