@@ -1,4 +1,4 @@
-import { ipBytesToString, macToString } from '../../common/addr.js';
+import { ipBytesToString } from '../../common/addr.js';
 import { ConfigError } from '../../common/errors.js';
 import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN } from '../../decode/packet.js';
@@ -189,8 +189,8 @@ export class HostProfiler implements Analyzer {
       return;
     }
     const ip = ipBytesToString(b, p.srcOff, p.ipVer);
-    const mac = p.srcMacOff >= 0 ? macToString(b, p.srcMacOff) : null;
-    this.add(ip, 'os', g.value, g.family, 'syn', s.text(), g.confidence, mac, isoNs(p.tsSec, p.tsNs));
+    // No MAC: a SYN from beyond a router carries the router's.
+    this.add(ip, 'os', g.value, g.family, 'syn', s.text(), g.confidence, null, isoNs(p.tsSec, p.tsNs));
   }
 
   /** A record another analyzer emitted: DHCP fingerprints and names, PTR answers, User-Agents. */
