@@ -108,7 +108,9 @@ describe('host OS and names (API and console, chromium)', { skip }, () => {
     await page.fill('#token', admin);
     await page.click('button[type=submit]');
     await page.getByTestId('role').waitFor();
-    await page.evaluate(`location.hash = '#/host/10.2.0.101?from=2023-11-14T00:00:00Z&to=2023-11-15T00:00:00Z'`);
+    await page.evaluate(
+      `location.hash = '#/host/10.2.0.101?from=2023-11-14T00:00:00Z&to=2023-11-15T00:00:00Z'`,
+    );
     await page.getByTestId('host-os-name').waitFor();
     assert.equal(await page.getByTestId('host-os-name').textContent(), h.os!.name);
     assert.equal(
