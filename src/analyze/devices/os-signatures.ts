@@ -2,8 +2,11 @@
  * Built-in operating-system signatures: DHCP fingerprints (option 55 and option 60), TCP SYN
  * signatures (p0f v3 style) and the OS part of HTTP User-Agents. Written from public knowledge:
  * the option 55 lists are the ones the stock DHCP clients of each system send (Windows' DHCP
- * client service, Apple's configd/IPConfiguration, Android's DhcpClient and dhcpcd, ISC
- * dhclient, BusyBox udhcpc, as catalogued by Fingerbank and shown in vendors' captures); the
+ * client service, Apple's IPConfiguration, Android's DhcpClient, ISC dhclient, NetworkManager,
+ * systemd-networkd, dhcpcd, BusyBox udhcpc), checked against the verified signatures collected
+ * in github.com/daviswr/dhcpd.fingerprint (signatures.md: Apple macOS 10.5-12 and iOS 2-17,
+ * Debian/Ubuntu/Red Hat/Arch clients, udhcp appliances) and, for Windows 10/11, Fingerbank's
+ * "Microsoft Windows Kernel 10.0" fingerprint; the
  * SYN layouts are the TCP option orders of each stack's connect() (Windows, Linux, XNU, the
  * BSDs), the same facts p0f's database encodes; the User-Agent tokens are the platform tokens
  * browsers document (Windows NT x.y, Mac OS X, iPhone OS, Android, CrOS, X11; Linux).
@@ -48,7 +51,8 @@ const DHCP_55: readonly [string, string, OsFamily, number][] = [
   ['1,121,3,6,15,108,114,119,252,95,44,46', 'macOS', 'macos', 90],
   ['1,121,3,6,15,114,119,252,95,44,46', 'macOS', 'macos', 85],
   ['1,121,3,6,15,119,252,95,44,46', 'macOS', 'macos', 85],
-  ['1,3,6,15,119,95,252,44,46,101', 'macOS', 'macos', 80],
+  ['1,3,6,15,119,95,252,44,46', 'macOS (OS X 10.7-10.10)', 'macos', 80],
+  ['1,3,6,15,119,95,252,44,46,47', 'macOS (OS X 10.5-10.6)', 'macos', 80],
   ['1,121,3,6,15,108,114,119,252', 'iOS/iPadOS', 'ios', 85],
   ['1,121,3,6,15,114,119,252', 'iOS/iPadOS', 'ios', 85],
   ['1,121,3,6,15,119,252', 'iOS/iPadOS', 'ios', 85],
@@ -58,12 +62,16 @@ const DHCP_55: readonly [string, string, OsFamily, number][] = [
   ['1,3,6,15,26,28,51,58,59,43', 'Android', 'android', 85],
   ['1,3,6,15,26,28,51,58,59', 'Android', 'android', 80],
   ['1,33,3,6,15,28,51,58,59', 'Android', 'android', 75],
-  ['1,121,33,3,6,12,15,26,28,42,51,54,58,59,119,252', 'ChromeOS', 'chromeos', 75],
-  ['1,121,33,3,6,12,15,26,28,42,51,54,58,59,119', 'ChromeOS', 'chromeos', 75],
+  // dhcpcd 5 (Gentoo, Arch, Puppy; ChromeOS also runs dhcpcd, its User-Agent says which).
+  ['1,121,33,3,6,12,15,26,28,42,51,54,58,59,119', 'Linux (dhcpcd)', 'linux', 65],
   ['1,28,2,3,15,6,119,12,44,47,26,121,42', 'Linux (dhclient)', 'linux', 75],
-  ['1,28,2,3,15,6,119,12,44,47,26,121,42,121,249,33,252', 'Linux (dhclient)', 'linux', 75],
+  ['1,28,2,3,15,6,119,12,44,47,26,121,42,121,249,252,42', 'Linux (NetworkManager)', 'linux', 75],
+  ['1,28,2,3,15,6,119,12,44,47,26,121,42,121,249,33,252,42', 'Linux (NetworkManager)', 'linux', 75],
+  ['1,28,2,121,15,6,12,40,41,42,26,119,3', 'Linux (dhclient, Red Hat family)', 'linux', 75],
+  ['1,28,2,121,15,6,12,40,41,42,26,119,3,121,249,252,42', 'Linux (NetworkManager)', 'linux', 75],
   ['1,28,2,121,15,6,12,40,41,42,26,119,3,121,249,33,252,42', 'Linux (NetworkManager)', 'linux', 75],
-  ['1,3,6,12,15,28,42,119,121', 'Linux (systemd-networkd)', 'linux', 65],
+  ['1,2,6,12,15,26,28,121,3,33,40,41,42,119,249,252,17', 'Linux (NetworkManager)', 'linux', 75],
+  ['1,3,6,12,15,33,42,120,121', 'Linux (systemd-networkd)', 'linux', 65],
   ['1,3,6,12,15,28,42', 'Embedded Linux (udhcpc)', 'embedded', 65],
   ['1,3,6,12,15,28,40,41,42', 'Embedded Linux (udhcpc)', 'embedded', 60],
   ['1,3,44,6,7,12,15,22,54,58,59,69,18,144', 'HP printer', 'printer', 75],
