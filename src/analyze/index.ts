@@ -2,7 +2,7 @@ import { createAppId } from './app-id/analyzer.js';
 import { createArpAnalyzer } from './arp/analyzer.js';
 import { claimGate } from './claim-gate.js';
 import { createDeviceInventory } from './devices/inventory.js';
-import { createHostProfiler } from './devices/profiler.js';
+import { createHostProfiler, type ProfilerConfig } from './devices/profiler.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
 import { createDnsAnalyzer } from './dns/analyzer.js';
 import { DnsNameCache } from './dns/name-cache.js';
@@ -21,6 +21,8 @@ import type { Analyzer, RecordSink } from './types.js';
 export interface AnalyzerSetOptions {
   /** Application-layer parsing (DNS, HTTP, TLS, QUIC, SSH, SMB, DHCP, ARP/ND, devices, app id). */
   l7: boolean;
+  /** Host profiler caps and flush interval (defaults: DEFAULT_PROFILER_CONFIG). */
+  profiler?: Partial<ProfilerConfig>;
 }
 
 /**
@@ -33,7 +35,7 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
   const notes = new FlowNotes();
   const names = new DnsNameCache();
   const inventory = createDeviceInventory(sink);
-  const profiler = createHostProfiler(sink);
+  const profiler = createHostProfiler(sink, opts.profiler);
   // The profiler reads the DHCP, DNS and HTTP records those analyzers emit (fingerprints,
   // PTR answers, User-Agents) instead of parsing their packets a second time.
   const sink7: RecordSink = (r) => {
