@@ -15,7 +15,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     tshark tcpdump softflowd nfdump tcpreplay iproute2 chromium \
     libpcap-dev g++ make python3 python3-venv \
     nats-server rsyslog rsyslog-gnutls rsyslog-openssl python3-aiosmtpd openssl freeradius-utils \
-    nmap hping3 hydra iodine openssh-server python3-scapy nftables \
+    nmap hping3 hydra iodine openssh-server python3-scapy nftables p0f \
     maven openjdk-17-jre-headless clickhouse-server clickhouse-client \
     prometheus influxdb snmpd snmp >/dev/null
 fi

@@ -2,6 +2,7 @@ import { createAppId } from './app-id/analyzer.js';
 import { createArpAnalyzer } from './arp/analyzer.js';
 import { claimGate } from './claim-gate.js';
 import { createDeviceInventory } from './devices/inventory.js';
+import { createHostProfiler, type ProfilerConfig } from './devices/profiler.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
 import { createDnsAnalyzer } from './dns/analyzer.js';
 import { DnsNameCache } from './dns/name-cache.js';
@@ -20,6 +21,8 @@ import type { Analyzer, RecordSink } from './types.js';
 export interface AnalyzerSetOptions {
   /** Application-layer parsing (DNS, HTTP, TLS, QUIC, SSH, SMB, DHCP, ARP/ND, devices, app id). */
   l7: boolean;
+  /** Host profiler caps and flush interval (defaults: DEFAULT_PROFILER_CONFIG). */
+  profiler?: Partial<ProfilerConfig>;
 }
 
 /**
@@ -32,16 +35,24 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
   const notes = new FlowNotes();
   const names = new DnsNameCache();
   const inventory = createDeviceInventory(sink);
+  const profiler = createHostProfiler(sink, opts.profiler);
+  // The profiler reads the DHCP, DNS and HTTP records those analyzers emit (fingerprints,
+  // PTR answers, User-Agents) instead of parsing their packets a second time.
+  const sink7: RecordSink = (r) => {
+    if (r.type === 'dhcp' || r.type === 'dns' || r.type === 'http') profiler.onRecord(r);
+    sink(r);
+  };
   return [
-    createDnsAnalyzer(sink, { names, notes }),
-    claimGate(createHttpAnalyzer(sink, { notes }), notes, 'http', probeHttp),
+    createDnsAnalyzer(sink7, { names, notes }),
+    claimGate(createHttpAnalyzer(sink7, { notes }), notes, 'http', probeHttp),
     claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls', probeTls),
     createQuicAnalyzer(sink, { notes }),
     claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh', probeSsh),
     claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb', probeSmb),
-    createDhcpAnalyzer(sink, { inventory, notes }),
+    createDhcpAnalyzer(sink7, { inventory, notes }),
     createArpAnalyzer({ inventory }),
     inventory,
+    profiler,
     createAppId({ notes, names }),
   ];
 }

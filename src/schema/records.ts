@@ -4,6 +4,7 @@ import { dhcpRecord } from './dhcp.js';
 import { dnsRecord } from './dns.js';
 import { exportedFlowRecord, sflowCountersRecord, snmpInterfaceRecord } from './exported-flow.js';
 import { flowRecord, weirdRecord } from './flow.js';
+import { hostAttrRecord } from './host-attr.js';
 import { httpRecord } from './http.js';
 import { identityRecord } from './identity.js';
 import { lossRecord } from './loss.js';
@@ -34,6 +35,7 @@ export const ALL_RECORDS: readonly AnyRecordDef[] = [
   smbRecord,
   dhcpRecord,
   deviceRecord,
+  hostAttrRecord,
   exportedFlowRecord,
   sflowCountersRecord,
   snmpInterfaceRecord,

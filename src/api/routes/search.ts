@@ -5,6 +5,7 @@ import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Coded, Cond } from '../../store/filter.js';
 import { cidrToRange, ipToBigint, macToNumber } from '../../store/values.js';
 import { type ApiContext, defOf, parseRange } from '../context.js';
+import { foldHostAttrs, HostNameSchema, HostOsSchema } from '../host-profile.js';
 import { ErrorSchema, IpParam, TimeQuery } from '../schemas.js';
 
 const SearchQuery = Type.Object(
@@ -134,7 +135,19 @@ export function searchRoutes(app: FastifyInstance, ctx: ApiContext): void {
           { after: TimeQuery.after, before: TimeQuery.before },
           { additionalProperties: false },
         ),
-        response: { 400: ErrorSchema },
+        response: {
+          200: Type.Object(
+            {
+              ip: Type.String(),
+              os: Type.Union([HostOsSchema, Type.Null()]),
+              host_names: Type.Array(HostNameSchema, {
+                description: 'Names the host had (DHCP, mDNS, NetBIOS, DNS PTR), most recently seen first.',
+              }),
+            },
+            { additionalProperties: true },
+          ),
+          400: ErrorSchema,
+        },
       },
     },
     async (req) => {
@@ -256,6 +269,16 @@ export function searchRoutes(app: FastifyInstance, ctx: ApiContext): void {
         out.users = (
           await ctx.store.distinct('identity', 'user', { ...range, filter: on('ip'), limit: 20 })
         ).map((u) => ({ user: u.value, first: u.first, last: u.last, events: u.count }));
+      }
+      // Operating system and names, each with first and last seen (host profiler records).
+      out.os = null;
+      out.host_names = [];
+      if (defOf(ctx, 'host_attr')) {
+        const rows = await ctx.store.list({ type: 'host_attr', ...range, filter: on('ip'), limit: 1000 });
+        const folded = foldHostAttrs(rows.items);
+        out.os = folded.os;
+        out.host_names = folded.names;
+        for (const h of folded.names) names.add(h.name);
       }
       const device = (related.device as Record<string, unknown>[] | undefined)?.[0];
       out.vendor = (device?.vendor as string | undefined) ?? null;

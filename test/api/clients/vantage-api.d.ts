@@ -3953,7 +3953,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Success */
+            /** @description Default Response */
             200: {
                 headers: {
                     /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
@@ -3963,7 +3963,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        ip: string;
+                        os: {
+                            /** @description The operating system the evidence points to. */
+                            name: string;
+                            /** @description windows, macos, ios, android, linux, chromeos, bsd, printer, voip, embedded, or apple (macOS or iOS). */
+                            family: string;
+                            confidence: number;
+                            /** @description Sources that agree. */
+                            agreeing: string[];
+                            /** @description Sources that said something else. */
+                            conflicting: string[];
+                            evidence: {
+                                /** @description dhcp (fingerprint), syn (TCP SYN signature) or http (User-Agent). */
+                                source: string;
+                                /** @description What this source says: "Windows 10/11", "macOS or iOS"... */
+                                value: string;
+                                family: string | null;
+                                confidence: number;
+                                /** @description The option 55 list and vendor class, the SYN signature (p0f notation), the User-Agent. */
+                                evidence: string;
+                                mac: string | null;
+                                /** @description ISO-8601 UTC with nanoseconds. */
+                                first: string;
+                                /** @description ISO-8601 UTC with nanoseconds. */
+                                last: string;
+                                observations: number;
+                            }[];
+                        } | null;
+                        /** @description Names the host had (DHCP, mDNS, NetBIOS, DNS PTR), most recently seen first. */
+                        host_names: {
+                            name: string;
+                            /** @description dhcp (option 12), dhcp_fqdn (option 81), mdns, nbns (NetBIOS), dns_ptr. */
+                            sources: string[];
+                            /** @description ISO-8601 UTC with nanoseconds. */
+                            first: string;
+                            /** @description ISO-8601 UTC with nanoseconds. */
+                            last: string;
+                            observations: number;
+                        }[];
+                    } & {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Not modified: the If-None-Match sent names the current ETag. */

@@ -1,6 +1,7 @@
 import { qs, type TopItem } from '../api';
 import { AlertTable } from '../components/AlertTable';
 import { BarList } from '../components/BarList';
+import { type HostName, HostNamesView, type HostOs, HostOsView } from '../components/HostProfile';
 import { IntelHits } from '../components/IntelHits';
 import { RecordTable } from '../components/RecordTable';
 import { ErrorBox, Panel } from '../components/Status';
@@ -24,6 +25,8 @@ interface HostAnswer {
   apps?: TopItem[];
   server_ports?: TopItem[];
   vendor: string | null;
+  os?: HostOs | null;
+  host_names?: HostName[];
   names: string[];
   related: Record<string, Record<string, unknown>[]>;
 }
@@ -120,17 +123,27 @@ export function HostPage({ ip }: { ip: string }) {
           <span className="tile-label">Vendor</span>
           <span className="tile-value small">{h ? (h.vendor ?? 'unknown') : '…'}</span>
         </div>
+        <div className="tile" data-testid="host-os-tile" data-value={h?.os?.name ?? ''}>
+          <span className="tile-label">Operating system</span>
+          <span className="tile-value small">{h ? (h.os?.name ?? 'unknown') : '…'}</span>
+        </div>
       </section>
       <p className="muted">
         First seen {time(h?.first_seen)} · last seen {time(h?.last_seen)}
       </p>
+      <Panel title="Operating system" loading={q.loading} testId="host-os">
+        {h && <HostOsView os={h.os ?? null} />}
+      </Panel>
       <div className="grid g2">
         <KpiChart metric="bps" filter={hostFilter(ip)} title="Traffic of this host" />
         <KpiChart metric="rtt_ms" filter={hostFilter(ip)} title="Handshake RTT of its flows" />
         <Panel title="Peers" loading={q.loading}>
           {h?.peers && <PeersGraph ip={ip} peers={h.peers} />}
         </Panel>
-        <Panel title="Names (DNS, DHCP, SNI)" loading={q.loading}>
+        <Panel title="Host names (DHCP, mDNS, NetBIOS, DNS PTR)" loading={q.loading} testId="host-names">
+          {h && <HostNamesView names={h.host_names ?? []} />}
+        </Panel>
+        <Panel title="Names in records (DNS, DHCP, SNI)" loading={q.loading}>
           {h &&
             (h.names.length ? (
               <ul className="chips">
