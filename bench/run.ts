@@ -133,12 +133,23 @@ function sensorBench(p: Profile): void {
         },
       )
     : missing('nfdump');
+  // The same job without the packet recorder: the difference is what recording packets costs.
+  const noPackets = measure(
+    'vantage ingest --store --no-packets (flows + L7 + records)',
+    [...vantage, '--store', `${dir}/v`, '--no-packets'],
+    { before: fresh },
+  );
   rmSync(dir, { recursive: true, force: true });
   const l7 = measure('vantage ingest --no-records (flows + L7)', [...vantage, '--no-records']);
   const flows = measure('vantage ingest --no-records --no-l7 (flows)', [
     ...vantage,
     '--no-records',
     '--no-l7',
+  ]);
+  const l7bare = measure('vantage ingest --no-records --no-detect (flows + L7, no detectors)', [
+    ...vantage,
+    '--no-records',
+    '--no-detect',
   ]);
   // The detectors read every flow record; without them the line is flow metering alone.
   const bare = measure('vantage ingest --no-records --no-l7 --no-detect (flow metering alone)', [
@@ -165,7 +176,7 @@ function sensorBench(p: Profile): void {
   const tcpdump = have('tcpdump')
     ? measure('tcpdump -r -w /dev/null', ['tcpdump', '-r', p.file, '-w', '/dev/null'])
     : missing('tcpdump');
-  const results = [main, nfpcapd, l7, flows, bare, softflowd, tcpdump];
+  const results = [main, nfpcapd, noPackets, l7, l7bare, flows, bare, softflowd, tcpdump];
   if (args.includes('--tshark') && have('tshark'))
     results.push(
       measure('tshark -q -z conv,tcp', ['tshark', '-r', p.file, '-q', '-z', 'conv,tcp'], { runs: 1 }),
@@ -205,6 +216,12 @@ function sensorBench(p: Profile): void {
   process.stdout.write(`flows only vs softflowd: ${ratio(flows, softflowd, '≥ 2×')}\n`);
   process.stdout.write(`flow metering alone (no detectors) vs softflowd: ${ratio(bare, softflowd, '-')}\n`);
   process.stdout.write(`flows + L7 vs softflowd: ${ratio(l7, softflowd, '≥ 1×')}\n`);
+  if (![main, noPackets, l7, l7bare, flows, bare].some((r) => Number.isNaN(r.cpu))) {
+    const part = (a: Result, b: Result): string => `${(a.cpu - b.cpu).toFixed(2)} s`;
+    process.stdout.write(
+      `where the main job's CPU goes (differences of the lines above): packet recorder ${part(main, noPackets)}, records into the store ${part(noPackets, l7)}, detectors ${part(l7, l7bare)}, L7 ${part(l7bare, bare)}, reading + decoding + flow metering ${bare.cpu.toFixed(2)} s\n`,
+    );
+  }
   const summary = /\{"files".*\}/.exec(main.stdout ?? '');
   if (summary) {
     const s = JSON.parse(summary[0]) as { records: Record<string, number>; elapsed_s: number };
