@@ -290,8 +290,16 @@ class CaptureParser {
 /**
  * Read a pcap or pcapng file (optionally gzip-compressed) and call `onFrame` for every packet.
  * Never throws for bad content: damage ends the read and is returned in `error`.
+ *
+ * `between` runs after each block of the file (a few MiB): a consumer that hands records to
+ * asynchronous work (the store) returns a promise there to hold the read until that work has
+ * caught up, so memory stays bounded however large the file.
  */
-export async function readCaptureFile(path: string, onFrame: FrameHandler): Promise<CaptureSummary> {
+export async function readCaptureFile(
+  path: string,
+  onFrame: FrameHandler,
+  between?: () => Promise<void> | undefined,
+): Promise<CaptureSummary> {
   const parser = new CaptureParser(onFrame);
   let error: CaptureError | null = null;
   let work = Buffer.allocUnsafeSlow(CHUNK + READ_ALIGN);
@@ -331,6 +339,8 @@ export async function readCaptureFile(path: string, onFrame: FrameHandler): Prom
         end += n;
         step();
         if (n === 0) break;
+        const wait = between?.();
+        if (wait) await wait;
       }
     }
   } catch (e) {
@@ -358,6 +368,8 @@ export async function readCaptureFile(path: string, onFrame: FrameHandler): Prom
             if (e instanceof CaptureError) error = e;
             else throw e;
           }
+          const wait = between?.();
+          if (wait) await wait;
         }
       } catch (e) {
         if (e instanceof CaptureError) throw e;

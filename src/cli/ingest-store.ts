@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AlertAggregator } from '../common/alerts.js';
+import { memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import type { AlertRecord } from '../schema/alert.js';
@@ -36,7 +37,13 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const store = createEmbeddedStore({ dataDir: values.store }, { log: createLogger('ingest') });
+  // DuckDB takes the store's share of the same memory budget as `vantage start` (left alone
+  // it sizes itself from the machine's RAM and the ingest peaks far above the job's needs).
+  const budget = memoryBudget();
+  const store = createEmbeddedStore(
+    { dataDir: values.store, memoryLimit: budget.duckdb, threads: budget.duckdbThreads },
+    { log: createLogger('ingest') },
+  );
   try {
     await store.start();
   } catch (e) {

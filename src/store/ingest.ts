@@ -34,7 +34,7 @@ export async function ingestCaptures(
   } = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
-  const batchSize = opts.batch ?? 50_000;
+  const batchSize = opts.batch ?? 16_384;
   const known = new Set(store.defs.map((d) => d.type));
   const buffers = new Map<string, Rec[]>();
   const summary: IngestSummary = {
@@ -49,16 +49,26 @@ export async function ingestCaptures(
   };
   let pending: Promise<void> = Promise.resolve();
   let failure: unknown = null;
+  // Batches handed to the store and not yet durable. Reading a file is synchronous, so without
+  // a pause the appends would only start at the end of the file with every record held.
+  let queued = 0;
   const flush = (type: string): void => {
     const buf = buffers.get(type);
     if (!buf || buf.length === 0) return;
     buffers.set(type, []);
+    queued++;
     pending = pending.then(() =>
-      store.append(type, buf).catch((e: unknown) => {
-        failure ??= e;
-      }),
+      store
+        .append(type, buf)
+        .catch((e: unknown) => {
+          failure ??= e;
+        })
+        .finally(() => {
+          queued--;
+        }),
     );
   };
+  const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
   const sink = (rec: SensorRecord): void => {
     const type = rec.type;
     if (!known.has(type)) {
@@ -86,7 +96,7 @@ export async function ingestCaptures(
     const file = files[i]!;
     const name = opts.names?.[i] ?? file;
     try {
-      const s = await readCaptureFile(file, sensor.onFrame);
+      const s = await readCaptureFile(file, sensor.onFrame, between);
       if (s.error) {
         summary.errors.push({ file: name, message: s.error.message });
         sensor.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`, 0, 0);
