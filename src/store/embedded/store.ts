@@ -362,14 +362,14 @@ export class EmbeddedStore implements RecordStore {
         stage.writer.appendColumns(stage.app, c, this.seq);
         stage.app.flushSync();
         await this.w!.run(`INSERT INTO ${liveTable(def)} SELECT * FROM temp.main.${stageTable(def)}`);
-      } catch (e) {
+      } finally {
+        // Dropped, not emptied: DuckDB keeps the memory of rows deleted from a temp table
+        // (measured: 175MB held plus 309MB spilled after 1.5M rows).
         this.stages.delete(type);
         try {
           stage.app.closeSync();
         } catch {}
-        throw e;
-      } finally {
-        await this.w!.run(`DELETE FROM temp.main.${stageTable(def)}`).catch(() => undefined);
+        await this.w!.run(`DROP TABLE IF EXISTS temp.main.${stageTable(def)}`).catch(() => undefined);
       }
       await this.appended_(def, n);
     });
