@@ -20,6 +20,16 @@ import { benchStoreColumns } from './store-columns.js';
 const PER = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU time of a process so far (user + system, all threads), seconds. */
+function cpuOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function hwm(pid: number): number {
   try {
     return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -43,8 +53,9 @@ async function vantageRun(rate: number, seconds: number, log: (s: string) => voi
       await sleep(200);
     }
     const after = (Date.now() - t0) / 1000;
+    const cpu = v.cpuSeconds();
     log(
-      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB)`,
+      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB)`,
     );
   } finally {
     await v.stop();
@@ -70,6 +81,7 @@ async function nfcapdRun(rate: number, seconds: number, log: (s: string) => void
   const r = await send({ kind: 'ipfix', port, rate: rate / PER, seconds });
   await sleep(1000);
   const peak = hwm(p.pid!);
+  const cpu = cpuOf(p.pid!);
   const exited = new Promise((res) => p.once('exit', res));
   p.kill('SIGTERM');
   await exited;
@@ -78,7 +90,7 @@ async function nfcapdRun(rate: number, seconds: number, log: (s: string) => void
   rmSync(dir, { recursive: true, force: true });
   const sent = r.datagrams * PER;
   log(
-    `  nfcapd   ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${stored} (${((stored / sent) * 100).toFixed(1)}%); peak RSS ${(peak / 1e6).toFixed(0)} MB`,
+    `  nfcapd   ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${stored} (${((stored / sent) * 100).toFixed(1)}%); ${cpu.toFixed(2)} CPU-s, ${(stored / cpu / 1e3).toFixed(0)}k records per CPU-s; peak RSS ${(peak / 1e6).toFixed(0)} MB`,
   );
 }
 

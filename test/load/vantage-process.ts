@@ -29,6 +29,8 @@ export interface VantageProcess {
   /** Peak and samples of RSS (bytes) taken every `rssEveryMs`. */
   rss: { t: number; bytes: number }[];
   peakRss(): number;
+  /** CPU time the process used so far (user + system, all threads), seconds. */
+  cpuSeconds(): number;
   metrics(): Promise<Map<string, number>>;
   health(): Promise<{ status: string; reasons?: string[] }>;
   stop(): Promise<number | null>;
@@ -102,6 +104,15 @@ export async function startVantage(
     }
   };
   let peak = 0;
+  let cpu = 0;
+  const cpuSeconds = (): number => {
+    try {
+      // utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100/s here).
+      const f = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+      cpu = (Number(f[11]) + Number(f[12])) / 100;
+    } catch {}
+    return cpu;
+  };
   return {
     pid,
     url,
@@ -112,6 +123,7 @@ export async function startVantage(
       peak = Math.max(peak, hwm());
       return peak;
     },
+    cpuSeconds,
     async metrics() {
       const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
       return parseMetrics(await r.text());
@@ -121,12 +133,14 @@ export async function startVantage(
     },
     async stop() {
       peak = Math.max(peak, hwm());
+      cpuSeconds();
       clearInterval(timer);
       child.kill('SIGTERM');
       return exited;
     },
     async kill9() {
       peak = Math.max(peak, hwm());
+      cpuSeconds();
       clearInterval(timer);
       child.kill('SIGKILL');
       await exited;

@@ -42,6 +42,37 @@ describe('embedded store specifics', () => {
     await t.stop();
   });
 
+  it("compacts a type's live rows past compactRows, today's included, beside the appends", async () => {
+    const s = createEmbeddedStore(
+      { dataDir: join(root, 'compact-rows'), compactRows: 10_000, threads: 2 },
+      { log: silentLogger },
+    );
+    await s.start();
+    const now = Date.now() * 1000;
+    for (let b = 0; b < 5; b++)
+      await s.append(
+        'flow',
+        syntheticFlows(4000, { idBase: b * 4000, seed: b + 1, startUs: now, spanUs: 1_000_000 }),
+      );
+    await s.compactionDone();
+    const st = await s.stats();
+    assert.ok(st.partitions >= 1, 'a partition of today was written');
+    assert.equal(st.rows.flow, 20_000);
+    assert.equal(await s.count('flow', {}), 20_000);
+    const ids = await s.list({
+      type: 'flow',
+      fields: ['flow_id'],
+      limit: 30_000,
+      sort: 'flow_id',
+      desc: false,
+    });
+    assert.deepEqual(
+      ids.items.map((r) => r.flow_id),
+      Array.from({ length: 20_000 }, (_, i) => i),
+    );
+    await s.stop();
+  });
+
   it('removes a Parquet file a crash left outside the manifest', async () => {
     const dir = join(root, 'orphan');
     const s = createEmbeddedStore({ dataDir: dir, threads: 2 }, { log: silentLogger });
