@@ -1,6 +1,13 @@
+import {
+  checkKeys,
+  configBool,
+  configDuration,
+  configInt,
+  configString,
+  isConfigObj,
+} from '../common/config-read.js';
 import { ConfigError } from '../common/errors.js';
 import { METRICS, type Metric, SERIES_STATS, type SeriesStat } from '../store/types.js';
-import { parseDuration } from '../store/values.js';
 import type { InfluxConfig } from './influx.js';
 import { DEFAULT_KPIS } from './kpis.js';
 import type { LakeConfig, LakeTarget } from './lake.js';
@@ -21,35 +28,11 @@ export interface TelemetryConfig {
   influxdb?: InfluxConfig;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function keys(o: Obj, key: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!allowed.includes(k))
-      throw new ConfigError(`${key}.${k}`, `unknown key (expected one of ${allowed.join(', ')})`);
-}
-
-function envStr(v: unknown, key: string): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(key, 'expected a non-empty string');
-  if (v.startsWith('$ENV:')) {
-    const x = process.env[v.slice(5)];
-    if (x === undefined) throw new ConfigError(key, `environment variable ${v.slice(5)} is not set`);
-    return x;
-  }
-  return v;
-}
-
-function duration(v: unknown, key: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const s = typeof v === 'string' ? parseDuration(v) : null;
-  if (s === null || s * 1000 < min || s * 1000 > max)
-    throw new ConfigError(
-      key,
-      `expected a duration such as "30s", "2m" or "1h", from ${min / 1000} s to ${max / 1000} s`,
-    );
-  return s * 1000;
-}
+const isObj = isConfigObj;
+const keys = checkKeys;
+const envStr = configString;
+const duration = configDuration;
+const int = configInt;
 
 function url(v: unknown, key: string): string {
   const s = envStr(v, key);
@@ -60,13 +43,6 @@ function url(v: unknown, key: string): string {
     throw new ConfigError(key, 'expected an http:// or https:// URL');
   }
   return s;
-}
-
-function int(v: unknown, key: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `expected an integer from ${min} to ${max}`);
-  return v;
 }
 
 export function parseTelemetryConfig(v: unknown, key = 'telemetry'): TelemetryConfig {
@@ -134,10 +110,7 @@ export function parseTelemetryConfig(v: unknown, key = 'telemetry'): TelemetryCo
   return c;
 }
 
-function bool(v: unknown, key: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(key, 'expected true or false');
-  return v;
-}
+const bool = (v: unknown, key: string): boolean => configBool(v, key, false);
 
 function parseKpis(v: unknown, key: string): KpiSpec[] {
   if (!Array.isArray(v) || v.length === 0) throw new ConfigError(key, 'expected a non-empty list of KPIs');

@@ -1,38 +1,20 @@
 import { isIP } from 'node:net';
+import {
+  type ConfigObj,
+  checkKeys,
+  configDuration,
+  configString,
+  isConfigObj,
+} from '../../common/config-read.js';
 import { ConfigError } from '../../common/errors.js';
-import { parseDuration } from '../../store/values.js';
 import type { SnmpConfig } from './interfaces.js';
 import type { SnmpTarget } from './poller.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function keys(o: Obj, key: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!allowed.includes(k))
-      throw new ConfigError(`${key}.${k}`, `unknown key (expected one of ${allowed.join(', ')})`);
-}
-
-function str(v: unknown, key: string): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(key, 'expected a non-empty string');
-  if (v.startsWith('$ENV:')) {
-    const x = process.env[v.slice(5)];
-    if (x === undefined) throw new ConfigError(key, `environment variable ${v.slice(5)} is not set`);
-    return x;
-  }
-  return v;
-}
-
-function duration(v: unknown, key: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const s = typeof v === 'string' ? parseDuration(v) : null;
-  if (s === null || s * 1000 < min || s * 1000 > max)
-    throw new ConfigError(
-      key,
-      `expected a duration such as "30s" or "5m", from ${min / 1000} s to ${max / 1000} s`,
-    );
-  return s * 1000;
-}
+type Obj = ConfigObj;
+const isObj = isConfigObj;
+const keys = checkKeys;
+const str = configString;
+const duration = configDuration;
 
 const AUTH = ['md5', 'sha', 'sha256', 'sha512'] as const;
 const PRIV = ['des', 'aes', 'aes256b', 'aes256r'] as const;
