@@ -1,6 +1,7 @@
 import type { Bus } from '../bus/bus.js';
 import type { AlertHub } from '../bus/hub.js';
 import type { Central } from '../central/central.js';
+import type { SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import { badRequest, UserError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
@@ -13,6 +14,7 @@ import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import type { TelemetryExporter } from '../telemetry/exporter.js';
+import type { LakeExporter } from '../telemetry/lake.js';
 import type { AuditLog } from './audit.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
@@ -56,6 +58,10 @@ export interface ApiContext {
   monitors?: Monitors;
   /** Network KPIs for Prometheus and InfluxDB (served for scraping at /metrics/network). */
   telemetry?: TelemetryExporter;
+  /** The Parquet data lake exporter. */
+  lake?: LakeExporter;
+  /** SNMP-polled devices (interface names of exporters). */
+  snmp?: SnmpInterfaces;
   /** The audit log (who changed what). */
   audit?: AuditLog;
   /** Threat intelligence (feeds, IOC store, matcher, retro-hunts), when configured. */

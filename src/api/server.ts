@@ -37,6 +37,7 @@ import { searchRoutes } from './routes/search.js';
 import { sinkRoutes } from './routes/sinks.js';
 import { streamRoutes } from './routes/stream.js';
 import { LANDING, systemRoutes } from './routes/system.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import { SEMANTIC } from './schemas.js';
 
 declare module 'fastify' {
@@ -153,6 +154,7 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   if (ctx.monitors) monitorRoutes(app, ctx, ctx.monitors);
   if (ctx.policy) policyRoutes(app, ctx, ctx.policy);
   if (ctx.bus) sinkRoutes(app, ctx, ctx.bus);
+  telemetryRoutes(app, ctx);
   if (ctx.events) eventRoutes(app, ctx, ctx.events);
   if (ctx.detect && ctx.alerts) detectRoutes(app, ctx, { hub: ctx.alerts, ...ctx.detect });
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);

@@ -460,6 +460,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     detect: { config: detectConfig, sensor: o.sensor ?? hostname() },
     monitors,
     ...(telemetry ? { telemetry } : {}),
+    ...(lake ? { lake } : {}),
+    ...(snmp ? { snmp } : {}),
     intel,
     policy: { repo: policyRepo, watcher: policyWatcher },
     audit,
