@@ -12,6 +12,7 @@ import { ConfigError } from '../common/errors.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
+import { parseUploadLimits, type UploadLimits } from '../jobs/limits.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
@@ -96,6 +97,8 @@ export interface FileConfig {
   store?: StoreConfig;
   /** Run as a central over these sensors: every query fans out to them and is merged. */
   central?: CentralConfig;
+  /** Limits on capture uploads and their jobs. */
+  uploads?: Partial<UploadLimits>;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -131,6 +134,7 @@ const TOP_KEYS = [
   'respond',
   'store',
   'central',
+  'uploads',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -187,6 +191,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
+  if (o.uploads !== undefined) c.uploads = parseUploadLimits(o.uploads, 'uploads');
   return c;
 }
 

@@ -833,7 +833,7 @@ function checkGeneve(root: Node): void {
     return null;
   };
   const g = find(root);
-  if (!g || g.k !== 'geneve') return;
+  if (g?.k !== 'geneve') return;
   const count = (n: Node): number =>
     n.k === 'geneve'
       ? 1
