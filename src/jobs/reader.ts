@@ -82,11 +82,12 @@ function inflated(path: string, kind: Compression, counters: ReadCounters) {
     piped,
     exited,
     childError: () => childErr.trim(),
-    close(): void {
+    /** Release everything; `early` when the read ends before the stream did (kills a decompressor). */
+    close(early = true): void {
       file.destroy();
       count.destroy();
       (out as unknown as { destroy?: () => void }).destroy?.();
-      if (child && child.exitCode === null) child.kill('SIGKILL');
+      if (early && child && child.exitCode === null) child.kill('SIGKILL');
     },
   };
 }
@@ -155,6 +156,7 @@ export async function readCaptureLimited(
   let end = 0;
   let fileOff = 0;
   let error: CaptureError | null = null;
+  let whole = false;
   const feed = (chunk: Buffer): void => {
     const have = end - start;
     if (have + chunk.length > work.length) {
@@ -209,11 +211,12 @@ export async function readCaptureLimited(
       }
     }
     if (signal.stop) throw signal.stop;
+    whole = error === null;
   } catch (e) {
     if (e instanceof IngestStop) throw e;
     error ??= new CaptureError(`${kind} stream damaged: ${(e as Error).message}`, fileOff + (end - start));
   } finally {
-    s.close();
+    s.close(!whole);
   }
   await s.piped;
   if (kind === 'zstd' || kind === 'xz') {
