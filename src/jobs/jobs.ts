@@ -32,7 +32,14 @@ export interface JobView {
     records: number;
   };
   /** What the ingest stored (per record type) and read, once it ran. */
-  kept: { packets: number; bytes: number; records: Record<string, number>; weirds: number } | null;
+  kept: {
+    packets: number;
+    bytes: number;
+    records: Record<string, number>;
+    weirds: number;
+    /** What the flow table could not keep: fragments never matched to a flow, trains evicted at its cap. */
+    dropped?: { fragments_orphaned: number; fragment_trains_evicted: number };
+  } | null;
   /** The limit or cancel that ended the job early: a stable code and a sentence. */
   stopped: { code: string; message: string } | null;
   error: string | null;
@@ -136,7 +143,13 @@ export function createJobs(config: Partial<UploadLimits>, deps: JobsDeps): Jobs 
         },
       })) as IngestSummary;
       j.summary = s;
-      j.view.kept = { packets: s.packets, bytes: s.bytes, records: s.records, weirds: s.weirds };
+      j.view.kept = {
+        packets: s.packets,
+        bytes: s.bytes,
+        records: s.records,
+        weirds: s.weirds,
+        ...(s.dropped ? { dropped: s.dropped } : {}),
+      };
       if (s.stopped) {
         j.view.stopped = s.stopped;
         state = s.stopped.code === 'cancelled' ? 'cancelled' : 'failed';

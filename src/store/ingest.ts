@@ -15,6 +15,8 @@ export interface IngestSummary {
   weirds: number;
   errors: { file: string; message: string }[];
   elapsed_s: number;
+  /** State the flow table dropped at its caps: fragments never attributed to a flow, trains evicted. */
+  dropped?: { fragments_orphaned: number; fragment_trains_evicted: number };
   /** Set when a limit or a cancel ended the ingest early; what was read before it is stored. */
   stopped?: { code: string; message: string };
 }
@@ -131,6 +133,11 @@ export async function ingestCaptures(
   summary.packets = c.frames;
   summary.bytes = c.bytes;
   summary.weirds = c.weird;
+  const fs = sensor.flows.stats;
+  summary.dropped = {
+    fragments_orphaned: fs.fragmentsOrphaned,
+    fragment_trains_evicted: fs.fragmentTrainsEvicted,
+  };
   summary.elapsed_s = Math.round(performance.now() - t0) / 1000;
   const m = opts.metrics;
   if (m) {

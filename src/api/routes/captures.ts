@@ -46,6 +46,14 @@ const JobSchema = Type.Object(
           bytes: Type.Integer(),
           records: Type.Record(Type.String(), Type.Integer()),
           weirds: Type.Integer(),
+          dropped: Type.Optional(
+            Type.Object({
+              fragments_orphaned: Type.Integer({ description: 'IP fragments never matched to a flow.' }),
+              fragment_trains_evicted: Type.Integer({
+                description: 'Fragment trains dropped at the flow table cap (65,536 at once).',
+              }),
+            }),
+          ),
         },
         { description: 'What the job read and stored; set once it ran.' },
       ),
