@@ -1570,6 +1570,12 @@ export interface components {
                     [key: string]: number;
                 };
                 weirds: number;
+                dropped?: {
+                    /** @description IP fragments never matched to a flow. */
+                    fragments_orphaned: number;
+                    /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                    fragment_trains_evicted: number;
+                };
             } | null;
             stopped: {
                 /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
@@ -4081,6 +4087,12 @@ export interface operations {
                                 [key: string]: number;
                             };
                             weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
                         } | null;
                         stopped: {
                             /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
@@ -4209,6 +4221,12 @@ export interface operations {
                                 [key: string]: number;
                             };
                             weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
                         } | null;
                         stopped: {
                             /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
@@ -4295,6 +4313,12 @@ export interface operations {
                                 [key: string]: number;
                             };
                             weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
                         } | null;
                         stopped: {
                             /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
