@@ -35,7 +35,10 @@ const bombs: [string, Buffer][] = [
 function peerCpu(path: string, bytes: number): number {
   const out = execFileSync(
     'sh',
-    ['-c', `/usr/bin/time -f '%U %S' sh -c 'gzip -dc ${path} | head -c ${bytes} | tcpdump -r - -w /dev/null 2>/dev/null' 2>&1 >/dev/null | tail -1`],
+    [
+      '-c',
+      `/usr/bin/time -f '%U %S' sh -c 'gzip -dc ${path} | head -c ${bytes} | tcpdump -r - -w /dev/null 2>/dev/null' 2>&1 >/dev/null | tail -1`,
+    ],
     { encoding: 'utf8' },
   );
   const [u, s] = out.trim().split(/\s+/).map(Number);

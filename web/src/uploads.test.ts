@@ -32,7 +32,7 @@ describe('upload jobs in the console', () => {
         kept: { packets: 1023, bytes: 1, records: {}, weirds: 0 },
       }),
     ).toBe(
-      'Failed: stopped at the inflation-ratio limit (uploads.maxInflationRatio = 100) Kept 1,023 packets read before it.',
+      'Failed: stopped at the inflation-ratio limit (uploads.maxInflationRatio = 100) (1,023 packets kept).',
     );
     expect(
       describeJob({

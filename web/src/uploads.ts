@@ -53,7 +53,7 @@ export function describeJob(j: Job): string {
     case 'cancelled':
       return `Cancelled; kept what was read before: ${n(j.kept?.packets ?? 0)} packets.`;
     default:
-      return `Failed: ${j.error ?? 'unknown error'}${j.kept ? ` Kept ${n(j.kept.packets)} packets read before it.` : ''}`;
+      return `Failed: ${j.error ?? 'unknown error'}${j.kept ? ` (${n(j.kept.packets)} packets kept)` : ''}.`;
   }
 }
 
