@@ -9,9 +9,12 @@ import type { DetectConfig } from '../detect/config.js';
 import type { Monitors } from '../detect/monitors/monitors.js';
 import type { EventSources } from '../events/index.js';
 import type { Intel } from '../intel/intel.js';
+import type { Jobs } from '../jobs/jobs.js';
+import type { UploadLimits } from '../jobs/limits.js';
 import type { Responder } from '../respond/responder.js';
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
+import type { IngestControl } from '../store/ingest.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import type { TelemetryExporter } from '../telemetry/exporter.js';
 import type { LakeExporter } from '../telemetry/lake.js';
@@ -38,8 +41,12 @@ export interface ApiContext {
   tmpDir: string;
   /** Built console to serve at /, when present. */
   webDir: string | null;
-  /** Ingest captures into the store (upload route). */
-  ingest: (files: string[], names: string[]) => Promise<unknown>;
+  /** Ingest captures into the store (upload jobs); `ctl` brings the job's reader and limits. */
+  ingest: (files: string[], names: string[], ctl?: IngestControl) => Promise<unknown>;
+  /** Upload limits (config key `uploads`); maxCompressedBytes defaults to maxUploadBytes. */
+  uploads?: Partial<UploadLimits>;
+  /** The upload job runner, when the caller builds its own (else the capture routes do). */
+  jobs?: Jobs;
   /** The packet store and the audit log of its downloads, when packets are recorded. */
   pcap?: PcapRouteDeps;
   /** The packet broker (live streams, replication targets) and the audit log, when there is one. */

@@ -47,7 +47,7 @@ interface Iface {
  * whole records as are present, so a record crossing a chunk edge is simply completed by the
  * next read.
  */
-class CaptureParser {
+export class CaptureParser {
   format: 'pcap' | 'pcapng' | null = null;
   packets = 0;
   bytes = 0;

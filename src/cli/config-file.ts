@@ -14,6 +14,7 @@ import { ConfigError } from '../common/errors.js';
 import { type DetectConfig, parseDetectConfig } from '../detect/config.js';
 import { type EventsConfig, parseEventsConfig } from '../events/config.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
+import { parseUploadLimits, type UploadLimits } from '../jobs/limits.js';
 import { compileFilter } from '../pcapstore/bpf/compile.js';
 import { parseResponderConfig, type ResponderConfig } from '../respond/config.js';
 import { parseStoreConfig, type StoreConfig } from '../store/distributed/config.js';
@@ -106,6 +107,8 @@ export interface FileConfig {
   lake?: LakeConfig;
   /** Interface names, speeds and counters of exporters and devices over SNMP. */
   snmp?: SnmpConfig;
+  /** Limits on capture uploads and their jobs. */
+  uploads?: Partial<UploadLimits>;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -144,6 +147,7 @@ const TOP_KEYS = [
   'telemetry',
   'lake',
   'snmp',
+  'uploads',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -203,6 +207,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.telemetry !== undefined) c.telemetry = parseTelemetryConfig(o.telemetry, 'telemetry');
   if (o.lake !== undefined) c.lake = parseLakeConfig(o.lake, 'lake');
   if (o.snmp !== undefined) c.snmp = parseSnmpConfig(o.snmp, 'snmp');
+  if (o.uploads !== undefined) c.uploads = parseUploadLimits(o.uploads, 'uploads');
   return c;
 }
 

@@ -36,6 +36,7 @@ import { createEventSources, IdentityMap } from '../events/index.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { type IntelConfig, parseIntelConfig } from '../intel/config.js';
 import { createIntel } from '../intel/intel.js';
+import type { UploadLimits } from '../jobs/limits.js';
 import { createPacketRecorder } from '../pcapstore/recorder.js';
 import { PolicyRepo } from '../policy/repo.js';
 import { PolicyWatcher } from '../policy/watcher.js';
@@ -45,7 +46,7 @@ import { createResponder, type Responder } from '../respond/responder.js';
 import type { StoreConfig } from '../store/distributed/config.js';
 import { createClickHouseStore } from '../store/distributed/store.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
-import { ingestCaptures } from '../store/ingest.js';
+import { type IngestControl, ingestCaptures } from '../store/ingest.js';
 import type { Rec, RecordStore } from '../store/types.js';
 import { watchingStore } from '../store/watching-store.js';
 import { createTelemetry, type LakeConfig, LakeExporter, type TelemetryConfig } from '../telemetry/index.js';
@@ -114,6 +115,8 @@ const PRODUCT_VERSION = String(
 
 export interface ProductOptions {
   dataDir: string;
+  /** Upload limits (config key uploads). */
+  uploads?: Partial<UploadLimits>;
   host: string;
   port: number;
   retentionDays?: number;
@@ -419,7 +422,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
   }
   let ingesting: Promise<unknown> = Promise.resolve();
-  const ingest = (files: string[], names: string[], opts: { collect?: boolean; batch?: number } = {}) => {
+  const ingest = (
+    files: string[],
+    names: string[],
+    opts: { collect?: boolean; batch?: number } & IngestControl = {},
+  ) => {
     // One ingest at a time: each has its own flow table and appends in order.
     const run = ingesting.then(async () => {
       const s = await ingestCaptures(sinkStore, files, {
@@ -428,6 +435,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         hooks: recorder ? [recorder] : [],
         collect: opts.collect === true,
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
+        ...(opts.read ? { read: opts.read } : {}),
+        ...(opts.live ? { live: opts.live } : {}),
       });
       recorder?.flush();
       return s;
@@ -443,7 +452,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     tokens,
     metrics,
     log,
-    maxUploadBytes: DEFAULT_CONFIG.maxUploadBytes,
+    maxUploadBytes: o.uploads?.maxCompressedBytes ?? DEFAULT_CONFIG.maxUploadBytes,
+    ...(o.uploads ? { uploads: o.uploads } : {}),
     rateLimit: o.rateLimit ?? DEFAULT_CONFIG.rateLimit,
     dataDir,
     tmpDir,
@@ -685,6 +695,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
       : file.memoryBudget;
   if (mb !== undefined) o.memoryBudget = mb;
   if (file.packets) o.packets = file.packets;
+  if (file.uploads) o.uploads = file.uploads;
   if (file.capture) o.capture = file.capture;
   if (file.mirror) o.mirror = file.mirror;
   if (file.broker) o.broker = file.broker;

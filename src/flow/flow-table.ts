@@ -49,7 +49,12 @@ export interface FlowTableStats {
   active: number;
   fragmentsAttributed: number;
   fragmentsOrphaned: number;
+  /** Fragment trains dropped from the table at its cap (their fragments count as orphaned). */
+  fragmentTrainsEvicted: number;
 }
+
+/** Fragment trains tracked at once; a flood of fragments that never complete evicts the oldest. */
+export const MAX_FRAGMENT_TRAINS = 65_536;
 
 const KW = 12; // key words per flow
 
@@ -160,6 +165,7 @@ export class FlowTable implements FlowLookup {
     active: 0,
     fragmentsAttributed: 0,
     fragmentsOrphaned: 0,
+    fragmentTrainsEvicted: 0,
   };
   /** Seconds of the first packet: times inside are nanoseconds relative to it (exact in a double). */
   private baseSec = -1;
@@ -589,6 +595,17 @@ export class FlowTable implements FlowLookup {
 
   // ---- IP fragments: later fragments carry no ports; they follow their first fragment ----
 
+  /** Make room for one more train: the Map keeps insertion order, so the first is the oldest. */
+  private fragRoom(): void {
+    if (this.fragMap.size < MAX_FRAGMENT_TRAINS) return;
+    for (const [k, e] of this.fragMap) {
+      if (e.flow < 0) this.stats.fragmentsOrphaned += e.pk;
+      this.stats.fragmentTrainsEvicted++;
+      this.fragMap.delete(k);
+      return;
+    }
+  }
+
   private fragKey(p: Packet): string {
     const b = p.buf;
     const n = p.ipVer === 4 ? 4 : 16;
@@ -615,6 +632,7 @@ export class FlowTable implements FlowLookup {
       this.addCounts(s, dir, e.pk, e.ip, e.wire, e.pay);
       this.stats.fragmentsAttributed += e.pk;
     }
+    if (!e) this.fragRoom();
     this.fragMap.set(key, { flow: s, gen: this.U[s * SU + U_GEN]!, dir, t, pk: 0, ip: 0, wire: 0, pay: 0 });
   }
 
@@ -635,6 +653,7 @@ export class FlowTable implements FlowLookup {
       }
     }
     if (!e) {
+      this.fragRoom();
       e = { flow: -1, gen: 0, dir: 0, t, pk: 0, ip: 0, wire: 0, pay: 0 };
       this.fragMap.set(key, e);
     }

@@ -1,4 +1,5 @@
-import { readCaptureFile } from '../capture/capture-file.js';
+import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
+import type { FrameHandler } from '../capture/frame.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import type { Metrics } from '../common/metrics.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../flow/sensor.js';
@@ -14,6 +15,33 @@ export interface IngestSummary {
   weirds: number;
   errors: { file: string; message: string }[];
   elapsed_s: number;
+  /** State the flow table dropped at its caps: fragments never attributed to a flow, trains evicted. */
+  dropped?: { fragments_orphaned: number; fragment_trains_evicted: number };
+  /** Set when a limit or a cancel ended the ingest early; what was read before it is stored. */
+  stopped?: { code: string; message: string };
+}
+
+/** Thrown by a reader or a frame handler to end an ingest early, keeping what was read. */
+export class IngestStop extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IngestStop';
+  }
+}
+
+/** How an upload job steers an ingest: its own reader (with limits) and a view of the counts. */
+export interface IngestControl {
+  /** A reader of its own (upload limits); `between` is awaited between blocks (store back-pressure). */
+  read?: (
+    file: string,
+    onFrame: FrameHandler,
+    between?: () => Promise<void> | undefined,
+  ) => Promise<CaptureSummary>;
+  /** Called once with the summary object, which fills as records arrive. */
+  live?: (s: IngestSummary) => void;
 }
 
 /**
@@ -31,7 +59,7 @@ export async function ingestCaptures(
     hooks?: PacketHook[];
     /** Decode NetFlow/IPFIX/sFlow datagrams inside the captures into collected-flow records. */
     collect?: boolean;
-  } = {},
+  } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
   const batchSize = opts.batch ?? 16_384;
@@ -47,6 +75,8 @@ export async function ingestCaptures(
     errors: [],
     elapsed_s: 0,
   };
+  opts.live?.(summary);
+  const read = opts.read ?? readCaptureFile;
   let pending: Promise<void> = Promise.resolve();
   let failure: unknown = null;
   // Batches handed to the store and not yet durable. Reading a file is synchronous, so without
@@ -96,12 +126,17 @@ export async function ingestCaptures(
     const file = files[i]!;
     const name = opts.names?.[i] ?? file;
     try {
-      const s = await readCaptureFile(file, sensor.onFrame, between);
+      const s = await read(file, sensor.onFrame, between);
       if (s.error) {
         summary.errors.push({ file: name, message: s.error.message });
         sensor.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`, 0, 0);
       }
     } catch (e) {
+      if (e instanceof IngestStop) {
+        summary.stopped = { code: e.code, message: `${name}: ${e.message}` };
+        await pending;
+        break;
+      }
       summary.errors.push({ file: name, message: (e as Error).message });
     }
     await pending;
@@ -113,6 +148,11 @@ export async function ingestCaptures(
   summary.packets = c.frames;
   summary.bytes = c.bytes;
   summary.weirds = c.weird;
+  const fs = sensor.flows.stats;
+  summary.dropped = {
+    fragments_orphaned: fs.fragmentsOrphaned,
+    fragment_trains_evicted: fs.fragmentTrainsEvicted,
+  };
   summary.elapsed_s = Math.round(performance.now() - t0) / 1000;
   const m = opts.metrics;
   if (m) {

@@ -36,7 +36,7 @@ describe('auth', () => {
     assert.match(r.json.error!.message, /admin role/);
     assert.equal((await get(h, '/api/v1/tokens', h.analyst)).status, 403);
     assert.equal((await get(h, '/api/v1/tokens', h.admin)).status, 200);
-    const up = await fetch(`${h.base}/api/v1/captures`, {
+    const up = await fetch(`${h.base}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.viewer}`, 'content-type': 'application/octet-stream' },
       body: sample.pcap,
@@ -281,7 +281,7 @@ describe('ingest, system', () => {
     const before = (await get(h, '/api/v1/flows?limit=1000')).json.items as unknown[];
     const form = new FormData();
     form.append('file', new Blob([samplePcap(4, 1_710_000_000).pcap]), 'x.pcap');
-    const res = await fetch(`${h.base}/api/v1/captures`, {
+    const res = await fetch(`${h.base}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.analyst}` },
       body: form,
@@ -289,7 +289,7 @@ describe('ingest, system', () => {
     assert.equal(res.status, 201, await res.clone().text());
     const sum = (await res.json()) as { records: { flow: number } };
     assert.equal(sum.records.flow, 4 + 1);
-    const raw = await fetch(`${h.base}/api/v1/captures`, {
+    const raw = await fetch(`${h.base}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.analyst}`, 'content-type': 'application/octet-stream' },
       body: samplePcap(2, 1_720_000_000).pcap,
@@ -297,12 +297,16 @@ describe('ingest, system', () => {
     assert.equal(raw.status, 201);
     const afterItems = (await get(h, '/api/v1/flows?limit=1000')).json.items as unknown[];
     assert.equal(afterItems.length, before.length + 5 + 3);
-    const junk = await fetch(`${h.base}/api/v1/captures`, {
+    const junk = await fetch(`${h.base}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.analyst}`, 'content-type': 'application/octet-stream' },
       body: Buffer.from('this is not a capture file at all'),
     });
-    assert.equal(junk.status, 400);
+    assert.equal(junk.status, 422);
+    assert.match(
+      ((await junk.json()) as { detail: string }).detail,
+      /upload is not a capture: it starts with 0x74686973/,
+    );
   });
 
   it('serves metrics, fields, OpenAPI, docs and a landing page', async () => {
@@ -324,6 +328,7 @@ describe('ingest, system', () => {
       '/api/v1/search',
       '/api/v1/hosts/{ip}',
       '/api/v1/captures',
+      '/api/v1/jobs/{id}',
     ]) {
       assert.ok(p in paths, p);
     }

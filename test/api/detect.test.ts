@@ -25,7 +25,7 @@ function scan(): Conversation[] {
 }
 
 async function upload(pcap: Buffer) {
-  const r = await fetch(`${h.base}/api/v1/captures`, {
+  const r = await fetch(`${h.base}/api/v1/captures?wait=true`, {
     method: 'POST',
     headers: { authorization: `Bearer ${h.analyst}`, 'content-type': 'application/octet-stream' },
     body: pcap,

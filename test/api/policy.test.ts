@@ -31,7 +31,7 @@ async function call(method: string, path: string, token: string, body?: unknown)
 
 before(async () => {
   h = await startHarness();
-  const up = await call('POST', '/api/v1/captures', h.analyst, trafficPcap(benign(1, T0, 2, true)));
+  const up = await call('POST', '/api/v1/captures?wait=true', h.analyst, trafficPcap(benign(1, T0, 2, true)));
   assert.equal(up.status, 201, up.text);
 });
 after(async () => {
@@ -87,7 +87,7 @@ describe('policy API: propose, review, approve, then violations', () => {
   it('flags exactly the two flows outside the approved policy, and exports it', async () => {
     const up = await call(
       'POST',
-      '/api/v1/captures',
+      '/api/v1/captures?wait=true',
       h.analyst,
       trafficPcap([...benign(2, T0 + 86_400, 1, false), ...violations(T0 + 86_400)]),
     );

@@ -47,7 +47,7 @@ async function node(name: string, files: string[], extra: object = {}): Promise<
     ...extra,
   });
   for (const f of files) {
-    const res = await fetch(`${p.url}/api/v1/captures`, {
+    const res = await fetch(`${p.url}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
       body: readFileSync(join(PCAPS, f)),

@@ -99,7 +99,7 @@ describe('threat intel console (e2e, chromium)', { skip }, () => {
     return r.json as T;
   };
   const upload = async (convs: Conversation[]) => {
-    const r = await fetch(`${product.url}/api/v1/captures`, {
+    const r = await fetch(`${product.url}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.analyst}`, 'content-type': 'application/octet-stream' },
       body: trafficPcap(convs),

@@ -62,7 +62,7 @@ describe('monitors console (e2e, chromium)', { skip }, () => {
     // Only the test's evaluations at the capture's time count: the timer would evaluate "now",
     // where the 2024 capture has no data, and change the state under the assertions.
     await h.product.monitors.stop();
-    const up = await fetch(`${h.base}/api/v1/captures`, {
+    const up = await fetch(`${h.base}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.analyst}`, 'content-type': 'application/octet-stream' },
       body: trafficPcap(benign(1, T0, 2, false)),

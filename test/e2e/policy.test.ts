@@ -96,7 +96,12 @@ describe('policy console (e2e, chromium)', { skip }, () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     h = await startHarness();
-    const up = await call('POST', '/api/v1/captures', h.analyst, trafficPcap(benign(1, T0, 2, true)));
+    const up = await call(
+      'POST',
+      '/api/v1/captures?wait=true',
+      h.analyst,
+      trafficPcap(benign(1, T0, 2, true)),
+    );
     assert.equal(up.status, 201, up.text);
     secondAdmin = h.product.tokens.create('admin', 'second admin').token;
     browser = await chromium.launch({
@@ -266,7 +271,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
 
     const up = await call(
       'POST',
-      '/api/v1/captures',
+      '/api/v1/captures?wait=true',
       h.analyst,
       trafficPcap([...benign(2, T0 + 86_400, 1, false), ...violations(T0 + 86_400)]),
     );

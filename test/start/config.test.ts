@@ -42,6 +42,9 @@ const BAD: [string, unknown, string][] = [
   ['packets.maxAgeHours negative', { packets: { maxAgeHours: -3 } }, 'packets.maxAgeHours'],
   ['packets.filter bad syntax', { packets: { filter: 'tcp port' } }, 'packets.filter'],
   ['packets unknown key', { packets: { maxbytes: 1 } }, 'packets.maxbytes'],
+  ['uploads.maxPackets zero', { uploads: { maxPackets: 0 } }, 'uploads.maxPackets'],
+  ['uploads unknown key', { uploads: { maxInflated: 1 } }, 'uploads.maxInflated'],
+  ['uploads not an object', { uploads: 5 }, 'uploads'],
   ['flow timeout a string', { flow: { idleTimeout: '60' } }, 'flow.idleTimeout'],
   ['broker without targets', { broker: {} }, 'broker.targets'],
   [
@@ -133,6 +136,11 @@ describe('config file validation', () => {
     assert.deepEqual(o.collect, { host: '0.0.0.0', udpPorts: [2055], tcpPorts: [4739] });
     assert.deepEqual(o.capture, GOOD.capture);
     assert.deepEqual(o.broker, GOOD.broker);
+  });
+
+  test('carries the upload limits to the product', () => {
+    const c = parseFileConfig({ uploads: { maxPackets: 1000, maxInflationRatio: 50 } });
+    assert.deepEqual(productOptions({}, c).uploads, { maxPackets: 1000, maxInflationRatio: 50 });
   });
 
   test('command-line flags override the file', () => {

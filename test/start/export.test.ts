@@ -38,7 +38,7 @@ test('the flows of an uploaded capture are exported as IPFIX', async () => {
   });
   try {
     const body = readFileSync(fixture('http-methods-many.pcap'));
-    const r = await fetch(`${product.url}/api/v1/captures`, {
+    const r = await fetch(`${product.url}/api/v1/captures?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' },
       body,

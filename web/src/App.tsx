@@ -21,6 +21,7 @@ import { SearchPage } from './pages/Search';
 import { Sensors } from './pages/Sensors';
 import { Settings } from './pages/Settings';
 import { Sinks } from './pages/Sinks';
+import { Uploads } from './pages/Uploads';
 import { useRoute } from './router';
 import { loadSession, type Session, SessionProvider, TimeProvider } from './state';
 
@@ -41,6 +42,8 @@ function Page() {
       return <PivotPage params={r.params} />;
     case 'sinks':
       return <Sinks />;
+    case 'uploads':
+      return <Uploads />;
     case 'playbooks':
       return <Playbooks />;
     case 'runs':

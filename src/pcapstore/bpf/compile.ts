@@ -4,8 +4,8 @@ import { type Arith, type Dir, type Node, parseFilter } from './parse.js';
 /**
  * Binds a parsed filter to a link type, giving a closure tree over raw frame bytes with the
  * semantics of the BPF program libpcap's gencode.c generates: it reads the outermost headers
- * (no tunnel decapsulation); `vlan`, `mpls` and `pppoes` move every later test past their
- * header, in source order, whatever the and/or/not around them; a packet-data accessor is
+ * (no tunnel decapsulation); `vlan`, `mpls`, `pppoes` and `geneve` move every later test past
+ * their header, in source order, whatever the and/or/not around them; a packet-data accessor is
  * true only on its protocol (tcp[...] on IPv4 TCP first fragments, as libpcap); and a read
  * past the captured bytes rejects the whole packet, as a BPF load out of bounds does.
  * Evaluation allocates nothing.
@@ -28,6 +28,12 @@ export class FrameView {
   len = 0;
   wire = 0;
   oob = false;
+  /**
+   * libpcap's scratch registers for offsets only known per packet: [1] the link header, [2] the
+   * link-type field, [3] the link payload, set by a matching `geneve`; [0] stays 0 so that a
+   * fixed offset reads through the same code.
+   */
+  readonly reg = new Int32Array(4);
 
   set(b: Uint8Array, off: number, caplen: number, wirelen: number): this {
     this.b = b;
@@ -35,6 +41,9 @@ export class FrameView {
     this.len = caplen;
     this.wire = wirelen;
     this.oob = false;
+    this.reg[1] = 0;
+    this.reg[2] = 0;
+    this.reg[3] = 0;
     return this;
   }
   u8(k: number): number {
@@ -74,19 +83,39 @@ export interface CompiledFilter {
 
 type Kind = 'ether' | 'sll' | 'sll2' | 'raw' | 'ipv4' | 'ipv6' | 'null' | 'loop' | 'ppp';
 
-/** libpcap's offsets (off_linkhdr, off_linktype, off_linkpl, off_nl); shifted as primitives bind. */
+/**
+ * libpcap's offsets (off_linkhdr, off_linktype, off_linkpl, off_nl); shifted as primitives bind.
+ * Each of the first three is its constant part plus the FrameView register hR/lR/pR (0 until a
+ * `geneve` makes them variable).
+ */
 interface Ctx {
   kind: Kind;
   hdr: number;
   lt: number;
   pl: number;
   nl: number;
+  hR: number;
+  lR: number;
+  pR: number;
   /** MPLS labels seen so far (label_stack_depth). */
   mpls: number;
+  /** A `geneve` has bound: the offsets are variable. */
+  geneve: boolean;
 }
 
 function linkOf(linkType: number): Ctx {
-  const c = (kind: Kind, lt: number, pl: number): Ctx => ({ kind, hdr: 0, lt, pl, nl: 0, mpls: 0 });
+  const c = (kind: Kind, lt: number, pl: number): Ctx => ({
+    kind,
+    hdr: 0,
+    lt,
+    pl,
+    nl: 0,
+    hR: 0,
+    lR: 0,
+    pR: 0,
+    mpls: 0,
+    geneve: false,
+  });
   switch (linkType) {
     case LinkType.ETHERNET:
       return c('ether', 12, 14);
@@ -164,31 +193,34 @@ function bindNode(n: Node, C: Ctx): Pred {
       if (C.kind !== 'ether') throw new FilterLinkError("'vlan' needs an Ethernet link type", n.pos);
       const lt = C.lt;
       const pl = C.pl;
+      const { lR, pR } = C;
       C.lt += 4;
       C.pl += 4;
       const id = n.id;
       return (v) => {
-        const t = v.u16(lt);
+        const t = v.u16(v.reg[lR]! + lt);
         if (t !== 0x8100 && t !== 0x88a8 && t !== 0x9100) return false;
-        return id < 0 || (v.u16(pl) & 0xfff) === id;
+        return id < 0 || (v.u16(v.reg[pR]! + pl) & 0xfff) === id;
       };
     }
     case 'mpls': {
       const L = C.pl + C.nl;
+      const R = C.pR;
       let first: Pred;
       if (C.mpls > 0)
-        first = (v) => (v.u8(L - 2) & 1) === 0; // the label before is not the last
+        first = (v) => (v.u8(v.reg[R]! + L - 2) & 1) === 0; // the label before is not the last
       else if (C.kind === 'ether') first = etherIs(C, ET_MPLS, n.pos);
       else throw new FilterLinkError("'mpls' needs an Ethernet link type", n.pos);
       C.nl += 4;
       C.mpls++;
       if (n.label < 0) return first;
       const want = (n.label << 12) >>> 0;
-      return (v) => first(v) && (v.u32(L) & 0xfffff000) >>> 0 === want;
+      return (v) => first(v) && (v.u32(v.reg[R]! + L) & 0xfffff000) >>> 0 === want;
     }
     case 'pppoed':
       return etherIs(C, ET_PPPOED, n.pos);
     case 'pppoes': {
+      if (C.geneve) throw new FilterLinkError("'pppoes' after 'geneve' is not supported", n.pos);
       const is = etherIs(C, ET_PPPOES, n.pos);
       const L = C.pl + C.nl;
       // From here on the link layer is the PPP header inside the session.
@@ -205,36 +237,47 @@ function bindNode(n: Node, C: Ctx): Pred {
     case 'ether': {
       if (C.kind !== 'ether')
         throw new FilterLinkError("'ether' primitives need an Ethernet link type", n.pos);
-      const mac = n.mac;
       const h = C.hdr;
+      const hR = C.hR;
+      // libpcap's gen_bcmp: the last four bytes first, then the first two.
+      const lo = ((n.mac[2]! << 24) | (n.mac[3]! << 16) | (n.mac[4]! << 8) | n.mac[5]!) >>> 0;
+      const hi = (n.mac[0]! << 8) | n.mac[1]!;
       const at = (v: FrameView, o: number): boolean => {
-        for (let k = 0; k < 6; k++) if (v.u8(o + k) !== mac[k]) return false;
-        return true;
+        const r = v.reg[hR]! + o;
+        return v.u32(r + 2) === lo && v.u16(r) === hi;
       };
-      return dirPred(
-        n.dir,
-        (v) => at(v, h + 6),
-        (v) => at(v, h),
+      return withInnerEther(
+        C,
+        dirPred(
+          n.dir,
+          (v) => at(v, h + 6),
+          (v) => at(v, h),
+        ),
       );
     }
     case 'bcast': {
       if (C.kind !== 'ether') throw new FilterLinkError("'broadcast' needs an Ethernet link type", n.pos);
       const h = C.hdr;
-      return (v) => v.u32(h) === 0xffffffff && v.u16(h + 4) === 0xffff;
+      const hR = C.hR;
+      return withInnerEther(
+        C,
+        (v) => v.u32(v.reg[hR]! + h + 2) === 0xffffffff && v.u16(v.reg[hR]! + h) === 0xffff,
+      );
     }
     case 'mcast': {
       const L = C.pl + C.nl;
+      const { hR, pR } = C;
       if (n.layer === 'ip') {
         const isIp = etherIs(C, ET_IP, n.pos);
-        return (v) => isIp(v) && v.u8(L + 16) >= 224;
+        return (v) => isIp(v) && v.u8(v.reg[pR]! + L + 16) >= 224;
       }
       if (n.layer === 'ip6') {
         const isIp6 = etherIs(C, ET_IP6, n.pos);
-        return (v) => isIp6(v) && v.u8(L + 24) === 0xff;
+        return (v) => isIp6(v) && v.u8(v.reg[pR]! + L + 24) === 0xff;
       }
       if (C.kind !== 'ether') throw new FilterLinkError("'multicast' needs an Ethernet link type", n.pos);
       const h = C.hdr;
-      return (v) => (v.u8(h) & 1) !== 0;
+      return withInnerEther(C, (v) => (v.u8(v.reg[hR]! + h) & 1) !== 0);
     }
     case 'ethertype':
       return etherIs(C, n.et, n.pos);
@@ -246,10 +289,23 @@ function bindNode(n: Node, C: Ctx): Pred {
       throw new FilterLinkError("'inbound'/'outbound' need a Linux cooked (SLL/SLL2) link type", n.pos);
     }
     case 'protochain':
+      // As libpcap: "'protochain' not supported with variable length headers".
+      if (C.geneve) throw new FilterLinkError("'protochain' after 'geneve' is not supported", n.pos);
       return bindProtochain(n.proto, n.v4, n.v6, C);
+    case 'geneve':
+      return bindGeneve(n.vni, n.pos, C);
     default:
       return bindL3(n, C);
   }
+}
+
+/**
+ * libpcap's gen_prevlinkhdr_check for Ethernet address tests after `geneve`: true only when the
+ * Geneve payload is an Ethernet frame (the link header and payload offsets differ).
+ */
+function withInnerEther(C: Ctx, p: Pred): Pred {
+  if (!C.geneve) return p;
+  return (v) => v.reg[1] !== v.reg[3] && p(v);
 }
 
 function dirPred(dir: Dir, src: Pred, dst: Pred): Pred {
@@ -266,8 +322,9 @@ function etherIs(C: Ctx, et: number, pos = -1): Pred {
     if (et !== ET_IP && et !== ET_IP6)
       throw new FilterLinkError('only IPv4 and IPv6 are supported over MPLS', pos);
     const L = C.pl + C.nl;
+    const R = C.pR;
     const ver = et === ET_IP ? 0x40 : 0x60;
-    return (v) => (v.u8(L - 2) & 1) === 1 && (v.u8(L) & 0xf0) === ver;
+    return (v) => (v.u8(v.reg[R]! + L - 2) & 1) === 1 && (v.u8(v.reg[R]! + L) & 0xf0) === ver;
   }
   switch (C.kind) {
     case 'raw':
@@ -302,7 +359,8 @@ function etherIs(C: Ctx, et: number, pos = -1): Pred {
     }
     default: {
       const o = C.lt;
-      return (v) => v.u16(o) === et;
+      const R = C.lR;
+      return (v) => v.u16(v.reg[R]! + o) === et;
     }
   }
 }
@@ -407,11 +465,12 @@ function bindArith(e: Arith, C: Ctx, guards: Pred[]): Num {
     case 'load': {
       const off = bindArith(e.off, C, guards);
       const L = C.pl + C.nl;
+      const { hR, pR } = C;
       let base: Num;
       switch (e.proto) {
         case 'link': {
           const h = C.hdr;
-          base = () => h;
+          base = (v) => v.reg[hR]! + h;
           break;
         }
         case 'ip':
@@ -421,21 +480,27 @@ function bindArith(e: Arith, C: Ctx, guards: Pred[]): Num {
           const et =
             e.proto === 'ip' ? ET_IP : e.proto === 'ip6' ? ET_IP6 : e.proto === 'arp' ? ET_ARP : ET_RARP;
           guards.push(etherIs(C, et));
-          base = () => L;
+          base = (v) => v.reg[pR]! + L;
           break;
         }
         case 'icmp6': {
           const isIp6 = etherIs(C, ET_IP6);
-          guards.push((v) => isIp6(v) && v.u8(L + 6) === 58);
-          base = () => L + 40;
+          guards.push((v) => isIp6(v) && v.u8(v.reg[pR]! + L + 6) === 58);
+          base = (v) => v.reg[pR]! + L + 40;
           break;
         }
         default: {
           // libpcap addresses transport headers through the IPv4 header length only.
           const isIp = etherIs(C, ET_IP);
           const p = e.guard;
-          guards.push((v) => isIp(v) && v.u8(L + 9) === p && (v.u16(L + 6) & 0x1fff) === 0);
-          base = (v) => L + (v.u8(L) & 0xf) * 4;
+          guards.push((v) => {
+            const l = v.reg[pR]! + L;
+            return isIp(v) && v.u8(l + 9) === p && (v.u16(l + 6) & 0x1fff) === 0;
+          });
+          base = (v) => {
+            const l = v.reg[pR]! + L;
+            return l + (v.u8(l) & 0xf) * 4;
+          };
         }
       }
       if (e.size === 1) return (v) => v.u8(base(v) + off(v));
@@ -478,8 +543,65 @@ function bindProtochain(proto: number, v4: boolean, v6: boolean, C: Ctx): Pred {
   };
 }
 
+const GENEVE_PORT = 6081;
+const ET_TEB = 0x6558;
+
+/**
+ * libpcap's gen_geneve: IPv4 or IPv6 UDP to port 6081 with a version-0 Geneve header (and the
+ * VNI when given), then every later test reads the encapsulated packet: the link header after
+ * the Geneve options, the link type from the inner Ethernet header when the Geneve protocol is
+ * Transparent Ethernet Bridging and from the Geneve protocol field otherwise. The offsets are
+ * per packet, so they live in the view's registers, as in libpcap's program.
+ */
+function bindGeneve(vni: number, pos: number, C: Ctx): Pred {
+  if (C.geneve) throw new FilterLinkError("only one 'geneve' per filter is supported", pos);
+  const L = C.pl + C.nl;
+  const R = C.pR;
+  const isIp = etherIs(C, ET_IP);
+  const isIp6 = etherIs(C, ET_IP6);
+  const want = vni >= 0 ? (vni << 8) >>> 0 : -1;
+  const header = (v: FrameView, g: number): boolean =>
+    (v.u8(g) & 0xc0) === 0 && (want < 0 || (v.u32(g + 4) & 0xffffff00) >>> 0 === want);
+  /** Offset of the Geneve header, or -1. */
+  const start = (v: FrameView): number => {
+    const l = v.reg[R]! + L;
+    if (isIp(v)) {
+      if (v.u8(l + 9) === 17 && (v.u16(l + 6) & 0x1fff) === 0) {
+        const t = l + (v.u8(l) & 0xf) * 4;
+        if (v.u16(t + 2) === GENEVE_PORT && header(v, t + 8)) return t + 8;
+      }
+    }
+    if (isIp6(v) && v.u8(l + 6) === 17 && v.u16(l + 42) === GENEVE_PORT && header(v, l + 48)) return l + 48;
+    return -1;
+  };
+  C.geneve = true;
+  C.kind = 'ether';
+  C.hdr = 0;
+  C.lt = 0;
+  C.pl = 0;
+  C.nl = 0;
+  C.hR = 1;
+  C.lR = 2;
+  C.pR = 3;
+  return (v) => {
+    const g = start(v);
+    if (g < 0) return false;
+    const end = g + 8 + (v.u8(g) & 0x3f) * 4;
+    v.reg[1] = end;
+    if (v.u16(g + 2) === ET_TEB) {
+      v.reg[2] = end + 12;
+      v.reg[3] = end + 14;
+    } else {
+      v.reg[2] = g + 2;
+      v.reg[3] = end;
+    }
+    return true;
+  };
+}
+
 function bindL3(n: Node, C: Ctx): Pred {
   const pl = C.pl + C.nl;
+  const R = C.pR;
   switch (n.k) {
     case 'link': {
       const et = n.proto === 'ip' ? ET_IP : n.proto === 'ip6' ? ET_IP6 : n.proto === 'arp' ? ET_ARP : ET_RARP;
@@ -489,12 +611,13 @@ function bindL3(n: Node, C: Ctx): Pred {
       const p = n.proto;
       const isIp = n.v4 ? etherIs(C, ET_IP) : FALSE;
       const isIp6 = n.v6 ? etherIs(C, ET_IP6) : FALSE;
-      const v4: Pred = n.v4 ? (v) => isIp(v) && v.u8(pl + 9) === p : FALSE;
+      const v4: Pred = n.v4 ? (v) => isIp(v) && v.u8(v.reg[R]! + pl + 9) === p : FALSE;
       const v6: Pred = n.v6
         ? (v) => {
             if (!isIp6(v)) return false;
-            const nh = v.u8(pl + 6);
-            return nh === p || (nh === 44 && v.u8(pl + 40) === p);
+            const l = v.reg[R]! + pl;
+            const nh = v.u8(l + 6);
+            return nh === p || (nh === 44 && v.u8(l + 40) === p);
           }
         : FALSE;
       return (v) => v4(v) || v6(v);
@@ -504,7 +627,7 @@ function bindL3(n: Node, C: Ctx): Pred {
       const eq =
         (o: number): Pred =>
         (v) =>
-          (v.u32(o) & mask) >>> 0 === addr;
+          (v.u32(v.reg[R]! + o) & mask) >>> 0 === addr;
       const parts: Pred[] = [];
       // Over MPLS libpcap's plain 'host' tests only IPv4, not ARP/RARP.
       const vias = C.mpls > 0 && n.via.length > 1 ? (['ip'] as const) : n.via;
@@ -530,7 +653,8 @@ function bindL3(n: Node, C: Ctx): Pred {
       const eq =
         (o: number): Pred =>
         (v) => {
-          for (let w = 0; w < 4; w++) if ((v.u32(o + w * 4) & mask[w]!) >>> 0 !== addr[w]) return false;
+          const l = v.reg[R]! + o;
+          for (let w = 0; w < 4; w++) if ((v.u32(l + w * 4) & mask[w]!) >>> 0 !== addr[w]) return false;
           return true;
         };
       const t = dirPred(n.dir, eq(pl + 8), eq(pl + 24));
@@ -548,12 +672,15 @@ function bindL3(n: Node, C: Ctx): Pred {
         if (dir === 'both') return inRange(v.u16(o)) && inRange(v.u16(o + 2));
         return inRange(v.u16(o)) || inRange(v.u16(o + 2));
       };
-      const v6: Pred = n.v6 ? (v) => isIp6(v) && hasProto(v.u8(pl + 6)) && ports(v, pl + 40) : FALSE;
+      const v6: Pred = n.v6
+        ? (v) => isIp6(v) && hasProto(v.u8(v.reg[R]! + pl + 6)) && ports(v, v.reg[R]! + pl + 40)
+        : FALSE;
       const v4: Pred = n.v4
         ? (v) => {
-            if (!isIp(v) || !hasProto(v.u8(pl + 9))) return false;
-            if ((v.u16(pl + 6) & 0x1fff) !== 0) return false;
-            const x = pl + (v.u8(pl) & 0xf) * 4;
+            const l = v.reg[R]! + pl;
+            if (!isIp(v) || !hasProto(v.u8(l + 9))) return false;
+            if ((v.u16(l + 6) & 0x1fff) !== 0) return false;
+            const x = l + (v.u8(l) & 0xf) * 4;
             return !v.oob && ports(v, x);
           }
         : FALSE;

@@ -28,6 +28,8 @@ const WORDS = [
   'ip6',
   'arp',
   'vlan',
+  'geneve',
+  '0x10',
   'proto',
   'less',
   'greater',

@@ -163,6 +163,10 @@ const FILTERS = [
   'not ip and not ip6',
   'tcp and (tcp[tcpflags] & tcp-syn != 0) and not vlan',
   'host 172.17.96.77 and tcp port 4000 and tcp[tcpflags] & tcp-push != 0',
+  'geneve',
+  'not geneve',
+  'udp and geneve and tcp port 80',
+  'vlan and geneve and ip',
 ];
 
 /** Filters we refuse although tcpdump evaluates them, with why; anything else is a failure. */

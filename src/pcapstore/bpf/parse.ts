@@ -45,7 +45,9 @@ export type Node =
   | { k: 'ethertype'; et: number; pos: number }
   | { k: 'bcast'; pos: number }
   | { k: 'mcast'; layer: 'link' | 'ip' | 'ip6'; pos: number }
-  | { k: 'protochain'; proto: number; v4: boolean; v6: boolean }
+  | { k: 'protochain'; proto: number; v4: boolean; v6: boolean; pos: number }
+  /** `geneve [vni]`; vni -1 when absent. */
+  | { k: 'geneve'; vni: number; pos: number }
   | { k: 'inout'; outbound: boolean; pos: number }
   | { k: 'rel'; op: RelOp; a: Arith; b: Arith };
 
@@ -161,7 +163,7 @@ const REFUSED: Record<string, string> = {
   rset: "'rset' applies only to pflog captures",
   ruleset: "'ruleset' applies only to pflog captures",
   action: "'action' applies only to pflog captures",
-  geneve: "'geneve' is not supported by this filter compiler",
+  vxlan: "'vxlan' is not in the filter language of libpcap 1.10 (it arrived in libpcap 1.11)",
   llc: "'llc' (802.2 LLC) is not supported by this filter compiler",
   type: "802.11 'type'/'subtype' apply only to 802.11 captures",
   subtype: "802.11 'type'/'subtype' apply only to 802.11 captures",
@@ -340,6 +342,7 @@ const KEYWORDS = new Set([
   'protochain',
   'inbound',
   'outbound',
+  'geneve',
 ]);
 
 interface Quals {
@@ -558,6 +561,10 @@ export function parseFilter(text: string): Node | null {
       i++;
       return { k: 'pppoed', pos };
     }
+    if (v === 'geneve') {
+      i++;
+      return { k: 'geneve', vni: optNum('a Geneve VNI', 0xffffff), pos };
+    }
     if (v === 'inbound' || v === 'outbound') {
       i++;
       return { k: 'inout', outbound: v === 'outbound', pos };
@@ -572,7 +579,7 @@ export function parseFilter(text: string): Node | null {
     }
     if (v === 'protochain') {
       i++;
-      return protochain(null);
+      return protochain(null, pos);
     }
     // Qualifiers: [proto] [dir] [type]
     const q: Quals = { proto: null, dir: 'any', type: null };
@@ -598,7 +605,7 @@ export function parseFilter(text: string): Node | null {
         i++;
         if (q.proto !== 'ip' && q.proto !== 'ip6')
           fail("'ip protochain', 'ip6 protochain' or 'protochain'", t);
-        return protochain(q.proto);
+        return protochain(q.proto, pos);
       }
       if (w === 'broadcast' || w === 'multicast') {
         const wt = peek();
@@ -684,9 +691,9 @@ export function parseFilter(text: string): Node | null {
     return fail("'ether proto', 'ip proto', 'ip6 proto' or 'proto'", toks[i - 2]);
   };
 
-  const protochain = (qual: string | null): Node => {
+  const protochain = (qual: string | null, pos: number): Node => {
     const n = protoName(peek(), PROTO_NAMES, 'a protocol number or name', 255);
-    return { k: 'protochain', proto: n, v4: qual !== 'ip6', v6: qual !== 'ip' };
+    return { k: 'protochain', proto: n, v4: qual !== 'ip6', v6: qual !== 'ip', pos };
   };
 
   const build = (q: Quals, t: Tok): Node => {
@@ -803,17 +810,68 @@ export function parseFilter(text: string): Node | null {
 
   const node = expr();
   if (peek().t !== 'eof') fail("'and', 'or' or end of filter");
+  checkGeneve(node);
   return node;
 }
 
 /**
- * True when the filter has an `mpls` or `pppoes` primitive: the host and port tests after it
+ * libpcap keeps the offsets a `geneve` computes in scratch registers that only a matching
+ * `geneve` writes; a test after it that runs when it did not match reads whatever the previous
+ * packet left there. So a filter is accepted only when every test after `geneve` runs on packets
+ * it matched: `geneve` sits on the `and` spine, not under `or` or `not` with tests after it.
+ */
+function checkGeneve(root: Node): void {
+  const path: Node[] = [];
+  const find = (n: Node): Node | null => {
+    if (n.k === 'geneve') return n;
+    if (n.k === 'and' || n.k === 'or' || n.k === 'not') {
+      path.push(n);
+      const hit = find(n.a) ?? (n.k === 'not' ? null : find(n.b));
+      if (hit) return hit;
+      path.pop();
+    }
+    return null;
+  };
+  const g = find(root);
+  if (g?.k !== 'geneve') return;
+  const count = (n: Node): number =>
+    n.k === 'geneve'
+      ? 1
+      : n.k === 'and' || n.k === 'or'
+        ? count(n.a) + count(n.b)
+        : n.k === 'not'
+          ? count(n.a)
+          : 0;
+  if (count(root) > 1) {
+    throw new FilterSyntaxError(g.pos, "one 'geneve' per filter", "more than one 'geneve'");
+  }
+  /** True when `n` can only be true if the `geneve` in it matched. */
+  const implies = (n: Node): boolean =>
+    n.k === 'geneve' ? true : n.k === 'and' ? implies(n.a) || implies(n.b) : false;
+  let child: Node = g;
+  for (let k = path.length - 1; k >= 0; k--) {
+    const p = path[k]!;
+    if ((p.k === 'and' || p.k === 'or') && p.a === child) {
+      if (p.k === 'or' || !implies(child)) {
+        throw new FilterSyntaxError(
+          g.pos,
+          "'geneve' where the tests after it run only on the Geneve packets it matched (on the 'and' chain, not under 'or' or 'not')",
+          "tests after 'geneve' that also run when it does not match",
+        );
+      }
+    }
+    child = p;
+  }
+}
+
+/**
+ * True when the filter has an `mpls`, `pppoes` or `geneve` primitive: the host and port tests after it
  * read headers inside that encapsulation, which the segment index does not key flows by, so a
  * search must not prune segments with them.
  */
 export function movesPastLink(n: Node | null): boolean {
   if (n === null) return false;
-  if (n.k === 'mpls' || n.k === 'pppoes') return true;
+  if (n.k === 'mpls' || n.k === 'pppoes' || n.k === 'geneve') return true;
   if (n.k === 'and' || n.k === 'or') return movesPastLink(n.a) || movesPastLink(n.b);
   if (n.k === 'not') return movesPastLink(n.a);
   return false;

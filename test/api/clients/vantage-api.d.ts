@@ -391,11 +391,55 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Upload and ingest capture files
+         * Upload capture files; they are ingested by a job (202), or before the answer with wait=true (201)
          * @description Needs a token with the analyst role or higher.
          */
         post: operations["post_captures"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Upload jobs: yours (an admin sees everyone’s), newest first
+         * @description Needs a token with the analyst role or higher.
+         */
+        get: operations["get_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One upload job: state, progress, what was kept, why it stopped
+         * @description Needs a token with the analyst role or higher.
+         */
+        get: operations["get_jobs_by_id"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel an upload job (what it read before is kept); a finished job is unchanged
+         * @description Needs a token with the analyst role or higher.
+         */
+        delete: operations["delete_jobs_by_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1516,6 +1560,54 @@ export interface components {
             };
         } & {
             [key: string]: unknown;
+        };
+        Job: {
+            id: string;
+            /** @enum {string} */
+            kind: "capture_upload";
+            /** @enum {string} */
+            state: "queued" | "running" | "done" | "failed" | "cancelled";
+            owner: {
+                id: string;
+                name: string;
+            };
+            files: string[];
+            /** Format: date-time */
+            created: string;
+            started: string | null;
+            finished: string | null;
+            progress: {
+                /** @description Upload bytes read so far (as sent). */
+                compressed_bytes: number;
+                /** @description Capture bytes read after decompression. */
+                inflated_bytes: number;
+                packets: number;
+                /** @description Records produced so far. */
+                records: number;
+            };
+            kept: {
+                packets: number;
+                bytes: number;
+                records: {
+                    [key: string]: number;
+                };
+                weirds: number;
+                dropped?: {
+                    /** @description IP fragments never matched to a flow. */
+                    fragments_orphaned: number;
+                    /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                    fragment_trains_evicted: number;
+                };
+            } | null;
+            stopped: {
+                /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
+                code: string;
+                message: string;
+            } | null;
+            error: string | null;
+            limits: {
+                [key: string]: number;
+            };
         };
     };
     responses: {
@@ -4033,7 +4125,10 @@ export interface operations {
     };
     post_captures: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer when the ingest has ended, with its summary (201), instead of at once with the job (202). The same limits apply. */
+                wait?: boolean;
+            };
             header?: {
                 /** @description Makes a retried POST safe: the first response to a key is stored for 24 h (per token and route) and replayed, with Idempotency-Replayed: true, to every retry with the same key and body. */
                 "idempotency-key"?: string;
@@ -4063,6 +4158,64 @@ export interface operations {
                     };
                 };
             };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "capture_upload";
+                        /** @enum {string} */
+                        state: "queued" | "running" | "done" | "failed" | "cancelled";
+                        owner: {
+                            id: string;
+                            name: string;
+                        };
+                        files: string[];
+                        /** Format: date-time */
+                        created: string;
+                        started: string | null;
+                        finished: string | null;
+                        progress: {
+                            /** @description Upload bytes read so far (as sent). */
+                            compressed_bytes: number;
+                            /** @description Capture bytes read after decompression. */
+                            inflated_bytes: number;
+                            packets: number;
+                            /** @description Records produced so far. */
+                            records: number;
+                        };
+                        kept: {
+                            packets: number;
+                            bytes: number;
+                            records: {
+                                [key: string]: number;
+                            };
+                            weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
+                        } | null;
+                        stopped: {
+                            /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
+                            code: string;
+                            message: string;
+                        } | null;
+                        error: string | null;
+                        limits: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
             400: components["responses"]["Problem400"];
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
@@ -4073,6 +4226,228 @@ export interface operations {
             414: components["responses"]["Problem414"];
             415: components["responses"]["Problem415"];
             422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_jobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Job"][];
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    get_jobs_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description Entity tag of a response answered from memory; send it back in If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "capture_upload";
+                        /** @enum {string} */
+                        state: "queued" | "running" | "done" | "failed" | "cancelled";
+                        owner: {
+                            id: string;
+                            name: string;
+                        };
+                        files: string[];
+                        /** Format: date-time */
+                        created: string;
+                        started: string | null;
+                        finished: string | null;
+                        progress: {
+                            /** @description Upload bytes read so far (as sent). */
+                            compressed_bytes: number;
+                            /** @description Capture bytes read after decompression. */
+                            inflated_bytes: number;
+                            packets: number;
+                            /** @description Records produced so far. */
+                            records: number;
+                        };
+                        kept: {
+                            packets: number;
+                            bytes: number;
+                            records: {
+                                [key: string]: number;
+                            };
+                            weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
+                        } | null;
+                        stopped: {
+                            /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
+                            code: string;
+                            message: string;
+                        } | null;
+                        error: string | null;
+                        limits: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            /** @description Not modified: the If-None-Match sent names the current ETag. */
+            304: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    /** @description The current entity tag. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
+            429: components["responses"]["Problem429"];
+            431: components["responses"]["Problem431"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    delete_jobs_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description The request id: the X-Request-Id sent, when sane, else a fresh one. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "capture_upload";
+                        /** @enum {string} */
+                        state: "queued" | "running" | "done" | "failed" | "cancelled";
+                        owner: {
+                            id: string;
+                            name: string;
+                        };
+                        files: string[];
+                        /** Format: date-time */
+                        created: string;
+                        started: string | null;
+                        finished: string | null;
+                        progress: {
+                            /** @description Upload bytes read so far (as sent). */
+                            compressed_bytes: number;
+                            /** @description Capture bytes read after decompression. */
+                            inflated_bytes: number;
+                            packets: number;
+                            /** @description Records produced so far. */
+                            records: number;
+                        };
+                        kept: {
+                            packets: number;
+                            bytes: number;
+                            records: {
+                                [key: string]: number;
+                            };
+                            weirds: number;
+                            dropped?: {
+                                /** @description IP fragments never matched to a flow. */
+                                fragments_orphaned: number;
+                                /** @description Fragment trains dropped at the flow table cap (65,536 at once). */
+                                fragment_trains_evicted: number;
+                            };
+                        } | null;
+                        stopped: {
+                            /** @description cancelled, max_job_seconds, max_packets, max_inflated_bytes or max_inflation_ratio */
+                            code: string;
+                            message: string;
+                        } | null;
+                        error: string | null;
+                        limits: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            406: components["responses"]["Problem406"];
+            414: components["responses"]["Problem414"];
             429: components["responses"]["Problem429"];
             431: components["responses"]["Problem431"];
             500: components["responses"]["Problem500"];

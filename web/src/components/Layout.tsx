@@ -88,6 +88,7 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
     ['monitors', 'Monitors', true],
     ['policy', 'Policy', true],
     ['sensors', 'Sensors', true],
+    ['uploads', 'Uploads', can(s.me.role, 'analyst')],
     ['approvals', 'Approvals', true],
     ['runs', 'Runs', true],
     ['playbooks', 'Playbooks', can(s.me.role, 'admin')],
