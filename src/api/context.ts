@@ -16,6 +16,7 @@ import type { AnyRecordDef } from '../schema/registry.js';
 import { type Cond, FilterError, parseFilter } from '../store/filter.js';
 import type { RecordStore, TimeRange } from '../store/types.js';
 import type { AuditLog } from './audit.js';
+import type { Auth } from './auth/index.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
@@ -26,6 +27,8 @@ import { parseApiTime } from './time.js';
 export interface ApiContext {
   store: RecordStore;
   tokens: TokenStore;
+  /** Users, sessions, lockout and OIDC; built with defaults over `tokens` when absent. */
+  auth?: Auth;
   metrics: Metrics;
   log: Logger;
   /** Largest capture upload, bytes. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { type AuthConfig, parseAuthConfig } from '../api/auth/config.js';
 import { parseBrokerConfig } from '../broker/config.js';
 import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
@@ -96,6 +97,8 @@ export interface FileConfig {
   store?: StoreConfig;
   /** Run as a central over these sensors: every query fans out to them and is merged. */
   central?: CentralConfig;
+  /** Users, sessions, sign-in lockout and OIDC. */
+  auth?: AuthConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -131,6 +134,7 @@ const TOP_KEYS = [
   'respond',
   'store',
   'central',
+  'auth',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -187,6 +191,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
+  if (o.auth !== undefined) c.auth = parseAuthConfig(o.auth, 'auth');
   return c;
 }
 

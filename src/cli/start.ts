@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { Analyzer } from '../analyze/types.js';
 import { createAuditLog } from '../api/audit.js';
+import { type AuthConfig, DEFAULT_AUTH } from '../api/auth/config.js';
+import { type Auth, createAuth } from '../api/auth/index.js';
 import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
@@ -159,6 +161,8 @@ export interface ProductOptions {
   store?: StoreConfig;
   /** Run as a central over these sensors. */
   central?: CentralConfig;
+  /** Users, sessions, lockout, OIDC (config key auth). */
+  auth?: AuthConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -175,6 +179,8 @@ export interface Product {
   app: FastifyInstance;
   store: RecordStore & { readonly dataDir: string };
   tokens: TokenStore;
+  /** Users, sessions and sign-in. */
+  auth: Auth;
   url: string;
   /** Resolves when the first-start sample ingest is done (at once when there is none). */
   samplesDone: Promise<void>;
@@ -242,7 +248,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     throw e;
   }
   const tokens = new TokenStore(dataDir);
-  const admin = tokens.ensureAdmin();
+  const admin = tokens.ensureAdmin('admin');
   if (admin) {
     print(
       `\nFirst start: created an admin token (shown once; also in ${join(dataDir, 'admin-token')}, mode 0600):\n\n  ${admin}\n\n`,
@@ -275,6 +281,14 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       : null;
   await exporter?.start();
   const audit = createAuditLog(join(dataDir, 'audit.log'));
+  const auth = createAuth(o.auth ?? DEFAULT_AUTH, { dataDir, tokens, metrics, audit, log });
+  const adminPassword = await auth.ensureAdmin();
+  if (adminPassword) {
+    print(
+      `First start: created user admin for the console (password shown once; also in ${join(dataDir, 'admin-password')}, mode 0600):\n\n  ${adminPassword}\n\n`,
+    );
+  }
+  await auth.start();
   // Alerts: every watcher (intel, detectors, policy) and event source raises through one live
   // aggregator; the hub stores them ahead of bulk records and hands them to the bus.
   // Who was logged on where (RADIUS, Windows logons, VPN logs): alerts get their src_user.
@@ -430,6 +444,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const app = await createApiServer({
     store,
     tokens,
+    auth,
     metrics,
     log,
     maxUploadBytes: DEFAULT_CONFIG.maxUploadBytes,
@@ -474,6 +489,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   }
 
   const stopAll = async () => {
+    auth.stop();
     clearInterval(timer);
     clearInterval(alertTimer);
     await app.close();
@@ -568,6 +584,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     app,
     store,
     tokens,
+    auth,
     url,
     samplesDone,
     broker,
@@ -677,6 +694,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.detect) o.detect = file.detect;
   if (file.store) o.store = file.store;
   if (file.central) o.central = file.central;
+  if (file.auth) o.auth = file.auth;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])
