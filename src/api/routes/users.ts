@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TString, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound, UserError } from '../../common/errors.js';
 import type { Auth } from '../auth/index.js';
@@ -11,7 +11,7 @@ import { ErrorSchema } from '../schemas.js';
 const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
 const Roles = Type.Array(RoleSchema, { minItems: 1, maxItems: 4, uniqueItems: true });
 const Name = Type.String({ pattern: USER_NAME, maxLength: 64 });
-const Password = Type.String({ minLength: 1, maxLength: 1024 });
+const Current = Type.String({ minLength: 1, maxLength: 1024 });
 const UserView = Type.Object({
   name: Type.String(),
   roles: Type.Array(RoleSchema),
@@ -21,20 +21,19 @@ const UserView = Type.Object({
   last_login: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   has_password: Type.Boolean(),
 });
-const CreateUser = Type.Object(
-  {
-    name: Name,
-    roles: Roles,
-    password: Type.Optional(Password),
-  },
-  { additionalProperties: false },
-);
+const createUser = (password: TString) =>
+  Type.Object(
+    { name: Name, roles: Roles, password: Type.Optional(password) },
+    { additionalProperties: false },
+  );
 const PatchUser = Type.Object(
   { roles: Type.Optional(Roles), disabled: Type.Optional(Type.Boolean()) },
   { additionalProperties: false, minProperties: 1 },
 );
-const ResetBody = Type.Object({ password: Type.Optional(Password) }, { additionalProperties: false });
-const OwnPassword = Type.Object({ current: Password, password: Password }, { additionalProperties: false });
+const resetBody = (password: TString) =>
+  Type.Object({ password: Type.Optional(password) }, { additionalProperties: false });
+const ownPassword = (password: TString) =>
+  Type.Object({ current: Current, password }, { additionalProperties: false });
 const NameParam = Type.Object({ name: Name });
 const TokenView = Type.Object({
   id: Type.String(),
@@ -66,6 +65,11 @@ const CreateOwnToken = Type.Object(
  */
 export function userRoutes(app: FastifyInstance, _ctx: ApiContext, auth: Auth): void {
   const tags = ['users'];
+  // The schema states the configured rule, so a client learns it from the document.
+  const Password = Type.String({ minLength: auth.config.password.minLength, maxLength: 1024 });
+  const CreateUser = createUser(Password);
+  const ResetBody = resetBody(Password);
+  const OwnPassword = ownPassword(Password);
   const enabledAdmins = () => auth.users.list().filter((u) => !u.disabled && u.roles.includes('admin'));
   const me = (req: FastifyRequest) => {
     const user = req.identity?.user;
@@ -103,7 +107,7 @@ export function userRoutes(app: FastifyInstance, _ctx: ApiContext, auth: Auth): 
       },
     },
     async (req, reply) => {
-      const b = req.body as Static<typeof CreateUser>;
+      const b = req.body as Static<ReturnType<typeof createUser>>;
       if (auth.users.get(b.name)) throw new UserError(409, `a user named ${b.name} exists`);
       if (b.password !== undefined) auth.checkPasswordRules(b.password);
       const password = b.password ?? randomPassword();
@@ -192,7 +196,7 @@ export function userRoutes(app: FastifyInstance, _ctx: ApiContext, auth: Auth): 
     },
     async (req, reply) => {
       const { name } = req.params as { name: string };
-      const b = (req.body ?? {}) as Static<typeof ResetBody>;
+      const b = (req.body ?? {}) as Static<ReturnType<typeof resetBody>>;
       if (!auth.users.get(name)) throw notFound('no such user');
       if (b.password !== undefined) auth.checkPasswordRules(b.password);
       const password = b.password ?? randomPassword();
@@ -223,7 +227,7 @@ export function userRoutes(app: FastifyInstance, _ctx: ApiContext, auth: Auth): 
     },
     async (req, reply) => {
       const name = me(req);
-      const b = req.body as Static<typeof OwnPassword>;
+      const b = req.body as Static<ReturnType<typeof ownPassword>>;
       const u = auth.users.get(name);
       if (!u || u.password === null)
         throw new UserError(
