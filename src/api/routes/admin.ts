@@ -41,7 +41,12 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
         tags: ['admin'],
         summary: 'Create a token; the secret is shown once',
         body: CreateToken,
-        response: { 201: Type.Object({}, { additionalProperties: true }), 400: ErrorSchema },
+        response: {
+          201: Type.Object({}, { additionalProperties: true }),
+          400: ErrorSchema,
+          403: ErrorSchema,
+          404: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {
@@ -49,11 +54,11 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
       let owner: string | undefined;
       if (b.user !== undefined) {
         const u = ctx.auth?.users.get(b.user);
-        if (!u) throw new UserError(400, `user: no user named ${b.user}`);
+        if (!u) throw notFound(`no user named ${b.user}`);
         if (!rolesAllow(u.roles, b.role as Role))
           throw new UserError(
-            400,
-            `role: ${u.name} has ${u.roles.join(', ')}; a token cannot do more than its user`,
+            403,
+            `${u.name} has ${u.roles.join(', ')}; a token cannot do more than its user`,
           );
         owner = u.name;
       }
