@@ -15,11 +15,11 @@ export interface ScryptParams {
 export const DEFAULT_SCRYPT: ScryptParams = { N: 1 << 15, r: 8, p: 1 };
 const KEY_LEN = 32;
 
-function derive(password: string, salt: Buffer, prm: ScryptParams): Promise<Buffer> {
+function derive(password: string, salt: Buffer, prm: ScryptParams, len = KEY_LEN): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // scrypt needs 128·N·r bytes; Node's default ceiling (32 MiB) is exactly 2^15·8·128, too tight.
     const maxmem = 256 * prm.N * prm.r + (1 << 20);
-    scrypt(password, salt, KEY_LEN, { N: prm.N, r: prm.r, p: prm.p, maxmem }, (err, key) =>
+    scrypt(password, salt, len, { N: prm.N, r: prm.r, p: prm.p, maxmem }, (err, key) =>
       err ? reject(err) : resolve(key),
     );
   });
@@ -32,14 +32,15 @@ export async function hashPassword(password: string, prm: ScryptParams = DEFAULT
 }
 
 export function parseHash(stored: string): (ScryptParams & { salt: Buffer; key: Buffer }) | null {
-  const m = /^scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9_-]{8,64})\$([A-Za-z0-9_-]{16,128})$/.exec(
+  const m = /^scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9_-]{4,64})\$([A-Za-z0-9_-]{16,128})$/.exec(
     stored,
   );
   if (!m) return null;
   const N = Number(m[1]);
   const r = Number(m[2]);
   const p = Number(m[3]);
-  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || p < 1) return null;
+  // Bounded so a damaged users.json cannot make one check allocate gigabytes.
+  if (N < 2 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return null;
   return { N, r, p, salt: Buffer.from(m[4]!, 'base64url'), key: Buffer.from(m[5]!, 'base64url') };
 }
 
@@ -47,8 +48,8 @@ export function parseHash(stored: string): (ScryptParams & { salt: Buffer; key: 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const h = parseHash(stored);
   if (!h) return false;
-  const key = await derive(password, h.salt, h);
-  return key.length === h.key.length && timingSafeEqual(key, h.key);
+  const key = await derive(password, h.salt, h, h.key.length);
+  return timingSafeEqual(key, h.key);
 }
 
 /** Whether a stored hash was made with weaker parameters than `want` (re-hash it). */
