@@ -2,7 +2,7 @@
  * Benchmarks Vantage against peer tools on the same synthetic capture, in one run, warm in the
  * page cache. Prints packets/s, Gbit/s-equivalent, peak memory and Vantage's ratio to each peer.
  *
- * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|collect-store|live|events|intel|policy|bus|detect|scale]
+ * usage: npm run bench [-- --packets N] [--skip-tshark] [--runs R] [--only sensor|store|pcapstore|collect|collect-store|live|events|intel|policy|bus|detect|scale|auth]
  *        (stage benches take their own options, e.g. --store-gb 10 for the packet store)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -167,6 +167,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['events', 'events.js', 'benchEvents'],
   ['detect', 'detect.js', 'benchDetect'],
   ['scale', 'scale.js', 'benchScale'],
+  ['auth', 'auth.js', 'benchAuth'],
 ];
 
 async function main(): Promise<void> {
