@@ -90,7 +90,8 @@ export function sessionRoutes(app: FastifyInstance, _ctx: ApiContext, auth: Auth
     '/api/v1/session',
     {
       config: { access: 'public', idempotent: false },
-      bodyLimit: 4096,
+      // Room for the longest passwords the schema admits, JSON-escaped, so it refuses them (400), not the size limit.
+      bodyLimit: 64 << 10,
       schema: {
         tags: ['session'],
         summary: 'Sign in with a user name and password; sets the session cookie',
