@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -86,7 +87,8 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   installContract(app, ctx, { corsOrigins: ctx.corsOrigins ?? [] });
   // Routes read ctx.auth; a context built without one (tests) gets the defaults over its tokens.
   ctx.auth ??= createAuth(DEFAULT_AUTH, {
-    dataDir: ctx.dataDir,
+    // Users live next to the tokens they own.
+    dataDir: dirname(ctx.tokens.path),
     tokens: ctx.tokens,
     metrics: ctx.metrics,
     audit: ctx.audit,
