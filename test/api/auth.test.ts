@@ -366,12 +366,12 @@ describe('users: admin API, roles, disable, reset, own password and tokens', () 
     const tok = lines.find(
       (l) => l.action === 'token.create' && l.details.owner === 'alice' && l.actor === 'alice',
     )!;
-    assert.equal(tok.details.user, 'alice');
+    assert.equal(tok.details.actor_user, 'alice');
     assert.equal(tok.details.token_id, null);
     const change = lines.filter((l) => l.action === 'api.change');
     assert.ok(change.length > 5);
     for (const l of change)
-      assert.ok(l.actor && 'user' in l.details && 'token_id' in l.details, JSON.stringify(l));
+      assert.ok(l.actor && 'actor_user' in l.details && 'token_id' in l.details, JSON.stringify(l));
     assert.ok(lines.some((l) => l.action === 'user.password_change' && l.actor === 'alice'));
     assert.ok(
       lines.some((l) => l.action === 'user.update' && l.details.disabled === true && l.actor === 'admin'),

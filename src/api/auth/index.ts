@@ -155,7 +155,7 @@ export function createAuth(config: AuthConfig = DEFAULT_AUTH, deps: AuthDeps): A
       action,
       actor: who?.name ?? null,
       details: {
-        ...(who ? { user: who.user, token_id: who.via === 'token' ? who.id : null } : {}),
+        ...(who ? { actor_user: who.user, token_id: who.via === 'token' ? who.id : null } : {}),
         ...(req ? { address: req.ip } : {}),
         ...details,
       },
