@@ -25,6 +25,8 @@ export interface TokenEntry {
   /** hex SHA-256 of the token. */
   hash: string;
   created: string;
+  /** The user the token belongs to: it acts as that user, and stops working when the user is disabled. */
+  user?: string;
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -74,7 +76,7 @@ export class TokenStore {
   }
 
   /** Create a token; returns the secret, which is never stored. */
-  create(role: Role, name: string): { token: string; entry: TokenEntry } {
+  create(role: Role, name: string, user?: string): { token: string; entry: TokenEntry } {
     this.reload(true);
     const token = `vt_${randomBytes(32).toString('base64url')}`;
     const entry: TokenEntry = {
@@ -83,6 +85,7 @@ export class TokenStore {
       role,
       hash: hashToken(token),
       created: new Date().toISOString(),
+      ...(user ? { user } : {}),
     };
     this.entries.push(entry);
     this.save();
@@ -109,10 +112,10 @@ export class TokenStore {
    * First start: when no admin token exists, create one, write it to DIR/admin-token (mode
    * 0600) and return it so the caller prints it once.
    */
-  ensureAdmin(): string | null {
+  ensureAdmin(user?: string): string | null {
     this.reload(true);
     if (this.entries.some((e) => e.role === 'admin')) return null;
-    const { token } = this.create('admin', 'first-start admin');
+    const { token } = this.create('admin', 'first-start admin', user);
     const file = join(this.dataDir, 'admin-token');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
     return token;

@@ -19,6 +19,7 @@ import type { RecordStore, TimeRange } from '../store/types.js';
 import type { TelemetryExporter } from '../telemetry/exporter.js';
 import type { LakeExporter } from '../telemetry/lake.js';
 import type { AuditLog } from './audit.js';
+import type { Auth } from './auth/index.js';
 import type { Role, TokenStore } from './auth.js';
 import type { BrokerRouteDeps } from './routes/broker.js';
 import type { PcapRouteDeps } from './routes/pcap.js';
@@ -29,6 +30,8 @@ import { parseApiTime } from './time.js';
 export interface ApiContext {
   store: RecordStore;
   tokens: TokenStore;
+  /** Users, sessions, lockout and OIDC; built with defaults over `tokens` when absent. */
+  auth?: Auth;
   metrics: Metrics;
   log: Logger;
   /** Largest capture upload, bytes. */

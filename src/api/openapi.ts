@@ -145,8 +145,14 @@ export function swaggerOptions(): SwaggerOptions {
         description:
           'Network visibility: flows, L7 records, KPIs, search, packets, alerts. Errors are RFC 9457 problem documents (application/problem+json). Changes within v1 are additive only; see CHANGELOG-api.md.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // The console's session (POST /api/v1/session); changes also need X-CSRF-Token.
+          session: { type: 'apiKey', in: 'cookie', name: 'vantage_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>

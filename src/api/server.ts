@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -6,7 +7,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { UserError } from '../common/errors.js';
-import { hashToken, type Role, roleAllows } from './auth.js';
+import { DEFAULT_AUTH } from './auth/config.js';
+import { auditChanges, createAuth } from './auth/index.js';
+import { hashToken, type Role } from './auth.js';
 import type { Access, ApiContext } from './context.js';
 import {
   clientErrorHandler,
@@ -34,10 +37,12 @@ import { playbookRoutes } from './routes/playbooks.js';
 import { policyRoutes } from './routes/policy.js';
 import { recordRoutes } from './routes/records.js';
 import { searchRoutes } from './routes/search.js';
+import { sessionRoutes } from './routes/session.js';
 import { sinkRoutes } from './routes/sinks.js';
 import { streamRoutes } from './routes/stream.js';
 import { LANDING, systemRoutes } from './routes/system.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { userRoutes } from './routes/users.js';
 import { SEMANTIC } from './schemas.js';
 
 declare module 'fastify' {
@@ -81,6 +86,15 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   });
 
   installContract(app, ctx, { corsOrigins: ctx.corsOrigins ?? [] });
+  // Routes read ctx.auth; a context built without one (tests) gets the defaults over its tokens.
+  ctx.auth ??= createAuth(DEFAULT_AUTH, {
+    // Users live next to the tokens they own.
+    dataDir: dirname(ctx.tokens.path),
+    tokens: ctx.tokens,
+    metrics: ctx.metrics,
+    audit: ctx.audit,
+  });
+  const auth = ctx.auth;
 
   await app.register(rateLimit, {
     global: true,
@@ -113,29 +127,9 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
     if (PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`))) access = 'public';
     if (access === undefined) access = path.startsWith('/api/') || path === '/metrics' ? 'viewer' : 'public';
     if (access === 'public') return;
-    const h = req.headers.authorization;
-    if (!h) {
-      throw new UserError(
-        401,
-        'missing token: send "Authorization: Bearer <token>"; the first start wrote an admin token to DATA_DIR/admin-token',
-      );
-    }
-    const m = /^Bearer ([A-Za-z0-9_.~+/=-]{8,256})$/i.exec(h);
-    if (!m) throw new UserError(401, 'malformed Authorization header: expected "Bearer <token>"');
-    const e = ctx.tokens.verify(m[1]!);
-    if (!e)
-      throw new UserError(
-        401,
-        'token not recognised: it may be revoked or mistyped; create one with `vantage token create`',
-      );
-    if (!roleAllows(e.role, access)) {
-      throw new UserError(
-        403,
-        `this route needs the ${access} role or higher; your token has the ${e.role} role`,
-      );
-    }
-    req.token = { id: e.id, role: e.role, name: e.name };
+    auth.authorize(req, access);
   });
+  auditChanges(app, auth);
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.inc('vantage_api_requests_total', 'API requests by route and status.', {
       route: req.routeOptions.url ?? 'unmatched',
@@ -160,6 +154,8 @@ export async function createApiServer(ctx: ApiContext): Promise<FastifyInstance>
   if (ctx.broker) brokerRoutes(app, ctx, ctx.broker);
   if (ctx.broker) streamRoutes(app, ctx, ctx.broker);
   consoleRoutes(app, ctx);
+  sessionRoutes(app, ctx, auth);
+  userRoutes(app, ctx, auth);
   dashboardRoutes(app, ctx);
   geoRoutes(app, ctx);
   if (ctx.intel) intelRoutes(app, ctx, ctx.intel);

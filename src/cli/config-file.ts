@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { type AuthConfig, parseAuthConfig } from '../api/auth/config.js';
 import { parseBrokerConfig } from '../broker/config.js';
 import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
@@ -109,6 +110,8 @@ export interface FileConfig {
   snmp?: SnmpConfig;
   /** Limits on capture uploads and their jobs. */
   uploads?: Partial<UploadLimits>;
+  /** Users, sessions, sign-in lockout and OIDC. */
+  auth?: AuthConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -148,6 +151,7 @@ const TOP_KEYS = [
   'lake',
   'snmp',
   'uploads',
+  'auth',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -208,6 +212,7 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.lake !== undefined) c.lake = parseLakeConfig(o.lake, 'lake');
   if (o.snmp !== undefined) c.snmp = parseSnmpConfig(o.snmp, 'snmp');
   if (o.uploads !== undefined) c.uploads = parseUploadLimits(o.uploads, 'uploads');
+  if (o.auth !== undefined) c.auth = parseAuthConfig(o.auth, 'auth');
   return c;
 }
 

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { Analyzer } from '../analyze/types.js';
 import { createAuditLog } from '../api/audit.js';
+import { type AuthConfig, DEFAULT_AUTH } from '../api/auth/config.js';
+import { type Auth, createAuth } from '../api/auth/index.js';
 import { TokenStore } from '../api/auth.js';
 import { flowPresence } from '../api/flow-presence.js';
 import { createApiServer } from '../api/server.js';
@@ -170,6 +172,8 @@ export interface ProductOptions {
   lake?: LakeConfig;
   /** Interface names and counters of exporters and devices over SNMP (config key snmp). */
   snmp?: SnmpConfig;
+  /** Users, sessions, lockout, OIDC (config key auth). */
+  auth?: AuthConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -186,6 +190,8 @@ export interface Product {
   app: FastifyInstance;
   store: RecordStore & { readonly dataDir: string };
   tokens: TokenStore;
+  /** Users, sessions and sign-in. */
+  auth: Auth;
   url: string;
   /** Resolves when the first-start sample ingest is done (at once when there is none). */
   samplesDone: Promise<void>;
@@ -253,7 +259,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     throw e;
   }
   const tokens = new TokenStore(dataDir);
-  const admin = tokens.ensureAdmin();
+  const admin = tokens.ensureAdmin('admin');
   if (admin) {
     print(
       `\nFirst start: created an admin token (shown once; also in ${join(dataDir, 'admin-token')}, mode 0600):\n\n  ${admin}\n\n`,
@@ -286,6 +292,14 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       : null;
   await exporter?.start();
   const audit = createAuditLog(join(dataDir, 'audit.log'));
+  const auth = createAuth(o.auth ?? DEFAULT_AUTH, { dataDir, tokens, metrics, audit, log });
+  const adminPassword = await auth.ensureAdmin();
+  if (adminPassword) {
+    print(
+      `First start: created user admin for the console (password shown once; also in ${join(dataDir, 'admin-password')}, mode 0600):\n\n  ${adminPassword}\n\n`,
+    );
+  }
+  await auth.start();
   // Alerts: every watcher (intel, detectors, policy) and event source raises through one live
   // aggregator; the hub stores them ahead of bulk records and hands them to the bus.
   // Who was logged on where (RADIUS, Windows logons, VPN logs): alerts get their src_user.
@@ -450,6 +464,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   const app = await createApiServer({
     store,
     tokens,
+    auth,
     metrics,
     log,
     maxUploadBytes: o.uploads?.maxCompressedBytes ?? DEFAULT_CONFIG.maxUploadBytes,
@@ -501,6 +516,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   }
 
   const stopAll = async () => {
+    auth.stop();
     clearInterval(timer);
     clearInterval(alertTimer);
     await app.close();
@@ -598,6 +614,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     app,
     store,
     tokens,
+    auth,
     url,
     samplesDone,
     broker,
@@ -711,6 +728,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.telemetry) o.telemetry = file.telemetry;
   if (file.lake) o.lake = file.lake;
   if (file.snmp) o.snmp = file.snmp;
+  if (file.auth) o.auth = file.auth;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
+import { rolesAllow, UserStore } from '../api/auth/users.js';
 import { ROLES, type Role, TokenStore } from '../api/auth.js';
 
 const HELP = `usage: vantage token <create|list|revoke> [options]
 
-  create --role viewer|analyst|admin [--name NAME]   print a new token (shown once)
+  create --role viewer|analyst|admin [--name NAME] [--user USER]
+                                                     print a new token (shown once); with
+                                                     --user it acts as that user
   list                                               list tokens (never their secrets)
   revoke ID                                          revoke a token
 
@@ -35,14 +38,31 @@ export async function tokenCommand(argv: string[]): Promise<number> {
         );
         return 2;
       }
-      const { token, entry } = tokens.create(role, values.name ?? '');
+      let owner: string | undefined;
+      if (values.user !== undefined) {
+        const u = new UserStore(values.data).get(values.user);
+        if (!u) {
+          process.stderr.write(`vantage token create: no user named '${values.user}' in ${values.data}\n`);
+          return 1;
+        }
+        if (!rolesAllow(u.roles, role)) {
+          process.stderr.write(
+            `vantage token create: ${u.name} has ${u.roles.join(', ')}; a token cannot do more than its user\n`,
+          );
+          return 1;
+        }
+        owner = u.name;
+      }
+      const { token, entry } = tokens.create(role, values.name ?? '', owner);
       process.stdout.write(`${token}\n`);
       process.stderr.write(`created ${entry.role} token ${entry.id}; it is shown only now\n`);
       return 0;
     }
     case 'list':
       for (const e of tokens.list())
-        process.stdout.write(`${e.id}  ${e.role.padEnd(7)}  ${e.created}  ${e.name}\n`);
+        process.stdout.write(
+          `${e.id}  ${e.role.padEnd(7)}  ${e.created}  ${(e.user ?? '-').padEnd(12)}  ${e.name}\n`,
+        );
       return 0;
     case 'revoke':
       if (!rest[0] || !tokens.revoke(rest[0])) {
@@ -63,6 +83,7 @@ function parse(argv: string[]) {
     options: {
       role: { type: 'string' },
       name: { type: 'string' },
+      user: { type: 'string' },
       data: { type: 'string', default: './data' },
       help: { type: 'boolean', short: 'h', default: false },
     },

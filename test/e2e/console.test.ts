@@ -87,6 +87,7 @@ describe('console (e2e, chromium)', { skip }, () => {
 
   it('logs in with a token and shows the role; reports first paint', async () => {
     await page.goto(product.url);
+    await page.click('button:has-text("Sign in with an API token instead")');
     await page.fill('#token', 'vt_wrong-token-for-the-test');
     await page.click('button[type=submit]');
     await page
@@ -300,6 +301,7 @@ describe('console (e2e, chromium)', { skip }, () => {
     const vctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const v = await vctx.newPage();
     await v.goto(product.url);
+    await v.click('button:has-text("Sign in with an API token instead")');
     await v.fill('#token', token);
     await v.click('button[type=submit]');
     assert.equal(await v.getByTestId('role').textContent(), 'viewer');

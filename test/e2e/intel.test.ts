@@ -116,6 +116,7 @@ describe('threat intel console (e2e, chromium)', { skip }, () => {
     p.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
     p.on('dialog', (d) => void d.accept());
     await p.goto(product.url);
+    await p.click('button:has-text("Sign in with an API token instead")');
     await p.fill('#token', token);
     await p.click('button[type=submit]');
     assert.equal(await p.getByTestId('role').textContent(), role);

@@ -77,6 +77,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
     // Approving with pending edges asks first; the test means it.
     p.on('dialog', (d) => void d.accept());
     await p.goto(h.base);
+    await p.click('button:has-text("Sign in with an API token instead")');
     await p.fill('#token', token);
     await p.click('button[type=submit]');
     assert.equal(await p.getByTestId('role').textContent(), role);
@@ -231,7 +232,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
       [...incidental].sort(),
     );
     assert.equal(reviewed.edges.filter((e) => e.status === 'approved').length, stable.length);
-    assert.ok(reviewed.edges.every((e) => e.reviewed_by === 'first-start admin'));
+    assert.ok(reviewed.edges.every((e) => e.reviewed_by === 'admin'));
 
     await p.getByTestId('approve-proposal').click();
     await p.getByTestId('policy-approved').waitFor();
@@ -242,7 +243,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
     );
     assert.deepEqual(
       versions.items.map((x) => [x.version, x.approved_by]),
-      [[1, 'first-start admin']],
+      [[1, 'admin']],
     );
     assert.equal((await call('GET', `/api/v1/policy/proposals/${proposal}`, h.admin)).status, 404);
 
@@ -321,7 +322,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
     await view.waitFor();
     const mine = String(await view.getAttribute('data-proposal-id'));
     const got = await api<{ proposal: PolicyDoc; diff: PolicyDiff }>(`/api/v1/policy/proposals/${mine}`);
-    assert.equal(got.proposal.created_by, 'first-start admin');
+    assert.equal(got.proposal.created_by, 'admin');
     const web = groupOf(got.proposal, '10.0.1.2');
     const db = groupOf(got.proposal, '10.0.3.1');
     const stray = `${web.id}>${db.id}:6/5432`;
@@ -341,7 +342,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
     await refusal.waitFor();
     assert.match(
       (await refusal.textContent()) ?? '',
-      new RegExp(`first-start admin proposed ${mine} and cannot approve it; another admin must`),
+      new RegExp(`admin proposed ${mine} and cannot approve it; another admin must`),
     );
     assert.equal((await call('GET', `/api/v1/policy/proposals/${mine}`, h.admin)).status, 200);
     await shot(p, 'policy-self-approval');
@@ -359,7 +360,7 @@ describe('policy console (e2e, chromium)', { skip }, () => {
     assert.deepEqual(
       versions.items.map((x) => [x.version, x.approved_by]),
       [
-        [1, 'first-start admin'],
+        [1, 'admin'],
         [2, 'second admin'],
       ],
     );

@@ -1,7 +1,17 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, authFailed, getToken, setToken } from './api';
+import {
+  ApiError,
+  authFailed,
+  getSessionInfo,
+  getToken,
+  request,
+  type SessionInfo,
+  setCsrf,
+  setToken,
+} from './api';
 import { Layout } from './components/Layout';
 import { ErrorBox } from './components/Status';
+import { Account } from './pages/Account';
 import { AlertPage } from './pages/Alert';
 import { AlertsPage } from './pages/Alerts';
 import { Approvals } from './pages/Approvals';
@@ -22,6 +32,7 @@ import { Sensors } from './pages/Sensors';
 import { Settings } from './pages/Settings';
 import { Sinks } from './pages/Sinks';
 import { Uploads } from './pages/Uploads';
+import { Users } from './pages/Users';
 import { useRoute } from './router';
 import { loadSession, type Session, SessionProvider, TimeProvider } from './state';
 
@@ -66,26 +77,46 @@ function Page() {
       return <MonitorsPage />;
     case 'settings':
       return <Settings />;
+    case 'users':
+      return <Users />;
+    case 'account':
+      return <Account />;
     default:
       return <ErrorBox error={`There is no page "${p}". Use the menu above.`} />;
   }
 }
 
+/** Why the identity provider sent the browser back without a session (?sso_error=...). */
+function ssoError(): string | null {
+  const e = new URLSearchParams(location.search).get('sso_error');
+  if (e) history.replaceState(null, '', location.pathname + location.hash);
+  return e ? `Single sign-on did not complete: ${e}` : null;
+}
+
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
-  const [booting, setBooting] = useState(() => getToken() !== null);
-  const [bootError, setBootError] = useState<string | null>(null);
+  const [booting, setBooting] = useState(true);
+  const [bootError, setBootError] = useState<string | null>(ssoError);
+  const [info, setInfo] = useState<SessionInfo | null>(null);
 
   const logout = useCallback(() => {
+    const viaSession = getToken() === null;
     setToken(null);
     setSession(null);
+    if (viaSession) {
+      request('/api/v1/session', { method: 'DELETE', token: null }).then(
+        () => setCsrf(null),
+        () => setCsrf(null),
+      );
+    }
   }, []);
 
   useEffect(() => {
     const f = () => {
       setToken(null);
+      setCsrf(null);
       setSession(null);
-      setBootError('Your token was not accepted any more (revoked or expired). Sign in again.');
+      setBootError('You were signed out (session ended, or the token was revoked). Sign in again.');
     };
     authFailed.add(f);
     return () => {
@@ -94,18 +125,29 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    if (!getToken()) return;
-    loadSession().then(
-      (s) => {
+    const fail = (e: unknown) => {
+      if (e instanceof ApiError && e.status === 401) setToken(null);
+      setBootError(e instanceof Error ? e.message : String(e));
+      setBooting(false);
+    };
+    const load = () =>
+      loadSession().then((s) => {
         setSession(s);
         setBooting(false);
-      },
-      (e: unknown) => {
-        if (e instanceof ApiError && e.status === 401) setToken(null);
-        setBootError(e instanceof Error ? e.message : String(e));
-        setBooting(false);
-      },
-    );
+      }, fail);
+    // A saved token wins; otherwise the session cookie, if there is a live one.
+    if (getToken()) {
+      load();
+      getSessionInfo().then(setInfo, () => undefined);
+      return;
+    }
+    getSessionInfo().then((i) => {
+      setInfo(i);
+      if (i.signed_in) {
+        setCsrf(i.csrf_token);
+        load();
+      } else setBooting(false);
+    }, fail);
   }, []);
 
   if (booting) {
@@ -119,6 +161,7 @@ export function App() {
     return (
       <Login
         initialError={bootError}
+        sso={info?.sso ?? null}
         onLogin={(s, token, remember) => {
           setToken(token, remember);
           setBootError(null);

@@ -30,6 +30,14 @@ export function setToken(token: string | null, remember = false): void {
   }
 }
 
+// The CSRF token of the console session (signed in with a password or SSO): sent with every
+// change, because the session cookie alone would also be sent by a page of another site.
+let csrf: string | null = null;
+export function setCsrf(token: string | null): void {
+  csrf = token;
+}
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 type Listener = (inflight: number) => void;
 let inflight = 0;
 const listeners = new Set<Listener>();
@@ -60,6 +68,7 @@ export async function request(
   const token = init.token === undefined ? getToken() : init.token;
   const headers = new Headers(init.headers);
   if (token) headers.set('authorization', `Bearer ${token}`);
+  else if (csrf && !SAFE.has((init.method ?? 'GET').toUpperCase())) headers.set('x-csrf-token', csrf);
   bump(1);
   let res: Response;
   try {
@@ -131,6 +140,20 @@ export interface Me {
   id: string;
   name: string;
   role: Role;
+  /** The person behind the token or session; null for a token that belongs to no user. */
+  user?: string | null;
+  via?: 'token' | 'session';
+}
+/** GET /api/v1/session: the console session of the cookie, and whether SSO is offered. */
+export interface SessionInfo {
+  signed_in: boolean;
+  user: string | null;
+  role: Role | null;
+  csrf_token: string | null;
+  sso: { label: string; url: string } | null;
+}
+export async function getSessionInfo(): Promise<SessionInfo> {
+  return (await (await request('/api/v1/session', { token: null })).json()) as SessionInfo;
 }
 export interface FieldInfo {
   name: string;

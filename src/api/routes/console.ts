@@ -14,6 +14,13 @@ export function consoleRoutes(app: FastifyInstance, _ctx: ApiContext): void {
       config: { access: 'viewer' },
       schema: { tags: ['system'], summary: 'The calling token: id, name, role' },
     },
-    async (req) => ({ id: req.token!.id, name: req.token!.name, role: req.token!.role }),
+    async (req) => ({
+      id: req.token!.id,
+      name: req.token!.name,
+      role: req.token!.role,
+      user: req.identity?.user ?? null,
+      roles: req.identity?.roles ?? [req.token!.role],
+      via: req.identity?.via ?? 'token',
+    }),
   );
 }

@@ -93,6 +93,7 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
     ['runs', 'Runs', true],
     ['playbooks', 'Playbooks', can(s.me.role, 'admin')],
     ['sinks', 'Sinks', can(s.me.role, 'admin')],
+    ['users', 'Users', can(s.me.role, 'admin')],
     ['settings', 'Settings', can(s.me.role, 'admin')],
   ];
   return (
@@ -127,6 +128,11 @@ export function Layout({ children, onLogout }: { children: ReactNode; onLogout: 
           >
             {s.me.role}
           </span>
+          {s.me.user && (
+            <a href={href('/account')} data-testid="account-link">
+              {s.me.user}
+            </a>
+          )}
           <ThemeToggle />
           <button type="button" onClick={onLogout}>
             Sign out

@@ -131,7 +131,8 @@ function TokenSettings() {
         )}
       </Panel>
       <p className="hint">
-        Users with passwords are not supported yet: each person or system gets its own token.
+        People sign in with a password under Users; tokens here are for systems. A token made for a user (
+        <code>vantage token create --user NAME</code>, or Account) acts as that user.
       </p>
     </div>
   );
