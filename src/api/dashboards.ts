@@ -6,7 +6,7 @@ import { UserError } from '../common/errors.js';
 /** A widget: one saved query over the registry's fields and how to draw it. */
 export interface Widget {
   id: string;
-  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor';
+  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor' | 'interfaces';
   title: string;
   /** monitor: the name of the monitor whose state and main KPI the widget shows. */
   monitor?: string;

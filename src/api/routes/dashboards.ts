@@ -14,6 +14,7 @@ const WidgetSchema = Type.Object(
       Type.Literal('bar'),
       Type.Literal('number'),
       Type.Literal('monitor'),
+      Type.Literal('interfaces'),
     ]),
     title: Type.String({ maxLength: 128 }),
     monitor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),

@@ -7854,7 +7854,7 @@ export interface operations {
                     widgets: {
                         id: string;
                         /** @enum {string} */
-                        kind: "timeseries" | "top" | "bar" | "number" | "monitor";
+                        kind: "timeseries" | "top" | "bar" | "number" | "monitor" | "interfaces";
                         title: string;
                         monitor?: string;
                         metric?: string;
@@ -7965,7 +7965,7 @@ export interface operations {
                     widgets: {
                         id: string;
                         /** @enum {string} */
-                        kind: "timeseries" | "top" | "bar" | "number" | "monitor";
+                        kind: "timeseries" | "top" | "bar" | "number" | "monitor" | "interfaces";
                         title: string;
                         monitor?: string;
                         metric?: string;

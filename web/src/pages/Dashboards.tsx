@@ -1,16 +1,16 @@
 import { useEffect, useId, useState } from 'react';
-import { can, sendJson } from '../api';
+import { can, qs, sendJson } from '../api';
 import { MonitorWidget } from '../components/MonitorWidget';
 import { Empty, ErrorBox, Panel } from '../components/Status';
 import { bytes, int, time } from '../format';
-import { useTop, useTotals } from '../queries';
+import { useRangeParams, useTop, useTotals } from '../queries';
 import { href, navigate } from '../router';
-import { useJson, useSession } from '../state';
+import { useJson, useSession, useTime } from '../state';
 import { KpiChart, METRIC_INFO, TopPanel } from './Overview';
 
 export interface Widget {
   id: string;
-  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor';
+  kind: 'timeseries' | 'top' | 'bar' | 'number' | 'monitor' | 'interfaces';
   title: string;
   /** monitor: the monitor's name. */
   monitor?: string;
@@ -40,6 +40,7 @@ const KINDS: [Widget['kind'], string][] = [
   ['bar', 'Bar chart'],
   ['number', 'Single number'],
   ['monitor', 'Monitor'],
+  ['interfaces', 'Interface utilisation (SNMP)'],
 ];
 
 export function newWidget(kind: Widget['kind'] = 'timeseries'): Widget {
@@ -47,6 +48,7 @@ export function newWidget(kind: Widget['kind'] = 'timeseries'): Widget {
   if (kind === 'timeseries') return { id, kind, title: 'Traffic', metric: 'bps', width: 2 };
   if (kind === 'number') return { id, kind, title: 'Bytes', by: 'bytes', width: 1 };
   if (kind === 'monitor') return { id, kind, title: 'Monitor', width: 2 };
+  if (kind === 'interfaces') return { id, kind, title: 'Interface utilisation', limit: 10, width: 2 };
   return { id, kind, title: 'Top servers', dim: 'server_ip', by: 'bytes', limit: 10, width: 2 };
 }
 
@@ -96,6 +98,70 @@ function NumberWidget({ w }: { w: Widget }) {
   );
 }
 
+interface IfPoll {
+  ts: string;
+  device: string;
+  if_index: number;
+  if_name: string | null;
+  if_alias: string | null;
+  if_speed: number | null;
+  in_util: number | null;
+  out_util: number | null;
+  in_bps: number | null;
+  out_bps: number | null;
+}
+
+/** The busiest interfaces of the SNMP-polled devices: each one's newest poll in the range. */
+function InterfacesWidget({ w }: { w: Widget }) {
+  const { after, before } = useRangeParams();
+  const { tick } = useTime();
+  const q = useJson<{ items: IfPoll[] }>(
+    `/api/v1/records/snmp_interface${qs({ after, before, limit: 1000 })}`,
+    tick,
+  );
+  const newest = new Map<string, IfPoll>();
+  for (const p of q.data?.items ?? []) {
+    const k = `${p.device}|${p.if_index}`;
+    if (!newest.has(k)) newest.set(k, p);
+  }
+  const util = (p: IfPoll) => Math.max(p.in_util ?? -1, p.out_util ?? -1);
+  const rows = [...newest.values()].sort((a, b) => util(b) - util(a)).slice(0, w.limit ?? 10);
+  const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+  return (
+    <Panel title={w.title} loading={q.loading} error={q.error} onRetry={q.reload}>
+      {rows.length === 0 ? (
+        <Empty>No SNMP polls in this range (config key snmp).</Empty>
+      ) : (
+        <table className="grid-table" data-testid="interfaces-widget">
+          <thead>
+            <tr>
+              <th>Device</th>
+              <th>Interface</th>
+              <th>Speed</th>
+              <th>In</th>
+              <th>Out</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((p) => (
+              <tr key={`${p.device}|${p.if_index}`}>
+                <td className="mono">{p.device}</td>
+                <td title={p.if_alias ?? ''}>
+                  {p.if_name ?? `ifIndex ${p.if_index}`}
+                  {p.if_alias ? <span className="muted"> {p.if_alias}</span> : null}
+                </td>
+                <td>{p.if_speed ? `${int(p.if_speed / 1e6)} Mbit/s` : '–'}</td>
+                <td>{pct(p.in_util)}</td>
+                <td>{pct(p.out_util)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
+  );
+}
+
 export function WidgetView({ w }: { w: Widget }) {
   switch (w.kind) {
     case 'timeseries':
@@ -119,6 +185,8 @@ export function WidgetView({ w }: { w: Widget }) {
       return <NumberWidget w={w} />;
     case 'monitor':
       return <MonitorWidget name={w.monitor ?? ''} title={w.title} />;
+    case 'interfaces':
+      return <InterfacesWidget w={w} />;
   }
 }
 
@@ -218,7 +286,7 @@ function WidgetEditor({
           </select>
         </label>
       )}
-      {w.kind !== 'timeseries' && w.kind !== 'monitor' && (
+      {w.kind !== 'timeseries' && w.kind !== 'monitor' && w.kind !== 'interfaces' && (
         <label>
           Measure
           <select
@@ -231,7 +299,7 @@ function WidgetEditor({
           </select>
         </label>
       )}
-      {(w.kind === 'top' || w.kind === 'bar') && (
+      {(w.kind === 'top' || w.kind === 'bar' || w.kind === 'interfaces') && (
         <label>
           Rows
           <input
@@ -243,7 +311,7 @@ function WidgetEditor({
           />
         </label>
       )}
-      {w.kind !== 'monitor' && (
+      {w.kind !== 'monitor' && w.kind !== 'interfaces' && (
         <label className="grow">
           Filter
           <input
@@ -376,6 +444,9 @@ function DashboardView({ id }: { id: string }) {
             </button>
             <button type="button" onClick={() => setWidgets([...widgets, newWidget('monitor')])}>
               Add monitor
+            </button>
+            <button type="button" onClick={() => setWidgets([...widgets, newWidget('interfaces')])}>
+              Add interface utilisation
             </button>
           </div>
           {widgets.map((w, i) => (

@@ -47,6 +47,9 @@ const STAGE_TITLES: Record<string, string> = {
   pcapstore: 'Packet store',
   store: 'Record store',
   api: 'API',
+  telemetry: 'KPI exporters (Prometheus, InfluxDB)',
+  lake: 'Data lake (Parquet)',
+  snmp: 'SNMP polling of exporters and devices',
   process: 'Process',
 };
 
