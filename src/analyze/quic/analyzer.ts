@@ -46,10 +46,19 @@ class QuicFlow {
   tsSec = 0;
   tsNs = 0;
   emitted = false;
+  private serverKeys: InitialKeys | null = null;
   constructor(
     readonly gen: number,
-    readonly keys: [InitialKeys, InitialKeys],
+    private readonly clientKeys: InitialKeys,
+    /** The client's first DCID (a copy: the packet buffer is reused). */
+    private readonly dcid: Buffer,
   ) {}
+  /** The server's keys are derived when its first Initial arrives: many flows never get one. */
+  keys(dir: number): InitialKeys {
+    if (dir === 0) return this.clientKeys;
+    this.serverKeys ??= initialKeys(this.dcid, 'server');
+    return this.serverKeys;
+  }
 }
 
 export function createQuicAnalyzer(
@@ -83,7 +92,7 @@ export function createQuicAnalyzer(
       if (h === null || h.version !== QUIC_V1) return;
       if (h.type === 0) {
         counters.initials++;
-        const plain = decryptInitial(b, off, h, f.keys[dir as 0 | 1]);
+        const plain = decryptInitial(b, off, h, f.keys(dir));
         if (plain === null) counters.decryptFailures++;
         else {
           const cs = f.crypto[dir as 0 | 1];
@@ -118,8 +127,8 @@ export function createQuicAnalyzer(
           return false;
         }
         if (h.dcidLen < 8) return false; // RFC 9000 §7.2: a client's first DCID has at least 8 bytes
-        const dcid = b.subarray(h.dcidOff, h.dcidOff + h.dcidLen);
-        f = new QuicFlow(gen, [initialKeys(dcid, 'client'), initialKeys(dcid, 'server')]);
+        const dcid = Buffer.from(b.subarray(h.dcidOff, h.dcidOff + h.dcidLen));
+        f = new QuicFlow(gen, initialKeys(dcid, 'client'), dcid);
         f.tsSec = p.tsSec;
         f.tsNs = p.tsNs;
         flows.set(slot, f);
