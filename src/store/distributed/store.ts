@@ -2,6 +2,7 @@ import { badRequest } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
+import { type Columnar, columnarToRecords } from '../columnar.js';
 import type { Coded, Cond } from '../filter.js';
 import { seriesFromParts } from '../series.js';
 import type {
@@ -20,6 +21,7 @@ import type {
 import { PER_FLOW_METRICS } from '../types.js';
 import { ipToBigint, isoToMicros, macToNumber, microsToIso } from '../values.js';
 import { encoder, fromText, outExpr } from './codec.js';
+import { ColumnsEncoder } from './columns.js';
 import { type ChNode, exec, insertRowBinary, parseTsv, rows } from './http.js';
 import { RowBinary } from './rowbinary.js';
 import {
@@ -60,6 +62,10 @@ export interface ChFeatures {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+/** Rows per insert from the column path: one part each, large enough that merges keep up. */
+const INSERT_ROWS = 262_144;
+/** Encode buffers kept for reuse (each holds one insert; a few are in flight at once). */
+const POOL = 4;
 /** _seq values the store assigns itself stay below this; the bus ingester uses the range above. */
 export const LOCAL_SEQ_LIMIT = 2 ** 52;
 /** Sequence numbers per bus partition (offset × 4096 + index in the message). */
@@ -87,6 +93,8 @@ export class ClickHouseStore implements RecordStore {
   private readonly db: string;
   private readonly appended: Record<string, number> = {};
   private readonly encoders = new Map<string, ReturnType<typeof encoder>>();
+  private readonly colEncoders = new Map<string, ColumnsEncoder>();
+  private readonly pool: RowBinary[] = [];
   private batches = 0;
   private dropped = 0;
   private seq = 1;
@@ -201,6 +209,51 @@ export class ClickHouseStore implements RecordStore {
     const seq = this.seq;
     this.seq += records.length;
     await this.write(def, records, seq, false);
+  }
+
+  /**
+   * Append the selected rows of a columnar batch without an object per record (the collector's
+   * and the sensor's path): RowBinary encoded straight from the batch into reused buffers, each
+   * shard's rows in inserts of up to INSERT_ROWS, all in flight together while the next one is
+   * encoded. Keyed types go through `append` (replace by key). Durable when the promise resolves.
+   */
+  async appendColumns(type: string, c: Columnar): Promise<void> {
+    const def = this.def(type);
+    if (!def) throw new Error(`unknown record type '${type}'`);
+    const n = c.rows.length;
+    if (n === 0) return;
+    if (def.key) return this.append(type, columnarToRecords(c, type));
+    if (!this.started) throw new Error('store is not started');
+    let enc = this.colEncoders.get(type);
+    if (!enc) {
+      enc = new ColumnsEncoder(def);
+      this.colEncoders.set(type, enc);
+    }
+    const seq = this.seq;
+    this.seq += n;
+    const target = `${localTable(this.db, def)} (${enc.cols.map((x) => x.name).join(', ')}, _seq)`;
+    const per = Math.ceil(n / this.shards.length);
+    const inserts: Promise<void>[] = [];
+    for (let s = 0; s < this.shards.length; s++) {
+      const node = this.shards[s]!;
+      for (let a = s * per; a < Math.min(n, (s + 1) * per); a += INSERT_ROWS) {
+        const b = Math.min(n, (s + 1) * per, a + INSERT_ROWS);
+        const w = this.pool.pop() ?? new RowBinary(1 << 22);
+        w.reset();
+        enc.encode(w, c, a, b, seq + a);
+        const p = insertRowBinary(node, target, w.bytes(), this.opts).finally(() => {
+          if (this.pool.length < POOL) this.pool.push(w);
+        });
+        // Handled here and awaited below: a failure while the next one encodes is not "unhandled".
+        p.catch(() => undefined);
+        inserts.push(p);
+        // Let the request start sending while the next insert is encoded.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    await Promise.all(inserts);
+    this.batches++;
+    this.appended[def.type] = (this.appended[def.type] ?? 0) + n;
   }
 
   /**
