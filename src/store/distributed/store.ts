@@ -28,11 +28,16 @@ import {
   chColumns,
   createDistributedSql,
   createLocalSql,
+  HOUR_US,
   localTable,
   MINUTE_US,
   ROLLUP,
   ROLLUP_FIELDS,
   rollupSql,
+  TOP_DIMS,
+  topRollup,
+  topRollupSelect,
+  topRollupSql,
 } from './schema.js';
 import { col, condSql, lit } from './sql.js';
 
@@ -147,7 +152,25 @@ export class ClickHouseStore implements RecordStore {
           await this.addMissingColumns(n, def, def.type);
         }
       }
-      if (this.rollupDef()) for (const s of rollupSql(this.db, cluster)) await exec(n, s, this.opts);
+      if (this.rollupDef()) {
+        for (const s of rollupSql(this.db, cluster)) await exec(n, s, this.opts);
+        // A rollup made over a table that already has flows starts from them (once, at start,
+        // before this process writes): the view only sees inserts made after it exists.
+        const had = new Set(
+          (await rows(n, `SELECT name FROM system.tables WHERE database = '${this.db}'`, this.opts)).map(
+            (r) => r[0],
+          ),
+        );
+        for (const s of topRollupSql(this.db, cluster)) await exec(n, s, this.opts);
+        for (const dim of TOP_DIMS) {
+          if (had.has(`${topRollup(dim)}_local`)) continue;
+          await exec(
+            n,
+            `INSERT INTO ${this.db}.${topRollup(dim)}_local ${topRollupSelect(this.db, dim)} GROUP BY hour, kn, k`,
+            this.opts,
+          );
+        }
+      }
     }
     for (const def of this.defs) {
       this.appended[def.type] = 0;
@@ -626,18 +649,61 @@ export class ClickHouseStore implements RecordStore {
       has('client_packets') && has('server_packets')
         ? 'sum(ifNull(client_packets, 0) + ifNull(server_packets, 0))'
         : '0';
-    const conds = this.where(def, tq);
     const t = def.fields[tq.dim]!.type;
-    // The Distributed table merges the shards' partial aggregates before ranking: exact.
-    const sql = `SELECT ${outExpr(col(tq.dim, def), t)} AS k, ${bytes} AS bytes, ${packets} AS packets, count() AS flows FROM ${this.source(def)}${
+    const order = `ORDER BY ${tq.by} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    const rolled = this.topFromRollup(tq, order);
+    if (rolled) {
+      return (await rows(this.q, rolled, this.opts)).map((r) => ({
+        key: (r[0] === '1' ? null : fromText('ip', r[1] ?? null)) as TopRow['key'],
+        bytes: Number(r[2] ?? 0),
+        packets: Number(r[3] ?? 0),
+        flows: Number(r[4] ?? 0),
+      }));
+    }
+    const conds = this.where(def, tq);
+    // Grouped by the stored column (addresses as 16 bytes); only the winners become text. The
+    // Distributed table merges the shards' partial aggregates before ranking: exact.
+    const d = col(tq.dim, def);
+    const sql = `SELECT ${outExpr(d, t)} AS k, ${bytes} AS bytes, ${packets} AS packets, count() AS flows FROM ${this.source(def)}${
       conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } GROUP BY k ORDER BY ${tq.by} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    } GROUP BY ${d} ${order}`;
     return (await rows(this.q, sql, this.opts)).map((r) => ({
       key: fromText(t, r[0] ?? null) as TopRow['key'],
       bytes: Number(r[1] ?? 0),
       packets: Number(r[2] ?? 0),
       flows: Number(r[3] ?? 0),
     }));
+  }
+
+  /**
+   * A flow top-N by a rolled-up address with no filter: whole hours of the range from the
+   * hourly rollup, the partial hours at either end from the flows, summed per address before
+   * ranking, so the answer is the raw rows' answer exactly. Null when the query needs raw rows.
+   */
+  private topFromRollup(tq: TopQuery, order: string): string | null {
+    if (tq.type !== 'flow' || tq.filter || !this.rollupDef()) return null;
+    if (!(TOP_DIMS as readonly string[]).includes(tq.dim)) return null;
+    const h1 = tq.after === undefined ? undefined : Math.ceil(tq.after / HOUR_US) * HOUR_US;
+    const h2 = tq.before === undefined ? undefined : Math.floor(tq.before / HOUR_US) * HOUR_US;
+    if (h1 !== undefined && h2 !== undefined && h1 >= h2) return null;
+    const roll = this.cfg.cluster
+      ? `${this.db}.${topRollup(tq.dim)}`
+      : `${this.db}.${topRollup(tq.dim)}_local`;
+    const rc: string[] = [];
+    if (h1 !== undefined) rc.push(`hour >= ${h1}`);
+    if (h2 !== undefined) rc.push(`hour < ${h2}`);
+    const parts = [
+      `SELECT kn, k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${roll}${
+        rc.length ? ` WHERE ${rc.join(' AND ')}` : ''
+      } GROUP BY kn, k`,
+    ];
+    const raw = (lo: number, hi: number) =>
+      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes, sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets, count() AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
+    if (tq.after !== undefined && h1! > tq.after) parts.push(raw(Math.round(tq.after), h1!));
+    if (tq.before !== undefined && h2! < tq.before) parts.push(raw(h2!, Math.round(tq.before)));
+    return `SELECT kn, hex(k), sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+      ' UNION ALL ',
+    )}) GROUP BY kn, k ${order}`;
   }
 
   async distinct(
@@ -668,7 +734,8 @@ export class ClickHouseStore implements RecordStore {
     if (days <= 0) return 0;
     const cutoff = Number(new Date(now - days * 86_400_000).toISOString().slice(0, 10).replaceAll('-', ''));
     const tables = this.defs.filter((d) => !d.key).map((d) => `${d.type}_local`);
-    if (this.rollupDef()) tables.push(`${ROLLUP}_local`);
+    const rollups = [`${ROLLUP}_local`, ...TOP_DIMS.map((d) => `${topRollup(d)}_local`)];
+    if (this.rollupDef()) tables.push(...rollups);
     const seen = new Set<string>();
     for (const n of this.shards) {
       const parts = await rows(
@@ -682,7 +749,7 @@ export class ClickHouseStore implements RecordStore {
         const day = Number(partition);
         if (!Number.isInteger(day) || day >= cutoff) continue;
         await exec(n, `ALTER TABLE ${this.db}.${table} DROP PARTITION ${day}`, this.opts);
-        if (table !== `${ROLLUP}_local`) seen.add(`${table}/${day}`);
+        if (!rollups.includes(table ?? '')) seen.add(`${table}/${day}`);
       }
     }
     this.dropped += seen.size;
