@@ -5,7 +5,12 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
-import { type CentralConfig, parseCentralConfig } from '../central/config.js';
+import {
+  type CentralConfig,
+  type PublishConfig,
+  parseCentralConfig,
+  parsePublishConfig,
+} from '../central/config.js';
 import { parseBytes } from '../common/budget.js';
 import { parseListen } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -96,6 +101,8 @@ export interface FileConfig {
   store?: StoreConfig;
   /** Run as a central over these sensors: every query fans out to them and is merged. */
   central?: CentralConfig;
+  /** Publish every stored record and alert to Kafka, for a central's ingester. */
+  publish?: PublishConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -131,6 +138,7 @@ const TOP_KEYS = [
   'respond',
   'store',
   'central',
+  'publish',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -187,6 +195,12 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.respond !== undefined) c.respond = parseResponderConfig(o.respond, 'respond');
   if (o.store !== undefined) c.store = parseStoreConfig(o.store, 'store');
   if (o.central !== undefined) c.central = parseCentralConfig(o.central, 'central');
+  if (o.publish !== undefined) c.publish = parsePublishConfig(o.publish, 'publish');
+  if (c.central?.ingest && c.store?.backend !== 'clickhouse')
+    throw new ConfigError(
+      'central.ingest',
+      'needs "store": {"backend": "clickhouse", ...} (idempotent writes)',
+    );
   return c;
 }
 

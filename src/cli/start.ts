@@ -16,8 +16,9 @@ import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { createBusIngester, createRecordPublisher, publishingStore } from '../central/bus-ingest.js';
 import { Central } from '../central/central.js';
-import type { CentralConfig } from '../central/config.js';
+import type { CentralConfig, PublishConfig } from '../central/config.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
@@ -42,7 +43,7 @@ import type { ResponderConfig } from '../respond/config.js';
 import { pcapEvidence } from '../respond/evidence.js';
 import { createResponder, type Responder } from '../respond/responder.js';
 import type { StoreConfig } from '../store/distributed/config.js';
-import { createClickHouseStore } from '../store/distributed/store.js';
+import { ClickHouseStore, createClickHouseStore } from '../store/distributed/store.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import type { Rec, RecordStore } from '../store/types.js';
@@ -159,6 +160,8 @@ export interface ProductOptions {
   store?: StoreConfig;
   /** Run as a central over these sensors. */
   central?: CentralConfig;
+  /** Publish every stored record and alert to Kafka (a sensor of a central). */
+  publish?: PublishConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -231,7 +234,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         );
   // A central answers from its sensors (and its own records): the store fans out and merges.
   const central = o.central ? new Central(o.central, base, dataDir, log) : null;
-  const store = central ? central.store : base;
+  // A sensor with `publish` sends what it stores to Kafka; a central with `central.ingest`
+  // consumes it into its store (at-least-once, written once: ClickHouseStore.appendAt).
+  const publisher = o.publish
+    ? createRecordPublisher({ ...o.publish.kafka, sensor: o.sensor ?? hostname() })
+    : null;
+  const store = publisher
+    ? publishingStore(central ? central.store : base, publisher)
+    : central
+      ? central.store
+      : base;
   try {
     await store.start();
   } catch (e) {
@@ -241,6 +253,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
     throw e;
   }
+  const ingester =
+    o.central?.ingest && base instanceof ClickHouseStore
+      ? createBusIngester(o.central.ingest, { store: base, log })
+      : null;
+  await ingester?.start();
   const tokens = new TokenStore(dataDir);
   const admin = tokens.ensureAdmin();
   if (admin) {
@@ -496,6 +513,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await broker?.stop();
     await recorder?.stop();
     await exporter?.stop();
+    await ingester?.stop();
+    await publisher?.close();
     await store.stop();
   };
 
@@ -677,6 +696,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.detect) o.detect = file.detect;
   if (file.store) o.store = file.store;
   if (file.central) o.central = file.central;
+  if (file.publish) o.publish = file.publish;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])
