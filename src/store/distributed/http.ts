@@ -112,6 +112,9 @@ export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: H
           res.on('error', fail);
           res.on('end', () => {
             if (res.statusCode === 200) return ok();
+            // The server may answer an error before it read the whole body: this connection
+            // is not reused, and the rest of the body is not written to it.
+            req.destroy();
             const text = Buffer.concat(chunks).toString('utf8');
             fail(
               new ClickHouseError(`clickhouse ${n.url}: ${text.trim().slice(0, 2000)}`, res.statusCode ?? 0),
@@ -120,6 +123,11 @@ export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: H
         },
       );
       req.on('timeout', () => req.destroy(new Error(`clickhouse ${n.url}: insert timed out`)));
+      // A write failing after the answer (EPIPE on a closed connection) is reported through
+      // `req` once; a second error of the same socket must not become an uncaught exception.
+      req.on('socket', (sock) => {
+        if (sock.listenerCount('error') === 0) sock.on('error', () => undefined);
+      });
       req.on('error', (e: Error & { code?: string }) => {
         // A kept-alive connection the server closed as the request went out: it was not read.
         if (req.reusedSocket && e.code === 'ECONNRESET') fail(Object.assign(e, { retry: true }));

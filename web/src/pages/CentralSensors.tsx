@@ -64,6 +64,7 @@ export function CentralSensors() {
   if (got.data === null) return null;
   const a = got.data;
   const down = a?.sensors.filter((s) => s.status === 'down') ?? [];
+  const gone: string[] = a && a.missing.length > 0 ? a.missing : down.map((s) => s.name);
   return (
     <>
       <Panel
@@ -73,11 +74,10 @@ export function CentralSensors() {
         onRetry={got.reload}
         testId="central-sensors"
       >
-        {a && (a.missing.length > 0 || down.length > 0) && (
+        {gone.length > 0 && (
           <p className="error" role="alert" data-testid="partial-note">
-            Partial answers: {(a.missing.length > 0 ? a.missing : down.map((s) => s.name)).join(', ')}{' '}
-            {a.missing.length + down.length > 1 ? 'are' : 'is'} not answering. Totals, top lists and charts
-            leave out the missing sensor's data; they are not wrong, only incomplete.
+            Partial answers: {gone.join(', ')} {gone.length > 1 ? 'are' : 'is'} not answering. Totals, top
+            lists and charts leave out the missing sensor's data; they are not wrong, only incomplete.
           </p>
         )}
         {a && a.sensors.length === 0 && <Empty>No sensors yet. Add one below.</Empty>}
