@@ -81,6 +81,9 @@ export async function rows(n: ChNode, sql: string, o: HttpOpts = {}): Promise<(s
   return parseTsv(await send(n, {}, `${sql} FORMAT TabSeparated`, o));
 }
 
+/** Sockets given a last-resort error listener (once each: they are reused). */
+const guarded = new WeakSet<object>();
+
 /** Keep-alive connections for inserts, several at once (one per insert in flight). */
 const agents = {
   http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
@@ -126,7 +129,9 @@ export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: H
       // A write failing after the answer (EPIPE on a closed connection) is reported through
       // `req` once; a second error of the same socket must not become an uncaught exception.
       req.on('socket', (sock) => {
-        if (sock.listenerCount('error') === 0) sock.on('error', () => undefined);
+        if (guarded.has(sock)) return;
+        guarded.add(sock);
+        sock.on('error', () => undefined);
       });
       req.on('error', (e: Error & { code?: string }) => {
         // A kept-alive connection the server closed as the request went out: it was not read.
