@@ -43,84 +43,86 @@ async function clickhouse(): Promise<void> {
     await store.start();
     const total = Number(process.env.VANTAGE_BENCH_CH_APPEND ?? 4_000_000);
     const def = ALL_RECORDS.find((d) => d.type === 'flow')!;
-    const recs = syntheticFlows(200_000, { seed: 1 });
-    const cols = recordsToColumnar(def, recs);
-    // 1a. The column path (collector, sensor feed): appendColumns of 200k-row batches.
-    let cpu = process.cpuUsage();
-    let t0 = performance.now();
-    let n = 0;
-    while (n < total) {
-      await store.appendColumns('flow', cols);
-      n += recs.length;
-    }
-    let s = (performance.now() - t0) / 1000;
-    let used = process.cpuUsage(cpu);
-    const colRate = n / s;
-    out(
-      `ingest column path (appendColumns): ${n.toLocaleString()} full flow rows (51 columns) in ${s.toFixed(1)} s = ${(colRate / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows (goal >= 1M rows/s; 2 shards, batches of 200k)`,
-    );
-    // 1b. The peer: clickhouse-client inserting the same rows as TabSeparated, one client per
-    // shard at once, in the same run (the same tables, materialized views included).
-    const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-tsv-'));
-    try {
-      const names = `${chColumns(def)
-        .map((c) => c.name)
-        .join(', ')}, _seq`;
-      const tsv = join(dir, 'rows.tsv');
-      const r = await fetch(c.urls[0]!, {
-        method: 'POST',
-        body: `SELECT ${names} FROM bench.flow_local LIMIT ${recs.length} FORMAT TabSeparated`,
-      });
-      writeFileSync(tsv, Buffer.from(await r.arrayBuffer()));
-      t0 = performance.now();
-      let m = 0;
-      const client = (port: number) =>
-        new Promise<void>((ok, fail) => {
-          const p = spawn(
-            'sh',
-            [
-              '-c',
-              `clickhouse-client --port ${port} --query 'INSERT INTO bench.flow_local (${names}) FORMAT TabSeparated' < ${tsv}`,
-            ],
-            { stdio: ['ignore', 'ignore', 'inherit'] },
-          );
-          p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`clickhouse-client exited ${code}`))));
-        });
-      while (m < total) {
-        await Promise.all(c.tcpPorts.map((port) => client(port)));
-        m += recs.length * c.tcpPorts.length;
-      }
-      s = (performance.now() - t0) / 1000;
-      const peerRate = m / s;
-      out(
-        `peer clickhouse-client INSERT FORMAT TabSeparated, same rows: ${m.toLocaleString()} in ${s.toFixed(1)} s = ${(peerRate / 1e6).toFixed(2)}M rows/s wall; Vantage/peer = ${(colRate / peerRate).toFixed(2)} (same run)`,
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    // 1c. The bus ingester's object path (appendAt: idempotent, record objects from JSON).
-    const busTotal = Math.min(total, 1_000_000);
-    // Bus messages of 256 records, as the ingester receives them.
-    const messages = (k: number) =>
-      Array.from({ length: recs.length / 256 + 1 }, (_, j) => ({
-        records: recs.slice(j * 256, j * 256 + 256),
-        seqBase: LOCAL_SEQ_LIMIT + (k * 1000 + j) * 4096,
-      })).filter((b) => b.records.length > 0);
-    try {
-      cpu = process.cpuUsage();
-      t0 = performance.now();
-      n = 0;
-      for (let k = 0; n < busTotal; k++) {
-        await store.appendAt('flow', messages(k));
+    if (total > 0) {
+      const recs = syntheticFlows(200_000, { seed: 1 });
+      const cols = recordsToColumnar(def, recs);
+      // 1a. The column path (collector, sensor feed): appendColumns of 200k-row batches.
+      let cpu = process.cpuUsage();
+      let t0 = performance.now();
+      let n = 0;
+      while (n < total) {
+        await store.appendColumns('flow', cols);
         n += recs.length;
       }
-      s = (performance.now() - t0) / 1000;
-      used = process.cpuUsage(cpu);
+      let s = (performance.now() - t0) / 1000;
+      let used = process.cpuUsage(cpu);
+      const colRate = n / s;
       out(
-        `ingest bus path (appendAt, record objects): ${n.toLocaleString()} rows in ${s.toFixed(1)} s = ${(n / s / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows`,
+        `ingest column path (appendColumns): ${n.toLocaleString()} full flow rows (51 columns) in ${s.toFixed(1)} s = ${(colRate / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows (goal >= 1M rows/s; 2 shards, batches of 200k)`,
       );
-    } catch (e) {
-      out(`ingest bus path (appendAt): failed: ${(e as Error).message.slice(0, 300)}`);
+      // 1b. The peer: clickhouse-client inserting the same rows as TabSeparated, one client per
+      // shard at once, in the same run (the same tables, materialized views included).
+      const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-tsv-'));
+      try {
+        const names = `${chColumns(def)
+          .map((c) => c.name)
+          .join(', ')}, _seq`;
+        const tsv = join(dir, 'rows.tsv');
+        const r = await fetch(c.urls[0]!, {
+          method: 'POST',
+          body: `SELECT ${names} FROM bench.flow_local LIMIT ${recs.length} FORMAT TabSeparated`,
+        });
+        writeFileSync(tsv, Buffer.from(await r.arrayBuffer()));
+        t0 = performance.now();
+        let m = 0;
+        const client = (port: number) =>
+          new Promise<void>((ok, fail) => {
+            const p = spawn(
+              'sh',
+              [
+                '-c',
+                `clickhouse-client --port ${port} --query 'INSERT INTO bench.flow_local (${names}) FORMAT TabSeparated' < ${tsv}`,
+              ],
+              { stdio: ['ignore', 'ignore', 'inherit'] },
+            );
+            p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`clickhouse-client exited ${code}`))));
+          });
+        while (m < total) {
+          await Promise.all(c.tcpPorts.map((port) => client(port)));
+          m += recs.length * c.tcpPorts.length;
+        }
+        s = (performance.now() - t0) / 1000;
+        const peerRate = m / s;
+        out(
+          `peer clickhouse-client INSERT FORMAT TabSeparated, same rows: ${m.toLocaleString()} in ${s.toFixed(1)} s = ${(peerRate / 1e6).toFixed(2)}M rows/s wall; Vantage/peer = ${(colRate / peerRate).toFixed(2)} (same run)`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // 1c. The bus ingester's object path (appendAt: idempotent, record objects from JSON).
+      const busTotal = Math.min(total, 1_000_000);
+      // Bus messages of 256 records, as the ingester receives them.
+      const messages = (k: number) =>
+        Array.from({ length: recs.length / 256 + 1 }, (_, j) => ({
+          records: recs.slice(j * 256, j * 256 + 256),
+          seqBase: LOCAL_SEQ_LIMIT + (k * 1000 + j) * 4096,
+        })).filter((b) => b.records.length > 0);
+      try {
+        cpu = process.cpuUsage();
+        t0 = performance.now();
+        n = 0;
+        for (let k = 0; n < busTotal; k++) {
+          await store.appendAt('flow', messages(k));
+          n += recs.length;
+        }
+        s = (performance.now() - t0) / 1000;
+        used = process.cpuUsage(cpu);
+        out(
+          `ingest bus path (appendAt, record objects): ${n.toLocaleString()} rows in ${s.toFixed(1)} s = ${(n / s / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows`,
+        );
+      } catch (e) {
+        out(`ingest bus path (appendAt): failed: ${(e as Error).message.slice(0, 300)}`);
+      }
     }
     await store.dropAll();
     await store.start();
