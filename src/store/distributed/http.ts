@@ -135,7 +135,8 @@ export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: H
       });
       req.on('error', (e: Error & { code?: string }) => {
         // A kept-alive connection the server closed as the request went out: it was not read.
-        if (req.reusedSocket && e.code === 'ECONNRESET') fail(Object.assign(e, { retry: true }));
+        if (req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE'))
+          fail(Object.assign(e, { retry: true }));
         else fail(e);
       });
       req.end(data);
