@@ -11,11 +11,16 @@
  *
  * Environment: VANTAGE_BENCH_CH_ROWS, VANTAGE_BENCH_CH_APPEND (rows for 1., default 4M).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Product, startProduct } from '../src/cli/start.js';
 import { silentLogger } from '../src/common/log.js';
+import { ALL_RECORDS } from '../src/schema/records.js';
+import { recordsToColumnar } from '../src/store/distributed/columns.js';
+import { exec } from '../src/store/distributed/http.js';
+import { chColumns } from '../src/store/distributed/schema.js';
 import { createClickHouseStore, LOCAL_SEQ_LIMIT } from '../src/store/distributed/store.js';
 import { syntheticFlows } from '../src/store/synthetic.js';
 import { startClickHouseCluster } from '../test/support/clickhouse.js';
@@ -37,38 +42,111 @@ async function clickhouse(): Promise<void> {
     );
     await store.start();
     const total = Number(process.env.VANTAGE_BENCH_CH_APPEND ?? 4_000_000);
-    const batch = syntheticFlows(200_000, { seed: 1 });
-    // Bus messages of 256 records, as the ingester receives them.
-    const messages = (k: number) =>
-      Array.from({ length: batch.length / 256 + 1 }, (_, m) => ({
-        records: batch.slice(m * 256, m * 256 + 256),
-        seqBase: LOCAL_SEQ_LIMIT + (k * 1000 + m) * 4096,
-      })).filter((b) => b.records.length > 0);
-    const t0 = performance.now();
-    let n = 0;
-    for (let k = 0; n < total; k++) {
-      await store.appendAt('flow', messages(k));
-      n += batch.length;
+    const def = ALL_RECORDS.find((d) => d.type === 'flow')!;
+    if (total > 0) {
+      const recs = syntheticFlows(200_000, { seed: 1 });
+      const cols = recordsToColumnar(def, recs);
+      // 1a. The column path (collector, sensor feed): appendColumns of 200k-row batches.
+      let cpu = process.cpuUsage();
+      let t0 = performance.now();
+      let n = 0;
+      while (n < total) {
+        await store.appendColumns('flow', cols);
+        n += recs.length;
+      }
+      let s = (performance.now() - t0) / 1000;
+      let used = process.cpuUsage(cpu);
+      const colRate = n / s;
+      out(
+        `ingest column path (appendColumns): ${n.toLocaleString()} full flow rows (51 columns) in ${s.toFixed(1)} s = ${(colRate / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows (goal >= 1M rows/s; 2 shards, batches of 200k)`,
+      );
+      // 1b. The peer: clickhouse-client inserting the same rows as TabSeparated, one client per
+      // shard at once, in the same run (the same tables, materialized views included).
+      const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-tsv-'));
+      try {
+        const names = `${chColumns(def)
+          .map((c) => c.name)
+          .join(', ')}, _seq`;
+        const tsv = join(dir, 'rows.tsv');
+        const r = await fetch(c.urls[0]!, {
+          method: 'POST',
+          body: `SELECT ${names} FROM bench.flow_local LIMIT ${recs.length} FORMAT TabSeparated`,
+        });
+        writeFileSync(tsv, Buffer.from(await r.arrayBuffer()));
+        t0 = performance.now();
+        let m = 0;
+        const client = (port: number) =>
+          new Promise<void>((ok, fail) => {
+            const p = spawn(
+              'sh',
+              [
+                '-c',
+                `clickhouse-client --port ${port} --query 'INSERT INTO bench.flow_local (${names}) FORMAT TabSeparated' < ${tsv}`,
+              ],
+              { stdio: ['ignore', 'ignore', 'inherit'] },
+            );
+            p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`clickhouse-client exited ${code}`))));
+          });
+        while (m < total) {
+          await Promise.all(c.tcpPorts.map((port) => client(port)));
+          m += recs.length * c.tcpPorts.length;
+        }
+        s = (performance.now() - t0) / 1000;
+        const peerRate = m / s;
+        out(
+          `peer clickhouse-client INSERT FORMAT TabSeparated, same rows: ${m.toLocaleString()} in ${s.toFixed(1)} s = ${(peerRate / 1e6).toFixed(2)}M rows/s wall; Vantage/peer = ${(colRate / peerRate).toFixed(2)} (same run)`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // 1c. The bus ingester's object path (appendAt: idempotent, record objects from JSON).
+      const busTotal = Math.min(total, 1_000_000);
+      // Bus messages of 256 records, as the ingester receives them.
+      const messages = (k: number) =>
+        Array.from({ length: recs.length / 256 + 1 }, (_, j) => ({
+          records: recs.slice(j * 256, j * 256 + 256),
+          seqBase: LOCAL_SEQ_LIMIT + (k * 1000 + j) * 4096,
+        })).filter((b) => b.records.length > 0);
+      try {
+        cpu = process.cpuUsage();
+        t0 = performance.now();
+        n = 0;
+        for (let k = 0; n < busTotal; k++) {
+          await store.appendAt('flow', messages(k));
+          n += recs.length;
+        }
+        s = (performance.now() - t0) / 1000;
+        used = process.cpuUsage(cpu);
+        out(
+          `ingest bus path (appendAt, record objects): ${n.toLocaleString()} rows in ${s.toFixed(1)} s = ${(n / s / 1e6).toFixed(2)}M rows/s wall, Node ${((used.user + used.system) / 1e6 / (n / 1e6)).toFixed(2)} CPU-s per M rows`,
+        );
+      } catch (e) {
+        out(`ingest bus path (appendAt): failed: ${(e as Error).message.slice(0, 300)}`);
+      }
     }
-    const s = (performance.now() - t0) / 1000;
-    out(
-      `ingest write path: ${n.toLocaleString()} full flow rows in ${s.toFixed(1)} s = ${(n / s / 1e6).toFixed(2)}M rows/s (2 shards, batches of 200k)`,
-    );
+    await store.dropAll();
+    await store.start();
+    if (process.env.VANTAGE_BENCH_CH_ROWS === '0') return;
 
     const rows = Number(process.env.VANTAGE_BENCH_CH_ROWS ?? 100_000_000);
     const per = Math.ceil(rows / c.urls.length);
     const t1 = performance.now();
+    // In chunks of 10M rows per request (each well within the HTTP client's timeouts), the
+    // shards at once; the materialized views (KPI and top-N rollups) fill as in production.
+    const CHUNK = 10_000_000;
     await Promise.all(
       c.urls.map(async (u, i) => {
-        // Generated on each shard: 4,000 servers, 7 days, the columns a top-N reads filled.
-        const q = `INSERT INTO bench.flow_local (first_ts, last_ts, server_ip, client_ip, client_wire_bytes, server_wire_bytes, client_packets, server_packets, proto, _seq)
-          SELECT 1704067200000000 + number * 6048, 1704067200000000 + number * 6048 + 1000,
-            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(167772160 + intHash32(number) % 4000)))), 16),
-            toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(3232235520 + number % 65536)))), 16),
-            intHash32(number) % 1500, intHash32(number + 1) % 60000, 3, 4, 6, ${i} * ${per} + number
-          FROM numbers(${per})`;
-        const r = await fetch(u, { method: 'POST', body: q, signal: AbortSignal.timeout(3_600_000) });
-        if (!r.ok) throw new Error(await r.text());
+        for (let from = 0; from < per; from += CHUNK) {
+          const k = Math.min(CHUNK, per - from);
+          // Generated on each shard: 4,000 servers, 7 days, the columns a top-N reads filled.
+          const q = `INSERT INTO bench.flow_local (first_ts, last_ts, server_ip, client_ip, client_wire_bytes, server_wire_bytes, client_packets, server_packets, proto, _seq)
+            SELECT 1704067200000000 + n * 6048, 1704067200000000 + n * 6048 + 1000,
+              toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(167772160 + intHash32(n) % 4000)))), 16),
+              toFixedString(concat(unhex('00000000000000000000FFFF'), reverse(reinterpretAsString(toUInt32(3232235520 + n % 65536)))), 16),
+              intHash32(n) % 1500, intHash32(n + 1) % 60000, 3, 4, 6, ${i} * ${per} + n
+            FROM (SELECT number + ${from} AS n FROM numbers(${k}))`;
+          await exec({ url: u }, q, { timeoutMs: 3_600_000 });
+        }
       }),
     );
     out(

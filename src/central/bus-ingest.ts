@@ -9,6 +9,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import type { Logger } from '../common/log.js';
+import { type Columnar, columnarToRecords } from '../store/columnar.js';
 import { BAND, LOCAL_SEQ_LIMIT } from '../store/distributed/store.js';
 import type { Rec, RecordStore } from '../store/types.js';
 
@@ -77,16 +78,23 @@ export function createRecordPublisher(cfg: KafkaBusConfig & { sensor: string }) 
 }
 
 /** A RecordStore that also publishes what it stores (a sensor's store in a federation). */
-export function publishingStore(
-  store: RecordStore,
+export function publishingStore<S extends RecordStore>(
+  store: S,
   pub: ReturnType<typeof createRecordPublisher>,
-): RecordStore {
+): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'append')
         return async (type: string, records: readonly Rec[]) => {
           await target.append(type, records);
           await pub.publish(type, records);
+        };
+      // The column path (collector, live feed) is published too: as records, the bus's form.
+      const cols = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> }).appendColumns;
+      if (prop === 'appendColumns' && cols)
+        return async (type: string, c: Columnar) => {
+          await cols.call(target, type, c);
+          await pub.publish(type, columnarToRecords(c, type));
         };
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;

@@ -15,7 +15,23 @@ export interface SensorStatus {
   lagSeconds: number | null;
   /** Round trip of the probe, ms. */
   rttMs: number | null;
+  /** Why it is down (the probe's error), or null. */
   error: string | null;
+  /** Last time the sensor answered (ISO), null if never since the central started. */
+  lastSeen: string | null;
+  /** Records and alerts stored per second between the last two probes (null on the first). */
+  recordsPerSec: number | null;
+  alertsPerSec: number | null;
+  /** The sensor's own health: "degraded" with its reasons (losses, a stalled store...). */
+  health: 'ok' | 'degraded' | null;
+  reasons: string[];
+}
+
+interface Probe {
+  at: number;
+  records: number;
+  alerts: number;
+  rates: { records: number; alerts: number } | null;
 }
 
 /**
@@ -26,6 +42,8 @@ export class Central {
   readonly store: FederatedStore;
   private readonly joined: SensorSpec[];
   private readonly all: Map<string, SensorSpec>;
+  /** The last successful probe of each sensor (bounded by the number of sensors). */
+  private readonly probes = new Map<string, Probe>();
 
   constructor(
     readonly cfg: CentralConfig,
@@ -76,14 +94,33 @@ export class Central {
     return Promise.all(
       this.sensors().map(async (s): Promise<SensorStatus> => {
         const t0 = Date.now();
+        const last = this.probes.get(s.name);
         try {
           const res = await fetch(`${s.url}/api/v1/federation/info`, {
             headers: { authorization: `Bearer ${s.token}` },
             signal: AbortSignal.timeout(this.timeoutMs),
           });
           if (!res.ok) throw new Error(`HTTP ${res.status}`);
-          const info = (await res.json()) as { version: string; backend: string; newest: string | null };
+          const info = (await res.json()) as {
+            version: string;
+            backend: string;
+            newest: string | null;
+            appended?: { records: number; alerts: number };
+            health?: { status: 'ok' | 'degraded'; reasons: string[] };
+          };
           const newest = info.newest ? Date.parse(info.newest) : Number.NaN;
+          const now = Date.now();
+          const records = info.appended?.records ?? 0;
+          const alerts = info.appended?.alerts ?? 0;
+          // Rates over the interval since the previous probe; a restarted sensor (counters
+          // going back) starts over. Kept from the previous probe when asked again at once.
+          let rates = last?.rates ?? null;
+          if (last && records >= last.records && alerts >= last.alerts && now - last.at >= 1000) {
+            const dt = (now - last.at) / 1000;
+            rates = { records: (records - last.records) / dt, alerts: (alerts - last.alerts) / dt };
+          } else if (last && (records < last.records || alerts < last.alerts)) rates = null;
+          if (!last || now - last.at >= 1000 || rates === null)
+            this.probes.set(s.name, { at: now, records, alerts, rates });
           return {
             name: s.name,
             url: s.url,
@@ -93,6 +130,11 @@ export class Central {
             lagSeconds: Number.isNaN(newest) ? null : Math.max(0, Math.round((Date.now() - newest) / 1000)),
             rttMs: Date.now() - t0,
             error: null,
+            lastSeen: new Date(now).toISOString(),
+            recordsPerSec: rates ? Math.round(rates.records * 10) / 10 : null,
+            alertsPerSec: rates ? Math.round(rates.alerts * 10) / 10 : null,
+            health: info.health?.status ?? null,
+            reasons: info.health?.reasons ?? [],
           };
         } catch (e) {
           return {
@@ -104,6 +146,11 @@ export class Central {
             lagSeconds: null,
             rttMs: null,
             error: String((e as Error).message ?? e),
+            lastSeen: last ? new Date(last.at).toISOString() : null,
+            recordsPerSec: null,
+            alertsPerSec: null,
+            health: null,
+            reasons: [],
           };
         }
       }),

@@ -6,7 +6,12 @@ import type { BrokerConfig } from '../broker/types.js';
 import { parseBusConfig } from '../bus/config.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
-import { type CentralConfig, parseCentralConfig } from '../central/config.js';
+import {
+  type CentralConfig,
+  type PublishConfig,
+  parseCentralConfig,
+  parsePublishConfig,
+} from '../central/config.js';
 import { parseSnmpConfig } from '../collect/snmp/config.js';
 import type { SnmpConfig } from '../collect/snmp/interfaces.js';
 import { parseBytes } from '../common/budget.js';
@@ -112,6 +117,8 @@ export interface FileConfig {
   uploads?: Partial<UploadLimits>;
   /** Users, sessions, sign-in lockout and OIDC. */
   auth?: AuthConfig;
+  /** Publish every stored record and alert to Kafka, for a central's ingester. */
+  publish?: PublishConfig;
 }
 
 export const DEFAULT_PACKETS: PacketsConfig = {
@@ -152,6 +159,7 @@ const TOP_KEYS = [
   'snmp',
   'uploads',
   'auth',
+  'publish',
 ];
 
 /** Read and validate a config file; every error is a ConfigError naming the key (or the file). */
@@ -213,6 +221,12 @@ export function parseFileConfig(v: unknown): FileConfig {
   if (o.snmp !== undefined) c.snmp = parseSnmpConfig(o.snmp, 'snmp');
   if (o.uploads !== undefined) c.uploads = parseUploadLimits(o.uploads, 'uploads');
   if (o.auth !== undefined) c.auth = parseAuthConfig(o.auth, 'auth');
+  if (o.publish !== undefined) c.publish = parsePublishConfig(o.publish, 'publish');
+  if (c.central?.ingest && c.store?.backend !== 'clickhouse')
+    throw new ConfigError(
+      'central.ingest',
+      'needs "store": {"backend": "clickhouse", ...} (idempotent writes)',
+    );
   return c;
 }
 

@@ -18,8 +18,9 @@ import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
 import type { SinkSpec } from '../bus/types.js';
 import { parseHostPort } from '../capture/mirror.js';
+import { createBusIngester, createRecordPublisher, publishingStore } from '../central/bus-ingest.js';
 import { Central } from '../central/central.js';
-import type { CentralConfig } from '../central/config.js';
+import type { CentralConfig, PublishConfig } from '../central/config.js';
 import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type SnmpConfig, SnmpInterfaces } from '../collect/snmp/interfaces.js';
@@ -46,7 +47,7 @@ import type { ResponderConfig } from '../respond/config.js';
 import { pcapEvidence } from '../respond/evidence.js';
 import { createResponder, type Responder } from '../respond/responder.js';
 import type { StoreConfig } from '../store/distributed/config.js';
-import { createClickHouseStore } from '../store/distributed/store.js';
+import { ClickHouseStore, createClickHouseStore } from '../store/distributed/store.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { type IngestControl, ingestCaptures } from '../store/ingest.js';
 import type { Rec, RecordStore } from '../store/types.js';
@@ -174,6 +175,8 @@ export interface ProductOptions {
   snmp?: SnmpConfig;
   /** Users, sessions, lockout, OIDC (config key auth). */
   auth?: AuthConfig;
+  /** Publish every stored record and alert to Kafka (a sensor of a central). */
+  publish?: PublishConfig;
   /** Sample capture directory (default test/fixtures/pcaps of the package). */
   samplesDir?: string;
   /**
@@ -248,7 +251,16 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         );
   // A central answers from its sensors (and its own records): the store fans out and merges.
   const central = o.central ? new Central(o.central, base, dataDir, log) : null;
-  const store = central ? central.store : base;
+  // A sensor with `publish` sends what it stores to Kafka; a central with `central.ingest`
+  // consumes it into its store (at-least-once, written once: ClickHouseStore.appendAt).
+  const publisher = o.publish
+    ? createRecordPublisher({ ...o.publish.kafka, sensor: o.sensor ?? hostname() })
+    : null;
+  const store = publisher
+    ? publishingStore(central ? central.store : base, publisher)
+    : central
+      ? central.store
+      : base;
   try {
     await store.start();
   } catch (e) {
@@ -258,6 +270,11 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     }
     throw e;
   }
+  const ingester =
+    o.central?.ingest && base instanceof ClickHouseStore
+      ? createBusIngester(o.central.ingest, { store: base, log })
+      : null;
+  await ingester?.start();
   const tokens = new TokenStore(dataDir);
   const admin = tokens.ensureAdmin('admin');
   if (admin) {
@@ -542,6 +559,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     await broker?.stop();
     await recorder?.stop();
     await exporter?.stop();
+    await ingester?.stop();
+    await publisher?.close();
     await store.stop();
   };
 
@@ -729,6 +748,7 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
   if (file.lake) o.lake = file.lake;
   if (file.snmp) o.snmp = file.snmp;
   if (file.auth) o.auth = file.auth;
+  if (file.publish) o.publish = file.publish;
   const targets =
     values['export-ipfix'] !== undefined
       ? parseTargets('export-ipfix', values['export-ipfix'])

@@ -21,6 +21,8 @@ const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}
 export interface ChCluster {
   /** HTTP URL of each shard's server. */
   urls: string[];
+  /** Native TCP port of each shard's server (clickhouse-client --port). */
+  tcpPorts: number[];
   cluster: string;
   /** kill -9 one server and leave it down. */
   kill(i: number): Promise<void>;
@@ -88,6 +90,7 @@ export async function startClickHouseCluster(shards = 2): Promise<ChCluster | Mi
   }
   return {
     urls,
+    tcpPorts: nodes.map((n) => n.tcp),
     cluster: 'vt',
     kill: (i) => stopProc(procs[i]!, 'SIGKILL'),
     async stop() {

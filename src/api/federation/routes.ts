@@ -56,10 +56,17 @@ export function federationRoutes(app: FastifyInstance, ctx: ApiContext, central?
     },
     async () => {
       const p = await ctx.store.list({ type: 'flow', limit: 1 });
+      const st = await ctx.store.stats();
+      let records = 0;
+      for (const [type, n] of Object.entries(st.appended)) if (type !== 'alert') records += n;
+      const h = ctx.health?.();
       return {
         version: VERSION,
         backend: ctx.store.backend,
         newest: (p.items[0]?.first_ts as string) ?? null,
+        // Counters since start: the central turns them into rates between two probes.
+        appended: { records, alerts: st.appended.alert ?? 0 },
+        health: { status: h?.status ?? 'ok', reasons: h?.reasons ?? [] },
       };
     },
   );
@@ -81,7 +88,7 @@ export function federationRoutes(app: FastifyInstance, ctx: ApiContext, central?
       config: { access: 'viewer' },
       schema: { tags: ['federation'], summary: 'Sensors: health, lag, versions' },
     },
-    async () => ({ sensors: await central.status() }),
+    async () => ({ sensors: await central.status(), joinEnabled: Boolean(central.cfg.joinToken) }),
   );
   app.post(
     '/api/v1/federation/join',

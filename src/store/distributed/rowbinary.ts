@@ -4,8 +4,8 @@
  * (no text round-trip) and the fastest input format both 18.16 and current servers accept.
  */
 export class RowBinary {
-  private buf: Buffer;
-  private view: DataView;
+  buf: Buffer;
+  view: DataView;
   pos = 0;
 
   /** `size`: expected bytes (growing a large buffer by copies costs more than encoding). */
@@ -14,7 +14,8 @@ export class RowBinary {
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
-  private need(n: number): void {
+  /** Make room for n more bytes (callers that write `buf` directly reserve first). */
+  need(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
@@ -92,6 +93,11 @@ export class RowBinary {
     for (const b of tmp) this.buf[p++] = b;
     if (p !== start) this.buf.copy(this.buf, p, start, start + n);
     this.pos = p + n;
+  }
+
+  /** Start over, keeping the grown buffer (one buffer reused batch after batch). */
+  reset(): void {
+    this.pos = 0;
   }
 
   bytes(): Uint8Array {

@@ -96,3 +96,40 @@ export const ROLLUP_FIELDS = [
   'client_retransmissions',
   'server_retransmissions',
 ];
+
+/**
+ * Per-hour, per-address sums kept by materialized views for the top-N over long ranges: the
+ * API's most asked rankings (servers and clients by bytes, packets or flows). An hour holds
+ * one row per address seen in it, so a week of 100M flows over a few thousand servers ranks
+ * from under a million rows. The address is stored non-Nullable with a null flag (a sorting
+ * key cannot be Nullable on current servers).
+ */
+export const TOP_DIMS = ['server_ip', 'client_ip'] as const;
+export const HOUR_US = 3_600_000_000;
+export const topRollup = (dim: string): string => `flow_top_${dim}_1h`;
+
+export function topRollupSql(db: string, cluster: string | undefined): string[] {
+  const out: string[] = [];
+  for (const dim of TOP_DIMS) {
+    const t = topRollup(dim);
+    out.push(
+      `CREATE TABLE IF NOT EXISTS ${db}.${t}_local (hour Int64, kn UInt8, k FixedString(16), flows UInt64, bytes Int64, packets Int64) ENGINE = SummingMergeTree() PARTITION BY ${dayOf('hour')} ORDER BY (hour, kn, k)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${t}_mv TO ${db}.${t}_local AS ${topRollupSelect(db, dim)} GROUP BY hour, kn, k`,
+    );
+    if (cluster)
+      out.push(
+        `CREATE TABLE IF NOT EXISTS ${db}.${t} AS ${db}.${t}_local ENGINE = Distributed(${cluster}, ${db}, ${t}_local)`,
+      );
+  }
+  return out;
+}
+
+/** The rollup's row for a batch of flows (also the backfill of a table made before the rollup). */
+export function topRollupSelect(db: string, dim: string): string {
+  // Floor, not truncation: a time before 1970 belongs to the hour that starts before it.
+  // (`%` by a UInt32 constant gives Int32 on 18.16: it would wrap past 35 minutes.)
+  return `SELECT intDiv(first_ts - if(first_ts < 0, ${HOUR_US - 1}, 0), ${HOUR_US}) * ${HOUR_US} AS hour, isNull(${dim}) AS kn, assumeNotNull(${dim}) AS k, count() AS flows,
+      sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes,
+      sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets
+      FROM ${db}.flow_local`;
+}

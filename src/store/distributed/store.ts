@@ -2,6 +2,7 @@ import { badRequest } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
+import { type Columnar, columnarToRecords } from '../columnar.js';
 import type { Coded, Cond } from '../filter.js';
 import { seriesFromParts } from '../series.js';
 import type {
@@ -20,17 +21,23 @@ import type {
 import { PER_FLOW_METRICS } from '../types.js';
 import { ipToBigint, isoToMicros, macToNumber, microsToIso } from '../values.js';
 import { encoder, fromText, outExpr } from './codec.js';
+import { ColumnsEncoder } from './columns.js';
 import { type ChNode, exec, insertRowBinary, parseTsv, rows } from './http.js';
 import { RowBinary } from './rowbinary.js';
 import {
   chColumns,
   createDistributedSql,
   createLocalSql,
+  HOUR_US,
   localTable,
   MINUTE_US,
   ROLLUP,
   ROLLUP_FIELDS,
   rollupSql,
+  TOP_DIMS,
+  topRollup,
+  topRollupSelect,
+  topRollupSql,
 } from './schema.js';
 import { col, condSql, lit } from './sql.js';
 
@@ -60,6 +67,10 @@ export interface ChFeatures {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+/** Rows per insert from the column path: one part each, large enough that merges keep up. */
+const INSERT_ROWS = 262_144;
+/** Encode buffers kept for reuse (each holds one insert; a few are in flight at once). */
+const POOL = 4;
 /** _seq values the store assigns itself stay below this; the bus ingester uses the range above. */
 export const LOCAL_SEQ_LIMIT = 2 ** 52;
 /** Sequence numbers per bus partition (offset × 4096 + index in the message). */
@@ -87,6 +98,8 @@ export class ClickHouseStore implements RecordStore {
   private readonly db: string;
   private readonly appended: Record<string, number> = {};
   private readonly encoders = new Map<string, ReturnType<typeof encoder>>();
+  private readonly colEncoders = new Map<string, ColumnsEncoder>();
+  private readonly pool: RowBinary[] = [];
   private batches = 0;
   private dropped = 0;
   private seq = 1;
@@ -139,7 +152,25 @@ export class ClickHouseStore implements RecordStore {
           await this.addMissingColumns(n, def, def.type);
         }
       }
-      if (this.rollupDef()) for (const s of rollupSql(this.db, cluster)) await exec(n, s, this.opts);
+      if (this.rollupDef()) {
+        for (const s of rollupSql(this.db, cluster)) await exec(n, s, this.opts);
+        // A rollup made over a table that already has flows starts from them (once, at start,
+        // before this process writes): the view only sees inserts made after it exists.
+        const had = new Set(
+          (await rows(n, `SELECT name FROM system.tables WHERE database = '${this.db}'`, this.opts)).map(
+            (r) => r[0],
+          ),
+        );
+        for (const s of topRollupSql(this.db, cluster)) await exec(n, s, this.opts);
+        for (const dim of TOP_DIMS) {
+          if (had.has(`${topRollup(dim)}_local`)) continue;
+          await exec(
+            n,
+            `INSERT INTO ${this.db}.${topRollup(dim)}_local ${topRollupSelect(this.db, dim)} GROUP BY hour, kn, k`,
+            this.opts,
+          );
+        }
+      }
     }
     for (const def of this.defs) {
       this.appended[def.type] = 0;
@@ -201,6 +232,51 @@ export class ClickHouseStore implements RecordStore {
     const seq = this.seq;
     this.seq += records.length;
     await this.write(def, records, seq, false);
+  }
+
+  /**
+   * Append the selected rows of a columnar batch without an object per record (the collector's
+   * and the sensor's path): RowBinary encoded straight from the batch into reused buffers, each
+   * shard's rows in inserts of up to INSERT_ROWS, all in flight together while the next one is
+   * encoded. Keyed types go through `append` (replace by key). Durable when the promise resolves.
+   */
+  async appendColumns(type: string, c: Columnar): Promise<void> {
+    const def = this.def(type);
+    if (!def) throw new Error(`unknown record type '${type}'`);
+    const n = c.rows.length;
+    if (n === 0) return;
+    if (def.key) return this.append(type, columnarToRecords(c, type));
+    if (!this.started) throw new Error('store is not started');
+    let enc = this.colEncoders.get(type);
+    if (!enc) {
+      enc = new ColumnsEncoder(def);
+      this.colEncoders.set(type, enc);
+    }
+    const seq = this.seq;
+    this.seq += n;
+    const target = `${localTable(this.db, def)} (${enc.cols.map((x) => x.name).join(', ')}, _seq)`;
+    const per = Math.ceil(n / this.shards.length);
+    const inserts: Promise<void>[] = [];
+    for (let s = 0; s < this.shards.length; s++) {
+      const node = this.shards[s]!;
+      for (let a = s * per; a < Math.min(n, (s + 1) * per); a += INSERT_ROWS) {
+        const b = Math.min(n, (s + 1) * per, a + INSERT_ROWS);
+        const w = this.pool.pop() ?? new RowBinary(1 << 22);
+        w.reset();
+        enc.encode(w, c, a, b, seq + a);
+        const p = insertRowBinary(node, target, w.bytes(), this.opts).finally(() => {
+          if (this.pool.length < POOL) this.pool.push(w);
+        });
+        // Handled here and awaited below: a failure while the next one encodes is not "unhandled".
+        p.catch(() => undefined);
+        inserts.push(p);
+        // Let the request start sending while the next insert is encoded.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    await Promise.all(inserts);
+    this.batches++;
+    this.appended[def.type] = (this.appended[def.type] ?? 0) + n;
   }
 
   /**
@@ -573,18 +649,61 @@ export class ClickHouseStore implements RecordStore {
       has('client_packets') && has('server_packets')
         ? 'sum(ifNull(client_packets, 0) + ifNull(server_packets, 0))'
         : '0';
-    const conds = this.where(def, tq);
     const t = def.fields[tq.dim]!.type;
-    // The Distributed table merges the shards' partial aggregates before ranking: exact.
-    const sql = `SELECT ${outExpr(col(tq.dim, def), t)} AS k, ${bytes} AS bytes, ${packets} AS packets, count() AS flows FROM ${this.source(def)}${
+    const order = `ORDER BY ${tq.by} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    const rolled = this.topFromRollup(tq, order);
+    if (rolled) {
+      return (await rows(this.q, rolled, this.opts)).map((r) => ({
+        key: (r[0] === '1' ? null : fromText('ip', r[1] ?? null)) as TopRow['key'],
+        bytes: Number(r[2] ?? 0),
+        packets: Number(r[3] ?? 0),
+        flows: Number(r[4] ?? 0),
+      }));
+    }
+    const conds = this.where(def, tq);
+    // Grouped by the stored column (addresses as 16 bytes); only the winners become text. The
+    // Distributed table merges the shards' partial aggregates before ranking: exact.
+    const d = col(tq.dim, def);
+    const sql = `SELECT ${outExpr(d, t)} AS k, ${bytes} AS bytes, ${packets} AS packets, count() AS flows FROM ${this.source(def)}${
       conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } GROUP BY k ORDER BY ${tq.by} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    } GROUP BY ${d} ${order}`;
     return (await rows(this.q, sql, this.opts)).map((r) => ({
       key: fromText(t, r[0] ?? null) as TopRow['key'],
       bytes: Number(r[1] ?? 0),
       packets: Number(r[2] ?? 0),
       flows: Number(r[3] ?? 0),
     }));
+  }
+
+  /**
+   * A flow top-N by a rolled-up address with no filter: whole hours of the range from the
+   * hourly rollup, the partial hours at either end from the flows, summed per address before
+   * ranking, so the answer is the raw rows' answer exactly. Null when the query needs raw rows.
+   */
+  private topFromRollup(tq: TopQuery, order: string): string | null {
+    if (tq.type !== 'flow' || tq.filter || !this.rollupDef()) return null;
+    if (!(TOP_DIMS as readonly string[]).includes(tq.dim)) return null;
+    const h1 = tq.after === undefined ? undefined : Math.ceil(tq.after / HOUR_US) * HOUR_US;
+    const h2 = tq.before === undefined ? undefined : Math.floor(tq.before / HOUR_US) * HOUR_US;
+    if (h1 !== undefined && h2 !== undefined && h1 >= h2) return null;
+    const roll = this.cfg.cluster
+      ? `${this.db}.${topRollup(tq.dim)}`
+      : `${this.db}.${topRollup(tq.dim)}_local`;
+    const rc: string[] = [];
+    if (h1 !== undefined) rc.push(`hour >= ${h1}`);
+    if (h2 !== undefined) rc.push(`hour < ${h2}`);
+    const parts = [
+      `SELECT kn, k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${roll}${
+        rc.length ? ` WHERE ${rc.join(' AND ')}` : ''
+      } GROUP BY kn, k`,
+    ];
+    const raw = (lo: number, hi: number) =>
+      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes, sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets, count() AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
+    if (tq.after !== undefined && h1! > tq.after) parts.push(raw(Math.round(tq.after), h1!));
+    if (tq.before !== undefined && h2! < tq.before) parts.push(raw(h2!, Math.round(tq.before)));
+    return `SELECT kn, hex(k), sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+      ' UNION ALL ',
+    )}) GROUP BY kn, k ${order}`;
   }
 
   async distinct(
@@ -615,7 +734,8 @@ export class ClickHouseStore implements RecordStore {
     if (days <= 0) return 0;
     const cutoff = Number(new Date(now - days * 86_400_000).toISOString().slice(0, 10).replaceAll('-', ''));
     const tables = this.defs.filter((d) => !d.key).map((d) => `${d.type}_local`);
-    if (this.rollupDef()) tables.push(`${ROLLUP}_local`);
+    const rollups = [`${ROLLUP}_local`, ...TOP_DIMS.map((d) => `${topRollup(d)}_local`)];
+    if (this.rollupDef()) tables.push(...rollups);
     const seen = new Set<string>();
     for (const n of this.shards) {
       const parts = await rows(
@@ -629,7 +749,7 @@ export class ClickHouseStore implements RecordStore {
         const day = Number(partition);
         if (!Number.isInteger(day) || day >= cutoff) continue;
         await exec(n, `ALTER TABLE ${this.db}.${table} DROP PARTITION ${day}`, this.opts);
-        if (table !== `${ROLLUP}_local`) seen.add(`${table}/${day}`);
+        if (!rollups.includes(table ?? '')) seen.add(`${table}/${day}`);
       }
     }
     this.dropped += seen.size;

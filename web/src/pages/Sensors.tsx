@@ -2,6 +2,7 @@ import { getJson, request } from '../api';
 import { Panel } from '../components/Status';
 import { bytes, int } from '../format';
 import { useLoad, useTime } from '../state';
+import { CentralSensors } from './CentralSensors';
 
 export interface Sample {
   name: string;
@@ -80,6 +81,7 @@ export function Sensors() {
         Counters of every stage of this sensor, from <code>/metrics</code>. Drops and errors are counted here,
         never lost silently.
       </p>
+      <CentralSensors />
       <div className="grid g2">
         <Panel
           title="Record store"
