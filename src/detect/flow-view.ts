@@ -217,35 +217,23 @@ export function flowColumns(c: Columnar, type: string): FlowColumns {
  * of that row (numbers from the row's values, strings from the dictionary): no allocation.
  */
 export function fillFlowViewColumns(v: FlowView, c: Columnar, i: number, k: FlowColumns): boolean {
-  const nn = c.num.length;
-  const ns = c.str.length;
+  const fb = i * c.num.length;
+  const sb = i * c.str.length;
   const f = c.f;
-  const fb = i * nn;
-  const sb = i * ns;
-  const n = (j: number): number => {
-    if (j < 0) return 0;
-    const x = f[fb + j]!;
-    return Number.isFinite(x) ? x : 0;
-  };
-  const s = (j: number): string => {
-    if (j < 0) return '';
-    const d = c.s[sb + j]!;
-    return d < 0 ? '' : c.dict[d]!;
-  };
-  v.src = s(k.src);
-  v.dst = s(k.dst);
-  v.sport = n(k.sport);
-  v.dport = n(k.dport);
-  v.outPkts = n(k.outPkts);
-  v.outBytes = n(k.outBytes);
-  v.clientFlags = s(k.cflags);
+  v.src = strOf(c, sb, k.src);
+  v.dst = strOf(c, sb, k.dst);
+  v.sport = numOf(f, fb, k.sport);
+  v.dport = numOf(f, fb, k.dport);
+  v.outPkts = numOf(f, fb, k.outPkts);
+  v.outBytes = numOf(f, fb, k.outBytes);
+  v.clientFlags = strOf(c, sb, k.cflags);
   if (k.flow) {
     v.source = 'flow';
-    v.inPkts = n(k.inPkts);
-    v.inBytes = n(k.inBytes);
+    v.inPkts = numOf(f, fb, k.inPkts);
+    v.inBytes = numOf(f, fb, k.inBytes);
     const p = k.payload < 0 ? Number.NaN : f[fb + k.payload]!;
     v.outPayload = Number.isNaN(p) ? null : p;
-    v.serverFlags = s(k.sflags);
+    v.serverFlags = strOf(c, sb, k.sflags);
     v.sampling = 1;
     const id = k.flowId < 0 ? Number.NaN : f[fb + k.flowId]!;
     v.flowId = Number.isNaN(id) ? null : id;
@@ -255,10 +243,10 @@ export function fillFlowViewColumns(v: FlowView, c: Columnar, i: number, k: Flow
     v.inBytes = 0;
     v.outPayload = null;
     v.serverFlags = '';
-    v.sampling = Math.max(1, n(k.sampling));
+    v.sampling = Math.max(1, numOf(f, fb, k.sampling));
     v.flowId = null;
   }
-  v.proto = n(k.proto);
+  v.proto = numOf(f, fb, k.proto);
   const cid = k.cid < 0 ? -1 : c.s[sb + k.cid]!;
   v.communityId = cid < 0 ? null : c.dict[cid]!;
   v.startMs = k.first >= 0 ? tsOf(c, sb + k.first) : k.firstNum >= 0 ? f[fb + k.firstNum]! : Number.NaN;
@@ -266,6 +254,20 @@ export function fillFlowViewColumns(v: FlowView, c: Columnar, i: number, k: Flow
   if (!Number.isFinite(v.endMs)) v.endMs = v.startMs;
   if (!Number.isFinite(v.startMs)) v.startMs = v.endMs;
   return finishView(v);
+}
+
+/** A number column's value as `num()` reads a record's field: 0 when absent, null or not finite. */
+function numOf(f: Float64Array, base: number, j: number): number {
+  if (j < 0) return 0;
+  const x = f[base + j]!;
+  return Number.isFinite(x) ? x : 0;
+}
+
+/** A string column's value as `str()` reads a record's field: '' when absent or null. */
+function strOf(c: Columnar, base: number, j: number): string {
+  if (j < 0) return '';
+  const d = c.s[base + j]!;
+  return d < 0 ? '' : c.dict[d]!;
 }
 
 function tsOf(c: Columnar, at: number): number {

@@ -1,6 +1,6 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
 import type { Columnar } from '../store/columnar.js';
-import { fillRow } from '../store/columnar-read.js';
+import { fieldPlan, fillFields } from '../store/columnar-read.js';
 import type { Rec, RecordStore, TimeRange } from '../store/types.js';
 import { Baselines } from './baseline.js';
 import { createBeaconDetector } from './beacon.js';
@@ -48,6 +48,27 @@ const FACTORIES: Record<DetectorName, Factory> = {
 };
 
 const SAVE_EVERY_MS = 3_600_000;
+
+/**
+ * Every field of a DNS or HTTP record that a detector's onDns/onHttp reads: the column path
+ * fills only these (a detector that reads another one adds it here; test/detect/columns.test.ts
+ * compares both paths).
+ */
+const L7_FIELDS = [
+  'ts',
+  'query',
+  'client_ip',
+  'server_ip',
+  'server_port',
+  'service',
+  'qtype',
+  'qtype_name',
+  'answers',
+  'rcode',
+  'flow_id',
+  'status',
+  'uri',
+] as const;
 
 /**
  * Every enabled detector behind one record watcher: flows and collected flows are read once
@@ -178,9 +199,11 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
           flow();
         }
       } else if (t === 'dns' || t === 'http') {
-        // One record object refilled row after row: the L7 detectors read fields and keep none.
+        // One record object refilled row after row with the fields the L7 detectors read (they
+        // keep none of the objects).
         const row: AnyRecord = { type: t };
-        for (let x = 0; x < n; x++) l7(fillRow(row, c, c.rows[x]!) as AnyRecord, t);
+        const plan = fieldPlan(c, L7_FIELDS);
+        for (let x = 0; x < n; x++) l7(fillFields(row, c, c.rows[x]!, plan) as AnyRecord, t);
       }
     },
     tick(nowMs: number) {

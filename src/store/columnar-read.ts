@@ -130,3 +130,34 @@ export function recordsToColumnar(def: AnyRecordDef, recs: readonly Rec[]): Colu
   for (let i = 0; i < n; i++) rows[i] = i;
   return { num, str, f, s, dict, rows, json };
 }
+
+/** Where each of a list of fields sits in a batch, for `fillFields`. */
+export type FieldPlan = readonly { name: string; kind: 'num' | 'str' | 'json' | 'none'; j: number }[];
+
+export function fieldPlan(c: Columnar, names: readonly string[]): FieldPlan {
+  const ix = columnIndex(c);
+  return names.map((name) => {
+    const n = ix.num(name);
+    if (n >= 0) return { name, kind: 'num', j: n };
+    const s = ix.str(name);
+    if (s >= 0) return { name, kind: 'str', j: s };
+    return c.json?.[name] ? { name, kind: 'json', j: -1 } : { name, kind: 'none', j: -1 };
+  });
+}
+
+/** `fillRow` for the planned fields only; a field the batch lacks stays absent, as in `rowRecord`. */
+export function fillFields(out: Rec, c: Columnar, i: number, plan: FieldPlan): Rec {
+  const nn = c.num.length;
+  const ns = c.str.length;
+  for (let k = 0; k < plan.length; k++) {
+    const p = plan[k]!;
+    if (p.kind === 'num') {
+      const v = c.f[i * nn + p.j]!;
+      out[p.name] = Number.isNaN(v) ? null : v;
+    } else if (p.kind === 'str') {
+      const d = c.s[i * ns + p.j]!;
+      out[p.name] = d < 0 ? null : c.dict[d]!;
+    } else if (p.kind === 'json') out[p.name] = c.json![p.name]!.get(i) ?? null;
+  }
+  return out;
+}
