@@ -6,7 +6,8 @@
  *  - apart: the watcher alone over the same records kept in memory, as objects (`onRecord`) and
  *    as column batches of up to 1,024 rows of one type (`onColumns`, the store's column path),
  *    best of `runs`.
- * CPU time (process.cpuUsage), not wall time: the benchmark machine is shared.
+ * CPU time (process.cpuUsage), not wall time: the benchmark machine is shared. Run with
+ * --expose-gc so every pass starts from a collected heap.
  */
 import { readCaptureFile } from '../src/capture/capture-file.js';
 import type { AnyRecord, RecordWatcher } from '../src/common/alerts.js';
@@ -33,6 +34,9 @@ async function pass(
   onRecord: ((r: AnyRecord) => void) | null,
 ): Promise<{ cpu: number; packets: number }> {
   const sensor = createSensor(onRecord ?? (() => {}), { l7: true });
+  // Each pass starts from a collected heap: a major collection the previous pass left due
+  // (hundreds of MB with a million indicators loaded) is not charged to this one.
+  global.gc?.();
   const c0 = process.cpuUsage();
   const sum = await readCaptureFile(file, sensor.onFrame);
   sensor.finish();
@@ -80,11 +84,13 @@ export async function watchCost(file: string, make: () => RecordWatcher, runs = 
     const b = await pass(file, (rec) => w.onRecord(rec));
     w.finish();
     const wo = make();
+    global.gc?.();
     let c0 = process.cpuUsage();
     for (const rec of recs) wo.onRecord(rec);
     wo.finish();
     const o = cpuS(process.cpuUsage(c0));
     const wc = make();
+    global.gc?.();
     c0 = process.cpuUsage();
     for (const { type, c } of cols) watchColumns([wc], type, c);
     wc.finish();
