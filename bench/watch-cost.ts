@@ -57,7 +57,10 @@ function batches(recs: readonly AnyRecord[]): { type: string; c: Columnar }[] {
   };
   for (const r of recs) {
     let list = open.get(r.type);
-    if (!list) open.set(r.type, (list = []));
+    if (!list) {
+      list = [];
+      open.set(r.type, list);
+    }
     list.push(r);
     if (list.length === 1024) {
       close(r.type, list);
