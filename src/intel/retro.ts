@@ -194,10 +194,16 @@ export async function retroHunt(
     // Flows only carry addresses: the store joins them against the hunted ones when it can.
     const nets = flowLike && store.hunt ? huntNets(iocs) : null;
     if (store.hunt && nets) {
-      await store.hunt({ type, fields: HUNT_TYPES[type]!, ipFields: IP_FIELDS[type]!, nets, ...time }, onRows);
+      await store.hunt(
+        { type, fields: HUNT_TYPES[type]!, ipFields: IP_FIELDS[type]!, nets, ...time },
+        onRows,
+      );
     } else {
       const pre = flowLike ? ipPrefilter(iocs, IP_FIELDS[type]!) : null;
-      await store.stream({ type, fields: HUNT_TYPES[type]!, ...(pre ? { filter: pre } : {}), ...time }, onRows);
+      await store.stream(
+        { type, fields: HUNT_TYPES[type]!, ...(pre ? { filter: pre } : {}), ...time },
+        onRows,
+      );
     }
     progress.types_done++;
     out.progress?.(progress);
