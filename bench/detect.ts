@@ -1,8 +1,8 @@
 /**
  * Detection benchmark.
  *  1. Cost: the bench capture (bench/gen-capture.ts, 400k packets by default) through the sensor
- *     alone, then through the sensor with every detector on, in this process, best of 3; the
- *     detectors' cost is the drop in packet rate (goal ≤ 15%).
+ *     alone and with every detector on, and the detectors alone over the sensor's records as
+ *     objects and as column batches, in CPU time (bench/watch-cost.ts; goal ≤ 15%).
  *  2. A spoofed SYN flood of 1,000,000 sources against one victim, plus 1,000,000 one-packet
  *     flows between random hosts, fed as flow records: records/s, peak RSS and heap, the
  *     entries the detectors hold and what they evicted (memory must stay bounded).
@@ -11,11 +11,10 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readCaptureFile } from '../src/capture/capture-file.js';
 import type { AnyRecord } from '../src/common/alerts.js';
 import { createDetectors } from '../src/detect/index.js';
-import { createSensor } from '../src/flow/sensor.js';
 import { generate } from './gen-capture.js';
+import { costLine, watchCost } from './watch-cost.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -23,25 +22,6 @@ function opt(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
   return Number.isFinite(v) && v > 0 ? v : dflt;
-}
-
-async function sensorRun(
-  file: string,
-  detect: boolean,
-): Promise<{ secs: number; packets: number; records: number; alerts: number }> {
-  let records = 0;
-  let alerts = 0;
-  const det = detect ? createDetectors({}, { emitter: { raise: () => void alerts++ } }) : null;
-  const sensor = createSensor((r) => {
-    records++;
-    det?.onRecord(r as AnyRecord);
-  });
-  const t0 = process.hrtime.bigint();
-  const sum = await readCaptureFile(file, sensor.onFrame);
-  sensor.finish();
-  det?.finish();
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { secs, packets: sum.packets, records, alerts };
 }
 
 function floodRecords(i: number, out: AnyRecord): AnyRecord {
@@ -68,24 +48,8 @@ export async function benchDetect(): Promise<void> {
   const file = `${dir}/detect-${n}.pcap`;
   if (!existsSync(file)) generate(file, n);
   process.stdout.write(`capture ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB)\n`);
-  await sensorRun(file, true); // warm the page cache and the JIT
-  let base = Number.POSITIVE_INFINITY;
-  let withDet = Number.POSITIVE_INFINITY;
-  let info = { packets: 0, records: 0, alerts: 0 };
-  for (let r = 0; r < 3; r++) {
-    base = Math.min(base, (await sensorRun(file, false)).secs);
-    const d = await sensorRun(file, true);
-    withDet = Math.min(withDet, d.secs);
-    info = d;
-  }
-  const rate0 = info.packets / base;
-  const rate1 = info.packets / withDet;
-  const cost = 1 - rate1 / rate0;
-  process.stdout.write(
-    `sensor alone ${(rate0 / 1e6).toFixed(2)}M pkt/s; with all detectors ${(rate1 / 1e6).toFixed(2)}M pkt/s ` +
-      `(${info.records} records, ${info.alerts} alerts raised)\n` +
-      `detectors cost ${(cost * 100).toFixed(1)}% of the sensor's packet rate (goal ≤ 15%)\n`,
-  );
+  const cost = await watchCost(file, () => createDetectors({}, { emitter: { raise() {} } }));
+  process.stdout.write(costLine('all detectors', cost, 15));
 
   const total = opt('flood-records', 2_000_000);
   const set = createDetectors({}, { emitter: { raise() {} } });

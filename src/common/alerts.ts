@@ -6,6 +6,7 @@ import {
   type AlertStatus,
   severityLabel,
 } from '../schema/alert.js';
+import type { Columnar } from '../store/columnar.js';
 
 /**
  * The one way every stage says that something is wrong. Intel, detection, policy and events
@@ -285,6 +286,12 @@ export interface RecordWatcher {
   readonly name: string;
   /** Every record, roughly in time order (a flow arrives when it ends). */
   onRecord(rec: AnyRecord): void;
+  /**
+   * A batch of records of one type in column form (the sensor's and the collector's way to the
+   * store), in row order. A watcher that has it reads the columns it needs and makes no object
+   * per record; one without it is given the rows as records. Both must raise the same alerts.
+   */
+  onColumns?(type: string, c: Columnar): void;
   /** Advance data time without a record (live paths call it on a timer), ms. */
   tick?(nowMs: number): void;
   /** End of input: close whatever is still open and raise what it found. */

@@ -1,4 +1,6 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
+import type { Columnar } from '../store/columnar.js';
+import { fieldPlan, fillFields } from '../store/columnar-read.js';
 import type { Rec, RecordStore, TimeRange } from '../store/types.js';
 import { Baselines } from './baseline.js';
 import { createBeaconDetector } from './beacon.js';
@@ -8,7 +10,7 @@ import { createDgaDetector } from './dga.js';
 import { createDnsTunnelDetector } from './dns-tunnel.js';
 import { createExfilDetector } from './exfil.js';
 import { createFloodDetector } from './flood.js';
-import { fillFlowView, newFlowView, tsMs } from './flow-view.js';
+import { fillFlowView, fillFlowViewColumns, flowColumns, newFlowView, tsMs } from './flow-view.js';
 import { NetSet } from './nets.js';
 import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
@@ -46,6 +48,27 @@ const FACTORIES: Record<DetectorName, Factory> = {
 };
 
 const SAVE_EVERY_MS = 3_600_000;
+
+/**
+ * Every field of a DNS or HTTP record that a detector's onDns/onHttp reads: the column path
+ * fills only these (a detector that reads another one adds it here; test/detect/columns.test.ts
+ * compares both paths).
+ */
+const L7_FIELDS = [
+  'ts',
+  'query',
+  'client_ip',
+  'server_ip',
+  'server_port',
+  'service',
+  'qtype',
+  'qtype_name',
+  'answers',
+  'rcode',
+  'flow_id',
+  'status',
+  'uri',
+] as const;
 
 /**
  * Every enabled detector behind one record watcher: flows and collected flows are read once
@@ -108,6 +131,27 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
     }
   }
 
+  /** The view is filled: every flow detector sees it, then the shared prevalence learns it. */
+  function flow(): void {
+    counters.flows++;
+    for (let i = 0; i < flowDet.length; i++) flowDet[i]!.onFlow!(view);
+    if (view.srcInternal && !view.dstInternal && view.answered !== false) prevalence.add(view.src, view.dst);
+    advance(view.endMs);
+  }
+
+  function l7(rec: AnyRecord, t: string): void {
+    const ms = tsMs(rec.ts);
+    if (!Number.isFinite(ms)) return void counters.skipped++;
+    if (t === 'dns') {
+      counters.dns++;
+      for (const d of dnsDet) d.onDns?.(rec, ms);
+    } else {
+      counters.http++;
+      for (const d of httpDet) d.onHttp?.(rec, ms);
+    }
+    advance(ms);
+  }
+
   return {
     name: 'detect',
     detectors,
@@ -123,25 +167,43 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
           counters.skipped++;
           return;
         }
-        counters.flows++;
         view.srcInternal = internal.has(view.src);
         view.dstInternal = internal.has(view.dst);
-        for (const d of flowDet) d.onFlow?.(view);
-        if (view.srcInternal && !view.dstInternal && view.answered !== false)
-          prevalence.add(view.src, view.dst);
-        advance(view.endMs);
-      } else if (t === 'dns') {
-        const ms = tsMs(rec.ts);
-        if (!Number.isFinite(ms)) return void counters.skipped++;
-        counters.dns++;
-        for (const d of dnsDet) d.onDns?.(rec, ms);
-        advance(ms);
-      } else if (t === 'http') {
-        const ms = tsMs(rec.ts);
-        if (!Number.isFinite(ms)) return void counters.skipped++;
-        counters.http++;
-        for (const d of httpDet) d.onHttp?.(rec, ms);
-        advance(ms);
+        flow();
+      } else if (t === 'dns' || t === 'http') l7(rec, t);
+    },
+    onColumns(t: string, c: Columnar) {
+      const n = c.rows.length;
+      counters.records += n;
+      if (detectors.length === 0 || n === 0) return;
+      if (t === 'flow' || t === 'exported_flow') {
+        const k = flowColumns(c, t);
+        // Whether an address is internal, once per distinct address of the batch (0: not known yet).
+        const inside = new Uint8Array(c.dict.length);
+        const ns = c.str.length;
+        const isInternal = (i: number, j: number, ip: string): boolean => {
+          const d = j < 0 ? -1 : c.s[i * ns + j]!;
+          if (d < 0) return internal.has(ip);
+          let st = inside[d]!;
+          if (st === 0) inside[d] = st = internal.has(ip) ? 2 : 1;
+          return st === 2;
+        };
+        for (let x = 0; x < n; x++) {
+          const i = c.rows[x]!;
+          if (!fillFlowViewColumns(view, c, i, k)) {
+            counters.skipped++;
+            continue;
+          }
+          view.srcInternal = isInternal(i, k.src, view.src);
+          view.dstInternal = isInternal(i, k.dst, view.dst);
+          flow();
+        }
+      } else if (t === 'dns' || t === 'http') {
+        // One record object refilled row after row with the fields the L7 detectors read (they
+        // keep none of the objects).
+        const row: AnyRecord = { type: t };
+        const plan = fieldPlan(c, L7_FIELDS);
+        for (let x = 0; x < n; x++) l7(fillFields(row, c, c.rows[x]!, plan) as AnyRecord, t);
       }
     },
     tick(nowMs: number) {

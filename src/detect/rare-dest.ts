@@ -1,6 +1,6 @@
 import { BoundedMap, CappedSet } from './bounded.js';
 import type { DetectConfig } from './config.js';
-import { networkOf } from './nets.js';
+import { fastIpv4, networkOf } from './nets.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -15,7 +15,8 @@ interface Net {
 
 export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: DetectContext): Detector {
   const counters = { flows: 0, new_networks: 0, alerts: 0, evicted: 0, allowed: 0 };
-  const nets = new BoundedMap<string, Net>(cfg.maxNetworks, () => {
+  // Keyed by the /24's number for IPv4 (no string per flow), by the /48's text for IPv6.
+  const nets = new BoundedMap<string | number, Net>(cfg.maxNetworks, () => {
     counters.evicted++;
   });
   let startMs = Number.POSITIVE_INFINITY;
@@ -27,9 +28,10 @@ export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: Detec
       counters.flows++;
       if (!f.srcInternal || f.dstInternal || f.answered === false) return;
       if (f.startMs < startMs) startMs = f.startMs;
-      const net = networkOf(f.dst);
+      const a = fastIpv4(f.dst);
+      const key = a >= 0 ? a >>> 8 : networkOf(f.dst);
       let isNew = false;
-      const n = nets.touch(net, () => {
+      const n = nets.touch(key, () => {
         isNew = true;
         return { hosts: new CappedSet<string>(cfg.maxHosts + 2), firstMs: f.startMs };
       });
@@ -41,6 +43,7 @@ export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: Detec
         counters.allowed++;
         return;
       }
+      const net = networkOf(f.dst);
       ctx.emitter.raise({
         ts: f.startMs,
         category: 'new_destination',

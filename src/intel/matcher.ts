@@ -1,6 +1,7 @@
 import { ipv6BytesToString, parseIpv6 } from '../common/addr.js';
 import { type IocStore, newTypeMaps, type TypeMaps } from './ioc-store.js';
 import { IOC_TYPES, type Ioc, type IocType, maskV4 } from './model.js';
+import { BloomBits, SEED, step, strHash, TAG, v4Key } from './prefilter.js';
 
 interface V4Prefix {
   len: number;
@@ -34,6 +35,15 @@ export class Matcher {
   readonly suffix: Map<string, Ioc>;
   readonly exact: Record<ExactType, Map<string, Ioc>>;
   private readonly sizeOf: () => number;
+  /** IPv4 addresses (as /32) and networks, by `v4Key`. */
+  private ipF: BloomBits = new BloomBits(0);
+  /** Prefix lengths of the IPv4 networks, longest first. */
+  private v4Lens: number[] = [];
+  /** Names (domain, HTTP host, SNI) whole, and the "and subdomains" names, tagged apart. */
+  private nameF: BloomBits = new BloomBits(0);
+  private anySuffix = false;
+  /** Every other exact value (URLs, fingerprints, hashes), tagged by kind. */
+  private exactF: BloomBits = new BloomBits(0);
 
   constructor(maps: TypeMaps = newTypeMaps(), size?: () => number) {
     this.v4 = maps.ipv4;
@@ -56,6 +66,75 @@ export class Matcher {
     if (!size) for (const t of IOC_TYPES) n += maps[t].size;
     this.sizeOf = size ?? (() => n);
     this.indexNets(maps.cidr);
+    this.buildFilters(maps);
+  }
+
+  private buildFilters(maps: TypeMaps): void {
+    const ip = new BloomBits(maps.ipv4.size + maps.cidr.size);
+    for (const v of maps.ipv4.keys()) {
+      const a = parseV4(v, 0, v.length);
+      if (a >= 0) ip.add(v4Key(a, 32));
+    }
+    for (const p of this.v4Nets) for (const a of p.map.keys()) ip.add(v4Key(a, p.len));
+    this.v4Lens = this.v4Nets.map((p) => p.len);
+    this.ipF = ip;
+    const names = new BloomBits(
+      maps.domain.size + maps.http_host.size + maps.sni.size + maps.domain_suffix.size,
+    );
+    for (const m of [maps.domain, maps.http_host, maps.sni])
+      for (const v of m.keys()) names.add(strHash(v) ^ TAG.name);
+    for (const v of maps.domain_suffix.keys()) names.add(strHash(v) ^ TAG.suffix);
+    this.anySuffix = maps.domain_suffix.size > 0;
+    this.nameF = names;
+    let ne = 0;
+    for (const t of Object.keys(this.exact) as ExactType[]) ne += this.exact[t].size;
+    const ex = new BloomBits(ne);
+    for (const t of Object.keys(this.exact) as ExactType[]) {
+      const tag = t === 'url' ? TAG.url : TAG.exact;
+      for (const v of this.exact[t].keys()) ex.add(strHash(v) ^ tag);
+    }
+    this.exactF = ex;
+  }
+
+  /** False when no IPv4 indicator (address or network) can match the address. */
+  mayV4(a: number): boolean {
+    if (this.ipF.has(v4Key(a, 32))) return true;
+    const lens = this.v4Lens;
+    for (let i = 0; i < lens.length; i++) {
+      const len = lens[i]!;
+      if (this.ipF.has(v4Key(maskV4(a, len), len))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * False when no domain, HTTP host or TLS server name indicator can match the name (exactly,
+   * or as a subdomain of an "and subdomains" one): one pass over the name, right to left, that
+   * yields the hash of every label suffix on the way. Names the pass does not fold the way the
+   * indicators were normalised (a trailing dot, non-ASCII) are let through.
+   */
+  mayName(s: string): boolean {
+    const n = s.length;
+    if (n === 0) return false;
+    if (s.charCodeAt(n - 1) === 46) return true;
+    const f = this.nameF;
+    const sfx = this.anySuffix;
+    let h = SEED;
+    for (let i = n - 1; i >= 0; i--) {
+      let c = s.charCodeAt(i);
+      if (c === 46) {
+        if (sfx && f.has(h ^ TAG.suffix)) return true;
+      } else if (c >= 65 && c <= 90) c += 32;
+      else if (c > 127) return true;
+      h = step(h, c);
+    }
+    return f.has(h ^ TAG.name) || (sfx && f.has(h ^ TAG.suffix));
+  }
+
+  /** False when no exact-value indicator (fingerprint, hash; URL with `url`) can equal `v`. */
+  mayExact(v: string, url = false): boolean {
+    for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 127) return true;
+    return this.exactF.has(strHash(v) ^ (url ? TAG.url : TAG.exact));
   }
 
   get size(): number {
@@ -99,6 +178,7 @@ export class Matcher {
     if (s.length === 0) return undefined;
     const a = parseV4(s, 0, s.length);
     if (a >= 0) {
+      if (!this.mayV4(a)) return undefined;
       // records carry canonical dotted quads, the form the indicators are stored in
       if (this.v4.size > 0) {
         const hit = this.v4.get(s);

@@ -2,7 +2,7 @@ import { AlertAggregator, type AlertEmitter, type AnyRecord } from '../common/al
 import type { AlertRecord } from '../schema/alert.js';
 import type { SightingRecord } from '../schema/sighting.js';
 import type { Cond } from '../store/filter.js';
-import type { RecordStore } from '../store/types.js';
+import type { HuntQuery, Rec, RecordStore } from '../store/types.js';
 import { cidrToRange, ipToBigint } from '../store/values.js';
 import { Matcher } from './matcher.js';
 import { type Ioc, isoOrNull } from './model.js';
@@ -91,6 +91,29 @@ export function ipPrefilter(iocs: readonly Ioc[], fields: readonly [string, stri
 }
 
 /**
+ * The hunted addresses and networks as prefixes for a store-side join (`RecordStore.hunt`):
+ * an address is itself (shift 0), a network its first address shifted right by its host bits.
+ * Null when there are none, or one the join cannot express (a /0 of IPv6).
+ */
+export function huntNets(iocs: readonly Ioc[]): HuntQuery['nets'] | null {
+  const nets: { shift: number; net: bigint }[] = [];
+  for (const i of iocs) {
+    if (i.type === 'ipv4' || i.type === 'ipv6') {
+      const v = ipToBigint(i.value);
+      if (v !== null) nets.push({ shift: 0, net: v });
+    } else if (i.type === 'cidr') {
+      const r = cidrToRange(i.value);
+      if (!r) continue;
+      let shift = 0;
+      for (let span = r.hi - r.lo + 1n; span > 1n; span >>= 1n) shift++;
+      if (shift >= 128) return null;
+      nets.push({ shift, net: r.lo >> BigInt(shift) });
+    }
+  }
+  return nets.length > 0 ? nets : null;
+}
+
+/**
  * Search stored history for indicators: every record of the types that can carry them, in the
  * range, through the same matcher as live traffic, with alerts and sightings marked retro.
  * One pass per record type whatever the number of indicators.
@@ -155,24 +178,33 @@ export async function retroHunt(
       progress.state = 'cancelled';
       break;
     }
-    const pre = type === 'flow' || type === 'exported_flow' ? ipPrefilter(iocs, IP_FIELDS[type]!) : null;
-    await store.stream(
-      {
-        type,
-        fields: HUNT_TYPES[type]!,
-        ...(pre ? { filter: pre } : {}),
-        ...(range.after !== undefined ? { after: range.after * 1000 } : {}),
-        ...(range.before !== undefined ? { before: range.before * 1000 } : {}),
-      },
-      (rows) => {
-        for (const r of rows) {
-          (r as AnyRecord).type = type;
-          w.onRecord(r as AnyRecord);
-        }
-        progress.scanned += rows.length;
-        out.progress?.(progress);
-      },
-    );
+    const flowLike = type === 'flow' || type === 'exported_flow';
+    const time = {
+      ...(range.after !== undefined ? { after: range.after * 1000 } : {}),
+      ...(range.before !== undefined ? { before: range.before * 1000 } : {}),
+    };
+    const onRows = (rows: Rec[]): void => {
+      for (const r of rows) {
+        (r as AnyRecord).type = type;
+        w.onRecord(r as AnyRecord);
+      }
+      progress.scanned += rows.length;
+      out.progress?.(progress);
+    };
+    // Flows only carry addresses: the store joins them against the hunted ones when it can.
+    const nets = flowLike && store.hunt ? huntNets(iocs) : null;
+    if (store.hunt && nets) {
+      await store.hunt(
+        { type, fields: HUNT_TYPES[type]!, ipFields: IP_FIELDS[type]!, nets, ...time },
+        onRows,
+      );
+    } else {
+      const pre = flowLike ? ipPrefilter(iocs, IP_FIELDS[type]!) : null;
+      await store.stream(
+        { type, fields: HUNT_TYPES[type]!, ...(pre ? { filter: pre } : {}), ...time },
+        onRows,
+      );
+    }
     progress.types_done++;
     out.progress?.(progress);
   }

@@ -1,5 +1,7 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
 import type { SightingRecord } from '../schema/sighting.js';
+import type { Columnar } from '../store/columnar.js';
+import { columnIndex, rowRecord, strAt } from '../store/columnar-read.js';
 import type { Matcher } from './matcher.js';
 import type { Ioc } from './model.js';
 
@@ -58,8 +60,107 @@ export class IntelWatcher implements RecordWatcher {
 
   onRecord(rec: AnyRecord): void {
     this.counters.records++;
+    if (this.matcher.size === 0) return;
+    this.match(rec, this.matcher);
+  }
+
+  /**
+   * A batch in column form: each distinct address or name of the batch (one dictionary entry)
+   * is looked up once, and only a row with a hit is made into a record and matched whole, by
+   * the same code as `onRecord`, so both paths raise the same alerts and sightings.
+   */
+  onColumns(type: string, c: Columnar): void {
+    const n = c.rows.length;
+    this.counters.records += n;
     const m = this.matcher;
-    if (m.size === 0) return;
+    if (m.size === 0 || n === 0) return;
+    const ix = columnIndex(c);
+    const dl = c.dict.length;
+    const ns = c.str.length;
+    // per dictionary entry: 0 not looked up yet, 1 no hit, 2 hit
+    const memo = (test: (v: string) => boolean) => {
+      const state = new Uint8Array(dl);
+      return (i: number, j: number): boolean => {
+        if (j < 0) return false;
+        const d = c.s[i * ns + j]!;
+        if (d < 0) return false;
+        let st = state[d]!;
+        if (st === 0) {
+          const v = c.dict[d]!;
+          st = v !== '' && test(v) ? 2 : 1;
+          state[d] = st;
+        }
+        return st === 2;
+      };
+    };
+    const checks: ((i: number) => boolean)[] = [];
+    switch (type) {
+      case 'flow':
+      case 'exported_flow': {
+        const flow = type === 'flow';
+        const a = ix.str(flow ? 'client_ip' : 'src_ip');
+        const b = ix.str(flow ? 'server_ip' : 'dst_ip');
+        const ip = memo((v) => m.matchIp(v) !== undefined);
+        checks.push((i) => ip(i, a) || ip(i, b));
+        break;
+      }
+      case 'dns': {
+        const q = ix.str('query');
+        const name = memo((v) => nameHit(m, v));
+        checks.push((i) => name(i, q));
+        const answers = c.json?.answers;
+        if (answers) checks.push((i) => answersHit(m, answers.get(i)));
+        break;
+      }
+      case 'http': {
+        const h = ix.str('host');
+        const host = memo((v) => hostHit(m, stripPort(v), m.exact.http_host));
+        checks.push((i) => host(i, h));
+        if (m.exact.url.size > 0) {
+          const u = ix.str('uri');
+          checks.push((i) => {
+            const uri = strAt(c, i, u);
+            return uri !== null && uri !== '' && urlHit(m, strAt(c, i, h), uri) !== undefined;
+          });
+        }
+        break;
+      }
+      case 'tls': {
+        const s = ix.str('sni');
+        const sni = memo((v) => hostHit(m, v, m.exact.sni));
+        checks.push((i) => sni(i, s));
+        for (const f of ['ja3', 'ja3s', 'ja4', 'cert_sha256', 'cert_sha1'] as const) {
+          const map = m.exact[f];
+          if (map.size === 0) continue;
+          const t = memo((v) => exactHit(m, map, v));
+          const j = ix.str(f);
+          checks.push((i) => t(i, j));
+        }
+        break;
+      }
+      default: {
+        if (m.exact.file_hash.size === 0) return;
+        const map = m.exact.file_hash;
+        const t = memo((v) => exactHit(m, map, v));
+        for (const f of FILE_HASH_FIELDS) {
+          const j = ix.str(f);
+          if (j >= 0) checks.push((i) => t(i, j));
+        }
+      }
+    }
+    if (checks.length === 0) return;
+    for (let k = 0; k < n; k++) {
+      const i = c.rows[k]!;
+      for (let x = 0; x < checks.length; x++) {
+        if (checks[x]!(i)) {
+          this.match(rowRecord(c, i, type) as AnyRecord, m);
+          break;
+        }
+      }
+    }
+  }
+
+  private match(rec: AnyRecord, m: Matcher): void {
     switch (rec.type) {
       case 'flow':
       case 'exported_flow': {
@@ -79,22 +180,15 @@ export class IntelWatcher implements RecordWatcher {
       case 'dns': {
         const q = rec.query as string | null;
         const client = rec.client_ip as string | null;
-        if (q) {
+        if (q && m.mayName(q)) {
           const hit = m.matchDomain(q);
           if (hit) this.hit(hit, rec, 'query', q, client);
         }
         const ans = rec.answers;
         if (Array.isArray(ans)) {
-          for (const a of ans as { type_name?: string; data?: unknown }[]) {
-            if (typeof a?.data !== 'string') continue;
-            const t = a.type_name;
-            const hit =
-              t === 'A' || t === 'AAAA'
-                ? m.matchIp(a.data)
-                : t === 'CNAME' || t === 'PTR' || t === 'NS' || t === 'MX'
-                  ? m.matchDomain(a.data.replace(/^\d+ /, ''))
-                  : undefined;
-            if (hit) this.hit(hit, rec, 'answers', a.data, client);
+          for (const a of ans as DnsAnswer[]) {
+            const hit = answerHit(m, a);
+            if (hit) this.hit(hit, rec, 'answers', a.data as string, client);
           }
         }
         return;
@@ -103,17 +197,13 @@ export class IntelWatcher implements RecordWatcher {
         const host = rec.host as string | null;
         const client = rec.client_ip as string | null;
         if (host) {
-          const bare = stripPort(host);
-          const hit = m.matchDomain(bare) ?? m.exact.http_host.get(bare.toLowerCase());
+          const hit = hostMatch(m, stripPort(host), m.exact.http_host);
           if (hit) this.hit(hit, rec, 'host', host, client);
         }
         const uri = rec.uri as string | null;
         if (uri && m.exact.url.size > 0) {
-          const key = urlKey(host, uri);
-          if (key) {
-            const hit = m.exact.url.get(key) ?? m.exact.url.get(key.replace(/\?.*$/, ''));
-            if (hit) this.hit(hit, rec, 'uri', uri, client);
-          }
+          const hit = urlHit(m, host, uri);
+          if (hit) this.hit(hit, rec, 'uri', uri, client);
         }
         return;
       }
@@ -121,30 +211,30 @@ export class IntelWatcher implements RecordWatcher {
         const client = rec.client_ip as string | null;
         const sni = rec.sni as string | null;
         if (sni) {
-          const hit = m.matchDomain(sni) ?? m.exact.sni.get(sni.toLowerCase());
+          const hit = hostMatch(m, sni, m.exact.sni);
           if (hit) this.hit(hit, rec, 'sni', sni, client);
         }
-        this.exact(m.exact.ja3, rec, 'ja3', client);
-        this.exact(m.exact.ja3s, rec, 'ja3s', client);
-        this.exact(m.exact.ja4, rec, 'ja4', client);
-        this.exact(m.exact.cert_sha256, rec, 'cert_sha256', client);
-        this.exact(m.exact.cert_sha1, rec, 'cert_sha1', client);
+        this.exact(m, m.exact.ja3, rec, 'ja3', client);
+        this.exact(m, m.exact.ja3s, rec, 'ja3s', client);
+        this.exact(m, m.exact.ja4, rec, 'ja4', client);
+        this.exact(m, m.exact.cert_sha256, rec, 'cert_sha256', client);
+        this.exact(m, m.exact.cert_sha1, rec, 'cert_sha1', client);
         return;
       }
       default:
         // records that carry a file hash (none of the sensor's today; third-party events may)
         if (m.exact.file_hash.size > 0) {
-          for (const f of ['sha256', 'sha1', 'md5', 'file_sha256', 'file_md5']) {
-            this.exact(m.exact.file_hash, rec, f, (rec.client_ip ?? rec.src_ip ?? null) as string | null);
+          for (const f of FILE_HASH_FIELDS) {
+            this.exact(m, m.exact.file_hash, rec, f, (rec.client_ip ?? rec.src_ip ?? null) as string | null);
           }
         }
     }
   }
 
-  private exact(map: Map<string, Ioc>, rec: AnyRecord, field: string, host: string | null): void {
+  private exact(m: Matcher, map: Map<string, Ioc>, rec: AnyRecord, field: string, host: string | null): void {
     if (map.size === 0) return;
     const v = rec[field];
-    if (typeof v !== 'string' || v === '') return;
+    if (typeof v !== 'string' || v === '' || !m.mayExact(v)) return;
     const hit = map.get(v.toLowerCase());
     if (hit) this.hit(hit, rec, field, v, host);
   }
@@ -215,6 +305,55 @@ export class IntelWatcher implements RecordWatcher {
   }
 
   finish(): void {}
+}
+
+const FILE_HASH_FIELDS = ['sha256', 'sha1', 'md5', 'file_sha256', 'file_md5'] as const;
+
+interface DnsAnswer {
+  type_name?: string;
+  data?: unknown;
+}
+
+// One definition of "this value hits" per kind of field, shared by the record and column paths.
+
+const nameHit = (m: Matcher, v: string): boolean => m.mayName(v) && m.matchDomain(v) !== undefined;
+
+function hostMatch(m: Matcher, bare: string, exact: Map<string, Ioc>): Ioc | undefined {
+  if (!m.mayName(bare)) return undefined;
+  return m.matchDomain(bare) ?? exact.get(bare.toLowerCase());
+}
+
+const hostHit = (m: Matcher, bare: string, exact: Map<string, Ioc>): boolean =>
+  hostMatch(m, bare, exact) !== undefined;
+
+const exactHit = (m: Matcher, map: Map<string, Ioc>, v: string): boolean =>
+  m.mayExact(v) && map.get(v.toLowerCase()) !== undefined;
+
+function answerHit(m: Matcher, a: DnsAnswer | null | undefined): Ioc | undefined {
+  if (typeof a?.data !== 'string') return undefined;
+  const t = a.type_name;
+  if (t === 'A' || t === 'AAAA') return m.matchIp(a.data);
+  if (t === 'CNAME' || t === 'PTR' || t === 'NS' || t === 'MX') {
+    const d = a.data.replace(/^\d+ /, '');
+    return m.mayName(d) ? m.matchDomain(d) : undefined;
+  }
+  return undefined;
+}
+
+function answersHit(m: Matcher, ans: unknown): boolean {
+  if (!Array.isArray(ans)) return false;
+  for (const a of ans as DnsAnswer[]) if (answerHit(m, a)) return true;
+  return false;
+}
+
+function urlHit(m: Matcher, host: string | null, uri: string): Ioc | undefined {
+  const key = urlKey(host, uri);
+  if (!key) return undefined;
+  const bare = key.replace(/\?.*$/, '');
+  return (
+    (m.mayExact(key, true) ? m.exact.url.get(key) : undefined) ??
+    (bare !== key && m.mayExact(bare, true) ? m.exact.url.get(bare) : undefined)
+  );
 }
 
 function stripPort(h: string): string {

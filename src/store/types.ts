@@ -92,6 +92,18 @@ export interface StoreStats {
   droppedPartitions: number;
 }
 
+/**
+ * A retro-hunt's question: rows of one type in a time range where one of `ipFields` holds a
+ * hunted address or falls in a hunted network. A network is its prefix, `net` = address >>
+ * `shift` in the 128-bit form of src/store/values.ts (an address is shift 0); shift < 128.
+ */
+export interface HuntQuery extends TimeRange {
+  type: string;
+  fields: readonly string[];
+  ipFields: readonly string[];
+  nets: readonly { shift: number; net: bigint }[];
+}
+
 export interface RecordStore {
   readonly backend: string;
   /** Record types this store knows (the registry's list). */
@@ -110,6 +122,11 @@ export interface RecordStore {
     q: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number },
     onRows: (rows: Rec[]) => Promise<void> | void,
   ): Promise<number>;
+  /**
+   * The rows a retro-hunt must look at, joined in the store against the hunted addresses and
+   * networks (newest first, as `stream`). Stores without it are scanned with `stream`.
+   */
+  hunt?(q: HuntQuery, onRows: (rows: Rec[]) => Promise<void> | void): Promise<number>;
   /** Write matching records as a Parquet file (when the backend can). */
   exportParquet?(q: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number }, path: string): Promise<number>;
   count(type: string, q: TimeRange & { filter?: Cond | null }): Promise<number>;

@@ -35,19 +35,9 @@ export function watchingStore(
         const inner = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
           .appendColumns;
         if (!inner) return undefined;
-        // Watchers read objects: they are made only when there is a watcher to read them.
         return async (type: string, c: Columnar) => {
           const ws = watchers();
-          if (ws.length > 0 && type !== 'alert') {
-            const records = columnarToRecords(c, type);
-            for (const w of ws) {
-              try {
-                for (const r of records) w.onRecord(r as AnyRecord);
-              } catch (e) {
-                onError?.(w, e);
-              }
-            }
-          }
+          if (ws.length > 0 && type !== 'alert') watchColumns(ws, type, c, onError);
           await inner.call(target, type, c);
         };
       }
@@ -55,4 +45,28 @@ export function watchingStore(
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+/**
+ * Show a column batch to the watchers: those that read columns get it as it is; objects are
+ * made (once, shared) only when a watcher without a column path is there to read them.
+ */
+export function watchColumns(
+  ws: readonly RecordWatcher[],
+  type: string,
+  c: Columnar,
+  onError?: (w: RecordWatcher, e: unknown) => void,
+): void {
+  let records: ReturnType<typeof columnarToRecords> | null = null;
+  for (const w of ws) {
+    try {
+      if (w.onColumns) w.onColumns(type, c);
+      else {
+        records ??= columnarToRecords(c, type);
+        for (const r of records) w.onRecord(r as AnyRecord);
+      }
+    } catch (e) {
+      onError?.(w, e);
+    }
+  }
 }
