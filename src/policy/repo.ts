@@ -160,7 +160,7 @@ export class PolicyRepo {
     const byId = new Map(doc.edges.map((e) => [e.id, e]));
     for (const c of changes) {
       const e = byId.get(c.edge);
-      if (!e) throw new UserError(422, `no edge '${c.edge.slice(0, 128)}' in proposal ${id}`);
+      if (!e) throw new UserError(409, `no edge '${c.edge.slice(0, 128)}' in proposal ${id}`);
       e.status = c.status;
       e.reviewed_by = actor;
       e.reviewed_at = now.toISOString();
@@ -200,8 +200,8 @@ export class PolicyRepo {
 function applyGroupOp(doc: PolicyDoc, op: GroupOp): void {
   const find = (gid: string): PolicyGroup => {
     const g = doc.groups.find((x) => x.id === gid);
-    // 422, not 404: the proposal exists; the body names a group it does not have.
-    if (!g) throw new UserError(422, `no group '${gid.slice(0, 64)}' in this proposal`);
+    // 409, not 404: the proposal exists; the body names a group it does not have (now).
+    if (!g) throw new UserError(409, `no group '${gid.slice(0, 64)}' in this proposal`);
     return g;
   };
   switch (op.op) {

@@ -389,7 +389,7 @@ describe('no self-approval compares people, whatever credential they use', () =>
     assert.equal(made.status, 201);
     const token = (await bearer('POST', '/api/v1/tokens', h.admin, { role: 'admin', user: 'carol' })).json
       .token as string;
-    const up = await bearer('POST', '/api/v1/captures', token, trafficPcap(benign(1, T0, 2, true)));
+    const up = await bearer('POST', '/api/v1/captures?wait=true', token, trafficPcap(benign(1, T0, 2, true)));
     assert.equal(up.status, 201, up.text);
     const p = await bearer('POST', '/api/v1/policy/proposals', token, {
       after: new Date(T0 * 1000).toISOString(),

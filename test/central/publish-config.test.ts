@@ -103,7 +103,7 @@ describe('sensor → Kafka → central from config keys', { skip: kafka && ch ? 
     });
     const sensor = await start('s1', { sensor: 's1', publish: { kafka: bus } });
     for (const f of ['tcp-retransmissions-http.pcap', 'dns-udp-many-types-nxdomain.pcap']) {
-      const res = await fetch(`${sensor.p.url}/api/v1/captures`, {
+      const res = await fetch(`${sensor.p.url}/api/v1/captures?wait=true`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sensor.token}`, 'content-type': 'application/octet-stream' },
         body: readFileSync(join(PCAPS, f)),

@@ -101,7 +101,7 @@ async function sensor(root: string, name: string, capture: string): Promise<Sens
   const tb = await t.text();
   assert.equal(t.status, 201, tb);
   const analyst = String((JSON.parse(tb) as { token: string }).token);
-  const up = await fetch(`${url}/api/v1/captures`, {
+  const up = await fetch(`${url}/api/v1/captures?wait=true`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/octet-stream' },
     body: readFileSync(join(PCAPS, capture)),

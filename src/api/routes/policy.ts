@@ -195,7 +195,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ApiContext, deps: Policy
           },
           { additionalProperties: false },
         ),
-        response: { 200: Doc, 400: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema },
+        response: { 200: Doc, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req) => {
@@ -254,7 +254,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ApiContext, deps: Policy
           },
           { additionalProperties: false },
         ),
-        response: { 200: Doc, 400: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema },
+        response: { 200: Doc, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req) => {
