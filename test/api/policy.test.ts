@@ -66,7 +66,11 @@ describe('policy API: propose, review, approve, then violations', () => {
     const bad = await call('PATCH', `/api/v1/policy/proposals/${proposal.id}/edges`, h.admin, {
       changes: [{ edge: 'nope', status: 'approved' }],
     });
-    assert.equal(bad.status, 409, 'an edge the proposal does not have conflicts with its state; the proposal exists');
+    assert.equal(
+      bad.status,
+      409,
+      'an edge the proposal does not have conflicts with its state; the proposal exists',
+    );
     assert.equal(
       (await call('POST', `/api/v1/policy/proposals/${proposal.id}/approve`, h.analyst)).status,
       403,
