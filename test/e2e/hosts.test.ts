@@ -105,6 +105,7 @@ describe('host OS and names (API and console, chromium)', { skip }, () => {
   it('console: the host page shows the OS with its evidence and the names with first/last seen', async () => {
     const h = await api('10.2.0.101');
     await page.goto(product.url);
+    await page.click('button:has-text("Sign in with an API token instead")');
     await page.fill('#token', admin);
     await page.click('button[type=submit]');
     await page.getByTestId('role').waitFor();

@@ -38,6 +38,7 @@ describe('uploads console (e2e, chromium)', { skip }, () => {
     const p = await ctx.newPage();
     p.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
     await p.goto(h.base);
+    await p.click('button:has-text("Sign in with an API token instead")');
     await p.fill('#token', token);
     await p.click('button[type=submit]');
     assert.equal(await p.getByTestId('role').textContent(), role);
