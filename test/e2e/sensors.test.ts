@@ -77,37 +77,49 @@ async function sensor(root: string, name: string, capture: string): Promise<Sens
     out += d;
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  let admin = '';
-  for (;;) {
-    admin = /vt_[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '';
-    if (admin) {
-      const ok = await fetch(`${url}/api/v1/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
+  // A sensor that fails to come up must not outlive the test (the runner would wait for it).
+  try {
+    return await ready();
+  } catch (e) {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
     }
-    if (proc.exitCode !== null || Date.now() > deadline)
-      throw new Error(`sensor ${name} did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 200));
+    throw e;
   }
-  const auth = { authorization: `Bearer ${admin}` };
-  const t = await fetch(`${url}/api/v1/tokens`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ role: 'analyst', name: 'central' }),
-  });
-  const tb = await t.text();
-  assert.equal(t.status, 201, tb);
-  const analyst = String((JSON.parse(tb) as { token: string }).token);
-  const up = await fetch(`${url}/api/v1/captures?wait=true`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/octet-stream' },
-    body: readFileSync(join(PCAPS, capture)),
-  });
-  assert.equal(up.status, 201, await up.text());
-  return { name, url, admin, analyst, proc, exited };
+  async function ready() {
+    const deadline = Date.now() + 60_000;
+    let admin = '';
+    for (;;) {
+      admin = /vt_[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '';
+      if (admin) {
+        const ok = await fetch(`${url}/api/v1/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+      }
+      if (proc.exitCode !== null || Date.now() > deadline)
+        throw new Error(`sensor ${name} did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const auth = { authorization: `Bearer ${admin}` };
+    const t = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'analyst', name: 'central' }),
+    });
+    const tb = await t.text();
+    assert.equal(t.status, 201, tb);
+    const analyst = String((JSON.parse(tb) as { token: string }).token);
+    const up = await fetch(`${url}/api/v1/captures?wait=true`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: readFileSync(join(PCAPS, capture)),
+    });
+    assert.equal(up.status, 201, await up.text());
+    return { name, url, admin, analyst, proc, exited };
+  }
 }
 
 describe('sensors page of a central (e2e, chromium)', { skip }, () => {
