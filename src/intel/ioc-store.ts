@@ -251,7 +251,8 @@ export function mergeTwo(a: Ioc, b: Ioc): Ioc {
       Number.isNaN(a.valid_until) || Number.isNaN(b.valid_until)
         ? Number.NaN
         : Math.max(a.valid_until, b.valid_until),
-    sources: union(a.sources, b.sources),
+    // Sorted: the feeds' pull order (concurrent) must not change what an alert says.
+    sources: [...union(a.sources, b.sources)].sort(),
     tags: union(a.tags, b.tags),
     description: a.description ?? b.description,
     references: union(a.references, b.references),

@@ -114,7 +114,7 @@ test('feeds load, match planted traffic, and a broken feed keeps its previous in
     assert.deepEqual(a.indicator, {
       type: 'ipv4',
       value: '203.0.113.7',
-      sources: ['list', 'csv'],
+      sources: ['csv', 'list'],
       confidence: 90,
     });
 
