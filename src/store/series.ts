@@ -63,3 +63,48 @@ export function seriesFromParts(parts: Iterable<SeriesPart>, sq: SeriesQuery, un
     })),
   };
 }
+
+/** One bucket of one group of a quantile (or max) series: the value and the flows it measured. */
+export interface StatPart {
+  bucket: number;
+  group: string | null;
+  value: number;
+  n: number;
+}
+
+/**
+ * A quantile (or max) series from per-bucket values, the same for every backend: groups ranked
+ * by the flows they measured. A quantile of "the rest" cannot be made from the groups'
+ * quantiles, so there is no "other" group.
+ */
+export function statSeriesFromParts(
+  parts: Iterable<StatPart>,
+  sq: SeriesQuery,
+  stat: NonNullable<SeriesQuery['stat']>,
+  unit: string,
+): Series {
+  const groups = new Map<string | null, { n: number; at: Map<number, number> }>();
+  const buckets = new Set<number>();
+  for (const p of parts) {
+    buckets.add(p.bucket);
+    const e = groups.get(p.group) ?? { n: 0, at: new Map<number, number>() };
+    e.n += p.n;
+    e.at.set(p.bucket, p.value);
+    groups.set(p.group, e);
+  }
+  const top = [...groups.entries()].sort((x, y) => y[1].n - x[1].n).slice(0, sq.groups ?? 10);
+  const all = [...buckets].sort((a, b) => a - b);
+  return {
+    metric: sq.metric,
+    stat,
+    step: sq.step,
+    unit,
+    series: top.map(([group, e]) => ({
+      group,
+      points: all.map((b): [string, number | null] => {
+        const v = e.at.get(b);
+        return [microsToIso(b), v === undefined ? null : Number(v.toPrecision(9))];
+      }),
+    })),
+  };
+}

@@ -4,7 +4,7 @@ import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import { type Columnar, columnarToRecords } from '../columnar.js';
 import type { Coded, Cond } from '../filter.js';
-import { seriesFromParts } from '../series.js';
+import { seriesFromParts, statSeriesFromParts } from '../series.js';
 import type {
   ListQuery,
   Page,
@@ -606,33 +606,16 @@ export class ClickHouseStore implements RecordStore {
     const got = await rows(this.q, sql, this.opts);
     if (got.length > MAX_GROUP_ROWS)
       throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
-    const groups = new Map<string | null, { n: number; at: Map<number, number> }>();
-    const buckets = new Set<number>();
-    for (const r of got) {
-      const b = Number(r[0]);
-      buckets.add(b);
+    const parts = got.map((r) => {
       const key = g ? fromText(gt, r[1] ?? null) : null;
-      const k = key === null ? null : String(key);
-      const e = groups.get(k) ?? { n: 0, at: new Map<number, number>() };
-      e.n += Number(r[g ? 3 : 2]);
-      e.at.set(b, Number(r[g ? 2 : 1]));
-      groups.set(k, e);
-    }
-    const top = [...groups.entries()].sort((x, y) => y[1].n - x[1].n).slice(0, sq.groups ?? 10);
-    const all = [...buckets].sort((a, b) => a - b);
-    return {
-      metric: sq.metric,
-      stat,
-      step: sq.step,
-      unit: METRIC_SQL[sq.metric].unit,
-      series: top.map(([group, e]) => ({
-        group,
-        points: all.map((b): [string, number | null] => {
-          const v = e.at.get(b);
-          return [microsToIso(b), v === undefined ? null : Number(v.toPrecision(9))];
-        }),
-      })),
-    };
+      return {
+        bucket: Number(r[0]),
+        group: key === null ? null : String(key),
+        value: Number(r[g ? 2 : 1]),
+        n: Number(r[g ? 3 : 2]),
+      };
+    });
+    return statSeriesFromParts(parts, sq, stat, METRIC_SQL[sq.metric].unit);
   }
 
   async top(tq: TopQuery): Promise<TopRow[]> {
