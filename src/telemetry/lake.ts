@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  copyFileSync,
+  createReadStream,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -11,6 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../common/metrics.js';
@@ -59,6 +62,22 @@ export interface PartitionManifest {
 /** The lake's layout version; docs/lake.md says what changes it. */
 export const LAKE_SCHEMA = 1;
 const HOUR = 3_600_000;
+
+/** What `put` writes: a file (streamed) or a small buffer, with its size and MD5 (base64). */
+type PutSource = { path: string; bytes: number; md5: string } | { body: Buffer; bytes: number; md5: string };
+
+/** Size, SHA-256 (hex) and MD5 (base64) of a file, read as a stream. */
+async function fileSums(path: string): Promise<{ bytes: number; sha256: string; md5: string }> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    sha.update(chunk);
+    md5.update(chunk);
+    bytes += chunk.length;
+  }
+  return { bytes, sha256: sha.digest('hex'), md5: md5.digest('base64') };
+}
 
 /**
  * Every record type exported continuously as Parquet in Hive-style partitions
@@ -207,16 +226,18 @@ export class LakeExporter {
       written: new Date(this.now()).toISOString(),
     };
     if (rows > 0) {
-      const body = readFileSync(tmp);
+      // Streamed from the file the store wrote: an hour of flows can be larger than memory.
+      const sums = await fileSums(tmp);
       manifest.file = 'part-0.parquet';
-      manifest.bytes = body.length;
-      manifest.sha256 = createHash('sha256').update(body).digest('hex');
-      await this.put(`${part}/part-0.parquet`, body, 'application/vnd.apache.parquet');
+      manifest.bytes = sums.bytes;
+      manifest.sha256 = sums.sha256;
+      await this.put(`${part}/part-0.parquet`, { path: tmp, ...sums }, 'application/vnd.apache.parquet');
     }
     rmSync(tmp, { force: true });
+    const body = Buffer.from(`${JSON.stringify(manifest)}\n`);
     await this.put(
       `${part}/_manifest.json`,
-      Buffer.from(`${JSON.stringify(manifest)}\n`),
+      { body, bytes: body.length, md5: createHash('md5').update(body).digest('base64') },
       'application/json',
     );
     this.counters.partitions++;
@@ -225,16 +246,17 @@ export class LakeExporter {
   }
 
   /** Write one object whole: a synced temp file renamed into place, or one S3 PUT. */
-  private async put(key: string, body: Buffer, contentType: string): Promise<void> {
+  private async put(key: string, src: PutSource, contentType: string): Promise<void> {
     const t = this.cfg.target;
     if (t.kind === 'dir') {
       const path = join(t.path, key);
       mkdirSync(dirname(path), { recursive: true });
       // A fixed name: a write killed half-way is overwritten by the retry, never left behind.
       const tmp = join(dirname(path), `.${key.slice(key.lastIndexOf('/') + 1)}.tmp`);
-      const fd = openSync(tmp, 'w');
+      if ('path' in src) copyFileSync(src.path, tmp);
+      else writeFileSync(tmp, src.body);
+      const fd = openSync(tmp, 'r+');
       try {
-        writeFileSync(fd, body);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
@@ -253,9 +275,10 @@ export class LakeExporter {
       new PutObjectCommand({
         Bucket: t.bucket,
         Key: prefix + key,
-        Body: body,
+        Body: 'path' in src ? createReadStream(src.path) : src.body,
+        ContentLength: src.bytes,
         ContentType: contentType,
-        ContentMD5: createHash('md5').update(body).digest('base64'),
+        ContentMD5: src.md5,
       }),
     );
   }
