@@ -9,14 +9,14 @@
  * them, fails under CI=true.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../support/fixtures.js';
+import { capture, missingTools, nsPair, sleep } from './netns-kit.js';
 
-const CI = process.env.CI === 'true';
 const TOOLS: [string, string][] = [
   ['ip', 'iproute2'],
   ['iodine', 'iodine'],
@@ -24,70 +24,21 @@ const TOOLS: [string, string][] = [
   ['tcpdump', 'tcpdump'],
 ];
 
-function missing(): string | false {
-  const gone = TOOLS.filter(([b]) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
-  if (process.getuid?.() === 0 && !existsSync('/dev/net/tun')) {
-    // the tunnel device node is missing in some containers: make it (root may)
-    spawnSync('mkdir', ['-p', '/dev/net']);
-    spawnSync('mknod', ['/dev/net/tun', 'c', '10', '200']);
-  }
-  const why = [
-    ...(process.getuid?.() === 0 ? [] : ['root (network namespaces)']),
-    ...(existsSync('/dev/net/tun') ? [] : ['/dev/net/tun (the tun driver)']),
-    ...gone.map(([b, p]) => `${b} (Debian package ${p})`),
-  ];
-  if (why.length === 0) return false;
-  const msg = `needs ${why.join(', ')}`;
-  if (CI) throw new Error(`CI=true and ${msg}`);
-  return msg;
-}
-
-const sh = (cmd: string[]): void => {
-  const r = spawnSync(cmd[0] ?? '', cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr || r.error?.message}`);
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 test('iodine for real: a DNS tunnel between namespaces is a dns_tunnel alert naming the domain and the client', async (t) => {
-  const skip = missing();
+  const skip = missingTools(TOOLS, { tun: true });
   if (skip) return t.skip(skip);
-  const id = `vi${process.pid % 100_000}`;
-  const [C, S] = [`${id}c`, `${id}s`];
   const [client, server] = ['10.215.0.1', '10.215.0.2'];
   const domain = 'exfil-tunnel.test';
   const dir = mkdtempSync(join(tmpdir(), 'vantage-iodine-'));
-  const procs: ChildProcess[] = [];
+  const pair = nsPair(`vi${process.pid % 100_000}`, client, server);
+  const [C, S] = [pair.a, pair.b];
+  const procs = pair.procs;
   t.after(() => {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-    spawnSync('ip', ['netns', 'del', C]);
-    spawnSync('ip', ['netns', 'del', S]);
+    pair.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  sh(['ip', 'netns', 'add', C]);
-  sh(['ip', 'netns', 'add', S]);
-  sh(['ip', 'link', 'add', `${id}x`, 'netns', C, 'type', 'veth', 'peer', 'name', `${id}y`, 'netns', S]);
-  for (const [ns, dev, addr] of [
-    [C, `${id}x`, client],
-    [S, `${id}y`, server],
-  ] as const) {
-    sh(['ip', '-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
-    sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
-    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  }
   const pcap = join(dir, 'server.pcap');
-  const dump = spawn(
-    'ip',
-    ['netns', 'exec', S, 'tcpdump', '-i', `${id}y`, '-n', '-w', pcap, '-U', 'udp port 53'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  procs.push(dump);
-  let dumpErr = '';
-  dump.stderr?.on('data', (b) => {
-    dumpErr += String(b);
-  });
-  for (let i = 0; i < 100 && !dumpErr.includes('listening'); i++) await sleep(50);
+  const dump = await capture(pair, S, pair.devB, pcap, ['udp port 53']);
   // -c: accept the client whatever its source address; the tunnel network is 10.53.7.0/27
   const iodined = spawn(
     'ip',
@@ -157,9 +108,7 @@ test('iodine for real: a DNS tunnel between namespaces is a dns_tunnel alert nam
   await Promise.race([done, sleep(30_000)]);
   assert.equal(got.replace('ready\n', ''), String(size), 'every byte crossed the tunnel');
   await sleep(300);
-  const exited = new Promise((r) => dump.once('exit', r));
-  dump.kill('SIGINT');
-  await exited;
+  await dump.stop();
 
   const out = spawnSync(
     process.execPath,
