@@ -198,11 +198,13 @@ export function readName(buf: Buffer, msg: number, end: number, pos: number): st
     }
     pos = e;
   }
-  return n === 0 ? '<Root>' : out.toString('latin1', 0, n);
+  return n === 0 ? '<Root>' : NAME_OUT_TEXT.latin1Slice(0, n);
 }
 
 /** A name is at most 255 wire bytes; escaped as \DDD each byte takes 4 characters. */
 const NAME_OUT = Buffer.alloc(4 * 256);
+/** Buffer's own latin1 decoder, without `toString`'s argument handling on every name. */
+const NAME_OUT_TEXT = NAME_OUT as unknown as { latin1Slice(start: number, end: number): string };
 
 /** One resource record as records carry it. `data` is the RDATA in presentation form. */
 export interface DnsAnswer {
