@@ -2,7 +2,7 @@ import { isoMs } from '../common/alerts.js';
 import { BoundedMap, Hll } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { registeredDomain } from './domain.js';
-import { entropy } from './stats.js';
+import { entropySkipping } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -38,6 +38,12 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
   const counters = { queries: 0, alerts: 0, evicted: 0, allowed: 0 };
   const W = cfg.windowSec * 1000;
   const allowDomains = cfg.allowDomains.map((d) => d.toLowerCase());
+  const allowSuffixes = allowDomains.map((d) => `.${d}`);
+  const allowedName = (name: string, domain: string): boolean => {
+    for (let i = 0; i < allowDomains.length; i++)
+      if (domain === allowDomains[i] || name.endsWith(allowSuffixes[i]!)) return true;
+    return false;
+  };
   const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
     counters.evicted++;
     decide(k, p);
@@ -109,7 +115,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       counters.queries++;
       const name = q.toLowerCase();
       const domain = registeredDomain(name);
-      if (ctx.allowed(src) || allowDomains.some((d) => domain === d || name.endsWith(`.${d}`))) {
+      if (ctx.allowed(src) || allowedName(name, domain)) {
         counters.allowed++;
         return;
       }
@@ -133,10 +139,21 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
           p.small = null;
         }
       }
-      const flat = sub.replaceAll('.', '');
-      p.lenSum += flat.length;
-      p.entSum += entropy(flat);
-      for (const l of sub.split('.')) if (l.length > p.maxLabel) p.maxLabel = l.length;
+      // The subdomain's characters without its dots, and its longest label, read in one pass.
+      let flatLen = 0;
+      let labelLen = 0;
+      for (let i = 0; i < sub.length; i++) {
+        if (sub.charCodeAt(i) === 46) {
+          if (labelLen > p.maxLabel) p.maxLabel = labelLen;
+          labelLen = 0;
+        } else {
+          flatLen++;
+          labelLen++;
+        }
+      }
+      if (labelLen > p.maxLabel) p.maxLabel = labelLen;
+      p.lenSum += flatLen;
+      p.entSum += entropySkipping(sub, 46);
       const qt = typeof r.qtype === 'number' ? r.qtype : 0;
       const qn = typeof r.qtype_name === 'string' ? r.qtype_name : String(qt);
       if (p.qtypes.has(qn) || p.qtypes.size < 8) p.qtypes.set(qn, (p.qtypes.get(qn) ?? 0) + 1);
@@ -148,7 +165,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       }
       p.answerBytes += ab;
       if (ab >= cfg.largeAnswerBytes) p.large++;
-      if (p.samples.length < 5 && flat.length >= 16) p.samples.push(name);
+      if (p.samples.length < 5 && flatLen >= 16) p.samples.push(name);
       if (typeof r.flow_id === 'number' && p.flowIds.length < 5) p.flowIds.push(r.flow_id);
       if (p.raised === 0 && (p.queries & 31) === 0) decide(k, p);
     },

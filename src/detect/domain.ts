@@ -5,13 +5,15 @@ const SLD_SUFFIX = new Set(['co', 'com', 'net', 'org', 'gov', 'ac', 'edu', 'ne',
 
 /** The registered domain of a name (example.com, example.co.uk): what a tunnel or DGA owns. */
 export function registeredDomain(name: string): string {
-  const n = name.endsWith('.') ? name.slice(0, -1) : name;
-  const labels = n.toLowerCase().split('.');
-  if (labels.length <= 2) return labels.join('.');
-  const tld = labels[labels.length - 1] ?? '';
-  const sld = labels[labels.length - 2] ?? '';
-  const take = tld.length === 2 && SLD_SUFFIX.has(sld) ? 3 : 2;
-  return labels.slice(-take).join('.');
+  const n = (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
+  // The last labels found from the end by their dots: no array of labels per name.
+  const d1 = n.lastIndexOf('.');
+  const d2 = d1 > 0 ? n.lastIndexOf('.', d1 - 1) : -1;
+  if (d2 < 0) return n;
+  const take = n.length - d1 - 1 === 2 && SLD_SUFFIX.has(n.slice(d2 + 1, d1)) ? 3 : 2;
+  if (take === 2) return n.slice(d2 + 1);
+  const d3 = d2 > 0 ? n.lastIndexOf('.', d2 - 1) : -1;
+  return d3 < 0 ? n : n.slice(d3 + 1);
 }
 
 /**

@@ -9,6 +9,17 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 let hourText = '';
 let hourMs = 0;
 
+/** `n` decimal digits of `v` from `i` as a number, NaN when one is not a digit. */
+function digits(v: string, i: number, n: number): number {
+  let x = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = v.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return Number.NaN;
+    x = x * 10 + c;
+  }
+  return x;
+}
+
 /** ms since the epoch of an ISO-8601 string (ns digits accepted), NaN when absent or bad. */
 export function tsMs(v: unknown): number {
   if (typeof v === 'number') return v;
@@ -21,27 +32,18 @@ export function tsMs(v: unknown): number {
     v.charCodeAt(v.length - 1) === 90 &&
     v.charCodeAt(19) !== 43
   ) {
-    const d = (i: number, n: number): number => {
-      let x = 0;
-      for (let k = i; k < i + n; k++) {
-        const c = v.charCodeAt(k) - 48;
-        if (c < 0 || c > 9) return Number.NaN;
-        x = x * 10 + c;
-      }
-      return x;
-    };
     // Records arrive in time order: most share the previous one's date and hour, which are
     // then not read again (Date.UTC is most of the cost).
     let base: number;
     if (hourText.length === 13 && v.startsWith(hourText)) base = hourMs;
     else {
-      base = Date.UTC(d(0, 4), d(5, 2) - 1, d(8, 2), d(11, 2));
+      base = Date.UTC(digits(v, 0, 4), digits(v, 5, 2) - 1, digits(v, 8, 2), digits(v, 11, 2));
       if (!Number.isNaN(base)) {
         hourText = v.slice(0, 13);
         hourMs = base;
       }
     }
-    let ms = base + d(14, 2) * 60_000 + d(17, 2) * 1000;
+    let ms = base + digits(v, 14, 2) * 60_000 + digits(v, 17, 2) * 1000;
     if (v.charCodeAt(19) === 46) {
       let scale = 100;
       for (let k = 20; k < v.length - 1 && scale >= 1; k++, scale /= 10) ms += (v.charCodeAt(k) - 48) * scale;

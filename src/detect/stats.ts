@@ -42,6 +42,33 @@ export function dispersion(values: number[], minIqr = 10): Dispersion {
 
 const COUNTS = new Int32Array(256);
 
+/**
+ * `entropy` of `s` with every `skip` character removed, without making that string: the same
+ * counts, summed in the same order, so the same bits.
+ */
+export function entropySkipping(s: string, skip: number): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === skip) continue;
+    COUNTS[c & 255]!++;
+    n++;
+  }
+  if (n === 0) return 0;
+  let h = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === skip) continue;
+    const c = ch & 255;
+    const k = COUNTS[c] ?? 0;
+    if (k === 0) continue;
+    const p = k / n;
+    h -= p * Math.log2(p);
+    COUNTS[c] = 0;
+  }
+  return h;
+}
+
 /** Shannon entropy in bits per character (characters above 255 are folded together). */
 export function entropy(s: string): number {
   const n = s.length;

@@ -147,7 +147,25 @@ export function registrableDomain(host: string): string | null {
   return last2;
 }
 
+/**
+ * Services of the hosts seen last (SNI, Host and DNS names repeat from flow to flow): the
+ * lowercasing, splitting and joining are then done once per host, not once per flow. Emptied
+ * when full: a stream of distinct names costs what it did without the memo.
+ */
+const SERVICE_MEMO_CAP = 8192;
+const serviceMemo = new Map<string, string | null>();
+
 export function serviceOfHost(host: string): string | null {
+  const m = serviceMemo.get(host);
+  if (m !== undefined) return m;
+  const s = serviceOf(host);
+  if (host.length > 255) return s; // longer than any DNS name: not kept
+  if (serviceMemo.size >= SERVICE_MEMO_CAP) serviceMemo.clear();
+  serviceMemo.set(host, s);
+  return s;
+}
+
+function serviceOf(host: string): string | null {
   const d = registrableDomain(host);
   if (d === null) return null;
   const known = BY_DOMAIN[d];

@@ -139,7 +139,10 @@ export function lastNameError(): DnsWeird | null {
  */
 export function readName(buf: Buffer, msg: number, end: number, pos: number): string | null {
   nameError = null;
-  let out = '';
+  // The presentation form is assembled in a reused buffer and made a string once: joining
+  // label strings would build a chain of string pieces per name.
+  const out = NAME_OUT;
+  let n = 0;
   let wire = 0;
   let hops = 0;
   let floor = pos; // a pointer must land strictly before the last place we jumped from
@@ -180,32 +183,28 @@ export function readName(buf: Buffer, msg: number, end: number, pos: number): st
       nameError = 'dns_truncated_rr';
       return null;
     }
-    if (out.length > 0) out += '.';
-    out += label(buf, s, e);
+    if (n > 0) out[n++] = 0x2e;
+    for (let i = s; i < e; i++) {
+      const c = buf[i]!;
+      if (c === 0x2e || c === 0x5c) {
+        out[n++] = 0x5c;
+        out[n++] = c;
+      } else if (c <= 0x20 || c >= 0x7f) {
+        out[n++] = 0x5c;
+        out[n++] = 0x30 + ((c / 100) | 0);
+        out[n++] = 0x30 + (((c / 10) | 0) % 10);
+        out[n++] = 0x30 + (c % 10);
+      } else out[n++] = c;
+    }
     pos = e;
   }
-  return out.length === 0 ? '<Root>' : out;
+  return n === 0 ? '<Root>' : NAME_OUT_TEXT.latin1Slice(0, n);
 }
 
-function label(buf: Buffer, s: number, e: number): string {
-  let plain = true;
-  for (let i = s; i < e; i++) {
-    const c = buf[i]!;
-    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return buf.toString('latin1', s, e);
-  let out = '';
-  for (let i = s; i < e; i++) {
-    const c = buf[i]!;
-    if (c === 0x2e || c === 0x5c) out += `\\${String.fromCharCode(c)}`;
-    else if (c <= 0x20 || c >= 0x7f) out += `\\${String(c).padStart(3, '0')}`;
-    else out += String.fromCharCode(c);
-  }
-  return out;
-}
+/** A name is at most 255 wire bytes; escaped as \DDD each byte takes 4 characters. */
+const NAME_OUT = Buffer.alloc(4 * 256);
+/** Buffer's own latin1 decoder, without `toString`'s argument handling on every name. */
+const NAME_OUT_TEXT = NAME_OUT as unknown as { latin1Slice(start: number, end: number): string };
 
 /** One resource record as records carry it. `data` is the RDATA in presentation form. */
 export interface DnsAnswer {

@@ -15,8 +15,8 @@ import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types
 import {
   CryptoStream,
   decryptInitial,
+  InitialKeyCache,
   type InitialKeys,
-  initialKeys,
   parseLongHeader,
   QUIC_V1,
   walkFrames,
@@ -33,6 +33,9 @@ export interface QuicCounters {
   clientHellos: number;
   serverHellos: number;
   otherVersions: number;
+  /** Initial keys found in the per-connection-id cache instead of derived. */
+  keyCacheHits: number;
+  keyCacheEvictions: number;
 }
 
 /** Client Initial packets read before giving up on a ClientHello. */
@@ -50,13 +53,16 @@ class QuicFlow {
   constructor(
     readonly gen: number,
     private readonly clientKeys: InitialKeys,
-    /** The client's first DCID (a copy: the packet buffer is reused). */
-    private readonly dcid: Buffer,
+    /** The client's first DCID as latin1 text (the packet buffer is reused). */
+    private readonly dcid: string,
   ) {}
   /** The server's keys are derived when its first Initial arrives: many flows never get one. */
-  keys(dir: number): InitialKeys {
+  keys(dir: number, cache: InitialKeyCache): InitialKeys {
     if (dir === 0) return this.clientKeys;
-    this.serverKeys ??= initialKeys(this.dcid, 'server');
+    if (this.serverKeys === null) {
+      const id = Buffer.from(this.dcid, 'latin1');
+      this.serverKeys = cache.get(this.dcid, id, 0, id.length);
+    }
     return this.serverKeys;
   }
 }
@@ -74,6 +80,14 @@ export function createQuicAnalyzer(
     clientHellos: 0,
     serverHellos: 0,
     otherVersions: 0,
+    keyCacheHits: 0,
+    keyCacheEvictions: 0,
+  };
+  const clientKeys = new InitialKeyCache('client');
+  const serverKeys = new InitialKeyCache('server');
+  const countKeys = (): void => {
+    counters.keyCacheHits = clientKeys.hits + serverKeys.hits;
+    counters.keyCacheEvictions = clientKeys.evictions + serverKeys.evictions;
   };
 
   function emit(f: QuicFlow, slot: number, fl: FlowLookup): void {
@@ -84,6 +98,8 @@ export function createQuicAnalyzer(
 
   /** Every Initial packet in a datagram (packets may be coalesced). */
   function readDatagram(f: QuicFlow, p: Packet, dir: number): void {
+    // A direction whose hello is read has nothing more to give: its later Initials carry ACKs.
+    if (dir === 0 ? f.ch !== null : f.sh !== null) return;
     const b = p.buf;
     let off = p.payloadOff;
     const end = p.payloadOff + p.payloadCapLen;
@@ -92,7 +108,8 @@ export function createQuicAnalyzer(
       if (h === null || h.version !== QUIC_V1) return;
       if (h.type === 0) {
         counters.initials++;
-        const plain = decryptInitial(b, off, h, f.keys(dir));
+        const plain = decryptInitial(b, off, h, f.keys(dir, serverKeys));
+        if (dir === 1) countKeys();
         if (plain === null) counters.decryptFailures++;
         else {
           const cs = f.crypto[dir as 0 | 1];
@@ -127,8 +144,9 @@ export function createQuicAnalyzer(
           return false;
         }
         if (h.dcidLen < 8) return false; // RFC 9000 §7.2: a client's first DCID has at least 8 bytes
-        const dcid = Buffer.from(b.subarray(h.dcidOff, h.dcidOff + h.dcidLen));
-        f = new QuicFlow(gen, initialKeys(dcid, 'client'), dcid);
+        const dcid = b.toString('latin1', h.dcidOff, h.dcidOff + h.dcidLen);
+        f = new QuicFlow(gen, clientKeys.get(dcid, b, h.dcidOff, h.dcidLen), dcid);
+        countKeys();
         f.tsSec = p.tsSec;
         f.tsNs = p.tsNs;
         flows.set(slot, f);
@@ -169,6 +187,8 @@ export function createQuicAnalyzer(
     },
     finish(): void {
       flows.clear();
+      clientKeys.clear();
+      serverKeys.clear();
     },
   };
 }

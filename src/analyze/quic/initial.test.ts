@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CryptoStream, initialKeys, readVarint, varintLen, walkFrames } from './initial.js';
+import { CryptoStream, InitialKeyCache, initialKeys, readVarint, varintLen, walkFrames } from './initial.js';
 
 describe('QUIC Initial', () => {
   test('keys from the DCID (RFC 9001 appendix A.1)', () => {
@@ -13,6 +13,25 @@ describe('QUIC Initial', () => {
     assert.equal(s.key.toString('hex'), 'cf3a5331653c364c88f0f379b6067e37');
     assert.equal(s.iv.toString('hex'), '0ac1493ca1905853b0bba03e');
     assert.equal(s.hp.toString('hex'), 'c206b8d9b9f0f37644430b490eeaa314');
+  });
+
+  test('the key cache gives the RFC keys, and drops its oldest id at the cap, counted', () => {
+    const dcid = Buffer.from('ff8394c8f03e515708ff', 'hex');
+    const cache = new InitialKeyCache('server', 2);
+    const id = dcid.toString('latin1', 1, 9);
+    const a = cache.get(id, dcid, 1, 8);
+    assert.equal(a.key.toString('hex'), 'cf3a5331653c364c88f0f379b6067e37');
+    assert.equal(a.hp.toString('hex'), 'c206b8d9b9f0f37644430b490eeaa314');
+    assert.equal(cache.get(id, dcid, 1, 8), a);
+    assert.equal(cache.hits, 1);
+    const other = (n: number): Buffer => Buffer.from([n, 1, 2, 3, 4, 5, 6, 7]);
+    cache.get('x', other(1), 0, 8);
+    cache.get('y', other(2), 0, 8);
+    assert.equal(cache.evictions, 1);
+    assert.equal(cache.size, 2);
+    const again = cache.get(id, dcid, 1, 8);
+    assert.notEqual(again, a, 'derived again after eviction');
+    assert.equal(again.key.toString('hex'), 'cf3a5331653c364c88f0f379b6067e37');
   });
 
   test('variable-length integers (RFC 9000 appendix A.1)', () => {

@@ -3,7 +3,7 @@
  * first Destination Connection ID, so any observer can remove the protection and read the
  * CRYPTO frames that carry the TLS ClientHello and ServerHello.
  */
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 
 export const QUIC_V1 = 0x00000001;
 const INITIAL_SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
@@ -12,6 +12,8 @@ export interface InitialKeys {
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
+  /** The header-protection cipher, made on first use and kept: ECB has no state between blocks. */
+  hpCipher?: Cipher;
 }
 
 function hkdfExtract(salt: Buffer, ikm: Buffer): Buffer {
@@ -39,6 +41,47 @@ export function initialKeys(dcid: Buffer, side: 'client' | 'server'): InitialKey
     iv: expandLabel(secret, 'quic iv', 12),
     hp: expandLabel(secret, 'quic hp', 16),
   };
+}
+
+/**
+ * Initial keys by connection id, bounded (oldest dropped first). A client that retransmits its
+ * Initial, a connection seen twice (two taps, a mirror) or a server's Initials reuse the keys
+ * instead of a dozen HMAC and cipher objects each time.
+ */
+export class InitialKeyCache {
+  private readonly m = new Map<string, InitialKeys>();
+  hits = 0;
+  evictions = 0;
+
+  constructor(
+    private readonly side: 'client' | 'server',
+    private readonly cap = 4096,
+  ) {}
+
+  /** Keys for the connection id in b[off, off + len); `id` is its latin1 text. */
+  get(id: string, b: Buffer, off: number, len: number): InitialKeys {
+    const k = this.m.get(id);
+    if (k !== undefined) {
+      this.hits++;
+      return k;
+    }
+    if (this.m.size >= this.cap) {
+      const oldest = this.m.keys().next();
+      if (!oldest.done) this.m.delete(oldest.value);
+      this.evictions++;
+    }
+    const keys = initialKeys(b.subarray(off, off + len), this.side);
+    this.m.set(id, keys);
+    return keys;
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  clear(): void {
+    this.m.clear();
+  }
 }
 
 /** A QUIC variable-length integer at b[p]; sets `varintLen` (0 when it does not fit before `end`). */
@@ -111,8 +154,12 @@ export function parseLongHeader(b: Buffer, off: number, end: number): LongHeader
 export function decryptInitial(b: Buffer, off: number, h: LongHeader, keys: InitialKeys): Buffer | null {
   const sampleOff = h.pnOff + 4;
   if (sampleOff + 16 > h.end) return null;
-  const ecb = createCipheriv('aes-128-ecb', keys.hp, null);
-  ecb.setAutoPadding(false);
+  let ecb = keys.hpCipher;
+  if (ecb === undefined) {
+    ecb = createCipheriv('aes-128-ecb', keys.hp, null);
+    ecb.setAutoPadding(false);
+    keys.hpCipher = ecb;
+  }
   const mask = ecb.update(b.subarray(sampleOff, sampleOff + 16));
   const b0 = b[off]! ^ (mask[0]! & 0x0f);
   const pnLen = (b0 & 3) + 1;

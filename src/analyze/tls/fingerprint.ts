@@ -115,3 +115,173 @@ export function ja4s(h: ServerHello, transport: 't' | 'q' | 'd' = 't'): string {
   const c = exts.length === 0 ? '000000000000' : sha12(exts.map(hex4).join(','));
   return `${a}_${hex4(h.cipher)}_${c}`;
 }
+
+/** The fingerprints of one ClientHello shape, with the fields they were computed from. */
+interface ClientPrint {
+  version: number;
+  ciphers: number[];
+  extensions: number[];
+  groups: number[];
+  pointFormats: number[];
+  sigAlgs: number[];
+  supportedVersions: number[];
+  sni: boolean;
+  alpn0: string | undefined;
+  transport: string;
+  ja3String: string;
+  ja3: string;
+  ja4: string;
+}
+
+interface ServerPrint {
+  version: number;
+  cipher: number;
+  extensions: number[];
+  selectedVersion: number;
+  alpn: string | null;
+  transport: string;
+  ja3s: string;
+  ja4s: string;
+}
+
+/**
+ * Distinct hello shapes remembered. A network's clients run a handful of TLS stacks, so most
+ * handshakes repeat a shape already fingerprinted: the strings and three hashes are then read
+ * from here instead of being built again. A shape missing (or a hash collision) is computed.
+ */
+const MEMO_CAP = 1024;
+/** Hellos with longer lists than real stacks send are not kept (bounds the memo's bytes). */
+const MEMO_MAX_FIELDS = 512;
+const clientMemo = new Map<number, ClientPrint>();
+const serverMemo = new Map<number, ServerPrint>();
+/** Hello shapes fingerprinted and looked up, for the bench and tests. */
+export const fingerprintMemo = { hits: 0, misses: 0, evictions: 0 };
+
+function mix(h: number, v: number): number {
+  return Math.imul(h ^ v, 0x01000193);
+}
+
+function mixList(h: number, a: readonly number[]): number {
+  h = mix(h, a.length);
+  for (let i = 0; i < a.length; i++) h = mix(h, a[i]!);
+  return h;
+}
+
+function mixText(h: number, s: string | null | undefined): number {
+  if (s === null || s === undefined) return mix(h, 0x10000);
+  h = mix(h, s.length);
+  for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i));
+  return h;
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function remember<T>(m: Map<number, T>, k: number, v: T): void {
+  if (!m.has(k) && m.size >= MEMO_CAP) {
+    const oldest = m.keys().next();
+    if (!oldest.done) m.delete(oldest.value);
+    fingerprintMemo.evictions++;
+  }
+  m.set(k, v);
+}
+
+/** JA3 string, JA3 and JA4 of a ClientHello (memoised by the fields they read). */
+export function clientFingerprints(
+  h: ClientHello,
+  transport: 't' | 'q' | 'd',
+): { ja3String: string; ja3: string; ja4: string } {
+  const alpn0 = h.alpn[0];
+  let k = mix(0x811c9dc5, h.version);
+  k = mixList(k, h.ciphers);
+  k = mixList(k, h.extensions);
+  k = mixList(k, h.groups);
+  k = mixList(k, h.pointFormats);
+  k = mixList(k, h.sigAlgs);
+  k = mixList(k, h.supportedVersions);
+  k = mix(k, h.sni !== null ? 1 : 0);
+  k = mixText(k, alpn0);
+  k = mix(k, transport.charCodeAt(0));
+  const m = clientMemo.get(k);
+  if (
+    m !== undefined &&
+    m.version === h.version &&
+    m.sni === (h.sni !== null) &&
+    m.alpn0 === alpn0 &&
+    m.transport === transport &&
+    sameList(m.ciphers, h.ciphers) &&
+    sameList(m.extensions, h.extensions) &&
+    sameList(m.groups, h.groups) &&
+    sameList(m.pointFormats, h.pointFormats) &&
+    sameList(m.sigAlgs, h.sigAlgs) &&
+    sameList(m.supportedVersions, h.supportedVersions)
+  ) {
+    fingerprintMemo.hits++;
+    return m;
+  }
+  fingerprintMemo.misses++;
+  const j3 = ja3String(h);
+  const size =
+    h.ciphers.length + h.extensions.length + h.groups.length + h.sigAlgs.length + h.supportedVersions.length;
+  if (size > MEMO_MAX_FIELDS) return { ja3String: j3, ja3: md5Hex(j3), ja4: ja4(h, transport) };
+  const p: ClientPrint = {
+    version: h.version,
+    ciphers: h.ciphers,
+    extensions: h.extensions,
+    groups: h.groups,
+    pointFormats: h.pointFormats,
+    sigAlgs: h.sigAlgs,
+    supportedVersions: h.supportedVersions,
+    sni: h.sni !== null,
+    alpn0,
+    transport,
+    ja3String: j3,
+    ja3: md5Hex(j3),
+    ja4: ja4(h, transport),
+  };
+  remember(clientMemo, k, p);
+  return p;
+}
+
+/** JA3S and JA4S of a ServerHello (memoised like the client's). */
+export function serverFingerprints(
+  h: ServerHello,
+  transport: 't' | 'q' | 'd',
+): { ja3s: string; ja4s: string } {
+  let k = mix(0x811c9dc5, h.version);
+  k = mix(k, h.cipher);
+  k = mix(k, h.selectedVersion);
+  k = mixList(k, h.extensions);
+  k = mixText(k, h.alpn);
+  k = mix(k, transport.charCodeAt(0));
+  const m = serverMemo.get(k);
+  if (
+    m !== undefined &&
+    m.version === h.version &&
+    m.cipher === h.cipher &&
+    m.selectedVersion === h.selectedVersion &&
+    m.alpn === h.alpn &&
+    m.transport === transport &&
+    sameList(m.extensions, h.extensions)
+  ) {
+    fingerprintMemo.hits++;
+    return m;
+  }
+  fingerprintMemo.misses++;
+  if (h.extensions.length > MEMO_MAX_FIELDS) return { ja3s: md5Hex(ja3sString(h)), ja4s: ja4s(h, transport) };
+  const p: ServerPrint = {
+    version: h.version,
+    cipher: h.cipher,
+    extensions: h.extensions,
+    selectedVersion: h.selectedVersion,
+    alpn: h.alpn,
+    transport,
+    ja3s: md5Hex(ja3sString(h)),
+    ja4s: ja4s(h, transport),
+  };
+  remember(serverMemo, k, p);
+  return p;
+}

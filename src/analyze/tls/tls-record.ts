@@ -2,7 +2,7 @@ import type { TlsRecord } from '../../schema/tls.js';
 import { flowFields } from '../flow-fields.js';
 import type { FlowContext } from '../types.js';
 import type { CertFacts } from './certificate.js';
-import { ja3String, ja3sString, ja4, ja4s, md5Hex } from './fingerprint.js';
+import { clientFingerprints, serverFingerprints } from './fingerprint.js';
 import { type ClientHello, isGrease, type ServerHello, versionName } from './hello.js';
 
 /** The `tls` record of one handshake; strings are made here, once per handshake. */
@@ -19,7 +19,9 @@ export function buildTlsRecord(
     for (const v of ch.supportedVersions) if (!isGrease(v) && v > clientVersion) clientVersion = v;
     if (clientVersion === 0) clientVersion = ch.version;
   }
-  const j3 = ch !== null ? ja3String(ch) : null;
+  const t = quic ? 'q' : 't';
+  const cf = ch !== null ? clientFingerprints(ch, t) : null;
+  const sf = sh !== null ? serverFingerprints(sh, t) : null;
   return {
     type: 'tls',
     ts,
@@ -33,11 +35,11 @@ export function buildTlsRecord(
     version: sh !== null ? versionName(sh.selectedVersion !== 0 ? sh.selectedVersion : sh.version) : null,
     cipher_suites: ch !== null ? ch.ciphers.filter((v) => !isGrease(v)) : [],
     cipher: sh !== null ? `0x${sh.cipher.toString(16).padStart(4, '0')}` : null,
-    ja3: j3 !== null ? md5Hex(j3) : null,
-    ja3_string: j3,
-    ja3s: sh !== null ? md5Hex(ja3sString(sh)) : null,
-    ja4: ch !== null ? ja4(ch, quic ? 'q' : 't') : null,
-    ja4s: sh !== null ? ja4s(sh, quic ? 'q' : 't') : null,
+    ja3: cf?.ja3 ?? null,
+    ja3_string: cf?.ja3String ?? null,
+    ja3s: sf?.ja3s ?? null,
+    ja4: cf?.ja4 ?? null,
+    ja4s: sf?.ja4s ?? null,
     hello_retry: sh?.retryRequest ?? false,
     cert_subject: cert?.subject ?? null,
     cert_issuer: cert?.issuer ?? null,
