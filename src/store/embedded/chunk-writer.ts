@@ -125,28 +125,28 @@ export class ChunkWriter {
                 // A Uint32Array store truncates a value in [0, 2^32) as Math.trunc would.
                 u32[r * 2] = x;
                 u32[r * 2 + 1] = 0;
-              } else if (x === x) H.i64(u32, i32, r, Math.trunc(x));
+              } else if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.trunc(x));
               else nulls = setNull(valid, r, nulls);
             }
             break;
           case CONV.numFloat:
             for (let r = 0; r < n; r++) {
               const x = f[src[r]! * nn + j]!;
-              if (x === x) f64[r] = x;
+              if (!Number.isNaN(x)) f64[r] = x;
               else nulls = setNull(valid, r, nulls);
             }
             break;
           case CONV.numTs:
             for (let r = 0; r < n; r++) {
               const x = f[src[r]! * nn + j]!;
-              if (x === x) H.i64(u32, i32, r, Math.round(x * 1000));
+              if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.round(x * 1000));
               else nulls = setNull(valid, r, nulls);
             }
             break;
           case CONV.numBool:
             for (let r = 0; r < n; r++) {
               const x = f[src[r]! * nn + j]!;
-              if (x === x) b8[r] = x ? 1 : 0;
+              if (!Number.isNaN(x)) b8[r] = x ? 1 : 0;
               else nulls = setNull(valid, r, nulls);
             }
             break;
@@ -167,7 +167,7 @@ export class ChunkWriter {
                 st[d] = gen;
               }
               const us = val[d]!;
-              if (us === us) H.i64(u32, i32, r, us);
+              if (!Number.isNaN(us)) H.i64(u32, i32, r, us);
               else nulls = setNull(valid, r, nulls);
             }
             break;
@@ -211,7 +211,7 @@ export class ChunkWriter {
             for (let r = 0; r < n; r++) {
               const d = s[src[r]! * ns + j]!;
               const x = d < 0 ? Number.NaN : Number(dict[d]!);
-              if (x !== x) nulls = setNull(valid, r, nulls);
+              if (Number.isNaN(x)) nulls = setNull(valid, r, nulls);
               else if (isFloat) f64[r] = x;
               else H.i64(u32, i32, r, Math.trunc(x));
             }
