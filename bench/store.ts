@@ -1,53 +1,123 @@
 /**
  * Store and API benchmark (part of `npm run bench`; alone: node dist/bench/store.js).
  *
- * 1. Append rate of full flow records (every registry field) through the store's append path.
+ * 1. Append rate of full flow records (every registry field), object and column paths.
  * 2. Bytes on disk per flow record (live DuckDB table, then compacted zstd Parquet).
  * 3. Top-10 talkers latency over 1 h and 24 h windows at 10M rows (100M with
  *    VANTAGE_BENCH_100M=1), rows generated inside DuckDB over 7 days and compacted.
  * 4. API KPI requests/s and p99 with autocannon, 50 connections.
  *
  * Environment: VANTAGE_BENCH_ROWS (default 10000000), VANTAGE_BENCH_100M=1, VANTAGE_BENCH_DIR,
- * VANTAGE_BENCH_STORE=append (only 1. and the live bytes of 2.: a quick append-rate run).
+ * VANTAGE_BENCH_STORE=append (only 1.: a quick append-rate run), VANTAGE_BENCH_APPEND_ROWS
+ * (default 2000000).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startProduct } from '../src/cli/start.js';
 import { silentLogger } from '../src/common/log.js';
 import { flowRecord } from '../src/schema/records.js';
+import type { Columnar } from '../src/store/columnar.js';
 import { columnsOf, liveTable } from '../src/store/embedded/schema.js';
 import { createEmbeddedStore, type EmbeddedStore } from '../src/store/embedded/store.js';
 import { syntheticFlows } from '../src/store/synthetic.js';
-import { microsToIso } from '../src/store/values.js';
+import type { Rec } from '../src/store/types.js';
+import { isoToMicros, microsToIso } from '../src/store/values.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function appendRate(dir: string): Promise<void> {
-  const store = createEmbeddedStore({ dataDir: dir, compactRows: 1e12 }, { log: silentLogger });
-  await store.start();
-  const pool = syntheticFlows(200_000, { spanUs: 86_400_000_000 });
-  for (const batch of [10_000, 100_000]) {
-    let rows = 0;
-    const t0 = performance.now();
-    for (let k = 0; k < 4; k++) {
-      for (let i = 0; i < pool.length; i += batch) {
-        await store.append('flow', pool.slice(i, i + batch));
-        rows += Math.min(batch, pool.length - i);
+/** CPU time of this process's main thread so far, seconds (the event loop's own share). */
+function mainThreadCpu(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+}
+
+function peakRss(): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/** Flow records in column form, as a columnar flow table hands them over (times as ms). */
+export function flowColumns(recs: readonly Rec[]): Columnar {
+  const cols = columnsOf(flowRecord);
+  const num = cols.filter((c) => ['int', 'float', 'bool', 'ts'].includes(c.type)).map((c) => c.name);
+  const str = cols.filter((c) => !num.includes(c.name)).map((c) => c.name);
+  const isTs = new Set(cols.filter((c) => c.type === 'ts').map((c) => c.name));
+  const f = new Float64Array(recs.length * num.length);
+  const si = new Int32Array(recs.length * str.length);
+  const dict: string[] = [];
+  const at = new Map<string, number>();
+  recs.forEach((r, i) => {
+    num.forEach((k, j) => {
+      const v = r[k];
+      f[i * num.length + j] =
+        v == null ? Number.NaN : isTs.has(k) ? isoToMicros(String(v)) / 1000 : v === true ? 1 : Number(v);
+    });
+    str.forEach((k, j) => {
+      const v = r[k];
+      if (v == null) si[i * str.length + j] = -1;
+      else {
+        const t = String(v);
+        let d = at.get(t);
+        if (d === undefined) {
+          d = dict.length;
+          dict.push(t);
+          at.set(t, d);
+        }
+        si[i * str.length + j] = d;
       }
-    }
-    const s = (performance.now() - t0) / 1000;
-    out(
-      `append (batches of ${batch}, full flow records, ${columnsOf(flowRecord).length} fields): ${Math.round(rows / s)} rows/s`,
-    );
-  }
-  const st = await store.stats();
+    });
+  });
+  return { num, str, f, s: si, dict, rows: Uint32Array.from(recs.keys()) };
+}
+
+/**
+ * Full flow rows (every registry field) into the store, in appends of one DuckDB row group,
+ * through the object path (`append`, the ingest of records) and the column path
+ * (`appendColumns`, a columnar flow table). Wall rate, rows per CPU-second of the whole process
+ * (all threads: ours and DuckDB's), the main thread's CPU per million rows (what an ingest
+ * thread pays), peak RSS.
+ */
+async function appendRate(dir: string): Promise<void> {
+  const rows = Number(process.env.VANTAGE_BENCH_APPEND_ROWS ?? 2_000_000);
+  const batch = 122_880;
+  const pool = syntheticFlows(batch * 2, { spanUs: 86_400_000_000 });
+  const cpool = [flowColumns(pool.slice(0, batch)), flowColumns(pool.slice(batch))];
+  const ncols = columnsOf(flowRecord).length;
   out(
-    `bytes on disk, live DuckDB table: ${(st.bytesOnDisk / st.rows.flow!).toFixed(1)} B/flow (${st.rows.flow} rows)`,
+    `load average before: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (2 cores; wall rates are noisy when it is high)`,
   );
-  await store.stop();
+  for (const path of ['objects', 'columns'] as const) {
+    const d = join(dir, path);
+    const store = createEmbeddedStore({ dataDir: d, compactRows: 1e12 }, { log: silentLogger });
+    await store.start();
+    let n = 0;
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const m0 = mainThreadCpu();
+    for (let k = 0; n < rows; k++) {
+      if (path === 'objects') await store.append('flow', pool.slice((k & 1) * batch, ((k & 1) + 1) * batch));
+      else await store.appendColumns('flow', cpool[k & 1]!);
+      n += batch;
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1e6;
+    const main = mainThreadCpu() - m0;
+    const st = await store.stats();
+    await store.stop();
+    out(
+      `append, ${path.padEnd(7)} (${n} full flow rows, ${ncols} fields, ${batch} per commit): ${(n / wall / 1e3).toFixed(0)}k rows/s wall, ${(n / cpu / 1e3).toFixed(0)}k rows per CPU-s (whole process, ${cpu.toFixed(2)} CPU-s), main thread ${((main / n) * 1e6).toFixed(2)} CPU-s per 1M rows; live table ${(st.bytesOnDisk / n).toFixed(0)} B/row on disk; goal ≥ 1M rows/s`,
+    );
+    rmSync(d, { recursive: true, force: true });
+  }
+  out(
+    `peak RSS of the bench process: ${(peakRss() / 1e6).toFixed(0)} MB; load average after: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 /** Generate N flows over `days` inside DuckDB (fast), straight into the live table. */

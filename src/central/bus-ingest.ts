@@ -96,6 +96,8 @@ export function publishingStore<S extends RecordStore>(
           await cols.call(target, type, c);
           await pub.publish(type, columnarToRecords(c, type));
         };
+      // Several batches in one commit: not offered, so they come through appendColumns above.
+      if (prop === 'appendColumnParts') return undefined;
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },

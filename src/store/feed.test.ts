@@ -125,3 +125,26 @@ test('a store error is counted on the source, never silent', async () => {
   assert.equal(feed.stats().storeErrors, 2);
   assert.equal(ledger.total('mirror.vxlan[0]', 'store_error'), 2);
 });
+
+test('what waited goes to the store as parts of one append, up to maxAppendRows rows', async () => {
+  let gate: (() => void) | null = null;
+  const calls: number[][] = [];
+  const store = {
+    defs: [],
+    async append() {},
+    async appendColumns() {
+      throw new Error('the parts path is there: no concatenation');
+    },
+    async appendColumnParts(_type: string, parts: readonly Columnar[]) {
+      calls.push(parts.map((p) => p.rows.length));
+      if (calls.length === 1) await new Promise<void>((r) => (gate = r));
+    },
+  } as unknown as RecordStore;
+  const feed = new StoreFeed(store, { source: 'collector', maxBytes: 1e9 });
+  for (let i = 0; i < 6; i++) feed.offerColumns('exported_flow', batch(50_000));
+  // The first batch is in flight; five wait. The default bound is 196,608 rows per append.
+  (gate as unknown as () => void)();
+  await feed.drain();
+  assert.deepEqual(calls, [[50_000], [50_000, 50_000, 50_000], [50_000, 50_000]]);
+  assert.equal(feed.stats().stored, 300_000);
+});

@@ -67,3 +67,33 @@ test('watchingStore: column batches go as columns to watchers that read them, as
   await s.appendColumns('alert', c);
   assert.equal(seen.length, 1);
 });
+
+test('watchingStore: batches committed together (appendColumnParts) are each shown to the watchers', async () => {
+  const stored: number[] = [];
+  const inner = {
+    append: async () => {},
+    appendColumns: async () => {},
+    appendColumnParts: async (_type: string, parts: readonly Columnar[]) =>
+      void stored.push(...parts.map((p) => p.rows.length)),
+  } as unknown as RecordStore;
+  const rec = (port: number) => ({
+    type: 'flow',
+    client_ip: '10.0.0.1',
+    server_ip: '192.0.2.1',
+    server_port: port,
+    first_ts: '2024-01-01T00:00:00Z',
+  });
+  const a = recordsToColumnar(flowRecord, [rec(1), rec(2)]);
+  const b = recordsToColumnar(flowRecord, [rec(3)]);
+  const ports: unknown[] = [];
+  const w: RecordWatcher = { name: 'recs', onRecord: (r) => void ports.push(r.server_port), finish() {} };
+  const s = watchingStore(inner, () => [w]) as RecordStore & {
+    appendColumnParts(type: string, parts: readonly Columnar[]): Promise<void>;
+  };
+  await s.appendColumnParts('flow', [a, b]);
+  assert.deepEqual(ports, [1, 2, 3]);
+  assert.deepEqual(stored, [2, 1]);
+  // A store without the method does not gain one through the wrapper (the feed then concatenates).
+  const plain = watchingStore({ append: async () => {} } as unknown as RecordStore, () => [w]);
+  assert.equal((plain as { appendColumnParts?: unknown }).appendColumnParts, undefined);
+});

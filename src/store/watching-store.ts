@@ -41,6 +41,17 @@ export function watchingStore(
           await inner.call(target, type, c);
         };
       }
+      if (prop === 'appendColumnParts') {
+        const inner = (
+          target as { appendColumnParts?: (type: string, parts: readonly Columnar[]) => Promise<void> }
+        ).appendColumnParts;
+        if (!inner) return undefined;
+        return async (type: string, parts: readonly Columnar[]) => {
+          const ws = watchers();
+          if (ws.length > 0 && type !== 'alert') for (const c of parts) watchColumns(ws, type, c, onError);
+          await inner.call(target, type, parts);
+        };
+      }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

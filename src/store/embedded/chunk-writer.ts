@@ -43,7 +43,19 @@ export class ChunkWriter {
       this.strings.push(width === 0 ? new Array<string | null>(CHUNK_ROWS).fill(null) : []);
     }
     this.fill = compileFill(this.columns, this.bufs, this.valid, this.strings);
+    this.widths = Int32Array.from(this.columns.map((c) => WIDTH[c.sqlType] ?? 0).concat(8));
+    this.views = this.bufs.map((b, i) => ({
+      u32: new Uint32Array(b),
+      i32: new Int32Array(b),
+      f64: new Float64Array(b),
+      b8: new Uint8Array(b),
+      str: this.widths[i] === 0,
+    }));
+    this.hasNull = new Int32Array(ncol);
+    this.long = new Int32Array(ncol);
   }
+
+  private readonly widths: Int32Array;
 
   /** Append records to the appender, in chunks. */
   append(appender: DuckDBAppender, recs: readonly Rec[], seq: number): void {
@@ -58,125 +70,273 @@ export class ChunkWriter {
   /**
    * Append the selected rows of a columnar batch: numbers are copied, and each distinct string
    * of the batch's dictionary is converted once (addresses, times, inline strings) however many
-   * rows share it. No object is made per row.
+   * rows share it. No object is made per row; the loops run column by column, each specialised
+   * to one conversion, and the memos are typed arrays kept across batches (grow-only, stamped
+   * with the batch so nothing is cleared).
    */
   appendColumns(appender: DuckDBAppender, c: Columnar, seq: number): void {
     const plan = this.planFor(c);
-    const memo = plan.map((p) => (p.kind === 'str' ? new Map<number, unknown>() : null));
+    const memo = this.memoFor(c.dict.length);
+    const gen = memo.gen;
     const nn = c.num.length;
     const ns = c.str.length;
     const total = c.rows.length;
+    const rows = c.rows;
+    const src = this.src;
+    const f = c.f;
+    const s = c.s;
+    const dict = c.dict;
+    const nullable = this.hasNull;
+    // The object path leaves its validity masks as its last chunk had them.
+    for (const v of this.valid) v.fill(0xffffffff);
     for (let start = 0; start < total; start += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, total - start);
-      for (const v of this.valid) v.fill(0xffffffff);
+      for (let r = 0; r < n; r++) src[r] = rows[start + r]!;
       for (let ci = 0; ci < plan.length; ci++) {
         const p = plan[ci]!;
-        const col = this.columns[ci]!;
-        const buf = this.bufs[ci]!;
-        const u32 = new Uint32Array(buf);
+        const v = this.views[ci]!;
         const valid = this.valid[ci]!;
-        const ss = this.strings[ci]!;
-        const nul = (r: number): void => {
-          valid[r >>> 5]! &= ~(1 << (r & 31));
-          if (col.sqlType === 'VARCHAR') {
-            ss[r] = null;
-            u32.fill(0, r * 4, r * 4 + 4);
-          }
-        };
-        if (p.kind === 'none') {
-          for (let r = 0; r < n; r++) nul(r);
-          continue;
-        }
-        if (p.kind === 'json') {
-          const m = c.json?.[col.name];
-          for (let r = 0; r < n; r++) {
-            const v = m?.get(c.rows[start + r]!);
-            if (v == null) nul(r);
-            else ss[r] = JSON.stringify(v);
-          }
-          continue;
-        }
-        if (p.kind === 'num') {
-          const f = c.f;
-          const j = p.idx;
-          const i32 = new Int32Array(buf);
-          const f64 = new Float64Array(buf);
-          const b8 = new Uint8Array(buf);
-          for (let r = 0; r < n; r++) {
-            const v = f[c.rows[start + r]! * nn + j]!;
-            if (Number.isNaN(v)) nul(r);
-            else if (col.type === 'float') f64[r] = v;
-            else if (col.type === 'int') H.i64(u32, i32, r, Math.trunc(v));
-            else if (col.type === 'ts') H.i64(u32, i32, r, Math.round(v * 1000));
-            else if (col.type === 'bool') b8[r] = v ? 1 : 0;
-            else nul(r);
-          }
-          continue;
-        }
-        // A string-dictionary column: convert each distinct entry once, then copy per row.
-        const m = memo[ci]!;
+        const { u32, i32, f64, b8 } = v;
         const j = p.idx;
-        const i32 = new Int32Array(buf);
-        const dv = new DataView(buf);
-        const cache = new Map<string, Uint32Array>();
-        for (let r = 0; r < n; r++) {
-          const d = c.s[c.rows[start + r]! * ns + j]!;
-          if (d < 0) {
-            nul(r);
-            continue;
+        let nulls = 0;
+        switch (p.conv) {
+          case CONV.none:
+            valid.fill(0);
+            if (v.str) u32.fill(0, 0, n * 4);
+            nulls = n;
+            break;
+          case CONV.json: {
+            const m = c.json?.[this.columns[ci]!.name];
+            const ss = this.strings[ci]!;
+            for (let r = 0; r < n; r++) {
+              const x = m?.get(src[r]!);
+              if (x == null) {
+                ss[r] = null;
+                u32[r * 4] = u32[r * 4 + 1] = u32[r * 4 + 2] = u32[r * 4 + 3] = 0;
+                nulls = setNull(valid, r, nulls);
+              } else ss[r] = JSON.stringify(x);
+            }
+            break;
           }
-          const text = c.dict[d]!;
-          switch (col.type) {
-            case 'ts': {
-              let us = m.get(d) as number | undefined;
-              if (us === undefined) {
-                us = Math.round(isoToMicros(text));
-                m.set(d, us);
+          case CONV.numInt:
+            for (let r = 0; r < n; r++) {
+              const x = f[src[r]! * nn + j]!;
+              if (x >= 0 && x < TWO32) {
+                // A Uint32Array store truncates a value in [0, 2^32) as Math.trunc would.
+                u32[r * 2] = x;
+                u32[r * 2 + 1] = 0;
+              } else if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.trunc(x));
+              else nulls = setNull(valid, r, nulls);
+            }
+            break;
+          case CONV.numFloat:
+            for (let r = 0; r < n; r++) {
+              const x = f[src[r]! * nn + j]!;
+              if (!Number.isNaN(x)) f64[r] = x;
+              else nulls = setNull(valid, r, nulls);
+            }
+            break;
+          case CONV.numTs:
+            for (let r = 0; r < n; r++) {
+              const x = f[src[r]! * nn + j]!;
+              if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.round(x * 1000));
+              else nulls = setNull(valid, r, nulls);
+            }
+            break;
+          case CONV.numBool:
+            for (let r = 0; r < n; r++) {
+              const x = f[src[r]! * nn + j]!;
+              if (!Number.isNaN(x)) b8[r] = x ? 1 : 0;
+              else nulls = setNull(valid, r, nulls);
+            }
+            break;
+          case CONV.numNull:
+            for (let r = 0; r < n; r++) nulls = setNull(valid, r, nulls);
+            break;
+          case CONV.strTs: {
+            const st = memo.tsAt;
+            const val = memo.ts;
+            for (let r = 0; r < n; r++) {
+              const d = s[src[r]! * ns + j]!;
+              if (d < 0) {
+                nulls = setNull(valid, r, nulls);
+                continue;
               }
-              if (Number.isNaN(us)) nul(r);
-              else H.i64(u32, i32, r, us);
-              break;
-            }
-            case 'ip': {
-              let w = m.get(d) as Uint32Array | null | undefined;
-              if (w === undefined) {
-                const t = new Uint32Array(4);
-                w = H.ip(t, new DataView(t.buffer), 0, text) ? t : null;
-                m.set(d, w);
+              if (st[d] !== gen) {
+                val[d] = Math.round(isoToMicros(dict[d]!));
+                st[d] = gen;
               }
-              if (w === null) nul(r);
-              else u32.set(w, r * 4);
-              break;
+              const us = val[d]!;
+              if (!Number.isNaN(us)) H.i64(u32, i32, r, us);
+              else nulls = setNull(valid, r, nulls);
             }
-            case 'mac': {
-              let w = m.get(d) as Uint32Array | null | undefined;
-              if (w === undefined) {
-                const t = new Uint32Array(2);
-                w = H.mac(t, 0, text) ? t : null;
-                m.set(d, w);
+            break;
+          }
+          case CONV.strIp: {
+            const st = memo.ipAt;
+            const ok = memo.ipOk;
+            const w = memo.ip;
+            for (let r = 0; r < n; r++) {
+              const d = s[src[r]! * ns + j]!;
+              if (d < 0) {
+                nulls = setNull(valid, r, nulls);
+                continue;
               }
-              if (w === null) nul(r);
-              else u32.set(w, r * 2);
-              break;
+              if (st[d] !== gen) {
+                ok[d] = H.ip(w, memo.ipView, d, dict[d]!) ? 1 : 0;
+                st[d] = gen;
+              }
+              if (ok[d] === 0) {
+                nulls = setNull(valid, r, nulls);
+                continue;
+              }
+              const o = r * 4;
+              const k = d * 4;
+              u32[o] = w[k]!;
+              u32[o + 1] = w[k + 1]!;
+              u32[o + 2] = w[k + 2]!;
+              u32[o + 3] = w[k + 3]!;
             }
-            case 'int':
-            case 'float': {
-              const v = Number(text);
-              if (Number.isNaN(v)) nul(r);
-              else if (col.type === 'float') dv.setFloat64(r * 8, v, true);
-              else H.i64(u32, i32, r, Math.trunc(v));
-              break;
+            break;
+          }
+          case CONV.strMac: {
+            for (let r = 0; r < n; r++) {
+              const d = s[src[r]! * ns + j]!;
+              if (d < 0 || !H.mac(u32, r, dict[d]!)) nulls = setNull(valid, r, nulls);
             }
-            default:
-              ss[r] = H.str(u32, cache, r, text);
+            break;
+          }
+          case CONV.strNum: {
+            const isFloat = this.columns[ci]!.type === 'float';
+            for (let r = 0; r < n; r++) {
+              const d = s[src[r]! * ns + j]!;
+              const x = d < 0 ? Number.NaN : Number(dict[d]!);
+              if (Number.isNaN(x)) nulls = setNull(valid, r, nulls);
+              else if (isFloat) f64[r] = x;
+              else H.i64(u32, i32, r, Math.trunc(x));
+            }
+            break;
+          }
+          case CONV.strText: {
+            // 0: not seen in this batch; 1: inline words in `memo.words`; 2: longer than 12 bytes.
+            const st = memo.textAt;
+            const kind = memo.textKind;
+            const words = memo.words;
+            const ss = this.strings[ci]!;
+            let long = 0;
+            for (let r = 0; r < n; r++) {
+              const d = s[src[r]! * ns + j]!;
+              const o = r * 4;
+              if (d < 0) {
+                u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+                ss[r] = null;
+                nulls = setNull(valid, r, nulls);
+                continue;
+              }
+              if (st[d] !== gen) {
+                kind[d] = H.inline(words, d, dict[d]!) ? 1 : 2;
+                st[d] = gen;
+              }
+              if (kind[d] === 1) {
+                const k = d * 4;
+                u32[o] = words[k]!;
+                u32[o + 1] = words[k + 1]!;
+                u32[o + 2] = words[k + 2]!;
+                u32[o + 3] = words[k + 3]!;
+                ss[r] = null;
+              } else {
+                ss[r] = dict[d]!;
+                long++;
+              }
+            }
+            this.long[ci] = long;
+            break;
+          }
+        }
+        nullable[ci] = nulls;
+      }
+      const uS = this.views[this.columns.length]!.u32;
+      for (let r = 0; r < n; r++) {
+        const q = seq + start + r;
+        const hi = Math.floor(q / TWO32);
+        uS[r * 2] = q - hi * TWO32;
+        uS[r * 2 + 1] = hi;
+      }
+      this.sendColumns(appender, n);
+    }
+  }
+
+  /** The typed-array memos, grown to hold a dictionary of `len` entries; a new stamp per batch. */
+  private memoFor(len: number): Memo {
+    let m = this.memo;
+    if (m === null || m.cap < len) {
+      const cap = Math.max(len, m === null ? 4096 : m.cap * 2);
+      const ip = new Uint32Array(cap * 4);
+      m = {
+        cap,
+        gen: 0,
+        tsAt: new Int32Array(cap),
+        ts: new Float64Array(cap),
+        ipAt: new Int32Array(cap),
+        ipOk: new Uint8Array(cap),
+        ip,
+        ipView: new DataView(ip.buffer),
+        textAt: new Int32Array(cap),
+        textKind: new Uint8Array(cap),
+        words: new Uint32Array(cap * 4),
+      };
+      this.memo = m;
+    }
+    m.gen = (m.gen + 1) | 0 || 1;
+    return m;
+  }
+
+  private memo: Memo | null = null;
+  private readonly src = new Uint32Array(CHUNK_ROWS);
+  private readonly views: Views[];
+  /** Null rows per column in the chunk being filled (validity is copied only when > 0). */
+  private readonly hasNull: Int32Array;
+  /** Strings longer than 12 bytes per column in the chunk being filled. */
+  private readonly long: Int32Array;
+
+  /** Copy `n` rows of the column path's buffers into the chunk's vectors and append it. */
+  private sendColumns(appender: DuckDBAppender, n: number): void {
+    for (let i = 0; i < this.vectors.length; i++) {
+      const vec = this.vectors[i]!;
+      const width = this.widths[i]!;
+      if (width > 0) duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
+      else {
+        duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * 16);
+        if (
+          this.long[i]! > 0 ||
+          this.columns[i]?.type === 'json' ||
+          this.columns[i]?.type === 'string[]' ||
+          this.columns[i]?.type === 'int[]'
+        ) {
+          const ss = this.strings[i]!;
+          for (let r = 0; r < n; r++) {
+            const s = ss[r];
+            if (s != null) duckdb.vector_assign_string_element(vec, r, s);
           }
         }
       }
-      const uS = new Uint32Array(this.bufs[this.columns.length]!);
-      const iS = new Int32Array(this.bufs[this.columns.length]!);
-      for (let r = 0; r < n; r++) H.i64(uS, iS, r, seq + start + r);
-      this.send(appender, n);
+      if (this.hasNull[i]! > 0) {
+        // The chunk was reset after the last append, so its validity is all valid; only
+        // columns with a null in this chunk need theirs.
+        duckdb.vector_ensure_validity_writable(vec);
+        duckdb.copy_data_to_vector_validity(
+          vec,
+          0,
+          this.valid[i]!.buffer as ArrayBuffer,
+          0,
+          Math.ceil(n / 64) * 8,
+        );
+        this.valid[i]!.fill(0xffffffff);
+      }
     }
+    duckdb.data_chunk_set_size(this.chunk.chunk, n);
+    appender.appendDataChunk(this.chunk);
+    duckdb.data_chunk_reset(this.chunk.chunk);
   }
 
   /** Where each column's values are in a columnar batch (computed once per field layout). */
@@ -186,11 +346,35 @@ export class ChunkWriter {
     const str = new Map(c.str.map((k, i) => [k, i]));
     this.plan = this.columns.map((col): Plan => {
       const ni = num.get(col.name);
-      if (ni !== undefined) return { kind: 'num', idx: ni };
+      if (ni !== undefined) {
+        const conv =
+          col.type === 'int'
+            ? CONV.numInt
+            : col.type === 'float'
+              ? CONV.numFloat
+              : col.type === 'ts'
+                ? CONV.numTs
+                : col.type === 'bool'
+                  ? CONV.numBool
+                  : CONV.numNull;
+        return { conv, idx: ni };
+      }
       const si = str.get(col.name);
-      if (si !== undefined) return { kind: 'str', idx: si };
-      if (c.json?.[col.name] !== undefined || col.type === 'json') return { kind: 'json', idx: -1 };
-      return { kind: 'none', idx: -1 };
+      if (si !== undefined) {
+        const conv =
+          col.type === 'ts'
+            ? CONV.strTs
+            : col.type === 'ip'
+              ? CONV.strIp
+              : col.type === 'mac'
+                ? CONV.strMac
+                : col.type === 'int' || col.type === 'float'
+                  ? CONV.strNum
+                  : CONV.strText;
+        return { conv, idx: si };
+      }
+      if (c.json?.[col.name] !== undefined || col.type === 'json') return { conv: CONV.json, idx: -1 };
+      return { conv: CONV.none, idx: -1 };
     });
     this.planNum = c.num;
     this.planStr = c.str;
@@ -232,9 +416,55 @@ export class ChunkWriter {
   }
 }
 
+/** How a column's values come out of a columnar batch. */
+const CONV = {
+  none: 0,
+  json: 1,
+  numInt: 2,
+  numFloat: 3,
+  numTs: 4,
+  numBool: 5,
+  numNull: 6,
+  strTs: 7,
+  strIp: 8,
+  strMac: 9,
+  strNum: 10,
+  strText: 11,
+} as const;
+
 interface Plan {
-  kind: 'num' | 'str' | 'json' | 'none';
+  conv: (typeof CONV)[keyof typeof CONV];
+  /** Index into the batch's `num` or `str` fields. */
   idx: number;
+}
+
+interface Views {
+  u32: Uint32Array;
+  i32: Int32Array;
+  f64: Float64Array;
+  b8: Uint8Array;
+  /** A VARCHAR column (16-byte string_t slots). */
+  str: boolean;
+}
+
+/** Per-dictionary-entry conversions, valid where the entry's stamp equals `gen`. */
+interface Memo {
+  cap: number;
+  gen: number;
+  tsAt: Int32Array;
+  ts: Float64Array;
+  ipAt: Int32Array;
+  ipOk: Uint8Array;
+  ip: Uint32Array;
+  ipView: DataView;
+  textAt: Int32Array;
+  textKind: Uint8Array;
+  words: Uint32Array;
+}
+
+function setNull(valid: Uint32Array, r: number, nulls: number): number {
+  valid[r >>> 5]! &= ~(1 << (r & 31));
+  return nulls + 1;
 }
 
 const WIDTH: Record<string, number> = {
@@ -333,6 +563,32 @@ const H = {
     u32[o + 2] = w[2]!;
     u32[o + 3] = w[3]!;
     return null;
+  },
+  /**
+   * Write `s` as an inline string_t (length, then up to 12 UTF-8 bytes, zero padded) at slot
+   * `d` of `words`; false when it is longer than 12 bytes.
+   */
+  inline(words: Uint32Array, d: number, s: string): boolean {
+    if (s.length > 12) return false;
+    const k = d * 4;
+    words[k + 1] = 0;
+    words[k + 2] = 0;
+    words[k + 3] = 0;
+    let ascii = true;
+    for (let i = 0; i < s.length; i++)
+      if (s.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    const b = ascii ? null : TEXT.encode(s);
+    const len = b === null ? s.length : b.length;
+    if (len > 12) return false;
+    words[k] = len;
+    for (let i = 0; i < len; i++) {
+      const at = 4 + i;
+      words[k + (at >>> 2)]! |= (b === null ? s.charCodeAt(i) : b[i]!) << ((at & 3) * 8);
+    }
+    return true;
   },
   i64(u32: Uint32Array, i32: Int32Array, r: number, v: number): void {
     const hi = Math.floor(v / TWO32);
