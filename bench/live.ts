@@ -21,7 +21,6 @@ import { pcapAvailable } from '../src/capture/live.js';
 import { createVxlanReceiver, loadUdpBatchBinding, udpSocketDrops } from '../src/capture/mirror.js';
 import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
-import { createSensor } from '../src/flow/sensor.js';
 import { generate } from './gen-capture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -268,10 +267,12 @@ export interface MirrorSensorRun {
   backlogDrops: number;
   /** Flow and L7 records the sensor emitted. */
   records: number;
-  /** CPU seconds of this thread (receiver + sensor; not the generator's thread). */
+  /** CPU seconds of this thread (receiver, and the sensor when inline; not the generator's). */
   cpuSeconds: number;
   seconds: number;
   rcvbufGranted: number;
+  /** Frames the threaded pipeline dropped for want of a free batch buffer, by reason. */
+  pipelineDrops: Record<string, number>;
   balanced: boolean;
 }
 
@@ -285,16 +286,21 @@ export async function benchMirrorSensor(
   pps: number,
   seconds: number,
   rcvbuf = 8 << 20,
+  workers = 0,
 ): Promise<MirrorSensorRun> {
   const addon = addonPath();
   let records = 0;
-  const sensor = createSensor(
-    () => {
-      records++;
-    },
-    { flow: {} },
-  );
-  const rx = createVxlanReceiver({ host: '127.0.0.1', port: 0, rcvbuf }, sensor.onFrame);
+  const sink = (): void => {
+    records++;
+  };
+  // workers > 0: the receiver on this thread hands batches to the threaded pipeline (decode,
+  // flows and L7 on worker threads), as a capture source with `workers` does.
+  const pipeline: Pipeline =
+    workers > 0
+      ? createThreadedPipeline(sink, { flow: {}, l7: true, workers, buffersPerWorker: 64 })
+      : createInlinePipeline(sink, { flow: {}, l7: true });
+  await pipeline.ready;
+  const rx = createVxlanReceiver({ host: '127.0.0.1', port: 0, rcvbuf }, pipeline.onFrame);
   await rx.start();
   const port = rx.address().port;
   const granted = socketRcvbuf(port);
@@ -316,7 +322,7 @@ export async function benchMirrorSensor(
   const secs = (performance.now() - t0) / 1000;
   const drops = udpSocketDrops(port, '127.0.0.1');
   await rx.stop();
-  sensor.finish();
+  const pc = await pipeline.finish();
   const cpu = mainThreadCpu() - cpu0;
   const backlog = softnetDrops() - backlog0;
   return {
@@ -330,6 +336,7 @@ export async function benchMirrorSensor(
     cpuSeconds: cpu,
     seconds: Math.round(secs * 100) / 100,
     rcvbufGranted: granted,
+    pipelineDrops: pc.drops,
     balanced: g.sent === rx.counters.received + drops + backlog,
   };
 }
@@ -481,10 +488,11 @@ export async function benchMirror(
   process.stdout.write(
     `\n## live: VXLAN mirror → sensor (decode, flows, L7) on this thread, ${frames.length} frames of ${file.replace(OUT, 'bench/out/')}, SO_RCVBUF asked ${rcvbuf >> 20} MiB\n`,
   );
+  const workers = Number(process.env.MIRROR_WORKERS) || 0;
   for (const pps of rates) {
-    const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf);
+    const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf, workers);
     process.stdout.write(
-      `  offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${((100 * r.socketDrops) / Math.max(1, r.sent)).toFixed(2)}%), backlog drops ${r.backlogDrops}; ${r.records} records; ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s (${(r.received / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s of the receiving thread); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; exact ${r.balanced}\n`,
+      `  workers ${workers}, offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${((100 * r.socketDrops) / Math.max(1, r.sent)).toFixed(2)}%), backlog drops ${r.backlogDrops}; ${r.records} records; ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s (${(r.received / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s of the receiving thread); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; pipeline drops ${JSON.stringify(r.pipelineDrops)}; exact ${r.balanced}\n`,
     );
   }
 }
