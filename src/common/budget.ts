@@ -35,8 +35,8 @@ const MiB = 2 ** 20;
 /** Shares of the budget, in this order; `rest` gets what is left. */
 const SHARES = {
   // DuckDB's memory_limit bounds its buffer pool only: appends, checkpoints and query results
-  // are allocated beside it. In the soak its resident memory swung from 0.4× to 1.2× the limit,
-  // so the limit is a smaller share than DuckDB takes.
+  // are allocated beside it. In the soak its resident memory swung between 0.5× and 1.8× the
+  // limit, so the limit is a smaller share than DuckDB takes.
   duckdb: 0.3,
   collectDecode: 0.05,
   // The queues' shares are what their batches are estimated to weigh; the heap behind them

@@ -487,7 +487,6 @@ static napi_value js_inject(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* rawOpen(proto, bindIp?) -> handle: raw IPv4 socket; reads return whole IPv4 packets. */
 /*
  * A receive buffer of `bytes`: SO_RCVBUFFORCE first (root or CAP_NET_ADMIN may exceed
  * net.core.rmem_max, which is what lets a mirror target ride out a burst or a pause of the
@@ -499,6 +498,7 @@ static void set_rcvbuf(int fd, int bytes) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
+/* rawOpen(proto, bindIp?) -> handle: raw IPv4 socket; reads return whole IPv4 packets. */
 static napi_value js_raw_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
