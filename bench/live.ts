@@ -52,7 +52,7 @@ async function loadFrames(path: string, max: number): Promise<Buffer[]> {
 const GENERATOR = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
-const { frames, port, seconds, vni, addon } = workerData;
+const { frames, port, seconds, vni, addon, pps } = workerData;
 const pkts = frames.map((f) => { const b = Buffer.alloc(8 + f.length); b.writeUInt32BE(0x08000000, 0); b.writeUInt32BE(vni << 8, 4); Buffer.from(f).copy(b, 8); return b; });
 const end = Date.now() + seconds * 1000;
 if (addon) {
@@ -66,10 +66,15 @@ if (addon) {
   let o = 0;
   pkts.forEach((p, i) => { p.copy(buf, o); table[2 * i] = o; table[2 * i + 1] = p.length; o += p.length; });
   let sent = 0, errors = 0, i = 0;
+  const t0 = Date.now();
   const pump = () => {
     if (Date.now() >= end) { b.close(h); parentPort.postMessage({ sent, errors }); return; }
-    for (let k = 0; k < 1; k++) {
-      const count = Math.min(256, pkts.length - i);
+    const sent0 = sent;
+    // Paced (pps > 0): never ahead of pps × elapsed, so the offered rate is the one asked for.
+    const due = pps > 0 ? Math.floor((pps * (Date.now() - t0)) / 1000) - sent : 256;
+    for (let k = 0; k < (pps > 0 ? 64 : 1) && due > 0; k++) {
+      const count = Math.min(256, pkts.length - i, pps > 0 ? due - (sent - sent0) : 256);
+      if (count <= 0) break;
       let n = 0;
       try { n = b.sendBatch(h, buf, table, i, count); } catch { errors++; n = 1; sent--; }
       sent += n;
@@ -252,6 +257,102 @@ async function benchBrokerRun(frames: Buffer[], seconds: number): Promise<Broker
   };
 }
 
+export interface MirrorSensorRun {
+  offeredPps: number;
+  /** The generator's own count (sendmmsg accepted), and its real rate. */
+  sent: number;
+  sentPps: number;
+  received: number;
+  socketDrops: number;
+  backlogDrops: number;
+  /** Flow and L7 records the sensor emitted. */
+  records: number;
+  /** CPU seconds of this thread (receiver, and the sensor when inline; not the generator's). */
+  cpuSeconds: number;
+  seconds: number;
+  rcvbufGranted: number;
+  /** Frames the threaded pipeline dropped for want of a free batch buffer, by reason. */
+  pipelineDrops: Record<string, number>;
+  balanced: boolean;
+}
+
+/**
+ * The mirror path of `vantage start`: VXLAN datagrams of the realistic capture, paced at
+ * `pps` by a generator thread, into the receiver and the inline sensor (decode → flows → L7) on
+ * this thread. Exact: sent = received + socket drops + loopback backlog drops.
+ */
+export async function benchMirrorSensor(
+  frames: Buffer[],
+  pps: number,
+  seconds: number,
+  rcvbuf = 8 << 20,
+  workers = 0,
+): Promise<MirrorSensorRun> {
+  const addon = addonPath();
+  let records = 0;
+  const sink = (): void => {
+    records++;
+  };
+  // workers > 0: the receiver on this thread hands batches to the threaded pipeline (decode,
+  // flows and L7 on worker threads), as a capture source with `workers` does.
+  const pipeline: Pipeline =
+    workers > 0
+      ? createThreadedPipeline(sink, { flow: {}, l7: true, workers, buffersPerWorker: 64 })
+      : createInlinePipeline(sink, { flow: {}, l7: true });
+  await pipeline.ready;
+  const rx = createVxlanReceiver({ host: '127.0.0.1', port: 0, rcvbuf }, pipeline.onFrame);
+  await rx.start();
+  const port = rx.address().port;
+  const granted = socketRcvbuf(port);
+  const backlog0 = softnetDrops();
+  const cpu0 = mainThreadCpu();
+  const t0 = performance.now();
+  const gen = new Worker(GENERATOR, {
+    eval: true,
+    workerData: { frames, port, seconds, vni: 77, addon, pps },
+  });
+  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
+  const sendSecs = (performance.now() - t0) / 1000;
+  await gen.terminate();
+  let last = -1;
+  while (rx.counters.received !== last) {
+    last = rx.counters.received;
+    await sleep(200);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const drops = udpSocketDrops(port, '127.0.0.1');
+  await rx.stop();
+  const pc = await pipeline.finish();
+  const cpu = mainThreadCpu() - cpu0;
+  const backlog = softnetDrops() - backlog0;
+  return {
+    offeredPps: pps,
+    sent: g.sent,
+    sentPps: Math.round(g.sent / sendSecs),
+    received: rx.counters.received,
+    socketDrops: drops,
+    backlogDrops: backlog,
+    records,
+    cpuSeconds: cpu,
+    seconds: Math.round(secs * 100) / 100,
+    rcvbufGranted: granted,
+    pipelineDrops: pc.drops,
+    balanced: g.sent === rx.counters.received + drops + backlog,
+  };
+}
+
+/** CPU seconds of the main thread alone (utime + stime of /proc/self/task/PID, 100 ticks/s). */
+function mainThreadCpu(): number {
+  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The receive buffer the kernel granted a bound UDP socket (ss's skmem rb), bytes; 0 if unknown. */
+function socketRcvbuf(port: number): number {
+  const r = spawnSync('ss', ['-u', '-a', '-n', '-m', `sport = :${port}`], { encoding: 'utf8' });
+  return Number(/rb(\d+)/.exec(r.stdout ?? '')?.[1] ?? 0);
+}
+
 /** Pipeline alone: frames from a file through the inline Sensor vs N workers. */
 async function benchPipelineFile(
   path: string,
@@ -367,6 +468,35 @@ function liveMissing(): string[] {
   return miss;
 }
 
+/**
+ * The VXLAN mirror into the sensor at rising offered rates (the realistic bench capture when it
+ * is there): where socket drops begin, and the CPU cost per packet.
+ */
+export async function benchMirror(
+  rates = [100_000, 200_000, 300_000, 400_000, 500_000, 700_000],
+  seconds = 5,
+): Promise<void> {
+  if (!loadUdpBatchBinding()) {
+    process.stdout.write('\n## live: mirror → sensor skipped (the vantage-pcap addon is not built)\n');
+    return;
+  }
+  const realistic = `${OUT}realistic-1360000.pcap`;
+  const file = existsSync(realistic) ? realistic : `${OUT}live-200k.pcap`;
+  if (!existsSync(file)) generate(file, 200_000);
+  const frames = await loadFrames(file, 100_000);
+  const rcvbuf = Number(process.env.MIRROR_RCVBUF) || 8 << 20;
+  process.stdout.write(
+    `\n## live: VXLAN mirror → sensor (decode, flows, L7) on this thread, ${frames.length} frames of ${file.replace(OUT, 'bench/out/')}, SO_RCVBUF asked ${rcvbuf >> 20} MiB\n`,
+  );
+  const workers = Number(process.env.MIRROR_WORKERS) || 0;
+  for (const pps of rates) {
+    const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf, workers);
+    process.stdout.write(
+      `  workers ${workers}, offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${((100 * r.socketDrops) / Math.max(1, r.sent)).toFixed(2)}%), backlog drops ${r.backlogDrops}; ${r.records} records; ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s (${(r.received / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s of the receiving thread); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; pipeline drops ${JSON.stringify(r.pipelineDrops)}; exact ${r.balanced}\n`,
+    );
+  }
+}
+
 export async function benchLive(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const file = `${OUT}live-200k.pcap`;
@@ -398,6 +528,8 @@ export async function benchLive(): Promise<void> {
     process.stdout.write(
       `  batched / dgram receive rate: ${(runs[1]!.receivePps / Math.max(1, runs[0]!.receivePps)).toFixed(1)}×\n`,
     );
+
+  await benchMirror();
 
   process.stdout.write('\n## live: pipeline alone (file → decode/flow/L7), inline vs workers\n');
   for (const w of [0, 2]) {
@@ -438,4 +570,8 @@ export async function benchLive(): Promise<void> {
   }
 }
 
-if (process.argv[1]?.endsWith('live.js')) await benchLive();
+if (process.argv[1]?.endsWith('live.js')) {
+  if (process.argv[2] === 'mirror')
+    await benchMirror(process.argv[3]?.split(',').map(Number) ?? undefined, Number(process.argv[4]) || 5);
+  else await benchLive();
+}

@@ -25,7 +25,13 @@ import { exportingStore } from '../collect/exporter/exporting-store.js';
 import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type SnmpConfig, SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
-import { describeBudget, type MemoryBudget, memoryBudget, parseBytes } from '../common/budget.js';
+import {
+  describeBudget,
+  holdHeapToBudget,
+  type MemoryBudget,
+  memoryBudget,
+  parseBytes,
+} from '../common/budget.js';
 import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
@@ -235,6 +241,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     packets: `${gb(budgets.packets)}${budgets.derived.packets ? ' (half of the free space; packets.maxBytes changes it)' : ''}`,
   });
   const budget = memoryBudget(o.memoryBudget);
+  holdHeapToBudget();
   const ledger = new LossLedger();
   const base =
     o.store?.backend === 'clickhouse'

@@ -45,6 +45,8 @@ export async function startVantage(
   const api = await freePort('tcp');
   const collectPort = await freePort('udp');
   const args = [
+    // Node flags for the process under test when investigating (e.g. LOAD_NODE_ARGS=--trace-gc).
+    ...(process.env.LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     join(ROOT, 'bin/vantage.js'),
     'start',
     '--no-samples',
@@ -125,11 +127,14 @@ export async function startVantage(
     },
     cpuSeconds,
     async metrics() {
-      const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      const r = await retry(() => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } }));
       return parseMetrics(await r.text());
     },
     async health() {
-      return (await (await fetch(`${url}/api/v1/health`)).json()) as { status: string; reasons?: string[] };
+      return (await (await retry(() => fetch(`${url}/api/v1/health`))).json()) as {
+        status: string;
+        reasons?: string[];
+      };
     },
     async stop() {
       peak = Math.max(peak, hwm());
@@ -147,6 +152,22 @@ export async function startVantage(
     },
     output: () => out,
   };
+}
+
+/**
+ * A request the test makes between phases: retried when the connection is reset (a keep-alive
+ * connection the server closed just as the client reused it, on a starved machine), never
+ * when the server answers.
+ */
+async function retry(f: () => Promise<Response>): Promise<Response> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** `name{a="b"}` → value, and `name` → the sum over its label sets. */

@@ -487,6 +487,17 @@ static napi_value js_inject(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * A receive buffer of `bytes`: SO_RCVBUFFORCE first (root or CAP_NET_ADMIN may exceed
+ * net.core.rmem_max, which is what lets a mirror target ride out a burst or a pause of the
+ * JavaScript thread), else SO_RCVBUF capped by rmem_max.
+ */
+static void set_rcvbuf(int fd, int bytes) {
+  if (bytes <= 0) return;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
 /* rawOpen(proto, bindIp?) -> handle: raw IPv4 socket; reads return whole IPv4 packets. */
 static napi_value js_raw_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -508,7 +519,7 @@ static napi_value js_raw_open(napi_env env, napi_callback_info info) {
     snprintf(m, sizeof m, "raw socket for IP protocol %d: %s", proto, strerror(errno));
     return throw_code(env, errno_code(errno), m);
   }
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  set_rcvbuf(fd, rcvbuf);
   char *bind_ip = argc > 1 ? get_string(env, argv[1]) : NULL;
   if (bind_ip && bind_ip[0]) {
     struct sockaddr_in a;
@@ -639,7 +650,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   }
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "udp socket");
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* capped by rmem_max */
+  set_rcvbuf(fd, rcvbuf);
   if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf); /* capped by wmem_max */
   if (port >= 0 && bind(fd, (struct sockaddr *)&ss, sl) != 0) {
     int e = errno;
@@ -686,7 +697,7 @@ static napi_value js_unix_dgram_open(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen));
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "unix datagram socket");
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* capped by rmem_max */
+  set_rcvbuf(fd, rcvbuf);
   if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1)) != 0) {
     int e = errno;
     char m[160];
