@@ -198,6 +198,9 @@ export function createPacketRecorder(
   // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
   const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
   const blocks = shared.map((b) => Buffer.from(b));
+  // Unaligned little-endian words compile to single loads and stores through a DataView.
+  const views = shared.map((b) => new DataView(b));
+  let dv = views[0]!;
   /** Byte of each block where its data starts (aligned for O_DIRECT once probed). */
   let starts: number[] = blocks.map(() => ALIGN);
   /** O_DIRECT in use: writes are whole multiples of DIRECT at offsets that are too. */
@@ -289,9 +292,10 @@ export function createPacketRecorder(
     const at = start + runAt;
     b.copy(block, at, runStart, runEnd);
     if (runUs) {
+      const v = dv;
       const end = at + (runEnd - runStart);
-      for (let o = at; o < end; o += RECORD_HEADER_LEN + le32(block, o + 8)) {
-        block.writeUInt32LE(le32(block, o + 4) * 1000, o + 4);
+      for (let o = at; o < end; o += RECORD_HEADER_LEN + v.getUint32(o + 8, true)) {
+        v.setUint32(o + 4, v.getUint32(o + 4, true) * 1000, true);
       }
     }
   };
@@ -335,6 +339,7 @@ export function createPacketRecorder(
     }
     slot = w.submittedJobs % nBlocks;
     block = blocks[slot]!;
+    dv = views[slot]!;
     start = starts[slot]!;
     if (keep > 0) {
       prev.copy(block, start, prevEnd - keep, prevEnd);
