@@ -4,6 +4,7 @@ import type { Analyzer, FlowLookup } from '../analyze/types.js';
 import type { CaptureSummary } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
 import { le32 } from '../common/bytes.js';
+import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
 import type { Packet } from '../decode/packet.js';
@@ -174,21 +175,24 @@ function directStarts(dir: string, blocks: Buffer[]): number[] | null {
 
 /**
  * The packet recorder: an analyzer hook that appends every packet to the current pcap segment
- * through one preallocated block and indexes it in typed arrays. Nothing is allocated per
- * packet; a flow seen for the first time in a segment costs one cached flow-context lookup.
+ * through a pool of preallocated blocks, written with O_DIRECT by an I/O thread, and indexes
+ * it in typed arrays. Nothing is allocated per packet; a flow seen for the first time in a
+ * segment costs one cached flow-context lookup. Through `reader`, runs of records already in
+ * the stored form are copied whole instead of packet by packet.
  */
 export function createPacketRecorder(
   config: Partial<RecorderConfig> & { dir: string },
   deps: RecorderDeps = {},
 ): PacketRecorder {
   const cfg: RecorderConfig = { ...DEFAULT_RECORDER_CONFIG, ...config };
-  if (!(cfg.segmentBytes >= 4096)) throw new Error('pcapstore: segmentBytes must be at least 4096');
-  if (cfg.segmentBytes > 0xffff0000) throw new Error('pcapstore: segmentBytes must be below 4 GiB');
+  if (!(cfg.segmentBytes >= 4096)) throw new ConfigError('segmentBytes', 'must be at least 4096');
+  if (cfg.segmentBytes > 0xffff0000) throw new ConfigError('segmentBytes', 'must be below 4 GiB');
+  if (typeof cfg.directIo !== 'boolean') throw new ConfigError('directIo', 'must be true or false');
   const log = deps.log ?? silentLogger;
   const now = deps.now ?? Date.now;
   const filter = cfg.filter ? compileFilter(cfg.filter) : null;
   const view = new FrameView();
-  if (!(cfg.writeBlocks >= 2)) throw new Error('pcapstore: writeBlocks must be at least 2');
+  if (!(cfg.writeBlocks >= 2)) throw new ConfigError('writeBlocks', 'must be at least 2');
   const nBlocks = Math.floor(cfg.writeBlocks);
   // A block is handed over once the next record would take it past `blockCap`; around that,
   // room for the alignment of its start, the bytes carried over from the previous block and

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { readCaptureFile } from '../../src/capture/capture-file.js';
+import { ConfigError } from '../../src/common/errors.js';
 import { Sensor } from '../../src/flow/sensor.js';
 import { createPacketRecorder, type RecorderConfig } from '../../src/pcapstore/recorder.js';
 import { SegmentIndex } from '../../src/pcapstore/segment-index.js';
@@ -122,6 +123,20 @@ describe('recorder: runs of records copied whole', () => {
       });
     }
   }
+
+  it('refuses a bad config naming the key', () => {
+    const dir = join(tmp, 'bad');
+    for (const [cfg, key] of [
+      [{ writeBlocks: 1 }, 'writeBlocks'],
+      [{ segmentBytes: 100 }, 'segmentBytes'],
+      [{ directIo: 'yes' as unknown as boolean }, 'directIo'],
+    ] as const) {
+      assert.throws(
+        () => createPacketRecorder({ dir, ...cfg }),
+        (e: unknown) => e instanceof ConfigError && e.key === key,
+      );
+    }
+  });
 
   it('reads an index written deflated before indexes were stored as they are', async () => {
     const dir = join(tmp, 'old-index');
