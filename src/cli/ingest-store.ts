@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readCaptureFile } from '../capture/capture-file.js';
 import { AlertAggregator } from '../common/alerts.js';
 import { memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
@@ -61,7 +62,8 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     const s = await ingestCaptures(
       watchingStore(store, () => watchers),
       positionals,
-      { hooks: recorder ? [recorder] : [] },
+      // The recorder copies whole runs of each capture's records (it sees the reader's buffer).
+      recorder ? { hooks: [recorder], read: recorder.reader(readCaptureFile) } : {},
     );
     for (const w of watchers) w.finish();
     alerts.flush();

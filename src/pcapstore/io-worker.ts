@@ -24,8 +24,8 @@ const DONE = 1;
 const ERRORS = 2;
 
 export type IoJob =
-  /** Write `len` bytes of block `slot` (from the block's `align` offset) at file offset `off`. */
-  | { op: 'write'; fd: number; slot: number; len: number; off: number }
+  /** Write `len` bytes of block `slot`, from byte `start` of the block, at file offset `off`. */
+  | { op: 'write'; fd: number; slot: number; start: number; len: number; off: number }
   /**
    * fsync a finished segment and its index file, by path: the thread opens and closes its own
    * descriptors, because a worker closing a descriptor the main thread opened makes Node warn
@@ -37,7 +37,6 @@ export type IoJob =
 interface WorkerInit {
   ctl: SharedArrayBuffer;
   blocks: SharedArrayBuffer[];
-  align: number;
   port: MessagePort;
   /** Test hook: sleep this long before each job. */
   delayMs: number;
@@ -52,12 +51,12 @@ export class IoWorker {
   private errorsSeen = 0;
   private exited: Promise<void>;
 
-  constructor(blocks: SharedArrayBuffer[], align: number, delayMs = 0) {
+  constructor(blocks: SharedArrayBuffer[], delayMs = 0) {
     const ctlBuf = new SharedArrayBuffer(16);
     this.ctl = new Int32Array(ctlBuf);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const init: WorkerInit = { ctl: ctlBuf, blocks, align, port: port2, delayMs };
+    const init: WorkerInit = { ctl: ctlBuf, blocks, port: port2, delayMs };
     this.worker = new Worker(new URL(import.meta.url), { workerData: init, transferList: [port2] });
     this.worker.unref();
     this.port.unref();
@@ -150,7 +149,7 @@ function runWorker(init: WorkerInit): void {
       if (job.op === 'write') {
         const b = blocks[job.slot]!;
         let o = 0;
-        while (o < job.len) o += writeSync(job.fd, b, init.align + o, job.len - o, job.off + o);
+        while (o < job.len) o += writeSync(job.fd, b, job.start + o, job.len - o, job.off + o);
       } else {
         fsyncPath(job.path);
         fsyncPath(job.idxPath);

@@ -23,10 +23,11 @@ export async function recordFiles(
   const sensor = new Sensor(() => {});
   sensor.addHook(rec);
   const errors: RecordFilesResult['errors'] = [];
+  const read = rec.reader(readCaptureFile);
   try {
     for (const f of files) {
       try {
-        const s = await readCaptureFile(f, sensor.onFrame);
+        const s = await read(f, sensor.onFrame);
         if (s.error) errors.push({ file: f, message: s.error.message });
       } catch (e) {
         errors.push({ file: f, message: (e as Error).message });

@@ -1,12 +1,22 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Analyzer, FlowLookup } from '../analyze/types.js';
+import type { CaptureSummary } from '../capture/capture-file.js';
+import type { FrameHandler } from '../capture/frame.js';
+import { le32 } from '../common/bytes.js';
+import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
 import type { Packet } from '../decode/packet.js';
 import { type CompiledFilter, compileFilter, FrameView } from './bpf/compile.js';
 import { IoWorker } from './io-worker.js';
-import { PCAP_HEADER_LEN, pcapFileHeader, RECORD_HEADER_LEN, writeRecordHeader } from './pcap-format.js';
+import {
+  PCAP_HEADER_LEN,
+  PCAP_SNAPLEN,
+  pcapFileHeader,
+  RECORD_HEADER_LEN,
+  writeRecordHeader,
+} from './pcap-format.js';
 import { IndexBuilder } from './segment-index.js';
 import { PcapStore, segmentName } from './store.js';
 
@@ -32,6 +42,12 @@ export interface RecorderConfig {
   /** fsync each segment when it is closed. */
   fsync: boolean;
   /**
+   * Write segments with O_DIRECT where the file system takes it: the disk reads the blocks
+   * straight from the pool, so the kernel neither copies every packet into its page cache nor
+   * fills memory with segments nobody reads yet. Falls back to ordinary writes by itself.
+   */
+  directIo: boolean;
+  /**
    * Write blocks in the pool: one is filled while the others are written by the I/O thread.
    * When all are in flight, packet processing waits (counted in `backpressureWaits`).
    */
@@ -50,6 +66,7 @@ export const DEFAULT_RECORDER_CONFIG: Omit<RecorderConfig, 'dir'> = {
   flushMs: 1000,
   blockBytes: 4 * 1024 * 1024,
   fsync: true,
+  directIo: true,
   writeBlocks: 4,
   maxPendingSyncs: 2,
 };
@@ -82,7 +99,16 @@ export interface RecorderCounters {
   /** Blocks handed to the I/O thread, and the most that were in flight at once. */
   blocksWritten: number;
   maxBlocksInFlight: number;
+  /** 1 when segments are written with O_DIRECT, 0 when through the page cache. */
+  directIo: number;
 }
+
+/** A capture reader with `readCaptureFile`'s contract. */
+export type CaptureReader = (
+  path: string,
+  onFrame: FrameHandler,
+  between?: () => Promise<void> | undefined,
+) => Promise<CaptureSummary>;
 
 export interface PacketRecorder extends Analyzer {
   readonly counters: RecorderCounters;
@@ -91,40 +117,116 @@ export interface PacketRecorder extends Analyzer {
   start(): Promise<void>;
   /** Write what is buffered (packets become searchable). */
   flush(): void;
+  /**
+   * Wrap a capture reader so the recorder copies each run of records that lie back to back in
+   * the reader's buffer, already as the store writes them, with one copy instead of one per
+   * packet. The reader must leave its buffer alone from a frame's callback until it next calls
+   * `between` or returns (as `readCaptureFile` does): the wrapped `between` is where the
+   * recorder takes the run. Packets from other sources are recorded one by one meanwhile.
+   */
+  reader(read: CaptureReader): CaptureReader;
   /** Close the current segment (index written, fsynced) and stop the flush timer. */
   stop(): Promise<void>;
 }
 
-/** Writes must start 48 bytes into the block: I/O at a page start + 16 runs slow here. */
+/** Buffered writes start 48 bytes into the block: I/O at a page start + 16 runs slow here. */
 const ALIGN = 48;
+/** O_DIRECT writes start, end and land on multiples of this (the largest common block size). */
+const DIRECT = 4096;
+/** Where a record may grow a block past its nominal size: one record of the largest snaplen. */
+const MAX_REC = RECORD_HEADER_LEN + PCAP_SNAPLEN;
+
+/**
+ * Where each block's memory is aligned for O_DIRECT, found by trying writes into a probe file
+ * (JavaScript cannot see addresses): null when the file system or kernel refuses O_DIRECT.
+ */
+function directStarts(dir: string, blocks: Buffer[]): number[] | null {
+  const flag = constants.O_DIRECT;
+  if (!flag) return null;
+  const path = join(dir, `.direct-probe-${process.pid}`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | flag, 0o600);
+  } catch {
+    return null;
+  }
+  try {
+    const starts: number[] = [];
+    for (const b of blocks) {
+      let found = -1;
+      for (let o = 0; o < DIRECT && found < 0; o += 16) {
+        try {
+          if (writeSync(fd, b, o, DIRECT, 0) === DIRECT) found = o;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') return null;
+        }
+      }
+      if (found < 0) return null;
+      starts.push(found);
+    }
+    return starts;
+  } finally {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+}
 
 /**
  * The packet recorder: an analyzer hook that appends every packet to the current pcap segment
- * through one preallocated block and indexes it in typed arrays. Nothing is allocated per
- * packet; a flow seen for the first time in a segment costs one cached flow-context lookup.
+ * through a pool of preallocated blocks, written with O_DIRECT by an I/O thread, and indexes
+ * it in typed arrays. Nothing is allocated per packet; a flow seen for the first time in a
+ * segment costs one cached flow-context lookup. Through `reader`, runs of records already in
+ * the stored form are copied whole instead of packet by packet.
  */
 export function createPacketRecorder(
   config: Partial<RecorderConfig> & { dir: string },
   deps: RecorderDeps = {},
 ): PacketRecorder {
   const cfg: RecorderConfig = { ...DEFAULT_RECORDER_CONFIG, ...config };
-  if (!(cfg.segmentBytes >= 4096)) throw new Error('pcapstore: segmentBytes must be at least 4096');
-  if (cfg.segmentBytes > 0xffff0000) throw new Error('pcapstore: segmentBytes must be below 4 GiB');
+  if (!(cfg.segmentBytes >= 4096)) throw new ConfigError('segmentBytes', 'must be at least 4096');
+  if (cfg.segmentBytes > 0xffff0000) throw new ConfigError('segmentBytes', 'must be below 4 GiB');
+  if (typeof cfg.directIo !== 'boolean') throw new ConfigError('directIo', 'must be true or false');
   const log = deps.log ?? silentLogger;
   const now = deps.now ?? Date.now;
   const filter = cfg.filter ? compileFilter(cfg.filter) : null;
   const view = new FrameView();
-  if (!(cfg.writeBlocks >= 2)) throw new Error('pcapstore: writeBlocks must be at least 2');
+  if (!(cfg.writeBlocks >= 2)) throw new ConfigError('writeBlocks', 'must be at least 2');
   const nBlocks = Math.floor(cfg.writeBlocks);
-  const blockSize = Math.max(cfg.blockBytes, 1 << 20) + ALIGN + 262_144 + 16;
+  // A block is handed over once the next record would take it past `blockCap`; around that,
+  // room for the alignment of its start, the bytes carried over from the previous block and
+  // the padding of an O_DIRECT write.
+  const blockCap = Math.max(cfg.blockBytes, 1 << 20) + MAX_REC;
+  const blockSize = DIRECT + blockCap + DIRECT;
   // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
   const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
   const blocks = shared.map((b) => Buffer.from(b));
-  const blockCap = blockSize - ALIGN;
+  // Unaligned little-endian words compile to single loads and stores through a DataView.
+  const views = shared.map((b) => new DataView(b));
+  let dv = views[0]!;
+  /** Byte of each block where its data starts (aligned for O_DIRECT once probed). */
+  let starts: number[] = blocks.map(() => ALIGN);
+  /** O_DIRECT in use: writes are whole multiples of DIRECT at offsets that are too. */
+  let direct = false;
   let slot = 0;
   let block = blocks[0]!;
+  let start = ALIGN;
+  /** Bytes of the current block from `start`: records, after `carried` bytes repeated from the last block. */
   let blockLen = 0;
+  let carried = 0;
+  /** File offset of the block's byte `start`. */
   let blockFileOff = 0;
+  // The run: records back to back in a wrapped reader's buffer, byte for byte as they are
+  // stored (checked per packet), reserved in the block at `runAt` and copied when it ends.
+  let runBuf: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  let runAt = 0;
+  /** The run's record headers carry microseconds: the copy scales them to nanoseconds. */
+  let runUs = false;
+  /** The buffer of the frame a wrapped reader is delivering. */
+  let srcBuf: Buffer | null = null;
   // What each submitted block makes searchable once written: segment, packets and bytes.
   const markSeq = new Float64Array(nBlocks);
   const markPackets = new Float64Array(nBlocks);
@@ -158,6 +260,7 @@ export function createPacketRecorder(
     syncWaits: 0,
     blocksWritten: 0,
     maxBlocksInFlight: 0,
+    directIo: 0,
   };
 
   const checkErrors = (w: IoWorker | null): void => {
@@ -185,17 +288,51 @@ export function createPacketRecorder(
     checkErrors(w);
   };
 
-  /** Hand the filled part of the current block to the I/O thread and take the next block. */
+  /** Copy the pending run into the place reserved for it in the block. */
+  const takeRun = (): void => {
+    const b = runBuf;
+    if (b === null) return;
+    runBuf = null;
+    const at = start + runAt;
+    b.copy(block, at, runStart, runEnd);
+    if (runUs) {
+      const v = dv;
+      const end = at + (runEnd - runStart);
+      for (let o = at; o < end; o += RECORD_HEADER_LEN + v.getUint32(o + 8, true)) {
+        v.setUint32(o + 4, v.getUint32(o + 4, true) * 1000, true);
+      }
+    }
+  };
+
+  /**
+   * Hand the filled part of the current block to the I/O thread and take the next block. With
+   * O_DIRECT the write is padded to a whole page (0xff bytes: a record header whose length no
+   * reader accepts, so a crash leaves a clean end for recovery to cut) and the unfinished page
+   * is carried to the next block, which writes it again, completed, at the same offset.
+   */
   const submitBlock = (): void => {
-    if (blockLen === 0 || fd < 0 || !writer) return;
+    takeRun();
+    if (blockLen === carried || fd < 0 || !writer) return;
     const w = writer;
+    let len = blockLen;
+    let keep = 0;
+    if (direct) {
+      keep = blockLen & (DIRECT - 1);
+      if (keep > 0) {
+        len = blockLen - keep + DIRECT;
+        block.fill(0xff, start + blockLen, start + len);
+      }
+    }
     markSeq[slot] = seq;
     markPackets[slot] = builder!.packets;
     markBytes[slot] = blockFileOff + blockLen;
-    w.submit({ op: 'write', fd, slot, len: blockLen, off: blockFileOff });
+    w.submit({ op: 'write', fd, slot, start, len, off: blockFileOff });
     counters.blocksWritten++;
-    blockFileOff += blockLen;
+    const prev = block;
+    const prevEnd = start + blockLen;
+    blockFileOff += blockLen - keep;
     blockLen = 0;
+    carried = 0;
     const inFlight = w.inFlight;
     if (inFlight > counters.maxBlocksInFlight) counters.maxBlocksInFlight = inFlight;
     // Writes finish in order, so the next slot is free once all but nBlocks - 1 are done.
@@ -206,6 +343,12 @@ export function createPacketRecorder(
     }
     slot = w.submittedJobs % nBlocks;
     block = blocks[slot]!;
+    dv = views[slot]!;
+    start = starts[slot]!;
+    if (keep > 0) {
+      prev.copy(block, start, prevEnd - keep, prevEnd);
+      blockLen = carried = keep;
+    }
     reap();
   };
 
@@ -231,6 +374,9 @@ export function createPacketRecorder(
   const closeSegment = (): void => {
     if (fd < 0 || !builder || !store) return;
     drain();
+    // The last O_DIRECT write was padded to a page; the segment ends at its last record.
+    blockLen = carried = 0;
+    if (direct) ftruncateSync(fd, fileOff);
     const path = join(store.dir, segmentName(seq));
     const idx = builder.build(builder.packets, fileOff);
     idx.write(`${path}.idx`);
@@ -266,12 +412,15 @@ export function createPacketRecorder(
     const s = store!;
     seq = Math.max(s.nextSeq, seq + 1);
     const path = join(s.dir, segmentName(seq));
-    fd = openSync(path, 'wx');
-    const h = pcapFileHeader(lt);
-    writeSync(fd, h, 0, h.length, 0);
+    fd = direct
+      ? openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644)
+      : openSync(path, 'wx');
+    // The file header goes out with the first block (an O_DIRECT write cannot be 24 bytes).
+    pcapFileHeader(lt).copy(block, start);
     fileOff = PCAP_HEADER_LEN;
-    blockFileOff = PCAP_HEADER_LEN;
-    blockLen = 0;
+    blockFileOff = 0;
+    blockLen = PCAP_HEADER_LEN;
+    carried = 0;
     linkType = lt;
     segFirstSec = firstSec;
     builder = new IndexBuilder(lt);
@@ -291,9 +440,17 @@ export function createPacketRecorder(
 
     async start(): Promise<void> {
       store ??= await PcapStore.open(cfg.dir, { writable: true, log });
-      writer ??= new IoWorker(shared, ALIGN, deps.ioDelayMs ?? 0);
+      if (cfg.directIo && !writer) {
+        const found = directStarts(store.dir, blocks);
+        direct = found !== null;
+        if (found) starts = found;
+        else log.info('packet store: O_DIRECT refused here; segments are written through the page cache');
+        counters.directIo = direct ? 1 : 0;
+        start = starts[slot]!;
+      }
+      writer ??= new IoWorker(shared, deps.ioDelayMs ?? 0);
       published = writer.doneJobs;
-      if (cfg.fsync) syncer ??= new IoWorker([], 0, deps.syncDelayMs ?? deps.ioDelayMs ?? 0);
+      if (cfg.fsync) syncer ??= new IoWorker([], deps.syncDelayMs ?? deps.ioDelayMs ?? 0);
       seq = store.nextSeq - 1;
       store.enforceBudget(cfg.maxBytes, cfg.maxAgeSeconds * 1000, now());
       lastFlush = now();
@@ -343,9 +500,32 @@ export function createPacketRecorder(
         openSegment(p.linkType, p.tsSec);
       }
       if (blockLen + rec > blockCap) submitBlock();
-      const o = ALIGN + blockLen;
-      writeRecordHeader(block, o, p.tsSec, p.tsNs, cap, p.wirelen);
-      p.buf.copy(block, o + RECORD_HEADER_LEN, p.frameOff, p.frameOff + cap);
+      const b = p.buf;
+      const h = p.frameOff - RECORD_HEADER_LEN;
+      // In a wrapped reader's buffer, the record header before the frame is the one the store
+      // would write when its four fields say so (any byte order or format whose bytes match);
+      // a capture in microseconds differs only in the fraction, scaled when the run is copied.
+      let frac = -1;
+      if (b === srcBuf && h >= 0 && le32(b, h + 8) === cap && le32(b, h + 12) === p.wirelen) {
+        if (le32(b, h) === p.tsSec) frac = le32(b, h + 4);
+      }
+      if (frac >= 0 && (frac === p.tsNs || frac * 1000 === p.tsNs)) {
+        // Zero fits either unit; any other fraction decides the run's.
+        const us = frac !== p.tsNs;
+        if (b !== runBuf || h !== runEnd || (us !== runUs && frac !== 0)) {
+          takeRun();
+          runBuf = b;
+          runStart = h;
+          runAt = blockLen;
+          runUs = us;
+        }
+        runEnd = h + rec;
+      } else {
+        takeRun(); // records stay in order
+        const o = start + blockLen;
+        writeRecordHeader(block, o, p.tsSec, p.tsNs, cap, p.wirelen);
+        b.copy(block, o + RECORD_HEADER_LEN, p.frameOff, p.frameOff + cap);
+      }
       blockLen += rec;
       builder!.add(p, fileOff, rec, flows, slot);
       fileOff += rec;
@@ -360,6 +540,24 @@ export function createPacketRecorder(
     },
 
     flush,
+
+    reader(read: CaptureReader): CaptureReader {
+      return async (path, onFrame, between) => {
+        const tap: FrameHandler = (f) => {
+          srcBuf = f.buf;
+          onFrame(f);
+        };
+        try {
+          return await read(path, tap, () => {
+            takeRun(); // the reader is about to refill its buffer
+            return between?.();
+          });
+        } finally {
+          takeRun();
+          srcBuf = null;
+        }
+      };
+    },
 
     finish(): void {
       flush();

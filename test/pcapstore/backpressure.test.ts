@@ -32,7 +32,10 @@ describe('recorder write thread', () => {
         fsync: true,
         flushMs: 60_000,
       },
-      { ioDelayMs: 40, syncDelayMs: 400 },
+      // A block is written in 250 ms, far longer than filling the next one takes, and segments
+      // close about 2 MB of packets apart, far sooner than a 2.5 s fsync ends (shorter delays
+      // made both waits depend on how loaded the machine was).
+      { ioDelayMs: 250, syncDelayMs: 2500 },
     );
     await rec.start();
     const sensor = new Sensor(() => {});
