@@ -17,6 +17,7 @@ import { type Broker, type BrokerConfig, createBroker } from '../broker/index.js
 import { createBus } from '../bus/bus.js';
 import { AlertHub } from '../bus/hub.js';
 import type { SinkSpec } from '../bus/types.js';
+import { readCaptureFile } from '../capture/capture-file.js';
 import { parseHostPort } from '../capture/mirror.js';
 import { createBusIngester, createRecordPublisher, publishingStore } from '../central/bus-ingest.js';
 import { Central } from '../central/central.js';
@@ -473,7 +474,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         hooks: recorder ? [recorder] : [],
         collect: opts.collect === true,
         ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
-        ...(opts.read ? { read: opts.read } : {}),
+        // The recorder copies whole runs of records straight from the reader's buffer.
+        ...(recorder
+          ? { read: recorder.reader(opts.read ?? readCaptureFile) }
+          : opts.read
+            ? { read: opts.read }
+            : {}),
         ...(opts.live ? { live: opts.live } : {}),
       });
       recorder?.flush();
