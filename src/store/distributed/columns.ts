@@ -155,23 +155,27 @@ export class ColumnsEncoder {
     }
     const ns = c.str.length;
     const rows = c.rows;
-    for (let ci = 0; ci < plan.length; ci++) {
-      const p = plan[ci]!;
-      if (p.kind !== STR) continue;
-      const off = this.off[ci]!;
-      const len = this.len[ci]!;
-      let max = this.maxLen[ci]!;
-      for (let k = from; k < to; k++) {
-        const d = c.s[rows[k]! * ns + p.idx]!;
-        if (d < 0 || off[d] !== -2) continue;
-        const at = this.encodeEntry(p, c.dict[d]!);
-        off[d] = at;
-        if (at >= 0) {
-          len[d] = this.scratch.pos - at;
-          if (len[d]! > max) max = len[d]!;
+    // Rows in chunks, every column over a chunk while it is in cache (the batch is row-major).
+    for (let k0 = from; k0 < to; k0 += 256) {
+      const k1 = Math.min(to, k0 + 256);
+      for (let ci = 0; ci < plan.length; ci++) {
+        const p = plan[ci]!;
+        if (p.kind !== STR) continue;
+        const off = this.off[ci]!;
+        const len = this.len[ci]!;
+        let max = this.maxLen[ci]!;
+        for (let k = k0; k < k1; k++) {
+          const d = c.s[rows[k]! * ns + p.idx]!;
+          if (d < 0 || off[d] !== -2) continue;
+          const at = this.encodeEntry(p, c.dict[d]!);
+          off[d] = at;
+          if (at >= 0) {
+            len[d] = this.scratch.pos - at;
+            if (len[d]! > max) max = len[d]!;
+          }
         }
+        this.maxLen[ci] = max;
       }
-      this.maxLen[ci] = max;
     }
   }
 

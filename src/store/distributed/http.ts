@@ -26,6 +26,8 @@ export class ClickHouseError extends Error {
 export interface HttpOpts {
   database?: string;
   timeoutMs?: number;
+  /** Server settings for an insert (URL parameters), e.g. insert_distributed_sync. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 function headers(n: ChNode): Record<string, string> {
@@ -109,7 +111,7 @@ export function insertBody(
   data: Uint8Array,
   o: HttpOpts = {},
 ): Promise<void> {
-  const params: Record<string, string> = { query: `INSERT INTO ${table} FORMAT ${format}` };
+  const params: Record<string, string> = { ...o.settings, query: `INSERT INTO ${table} FORMAT ${format}` };
   if (o.database) params.database = o.database;
   const u = new URL(endpoint(n, params));
   const tls = u.protocol === 'https:';

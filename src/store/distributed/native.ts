@@ -3,7 +3,7 @@ import type { AnyRecordDef, FieldType } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
 import type { Rec } from '../types.js';
 import { emptyWriter, valueWriter } from './codec.js';
-import { ColumnsEncoder, JSON_, NUM, type Plan, STR, T_BOOL, T_FLOAT, T_INT, T_TS } from './columns.js';
+import { ColumnsEncoder, JSON_, NONE, NUM, type Plan, STR, T_BOOL, T_FLOAT, T_INT, T_TS } from './columns.js';
 import { RowBinary } from './rowbinary.js';
 import { type ChColumn, chColumns } from './schema.js';
 
@@ -92,15 +92,15 @@ class Scratch {
 
 /**
  * Native blocks straight from a columnar batch (the collector's and the sensor's path): each
- * column gathered from the batch into an aligned typed array and copied into the block once;
- * each distinct dictionary string a column uses is converted once per batch (columns.ts), and
+ * column's values written where the block keeps them; each distinct dictionary string a column uses is converted once per batch (columns.ts), and
  * its bytes copied into every row that refers to it. No object or string is made per row.
  */
 export class NativeColumnsEncoder {
   readonly cols: ChColumn[];
   private readonly rb: ColumnsEncoder;
-  private readonly scratch = new Scratch();
   private readonly heads: Buffer[];
+  private numPlan: Plan[] | null = null;
+  private numFn: NumFn | null = null;
 
   constructor(readonly def: AnyRecordDef) {
     this.rb = new ColumnsEncoder(def);
@@ -115,6 +115,10 @@ export class NativeColumnsEncoder {
   /**
    * One block of the selected rows [from, to) of `c`, row k numbered `seq + k - from`; written
    * into `reuse` when it is large enough. Keyed records are not replaced here (as in columns.ts).
+   *
+   * The batch is row-major, the block columnar: gathering one column over all rows would touch
+   * one cache line per row per column, so the rows are walked in chunks small enough to stay
+   * in cache while every column takes its part of the chunk.
    */
   encode(c: Columnar, from: number, to: number, seq: number, reuse?: Buffer): Buffer {
     const plan = this.rb.planFor(c);
@@ -123,111 +127,106 @@ export class NativeColumnsEncoder {
     const rows = c.rows;
     const ns = c.str.length;
     const J = c.json ?? {};
+    const nc = plan.length;
     // JSON values are the only ones made into strings per row (no column of a flow is JSON).
     const texts: ((string | null)[] | null)[] = plan.map((p) =>
       p.kind === JSON_ ? jsonTexts(p, J[p.col.name], rows, from, to) : null,
     );
-    let size = varUIntSize(plan.length + 1) + varUIntSize(n) + 8 * n;
-    for (let ci = 0; ci < plan.length; ci++) {
+    // Bytes of each column's values: fixed-width ones from the row count, strings summed.
+    const bytes = new Float64Array(nc);
+    const varStr: number[] = [];
+    for (let ci = 0; ci < nc; ci++) {
       const p = plan[ci]!;
-      size += this.heads[ci]!.length + (p.col.nullable ? n : 0);
       const w = widthOf(p.col.type);
-      if (w > 0) size += w * n;
-      else if (p.kind === STR) {
-        const off = this.rb.off[ci]!;
-        const len = this.rb.len[ci]!;
-        for (let k = from; k < to; k++) {
-          const d = c.s[rows[k]! * ns + p.idx]!;
-          size += d < 0 || off[d]! < 0 ? 1 : len[d]!;
-        }
-      } else {
+      if (w > 0) bytes[ci] = w * n;
+      else if (p.kind === STR) varStr.push(ci);
+      else {
         const ts = texts[ci];
-        if (ts) for (const t of ts) size += t === null ? 1 : stringSize(t);
-        else size += n;
+        let z = 0;
+        if (ts) for (const t of ts) z += t === null ? 1 : stringSize(t);
+        else z = n;
+        bytes[ci] = z;
       }
     }
-    size += this.heads[plan.length]!.length;
-    const buf = room(size, reuse);
-    let pos = putVarUInt(buf, putVarUInt(buf, 0, plan.length + 1), n);
-    this.scratch.grow(2 * n);
-    for (let ci = 0; ci < plan.length; ci++) {
-      const p = plan[ci]!;
-      pos += this.heads[ci]!.copy(buf, pos);
-      if (p.kind === NUM) pos = this.numColumn(buf, pos, c, p, from, to);
-      else if (p.kind === STR) pos = this.strColumn(buf, pos, c, p, ci, from, to);
-      else pos = textColumn(buf, pos, p, texts[ci] ?? null, n);
+    for (let k0 = from; k0 < to; k0 += CHUNK) {
+      const k1 = Math.min(to, k0 + CHUNK);
+      for (const ci of varStr) {
+        const off = this.rb.off[ci]!;
+        const len = this.rb.len[ci]!;
+        const idx = plan[ci]!.idx;
+        let z = 0;
+        for (let k = k0; k < k1; k++) {
+          const d = c.s[rows[k]! * ns + idx]!;
+          z += d < 0 || off[d]! < 0 ? 1 : len[d]!;
+        }
+        bytes[ci] = bytes[ci]! + z;
+      }
     }
-    pos += this.heads[plan.length]!.copy(buf, pos);
-    const i32 = this.scratch.i32;
+    let size = varUIntSize(nc + 1) + varUIntSize(n);
+    const nullAt = new Float64Array(nc);
+    const valAt = new Float64Array(nc);
+    for (let ci = 0; ci < nc; ci++) {
+      size += this.heads[ci]!.length;
+      nullAt[ci] = size;
+      if (plan[ci]!.col.nullable) size += n;
+      valAt[ci] = size;
+      size += bytes[ci]!;
+    }
+    size += this.heads[nc]!.length;
+    const seqAt = size;
+    size += 8 * n;
+    const buf = room(size, reuse);
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    putVarUInt(buf, putVarUInt(buf, 0, nc + 1), n);
+    for (let ci = 0; ci <= nc; ci++) {
+      const h = this.heads[ci]!;
+      h.copy(buf, ci < nc ? nullAt[ci]! - h.length : seqAt - h.length);
+    }
+    for (let ci = 0; ci < nc; ci++) {
+      const p = plan[ci]!;
+      if (p.kind === JSON_ || p.kind === NONE) textColumn(buf, nullAt[ci]!, p, texts[ci] ?? null, n);
+      else if (p.kind === NUM && !numeric(p)) {
+        // A number where the column wants another kind (as columns.ts: stored as missing).
+        if (p.col.nullable) buf.fill(1, nullAt[ci]!, nullAt[ci]! + n);
+        fillDefault(buf, valAt[ci]!, widthOf(p.col.type), n);
+      }
+    }
+    if (this.numPlan !== plan) {
+      this.numFn = compileNumbers(plan, c.num.length);
+      this.numPlan = plan;
+    }
+    const numFn = this.numFn!;
+    for (let k0 = from; k0 < to; k0 += CHUNK) {
+      const k1 = Math.min(to, k0 + CHUNK);
+      numFn(buf, view, c.f, rows, k0, k1, nullAt, valAt, from);
+      for (let ci = 0; ci < nc; ci++) {
+        const p = plan[ci]!;
+        if (p.kind !== STR) continue;
+        const nulls = p.col.nullable ? nullAt[ci]! + (k0 - from) : -1;
+        valAt[ci] = this.strChunk(buf, view, c, p, ci, nulls, valAt[ci]!, k0, k1);
+      }
+    }
     for (let k = 0; k < n; k++) {
       const x = seq + k;
       const hi = Math.floor(x / 4294967296);
-      i32[2 * k] = x - hi * 4294967296;
-      i32[2 * k + 1] = hi;
+      view.setUint32(seqAt + 8 * k, x - hi * 4294967296, true);
+      view.setInt32(seqAt + 8 * k + 4, hi, true);
     }
-    buf.set(this.scratch.bytes(8 * n), pos);
-    pos += 8 * n;
-    if (pos !== size) throw new Error(`native block: wrote ${pos} of ${size} bytes`);
     return buf.subarray(0, size);
   }
 
-  /** A column held as numbers in the batch: NaN is null (or the type's zero when not Nullable). */
-  private numColumn(buf: Buffer, pos: number, c: Columnar, p: Plan, from: number, to: number): number {
-    const n = to - from;
-    const nn = c.num.length;
-    const f = c.f;
-    const rows = c.rows;
-    const idx = p.idx;
-    const nullable = p.col.nullable;
-    const w = widthOf(p.col.type);
-    const vals = nullable ? pos + n : pos;
-    if (nullable)
-      for (let k = 0; k < n; k++) {
-        const v = f[rows[from + k]! * nn + idx]!;
-        buf[pos + k] = Number.isNaN(v) ? 1 : 0;
-      }
-    if (p.t === T_FLOAT && w === 8) {
-      const out = this.scratch.f64;
-      for (let k = 0; k < n; k++) {
-        const v = f[rows[from + k]! * nn + idx]!;
-        out[k] = Number.isNaN(v) ? 0 : v;
-      }
-    } else if ((p.t === T_INT || p.t === T_TS) && w === 8) {
-      const out = this.scratch.i32;
-      const ts = p.t === T_TS;
-      for (let k = 0; k < n; k++) {
-        const v = f[rows[from + k]! * nn + idx]!;
-        const x = Number.isNaN(v) ? 0 : ts ? Math.round(v * 1000) : Math.trunc(v);
-        const hi = Math.floor(x / 4294967296);
-        out[2 * k] = x - hi * 4294967296;
-        out[2 * k + 1] = hi;
-      }
-    } else if (p.t === T_BOOL && w === 1) {
-      for (let k = 0; k < n; k++) {
-        const v = f[rows[from + k]! * nn + idx]!;
-        buf[vals + k] = v ? 1 : 0;
-      }
-      return vals + n;
-    } else {
-      // A number where the column wants another kind (as columns.ts: stored as missing).
-      if (nullable) buf.fill(1, pos, pos + n);
-      return fillDefault(buf, vals, w, n);
-    }
-    buf.set(this.scratch.bytes(w * n), vals);
-    return vals + w * n;
-  }
-
-  /** A column held by dictionary index: each entry's bytes were made once by `resolve`. */
-  private strColumn(
+  /** Rows [k0, k1) of a column held by dictionary index: each entry's bytes made once by `resolve`. */
+  private strChunk(
     buf: Buffer,
-    pos: number,
+    view: DataView,
     c: Columnar,
     p: Plan,
     ci: number,
-    from: number,
-    to: number,
+    nulls: number,
+    at0: number,
+    k0: number,
+    k1: number,
   ): number {
-    const n = to - from;
     const ns = c.str.length;
     const s = c.s;
     const rows = c.rows;
@@ -235,19 +234,28 @@ export class NativeColumnsEncoder {
     const off = this.rb.off[ci]!;
     const len = this.rb.len[ci]!;
     const src = this.rb.scratch.buf;
-    const nullable = p.col.nullable;
     const w = widthOf(p.col.type);
-    let v = nullable ? pos + n : pos;
-    for (let k = 0; k < n; k++) {
-      const d = s[rows[from + k]! * ns + idx]!;
+    let v = at0;
+    if (w === 8 || w === 16) {
+      // Fixed width: whole 32-bit words (exact for any bits, unlike a float copy).
+      const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      for (let k = k0; k < k1; k++) {
+        const d = s[rows[k]! * ns + idx]!;
+        const at = d < 0 ? -1 : off[d]!;
+        if (nulls >= 0) buf[nulls + k - k0] = at < 0 ? 1 : 0;
+        if (at < 0) for (let b = 0; b < w; b += 4) view.setUint32(v + b, 0, true);
+        else for (let b = 0; b < w; b += 4) view.setUint32(v + b, sv.getUint32(at + b, true), true);
+        v += w;
+      }
+      return v;
+    }
+    for (let k = k0; k < k1; k++) {
+      const d = s[rows[k]! * ns + idx]!;
       const at = d < 0 ? -1 : off[d]!;
-      if (nullable) buf[pos + k] = at < 0 ? 1 : 0;
+      if (nulls >= 0) buf[nulls + k - k0] = at < 0 ? 1 : 0;
       if (at < 0) {
-        if (w === 0) buf[v++] = 0;
-        else {
-          buf.fill(0, v, v + w);
-          v += w;
-        }
+        buf[v] = 0;
+        v += w === 0 ? 1 : w;
         continue;
       }
       const m = w === 0 ? len[d]! : w;
@@ -257,6 +265,80 @@ export class NativeColumnsEncoder {
     }
     return v;
   }
+}
+
+/** Rows per chunk: a chunk of the batch's rows stays in cache while every column reads it. */
+const CHUNK = 256;
+
+/** Whether a number column's kind is one a number can be stored as. */
+function numeric(p: Plan): boolean {
+  const w = widthOf(p.col.type);
+  return (
+    (p.t === T_FLOAT && w === 8) ||
+    ((p.t === T_INT || p.t === T_TS) && w === 8) ||
+    (p.t === T_BOOL && w === 1)
+  );
+}
+
+type NumFn = (
+  buf: Buffer,
+  view: DataView,
+  f: Float64Array,
+  rows: ArrayLike<number>,
+  k0: number,
+  k1: number,
+  nullAt: Float64Array,
+  valAt: Float64Array,
+  from: number,
+) => void;
+
+/**
+ * Rows [k0, k1) of every column held as numbers, generated for one batch layout (as the
+ * RowBinary row loop is): each column's place in the row and its type fixed in its own loop.
+ * NaN is null, or zero when the column is not Nullable.
+ */
+function compileNumbers(plan: readonly Plan[], nn: number): NumFn {
+  const body: string[] = [];
+  for (let ci = 0; ci < plan.length; ci++) {
+    const p = plan[ci]!;
+    if (p.kind !== NUM || !numeric(p)) continue;
+    const w = widthOf(p.col.type);
+    const isNull = p.col.nullable ? 'buf[nb + k] = 1;' : '';
+    const notNull = p.col.nullable ? 'buf[nb + k] = 0;' : '';
+    let zero: string;
+    let put: string;
+    if (p.t === T_FLOAT) {
+      zero = 'view.setFloat64(at, 0, true); at += 8;';
+      put = 'view.setFloat64(at, v, true); at += 8;';
+    } else if (p.t === T_BOOL) {
+      zero = 'buf[at++] = 0;';
+      put = 'buf[at++] = v ? 1 : 0;';
+    } else {
+      zero = 'view.setUint32(at, 0, true); view.setInt32(at + 4, 0, true); at += 8;';
+      const x = p.t === T_TS ? 'Math.round(v * 1000)' : 'Math.trunc(v)';
+      put = `const x = ${x}; const hi = Math.floor(x / 4294967296); view.setUint32(at, x - hi * 4294967296, true); view.setInt32(at + 4, hi, true); at += 8;`;
+    }
+    body.push(`{
+      const nb = nullAt[${ci}] - k0 + (k0 - from);
+      let at = valAt[${ci}] + (k0 - from) * ${w};
+      for (let k = k0; k < k1; k++) {
+        const v = f[rows[k] * ${nn} + ${p.idx}];
+        if (v !== v) { ${isNull} ${zero} } else { ${notNull} ${put} }
+      }
+    }`);
+  }
+  return new Function(
+    'buf',
+    'view',
+    'f',
+    'rows',
+    'k0',
+    'k1',
+    'nullAt',
+    'valAt',
+    'from',
+    body.join('\n'),
+  ) as NumFn;
 }
 
 function jsonTexts(
