@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { type Product, startProduct } from '../src/cli/start.js';
 import { silentLogger } from '../src/common/log.js';
 import { ALL_RECORDS } from '../src/schema/records.js';
@@ -208,6 +209,42 @@ async function clickhouse(): Promise<void> {
           return n;
         });
       }
+      // Each shard its half straight from the encoder: the body gzipped (level 1,
+      // Content-Encoding: gzip; on loopback the bytes may cost less to send than to compress and
+      // inflate), and, to split the server's cost, into a MergeTree without the three rollup
+      // views and into a Null table (parse only, nothing kept).
+      const direct = async (table: string, gzip: boolean) => {
+        const enc = new NativeColumnsEncoder(def);
+        const half = cols.rows.length / 2;
+        return measure(c.pids, async () => {
+          let n = 0;
+          while (n < total) {
+            await Promise.all(
+              c.urls.map((u, i) => {
+                const body = enc.encode(cols, i * half, (i + 1) * half, n + 1 + i * half);
+                return insertBody(
+                  { url: u },
+                  `${table} (${names})`,
+                  'Native',
+                  gzip ? gzipSync(body, { level: 1 }) : body,
+                  gzip ? { contentEncoding: 'gzip' } : {},
+                );
+              }),
+            );
+            n += cols.rows.length;
+          }
+          return n;
+        });
+      };
+      await fresh();
+      results.gzip = await direct('bench.flow_local', true);
+      await fresh();
+      for (const u of c.urls) {
+        await exec({ url: u }, 'CREATE TABLE bench.flow_plain AS bench.flow_local');
+        await exec({ url: u }, 'CREATE TABLE bench.flow_null AS bench.flow_local ENGINE = Null');
+      }
+      results.plain = await direct('bench.flow_plain', false);
+      results.null = await direct('bench.flow_null', false);
       // The bus ingester's record path (appendAt: objects decoded from bus messages of 256).
       const busTotal = Math.min(total, 1_000_000);
       const messages = (k: number) =>
@@ -237,6 +274,9 @@ async function clickhouse(): Promise<void> {
           peer,
         ),
       );
+      out(line('Vantage Native, gzip level 1 body (Content-Encoding: gzip)', results.gzip!, peer));
+      out(line('Vantage Native into a MergeTree without the rollup views', results.plain!, peer));
+      out(line('Vantage Native into a Null table (the server parses, keeps nothing)', results.null!, peer));
       out(line('Vantage bus ingester path (appendAt, records), Native', results.busnative!, peer));
       out(line('Vantage bus ingester path (appendAt, records), RowBinary', results.busrowbinary!, peer));
       out(line('peer clickhouse-client FORMAT Native (file from SELECT … FORMAT Native)', peer));

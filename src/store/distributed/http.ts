@@ -28,6 +28,8 @@ export interface HttpOpts {
   timeoutMs?: number;
   /** Server settings for an insert (URL parameters), e.g. insert_distributed_sync. */
   settings?: Readonly<Record<string, string>>;
+  /** Content-Encoding of an insert's body the caller compressed (gzip, deflate). */
+  contentEncoding?: string;
 }
 
 function headers(n: ChNode): Record<string, string> {
@@ -122,7 +124,11 @@ export function insertBody(
         {
           method: 'POST',
           agent: tls ? agents.https : agents.http,
-          headers: { ...headers(n), 'content-length': String(data.byteLength) },
+          headers: {
+            ...headers(n),
+            'content-length': String(data.byteLength),
+            ...(o.contentEncoding ? { 'content-encoding': o.contentEncoding } : {}),
+          },
           timeout: o.timeoutMs ?? 300_000,
         },
         (res) => {

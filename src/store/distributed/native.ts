@@ -2,7 +2,7 @@ import { endianness } from 'node:os';
 import type { AnyRecordDef, FieldType } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
 import type { Rec } from '../types.js';
-import { emptyWriter, valueWriter } from './codec.js';
+import { valueWriter } from './codec.js';
 import { ColumnsEncoder, JSON_, NONE, NUM, type Plan, STR, T_BOOL, T_FLOAT, T_INT, T_TS } from './columns.js';
 import { RowBinary } from './rowbinary.js';
 import { type ChColumn, chColumns } from './schema.js';
@@ -373,6 +373,20 @@ function textColumn(buf: Buffer, pos: number, p: Plan, texts: (string | null)[] 
   return pos;
 }
 
+/**
+ * The value under a null (and a missing value of a column that is not Nullable): zero bytes of
+ * the column's width, or the empty string — what codec.ts's emptyWriter writes, without a
+ * BigInt per 16-byte address.
+ */
+function zeroWriter(w: number): (out: RowBinary) => void {
+  if (w === 0 || w === 1) return (out) => out.u8(0);
+  return (out) => {
+    out.need(w);
+    for (let b = 0; b < w; b += 4) out.view.setUint32(out.pos + b, 0, true);
+    out.pos += w;
+  };
+}
+
 function fillDefault(buf: Buffer, pos: number, w: number, n: number): number {
   const bytes = w === 0 ? n : w * n;
   buf.fill(0, pos, pos + bytes);
@@ -404,7 +418,7 @@ export class NativeRecordsEncoder {
   constructor(readonly def: AnyRecordDef) {
     this.cols = chColumns(def);
     this.put = this.cols.map((c) => valueWriter(c.type));
-    this.empty = this.cols.map((c) => emptyWriter(c.type));
+    this.empty = this.cols.map((c) => zeroWriter(widthOf(c.type)));
     this.vals = this.cols.map(() => new RowBinary(1 << 12));
     this.nulls = this.cols.map(() => new Uint8Array(0));
     this.heads = [...this.cols.map((c) => [c.name, c.chType]), ['_seq', 'UInt64']].map(([n, t]) => {
@@ -415,7 +429,7 @@ export class NativeRecordsEncoder {
     const loops = this.cols.map((c, i) => {
       const mark = c.nullable ? `N${i}[k] = 1; E[${i}](w${i});` : `E[${i}](w${i});`;
       return `{ const w${i} = vals[${i}], N${i} = nulls[${i}], p = P[${i}];
-        for (let k = 0; k < idx.length; k++) {
+        for (let k = k0; k < k1; k++) {
           const v = recs[idx[k]].${c.name};
           if (v == null) { ${mark} continue; }
           const at = w${i}.pos;
@@ -423,7 +437,12 @@ export class NativeRecordsEncoder {
           w${i}.pos = at; ${mark}
         } }`;
     });
-    this.fn = new Function('P', 'E', 'vals', 'nulls', 'recs', 'idx', loops.join('\n')) as typeof this.fn;
+    // Records in chunks, every column over a chunk while its objects are in cache.
+    const body = `for (let k0 = 0; k0 < idx.length; k0 += 256) {
+      const k1 = Math.min(idx.length, k0 + 256);
+      ${loops.join('\n')}
+    }`;
+    this.fn = new Function('P', 'E', 'vals', 'nulls', 'recs', 'idx', body) as typeof this.fn;
   }
 
   /** One block of records `idx` (indexes into `recs`), numbered by `seqOf(i)` for record i. */
