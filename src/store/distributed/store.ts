@@ -79,6 +79,8 @@ const MAX_GROUP_ROWS = 200_000;
 export const INSERT_ROWS = 262_144;
 /** Encode buffers kept for reuse (each holds one insert; a few are in flight at once). */
 const POOL = 4;
+/** Larger Native buffers are not kept: the pool holds at most POOL × this. */
+const POOL_MAX_BYTES = 160 << 20;
 /** _seq values the store assigns itself stay below this; the bus ingester uses the range above. */
 export const LOCAL_SEQ_LIMIT = 2 ** 52;
 /** Sequence numbers per bus partition (offset × 4096 + index in the message). */
@@ -281,7 +283,8 @@ export class ClickHouseStore implements RecordStore {
           }
           const body = enc.encode(c, a, b, seq + a, this.nativePool.pop());
           p = insertBody(node, target, 'Native', body, this.opts).finally(() => {
-            if (this.nativePool.length < POOL)
+            // Kept for the next block unless huge (a 1M-row block of flows is ~480 MB).
+            if (this.nativePool.length < POOL && body.buffer.byteLength <= POOL_MAX_BYTES)
               this.nativePool.push(Buffer.from(body.buffer, body.byteOffset));
           });
         } else {
