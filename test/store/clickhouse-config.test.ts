@@ -12,6 +12,8 @@ describe('config key store', () => {
         shards: ['http://127.0.0.1:8123', 'http://127.0.0.1:8124'],
         cluster: 'vt',
         database: 'vantage',
+        insertFormat: 'rowbinary',
+        insertRows: 1_000_000,
       },
     });
     assert.deepEqual(productOptions({}, file).store, {
@@ -20,6 +22,8 @@ describe('config key store', () => {
       shards: ['http://127.0.0.1:8123', 'http://127.0.0.1:8124'],
       cluster: 'vt',
       database: 'vantage',
+      insertFormat: 'rowbinary',
+      insertRows: 1_000_000,
     });
   });
 
@@ -36,6 +40,9 @@ describe('config key store', () => {
       [{ backend: 'clickhouse', url: 'http://a:1', database: 'x;drop' }, /store\.database/],
       [{ backend: 'clickhouse', url: 'http://a:1', replicas: 2 }, /store\.replicas/],
       [{ backend: 'mysql' }, /store\.backend/],
+      [{ backend: 'clickhouse', url: 'http://a:1', insertFormat: 'csv' }, /store\.insertFormat/],
+      [{ backend: 'clickhouse', url: 'http://a:1', insertRows: 0 }, /store\.insertRows/],
+      [{ backend: 'clickhouse', url: 'http://a:1', insertRows: 1.5 }, /store\.insertRows/],
       [{ backend: 'embedded', url: 'http://a:1' }, /store\.url/],
     ];
     for (const [store, re] of bad) assert.throws(() => parseFileConfig({ store }), re, JSON.stringify(store));

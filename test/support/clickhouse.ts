@@ -24,6 +24,8 @@ export interface ChCluster {
   /** Native TCP port of each shard's server (clickhouse-client --port). */
   tcpPorts: number[];
   cluster: string;
+  /** Process id of each shard's server (benchmarks read its CPU time). */
+  pids: number[];
   /** kill -9 one server and leave it down. */
   kill(i: number): Promise<void>;
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ export async function startClickHouseCluster(shards = 2): Promise<ChCluster | Mi
     urls,
     tcpPorts: nodes.map((n) => n.tcp),
     cluster: 'vt',
+    pids: procs.map((p) => p.pid ?? 0),
     kill: (i) => stopProc(procs[i]!, 'SIGKILL'),
     async stop() {
       await Promise.all(procs.map((p) => stopProc(p)));

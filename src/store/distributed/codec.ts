@@ -36,7 +36,7 @@ export function encoder(def: AnyRecordDef): (w: RowBinary, r: Rec, seq: number) 
 }
 
 /** Writes a value and returns true, or writes nothing and returns false when it is unusable. */
-function valueWriter(t: string): (w: RowBinary, v: unknown) => boolean {
+export function valueWriter(t: string): (w: RowBinary, v: unknown) => boolean {
   switch (t) {
     case 'ip':
       return (w, v) => {
@@ -97,7 +97,7 @@ function valueWriter(t: string): (w: RowBinary, v: unknown) => boolean {
   }
 }
 
-function emptyWriter(t: string): (w: RowBinary) => void {
+export function emptyWriter(t: string): (w: RowBinary) => void {
   switch (t) {
     case 'ip':
       return (w) => w.u128be(0n);

@@ -7,19 +7,19 @@ import { RowBinary } from './rowbinary.js';
 import { type ChColumn, chColumns } from './schema.js';
 
 /** Where a column's values are in a columnar batch. */
-const NUM = 0;
-const STR = 1;
-const JSON_ = 2;
-const NONE = 3;
+export const NUM = 0;
+export const STR = 1;
+export const JSON_ = 2;
+export const NONE = 3;
 
 /** Column value kinds, as small integers for the row loop's switch. */
-const T_FLOAT = 0;
-const T_INT = 1;
-const T_TS = 2;
-const T_BOOL = 3;
-const T_OTHER = 4;
+export const T_FLOAT = 0;
+export const T_INT = 1;
+export const T_TS = 2;
+export const T_BOOL = 3;
+export const T_OTHER = 4;
 
-interface Plan {
+export interface Plan {
   kind: number;
   idx: number;
   t: number;
@@ -42,18 +42,22 @@ export class ColumnsEncoder {
   private planNum: readonly string[] | null = null;
   private planStr: readonly string[] | null = null;
   private planJson: string | null = null;
-  /** Per string column: offset of each dictionary entry's encoding in `scratch` (-2 not yet, -1 unusable). */
-  private off: Int32Array[] = [];
-  private len: Int32Array[] = [];
-  private maxLen: number[] = [];
+  /**
+   * Per string column: offset of each dictionary entry's encoding in `scratch` (-2 not yet,
+   * -1 unusable), and its length. The Native encoder reads these too: a value's bytes are the
+   * same in both formats.
+   */
+  off: Int32Array[] = [];
+  len: Int32Array[] = [];
+  maxLen: number[] = [];
   private memoDict: readonly string[] | null = null;
-  private readonly scratch = new RowBinary(1 << 16);
+  readonly scratch = new RowBinary(1 << 16);
 
   constructor(readonly def: AnyRecordDef) {
     this.cols = chColumns(def);
   }
 
-  private planFor(c: Columnar): Plan[] {
+  planFor(c: Columnar): Plan[] {
     const jsonKeys = c.json ? Object.keys(c.json).join(',') : '';
     if (this.planNum === c.num && this.planStr === c.str && this.planJson === jsonKeys) return this.plan;
     const num = new Map(c.num.map((k, i) => [k, i]));
@@ -135,7 +139,7 @@ export class ColumnsEncoder {
    * Resolve every dictionary entry the rows [from, to) use, column by column, before the row
    * loop: the row loop then knows each row's largest size and reserves room once per row.
    */
-  private resolve(c: Columnar, plan: Plan[], from: number, to: number): void {
+  resolve(c: Columnar, plan: Plan[], from: number, to: number): void {
     if (this.memoDict !== c.dict) {
       this.scratch.reset();
       for (let ci = 0; ci < plan.length; ci++) {
@@ -151,23 +155,27 @@ export class ColumnsEncoder {
     }
     const ns = c.str.length;
     const rows = c.rows;
-    for (let ci = 0; ci < plan.length; ci++) {
-      const p = plan[ci]!;
-      if (p.kind !== STR) continue;
-      const off = this.off[ci]!;
-      const len = this.len[ci]!;
-      let max = this.maxLen[ci]!;
-      for (let k = from; k < to; k++) {
-        const d = c.s[rows[k]! * ns + p.idx]!;
-        if (d < 0 || off[d] !== -2) continue;
-        const at = this.encodeEntry(p, c.dict[d]!);
-        off[d] = at;
-        if (at >= 0) {
-          len[d] = this.scratch.pos - at;
-          if (len[d]! > max) max = len[d]!;
+    // Rows in chunks, every column over a chunk while it is in cache (the batch is row-major).
+    for (let k0 = from; k0 < to; k0 += 256) {
+      const k1 = Math.min(to, k0 + 256);
+      for (let ci = 0; ci < plan.length; ci++) {
+        const p = plan[ci]!;
+        if (p.kind !== STR) continue;
+        const off = this.off[ci]!;
+        const len = this.len[ci]!;
+        let max = this.maxLen[ci]!;
+        for (let k = k0; k < k1; k++) {
+          const d = c.s[rows[k]! * ns + p.idx]!;
+          if (d < 0 || off[d] !== -2) continue;
+          const at = this.encodeEntry(p, c.dict[d]!);
+          off[d] = at;
+          if (at >= 0) {
+            len[d] = this.scratch.pos - at;
+            if (len[d]! > max) max = len[d]!;
+          }
         }
+        this.maxLen[ci] = max;
       }
-      this.maxLen[ci] = max;
     }
   }
 

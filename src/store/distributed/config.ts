@@ -14,6 +14,8 @@ const KEYS = [
   'password',
   'retentionDays',
   'timeoutMs',
+  'insertFormat',
+  'insertRows',
 ];
 
 function url(v: unknown, key: string): string {
@@ -32,7 +34,8 @@ function url(v: unknown, key: string): string {
 
 /**
  * Validate `store`: {"backend": "clickhouse", "url": "http://127.0.0.1:8123", "shards": [...],
- * "cluster": "vt", "database": "vantage", "user", "password", "retentionDays", "timeoutMs"}.
+ * "cluster": "vt", "database": "vantage", "user", "password", "retentionDays", "timeoutMs",
+ * "insertFormat": "native" | "rowbinary", "insertRows"}.
  */
 export function parseStoreConfig(v: unknown, key = 'store'): StoreConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
@@ -84,6 +87,17 @@ export function parseStoreConfig(v: unknown, key = 'store'): StoreConfig {
     if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > max)
       throw new ConfigError(`${key}.${k}`, `expected a number from 0 to ${max}`);
     c[k] = n;
+  }
+  if (o.insertFormat !== undefined) {
+    if (o.insertFormat !== 'native' && o.insertFormat !== 'rowbinary')
+      throw new ConfigError(`${key}.insertFormat`, 'expected "native" or "rowbinary"');
+    c.insertFormat = o.insertFormat;
+  }
+  if (o.insertRows !== undefined) {
+    const n = o.insertRows;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000_000)
+      throw new ConfigError(`${key}.insertRows`, 'expected a whole number of rows from 1 to 10000000');
+    c.insertRows = n;
   }
   return c;
 }

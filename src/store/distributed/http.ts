@@ -3,7 +3,7 @@ import https from 'node:https';
 
 /**
  * A minimal ClickHouse HTTP client: statements go in the POST body, inserts carry their rows
- * (RowBinary) in the body with the statement in `query`. Results are read as TabSeparated,
+ * (Native or RowBinary) in the body with the statement in `query`. Results are read as TabSeparated,
  * the one text format whose escaping is identical on 18.16 and current servers.
  */
 export interface ChNode {
@@ -26,6 +26,10 @@ export class ClickHouseError extends Error {
 export interface HttpOpts {
   database?: string;
   timeoutMs?: number;
+  /** Server settings for an insert (URL parameters), e.g. insert_distributed_sync. */
+  settings?: Readonly<Record<string, string>>;
+  /** Content-Encoding of an insert's body the caller compressed (gzip, deflate). */
+  contentEncoding?: string;
 }
 
 function headers(n: ChNode): Record<string, string> {
@@ -90,12 +94,26 @@ const agents = {
   https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
 };
 
-/**
- * Insert RowBinary rows into a table. Sent with node:http rather than fetch: fetch copies a
- * body buffer before sending it, which for inserts of tens of MB cost more than encoding them.
- */
+/** The insert formats the store writes: both are binary and exact, Native is columnar. */
+export type InsertFormat = 'Native' | 'RowBinary';
+
 export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: HttpOpts = {}): Promise<void> {
-  const params: Record<string, string> = { query: `INSERT INTO ${table} FORMAT RowBinary` };
+  return insertBody(n, table, 'RowBinary', data, o);
+}
+
+/**
+ * Insert rows encoded in `format` into a table. Sent with node:http rather than fetch: fetch
+ * copies a body buffer before sending it, which for inserts of tens of MB cost more than
+ * encoding them.
+ */
+export function insertBody(
+  n: ChNode,
+  table: string,
+  format: InsertFormat,
+  data: Uint8Array,
+  o: HttpOpts = {},
+): Promise<void> {
+  const params: Record<string, string> = { ...o.settings, query: `INSERT INTO ${table} FORMAT ${format}` };
   if (o.database) params.database = o.database;
   const u = new URL(endpoint(n, params));
   const tls = u.protocol === 'https:';
@@ -106,7 +124,11 @@ export function insertRowBinary(n: ChNode, table: string, data: Uint8Array, o: H
         {
           method: 'POST',
           agent: tls ? agents.https : agents.http,
-          headers: { ...headers(n), 'content-length': String(data.byteLength) },
+          headers: {
+            ...headers(n),
+            'content-length': String(data.byteLength),
+            ...(o.contentEncoding ? { 'content-encoding': o.contentEncoding } : {}),
+          },
           timeout: o.timeoutMs ?? 300_000,
         },
         (res) => {

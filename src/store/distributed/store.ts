@@ -22,7 +22,8 @@ import { PER_FLOW_METRICS } from '../types.js';
 import { ipToBigint, isoToMicros, macToNumber, microsToIso } from '../values.js';
 import { encoder, fromText, outExpr } from './codec.js';
 import { ColumnsEncoder } from './columns.js';
-import { type ChNode, exec, insertRowBinary, parseTsv, rows } from './http.js';
+import { type ChNode, exec, insertBody, parseTsv, rows } from './http.js';
+import { NativeColumnsEncoder, NativeRecordsEncoder } from './native.js';
 import { RowBinary } from './rowbinary.js';
 import {
   chColumns,
@@ -56,6 +57,13 @@ export interface ClickHouseConfig {
   timeoutMs?: number;
   /** The product's local directory (tokens, packets); the records themselves are in ClickHouse. */
   dataDir?: string;
+  /**
+   * Insert format: 'native' (default; columnar, the cheapest for the server to take) or
+   * 'rowbinary' (row by row, the format of earlier releases).
+   */
+  insertFormat?: 'native' | 'rowbinary';
+  /** Rows per insert from the column path (default 262,144): one part per day it spans. */
+  insertRows?: number;
 }
 
 /** What the server supports, from its version: 18.16 (Debian) and current releases differ. */
@@ -68,9 +76,11 @@ export interface ChFeatures {
 
 const MAX_GROUP_ROWS = 200_000;
 /** Rows per insert from the column path: one part each, large enough that merges keep up. */
-const INSERT_ROWS = 262_144;
+export const INSERT_ROWS = 262_144;
 /** Encode buffers kept for reuse (each holds one insert; a few are in flight at once). */
 const POOL = 4;
+/** Larger Native buffers are not kept: the pool holds at most POOL × this. */
+const POOL_MAX_BYTES = 160 << 20;
 /** _seq values the store assigns itself stay below this; the bus ingester uses the range above. */
 export const LOCAL_SEQ_LIMIT = 2 ** 52;
 /** Sequence numbers per bus partition (offset × 4096 + index in the message). */
@@ -99,7 +109,11 @@ export class ClickHouseStore implements RecordStore {
   private readonly appended: Record<string, number> = {};
   private readonly encoders = new Map<string, ReturnType<typeof encoder>>();
   private readonly colEncoders = new Map<string, ColumnsEncoder>();
+  private readonly nativeCols = new Map<string, NativeColumnsEncoder>();
+  private readonly nativeRecs = new Map<string, NativeRecordsEncoder>();
   private readonly pool: RowBinary[] = [];
+  private readonly nativePool: Buffer[] = [];
+  private readonly native: boolean;
   private batches = 0;
   private dropped = 0;
   private seq = 1;
@@ -121,6 +135,7 @@ export class ClickHouseStore implements RecordStore {
     this.shards = (cfg.shards && cfg.shards.length > 0 ? cfg.shards : [cfg.url]).map(node);
     if (this.shards.length > 1 && !cfg.cluster)
       throw new Error('clickhouse: more than one shard needs a cluster');
+    this.native = (cfg.insertFormat ?? 'native') === 'native';
     this.db = cfg.database ?? 'vantage';
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.db))
       throw new Error(`clickhouse: bad database name ${this.db}`);
@@ -247,26 +262,44 @@ export class ClickHouseStore implements RecordStore {
     if (n === 0) return;
     if (def.key) return this.append(type, columnarToRecords(c, type));
     if (!this.started) throw new Error('store is not started');
-    let enc = this.colEncoders.get(type);
-    if (!enc) {
-      enc = new ColumnsEncoder(def);
-      this.colEncoders.set(type, enc);
-    }
     const seq = this.seq;
     this.seq += n;
-    const target = `${localTable(this.db, def)} (${enc.cols.map((x) => x.name).join(', ')}, _seq)`;
+    const target = `${localTable(this.db, def)} (${chColumns(def)
+      .map((x) => x.name)
+      .join(', ')}, _seq)`;
     const per = Math.ceil(n / this.shards.length);
+    const step = this.cfg.insertRows ?? INSERT_ROWS;
     const inserts: Promise<void>[] = [];
     for (let s = 0; s < this.shards.length; s++) {
       const node = this.shards[s]!;
-      for (let a = s * per; a < Math.min(n, (s + 1) * per); a += INSERT_ROWS) {
-        const b = Math.min(n, (s + 1) * per, a + INSERT_ROWS);
-        const w = this.pool.pop() ?? new RowBinary(1 << 22);
-        w.reset();
-        enc.encode(w, c, a, b, seq + a);
-        const p = insertRowBinary(node, target, w.bytes(), this.opts).finally(() => {
-          if (this.pool.length < POOL) this.pool.push(w);
-        });
+      for (let a = s * per; a < Math.min(n, (s + 1) * per); a += step) {
+        const b = Math.min(n, (s + 1) * per, a + step);
+        let p: Promise<void>;
+        if (this.native) {
+          let enc = this.nativeCols.get(type);
+          if (!enc) {
+            enc = new NativeColumnsEncoder(def);
+            this.nativeCols.set(type, enc);
+          }
+          const body = enc.encode(c, a, b, seq + a, this.nativePool.pop());
+          p = insertBody(node, target, 'Native', body, this.opts).finally(() => {
+            // Kept for the next block unless huge (a 1M-row block of flows is ~480 MB).
+            if (this.nativePool.length < POOL && body.buffer.byteLength <= POOL_MAX_BYTES)
+              this.nativePool.push(Buffer.from(body.buffer, body.byteOffset));
+          });
+        } else {
+          let enc = this.colEncoders.get(type);
+          if (!enc) {
+            enc = new ColumnsEncoder(def);
+            this.colEncoders.set(type, enc);
+          }
+          const w = this.pool.pop() ?? new RowBinary(1 << 22);
+          w.reset();
+          enc.encode(w, c, a, b, seq + a);
+          p = insertBody(node, target, 'RowBinary', w.bytes(), this.opts).finally(() => {
+            if (this.pool.length < POOL) this.pool.push(w);
+          });
+        }
         // Handled here and awaited below: a failure while the next one encodes is not "unhandled".
         p.catch(() => undefined);
         inserts.push(p);
@@ -386,9 +419,18 @@ export class ClickHouseStore implements RecordStore {
           }
         }
         if (idx.length === 0) return;
+        if (this.native) {
+          let nenc = this.nativeRecs.get(def.type);
+          if (!nenc) {
+            nenc = new NativeRecordsEncoder(def);
+            this.nativeRecs.set(def.type, nenc);
+          }
+          await insertBody(node, `${table} (${cols})`, 'Native', nenc.encode(records, idx, seqOf), this.opts);
+          return;
+        }
         const w = new RowBinary(Math.max(1 << 16, idx.length * 48 * chColumns(def).length));
         for (const i of idx) enc(w, records[i]!, seqOf(i));
-        await insertRowBinary(node, `${table} (${cols})`, w.bytes(), this.opts);
+        await insertBody(node, `${table} (${cols})`, 'RowBinary', w.bytes(), this.opts);
       }),
     );
     this.batches++;
