@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { generateRealistic } from '../../bench/gen-realistic.js';
 import type { Analyzer } from '../../src/analyze/types.js';
 import { silentLogger } from '../../src/common/log.js';
+import type { Columnar } from '../../src/store/columnar.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
 import { ingestCaptures } from '../../src/store/ingest.js';
 import type { Rec } from '../../src/store/types.js';
@@ -48,6 +49,15 @@ test('ingestCaptures stores while it reads: the first batch is durable before th
           await target.append(type, recs);
           held -= recs.length;
           appended[type] = (appended[type] ?? 0) + recs.length;
+        };
+      if (prop === 'appendColumns')
+        return async (type: string, c: Columnar) => {
+          appendedAt.push(packetsSeen);
+          held += c.rows.length;
+          maxHeld = Math.max(maxHeld, held);
+          await target.appendColumns(type, c);
+          held -= c.rows.length;
+          appended[type] = (appended[type] ?? 0) + c.rows.length;
         };
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
