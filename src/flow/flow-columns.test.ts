@@ -16,7 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** What the object path gives, with times cut to the µs (what the store keeps of them). */
 function toMicros(r: Record<string, unknown>): Record<string, unknown> {
   const out = { ...r };
-  for (const k of ['first_ts', 'last_ts'])
+  for (const k of ['first_ts', 'last_ts', 'ts'])
     if (typeof out[k] === 'string') out[k] = (out[k] as string).replace(/(\.\d{6})\d{3}Z$/, '$1000Z');
   delete out.flow_id;
   return out;
@@ -29,27 +29,33 @@ async function both(file: string, rows: number) {
   a.finish();
   const others: SensorRecord[] = [];
   const batches: Columnar[] = [];
+  const dnsBatches: Columnar[] = [];
   const b = createSensor((r) => others.push(r), {
     columns: (type, c) => {
-      assert.equal(type, 'flow');
-      batches.push(c);
+      if (type === 'flow') batches.push(c);
+      else if (type === 'dns') dnsBatches.push(c);
+      else assert.fail(`a batch of ${type}`);
     },
     columnRows: rows,
   });
   await readCaptureFile(file, b.onFrame);
   b.finish();
   const flows = batches.flatMap((c) => columnarToRecords(c, 'flow'));
-  return { objects, others, flows, batches };
+  const dns = dnsBatches.flatMap((c) => columnarToRecords(c, 'dns'));
+  return { objects, others, flows, batches, dns };
 }
 
-describe('flow records in column form', () => {
+describe('flow and DNS records in column form', () => {
   const files = readdirSync(PCAPS)
     .filter((f) => /\.pcap(ng)?$/.test(f))
     .map((f) => join(PCAPS, f));
   it('equal the object records, field for field and in order, for every fixture capture', async () => {
     let flows = 0;
+    let dnsCount = 0;
     for (const file of files) {
-      const { objects, others, flows: cols } = await both(file, 3);
+      const { objects, others, flows: cols, dns } = await both(file, 3);
+      assert.deepEqual(dns.map(toMicros), objects.filter((r) => r.type === 'dns').map(toMicros), file);
+      dnsCount += dns.length;
       const objFlows = objects.filter((r) => r.type === 'flow');
       assert.deepEqual(cols.map(toMicros), objFlows.map(toMicros), file);
       // The other records (L7, weirds) are unchanged and in the same order.
@@ -57,20 +63,29 @@ describe('flow records in column form', () => {
         const { flow_id: _, ...rest } = r;
         return rest;
       };
-      assert.deepEqual(others.map(noId), objects.filter((r) => r.type !== 'flow').map(noId), file);
+      assert.deepEqual(
+        others.map(noId),
+        objects.filter((r) => r.type !== 'flow' && r.type !== 'dns').map(noId),
+        file,
+      );
       // ... and name their flows by the ids the column rows carry.
       const ids = new Set(cols.map((r) => r.flow_id));
       for (const r of others) if ('flow_id' in r) assert.ok(ids.has(r.flow_id), `${file}: ${r.type}`);
       flows += objFlows.length;
     }
     assert.ok(flows > 200, `${flows} flows compared`);
+    assert.ok(dnsCount > 100, `${dnsCount} DNS records compared`);
   });
 
   it('on many hosts (address caches evicting and batches turning over) every address and MAC is right', async () => {
     const pcap = join(dir, 'realistic.pcap');
     generateRealistic(pcap, { packets: 60_000, flows: 5_000, clients: 3_000, servers: 1_500, seconds: 120 });
-    const { objects, flows, batches } = await both(pcap, 1000);
+    const { objects, flows, batches, dns, others } = await both(pcap, 1000);
     const objFlows = objects.filter((r) => r.type === 'flow');
+    const objDns = objects.filter((r) => r.type === 'dns');
+    assert.ok(objDns.length > 1000);
+    assert.deepEqual(dns.map(toMicros), objDns.map(toMicros));
+    assert.equal(others.length, objects.length - objFlows.length - objDns.length);
     assert.ok(objFlows.length >= 5000);
     assert.deepEqual(flows.map(toMicros), objFlows.map(toMicros));
     // Each batch's dictionary holds an address once (the cache), not once per record.

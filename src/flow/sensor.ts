@@ -1,10 +1,12 @@
 import { createAnalyzers } from '../analyze/index.js';
+import { RecordColumnBuilder } from '../analyze/record-columns.js';
 import type { Analyzer } from '../analyze/types.js';
 import type { Frame } from '../capture/frame.js';
 import { ipBytesToString } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
 import type { Packet } from '../decode/packet.js';
 import { WEIRD_NAMES } from '../decode/weird.js';
+import { dnsRecord } from '../schema/dns.js';
 import type { FlowRecord, WeirdRecord } from '../schema/records.js';
 import type { Columnar } from '../store/columnar.js';
 import { communityId } from './community-id.js';
@@ -78,9 +80,13 @@ export class Sensor {
     });
   }
 
+  /** Builders of L7 records written in column form (DNS), flushed with the flows. */
+  readonly l7Columns: RecordColumnBuilder[] = [];
+
   /** Hand out the column rows written so far (live paths on a timer; `finish` does it). */
   flushColumns(): void {
     this.flowCols?.flush();
+    for (const b of this.l7Columns) b.flush();
   }
 
   addHook(h: PacketHook): void {
@@ -272,8 +278,14 @@ export interface SensorOptions {
 /** A sensor with its standard analyzers: what every ingest path (CLI, API, live) runs. */
 export function createSensor(sink: RecordSink, opts: SensorOptions = {}): Sensor {
   const sensor = new Sensor(sink, opts.flow ?? {});
-  if (opts.columns) sensor.writeColumns(opts.columns, opts.columnRows);
-  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true })) sensor.addHook(a);
+  let dnsColumns: RecordColumnBuilder | undefined;
+  if (opts.columns) {
+    sensor.writeColumns(opts.columns, opts.columnRows);
+    dnsColumns = new RecordColumnBuilder(dnsRecord, opts.columnRows ?? 4096, opts.columns);
+    sensor.l7Columns.push(dnsColumns);
+  }
+  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true, ...(dnsColumns ? { dnsColumns } : {}) }))
+    sensor.addHook(a);
   for (const h of opts.hooks ?? []) sensor.addHook(h);
   return sensor;
 }

@@ -84,7 +84,7 @@ test('ingestCaptures stores while it reads: the first batch is durable before th
   }
 });
 
-test('flow rows stored from the column path equal those stored from record objects, field for field', async () => {
+test('flow and DNS rows stored from the column path equal those stored from record objects, field for field', async () => {
   const pcap = join(dir, 'realistic-small.pcap');
   generateRealistic(pcap, {
     packets: 20_000,
@@ -102,22 +102,28 @@ test('flow rows stored from the column path equal those stored from record objec
     const s = await ingestCaptures(cols, [pcap], { batch: 500 });
     // The object path, as `vantage ingest` prints it, appended as records.
     const recs: Rec[] = [];
+    const dns: Rec[] = [];
     const sensor = createSensor((r) => {
       if (r.type === 'flow') recs.push(r as Rec);
+      if (r.type === 'dns') dns.push(r as Rec);
     });
     await readCaptureFile(pcap, sensor.onFrame);
     sensor.finish();
     await objs.append('flow', recs);
+    await objs.append('dns', dns);
     assert.equal(s.records.flow, recs.length);
-    const all = async (st: typeof cols): Promise<Rec[]> => {
+    assert.equal(s.records.dns, dns.length);
+    assert.ok(dns.length > 300, `${dns.length} DNS records`);
+    const all = async (st: typeof cols, type = 'flow'): Promise<Rec[]> => {
       const out: Rec[] = [];
-      await st.stream({ type: 'flow', desc: false }, (rows) => {
+      await st.stream({ type, desc: false }, (rows) => {
         for (const r of rows) {
           const { flow_id: _, ...rest } = r;
           out.push(rest);
         }
       });
-      const key = (r: Rec) => `${r.first_ts}|${r.community_id}|${r.end_reason}|${r.last_ts}`;
+      const key = (r: Rec) =>
+        `${r.first_ts ?? r.ts}|${r.community_id}|${r.end_reason ?? r.trans_id}|${r.last_ts ?? r.status}`;
       return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     };
     const a = await all(cols);
@@ -136,6 +142,7 @@ test('flow rows stored from the column path equal those stored from record objec
       'rows with an application',
     );
     assert.deepEqual(a, b);
+    assert.deepEqual(await all(cols, 'dns'), await all(objs, 'dns'));
   } finally {
     await cols.stop();
     await objs.stop();
