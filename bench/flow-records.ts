@@ -103,10 +103,7 @@ async function storePass(dir: string, recs: Rec[] | null, batches: Columnar[] | 
   return { cpu, gc, packets: 0, flows: n };
 }
 
-export async function benchFlowRecords(
-  file = 'bench/out/realistic-1360000.pcap',
-  runs = 3,
-): Promise<void> {
+export async function benchFlowRecords(file = 'bench/out/realistic-1360000.pcap', runs = 3): Promise<void> {
   const best = (a: Pass | undefined, b: Pass): Pass => (a === undefined || b.cpu < a.cpu ? b : a);
   const r: Record<string, Pass | undefined> = {};
   for (let i = 0; i < runs; i++)
@@ -158,4 +155,7 @@ export async function benchFlowRecords(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`)
-  await benchFlowRecords(process.argv[2], process.argv[3] === undefined ? undefined : Number(process.argv[3]));
+  await benchFlowRecords(
+    process.argv[2],
+    process.argv[3] === undefined ? undefined : Number(process.argv[3]),
+  );
