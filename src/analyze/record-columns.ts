@@ -24,6 +24,7 @@ export class RecordColumnBuilder {
     s: Int32Array,
     row: number,
     d: (v: string) => number,
+    u: (v: string) => number,
   ) => void;
   private readonly tsAt: number;
   private readonly text = (v: string): number => {
@@ -34,6 +35,10 @@ export class RecordColumnBuilder {
       if (this.index.size < 16_384) this.index.set(v, d);
     }
     return d;
+  };
+  private readonly unique = (v: string): number => {
+    this.dict.push(v);
+    return this.dict.length - 1;
   };
 
   constructor(
@@ -58,7 +63,9 @@ export class RecordColumnBuilder {
       } else {
         const j = this.str.length;
         this.str.push(name);
-        lines.push(`v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? d(v) : -1;`);
+        // A flow's Community ID is new for nearly every record: entered as it is, not looked up.
+        const enter = name === 'community_id' ? 'u(v)' : 'd(v)';
+        lines.push(`v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? ${enter} : -1;`);
       }
     }
     this.tsAt = this.num.indexOf(def.timeField);
@@ -70,6 +77,7 @@ export class RecordColumnBuilder {
       's',
       'row',
       'd',
+      'u',
       `let v; const fb = row * ${nn}; const sb = row * ${ns};\n${lines.join('\n')}`,
     ) as RecordColumnBuilder['put'];
     this.f = new Float64Array(capacity * nn);
@@ -80,7 +88,7 @@ export class RecordColumnBuilder {
   /** Copy a record into the next row; `tsSec`/`tsNs` is its time. A full batch goes out. */
   add(r: Record<string, unknown>, tsSec: number, tsNs: number): void {
     const row = this.rows;
-    this.put(r, this.f, this.s, row, this.text);
+    this.put(r, this.f, this.s, row, this.text, this.unique);
     if (this.tsAt >= 0)
       this.f[row * this.num.length + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
     for (let k = 0; k < this.jsonFields.length; k++) {

@@ -220,6 +220,18 @@ export class FlowColumnBuilder {
     return d;
   }
 
+  /** Dictionary index of the `i`th of a fixed list of texts (end reasons). */
+  listed(i: number, t: string): number {
+    if (this.listEpoch[i] === this.epoch) return this.listIdx[i]!;
+    const d = this.dict.length;
+    this.dict.push(t);
+    this.listEpoch[i] = this.epoch;
+    this.listIdx[i] = d;
+    return d;
+  }
+  private readonly listEpoch = new Int32Array(16);
+  private readonly listIdx = new Int32Array(16);
+
   /** Dictionary index of a low-cardinality text (end reason, tunnel, application). */
   text(t: string): number {
     let d = this.texts.get(t);

@@ -1151,7 +1151,7 @@ export class FlowTable implements FlowLookup {
           ov === 4 ? b.addr(4, w(0), 0, 0, 0) : b.addr(6, w(0), w(4), w(8), w(12));
       }
     }
-    sx[sb + FS.end_reason] = b.text(END_NAMES[reason]!);
+    sx[sb + FS.end_reason] = b.listed(reason, END_NAMES[reason]!);
     const p = this.patch;
     p.app = null;
     p.interim = interim;
