@@ -10,6 +10,7 @@ import { FlowNotes } from './flow-notes.js';
 import { createHttpAnalyzer } from './http/analyzer.js';
 import { probeHttp } from './http/probe.js';
 import { createQuicAnalyzer } from './quic/analyzer.js';
+import type { RecordColumnBuilder } from './record-columns.js';
 import { createSmbAnalyzer } from './smb/analyzer.js';
 import { probeSmb } from './smb/probe.js';
 import { createSshAnalyzer } from './ssh/analyzer.js';
@@ -19,6 +20,8 @@ import { probeTls } from './tls/probe.js';
 import type { Analyzer, RecordSink } from './types.js';
 
 export interface AnalyzerSetOptions {
+  /** DNS records as rows of these columns instead of objects (the store path). */
+  dnsColumns?: RecordColumnBuilder;
   /** Application-layer parsing (DNS, HTTP, TLS, QUIC, SSH, SMB, DHCP, ARP/ND, devices, app id). */
   l7: boolean;
   /** Host profiler caps and flush interval (defaults: DEFAULT_PROFILER_CONFIG). */
@@ -43,7 +46,11 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
     sink(r);
   };
   return [
-    createDnsAnalyzer(sink7, { names, notes }),
+    createDnsAnalyzer(sink7, {
+      names,
+      notes,
+      ...(opts.dnsColumns ? { columns: opts.dnsColumns, observe: (r) => profiler.onRecord(r) } : {}),
+    }),
     claimGate(createHttpAnalyzer(sink7, { notes }), notes, 'http', probeHttp),
     claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls', probeTls),
     createQuicAnalyzer(sink, { notes }),

@@ -3,6 +3,8 @@ import { readCaptureFile } from '../capture/capture-file.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import { AlertAggregator } from '../common/alerts.js';
 import { createSensor } from '../flow/sensor.js';
+import type { Columnar } from '../store/columnar.js';
+import { watchColumns } from '../store/watching-store.js';
 import { FdWriter, type OutputFormat, RecordPrinter, summaryLine } from './output.js';
 import { createWatchers } from './watchers.js';
 
@@ -99,7 +101,16 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
     collectPorts.push(n);
   }
+  // Nothing printed: flow records go to the watchers as column batches (no object per flow).
+  const columns = records
+    ? undefined
+    : (type: string, c: Columnar): void => {
+        recCount += c.rows.length;
+        if (type === 'flow') flows += c.rows.length;
+        watchColumns(watchers, type, c);
+      };
   const sensor = createSensor(sink, {
+    ...(columns ? { columns } : {}),
     l7: !values['no-l7'],
     // NetFlow/IPFIX/sFlow datagrams inside the capture become exported_flow records
     hooks: [createCaptureCollector(sink, { ports: collectPorts })],

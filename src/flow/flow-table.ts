@@ -16,7 +16,25 @@ import {
 import { isIcmpQuery } from '../decode/transport.js';
 import type { FlowRecord } from '../schema/records.js';
 import { communityId } from './community-id.js';
+import { type FlowColumnBuilder, FN, FS } from './flow-columns.js';
 import { tcpFlagsString } from './tcp-flags.js';
+
+/**
+ * What the flow-end hooks see of a flow record written in column form: the fields analyzers
+ * read (and `app`, which they may set). One object, refilled for every record.
+ */
+export interface FlowEndPatch {
+  type: 'flow';
+  app: string | null;
+  interim: boolean;
+  flow_id: number;
+  proto: number;
+  client_ip: string;
+  client_port: number;
+  server_ip: string;
+  server_port: number;
+  [k: string]: unknown;
+}
 
 export interface FlowConfig {
   /** Seconds without a packet after which a flow ends. */
@@ -885,9 +903,41 @@ export class FlowTable implements FlowLookup {
   /** Slot of the flow whose record is being emitted (valid during the onFlow callback). */
   emittingSlot = -1;
 
+  private cols: FlowColumnBuilder | null = null;
+  private onFlowColumns: ((patch: FlowEndPatch) => void) | null = null;
+  private readonly patch: FlowEndPatch = {
+    type: 'flow',
+    app: null,
+    interim: false,
+    flow_id: 0,
+    proto: 0,
+    client_ip: '',
+    client_port: 0,
+    server_ip: '',
+    server_port: 0,
+  };
+
+  /**
+   * Write records as rows of `cols` instead of objects. `onEnd` is called with the open row
+   * and a patch of it (the flow-end hooks' view); it sets the row's `app` and commits it.
+   */
+  writeColumns(cols: FlowColumnBuilder, onEnd: (patch: FlowEndPatch) => void): void {
+    this.cols = cols;
+    this.onFlowColumns = onEnd;
+  }
+
+  /** µs since the epoch of a relative time, as a ms number (exact to the µs the store keeps). */
+  private tsMs(t: number): number {
+    return (this.baseSec * 1e6 + Math.floor(t / 1e3)) / 1e3;
+  }
+
   /** Build the record of a slot (only here are strings made). */
   private emit(s: number, reason: number): void {
     this.emittingSlot = s;
+    if (this.cols !== null) {
+      this.emitColumns(s, reason, this.cols);
+      return;
+    }
     const U = this.U;
     const I = this.I;
     const F = this.F;
@@ -990,6 +1040,135 @@ export class FlowTable implements FlowLookup {
     this.stats.flowsEmitted++;
     this.onFlow(rec);
   }
+
+  /** `emit` in column form: the same values as numbers and dictionary indexes, no object. */
+  private emitColumns(s: number, reason: number, b: FlowColumnBuilder): void {
+    const U = this.U;
+    const I = this.I;
+    const F = this.F;
+    const u = s * SU;
+    const f = s * SF;
+    const meta = U[u + U_META]!;
+    const ver = meta & 15;
+    const proto = (meta >>> 4) & 0xff;
+    const cSide = (meta >>> 12) & 1 ? 0 : 1;
+    const ov = (meta >>> 16) & 15;
+    const ports = U[u + U_PORTS]!;
+    const icmp = I[u + U_ICMP]!;
+    const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
+    const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
+    const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
+    const st = U[u + U_ST]!;
+    b.begin();
+    const x = b.f;
+    const fb = b.fb;
+    const sx = b.s;
+    const sb = b.sb;
+    const flowId = F[f + F_ID]!;
+    x[fb + FN.flow_id] = flowId;
+    x[fb + FN.proto] = proto;
+    x[fb + FN.client_port] = cPort;
+    x[fb + FN.server_port] = sPort;
+    const firstT = F[f + F_IV]!;
+    const lastT = F[f + F_LAST]!;
+    x[fb + FN.first_ts] = this.tsMs(firstT);
+    x[fb + FN.last_ts] = this.tsMs(lastT);
+    x[fb + FN.duration_ms] = msOf(lastT - firstT);
+    x[fb + FN.client_packets] = F[f + F_PK]!;
+    x[fb + FN.server_packets] = F[f + F_PK + 1]!;
+    x[fb + FN.client_ip_bytes] = F[f + F_IPB]!;
+    x[fb + FN.server_ip_bytes] = F[f + F_IPB + 1]!;
+    x[fb + FN.client_wire_bytes] = F[f + F_WIRE]!;
+    x[fb + FN.server_wire_bytes] = F[f + F_WIRE + 1]!;
+    x[fb + FN.client_payload_bytes] = F[f + F_PAY]!;
+    x[fb + FN.server_payload_bytes] = F[f + F_PAY + 1]!;
+    if (st & ST_ACKED) {
+      x[fb + FN.rtt_client_ms] = msOf(F[f + F_RTTC]!);
+      x[fb + FN.rtt_server_ms] = msOf(F[f + F_RTTS]!);
+      x[fb + FN.rtt_ms] = msOf(F[f + F_RTTS]! + F[f + F_RTTC]!);
+    }
+    if (st & ST_HAS_RSP) x[fb + FN.srt_ms] = msOf(F[f + F_RSP]! - F[f + F_REQ]!);
+    x[fb + FN.client_retransmissions] = U[u + U_RETRANS]!;
+    x[fb + FN.server_retransmissions] = U[u + U_RETRANS + 1]!;
+    x[fb + FN.client_out_of_order] = U[u + U_OOO]!;
+    x[fb + FN.server_out_of_order] = U[u + U_OOO + 1]!;
+    x[fb + FN.client_zero_windows] = U[u + U_ZWIN]!;
+    x[fb + FN.server_zero_windows] = U[u + U_ZWIN + 1]!;
+    x[fb + FN.resets] = U[u + U_RESETS]!;
+    for (let dir = 0; dir < 2; dir++) {
+      const n = F[f + F_IPDN + dir]!;
+      if (n > 0) {
+        x[fb + FN.client_ipd_mean_ms + dir] = msOf(F[f + F_IPDMEAN + dir]!);
+        x[fb + FN.client_jitter_ms + dir] = msOf(n > 1 ? Math.sqrt(F[f + F_IPDM2 + dir]! / (n - 1)) : 0);
+      }
+    }
+    if (isIcmp && icmp >= 0) {
+      x[fb + FN.icmp_type] = icmp >>> 8;
+      x[fb + FN.icmp_code] = icmp & 0xff;
+    }
+    const vl = U[u + U_VLANS]!;
+    if (vl >>> 24 >= 1) x[fb + FN.vlan] = (vl >>> 12) & 0xfff;
+    if (vl >>> 24 >= 2) x[fb + FN.vlan_inner] = vl & 0xfff;
+    const vni = I[u + U_VNI]!;
+    if (vni >= 0) x[fb + FN.vni] = vni;
+    if (st & ST_GREKEY) x[fb + FN.gre_key] = U[u + U_GREKEY]!;
+    const erspan = I[u + U_ERSPAN]!;
+    if (erspan >= 0) x[fb + FN.erspan_session] = erspan;
+    x[fb + FN.fragments] = U[u + U_FRAGS]!;
+    const interim = reason === END_ACTIVE;
+    x[fb + FN.interim] = interim ? 1 : 0;
+
+    sx[sb + FS.community_id] = b.unique(this.communityIdOf(s));
+    const oc = u + 4 + cSide * 4;
+    const os = u + 4 + (cSide ^ 1) * 4;
+    const ci = ver === 4 ? b.addr(4, U[oc]!, 0, 0, 0) : b.addr(6, U[oc]!, U[oc + 1]!, U[oc + 2]!, U[oc + 3]!);
+    const si = ver === 4 ? b.addr(4, U[os]!, 0, 0, 0) : b.addr(6, U[os]!, U[os + 1]!, U[os + 2]!, U[os + 3]!);
+    sx[sb + FS.client_ip] = ci;
+    sx[sb + FS.server_ip] = si;
+    if (proto === PROTO_TCP) {
+      const flags = U[u + U_FLAGS]!;
+      sx[sb + FS.client_tcp_flags] = b.flags(flags & 0xff);
+      sx[sb + FS.server_tcp_flags] = b.flags((flags >>> 8) & 0xff);
+    }
+    const m = this.B;
+    for (let dir = 0; dir < 2; dir++) {
+      const mo = (u + U_MAC) * 4 + dir * 6;
+      if ((m[mo]! | m[mo + 1]! | m[mo + 2]! | m[mo + 3]! | m[mo + 4]! | m[mo + 5]!) !== 0)
+        sx[sb + FS.client_mac + dir] = b.mac(m, mo);
+    }
+    const tun = U[u + U_TUNNEL]!;
+    if ((tun & 15) !== 0) {
+      const name = TUNNEL_NAMES[tun & 15];
+      if (name !== undefined) sx[sb + FS.tunnel] = b.text(name);
+    }
+    if (ov !== 0) {
+      const o = this.outer;
+      for (let side = 0; side < 2; side++) {
+        const off = s * 32 + side * 16;
+        const w = (k: number): number =>
+          ((o[off + k]! << 24) | (o[off + k + 1]! << 16) | (o[off + k + 2]! << 8) | o[off + k + 3]!) >>> 0;
+        sx[sb + FS.tunnel_outer_src + side] =
+          ov === 4 ? b.addr(4, w(0), 0, 0, 0) : b.addr(6, w(0), w(4), w(8), w(12));
+      }
+    }
+    sx[sb + FS.end_reason] = b.listed(reason, END_NAMES[reason]!);
+    const p = this.patch;
+    p.app = null;
+    p.interim = interim;
+    p.flow_id = flowId;
+    p.proto = proto;
+    p.client_ip = b.addrText(ci);
+    p.client_port = cPort;
+    p.server_ip = b.addrText(si);
+    p.server_port = sPort;
+    this.stats.flowsEmitted++;
+    this.onFlowColumns!(p);
+  }
+}
+
+/** ns → ms rounded to the µs, as flow records carry durations. */
+function msOf(ns: number): number {
+  return Math.round(ns / 1e3) / 1e3;
 }
 
 /** Tunnel context of a packet for the flow key: the VNI, else the ERSPAN session, else the GRE key. */

@@ -1,16 +1,22 @@
 import { createAnalyzers } from '../analyze/index.js';
+import { RecordColumnBuilder } from '../analyze/record-columns.js';
 import type { Analyzer } from '../analyze/types.js';
 import type { Frame } from '../capture/frame.js';
 import { ipBytesToString } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
 import type { Packet } from '../decode/packet.js';
 import { WEIRD_NAMES } from '../decode/weird.js';
+import { dnsRecord } from '../schema/dns.js';
 import type { FlowRecord, WeirdRecord } from '../schema/records.js';
+import type { Columnar } from '../store/columnar.js';
 import { communityId } from './community-id.js';
+import { FlowColumnBuilder, FS } from './flow-columns.js';
 import { DEFAULT_FLOW_CONFIG, type FlowConfig, FlowTable, isoNs } from './flow-table.js';
 
 export type SensorRecord = FlowRecord | WeirdRecord | { type: string; [k: string]: unknown };
 export type RecordSink = (rec: SensorRecord) => void;
+/** Where records written in column form go, a batch of one type at a time. */
+export type ColumnSink = (type: string, c: Columnar) => void;
 
 /** Hooks that see every decoded packet after its flow was accounted: L7 analyzers, packet store. */
 export type PacketHook = Analyzer;
@@ -54,6 +60,33 @@ export class Sensor {
       for (const h of this.hooks) h.onFlowEnd?.(rec, this.flows.emittingSlot, this.flows);
       this.sink(rec);
     });
+  }
+
+  private flowCols: FlowColumnBuilder | null = null;
+
+  /**
+   * Flow records leave as column batches of up to `rows` rows through `out` instead of objects
+   * through the record sink (the store path: no object, ISO string or address string per
+   * record). The flow-end hooks see a patch of each row, as they see the record otherwise.
+   */
+  writeColumns(out: ColumnSink, rows = 4096): void {
+    const b = new FlowColumnBuilder(rows, (c) => out('flow', c));
+    this.flowCols = b;
+    this.flows.writeColumns(b, (patch) => {
+      const slot = this.flows.emittingSlot;
+      for (const h of this.hooks) h.onFlowEnd?.(patch, slot, this.flows);
+      if (patch.app !== null) b.s[b.sb + FS.app] = b.text(patch.app);
+      b.commit();
+    });
+  }
+
+  /** Builders of L7 records written in column form (DNS), flushed with the flows. */
+  readonly l7Columns: RecordColumnBuilder[] = [];
+
+  /** Hand out the column rows written so far (live paths on a timer; `finish` does it). */
+  flushColumns(): void {
+    this.flowCols?.flush();
+    for (const b of this.l7Columns) b.flush();
   }
 
   addHook(h: PacketHook): void {
@@ -220,6 +253,7 @@ export class Sensor {
     this.flows.flush();
     for (const h of this.hooks) h.finish?.();
     this.summarizeWeirds(this.lastTsSec);
+    this.flushColumns();
     const by: Record<string, number> = {};
     this.weirdCounts.forEach((n, i) => {
       if (n > 0) by[WEIRD_NAMES[i]!] = n;
@@ -235,12 +269,23 @@ export interface SensorOptions {
   l7?: boolean;
   /** More packet hooks (packet recorder, export collector...), after the analyzers. */
   hooks?: PacketHook[];
+  /** Flow records as column batches to this sink instead of objects to the record sink. */
+  columns?: ColumnSink;
+  /** Rows per column batch (default 4096). */
+  columnRows?: number;
 }
 
 /** A sensor with its standard analyzers: what every ingest path (CLI, API, live) runs. */
 export function createSensor(sink: RecordSink, opts: SensorOptions = {}): Sensor {
   const sensor = new Sensor(sink, opts.flow ?? {});
-  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true })) sensor.addHook(a);
+  let dnsColumns: RecordColumnBuilder | undefined;
+  if (opts.columns) {
+    sensor.writeColumns(opts.columns, opts.columnRows);
+    dnsColumns = new RecordColumnBuilder(dnsRecord, opts.columnRows ?? 4096, opts.columns);
+    sensor.l7Columns.push(dnsColumns);
+  }
+  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true, ...(dnsColumns ? { dnsColumns } : {}) }))
+    sensor.addHook(a);
   for (const h of opts.hooks ?? []) sensor.addHook(h);
   return sensor;
 }

@@ -1,4 +1,5 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
+import { type Columnar, columnarToRecords } from '../store/columnar.js';
 import { ComplianceChecker } from './compliance.js';
 import type { PolicyDoc } from './model.js';
 
@@ -27,6 +28,13 @@ export class PolicyWatcher implements RecordWatcher {
 
   onRecord(rec: AnyRecord): void {
     this.checker?.onRecord(rec);
+  }
+
+  /** Without an active policy a batch costs nothing (no record is made to be ignored). */
+  onColumns(type: string, c: Columnar): void {
+    const k = this.checker;
+    if (k === null || (type !== 'flow' && type !== 'exported_flow')) return;
+    for (const r of columnarToRecords(c, type)) k.onRecord(r as AnyRecord);
   }
 
   finish(): void {}

@@ -1,5 +1,5 @@
 import type { AnyRecordDef } from '../schema/registry.js';
-import type { Columnar } from './columnar.js';
+import { type Columnar, kindsOf, numValue } from './columnar.js';
 import type { Rec } from './types.js';
 
 /**
@@ -36,10 +36,8 @@ export function rowRecord(c: Columnar, i: number, type: string): Rec {
   const nn = c.num.length;
   const ns = c.str.length;
   const r: Rec = { type };
-  for (let j = 0; j < nn; j++) {
-    const v = c.f[i * nn + j]!;
-    r[c.num[j]!] = Number.isNaN(v) ? null : v;
-  }
+  const kinds = kindsOf(c.num, type);
+  for (let j = 0; j < nn; j++) r[c.num[j]!] = numValue(kinds[j]!, c.f[i * nn + j]!);
   for (let j = 0; j < ns; j++) {
     const d = c.s[i * ns + j]!;
     r[c.str[j]!] = d < 0 ? null : c.dict[d]!;

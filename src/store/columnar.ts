@@ -1,3 +1,5 @@
+import { isoNs } from '../common/time.js';
+import { ALL_RECORDS } from '../schema/records.js';
 import type { Rec } from './types.js';
 
 /**
@@ -7,7 +9,10 @@ import type { Rec } from './types.js';
  * the selection lets a caller drop or sample rows without copying the batch.
  */
 export interface Columnar {
-  /** Fields held as numbers, in the order of each row's Float64 values. */
+  /**
+   * Fields held as numbers, in the order of each row's Float64 values. A time (a `ts` field)
+   * held here is ms since the epoch, fractions to the µs; a `bool` is 1 or 0.
+   */
   num: readonly string[];
   /** Fields held as strings (text, addresses, MACs, ISO times), by index into `dict`. */
   str: readonly string[];
@@ -22,17 +27,56 @@ export interface Columnar {
   json?: Readonly<Record<string, ReadonlyMap<number, unknown>>>;
 }
 
+const NUM_PLAIN = 0;
+const NUM_TS = 1;
+const NUM_BOOL = 2;
+const numKinds = new WeakMap<readonly string[], Map<string, Uint8Array>>();
+
+/** How each number field of a layout becomes a record value (times and booleans as records have them). */
+export function kindsOf(num: readonly string[], type: string): Uint8Array {
+  let byType = numKinds.get(num);
+  if (!byType) {
+    byType = new Map();
+    numKinds.set(num, byType);
+  }
+  let k = byType.get(type);
+  if (!k) {
+    const fields = ALL_RECORDS.find((d) => d.type === type)?.fields;
+    k = new Uint8Array(num.length);
+    for (let j = 0; j < num.length; j++) {
+      const t = fields?.[num[j]!]?.type;
+      k[j] = t === 'ts' ? NUM_TS : t === 'bool' ? NUM_BOOL : NUM_PLAIN;
+    }
+    byType.set(type, k);
+  }
+  return k;
+}
+
+/** ISO-8601 text of a ms time held as a number (µs precision, as the store keeps times). */
+export function msToIso(ms: number): string {
+  const us = Math.round(ms * 1000);
+  const sec = Math.floor(us / 1e6);
+  return isoNs(sec, (us - sec * 1e6) * 1000);
+}
+
+/** A number column's value as a record holds it. */
+export function numValue(kind: number, v: number): number | string | boolean | null {
+  if (Number.isNaN(v)) return null;
+  return kind === NUM_PLAIN ? v : kind === NUM_TS ? msToIso(v) : v !== 0;
+}
+
 /** The selected rows as plain records (for record watchers and backends without a column path). */
 export function columnarToRecords(c: Columnar, type: string): Rec[] {
   const out: Rec[] = new Array(c.rows.length);
   const nn = c.num.length;
   const ns = c.str.length;
+  const kinds = kindsOf(c.num, type);
   for (let k = 0; k < c.rows.length; k++) {
     const i = c.rows[k]!;
     const r: Rec = { type };
     for (let j = 0; j < nn; j++) {
       const v = c.f[i * nn + j]!;
-      r[c.num[j]!] = Number.isNaN(v) ? null : v;
+      r[c.num[j]!] = numValue(kinds[j]!, v);
     }
     for (let j = 0; j < ns; j++) {
       const d = c.s[i * ns + j]!;

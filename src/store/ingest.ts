@@ -3,6 +3,7 @@ import type { FrameHandler } from '../capture/frame.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import type { Metrics } from '../common/metrics.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../flow/sensor.js';
+import { type Columnar, columnarToRecords } from './columnar.js';
 import type { Rec, RecordStore } from './types.js';
 
 export interface IngestSummary {
@@ -98,6 +99,30 @@ export async function ingestCaptures(
         }),
     );
   };
+  // Flow records come as column batches (no object per record); a store without a column path
+  // is given them as records.
+  const colStore = store as RecordStore & { appendColumns?: (type: string, c: Columnar) => Promise<void> };
+  const columns = (type: string, c: Columnar): void => {
+    const n = c.rows.length;
+    if (!known.has(type)) {
+      summary.unstored[type] = (summary.unstored[type] ?? 0) + n;
+      return;
+    }
+    summary.records[type] = (summary.records[type] ?? 0) + n;
+    queued++;
+    pending = pending.then(() =>
+      (colStore.appendColumns
+        ? colStore.appendColumns(type, c)
+        : store.append(type, columnarToRecords(c, type))
+      )
+        .catch((e: unknown) => {
+          failure ??= e;
+        })
+        .finally(() => {
+          queued--;
+        }),
+    );
+  };
   const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
   const sink = (rec: SensorRecord): void => {
     const type = rec.type;
@@ -121,7 +146,7 @@ export async function ingestCaptures(
   };
   const hooks = [...(opts.hooks ?? [])];
   if (opts.collect) hooks.push(createCaptureCollector(sink, { ports: [] }));
-  const sensor = createSensor(sink, { hooks });
+  const sensor = createSensor(sink, { hooks, columns, columnRows: batchSize });
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const name = opts.names?.[i] ?? file;

@@ -5,6 +5,7 @@ import type { dnsRecord } from '../../schema/dns.js';
 import type { RecordOf } from '../../schema/registry.js';
 import type { FlowNotes } from '../flow-notes.js';
 import { DEFAULT_REASSEMBLY_CONFIG, IpReassembler, type ReassemblyConfig } from '../ip-reassembly.js';
+import type { RecordColumnBuilder } from '../record-columns.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowContext, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import type { DnsNameCache } from './name-cache.js';
@@ -64,6 +65,13 @@ export interface DnsDeps {
   names?: DnsNameCache;
   /** Marks flows that carried DNS. */
   notes?: FlowNotes;
+  /**
+   * Records as rows of these columns instead of objects to the sink (the store path): one
+   * record object is refilled for every transaction and the time never becomes text.
+   */
+  columns?: RecordColumnBuilder;
+  /** In column mode, sees each record that has PTR answers (the host profiler's names). */
+  observe?: (rec: { type: string; [k: string]: unknown }) => void;
 }
 
 export interface DnsCounters {
@@ -108,6 +116,9 @@ interface Origin {
   dport: number;
   mcastDst: boolean;
 }
+
+/** The empty section of a refilled record (never mutated: sections are replaced whole). */
+const NONE: DnsAnswer[] = [];
 
 const ICMP4_ERRORS = new Set([3, 4, 5, 11, 12]);
 const ICMP6_ERRORS = new Set([1, 2, 3, 4]);
@@ -165,6 +176,7 @@ export class DnsAnalyzer implements Analyzer {
     private readonly deps: DnsDeps,
     private readonly cfg: DnsConfig,
   ) {
+    this.scratch = deps.columns ? this.baseRecordObject() : null;
     this.udp = portSet(cfg.udpPorts);
     this.tcp = portSet(cfg.tcpPorts);
     this.streams = new TcpStreams(cfg.tcpBufferBytes);
@@ -358,7 +370,7 @@ export class DnsAnalyzer implements Analyzer {
     rec.rd = (h.flags & FLAG_RD) !== 0;
     rec.cd = (h.flags & FLAG_CD) !== 0;
     if (sec !== null) this.fillResponse(rec, h.flags, h.arCount, sec);
-    this.sink(rec);
+    this.emit(rec);
   }
 
   // ---- messages ----
@@ -478,7 +490,7 @@ export class DnsAnalyzer implements Analyzer {
           names.learn(a.data, asked !== null && asked !== '<Root>' ? asked : a.name);
       }
     }
-    this.sink(rec);
+    this.emit(rec);
   }
 
   private fillResponse(rec: DnsRecord, flags: number, arCount: number, sec: DnsSections): void {
@@ -537,6 +549,45 @@ export class DnsAnalyzer implements Analyzer {
     opcode: number,
     query: string | null,
   ): DnsRecord {
+    this.recSec = tsSec;
+    this.recNs = tsNs;
+    const r = this.scratch;
+    if (r !== null) {
+      r.flow_id = ctx.flow_id;
+      r.community_id = ctx.community_id;
+      r.proto = ctx.proto;
+      r.client_ip = flip ? ctx.server_ip : ctx.client_ip;
+      r.client_port = flip ? ctx.server_port : ctx.client_port;
+      r.server_ip = flip ? ctx.client_ip : ctx.server_ip;
+      r.server_port = flip ? ctx.client_port : ctx.server_port;
+      r.vlan = ctx.vlan;
+      r.service = service;
+      r.status = status;
+      r.trans_id = id;
+      r.opcode = opcode;
+      r.query = query;
+      r.qclass = null;
+      r.qclass_name = null;
+      r.qtype = null;
+      r.qtype_name = null;
+      r.rcode = null;
+      r.rcode_name = null;
+      r.aa = null;
+      r.tc = null;
+      r.rd = false;
+      r.ra = null;
+      r.ad = null;
+      r.cd = false;
+      r.answers = NONE;
+      r.authority = NONE;
+      r.additional_count = null;
+      r.rtt_ms = null;
+      r.edns_udp_size = null;
+      r.edns_do = null;
+      r.edns_client_subnet = null;
+      r.edns_client_subnet_scope = null;
+      return r;
+    }
     return {
       type: 'dns',
       ts: isoNs(tsSec, tsNs),
@@ -576,12 +627,71 @@ export class DnsAnalyzer implements Analyzer {
     };
   }
 
+  /** Time of the record `baseRecord` last began (column mode writes it as a number). */
+  private recSec = 0;
+  private recNs = 0;
+  private readonly scratch: DnsRecord | null;
+
+  private baseRecordObject(): DnsRecord {
+    return {
+      type: 'dns',
+      ts: '',
+      flow_id: 0,
+      community_id: '',
+      proto: 0,
+      client_ip: '',
+      client_port: 0,
+      server_ip: '',
+      server_port: 0,
+      vlan: null,
+      service: '',
+      status: '',
+      trans_id: 0,
+      opcode: 0,
+      query: null,
+      qclass: null,
+      qclass_name: null,
+      qtype: null,
+      qtype_name: null,
+      rcode: null,
+      rcode_name: null,
+      aa: null,
+      tc: null,
+      rd: false,
+      ra: null,
+      ad: null,
+      cd: false,
+      answers: NONE,
+      authority: NONE,
+      additional_count: null,
+      rtt_ms: null,
+      edns_udp_size: null,
+      edns_do: null,
+      edns_client_subnet: null,
+      edns_client_subnet_scope: null,
+    };
+  }
+
+  private emit(rec: DnsRecord): void {
+    const cols = this.deps.columns;
+    if (cols === undefined) {
+      this.sink(rec);
+      return;
+    }
+    const observe = this.deps.observe;
+    if (observe !== undefined && rec.answers.some((a) => a.type === 12)) {
+      rec.ts = isoNs(this.recSec, this.recNs);
+      observe(rec);
+    }
+    cols.add(rec, this.recSec, this.recNs);
+  }
+
   // ---- unanswered queries ----
 
   private unanswered(q: Pending): void {
     q.done = true;
     this.counters.unanswered++;
-    this.sink(this.fromQuery(q, 'unanswered'));
+    this.emit(this.fromQuery(q, 'unanswered'));
   }
 
   private sweep(nowSec: number): void {

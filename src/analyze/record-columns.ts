@@ -1,0 +1,128 @@
+import type { AnyRecordDef } from '../schema/registry.js';
+import type { Columnar } from '../store/columnar.js';
+
+/**
+ * L7 records in column form: an analyzer fills one reused record object (no object per record)
+ * and hands it here with its time as (seconds, ns); the values are copied into the batch's
+ * columns by code generated from the record's declaration, strings through a per-batch
+ * dictionary (an address, name or mnemonic is one entry however many rows carry it), JSON
+ * fields by row. The time never becomes text: it is a ms number, to the µs the store keeps.
+ */
+export class RecordColumnBuilder {
+  readonly num: string[] = [];
+  readonly str: string[] = [];
+  private readonly jsonFields: string[] = [];
+  private f: Float64Array;
+  private s: Int32Array;
+  private dict: string[] = [];
+  private json: Map<number, unknown>[];
+  private rows = 0;
+  private readonly index = new Map<string, number>();
+  private readonly put: (
+    r: Record<string, unknown>,
+    f: Float64Array,
+    s: Int32Array,
+    row: number,
+    d: (v: string) => number,
+    u: (v: string) => number,
+  ) => void;
+  private readonly tsAt: number;
+  private readonly text = (v: string): number => {
+    let d = this.index.get(v);
+    if (d === undefined) {
+      d = this.dict.length;
+      this.dict.push(v);
+      if (this.index.size < 16_384) this.index.set(v, d);
+    }
+    return d;
+  };
+  private readonly unique = (v: string): number => {
+    this.dict.push(v);
+    return this.dict.length - 1;
+  };
+
+  constructor(
+    readonly def: AnyRecordDef,
+    readonly capacity: number,
+    private readonly out: (type: string, c: Columnar) => void,
+  ) {
+    const lines: string[] = [];
+    for (const [name, fd] of Object.entries(def.fields)) {
+      const t = fd.type;
+      if (t === 'int' || t === 'float' || t === 'ts' || t === 'bool') {
+        const j = this.num.length;
+        this.num.push(name);
+        if (t === 'ts') continue;
+        lines.push(
+          t === 'bool'
+            ? `v = r.${name}; f[fb + ${j}] = v === true ? 1 : v === false ? 0 : NaN;`
+            : `v = r.${name}; f[fb + ${j}] = typeof v === 'number' ? v : NaN;`,
+        );
+      } else if (t === 'json' || t === 'string[]' || t === 'int[]') {
+        this.jsonFields.push(name);
+      } else {
+        const j = this.str.length;
+        this.str.push(name);
+        // A flow's Community ID is new for nearly every record: entered as it is, not looked up.
+        const enter = name === 'community_id' ? 'u(v)' : 'd(v)';
+        lines.push(`v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? ${enter} : -1;`);
+      }
+    }
+    this.tsAt = this.num.indexOf(def.timeField);
+    const nn = this.num.length;
+    const ns = this.str.length;
+    this.put = new Function(
+      'r',
+      'f',
+      's',
+      'row',
+      'd',
+      'u',
+      `let v; const fb = row * ${nn}; const sb = row * ${ns};\n${lines.join('\n')}`,
+    ) as RecordColumnBuilder['put'];
+    this.f = new Float64Array(capacity * nn);
+    this.s = new Int32Array(capacity * ns);
+    this.json = this.jsonFields.map(() => new Map());
+  }
+
+  /** Copy a record into the next row; `tsSec`/`tsNs` is its time. A full batch goes out. */
+  add(r: Record<string, unknown>, tsSec: number, tsNs: number): void {
+    const row = this.rows;
+    this.put(r, this.f, this.s, row, this.text, this.unique);
+    if (this.tsAt >= 0)
+      this.f[row * this.num.length + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
+    for (let k = 0; k < this.jsonFields.length; k++) {
+      const v = r[this.jsonFields[k]!];
+      if (v !== null && v !== undefined) this.json[k]!.set(row, v);
+    }
+    this.rows = row + 1;
+    if (this.rows >= this.capacity) this.flush();
+  }
+
+  /** Hand out the rows so far and start a new batch. */
+  flush(): void {
+    const n = this.rows;
+    if (n === 0) return;
+    const rows = new Uint32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+    const nn = this.num.length;
+    const ns = this.str.length;
+    const c: Columnar = {
+      num: this.num,
+      str: this.str,
+      f: n === this.capacity ? this.f : this.f.slice(0, n * nn),
+      s: n === this.capacity ? this.s : this.s.slice(0, n * ns),
+      dict: this.dict,
+      rows,
+    };
+    if (this.jsonFields.length > 0)
+      c.json = Object.fromEntries(this.jsonFields.map((k, i) => [k, this.json[i]!]));
+    this.f = new Float64Array(this.capacity * nn);
+    this.s = new Int32Array(this.capacity * ns);
+    this.dict = [];
+    this.json = this.jsonFields.map(() => new Map());
+    this.index.clear();
+    this.rows = 0;
+    this.out(this.def.type, c);
+  }
+}
