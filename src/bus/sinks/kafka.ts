@@ -1,5 +1,6 @@
 import { ProduceAcks, Producer, type Serializers } from '@platformatic/kafka';
 import type { AlertRecord } from '../../schema/alert.js';
+import { murmur2 } from '../murmur2.js';
 import { toOcsf } from '../ocsf.js';
 import type { DeliveryResult, EncodedAlert, KafkaSinkConfig, Sink, SinkDeps, SinkHealth } from '../types.js';
 
@@ -50,6 +51,8 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     });
   const message = (key: Buffer, value: Buffer, updated: Buffer) => ({
     topic: cfg.topic,
+    // The client's own choice (murmur2 of the key, modulo the partitions), without its BigInts.
+    partition: murmur2(key) >>> 0,
     key,
     value,
     // A Map is what the client keeps; an object would be converted per message.
