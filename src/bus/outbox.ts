@@ -94,6 +94,9 @@ interface Segment {
   size: number;
 }
 
+/** Bytes of appends written and fsync'd together at most (one or more whole appends). */
+const GROUP_BYTES = 4 << 20;
+
 const segName = (first: number): string => `${String(first).padStart(16, '0')}.ndjson`;
 
 export class Outbox {
@@ -229,8 +232,14 @@ export class Outbox {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
-        const jobs = this.queue;
-        this.queue = [];
+        // A group is bounded: a burst becomes durable, and visible to the sinks, a few MB at a
+        // time instead of all at once after one long write.
+        let take = 0;
+        for (let bytes = 0; take < this.queue.length; take++) {
+          bytes += this.queue[take]!.buf.length;
+          if (take > 0 && bytes > GROUP_BYTES) break;
+        }
+        const jobs = this.queue.splice(0, take);
         let chunks: Buffer[] = [];
         let size = 0;
         let appended = 0;
