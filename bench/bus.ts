@@ -7,7 +7,8 @@
  *    same alert JSON as payload) run in the same session: the machine is shared, so wall rates
  *    are noisy; CPU time per alert (ours: process.cpuUsage; the broker and the peer: /proc) and
  *    the ratio to the peer are the figures to compare.
- * 3. p99 latency from publish to the message being readable on the topic, at a steady rate.
+ * 3. p99 latency from publish to the message being readable on the topic, at a steady 5,000
+ *    alerts/s (the product's latency) and at the saturating rate of 2 (queueing).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,8 @@ import { parseBusConfig } from '../src/bus/config.js';
 import { alertRecordOf } from '../src/common/alerts.js';
 import { silentLogger } from '../src/common/log.js';
 import type { AlertRecord } from '../src/schema/alert.js';
-import { isMissing, startKafka } from '../test/support/peers.js';
+import { isMissing, type KafkaPeer, startKafka } from '../test/support/peers.js';
+import { eveRate } from './events.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
@@ -53,6 +55,7 @@ async function peerProducer(
   topic: string,
   n: number,
   payloads: string,
+  inFlight: number,
 ): Promise<{ rate: number; cpu: number } | null> {
   const args = [
     '-cp',
@@ -72,7 +75,9 @@ async function peerProducer(
     'enable.idempotence=true',
     'compression.type=lz4',
     'linger.ms=5',
-    'batch.size=1048576',
+    // Our produce request carries 5,000 alerts over 3 partitions: about 1.2 MB per partition.
+    'batch.size=1200000',
+    `max.in.flight.requests.per.connection=${inFlight}`,
   ];
   return new Promise((resolve) => {
     const p = spawn('/usr/bin/time', ['-f', 'CPU %U %S', 'java', ...args]);
@@ -92,6 +97,21 @@ async function peerProducer(
   });
 }
 const N = Number(process.env.VANTAGE_BENCH_ALERTS ?? 200_000);
+const BATCH = 1000;
+
+/**
+ * The broker as the bench runs it: thread pools sized for the 2 cores it shares with us and the
+ * peer, produce requests of uncompressed 5,000-alert batches accepted, and Kafka's defaults
+ * spelt out where they matter (no fsync by the broker: durability is replication's; 1 GiB
+ * segments, so no roll during a run).
+ */
+const BROKER_PROPS = [
+  'num.network.threads=2',
+  'num.io.threads=2',
+  'message.max.bytes=16777216',
+  'log.segment.bytes=1073741824',
+  'log.flush.interval.messages=9223372036854775807',
+];
 
 function alerts(n: number, tag: string): AlertRecord[] {
   return Array.from({ length: n }, (_, i) =>
@@ -115,121 +135,202 @@ function alerts(n: number, tag: string): AlertRecord[] {
   );
 }
 
+/**
+ * Batches of BATCH alerts with ids `<tag>-<n>`, n from `from`. Detectors do not keep an alert
+ * once it is published (the outbox encodes it at once), so the bench does not either: one pool of
+ * BATCH alert objects is given new ids per batch. Holding all N alerts live would make the
+ * collector trace N objects the product never holds.
+ */
+function batches(tag: string): (from: number) => AlertRecord[] {
+  const pool = alerts(BATCH, tag);
+  return (from) => {
+    for (let j = 0; j < pool.length; j++) pool[j]!.alert_id = `${tag}-${from + j}`;
+    return pool;
+  };
+}
+
+const load = () => {
+  const l = readFileSync('/proc/loadavg', 'utf8').split(' ');
+  return `load ${l[0]}`;
+};
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/**
+ * Publish `total` alerts at `rate` alerts/s (batches of `per`, on an absolute schedule) and
+ * measure publish → readable by a consumer of the topic. Returns p50, p99 and the rate offered.
+ */
+async function latency(
+  brokers: string,
+  topic: string,
+  dir: string,
+  rate: number,
+  total: number,
+  per: number,
+): Promise<{ p50: number; p99: number; offered: number }> {
+  const sinks = parseBusConfig([{ name: 'l', kafka: { brokers: [brokers], topic } }]);
+  const bus = createBus({ sinks }, { dataDir: dir, log: silentLogger });
+  await bus.start();
+  const consumer = new Consumer({
+    clientId: 'bench',
+    groupId: `bench-${topic}-${Date.now()}`,
+    bootstrapBrokers: [brokers],
+    deserializers: stringDeserializers,
+    maxWaitTime: 10,
+  });
+  const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
+  const sentAt = new Float64Array(total);
+  const lat: number[] = [];
+  const got = new Promise<void>((resolve) => {
+    stream.on('data', (m: { key: string }) => {
+      const t = sentAt[Number(m.key.slice(m.key.lastIndexOf('-') + 1))];
+      if (t) lat.push(performance.now() - t);
+      if (lat.length >= total) resolve();
+    });
+  });
+  const pool = alerts(per, topic);
+  const pending: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += per) {
+    await sleepMs(t0 + (i / rate) * 1000 - performance.now());
+    const now = performance.now();
+    for (let j = 0; j < per; j++) {
+      pool[j]!.alert_id = `${topic}-${i + j}`;
+      sentAt[i + j] = now;
+    }
+    pending.push(bus.publish(pool));
+  }
+  const offered = total / ((performance.now() - t0) / 1000);
+  await Promise.all(pending);
+  await got;
+  await stream.close();
+  await consumer.close();
+  await bus.stop();
+  lat.sort((a, b) => a - b);
+  const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]!;
+  return { p50: q(0.5), p99: q(0.99), offered };
+}
+
+async function kafkaPhases(
+  k: KafkaPeer,
+  dir: string,
+  summary: { wall: number; cpu: number; p99: number },
+): Promise<void> {
+  let t0: number;
+  let c0: NodeJS.CpuUsage;
+  let c: NodeJS.CpuUsage;
+  try {
+    await k.createTopic('bench', 3);
+    await k.createTopic('peer', 3);
+    await k.createTopic('steady', 1);
+    await k.createTopic('saturated', 1);
+    const broker = await listener(k.brokers.split(':')[1]!);
+    // 2. Through the Kafka sink (defaults: batches of 5,000, lz4, 2 requests in flight).
+    const sinks = parseBusConfig([{ name: 'k', kafka: { brokers: [k.brokers], topic: 'bench' } }]);
+    const kafka = sinks[0]!.kind === 'kafka' ? sinks[0]!.kafka : null;
+    const bus = createBus({ sinks }, { dataDir: join(dir, 'k'), log: silentLogger });
+    await bus.start();
+    const next = batches('k');
+    const b0 = broker ? procCpu(broker) : 0;
+    const l0 = load();
+    t0 = performance.now();
+    c0 = process.cpuUsage();
+    const p2: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i += BATCH) p2.push(bus.publish(next(i)));
+    await Promise.all(p2);
+    while (bus.stats().sinks[0]!.lagAlerts > 0) await sleepMs(5);
+    const kafkaRate = N / ((performance.now() - t0) / 1000);
+    c = process.cpuUsage(c0);
+    const ourCpu = (c.user + c.system) / 1e6;
+    const brokerCpu = broker ? procCpu(broker) - b0 : Number.NaN;
+    await bus.stop();
+    summary.wall = kafkaRate;
+    summary.cpu = N / ourCpu;
+    out(
+      `through the Kafka sink       ${fmt(kafkaRate)} alerts/s wall, ${((ourCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / ourCpu)} alerts per CPU-s (broker ${((brokerCpu * 1e6) / N).toFixed(1)} µs/alert; ${l0} → ${load()})   (goal ≥ 50,000, batched)`,
+    );
+    out(
+      `  settings: ${sinks[0]!.batchSize} alerts per produce request, ${kafka?.compression}, ${kafka?.inFlight} requests in flight, acks=all, idempotent, 3 partitions; broker ${BROKER_PROPS.slice(0, 2).join(' ')}`,
+    );
+    // The peer: Kafka's own producer with the same alert JSON, same broker, same settings.
+    const payloads = join(dir, 'payloads.txt');
+    writeFileSync(
+      payloads,
+      alerts(BATCH, 'p')
+        .map((a) => JSON.stringify(a))
+        .join('\n'),
+    );
+    const pb0 = broker ? procCpu(broker) : 0;
+    const pl0 = load();
+    const peer = await peerProducer(k.brokers, 'peer', N, payloads, kafka?.inFlight ?? 2);
+    const peerBroker = broker ? procCpu(broker) - pb0 : Number.NaN;
+    // The JVM's start and warm-up alone: the same run with one record.
+    const start = await peerProducer(k.brokers, 'peer', 1, payloads, kafka?.inFlight ?? 2);
+    if (peer) {
+      const steady = start ? Math.max(0, peer.cpu - start.cpu) : Number.NaN;
+      out(
+        `peer: Kafka ProducerPerformance ${fmt(peer.rate)} records/s wall, ${((peer.cpu * 1e6) / N).toFixed(1)} µs CPU/record with the JVM's start, ${((steady * 1e6) / N).toFixed(1)} without (broker ${((peerBroker * 1e6) / N).toFixed(1)} µs/record; ${pl0} → ${load()})`,
+      );
+      out(
+        `  ratio ours/peer: wall ${(kafkaRate / peer.rate).toFixed(2)}, client CPU per alert ${(ourCpu / peer.cpu).toFixed(2)} (${(ourCpu / steady).toFixed(2)} against the peer without its JVM start)`,
+      );
+    } else out('peer: Kafka ProducerPerformance did not run');
+
+    // 3. Latency publish → readable: at a steady 5,000 alerts/s (batches of 50 every 10 ms),
+    // well under capacity, and at the saturating rate just measured (batches of 1,000).
+    const steady = await latency(k.brokers, 'steady', join(dir, 's'), 5000, 50_000, 50);
+    out(
+      `publish → readable on topic  p50 ${steady.p50.toFixed(1)} ms, p99 ${steady.p99.toFixed(1)} ms at ${fmt(steady.offered)} alerts/s   (goal p99 < 1000 ms)`,
+    );
+    summary.p99 = steady.p99;
+    const sat = await latency(k.brokers, 'saturated', join(dir, 'x'), kafkaRate, Math.min(N, 100_000), BATCH);
+    out(
+      `  at the saturating rate      p50 ${sat.p50.toFixed(1)} ms, p99 ${sat.p99.toFixed(1)} ms at ${fmt(sat.offered)} alerts/s (queueing behind the broker, not the product's latency)`,
+    );
+  } finally {
+    await k.stop();
+  }
+}
+
 export async function benchBus(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-bus-'));
+  const summary = { wall: Number.NaN, cpu: Number.NaN, p99: Number.NaN };
+  out(
+    `${fmt(N)} alerts of ${Buffer.byteLength(JSON.stringify(alerts(1, 'x')[0]))} bytes (JSON), published in batches of ${BATCH}; ${load()}`,
+  );
   try {
     // 1. Outbox alone.
-    const pool = alerts(N, 'o');
+    const next0 = batches('o');
     const bus0 = createBus({ sinks: [] }, { dataDir: join(dir, 'o'), log: silentLogger });
     await bus0.start();
-    let t0 = performance.now();
-    let c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const pending: Promise<unknown>[] = [];
-    for (let i = 0; i < N; i += 1000) pending.push(bus0.publish(pool.slice(i, i + 1000)));
+    for (let i = 0; i < N; i += BATCH) pending.push(bus0.publish(next0(i)));
     await Promise.all(pending);
     const outboxRate = N / ((performance.now() - t0) / 1000);
-    let c = process.cpuUsage(c0);
+    const c = process.cpuUsage(c0);
     await bus0.stop();
     const obCpu = (c.user + c.system) / 1e6;
     out(
       `outbox publish (fsync'd)     ${fmt(outboxRate)} alerts/s wall, ${((obCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / obCpu)} alerts per CPU-s   (goal ≥ 50,000)`,
     );
 
-    const k = await startKafka();
-    if (isMissing(k)) {
-      out(`kafka sink                   skipped: ${k.missing}`);
-      return;
-    }
-    try {
-      await k.createTopic('bench', 3);
-      await k.createTopic('peer', 3);
-      await k.createTopic('latency', 1);
-      const broker = await listener(k.brokers.split(':')[1]!);
-      // 2. Through the Kafka sink (defaults: batches of 5,000, lz4).
-      const sinks = parseBusConfig([{ name: 'k', kafka: { brokers: [k.brokers], topic: 'bench' } }]);
-      const bus = createBus({ sinks }, { dataDir: join(dir, 'k'), log: silentLogger });
-      await bus.start();
-      const b0 = broker ? procCpu(broker) : 0;
-      t0 = performance.now();
-      c0 = process.cpuUsage();
-      const p2: Promise<unknown>[] = [];
-      for (let i = 0; i < N; i += 1000) p2.push(bus.publish(pool.slice(i, i + 1000)));
-      await Promise.all(p2);
-      while (bus.stats().sinks[0]!.lagAlerts > 0) await new Promise((r) => setTimeout(r, 5));
-      const kafkaRate = N / ((performance.now() - t0) / 1000);
-      c = process.cpuUsage(c0);
-      const ourCpu = (c.user + c.system) / 1e6;
-      const brokerCpu = broker ? procCpu(broker) - b0 : Number.NaN;
-      await bus.stop();
-      out(
-        `through the Kafka sink       ${fmt(kafkaRate)} alerts/s wall, ${((ourCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / ourCpu)} alerts per CPU-s (broker ${((brokerCpu * 1e6) / N).toFixed(1)} µs/alert)   (goal ≥ 50,000, batched)`,
-      );
-      // The peer: Kafka's own producer with the same alert JSON, same broker, same settings.
-      const payloads = join(dir, 'payloads.txt');
-      writeFileSync(
-        payloads,
-        pool
-          .slice(0, 1000)
-          .map((a) => JSON.stringify(a))
-          .join('\n'),
-      );
-      const pb0 = broker ? procCpu(broker) : 0;
-      const peer = await peerProducer(k.brokers, 'peer', N, payloads);
-      const peerBroker = broker ? procCpu(broker) - pb0 : Number.NaN;
-      if (peer) {
-        out(
-          `peer: Kafka ProducerPerformance ${fmt(peer.rate)} records/s wall, ${((peer.cpu * 1e6) / N).toFixed(1)} µs CPU/record (JVM start included; broker ${((peerBroker * 1e6) / N).toFixed(1)} µs/record)`,
-        );
-        out(
-          `  ratio ours/peer: wall ${(kafkaRate / peer.rate).toFixed(2)}, client CPU per alert ${(ourCpu / peer.cpu).toFixed(2)}`,
-        );
-      } else out('peer: Kafka ProducerPerformance did not run');
-
-      // 3. Latency publish → readable, 5,000 alerts/s in batches of 50.
-      const lsinks = parseBusConfig([
-        { name: 'l', batchSize: 2000, kafka: { brokers: [k.brokers], topic: 'latency' } },
-      ]);
-      const lbus = createBus({ sinks: lsinks }, { dataDir: join(dir, 'l'), log: silentLogger });
-      await lbus.start();
-      const consumer = new Consumer({
-        clientId: 'bench',
-        groupId: `bench-${Date.now()}`,
-        bootstrapBrokers: [k.brokers],
-        deserializers: stringDeserializers,
-        maxWaitTime: 10,
-      });
-      const stream = await consumer.consume({ topics: ['latency'], mode: 'earliest' });
-      const sentAt = new Map<string, number>();
-      const lat: number[] = [];
-      const M = 20_000;
-      const got = new Promise<void>((resolve) => {
-        stream.on('data', (m: { key: string }) => {
-          const t = sentAt.get(m.key);
-          if (t !== undefined) lat.push(performance.now() - t);
-          if (lat.length >= M) resolve();
-        });
-      });
-      const lpool = alerts(M, 'l');
-      for (let i = 0; i < M; i += 50) {
-        const batch = lpool.slice(i, i + 50);
-        const now = performance.now();
-        for (const a of batch) sentAt.set(a.alert_id, now);
-        await lbus.publish(batch);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await got;
-      lat.sort((a, b) => a - b);
-      const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!.toFixed(1);
-      out(`publish → readable on topic  p50 ${p(0.5)} ms, p99 ${p(0.99)} ms   (goal p99 < 1000 ms)`);
-      await stream.close();
-      await consumer.close();
-      await lbus.stop();
-    } finally {
-      await k.stop();
-    }
+    const k = await startKafka(BROKER_PROPS);
+    if (isMissing(k)) out(`kafka sink                   skipped: ${k.missing}`);
+    else await kafkaPhases(k, dir, summary);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const eve = eveRate();
+  const th = (n: number) => `${fmt(n / 1000)}k`;
+  out(`\nissue 17 goals (${load()}; wall rates measure the neighbours on a shared machine)`);
+  out(
+    `  alerts/s through the outbox and the Kafka sink  ${th(summary.wall)}/s wall, ${th(summary.cpu)} per CPU-s of Vantage   goal ≥ 50k/s batched`,
+  );
+  out(`  p99 publish → topic at 5,000 alerts/s          ${summary.p99.toFixed(0)} ms   goal < 1,000 ms`);
+  out(
+    `  EVE lines/s ingested (every line an alert)      ${th(eve.wall)}/s wall, ${th(eve.cpu)} per CPU-s, one core   goal ≥ 100k/s`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchBus();

@@ -53,13 +53,12 @@ function leefLines(n: number): string {
  * Best of 3: wall-clock rate, and the rate per second of CPU time the process actually got
  * (on a shared, loaded machine the wall rate measures the neighbours as much as the code).
  */
-function rate(
+function measure(
   name: string,
   format: 'eve' | 'cef' | 'syslog' | 'leef',
   body: string,
-  goal: string,
   wantAlerts = N,
-): void {
+): { wall: number; cpu: number; alerts: number } {
   let best = 0;
   let bestCpu = 0;
   let alerts = 0;
@@ -79,9 +78,25 @@ function rate(
     bestCpu = Math.max(bestCpu, N / cpu);
     alerts = agg.counters.alerts;
   }
+  return { wall: best, cpu: bestCpu, alerts };
+}
+
+function rate(
+  name: string,
+  format: 'eve' | 'cef' | 'syslog' | 'leef',
+  body: string,
+  goal: string,
+  wantAlerts = N,
+): void {
+  const m = measure(name, format, body, wantAlerts);
   out(
-    `${name}: ${(best / 1000).toFixed(0)}k lines/s wall, ${(bestCpu / 1000).toFixed(0)}k lines per CPU-second, into ${alerts} alerts (${goal})`,
+    `${name}: ${(m.wall / 1000).toFixed(0)}k lines/s wall, ${(m.cpu / 1000).toFixed(0)}k lines per CPU-second, into ${m.alerts} alerts (${goal})`,
   );
+}
+
+/** EVE lines/s ingested, every line an alert (the issue's figure; the bus bench prints it too). */
+export function eveRate(): { wall: number; cpu: number } {
+  return measure('Suricata EVE', 'eve', eveLines(N));
 }
 
 /** A sensor's real mix: one alert in ten lines, the rest flow, dns and tls events. */

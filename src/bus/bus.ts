@@ -81,7 +81,8 @@ interface Runner {
   cursor: Cursor;
   stopping: boolean;
   loop: Promise<void> | null;
-  wake: (() => void) | null;
+  /** Wakes every sleep of the runner (a retry backoff per batch in flight, or the idle wait). */
+  wakers: Set<() => void>;
   c: { sent: number; filtered: number; failed: number; retried: number; dead: number };
   oldestT: number;
   lastError: string | null;
@@ -94,16 +95,26 @@ const sleep = (ms: number, r: Runner): Promise<void> =>
     const t = setTimeout(done, ms);
     function done(): void {
       clearTimeout(t);
-      r.wake = null;
+      r.wakers.delete(done);
       resolve();
     }
-    r.wake = done;
+    r.wakers.add(done);
   });
 
 const encoded = (e: Entry): EncodedAlert =>
   e instanceof StoredEntry
     ? e
-    : { id: e.alert.alert_id, updated: e.alert.updated_ts, json: Buffer.from(JSON.stringify(e.alert)) };
+    : {
+        id: e.alert.alert_id,
+        updated: e.alert.updated_ts,
+        json: Buffer.from(JSON.stringify(e.alert)),
+        idBytes: Buffer.from(e.alert.alert_id),
+        updatedBytes: Buffer.from(e.alert.updated_ts),
+      };
+
+const wake = (r: Runner): void => {
+  for (const w of [...r.wakers]) w();
+};
 
 /** A sink that sends the stored encoding gets it; the others get parsed alerts. */
 const send = (sink: Sink, entries: readonly Entry[]): Promise<DeliveryResult> =>
@@ -132,7 +143,7 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
       cursor,
       stopping: false,
       loop: null,
-      wake: null,
+      wakers: new Set(),
       c: { sent: 0, filtered: 0, failed: 0, retried: 0, dead: 0 },
       oldestT: 0,
       lastError: null,
@@ -244,55 +255,91 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
 
   /**
    * The next batch is read (and its lines split) while the current one is on the wire, and the
-   * cursor of a delivered batch is saved while the next is sent: saves stay in order and each one
-   * follows its batch's acknowledgement, so a crash re-sends at most the batches not yet saved.
+   * cursor of a delivered batch is saved while the next is sent. A sink that takes batches
+   * concurrently (Kafka: one producer per request) gets up to `concurrency` of them at once.
+   * Batches are settled in order: dead letters buried, then the cursor saved past the batch, so
+   * the saved cursor never passes a batch not yet delivered, and a crash re-sends at most the
+   * batches in flight or not yet saved.
    */
   const loop = async (r: Runner): Promise<void> => {
+    const window = Math.max(1, r.sink.concurrency ?? 1);
     let gcTick = 0;
     let ahead: Promise<{ entries: StoredEntry[]; next: Cursor }> | null = null;
     let saving: Promise<void> = Promise.resolve();
+    /** Batches in delivery, oldest first; reads continue from the last one's end. */
+    const flying: { done: Promise<DeadLetter[]>; next: Cursor; t: number }[] = [];
+    let readFrom = r.cursor;
+    const settle = async (): Promise<void> => {
+      const f = flying[0]!;
+      const dead = await f.done;
+      flying.shift();
+      await bury(r, dead);
+      r.cursor = f.next;
+      if (flying.length > 0) r.oldestT = flying[0]!.t;
+      await saving;
+      // A failed save costs only re-sends after a crash; the next save supersedes it.
+      saving = outbox.saveCursor(r.spec.name, f.next).catch((e: Error) => {
+        r.lastError = e.message;
+        deps.log.error('bus: saving a cursor', { sink: r.spec.name, error: e.message });
+      });
+      if (++gcTick % 16 === 0) {
+        await saving;
+        await gc();
+      }
+    };
     while (!r.stopping) {
       try {
-        await drainReplay(r);
-        const { entries, next } = await (ahead ?? outbox.read(r.cursor, r.spec.batchSize));
+        if (r.replayPending) {
+          while (flying.length > 0) await settle();
+          await drainReplay(r);
+        }
+        const { entries, next } = await (ahead ?? outbox.read(readFrom, r.spec.batchSize));
         ahead = null;
         if (entries.length === 0) {
+          if (flying.length > 0) {
+            await settle();
+            continue;
+          }
           r.oldestT = 0;
           if (next.off !== r.cursor.off || next.seg !== r.cursor.seg) r.cursor = next;
+          readFrom = r.cursor;
           await Promise.race([outbox.wait(1000), sleep(1000, r)]);
           continue;
         }
         ahead = outbox.read(next, r.spec.batchSize);
         ahead.catch(() => {});
-        r.oldestT = entries[0]!.t;
+        if (flying.length === 0) r.oldestT = entries[0]!.t;
         const m = r.match;
         const want = m ? entries.filter((e) => m(e.alert)) : entries;
         r.c.filtered += entries.length - want.length;
-        const dead = await deliverAll(
+        const done = deliverAll(
           r,
           want,
           want.map(() => 0),
         );
-        await bury(r, dead);
-        r.cursor = next;
-        await saving;
-        // A failed save costs only re-sends after a crash; the next save supersedes it.
-        saving = outbox.saveCursor(r.spec.name, next).catch((e: Error) => {
-          r.lastError = e.message;
-          deps.log.error('bus: saving a cursor', { sink: r.spec.name, error: e.message });
-        });
-        if (++gcTick % 16 === 0) {
-          await saving;
-          await gc();
-        }
+        done.catch(() => {});
+        flying.push({ done, next, t: entries[0]!.t });
+        readFrom = next;
+        while (flying.length >= window) await settle();
       } catch (e) {
         ahead = null;
+        // What was in flight is sent again from the last settled batch (at-least-once).
+        await Promise.allSettled(flying.map((f) => f.done));
+        flying.length = 0;
+        readFrom = r.cursor;
         if (r.stopping) break;
         r.lastError = (e as Error).message;
         deps.log.error('bus: delivery loop', { sink: r.spec.name, error: r.lastError });
         await sleep(1000, r);
       }
     }
+    try {
+      // Batches that complete while stopping are settled, so a restart does not send them again.
+      while (flying.length > 0) await settle();
+    } catch {
+      // The rest are sent again after the restart.
+    }
+    await Promise.allSettled(flying.map((f) => f.done));
     await saving;
   };
 
@@ -313,7 +360,7 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
 
   const halt = async (r: Runner): Promise<void> => {
     r.stopping = true;
-    r.wake?.();
+    wake(r);
     await r.loop;
     await r.sink.stop().catch(() => {});
   };
@@ -449,7 +496,7 @@ export function createBus(cfg: BusConfig, deps: BusDeps): Bus {
       const r = get(name);
       const n = await outbox.queueReplay(name);
       r.replayPending = true;
-      r.wake?.();
+      wake(r);
       return n;
     },
     stats() {

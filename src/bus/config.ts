@@ -124,6 +124,7 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
           format: fmt(),
           clientId: s.str('clientId', 'vantage'),
           compression: s.oneOf('compression', KAFKA_COMPRESSIONS, 'lz4'),
+          inFlight: s.int('inFlight', 2, 1, 16),
         },
       };
     case 'nats': {
@@ -239,7 +240,7 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
 }
 
 const KEYS: Record<SinkKind, string[]> = {
-  kafka: ['brokers', 'topic', 'format', 'clientId', 'compression'],
+  kafka: ['brokers', 'topic', 'format', 'clientId', 'compression', 'inFlight'],
   nats: ['servers', 'subject', 'format', 'token', 'user', 'pass'],
   syslog: [
     'host',

@@ -41,18 +41,33 @@ export interface Entry {
   alert: AlertRecord;
 }
 
-/** An entry read from a segment: the alert is parsed from its stored bytes only when asked for. */
+/**
+ * An entry read from a segment: the alert is parsed from its stored bytes, and its id and
+ * version decoded, only when asked for; a sink that sends bytes takes the stored slices.
+ */
 export class StoredEntry implements Entry, EncodedAlert {
   #alert: AlertRecord | undefined;
+  #id: string | undefined;
+  #updated: string | undefined;
   constructor(
     readonly seq: number,
     readonly t: number,
-    readonly id: string,
-    readonly updated: string,
+    readonly idBytes: Buffer,
+    readonly updatedBytes: Buffer,
     readonly json: Buffer,
     alert?: AlertRecord,
   ) {
     this.#alert = alert;
+  }
+
+  get id(): string {
+    this.#id ??= this.idBytes.toString('utf8');
+    return this.#id;
+  }
+
+  get updated(): string {
+    this.#updated ??= this.updatedBytes.toString('latin1');
+    return this.#updated;
   }
 
   get alert(): AlertRecord {
@@ -78,6 +93,9 @@ interface Segment {
   first: number;
   size: number;
 }
+
+/** Bytes of appends written and fsync'd together at most (one or more whole appends). */
+const GROUP_BYTES = 4 << 20;
 
 const segName = (first: number): string => `${String(first).padStart(16, '0')}.ndjson`;
 
@@ -180,9 +198,7 @@ export class Outbox {
   append(alerts: readonly AlertRecord[]): Promise<{ accepted: number; dropped: number }> {
     const t = Date.now();
     const first = this.next;
-    let text = '';
-    for (let i = 0; i < alerts.length; i++) text += line(first + i, t, alerts[i]!);
-    let buf = Buffer.from(text);
+    let buf = encodeLines(first, t, alerts);
     let n = alerts.length;
     const room = this.cfg.maxBytes - this.bytes - this.pending;
     if (buf.length > room) {
@@ -216,8 +232,14 @@ export class Outbox {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
-        const jobs = this.queue;
-        this.queue = [];
+        // A group is bounded: a burst becomes durable, and visible to the sinks, a few MB at a
+        // time instead of all at once after one long write.
+        let take = 0;
+        for (let bytes = 0; take < this.queue.length; take++) {
+          bytes += this.queue[take]!.buf.length;
+          if (take > 0 && bytes > GROUP_BYTES) break;
+        }
+        const jobs = this.queue.splice(0, take);
         let chunks: Buffer[] = [];
         let size = 0;
         let appended = 0;
@@ -473,8 +495,41 @@ async function appendDurable(path: string, text: string): Promise<void> {
   await fh.close();
 }
 
-const line = (seq: number, t: number, a: AlertRecord): string =>
-  `{"s":${seq},"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":${JSON.stringify(a)}}\n`;
+const head = (seq: number, t: number, a: AlertRecord): string =>
+  `{"s":${seq},"t":${t},"k":${JSON.stringify(a.alert_id)},"u":${JSON.stringify(a.updated_ts)},"a":`;
+
+const line = (seq: number, t: number, a: AlertRecord): string => `${head(seq, t, a)}${JSON.stringify(a)}}\n`;
+
+/** Scratch for encoding a batch; one past this size is not kept between batches. */
+let scratch = Buffer.allocUnsafe(1 << 20);
+const SCRATCH_KEEP = 8 << 20;
+
+/**
+ * A batch's lines, numbered from `first`. Each part is written straight into one buffer: joining
+ * the lines into one string first costs a flattening copy of the whole batch and its garbage.
+ */
+function encodeLines(first: number, t: number, alerts: readonly AlertRecord[]): Buffer {
+  let buf = scratch;
+  let off = 0;
+  for (let i = 0; i < alerts.length; i++) {
+    const a = alerts[i]!;
+    const h = head(first + i, t, a);
+    const json = JSON.stringify(a);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const need = off + 3 * (h.length + json.length) + 2;
+    if (need > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * buf.length));
+      buf.copy(grown, 0, 0, off);
+      buf = grown;
+    }
+    off += buf.write(h, off);
+    off += buf.write(json, off);
+    buf[off++] = 0x7d;
+    buf[off++] = 0x0a;
+  }
+  if (buf.length <= SCRATCH_KEEP) scratch = buf;
+  return Buffer.from(buf.subarray(0, off));
+}
 
 const at = (buf: Buffer, pos: number, lit: Buffer): boolean => {
   for (let i = 0; i < lit.length; i++) if (buf[pos + i] !== lit[i]) return false;
@@ -515,7 +570,14 @@ function parseLine(buf: Buffer, start: number, end: number): StoredEntry {
   const e = fastLine(buf, start, end);
   if (e) return e;
   const l = JSON.parse(buf.toString('utf8', start, end)) as { s: number; t: number; a: AlertRecord };
-  return new StoredEntry(l.s, l.t, l.a.alert_id, l.a.updated_ts, Buffer.from(JSON.stringify(l.a)), l.a);
+  return new StoredEntry(
+    l.s,
+    l.t,
+    Buffer.from(l.a.alert_id),
+    Buffer.from(l.a.updated_ts),
+    Buffer.from(JSON.stringify(l.a)),
+    l.a,
+  );
 }
 
 function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
@@ -533,8 +595,8 @@ function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
   return new StoredEntry(
     s,
     t,
-    buf.toString('utf8', k0, k1),
-    buf.toString('latin1', u0, u1),
+    buf.subarray(k0, k1),
+    buf.subarray(u0, u1),
     buf.subarray(u1 + 1 + A.length, end - 1),
   );
 }

@@ -21,6 +21,8 @@ export interface Sink {
    * sends that form: the bus then neither parses nor re-encodes the alerts. Same contract as deliver.
    */
   deliverEncoded?(batch: readonly EncodedAlert[]): Promise<DeliveryResult>;
+  /** Batches the bus may have in delivery at once (default 1: the next waits for the last). */
+  readonly concurrency?: number;
   health(): SinkHealth;
 }
 
@@ -30,6 +32,9 @@ export interface EncodedAlert {
   /** updated_ts of this version of the alert. */
   readonly updated: string;
   readonly json: Buffer;
+  /** The id and the version as bytes (UTF-8), for sinks that send bytes. */
+  readonly idBytes: Buffer;
+  readonly updatedBytes: Buffer;
 }
 
 export interface DeliveryResult {
@@ -55,6 +60,8 @@ export interface KafkaSinkConfig {
   clientId: string;
   /** Compression of each produce request. */
   compression: KafkaCompression;
+  /** Produce requests in flight at once (one producer each). */
+  inFlight: number;
 }
 
 export const KAFKA_COMPRESSIONS = ['none', 'lz4', 'snappy', 'gzip'] as const;

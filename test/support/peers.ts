@@ -98,7 +98,8 @@ export interface KafkaPeer {
   stop(): Promise<void>;
 }
 
-export async function startKafka(): Promise<KafkaPeer | Missing> {
+/** `settings`: extra broker settings (`key=value` lines), e.g. the benchmark's thread counts. */
+export async function startKafka(settings: readonly string[] = []): Promise<KafkaPeer | Missing> {
   const libs = join(PEERS, 'kafka', 'libs');
   if (!existsSync(libs) || !have('java')) return missing(`Kafka 4.1 jars in ${libs} and java`);
   const cp = `${libs}/*`;
@@ -122,6 +123,7 @@ export async function startKafka(): Promise<KafkaPeer | Missing> {
       'transaction.state.log.min.isr=1',
       'group.initial.rebalance.delay.ms=0',
       'auto.create.topics.enable=false',
+      ...settings,
     ].join('\n'),
   );
   const id = (await run('java', ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid']))
