@@ -53,6 +53,7 @@ import { PolicyWatcher } from '../policy/watcher.js';
 import type { ResponderConfig } from '../respond/config.js';
 import { pcapEvidence } from '../respond/evidence.js';
 import { createResponder, type Responder } from '../respond/responder.js';
+import type { Columnar } from '../store/columnar.js';
 import type { StoreConfig } from '../store/distributed/config.js';
 import { ClickHouseStore, createClickHouseStore } from '../store/distributed/store.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
@@ -857,7 +858,33 @@ class DataClock implements RecordWatcher {
     if ((++this.n & 63) !== 0) return;
     const t = rec.last_ts ?? rec.ts ?? rec.first_ts;
     if (typeof t !== 'string') return;
-    const ms = Date.parse(t);
+    this.see(Date.parse(t));
+  }
+  /** A batch's last row is enough (rows come in time order within a batch, near enough). */
+  onColumns(_type: string, c: Columnar): void {
+    const n = c.rows.length;
+    if (n === 0) return;
+    const row = c.rows[n - 1]!;
+    for (const name of ['last_ts', 'ts', 'first_ts']) {
+      const j = c.num.indexOf(name);
+      if (j >= 0) {
+        const v = c.f[row * c.num.length + j]!;
+        if (!Number.isNaN(v)) {
+          this.see(v);
+          return;
+        }
+      }
+      const k = c.str.indexOf(name);
+      if (k >= 0) {
+        const d = c.s[row * c.str.length + k]!;
+        if (d >= 0) {
+          this.see(Date.parse(c.dict[d]!));
+          return;
+        }
+      }
+    }
+  }
+  private see(ms: number): void {
     if (ms > this.latestMs && ms <= Date.now() + 60_000) this.latestMs = ms;
   }
   finish(): void {}

@@ -179,6 +179,10 @@ export class StoreFeed {
   private async run(): Promise<void> {
     const max = this.cfg.maxAppendRows ?? 196_608;
     while (this.q.length > 0) {
+      // A synchronous commit holds the event loop: let the batches that arrived meanwhile (from
+      // decode threads, sockets) join the queue first, so the next commit takes them all rather
+      // than one small batch each. Small commits cost DuckDB several times more per row.
+      await new Promise<void>((r) => setImmediate(r));
       // What waited, of the first item's type and kind, up to `max` rows, as one append.
       const first = this.q[0]!;
       const take: Item[] = [];
