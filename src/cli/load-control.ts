@@ -48,7 +48,16 @@ export async function startCollectorFeed(
   const source = 'collector';
   const feed = new StoreFeed(
     deps.store,
-    { source, maxBytes: o.budget.collectStore, sampling: o.sampling },
+    {
+      source,
+      // The feed weighs a batch by its columns' bytes; held in the process (V8 strings, the
+      // decode thread's message copies, DuckDB's own copies while a commit of them runs) a
+      // queued row costs about three times that, measured under the flood test.
+      maxBytes: Math.floor(o.budget.collectStore / 3),
+      sampling: o.sampling,
+      // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
+      maxAppendRows: Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200))),
+    },
     ledger,
     (msg, e) => {
       metrics.inc('vantage_collect_store_errors_total', 'Collected batches the store refused.', {});

@@ -141,10 +141,28 @@ test('what waited goes to the store as parts of one append, up to maxAppendRows 
     },
   } as unknown as RecordStore;
   const feed = new StoreFeed(store, { source: 'collector', maxBytes: 1e9 });
-  for (let i = 0; i < 6; i++) feed.offerColumns('exported_flow', batch(50_000));
-  // The first batch is in flight; five wait. The default bound is 196,608 rows per append.
+  feed.offerColumns('exported_flow', batch(50_000));
+  while (calls.length === 0) await new Promise((r) => setImmediate(r));
+  // The first batch is in flight; five arrive and wait. The default bound is 196,608 rows per append.
+  for (let i = 0; i < 5; i++) feed.offerColumns('exported_flow', batch(50_000));
   (gate as unknown as () => void)();
   await feed.drain();
   assert.deepEqual(calls, [[50_000], [50_000, 50_000, 50_000], [50_000, 50_000]]);
   assert.equal(feed.stats().stored, 300_000);
+});
+
+test('batches offered while a commit holds the event loop join the next append', async () => {
+  const calls: number[][] = [];
+  const store = {
+    defs: [],
+    async append() {},
+    async appendColumnParts(_type: string, parts: readonly Columnar[]) {
+      calls.push(parts.map((p) => p.rows.length));
+    },
+  } as unknown as RecordStore;
+  const feed = new StoreFeed(store, { source: 'collector', maxBytes: 1e9 });
+  // Offered in one turn of the loop, as a decode thread's messages arrive after a synchronous commit.
+  for (let i = 0; i < 4; i++) feed.offerColumns('exported_flow', batch(1_000));
+  await feed.drain();
+  assert.deepEqual(calls, [[1_000, 1_000, 1_000, 1_000]]);
 });
