@@ -1,3 +1,4 @@
+import { type Columnar, columnarToRecords } from '../../store/columnar.js';
 import type { RecordStore } from '../../store/types.js';
 import type { IpfixExporter } from './ipfix-exporter.js';
 
@@ -13,6 +14,29 @@ export function exportingStore(store: RecordStore, exporter: IpfixExporter): Rec
         return async (type: string, records: Parameters<RecordStore['append']>[1]) => {
           await target.append(type, records);
           if (type === 'flow') exporter.export(records as unknown as { type: string }[]);
+        };
+      }
+      // Flow records also come as column batches (capture ingest): exported as records, made
+      // only here, when an export is configured.
+      if (prop === 'appendColumns') {
+        const inner = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
+          .appendColumns;
+        if (!inner) return undefined;
+        return async (type: string, c: Columnar) => {
+          await inner.call(target, type, c);
+          if (type === 'flow') exporter.export(columnarToRecords(c, type) as unknown as { type: string }[]);
+        };
+      }
+      if (prop === 'appendColumnParts') {
+        const inner = (
+          target as { appendColumnParts?: (type: string, parts: readonly Columnar[]) => Promise<void> }
+        ).appendColumnParts;
+        if (!inner) return undefined;
+        return async (type: string, parts: readonly Columnar[]) => {
+          await inner.call(target, type, parts);
+          if (type === 'flow')
+            for (const c of parts)
+              exporter.export(columnarToRecords(c, type) as unknown as { type: string }[]);
         };
       }
       const v = Reflect.get(target, prop, receiver) as unknown;
