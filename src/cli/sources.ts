@@ -20,6 +20,7 @@ import type { Metrics } from '../common/metrics.js';
 import { Decoder } from '../decode/decoder.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { createSensor, type Sensor, type SensorRecord } from '../flow/sensor.js';
+import { type Columnar, columnarToRecords } from '../store/columnar.js';
 import type { Rec, RecordStore } from '../store/types.js';
 import type { CaptureSourceConfig, MirrorSourcesConfig } from './config-file.js';
 
@@ -147,31 +148,69 @@ export class StoreBatcher {
     if (buf.length >= this.batchSize) this.flushType(type);
   }
 
+  /**
+   * Sensor options that hand its flow and DNS records over as column batches (no object per
+   * record); a batch closes at `columnRows` rows or on the flush timer (`Sensor.flushColumns`).
+   */
+  columnSink(source: string): { columns: (type: string, c: Columnar) => void; columnRows: number } {
+    return { columns: this.columnsFor(source), columnRows: Math.max(256, Math.min(4096, this.batchSize)) };
+  }
+
+  /** A column sink that counts its drops on `source` (flow and DNS records of a sensor). */
+  columnsFor(source: string): (type: string, c: Columnar) => void {
+    return (type, c) => this.putColumns(type, c, source);
+  }
+
+  private putColumns(type: string, c: Columnar, source: string): void {
+    const n = c.rows.length;
+    if (n === 0) return;
+    if (!this.known.has(type)) {
+      this.metrics.inc(
+        'vantage_live_unstored_records_total',
+        'Records of live sources of a type the store does not know.',
+        { type },
+        n,
+      );
+      return;
+    }
+    if (this.waiting + n > this.maxWaiting) {
+      this.ledger?.add(source, 'store_behind', n);
+      return;
+    }
+    this.waiting += n;
+    // Records of this type buffered as objects go first: the store keeps arrival order.
+    this.flushType(type);
+    const cols = (this.store as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
+      .appendColumns;
+    this.settle(type, n, () =>
+      cols ? cols.call(this.store, type, c) : this.store.append(type, columnarToRecords(c, type)),
+    );
+  }
+
   private flushType(type: string): void {
     const buf = this.buffers.get(type);
     if (!buf || buf.length === 0) return;
     this.buffers.set(type, []);
+    this.settle(type, buf.length, () => this.store.append(type, buf));
+  }
+
+  /** Queue one append after those before it; count it when it is stored or refused. */
+  private settle(type: string, n: number, append: () => Promise<void>): void {
     this.pending = this.pending.then(() =>
-      this.store
-        .append(type, buf)
+      append()
         .finally(() => {
-          this.waiting -= buf.length;
+          this.waiting -= n;
         })
         .then(
           () =>
-            this.metrics.inc(
-              'vantage_live_records_total',
-              'Records of live sources stored.',
-              { type },
-              buf.length,
-            ),
+            this.metrics.inc('vantage_live_records_total', 'Records of live sources stored.', { type }, n),
           (e: unknown) => {
             this.metrics.inc(
               'vantage_live_store_errors_total',
               'Batches of live-source records the store refused.',
               { type },
             );
-            this.log.error('storing live records failed', { type, records: buf.length, error: String(e) });
+            this.log.error('storing live records failed', { type, records: n, error: String(e) });
           },
         ),
     );
@@ -341,14 +380,22 @@ function captureSource(
       for (const h of hooks) h.onPacket(pkt, NO_FLOWS, -1, 0);
     };
   } else {
-    sensor = createSensor(batcher.sinkFor(spec.name), { flow: deps.flow, hooks: deps.hooks });
+    sensor = createSensor(batcher.sinkFor(spec.name), {
+      flow: deps.flow,
+      hooks: deps.hooks,
+      ...batcher.columnSink(spec.name),
+    });
     onFrame = sensor.onFrame;
   }
   let droppedAtStop: Record<string, number> = {};
   const running: Running = {
     spec,
     errors: 0,
-    tick: (s, ns) => (sensor ? sensor.flows.tick(s, ns) : pipeline!.tick(s, ns)),
+    tick: (s, ns) => {
+      if (!sensor) return pipeline!.tick(s, ns);
+      sensor.flows.tick(s, ns);
+      sensor.flushColumns();
+    },
     stats: () => {
       const st = baseStats(spec, c.interface, null);
       const lc = live.refreshStats();
@@ -399,7 +446,11 @@ function mirrorSource(
   batcher: StoreBatcher,
   deps: SourceDeps,
 ): { start(): Promise<void>; running: Running } {
-  const sensor = createSensor(batcher.sinkFor(spec.name), { flow: deps.flow, hooks: deps.hooks });
+  const sensor = createSensor(batcher.sinkFor(spec.name), {
+    flow: deps.flow,
+    hooks: deps.hooks,
+    ...batcher.columnSink(spec.name),
+  });
   const hooks = {
     onError: (e: Error) => {
       running.errors++;
@@ -415,7 +466,10 @@ function mirrorSource(
   const running: Running = {
     spec,
     errors: 0,
-    tick: (s, ns) => sensor.flows.tick(s, ns),
+    tick: (s, ns) => {
+      sensor.flows.tick(s, ns);
+      sensor.flushColumns();
+    },
     stats: () => {
       const a = rx.address();
       const st = baseStats(spec, a.address, spec.kind === 'gre' ? null : a.port);
