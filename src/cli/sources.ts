@@ -124,20 +124,27 @@ export class StoreBatcher {
     return (rec) => this.put(rec, source);
   }
 
-  private put(rec: SensorRecord, source: string): void {
-    const type = rec.type;
+  /** Whether `n` records of `type` fit; those that do not are counted (unknown type, store behind). */
+  private admits(type: string, n: number, source: string): boolean {
     if (!this.known.has(type)) {
       this.metrics.inc(
         'vantage_live_unstored_records_total',
         'Records of live sources of a type the store does not know.',
         { type },
+        n,
       );
-      return;
+      return false;
     }
-    if (this.waiting >= this.maxWaiting) {
-      this.ledger?.add(source, 'store_behind', 1);
-      return;
+    if (this.waiting + n > this.maxWaiting) {
+      this.ledger?.add(source, 'store_behind', n);
+      return false;
     }
+    return true;
+  }
+
+  private put(rec: SensorRecord, source: string): void {
+    const type = rec.type;
+    if (!this.admits(type, 1, source)) return;
     this.waiting++;
     let buf = this.buffers.get(type);
     if (!buf) {
@@ -164,19 +171,7 @@ export class StoreBatcher {
   private putColumns(type: string, c: Columnar, source: string): void {
     const n = c.rows.length;
     if (n === 0) return;
-    if (!this.known.has(type)) {
-      this.metrics.inc(
-        'vantage_live_unstored_records_total',
-        'Records of live sources of a type the store does not know.',
-        { type },
-        n,
-      );
-      return;
-    }
-    if (this.waiting + n > this.maxWaiting) {
-      this.ledger?.add(source, 'store_behind', n);
-      return;
-    }
+    if (!this.admits(type, n, source)) return;
     this.waiting += n;
     // Records of this type buffered as objects go first: the store keeps arrival order.
     this.flushType(type);
