@@ -9,7 +9,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import type { Logger } from '../common/log.js';
-import { type Columnar, columnarToRecords } from '../store/columnar.js';
+import { columnarToRecords, wrapColumnAppend } from '../store/columnar.js';
 import { BAND, LOCAL_SEQ_LIMIT } from '../store/distributed/store.js';
 import type { Rec, RecordStore } from '../store/types.js';
 
@@ -90,12 +90,11 @@ export function publishingStore<S extends RecordStore>(
           await pub.publish(type, records);
         };
       // The column path (collector, live feed) is published too: as records, the bus's form.
-      const cols = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> }).appendColumns;
-      if (prop === 'appendColumns' && cols)
-        return async (type: string, c: Columnar) => {
-          await cols.call(target, type, c);
-          await pub.publish(type, columnarToRecords(c, type));
-        };
+      if (prop === 'appendColumns')
+        return wrapColumnAppend(target, prop, async (type, batches, inner) => {
+          await inner();
+          for (const c of batches) await pub.publish(type, columnarToRecords(c, type));
+        });
       // Several batches in one commit: not offered, so they come through appendColumns above.
       if (prop === 'appendColumnParts') return undefined;
       const v = Reflect.get(target, prop, receiver);

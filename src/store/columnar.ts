@@ -136,3 +136,24 @@ export function concatColumnar(parts: readonly Columnar[]): Columnar {
   if (Object.keys(json).length > 0) out.json = json;
   return out;
 }
+
+type ColumnAppend = (type: string, x: Columnar | readonly Columnar[]) => Promise<void>;
+
+/**
+ * A store wrapper's version of one of the store's column appends (`appendColumns` takes one
+ * batch, `appendColumnParts` the parts of one commit): `around` gets the batches and a call of
+ * the store's own method, to run before or after what the wrapper adds. Undefined when the
+ * store has no such method, so callers fall back as they would on the store itself.
+ */
+export function wrapColumnAppend(
+  store: object,
+  method: 'appendColumns' | 'appendColumnParts',
+  around: (type: string, batches: readonly Columnar[], inner: () => Promise<void>) => Promise<void>,
+): ColumnAppend | undefined {
+  const inner = (store as Record<string, unknown>)[method] as ColumnAppend | undefined;
+  if (typeof inner !== 'function') return undefined;
+  return (type, x) => {
+    const batches = method === 'appendColumns' ? [x as Columnar] : (x as readonly Columnar[]);
+    return around(type, batches, () => inner.call(store, type, x));
+  };
+}

@@ -1,5 +1,5 @@
 import type { AnyRecord, RecordWatcher } from '../common/alerts.js';
-import { type Columnar, columnarToRecords } from './columnar.js';
+import { type Columnar, columnarToRecords, wrapColumnAppend } from './columnar.js';
 import type { RecordStore } from './types.js';
 
 /**
@@ -31,27 +31,12 @@ export function watchingStore(
           await target.append(type, records);
         };
       }
-      if (prop === 'appendColumns') {
-        const inner = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
-          .appendColumns;
-        if (!inner) return undefined;
-        return async (type: string, c: Columnar) => {
+      if (prop === 'appendColumns' || prop === 'appendColumnParts')
+        return wrapColumnAppend(target, prop, async (type, batches, inner) => {
           const ws = watchers();
-          if (ws.length > 0 && type !== 'alert') watchColumns(ws, type, c, onError);
-          await inner.call(target, type, c);
-        };
-      }
-      if (prop === 'appendColumnParts') {
-        const inner = (
-          target as { appendColumnParts?: (type: string, parts: readonly Columnar[]) => Promise<void> }
-        ).appendColumnParts;
-        if (!inner) return undefined;
-        return async (type: string, parts: readonly Columnar[]) => {
-          const ws = watchers();
-          if (ws.length > 0 && type !== 'alert') for (const c of parts) watchColumns(ws, type, c, onError);
-          await inner.call(target, type, parts);
-        };
-      }
+          if (ws.length > 0 && type !== 'alert') for (const c of batches) watchColumns(ws, type, c, onError);
+          await inner();
+        });
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

@@ -1,4 +1,4 @@
-import { type Columnar, columnarToRecords } from '../../store/columnar.js';
+import { columnarToRecords, wrapColumnAppend } from '../../store/columnar.js';
 import type { RecordStore } from '../../store/types.js';
 import type { IpfixExporter } from './ipfix-exporter.js';
 
@@ -18,27 +18,13 @@ export function exportingStore(store: RecordStore, exporter: IpfixExporter): Rec
       }
       // Flow records also come as column batches (capture ingest): exported as records, made
       // only here, when an export is configured.
-      if (prop === 'appendColumns') {
-        const inner = (target as { appendColumns?: (type: string, c: Columnar) => Promise<void> })
-          .appendColumns;
-        if (!inner) return undefined;
-        return async (type: string, c: Columnar) => {
-          await inner.call(target, type, c);
-          if (type === 'flow') exporter.export(columnarToRecords(c, type) as unknown as { type: string }[]);
-        };
-      }
-      if (prop === 'appendColumnParts') {
-        const inner = (
-          target as { appendColumnParts?: (type: string, parts: readonly Columnar[]) => Promise<void> }
-        ).appendColumnParts;
-        if (!inner) return undefined;
-        return async (type: string, parts: readonly Columnar[]) => {
-          await inner.call(target, type, parts);
+      if (prop === 'appendColumns' || prop === 'appendColumnParts')
+        return wrapColumnAppend(target, prop, async (type, batches, inner) => {
+          await inner();
           if (type === 'flow')
-            for (const c of parts)
+            for (const c of batches)
               exporter.export(columnarToRecords(c, type) as unknown as { type: string }[]);
-        };
-      }
+        });
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
