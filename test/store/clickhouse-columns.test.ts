@@ -12,6 +12,7 @@ import { syntheticFlows } from '../../src/store/synthetic.js';
 import type { Rec } from '../../src/store/types.js';
 import { isoToMicros } from '../../src/store/values.js';
 import { startClickHouseCluster } from '../support/clickhouse.js';
+import { fuzzedRecord } from '../support/field-values.js';
 import { runs } from '../support/fuzz.js';
 import { isMissing } from '../support/peers.js';
 
@@ -51,39 +52,8 @@ describe('clickhouse column path', () => {
   });
 
   it('encodes every record type the same as the record path (fuzzed values)', () => {
-    const value = (t: string): fc.Arbitrary<unknown> => {
-      switch (t) {
-        case 'ip':
-          return fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('not-an-ip', '300.1.1.1', ''));
-        case 'mac':
-          return fc.oneof(fc.constantFrom('02:00:00:00:ff:01', 'AA-BB-CC-DD-EE-FF', 'zz:00'), fc.string());
-        case 'ts':
-          return fc.oneof(
-            fc.integer({ min: 0, max: 4e12 }).map((ms) => new Date(ms).toISOString()),
-            fc.constantFrom('2024-01-01T00:00:00.123456789Z', 'yesterday'),
-          );
-        case 'int':
-          return fc.oneof(fc.integer(), fc.double({ min: -1e15, max: 1e15, noNaN: true }));
-        case 'float':
-          return fc.double({ noNaN: true });
-        case 'bool':
-          return fc.boolean();
-        case 'string[]':
-          return fc.array(fc.string());
-        case 'int[]':
-          return fc.array(fc.integer());
-        case 'json':
-          return fc.jsonValue();
-        default:
-          return fc.string({ unit: 'binary', maxLength: 300 });
-      }
-    };
     for (const def of ALL_RECORDS.filter((d) => !d.key)) {
-      const rec = fc.record(
-        Object.fromEntries(
-          Object.entries(def.fields).map(([k, f]) => [k, fc.option(value(f.type), { freq: 4 })]),
-        ),
-      ) as fc.Arbitrary<Rec>;
+      const rec = fuzzedRecord(def);
       const enc = new ColumnsEncoder(def);
       fc.assert(
         fc.property(fc.array(rec, { maxLength: 12 }), fc.nat({ max: 2 ** 40 }), (recs, seq) => {

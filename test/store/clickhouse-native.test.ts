@@ -12,6 +12,7 @@ import { createClickHouseStore } from '../../src/store/distributed/store.js';
 import { syntheticFlows } from '../../src/store/synthetic.js';
 import type { Rec } from '../../src/store/types.js';
 import { startChdb, startClickHouseCluster } from '../support/clickhouse.js';
+import { fuzzedRecord } from '../support/field-values.js';
 import { runs } from '../support/fuzz.js';
 import { isMissing } from '../support/peers.js';
 
@@ -49,47 +50,12 @@ function sameBytes(a: Buffer, b: Buffer, msg: string): void {
   );
 }
 
-const value = (t: string): fc.Arbitrary<unknown> => {
-  switch (t) {
-    case 'ip':
-      return fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('not-an-ip', '300.1.1.1', ''));
-    case 'mac':
-      return fc.oneof(fc.constantFrom('02:00:00:00:ff:01', 'AA-BB-CC-DD-EE-FF', 'zz:00'), fc.string());
-    case 'ts':
-      return fc.oneof(
-        fc.integer({ min: 0, max: 4e12 }).map((ms) => new Date(ms).toISOString()),
-        fc.constantFrom('2024-01-01T00:00:00.123456789Z', 'yesterday'),
-      );
-    case 'int':
-      return fc.oneof(fc.integer(), fc.double({ min: -1e15, max: 1e15, noNaN: true }));
-    case 'float':
-      return fc.double({ noNaN: true });
-    case 'bool':
-      return fc.boolean();
-    case 'string[]':
-      return fc.array(fc.string());
-    case 'int[]':
-      return fc.array(fc.integer());
-    case 'json':
-      return fc.jsonValue();
-    default:
-      return fc.string({ unit: 'binary', maxLength: 300 });
-  }
-};
-
-const recordOf = (def: AnyRecordDef): fc.Arbitrary<Rec> =>
-  fc.record(
-    Object.fromEntries(
-      Object.entries(def.fields).map(([k, f]) => [k, fc.option(value(f.type), { freq: 4 })]),
-    ),
-  ) as fc.Arbitrary<Rec>;
-
 describe('clickhouse Native encoders', () => {
   it('make the same block from column batches as from records (fuzzed values, every type)', () => {
     for (const def of ALL_RECORDS.filter((d) => !d.key)) {
       const enc = new NativeColumnsEncoder(def);
       fc.assert(
-        fc.property(fc.array(recordOf(def), { maxLength: 12 }), fc.nat({ max: 2 ** 40 }), (recs, seq) => {
+        fc.property(fc.array(fuzzedRecord(def), { maxLength: 12 }), fc.nat({ max: 2 ** 40 }), (recs, seq) => {
           sameBytes(fromColumns(def, recs, seq, enc), fromRecords(def, recs, seq), def.type);
         }),
         { numRuns: runs(40) },
@@ -101,7 +67,7 @@ describe('clickhouse Native encoders', () => {
     const enc = new NativeColumnsEncoder(flow);
     fc.assert(
       fc.property(
-        fc.array(recordOf(flow), { minLength: 250, maxLength: 700 }),
+        fc.array(fuzzedRecord(flow), { minLength: 250, maxLength: 700 }),
         fc.nat({ max: 300 }),
         (recs, from) => {
           // A selection that starts inside the batch, as a batch split over shards is.
@@ -172,7 +138,7 @@ for (const [name, peer] of [
       // Both stores number rows from 1 across types (fresh databases, one counter per store).
       let seq = 1;
       for (const def of ALL_RECORDS) {
-        const recs = fc.sample(recordOf(def), { numRuns: runs(60), seed: 42 });
+        const recs = fc.sample(fuzzedRecord(def), { numRuns: runs(60), seed: 42 });
         // Keyed records: distinct keys, so no replacement merges two rows before the read.
         if (def.key) for (const [i, r] of recs.entries()) r[def.key] = `k${i}`;
         await rb.append(def.type, recs);
