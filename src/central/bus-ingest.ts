@@ -89,14 +89,13 @@ export function publishingStore<S extends RecordStore>(
           await target.append(type, records);
           await pub.publish(type, records);
         };
-      // The column path (collector, live feed) is published too: as records, the bus's form.
-      if (prop === 'appendColumns')
+      // The column path (collector, live feed, capture ingest) is published too, as records
+      // (the bus's form), batch by batch in the order they were stored.
+      if (prop === 'appendColumns' || prop === 'appendColumnParts')
         return wrapColumnAppend(target, prop, async (type, batches, inner) => {
           await inner();
           for (const c of batches) await pub.publish(type, columnarToRecords(c, type));
         });
-      // Several batches in one commit: not offered, so they come through appendColumns above.
-      if (prop === 'appendColumnParts') return undefined;
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
