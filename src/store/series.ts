@@ -108,3 +108,46 @@ export function statSeriesFromParts(
     })),
   };
 }
+
+/**
+ * Parts from a backend's result rows `[bucket, group?, a, b]` (a, b: numerator and denominator,
+ * or value and flows measured); `keyOf` turns the backend's group value into its API form.
+ */
+function partsOf<T>(
+  rows: readonly (readonly unknown[])[],
+  grouped: boolean,
+  keyOf: (v: unknown) => unknown,
+  make: (bucket: number, group: string | null, a: unknown, b: unknown) => T,
+): T[] {
+  const at = grouped ? 2 : 1;
+  return rows.map((r) => {
+    const key = grouped ? keyOf(r[1] ?? null) : null;
+    return make(Number(r[0]), key === null ? null : String(key), r[at], r[at + 1]);
+  });
+}
+
+export function seriesParts(
+  rows: readonly (readonly unknown[])[],
+  grouped: boolean,
+  keyOf: (v: unknown) => unknown,
+): SeriesPart[] {
+  return partsOf(rows, grouped, keyOf, (bucket, group, num, den) => ({
+    bucket,
+    group,
+    num: Number(num ?? 0),
+    den: Number(den ?? 0),
+  }));
+}
+
+export function statParts(
+  rows: readonly (readonly unknown[])[],
+  grouped: boolean,
+  keyOf: (v: unknown) => unknown,
+): StatPart[] {
+  return partsOf(rows, grouped, keyOf, (bucket, group, value, n) => ({
+    bucket,
+    group,
+    value: Number(value),
+    n: Number(n),
+  }));
+}

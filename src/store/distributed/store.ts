@@ -3,8 +3,9 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import { type Columnar, columnarToRecords } from '../columnar.js';
-import type { Coded, Cond } from '../filter.js';
-import { seriesFromParts, statSeriesFromParts } from '../series.js';
+import type { Cond } from '../filter.js';
+import { checkFields, decodeCursor, lastPerKey, pageOf, sortField } from '../paging.js';
+import { seriesFromParts, seriesParts, statParts, statSeriesFromParts } from '../series.js';
 import type {
   ListQuery,
   Page,
@@ -19,7 +20,7 @@ import type {
   TopRow,
 } from '../types.js';
 import { PER_FLOW_METRICS } from '../types.js';
-import { ipToBigint, isoToMicros, macToNumber, microsToIso } from '../values.js';
+import { microsToIso } from '../values.js';
 import { encoder, fromText, outExpr } from './codec.js';
 import { ColumnsEncoder } from './columns.js';
 import { type ChNode, exec, insertBody, parseTsv, rows } from './http.js';
@@ -446,16 +447,6 @@ export class ClickHouseStore implements RecordStore {
     return out;
   }
 
-  private checkFields(def: AnyRecordDef, fields: readonly string[] | undefined): string[] {
-    const all = Object.keys(def.fields);
-    if (!fields || fields.length === 0) return all;
-    for (const f of fields) {
-      if (!Object.hasOwn(def.fields, f))
-        throw badRequest(`unknown field '${f}' in fields; ${def.type} fields are: ${all.join(', ')}`);
-    }
-    return [...new Set(fields)];
-  }
-
   private select(def: AnyRecordDef, names: readonly string[]): string {
     return names.map((n) => (n === '_seq' ? '_seq' : outExpr(col(n, def), def.fields[n]!.type))).join(', ');
   }
@@ -472,10 +463,8 @@ export class ClickHouseStore implements RecordStore {
   async list(lq: ListQuery): Promise<Page> {
     const def = this.def(lq.type);
     if (!def) return { items: [], next: null };
-    const fields = this.checkFields(def, lq.fields);
-    const sort = lq.sort ?? def.timeField;
-    if (!Object.hasOwn(def.fields, sort))
-      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const fields = checkFields(def, lq.fields);
+    const sort = sortField(def, lq.sort);
     const desc = lq.desc ?? true;
     const conds = this.where(def, lq);
     const st = def.fields[sort]!.type;
@@ -497,13 +486,7 @@ export class ClickHouseStore implements RecordStore {
     const sql = `SELECT ${this.select(def, names)} FROM ${this.source(def)}${
       conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
     } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${limit + 1}`;
-    const recs = this.toRecs(def, names, await rows(this.q, sql, this.opts));
-    const more = recs.length > limit;
-    if (more) recs.length = limit;
-    const last = recs[recs.length - 1];
-    const next = more && last ? encodeCursor(last[sort], Number(last._seq)) : null;
-    const keep = new Set(fields);
-    return { items: recs.map((r) => pick(r, keep)), next };
+    return pageOf(this.toRecs(def, names, await rows(this.q, sql, this.opts)), limit, sort, fields);
   }
 
   async stream(
@@ -512,10 +495,8 @@ export class ClickHouseStore implements RecordStore {
   ): Promise<number> {
     const def = this.def(lq.type);
     if (!def) return 0;
-    const fields = this.checkFields(def, lq.fields);
-    const sort = lq.sort ?? def.timeField;
-    if (!Object.hasOwn(def.fields, sort))
-      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const fields = checkFields(def, lq.fields);
+    const sort = sortField(def, lq.sort);
     const conds = this.where(def, lq);
     const dir = (lq.desc ?? true) ? 'DESC' : 'ASC';
     const sql = `SELECT ${this.select(def, fields)} FROM ${this.source(def)}${
@@ -606,15 +587,7 @@ export class ClickHouseStore implements RecordStore {
         `too many points (over ${MAX_GROUP_ROWS}); use a larger step, a shorter range or a coarser group_by`,
       );
     return seriesFromParts(
-      got.map((r) => {
-        const key = g ? fromText(gt, r[1] ?? null) : null;
-        return {
-          bucket: Number(r[0]),
-          group: key === null ? null : String(key),
-          num: Number(r[g ? 2 : 1] ?? 0),
-          den: Number(r[g ? 3 : 2] ?? 0),
-        };
-      }),
+      seriesParts(got, g !== null, (v) => fromText(gt, v as string | null)),
       sq,
       m.unit,
     );
@@ -648,16 +621,12 @@ export class ClickHouseStore implements RecordStore {
     const got = await rows(this.q, sql, this.opts);
     if (got.length > MAX_GROUP_ROWS)
       throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
-    const parts = got.map((r) => {
-      const key = g ? fromText(gt, r[1] ?? null) : null;
-      return {
-        bucket: Number(r[0]),
-        group: key === null ? null : String(key),
-        value: Number(r[g ? 2 : 1]),
-        n: Number(r[g ? 3 : 2]),
-      };
-    });
-    return statSeriesFromParts(parts, sq, stat, METRIC_SQL[sq.metric].unit);
+    return statSeriesFromParts(
+      statParts(got, g !== null, (v) => fromText(gt, v as string | null)),
+      sq,
+      stat,
+      METRIC_SQL[sq.metric].unit,
+    );
   }
 
   async top(tq: TopQuery): Promise<TopRow[]> {
@@ -857,49 +826,4 @@ function hash(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-function lastPerKey(records: readonly Rec[], key: string): Rec[] {
-  const byKey = new Map<unknown, Rec>();
-  for (const r of records) {
-    const k = r[key];
-    if (byKey.has(k)) byKey.delete(k);
-    byKey.set(k, r);
-  }
-  return byKey.size === records.length ? (records as Rec[]) : [...byKey.values()];
-}
-
-function pick(r: Rec, keep: Set<string>): Rec {
-  const o: Rec = {};
-  for (const k of Object.keys(r)) if (keep.has(k)) o[k] = r[k];
-  return o;
-}
-
-/** Same cursor form as the embedded store: [last sort value in API form, _seq], base64url. */
-function encodeCursor(v: unknown, seq: number): string {
-  return Buffer.from(JSON.stringify([v ?? null, seq])).toString('base64url');
-}
-
-function decodeCursor(s: string, type: string): [Coded | null, number] {
-  const bad = () => badRequest('cursor is not valid: pass the `next` value of a previous page unchanged');
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[1])) throw bad();
-  const x = v[0] as unknown;
-  if (x === null) return [null, v[1]];
-  let coded: Coded | null = null;
-  if (type === 'ip' && typeof x === 'string') coded = ipToBigint(x);
-  else if (type === 'ts' && typeof x === 'string') {
-    const us = isoToMicros(x);
-    coded = Number.isNaN(us) ? null : us;
-  } else if (type === 'mac' && typeof x === 'string') coded = macToNumber(x);
-  else if ((type === 'int' || type === 'float') && typeof x === 'number') coded = x;
-  else if (type === 'bool' && typeof x === 'boolean') coded = x;
-  else if (typeof x === 'string' && !['ip', 'ts', 'mac', 'int', 'float', 'bool'].includes(type)) coded = x;
-  if (coded === null) throw bad();
-  return [coded, v[1]];
 }

@@ -14,8 +14,9 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import { type Columnar, columnarToRecords, concatColumnar } from '../columnar.js';
-import type { Coded, Cond } from '../filter.js';
-import { seriesFromParts, statSeriesFromParts } from '../series.js';
+import type { Cond } from '../filter.js';
+import { checkFields, decodeCursor, lastPerKey, pageOf, sortField } from '../paging.js';
+import { seriesFromParts, seriesParts, statParts, statSeriesFromParts } from '../series.js';
 import type {
   ListQuery,
   Page,
@@ -30,7 +31,7 @@ import type {
   TopRow,
 } from '../types.js';
 import { PER_FLOW_METRICS } from '../types.js';
-import { bigintToIp, ipToBigint, isoToMicros, macToNumber, microsToIso, numberToMac } from '../values.js';
+import { bigintToIp, microsToIso, numberToMac } from '../values.js';
 import { ChunkWriter } from './chunk-writer.js';
 import {
   columnsOf,
@@ -707,24 +708,11 @@ export class EmbeddedStore implements RecordStore {
     return out;
   }
 
-  private checkFields(def: AnyRecordDef, fields: readonly string[] | undefined): string[] {
-    const all = Object.keys(def.fields);
-    if (!fields || fields.length === 0) return all;
-    for (const f of fields) {
-      if (!Object.hasOwn(def.fields, f)) {
-        throw badRequest(`unknown field '${f}' in fields; ${def.type} fields are: ${all.join(', ')}`);
-      }
-    }
-    return [...new Set(fields)];
-  }
-
   async list(lq: ListQuery): Promise<Page> {
     const def = this.def(lq.type);
     if (!def) return { items: [], next: null };
-    const fields = this.checkFields(def, lq.fields);
-    const sort = lq.sort ?? def.timeField;
-    if (!Object.hasOwn(def.fields, sort))
-      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const fields = checkFields(def, lq.fields);
+    const sort = sortField(def, lq.sort);
     const desc = lq.desc ?? true;
     const p = new Params();
     const conds = this.where(def, lq, p);
@@ -751,13 +739,7 @@ export class EmbeddedStore implements RecordStore {
       for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
       return convertChunks(def, [...selected, '_seq'], chunks);
     });
-    const more = rows.length > lq.limit;
-    if (more) rows.length = lq.limit;
-    let next: string | null = null;
-    const last = rows[rows.length - 1];
-    if (more && last) next = encodeCursor(last[sort], Number(last._seq));
-    const keep = new Set(fields);
-    return { items: rows.map((r) => pick(r, keep)), next };
+    return pageOf(rows, lq.limit, sort, fields);
   }
 
   async stream(
@@ -766,7 +748,7 @@ export class EmbeddedStore implements RecordStore {
   ): Promise<number> {
     const def = this.def(lq.type);
     if (!def) return 0;
-    const fields = this.checkFields(def, lq.fields);
+    const fields = checkFields(def, lq.fields);
     const { sql, p } = this.exportSql(
       def,
       lq,
@@ -791,9 +773,7 @@ export class EmbeddedStore implements RecordStore {
     lq: Omit<ListQuery, 'limit' | 'cursor'> & { limit?: number },
     select: string[],
   ): { sql: string; p: Params } {
-    const sort = lq.sort ?? def.timeField;
-    if (!Object.hasOwn(def.fields, sort))
-      throw badRequest(`cannot sort by '${sort}': not a field of ${def.type}`);
+    const sort = sortField(def, lq.sort);
     const p = new Params();
     const conds = this.where(def, lq, p);
     const dir = (lq.desc ?? true) ? 'DESC' : 'ASC';
@@ -808,7 +788,7 @@ export class EmbeddedStore implements RecordStore {
     path: string,
   ): Promise<number> {
     const def = this.def(lq.type);
-    const fields = def ? this.checkFields(def, lq.fields) : [];
+    const fields = def ? checkFields(def, lq.fields) : [];
     if (!def) {
       await this.withReader((c) =>
         c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
@@ -929,15 +909,7 @@ export class EmbeddedStore implements RecordStore {
     }
     const gt = sq.groupBy ? def.fields[sq.groupBy]!.type : 'string';
     return seriesFromParts(
-      rows.map((r) => {
-        const key = g ? toJson(gt, r[1]) : null;
-        return {
-          bucket: Number(r[0]),
-          group: key === null ? null : String(key),
-          num: Number(r[g ? 2 : 1] ?? 0),
-          den: Number(r[g ? 3 : 2] ?? 0),
-        };
-      }),
+      seriesParts(rows, g !== null, (v) => toJson(gt, v)),
       sq,
       m.unit,
     );
@@ -964,16 +936,12 @@ export class EmbeddedStore implements RecordStore {
       throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
     }
     const gt = sq.groupBy ? def.fields[sq.groupBy]!.type : 'string';
-    const parts = rows.map((r) => {
-      const key = g ? toJson(gt, r[1]) : null;
-      return {
-        bucket: Number(r[0]),
-        group: key === null ? null : String(key),
-        value: Number(r[g ? 2 : 1]),
-        n: Number(r[g ? 3 : 2]),
-      };
-    });
-    return statSeriesFromParts(parts, sq, stat, METRIC_SQL[sq.metric].unit);
+    return statSeriesFromParts(
+      statParts(rows, g !== null, (v) => toJson(gt, v)),
+      sq,
+      stat,
+      METRIC_SQL[sq.metric].unit,
+    );
   }
 
   async top(tq: TopQuery): Promise<TopRow[]> {
@@ -1041,7 +1009,7 @@ export class EmbeddedStore implements RecordStore {
   ): Promise<number> {
     const def = this.def(hq.type);
     if (!def || hq.nets.length === 0 || hq.ipFields.length === 0) return 0;
-    const fields = this.checkFields(def, hq.fields);
+    const fields = checkFields(def, hq.fields);
     for (const f of hq.ipFields)
       if (def.fields[f]?.type !== 'ip') throw badRequest(`'${f}' is not an address field of ${def.type}`);
     const shifts = [...new Set(hq.nets.map((n) => n.shift))].sort((a, b) => a - b);
@@ -1202,41 +1170,6 @@ function convertChunks(def: AnyRecordDef, names: string[], chunks: readonly Duck
   return out;
 }
 
-function pick(r: Rec, keep: Set<string>): Rec {
-  const o: Rec = {};
-  for (const k of Object.keys(r)) if (keep.has(k)) o[k] = r[k];
-  return o;
-}
-
-function encodeCursor(v: unknown, seq: number): string {
-  return Buffer.from(JSON.stringify([v ?? null, seq])).toString('base64url');
-}
-
-/** A cursor holds the last row's sort value in API form; it is coded again by the field's type. */
-function decodeCursor(s: string, type: string): [Coded | null, number] {
-  const bad = () => badRequest('cursor is not valid: pass the `next` value of a previous page unchanged');
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[1])) throw bad();
-  const x = v[0] as unknown;
-  if (x === null) return [null, v[1]];
-  let coded: Coded | null = null;
-  if (type === 'ip' && typeof x === 'string') coded = ipToBigint(x);
-  else if (type === 'ts' && typeof x === 'string') {
-    const us = isoToMicros(x);
-    coded = Number.isNaN(us) ? null : us;
-  } else if (type === 'mac' && typeof x === 'string') coded = macToNumber(x);
-  else if ((type === 'int' || type === 'float') && typeof x === 'number') coded = x;
-  else if (type === 'bool' && typeof x === 'boolean') coded = x;
-  else if (typeof x === 'string' && !['ip', 'ts', 'mac', 'int', 'float', 'bool'].includes(type)) coded = x;
-  if (coded === null) throw bad();
-  return [coded, v[1]];
-}
-
 function syncFile(path: string): void {
   try {
     const fd = openSync(path, 'r');
@@ -1262,15 +1195,4 @@ async function walk(dir: string): Promise<string[]> {
     else out.push(p);
   }
   return out;
-}
-
-/** The last record of each key, in first-seen order (a batch may update one record twice). */
-function lastPerKey(records: readonly Rec[], key: string): Rec[] {
-  const byKey = new Map<unknown, Rec>();
-  for (const r of records) {
-    const k = r[key];
-    if (byKey.has(k)) byKey.delete(k);
-    byKey.set(k, r);
-  }
-  return byKey.size === records.length ? (records as Rec[]) : [...byKey.values()];
 }
