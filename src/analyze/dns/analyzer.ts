@@ -551,80 +551,47 @@ export class DnsAnalyzer implements Analyzer {
   ): DnsRecord {
     this.recSec = tsSec;
     this.recNs = tsNs;
-    const r = this.scratch;
-    if (r !== null) {
-      r.flow_id = ctx.flow_id;
-      r.community_id = ctx.community_id;
-      r.proto = ctx.proto;
-      r.client_ip = flip ? ctx.server_ip : ctx.client_ip;
-      r.client_port = flip ? ctx.server_port : ctx.client_port;
-      r.server_ip = flip ? ctx.client_ip : ctx.server_ip;
-      r.server_port = flip ? ctx.client_port : ctx.server_port;
-      r.vlan = ctx.vlan;
-      r.service = service;
-      r.status = status;
-      r.trans_id = id;
-      r.opcode = opcode;
-      r.query = query;
-      r.qclass = null;
-      r.qclass_name = null;
-      r.qtype = null;
-      r.qtype_name = null;
-      r.rcode = null;
-      r.rcode_name = null;
-      r.aa = null;
-      r.tc = null;
-      r.rd = false;
-      r.ra = null;
-      r.ad = null;
-      r.cd = false;
-      r.answers = NONE;
-      r.authority = NONE;
-      r.additional_count = null;
-      r.rtt_ms = null;
-      r.edns_udp_size = null;
-      r.edns_do = null;
-      r.edns_client_subnet = null;
-      r.edns_client_subnet_scope = null;
-      return r;
+    // Column mode refills one scratch object; object mode (NDJSON, tests) makes a record each time.
+    const r = this.scratch ?? this.baseRecordObject();
+    r.flow_id = ctx.flow_id;
+    r.community_id = ctx.community_id;
+    r.proto = ctx.proto;
+    r.client_ip = flip ? ctx.server_ip : ctx.client_ip;
+    r.client_port = flip ? ctx.server_port : ctx.client_port;
+    r.server_ip = flip ? ctx.client_ip : ctx.server_ip;
+    r.server_port = flip ? ctx.client_port : ctx.server_port;
+    r.vlan = ctx.vlan;
+    r.service = service;
+    r.status = status;
+    r.trans_id = id;
+    r.opcode = opcode;
+    r.query = query;
+    r.qclass = null;
+    r.qclass_name = null;
+    r.qtype = null;
+    r.qtype_name = null;
+    r.rcode = null;
+    r.rcode_name = null;
+    r.aa = null;
+    r.tc = null;
+    r.rd = false;
+    r.ra = null;
+    r.ad = null;
+    r.cd = false;
+    r.answers = NONE;
+    r.authority = NONE;
+    r.additional_count = null;
+    r.rtt_ms = null;
+    r.edns_udp_size = null;
+    r.edns_do = null;
+    r.edns_client_subnet = null;
+    r.edns_client_subnet_scope = null;
+    if (r !== this.scratch) {
+      r.ts = isoNs(tsSec, tsNs);
+      r.answers = [];
+      r.authority = [];
     }
-    return {
-      type: 'dns',
-      ts: isoNs(tsSec, tsNs),
-      flow_id: ctx.flow_id,
-      community_id: ctx.community_id,
-      proto: ctx.proto,
-      client_ip: flip ? ctx.server_ip : ctx.client_ip,
-      client_port: flip ? ctx.server_port : ctx.client_port,
-      server_ip: flip ? ctx.client_ip : ctx.server_ip,
-      server_port: flip ? ctx.client_port : ctx.server_port,
-      vlan: ctx.vlan,
-      service,
-      status,
-      trans_id: id,
-      opcode,
-      query,
-      qclass: null,
-      qclass_name: null,
-      qtype: null,
-      qtype_name: null,
-      rcode: null,
-      rcode_name: null,
-      aa: null,
-      tc: null,
-      rd: false,
-      ra: null,
-      ad: null,
-      cd: false,
-      answers: [],
-      authority: [],
-      additional_count: null,
-      rtt_ms: null,
-      edns_udp_size: null,
-      edns_do: null,
-      edns_client_subnet: null,
-      edns_client_subnet_scope: null,
-    };
+    return r;
   }
 
   /** Time of the record `baseRecord` last began (column mode writes it as a number). */
