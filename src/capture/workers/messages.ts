@@ -1,14 +1,37 @@
+import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { SensorRecord } from '../../flow/sensor.js';
-import type { PipelineCounters } from './pipeline.js';
+import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
+import type { Columnar } from '../../store/columnar.js';
+import type { PipelineCounters, PipelineOptions } from './pipeline.js';
+
+/** What a pipeline worker is built with (plain data: it crosses the thread boundary). */
+export interface WorkerConfig extends Omit<PipelineOptions, 'workers' | 'columns'> {
+  /** Flow and DNS records leave as column batches of this many rows (0: as objects). */
+  columnRows: number;
+  /** Record every packet into this packet store (the worker sees the batches' bytes). */
+  recorder?: Partial<RecorderConfig> & { dir: string };
+  /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
+  collectPorts?: number[];
+}
 
 /** Messages of the threaded pipeline. */
 export type ToWorker =
-  | { type: 'batch'; buf: ArrayBuffer; bytes: number; packets: number }
+  | { type: 'batch'; buf: ArrayBuffer; bytes: number; packets: number; linkType: number; ifIndex: number }
   | { type: 'tick'; sec: number; ns: number }
+  | { type: 'weird'; name: string; detail: string }
   | { type: 'finish' };
+
+export interface WorkerDone {
+  counters: PipelineCounters;
+  flows: FlowTableStats;
+  recorder: RecorderCounters | null;
+}
 
 export type ToMain =
   | { type: 'ready' }
   | { type: 'free'; buf: ArrayBuffer; packets: number }
   | { type: 'records'; records: SensorRecord[] }
-  | { type: 'done'; counters: PipelineCounters };
+  /** One column batch; its typed arrays were transferred. */
+  | { type: 'columns'; rtype: string; c: Columnar }
+  | { type: 'failed'; message: string }
+  | ({ type: 'done' } & WorkerDone);

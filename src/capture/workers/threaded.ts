@@ -1,9 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { Decoder } from '../../decode/decoder.js';
+import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
+import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
 import type { Frame } from '../frame.js';
 import { BatchWriter, recordSize } from './batch.js';
-import type { ToMain, ToWorker } from './messages.js';
+import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
 
@@ -14,75 +16,152 @@ export interface ThreadedOptions extends PipelineOptions {
   batchPackets: number;
   /** Batch buffers per worker; when all are in flight, packets for that worker are dropped. */
   buffersPerWorker: number;
+  /**
+   * File input: nothing is dropped. The reader waits in `between()` until every worker has
+   * room for a whole read block, and a packet that still finds no free buffer gets a new one
+   * (counted in `buffersGrown`; the pool shrinks back as they return).
+   */
+  lossless: boolean;
+  /** Record every packet into this packet store, on the worker (one worker only). */
+  recorder?: Partial<RecorderConfig> & { dir: string };
+  /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
+  collectPorts?: number[];
 }
 
-export const DEFAULT_THREADED = { batchBytes: 256 << 10, batchPackets: 512, buffersPerWorker: 16 };
+export const DEFAULT_THREADED = {
+  batchBytes: 256 << 10,
+  batchPackets: 512,
+  buffersPerWorker: 16,
+  lossless: false,
+};
+
+/** Bytes a file reader hands over between two `between()` calls (readCaptureFile's block). */
+const READ_BLOCK = 4 << 20;
+
+export interface ThreadedPipeline extends Pipeline {
+  /** File input: a promise while any worker lacks room for the next read block. */
+  between(): Promise<void> | undefined;
+  /** A damaged file: the weird is recorded by the first worker, after the packets before it. */
+  fileWeird(name: string, detail: string): void;
+  /** What the workers reported at finish (flow-table and recorder counters), one per worker. */
+  readonly reports: WorkerDone[];
+  /** Worker failures (each worker's packets after one are counted as dropped). */
+  readonly failures: string[];
+  /** Batch buffers allocated beyond the pool (lossless input only). */
+  readonly buffersGrown: number;
+}
 
 interface Shard {
   worker: Worker;
   free: ArrayBuffer[];
   cur: BatchWriter | null;
   inFlight: number;
-  done: Promise<PipelineCounters>;
+  done: Promise<WorkerDone | null>;
   ready: Promise<void>;
+  /** Resolves the current `between()` wait when a buffer comes back. */
+  wake: (() => void) | null;
 }
 
 /**
- * Decode/flow work sharded over worker threads. The main thread decodes each frame only far
- * enough to hash its flow symmetrically (both directions land on the same worker), copies it
- * into that worker's batch and transfers full batches (never one message per packet). Buffers
- * come back when the worker has read them; when a worker has none left the packet is dropped
- * and counted under `drops.worker_queue_full`.
+ * Decode/flow work sharded over worker threads. With more than one worker the main thread
+ * decodes each frame only far enough to hash its flow symmetrically (both directions land on
+ * the same worker); it copies the frame into that worker's batch and transfers full batches
+ * (never one message per packet). Buffers come back when the worker has read them; when a
+ * worker has none left the packet is dropped and counted under `drops.worker_queue_full`,
+ * except with `lossless` (file input), where the reader waits instead.
  */
 export function createThreadedPipeline(
   sink: RecordSink,
   opts: PipelineOptions & Partial<ThreadedOptions>,
-): Pipeline {
+): ThreadedPipeline {
   const o = { ...DEFAULT_THREADED, ...opts };
   const n = o.workers;
-  const decoder = new Decoder();
+  if (o.recorder && n !== 1) throw new Error('the packet recorder runs on one pipeline worker only');
+  const decoder = n > 1 ? new Decoder() : null;
   const drops = { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 };
   const shards: Shard[] = [];
   const failed: boolean[] = [];
-  const workerData = { flow: opts.flow, l7: opts.l7 };
+  const failures: string[] = [];
+  const reports: WorkerDone[] = [];
+  let grown = 0;
+  // A file reader hands over a whole block before it can wait: keep room for one per worker.
+  const needFree = Math.ceil(READ_BLOCK / o.batchBytes) + 2;
+  const poolSize = o.lossless ? Math.max(o.buffersPerWorker, needFree + 4) : o.buffersPerWorker;
+  const workerData: WorkerConfig = {
+    flow: opts.flow,
+    l7: opts.l7,
+    columnRows: opts.columns ? (opts.columnRows ?? 4096) : 0,
+    ...(o.recorder ? { recorder: o.recorder } : {}),
+    ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
+  };
+  // Column batches arrive with fresh layout arrays each time: hand the sink one array per
+  // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
+  const layouts = new Map<string, readonly string[]>();
+  const intern = (a: readonly string[]): readonly string[] => {
+    const k = a.join('\u0000');
+    let v = layouts.get(k);
+    if (!v) {
+      v = a;
+      layouts.set(k, a);
+    }
+    return v;
+  };
+  const columns = opts.columns;
   for (let i = 0; i < n; i++) {
     // Flags such as --input-type (node -e) are not valid for a worker's entry file.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData, execArgv });
     const free: ArrayBuffer[] = [];
-    for (let k = 0; k < o.buffersPerWorker; k++) free.push(new ArrayBuffer(o.batchBytes));
-    let resolveDone: (c: PipelineCounters) => void = () => {};
-    const done = new Promise<PipelineCounters>((r) => {
+    for (let k = 0; k < poolSize; k++) free.push(new ArrayBuffer(o.batchBytes));
+    let resolveDone: (c: WorkerDone | null) => void = () => {};
+    const done = new Promise<WorkerDone | null>((r) => {
       resolveDone = r;
     });
     let resolveReady: () => void = () => {};
     const ready = new Promise<void>((r) => {
       resolveReady = r;
     });
-    const shard: Shard = { worker, free, cur: null, inFlight: 0, done, ready };
-    worker.on('message', (m: ToMain) => {
-      if (m.type === 'ready') resolveReady();
-      else if (m.type === 'free') {
-        shard.inFlight--;
-        shard.free.push(m.buf);
-      } else if (m.type === 'records') {
-        for (const r of m.records) sink(r);
-      } else if (m.type === 'done') resolveDone(m.counters);
-    });
-    worker.on('error', (e) => {
+    const shard: Shard = { worker, free, cur: null, inFlight: 0, done, ready, wake: null };
+    const fail = (message: string): void => {
+      if (failed[i]) return;
       // Its packets from now on are counted as dropped; finish() must not wait for it.
       failed[i] = true;
+      failures.push(`pipeline worker ${i}: ${message}`);
       resolveReady();
+      resolveDone(null);
+      shard.wake?.();
+    };
+    worker.on('message', (m: ToMain) => {
+      switch (m.type) {
+        case 'ready':
+          resolveReady();
+          break;
+        case 'free':
+          shard.inFlight--;
+          if (shard.free.length < poolSize) shard.free.push(m.buf);
+          shard.wake?.();
+          break;
+        case 'records':
+          for (const r of m.records) sink(r);
+          break;
+        case 'columns': {
+          const c = m.c;
+          c.num = intern(c.num);
+          c.str = intern(c.str);
+          if (columns) columns(m.rtype, c);
+          break;
+        }
+        case 'failed':
+          fail(m.message);
+          break;
+        case 'done':
+          resolveDone({ counters: m.counters, flows: m.flows, recorder: m.recorder });
+          break;
+      }
+    });
+    worker.on('error', (e) => {
       process.stderr.write(`pipeline worker ${i} failed: ${e.message}\n`);
-      resolveDone({
-        frames: 0,
-        bytes: 0,
-        ipPackets: 0,
-        nonIpPackets: 0,
-        weird: 0,
-        weirdByName: {},
-        drops: {},
-      });
+      fail(e.message);
     });
     shards.push(shard);
   }
@@ -92,7 +171,14 @@ export function createThreadedPipeline(
     if (!w || w.packets === 0) return;
     s.cur = null;
     s.inFlight++;
-    const msg: ToWorker = { type: 'batch', buf: w.ab, bytes: w.used, packets: w.packets };
+    const msg: ToWorker = {
+      type: 'batch',
+      buf: w.ab,
+      bytes: w.used,
+      packets: w.packets,
+      linkType: w.linkType,
+      ifIndex: w.ifIndex,
+    };
     s.worker.postMessage(msg, [w.ab]);
   };
 
@@ -101,39 +187,72 @@ export function createThreadedPipeline(
       drops.frame_too_large++;
       return;
     }
-    const p = decoder.decode(f);
-    const si = n === 1 ? 0 : symmetricFlowHash(p) % n;
+    const si = decoder === null ? 0 : symmetricFlowHash(decoder.decode(f)) % n;
     if (failed[si]) {
       drops.worker_failed++;
       return;
     }
     const s = shards[si]!;
     let w = s.cur;
-    if (w && !w.append(f)) {
+    if (w) {
+      if (w.append(f)) {
+        if (w.packets >= o.batchPackets) send(s);
+        return;
+      }
       send(s);
-      w = null;
-    } else if (w) {
-      if (w.packets >= o.batchPackets) send(s);
-      return;
     }
-    const ab = s.free.pop();
+    let ab = s.free.pop();
     if (!ab) {
-      drops.worker_queue_full++;
-      return;
+      if (!o.lossless) {
+        drops.worker_queue_full++;
+        return;
+      }
+      grown++;
+      ab = new ArrayBuffer(o.batchBytes);
     }
     w = new BatchWriter(ab);
     s.cur = w;
     w.append(f);
   };
 
+  const between = (): Promise<void> | undefined => {
+    for (const s of shards) {
+      if (failed[shards.indexOf(s)] || s.free.length >= needFree) continue;
+      // Whatever is half full goes now: the worker may be idle, waiting for it.
+      send(s);
+      return new Promise<void>((resolve) => {
+        s.wake = () => {
+          if (s.free.length >= needFree || failed[shards.indexOf(s)] || s.inFlight === 0) {
+            s.wake = null;
+            resolve();
+          }
+        };
+        s.wake();
+      }).then(between);
+    }
+    return undefined;
+  };
+
   return {
     onFrame,
+    between,
+    reports,
+    failures,
+    get buffersGrown() {
+      return grown;
+    },
     ready: Promise.all(shards.map((s) => s.ready)).then(() => {}),
     tick(sec, ns) {
       for (const s of shards) {
         send(s);
         s.worker.postMessage({ type: 'tick', sec, ns } satisfies ToWorker);
       }
+    },
+    fileWeird(name, detail) {
+      const s = shards[0];
+      if (!s) return;
+      send(s);
+      s.worker.postMessage({ type: 'weird', name, detail } satisfies ToWorker);
     },
     async finish() {
       for (const s of shards) {
@@ -151,7 +270,10 @@ export function createThreadedPipeline(
         weirdByName: {},
         drops: { ...drops },
       };
-      for (const c of all) {
+      for (const d of all) {
+        if (!d) continue;
+        reports.push(d);
+        const c = d.counters;
         total.frames += c.frames;
         total.bytes += c.bytes;
         total.ipPackets += c.ipPackets;
@@ -162,5 +284,24 @@ export function createThreadedPipeline(
       }
       return total;
     },
+  };
+}
+
+/** Flow-table and recorder counters summed over the workers' reports. */
+export function sumReports(reports: readonly WorkerDone[]): {
+  flows: Pick<FlowTableStats, 'fragmentsOrphaned' | 'fragmentTrainsEvicted'>;
+  recorder: Pick<RecorderCounters, 'packets'> | null;
+} {
+  let orphaned = 0;
+  let evicted = 0;
+  let recorded = -1;
+  for (const r of reports) {
+    orphaned += r.flows.fragmentsOrphaned;
+    evicted += r.flows.fragmentTrainsEvicted;
+    if (r.recorder) recorded = Math.max(recorded, 0) + r.recorder.packets;
+  }
+  return {
+    flows: { fragmentsOrphaned: orphaned, fragmentTrainsEvicted: evicted },
+    recorder: recorded < 0 ? null : { packets: recorded },
   };
 }
