@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
+import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import type { Metrics } from '../common/metrics.js';
@@ -28,6 +29,8 @@ export interface IngestSummary {
   packets_recorded?: number;
   /** Pipeline worker threads the ingest ran on (0: the calling thread). */
   workers?: number;
+  /** CPU seconds of the calling thread during the ingest and of each pipeline worker. */
+  cpu_s?: { main: number; workers: number[] };
 }
 
 /** Worker threads by default: one when the machine has a second core for it. */
@@ -283,12 +286,13 @@ async function runThreaded(
     columnRows: batchSize,
     lossless: true,
     // Large batches: fewer messages, and each the size of a few of the reader's records runs.
-    batchBytes: 512 << 10,
+    batchBytes: 1 << 20,
     batchPackets: 1 << 16,
     ...(opts.recorder ? { recorder: opts.recorder } : {}),
     ...(opts.collect ? { collectPorts: [] } : {}),
   });
   summary.workers = workers;
+  const cpu0 = threadCpuSeconds();
   await p.ready;
   // The reader waits for the workers' buffers, then for the store when it is behind.
   const between = (): Promise<void> | undefined => {
@@ -328,6 +332,10 @@ async function runThreaded(
       fragment_trains_evicted: r.flows.fragmentTrainsEvicted,
     };
     if (r.recorder) summary.packets_recorded = r.recorder.packets;
+    summary.cpu_s = {
+      main: Math.round((threadCpuSeconds() - cpu0) * 100) / 100,
+      workers: p.reports.map((x) => x.cpuSeconds),
+    };
   } finally {
     // An error above leaves the workers running: finish them (and close the recorder's segment).
     if (!finished) await p.finish().catch(() => undefined);

@@ -12,6 +12,8 @@ export interface WorkerConfig extends Omit<PipelineOptions, 'workers' | 'columns
   recorder?: Partial<RecorderConfig> & { dir: string };
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
+  /** Object records held back until this many are waiting (1: one message per packet batch). */
+  recordBunch: number;
 }
 
 /** Messages of the threaded pipeline. */
@@ -25,6 +27,8 @@ export interface WorkerDone {
   counters: PipelineCounters;
   flows: FlowTableStats;
   recorder: RecorderCounters | null;
+  /** CPU seconds the worker thread used (user + system). */
+  cpuSeconds: number;
 }
 
 export type ToMain =

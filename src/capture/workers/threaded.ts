@@ -35,8 +35,8 @@ export const DEFAULT_THREADED = {
   lossless: false,
 };
 
-/** Bytes a file reader hands over between two `between()` calls (readCaptureFile's block). */
-const READ_BLOCK = 4 << 20;
+/** Bytes a file reader hands over between two `between()` calls: readCaptureFile reads 4 MiB blocks into a buffer that doubles to 8 MiB once a record straddles a block. */
+const READ_BLOCK = 8 << 20;
 
 export interface ThreadedPipeline extends Pipeline {
   /** File input: a promise while any worker lacks room for the next read block. */
@@ -84,13 +84,16 @@ export function createThreadedPipeline(
   const failures: string[] = [];
   const reports: WorkerDone[] = [];
   let grown = 0;
-  // A file reader hands over a whole block before it can wait: keep room for one per worker.
-  const needFree = Math.ceil(READ_BLOCK / o.batchBytes) + 2;
+  // A file reader hands over a whole block before it can wait: keep room for one per worker
+  // (a batch is at least half full when the next record does not fit, for records up to half
+  // a batch; larger ones may take a grown buffer).
+  const needFree = Math.ceil((2 * READ_BLOCK) / o.batchBytes) + 2;
   const poolSize = o.lossless ? Math.max(o.buffersPerWorker, needFree + 4) : o.buffersPerWorker;
   const workerData: WorkerConfig = {
     flow: opts.flow,
     l7: opts.l7,
     columnRows: opts.columns ? (opts.columnRows ?? 4096) : 0,
+    recordBunch: o.lossless ? 4096 : 1,
     ...(o.recorder ? { recorder: o.recorder } : {}),
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
   };
@@ -155,7 +158,12 @@ export function createThreadedPipeline(
           fail(m.message);
           break;
         case 'done':
-          resolveDone({ counters: m.counters, flows: m.flows, recorder: m.recorder });
+          resolveDone({
+            counters: m.counters,
+            flows: m.flows,
+            recorder: m.recorder,
+            cpuSeconds: m.cpuSeconds,
+          });
           break;
       }
     });
@@ -242,6 +250,7 @@ export function createThreadedPipeline(
       return grown;
     },
     ready: Promise.all(shards.map((s) => s.ready)).then(() => {}),
+    // A live source's records are due within a tick: the worker flushes them there.
     tick(sec, ns) {
       for (const s of shards) {
         send(s);

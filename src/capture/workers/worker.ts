@@ -7,6 +7,7 @@ import type { CaptureSummary } from '../capture-file.js';
 import { type FrameHandler, newFrame } from '../frame.js';
 import { readBatch } from './batch.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
  * One shard of the threaded pipeline: a Sensor (with its analyzers, and the packet recorder
@@ -69,7 +70,9 @@ const handle = async (m: ToWorker): Promise<void> => {
         readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
       }
       post({ type: 'free', buf: m.buf, packets: m.packets }, [m.buf]);
-      flushRecords();
+      // Records go in bunches (a message costs more than a few records' copy); a tick, a
+      // column batch or the end takes the rest.
+      if (out.length >= cfg.recordBunch) flushRecords();
       break;
     }
     case 'tick':
@@ -89,6 +92,7 @@ const handle = async (m: ToWorker): Promise<void> => {
         counters: { ...counters, drops: {} },
         flows: { ...sensor.flows.stats },
         recorder: recorder ? { ...recorder.counters } : null,
+        cpuSeconds: threadCpuSeconds(),
       });
       break;
     }
