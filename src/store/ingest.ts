@@ -92,6 +92,12 @@ export async function ingestCaptures(
      * differently and weird sampling is per worker).
      */
     workers?: number;
+    /**
+     * Where the packet recorder runs with a pipeline worker: on this thread (default: the batches
+     * come back with their flow slots, and recording them here balances the two threads) or on
+     * the worker.
+     */
+    recorderOn?: 'main' | 'worker';
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -278,6 +284,8 @@ async function runThreaded(
   pending: () => Promise<void>,
 ): Promise<void> {
   const batchSize = opts.batch ?? 131_072;
+  const onMain = opts.recorder && opts.recorderOn !== 'worker' ? createPacketRecorder(opts.recorder) : null;
+  await onMain?.start();
   const p = createThreadedPipeline(sink, {
     flow: opts.flow ?? {},
     l7: true,
@@ -288,7 +296,7 @@ async function runThreaded(
     // Large batches: fewer messages, and each the size of a few of the reader's records runs.
     batchBytes: 1 << 20,
     batchPackets: 1 << 16,
-    ...(opts.recorder ? { recorder: opts.recorder } : {}),
+    ...(onMain ? { mainRecorder: onMain } : opts.recorder ? { recorder: opts.recorder } : {}),
     ...(opts.collect ? { collectPorts: [] } : {}),
   });
   summary.workers = workers;
@@ -321,6 +329,7 @@ async function runThreaded(
     }
     const c = await p.finish();
     finished = true;
+    await onMain?.stop();
     await pending();
     if (p.failures.length > 0) throw new Error(p.failures.join('; '));
     summary.packets = c.frames;
@@ -332,12 +341,16 @@ async function runThreaded(
       fragment_trains_evicted: r.flows.fragmentTrainsEvicted,
     };
     if (r.recorder) summary.packets_recorded = r.recorder.packets;
+    if (onMain) summary.packets_recorded = onMain.counters.packets;
     summary.cpu_s = {
       main: Math.round((threadCpuSeconds() - cpu0) * 100) / 100,
       workers: p.reports.map((x) => x.cpuSeconds),
     };
   } finally {
     // An error above leaves the workers running: finish them (and close the recorder's segment).
-    if (!finished) await p.finish().catch(() => undefined);
+    if (!finished) {
+      await p.finish().catch(() => undefined);
+      await onMain?.stop();
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { SensorRecord } from '../../flow/sensor.js';
 import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
 import type { Columnar } from '../../store/columnar.js';
+import type { FlowTapBatch } from './flow-tap.js';
 import type { PipelineCounters, PipelineOptions } from './pipeline.js';
 
 /** What a pipeline worker is built with (plain data: it crosses the thread boundary). */
@@ -12,6 +13,8 @@ export interface WorkerConfig extends Omit<PipelineOptions, 'workers' | 'columns
   recorder?: Partial<RecorderConfig> & { dir: string };
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
+  /** Return each batch with its packets' flow slots (for packet hooks on the main thread). */
+  flowTap?: boolean;
   /** Object records held back until this many are waiting (1: one message per packet batch). */
   recordBunch: number;
 }
@@ -33,7 +36,15 @@ export interface WorkerDone {
 
 export type ToMain =
   | { type: 'ready' }
-  | { type: 'free'; buf: ArrayBuffer; packets: number }
+  | {
+      type: 'free';
+      buf: ArrayBuffer;
+      packets: number;
+      bytes: number;
+      linkType: number;
+      ifIndex: number;
+      tap?: FlowTapBatch;
+    }
   | { type: 'records'; records: SensorRecord[] }
   /** One column batch; its typed arrays were transferred. */
   | { type: 'columns'; rtype: string; c: Columnar }

@@ -2,9 +2,15 @@ import { Worker } from 'node:worker_threads';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
-import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
-import type { Frame } from '../frame.js';
-import { BatchWriter, recordSize } from './batch.js';
+import type {
+  CaptureReader,
+  PacketRecorder,
+  RecorderConfig,
+  RecorderCounters,
+} from '../../pcapstore/recorder.js';
+import { type Frame, type FrameHandler, newFrame } from '../frame.js';
+import { BatchWriter, readBatch, recordSize } from './batch.js';
+import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
@@ -24,6 +30,12 @@ export interface ThreadedOptions extends PipelineOptions {
   lossless: boolean;
   /** Record every packet into this packet store, on the worker (one worker only). */
   recorder?: Partial<RecorderConfig> & { dir: string };
+  /**
+   * Record every packet with this recorder on the calling thread (one worker only): each batch
+   * comes back with its packets' flow slots, and the recorder copies its runs and indexes it
+   * here, while the worker goes on with the next batches.
+   */
+  mainRecorder?: PacketRecorder;
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
 }
@@ -76,7 +88,11 @@ export function createThreadedPipeline(
 ): ThreadedPipeline {
   const o = { ...DEFAULT_THREADED, ...opts };
   const n = o.workers;
-  if (o.recorder && n !== 1) throw new Error('the packet recorder runs on one pipeline worker only');
+  if ((o.recorder || o.mainRecorder) && n !== 1)
+    throw new Error('the packet recorder takes the packets of one pipeline worker only');
+  if (o.recorder && o.mainRecorder) throw new Error('one packet recorder, on the worker or here');
+  const main = o.mainRecorder ? mainRecording(o.mainRecorder) : null;
+  let mainChain: Promise<void> = Promise.resolve();
   const decoder = n > 1 ? new Decoder() : null;
   const drops = { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 };
   const shards: Shard[] = [];
@@ -96,6 +112,7 @@ export function createThreadedPipeline(
     recordBunch: o.lossless ? 4096 : 1,
     ...(o.recorder ? { recorder: o.recorder } : {}),
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
+    ...(main ? { flowTap: true } : {}),
   };
   // Column batches arrive with fresh layout arrays each time: hand the sink one array per
   // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
@@ -111,9 +128,7 @@ export function createThreadedPipeline(
   };
   const columns = opts.columns;
   for (let i = 0; i < n; i++) {
-    // Flags such as --input-type (node -e) are not valid for a worker's entry file.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData, execArgv });
+    const worker = startWorker(workerData);
     const free: ArrayBuffer[] = [];
     for (let k = 0; k < poolSize; k++) free.push(new ArrayBuffer(o.batchBytes));
     let resolveDone: (c: WorkerDone | null) => void = () => {};
@@ -139,11 +154,24 @@ export function createThreadedPipeline(
         case 'ready':
           resolveReady();
           break;
-        case 'free':
+        case 'free': {
           shard.inFlight--;
-          if (shard.free.length < poolSize) shard.free.push(m.buf);
-          shard.wake?.();
+          const recycle = (): void => {
+            if (shard.free.length < poolSize) shard.free.push(m.buf);
+            shard.wake?.();
+          };
+          if (main && m.tap) {
+            const tap = m.tap;
+            // In order, and the buffer is reused only once the recorder took its runs.
+            mainChain = mainChain
+              .then(() => main.record(m, tap))
+              .catch((e: unknown) => {
+                failures.push(`packet recorder: ${(e as Error).message}`);
+              })
+              .then(recycle);
+          } else recycle();
           break;
+        }
         case 'records':
           for (const r of m.records) sink(r);
           break;
@@ -270,6 +298,7 @@ export function createThreadedPipeline(
       }
       const all = await Promise.all(shards.map((s) => s.done));
       await Promise.all(shards.map((s) => s.worker.terminate()));
+      await mainChain;
       const total: PipelineCounters = {
         frames: 0,
         bytes: 0,
@@ -313,4 +342,59 @@ export function sumReports(reports: readonly WorkerDone[]): {
     flows: { fragmentsOrphaned: orphaned, fragmentTrainsEvicted: evicted },
     recorder: recorded < 0 ? null : { packets: recorded },
   };
+}
+
+/** The packet recorder on the calling thread, fed each batch as it comes back from the worker. */
+function mainRecording(recorder: PacketRecorder): {
+  record(
+    b: { buf: ArrayBuffer; bytes: number; linkType: number; ifIndex: number },
+    tap: FlowTapBatch,
+  ): Promise<void>;
+} {
+  const decoder = new Decoder();
+  const mirror = new FlowMirror();
+  const frame = newFrame();
+  let cur: { buf: ArrayBuffer; bytes: number; linkType: number; ifIndex: number } | null = null;
+  let tap: FlowTapBatch | null = null;
+  let k = 0;
+  const onFrame: FrameHandler = (f) => {
+    const slot = mirror.at(tap!, k++);
+    recorder.onPacket(decoder.decode(f), mirror, slot, 0);
+  };
+  // Through the recorder's reader wrapper: the batch's records lie as the store writes them,
+  // so it copies whole runs of them.
+  const readOne: CaptureReader = async (_path, handler) => {
+    const b = cur!;
+    const packets = readBatch(Buffer.from(b.buf, 0, b.bytes), b.bytes, b.linkType, b.ifIndex, frame, handler);
+    return { format: 'pcap', packets, bytes: b.bytes, error: null };
+  };
+  const via = recorder.reader(readOne);
+  return {
+    async record(b, t) {
+      cur = b;
+      tap = t;
+      k = 0;
+      mirror.begin();
+      try {
+        await via('', onFrame);
+      } finally {
+        cur = null;
+        tap = null;
+      }
+    },
+  };
+}
+
+function startWorker(workerData: WorkerConfig): Worker {
+  const url = new URL('./worker.js', import.meta.url);
+  // Flags such as --input-type (node -e) are not valid for a worker's entry file.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  try {
+    return new Worker(url, { workerData, execArgv });
+  } catch (e) {
+    // Process-wide V8 flags (--trace-gc, --max-old-space-size...) are refused for a worker: it
+    // runs with the environment's defaults then (those flags still apply to the whole process).
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(url, { workerData, execArgv: [] });
+  }
 }

@@ -6,6 +6,7 @@ import type { Columnar } from '../../store/columnar.js';
 import type { CaptureSummary } from '../capture-file.js';
 import { type FrameHandler, newFrame } from '../frame.js';
 import { readBatch } from './batch.js';
+import { FlowTap, tapTransfer } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 
@@ -41,6 +42,8 @@ const recorder = cfg.recorder ? createPacketRecorder(cfg.recorder) : null;
 const hooks: PacketHook[] = [];
 if (recorder) hooks.push(recorder);
 if (cfg.collectPorts) hooks.push(createCaptureCollector(sink, { ports: cfg.collectPorts }));
+const tap = cfg.flowTap ? new FlowTap() : null;
+if (tap) hooks.push(tap);
 const sensor = createSensor(sink, {
   flow: cfg.flow,
   l7: cfg.l7,
@@ -69,7 +72,10 @@ const handle = async (m: ToWorker): Promise<void> => {
       } else {
         readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
       }
-      post({ type: 'free', buf: m.buf, packets: m.packets }, [m.buf]);
+      if (tap) {
+        const t = tap.take();
+        post({ ...m, type: 'free', tap: t }, [m.buf, ...tapTransfer(t)]);
+      } else post({ ...m, type: 'free' }, [m.buf]);
       // Records go in bunches (a message costs more than a few records' copy); a tick, a
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();
