@@ -7,6 +7,7 @@ import { generateRealistic } from '../../bench/gen-realistic.js';
 import { readCaptureFile } from '../../src/capture/capture-file.js';
 import { createThreadedPipeline } from '../../src/capture/workers/threaded.js';
 import { silentLogger } from '../../src/common/log.js';
+import { PcapStore } from '../../src/pcapstore/store.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
 import { type IngestSummary, ingestCaptures } from '../../src/store/ingest.js';
 import type { Rec, RecordStore } from '../../src/store/types.js';
@@ -46,7 +47,12 @@ async function ingestInto(
   files: string[],
   workers: number,
   packets: boolean,
-): Promise<{ summary: IngestSummary; rows: Record<string, string[]>; pcap: Map<string, Buffer> }> {
+): Promise<{
+  summary: IngestSummary;
+  rows: Record<string, string[]>;
+  pcap: Map<string, Buffer>;
+  index: Map<number, string>;
+}> {
   const data = join(dir, name);
   const store = createEmbeddedStore({ dataDir: data, threads: 1 }, { log: silentLogger });
   await store.start();
@@ -61,7 +67,24 @@ async function ingestInto(
     if (packets)
       for (const f of readdirSync(join(data, 'pcap')))
         if (f.endsWith('.pcap')) pcap.set(f, readFileSync(join(data, 'pcap', f)));
-    return { summary, rows: await rows(store), pcap };
+    // Each segment's index, every array but the flow ids (drawn at random per flow table).
+    const index = new Map<number, string>();
+    if (packets) {
+      const ps = await PcapStore.open(join(data, 'pcap'));
+      for (const v of ps.views()) {
+        const x = ps.index(v.seq);
+        assert.ok(x, `segment ${v.seq} has an index`);
+        const { flowId: _ids, ...arrays } = x.d;
+        index.set(
+          v.seq,
+          JSON.stringify({
+            meta: x.meta,
+            arrays: Object.entries(arrays).map(([k, a]) => [k, Array.from(a)]),
+          }),
+        );
+      }
+    }
+    return { summary, rows: await rows(store), pcap, index };
   } finally {
     await store.stop();
   }
@@ -79,7 +102,7 @@ const same = (s: IngestSummary) => ({
   packets_recorded: s.packets_recorded,
 });
 
-test('one pipeline worker stores exactly the rows of the inline path, row for row, and records the same packet bytes', async () => {
+test('one pipeline worker stores exactly the rows of the inline path, row for row, and records the same packets and index', async () => {
   // Every fixture capture (damaged ones included) and a realistic mix in one ingest (several
   // files through one flow table), and a damaged capture alone (its error and weird).
   const files = [...listCaptures().map(fixture), realistic];
@@ -101,6 +124,8 @@ test('one pipeline worker stores exactly the rows of the inline path, row for ro
     }
     assert.deepEqual([...b.pcap.keys()], [...a.pcap.keys()], name);
     for (const [f, bytes] of a.pcap) assert.ok(bytes.equals(b.pcap.get(f)!), `${name}: ${f} differs`);
+    assert.ok(a.index.size > 0);
+    assert.deepEqual(b.index, a.index, `${name}: segment indexes differ`);
     assert.equal(b.summary.packets_recorded, b.summary.packets, name);
   }
   assert.ok(compared > 4000, `${compared} rows compared`);
