@@ -29,8 +29,11 @@ export interface IngestSummary {
   packets_recorded?: number;
   /** Pipeline worker threads the ingest ran on (0: the calling thread). */
   workers?: number;
-  /** CPU seconds of the calling thread during the ingest and of each pipeline worker. */
-  cpu_s?: { main: number; workers: number[] };
+  /**
+   * CPU seconds of the calling thread during the ingest and of each pipeline worker; `tail`:
+   * what ran after the last packet (the workers' end of input, then this thread's last appends).
+   */
+  cpu_s?: { main: number; workers: number[]; tail: { workers: number[]; main: number } };
 }
 
 /** Worker threads by default: one when the machine has a second core for it. */
@@ -291,7 +294,11 @@ async function runThreaded(
     l7: true,
     workers,
     columns,
-    columnRows: batchSize,
+    // Column batches smaller than a store commit's best size: flows that end during the file
+    // are stored (and seen by the detectors) while the worker goes on, instead of all at the
+    // end after the last packet (measured: this thread's CPU after the last packet went from
+    // 1.26 s to 0.2 s on the realistic capture; its total stayed about the same).
+    columnRows: Math.min(batchSize, 32_768),
     lossless: true,
     // Large batches: fewer messages, and each the size of a few of the reader's records runs.
     batchBytes: 1 << 20,
@@ -327,6 +334,7 @@ async function runThreaded(
         summary.errors.push({ file: name, message: (e as Error).message });
       }
     }
+    const cpuDone = threadCpuSeconds();
     const c = await p.finish();
     finished = true;
     await onMain?.stop();
@@ -342,9 +350,12 @@ async function runThreaded(
     };
     if (r.recorder) summary.packets_recorded = r.recorder.packets;
     if (onMain) summary.packets_recorded = onMain.counters.packets;
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    const cpuEnd = threadCpuSeconds();
     summary.cpu_s = {
-      main: Math.round((threadCpuSeconds() - cpu0) * 100) / 100,
+      main: r2(cpuEnd - cpu0),
       workers: p.reports.map((x) => x.cpuSeconds),
+      tail: { workers: p.reports.map((x) => r2(x.finishCpuSeconds)), main: r2(cpuEnd - cpuDone) },
     };
   } finally {
     // An error above leaves the workers running: finish them (and close the recorder's segment).

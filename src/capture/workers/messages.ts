@@ -32,6 +32,8 @@ export interface WorkerDone {
   recorder: RecorderCounters | null;
   /** CPU seconds the worker thread used (user + system). */
   cpuSeconds: number;
+  /** Of which at the end of input (the flow table's last records, the recorder's close). */
+  finishCpuSeconds: number;
 }
 
 export type ToMain =

@@ -104,7 +104,9 @@ export function createThreadedPipeline(
   // (a batch is at least half full when the next record does not fit, for records up to half
   // a batch; larger ones may take a grown buffer).
   const needFree = Math.ceil((2 * READ_BLOCK) / o.batchBytes) + 2;
-  const poolSize = o.lossless ? Math.max(o.buffersPerWorker, needFree + 4) : o.buffersPerWorker;
+  // Beyond that, a queue deep enough that the worker does not run dry while this thread reads
+  // the next block or records the batches that came back.
+  const poolSize = o.lossless ? Math.max(o.buffersPerWorker, needFree + 8) : o.buffersPerWorker;
   const workerData: WorkerConfig = {
     flow: opts.flow,
     l7: opts.l7,
@@ -191,6 +193,7 @@ export function createThreadedPipeline(
             flows: m.flows,
             recorder: m.recorder,
             cpuSeconds: m.cpuSeconds,
+            finishCpuSeconds: m.finishCpuSeconds,
           });
           break;
       }

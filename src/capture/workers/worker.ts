@@ -90,6 +90,7 @@ const handle = async (m: ToWorker): Promise<void> => {
       sensor.fileWeird(m.name, m.detail, 0, 0);
       break;
     case 'finish': {
+      const cpu0 = threadCpuSeconds();
       const counters = sensor.finish();
       flushRecords();
       await recorder?.stop();
@@ -99,6 +100,7 @@ const handle = async (m: ToWorker): Promise<void> => {
         flows: { ...sensor.flows.stats },
         recorder: recorder ? { ...recorder.counters } : null,
         cpuSeconds: threadCpuSeconds(),
+        finishCpuSeconds: threadCpuSeconds() - cpu0,
       });
       break;
     }
