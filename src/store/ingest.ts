@@ -140,6 +140,7 @@ export async function ingestCaptures(
         })
         .finally(() => {
           queued--;
+          wakeStore();
         }),
     );
   };
@@ -164,10 +165,22 @@ export async function ingestCaptures(
         })
         .finally(() => {
           queued--;
+          wakeStore();
         }),
     );
   };
   const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  // The worker path lets the reader run while up to this many appends wait: the worker goes on
+  // with the packets already read while this thread commits.
+  let storeWaiters: (() => void)[] = [];
+  function wakeStore(): void {
+    if (queued > 1 || storeWaiters.length === 0) return;
+    const w = storeWaiters;
+    storeWaiters = [];
+    for (const r of w) r();
+  }
+  const storeBehind = (): Promise<void> | undefined =>
+    queued > 1 ? new Promise<void>((r) => storeWaiters.push(r)) : undefined;
   const sink = (rec: SensorRecord): void => {
     const type = rec.type;
     if (!known.has(type)) {
@@ -192,7 +205,7 @@ export async function ingestCaptures(
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
   if (workers > 0) {
-    await runThreaded(files, opts, read, summary, sink, columns, between, workers, () => pending);
+    await runThreaded(files, opts, read, summary, sink, columns, storeBehind, workers, () => pending);
     for (const type of buffers.keys()) flush(type);
     await pending;
     if (failure) throw failure;
