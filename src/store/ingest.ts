@@ -334,7 +334,7 @@ async function runThreaded(
       const file = files[i]!;
       const name = opts.names?.[i] ?? file;
       try {
-        const s = await read(file, p.onFrame, between);
+        const s = await read(file, p.onFrame, between).finally(() => p.endOfFile());
         if (s.error) {
           summary.errors.push({ file: name, message: s.error.message });
           p.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`);

@@ -9,7 +9,7 @@ import type {
   RecorderCounters,
 } from '../../pcapstore/recorder.js';
 import { type Frame, type FrameHandler, newFrame } from '../frame.js';
-import { BatchWriter, readBatch, recordSize } from './batch.js';
+import { BATCH_RECORD_HEADER, BatchWriter, readBatch, recordSize } from './batch.js';
 import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
@@ -53,6 +53,8 @@ const READ_BLOCK = 8 << 20;
 export interface ThreadedPipeline extends Pipeline {
   /** File input: a promise while any worker lacks room for the next read block. */
   between(): Promise<void> | undefined;
+  /** A file ended: its reader's buffer is no longer valid (the pending run is taken). */
+  endOfFile(): void;
   /** A damaged file: the weird is recorded by the first worker, after the packets before it. */
   fileWeird(name: string, detail: string): void;
   /** What the workers reported at finish (flow-table and recorder counters), one per worker. */
@@ -208,6 +210,7 @@ export function createThreadedPipeline(
   }
 
   const send = (s: Shard): void => {
+    if (runBuf !== null) takeRun();
     const w = s.cur;
     if (!w || w.packets === 0) return;
     s.cur = null;
@@ -223,8 +226,54 @@ export function createThreadedPipeline(
     s.worker.postMessage(msg, [w.ab]);
   };
 
+  // File input to one worker: records that lie back to back in the reader's buffer as pcap
+  // records (the batch's own layout) are copied into the batch as whole runs, one copy per run
+  // instead of one per packet (microsecond fractions scaled after the copy). A file reader
+  // leaves its buffer alone until it calls `between` or returns, where the run is taken.
+  let runBuf: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  let runUs = false;
+  let runPackets = 0;
+  function takeRun(): void {
+    const src = runBuf;
+    if (src === null) return;
+    runBuf = null;
+    const w = shards[0]!.cur!;
+    const b = w.buf;
+    const at = w.used;
+    const len = runEnd - runStart;
+    src.copy(b, at, runStart, runEnd);
+    if (runUs) {
+      for (let q = at; q < at + len; q += BATCH_RECORD_HEADER + b.readUInt32LE(q + 8))
+        b.writeUInt32LE(b.readUInt32LE(q + 4) * 1000, q + 4);
+    }
+    w.used = at + len;
+    w.packets += runPackets;
+    runPackets = 0;
+  }
+
+  /** A fresh batch for shard `s`, or null when none is free (counted). */
+  const open = (s: Shard, f: Frame): BatchWriter | null => {
+    let ab = s.free.pop();
+    if (!ab) {
+      if (!o.lossless) {
+        drops.worker_queue_full++;
+        return null;
+      }
+      grown++;
+      ab = new ArrayBuffer(o.batchBytes);
+    }
+    const w = new BatchWriter(ab);
+    w.linkType = f.linkType;
+    w.ifIndex = f.ifIndex;
+    s.cur = w;
+    return w;
+  };
+
   const onFrame = (f: Frame): void => {
-    if (recordSize(f.caplen) > o.batchBytes) {
+    const need = recordSize(f.caplen);
+    if (need > o.batchBytes) {
       drops.frame_too_large++;
       return;
     }
@@ -235,28 +284,66 @@ export function createThreadedPipeline(
     }
     const s = shards[si]!;
     let w = s.cur;
-    if (w) {
-      if (w.append(f)) {
-        if (w.packets >= o.batchPackets) send(s);
-        return;
+    // Live sources promise their buffer only for the callback: no runs there.
+    if (decoder !== null || !o.lossless) {
+      if (w) {
+        if (w.append(f)) {
+          if (w.packets >= o.batchPackets) send(s);
+          return;
+        }
+        send(s);
       }
+      open(s, f)?.append(f);
+      return;
+    }
+    const pending = runBuf === null ? 0 : runEnd - runStart;
+    if (
+      w &&
+      (w.used + pending + need > w.buf.length ||
+        w.packets + runPackets >= o.batchPackets ||
+        f.linkType !== w.linkType ||
+        f.ifIndex !== w.ifIndex)
+    ) {
       send(s);
+      w = null;
     }
-    let ab = s.free.pop();
-    if (!ab) {
-      if (!o.lossless) {
-        drops.worker_queue_full++;
+    if (!w) {
+      if (runBuf !== null) takeRun();
+      w = open(s, f);
+      if (!w) return;
+    }
+    const b = f.buf;
+    const h = f.off - BATCH_RECORD_HEADER;
+    if (
+      h >= 0 &&
+      b.readUInt32LE(h + 8) === f.caplen &&
+      b.readUInt32LE(h + 12) === f.wirelen &&
+      b.readUInt32LE(h) === f.tsSec
+    ) {
+      const frac = b.readUInt32LE(h + 4);
+      const us = frac !== f.tsNs;
+      if (!us || frac * 1000 === f.tsNs) {
+        if (b === runBuf && h === runEnd && (us === runUs || frac === 0)) {
+          runEnd = h + need;
+          runPackets++;
+          return;
+        }
+        if (runBuf !== null) takeRun();
+        runBuf = b;
+        runStart = h;
+        runEnd = h + need;
+        runUs = us;
+        runPackets = 1;
         return;
       }
-      grown++;
-      ab = new ArrayBuffer(o.batchBytes);
     }
-    w = new BatchWriter(ab);
-    s.cur = w;
+    if (runBuf !== null) takeRun();
     w.append(f);
   };
 
   const between = (): Promise<void> | undefined => {
+    // The reader is about to reuse its buffer.
+    if (runBuf !== null) takeRun();
     for (const s of shards) {
       if (failed[shards.indexOf(s)] || s.free.length >= needFree) continue;
       // Whatever is half full goes now: the worker may be idle, waiting for it.
@@ -289,6 +376,9 @@ export function createThreadedPipeline(
         send(s);
         s.worker.postMessage({ type: 'tick', sec, ns } satisfies ToWorker);
       }
+    },
+    endOfFile() {
+      if (runBuf !== null) takeRun();
     },
     fileWeird(name, detail) {
       const s = shards[0];
