@@ -124,6 +124,12 @@ function sensorBench(p: Profile): void {
       before: fresh,
     },
   );
+  // The same job on one thread (the worker path's baseline: same rows, same packets).
+  const oneThread = measure(
+    'vantage ingest --store --workers 0 (all on one thread)',
+    [...vantage, '--store', `${dir}/v`, '--workers', '0'],
+    { before: fresh },
+  );
   const nfpcapd = have('nfpcapd')
     ? measure(
         'nfpcapd -r -w -p (flows + pcap, C)',
@@ -176,7 +182,7 @@ function sensorBench(p: Profile): void {
   const tcpdump = have('tcpdump')
     ? measure('tcpdump -r -w /dev/null', ['tcpdump', '-r', p.file, '-w', '/dev/null'])
     : missing('tcpdump');
-  const results = [main, nfpcapd, noPackets, l7, l7bare, flows, bare, softflowd, tcpdump];
+  const results = [main, oneThread, nfpcapd, noPackets, l7, l7bare, flows, bare, softflowd, tcpdump];
   if (args.includes('--tshark') && have('tshark'))
     results.push(
       measure('tshark -q -z conv,tcp', ['tshark', '-r', p.file, '-q', '-z', 'conv,tcp'], { runs: 1 }),
@@ -212,6 +218,18 @@ function sensorBench(p: Profile): void {
       : `${(peer.cpu / v.cpu).toFixed(2)}× the peer's packets per CPU-second, ${(peer.wall / v.wall).toFixed(2)}× wall (goal ${goal})`;
   process.stdout.write(
     `\nmain job vs nfpcapd: ${ratio(main, nfpcapd, '≥ 1×, and ≥ 1M packets/s, peak < 400 MB')}\n`,
+  );
+  process.stdout.write(`main job on one thread vs nfpcapd: ${ratio(oneThread, nfpcapd, '-')}\n`);
+  process.stdout.write(
+    `main job, worker path vs one thread: ${ratio(main, oneThread, 'wall roughly halved')}\n`,
+  );
+  const threads = (r: Result): string => {
+    const m = /\{"files".*\}/.exec(r.stdout ?? '');
+    const c = m ? (JSON.parse(m[0]) as { cpu_s?: { main: number; workers: number[] } }).cpu_s : undefined;
+    return c ? `main thread ${c.main} s, workers ${c.workers.join(' + ')} s` : '-';
+  };
+  process.stdout.write(
+    `main job CPU by thread (during the ingest; GC helpers and I/O threads are the rest): ${threads(main)}\n`,
   );
   process.stdout.write(`flows only vs softflowd: ${ratio(flows, softflowd, '≥ 2×')}\n`);
   process.stdout.write(`flow metering alone (no detectors) vs softflowd: ${ratio(bare, softflowd, '-')}\n`);

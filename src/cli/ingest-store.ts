@@ -1,22 +1,24 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCaptureFile } from '../capture/capture-file.js';
 import { AlertAggregator } from '../common/alerts.js';
 import { memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
-import { createPacketRecorder } from '../pcapstore/recorder.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import { watchingStore } from '../store/watching-store.js';
 import { createWatchers } from './watchers.js';
 
-const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets]
+const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
 
 Decode captures and store their records in the data directory DIR, and their packets in its
 packet store (DIR/pcap) unless --no-packets (no server needed; stop a running
 \`vantage start\` on DIR first, or upload with POST /api/v1/captures instead).
 Prints a JSON summary.
+
+  --workers N   threads that decode, meter flows, parse L7 and record packets while the main
+                thread reads and stores (default 1 on a machine with 2 or more cores; 0 runs
+                everything on one thread; more than 1 shards flows by hash and records no packets)
 `;
 
 export async function ingestStoreCommand(argv: string[]): Promise<number> {
@@ -52,25 +54,42 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
     return 1;
   }
-  const recorder = values['no-packets'] ? null : createPacketRecorder({ dir: join(values.store, 'pcap') });
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+      process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
+      await store.stop();
+      return 2;
+    }
+    if (workers > 1 && !values['no-packets']) {
+      process.stderr.write(
+        'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
+      );
+      await store.stop();
+      return 2;
+    }
+  }
+  const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
   try {
-    await recorder?.start();
     // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
     const found: AlertRecord[] = [];
     const alerts = new AlertAggregator((a) => found.push(a), { mode: 'final', sensor: 'ingest' });
     const watchers = await createWatchers({ dataDir: values.store }, alerts);
+    // The recorder (on the pipeline worker, or here with --workers 0) copies whole runs of
+    // records as they lie in its input; the segment is closed before the ingest resolves.
     const s = await ingestCaptures(
       watchingStore(store, () => watchers),
       positionals,
-      // The recorder copies whole runs of each capture's records (it sees the reader's buffer).
-      recorder ? { hooks: [recorder], read: recorder.reader(readCaptureFile) } : {},
+      {
+        ...(recorder ? { recorder } : {}),
+        ...(workers !== undefined ? { workers } : {}),
+      },
     );
     for (const w of watchers) w.finish();
     alerts.flush();
     if (found.length > 0) await store.append('alert', found);
-    await recorder?.stop();
-    const packets = recorder ? { packets_recorded: recorder.counters.packets } : {};
-    process.stdout.write(`${JSON.stringify({ ...s, ...packets, alerts: found.length })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...s, alerts: found.length })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
     await store.stop();
@@ -84,6 +103,7 @@ function parse(argv: string[]) {
     options: {
       store: { type: 'string' },
       'no-packets': { type: 'boolean', default: false },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -364,7 +364,13 @@ function captureSource(
   if (workers > 0) {
     // Decode/flow work on worker threads; the packet hooks (recorder, broker) stay on this
     // thread and see each packet decoded once more here, without a flow slot.
-    const p = createThreadedPipeline(batcher.sinkFor(spec.name), { flow: deps.flow, l7: true, workers });
+    const p = createThreadedPipeline(batcher.sinkFor(spec.name), {
+      flow: deps.flow,
+      l7: true,
+      workers,
+      // Flow and DNS records come back from the workers as column batches (transferred).
+      ...batcher.columnSink(spec.name),
+    });
     pipeline = p;
     const decoder = new Decoder();
     const hooks = deps.hooks;

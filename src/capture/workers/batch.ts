@@ -1,21 +1,26 @@
 import type { Frame, FrameHandler } from '../frame.js';
 
 /**
- * Packet batches as they travel between threads: one ArrayBuffer of records, each a 24-byte
- * header (seconds, nanoseconds, caplen, wirelen, link type, interface index; little-endian u32)
- * followed by the captured bytes padded to a multiple of 4.
+ * Packet batches as they travel between threads: one ArrayBuffer of pcap records with
+ * nanosecond times, back to back (a 16-byte header of seconds, nanoseconds, caplen and wire
+ * length, little-endian u32, then the captured bytes, unpadded). The link type and interface
+ * index hold for the whole batch (a change starts a new batch). Records lie exactly as the
+ * packet store writes them, so the recorder on the other side copies whole runs of a batch
+ * with one copy instead of one per packet.
  */
-export const BATCH_RECORD_HEADER = 24;
+export const BATCH_RECORD_HEADER = 16;
 
 export function recordSize(caplen: number): number {
-  return BATCH_RECORD_HEADER + ((caplen + 3) & ~3);
+  return BATCH_RECORD_HEADER + caplen;
 }
 
-/** Fills one batch buffer; `append` returns false when the record does not fit. */
+/** Fills one batch buffer; `append` returns false when the record does not fit or belongs to another link. */
 export class BatchWriter {
   buf: Buffer;
   used = 0;
   packets = 0;
+  linkType = -1;
+  ifIndex = 0;
 
   constructor(readonly ab: ArrayBuffer) {
     this.buf = Buffer.from(ab);
@@ -24,14 +29,16 @@ export class BatchWriter {
   append(f: Frame): boolean {
     const need = recordSize(f.caplen);
     if (this.used + need > this.buf.length) return false;
+    if (this.packets === 0) {
+      this.linkType = f.linkType;
+      this.ifIndex = f.ifIndex;
+    } else if (f.linkType !== this.linkType || f.ifIndex !== this.ifIndex) return false;
     const b = this.buf;
     const o = this.used;
     b.writeUInt32LE(f.tsSec >>> 0, o);
     b.writeUInt32LE(f.tsNs >>> 0, o + 4);
     b.writeUInt32LE(f.caplen, o + 8);
     b.writeUInt32LE(f.wirelen, o + 12);
-    b.writeUInt32LE(f.linkType, o + 16);
-    b.writeUInt32LE(f.ifIndex >>> 0, o + 20);
     f.buf.copy(b, o + BATCH_RECORD_HEADER, f.off, f.off + f.caplen);
     this.used = o + need;
     this.packets++;
@@ -40,22 +47,31 @@ export class BatchWriter {
 }
 
 /** Deliver every record of a batch through one reused frame. */
-export function readBatch(buf: Buffer, bytes: number, frame: Frame, onFrame: FrameHandler): number {
+export function readBatch(
+  buf: Buffer,
+  bytes: number,
+  linkType: number,
+  ifIndex: number,
+  frame: Frame,
+  onFrame: FrameHandler,
+): number {
   let o = 0;
   let n = 0;
   frame.buf = buf;
+  frame.linkType = linkType;
+  frame.ifIndex = ifIndex;
   while (o + BATCH_RECORD_HEADER <= bytes) {
     const caplen = buf.readUInt32LE(o + 8);
+    // A record that runs past the batch is damage, not a frame: stop there.
+    if (o + BATCH_RECORD_HEADER + caplen > bytes) break;
     frame.tsSec = buf.readUInt32LE(o);
     frame.tsNs = buf.readUInt32LE(o + 4);
     frame.caplen = caplen;
     frame.wirelen = buf.readUInt32LE(o + 12);
-    frame.linkType = buf.readUInt32LE(o + 16);
-    frame.ifIndex = buf.readUInt32LE(o + 20);
     frame.off = o + BATCH_RECORD_HEADER;
     onFrame(frame);
     n++;
-    o += recordSize(caplen);
+    o += BATCH_RECORD_HEADER + caplen;
   }
   return n;
 }

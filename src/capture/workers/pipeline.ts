@@ -1,6 +1,5 @@
-import { createAnalyzers } from '../../analyze/index.js';
 import type { FlowConfig } from '../../flow/flow-table.js';
-import { type RecordSink, Sensor } from '../../flow/sensor.js';
+import { type ColumnSink, createSensor, type RecordSink } from '../../flow/sensor.js';
 import type { FrameHandler } from '../frame.js';
 
 /**
@@ -14,6 +13,13 @@ export interface PipelineOptions {
   l7: boolean;
   /** Worker threads; 0 runs the Sensor on the calling thread. */
   workers: number;
+  /**
+   * Flow and DNS records as column batches to this sink instead of objects to the record sink
+   * (from worker threads they come by transfer, with no object per record).
+   */
+  columns?: ColumnSink;
+  /** Rows per column batch (default 4096). */
+  columnRows?: number;
 }
 
 export interface PipelineCounters {
@@ -38,12 +44,18 @@ export interface Pipeline {
 }
 
 export function createInlinePipeline(sink: RecordSink, opts: Omit<PipelineOptions, 'workers'>): Pipeline {
-  const sensor = new Sensor(sink, opts.flow);
-  for (const a of createAnalyzers(sink, { l7: opts.l7 })) sensor.addHook(a);
+  const sensor = createSensor(sink, {
+    flow: opts.flow,
+    l7: opts.l7,
+    ...(opts.columns ? { columns: opts.columns, columnRows: opts.columnRows ?? 4096 } : {}),
+  });
   return {
     onFrame: sensor.onFrame,
     ready: Promise.resolve(),
-    tick: (s, ns) => sensor.flows.tick(s, ns),
+    tick: (s, ns) => {
+      sensor.flows.tick(s, ns);
+      sensor.flushColumns();
+    },
     async finish() {
       const c = sensor.finish();
       return { ...c, drops: {} };

@@ -1,48 +1,124 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { newFrame } from '../frame.js';
+import { createCaptureCollector } from '../../collect/capture-hook.js';
+import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
+import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
+import type { Columnar } from '../../store/columnar.js';
+import type { CaptureSummary } from '../capture-file.js';
+import { type FrameHandler, newFrame } from '../frame.js';
 import { readBatch } from './batch.js';
-import type { ToMain, ToWorker } from './messages.js';
-import { createInlinePipeline, type PipelineOptions } from './pipeline.js';
+import { FlowTap, tapTransfer } from './flow-tap.js';
+import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
- * One shard of the threaded pipeline: a Sensor (with its analyzers) fed by packet batches from
- * the main thread. Buffers go back to the main thread as soon as they are read; records leave
- * in one message per batch.
+ * One shard of the threaded pipeline: a Sensor (with its analyzers, and the packet recorder
+ * when asked) fed by packet batches from the main thread. Buffers go back as soon as they are
+ * read. Flow and DNS records leave as column batches whose arrays are transferred (no copy,
+ * no object per record); other records in one message per packet batch, always posted before
+ * a column batch so the main thread sees records in the order the sensor made them.
  */
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs only as a worker thread');
-const opts = workerData as Omit<PipelineOptions, 'workers'>;
-let out: Array<{ type: string; [k: string]: unknown }> = [];
-const pipeline = createInlinePipeline((rec) => {
-  out.push(rec);
-}, opts);
-const frame = newFrame();
+const cfg = workerData as WorkerConfig;
 
 const post = (m: ToMain, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+let out: SensorRecord[] = [];
 const flushRecords = (): void => {
   if (out.length === 0) return;
   post({ type: 'records', records: out });
   out = [];
 };
+const sink = (rec: SensorRecord): void => {
+  out.push(rec);
+};
+const columns = (rtype: string, c: Columnar): void => {
+  flushRecords();
+  const transfer = [c.f.buffer, c.s.buffer];
+  if (c.rows instanceof Uint32Array) transfer.push(c.rows.buffer);
+  post({ type: 'columns', rtype, c }, transfer as ArrayBuffer[]);
+};
 
-post({ type: 'ready' });
-port.on('message', (m: ToWorker) => {
+const recorder = cfg.recorder ? createPacketRecorder(cfg.recorder) : null;
+const hooks: PacketHook[] = [];
+if (recorder) hooks.push(recorder);
+if (cfg.collectPorts) hooks.push(createCaptureCollector(sink, { ports: cfg.collectPorts }));
+const tap = cfg.flowTap ? new FlowTap() : null;
+if (tap) hooks.push(tap);
+const sensor = createSensor(sink, {
+  flow: cfg.flow,
+  l7: cfg.l7,
+  hooks,
+  ...(cfg.columnRows > 0 ? { columns, columnRows: cfg.columnRows } : {}),
+});
+const frame = newFrame();
+
+// A batch holds its records as the packet store writes them: through the recorder's reader
+// wrapper it copies each batch's runs whole (it takes the run before the buffer goes back).
+let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
+const readOne: CaptureReader = async (_path: string, onFrame: FrameHandler): Promise<CaptureSummary> => {
+  const m = cur!;
+  const packets = readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, onFrame);
+  return { format: 'pcap', packets, bytes: m.bytes, error: null };
+};
+const viaRecorder = recorder ? recorder.reader(readOne) : null;
+
+const handle = async (m: ToWorker): Promise<void> => {
   switch (m.type) {
     case 'batch': {
-      readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, frame, pipeline.onFrame);
-      post({ type: 'free', buf: m.buf, packets: m.packets }, [m.buf]);
-      flushRecords();
+      if (viaRecorder) {
+        cur = m;
+        await viaRecorder('', sensor.onFrame);
+        cur = null;
+      } else {
+        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
+      }
+      if (tap) {
+        const t = tap.take();
+        post({ ...m, type: 'free', tap: t }, [m.buf, ...tapTransfer(t)]);
+      } else post({ ...m, type: 'free' }, [m.buf]);
+      // Records go in bunches (a message costs more than a few records' copy); a tick, a
+      // column batch or the end takes the rest.
+      if (out.length >= cfg.recordBunch) flushRecords();
       break;
     }
     case 'tick':
-      pipeline.tick(m.sec, m.ns);
+      sensor.flows.tick(m.sec, m.ns);
+      sensor.flushColumns();
       flushRecords();
       break;
-    case 'finish':
-      void pipeline.finish().then((counters) => {
-        flushRecords();
-        post({ type: 'done', counters });
+    case 'weird':
+      sensor.fileWeird(m.name, m.detail, 0, 0);
+      break;
+    case 'finish': {
+      const cpu0 = threadCpuSeconds();
+      const counters = sensor.finish();
+      flushRecords();
+      await recorder?.stop();
+      post({
+        type: 'done',
+        counters: { ...counters, drops: {} },
+        flows: { ...sensor.flows.stats },
+        recorder: recorder ? { ...recorder.counters } : null,
+        cpuSeconds: threadCpuSeconds(),
+        finishCpuSeconds: threadCpuSeconds() - cpu0,
       });
       break;
+    }
   }
+};
+
+// Messages are handled one after another, whatever awaits inside (the recorder's start and stop).
+let chain: Promise<void> = (async () => {
+  await recorder?.start();
+  post({ type: 'ready' });
+})();
+let failed = false;
+const fail = (e: unknown): void => {
+  if (failed) return;
+  failed = true;
+  post({ type: 'failed', message: (e as Error)?.stack ?? String(e) });
+};
+chain = chain.catch(fail);
+port.on('message', (m: ToWorker) => {
+  chain = chain.then(() => (failed ? undefined : handle(m))).catch(fail);
 });
