@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { type ColumnBatch, encodeColumns } from './columns.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
+import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
 import type { CollectedRecord, ExporterStats } from './types.js';
 
 export const TEMPLATE_FILE = 'templates.json';
@@ -26,7 +27,30 @@ export interface DecodeWorkerData {
    * receive buffer overflow. Results the main thread has not taken yet are bounded
    * (`maxOutstanding` datagrams); past it datagrams are dropped here and counted as drops.
    */
-  udp?: { host: string; ports: number[]; recvBufferSize: number; maxOutstanding: number; lingerMs: number };
+  udp?: {
+    host: string;
+    ports: number[];
+    recvBufferSize: number;
+    maxOutstanding: number;
+    lingerMs: number;
+    /**
+     * A disk spool (`spool.ts`): a datagram that cannot be decoded at once (records not yet
+     * stored past `aheadRecords`, or datagrams already waiting in the spool) is appended to it,
+     * and decoding takes from its head as the main thread acknowledges stored results. Without
+     * it, datagrams past `maxOutstanding` are dropped.
+     */
+    spool?: SpoolWorkerConfig;
+  };
+}
+
+export interface SpoolWorkerConfig extends Partial<SpoolConfig> {
+  dir: string;
+  /** Records decoded and not yet acknowledged (stored) at most. */
+  aheadRecords: number;
+  /** Results handed on by an earlier decode thread: already counted as outstanding. */
+  carried?: { n: number; rows: number };
+  /** Where an earlier decode thread's last handed-on result ended: reading resumes there. */
+  skipTo?: SpoolPos | null;
 }
 
 /** Per datagram of a batch, Float64 [offset, length, source index, receive time in ms]. */
@@ -45,7 +69,7 @@ export interface BatchMsg {
   sources: { exporter: string; port: number }[];
 }
 
-export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' } | { t: 'ack'; n: number };
+export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' } | AckMsg;
 
 /** Worker → main: the result of one batch (records, changed statistics, buffers back). */
 export interface ResultMsg {
@@ -60,6 +84,19 @@ export interface ResultMsg {
   meta: ArrayBuffer;
   /** Receiving on this thread: datagrams it read from its sockets since start. */
   received?: number;
+  /** Records in this result (what the acknowledgement gives back). */
+  rows?: number;
+  /** With a spool: where the spool's reader stood after this result's last datagram. */
+  spoolPos?: SpoolPos;
+}
+
+/** Main → worker: results taken (with a spool: stored), so it may decode more. */
+export interface AckMsg {
+  t: 'ack';
+  n: number;
+  rows?: number;
+  /** Everything in the spool before this position is stored: release it. */
+  spoolPos?: SpoolPos;
 }
 
 export type FromWorker =
@@ -67,7 +104,8 @@ export type FromWorker =
   | { t: 'log'; msg: string }
   | { t: 'stopped' }
   | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
-  | { t: 'bindError'; msg: string };
+  | { t: 'bindError'; msg: string }
+  | { t: 'spool'; stats: SpoolStats };
 
 function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
@@ -143,10 +181,48 @@ function runWorker(wd: DecodeWorkerData): void {
   let received = 0;
   /** Datagrams in results posted and not yet acknowledged by the main thread. */
   let outstanding = 0;
+  /** Records in results posted and not yet acknowledged (with a spool: not yet stored). */
+  let outstandingRows = 0;
   /** Datagrams decoded (or dropped) since the last result. */
   let pendingN = 0;
   const pendingTouched = new Set<ExporterStats>();
   let flushTimer: NodeJS.Timeout | null = null;
+  const sc = wd.udp?.spool;
+  let spool: Spool | null = null;
+  /** The spool position after the last datagram decoded from it and not yet in a result. */
+  let spoolPos: SpoolPos | null = null;
+  /** The position of the last result posted (what a clean stop marks as stored). */
+  let lastPostedPos: SpoolPos | null = null;
+  let pumpScheduled = false;
+  let spoolTimer: NodeJS.Timeout | null = null;
+  if (sc) {
+    try {
+      spool = Spool.open(sc);
+      const st = spool.stats();
+      if (sc.carried) {
+        outstanding = sc.carried.n;
+        outstandingRows = sc.carried.rows;
+      }
+      // What an earlier thread already handed on is not decoded again.
+      if (sc.skipTo) spool.skipTo(sc.skipTo);
+      if (st.torn > 0) log(`collector: spool ${sc.dir}: ${st.torn} torn or damaged record(s) cut at open`);
+      if (spool.pending > 0)
+        log(`collector: spool ${sc.dir}: draining ${spool.pending} datagrams left by the last run`);
+      spoolTimer = setInterval(() => {
+        // What is spooled reaches the disk within the interval, whatever the rate.
+        spool?.flush();
+        if (spool) post({ t: 'spool', stats: spool.stats() });
+      }, 250);
+      spoolTimer.unref();
+      post({ t: 'spool', stats: spool.stats() });
+    } catch (e) {
+      log(
+        `collector: spool ${sc.dir} unusable, datagrams past the queue are dropped: ${(e as Error).message}`,
+      );
+      spool = null;
+    }
+  }
+  const ahead = sc?.aheadRecords ?? Number.POSITIVE_INFINITY;
 
   function flushReceived(): void {
     if (flushTimer) clearTimeout(flushTimer);
@@ -168,19 +244,76 @@ function runWorker(wd: DecodeWorkerData): void {
       data: new ArrayBuffer(0),
       meta: new ArrayBuffer(0),
       received,
+      rows: records.n,
     };
+    if (spoolPos) {
+      res.spoolPos = spoolPos;
+      lastPostedPos = spoolPos;
+      spoolPos = null;
+    }
     outstanding += pendingN;
+    outstandingRows += records.n;
     pendingN = 0;
     pendingTouched.clear();
     post(res, [records.buf]);
   }
 
+  function decodeOne(
+    buf: Buffer,
+    off: number,
+    len: number,
+    exporter: string,
+    port: number,
+    ms: number,
+  ): void {
+    pendingN++;
+    pendingTouched.add(decoder.stats(exporter, port));
+    decoder.decode(buf, off, len, exporter, port, ms);
+  }
+
+  /** Room to decode: the records not yet stored stay under `aheadRecords`. */
+  const room = (): boolean => outstandingRows + out.length < ahead;
+
+  function schedulePump(): void {
+    if (pumpScheduled || spool === null || spool.pending === 0 || !room()) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  }
+
+  /**
+   * Decode from the spool's head while there is room, a few datagrams per turn so the sockets
+   * are read in between.
+   */
+  function pump(): void {
+    pumpScheduled = false;
+    const sp = spool;
+    if (sp === null) return;
+    let k = 0;
+    while (k < 64 && sp.pending > 0 && room()) {
+      const got = sp.read(8, decodeOne);
+      if (got === 0) break;
+      k += got;
+    }
+    if (k > 0) {
+      spoolPos = sp.position();
+      flushReceived();
+    }
+    schedulePump();
+  }
+
   function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     received++;
+    if (spool !== null && (spool.pending > 0 || !room())) {
+      // Behind: the datagram waits on disk, after those already there (arrival order).
+      // Refused when full: the spool counts it (`spool_full`).
+      spool.append(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
+      schedulePump();
+      return;
+    }
     pendingN++;
     const st = decoder.stats(rinfo.address, rinfo.port);
     pendingTouched.add(st);
-    if (outstanding >= wd.udp!.maxOutstanding) st.drops++;
+    if (spool === null && outstanding >= wd.udp!.maxOutstanding) st.drops++;
     else decoder.decode(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
     if (out.length >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
@@ -228,6 +361,9 @@ function runWorker(wd: DecodeWorkerData): void {
         break;
       case 'ack':
         outstanding -= m.n;
+        outstandingRows -= m.rows ?? 0;
+        if (m.spoolPos) spool?.release(m.spoolPos);
+        schedulePump();
         break;
       case 'stop': {
         for (const s of sockets.splice(0)) {
@@ -235,6 +371,14 @@ function runWorker(wd: DecodeWorkerData): void {
           s.close();
         }
         flushReceived();
+        if (spoolTimer) clearInterval(spoolTimer);
+        if (spool) {
+          // The main thread stores every result it was handed before it stops: the spool
+          // resumes after the last one (what is still spooled is drained at the next start).
+          if (lastPostedPos) spool.release(lastPostedPos);
+          spool.close();
+          post({ t: 'spool', stats: spool.stats() });
+        }
         if (timer) clearInterval(timer);
         saveState();
         // Final full statistics, then done.
