@@ -6,11 +6,14 @@
  * rates: packets/s received and socket drops, to find where drops begin. Measures; never
  * asserts. The goals (issue 21) are printed beside the figures.
  *
- * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...]
+ * The collector spools on disk what the store cannot take yet (`vantage_collect_spool_*`): the
+ * run also reports the spool's peak depth and how long after the end of sending it drained.
+ *
+ * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { send } from '../test/load/sender.js';
 import { collectorAccount, freePort, startVantage } from '../test/load/vantage-process.js';
@@ -42,20 +45,39 @@ async function vantageRun(rate: number, seconds: number, log: (s: string) => voi
   const dir = mkdtempSync(join(tmpdir(), 'bench-cs-'));
   const v = await startVantage(join(dir, 'data'));
   try {
+    // The spool's depth while sending, sampled beside the sender.
+    let peakSpool = { bytes: 0, datagrams: 0, seconds: 0 };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await v.metrics().catch(() => new Map<string, number>());
+        peakSpool = {
+          bytes: Math.max(peakSpool.bytes, m.get('vantage_collect_spool_peak_bytes') ?? 0),
+          datagrams: Math.max(peakSpool.datagrams, m.get('vantage_collect_spool_datagrams') ?? 0),
+          seconds: Math.max(peakSpool.seconds, m.get('vantage_collect_spool_seconds') ?? 0),
+        };
+        await sleep(500);
+      }
+    })();
+    const cpu0 = v.cpuSeconds();
     const r = await send({ kind: 'ipfix', port: v.collectPort, rate: rate / PER, seconds });
     const sent = r.datagrams * PER;
     const t0 = Date.now();
     let a = collectorAccount(await v.metrics());
-    while (Date.now() - t0 < 120_000) {
+    while (Date.now() - t0 < 180_000) {
       a = collectorAccount(await v.metrics());
       const seen = a.decodedDatagrams * PER + a.socket + a.queueFull;
       if (seen >= sent && a.waiting === 0) break;
       await sleep(200);
     }
     const after = (Date.now() - t0) / 1000;
-    const cpu = v.cpuSeconds();
+    sampling = false;
+    await sampler;
+    const cpu = v.cpuSeconds() - cpu0;
+    const m = await v.metrics();
+    const spoolFull = (m.get('vantage_collect_spool_full_drops') ?? 0) * PER;
     log(
-      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB)`,
+      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull - spoolFull}, spool_full ${spoolFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB); spool peak ${(peakSpool.bytes / 1e6).toFixed(0)} MB, ${peakSpool.datagrams} datagrams, ${peakSpool.seconds.toFixed(1)} s of backlog; load average ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {
     await v.stop();
@@ -125,17 +147,26 @@ async function mirrorRun(rate: number, seconds: number, log: (s: string) => void
 }
 
 export async function benchCollectStore(
-  opts: { seconds?: number; rates?: number[]; mirrorRates?: number[]; log?: (s: string) => void } = {},
+  opts: {
+    seconds?: number;
+    rates?: number[];
+    mirrorRates?: number[];
+    onlyCollect?: boolean;
+    log?: (s: string) => void;
+  } = {},
 ): Promise<void> {
   const log = opts.log ?? ((s: string) => process.stdout.write(`${s}\n`));
   const seconds = opts.seconds ?? 10;
-  log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
-  await benchStoreColumns(1_000_000, log);
+  if (!opts.onlyCollect) {
+    log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
+    await benchStoreColumns(1_000_000, log);
+  }
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
     await vantageRun(rate, seconds, log);
     await nfcapdRun(rate, seconds, log);
   }
+  if (opts.onlyCollect) return;
   log('VXLAN mirror (inline sensor on the main thread):');
   for (const rate of opts.mirrorRates ?? [25_000, 50_000, 125_000]) await mirrorRun(rate, 5, log);
 }
@@ -143,5 +174,9 @@ export async function benchCollectStore(
 if (process.argv[1]?.endsWith('bench/collect-store.js')) {
   const sec = Number(process.argv[2]) || undefined;
   const rates = process.argv[3]?.split(',').map(Number);
-  await benchCollectStore({ ...(sec ? { seconds: sec } : {}), ...(rates ? { rates } : {}) });
+  await benchCollectStore({
+    ...(sec ? { seconds: sec } : {}),
+    ...(rates ? { rates } : {}),
+    onlyCollect: process.argv.includes('--only-collect'),
+  });
 }

@@ -9,6 +9,20 @@ import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { NativeHandle } from '../capture/live.js';
+import {
+  loadUdpBatchBinding,
+  RECV_ADDR_BYTE,
+  RECV_CAPLEN,
+  RECV_FAMILY,
+  RECV_FLAGS,
+  RECV_META_STRIDE,
+  RECV_OFF,
+  RECV_PORT,
+  RECV_TRUNCATED,
+  type UdpBatchBinding,
+} from '../capture/mirror.js';
+import { ipv6BytesToString } from '../common/addr.js';
 import { type ColumnBatch, encodeColumns } from './columns.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
@@ -302,21 +316,96 @@ function runWorker(wd: DecodeWorkerData): void {
   }
 
   function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    onData(msg, 0, msg.length, rinfo.address, rinfo.port);
+  }
+
+  function onData(buf: Buffer, off: number, len: number, exporter: string, port: number): void {
     received++;
     if (spool !== null && (spool.pending > 0 || !room())) {
       // Behind: the datagram waits on disk, after those already there (arrival order).
       // Refused when full: the spool counts it (`spool_full`).
-      spool.append(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
+      spool.append(buf, off, len, exporter, port, Date.now());
       schedulePump();
       return;
     }
     pendingN++;
-    const st = decoder.stats(rinfo.address, rinfo.port);
+    const st = decoder.stats(exporter, port);
     pendingTouched.add(st);
     if (spool === null && outstanding >= wd.udp!.maxOutstanding) st.drops++;
-    else decoder.decode(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
+    else decoder.decode(buf, off, len, exporter, port, Date.now());
     if (out.length >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
+  }
+
+  // ---- batched receive (recvmmsg) through the vantage-pcap addon, when it is built ----
+  const native: UdpBatchBinding | null = wd.udp ? loadUdpBatchBinding() : null;
+  const handles: NativeHandle[] = [];
+  /** Room for the largest datagram in every slot: IPFIX over loopback may reach 64 KiB. */
+  const SLOT = 65_536;
+  const SLOTS = 64;
+  const rbuf = native ? Buffer.allocUnsafeSlow(SLOT * SLOTS) : Buffer.alloc(0);
+  const rmeta = new Uint32Array(native ? RECV_META_STRIDE * SLOTS : 0);
+  const rmetaBytes = new Uint8Array(rmeta.buffer);
+  let lastAddrKey = -1;
+  let lastAddr = '';
+
+  /** The sender's address of datagram i as text (IPv4 cached: exporters are few). */
+  function addrOf(i: number): string {
+    const m = i * RECV_META_STRIDE;
+    const o = m * 4 + RECV_ADDR_BYTE;
+    const b = rmetaBytes;
+    if (rmeta[m + RECV_FAMILY] === 6) {
+      lastAddrKey = -1;
+      return ipv6BytesToString(b, o);
+    }
+    const key = rmeta[m + 8]!;
+    if (key !== lastAddrKey) {
+      lastAddrKey = key;
+      lastAddr = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+    }
+    return lastAddr;
+  }
+
+  function drainNative(h: NativeHandle): void {
+    for (let round = 0; round < 64; round++) {
+      let n: number;
+      try {
+        n = native!.recvBatch(h, rbuf, rmeta, SLOT, 0);
+      } catch (e) {
+        log(`collector: receive failed: ${(e as Error).message}`);
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const m = i * RECV_META_STRIDE;
+        const exporter = addrOf(i);
+        const port = rmeta[m + RECV_PORT]!;
+        if ((rmeta[m + RECV_FLAGS]! & RECV_TRUNCATED) !== 0) {
+          received++;
+          decoder.stats(exporter, port).decodeErrors++;
+          continue;
+        }
+        onData(rbuf, rmeta[m + RECV_OFF]!, rmeta[m + RECV_CAPLEN]!, exporter, port);
+      }
+      if (n < SLOTS) return;
+    }
+  }
+
+  function bindNative(u: NonNullable<DecodeWorkerData['udp']>): void {
+    try {
+      for (const p of u.ports) {
+        const h = native!.udpOpen(u.host.includes(':') ? 6 : 4, u.host, p, u.recvBufferSize, 0);
+        handles.push(h);
+        native!.poll(h, () => drainNative(h));
+      }
+      post({
+        t: 'bound',
+        ports: handles.map((h) => native!.address(h).port),
+        recvBufferSize: handles.map(() => u.recvBufferSize),
+      });
+    } catch (e) {
+      for (const h of handles.splice(0)) native!.close(h);
+      post({ t: 'bindError', msg: (e as Error).message });
+    }
   }
 
   async function bindAll(u: NonNullable<DecodeWorkerData['udp']>): Promise<void> {
@@ -352,7 +441,10 @@ function runWorker(wd: DecodeWorkerData): void {
       post({ t: 'bindError', msg: (e as Error).message });
     }
   }
-  if (wd.udp) void bindAll(wd.udp);
+  if (wd.udp) {
+    if (native) bindNative(wd.udp);
+    else void bindAll(wd.udp);
+  }
 
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
@@ -370,6 +462,7 @@ function runWorker(wd: DecodeWorkerData): void {
           s.removeAllListeners('message');
           s.close();
         }
+        for (const h of handles.splice(0)) native!.close(h);
         flushReceived();
         if (spoolTimer) clearInterval(spoolTimer);
         if (spool) {
