@@ -366,8 +366,8 @@ function runWorker(wd: DecodeWorkerData): void {
     return lastAddr;
   }
 
-  function drainNative(h: NativeHandle): void {
-    for (let round = 0; round < 64; round++) {
+  function drainNative(h: NativeHandle, rounds = 64): void {
+    for (let round = 0; round < rounds; round++) {
       let n: number;
       try {
         n = native!.recvBatch(h, rbuf, rmeta, SLOT, 0);
@@ -445,6 +445,8 @@ function runWorker(wd: DecodeWorkerData): void {
     if (native) bindNative(wd.udp);
     else void bindAll(wd.udp);
   }
+  // A spool left by the last run drains at once, whether or not anything arrives.
+  schedulePump();
 
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
@@ -462,6 +464,8 @@ function runWorker(wd: DecodeWorkerData): void {
           s.removeAllListeners('message');
           s.close();
         }
+        // What the kernel still holds for us is taken first (spooled when behind), not discarded.
+        for (const h of handles) drainNative(h, 4096);
         for (const h of handles.splice(0)) native!.close(h);
         flushReceived();
         if (spoolTimer) clearInterval(spoolTimer);
@@ -471,6 +475,8 @@ function runWorker(wd: DecodeWorkerData): void {
           if (lastPostedPos) spool.release(lastPostedPos);
           spool.close();
           post({ t: 'spool', stats: spool.stats() });
+          // Acknowledgements still on their way must not move the cursor back.
+          spool = null;
         }
         if (timer) clearInterval(timer);
         saveState();

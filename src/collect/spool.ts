@@ -139,6 +139,8 @@ export class Spool {
   private rlen = 0;
   private rsrc: Source[] = [];
   private lastReadMs = 0;
+  /** The last position released (the cursor). */
+  private released: SpoolPos | null = null;
   private firstPendingMs = 0;
   private readonly s: SpoolStats;
 
@@ -181,6 +183,7 @@ export class Spool {
       .map((d) => Number(d.name.slice(0, 16)))
       .sort((a, b) => a - b);
     const cur = this.readCursor();
+    this.released = cur;
     let first = true;
     for (const seq of seqs) {
       const path = join(dir, segName(seq));
@@ -578,6 +581,10 @@ export class Spool {
    * the spool is empty and all of it released, the write segment goes too.
    */
   release(pos: SpoolPos): void {
+    // Positions only move forward (a late acknowledgement must not bring back what is stored).
+    const c = this.released;
+    if (c && (pos.seq < c.seq || (pos.seq === c.seq && pos.off <= c.off))) return;
+    this.released = pos;
     while (this.segs.length > 0 && this.segs[0]!.seq < pos.seq && this.segs[0]!.seq !== this.wseq) {
       const s = this.segs.shift()!;
       this.diskBytes -= s.size;
@@ -607,7 +614,8 @@ export class Spool {
       this.diskBytes = 0;
       this.wseq = Math.max(this.wseq, this.rseq) + 1;
       this.enter(this.wseq);
-      this.writeCursor({ seq: this.wseq, off: FILE_HDR });
+      this.released = { seq: this.wseq, off: FILE_HDR };
+      this.writeCursor(this.released);
     } else this.writeCursor(pos);
     this.updateBytes();
   }

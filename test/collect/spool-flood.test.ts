@@ -27,7 +27,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function flood(spoolBytes: number, recordsPerSecond: number, seconds: number) {
+async function flood(spoolBytes: number, recordsPerSecond: number, seconds: number, restart = false) {
   const dataDir = mkdtempSync(join(tmpdir(), 'spool-flood-'));
   dirs.push(dataDir);
   const store = createEmbeddedStore(
@@ -35,19 +35,21 @@ async function flood(spoolBytes: number, recordsPerSecond: number, seconds: numb
     { log: silentLogger },
   );
   await store.start();
-  const metrics = new Metrics();
-  const ledger = new LossLedger();
-  const feed = await startCollectorFeed(
-    {
-      collect: { host: '127.0.0.1', udpPorts: [0], tcpPorts: [] },
-      dataDir,
-      budget: memoryBudget(768 * 2 ** 20),
-      sampling: false,
-      spoolBytes,
-      spoolDegradedSeconds: 0.5,
-    },
-    { store, metrics, log: silentLogger, ledger },
-  );
+  let metrics = new Metrics();
+  let ledger = new LossLedger();
+  const start = (udpPort: number) =>
+    startCollectorFeed(
+      {
+        collect: { host: '127.0.0.1', udpPorts: [udpPort], tcpPorts: [] },
+        dataDir,
+        budget: memoryBudget(768 * 2 ** 20),
+        sampling: false,
+        spoolBytes,
+        spoolDegradedSeconds: 0.5,
+      },
+      { store, metrics, log: silentLogger, ledger },
+    );
+  let feed = await start(0);
   const port = feed.collector.addresses().udp[0]!;
   let degradedSeen = false;
   let spoolPeak = 0;
@@ -60,6 +62,17 @@ async function flood(spoolBytes: number, recordsPerSecond: number, seconds: numb
     }
   })();
   const sent = await send({ kind: 'ipfix', port, rate: recordsPerSecond / PER, seconds });
+  let left = 0;
+  if (restart) {
+    // Stopped with a backlog: what the store has is kept, the spool keeps the rest on disk,
+    // and the next start drains it (the counters start again: this run's account is the store's).
+    await sleep(200);
+    await feed.stop();
+    left = feed.collector.stats().spool?.datagrams ?? 0;
+    metrics = new Metrics();
+    ledger = new LossLedger();
+    feed = await start(port);
+  }
   // Everything sent is decoded or counted, and nothing waits for the store; a starved machine
   // drains slowly, so the wait lasts while the store makes progress.
   let m = parseMetrics(await metrics.render());
@@ -68,6 +81,7 @@ async function flood(spoolBytes: number, recordsPerSecond: number, seconds: numb
   for (;;) {
     m = parseMetrics(await metrics.render());
     const seen =
+      (restart ? sent.datagrams : 0) +
       (m.get('vantage_collect_datagrams') ?? 0) +
       (m.get('vantage_collect_queue_drops') ?? 0) +
       (m.get('vantage_collect_socket_drops') ?? 0);
@@ -88,7 +102,17 @@ async function flood(spoolBytes: number, recordsPerSecond: number, seconds: numb
   const rows = await store.count('exported_flow', {});
   await store.stop();
   const spoolFiles = readdirSync(join(dataDir, 'collect', 'spool')).filter((f) => f.endsWith('.spool'));
-  return { sent: sent.datagrams * PER, rows, m, ledger, degradedSeen, healthAfter, spoolPeak, spoolFiles };
+  return {
+    sent: sent.datagrams * PER,
+    rows,
+    m,
+    ledger,
+    degradedSeen,
+    healthAfter,
+    spoolPeak,
+    spoolFiles,
+    left,
+  };
 }
 
 describe('collector spool under a flood (real store)', () => {
@@ -104,6 +128,18 @@ describe('collector spool under a flood (real store)', () => {
     assert.ok(r.degradedSeen, 'health said degraded while the backlog waited');
     assert.deepEqual(r.healthAfter, [], 'and ok once drained');
     assert.deepEqual(r.spoolFiles, [], 'segments are deleted once stored');
+  });
+
+  test('stopped with a backlog: the next start drains the spool, nothing lost or stored twice', async () => {
+    const r = await flood(1024 * 2 ** 20, 600_000, 2, true);
+    assert.ok(r.left > 0, 'the spool held datagrams at stop');
+    assert.deepEqual(
+      r.ledger.entries().filter((e) => e.total > 0),
+      [],
+    );
+    assert.equal(r.rows, r.sent, 'every record sent is in the store once');
+    assert.equal(r.m.get('vantage_collect_datagrams'), r.left, 'the second run decoded what was left');
+    assert.deepEqual(r.spoolFiles, []);
   });
 
   test('a small spool: sent = stored + every drop counted by reason, exactly', async () => {
