@@ -9,7 +9,7 @@
  * The collector spools on disk what the store cannot take yet (`vantage_collect_spool_*`): the
  * run also reports the spool's peak depth and how long after the end of sending it drained.
  *
- * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect]
+ * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect] [--budget SIZE]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,9 +41,14 @@ function hwm(pid: number): number {
   }
 }
 
-async function vantageRun(rate: number, seconds: number, log: (s: string) => void): Promise<void> {
+async function vantageRun(
+  rate: number,
+  seconds: number,
+  log: (s: string) => void,
+  budget?: string,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cs-'));
-  const v = await startVantage(join(dir, 'data'));
+  const v = await startVantage(join(dir, 'data'), budget ? { budget } : {});
   try {
     // The spool's depth while sending, sampled beside the sender.
     let peakSpool = { bytes: 0, datagrams: 0, seconds: 0 };
@@ -152,6 +157,8 @@ export async function benchCollectStore(
     rates?: number[];
     mirrorRates?: number[];
     onlyCollect?: boolean;
+    /** `--memory-budget` of the process (default: its own default, 1/32 of RAM). */
+    budget?: string;
     log?: (s: string) => void;
   } = {},
 ): Promise<void> {
@@ -163,7 +170,7 @@ export async function benchCollectStore(
   }
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
-    await vantageRun(rate, seconds, log);
+    await vantageRun(rate, seconds, log, opts.budget);
     await nfcapdRun(rate, seconds, log);
   }
   if (opts.onlyCollect) return;
@@ -178,5 +185,8 @@ if (process.argv[1]?.endsWith('bench/collect-store.js')) {
     ...(sec ? { seconds: sec } : {}),
     ...(rates ? { rates } : {}),
     onlyCollect: process.argv.includes('--only-collect'),
+    ...(process.argv.includes('--budget')
+      ? { budget: process.argv[process.argv.indexOf('--budget') + 1]! }
+      : {}),
   });
 }
