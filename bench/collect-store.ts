@@ -15,9 +15,13 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeColumns } from '../src/collect/columns.js';
+import { CollectDecoder } from '../src/collect/decoder.js';
+import { Spool } from '../src/collect/spool.js';
 import { send } from '../test/load/sender.js';
 import { collectorAccount, freePort, startVantage } from '../test/load/vantage-process.js';
 import { fixture } from '../test/support/fixtures.js';
+import { ExportGen } from './collect.js';
 import { benchStoreColumns } from './store-columns.js';
 
 const PER = 30;
@@ -86,6 +90,50 @@ async function vantageRun(
     );
   } finally {
     await v.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What the spool costs per datagram (append, then read back from the page cache), beside what
+ * decoding the same datagram costs: whether spooling every datagram would be cheap.
+ */
+function spoolCost(log: (s: string) => void): void {
+  const gen = new ExportGen(10);
+  const dgs = Array.from({ length: 50_000 }, () => gen.next());
+  const dir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+  try {
+    const sp = Spool.open({ dir, maxBytes: 2 ** 30 });
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
+    let bytes = 0;
+    const c0 = cpu();
+    for (let rep = 0; rep < 4; rep++) {
+      for (const d of dgs) sp.append(d, 0, d.length, '192.0.2.1', 2055, 0);
+      sp.read(Number.MAX_SAFE_INTEGER, (_b, _o, len) => {
+        bytes += len;
+      });
+      sp.release(sp.position());
+    }
+    const spoolUs = ((cpu() - c0) / (4 * dgs.length)) * 1e6;
+    sp.close();
+    let out: unknown[] = [];
+    const dec = new CollectDecoder({}, (r) => out.push(r));
+    const c1 = cpu();
+    for (const d of dgs) {
+      dec.decode(d, 0, d.length, '192.0.2.1', 2055, Date.now());
+      if (out.length >= 8192) {
+        encodeColumns(out as never);
+        out = [];
+      }
+    }
+    const decodeUs = ((cpu() - c1) / dgs.length) * 1e6;
+    log(
+      `  spool append + read back: ${spoolUs.toFixed(1)} µs CPU per datagram (${(bytes / 4 / dgs.length).toFixed(0)} B, 30 records); decode + columns of the same datagram: ${decodeUs.toFixed(1)} µs`,
+    );
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -168,6 +216,7 @@ export async function benchCollectStore(
     log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
     await benchStoreColumns(1_000_000, log);
   }
+  spoolCost(log);
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
     await vantageRun(rate, seconds, log, opts.budget);
