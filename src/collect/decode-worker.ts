@@ -119,7 +119,7 @@ export type FromWorker =
   | { t: 'stopped' }
   | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
   | { t: 'bindError'; msg: string }
-  | { t: 'spool'; stats: SpoolStats };
+  | { t: 'spool'; stats: SpoolStats; received: number };
 
 function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
@@ -225,10 +225,10 @@ function runWorker(wd: DecodeWorkerData): void {
       spoolTimer = setInterval(() => {
         // What is spooled reaches the disk within the interval, whatever the rate.
         spool?.flush();
-        if (spool) post({ t: 'spool', stats: spool.stats() });
+        if (spool) post({ t: 'spool', stats: spool.stats(), received });
       }, 250);
       spoolTimer.unref();
-      post({ t: 'spool', stats: spool.stats() });
+      post({ t: 'spool', stats: spool.stats(), received: 0 });
     } catch (e) {
       log(
         `collector: spool ${sc.dir} unusable, datagrams past the queue are dropped: ${(e as Error).message}`,
@@ -441,6 +441,11 @@ function runWorker(wd: DecodeWorkerData): void {
       post({ t: 'bindError', msg: (e as Error).message });
     }
   }
+  // The addon's sockets belong to the process, not to this thread: a thread that dies must
+  // close them, or their poll watchers outlive its event loop.
+  process.on('exit', () => {
+    for (const h of handles.splice(0)) native!.close(h);
+  });
   if (wd.udp) {
     if (native) bindNative(wd.udp);
     else void bindAll(wd.udp);
@@ -474,7 +479,7 @@ function runWorker(wd: DecodeWorkerData): void {
           // resumes after the last one (what is still spooled is drained at the next start).
           if (lastPostedPos) spool.release(lastPostedPos);
           spool.close();
-          post({ t: 'spool', stats: spool.stats() });
+          post({ t: 'spool', stats: spool.stats(), received });
           // Acknowledgements still on their way must not move the cursor back.
           spool = null;
         }

@@ -567,7 +567,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         workerRecvBuf = m.recvBufferSize;
         bound();
       } else if (m.t === 'bindError') bound(new Error(m.msg));
-      else if (m.t === 'spool') spoolStats = m.stats;
+      else if (m.t === 'spool') {
+        spoolStats = m.stats;
+        // While everything goes to the spool no result comes: the count comes with its stats.
+        workerReceived = m.received;
+      }
     });
     w.on('error', (e) => {
       failure = e.message;
