@@ -21,6 +21,13 @@
  * moment: received = datagrams (decoded) + drops + queueDepth (queued or in flight). A decode
  * thread that dies is logged, counted (`workerCrashes`) and restarted (templates come back
  * from stateDir); after `maxWorkerRestarts` every datagram is dropped and counted.
+ *
+ * With `spool` (and `receiveInWorker`), what the store cannot take yet waits on disk instead
+ * (`spool.ts`): the receiving thread decodes only while fewer than `aheadRecords` records wait
+ * for the store, appends the rest to the spool in arrival order, and decodes from its head as
+ * `deps.settled` reports results stored; each acknowledgement releases the spool up to that
+ * result. A successor of a dead thread resumes after the last result handed on; only what the
+ * dead thread had spooled but not yet written (at most 250 ms) is lost uncounted.
  */
 import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
