@@ -6,15 +6,22 @@
  * rates: packets/s received and socket drops, to find where drops begin. Measures; never
  * asserts. The goals (issue 21) are printed beside the figures.
  *
- * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...]
+ * The collector spools on disk what the store cannot take yet (`vantage_collect_spool_*`): the
+ * run also reports the spool's peak depth and how long after the end of sending it drained.
+ *
+ * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect] [--budget SIZE]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeColumns } from '../src/collect/columns.js';
+import { CollectDecoder } from '../src/collect/decoder.js';
+import { Spool } from '../src/collect/spool.js';
 import { send } from '../test/load/sender.js';
 import { collectorAccount, freePort, startVantage } from '../test/load/vantage-process.js';
 import { fixture } from '../test/support/fixtures.js';
+import { ExportGen } from './collect.js';
 import { benchStoreColumns } from './store-columns.js';
 
 const PER = 30;
@@ -38,27 +45,95 @@ function hwm(pid: number): number {
   }
 }
 
-async function vantageRun(rate: number, seconds: number, log: (s: string) => void): Promise<void> {
+async function vantageRun(
+  rate: number,
+  seconds: number,
+  log: (s: string) => void,
+  budget?: string,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cs-'));
-  const v = await startVantage(join(dir, 'data'));
+  const v = await startVantage(join(dir, 'data'), budget ? { budget } : {});
   try {
+    // The spool's depth while sending, sampled beside the sender.
+    let peakSpool = { bytes: 0, datagrams: 0, seconds: 0 };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await v.metrics().catch(() => new Map<string, number>());
+        peakSpool = {
+          bytes: Math.max(peakSpool.bytes, m.get('vantage_collect_spool_peak_bytes') ?? 0),
+          datagrams: Math.max(peakSpool.datagrams, m.get('vantage_collect_spool_datagrams') ?? 0),
+          seconds: Math.max(peakSpool.seconds, m.get('vantage_collect_spool_seconds') ?? 0),
+        };
+        await sleep(500);
+      }
+    })();
+    const cpu0 = v.cpuSeconds();
     const r = await send({ kind: 'ipfix', port: v.collectPort, rate: rate / PER, seconds });
     const sent = r.datagrams * PER;
     const t0 = Date.now();
     let a = collectorAccount(await v.metrics());
-    while (Date.now() - t0 < 120_000) {
+    while (Date.now() - t0 < 180_000) {
       a = collectorAccount(await v.metrics());
       const seen = a.decodedDatagrams * PER + a.socket + a.queueFull;
       if (seen >= sent && a.waiting === 0) break;
       await sleep(200);
     }
     const after = (Date.now() - t0) / 1000;
-    const cpu = v.cpuSeconds();
+    sampling = false;
+    await sampler;
+    const cpu = v.cpuSeconds() - cpu0;
+    const m = await v.metrics();
+    const spoolFull = (m.get('vantage_collect_spool_full_drops') ?? 0) * PER;
     log(
-      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB)`,
+      `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull - spoolFull}, spool_full ${spoolFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB); spool peak ${(peakSpool.bytes / 1e6).toFixed(0)} MB, ${peakSpool.datagrams} datagrams, ${peakSpool.seconds.toFixed(1)} s of backlog; load average ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {
     await v.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What the spool costs per datagram (append, then read back from the page cache), beside what
+ * decoding the same datagram costs: whether spooling every datagram would be cheap.
+ */
+function spoolCost(log: (s: string) => void): void {
+  const gen = new ExportGen(10);
+  const dgs = Array.from({ length: 50_000 }, () => gen.next());
+  const dir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+  try {
+    const sp = Spool.open({ dir, maxBytes: 2 ** 30 });
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
+    let bytes = 0;
+    const c0 = cpu();
+    for (let rep = 0; rep < 4; rep++) {
+      for (const d of dgs) sp.append(d, 0, d.length, '192.0.2.1', 2055, 0);
+      sp.read(Number.MAX_SAFE_INTEGER, (_b, _o, len) => {
+        bytes += len;
+      });
+      sp.release(sp.position());
+    }
+    const spoolUs = ((cpu() - c0) / (4 * dgs.length)) * 1e6;
+    sp.close();
+    let out: unknown[] = [];
+    const dec = new CollectDecoder({}, (r) => out.push(r));
+    const c1 = cpu();
+    for (const d of dgs) {
+      dec.decode(d, 0, d.length, '192.0.2.1', 2055, Date.now());
+      if (out.length >= 8192) {
+        encodeColumns(out as never);
+        out = [];
+      }
+    }
+    const decodeUs = ((cpu() - c1) / dgs.length) * 1e6;
+    log(
+      `  spool append + read back: ${spoolUs.toFixed(1)} µs CPU per datagram (${(bytes / 4 / dgs.length).toFixed(0)} B, 30 records); decode + columns of the same datagram: ${decodeUs.toFixed(1)} µs`,
+    );
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -125,17 +200,29 @@ async function mirrorRun(rate: number, seconds: number, log: (s: string) => void
 }
 
 export async function benchCollectStore(
-  opts: { seconds?: number; rates?: number[]; mirrorRates?: number[]; log?: (s: string) => void } = {},
+  opts: {
+    seconds?: number;
+    rates?: number[];
+    mirrorRates?: number[];
+    onlyCollect?: boolean;
+    /** `--memory-budget` of the process (default: its own default, 1/32 of RAM). */
+    budget?: string;
+    log?: (s: string) => void;
+  } = {},
 ): Promise<void> {
   const log = opts.log ?? ((s: string) => process.stdout.write(`${s}\n`));
   const seconds = opts.seconds ?? 10;
-  log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
-  await benchStoreColumns(1_000_000, log);
+  if (!opts.onlyCollect) {
+    log('collected flows into the store (embedded DuckDB), column path vs object path, one process:');
+    await benchStoreColumns(1_000_000, log);
+  }
+  spoolCost(log);
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
-    await vantageRun(rate, seconds, log);
+    await vantageRun(rate, seconds, log, opts.budget);
     await nfcapdRun(rate, seconds, log);
   }
+  if (opts.onlyCollect) return;
   log('VXLAN mirror (inline sensor on the main thread):');
   for (const rate of opts.mirrorRates ?? [25_000, 50_000, 125_000]) await mirrorRun(rate, 5, log);
 }
@@ -143,5 +230,12 @@ export async function benchCollectStore(
 if (process.argv[1]?.endsWith('bench/collect-store.js')) {
   const sec = Number(process.argv[2]) || undefined;
   const rates = process.argv[3]?.split(',').map(Number);
-  await benchCollectStore({ ...(sec ? { seconds: sec } : {}), ...(rates ? { rates } : {}) });
+  await benchCollectStore({
+    ...(sec ? { seconds: sec } : {}),
+    ...(rates ? { rates } : {}),
+    onlyCollect: process.argv.includes('--only-collect'),
+    ...(process.argv.includes('--budget')
+      ? { budget: process.argv[process.argv.indexOf('--budget') + 1]! }
+      : {}),
+  });
 }

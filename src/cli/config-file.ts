@@ -83,7 +83,8 @@ export interface FileConfig {
   memoryBudget?: number;
   /** Under overload keep 1-in-N records (factor on the records) instead of dropping batches. */
   overloadSampling?: boolean;
-  collect?: { host?: string; udp?: number[]; tcp?: number[] };
+  /** `spool`: disk the collector's backlog may take (bytes; -1: no spool; absent: 5% of free disk). */
+  collect?: { host?: string; udp?: number[]; tcp?: number[]; spool?: number };
   flow?: FlowTimeouts;
   capture?: CaptureSourceConfig[];
   mirror?: MirrorSourcesConfig;
@@ -256,11 +257,18 @@ function parseExport(v: unknown): NonNullable<FileConfig['export']> {
   return e;
 }
 
+/** A spool size ("2GiB"), or false / "off" for none (-1). */
+export function parseSpool(key: string, v: unknown): number {
+  if (v === false || v === 'off' || v === 'none') return -1;
+  return parseBytes(key, v as string | number);
+}
+
 function parseCollect(v: unknown): NonNullable<FileConfig['collect']> {
   const o = obj(v, 'collect');
-  known(o, 'collect', ['host', 'udp', 'tcp']);
+  known(o, 'collect', ['host', 'udp', 'tcp', 'spool']);
   const c: NonNullable<FileConfig['collect']> = {};
   if (o.host !== undefined) c.host = address(o.host, 'collect.host');
+  if (o.spool !== undefined) c.spool = parseSpool('collect.spool', o.spool);
   for (const k of ['udp', 'tcp'] as const) {
     if (o[k] === undefined) continue;
     c[k] = list(o[k], `collect.${k}`).map((p, i) => int(p, `collect.${k}[${i}]`, 1, 65535));

@@ -1,8 +1,9 @@
+import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CollectorConfig } from '../collect/receiver.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import type { SnmpInterfaces } from '../collect/snmp/interfaces.js';
-import type { MemoryBudget } from '../common/budget.js';
+import { defaultSpoolBytes, formatBytes, type MemoryBudget } from '../common/budget.js';
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
 import type { Metrics } from '../common/metrics.js';
@@ -24,6 +25,14 @@ export interface CollectorFeedOptions {
   budget: MemoryBudget;
   /** Keep 1-in-N under overload instead of dropping (the factor is on the records). */
   sampling: boolean;
+  /**
+   * Disk the collector's spool may take, bytes (`collect.spool`): 0 or absent: the default from
+   * the free disk space (`defaultSpoolBytes`); negative: no spool (datagrams the store cannot
+   * take yet are dropped as before).
+   */
+  spoolBytes?: number;
+  /** Health says `degraded` while the spool holds more than this many seconds of backlog (5). */
+  spoolDegradedSeconds?: number;
   /** More collector settings (tests, benchmarks). */
   collector?: Partial<CollectorConfig>;
 }
@@ -31,7 +40,21 @@ export interface CollectorFeedOptions {
 export interface CollectorFeed {
   collector: Collector;
   feed: StoreFeed;
+  /** Why health is `degraded` because of the collector's backlog (empty when it is not). */
+  health(): string[];
   stop(): Promise<void>;
+}
+
+/** Bytes of columns one collected flow row weighs in the feed (`StoreFeed.weigh`, measured ~380). */
+const ROW_WEIGHT = 400;
+
+/** Health with the collector's backlog reasons added. */
+export function withBacklog(
+  h: { status: 'ok' | 'degraded'; reasons: string[] },
+  reasons: string[] | undefined,
+): { status: 'ok' | 'degraded'; reasons: string[] } {
+  if (!reasons || reasons.length === 0) return h;
+  return { status: 'degraded', reasons: [...h.reasons, ...reasons] };
 }
 
 export async function startCollectorFeed(
@@ -46,17 +69,38 @@ export async function startCollectorFeed(
 ): Promise<CollectorFeed> {
   const { metrics, log, ledger } = deps;
   const source = 'collector';
+  // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
+  const maxAppendRows = Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200)));
+  // The spool: what the store cannot take yet waits on disk, not in memory.
+  let spool: CollectorConfig['spool'] = null;
+  const spoolDir = join(o.dataDir, 'collect', 'spool');
+  if ((o.spoolBytes ?? 0) >= 0) {
+    let maxBytes = o.spoolBytes ?? 0;
+    let how = 'collect.spool';
+    if (maxBytes === 0) {
+      mkdirSync(spoolDir, { recursive: true });
+      const fs = statfsSync(spoolDir);
+      maxBytes = defaultSpoolBytes(fs.bavail * fs.bsize);
+      how = '5% of the free disk at start; collect.spool sets it';
+    }
+    // Two commits' worth decoded ahead of the store: one being committed, the next one ready.
+    spool = { dir: spoolDir, maxBytes, aheadRecords: 2 * maxAppendRows };
+    log.info(`collector spool: up to ${formatBytes(maxBytes)} of backlog on disk in ${spoolDir} (${how})`);
+  }
   const feed = new StoreFeed(
     deps.store,
     {
       source,
       // The feed weighs a batch by its columns' bytes; held in the process (V8 strings, the
       // decode thread's message copies, DuckDB's own copies while a commit of them runs) a
-      // queued row costs about three times that, measured under the flood test.
-      maxBytes: Math.floor(o.budget.collectStore / 3),
+      // queued row costs about three times that, measured under the flood test. With the spool
+      // the decode thread stops `aheadRecords` ahead of the store, which must fit.
+      maxBytes: Math.max(
+        Math.floor(o.budget.collectStore / 3),
+        spool ? Math.ceil(spool.aheadRecords * ROW_WEIGHT * 1.25) : 0,
+      ),
       sampling: o.sampling,
-      // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
-      maxAppendRows: Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200))),
+      maxAppendRows,
     },
     ledger,
     (msg, e) => {
@@ -66,14 +110,24 @@ export async function startCollectorFeed(
   );
   const collector = createCollector(
     {
-      ...o.collect,
+      host: o.collect.host,
+      udpPorts: o.collect.udpPorts,
+      tcpPorts: o.collect.tcpPorts,
       stateDir: join(o.dataDir, 'collect'),
       maxQueue: Math.max(256, Math.floor(o.budget.collectDecode / DATAGRAM_COST)),
       // Sockets read by the decode thread: store appends on this thread do not overflow them.
       receiveInWorker: true,
+      // With the addon (SO_RCVBUFFORCE) the kernel holds ~4 s of 400k records/s while the
+      // receiving thread waits for a core on a busy machine; kernel memory, taken only when used.
+      recvBufferSize: 32 * 2 ** 20,
+      spool,
       ...o.collector,
     },
     {
+      settled: () => {
+        const f = feed.stats();
+        return f.offered - f.queuedRows - f.inFlight;
+      },
       sinkColumns: (flows) =>
         feed.offerColumns('exported_flow', deps.snmp ? deps.snmp.enrichColumns(flows) : flows),
       sink: (batch) => {
@@ -95,6 +149,7 @@ export async function startCollectorFeed(
     const s = collector.stats();
     ledger.observe(source, 'socket', s.socketDrops);
     ledger.observe(source, 'queue_full', s.totals.drops);
+    if (s.spool) ledger.observe(source, 'spool_full', s.spool.full);
   });
   metrics.collect(() => {
     const s = collector.stats();
@@ -107,13 +162,48 @@ export async function startCollectorFeed(
       {},
       s.socketDrops,
     );
-    metrics.set('vantage_collect_queue_depth', 'Datagrams waiting to be decoded.', {}, s.queueDepth);
+    const sp = s.spool;
+    metrics.set(
+      'vantage_collect_queue_depth',
+      'Datagrams waiting to be decoded (in the spool or in flight).',
+      {},
+      s.queueDepth + (sp?.datagrams ?? 0),
+    );
     metrics.set(
       'vantage_collect_queue_drops',
-      'Datagrams dropped because the decode queue was full.',
+      'Datagrams dropped because the decode queue (or its disk spool) was full.',
       {},
-      s.totals.drops,
+      s.totals.drops + (sp?.full ?? 0),
     );
+    if (sp) {
+      metrics.set('vantage_collect_spool_bytes', 'Bytes the collector spool holds on disk.', {}, sp.bytes);
+      metrics.set(
+        'vantage_collect_spool_peak_bytes',
+        'Most bytes the collector spool held.',
+        {},
+        sp.peakBytes,
+      );
+      metrics.set('vantage_collect_spool_limit_bytes', 'Disk the collector spool may take.', {}, sp.maxBytes);
+      metrics.set(
+        'vantage_collect_spool_datagrams',
+        'Datagrams in the collector spool not yet decoded.',
+        {},
+        sp.datagrams,
+      );
+      metrics.set(
+        'vantage_collect_spool_seconds',
+        'Age of the collector spool backlog, seconds.',
+        {},
+        sp.seconds,
+      );
+      metrics.set(
+        'vantage_collect_spool_full_drops',
+        'Datagrams dropped because the spool was full.',
+        {},
+        sp.full,
+      );
+      metrics.set('vantage_collect_spool_torn', 'Torn or damaged spool records cut at start.', {}, sp.torn);
+    }
     metrics.set('vantage_collect_stored_records', 'Collected records the store acknowledged.', {}, f.stored);
     metrics.set(
       'vantage_collect_store_queue_bytes',
@@ -134,9 +224,17 @@ export async function startCollectorFeed(
       f.sampling,
     );
   });
+  const degradedAfter = o.spoolDegradedSeconds ?? 5;
   return {
     collector,
     feed,
+    health() {
+      const sp = collector.stats().spool;
+      if (!sp || sp.seconds <= degradedAfter) return [];
+      return [
+        `collector behind: ${sp.datagrams} datagrams (${formatBytes(sp.bytes)}, ${sp.seconds.toFixed(0)} s) spooled on disk waiting for the store`,
+      ];
+    },
     async stop() {
       await collector.stop();
       await feed.drain();
@@ -164,7 +262,7 @@ export function lossReporting(
     for (const e of ledger.entries())
       metrics.set(
         'vantage_loss_total',
-        'Records or packets a source could not keep, by reason (socket, queue_full, store_behind, store_error, sampled).',
+        'Records or packets a source could not keep, by reason (socket, queue_full, store_behind, store_error, sampled, spool_full).',
         { source: e.source, reason: e.reason },
         e.total,
       );

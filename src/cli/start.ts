@@ -68,8 +68,9 @@ import {
   loadConfigFile,
   type MirrorSourcesConfig,
   type PacketsConfig,
+  parseSpool,
 } from './config-file.js';
-import { type CollectorFeed, lossReporting, startCollectorFeed } from './load-control.js';
+import { type CollectorFeed, lossReporting, startCollectorFeed, withBacklog } from './load-control.js';
 import {
   type RunningSources,
   type SourceStats,
@@ -104,6 +105,8 @@ options:
   --collect-tcp PORTS      receive IPFIX over TCP on these ports (default none)
   --export-ipfix LIST      export Vantage's own flows as IPFIX to HOST:PORT[,HOST:PORT...]
   --collect-host ADDR      address the collector binds (default: the --listen host)
+  --collect-spool SIZE     disk the collector may fill with backlog while the store catches up,
+                           e.g. 2GiB, or 'off' (default 5% of the free disk, 256MiB..8GiB)
   --memory-budget SIZE     memory the process may use, e.g. 768MB or 2GiB (default 1/32 of RAM,
                            512MiB..4GiB); queues, the store's memory and threads are sized from it
   --overload-sampling      under overload keep 1 record in N (N on the records) instead of
@@ -152,7 +155,7 @@ export interface ProductOptions {
   /** Longest time a live record waits before it is stored (default 1000 ms). */
   flushMs?: number;
   /** Flow collector (NetFlow/IPFIX/sFlow) listening on these ports; none by default. */
-  collect?: { host: string; udpPorts: number[]; tcpPorts: number[] };
+  collect?: { host: string; udpPorts: number[]; tcpPorts: number[]; spoolBytes?: number };
   /** Export Vantage's own flows as IPFIX to these collectors. */
   export?: { ipfix: { host: string; port: number }[]; observationDomain?: number };
   /** The process's memory budget, bytes (default: `defaultBudgetBytes()`). */
@@ -524,8 +527,9 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     ...(responder ? { respond: responder } : {}),
     liveStats: () => ({ sources: sources?.stats() ?? [], broker: broker?.stats() ?? null }),
     ...(o.corsOrigins ? { corsOrigins: o.corsOrigins } : {}),
-    health: () => loss.health(),
+    health: () => withBacklog(loss.health(), collector?.health()),
   });
+  let collector: CollectorFeed | null = null;
   let sources: RunningSources | null = null;
   const loss = lossReporting({ ledger, store, metrics, log });
   const url = await app.listen({ host: o.host, port: o.port });
@@ -538,10 +542,15 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   timer.unref();
 
   // NetFlow / IPFIX / sFlow from routers and probes go to the same store as the sensor's flows.
-  let collector: CollectorFeed | null = null;
   if (o.collect && (o.collect.udpPorts.length > 0 || o.collect.tcpPorts.length > 0)) {
     collector = await startCollectorFeed(
-      { collect: o.collect, dataDir, budget, sampling: o.overloadSampling === true },
+      {
+        collect: o.collect,
+        dataDir,
+        budget,
+        sampling: o.overloadSampling === true,
+        ...(o.collect.spoolBytes !== undefined ? { spoolBytes: o.collect.spoolBytes } : {}),
+      },
       { store: sinkStore, metrics, log, ledger, snmp },
     );
   }
@@ -738,6 +747,9 @@ export function productOptions(values: Partial<StartFlags>, file: FileConfig): P
           : (fc.tcp ?? []),
     },
   };
+  const spool =
+    values['collect-spool'] !== undefined ? parseSpool('collect-spool', values['collect-spool']) : fc.spool;
+  if (spool !== undefined) o.collect!.spoolBytes = spool;
   if (values['cors-origin'] !== undefined) o.corsOrigins = parseOrigins(values['cors-origin']);
   const mb =
     values['memory-budget'] !== undefined
@@ -791,6 +803,7 @@ function parse(argv: string[]) {
       'collect-udp': { type: 'string' },
       'collect-tcp': { type: 'string' },
       'collect-host': { type: 'string' },
+      'collect-spool': { type: 'string' },
       'export-ipfix': { type: 'string' },
       'cors-origin': { type: 'string' },
       'memory-budget': { type: 'string' },

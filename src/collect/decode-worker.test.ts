@@ -25,10 +25,10 @@ async function payloads(files = FILES): Promise<Buffer[]> {
   return out;
 }
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+async function until(cond: () => boolean, ms = 10_000, what?: () => unknown): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
+    if (Date.now() - t0 > ms) throw new Error(`timed out${what ? `: ${JSON.stringify(what())}` : ''}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -252,5 +252,75 @@ describe('decode worker', () => {
     assert.equal(st.totals.datagrams, 0);
     assert.ok(logs.some((l) => /not restarting/.test(l)));
     await c.stop();
+  });
+});
+
+describe('decode worker with a spool', () => {
+  test('a crash while datagrams wait in the spool: its successor drains them, none lost, none twice', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'spool-crash-'));
+    try {
+      const d = await payloads(['made/softflowd-v5-http-methods.pcap']);
+      const msgs: Buffer[] = [];
+      for (let i = 0; i < 300; i++) msgs.push(d[i % d.length]!);
+      let expected = 0;
+      const ref = new CollectDecoder({}, () => expected++);
+      for (const m of msgs) ref.decode(m, 0, m.length, '127.0.0.1', 1, Date.now());
+      let sunk = 0;
+      // The "store": settles nothing until allowed, then everything handed to it.
+      let allow = 0;
+      const c = createCollector(
+        { ...LOCAL, receiveInWorker: true, spool: { dir, aheadRecords: 100 } },
+        {
+          sink: (b) => {
+            sunk += b.length;
+          },
+          settled: () => Math.min(sunk, allow),
+          log: (m) => logs.push(m),
+        },
+      );
+      const logs: string[] = [];
+      await c.start();
+      const port = c.addresses().udp[0]!;
+      const s = dgram.createSocket('udp4');
+      await sendFrom(s, port, msgs);
+      s.close();
+      // Everything received is decoded or on disk (the spool's stats follow its periodic flush).
+      await until(
+        () => {
+          const st = c.stats();
+          return (
+            st.received === msgs.length && st.totals.datagrams + (st.spool?.datagrams ?? 0) === msgs.length
+          );
+        },
+        10_000,
+        () => ({ ...c.stats(), exporters: [] }),
+      );
+      const spooled = c.stats().spool!.datagrams;
+      assert.ok(spooled > 200, `${spooled} datagrams waiting in the spool`);
+      const first = c.decodeThread!;
+      first.postMessage({ t: 'crash' });
+      await until(
+        () => c.stats().workerCrashes === 1 && c.decodeThread !== null && c.decodeThread !== first,
+        10_000,
+        () => ({ logs, ...c.stats(), exporters: [] }),
+      );
+      allow = Number.POSITIVE_INFINITY;
+      await until(
+        () => sunk >= expected && c.stats().spool?.datagrams === 0,
+        10_000,
+        () => ({ sunk, expected, ...c.stats(), exporters: [] }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await c.stop();
+      const st = c.stats();
+      assert.equal(sunk, expected, 'every record once');
+      assert.equal(st.totals.drops, 0);
+      assert.equal(st.spool?.full, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,8 +9,23 @@ import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { NativeHandle } from '../capture/live.js';
+import {
+  loadUdpBatchBinding,
+  RECV_ADDR_BYTE,
+  RECV_CAPLEN,
+  RECV_FAMILY,
+  RECV_FLAGS,
+  RECV_META_STRIDE,
+  RECV_OFF,
+  RECV_PORT,
+  RECV_TRUNCATED,
+  type UdpBatchBinding,
+} from '../capture/mirror.js';
+import { ipv6BytesToString } from '../common/addr.js';
 import { type ColumnBatch, encodeColumns } from './columns.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
+import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
 import type { CollectedRecord, ExporterStats } from './types.js';
 
 export const TEMPLATE_FILE = 'templates.json';
@@ -26,7 +41,30 @@ export interface DecodeWorkerData {
    * receive buffer overflow. Results the main thread has not taken yet are bounded
    * (`maxOutstanding` datagrams); past it datagrams are dropped here and counted as drops.
    */
-  udp?: { host: string; ports: number[]; recvBufferSize: number; maxOutstanding: number; lingerMs: number };
+  udp?: {
+    host: string;
+    ports: number[];
+    recvBufferSize: number;
+    maxOutstanding: number;
+    lingerMs: number;
+    /**
+     * A disk spool (`spool.ts`): a datagram that cannot be decoded at once (records not yet
+     * stored past `aheadRecords`, or datagrams already waiting in the spool) is appended to it,
+     * and decoding takes from its head as the main thread acknowledges stored results. Without
+     * it, datagrams past `maxOutstanding` are dropped.
+     */
+    spool?: SpoolWorkerConfig;
+  };
+}
+
+export interface SpoolWorkerConfig extends Partial<SpoolConfig> {
+  dir: string;
+  /** Records decoded and not yet acknowledged (stored) at most. */
+  aheadRecords: number;
+  /** Results handed on by an earlier decode thread: already counted as outstanding. */
+  carried?: { n: number; rows: number };
+  /** Where an earlier decode thread's last handed-on result ended: reading resumes there. */
+  skipTo?: SpoolPos | null;
 }
 
 /** Per datagram of a batch, Float64 [offset, length, source index, receive time in ms]. */
@@ -45,7 +83,7 @@ export interface BatchMsg {
   sources: { exporter: string; port: number }[];
 }
 
-export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' } | { t: 'ack'; n: number };
+export type ToWorker = BatchMsg | { t: 'stop' } | { t: 'crash' } | AckMsg;
 
 /** Worker → main: the result of one batch (records, changed statistics, buffers back). */
 export interface ResultMsg {
@@ -60,6 +98,19 @@ export interface ResultMsg {
   meta: ArrayBuffer;
   /** Receiving on this thread: datagrams it read from its sockets since start. */
   received?: number;
+  /** Records in this result (what the acknowledgement gives back). */
+  rows?: number;
+  /** With a spool: where the spool's reader stood after this result's last datagram. */
+  spoolPos?: SpoolPos;
+}
+
+/** Main → worker: results taken (with a spool: stored), so it may decode more. */
+export interface AckMsg {
+  t: 'ack';
+  n: number;
+  rows?: number;
+  /** Everything in the spool before this position is stored: release it. */
+  spoolPos?: SpoolPos;
 }
 
 export type FromWorker =
@@ -67,7 +118,8 @@ export type FromWorker =
   | { t: 'log'; msg: string }
   | { t: 'stopped' }
   | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
-  | { t: 'bindError'; msg: string };
+  | { t: 'bindError'; msg: string }
+  | { t: 'spool'; stats: SpoolStats; received: number };
 
 function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
@@ -143,10 +195,48 @@ function runWorker(wd: DecodeWorkerData): void {
   let received = 0;
   /** Datagrams in results posted and not yet acknowledged by the main thread. */
   let outstanding = 0;
+  /** Records in results posted and not yet acknowledged (with a spool: not yet stored). */
+  let outstandingRows = 0;
   /** Datagrams decoded (or dropped) since the last result. */
   let pendingN = 0;
   const pendingTouched = new Set<ExporterStats>();
   let flushTimer: NodeJS.Timeout | null = null;
+  const sc = wd.udp?.spool;
+  let spool: Spool | null = null;
+  /** The spool position after the last datagram decoded from it and not yet in a result. */
+  let spoolPos: SpoolPos | null = null;
+  /** The position of the last result posted (what a clean stop marks as stored). */
+  let lastPostedPos: SpoolPos | null = null;
+  let pumpScheduled = false;
+  let spoolTimer: NodeJS.Timeout | null = null;
+  if (sc) {
+    try {
+      spool = Spool.open(sc);
+      const st = spool.stats();
+      if (sc.carried) {
+        outstanding = sc.carried.n;
+        outstandingRows = sc.carried.rows;
+      }
+      // What an earlier thread already handed on is not decoded again.
+      if (sc.skipTo) spool.skipTo(sc.skipTo);
+      if (st.torn > 0) log(`collector: spool ${sc.dir}: ${st.torn} torn or damaged record(s) cut at open`);
+      if (spool.pending > 0)
+        log(`collector: spool ${sc.dir}: draining ${spool.pending} datagrams left by the last run`);
+      spoolTimer = setInterval(() => {
+        // What is spooled reaches the disk within the interval, whatever the rate.
+        spool?.flush();
+        if (spool) post({ t: 'spool', stats: spool.stats(), received });
+      }, 250);
+      spoolTimer.unref();
+      post({ t: 'spool', stats: spool.stats(), received: 0 });
+    } catch (e) {
+      log(
+        `collector: spool ${sc.dir} unusable, datagrams past the queue are dropped: ${(e as Error).message}`,
+      );
+      spool = null;
+    }
+  }
+  const ahead = sc?.aheadRecords ?? Number.POSITIVE_INFINITY;
 
   function flushReceived(): void {
     if (flushTimer) clearTimeout(flushTimer);
@@ -168,22 +258,154 @@ function runWorker(wd: DecodeWorkerData): void {
       data: new ArrayBuffer(0),
       meta: new ArrayBuffer(0),
       received,
+      rows: records.n,
     };
+    if (spoolPos) {
+      res.spoolPos = spoolPos;
+      lastPostedPos = spoolPos;
+      spoolPos = null;
+    }
     outstanding += pendingN;
+    outstandingRows += records.n;
     pendingN = 0;
     pendingTouched.clear();
     post(res, [records.buf]);
   }
 
-  function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    received++;
+  function decodeOne(
+    buf: Buffer,
+    off: number,
+    len: number,
+    exporter: string,
+    port: number,
+    ms: number,
+  ): void {
     pendingN++;
-    const st = decoder.stats(rinfo.address, rinfo.port);
+    pendingTouched.add(decoder.stats(exporter, port));
+    decoder.decode(buf, off, len, exporter, port, ms);
+  }
+
+  /** Room to decode: the records not yet stored stay under `aheadRecords`. */
+  const room = (): boolean => outstandingRows + out.length < ahead;
+
+  function schedulePump(): void {
+    if (pumpScheduled || spool === null || spool.pending === 0 || !room()) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  }
+
+  /**
+   * Decode from the spool's head while there is room, a few datagrams per turn so the sockets
+   * are read in between.
+   */
+  function pump(): void {
+    pumpScheduled = false;
+    const sp = spool;
+    if (sp === null) return;
+    let k = 0;
+    while (k < 64 && sp.pending > 0 && room()) {
+      const got = sp.read(8, decodeOne);
+      if (got === 0) break;
+      k += got;
+    }
+    if (k > 0) {
+      spoolPos = sp.position();
+      flushReceived();
+    }
+    schedulePump();
+  }
+
+  function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    onData(msg, 0, msg.length, rinfo.address, rinfo.port);
+  }
+
+  function onData(buf: Buffer, off: number, len: number, exporter: string, port: number): void {
+    received++;
+    if (spool !== null && (spool.pending > 0 || !room())) {
+      // Behind: the datagram waits on disk, after those already there (arrival order).
+      // Refused when full: the spool counts it (`spool_full`).
+      spool.append(buf, off, len, exporter, port, Date.now());
+      schedulePump();
+      return;
+    }
+    pendingN++;
+    const st = decoder.stats(exporter, port);
     pendingTouched.add(st);
-    if (outstanding >= wd.udp!.maxOutstanding) st.drops++;
-    else decoder.decode(msg, 0, msg.length, rinfo.address, rinfo.port, Date.now());
+    if (spool === null && outstanding >= wd.udp!.maxOutstanding) st.drops++;
+    else decoder.decode(buf, off, len, exporter, port, Date.now());
     if (out.length >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
+  }
+
+  // ---- batched receive (recvmmsg) through the vantage-pcap addon, when it is built ----
+  const native: UdpBatchBinding | null = wd.udp ? loadUdpBatchBinding() : null;
+  const handles: NativeHandle[] = [];
+  /** Room for the largest datagram in every slot: IPFIX over loopback may reach 64 KiB. */
+  const SLOT = 65_536;
+  const SLOTS = 64;
+  const rbuf = native ? Buffer.allocUnsafeSlow(SLOT * SLOTS) : Buffer.alloc(0);
+  const rmeta = new Uint32Array(native ? RECV_META_STRIDE * SLOTS : 0);
+  const rmetaBytes = new Uint8Array(rmeta.buffer);
+  let lastAddrKey = -1;
+  let lastAddr = '';
+
+  /** The sender's address of datagram i as text (IPv4 cached: exporters are few). */
+  function addrOf(i: number): string {
+    const m = i * RECV_META_STRIDE;
+    const o = m * 4 + RECV_ADDR_BYTE;
+    const b = rmetaBytes;
+    if (rmeta[m + RECV_FAMILY] === 6) {
+      lastAddrKey = -1;
+      return ipv6BytesToString(b, o);
+    }
+    const key = rmeta[m + 8]!;
+    if (key !== lastAddrKey) {
+      lastAddrKey = key;
+      lastAddr = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+    }
+    return lastAddr;
+  }
+
+  function drainNative(h: NativeHandle, rounds = 64): void {
+    for (let round = 0; round < rounds; round++) {
+      let n: number;
+      try {
+        n = native!.recvBatch(h, rbuf, rmeta, SLOT, 0);
+      } catch (e) {
+        log(`collector: receive failed: ${(e as Error).message}`);
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const m = i * RECV_META_STRIDE;
+        const exporter = addrOf(i);
+        const port = rmeta[m + RECV_PORT]!;
+        if ((rmeta[m + RECV_FLAGS]! & RECV_TRUNCATED) !== 0) {
+          received++;
+          decoder.stats(exporter, port).decodeErrors++;
+          continue;
+        }
+        onData(rbuf, rmeta[m + RECV_OFF]!, rmeta[m + RECV_CAPLEN]!, exporter, port);
+      }
+      if (n < SLOTS) return;
+    }
+  }
+
+  function bindNative(u: NonNullable<DecodeWorkerData['udp']>): void {
+    try {
+      for (const p of u.ports) {
+        const h = native!.udpOpen(u.host.includes(':') ? 6 : 4, u.host, p, u.recvBufferSize, 0);
+        handles.push(h);
+        native!.poll(h, () => drainNative(h));
+      }
+      post({
+        t: 'bound',
+        ports: handles.map((h) => native!.address(h).port),
+        recvBufferSize: handles.map(() => u.recvBufferSize),
+      });
+    } catch (e) {
+      for (const h of handles.splice(0)) native!.close(h);
+      post({ t: 'bindError', msg: (e as Error).message });
+    }
   }
 
   async function bindAll(u: NonNullable<DecodeWorkerData['udp']>): Promise<void> {
@@ -219,7 +441,17 @@ function runWorker(wd: DecodeWorkerData): void {
       post({ t: 'bindError', msg: (e as Error).message });
     }
   }
-  if (wd.udp) void bindAll(wd.udp);
+  // The addon's sockets belong to the process, not to this thread: a thread that dies must
+  // close them, or their poll watchers outlive its event loop.
+  process.on('exit', () => {
+    for (const h of handles.splice(0)) native!.close(h);
+  });
+  if (wd.udp) {
+    if (native) bindNative(wd.udp);
+    else void bindAll(wd.udp);
+  }
+  // A spool left by the last run drains at once, whether or not anything arrives.
+  schedulePump();
 
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
@@ -228,13 +460,29 @@ function runWorker(wd: DecodeWorkerData): void {
         break;
       case 'ack':
         outstanding -= m.n;
+        outstandingRows -= m.rows ?? 0;
+        if (m.spoolPos) spool?.release(m.spoolPos);
+        schedulePump();
         break;
       case 'stop': {
         for (const s of sockets.splice(0)) {
           s.removeAllListeners('message');
           s.close();
         }
+        // What the kernel still holds for us is taken first (spooled when behind), not discarded.
+        for (const h of handles) drainNative(h, 4096);
+        for (const h of handles.splice(0)) native!.close(h);
         flushReceived();
+        if (spoolTimer) clearInterval(spoolTimer);
+        if (spool) {
+          // The main thread stores every result it was handed before it stops: the spool
+          // resumes after the last one (what is still spooled is drained at the next start).
+          if (lastPostedPos) spool.release(lastPostedPos);
+          spool.close();
+          post({ t: 'spool', stats: spool.stats(), received });
+          // Acknowledgements still on their way must not move the cursor back.
+          spool = null;
+        }
         if (timer) clearInterval(timer);
         saveState();
         // Final full statistics, then done.

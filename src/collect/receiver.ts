@@ -21,6 +21,13 @@
  * moment: received = datagrams (decoded) + drops + queueDepth (queued or in flight). A decode
  * thread that dies is logged, counted (`workerCrashes`) and restarted (templates come back
  * from stateDir); after `maxWorkerRestarts` every datagram is dropped and counted.
+ *
+ * With `spool` (and `receiveInWorker`), what the store cannot take yet waits on disk instead
+ * (`spool.ts`): the receiving thread decodes only while fewer than `aheadRecords` records wait
+ * for the store, appends the rest to the spool in arrival order, and decodes from its head as
+ * `deps.settled` reports results stored; each acknowledgement releases the spool up to that
+ * result. A successor of a dead thread resumes after the last result handed on; only what the
+ * dead thread had spooled but not yet written (at most 250 ms) is lost uncounted.
  */
 import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -29,9 +36,17 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Columnar } from '../store/columnar.js';
 import { columnarOf, decodeColumns } from './columns.js';
-import type { BatchMsg, DecodeWorkerData, FromWorker, ResultMsg, ToWorker } from './decode-worker.js';
+import type {
+  BatchMsg,
+  DecodeWorkerData,
+  FromWorker,
+  ResultMsg,
+  SpoolWorkerConfig,
+  ToWorker,
+} from './decode-worker.js';
 import { META, TEMPLATE_FILE } from './decode-worker.js';
 import { CollectDecoder, type CollectDecoderConfig, DEFAULT_DECODER_CONFIG } from './decoder.js';
+import type { SpoolConfig, SpoolPos, SpoolStats } from './spool.js';
 import { type CollectedRecord, type ExporterStats, newExporterStats } from './types.js';
 
 export interface CollectorConfig {
@@ -76,6 +91,14 @@ export interface CollectorConfig {
   maxWorkerRestarts: number;
   /** Worker mode: how long stop() waits for the decode thread to finish its queue (ms). */
   stopTimeoutMs: number;
+  /**
+   * With `receiveInWorker`: a disk spool (`spool.ts`) for what the store cannot take yet. The
+   * receiving thread appends every datagram it cannot decode at once (more than `aheadRecords`
+   * records not yet stored, or datagrams already spooled) and decodes from the spool's head as
+   * results are stored (`deps.settled`), in arrival order. Past `maxBytes` on disk datagrams
+   * are dropped and counted (`spool.full`). Null: no spool (datagrams past `maxQueue` drop).
+   */
+  spool: (Partial<SpoolConfig> & { dir: string; aheadRecords: number }) | null;
 }
 
 export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
@@ -96,6 +119,7 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   receiveInWorker: false,
   maxWorkerRestarts: 10,
   stopTimeoutMs: 10_000,
+  spool: null,
 };
 
 export interface CollectorDeps {
@@ -107,6 +131,12 @@ export interface CollectorDeps {
    */
   sinkColumns?: (flows: Columnar) => void;
   log?: (msg: string) => void;
+  /**
+   * How many of the records handed to `sink` and `sinkColumns` so far the store has settled
+   * (stored, or counted as lost). With a spool, a result is acknowledged to the receiving thread
+   * (and its spool space released) only once settled; without this, at once.
+   */
+  settled?: () => number;
 }
 
 export interface CollectorStats {
@@ -128,6 +158,8 @@ export interface CollectorStats {
   workerCrashes: number;
   /** Batches handed to the decode thread. */
   workerBatches: number;
+  /** The disk spool's depth and counters (null without one). */
+  spool: SpoolStats | null;
 }
 
 export interface Collector {
@@ -250,6 +282,16 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
   /** Datagrams the current decode thread reported receiving, and those of threads that died. */
   let workerReceived = 0;
   let workerReceivedBase = 0;
+  // ---- the spool: results acknowledged once the store has them ----
+  const spoolCfg = recvInWorker ? cfg.spool : null;
+  /** Records handed to the sinks since start. */
+  let handed = 0;
+  /** Results of the receiving thread not yet acknowledged, oldest first. */
+  const acks: { n: number; rows: number; pos: SpoolPos | undefined; target: number }[] = [];
+  let ackTimer: NodeJS.Timeout | null = null;
+  /** The spool position of the last result handed to the sinks. */
+  let handedPos: SpoolPos | null = null;
+  let spoolStats: SpoolStats | null = null;
 
   function flushBatch(): void {
     if (batch.length === 0) return;
@@ -440,8 +482,48 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       if (recs.length <= cfg.sinkBatch) deps.sink(recs);
       else for (let i = 0; i < recs.length; i += cfg.sinkBatch) deps.sink(recs.slice(i, i + cfg.sinkBatch));
     }
+    handed += m.records.n;
+    if (m.spoolPos) handedPos = m.spoolPos;
     // Datagrams the decode thread received itself: taken, so it may read more.
-    if (m.id === -2) worker?.postMessage({ t: 'ack', n: m.n } satisfies ToWorker);
+    if (m.id !== -2) return;
+    if (spoolCfg && deps.settled) {
+      acks.push({ n: m.n, rows: m.rows ?? 0, pos: m.spoolPos, target: handed });
+      sendAcks();
+    } else
+      worker?.postMessage({
+        t: 'ack',
+        n: m.n,
+        rows: m.rows ?? 0,
+        ...(m.spoolPos ? { spoolPos: m.spoolPos } : {}),
+      } satisfies ToWorker);
+  }
+
+  /** Acknowledge the results the store has settled, in one message; look again soon if some wait. */
+  function sendAcks(): void {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = null;
+    if (acks.length === 0) return;
+    // Between a dead decode thread and its successor the acknowledgements wait.
+    if (worker === null) {
+      if (running) ackTimer = setTimeout(sendAcks, 5);
+      return;
+    }
+    const settled = deps.settled!();
+    let n = 0;
+    let rows = 0;
+    let pos: SpoolPos | undefined;
+    let k = 0;
+    for (; k < acks.length && acks[k]!.target <= settled; k++) {
+      const a = acks[k]!;
+      n += a.n;
+      rows += a.rows;
+      if (a.pos) pos = a.pos;
+    }
+    if (k > 0) {
+      acks.splice(0, k);
+      worker.postMessage({ t: 'ack', n, rows, ...(pos ? { spoolPos: pos } : {}) } satisfies ToWorker);
+    }
+    if (acks.length > 0) ackTimer = setTimeout(sendAcks, 5);
   }
 
   /** Start a decode thread; resolves when its sockets are bound (receiving on it). */
@@ -452,6 +534,18 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       stateDir: cfg.stateDir,
       stateSaveMs: cfg.stateSaveMs,
     };
+    let spool: SpoolWorkerConfig | undefined;
+    if (spoolCfg) {
+      // Results a dead thread handed on are still waiting for the store: its successor counts
+      // them as outstanding, and reads on after the last of them.
+      let n = 0;
+      let rows = 0;
+      for (const a of acks) {
+        n += a.n;
+        rows += a.rows;
+      }
+      spool = { ...spoolCfg, carried: { n, rows }, skipTo: handedPos };
+    }
     if (recvInWorker)
       wd.udp = {
         host: cfg.host,
@@ -460,6 +554,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         recvBufferSize: cfg.recvBufferSize,
         maxOutstanding: cfg.maxQueue,
         lingerMs: Math.max(1, cfg.workerBatchLingerMs),
+        ...(spool ? { spool } : {}),
       };
     const w = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: wd });
     worker = w;
@@ -479,6 +574,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         workerRecvBuf = m.recvBufferSize;
         bound();
       } else if (m.t === 'bindError') bound(new Error(m.msg));
+      else if (m.t === 'spool') {
+        spoolStats = m.stats;
+        // While everything goes to the spool no result comes: the count comes with its stats.
+        workerReceived = m.received;
+      }
     });
     w.on('error', (e) => {
       failure = e.message;
@@ -576,6 +676,11 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     workerReceivedBase += workerReceived;
     workerReceived = 0;
     workerPorts = [];
+    // The stopped thread marked everything it handed on as stored (the owner drains the store).
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = null;
+    acks.length = 0;
+    handedPos = null;
   }
 
   function statePath(): string | null {
@@ -792,6 +897,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         decodeInWorker: inWorker,
         workerCrashes: crashes,
         workerBatches: nextId,
+        spool: spoolStats,
       };
     },
   };

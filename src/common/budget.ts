@@ -76,6 +76,17 @@ export function memoryBudget(total = defaultBudgetBytes(), cpus = availableParal
 }
 
 /**
+ * The collector spool's disk bound when none is configured: 5% of the free space on the data
+ * directory's file system at start, at least 256 MiB (never more than half of what is free) and
+ * at most 8 GiB. At 400k records/s (about 14 MB/s of IPFIX) 1 GiB holds over a minute of
+ * backlog while the store catches up.
+ */
+export function defaultSpoolBytes(freeBytes: number): number {
+  const share = Math.floor(freeBytes * 0.05);
+  return Math.max(0, Math.min(8 * 2 ** 30, Math.max(share, Math.min(256 * MiB, Math.floor(freeBytes / 2)))));
+}
+
+/**
  * How far V8 lets its heap grow past the live data before the next full collection, percent.
  * V8 sizes its heap limit from the machine's RAM (4 GiB here, not the budget), and under the
  * collector's allocation rate it let the heap reach 300–400 MB for 70–180 MB live in the soak,

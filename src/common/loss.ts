@@ -4,9 +4,10 @@
  * answer `degraded`. Reasons: `socket` (the kernel dropped the datagram: we did not read it in
  * time), `queue_full` (a bounded queue inside the pipeline was full), `store_behind` (the
  * queue to the store was full), `store_error` (the store refused a batch), `sampled` (kept
- * 1-in-N under overload: not lost for KPIs, the factor is on the records).
+ * 1-in-N under overload: not lost for KPIs, the factor is on the records), `spool_full` (the
+ * collector's disk spool was at its bound).
  */
-export type LossReason = 'socket' | 'queue_full' | 'store_behind' | 'store_error' | 'sampled';
+export type LossReason = 'socket' | 'queue_full' | 'store_behind' | 'store_error' | 'sampled' | 'spool_full';
 
 export interface LossEntry {
   source: string;
