@@ -60,8 +60,13 @@ export interface KafkaSinkConfig {
   clientId: string;
   /** Compression of each produce request. */
   compression: KafkaCompression;
-  /** Produce requests in flight at once (one producer each). */
+  /** Produce requests in flight at once, pipelined on one connection (at most 5, Kafka's bound for idempotence). */
   inFlight: number;
+  /**
+   * Bound on one record batch as sent (after compression), bytes: a delivery is cut into
+   * batches under it. Keep it under the broker's message.max.bytes (1,048,588 by default).
+   */
+  maxBatchBytes: number;
 }
 
 export const KAFKA_COMPRESSIONS = ['none', 'lz4', 'snappy', 'gzip'] as const;
