@@ -1,8 +1,8 @@
 /**
  * Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2) in 32-bit integer arithmetic.
- * The Kafka client computes the same hash with BigInt, a dozen allocations per key; a sink that
- * sends thousands of alerts per request hashes their keys here and names the partition itself,
- * to the same partition the client would pick (`murmur2(key) >>> 0`, modulo the partitions).
+ * The Kafka client computes the same hash with BigInt, a dozen allocations per key; the sink
+ * hashes its keys here and picks the partition as Kafka's own clients do
+ * (`(murmur2(key) & 0x7fffffff) % partitions`, see partitionForKey in sinks/kafka.ts).
  */
 export function murmur2(data: Uint8Array): number {
   const m = 0x5bd1e995;
