@@ -56,6 +56,7 @@ async function peerProducer(
   n: number,
   payloads: string,
   inFlight: number,
+  compression: string,
 ): Promise<{ rate: number; cpu: number } | null> {
   const args = [
     '-cp',
@@ -73,7 +74,7 @@ async function peerProducer(
     `bootstrap.servers=${brokers}`,
     'acks=all',
     'enable.idempotence=true',
-    'compression.type=lz4',
+    `compression.type=${compression}`,
     'linger.ms=5',
     // Our produce request carries 5,000 alerts over 3 partitions: about 1.2 MB per partition.
     'batch.size=1200000',
@@ -97,6 +98,8 @@ async function peerProducer(
   });
 }
 const N = Number(process.env.VANTAGE_BENCH_ALERTS ?? 200_000);
+/** Kafka sink settings over the defaults, e.g. '{"compression":"none"}' (to compare codecs). */
+const KAFKA_OVERRIDES = JSON.parse(process.env.VANTAGE_BENCH_KAFKA ?? '{}') as Record<string, unknown>;
 const BATCH = 1000;
 
 /**
@@ -225,7 +228,9 @@ async function kafkaPhases(
     await k.createTopic('saturated', 1);
     const broker = await listener(k.brokers.split(':')[1]!);
     // 2. Through the Kafka sink (defaults: batches of 5,000, lz4, 2 requests in flight).
-    const sinks = parseBusConfig([{ name: 'k', kafka: { brokers: [k.brokers], topic: 'bench' } }]);
+    const sinks = parseBusConfig([
+      { name: 'k', kafka: { brokers: [k.brokers], topic: 'bench', ...KAFKA_OVERRIDES } },
+    ]);
     const kafka = sinks[0]!.kind === 'kafka' ? sinks[0]!.kafka : null;
     const bus = createBus({ sinks }, { dataDir: join(dir, 'k'), log: silentLogger });
     await bus.start();
@@ -261,10 +266,24 @@ async function kafkaPhases(
     );
     const pb0 = broker ? procCpu(broker) : 0;
     const pl0 = load();
-    const peer = await peerProducer(k.brokers, 'peer', N, payloads, kafka?.inFlight ?? 2);
+    const peer = await peerProducer(
+      k.brokers,
+      'peer',
+      N,
+      payloads,
+      kafka?.inFlight ?? 2,
+      kafka?.compression ?? 'lz4',
+    );
     const peerBroker = broker ? procCpu(broker) - pb0 : Number.NaN;
     // The JVM's start and warm-up alone: the same run with one record.
-    const start = await peerProducer(k.brokers, 'peer', 1, payloads, kafka?.inFlight ?? 2);
+    const start = await peerProducer(
+      k.brokers,
+      'peer',
+      1,
+      payloads,
+      kafka?.inFlight ?? 2,
+      kafka?.compression ?? 'lz4',
+    );
     if (peer) {
       const steady = start ? Math.max(0, peer.cpu - start.cpu) : Number.NaN;
       out(
