@@ -11,7 +11,7 @@ import {
   encodeRecordBatch,
   incrementSequence,
   produceRequestBody,
-  type RecordBytes,
+  type RecordSpans,
 } from '../../src/bus/sinks/kafka-batch.js';
 import type { KafkaCompression } from '../../src/bus/types.js';
 import { ROOT } from '../support/fixtures.js';
@@ -31,15 +31,43 @@ function crc32cReference(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const rec = (
-  id: string | Uint8Array,
-  json: string | Uint8Array,
-  updated: string | Uint8Array,
-): RecordBytes => ({
-  idBytes: Buffer.from(id as string),
-  json: Buffer.from(json as string),
-  updatedBytes: Buffer.from(updated as string),
+interface RecordBytes {
+  idBytes: Uint8Array;
+  json: Uint8Array;
+  updatedBytes: Uint8Array;
+}
+
+const rec = (id: string, json: string, updated: string): RecordBytes => ({
+  idBytes: Buffer.from(id),
+  json: Buffer.from(json),
+  updatedBytes: Buffer.from(updated),
 });
+
+/** The records' parts in one buffer, in another order and with bytes between, as spans (as the outbox reads them). */
+function pack(records: readonly RecordBytes[]): RecordSpans[] {
+  const parts: Buffer[] = [];
+  let at = 0;
+  const put = (b: Uint8Array): number => {
+    parts.push(Buffer.from([0x7b, 0x22]), Buffer.from(b));
+    at += 2 + b.length;
+    return at - b.length;
+  };
+  const spans = records.map((r) => {
+    const headerAt = put(r.updatedBytes);
+    const keyAt = put(r.idBytes);
+    const valueAt = put(r.json);
+    return {
+      keyAt,
+      keyEnd: keyAt + r.idBytes.length,
+      valueAt,
+      valueEnd: valueAt + r.json.length,
+      headerAt,
+      headerEnd: headerAt + r.updatedBytes.length,
+    };
+  });
+  const src = Buffer.concat(parts);
+  return spans.map((sp) => ({ src, ...sp }));
+}
 
 const identity = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
@@ -79,7 +107,7 @@ describe('Kafka RecordBatch v2 encoder', () => {
           const records = rs.map(([k, v, u]) => ({ idBytes: k, json: v, updatedBytes: u }));
           // Records in a shuffled order: the batch holds them in the order given by `order`.
           const order = identity(records.length).reverse();
-          const b = encodeRecordBatch(records, order, 0, records.length, {
+          const b = encodeRecordBatch(pack(records), order, 0, records.length, {
             producerId,
             producerEpoch,
             baseSequence,
@@ -118,7 +146,7 @@ describe('Kafka RecordBatch v2 encoder', () => {
   });
 
   it('a sub-range of the order is a batch of just those records', () => {
-    const records = awkward();
+    const records = pack(awkward());
     const order = identity(records.length);
     const b = encodeRecordBatch(records, order, 5, 9, {
       producerId: 7n,
@@ -147,8 +175,8 @@ describe('Kafka RecordBatch v2 encoder', () => {
   });
 
   it('the Produce request body (v9–v11) parses field by field with the client reader', () => {
-    const b1 = encodeRecordBatch(awkward(), identity(3), 0, 3, { ...OPTS, compression: 'none' });
-    const b2 = encodeRecordBatch(awkward(), identity(6), 3, 6, { ...OPTS, compression: 'lz4' });
+    const b1 = encodeRecordBatch(pack(awkward()), identity(3), 0, 3, { ...OPTS, compression: 'none' });
+    const b2 = encodeRecordBatch(pack(awkward()), identity(6), 3, 6, { ...OPTS, compression: 'lz4' });
     const body = Buffer.concat(
       produceRequestBody('vantage.alerts', -1, 30_000, [
         { partition: 0, batch: b1 },
@@ -216,7 +244,7 @@ describe("Kafka RecordBatch v2 against Kafka's own record code", () => {
     const why = peerMissing();
     if (why) return t.skip(`peer missing: ${why}`);
     const records = awkward();
-    const ours = encodeRecordBatch(records, identity(records.length), 0, records.length, {
+    const ours = encodeRecordBatch(pack(records), identity(records.length), 0, records.length, {
       ...OPTS,
       compression: 'none',
     });
@@ -235,7 +263,7 @@ describe("Kafka RecordBatch v2 against Kafka's own record code", () => {
     const records = awkward();
     const order = identity(records.length);
     const batches = CODECS.map((compression, i) =>
-      encodeRecordBatch(records, order, i * 10, records.length, {
+      encodeRecordBatch(pack(records), order, i * 10, records.length, {
         ...OPTS,
         baseSequence: i * 1000,
         compression,

@@ -6,6 +6,7 @@ import { it } from 'node:test';
 import { parseBusConfig } from '../../src/bus/config.js';
 import { createSink } from '../../src/bus/sinks/index.js';
 import { partitionForKey } from '../../src/bus/sinks/kafka.js';
+import { spansOf } from '../../src/bus/sinks/kafka-batch.js';
 import type { EncodedAlert } from '../../src/bus/types.js';
 import { isMissing, PEERS, startKafka } from '../support/peers.js';
 
@@ -25,12 +26,14 @@ function alerts(n: number, tag: string): EncodedAlert[] {
     const updated = `2026-12-06T08:${String(i % 60).padStart(2, '0')}:00.000Z`;
     // Values of varied size and little repetition, so batches are cut by maxBatchBytes.
     const json = JSON.stringify({ alert_id: id, n: i, pad: (i * 7919).toString(36).repeat(1 + (i % 40)) });
+    const [idBytes, jsonBytes, updatedBytes] = [Buffer.from(id), Buffer.from(json), Buffer.from(updated)];
     return {
+      ...spansOf(idBytes, jsonBytes, updatedBytes),
       id,
       updated,
-      json: Buffer.from(json),
-      idBytes: Buffer.from(id),
-      updatedBytes: Buffer.from(updated),
+      json: jsonBytes,
+      idBytes,
+      updatedBytes,
     };
   });
 }

@@ -16,11 +16,26 @@
 import { compressionsAlgorithms, crc32c } from '@platformatic/kafka';
 import type { KafkaCompression } from '../types.js';
 
-/** What one record needs: key, value and the value of its single header. */
-export interface RecordBytes {
-  readonly idBytes: Uint8Array;
-  readonly json: Uint8Array;
-  readonly updatedBytes: Uint8Array;
+/**
+ * Where one record's key (the alert id), value (its JSON) and the value of its single header
+ * (its version) lie in `src`: the outbox's read buffer, so nothing is sliced per alert.
+ */
+export interface RecordSpans {
+  readonly src: Buffer;
+  readonly keyAt: number;
+  readonly keyEnd: number;
+  readonly valueAt: number;
+  readonly valueEnd: number;
+  readonly headerAt: number;
+  readonly headerEnd: number;
+}
+
+/** Spans over one buffer holding key, value and header value back to back. */
+export function spansOf(key: Uint8Array, value: Uint8Array, header: Uint8Array): RecordSpans {
+  const src = Buffer.concat([key, value, header]);
+  const valueAt = key.length;
+  const headerAt = valueAt + value.length;
+  return { src, keyAt: 0, keyEnd: valueAt, valueAt, valueEnd: headerAt, headerAt, headerEnd: src.length };
 }
 
 export interface BatchOptions {
@@ -70,10 +85,10 @@ function writeUvarint(buf: Uint8Array, off: number, v: number): number {
 const writeZvarint = (buf: Uint8Array, off: number, v: number): number => writeUvarint(buf, off, v * 2);
 
 /** Bytes of one record, without its leading length. */
-function recordBody(r: RecordBytes, offsetDelta: number, headerKeyLen: number): number {
-  const k = r.idBytes.length;
-  const v = r.json.length;
-  const h = r.updatedBytes.length;
+function recordBody(r: RecordSpans, offsetDelta: number, headerKeyLen: number): number {
+  const k = r.keyEnd - r.keyAt;
+  const v = r.valueEnd - r.valueAt;
+  const h = r.headerEnd - r.headerAt;
   // attributes, timestampDelta 0, header count 1: one byte each.
   return (
     3 +
@@ -89,9 +104,13 @@ function recordBody(r: RecordBytes, offsetDelta: number, headerKeyLen: number): 
   );
 }
 
+/** At least the bytes one record takes in a batch (its varints at their largest). */
+export const recordBound = (r: RecordSpans, headerKeyLen: number): number =>
+  r.keyEnd - r.keyAt + r.valueEnd - r.valueAt + r.headerEnd - r.headerAt + headerKeyLen + 33;
+
 /** Bytes `records[from..to)` take as a batch's uncompressed records section. */
 export function recordsSize(
-  records: readonly RecordBytes[],
+  records: readonly RecordSpans[],
   order: ArrayLike<number>,
   from: number,
   to: number,
@@ -106,18 +125,23 @@ export function recordsSize(
 }
 
 /** Small copies are cheaper as a loop than as a call into the runtime. */
-function copy(dst: Uint8Array, off: number, src: Uint8Array): number {
-  const n = src.length;
-  if (n < 48) for (let i = 0; i < n; i++) dst[off + i] = src[i]!;
-  else dst.set(src, off);
+function copy(dst: Buffer, off: number, src: Buffer, from: number, to: number): number {
+  const n = to - from;
+  if (n < 48) for (let i = 0; i < n; i++) dst[off + i] = src[from + i]!;
+  else src.copy(dst, off, from, to);
   return off + n;
+}
+
+function copyAll(dst: Buffer, off: number, src: Uint8Array): number {
+  for (let i = 0; i < src.length; i++) dst[off + i] = src[i]!;
+  return off + src.length;
 }
 
 /** Write the records `order[from..to)` uncompressed into `buf` at `off`; returns the end. */
 function writeRecords(
-  buf: Uint8Array,
+  buf: Buffer,
   off: number,
-  records: readonly RecordBytes[],
+  records: readonly RecordSpans[],
   order: ArrayLike<number>,
   from: number,
   to: number,
@@ -131,15 +155,15 @@ function writeRecords(
     buf[off++] = 0; // attributes
     buf[off++] = 0; // timestampDelta: every record of a batch has the batch's time
     off = writeZvarint(buf, off, delta);
-    off = writeZvarint(buf, off, r.idBytes.length);
-    off = copy(buf, off, r.idBytes);
-    off = writeZvarint(buf, off, r.json.length);
-    off = copy(buf, off, r.json);
+    off = writeZvarint(buf, off, r.keyEnd - r.keyAt);
+    off = copy(buf, off, r.src, r.keyAt, r.keyEnd);
+    off = writeZvarint(buf, off, r.valueEnd - r.valueAt);
+    off = copy(buf, off, r.src, r.valueAt, r.valueEnd);
     buf[off++] = 2; // one header (zigzag 1)
     off = writeZvarint(buf, off, hk);
-    off = copy(buf, off, headerKey);
-    off = writeZvarint(buf, off, r.updatedBytes.length);
-    off = copy(buf, off, r.updatedBytes);
+    off = copyAll(buf, off, headerKey);
+    off = writeZvarint(buf, off, r.headerEnd - r.headerAt);
+    off = copy(buf, off, r.src, r.headerAt, r.headerEnd);
   }
   return off;
 }
@@ -153,7 +177,7 @@ const SCRATCH_KEEP = 16 << 20;
  * Produce request. The buffer is the batch's own (not shared).
  */
 export function encodeRecordBatch(
-  records: readonly RecordBytes[],
+  records: readonly RecordSpans[],
   order: ArrayLike<number>,
   from: number,
   to: number,
@@ -170,10 +194,10 @@ export function encodeRecordBatch(
   } else {
     if (scratch.length < raw) scratch = Buffer.allocUnsafe(Math.max(raw, 2 * scratch.length));
     const w = writeRecords(scratch, 0, records, order, from, to, opts.headerKey);
-    const packed = compressionsAlgorithms[opts.compression].compressSync(scratch.subarray(0, w)) as Buffer;
+    const packed: Uint8Array = compressionsAlgorithms[opts.compression].compressSync(scratch.subarray(0, w));
     if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafe(1 << 20);
     out = Buffer.allocUnsafe(BATCH_OVERHEAD + packed.length);
-    packed.copy(out, BATCH_OVERHEAD);
+    out.set(packed, BATCH_OVERHEAD);
     end = BATCH_OVERHEAD + packed.length;
   }
   out.writeBigInt64BE(0n, 0);

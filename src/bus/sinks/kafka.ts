@@ -19,8 +19,9 @@ import {
   incrementSequence,
   type PartitionBatch,
   produceRequestBody,
-  type RecordBytes,
-  recordsSize,
+  type RecordSpans,
+  recordBound,
+  spansOf,
 } from './kafka-batch.js';
 
 /** Header with the alert version (updated_ts), so a consumer can keep the newest of an id. */
@@ -59,8 +60,8 @@ interface Chunk {
 }
 
 /** Kafka's default partitioner for a keyed record (BuiltInPartitioner.partitionForKey). */
-export const partitionForKey = (key: Uint8Array, partitions: number): number =>
-  (murmur2(key) & 0x7fffffff) % partitions;
+export const partitionForKey = (key: Uint8Array, partitions: number, from = 0, to = key.length): number =>
+  (murmur2(key, from, to) & 0x7fffffff) % partitions;
 
 /**
  * Kafka: an idempotent producer with acks=all (the broker de-duplicates a producer's own
@@ -135,7 +136,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
   const connection = (c: Producer<Buffer, Buffer, Buffer, Buffer>, b: Broker): Promise<Connection> =>
     new Promise((resolve, reject) => c[kGetConnection](b, (e, conn) => (e ? reject(e) : resolve(conn!))));
 
-  const produce = async (records: readonly RecordBytes[]): Promise<DeliveryResult> => {
+  const produce = async (records: readonly RecordSpans[]): Promise<DeliveryResult> => {
     if (records.length === 0) return { failed: [] };
     const c = client;
     if (!c) throw new Error('the Kafka sink is stopped');
@@ -161,7 +162,8 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     const partOf = new Int32Array(n);
     const start = new Int32Array(parts + 1);
     for (let i = 0; i < n; i++) {
-      const p = partitionForKey(records[i]!.idBytes, parts);
+      const r = records[i]!;
+      const p = partitionForKey(r.src, parts, r.keyAt, r.keyEnd);
       partOf[i] = p;
       start[p + 1]!++;
     }
@@ -211,8 +213,10 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       let from = lo;
       let size = 0;
       // Sizes are counted record by record only when the partition's share may not fit.
-      for (let i = recordsSize(records, order, lo, hi, hk) > cap ? lo : hi; i < hi; i++) {
-        const r = recordsSize(records, order, i, i + 1, hk) + 2;
+      let bound = 0;
+      for (let i = lo; i < hi && bound <= cap; i++) bound += recordBound(records[order[i]!]!, hk);
+      for (let i = bound > cap ? lo : hi; i < hi; i++) {
+        const r = recordBound(records[order[i]!]!, hk);
         if (i > from && size + r > cap) {
           add(from, i);
           from = i;
@@ -278,7 +282,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     return { failed: [] };
   };
 
-  const guarded = async (records: readonly RecordBytes[]): Promise<DeliveryResult> => {
+  const guarded = async (records: readonly RecordSpans[]): Promise<DeliveryResult> => {
     try {
       return await produce(records);
     } catch (e) {
@@ -303,11 +307,13 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     },
     deliver(batch: readonly AlertRecord[]): Promise<DeliveryResult> {
       return guarded(
-        batch.map((a) => ({
-          idBytes: Buffer.from(a.alert_id),
-          json: Buffer.from(JSON.stringify(cfg.format === 'ocsf' ? toOcsf(a, deps.version) : a)),
-          updatedBytes: Buffer.from(a.updated_ts),
-        })),
+        batch.map((a) =>
+          spansOf(
+            Buffer.from(a.alert_id),
+            Buffer.from(JSON.stringify(cfg.format === 'ocsf' ? toOcsf(a, deps.version) : a)),
+            Buffer.from(a.updated_ts),
+          ),
+        ),
       );
     },
     // The record form is exactly what the outbox stored: its bytes go out as they are.
