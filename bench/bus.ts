@@ -2,8 +2,9 @@
  * Alert bus benchmark (part of `npm run bench`; alone: node dist/bench/bus.js).
  *
  * 1. Alerts/s through the durable outbox alone (publish = fsync'd append), batches of 1000.
- * 2. Alerts/s through the Kafka sink (outbox → idempotent producer, acks=all, lz4) on a real
- *    broker, beside Kafka's own producer (ProducerPerformance, same broker, same settings, the
+ * 2. Alerts/s through the Kafka sink (outbox → record batches encoded from the stored bytes →
+ *    idempotent Produce requests, acks=all, lz4; VANTAGE_BENCH_KAFKA='{"compression":"none"}'
+ *    overrides sink settings) on a real broker, beside Kafka's own producer (ProducerPerformance, same broker, same settings, the
  *    same alert JSON as payload) run in the same session: the machine is shared, so wall rates
  *    are noisy; CPU time per alert (ours: process.cpuUsage; the broker and the peer: /proc) and
  *    the ratio to the peer are the figures to compare.
@@ -254,7 +255,7 @@ async function kafkaPhases(
       `through the Kafka sink       ${fmt(kafkaRate)} alerts/s wall, ${((ourCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / ourCpu)} alerts per CPU-s (broker ${((brokerCpu * 1e6) / N).toFixed(1)} µs/alert; ${l0} → ${load()})   (goal ≥ 50,000, batched)`,
     );
     out(
-      `  settings: ${sinks[0]!.batchSize} alerts per produce request, ${kafka?.compression}, ${kafka?.inFlight} requests in flight, acks=all, idempotent, 3 partitions; broker ${BROKER_PROPS.slice(0, 2).join(' ')}`,
+      `  settings: ${sinks[0]!.batchSize} alerts per delivery (record batches under ${kafka?.maxBatchBytes} bytes), ${kafka?.compression}, ${kafka?.inFlight} requests in flight on one connection, acks=all, one idempotent producer id, 3 partitions; broker ${BROKER_PROPS.slice(0, 2).join(' ')}`,
     );
     // The peer: Kafka's own producer with the same alert JSON, same broker, same settings.
     const payloads = join(dir, 'payloads.txt');
