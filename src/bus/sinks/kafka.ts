@@ -81,6 +81,8 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
   let health: SinkHealth = { ok: true, detail: 'not started' };
   let client: Producer<Buffer, Buffer, Buffer, Buffer> | null = null;
   let session: Promise<Session> | null = null;
+  /** The session `session` resolved to, while it is the current one. */
+  let live: Session | null = null;
   let produceVersion = 0;
 
   const make = (): Producer<Buffer, Buffer, Buffer, Buffer> =>
@@ -99,13 +101,10 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     });
 
   const open = (): Promise<Session> => {
-    const c = client!;
-    const s = c.initIdempotentProducer({}).then((info) => ({
-      producerId: info.producerId,
-      producerEpoch: info.producerEpoch,
-      next: new Map<number, number>(),
-      dead: false,
-    }));
+    const s = client!.initIdempotentProducer({}).then((info) => {
+      live = { producerId: info.producerId, producerEpoch: info.producerEpoch, next: new Map(), dead: false };
+      return live;
+    });
     // A failed start is not kept: the next delivery asks again.
     s.catch(() => {
       if (session === s) session = null;
@@ -115,9 +114,10 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
 
   const end = (s: Session): void => {
     s.dead = true;
-    void session?.then((cur) => {
-      if (cur === s) session = null;
-    });
+    if (live === s) {
+      live = null;
+      session = null;
+    }
   };
 
   const version = (c: Producer<Buffer, Buffer, Buffer, Buffer>): Promise<number> =>
@@ -303,6 +303,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       const c = client;
       client = null;
       session = null;
+      live = null;
       await c?.close().catch(() => {});
     },
     deliver(batch: readonly AlertRecord[]): Promise<DeliveryResult> {
