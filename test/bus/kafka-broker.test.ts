@@ -63,7 +63,9 @@ it('Kafka sink: the broker stores each pipelined, split batch once, in sequence,
     const batches = [alerts(1500, 'a'), alerts(1500, 'b'), alerts(1500, 'c'), alerts(700, 'd')];
     const first = await Promise.all(batches.slice(0, 3).map((b) => sink.deliverEncoded!(b)));
     const last = await sink.deliverEncoded!(batches[3]!);
+    const health = sink.health();
     await sink.stop();
+    const counters = (sink as unknown as { counters: Record<string, number> }).counters;
     for (const r of [...first, last]) assert.deepEqual(r.failed, []);
     const sent = new Map(batches.flat().map((a) => [a.id, a]));
 
@@ -134,6 +136,12 @@ it('Kafka sink: the broker stores each pipelined, split batch once, in sequence,
       assert.equal(next, offsets[p]!.length, `partition ${p}: every record in a batch`);
     }
     assert.equal(producers.size, 1, 'one producer id');
+    assert.ok(health.ok && health.detail.includes(`producer id ${[...producers][0]}`), health.detail);
+    assert.equal(counters.sessions, 1);
+    assert.equal(counters.batches, batchCount);
+    assert.equal(counters.duplicates, 0);
+    assert.equal(counters.failed_batches, 0);
+    assert.ok(counters.requests! >= 4 && counters.requests! <= batchCount, `${counters.requests} requests`);
     assert.ok(batchCount > 4 * PARTITIONS, `deliveries cut into batches under maxBatchBytes (${batchCount})`);
     t.diagnostic(`${sent.size} alerts in ${batchCount} record batches over ${PARTITIONS} partitions`);
   } finally {

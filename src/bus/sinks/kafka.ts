@@ -79,6 +79,12 @@ export const partitionForKey = (key: Uint8Array, partitions: number, from = 0, t
  */
 export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDeps): Sink {
   let health: SinkHealth = { ok: true, detail: 'not started' };
+  /** Producer ids taken, Produce requests and record batches sent, batches the broker had already (re-sends), batches refused. */
+  const counters = { sessions: 0, requests: 0, batches: 0, bytes: 0, duplicates: 0, failed_batches: 0 };
+  const producing = (): SinkHealth => ({
+    ok: true,
+    detail: `producing to ${cfg.topic}${live ? ` as producer id ${live.producerId}` : ''} (${counters.requests} requests, ${counters.batches} record batches, ${counters.duplicates} re-sends the broker already had)`,
+  });
   let client: Producer<Buffer, Buffer, Buffer, Buffer> | null = null;
   let session: Promise<Session> | null = null;
   /** The session `session` resolved to, while it is the current one. */
@@ -103,6 +109,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
   const open = (): Promise<Session> => {
     const s = client!.initIdempotentProducer({}).then((info) => {
       live = { producerId: info.producerId, producerEpoch: info.producerEpoch, next: new Map(), dead: false };
+      counters.sessions++;
       return live;
     });
     // A failed start is not kept: the next delivery asks again.
@@ -204,6 +211,8 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
           return;
         }
         s.next.set(p, incrementSequence(base, to - from));
+        counters.batches++;
+        counters.bytes += batch.length;
         const req = list[round] ?? [];
         list[round++] = req;
         req.push({ partition: p, batch });
@@ -233,6 +242,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       const conn = leaders.get(leader)!;
       for (const req of list) {
         const body = produceRequestBody(cfg.topic, ACKS_ALL, PRODUCE_TIMEOUT_MS, req);
+        counters.requests++;
         sends.push(
           new Promise((resolve) => {
             conn.send(
@@ -265,7 +275,9 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
         for (const pr of t.partitionResponses) codes.set(pr.index, pr.errorCode);
       for (const pb of req) {
         const code = res ? (codes.get(pb.partition) ?? -1) : -1;
+        if (code === DUPLICATE_SEQUENCE_NUMBER) counters.duplicates++;
         if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) continue;
+        counters.failed_batches++;
         const ch = chunksOf.get(pb.batch)!;
         for (let i = ch.from; i < ch.to; i++) failed.push(order[i]!);
         error ||=
@@ -278,7 +290,7 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       health = { ok: false, detail: error };
       return { failed: failed.sort((a, b) => a - b), error };
     }
-    health = { ok: true, detail: `producing to ${cfg.topic}` };
+    health = producing();
     return { failed: [] };
   };
 
@@ -291,9 +303,10 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
     }
   };
 
-  return {
+  const sink: Sink & { readonly counters: typeof counters } = {
     kind: 'kafka',
     name,
+    counters,
     concurrency: cfg.inFlight,
     async start() {
       client = make();
@@ -323,4 +336,5 @@ export function createKafkaSink(name: string, cfg: KafkaSinkConfig, deps: SinkDe
       : {}),
     health: () => health,
   };
+  return sink;
 }
