@@ -2,16 +2,19 @@
  * Alert bus benchmark (part of `npm run bench`; alone: node dist/bench/bus.js).
  *
  * 1. Alerts/s through the durable outbox alone (publish = fsync'd append), batches of 1000.
- * 2. Alerts/s through the Kafka sink (outbox → idempotent producer, acks=all, lz4) on a real
- *    broker, beside Kafka's own producer (ProducerPerformance, same broker, same settings, the
+ * 2. Alerts/s through the Kafka sink (outbox → record batches encoded from the stored bytes →
+ *    idempotent Produce requests, acks=all, lz4; VANTAGE_BENCH_KAFKA='{"compression":"none"}'
+ *    overrides sink settings) on a real broker, beside Kafka's own producer (ProducerPerformance, same broker, same settings, the
  *    same alert JSON as payload) run in the same session: the machine is shared, so wall rates
  *    are noisy; CPU time per alert (ours: process.cpuUsage; the broker and the peer: /proc) and
  *    the ratio to the peer are the figures to compare.
+ *    2b, run before 2: delivery alone, from an outbox filled beforehand (the sink's and the
+ *    broker's cost without publishing); it also warms the broker's JIT, as the peer's run finds it.
  * 3. p99 latency from publish to the message being readable on the topic, at a steady 5,000
  *    alerts/s (the product's latency) and at the saturating rate of 2 (queueing).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
@@ -56,6 +59,7 @@ async function peerProducer(
   n: number,
   payloads: string,
   inFlight: number,
+  compression: string,
 ): Promise<{ rate: number; cpu: number } | null> {
   const args = [
     '-cp',
@@ -73,7 +77,7 @@ async function peerProducer(
     `bootstrap.servers=${brokers}`,
     'acks=all',
     'enable.idempotence=true',
-    'compression.type=lz4',
+    `compression.type=${compression}`,
     'linger.ms=5',
     // Our produce request carries 5,000 alerts over 3 partitions: about 1.2 MB per partition.
     'batch.size=1200000',
@@ -97,6 +101,8 @@ async function peerProducer(
   });
 }
 const N = Number(process.env.VANTAGE_BENCH_ALERTS ?? 200_000);
+/** Kafka sink settings over the defaults, e.g. '{"compression":"none"}' (to compare codecs). */
+const KAFKA_OVERRIDES = JSON.parse(process.env.VANTAGE_BENCH_KAFKA ?? '{}') as Record<string, unknown>;
 const BATCH = 1000;
 
 /**
@@ -225,8 +231,37 @@ async function kafkaPhases(
     await k.createTopic('saturated', 1);
     const broker = await listener(k.brokers.split(':')[1]!);
     // 2. Through the Kafka sink (defaults: batches of 5,000, lz4, 2 requests in flight).
-    const sinks = parseBusConfig([{ name: 'k', kafka: { brokers: [k.brokers], topic: 'bench' } }]);
+    const sinks = parseBusConfig([
+      { name: 'k', kafka: { brokers: [k.brokers], topic: 'bench', ...KAFKA_OVERRIDES } },
+    ]);
     const kafka = sinks[0]!.kind === 'kafka' ? sinks[0]!.kafka : null;
+    // 2b. Delivery alone, run first: the outbox is filled with no sink, then the sink starts at
+    // its beginning (a cursor at sequence 1): what the sink and the broker cost without
+    // publishing. It also warms the broker's JIT, which the peer, run after, always had.
+    const dirB = join(dir, 'kb');
+    const fill = createBus({ sinks: [] }, { dataDir: dirB, log: silentLogger });
+    await fill.start();
+    const nextB = batches('kb');
+    const pf: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i += BATCH) pf.push(fill.publish(nextB(i)));
+    await Promise.all(pf);
+    await fill.stop();
+    mkdirSync(join(dirB, 'bus', 'cursors'), { recursive: true });
+    writeFileSync(join(dirB, 'bus', 'cursors', 'k.json'), JSON.stringify({ seq: 1, seg: 1, off: 0 }));
+    const drain = createBus({ sinks }, { dataDir: dirB, log: silentLogger });
+    const bb0 = broker ? procCpu(broker) : 0;
+    const tb0 = performance.now();
+    const cb0 = process.cpuUsage();
+    await drain.start();
+    while (drain.stats().sinks[0]!.lagAlerts > 0) await sleepMs(5);
+    const drainRate = N / ((performance.now() - tb0) / 1000);
+    const cb = process.cpuUsage(cb0);
+    const drainCpu = (cb.user + cb.system) / 1e6;
+    const drainBroker = broker ? procCpu(broker) - bb0 : Number.NaN;
+    await drain.stop();
+    out(
+      `delivery alone (filled outbox → topic, first: it warms the broker) ${fmt(drainRate)} alerts/s wall, ${((drainCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / drainCpu)} alerts per CPU-s (broker ${((drainBroker * 1e6) / N).toFixed(1)} µs/alert; ${load()})`,
+    );
     const bus = createBus({ sinks }, { dataDir: join(dir, 'k'), log: silentLogger });
     await bus.start();
     const next = batches('k');
@@ -249,7 +284,7 @@ async function kafkaPhases(
       `through the Kafka sink       ${fmt(kafkaRate)} alerts/s wall, ${((ourCpu * 1e6) / N).toFixed(1)} µs CPU/alert = ${fmt(N / ourCpu)} alerts per CPU-s (broker ${((brokerCpu * 1e6) / N).toFixed(1)} µs/alert; ${l0} → ${load()})   (goal ≥ 50,000, batched)`,
     );
     out(
-      `  settings: ${sinks[0]!.batchSize} alerts per produce request, ${kafka?.compression}, ${kafka?.inFlight} requests in flight, acks=all, idempotent, 3 partitions; broker ${BROKER_PROPS.slice(0, 2).join(' ')}`,
+      `  settings: ${sinks[0]!.batchSize} alerts per delivery (record batches under ${kafka?.maxBatchBytes} bytes), ${kafka?.compression}, ${kafka?.inFlight} requests in flight on one connection, acks=all, one idempotent producer id, 3 partitions; broker ${BROKER_PROPS.slice(0, 2).join(' ')}`,
     );
     // The peer: Kafka's own producer with the same alert JSON, same broker, same settings.
     const payloads = join(dir, 'payloads.txt');
@@ -261,10 +296,24 @@ async function kafkaPhases(
     );
     const pb0 = broker ? procCpu(broker) : 0;
     const pl0 = load();
-    const peer = await peerProducer(k.brokers, 'peer', N, payloads, kafka?.inFlight ?? 2);
+    const peer = await peerProducer(
+      k.brokers,
+      'peer',
+      N,
+      payloads,
+      kafka?.inFlight ?? 2,
+      kafka?.compression ?? 'lz4',
+    );
     const peerBroker = broker ? procCpu(broker) - pb0 : Number.NaN;
     // The JVM's start and warm-up alone: the same run with one record.
-    const start = await peerProducer(k.brokers, 'peer', 1, payloads, kafka?.inFlight ?? 2);
+    const start = await peerProducer(
+      k.brokers,
+      'peer',
+      1,
+      payloads,
+      kafka?.inFlight ?? 2,
+      kafka?.compression ?? 'lz4',
+    );
     if (peer) {
       const steady = start ? Math.max(0, peer.cpu - start.cpu) : Number.NaN;
       out(

@@ -102,15 +102,7 @@ const sleep = (ms: number, r: Runner): Promise<void> =>
   });
 
 const encoded = (e: Entry): EncodedAlert =>
-  e instanceof StoredEntry
-    ? e
-    : {
-        id: e.alert.alert_id,
-        updated: e.alert.updated_ts,
-        json: Buffer.from(JSON.stringify(e.alert)),
-        idBytes: Buffer.from(e.alert.alert_id),
-        updatedBytes: Buffer.from(e.alert.updated_ts),
-      };
+  e instanceof StoredEntry ? e : StoredEntry.of(e.seq, e.t, e.alert);
 
 const wake = (r: Runner): void => {
   for (const w of [...r.wakers]) w();

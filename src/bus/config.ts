@@ -124,7 +124,8 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
           format: fmt(),
           clientId: s.str('clientId', 'vantage'),
           compression: s.oneOf('compression', KAFKA_COMPRESSIONS, 'lz4'),
-          inFlight: s.int('inFlight', 2, 1, 16),
+          inFlight: s.int('inFlight', 2, 1, 5),
+          maxBatchBytes: s.int('maxBatchBytes', 1_000_000, 1024, 64 << 20),
         },
       };
     case 'nats': {
@@ -240,7 +241,7 @@ export function parseSinkSpec(raw: unknown, key: string): SinkSpec {
 }
 
 const KEYS: Record<SinkKind, string[]> = {
-  kafka: ['brokers', 'topic', 'format', 'clientId', 'compression', 'inFlight'],
+  kafka: ['brokers', 'topic', 'format', 'clientId', 'compression', 'inFlight', 'maxBatchBytes'],
   nats: ['servers', 'subject', 'format', 'token', 'user', 'pass'],
   syslog: [
     'host',

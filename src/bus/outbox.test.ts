@@ -3,6 +3,8 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { runs } from '../../test/support/fuzz.js';
 import { alertRecordOf } from '../common/alerts.js';
 import { silentLogger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
@@ -125,6 +127,45 @@ test('outbox: segments roll at batch boundaries, reads cross them, the size boun
     );
     ob.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: any id and text read back exactly, as values and as spans of the read buffer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-outbox-'));
+  const ob = new Outbox(dir, DEFAULT_OUTBOX, silentLogger);
+  try {
+    await ob.open();
+    let cursor = ob.endCursor;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 60 })), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        async (rows) => {
+          const alerts = rows.map(([id, title], i) => ({ ...alert(i, 'x'), alert_id: id, title }));
+          await ob.append(alerts);
+          const { entries, next } = await ob.read(cursor, 1000);
+          cursor = next;
+          assert.equal(entries.length, alerts.length);
+          entries.forEach((e, i) => {
+            const a = alerts[i]!;
+            assert.equal(e.id, a.alert_id);
+            assert.equal(e.updated, a.updated_ts);
+            assert.deepEqual(e.idBytes, Buffer.from(a.alert_id));
+            assert.deepEqual(e.updatedBytes, Buffer.from(a.updated_ts));
+            assert.deepEqual(e.src.subarray(e.valueAt, e.valueEnd), Buffer.from(JSON.stringify(a)));
+            assert.deepEqual(e.src.subarray(e.keyAt, e.keyEnd), e.idBytes);
+            assert.deepEqual(e.src.subarray(e.headerAt, e.headerEnd), e.updatedBytes);
+            assert.deepEqual(e.alert, a);
+          });
+        },
+      ),
+      { numRuns: runs(60) },
+    );
+  } finally {
+    ob.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

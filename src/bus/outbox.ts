@@ -43,7 +43,8 @@ export interface Entry {
 
 /**
  * An entry read from a segment: the alert is parsed from its stored bytes, and its id and
- * version decoded, only when asked for; a sink that sends bytes takes the stored slices.
+ * version decoded or sliced, only when asked for; a sink that copies bytes reads the spans of
+ * the read buffer (`src`) and nothing is made per entry but this object.
  */
 export class StoredEntry implements Entry, EncodedAlert {
   #alert: AlertRecord | undefined;
@@ -52,26 +53,53 @@ export class StoredEntry implements Entry, EncodedAlert {
   constructor(
     readonly seq: number,
     readonly t: number,
-    readonly idBytes: Buffer,
-    readonly updatedBytes: Buffer,
-    readonly json: Buffer,
+    readonly src: Buffer,
+    readonly keyAt: number,
+    readonly keyEnd: number,
+    readonly headerAt: number,
+    readonly headerEnd: number,
+    readonly valueAt: number,
+    readonly valueEnd: number,
     alert?: AlertRecord,
   ) {
     this.#alert = alert;
   }
 
+  /** An entry of an alert held as a record (a dead letter), its bytes encoded here. */
+  static of(seq: number, t: number, a: AlertRecord): StoredEntry {
+    const id = Buffer.from(a.alert_id);
+    const updated = Buffer.from(a.updated_ts);
+    const json = Buffer.from(JSON.stringify(a));
+    const src = Buffer.concat([id, updated, json]);
+    const u = id.length;
+    const v = u + updated.length;
+    return new StoredEntry(seq, t, src, 0, u, u, v, v, src.length, a);
+  }
+
+  get idBytes(): Buffer {
+    return this.src.subarray(this.keyAt, this.keyEnd);
+  }
+
+  get updatedBytes(): Buffer {
+    return this.src.subarray(this.headerAt, this.headerEnd);
+  }
+
+  get json(): Buffer {
+    return this.src.subarray(this.valueAt, this.valueEnd);
+  }
+
   get id(): string {
-    this.#id ??= this.idBytes.toString('utf8');
+    this.#id ??= this.src.toString('utf8', this.keyAt, this.keyEnd);
     return this.#id;
   }
 
   get updated(): string {
-    this.#updated ??= this.updatedBytes.toString('latin1');
+    this.#updated ??= this.src.toString('latin1', this.headerAt, this.headerEnd);
     return this.#updated;
   }
 
   get alert(): AlertRecord {
-    this.#alert ??= JSON.parse(this.json.toString('utf8')) as AlertRecord;
+    this.#alert ??= JSON.parse(this.src.toString('utf8', this.valueAt, this.valueEnd)) as AlertRecord;
     return this.#alert;
   }
 }
@@ -570,14 +598,7 @@ function parseLine(buf: Buffer, start: number, end: number): StoredEntry {
   const e = fastLine(buf, start, end);
   if (e) return e;
   const l = JSON.parse(buf.toString('utf8', start, end)) as { s: number; t: number; a: AlertRecord };
-  return new StoredEntry(
-    l.s,
-    l.t,
-    Buffer.from(l.a.alert_id),
-    Buffer.from(l.a.updated_ts),
-    Buffer.from(JSON.stringify(l.a)),
-    l.a,
-  );
+  return StoredEntry.of(l.s, l.t, l.a);
 }
 
 function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
@@ -592,11 +613,5 @@ function fastLine(buf: Buffer, start: number, end: number): StoredEntry | null {
   const u0 = k1 + 1 + U.length;
   const u1 = plainString(buf, u0, end);
   if (u1 < 0 || !at(buf, u1 + 1, A) || buf[end - 1] !== 0x7d) return null;
-  return new StoredEntry(
-    s,
-    t,
-    buf.subarray(k0, k1),
-    buf.subarray(u0, u1),
-    buf.subarray(u1 + 1 + A.length, end - 1),
-  );
+  return new StoredEntry(s, t, buf, k0, k1, u0, u1, u1 + 1 + A.length, end - 1);
 }

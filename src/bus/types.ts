@@ -1,4 +1,5 @@
 import type { AlertRecord } from '../schema/alert.js';
+import type { RecordSpans } from './sinks/kafka-batch.js';
 
 /**
  * An alert sink: one way alerts leave Vantage (a Kafka topic, a JetStream subject, a syslog
@@ -26,8 +27,11 @@ export interface Sink {
   health(): SinkHealth;
 }
 
-/** An alert as the outbox keeps it: id, version and the record's JSON encoding. */
-export interface EncodedAlert {
+/**
+ * An alert as the outbox keeps it: id, version and the record's JSON encoding, also as spans of
+ * the buffer the outbox read (`src`), which a sink that copies bytes reads without slicing.
+ */
+export interface EncodedAlert extends RecordSpans {
   readonly id: string;
   /** updated_ts of this version of the alert. */
   readonly updated: string;
@@ -60,8 +64,13 @@ export interface KafkaSinkConfig {
   clientId: string;
   /** Compression of each produce request. */
   compression: KafkaCompression;
-  /** Produce requests in flight at once (one producer each). */
+  /** Produce requests in flight at once, pipelined on one connection (at most 5, Kafka's bound for idempotence). */
   inFlight: number;
+  /**
+   * Bound on one record batch as sent (after compression), bytes: a delivery is cut into
+   * batches under it. Keep it under the broker's message.max.bytes (1,048,588 by default).
+   */
+  maxBatchBytes: number;
 }
 
 export const KAFKA_COMPRESSIONS = ['none', 'lz4', 'snappy', 'gzip'] as const;

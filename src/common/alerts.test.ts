@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { runs } from '../../test/support/fuzz.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { AlertAggregator, type AlertInput, alertId } from './alerts.js';
 
@@ -22,6 +24,39 @@ function probe(i: number, port: number, over: Partial<AlertInput> = {}): AlertIn
 }
 
 describe('alert aggregation', () => {
+  it('every emitted alert carries the latest event time folded into it (last_ts = updated_ts), live and final', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -5_000, max: 200_000 })), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        fc.constantFrom('live' as const, 'final' as const),
+        (events, mode) => {
+          const out: AlertRecord[] = [];
+          const agg = new AlertAggregator((r) => out.push(r), { mode, updateMs: 30_000 });
+          // Per key, the latest time folded so far, after each event (count n → latest of the first n).
+          const latest = new Map<number, number[]>();
+          for (const [key, dt] of events) {
+            const ts = T0 + dt;
+            const seen = latest.get(key) ?? [];
+            seen.push(Math.max(ts, seen.at(-1) ?? ts));
+            latest.set(key, seen);
+            agg.raise(probe(0, 1, { ts, key: String(key), evidence: { key } }));
+          }
+          agg.flush();
+          assert.ok(out.length >= latest.size);
+          for (const a of out) {
+            const seq = latest.get((a.evidence as { key: number }).key)!;
+            assert.equal(a.last_ts, new Date(seq[a.count - 1]!).toISOString());
+            assert.equal(a.updated_ts, a.last_ts);
+          }
+        },
+      ),
+      { numRuns: runs(300) },
+    );
+  });
+
   it('folds a 60,000-port scan into one alert with its count', () => {
     const out: AlertRecord[] = [];
     const agg = new AlertAggregator((r) => out.push(r), { mode: 'final' });
