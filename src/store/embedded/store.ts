@@ -174,6 +174,12 @@ export class EmbeddedStore implements RecordStore {
       ...(this.cfg.memoryLimit
         ? { memory_limit: `${Math.max(64, Math.floor(this.cfg.memoryLimit / 2 ** 20))}MB` }
         : {}),
+      ...Object.fromEntries(
+        (process.env.VANTAGE_DUCKDB_SET ?? '')
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split('=') as [string, string]),
+      ),
     });
     this.w = await this.db.connect();
     // Parquet footers are read once, not on every query (parquet is built in: no download).
