@@ -3,7 +3,9 @@
  * feed commits them, sampling the process's RSS, DuckDB's own accounting (duckdb_memory())
  * and the V8 heap. What DuckDB holds outside its memory_limit is RSS − heap − the rest.
  *
- * usage: node dist/test/load/store-memory.js [seconds] [rows-per-commit] [rate rows/s, 0 = max]
+ * usage: node dist/test/load/store-memory.js [rows] [rows-per-commit] [rate rows/s, 0 = max]
+ * Environment: QUERIES (top-10 queries running side by side all along, as the soak's API load;
+ * default 4), BUDGET_MB (default 768), VANTAGE_DUCKDB_SET (k=v,k=v: DuckDB settings to try).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
 import { describeKinds, memoryKinds } from './smaps.js';
 
-const seconds = Number(process.argv[2]) || 60;
+const total = Number(process.argv[2]) || 4_000_000;
 const perCommit = Number(process.argv[3]) || 192_000;
 const rate = Number(process.argv[4]) || 0;
 const budget = memoryBudget(Number.parseInt(process.env.BUDGET_MB ?? '768', 10) * 1e6);
@@ -40,7 +42,17 @@ for (let b = 0; b < 8; b++) {
 }
 const dir = mkdtempSync(join(tmpdir(), 'store-memory-'));
 const s = createEmbeddedStore(
-  { dataDir: dir, memoryLimit: budget.duckdb, threads: budget.duckdbThreads },
+  {
+    dataDir: dir,
+    memoryLimit: budget.duckdb,
+    threads: budget.duckdbThreads,
+    duckdbSettings: Object.fromEntries(
+      (process.env.VANTAGE_DUCKDB_SET ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('=') as [string, string]),
+    ),
+  },
   { log: silentLogger },
 );
 await s.start();
@@ -59,13 +71,22 @@ async function duckMem(): Promise<string> {
     .join(' ');
 }
 let n = 0;
+let done = false;
+const lat: number[] = [];
+const queries = Array.from({ length: Number(process.env.QUERIES ?? 4) }, async () => {
+  while (!done) {
+    const q0 = performance.now();
+    await s.top({ type: 'exported_flow', by: 'bytes', dim: 'src_ip', limit: 10 });
+    lat.push(performance.now() - q0);
+  }
+});
 let peak = 0;
 let peakAt = '';
 const t0 = performance.now();
 let lastSample = 0;
 const per = Math.ceil(perCommit / 7680);
 const samples: number[] = [];
-for (let k = 0; performance.now() - t0 < seconds * 1000; k += per) {
+for (let k = 0; n < total; k += per) {
   const parts = Array.from({ length: per }, (_, j) => columnarOf(batches[(k + j) % batches.length]!).flows);
   await s.appendColumnParts('exported_flow', parts);
   for (const p of parts) n += p.rows.length;
@@ -88,11 +109,20 @@ for (let k = 0; performance.now() - t0 < seconds * 1000; k += per) {
     );
   }
 }
+done = true;
+await Promise.all(queries);
 await s.compactionDone();
+lat.sort((a, b) => a - b);
+const idle: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const q0 = performance.now();
+  await s.top({ type: 'exported_flow', by: 'bytes', dim: 'src_ip', limit: 10 });
+  idle.push(Math.round(performance.now() - q0));
+}
 const sec = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage();
 process.stdout.write(
-  `# ${n} rows in ${sec.toFixed(1)} s (${(n / sec / 1e3).toFixed(0)}k rows/s, ${(n / ((cpu.user + cpu.system) / 1e6) / 1e3).toFixed(0)}k per CPU-s of the process), settings ${process.env.VANTAGE_DUCKDB_SET ?? '-'}; memory_limit ${mb(budget.duckdb)} MB, threads ${budget.duckdbThreads}; RSS after start ${mb(base)} MB, peak ${mb(Math.max(peak, hwm()))} MB (VmHWM ${mb(hwm())}) at ${peakAt}\n`,
+  `# ${n} rows in ${sec.toFixed(1)} s (${(n / sec / 1e3).toFixed(0)}k rows/s, ${(n / ((cpu.user + cpu.system) / 1e6) / 1e3).toFixed(0)}k per CPU-s of the process), settings ${process.env.VANTAGE_DUCKDB_SET ?? '-'}; memory_limit ${mb(budget.duckdb)} MB, threads ${budget.duckdbThreads}; RSS after start ${mb(base)} MB, peak ${mb(Math.max(peak, hwm()))} MB (VmHWM ${mb(hwm())}) at ${peakAt}; ${lat.length} top queries, p50 ${lat[Math.floor(lat.length / 2)]?.toFixed(0)} ms, p99 ${lat[Math.floor(lat.length * 0.99)]?.toFixed(0)} ms; alone after the appends (ms): ${idle.join(' ')}\n`,
 );
 qc.closeSync();
 await s.stop();
