@@ -72,7 +72,9 @@ export async function startVantage(
     );
     args.push('--config', cfg);
   }
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // As deployments run it (docs/config.md, `npm start`): glibc's thread arenas capped at two.
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
