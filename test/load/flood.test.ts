@@ -25,6 +25,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
 import { fixture } from '../support/fixtures.js';
 import { send } from './sender.js';
+import { describeKinds } from './smaps.js';
 import { collectorAccount, freePort, startVantage, type VantageProcess } from './vantage-process.js';
 
 const SOAK = process.env.SOAK_SECONDS !== undefined;
@@ -193,6 +194,21 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
       mirror.datagrams - got - mdrops <= backlog,
       'mirror: every datagram received or counted by the kernel',
     );
+    // RSS over the run, the highest of each 30 s: where the peak came (soak, 5×, burst).
+    const t00 = v.rss[0]?.t ?? 0;
+    const windows = new Map<number, number>();
+    for (const x of v.rss) {
+      const w = Math.floor((x.t - t00) / 30_000);
+      windows.set(w, Math.max(windows.get(w) ?? 0, x.bytes));
+    }
+    process.stdout.write(
+      `# RSS, highest per 30 s (MB): ${[...windows.values()].map((b) => (b / 1e6).toFixed(0)).join(' ')}\n`,
+    );
+    const kinds = v.peakKinds();
+    if (kinds)
+      process.stdout.write(
+        `# resident memory at the largest 5-s breakdown (${(kinds.rss / 1e6).toFixed(0)} MB): ${describeKinds(kinds.kinds)}\n`,
+      );
     assert.ok(v.peakRss() < BUDGET_BYTES, `peak RSS ${v.peakRss()} inside the budget ${BUDGET_BYTES}`);
     const h = await v.health();
     if (lost > 0) {

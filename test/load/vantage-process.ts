@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../support/fixtures.js';
+import { type MemoryKinds, memoryKinds } from './smaps.js';
 
 export async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
   if (kind === 'udp') {
@@ -29,6 +30,8 @@ export interface VantageProcess {
   /** Peak and samples of RSS (bytes) taken every `rssEveryMs`. */
   rss: { t: number; bytes: number }[];
   peakRss(): number;
+  /** The resident memory by kind of mapping at the largest of the breakdowns taken every 5 s. */
+  peakKinds(): { rss: number; kinds: MemoryKinds } | null;
   /** CPU time the process used so far (user + system, all threads), seconds. */
   cpuSeconds(): number;
   metrics(): Promise<Map<string, number>>;
@@ -69,7 +72,9 @@ export async function startVantage(
     );
     args.push('--config', cfg);
   }
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // As deployments run it (docs/config.md, `npm start`): glibc's thread arenas capped at two.
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
@@ -98,6 +103,14 @@ export async function startVantage(
   };
   const timer = setInterval(sample, o.rssEveryMs ?? 250);
   timer.unref();
+  let kindsAtPeak: { rss: number; kinds: MemoryKinds } | null = null;
+  const breakdown = setInterval(() => {
+    const k = memoryKinds(pid);
+    if (!k) return;
+    const total = k.file + k.heap + k.small + k.arena64 + k.mid + k.big;
+    if (!kindsAtPeak || total > kindsAtPeak.rss) kindsAtPeak = { rss: total, kinds: k };
+  }, 5000);
+  breakdown.unref();
   const hwm = (): number => {
     try {
       return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -125,6 +138,7 @@ export async function startVantage(
       peak = Math.max(peak, hwm());
       return peak;
     },
+    peakKinds: () => kindsAtPeak,
     cpuSeconds,
     async metrics() {
       const r = await retry(() => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } }));
@@ -140,6 +154,7 @@ export async function startVantage(
       peak = Math.max(peak, hwm());
       cpuSeconds();
       clearInterval(timer);
+      clearInterval(breakdown);
       child.kill('SIGTERM');
       return exited;
     },
@@ -147,6 +162,7 @@ export async function startVantage(
       peak = Math.max(peak, hwm());
       cpuSeconds();
       clearInterval(timer);
+      clearInterval(breakdown);
       child.kill('SIGKILL');
       await exited;
     },
