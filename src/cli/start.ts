@@ -27,6 +27,7 @@ import { createIpfixExporter } from '../collect/exporter/ipfix-exporter.js';
 import { type SnmpConfig, SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../common/alerts.js';
 import {
+  capMallocArenas,
   describeBudget,
   holdHeapToBudget,
   type MemoryBudget,
@@ -247,6 +248,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   });
   const budget = memoryBudget(o.memoryBudget);
   holdHeapToBudget();
+  const arenas = capMallocArenas();
+  log.info('malloc arenas', { max: arenas ?? 'glibc default (the vantage-pcap addon is not built)' });
   const ledger = new LossLedger();
   const base =
     o.store?.backend === 'clickhouse'

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { defaultBudgetBytes, memoryBudget, parseBytes } from './budget.js';
+import { capMallocArenas, defaultBudgetBytes, MALLOC_ARENAS, memoryBudget, parseBytes } from './budget.js';
 
 const MiB = 2 ** 20;
 
@@ -25,4 +26,16 @@ test('sizes parse with units; a bad one names the key', () => {
   assert.equal(parseBytes('memoryBudget', 1e9), 1e9);
   assert.throws(() => parseBytes('memoryBudget', 'lots'), /memoryBudget/);
   assert.throws(() => memoryBudget(100 * MiB), /memoryBudget/);
+});
+
+test('glibc arenas: MALLOC_ARENA_MAX in the environment wins, else the addon caps them at two', () => {
+  assert.equal(capMallocArenas({ MALLOC_ARENA_MAX: '4' }), 4);
+  let addon = true;
+  try {
+    createRequire(import.meta.url)('vantage-pcap');
+  } catch {
+    addon = false;
+  }
+  // Without the addon (an install without libpcap) nothing can be set, and it says so.
+  assert.equal(capMallocArenas({}), addon ? MALLOC_ARENAS : null);
 });

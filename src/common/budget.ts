@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { availableParallelism, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './errors.js';
@@ -102,6 +103,26 @@ export const HEAP_GROWING_PERCENT = 30;
 export function holdHeapToBudget(execArgv: readonly string[] = process.execArgv): void {
   if (execArgv.some((a) => /^--(heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size)/.test(a))) return;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
+/** glibc arenas a process under a budget keeps (see capMallocArenas). */
+export const MALLOC_ARENAS = 2;
+
+/**
+ * Cap glibc's malloc arenas for the threads started from now on (DuckDB's, libuv's, workers').
+ * Each thread that allocates otherwise gets an arena of its own of up to 64 MiB, which a memory
+ * budget cannot afford: with two arenas the soak's peak fell by ~70 MB. `MALLOC_ARENA_MAX` in the
+ * environment wins (glibc has read it already); without the vantage-pcap addon nothing changes.
+ * Returns the cap in force, or null when it could not be set.
+ */
+export function capMallocArenas(env: NodeJS.ProcessEnv = process.env): number | null {
+  if (env.MALLOC_ARENA_MAX) return Number(env.MALLOC_ARENA_MAX) || null;
+  try {
+    const b = createRequire(import.meta.url)('vantage-pcap') as { mallocArenaMax?: (n: number) => boolean };
+    return b.mallocArenaMax?.(MALLOC_ARENAS) ? MALLOC_ARENAS : null;
+  } catch {
+    return null;
+  }
 }
 
 /** One line for the start banner and the log. */

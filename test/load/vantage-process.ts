@@ -72,9 +72,8 @@ export async function startVantage(
     );
     args.push('--config', cfg);
   }
-  // As deployments run it (docs/config.md, `npm start`): glibc's thread arenas capped at two.
-  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // glibc's arenas are capped by `vantage start` itself (capMallocArenas), as deployed.
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();

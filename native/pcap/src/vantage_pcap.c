@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pcap/pcap.h>
@@ -1038,6 +1039,22 @@ static napi_value js_version(napi_env env, napi_callback_info info) {
   return s;
 }
 
+/* mallocArenaMax(n): glibc's M_ARENA_MAX for arenas made from now on (threads started later).
+ * Every thread that mallocs gets an arena of up to 64 MiB by default; a memory budget wants few. */
+static napi_value js_malloc_arena_max(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_range_error(env, NULL, "mallocArenaMax: a count of at least 1");
+    return NULL;
+  }
+  napi_value r;
+  CHECK(napi_get_boolean(env, mallopt(M_ARENA_MAX, n) == 1, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1057,6 +1074,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
