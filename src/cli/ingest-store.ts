@@ -16,9 +16,10 @@ packet store (DIR/pcap) unless --no-packets (no server needed; stop a running
 \`vantage start\` on DIR first, or upload with POST /api/v1/captures instead).
 Prints a JSON summary.
 
-  --workers N   threads that decode, meter flows, parse L7 and record packets while the main
-                thread reads and stores (default 1 on a machine with 2 or more cores; 0 runs
-                everything on one thread; more than 1 shards flows by hash and records no packets)
+  --workers N   threads that decode, meter flows and parse L7 while the main thread reads,
+                records packets and stores (default 0: everything on one thread, which already
+                keeps DuckDB and packet writes on I/O threads; 1 pays where cores sit idle; more
+                than 1 shards flows by hash and needs --no-packets)
 `;
 
 export async function ingestStoreCommand(argv: string[]): Promise<number> {

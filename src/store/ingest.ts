@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
@@ -36,10 +35,13 @@ export interface IngestSummary {
   cpu_s?: { main: number; workers: number[]; tail: { workers: number[]; main: number } };
 }
 
-/** Worker threads by default: one when the machine has a second core for it. */
-export function defaultIngestWorkers(): number {
-  return availableParallelism() >= 2 ? 1 : 0;
-}
+/**
+ * Worker threads by default: none. On this 2-core class of machine the one-thread path already
+ * keeps 1.3 cores busy (DuckDB's and the recorder's I/O threads), and the worker path measured
+ * the same wall time for 30% more CPU and 120 MB more RSS (bench/README.md, 2026-12-06): it
+ * pays where cores are idle, so it is asked for with `workers`.
+ */
+export const DEFAULT_INGEST_WORKERS = 0;
 
 /** Thrown by a reader or a frame handler to end an ingest early, keeping what was read. */
 export class IngestStop extends Error {
@@ -88,7 +90,7 @@ export async function ingestCaptures(
     recorder?: Partial<RecorderConfig> & { dir: string };
     /**
      * Threads that decode, meter flows, parse L7 (and record packets) while this thread reads
-     * the files and feeds the store: 0 runs everything here. Default `defaultIngestWorkers()`.
+     * the files and feeds the store: 0 runs everything here. Default `DEFAULT_INGEST_WORKERS`.
      * Function `hooks` can only run here: with any, the ingest runs inline. With one worker the
      * store gets exactly the rows of the inline path; with more, flows are sharded by a
      * symmetric hash (records of a flow keep their order; rows of different flows interleave
@@ -201,7 +203,7 @@ export async function ingestCaptures(
     buf.push(rec as Rec);
     if (buf.length >= batchSize) flush(type);
   };
-  const workers = opts.hooks && opts.hooks.length > 0 ? 0 : (opts.workers ?? defaultIngestWorkers());
+  const workers = opts.hooks && opts.hooks.length > 0 ? 0 : (opts.workers ?? DEFAULT_INGEST_WORKERS);
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
   if (workers > 0) {
