@@ -161,11 +161,20 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
         dropped(fiveAccount) > dropped(soakAccount),
         '5× capacity overloads the collector (or it proves nothing)',
       );
-    assert.equal(
-      (await v.health()).status,
-      'degraded',
-      'the process answers under 5× and says it is losing data',
+    // Under 5× the process answers, and says it is degraded while it loses data or its spooled
+    // backlog is older than the 5 s threshold (read on both sides of the health request; near
+    // the threshold either answer is right, and below it an earlier phase's loss may still show).
+    const spoolAge = (m: Map<string, number>): number => m.get('vantage_collect_spool_seconds') ?? 0;
+    const m1 = await v.metrics();
+    const health5 = await v.health();
+    const m2 = await v.metrics();
+    const losing = dropped(collectorAccount(m2)) > dropped(soakAccount);
+    const age = [spoolAge(m1), spoolAge(m2)];
+    process.stdout.write(
+      `# health under 5×: ${health5.status} (${health5.reasons?.join('; ') ?? ''}); spool backlog ${age.map((a) => a.toFixed(1)).join(' → ')} s; losing data: ${losing}\n`,
     );
+    assert.ok(losing || Math.max(...age) > 0, '5× capacity overloads the collector: it spools or drops');
+    if (losing || Math.min(...age) > 6) assert.equal(health5.status, 'degraded');
 
     // Then an unpaced burst: more than the socket and the queues can take at once.
     const burst = await send({ kind: 'ipfix', port: v.collectPort, rate: 0, seconds: 0.3 });
