@@ -37,12 +37,11 @@ function mainThreadCpu(): number {
   return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
 }
 
-export async function benchStoreColumns(
-  rows = 2_000_000,
-  log: (s: string) => void = (s) => {
-    process.stdout.write(`${s}\n`);
-  },
-) {
+/**
+ * Column batches of collected flows as the decode thread hands them on: 8 batches of 256 IPFIX
+ * messages (10 records each) from one generator, to be appended again and again.
+ */
+export function exportedFlowBatches(): ReturnType<typeof encodeColumns>[] {
   const gen = new ExportGen(10);
   const batches: ReturnType<typeof encodeColumns>[] = [];
   for (let b = 0; b < 8; b++) {
@@ -54,6 +53,16 @@ export async function benchStoreColumns(
     }
     batches.push(encodeColumns(out));
   }
+  return batches;
+}
+
+export async function benchStoreColumns(
+  rows = 2_000_000,
+  log: (s: string) => void = (s) => {
+    process.stdout.write(`${s}\n`);
+  },
+) {
+  const batches = exportedFlowBatches();
   const results: StoreColumnsResult[] = [];
   const paths = (process.env.PATHS ?? 'columns,objects').split(',') as ('columns' | 'staged' | 'objects')[];
   for (const path of paths) {

@@ -222,3 +222,18 @@ export const httpResponse = (status: number, reason: string, len = 0): Buffer =>
   Buffer.from(
     `HTTP/1.1 ${status} ${reason}\r\nServer: nginx\r\nContent-Length: ${len}\r\n\r\n${'x'.repeat(len)}`,
   );
+
+/** Two labelled attacks the detectors must report: a scan of 200 refused ports from 10.1.9.9
+ *  and an SSH brute force of 20 sessions from 203.0.113.10. */
+export function scanAndSshBruteForce(): CaptureKit {
+  const kit = new CaptureKit();
+  for (let p = 1; p <= 200; p++)
+    kit.tcpSession(1 + p * 0.01, '10.1.9.9', '10.0.0.20', 40_000, p, { refuse: true });
+  for (let i = 0; i < 20; i++)
+    kit.tcpSession(10 + i * 5, '203.0.113.10', '10.0.0.22', 50_000 + i, 22, {
+      req: 1800,
+      resp: 2600,
+      durSec: 3,
+    });
+  return kit;
+}

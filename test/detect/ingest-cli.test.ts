@@ -6,19 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../support/fixtures.js';
 import { pcapFile } from '../support/pcap-writer.js';
-import { CaptureKit } from './capture-kit.js';
+import { scanAndSshBruteForce } from './capture-kit.js';
 import { T0 } from './labelled.js';
 
 test('vantage ingest prints the detectors’ alerts among the records; --no-detect turns them off', (t) => {
-  const kit = new CaptureKit();
-  for (let p = 1; p <= 200; p++)
-    kit.tcpSession(1 + p * 0.01, '10.1.9.9', '10.0.0.20', 40_000, p, { refuse: true });
-  for (let i = 0; i < 20; i++)
-    kit.tcpSession(10 + i * 5, '203.0.113.10', '10.0.0.22', 50_000 + i, 22, {
-      req: 1800,
-      resp: 2600,
-      durSec: 3,
-    });
+  const kit = scanAndSshBruteForce();
   const dir = mkdtempSync(join(tmpdir(), 'vantage-ingest-detect-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'attack.pcap');

@@ -10,10 +10,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExportGen } from '../../bench/collect.js';
-import { columnarOf, encodeColumns } from '../../src/collect/columns.js';
-import { CollectDecoder } from '../../src/collect/decoder.js';
-import type { CollectedRecord } from '../../src/collect/types.js';
+import { exportedFlowBatches } from '../../bench/store-columns.js';
+import { columnarOf } from '../../src/collect/columns.js';
 import { memoryBudget } from '../../src/common/budget.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
@@ -29,17 +27,7 @@ const rss = (): number =>
 const hwm = (): number =>
   Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024;
 
-const gen = new ExportGen(10);
-const batches: ReturnType<typeof encodeColumns>[] = [];
-for (let b = 0; b < 8; b++) {
-  const out: CollectedRecord[] = [];
-  const d = new CollectDecoder({ communityId: true }, (r) => out.push(r));
-  for (let i = 0; i < 256; i++) {
-    const m = gen.next();
-    d.decode(m, 0, m.length, '192.0.2.1', 2055, Date.now());
-  }
-  batches.push(encodeColumns(out));
-}
+const batches = exportedFlowBatches();
 const dir = mkdtempSync(join(tmpdir(), 'store-memory-'));
 const s = createEmbeddedStore(
   {

@@ -12,7 +12,7 @@ import { PcapStore } from '../../src/pcapstore/store.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
 import { type IngestSummary, ingestCaptures } from '../../src/store/ingest.js';
 import type { Rec, RecordStore } from '../../src/store/types.js';
-import { CaptureKit } from '../detect/capture-kit.js';
+import { scanAndSshBruteForce } from '../detect/capture-kit.js';
 import { T0 } from '../detect/labelled.js';
 import { fixture, listCaptures, ROOT } from '../support/fixtures.js';
 import { pcapFile } from '../support/pcap-writer.js';
@@ -198,15 +198,7 @@ test('file input through worker threads loses nothing: the reader waits when eve
 });
 
 test('vantage ingest --store: the detectors raise the same alerts with a pipeline worker as on one thread', async () => {
-  const kit = new CaptureKit();
-  for (let p = 1; p <= 200; p++)
-    kit.tcpSession(1 + p * 0.01, '10.1.9.9', '10.0.0.20', 40_000, p, { refuse: true });
-  for (let i = 0; i < 20; i++)
-    kit.tcpSession(10 + i * 5, '203.0.113.10', '10.0.0.22', 50_000 + i, 22, {
-      req: 1800,
-      resp: 2600,
-      durSec: 3,
-    });
+  const kit = scanAndSshBruteForce();
   const attack = join(dir, 'attack.pcap');
   writeFileSync(attack, pcapFile(kit.packets(T0)));
   const alerts = async (workers: string): Promise<string[]> => {
