@@ -932,6 +932,35 @@ export class FlowTable implements FlowLookup {
   }
 
   /** Build the record of a slot (only here are strings made). */
+  /** The slot's key, as both emit forms (record and columns) begin with it; one reused object. */
+  private readonly head = {
+    ver: 0,
+    proto: 0,
+    cSide: 0,
+    ov: 0,
+    cPort: 0,
+    sPort: 0,
+    icmpType: -1,
+    icmpCode: -1,
+  };
+  private slotHead(s: number): FlowTable['head'] {
+    const u = s * SU;
+    const meta = this.U[u + U_META]!;
+    const ports = this.U[u + U_PORTS]!;
+    const icmp = this.I[u + U_ICMP]!;
+    const h = this.head;
+    h.ver = meta & 15;
+    h.proto = (meta >>> 4) & 0xff;
+    h.cSide = (meta >>> 12) & 1 ? 0 : 1;
+    h.ov = (meta >>> 16) & 15;
+    const isIcmp = h.proto === PROTO_ICMP || h.proto === PROTO_ICMPV6;
+    h.icmpType = isIcmp && icmp >= 0 ? icmp >>> 8 : -1;
+    h.icmpCode = isIcmp && icmp >= 0 ? icmp & 0xff : -1;
+    h.cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
+    h.sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
+    return h;
+  }
+
   private emit(s: number, reason: number): void {
     this.emittingSlot = s;
     if (this.cols !== null) {
@@ -943,15 +972,7 @@ export class FlowTable implements FlowLookup {
     const F = this.F;
     const u = s * SU;
     const f = s * SF;
-    const meta = U[u + U_META]!;
-    const proto = (meta >>> 4) & 0xff;
-    const cSide = (meta >>> 12) & 1 ? 0 : 1;
-    const ov = (meta >>> 16) & 15;
-    const ports = U[u + U_PORTS]!;
-    const icmp = I[u + U_ICMP]!;
-    const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
-    const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
-    const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
+    const { proto, cSide, ov, cPort, sPort, icmpType, icmpCode } = this.slotHead(s);
     const st = U[u + U_ST]!;
     const handshake = (st & ST_ACKED) !== 0;
     const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
@@ -1020,8 +1041,8 @@ export class FlowTable implements FlowLookup {
       server_ipd_mean_ms: mean(1),
       client_jitter_ms: sd(0),
       server_jitter_ms: sd(1),
-      icmp_type: isIcmp && icmp >= 0 ? icmp >>> 8 : null,
-      icmp_code: isIcmp && icmp >= 0 ? icmp & 0xff : null,
+      icmp_type: icmpType >= 0 ? icmpType : null,
+      icmp_code: icmpType >= 0 ? icmpCode : null,
       client_mac: macOf(0),
       server_mac: macOf(1),
       vlan: vl >>> 24 >= 1 ? (vl >>> 12) & 0xfff : null,
@@ -1048,16 +1069,7 @@ export class FlowTable implements FlowLookup {
     const F = this.F;
     const u = s * SU;
     const f = s * SF;
-    const meta = U[u + U_META]!;
-    const ver = meta & 15;
-    const proto = (meta >>> 4) & 0xff;
-    const cSide = (meta >>> 12) & 1 ? 0 : 1;
-    const ov = (meta >>> 16) & 15;
-    const ports = U[u + U_PORTS]!;
-    const icmp = I[u + U_ICMP]!;
-    const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
-    const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
-    const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
+    const { ver, proto, cSide, ov, cPort, sPort, icmpType, icmpCode } = this.slotHead(s);
     const st = U[u + U_ST]!;
     b.begin();
     const x = b.f;
@@ -1102,9 +1114,9 @@ export class FlowTable implements FlowLookup {
         x[fb + FN.client_jitter_ms + dir] = msOf(n > 1 ? Math.sqrt(F[f + F_IPDM2 + dir]! / (n - 1)) : 0);
       }
     }
-    if (isIcmp && icmp >= 0) {
-      x[fb + FN.icmp_type] = icmp >>> 8;
-      x[fb + FN.icmp_code] = icmp & 0xff;
+    if (icmpType >= 0) {
+      x[fb + FN.icmp_type] = icmpType;
+      x[fb + FN.icmp_code] = icmpCode;
     }
     const vl = U[u + U_VLANS]!;
     if (vl >>> 24 >= 1) x[fb + FN.vlan] = (vl >>> 12) & 0xfff;
