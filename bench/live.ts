@@ -40,6 +40,24 @@ function softnetDrops(): number {
 }
 
 /** Frames of a capture, for the generator. */
+
+/** Run the paced VXLAN sender on its own thread until it has sent; what it sent and failed. */
+async function sendFrom(workerData: Record<string, unknown>): Promise<{ sent: number; errors: number }> {
+  const gen = new Worker(GENERATOR, { eval: true, workerData });
+  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
+  await gen.terminate();
+  return g;
+}
+
+/** Until the receiver has taken what its socket holds: its count stops moving. */
+async function untilQuiet(rx: { counters: { received: number } }): Promise<void> {
+  let last = -1;
+  while (rx.counters.received !== last) {
+    last = rx.counters.received;
+    await sleep(200);
+  }
+}
+
 async function loadFrames(path: string, max: number): Promise<Buffer[]> {
   const frames: Buffer[] = [];
   await readCaptureFile(path, (f) => {
@@ -208,15 +226,9 @@ async function benchBrokerRun(frames: Buffer[], seconds: number): Promise<Broker
   const port = rx.address().port;
   const backlog0 = softnetDrops();
   const t0 = performance.now();
-  const gen = new Worker(GENERATOR, { eval: true, workerData: { frames, port, seconds, vni: 77, addon } });
-  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
-  await gen.terminate();
+  const g = await sendFrom({ frames, port, seconds, vni: 77, addon });
   // Let the receiver drain its socket, then the targets their queues.
-  let last = -1;
-  while (rx.counters.received !== last) {
-    last = rx.counters.received;
-    await sleep(200);
-  }
+  await untilQuiet(rx);
   const secs = (performance.now() - t0) / 1000;
   const rxDrops = udpSocketDrops(port, '127.0.0.1');
   await rx.stop();
@@ -307,18 +319,9 @@ export async function benchMirrorSensor(
   const backlog0 = softnetDrops();
   const cpu0 = mainThreadCpu();
   const t0 = performance.now();
-  const gen = new Worker(GENERATOR, {
-    eval: true,
-    workerData: { frames, port, seconds, vni: 77, addon, pps },
-  });
-  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
+  const g = await sendFrom({ frames, port, seconds, vni: 77, addon, pps });
   const sendSecs = (performance.now() - t0) / 1000;
-  await gen.terminate();
-  let last = -1;
-  while (rx.counters.received !== last) {
-    last = rx.counters.received;
-    await sleep(200);
-  }
+  await untilQuiet(rx);
   const secs = (performance.now() - t0) / 1000;
   const drops = udpSocketDrops(port, '127.0.0.1');
   await rx.stop();
