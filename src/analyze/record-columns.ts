@@ -1,5 +1,5 @@
 import type { AnyRecordDef } from '../schema/registry.js';
-import type { Columnar } from '../store/columnar.js';
+import { type Columnar, filledBatch } from '../store/columnar.js';
 
 /**
  * L7 records in column form: an analyzer fills one reused record object (no object per record)
@@ -103,18 +103,9 @@ export class RecordColumnBuilder {
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
-    const rows = new Uint32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
     const nn = this.num.length;
     const ns = this.str.length;
-    const c: Columnar = {
-      num: this.num,
-      str: this.str,
-      f: n === this.capacity ? this.f : this.f.slice(0, n * nn),
-      s: n === this.capacity ? this.s : this.s.slice(0, n * ns),
-      dict: this.dict,
-      rows,
-    };
+    const c: Columnar = filledBatch(this.num, this.str, this.f, this.s, this.dict, n, this.capacity);
     if (this.jsonFields.length > 0)
       c.json = Object.fromEntries(this.jsonFields.map((k, i) => [k, this.json[i]!]));
     this.f = new Float64Array(this.capacity * nn);

@@ -8,7 +8,7 @@
  * records, the `extra` objects) goes by structured clone, marked by its index in the batch.
  */
 import { exportedFlowRecord } from '../schema/exported-flow.js';
-import type { Columnar } from '../store/columnar.js';
+import { allRows, type Columnar } from '../store/columnar.js';
 import type { CollectedRecord, ExportedFlowRecord } from './types.js';
 
 type FlowKey = keyof ExportedFlowRecord & string;
@@ -140,8 +140,7 @@ export function columnarOf(b: ColumnBatch): { flows: Columnar; others: Collected
   const others: CollectedRecord[] = b.others.map((o) => o[1]);
   let rows: Uint32Array;
   if (others.length === 0) {
-    rows = new Uint32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
+    rows = allRows(n);
   } else {
     rows = new Uint32Array(n - others.length);
     let k = 0;

@@ -1,5 +1,5 @@
 import { ipv4ToString, ipv6WordsToString, macToString } from '../common/addr.js';
-import type { Columnar } from '../store/columnar.js';
+import { type Columnar, filledBatch } from '../store/columnar.js';
 import { tcpFlagsString } from './tcp-flags.js';
 
 /**
@@ -132,16 +132,7 @@ export class FlowColumnBuilder {
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
-    const rows = new Uint32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
-    const c: Columnar = {
-      num: FLOW_NUM,
-      str: FLOW_STR,
-      f: n === this.capacity ? this.f : this.f.slice(0, n * FLOW_NN),
-      s: n === this.capacity ? this.s : this.s.slice(0, n * FLOW_NS),
-      dict: this.dict,
-      rows,
-    };
+    const c = filledBatch(FLOW_NUM, FLOW_STR, this.f, this.s, this.dict, n, this.capacity);
     // The batch is the consumer's now (the store holds it while it appends): fresh arrays.
     this.f = new Float64Array(this.capacity * FLOW_NN);
     this.s = new Int32Array(this.capacity * FLOW_NS);

@@ -1,5 +1,5 @@
 import type { AnyRecordDef } from '../schema/registry.js';
-import { type Columnar, kindsOf, numValue } from './columnar.js';
+import { allRows, type Columnar, kindsOf, numValue } from './columnar.js';
 import type { Rec } from './types.js';
 
 /**
@@ -124,9 +124,7 @@ export function recordsToColumnar(def: AnyRecordDef, recs: readonly Rec[]): Colu
       if (v !== undefined && v !== null) json[name]!.set(i, v);
     }
   }
-  const rows = new Uint32Array(n);
-  for (let i = 0; i < n; i++) rows[i] = i;
-  return { num, str, f, s, dict, rows, json };
+  return { num, str, f, s, dict, rows: allRows(n), json };
 }
 
 /** Where each of a list of fields sits in a batch, for `fillFields`. */

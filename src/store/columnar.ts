@@ -27,6 +27,37 @@ export interface Columnar {
   json?: Readonly<Record<string, ReadonlyMap<number, unknown>>>;
 }
 
+/** Row indexes 0..n-1: a batch that stores every row it holds. */
+export function allRows(n: number): Uint32Array {
+  const rows = new Uint32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = i;
+  return rows;
+}
+
+/**
+ * The first `n` rows of a builder's row-major buffers (sized for `capacity` rows) as a batch of
+ * all of them; a partial batch gets buffers cut to its rows.
+ */
+export function filledBatch(
+  num: readonly string[],
+  str: readonly string[],
+  f: Float64Array,
+  s: Int32Array,
+  dict: readonly string[],
+  n: number,
+  capacity: number,
+): Columnar {
+  const full = n === capacity;
+  return {
+    num,
+    str,
+    f: full ? f : f.slice(0, n * num.length),
+    s: full ? s : s.slice(0, n * str.length),
+    dict,
+    rows: allRows(n),
+  };
+}
+
 const NUM_PLAIN = 0;
 const NUM_TS = 1;
 const NUM_BOOL = 2;
