@@ -117,14 +117,7 @@ export function ja4s(h: ServerHello, transport: 't' | 'q' | 'd' = 't'): string {
 }
 
 /** The fingerprints of one ClientHello shape, with the fields they were computed from. */
-interface ClientPrint {
-  version: number;
-  ciphers: number[];
-  extensions: number[];
-  groups: number[];
-  pointFormats: number[];
-  sigAlgs: number[];
-  supportedVersions: number[];
+interface ClientPrint extends Omit<ClientHello, 'sni' | 'alpn'> {
   sni: boolean;
   alpn0: string | undefined;
   transport: string;
