@@ -13,6 +13,13 @@ import {
   type PcapBinding,
   wallClock,
 } from './live.js';
+import {
+  DEFAULT_RING,
+  hasRing,
+  type RingConfig,
+  RingVxlanReceiver,
+  validateRingConfig,
+} from './mirror-ring.js';
 
 /**
  * Receivers for mirrored traffic: VXLAN over UDP (AWS VPC Traffic Mirroring, 4789), TZSP over
@@ -606,12 +613,26 @@ class TzspReceiver extends UdpReceiver {
   }
 }
 
+/**
+ * A VXLAN receiver. With `ring` (and the addon's receive thread built), a thread of the addon
+ * drains the socket into a ring of that size and this thread takes frames from the ring
+ * (mirror-ring.ts); otherwise this thread reads the socket itself (recvmmsg, or node:dgram).
+ */
 export function createVxlanReceiver(
-  cfg: Partial<UdpReceiverConfig>,
+  cfg: Partial<UdpReceiverConfig> & { ring?: Partial<RingConfig> },
   onFrame: FrameHandler,
   hooks: BatchHooks = {},
 ): MirrorReceiver {
-  return new VxlanReceiver({ host: '0.0.0.0', port: VXLAN_PORT, rcvbuf: 8 << 20, ...cfg }, onFrame, hooks);
+  const { ring, ...udp } = cfg;
+  const c = { host: '0.0.0.0', port: VXLAN_PORT, rcvbuf: 8 << 20, ...udp };
+  if (ring) {
+    const native = loadUdpBatchBinding();
+    if (hasRing(native)) {
+      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
+      return new RingVxlanReceiver(native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
+    }
+  }
+  return new VxlanReceiver(c, onFrame, hooks);
 }
 
 export function createTzspReceiver(

@@ -133,6 +133,13 @@ export const flowRecord = defineRecord(
       nullable: n,
       doc: 'Application identified from SNI, Host, DNS names or well-known ports.',
     },
+    sampling_rate: {
+      type: 'int',
+      nullable: n,
+      optional: n,
+      doc: 'Kept 1 in N flows under overload (a mirror receiver behind): this flow stands for N; null or 1 when unsampled. Its counts are its own.',
+      ipfix: 305,
+    },
   },
 );
 

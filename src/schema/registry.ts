@@ -23,6 +23,8 @@ export interface FieldDef {
   readonly unit?: string;
   /** May be null (absent). */
   readonly nullable?: boolean;
+  /** Set only by the sources that have it (nullable too): records without it leave it out. */
+  readonly optional?: boolean;
   /** Label shown in the console; defaults to the field name in words. */
   readonly label?: string;
   /** IPFIX information element id when one exists. */
@@ -81,8 +83,12 @@ export interface AnyRecordDef {
   readonly key?: string;
 }
 
+type OptionalKeys<F> = { [K in keyof F]: F[K] extends { optional: true } ? K : never }[keyof F];
+
 export type RecordOf<R extends AnyRecordDef> = { type: R['type'] } & {
-  -readonly [K in keyof R['fields']]: FieldValue<R['fields'][K]>;
+  -readonly [K in Exclude<keyof R['fields'], OptionalKeys<R['fields']>>]: FieldValue<R['fields'][K]>;
+} & {
+  -readonly [K in OptionalKeys<R['fields']>]?: FieldValue<R['fields'][K]>;
 };
 
 export function fieldLabel(name: string, def: FieldDef): string {

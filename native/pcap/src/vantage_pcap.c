@@ -15,6 +15,7 @@
  *   poll(h, fn)              call fn() whenever the socket is readable (uv_poll_t, level triggered)
  *   recvBatch(h, buf, meta, slot, headroom) -> n   recvmmsg, non-blocking (see below)
  *   sendBatch(h, buf, table, first, count) -> n    sendmmsg to the connected destination
+ *   udpRingStart(h, buf, opts, fn) -> bytes   a thread drains the socket into a ring in buf
  *   close(h)
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
@@ -30,6 +31,7 @@
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +67,10 @@ typedef struct {
   struct mmsghdr *msgs; /* batch tables, allocated once at udpOpen: nothing per packet */
   struct iovec *iov;
   struct sockaddr_storage *addrs;
+  struct ring_rx *ring; /* receive thread draining this socket into a ring (udpRingStart) */
 } handle_t;
+
+static void ring_stop(handle_t *h);
 
 typedef struct {
   napi_async_work work;
@@ -142,6 +147,7 @@ static void stop_poll(handle_t *h) {
 static void really_close(handle_t *h) {
   if (h->closed) return;
   h->closed = 1;
+  ring_stop(h);
   stop_poll(h);
   if ((h->kind == KIND_UDP || h->kind == KIND_UNIX) && h->fd >= 0) close(h->fd);
   free(h->msgs);
@@ -1003,6 +1009,464 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+
+/* ---- receive thread: a UDP socket drained into a ring ------------------------------------- */
+/*
+ * udpRingStart(h, buf, opts, fn): a thread of its own reads the socket continuously (poll +
+ * recvmmsg) and appends each datagram to a ring in `buf`, so a busy JavaScript thread no longer
+ * lets the kernel's socket buffer overflow: bursts wait in the ring, whose size the caller takes
+ * from the memory budget. What the ring cannot take is dropped and counted (ring_full).
+ *
+ * With opts.vxlan the datagram is checked as VXLAN and the outer IPv4/IPv6 + UDP headers are
+ * rebuilt in front of it (as they were on the wire, destination port 4789), so a record is a
+ * raw-IP frame. With opts.sampling the thread keeps whole flows 1 in N under overload: the
+ * inner 5-tuple (both directions alike, with the VNI) is hashed and a flow's decision is made
+ * once, at N = 2^level of that moment, and remembered in a bounded table, so a kept flow keeps
+ * every packet. The level rises as the ring fills (half full: 2, three quarters: 4, ...) and
+ * falls one step a second while it is under a quarter full.
+ *
+ * buf layout: control words (RING_CTL bytes), then the data area (a power of two).
+ *   u32 [0] head (bytes written, mod 2^32)   [1] tail (bytes consumed, written by JS)
+ *       [2] waiting (JS sets 1 before it sleeps; the thread clears it and calls fn)
+ *       [3] sampling level in force          [4] the thread's id (for its CPU time)
+ *   f64 from byte 64: the RC_* counters (written by the thread only).
+ * Record: u32 seconds, u32 nanoseconds, u32 caplen, u32 wire length, u32 info (the flow's
+ * sampling factor N in bits 0-15; bit 31 truncated), then caplen bytes, padded to 4. A caplen of
+ * 0xffffffff, or fewer than RING_REC bytes before the end of the area, means: go on at 0.
+ */
+#include <sys/syscall.h>
+
+#define RING_CTL 256
+#define RING_REC 20
+#define RING_PAD 0xffffffffu
+#define RING_BATCH 64
+#define RING_SLOT 16384
+#define RING_WAYS 4
+#define RING_IDLE_S 120
+
+enum {
+  RC_RECEIVED, RC_BYTES, RC_WRITTEN, RC_RING_FULL, RC_SAMPLED, RC_TRUNCATED, RC_TOO_SHORT, RC_NO_VNI,
+  RC_RECV_ERRORS, RC_EVICTIONS, RC_FLOWS_KEPT, RC_FLOWS_SAMPLED, RC_LEVEL_CHANGES, RC_HIGH_WATER, RC_COUNT
+};
+
+typedef struct ring_rx {
+  int fd;
+  uint8_t *data;
+  uint32_t size;
+  uint32_t *ctl;
+  double *cnt;
+  pthread_t thr;
+  int stop;
+  napi_threadsafe_function tsfn;
+  napi_ref buf_ref;
+  napi_env env;
+  int vxlan;
+  int sampling;
+  int max_level;
+  uint64_t *table;
+  uint32_t buckets_mask;
+  uint64_t level_ms;
+  int local_v6;
+  uint8_t local[16];
+  uint8_t *scratch;
+  struct mmsghdr msgs[RING_BATCH];
+  struct iovec iov[RING_BATCH];
+  struct sockaddr_storage addrs[RING_BATCH];
+} ring_rx;
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+/* Hash of the inner flow (the same for both directions); 0 when the frame is not IP. */
+static uint64_t inner_flow_hash(const uint8_t *p, uint32_t n, uint32_t vni) {
+  if (n < 14) return 0;
+  uint32_t o = 14;
+  uint16_t type = (uint16_t)(p[12] << 8 | p[13]);
+  for (int k = 0; k < 2 && (type == 0x8100 || type == 0x88a8) && o + 4 <= n; k++) {
+    type = (uint16_t)(p[o + 2] << 8 | p[o + 3]);
+    o += 4;
+  }
+  const uint8_t *a, *b;
+  size_t alen;
+  uint8_t proto;
+  uint32_t l4;
+  int ports = 0;
+  if (type == 0x0800) {
+    if (o + 20 > n) return 0;
+    uint32_t ihl = (uint32_t)(p[o] & 15) * 4;
+    proto = p[o + 9];
+    a = p + o + 12;
+    b = p + o + 16;
+    alen = 4;
+    /* Fragments: no ports in most of them, so every fragment of a flow hashes on addresses. */
+    int frag = ((p[o + 6] & 0x3f) << 8 | p[o + 7]) != 0 || (p[o + 6] & 0x20);
+    l4 = o + ihl;
+    ports = !frag && ihl >= 20;
+  } else if (type == 0x86dd) {
+    if (o + 40 > n) return 0;
+    proto = p[o + 6];
+    a = p + o + 8;
+    b = p + o + 24;
+    alen = 16;
+    l4 = o + 40;
+    ports = 1;
+  } else {
+    return 0;
+  }
+  uint16_t pa = 0, pb = 0;
+  if (ports && (proto == 6 || proto == 17 || proto == 132) && l4 + 4 <= n) {
+    pa = (uint16_t)(p[l4] << 8 | p[l4 + 1]);
+    pb = (uint16_t)(p[l4 + 2] << 8 | p[l4 + 3]);
+  }
+  int c = memcmp(a, b, alen);
+  if (c > 0 || (c == 0 && pa > pb)) {
+    const uint8_t *t = a;
+    a = b;
+    b = t;
+    uint16_t tp = pa;
+    pa = pb;
+    pb = tp;
+  }
+  uint8_t head[8] = {(uint8_t)(vni >> 16), (uint8_t)(vni >> 8), (uint8_t)vni, proto,
+                     (uint8_t)(pa >> 8), (uint8_t)pa, (uint8_t)(pb >> 8), (uint8_t)pb};
+  uint64_t h = fnv(0xcbf29ce484222325ULL, head, 8);
+  h = fnv(h, a, alen);
+  h = fnv(h, b, alen);
+  h = mix64(h);
+  return h ? h : 1;
+}
+
+/* The flow's decision: its sampling factor when kept, 0 when sampled out. */
+static uint32_t flow_decision(ring_rx *r, uint64_t h, uint32_t now_s) {
+  uint64_t *bk = r->table + (size_t)(h & r->buckets_mask) * RING_WAYS;
+  uint32_t tag = (uint32_t)(h >> 32) | 1u;
+  uint16_t now16 = (uint16_t)now_s;
+  int victim = -1;
+  uint16_t oldest = 0;
+  for (int i = 0; i < RING_WAYS; i++) {
+    uint64_t e = bk[i];
+    if ((uint32_t)(e >> 32) == tag) {
+      bk[i] = (e & ~0xffff0000ULL) | ((uint64_t)now16 << 16);
+      uint32_t d = (uint32_t)(e & 0xff);
+      return (d & 0x80) ? 1u << (d & 0x1f) : 0;
+    }
+    uint16_t age = e == 0 ? 0xffff : (uint16_t)(now16 - (uint16_t)(e >> 16));
+    if (victim < 0 || age > oldest) {
+      victim = i;
+      oldest = age;
+    }
+  }
+  /* A new flow (or one whose entry was taken): decided at the level in force now. */
+  if (oldest < RING_IDLE_S) r->cnt[RC_EVICTIONS]++;
+  uint32_t level = r->ctl[3];
+  int keep = ((h >> 20) & ((1ULL << level) - 1)) == 0;
+  if (keep) r->cnt[RC_FLOWS_KEPT]++;
+  else r->cnt[RC_FLOWS_SAMPLED]++;
+  bk[victim] = ((uint64_t)tag << 32) | ((uint64_t)now16 << 16) | (keep ? 0x80u | level : level);
+  return keep ? 1u << level : 0;
+}
+
+static uint32_t put_outer(ring_rx *r, uint8_t *o, const struct sockaddr_storage *from, uint32_t len) {
+  const uint8_t *s4 = NULL;
+  const uint8_t *s6 = NULL;
+  uint16_t sport = 0;
+  if (from->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+    sport = ntohs(a->sin6_port);
+    const uint8_t *x = a->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(x, mapped, 12) == 0) s4 = x + 12;
+    else s6 = x;
+  } else {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    sport = ntohs(a->sin_port);
+    s4 = (const uint8_t *)&a->sin_addr;
+  }
+  uint32_t udp = 8 + len;
+  uint32_t hl;
+  if (!s6 && !r->local_v6) {
+    uint32_t tot = 20 + udp > 65535 ? 65535 : 20 + udp;
+    o[0] = 0x45;
+    o[1] = 0;
+    o[2] = (uint8_t)(tot >> 8);
+    o[3] = (uint8_t)tot;
+    memset(o + 4, 0, 4);
+    o[8] = 64;
+    o[9] = 17;
+    o[10] = 0;
+    o[11] = 0;
+    memcpy(o + 12, s4, 4);
+    memcpy(o + 16, r->local + 12, 4);
+    hl = 28;
+  } else {
+    o[0] = 0x60;
+    o[1] = 0;
+    o[2] = 0;
+    o[3] = 0;
+    o[4] = (uint8_t)(udp >> 8);
+    o[5] = (uint8_t)udp;
+    o[6] = 17;
+    o[7] = 64;
+    if (s6) memcpy(o + 8, s6, 16);
+    else {
+      memset(o + 8, 0, 10);
+      o[18] = 0xff;
+      o[19] = 0xff;
+      memcpy(o + 20, s4, 4);
+    }
+    memcpy(o + 24, r->local, 16);
+    hl = 48;
+  }
+  uint8_t *u = o + hl - 8;
+  u[0] = (uint8_t)(sport >> 8);
+  u[1] = (uint8_t)sport;
+  u[2] = 4789 >> 8;
+  u[3] = 4789 & 0xff;
+  u[4] = (uint8_t)(udp >> 8);
+  u[5] = (uint8_t)udp;
+  u[6] = 0;
+  u[7] = 0;
+  return hl;
+}
+
+static void ring_level(ring_rx *r, uint32_t used, uint64_t now_ms) {
+  if (!r->sampling) return;
+  uint32_t level = r->ctl[3];
+  double fill = (double)used / (double)r->size;
+  uint32_t up = level;
+  while ((int)up < r->max_level && fill >= 1.0 - 1.0 / (double)(2u << up)) up++;
+  if (up > level) {
+    __atomic_store_n(&r->ctl[3], up, __ATOMIC_RELAXED);
+    r->level_ms = now_ms;
+    r->cnt[RC_LEVEL_CHANGES]++;
+  } else if (level > 0 && fill < 0.25 && now_ms - r->level_ms >= 1000) {
+    __atomic_store_n(&r->ctl[3], level - 1, __ATOMIC_RELAXED);
+    r->level_ms = now_ms;
+    r->cnt[RC_LEVEL_CHANGES]++;
+  }
+}
+
+static void *ring_main(void *arg) {
+  ring_rx *r = (ring_rx *)arg;
+  __atomic_store_n(&r->ctl[4], (uint32_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
+  const uint32_t mask = r->size - 1;
+  uint32_t head = __atomic_load_n(&r->ctl[0], __ATOMIC_RELAXED);
+  while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+    for (int i = 0; i < RING_BATCH; i++) {
+      r->iov[i].iov_base = r->scratch + (size_t)i * RING_SLOT;
+      r->iov[i].iov_len = RING_SLOT;
+      struct msghdr *m = &r->msgs[i].msg_hdr;
+      memset(m, 0, sizeof *m);
+      m->msg_name = &r->addrs[i];
+      m->msg_namelen = sizeof r->addrs[i];
+      m->msg_iov = &r->iov[i];
+      m->msg_iovlen = 1;
+    }
+    int n = recvmmsg(r->fd, r->msgs, RING_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    if (n <= 0) {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        r->cnt[RC_RECV_ERRORS]++;
+        usleep(1000);
+      }
+      struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+      poll(&pfd, 1, 50);
+      continue;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t now_s = (uint32_t)ts.tv_sec;
+    uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint32_t tail = __atomic_load_n(&r->ctl[1], __ATOMIC_ACQUIRE);
+    int wrote = 0;
+    for (int i = 0; i < n; i++) {
+      uint32_t len = r->msgs[i].msg_len;
+      const uint8_t *d = r->scratch + (size_t)i * RING_SLOT;
+      uint32_t cap = len > RING_SLOT ? RING_SLOT : len;
+      r->cnt[RC_RECEIVED]++;
+      r->cnt[RC_BYTES] += len;
+      uint32_t factor = 1;
+      if (r->vxlan) {
+        if (len < 8 + 14) {
+          r->cnt[RC_TOO_SHORT]++;
+          continue;
+        }
+        if ((d[0] & 0x08) == 0) {
+          r->cnt[RC_NO_VNI]++;
+          continue;
+        }
+        if (r->sampling) {
+          uint32_t vni = (uint32_t)d[4] << 16 | (uint32_t)d[5] << 8 | d[6];
+          uint64_t h = inner_flow_hash(d + 8, cap - 8, vni);
+          if (h != 0) {
+            factor = flow_decision(r, h, now_s);
+            if (factor == 0) {
+              r->cnt[RC_SAMPLED]++;
+              continue;
+            }
+          }
+        }
+      }
+      int trunc = len > RING_SLOT;
+      uint32_t hl = r->vxlan ? (r->local_v6 || r->addrs[i].ss_family == AF_INET6 ? 48 : 28) : 0;
+      uint32_t need = RING_REC + ((hl + cap + 3) & ~3u);
+      uint32_t off = head & mask;
+      uint32_t pad = r->size - off < need ? r->size - off : 0;
+      if (r->size - (head - tail) < pad + need) {
+        tail = __atomic_load_n(&r->ctl[1], __ATOMIC_ACQUIRE);
+        if (r->size - (head - tail) < pad + need) {
+          r->cnt[RC_RING_FULL]++;
+          continue;
+        }
+      }
+      if (pad) {
+        if (pad >= RING_REC) {
+          uint32_t marker = RING_PAD;
+          memcpy(r->data + off + 8, &marker, 4);
+        }
+        head += pad;
+        off = 0;
+      }
+      uint8_t *o = r->data + off;
+      uint32_t w[5] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec, hl + cap, hl + len,
+                       (factor & 0xffff) | (trunc ? 0x80000000u : 0)};
+      memcpy(o, w, sizeof w);
+      if (r->vxlan) hl = put_outer(r, o + RING_REC, &r->addrs[i], len);
+      memcpy(o + RING_REC + hl, d, cap);
+      if (trunc) r->cnt[RC_TRUNCATED]++;
+      head += need;
+      r->cnt[RC_WRITTEN]++;
+      wrote = 1;
+    }
+    uint32_t used = head - tail;
+    if (used > r->cnt[RC_HIGH_WATER]) r->cnt[RC_HIGH_WATER] = used;
+    ring_level(r, used, now_ms);
+    if (wrote) {
+      __atomic_store_n(&r->ctl[0], head, __ATOMIC_SEQ_CST);
+      if (__atomic_exchange_n(&r->ctl[2], 0, __ATOMIC_SEQ_CST) == 1)
+        napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking);
+    }
+  }
+  return NULL;
+}
+
+static void ring_stop(handle_t *h) {
+  ring_rx *r = h->ring;
+  if (!r) return;
+  h->ring = NULL;
+  __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+  pthread_join(r->thr, NULL);
+  napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+  napi_delete_reference(r->env, r->buf_ref);
+  free(r->scratch);
+  free(r->table);
+  free(r);
+}
+
+/* udpRingStart(h, buf, {vxlan, sampling, maxLevel, tableEntries}, fn) -> data area bytes */
+static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], out, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: udpRingStart(h, buf, opts, fn)");
+    return NULL;
+  }
+  handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->kind != KIND_UDP) return throw_code(env, "EINVAL", "vantage-pcap: udpRingStart needs a UDP handle");
+  if (h->ring || h->poll) return throw_code(env, "EBUSY", "vantage-pcap: the socket is already read");
+  void *data = NULL;
+  size_t len = 0;
+  if (!get_buffer(env, argv[1], &data, &len, "vantage-pcap: udpRingStart: buf must be a Buffer")) return NULL;
+  if (((uintptr_t)data & 7) != 0 || len < RING_CTL + 65536)
+    return throw_code(env, "EINVAL", "vantage-pcap: udpRingStart: buf must be 8-aligned and hold at least 64 KiB of ring");
+  uint32_t size = 65536;
+  while ((size_t)size * 2 <= len - RING_CTL && size < (1u << 31)) size *= 2;
+  napi_valuetype t = napi_undefined;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, NULL, "vantage-pcap: udpRingStart: fn must be a function");
+    return NULL;
+  }
+  int sampling = get_opt_int(env, argv[2], "sampling", 0);
+  int max_level = get_opt_int(env, argv[2], "maxLevel", 4);
+  int entries = get_opt_int(env, argv[2], "tableEntries", 1 << 20);
+  if (max_level < 0 || max_level > 15) return throw_code(env, "EINVAL", "vantage-pcap: udpRingStart: maxLevel 0..15");
+  ring_rx *r = calloc(1, sizeof *r);
+  if (!r) return throw_code(env, "ENOMEM", "udpRingStart: out of memory");
+  r->fd = h->fd;
+  r->ctl = (uint32_t *)data;
+  r->cnt = (double *)((uint8_t *)data + 64);
+  r->data = (uint8_t *)data + RING_CTL;
+  r->size = size;
+  r->env = env;
+  r->vxlan = get_opt_int(env, argv[2], "vxlan", 1);
+  r->sampling = sampling;
+  r->max_level = max_level;
+  memset(data, 0, RING_CTL);
+  r->scratch = malloc((size_t)RING_BATCH * RING_SLOT);
+  if (sampling) {
+    uint32_t buckets = 1024;
+    while (buckets * 2 * RING_WAYS <= (uint32_t)(entries > 4096 ? entries : 4096)) buckets *= 2;
+    r->buckets_mask = buckets - 1;
+    r->table = calloc((size_t)buckets * RING_WAYS, sizeof(uint64_t));
+  }
+  if (!r->scratch || (sampling && !r->table)) {
+    free(r->scratch);
+    free(r->table);
+    free(r);
+    return throw_code(env, "ENOMEM", "udpRingStart: out of memory");
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  memset(&ss, 0, sizeof ss);
+  getsockname(h->fd, (struct sockaddr *)&ss, &sl);
+  if (ss.ss_family == AF_INET6) {
+    const uint8_t *x = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    r->local_v6 = memcmp(x, mapped, 12) != 0;
+    memcpy(r->local, x, 16);
+  } else {
+    r->local[10] = 0xff;
+    r->local[11] = 0xff;
+    memcpy(r->local + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+  }
+  napi_status st = napi_create_reference(env, argv[1], 1, &r->buf_ref);
+  if (st == napi_ok) st = napi_create_string_utf8(env, "vantage-pcap.ring", NAPI_AUTO_LENGTH, &name);
+  if (st == napi_ok)
+    st = napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, NULL, &r->tsfn);
+  if (st != napi_ok) {
+    if (r->buf_ref) napi_delete_reference(env, r->buf_ref);
+    free(r->scratch);
+    free(r->table);
+    free(r);
+    napi_throw_error(env, NULL, "vantage-pcap: udpRingStart: N-API call failed");
+    return NULL;
+  }
+  if (pthread_create(&r->thr, NULL, ring_main, r) != 0) {
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+    napi_delete_reference(env, r->buf_ref);
+    free(r->scratch);
+    free(r->table);
+    free(r);
+    return throw_code(env, "EAGAIN", "udpRingStart: cannot start the receive thread");
+  }
+  h->ring = r;
+  CHECK(napi_create_uint32(env, size, &out));
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1071,6 +1535,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvBatch", NULL, js_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpRingStart", NULL, js_udp_ring_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, type TestContext, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import type { Frame } from '../../src/capture/frame.js';
+import { createVxlanReceiver, OuterHeaderBuilder, type UdpBatchBinding } from '../../src/capture/mirror.js';
+import { hasRing, type RingVxlanReceiver } from '../../src/capture/mirror-ring.js';
+import { FlowSamplingMarks } from '../../src/capture/sampling-marks.js';
+import { Sensor } from '../../src/flow/sensor.js';
+import { columnarToRecords } from '../../src/store/columnar.js';
+import { type Conversation, conversationPackets, rng } from '../support/traffic.js';
+import { ROOT, requireOrSkip } from './support.js';
+
+/**
+ * The VXLAN receiver whose socket a thread of the addon drains into a ring, on loopback with a
+ * real sender (sendmmsg on a thread of its own). The truth is the sender's: what it sent (and
+ * the kernel's own counts of what it dropped), and for sampling the packets of each generated
+ * conversation.
+ */
+function ringAddon(t: TestContext): UdpBatchBinding | null {
+  let b: UdpBatchBinding | null = null;
+  try {
+    b = createRequire(import.meta.url)('vantage-pcap') as UdpBatchBinding;
+  } catch {
+    b = null;
+  }
+  const ok = hasRing(b) && process.env.VANTAGE_NO_PCAP !== '1';
+  return requireOrSkip(t, ok ? [] : ['the vantage-pcap addon with udpRingStart (npm rebuild vantage-pcap)'])
+    ? b
+    : null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Packets the kernel dropped from its per-CPU receive backlogs (loopback passes through them). */
+function softnetDrops(): number {
+  return readFileSync('/proc/net/softnet_stat', 'latin1')
+    .trim()
+    .split('\n')
+    .reduce((s, l) => s + Number.parseInt(l.split(/\s+/)[1] ?? '0', 16), 0);
+}
+
+const SENDER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { addon, port, datagrams, pps } = workerData;
+const b = require(addon);
+const h = b.udpOpen(4, '', -1, 0, 4 << 20);
+b.connect(h, '127.0.0.1', port);
+const total = datagrams.reduce((s, d) => s + d.length, 0);
+const buf = Buffer.allocUnsafeSlow(total);
+const table = new Uint32Array(2 * datagrams.length);
+let o = 0;
+datagrams.forEach((d, i) => { buf.set(d, o); table[2 * i] = o; table[2 * i + 1] = d.length; o += d.length; });
+let i = 0, errors = 0;
+const t0 = Date.now();
+const pump = () => {
+  while (i < datagrams.length) {
+    const due = pps > 0 ? Math.floor((pps * (Date.now() - t0)) / 1000) - i : datagrams.length;
+    if (due <= 0) return setImmediate(pump);
+    let n = 0;
+    try { n = b.sendBatch(h, buf, table, i, Math.min(256, due, datagrams.length - i)); } catch { errors++; n = 1; }
+    if (n === 0) return setImmediate(pump);
+    i += n;
+  }
+  b.close(h);
+  parentPort.postMessage({ sent: i - errors, errors });
+};
+pump();
+`;
+
+async function send(port: number, datagrams: Buffer[], pps: number): Promise<number> {
+  const w = new Worker(SENDER, {
+    eval: true,
+    workerData: { addon: `${ROOT}native/pcap`, port, datagrams, pps },
+  });
+  const r = await new Promise<{ sent: number; errors: number }>((res) => w.once('message', res));
+  await w.terminate();
+  assert.equal(r.errors, 0);
+  return r.sent;
+}
+
+function vxlan(vni: number, frame: Uint8Array): Buffer {
+  const b = Buffer.alloc(8 + frame.length);
+  b.writeUInt32BE(0x08000000, 0);
+  b.writeUInt32BE(vni << 8, 4);
+  b.set(frame, 8);
+  return b;
+}
+
+/** Until the receiver's count stops moving and its ring is empty. */
+async function settle(rx: RingVxlanReceiver): Promise<void> {
+  let last = -1;
+  for (;;) {
+    await sleep(150);
+    const c = rx.refreshStats();
+    if (c.received === last && rx.ringUsed === 0) return;
+    last = c.received;
+  }
+}
+
+function spin(us: number): void {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end) {
+    // a slow sensor
+  }
+}
+
+describe('VXLAN receive thread and ring (addon)', () => {
+  test('exact account under overload: sent = delivered + ring_full + malformed + counted kernel drops; frames byte-exact', async (t) => {
+    if (!ringAddon(t)) return;
+    const r = rng(7);
+    const datagrams: Buffer[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      const k = r();
+      if (k < 0.005)
+        datagrams.push(Buffer.alloc(12)); // vxlan_too_short
+      else if (k < 0.01)
+        datagrams.push(Buffer.alloc(60)); // no VNI flag
+      else {
+        const f = Buffer.alloc(60 + Math.floor(r() * 1400));
+        f.writeUInt16BE(0x0800, 12);
+        f.writeUInt32BE(i, f.length - 4);
+        datagrams.push(vxlan(1 + (i % 3), f));
+      }
+    }
+    const got: Buffer[] = [];
+    const outer = new OuterHeaderBuilder();
+    let headerMismatch = 0;
+    const rx = createVxlanReceiver(
+      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536 } },
+      (f: Frame) => {
+        // The frame: rebuilt outer IPv4 + UDP header, then the datagram as it was sent.
+        const want = Buffer.alloc(28 + 8);
+        outer.headerLen('127.0.0.1');
+        outer.write(want, 28, f.wirelen - 28, f.buf.readUInt16BE(f.off + 20), 4789);
+        if (!f.buf.subarray(f.off, f.off + 28).equals(want.subarray(0, 28))) headerMismatch++;
+        got.push(Buffer.from(f.buf.subarray(f.off + 28, f.off + f.caplen)));
+        if (got.length % 4 === 0) spin(40);
+      },
+    ) as RingVxlanReceiver;
+    outer.setLocal('127.0.0.1');
+    await rx.start();
+    assert.equal(rx.ringSize, 65536);
+    const port = rx.address().port;
+    const backlog0 = softnetDrops();
+    const sent = await send(port, datagrams, 0);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    const backlog = softnetDrops() - backlog0;
+    const malformed = (c.malformed.vxlan_too_short ?? 0) + (c.malformed.vxlan_no_vni_flag ?? 0);
+    t.diagnostic(
+      `sent ${sent}: received ${c.received} (socket drops ${c.socketDrops}, backlog ${backlog}), delivered ${c.delivered}, ring_full ${c.ringFull}, malformed ${malformed}`,
+    );
+    assert.equal(sent, datagrams.length);
+    assert.equal(sent, c.received + c.socketDrops + backlog);
+    assert.equal(c.received, c.delivered + c.ringFull + c.sampledOut + malformed);
+    assert.equal(c.sampledOut, 0);
+    assert.ok(c.ringFull > 0, 'the slow consumer overflowed the 64 KiB ring');
+    assert.equal(headerMismatch, 0);
+    const rc = rx.ringCounters();
+    assert.ok(rc.highWater <= rx.ringSize, `ring high water ${rc.highWater} within ${rx.ringSize}`);
+    assert.ok(rc.highWater > rx.ringSize / 2);
+    // Every delivered frame is one of the sent datagrams, in order, byte for byte.
+    let j = 0;
+    for (const g of got) {
+      while (j < datagrams.length && !datagrams[j]!.equals(g)) j++;
+      assert.ok(j < datagrams.length, 'a delivered frame that was never sent, or out of order');
+      j++;
+    }
+  });
+
+  test('overload sampling keeps whole flows 1 in N and puts N on their records', async (t) => {
+    if (!ringAddon(t)) return;
+    const r = rng(11);
+    // Conversations with their own packets (the truth), sent interleaved as a network would.
+    const convs: Conversation[] = [];
+    for (let i = 0; i < 4000; i++)
+      convs.push({
+        client: `10.${(i >> 8) & 255}.${i & 255}.1`,
+        server: `172.16.${i % 50}.${1 + (i % 7)}`,
+        proto: r() < 0.3 ? 17 : 6,
+        cport: 20_000 + (i % 40_000),
+        sport: r() < 0.5 ? 443 : 53,
+        t: 1_700_000_000 + i * 0.001,
+        request: 20 + Math.floor(r() * 200),
+        response: 20 + Math.floor(r() * 400),
+      });
+    const truth = new Map<string, number>();
+    const pkts: { t: number; data: Buffer }[] = [];
+    for (const c of convs) {
+      const ps = conversationPackets(c);
+      truth.set(`${c.client} ${c.cport} ${c.server} ${c.sport} ${c.proto}`, ps.length);
+      for (const p of ps) pkts.push({ t: p.tsSec + p.tsNs / 1e9, data: vxlan(5, p.data) });
+    }
+    pkts.sort((a, b) => a.t - b.t);
+    const flows: Record<string, unknown>[] = [];
+    let rx: RingVxlanReceiver | null = null;
+    const marks = new FlowSamplingMarks({
+      get factor() {
+        return rx?.factor ?? 1;
+      },
+    });
+    const sensor = new Sensor((rec) => {
+      if (rec.type === 'flow') flows.push(rec);
+    });
+    sensor.addHook(marks);
+    sensor.writeColumns((type, c) => {
+      if (type === 'flow') flows.push(...columnarToRecords(marks.fillColumns(c), 'flow'));
+    }, 512);
+    rx = createVxlanReceiver(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        ring: { ringBytes: 256 + (1 << 20), sampling: true, maxSampling: 64 },
+      },
+      (f) => {
+        sensor.onFrame(f);
+        spin(20);
+      },
+    ) as RingVxlanReceiver;
+    await rx.start();
+    const sent = await send(
+      rx.address().port,
+      pkts.map((p) => p.data),
+      100_000,
+    );
+    await settle(rx);
+    await rx.stop();
+    sensor.finish();
+    const c = rx.counters;
+    const rc = rx.ringCounters();
+    t.diagnostic(
+      `sent ${sent}: received ${c.received}, delivered ${c.delivered}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}; flows kept ${rc.flowsKept}, sampled out ${rc.flowsSampled}, level changes ${rc.levelChanges}, evictions ${rc.evictions}; ${flows.length} flow records`,
+    );
+    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull);
+    assert.equal(c.ringFull + c.socketDrops, 0, 'sampling kept the ring from filling');
+    assert.ok(c.sampledOut > 0, 'the slow sensor made the receiver sample');
+    let factors = 0;
+    let sampled = 0;
+    for (const f of flows) {
+      const key = `${f.client_ip} ${f.client_port} ${f.server_ip} ${f.server_port} ${f.proto}`;
+      const want = truth.get(key);
+      assert.ok(want !== undefined, `a flow that was not sent: ${key}`);
+      assert.equal(
+        Number(f.client_packets) + Number(f.server_packets),
+        want,
+        `kept flow ${key} has every packet`,
+      );
+      const k = Number(f.sampling_rate ?? 1);
+      assert.ok(k >= 1 && (k & (k - 1)) === 0);
+      factors += k;
+      if (k > 1) sampled++;
+    }
+    assert.equal(flows.length, rc.flowsKept);
+    assert.equal(rc.flowsKept + rc.flowsSampled, convs.length);
+    assert.ok(sampled > 0, 'some kept flows stand for several');
+    // Unbiased: the kept flows weighted by their N stand for about every flow sent.
+    assert.ok(Math.abs(factors - convs.length) < convs.length * 0.25, `Σ N = ${factors} for ${convs.length}`);
+  });
+});
