@@ -11,6 +11,8 @@ import {
   TZSP_PORT,
   VXLAN_PORT,
 } from '../capture/mirror.js';
+import type { RingVxlanReceiver } from '../capture/mirror-ring.js';
+import { FlowSamplingMarks } from '../capture/sampling-marks.js';
 import type { Pipeline } from '../capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../capture/workers/threaded.js';
 import { ConfigError } from '../common/errors.js';
@@ -52,6 +54,11 @@ export interface SourceStats {
   ifDrops: number;
   /** UDP receivers: datagrams the kernel dropped on the socket. */
   socketDrops: number;
+  /** VXLAN receivers with a receive thread: datagrams its ring had no room for. */
+  ringFull: number;
+  /** VXLAN receivers sampling under overload: datagrams of flows left out, and N now. */
+  sampledOut: number;
+  sampling: number;
   /** Mirror receivers: datagrams that were not of the encapsulation, by reason. */
   malformed: Record<string, number>;
   /** Flows currently in the source's flow table (inline sensors). */
@@ -237,6 +244,11 @@ export interface SourceDeps {
   ledger?: LossLedger;
   /** Bytes of records waiting for the store at most (the live sources' share of the budget). */
   maxPendingBytes?: number;
+  /**
+   * VXLAN receivers: a receive thread fills a ring of `bytes` (the budget's mirror share, split
+   * among them); with `sampling`, whole flows are kept 1 in N under overload (N on the records).
+   */
+  mirrorRing?: { bytes: number; sampling: boolean };
 }
 
 export interface RunningSources {
@@ -289,7 +301,9 @@ export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promi
   try {
     for (const spec of specs) {
       const r =
-        spec.kind === 'capture' ? captureSource(spec, batcher, deps) : mirrorSource(spec, batcher, deps);
+        spec.kind === 'capture'
+          ? captureSource(spec, batcher, deps)
+          : mirrorSource(spec, batcher, deps, Math.max(1, specs.filter((x) => x.kind === 'vxlan').length));
       try {
         await r.start();
       } catch (e) {
@@ -307,6 +321,8 @@ export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promi
     for (const r of running) {
       const st = r.stats();
       ledger.observe(st.name, 'socket', st.socketDrops + st.kernelDrops + st.ifDrops);
+      ledger.observe(st.name, 'ring_full', st.ringFull);
+      ledger.observe(st.name, 'sampled', st.sampledOut);
       let q = 0;
       for (const n of Object.values(st.drops)) q += n;
       ledger.observe(st.name, 'queue_full', q);
@@ -345,6 +361,9 @@ function baseStats(spec: SourceSpec, address: string, port: number | null): Sour
     kernelDrops: 0,
     ifDrops: 0,
     socketDrops: 0,
+    ringFull: 0,
+    sampledOut: 0,
+    sampling: 1,
     malformed: {},
     activeFlows: 0,
     errors: 0,
@@ -446,11 +465,26 @@ function mirrorSource(
   spec: Exclude<SourceSpec, { kind: 'capture' }>,
   batcher: StoreBatcher,
   deps: SourceDeps,
+  vxlanCount: number,
 ): { start(): Promise<void>; running: Running } {
+  const ring = spec.kind === 'vxlan' ? deps.mirrorRing : undefined;
+  // The receiver gives each packet its flow's sampling factor; the marks put it on the records.
+  let rx: MirrorReceiver | null = null;
+  const marks = ring?.sampling
+    ? new FlowSamplingMarks({
+        get factor() {
+          return (rx as RingVxlanReceiver | null)?.factor ?? 1;
+        },
+      })
+    : null;
+  const cols = batcher.columnSink(spec.name);
   const sensor = createSensor(batcher.sinkFor(spec.name), {
     flow: deps.flow,
-    hooks: deps.hooks,
-    ...batcher.columnSink(spec.name),
+    hooks: marks ? [...deps.hooks, marks] : deps.hooks,
+    columnRows: cols.columnRows,
+    columns: marks
+      ? (type, c) => cols.columns(type, type === 'flow' ? marks.fillColumns(c) : c)
+      : cols.columns,
   });
   const hooks = {
     onError: (e: Error) => {
@@ -458,12 +492,28 @@ function mirrorSource(
       deps.log.error('mirror receiver failed', { source: spec.name, error: e.message });
     },
   };
-  const rx: MirrorReceiver =
+  rx =
     spec.kind === 'gre'
       ? createGreReceiver({ bindIp: spec.bind }, sensor.onFrame, hooks)
       : spec.kind === 'vxlan'
-        ? createVxlanReceiver({ host: spec.host, port: spec.port }, sensor.onFrame, hooks)
+        ? createVxlanReceiver(
+            {
+              host: spec.host,
+              port: spec.port,
+              ...(ring
+                ? {
+                    ring: {
+                      ringBytes: Math.max(1 << 20, Math.floor(ring.bytes / vxlanCount)),
+                      sampling: ring.sampling,
+                    },
+                  }
+                : {}),
+            },
+            sensor.onFrame,
+            hooks,
+          )
         : createTzspReceiver({ host: spec.host, port: spec.port }, sensor.onFrame, hooks);
+  const receiver = rx;
   const running: Running = {
     spec,
     errors: 0,
@@ -472,23 +522,27 @@ function mirrorSource(
       sensor.flushColumns();
     },
     stats: () => {
-      const a = rx.address();
+      const a = receiver.address();
       const st = baseStats(spec, a.address, spec.kind === 'gre' ? null : a.port);
-      const mc = rx.refreshStats();
+      const mc = receiver.refreshStats() as Partial<RingVxlanReceiver['counters']> &
+        MirrorReceiver['counters'];
       st.packets = mc.received;
       st.bytes = mc.bytes;
       st.socketDrops = mc.socketDrops;
+      st.ringFull = mc.ringFull ?? 0;
+      st.sampledOut = mc.sampledOut ?? 0;
+      st.sampling = mc.sampling ?? 1;
       st.malformed = { ...mc.malformed };
       st.activeFlows = sensor.flows.activeFlows;
       st.errors = running.errors;
       return st;
     },
     async stop() {
-      await rx.stop();
+      await receiver.stop();
       sensor.finish();
     },
   };
-  return { running, start: () => rx.start() };
+  return { running, start: () => receiver.start() };
 }
 
 /** Register the Prometheus gauges of the sources and the broker. */
@@ -510,6 +564,24 @@ export function sourceMetrics(metrics: Metrics, stats: () => SourceStats[], brok
         'Datagrams the kernel dropped on a mirror receiver socket.',
         l,
         s.socketDrops,
+      );
+      metrics.set(
+        'vantage_source_ring_full',
+        'Datagrams a mirror receiver ring had no room for (the sensor was behind).',
+        l,
+        s.ringFull,
+      );
+      metrics.set(
+        'vantage_source_sampled_out',
+        'Datagrams of flows left out by overload sampling.',
+        l,
+        s.sampledOut,
+      );
+      metrics.set(
+        'vantage_source_sampling',
+        'Overload sampling factor N in force (1: every flow kept).',
+        l,
+        s.sampling,
       );
       metrics.set('vantage_source_active_flows', 'Flows open in the source flow table.', l, s.activeFlows);
       metrics.set('vantage_source_errors', 'Errors of a live source after it started.', l, s.errors);

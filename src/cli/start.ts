@@ -110,8 +110,8 @@ options:
                            e.g. 2GiB, or 'off' (default 5% of the free disk, 256MiB..8GiB)
   --memory-budget SIZE     memory the process may use, e.g. 768MB or 2GiB (default 1/32 of RAM,
                            512MiB..4GiB); queues, the store's memory and threads are sized from it
-  --overload-sampling      under overload keep 1 record in N (N on the records) instead of
-                           dropping whole batches
+  --overload-sampling      under overload keep 1 record in N (collector) or whole flows 1 in
+                           N (VXLAN mirrors), N on the records, instead of dropping
 
 sources (config file only; see docs/config.md):
   "capture": [{"interface": "eth0", "filter": "not port 22"}]       live capture (root/CAP_NET_RAW)
@@ -605,6 +605,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         flow: o.flow ?? {},
         ledger,
         maxPendingBytes: budget.liveStore,
+        mirrorRing: { bytes: budget.mirrorRing, sampling: o.overloadSampling === true },
         ...(o.flushMs !== undefined ? { flushMs: o.flushMs } : {}),
         onFlush: () => recorder?.flush(),
       });

@@ -13,7 +13,7 @@ export const lossRecord = defineRecord(
     source: { type: 'string', doc: 'The source: collector, capture[0], mirror.vxlan[0], ...' },
     reason: {
       type: 'string',
-      doc: 'socket (kernel dropped), queue_full (pipeline queue), store_behind (store queue full), store_error, sampled (kept 1-in-N under overload).',
+      doc: 'socket (kernel dropped), queue_full (pipeline queue), ring_full (mirror receiver ring), store_behind (store queue full), store_error, sampled (kept 1-in-N under overload).',
     },
     count: {
       type: 'int',
