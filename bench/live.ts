@@ -13,14 +13,23 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createBroker } from '../src/broker/index.js';
 import { readCaptureFile } from '../src/capture/capture-file.js';
 import { pcapAvailable } from '../src/capture/live.js';
-import { createVxlanReceiver, loadUdpBatchBinding, udpSocketDrops } from '../src/capture/mirror.js';
+import {
+  createVxlanReceiver,
+  loadUdpBatchBinding,
+  type MirrorReceiver,
+  udpSocketDrops,
+} from '../src/capture/mirror.js';
+import { RingVxlanReceiver } from '../src/capture/mirror-ring.js';
+import { FlowSamplingMarks } from '../src/capture/sampling-marks.js';
 import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
+import { createSensor, type RecordSink } from '../src/flow/sensor.js';
 import { generate } from './gen-capture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,7 +79,7 @@ async function loadFrames(path: string, max: number): Promise<Buffer[]> {
 const GENERATOR = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
-const { frames, port, seconds, vni, addon, pps } = workerData;
+const { frames, port, seconds, vni, addon, pps, vniPerLoop } = workerData;
 const pkts = frames.map((f) => { const b = Buffer.alloc(8 + f.length); b.writeUInt32BE(0x08000000, 0); b.writeUInt32BE(vni << 8, 4); Buffer.from(f).copy(b, 8); return b; });
 const end = Date.now() + seconds * 1000;
 if (addon) {
@@ -83,7 +92,7 @@ if (addon) {
   const table = new Uint32Array(2 * pkts.length);
   let o = 0;
   pkts.forEach((p, i) => { p.copy(buf, o); table[2 * i] = o; table[2 * i + 1] = p.length; o += p.length; });
-  let sent = 0, errors = 0, i = 0;
+  let sent = 0, errors = 0, i = 0, loop = 0;
   const t0 = Date.now();
   const pump = () => {
     if (Date.now() >= end) { b.close(h); parentPort.postMessage({ sent, errors }); return; }
@@ -97,6 +106,12 @@ if (addon) {
       try { n = b.sendBatch(h, buf, table, i, count); } catch { errors++; n = 1; sent--; }
       sent += n;
       i = (i + n) % pkts.length;
+      // Each pass over the capture under a VNI of its own: new flows, as a network makes them,
+      // rather than the same 5-tuples again (which overload sampling would decide only once).
+      if (i === 0 && vniPerLoop) {
+        loop++;
+        for (let k = 0; k < pkts.length; k++) buf.writeUIntBE((vni + loop) & 0xffffff, table[2 * k] + 4, 3);
+      }
       if (n === 0) break;
     }
     setImmediate(pump);
@@ -285,7 +300,21 @@ export interface MirrorSensorRun {
   rcvbufGranted: number;
   /** Frames the threaded pipeline dropped for want of a free batch buffer, by reason. */
   pipelineDrops: Record<string, number>;
+  /** With the receive thread: datagrams its ring had no room for, and those sampling left out. */
+  ringFull: number;
+  sampledOut: number;
+  /** Highest sampling factor N seen during the run (polled every 100 ms), and at the end. */
+  maxSampling: number;
+  /** CPU seconds of the receive thread (0 without it). */
+  rxCpuSeconds: number;
+  /** Ring bytes used at most. */
+  ringHighWater: number;
   balanced: boolean;
+}
+
+/** How the mirror is read in a run: this thread (recvmmsg), or the receive thread and a ring. */
+export interface MirrorMode {
+  ring?: { bytes: number; sampling: boolean };
 }
 
 /**
@@ -299,35 +328,76 @@ export async function benchMirrorSensor(
   seconds: number,
   rcvbuf = 8 << 20,
   workers = 0,
+  mode: MirrorMode = {},
 ): Promise<MirrorSensorRun> {
   const addon = addonPath();
   let records = 0;
   const sink = (): void => {
     records++;
   };
+  // The receiver's per-packet sampling factor goes on the flow records as in `vantage start`.
+  let rx: (MirrorReceiver & Partial<RingVxlanReceiver>) | null = null;
+  const marks = mode.ring?.sampling
+    ? new FlowSamplingMarks(
+        {
+          get factor() {
+            return rx?.factor ?? 1;
+          },
+        },
+        false,
+      )
+    : null;
   // workers > 0: the receiver on this thread hands batches to the threaded pipeline (decode,
   // flows and L7 on worker threads), as a capture source with `workers` does.
   const pipeline: Pipeline =
     workers > 0
       ? createThreadedPipeline(sink, { flow: {}, l7: true, workers, buffersPerWorker: 64 })
-      : createInlinePipeline(sink, { flow: {}, l7: true });
+      : marks
+        ? inlineWithHook(sink, marks)
+        : createInlinePipeline(sink, { flow: {}, l7: true });
   await pipeline.ready;
-  const rx = createVxlanReceiver({ host: '127.0.0.1', port: 0, rcvbuf }, pipeline.onFrame);
+  rx = createVxlanReceiver(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      rcvbuf,
+      ...(mode.ring
+        ? { ring: { ringBytes: mode.ring.bytes, sampling: mode.ring.sampling, maxSampling: 64 } }
+        : {}),
+    },
+    pipeline.onFrame,
+  ) as MirrorReceiver & Partial<RingVxlanReceiver>;
   await rx.start();
+  const ringRx = rx instanceof RingVxlanReceiver ? rx : null;
+  if (mode.ring && !ringRx) throw new Error('the addon has no receive thread (npm rebuild vantage-pcap)');
   const port = rx.address().port;
   const granted = socketRcvbuf(port);
   const backlog0 = softnetDrops();
   const cpu0 = mainThreadCpu();
+  const tid = ringRx?.threadId ?? 0;
+  const rxCpu0 = tid ? threadCpu(tid) : 0;
+  let maxN = 1;
+  const poll = setInterval(() => {
+    if (ringRx) maxN = Math.max(maxN, ringRx.refreshStats().sampling);
+  }, 100);
   const t0 = performance.now();
-  const g = await sendFrom({ frames, port, seconds, vni: 77, addon, pps });
+  const g = await sendFrom({ frames, port, seconds, vni: 77, addon, pps, vniPerLoop: true });
   const sendSecs = (performance.now() - t0) / 1000;
   await untilQuiet(rx);
+  if (ringRx) while (ringRx.ringUsed > 0) await sleep(100);
+  clearInterval(poll);
   const secs = (performance.now() - t0) / 1000;
   const drops = udpSocketDrops(port, '127.0.0.1');
+  const rxCpu = tid ? threadCpu(tid) - rxCpu0 : 0;
   await rx.stop();
   const pc = await pipeline.finish();
   const cpu = mainThreadCpu() - cpu0;
   const backlog = softnetDrops() - backlog0;
+  const c = rx.counters as MirrorReceiver['counters'] & Partial<RingVxlanReceiver['counters']>;
+  const ringFull = c.ringFull ?? 0;
+  const sampledOut = c.sampledOut ?? 0;
+  let malformed = 0;
+  for (const n of Object.values(c.malformed)) malformed += n;
   return {
     offeredPps: pps,
     sent: g.sent,
@@ -340,8 +410,38 @@ export async function benchMirrorSensor(
     seconds: Math.round(secs * 100) / 100,
     rcvbufGranted: granted,
     pipelineDrops: pc.drops,
-    balanced: g.sent === rx.counters.received + drops + backlog,
+    ringFull,
+    sampledOut,
+    maxSampling: maxN,
+    rxCpuSeconds: rxCpu,
+    ringHighWater: ringRx?.ringCounters().highWater ?? 0,
+    balanced:
+      g.sent === c.received + drops + backlog &&
+      (!ringRx || c.received === c.delivered + ringFull + sampledOut + malformed),
   };
+}
+
+/** The inline pipeline with one more packet hook (the sampling marks). */
+function inlineWithHook(sink: RecordSink, hook: FlowSamplingMarks): Pipeline {
+  const sensor = createSensor(sink, { flow: {}, l7: true, hooks: [hook] });
+  return {
+    onFrame: sensor.onFrame,
+    ready: Promise.resolve(),
+    tick: (sec, ns) => sensor.flows.tick(sec, ns),
+    async finish() {
+      return { ...sensor.finish(), drops: {} };
+    },
+  };
+}
+
+/** CPU seconds of one thread of this process (utime + stime, 100 ticks/s). */
+function threadCpu(tid: number): number {
+  try {
+    const f = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU seconds of the main thread alone (utime + stime of /proc/self/task/PID, 100 ticks/s). */
@@ -473,10 +573,15 @@ function liveMissing(): string[] {
 
 /**
  * The VXLAN mirror into the sensor at rising offered rates (the realistic bench capture when it
- * is there): where socket drops begin, and the CPU cost per packet.
+ * is there), read three ways: by this thread (recvmmsg between sensor work, as before), by the
+ * addon's receive thread into a ring (what cannot wait is `ring_full`), and the same with
+ * whole-flow overload sampling. Per mode: where socket drops begin, where any drop begins, and
+ * with sampling the highest rate without a socket drop and the N it took. `MIRROR_MODES`
+ * (inline,ring,sampling) picks modes; `MIRROR_RING` the ring's bytes (default 30 MiB, the
+ * mirror share of a 768 MiB budget).
  */
 export async function benchMirror(
-  rates = [100_000, 200_000, 300_000, 400_000, 500_000, 700_000],
+  rates = [50_000, 100_000, 200_000, 300_000, 500_000, 700_000],
   seconds = 5,
 ): Promise<void> {
   if (!loadUdpBatchBinding()) {
@@ -488,16 +593,123 @@ export async function benchMirror(
   if (!existsSync(file)) generate(file, 200_000);
   const frames = await loadFrames(file, 100_000);
   const rcvbuf = Number(process.env.MIRROR_RCVBUF) || 8 << 20;
+  const ringBytes = Number(process.env.MIRROR_RING) || Math.floor(768 * 2 ** 20 * 0.04);
+  const modes = (process.env.MIRROR_MODES ?? 'inline,ring,sampling').split(',');
   process.stdout.write(
-    `\n## live: VXLAN mirror → sensor (decode, flows, L7) on this thread, ${frames.length} frames of ${file.replace(OUT, 'bench/out/')}, SO_RCVBUF asked ${rcvbuf >> 20} MiB\n`,
+    `\n## live: VXLAN mirror → sensor (decode, flows, L7) on this thread, ${frames.length} frames of ${file.replace(OUT, 'bench/out/')} (a new VNI each pass), SO_RCVBUF asked ${rcvbuf >> 20} MiB, ring ${(ringBytes / 2 ** 20).toFixed(1)} MiB; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}\n`,
   );
   const workers = Number(process.env.MIRROR_WORKERS) || 0;
-  for (const pps of rates) {
-    const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf, workers);
+  for (const name of modes) {
+    const mode: MirrorMode =
+      name === 'inline' ? {} : { ring: { bytes: ringBytes, sampling: name === 'sampling' } };
+    const runs: MirrorSensorRun[] = [];
+    for (const pps of rates) {
+      const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf, workers, mode);
+      runs.push(r);
+      const pct = (n: number): string => `${((100 * n) / Math.max(1, r.sent)).toFixed(2)}%`;
+      process.stdout.write(
+        `  ${name}: offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
+          (mode.ring
+            ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} MiB; receive thread ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
+            : '') +
+          `; ${r.records} records; sensor thread ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s wall (${((r.received - r.ringFull - r.sampledOut) / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; exact ${r.balanced}\n`,
+      );
+    }
+    const first = (p: (r: MirrorSensorRun) => boolean): string => {
+      const r = runs.find(p);
+      return r
+        ? `${r.offeredPps / 1e3}k/s offered (${r.sentPps / 1e3}k/s sent)`
+        : 'none up to the highest rate';
+    };
+    const clean = runs.filter((r) => r.socketDrops + r.backlogDrops === 0);
+    const best = clean.length > 0 ? clean[clean.length - 1]! : null;
     process.stdout.write(
-      `  workers ${workers}, offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${((100 * r.socketDrops) / Math.max(1, r.sent)).toFixed(2)}%), backlog drops ${r.backlogDrops}; ${r.records} records; ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s (${(r.received / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s of the receiving thread); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; pipeline drops ${JSON.stringify(r.pipelineDrops)}; exact ${r.balanced}\n`,
+      `  ${name}: socket drops begin at ${first((r) => r.socketDrops > 0)}; any drop begins at ${first((r) => r.socketDrops + r.ringFull > 0)}` +
+        (best
+          ? `; highest rate without a socket drop ${best.sentPps / 1e3}k/s sent (N max ${best.maxSampling}, ring_full ${best.ringFull})\n`
+          : '\n'),
     );
   }
+}
+
+const JS_RECEIVER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+const { addon, ringBytes } = workerData;
+const b = require(addon);
+const cpu = () => { const f = readFileSync('/proc/thread-self/stat', 'latin1'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return (Number(x[11]) + Number(x[12])) / 100; };
+const h = b.udpOpen(4, '127.0.0.1', 0, 8 << 20, 0);
+const slot = 16384, n = 64;
+const rbuf = Buffer.allocUnsafeSlow(slot * n), meta = new Uint32Array(12 * n);
+const sab = new SharedArrayBuffer(ringBytes + 64);
+const ctl = new Int32Array(sab, 0, 16);
+const ring = Buffer.from(sab, 64, ringBytes);
+let head = 0, received = 0, full = 0;
+const c0 = cpu();
+b.poll(h, () => {
+  for (let r = 0; r < 64; r++) {
+    const got = b.recvBatch(h, rbuf, meta, slot, 0);
+    const tail = Atomics.load(ctl, 1);
+    for (let i = 0; i < got; i++) {
+      const len = meta[i * 12 + 1];
+      received++;
+      const need = 8 + ((len + 3) & ~3);
+      let off = head % ringBytes;
+      if (ringBytes - off < need) { head += ringBytes - off; off = 0; }
+      if (ringBytes - (head - tail) < need) { full++; continue; }
+      ring.writeUInt32LE(len, off);
+      rbuf.copy(ring, off + 8, meta[i * 12], meta[i * 12] + len);
+      head += need;
+    }
+    Atomics.store(ctl, 0, head);
+    Atomics.store(ctl, 1, head); // the consumer is instant: this measures the receive side only
+    if (got < n) break;
+  }
+});
+parentPort.postMessage({ port: b.address(h).port });
+parentPort.on('message', () => { const c = cpu() - c0; b.close(h); parentPort.postMessage({ received, full, cpu: c }); });
+`;
+
+/**
+ * The cost of the two ways of taking the receive off the sensor's thread, per datagram of the
+ * receiving thread, at the same offered rate: the addon's native thread (recvmmsg, outer header,
+ * copy into the ring) against a worker thread on the addon's recvBatch copying into a
+ * SharedArrayBuffer ring. The consumer takes everything at once in both.
+ */
+export async function benchReceiveThreads(frames: Buffer[], pps: number, seconds: number): Promise<void> {
+  const addon = addonPath();
+  if (!addon) return;
+  const rx = createVxlanReceiver(
+    { host: '127.0.0.1', port: 0, ring: { ringBytes: 32 << 20 } },
+    () => {},
+  ) as RingVxlanReceiver;
+  await rx.start();
+  const tid = rx.threadId;
+  const c0 = threadCpu(tid);
+  const g = await sendFrom({ frames, port: rx.address().port, seconds, vni: 9, addon, pps });
+  await untilQuiet(rx);
+  const native = {
+    cpu: threadCpu(tid) - c0,
+    received: rx.refreshStats().received,
+    drops: rx.counters.socketDrops,
+  };
+  await rx.stop();
+  const w = new Worker(JS_RECEIVER, { eval: true, workerData: { addon, ringBytes: 32 << 20 } });
+  const port = await new Promise<number>((r) => w.once('message', (m: { port: number }) => r(m.port)));
+  const g2 = await sendFrom({ frames, port, seconds, vni: 9, addon, pps });
+  await sleep(500);
+  const drops2 = udpSocketDrops(port, '127.0.0.1');
+  w.postMessage('stop');
+  const js = await new Promise<{ received: number; full: number; cpu: number }>((r) => w.once('message', r));
+  await w.terminate();
+  const per = (n: number, c: number): string =>
+    `${(n / Math.max(0.01, c) / 1e6).toFixed(2)}M datagrams per CPU-s`;
+  process.stdout.write(
+    `  receive thread, native (recvmmsg → ring): ${native.received} of ${g.sent} received, socket drops ${native.drops}, ${native.cpu.toFixed(2)} CPU-s: ${per(native.received, native.cpu)}\n` +
+      `  receive thread, worker (recvBatch → SharedArrayBuffer ring): ${js.received} of ${g2.sent} received, socket drops ${drops2}, ${js.cpu.toFixed(2)} CPU-s: ${per(js.received, js.cpu)}\n`,
+  );
 }
 
 export async function benchLive(): Promise<void> {
@@ -574,7 +786,16 @@ export async function benchLive(): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith('live.js')) {
-  if (process.argv[2] === 'mirror')
+  if (process.argv[2] === 'receive') {
+    const frames = await loadFrames(`${OUT}realistic-1360000.pcap`, 100_000);
+    process.stdout.write(
+      `\n## live: receive threads compared, load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}\n`,
+    );
+    for (const pps of (process.argv[3] ?? '100000,300000').split(',').map(Number))
+      await benchReceiveThreads(frames, pps, Number(process.argv[4]) || 4);
+  } else if (process.argv[2] === 'mirror')
     await benchMirror(process.argv[3]?.split(',').map(Number) ?? undefined, Number(process.argv[4]) || 5);
   else await benchLive();
 }

@@ -27,6 +27,11 @@ export interface RingConfig {
   maxSampling: number;
   /** Flows whose sampling decision is remembered at once (a bounded table, 8 bytes each). */
   samplingFlows: number;
+  /**
+   * Nice value of the receive thread (-20..19; 0 leaves it). It does little per datagram but
+   * must run when they come; raising it needs root or CAP_SYS_NICE, else it stays as it is.
+   */
+  nice: number;
 }
 
 export const DEFAULT_RING: RingConfig = {
@@ -34,6 +39,7 @@ export const DEFAULT_RING: RingConfig = {
   sampling: false,
   maxSampling: 16,
   samplingFlows: 1 << 20,
+  nice: -5,
 };
 
 /** Check a ring config; errors name the key under `key` (e.g. `mirror.ring`). */
@@ -45,6 +51,8 @@ export function validateRingConfig(c: RingConfig, key = 'mirror'): RingConfig {
     throw new ConfigError(`${key}.maxSampling`, `a power of two from 2 to 32768 (got ${n})`);
   if (!Number.isInteger(c.samplingFlows) || c.samplingFlows < 4096 || c.samplingFlows > 1 << 26)
     throw new ConfigError(`${key}.samplingFlows`, `from 4096 to 67108864 (got ${c.samplingFlows})`);
+  if (!Number.isInteger(c.nice) || c.nice < -20 || c.nice > 19)
+    throw new ConfigError(`${key}.nice`, `from -20 to 19 (got ${c.nice})`);
   return c;
 }
 
@@ -53,7 +61,7 @@ export interface UdpRingBinding extends UdpBatchBinding {
   udpRingStart(
     h: NativeHandle,
     buf: Buffer,
-    opts: { vxlan: boolean; sampling: boolean; maxLevel: number; tableEntries: number },
+    opts: { vxlan: boolean; sampling: boolean; maxLevel: number; tableEntries: number; nice: number },
     onData: () => void,
   ): number;
 }
@@ -71,6 +79,7 @@ const C_TAIL = 1;
 const C_WAITING = 2;
 const C_LEVEL = 3;
 const C_TID = 4;
+const C_NICE = 5;
 /** Counters (f64 from byte 64), in the addon's RC_* order. */
 export const RING_COUNTERS = [
   'received',
@@ -139,6 +148,11 @@ export class RingVxlanReceiver implements MirrorReceiver {
     return this.bound;
   }
 
+  /** Whether the receive thread runs at the configured nice value. */
+  get niceApplied(): boolean {
+    return this.ctl ? Atomics.load(this.ctl, C_NICE) === 1 : false;
+  }
+
   /** The receive thread's id (its CPU time is in /proc/self/task/ID/stat); 0 before start. */
   get threadId(): number {
     return this.ctl ? Atomics.load(this.ctl, C_TID) : 0;
@@ -167,10 +181,14 @@ export class RingVxlanReceiver implements MirrorReceiver {
         sampling: this.cfg.sampling,
         maxLevel: Math.log2(this.cfg.maxSampling),
         tableEntries: this.cfg.samplingFlows,
+        nice: this.cfg.nice,
       },
       this.wake,
     );
     Atomics.store(this.ctl, C_WAITING, 1);
+    // The thread is running once it has said who it is (its id and nice value are read later).
+    for (let i = 0; i < 200 && Atomics.load(this.ctl, C_TID) === 0; i++)
+      await new Promise((r) => setTimeout(r, 1));
     if (this.hooks.onTick) {
       const tick = this.hooks.onTick;
       this.timer = setInterval(() => {
