@@ -307,8 +307,11 @@ export interface MirrorSensorRun {
   maxSampling: number;
   /** CPU seconds of the receive thread (0 without it). */
   rxCpuSeconds: number;
-  /** Ring bytes used at most. */
+  /** Ring bytes used at most, of its data area. */
   ringHighWater: number;
+  ringSize: number;
+  /** Whether the receive thread runs at its raised priority (nice -5; needs root). */
+  niceApplied: boolean;
   balanced: boolean;
 }
 
@@ -415,6 +418,8 @@ export async function benchMirrorSensor(
     maxSampling: maxN,
     rxCpuSeconds: rxCpu,
     ringHighWater: ringRx?.ringCounters().highWater ?? 0,
+    ringSize: ringRx?.ringSize ?? 0,
+    niceApplied: ringRx?.niceApplied ?? false,
     balanced:
       g.sent === c.received + drops + backlog &&
       (!ringRx || c.received === c.delivered + ringFull + sampledOut + malformed),
@@ -612,7 +617,7 @@ export async function benchMirror(
       process.stdout.write(
         `  ${name}: offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
           (mode.ring
-            ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} MiB; receive thread ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
+            ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} of ${(r.ringSize / 2 ** 20).toFixed(0)} MiB; receive thread${r.niceApplied ? ' (nice -5)' : ''} ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
             : '') +
           `; ${r.records} records; sensor thread ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s wall (${((r.received - r.ringFull - r.sampledOut) / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; exact ${r.balanced}\n`,
       );
@@ -745,6 +750,10 @@ export async function benchLive(): Promise<void> {
     );
 
   await benchMirror();
+  if (existsSync(`${OUT}realistic-1360000.pcap`)) {
+    process.stdout.write('\n## live: receive threads compared (the mirror ring: native thread vs worker)\n');
+    await benchReceiveThreads(await loadFrames(`${OUT}realistic-1360000.pcap`, 100_000), 300_000, 4);
+  }
 
   process.stdout.write('\n## live: pipeline alone (file → decode/flow/L7), inline vs workers\n');
   for (const w of [0, 2]) {

@@ -19,7 +19,10 @@ import type { MirrorCounters, MirrorReceiver, UdpBatchBinding } from './mirror.j
  */
 
 export interface RingConfig {
-  /** Bytes of the ring (control words included); at least 64 KiB + 256. */
+  /**
+   * Bytes the ring may take (control words included; at least 64 KiB + 256). Its data area is
+   * the largest power of two that fits, so it takes between half of this and all of it.
+   */
   ringBytes: number;
   /** Keep whole flows 1 in N under overload instead of dropping at a full ring. */
   sampling: boolean;
@@ -167,7 +170,10 @@ export class RingVxlanReceiver implements MirrorReceiver {
       const err = e as Error;
       throw new Error(`cannot listen on udp ${this.cfg.host}:${this.cfg.port}: ${err.message}`);
     }
-    const buf = Buffer.allocUnsafeSlow(this.cfg.ringBytes);
+    // The data area is a power of two (positions wrap with a mask): the largest that fits.
+    let area = 65536;
+    while (area * 2 <= this.cfg.ringBytes - RING_CTL) area *= 2;
+    const buf = Buffer.allocUnsafeSlow(RING_CTL + area);
     this.bound = this.native.address(h);
     this.h = h;
     this.buf = buf;

@@ -3,12 +3,20 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, type TestContext, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import type { Frame } from '../../src/capture/frame.js';
 import { createVxlanReceiver, OuterHeaderBuilder, type UdpBatchBinding } from '../../src/capture/mirror.js';
-import { hasRing, type RingVxlanReceiver } from '../../src/capture/mirror-ring.js';
+import {
+  DEFAULT_RING,
+  hasRing,
+  type RingVxlanReceiver,
+  validateRingConfig,
+} from '../../src/capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../../src/capture/sampling-marks.js';
+import { ConfigError } from '../../src/common/errors.js';
 import { Sensor } from '../../src/flow/sensor.js';
 import { columnarToRecords } from '../../src/store/columnar.js';
+import { realFrames, runs } from '../support/fuzz.js';
 import { type Conversation, conversationPackets, rng } from '../support/traffic.js';
 import { ROOT, requireOrSkip } from './support.js';
 
@@ -258,5 +266,67 @@ describe('VXLAN receive thread and ring (addon)', () => {
     assert.ok(sampled > 0, 'some kept flows stand for several');
     // Unbiased: the kept flows weighted by their N stand for about every flow sent.
     assert.ok(Math.abs(factors - convs.length) < convs.length * 0.25, `Σ N = ${factors} for ${convs.length}`);
+  });
+
+  test('random and mutated datagrams: the receive thread parses every inner frame for sampling and keeps the account', async (t) => {
+    if (!ringAddon(t)) return;
+    const seeds = await realFrames(
+      ['ipv6-mixed-tcp-udp-ssh-dns.pcap', 'vlan-8021q-icmp-arp.pcap', 'http-methods-many.pcap'],
+      100,
+    );
+    const eth = seeds.filter((f) => f.linkType === 1).map((f) => f.data);
+    const datagram = fc.oneof(
+      fc.uint8Array({ minLength: 0, maxLength: 1600 }).map((b) => Buffer.from(b)),
+      fc
+        .tuple(
+          fc.nat(eth.length - 1),
+          fc.array(fc.tuple(fc.nat(2000), fc.nat(255)), { maxLength: 8 }),
+          fc.nat(2000),
+        )
+        .map(([i, edits, cut]) => {
+          const f = Buffer.from(eth[i]!);
+          for (const [o, v] of edits) if (f.length > 0) f[o % f.length] = v;
+          const vx = vxlan(3, f.subarray(0, Math.max(0, Math.min(f.length, cut))));
+          return vx;
+        }),
+    );
+    const datagrams = fc.sample(datagram, { numRuns: runs(3000), seed: 42 });
+    let rx: RingVxlanReceiver | null = null;
+    let delivered = 0;
+    rx = createVxlanReceiver(
+      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
+      () => {
+        delivered++;
+        if (delivered % 8 === 0) spin(30);
+      },
+    ) as RingVxlanReceiver;
+    await rx.start();
+    const sent = await send(rx.address().port, datagrams, 50_000);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    let malformed = 0;
+    for (const n of Object.values(c.malformed)) malformed += n;
+    t.diagnostic(
+      `sent ${sent}: delivered ${c.delivered}, malformed ${malformed}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
+    );
+    assert.equal(c.received + c.socketDrops, sent);
+    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
+    assert.ok(malformed > 0 && c.delivered > 0);
+  });
+
+  test('ring config: errors name the key', () => {
+    assert.deepEqual(validateRingConfig({ ...DEFAULT_RING }), DEFAULT_RING);
+    const bad: [Partial<typeof DEFAULT_RING>, string][] = [
+      [{ ringBytes: 1000 }, 'mirror.ringBytes'],
+      [{ maxSampling: 12 }, 'mirror.maxSampling'],
+      [{ samplingFlows: 10 }, 'mirror.samplingFlows'],
+      [{ nice: -30 }, 'mirror.nice'],
+    ];
+    for (const [c, key] of bad)
+      assert.throws(
+        () => validateRingConfig({ ...DEFAULT_RING, ...c }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes(key),
+      );
   });
 });
