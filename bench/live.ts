@@ -51,9 +51,11 @@ function softnetDrops(): number {
 /** Frames of a capture, for the generator. */
 
 /** Run the paced VXLAN sender on its own thread until it has sent; what it sent and failed. */
-async function sendFrom(workerData: Record<string, unknown>): Promise<{ sent: number; errors: number }> {
+async function sendFrom(
+  workerData: Record<string, unknown>,
+): Promise<{ sent: number; errors: number; cpu?: number }> {
   const gen = new Worker(GENERATOR, { eval: true, workerData });
-  const g = await new Promise<{ sent: number; errors: number }>((r) => gen.once('message', r));
+  const g = await new Promise<{ sent: number; errors: number; cpu?: number }>((r) => gen.once('message', r));
   await gen.terminate();
   return g;
 }
@@ -95,7 +97,7 @@ if (addon) {
   let sent = 0, errors = 0, i = 0, loop = 0;
   const t0 = Date.now();
   const pump = () => {
-    if (Date.now() >= end) { b.close(h); parentPort.postMessage({ sent, errors }); return; }
+    if (Date.now() >= end) { b.close(h); const st = require('node:fs').readFileSync('/proc/thread-self/stat', 'latin1'); const x = st.slice(st.lastIndexOf(')') + 2).split(' '); parentPort.postMessage({ sent, errors, cpu: (Number(x[11]) + Number(x[12])) / 100 }); return; }
     const sent0 = sent;
     // Paced (pps > 0): never ahead of pps × elapsed, so the offered rate is the one asked for.
     const due = pps > 0 ? Math.floor((pps * (Date.now() - t0)) / 1000) - sent : 256;
@@ -310,6 +312,8 @@ export interface MirrorSensorRun {
   /** Ring bytes used at most, of its data area. */
   ringHighWater: number;
   ringSize: number;
+  /** CPU seconds of the sender's thread (sendmmsg; on loopback the kernel's delivery into the socket is in them). */
+  senderCpuSeconds: number;
   /** Whether the receive thread runs at its raised priority (nice -5; needs root). */
   niceApplied: boolean;
   balanced: boolean;
@@ -420,6 +424,7 @@ export async function benchMirrorSensor(
     ringHighWater: ringRx?.ringCounters().highWater ?? 0,
     ringSize: ringRx?.ringSize ?? 0,
     niceApplied: ringRx?.niceApplied ?? false,
+    senderCpuSeconds: g.cpu ?? 0,
     balanced:
       g.sent === c.received + drops + backlog &&
       (!ringRx || c.received === c.delivered + ringFull + sampledOut + malformed),
@@ -615,7 +620,7 @@ export async function benchMirror(
       runs.push(r);
       const pct = (n: number): string => `${((100 * n) / Math.max(1, r.sent)).toFixed(2)}%`;
       process.stdout.write(
-        `  ${name}: offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
+        `  ${name}: offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}; ${r.senderCpuSeconds.toFixed(2)} CPU-s), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
           (mode.ring
             ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} of ${(r.ringSize / 2 ** 20).toFixed(0)} MiB; receive thread${r.niceApplied ? ' (nice -5)' : ''} ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
             : '') +

@@ -461,6 +461,23 @@ function captureSource(
   };
 }
 
+/**
+ * One VXLAN receiver's part of the budget's mirror share: the ring, and with sampling a quarter
+ * of it for the table that remembers each flow's decision (8 bytes a flow).
+ */
+export function ringShare(
+  bytes: number,
+  sampling: boolean,
+): { ringBytes: number; sampling: boolean; samplingFlows: number } {
+  const share = Math.max(1 << 20, bytes);
+  const table = sampling ? Math.floor(share / 4) : 0;
+  return {
+    ringBytes: share - table,
+    sampling,
+    samplingFlows: Math.max(4096, Math.min(1 << 26, Math.floor(table / 8))),
+  };
+}
+
 function mirrorSource(
   spec: Exclude<SourceSpec, { kind: 'capture' }>,
   batcher: StoreBatcher,
@@ -502,10 +519,7 @@ function mirrorSource(
               port: spec.port,
               ...(ring
                 ? {
-                    ring: {
-                      ringBytes: Math.max(1 << 20, Math.floor(ring.bytes / vxlanCount)),
-                      sampling: ring.sampling,
-                    },
+                    ring: ringShare(Math.floor(ring.bytes / vxlanCount), ring.sampling),
                   }
                 : {}),
             },
