@@ -1022,9 +1022,10 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
  * raw-IP frame. With opts.sampling the thread keeps whole flows 1 in N under overload: the
  * inner 5-tuple (both directions alike, with the VNI) is hashed and a flow's decision is made
  * once, at N = 2^level of that moment, and remembered in a bounded table, so a kept flow keeps
- * every packet. The level rises as the ring fills (three quarters full: 2, seven eighths: 4,
- * ...) and falls one step every 250 ms while it is under a quarter full: flows kept before N rose
- * go on filling the ring for a while, so sampling starts late and ends soon.
+ * every packet. The level rises as the ring fills (half full: 2, three quarters: 4, ...): flows
+ * kept before N rose go on filling the ring for a while, so sampling starts with half the ring
+ * still free. It falls one step every 250 ms while the ring is under a quarter full, so it ends
+ * soon after the burst.
  *
  * buf layout: control words (RING_CTL bytes), then the data area (a power of two).
  *   u32 [0] head (bytes written, mod 2^32)   [1] tail (bytes consumed, written by JS)
@@ -1250,7 +1251,7 @@ static void ring_level(ring_rx *r, uint32_t used, uint64_t now_ms) {
   uint32_t level = r->ctl[3];
   double fill = (double)used / (double)r->size;
   uint32_t up = level;
-  while ((int)up < r->max_level && fill >= 1.0 - 1.0 / (double)(4u << up)) up++;
+  while ((int)up < r->max_level && fill >= 1.0 - 1.0 / (double)(2u << up)) up++;
   if (up > level) {
     __atomic_store_n(&r->ctl[3], up, __ATOMIC_RELAXED);
     r->level_ms = now_ms;
