@@ -2478,6 +2478,11 @@ export interface operations {
                              * @description Application identified from SNI, Host, DNS names or well-known ports.
                              */
                             app?: string | null;
+                            /**
+                             * Sampling rate
+                             * @description Kept 1 in N flows under overload (a mirror receiver behind): this flow stands for N; null or 1 when unsampled. Its counts are its own.
+                             */
+                            sampling_rate?: number | null;
                         }[];
                         /** @description Cursor of the next page; null on the last. */
                         next: string | null;
