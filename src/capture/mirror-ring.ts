@@ -179,18 +179,26 @@ export class RingVxlanReceiver implements MirrorReceiver {
     this.buf = buf;
     this.ctl = new Uint32Array(buf.buffer, buf.byteOffset, 16);
     this.cnt = new Float64Array(buf.buffer, buf.byteOffset + 64, RING_COUNTERS.length);
-    this.size = this.native.udpRingStart(
-      h,
-      buf,
-      {
-        vxlan: true,
-        sampling: this.cfg.sampling,
-        maxLevel: Math.log2(this.cfg.maxSampling),
-        tableEntries: this.cfg.samplingFlows,
-        nice: this.cfg.nice,
-      },
-      this.wake,
-    );
+    try {
+      this.size = this.native.udpRingStart(
+        h,
+        buf,
+        {
+          vxlan: true,
+          sampling: this.cfg.sampling,
+          maxLevel: Math.log2(this.cfg.maxSampling),
+          tableEntries: this.cfg.samplingFlows,
+          nice: this.cfg.nice,
+        },
+        this.wake,
+      );
+    } catch (e) {
+      this.native.close(h);
+      this.h = null;
+      throw new Error(
+        `cannot start the receive thread of udp ${this.cfg.host}:${this.cfg.port}: ${(e as Error).message}`,
+      );
+    }
     Atomics.store(this.ctl, C_WAITING, 1);
     // The thread is running once it has said who it is (its id and nice value are read later).
     for (let i = 0; i < 200 && Atomics.load(this.ctl, C_TID) === 0; i++)

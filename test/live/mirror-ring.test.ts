@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, type TestContext, test } from 'node:test';
@@ -313,6 +314,40 @@ describe('VXLAN receive thread and ring (addon)', () => {
     assert.equal(c.received + c.socketDrops, sent);
     assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
     assert.ok(malformed > 0 && c.delivered > 0);
+  });
+
+  test('IPv6: the rebuilt outer header is the one the JavaScript receiver writes', async (t) => {
+    if (!ringAddon(t)) return;
+    const got: Buffer[] = [];
+    const rx = createVxlanReceiver({ host: '::1', port: 0, ring: { ringBytes: 256 + 65536 } }, (f) => {
+      got.push(Buffer.from(f.buf.subarray(f.off, f.off + f.caplen)));
+    }) as RingVxlanReceiver;
+    await rx.start();
+    const s = createSocket('udp6');
+    await new Promise<void>((r) => s.bind(0, '::1', () => r()));
+    const sport = s.address().port;
+    const msgs = [60, 200, 1400].map((n, i) => {
+      const f = Buffer.alloc(n);
+      f.writeUInt16BE(0x86dd, 12);
+      f[n - 1] = i;
+      return vxlan(9, f);
+    });
+    for (const m of msgs)
+      await new Promise<void>((r, j) => s.send(m, rx.address().port, '::1', (e) => (e ? j(e) : r())));
+    for (let i = 0; i < 50 && got.length < msgs.length; i++) await sleep(20);
+    s.close();
+    await rx.stop();
+    assert.equal(got.length, msgs.length);
+    const outer = new OuterHeaderBuilder();
+    outer.setLocal('::1');
+    msgs.forEach((m, i) => {
+      const want = Buffer.alloc(64 + m.length);
+      m.copy(want, 64);
+      outer.headerLen('::1');
+      const start = outer.write(want, 64, m.length, sport, 4789);
+      assert.equal(start, 16, 'a 48-byte IPv6 + UDP header');
+      assert.deepEqual(got[i], want.subarray(start));
+    });
   });
 
   test('ring config: errors name the key', () => {
