@@ -3,10 +3,10 @@
  * `/metrics` shows, what the periodic `loss` records carry, and what `/api/v1/health` reads to
  * answer `degraded`. Reasons: `socket` (the kernel dropped the datagram: we did not read it in
  * time), `queue_full` (a bounded queue inside the pipeline was full), `store_behind` (the
- * queue to the store was full), `store_error` (the store refused a batch), `ring_full` (a mirror receiver's ring was full: the
- * sensor was behind for longer than the ring holds), `sampled` (kept
- * 1-in-N under overload: not lost for KPIs, the factor is on the records), `spool_full` (the
- * collector's disk spool was at its bound).
+ * queue to the store was full), `store_error` (the store refused a batch), `ring_full` (a
+ * mirror receiver's ring was full: the sensor was behind for longer than the ring holds),
+ * `sampled` (kept 1-in-N under overload: not lost for KPIs, the factor is on the records),
+ * `spool_full` (the collector's disk spool was at its bound).
  */
 export type LossReason =
   | 'socket'
