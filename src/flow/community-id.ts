@@ -55,16 +55,149 @@ export function communityId(
   return `1:${hash('sha1', b, 'base64')}`;
 }
 
-// Hash input scratch buffers (seed, 2 addresses, proto, pad, optional ports), one per shape:
-// the per-record cost is the hash itself, nothing is allocated but the result string.
-const SCRATCH = new Map<number, Buffer>();
-function scratch(n: number): Buffer {
-  let b = SCRATCH.get(n);
-  if (b === undefined) {
-    b = Buffer.alloc(n);
-    SCRATCH.set(n, b);
+// The hash input (seed, 2 addresses, proto, pad, optional ports: at most 40 bytes) is built in
+// one scratch block and hashed here: SHA-1 of a single 64-byte block in plain JavaScript costs a
+// fraction of node:crypto's per-call object, and nothing is allocated but the result string.
+const BLOCK = new Uint8Array(64);
+const W = new Int32Array(80);
+const OUT = new Uint16Array(30);
+const B64 = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', (c) =>
+  c.charCodeAt(0),
+);
+
+/** `1:` + base64 of SHA-1 over the first `n` (≤ 55) bytes of BLOCK. */
+function hashBlock(n: number): string {
+  const b = BLOCK;
+  b[n] = 0x80;
+  b.fill(0, n + 1, 60);
+  const bits = n * 8;
+  b[60] = 0;
+  b[61] = 0;
+  b[62] = bits >>> 8;
+  b[63] = bits & 255;
+  const w = W;
+  for (let i = 0; i < 16; i++) {
+    const o = i * 4;
+    w[i] = (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
   }
-  return b;
+  for (let i = 16; i < 80; i++) {
+    const x = w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!;
+    w[i] = (x << 1) | (x >>> 31);
+  }
+  let a = 0x67452301;
+  let bb = 0xefcdab89 | 0;
+  let c = 0x98badcfe | 0;
+  let d = 0x10325476;
+  let e = 0xc3d2e1f0 | 0;
+  for (let i = 0; i < 80; i++) {
+    let f: number;
+    let k: number;
+    if (i < 20) {
+      f = (bb & c) | (~bb & d);
+      k = 0x5a827999;
+    } else if (i < 40) {
+      f = bb ^ c ^ d;
+      k = 0x6ed9eba1;
+    } else if (i < 60) {
+      f = (bb & c) | (bb & d) | (c & d);
+      k = 0x8f1bbcdc | 0;
+    } else {
+      f = bb ^ c ^ d;
+      k = 0xca62c1d6 | 0;
+    }
+    const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]!) | 0;
+    e = d;
+    d = c;
+    c = (bb << 30) | (bb >>> 2);
+    bb = a;
+    a = t;
+  }
+  const o = OUT;
+  o[0] = 0x31; // '1'
+  o[1] = 0x3a; // ':'
+  b64Word3(o, 2, (a + 0x67452301) | 0, (bb + 0xefcdab89) | 0, (c + 0x98badcfe) | 0);
+  b64Word2(o, 18, (d + 0x10325476) | 0, (e + 0xc3d2e1f0) | 0);
+  return String.fromCharCode(
+    o[0]!,
+    o[1]!,
+    o[2]!,
+    o[3]!,
+    o[4]!,
+    o[5]!,
+    o[6]!,
+    o[7]!,
+    o[8]!,
+    o[9]!,
+    o[10]!,
+    o[11]!,
+    o[12]!,
+    o[13]!,
+    o[14]!,
+    o[15]!,
+    o[16]!,
+    o[17]!,
+    o[18]!,
+    o[19]!,
+    o[20]!,
+    o[21]!,
+    o[22]!,
+    o[23]!,
+    o[24]!,
+    o[25]!,
+    o[26]!,
+    o[27]!,
+    o[28]!,
+    o[29]!,
+  );
+}
+
+/** Base64 of the 12 bytes of three big-endian words: 16 characters at `at`. */
+function b64Word3(o: Uint16Array, at: number, x: number, y: number, z: number): void {
+  b64Triple(o, at, x >>> 8);
+  b64Triple(o, at + 4, ((x & 255) << 16) | (y >>> 16));
+  b64Triple(o, at + 8, ((y & 0xffff) << 8) | (z >>> 24));
+  b64Triple(o, at + 12, z & 0xffffff);
+}
+
+/** Base64 of the last 8 bytes (two words) of the 20: 12 characters with one `=` of padding. */
+function b64Word2(o: Uint16Array, at: number, x: number, y: number): void {
+  b64Triple(o, at, x >>> 8);
+  b64Triple(o, at + 4, ((x & 255) << 16) | (y >>> 16));
+  const r = (y & 0xffff) << 8;
+  o[at + 8] = B64[(r >>> 18) & 63]!;
+  o[at + 9] = B64[(r >>> 12) & 63]!;
+  o[at + 10] = B64[(r >>> 6) & 63]!;
+  o[at + 11] = 0x3d; // '='
+}
+
+function b64Triple(o: Uint16Array, at: number, v: number): void {
+  o[at] = B64[(v >>> 18) & 63]!;
+  o[at + 1] = B64[(v >>> 12) & 63]!;
+  o[at + 2] = B64[(v >>> 6) & 63]!;
+  o[at + 3] = B64[v & 63]!;
+}
+
+/** ICMP: the ports of the hash and whether the flow is one-way (no counterpart type). */
+let icmpSp = 0;
+let icmpDp = 0;
+function icmpPorts(proto: number, type: number, code: number): boolean {
+  const peer = (proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS).get(type);
+  icmpSp = type;
+  icmpDp = peer === undefined ? code : peer;
+  return peer === undefined;
+}
+
+/** Writes proto, pad and ports after the addresses at `p`; returns the input length. */
+function tail(p: number, proto: number, hasPorts: boolean, a: number, c: number): number {
+  const b = BLOCK;
+  b[p] = proto;
+  b[p + 1] = 0;
+  if (!hasPorts) return p + 2;
+  b[p + 2] = (a >>> 8) & 255;
+  b[p + 3] = a & 255;
+  b[p + 4] = (c >>> 8) & 255;
+  b[p + 5] = c & 255;
+  return p + 6;
 }
 
 /**
@@ -87,14 +220,22 @@ export function communityIdAt(
   let oneWay = false;
   const icmp = proto === 1 || proto === 58;
   if (icmp) {
-    const type = sport;
-    const peer = (proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS).get(type);
-    if (peer === undefined)
-      oneWay = true; // dp stays the code
-    else dp = peer;
-    sp = type;
+    oneWay = icmpPorts(proto, sport, dport);
+    sp = icmpSp;
+    dp = icmpDp;
   }
   const hasPorts = icmp || proto === 6 || proto === 17 || proto === 132;
+  if (alen > 16)
+    return hashLong(
+      proto,
+      sb.subarray(so, so + alen),
+      db.subarray(do_, do_ + alen),
+      sp,
+      dp,
+      hasPorts,
+      oneWay,
+      seed,
+    );
   let swap = false;
   if (!oneWay) {
     let cmp = 0;
@@ -108,7 +249,7 @@ export function communityIdAt(
     }
     swap = cmp > 0 || (cmp === 0 && sp > dp);
   }
-  const b = scratch(4 + alen * 2 + (hasPorts ? 4 : 0));
+  const b = BLOCK;
   b[0] = seed >>> 8;
   b[1] = seed & 255;
   const o1 = swap ? 2 + alen : 2;
@@ -117,16 +258,92 @@ export function communityIdAt(
     b[o1 + i] = sb[so + i]!;
     b[o2 + i] = db[do_ + i]!;
   }
-  const p = 2 + alen * 2;
+  return hashBlock(tail(2 + alen * 2, proto, hasPorts, swap ? dp : sp, swap ? sp : dp));
+}
+
+/** Inputs longer than one SHA-1 block (no real address is): node:crypto, as the spec reads. */
+function hashLong(
+  proto: number,
+  s: Uint8Array,
+  d: Uint8Array,
+  sp: number,
+  dp: number,
+  hasPorts: boolean,
+  oneWay: boolean,
+  seed: number,
+): string {
+  let swap = false;
+  if (!oneWay) {
+    const c = Buffer.compare(s, d);
+    swap = c > 0 || (c === 0 && sp > dp);
+  }
+  const b = Buffer.alloc(2 + s.length * 2 + 2 + (hasPorts ? 4 : 0));
+  b.writeUInt16BE(seed, 0);
+  b.set(swap ? d : s, 2);
+  b.set(swap ? s : d, 2 + s.length);
+  const p = 2 + s.length * 2;
   b[p] = proto;
-  b[p + 1] = 0;
   if (hasPorts) {
-    const a = swap ? dp : sp;
-    const c = swap ? sp : dp;
-    b[p + 2] = (a >>> 8) & 255;
-    b[p + 3] = a & 255;
-    b[p + 4] = (c >>> 8) & 255;
-    b[p + 5] = c & 255;
+    b.writeUInt16BE(swap ? dp : sp, p + 2);
+    b.writeUInt16BE(swap ? sp : dp, p + 4);
   }
   return `1:${hash('sha1', b, 'base64')}`;
+}
+
+/**
+ * `communityId` over addresses held as big-endian words (the flow table's key): `nw` words
+ * (1 or 4) at `so` and at `do_` in `U`.
+ */
+export function communityIdWords(
+  proto: number,
+  U: Uint32Array,
+  so: number,
+  do_: number,
+  nw: number,
+  sport: number,
+  dport: number,
+): string {
+  let sp = sport;
+  let dp = dport;
+  let oneWay = false;
+  const icmp = proto === 1 || proto === 58;
+  if (icmp) {
+    oneWay = icmpPorts(proto, sport, dport);
+    sp = icmpSp;
+    dp = icmpDp;
+  }
+  const hasPorts = icmp || proto === 6 || proto === 17 || proto === 132;
+  let swap = false;
+  if (!oneWay) {
+    let cmp = 0;
+    for (let i = 0; i < nw; i++) {
+      const a = U[so + i]!;
+      const c = U[do_ + i]!;
+      if (a !== c) {
+        cmp = a < c ? -1 : 1;
+        break;
+      }
+    }
+    swap = cmp > 0 || (cmp === 0 && sp > dp);
+  }
+  const b = BLOCK;
+  b[0] = 0;
+  b[1] = 0;
+  const o1 = swap ? 2 + nw * 4 : 2;
+  const o2 = swap ? 2 : 2 + nw * 4;
+  for (let i = 0; i < nw; i++) {
+    const x = U[so + i]!;
+    const y = U[do_ + i]!;
+    const p = o1 + i * 4;
+    const q = o2 + i * 4;
+    b[p] = x >>> 24;
+    b[p + 1] = x >>> 16;
+    b[p + 2] = x >>> 8;
+    b[p + 3] = x;
+    b[q] = y >>> 24;
+    b[q + 1] = y >>> 16;
+    b[q + 2] = y >>> 8;
+    b[q + 3] = y;
+  }
+  return hashBlock(tail(2 + nw * 8, proto, hasPorts, swap ? dp : sp, swap ? sp : dp));
 }

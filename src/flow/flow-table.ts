@@ -15,7 +15,7 @@ import {
 } from '../decode/packet.js';
 import { isIcmpQuery } from '../decode/transport.js';
 import type { FlowRecord } from '../schema/records.js';
-import { communityId } from './community-id.js';
+import { communityIdWords } from './community-id.js';
 import { type FlowColumnBuilder, FN, FS } from './flow-columns.js';
 import { tcpFlagsString } from './tcp-flags.js';
 
@@ -878,24 +878,20 @@ export class FlowTable implements FlowLookup {
     const ver = meta & 15;
     const proto = (meta >>> 4) & 0xff;
     const cSide = (meta >>> 12) & 1 ? 0 : 1;
-    const addrBytes = (side: number): Uint8Array => {
-      const n = ver === 4 ? 4 : 16;
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n / 4; i++) {
-        const w = U[u + 4 + side * 4 + i]!;
-        b[i * 4] = w >>> 24;
-        b[i * 4 + 1] = (w >>> 16) & 255;
-        b[i * 4 + 2] = (w >>> 8) & 255;
-        b[i * 4 + 3] = w & 255;
-      }
-      return b;
-    };
     const isIcmp = proto === PROTO_ICMP || proto === PROTO_ICMPV6;
     const icmp = this.I[u + U_ICMP]!;
     const ports = U[u + U_PORTS]!;
     const cPort = isIcmp ? (icmp >= 0 ? icmp >>> 8 : 0) : ports & 0xffff;
     const sPort = isIcmp ? (icmp >= 0 ? icmp & 0xff : 0) : ports >>> 16;
-    return communityId(proto, addrBytes(cSide), addrBytes(cSide ^ 1), cPort, sPort);
+    return communityIdWords(
+      proto,
+      U,
+      u + 4 + cSide * 4,
+      u + 4 + (cSide ^ 1) * 4,
+      ver === 4 ? 1 : 4,
+      cPort,
+      sPort,
+    );
   }
 
   private readonly ctxCache: (FlowContext | undefined)[] = [];
