@@ -7,7 +7,10 @@
  * DNS rows back by transfer). Prints one JSON line: CPU seconds of every thread
  * (process.cpuUsage), this thread's CPU, wall seconds, GC events.
  *
- *   node dist/bench/flows-workers.js inline|worker [capture] [--no-l7] [--no-detect]
+ * With `--workers 2` flows are sharded by their symmetric hash over two workers (the main
+ * thread then decodes each packet far enough to hash it).
+ *
+ *   node dist/bench/flows-workers.js inline|worker [capture] [--no-l7] [--no-detect] [--workers N]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { readCaptureFile } from '../src/capture/capture-file.js';
@@ -21,7 +24,11 @@ import { watchColumns } from '../src/store/watching-store.js';
 
 const args = process.argv.slice(2);
 const mode = args[0] === 'worker' ? 'worker' : 'inline';
-const file = args.find((a, i) => i > 0 && !a.startsWith('--')) ?? 'bench/out/realistic-1360000.pcap';
+const wi = args.indexOf('--workers');
+const workers = wi > 0 ? Number(args[wi + 1]) : 1;
+const file =
+  args.find((a, i) => i > 0 && !a.startsWith('--') && args[i - 1] !== '--workers') ??
+  'bench/out/realistic-1360000.pcap';
 const l7 = !args.includes('--no-l7');
 const detect = !args.includes('--no-detect');
 
@@ -56,7 +63,7 @@ if (mode === 'inline') {
   const p = createThreadedPipeline(sink, {
     flow,
     l7,
-    workers: 1,
+    workers,
     columns,
     columnRows: 32_768,
     lossless: true,
@@ -77,6 +84,7 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 process.stdout.write(
   `${JSON.stringify({
     mode,
+    workers: mode === 'worker' ? workers : 0,
     l7,
     detect,
     packets,
