@@ -55,16 +55,42 @@ export function communityId(
   return `1:${hash('sha1', b, 'base64')}`;
 }
 
-// Hash input scratch buffers (seed, 2 addresses, proto, pad, optional ports), one per shape:
-// the per-record cost is the hash itself, nothing is allocated but the result string.
+// The hash input (seed, 2 addresses, proto, pad, optional ports) is built in one scratch buffer
+// per length: nothing is allocated per flow but the result string. (A SHA-1 of the one block in
+// plain JavaScript measured the same ~0.4 µs as node:crypto's one-shot hash here.)
 const SCRATCH = new Map<number, Buffer>();
-function scratch(n: number): Buffer {
+const BLOCK = Buffer.alloc(64);
+
+function hashBlock(n: number): string {
   let b = SCRATCH.get(n);
   if (b === undefined) {
-    b = Buffer.alloc(n);
+    b = BLOCK.subarray(0, n);
     SCRATCH.set(n, b);
   }
-  return b;
+  return `1:${hash('sha1', b, 'base64')}`;
+}
+
+/** ICMP: the ports of the hash and whether the flow is one-way (no counterpart type). */
+let icmpSp = 0;
+let icmpDp = 0;
+function icmpPorts(proto: number, type: number, code: number): boolean {
+  const peer = (proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS).get(type);
+  icmpSp = type;
+  icmpDp = peer === undefined ? code : peer;
+  return peer === undefined;
+}
+
+/** Writes proto, pad and ports after the addresses at `p`; returns the input length. */
+function tail(p: number, proto: number, hasPorts: boolean, a: number, c: number): number {
+  const b = BLOCK;
+  b[p] = proto;
+  b[p + 1] = 0;
+  if (!hasPorts) return p + 2;
+  b[p + 2] = (a >>> 8) & 255;
+  b[p + 3] = a & 255;
+  b[p + 4] = (c >>> 8) & 255;
+  b[p + 5] = c & 255;
+  return p + 6;
 }
 
 /**
@@ -87,14 +113,22 @@ export function communityIdAt(
   let oneWay = false;
   const icmp = proto === 1 || proto === 58;
   if (icmp) {
-    const type = sport;
-    const peer = (proto === 1 ? ICMP4_PAIRS : ICMP6_PAIRS).get(type);
-    if (peer === undefined)
-      oneWay = true; // dp stays the code
-    else dp = peer;
-    sp = type;
+    oneWay = icmpPorts(proto, sport, dport);
+    sp = icmpSp;
+    dp = icmpDp;
   }
   const hasPorts = icmp || proto === 6 || proto === 17 || proto === 132;
+  if (alen > 16)
+    return hashLong(
+      proto,
+      sb.subarray(so, so + alen),
+      db.subarray(do_, do_ + alen),
+      sp,
+      dp,
+      hasPorts,
+      oneWay,
+      seed,
+    );
   let swap = false;
   if (!oneWay) {
     let cmp = 0;
@@ -108,7 +142,7 @@ export function communityIdAt(
     }
     swap = cmp > 0 || (cmp === 0 && sp > dp);
   }
-  const b = scratch(4 + alen * 2 + (hasPorts ? 4 : 0));
+  const b = BLOCK;
   b[0] = seed >>> 8;
   b[1] = seed & 255;
   const o1 = swap ? 2 + alen : 2;
@@ -117,16 +151,92 @@ export function communityIdAt(
     b[o1 + i] = sb[so + i]!;
     b[o2 + i] = db[do_ + i]!;
   }
-  const p = 2 + alen * 2;
+  return hashBlock(tail(2 + alen * 2, proto, hasPorts, swap ? dp : sp, swap ? sp : dp));
+}
+
+/** Inputs longer than one SHA-1 block (no real address is): node:crypto, as the spec reads. */
+function hashLong(
+  proto: number,
+  s: Uint8Array,
+  d: Uint8Array,
+  sp: number,
+  dp: number,
+  hasPorts: boolean,
+  oneWay: boolean,
+  seed: number,
+): string {
+  let swap = false;
+  if (!oneWay) {
+    const c = Buffer.compare(s, d);
+    swap = c > 0 || (c === 0 && sp > dp);
+  }
+  const b = Buffer.alloc(2 + s.length * 2 + 2 + (hasPorts ? 4 : 0));
+  b.writeUInt16BE(seed, 0);
+  b.set(swap ? d : s, 2);
+  b.set(swap ? s : d, 2 + s.length);
+  const p = 2 + s.length * 2;
   b[p] = proto;
-  b[p + 1] = 0;
   if (hasPorts) {
-    const a = swap ? dp : sp;
-    const c = swap ? sp : dp;
-    b[p + 2] = (a >>> 8) & 255;
-    b[p + 3] = a & 255;
-    b[p + 4] = (c >>> 8) & 255;
-    b[p + 5] = c & 255;
+    b.writeUInt16BE(swap ? dp : sp, p + 2);
+    b.writeUInt16BE(swap ? sp : dp, p + 4);
   }
   return `1:${hash('sha1', b, 'base64')}`;
+}
+
+/**
+ * `communityId` over addresses held as big-endian words (the flow table's key): `nw` words
+ * (1 or 4) at `so` and at `do_` in `U`.
+ */
+export function communityIdWords(
+  proto: number,
+  U: Uint32Array,
+  so: number,
+  do_: number,
+  nw: number,
+  sport: number,
+  dport: number,
+): string {
+  let sp = sport;
+  let dp = dport;
+  let oneWay = false;
+  const icmp = proto === 1 || proto === 58;
+  if (icmp) {
+    oneWay = icmpPorts(proto, sport, dport);
+    sp = icmpSp;
+    dp = icmpDp;
+  }
+  const hasPorts = icmp || proto === 6 || proto === 17 || proto === 132;
+  let swap = false;
+  if (!oneWay) {
+    let cmp = 0;
+    for (let i = 0; i < nw; i++) {
+      const a = U[so + i]!;
+      const c = U[do_ + i]!;
+      if (a !== c) {
+        cmp = a < c ? -1 : 1;
+        break;
+      }
+    }
+    swap = cmp > 0 || (cmp === 0 && sp > dp);
+  }
+  const b = BLOCK;
+  b[0] = 0;
+  b[1] = 0;
+  const o1 = swap ? 2 + nw * 4 : 2;
+  const o2 = swap ? 2 : 2 + nw * 4;
+  for (let i = 0; i < nw; i++) {
+    const x = U[so + i]!;
+    const y = U[do_ + i]!;
+    const p = o1 + i * 4;
+    const q = o2 + i * 4;
+    b[p] = x >>> 24;
+    b[p + 1] = x >>> 16;
+    b[p + 2] = x >>> 8;
+    b[p + 3] = x;
+    b[q] = y >>> 24;
+    b[q + 1] = y >>> 16;
+    b[q + 2] = y >>> 8;
+    b[q + 3] = y;
+  }
+  return hashBlock(tail(2 + nw * 8, proto, hasPorts, swap ? dp : sp, swap ? sp : dp));
 }

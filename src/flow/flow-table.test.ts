@@ -154,6 +154,62 @@ describe('flow table', () => {
     );
   });
 
+  test('each flow ends at the first sweep after its last packet plus its timeout (UDP idle, TCP idle, TCP closed)', () => {
+    // Defaults: UDP idle 60 s, TCP idle 300 s, 5 s after FIN both ways; a sweep each second.
+    const clock = eth(0x0800, ipv4({ proto: 17, src: '10.9.9.9', dst: '10.9.9.8' }, udp(9, 9, [0])));
+    const dgram = eth(0x0800, ipv4({ proto: 17, src: '10.0.0.3', dst: '10.0.0.4' }, udp(5000, 53, [1])));
+    const frames: [number, number[]][] = [
+      [0.5, dgram],
+      [30.25, dgram], // UDP: due at 90.25
+      [10.0, c2s(SYN, 100, 0)],
+      [10.01, s2c(SYN | ACK, 500, 101)],
+      [10.02, c2s(ACK, 101, 501)],
+      [10.03, c2s(FIN | ACK, 101, 501)],
+      [10.04, s2c(FIN | ACK, 501, 102)],
+      [12.5, c2s(ACK, 102, 502)], // the last ACK after both FINs: due at 17.5
+    ];
+    const open = (sport: number, t: number): [number, number[]] => [
+      t,
+      eth(
+        0x0800,
+        ipv4(
+          { proto: 6, src: '10.0.0.5', dst: '10.0.0.6' },
+          tcp({ sport, dport: 22, seq: 1, ack: 1, flags: ACK }, [1]),
+        ),
+      ),
+    ];
+    frames.push(open(41000, 20.75), open(41000, 40)); // TCP idle: due at 340
+    for (let t = 1; t <= 400; t++) frames.push([t, clock]);
+    frames.sort((a, b) => a[0] - b[0]);
+    const ended: [string, number, string][] = [];
+    let now = 0;
+    const s = new Sensor((r) => {
+      if (r.type === 'flow')
+        ended.push([String((r as FlowRecord).client_ip), now, String((r as FlowRecord).end_reason)]);
+    });
+    const f = newFrame();
+    for (const [t, data] of frames) {
+      const b = Buffer.from(data);
+      f.buf = b;
+      f.off = 0;
+      f.caplen = b.length;
+      f.wirelen = b.length;
+      f.tsSec = 1_700_000_000 + Math.floor(t);
+      f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
+      now = t;
+      s.onFrame(f);
+    }
+    now = -1;
+    s.finish();
+    // Sweeps run at the clock's whole seconds (the first at 0.5 s, then once t passes the next).
+    assert.deepEqual(ended, [
+      ['10.0.0.1', 18, 'fin'],
+      ['10.0.0.3', 91, 'idle'],
+      ['10.0.0.5', 340.0, 'idle'],
+      ['10.9.9.9', -1, 'end_of_capture'],
+    ]);
+  });
+
   test('a new SYN after the connection closed starts a new flow (port reuse)', () => {
     const flows = run([
       [0.0, c2s(SYN, 100, 0)],

@@ -256,7 +256,8 @@ export class CryptoStream {
     if (n <= 0) return;
     const need = offset + n;
     if (this.buf === null || this.buf.length < need) {
-      const nb = Buffer.alloc(Math.min(this.limit, Math.max(need, 2048)));
+      // Not zero-filled (a stream per QUIC connection): only received ranges are ever read.
+      const nb = Buffer.allocUnsafe(Math.min(this.limit, Math.max(need, 2048)));
       if (this.buf !== null) this.buf.copy(nb);
       this.buf = nb;
     }
