@@ -97,6 +97,25 @@ export interface EmbeddedConfig {
   readPriorityMs?: number;
   /** More DuckDB settings by name (after the store's own, so they win): for measurements. */
   duckdbSettings?: Record<string, string>;
+  /**
+   * How long DuckDB's allocator keeps memory it was given back before returning it to the
+   * system, ms (default 0; see `allocatorConf`). Fixed by the first store the process opens.
+   */
+  allocatorDecayMs?: number;
+}
+
+/**
+ * DuckDB's allocator (jemalloc) configuration for this process, when the environment does not
+ * set one (`DUCKDB_JE_MALLOC_CONF`). DuckDB keeps freed pages for 1 s (`dirty_decay_ms`) and
+ * then 1 s more as lazily freed pages (`muzzy_decay_ms`, MADV_FREE), which stay in the
+ * process's RSS until the kernel needs them. A store taking a backlog frees and allocates its
+ * buffer pool's blocks at every commit and checkpoint (the pool swung 2 → 170 MB and back in
+ * seconds), so for about 2 s each freed block was counted twice, once freed and once allocated
+ * again: measured with bench/collect-store.ts at 400k records/s, the anonymous memory beside
+ * V8's heaps and DuckDB's pool was 130–380 MB, and 14–92 MB with both delays at 0.
+ */
+export function allocatorConf(decayMs = 0): string {
+  return `dirty_decay_ms:${Math.max(0, Math.floor(decayMs))},muzzy_decay_ms:0`;
 }
 
 /**
@@ -198,6 +217,8 @@ export class EmbeddedStore implements RecordStore {
 
   async start(): Promise<void> {
     await mkdir(join(this.cfg.dataDir, 'parquet'), { recursive: true });
+    // Read by jemalloc when DuckDB first allocates, so before the first instance opens.
+    process.env.DUCKDB_JE_MALLOC_CONF ??= allocatorConf(this.cfg.allocatorDecayMs);
     this.db = await DuckDBInstance.create(join(this.cfg.dataDir, 'records.duckdb'), {
       threads: String(this.cfg.threads ?? Math.max(1, cpus().length)),
       preserve_insertion_order: 'false',
@@ -328,6 +349,8 @@ export class EmbeddedStore implements RecordStore {
     this.pool.length = 0;
     this.cw?.closeSync();
     this.cw = null;
+    this.mc?.closeSync();
+    this.mc = null;
     this.w?.closeSync();
     this.db?.closeSync();
     this.w = null;
@@ -699,6 +722,32 @@ export class EmbeddedStore implements RecordStore {
   parquetBytes(type: string): number {
     return this.partitions.filter((p) => p.type === type).reduce((n, p) => n + p.bytes, 0);
   }
+
+  /**
+   * What DuckDB's buffer manager holds now, bytes, by tag (`duckdb_memory()`), beside its
+   * limit. On a connection of its own, outside the readers that commits yield to, so asking
+   * while the store is busy does not slow it. What DuckDB's allocator holds beyond these
+   * (appends, checkpoints, query results) is not in them: that is the process's RSS less
+   * everything else.
+   */
+  async memoryUse(): Promise<{ limit: number; used: number; temp: number; tags: Record<string, number> }> {
+    if (!this.db) return { limit: 0, used: 0, temp: 0, tags: {} };
+    this.mc ??= await this.db.connect();
+    const r = await this.mc.runAndReadAll(
+      'SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0',
+    );
+    const tags: Record<string, number> = {};
+    let used = 0;
+    let temp = 0;
+    for (const row of r.getRows()) {
+      const n = Number(row[1]);
+      tags[String(row[0])] = n;
+      used += n;
+      temp += Number(row[2]);
+    }
+    return { limit: this.cfg.memoryLimit ?? 0, used, temp, tags };
+  }
+  private mc: DuckDBConnection | null = null;
 
   async stats(): Promise<StoreStats> {
     const rows: Record<string, number> = {};
