@@ -1,3 +1,4 @@
+import './allocator.js';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -97,25 +98,6 @@ export interface EmbeddedConfig {
   readPriorityMs?: number;
   /** More DuckDB settings by name (after the store's own, so they win): for measurements. */
   duckdbSettings?: Record<string, string>;
-  /**
-   * How long DuckDB's allocator keeps memory it was given back before returning it to the
-   * system, ms (default 0; see `allocatorConf`). Fixed by the first store the process opens.
-   */
-  allocatorDecayMs?: number;
-}
-
-/**
- * DuckDB's allocator (jemalloc) configuration for this process, when the environment does not
- * set one (`DUCKDB_JE_MALLOC_CONF`). DuckDB keeps freed pages for 1 s (`dirty_decay_ms`) and
- * then 1 s more as lazily freed pages (`muzzy_decay_ms`, MADV_FREE), which stay in the
- * process's RSS until the kernel needs them. A store taking a backlog frees and allocates its
- * buffer pool's blocks at every commit and checkpoint (the pool swung 2 → 170 MB and back in
- * seconds), so for about 2 s each freed block was counted twice, once freed and once allocated
- * again: measured with bench/collect-store.ts at 400k records/s, the anonymous memory beside
- * V8's heaps and DuckDB's pool was 130–380 MB, and 14–92 MB with both delays at 0.
- */
-export function allocatorConf(decayMs = 0): string {
-  return `dirty_decay_ms:${Math.max(0, Math.floor(decayMs))},muzzy_decay_ms:0`;
 }
 
 /**
@@ -217,8 +199,6 @@ export class EmbeddedStore implements RecordStore {
 
   async start(): Promise<void> {
     await mkdir(join(this.cfg.dataDir, 'parquet'), { recursive: true });
-    // Read by jemalloc when DuckDB first allocates, so before the first instance opens.
-    process.env.DUCKDB_JE_MALLOC_CONF ??= allocatorConf(this.cfg.allocatorDecayMs);
     this.db = await DuckDBInstance.create(join(this.cfg.dataDir, 'records.duckdb'), {
       threads: String(this.cfg.threads ?? Math.max(1, cpus().length)),
       preserve_insertion_order: 'false',
