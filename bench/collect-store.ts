@@ -9,16 +9,21 @@
  * The collector spools on disk what the store cannot take yet (`vantage_collect_spool_*`): the
  * run also reports the spool's peak depth and how long after the end of sending it drained.
  *
- * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect] [--budget SIZE]
+ * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect] [--budget SIZE] [--trace]
+ *
+ * `--trace`: the process writes a memory sample every 250 ms (`VANTAGE_MEMORY_TRACE`), and the
+ * run prints a timeline and what its peak is made of.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MemorySample } from '../src/cli/memory-trace.js';
 import { encodeColumns } from '../src/collect/columns.js';
 import { CollectDecoder } from '../src/collect/decoder.js';
 import { Spool } from '../src/collect/spool.js';
 import { send } from '../test/load/sender.js';
+import { describeKinds, type MemoryKinds, memoryKinds } from '../test/load/smaps.js';
 import { collectorAccount, freePort, startVantage } from '../test/load/vantage-process.js';
 import { fixture } from '../test/support/fixtures.js';
 import { ExportGen } from './collect.js';
@@ -50,9 +55,23 @@ async function vantageRun(
   seconds: number,
   log: (s: string) => void,
   budget?: string,
+  trace = false,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cs-'));
-  const v = await startVantage(join(dir, 'data'), budget ? { budget } : {});
+  const tracePath = join(dir, 'memory.ndjson');
+  if (trace) process.env.VANTAGE_MEMORY_TRACE = tracePath;
+  const v = await startVantage(join(dir, 'data'), budget ? { budget } : {}).finally(() => {
+    delete process.env.VANTAGE_MEMORY_TRACE;
+  });
+  const kinds: { t: number; k: MemoryKinds }[] = [];
+  const kindTimer = trace
+    ? setInterval(() => {
+        const k = memoryKinds(v.pid);
+        if (k) kinds.push({ t: Date.now(), k });
+      }, 500)
+    : null;
+  let sendStart = 0;
+  let sendEnd = 0;
   try {
     // The spool's depth while sending, sampled beside the sender.
     let peakSpool = { bytes: 0, datagrams: 0, seconds: 0 };
@@ -69,9 +88,11 @@ async function vantageRun(
       }
     })();
     const cpu0 = v.cpuSeconds();
+    sendStart = Date.now();
     const r = await send({ kind: 'ipfix', port: v.collectPort, rate: rate / PER, seconds });
     const sent = r.datagrams * PER;
     const t0 = Date.now();
+    sendEnd = t0;
     let a = collectorAccount(await v.metrics());
     while (Date.now() - t0 < 180_000) {
       a = collectorAccount(await v.metrics());
@@ -88,9 +109,77 @@ async function vantageRun(
     log(
       `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull - spoolFull}, spool_full ${spoolFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB); spool peak ${(peakSpool.bytes / 1e6).toFixed(0)} MB, ${peakSpool.datagrams} datagrams, ${peakSpool.seconds.toFixed(1)} s of backlog; load average ${loadavg()[0]!.toFixed(1)}`,
     );
+    if (trace) {
+      if (kindTimer) clearInterval(kindTimer);
+      memoryReport(tracePath, kinds, v.rss, sendStart, sendEnd, log);
+    }
   } finally {
+    if (kindTimer) clearInterval(kindTimer);
     await v.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const MB = (n: number): string => (n / 1e6).toFixed(0);
+
+/**
+ * The process's memory over the run from its own trace (`VANTAGE_MEMORY_TRACE`, every 250 ms)
+ * and from outside (VmRSS every 250 ms, smaps by kind every 500 ms): a timeline, and what the
+ * largest sample is made of. The rest of the anonymous memory, after V8's heaps, Buffers and
+ * DuckDB's buffer manager, is DuckDB's allocations beside its pool (appends, checkpoints),
+ * glibc's free lists and thread stacks.
+ */
+function memoryReport(
+  path: string,
+  kinds: { t: number; k: MemoryKinds }[],
+  rss: { t: number; bytes: number }[],
+  sendStart: number,
+  sendEnd: number,
+  log: (s: string) => void,
+): void {
+  let samples: MemorySample[] = [];
+  try {
+    samples = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MemorySample);
+  } catch {}
+  if (samples.length === 0) {
+    log('    memory trace: no samples');
+    return;
+  }
+  const rest = (s: MemorySample): number => s.anon - s.heapTotal - s.external - s.workerHeapTotal - s.duckdb;
+  const line = (s: MemorySample): string =>
+    `rss ${MB(s.rss)} (anon ${MB(s.anon)}, file ${MB(s.file)}): V8 heap ${MB(s.heapUsed)}/${MB(s.heapTotal)} (young ${MB(s.young)}), external ${MB(s.external)} (ArrayBuffers ${MB(s.arrayBuffers)}), decode thread heap ${MB(s.workerHeapUsed)}/${MB(s.workerHeapTotal)}, DuckDB ${MB(s.duckdb)} of ${MB(s.duckdbLimit)} (${Object.entries(
+      s.duckdbTags,
+    )
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, v]) => `${k} ${MB(v)}`)
+      .join(
+        ', ',
+      )}; temp ${MB(s.duckdbTemp)}), rest anon ${MB(rest(s))}; feed ${MB(s.feedBytes)} (${s.feedRows} rows), spool ${MB(s.spoolBytes)}`;
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const outside = rss.reduce((a, b) => (b.bytes > a.bytes ? b : a), { t: 0, bytes: 0 });
+  const rel = (t: number): string => `${((t - sendStart) / 1000).toFixed(1)} s`;
+  log(
+    `    memory at the traced peak (${rel(peak.t)} after sending began; sending ended at ${rel(sendEnd)}): ${line(peak)}`,
+  );
+  const k = kinds.reduce<{ t: number; k: MemoryKinds } | null>((a, b) => {
+    const sum = (x: MemoryKinds): number => x.file + x.heap + x.small + x.arena64 + x.mid + x.big;
+    return !a || sum(b.k) > sum(a.k) ? b : a;
+  }, null);
+  log(
+    `    VmRSS peak seen from outside ${MB(outside.bytes)} MB at ${rel(outside.t)}; smaps at its largest (${k ? rel(k.t) : '-'}): ${k ? describeKinds(k.k) : '-'}`,
+  );
+  // A timeline, one line per ~2 s: where the memory goes as the backlog is stored.
+  let next = 0;
+  for (const s of samples) {
+    if (s.t < next) continue;
+    next = s.t + 2000;
+    log(
+      `      ${rel(s.t).padStart(7)}  rss ${MB(s.rss).padStart(4)}  V8 ${MB(s.heapTotal).padStart(3)}  ext ${MB(s.external).padStart(3)}  worker ${MB(s.workerHeapTotal).padStart(3)}  duckdb ${MB(s.duckdb).padStart(3)}  rest ${MB(rest(s)).padStart(4)}  file ${MB(s.file).padStart(3)}  feed ${MB(s.feedBytes).padStart(3)}  spool ${MB(s.spoolBytes).padStart(4)}  stored ${s.stored}`,
+    );
   }
 }
 
@@ -207,6 +296,8 @@ export async function benchCollectStore(
     onlyCollect?: boolean;
     /** `--memory-budget` of the process (default: its own default, 1/32 of RAM). */
     budget?: string;
+    /** Trace the process's memory (every 250 ms) and print what its peak is made of. */
+    trace?: boolean;
     log?: (s: string) => void;
   } = {},
 ): Promise<void> {
@@ -219,7 +310,7 @@ export async function benchCollectStore(
   spoolCost(log);
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
-    await vantageRun(rate, seconds, log, opts.budget);
+    await vantageRun(rate, seconds, log, opts.budget, opts.trace);
     await nfcapdRun(rate, seconds, log);
   }
   if (opts.onlyCollect) return;
@@ -234,6 +325,7 @@ if (process.argv[1]?.endsWith('bench/collect-store.js')) {
     ...(sec ? { seconds: sec } : {}),
     ...(rates ? { rates } : {}),
     onlyCollect: process.argv.includes('--only-collect'),
+    trace: process.argv.includes('--trace'),
     ...(process.argv.includes('--budget')
       ? { budget: process.argv[process.argv.indexOf('--budget') + 1]! }
       : {}),

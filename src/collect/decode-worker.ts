@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { NativeHandle } from '../capture/live.js';
 import {
@@ -119,7 +120,18 @@ export type FromWorker =
   | { t: 'stopped' }
   | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
   | { t: 'bindError'; msg: string }
-  | { t: 'spool'; stats: SpoolStats; received: number };
+  | { t: 'spool'; stats: SpoolStats; received: number; heap?: ThreadHeap };
+
+/** A thread's V8 heap, bytes: what is live and what V8 holds for it. */
+export interface ThreadHeap {
+  used: number;
+  total: number;
+}
+
+function heapNow(): ThreadHeap {
+  const h = getHeapStatistics();
+  return { used: h.used_heap_size, total: h.total_heap_size };
+}
 
 function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
@@ -225,7 +237,7 @@ function runWorker(wd: DecodeWorkerData): void {
       spoolTimer = setInterval(() => {
         // What is spooled reaches the disk within the interval, whatever the rate.
         spool?.flush();
-        if (spool) post({ t: 'spool', stats: spool.stats(), received });
+        if (spool) post({ t: 'spool', stats: spool.stats(), received, heap: heapNow() });
       }, 250);
       spoolTimer.unref();
       post({ t: 'spool', stats: spool.stats(), received: 0 });

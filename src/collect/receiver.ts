@@ -42,6 +42,7 @@ import type {
   FromWorker,
   ResultMsg,
   SpoolWorkerConfig,
+  ThreadHeap,
   ToWorker,
 } from './decode-worker.js';
 import { META, TEMPLATE_FILE } from './decode-worker.js';
@@ -160,6 +161,8 @@ export interface CollectorStats {
   workerBatches: number;
   /** The disk spool's depth and counters (null without one). */
   spool: SpoolStats | null;
+  /** The receiving decode thread's V8 heap, as it last reported it (with a spool; else null). */
+  workerHeap: ThreadHeap | null;
 }
 
 export interface Collector {
@@ -292,6 +295,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
   /** The spool position of the last result handed to the sinks. */
   let handedPos: SpoolPos | null = null;
   let spoolStats: SpoolStats | null = null;
+  let workerHeap: ThreadHeap | null = null;
 
   function flushBatch(): void {
     if (batch.length === 0) return;
@@ -576,6 +580,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       } else if (m.t === 'bindError') bound(new Error(m.msg));
       else if (m.t === 'spool') {
         spoolStats = m.stats;
+        workerHeap = m.heap ?? workerHeap;
         // While everything goes to the spool no result comes: the count comes with its stats.
         workerReceived = m.received;
       }
@@ -898,6 +903,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         workerCrashes: crashes,
         workerBatches: nextId,
         spool: spoolStats,
+        workerHeap,
       };
     },
   };

@@ -1,3 +1,4 @@
+import './allocator.js';
 import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import type { AnyRecordDef } from '../../schema/registry.js';

@@ -1,3 +1,4 @@
+import './allocator.js';
 import {
   BIGINT,
   BOOLEAN,

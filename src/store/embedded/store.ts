@@ -1,3 +1,4 @@
+import './allocator.js';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -328,6 +329,8 @@ export class EmbeddedStore implements RecordStore {
     this.pool.length = 0;
     this.cw?.closeSync();
     this.cw = null;
+    this.mc?.closeSync();
+    this.mc = null;
     this.w?.closeSync();
     this.db?.closeSync();
     this.w = null;
@@ -699,6 +702,32 @@ export class EmbeddedStore implements RecordStore {
   parquetBytes(type: string): number {
     return this.partitions.filter((p) => p.type === type).reduce((n, p) => n + p.bytes, 0);
   }
+
+  /**
+   * What DuckDB's buffer manager holds now, bytes, by tag (`duckdb_memory()`), beside its
+   * limit. On a connection of its own, outside the readers that commits yield to, so asking
+   * while the store is busy does not slow it. What DuckDB's allocator holds beyond these
+   * (appends, checkpoints, query results) is not in them: that is the process's RSS less
+   * everything else.
+   */
+  async memoryUse(): Promise<{ limit: number; used: number; temp: number; tags: Record<string, number> }> {
+    if (!this.db) return { limit: 0, used: 0, temp: 0, tags: {} };
+    this.mc ??= await this.db.connect();
+    const r = await this.mc.runAndReadAll(
+      'SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0',
+    );
+    const tags: Record<string, number> = {};
+    let used = 0;
+    let temp = 0;
+    for (const row of r.getRows()) {
+      const n = Number(row[1]);
+      tags[String(row[0])] = n;
+      used += n;
+      temp += Number(row[2]);
+    }
+    return { limit: this.cfg.memoryLimit ?? 0, used, temp, tags };
+  }
+  private mc: DuckDBConnection | null = null;
 
   async stats(): Promise<StoreStats> {
     const rows: Record<string, number> = {};

@@ -1,0 +1,107 @@
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
+import type { Collector } from '../collect/receiver.js';
+import type { StoreFeed } from '../store/feed.js';
+
+/**
+ * Where the process's memory is over time, for finding what a peak RSS is made of under load
+ * (`VANTAGE_MEMORY_TRACE=FILE vantage start ...`, read by bench/collect-store.ts): one JSON
+ * line per sample with the resident memory (anonymous vs file-backed), this thread's V8 heap by
+ * space, Buffers outside it, the decode thread's heap, DuckDB's buffer manager beside its limit,
+ * the feed's queue and the spool. Off unless asked: each sample reads /proc and asks DuckDB.
+ */
+export interface MemorySample {
+  /** Wall time, ms. */
+  t: number;
+  rss: number;
+  anon: number;
+  file: number;
+  heapUsed: number;
+  heapTotal: number;
+  /** V8's young generation (both semi-spaces) as committed. */
+  young: number;
+  external: number;
+  arrayBuffers: number;
+  workerHeapUsed: number;
+  workerHeapTotal: number;
+  duckdb: number;
+  duckdbTemp: number;
+  duckdbLimit: number;
+  duckdbTags: Record<string, number>;
+  feedBytes: number;
+  feedRows: number;
+  stored: number;
+  spoolBytes: number;
+  spoolDatagrams: number;
+}
+
+type MemoryStore = {
+  memoryUse?(): Promise<{ limit: number; used: number; temp: number; tags: Record<string, number> }>;
+};
+
+function rollup(): { rss: number; anon: number } {
+  try {
+    const t = readFileSync('/proc/self/smaps_rollup', 'latin1');
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? 0) * 1024;
+    return { rss: kb('Rss'), anon: kb('Anonymous') };
+  } catch {
+    const rss = process.memoryUsage.rss();
+    return { rss, anon: rss };
+  }
+}
+
+export function startMemoryTrace(
+  path: string,
+  deps: { store: unknown; collector: Collector; feed: StoreFeed },
+  everyMs = 250,
+): { stop(): void } {
+  const fd = openSync(path, 'a');
+  const store = deps.store as MemoryStore;
+  let busy = false;
+  const sample = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const db = (await store.memoryUse?.().catch(() => null)) ?? { limit: 0, used: 0, temp: 0, tags: {} };
+      const m = process.memoryUsage();
+      const r = rollup();
+      let young = 0;
+      for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') young = s.space_size;
+      const c = deps.collector.stats();
+      const f = deps.feed.stats();
+      const s: MemorySample = {
+        t: Date.now(),
+        rss: r.rss,
+        anon: r.anon,
+        file: r.rss - r.anon,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        young,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        workerHeapUsed: c.workerHeap?.used ?? 0,
+        workerHeapTotal: c.workerHeap?.total ?? 0,
+        duckdb: db.used,
+        duckdbTemp: db.temp,
+        duckdbLimit: db.limit,
+        duckdbTags: db.tags,
+        feedBytes: f.queuedBytes,
+        feedRows: f.queuedRows + f.inFlight,
+        stored: f.stored,
+        spoolBytes: c.spool?.bytes ?? 0,
+        spoolDatagrams: c.spool?.datagrams ?? 0,
+      };
+      writeSync(fd, `${JSON.stringify(s)}\n`);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void sample(), everyMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      closeSync(fd);
+    },
+  };
+}
