@@ -9,7 +9,7 @@ import {
   DuckDBInstance,
   listValue,
 } from '@duckdb/node-api';
-import { badRequest } from '../../common/errors.js';
+import { badRequest, ConfigError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
@@ -44,6 +44,15 @@ import {
   q,
 } from './schema.js';
 import { col, condSql, Params } from './sql.js';
+import {
+  DEFAULT_TOP_ROLLUPS,
+  MINUTE_US,
+  topMeasures,
+  topRollupCreateSql,
+  topRollupInsertSql,
+  topRollupTable,
+  wholeMinutes,
+} from './top-rollup.js';
 
 export interface EmbeddedConfig {
   /** The data directory: records.duckdb plus parquet/<type>/<day>/*.parquet. */
@@ -97,6 +106,13 @@ export interface EmbeddedConfig {
   readPriorityMs?: number;
   /** More DuckDB settings by name (after the store's own, so they win): for measurements. */
   duckdbSettings?: Record<string, string>;
+  /**
+   * Dimensions whose per-minute sums (flows, bytes, packets per key) are kept for each
+   * compacted partition, by record type, so a top-N over them reads those sums instead of
+   * every row (top-rollup.ts). Default: `flow` client_ip, server_ip, server_port, app;
+   * `exported_flow` src_ip, dst_ip, dst_port, proto. `{}` keeps none.
+   */
+  topRollups?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -176,12 +192,14 @@ export class EmbeddedStore implements RecordStore {
   private seq = 1;
   /** Bumped by every change of the stored rows; cached results of older generations are stale. */
   private generation = 0;
-  private readonly cache = new Map<string, { gen: number; at: number; value: Promise<unknown> }>();
+  private readonly cache = new Map<string, Flight>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly compactRows: number;
   /** The compaction running beside the appends (one at a time), on its own connection. */
   private compacting: Promise<void> | null = null;
   private cw: DuckDBConnection | null = null;
+  /** Rolled-up top-N dimensions by record type (validated). */
+  private readonly topDims = new Map<string, readonly string[]>();
 
   constructor(
     private readonly cfg: EmbeddedConfig,
@@ -190,6 +208,19 @@ export class EmbeddedStore implements RecordStore {
   ) {
     this.byType = new Map(defs.map((d) => [d.type, d]));
     this.compactRows = cfg.compactRows ?? 2_000_000;
+    for (const [type, dims] of Object.entries(cfg.topRollups ?? DEFAULT_TOP_ROLLUPS)) {
+      const def = this.byType.get(type);
+      // The defaults name types a store built with fewer definitions (tests) may not have.
+      if (!def) {
+        if (cfg.topRollups) throw new ConfigError(`topRollups.${type}`, 'not a record type');
+        continue;
+      }
+      if (def.key) throw new ConfigError(`topRollups.${type}`, 'keyed records are not compacted');
+      for (const d of dims)
+        if (!Object.hasOwn(def.fields, d))
+          throw new ConfigError(`topRollups.${type}`, `'${d}' is not a field of ${type}`);
+      if (dims.length > 0) this.topDims.set(type, [...new Set(dims)]);
+    }
   }
 
   get dataDir(): string {
@@ -245,8 +276,11 @@ export class EmbeddedStore implements RecordStore {
       this.appended[def.type] = 0;
     }
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
+    for (const [type, dims] of this.topDims)
+      for (const d of dims) await this.w.run(topRollupCreateSql(this.byType.get(type)!, d));
     await this.loadPartitions();
     await this.backfillRollups();
+    await this.backfillTopRollups();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
     this.cw = await this.db.connect();
   }
@@ -280,6 +314,7 @@ export class EmbeddedStore implements RecordStore {
         this.log.warn('partition file missing; forgetting it', { path: p.path });
         await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
         await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
+        await this.deleteTopRollups(this.w!, p);
       }
     }
     this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
@@ -306,6 +341,35 @@ export class EmbeddedStore implements RecordStore {
       const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
       const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
       await this.w!.run(rollupInsertSql(src, 'TRUE'), [p.path]);
+    }
+  }
+
+  /** The top-N rollups of a partition go with it (retention, a missing file). */
+  private async deleteTopRollups(w: DuckDBConnection, p: { type: string; path: string }): Promise<void> {
+    const def = this.byType.get(p.type);
+    for (const d of (def && this.topDims.get(p.type)) || [])
+      await w.run(`DELETE FROM ${topRollupTable(def!, d)} WHERE path = $1`, [p.path]);
+  }
+
+  /**
+   * Partitions compacted before a dimension was rolled up get its sums from their file (once:
+   * a store upgraded with a large history pays one read of each file per new dimension).
+   */
+  private async backfillTopRollups(): Promise<void> {
+    for (const [type, dims] of this.topDims) {
+      const def = this.byType.get(type)!;
+      for (const d of dims) {
+        const t = topRollupTable(def, d);
+        const have = new Set(
+          (await this.w!.runAndReadAll(`SELECT DISTINCT path FROM ${t}`)).getRows().map((r) => String(r[0])),
+        );
+        for (const p of this.partitions) {
+          if (p.type !== type || have.has(p.path)) continue;
+          const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
+          const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
+          await this.w!.run(topRollupInsertSql(def, d, src, 'TRUE'), [p.path]);
+        }
+      }
     }
   }
 
@@ -609,6 +673,8 @@ export class EmbeddedStore implements RecordStore {
       await w.run('BEGIN TRANSACTION');
       try {
         if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
+        for (const d of this.topDims.get(def.type) ?? [])
+          await w.run(topRollupInsertSql(def, d, liveTable(def), where), [p.path]);
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
         await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
           p.type,
@@ -676,6 +742,7 @@ export class EmbeddedStore implements RecordStore {
     await this.w!.run('BEGIN TRANSACTION');
     await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
     await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
+    await this.deleteTopRollups(this.w!, p);
     await this.w!.run('COMMIT');
     this.generation++;
     await rm(join(this.cfg.dataDir, p.path), { force: true });
@@ -894,23 +961,49 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /**
-   * Identical concurrent or repeated requests share one result while the stored rows have not
-   * changed (a dashboard polled by many viewers): exact, never stale.
+   * Identical requests share one computation, never a stale result. A computation not yet
+   * started is joined by any identical request (it reads the rows as they are when it starts,
+   * after that request came); a started or finished one only while no commit was acknowledged
+   * since it started. One computation per query runs at a time: the requests that come while
+   * it runs share the next one, so four viewers polling the same panel while commits follow
+   * each other cost at most two queries at once, not four.
    */
   private cached<T>(kind: string, query: object, fn: () => Promise<T>): Promise<T> {
     const key = `${kind}:${JSON.stringify(query, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`;
     const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && hit.gen === this.generation && now - hit.at < CACHE_MS) return hit.value as Promise<T>;
-    const entry = { gen: this.generation, at: now, value: fn() as Promise<unknown> };
+    if (
+      hit &&
+      (hit.gen === -1 || (hit.gen === this.generation && (hit.pending || now - hit.at < CACHE_MS)))
+    ) {
+      this.shared++;
+      return hit.value as Promise<T>;
+    }
+    const prev = hit?.pending ? hit.value : undefined;
+    const entry: Flight = { gen: -1, at: now, pending: true, value: Promise.resolve() };
+    entry.value = (async () => {
+      if (prev) await prev.catch(() => undefined);
+      entry.gen = this.generation;
+      entry.at = Date.now();
+      return fn();
+    })();
     this.cache.delete(key);
     this.cache.set(key, entry);
-    entry.value.catch(() => {
-      if (this.cache.get(key) === entry) this.cache.delete(key);
-    });
+    entry.value.then(
+      () => {
+        entry.pending = false;
+      },
+      () => {
+        entry.pending = false;
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     return entry.value as Promise<T>;
   }
+
+  /** Requests answered by a computation another identical request started (single flight). */
+  shared = 0;
 
   timeseries(sq: SeriesQuery): Promise<Series> {
     return this.cached('series', sq, () => this.timeseriesNow(sq));
@@ -1009,26 +1102,30 @@ export class EmbeddedStore implements RecordStore {
     );
   }
 
-  async top(tq: TopQuery): Promise<TopRow[]> {
+  /** Top-N: shared by identical concurrent requests (see `cached`), exact. */
+  top(tq: TopQuery): Promise<TopRow[]> {
+    return this.cached('top', tq, () => this.topNow(tq));
+  }
+
+  private async topNow(tq: TopQuery): Promise<TopRow[]> {
     const def = this.def(tq.type);
     if (!def) return [];
     if (!Object.hasOwn(def.fields, tq.dim))
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
-    const has = (f: string): boolean => Object.hasOwn(def.fields, f);
-    const bytes =
-      has('client_wire_bytes') && has('server_wire_bytes')
-        ? 'sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0))'
-        : '0';
-    const packets =
-      has('client_packets') && has('server_packets')
-        ? 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))'
-        : '0';
+    const m = topMeasures(def);
+    const k = col(tq.dim, def);
     const p = new Params();
-    const conds = this.where(def, tq, p);
+    const rawPart = (src: string, conds: string[]): string =>
+      `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
+        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+      } GROUP BY 1`;
+    const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
+      rawPart(this.source(def, tq), this.where(def, tq, p)),
+    ];
     const order = tq.by === 'flows' ? 'flows' : tq.by;
-    const sql = `SELECT ${col(tq.dim, def)} AS k, ${bytes} AS bytes, ${packets} AS packets, count(*) AS flows FROM ${this.source(def, tq)} AS r${
-      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } GROUP BY 1 ORDER BY ${order} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+      ' UNION ALL ',
+    )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
     const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
     const t = def.fields[tq.dim]!.type;
     return rows.map((r) => ({
@@ -1037,6 +1134,54 @@ export class EmbeddedStore implements RecordStore {
       packets: Number(r[2] ?? 0),
       flows: Number(r[3] ?? 0),
     }));
+  }
+
+  /**
+   * The parts of a top-N read from the per-minute rollups: the rollup rows of the whole
+   * minutes in the range (every compacted partition), the live rows in the range, and raw
+   * Parquet rows only in the partial minutes at the range's edges. Null when the dimension is
+   * not rolled up or a filter needs the rows themselves.
+   */
+  private topRollupParts(
+    def: AnyRecordDef,
+    tq: TopQuery,
+    p: Params,
+    rawPart: (src: string, conds: string[]) => string,
+  ): string[] | null {
+    if (tq.filter || !this.topDims.get(def.type)?.includes(tq.dim)) return null;
+    const { a, b } = wholeMinutes(tq.after, tq.before);
+    const t = q(def.timeField);
+    const parts: string[] = [];
+    if (a === undefined || b === undefined || a < b) {
+      const conds: string[] = [];
+      // With no range at all, rows without a time count too (their minute is NULL).
+      if (a !== undefined) conds.push(`minute >= ${a}`);
+      if (b !== undefined) conds.push(`minute < ${b}`);
+      parts.push(
+        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${topRollupTable(def, tq.dim)}${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`,
+      );
+    }
+    parts.push(rawPart(liveTable(def), this.where(def, tq, p)));
+    const edges: TimeRange[] = [];
+    if (a !== undefined && b !== undefined && a >= b) edges.push({ after: tq.after!, before: tq.before! });
+    else {
+      if (tq.after !== undefined && tq.after < a!)
+        edges.push({ after: tq.after, before: tq.before === undefined ? a! : Math.min(a!, tq.before) });
+      if (tq.before !== undefined && b! < tq.before)
+        edges.push({ after: tq.after === undefined ? b! : Math.max(b!, tq.after), before: tq.before });
+    }
+    for (const e of edges) {
+      if (e.after! >= e.before!) continue;
+      parts.push(
+        rawPart(this.source(def, e, false), [
+          `${t} >= ${p.add('ts', e.after!)}`,
+          `${t} < ${p.add('ts', e.before!)}`,
+        ]),
+      );
+    }
+    return parts;
   }
 
   async distinct(
@@ -1119,7 +1264,14 @@ export class EmbeddedStore implements RecordStore {
 
 let huntSeq = 0;
 
-const MINUTE_US = 60_000_000;
+/** A shared computation: `gen` -1 until it starts, then the generation it started at. */
+interface Flight {
+  gen: number;
+  at: number;
+  pending: boolean;
+  value: Promise<unknown>;
+}
+
 const CACHE_MS = 2000;
 const CACHE_ENTRIES = 256;
 
