@@ -140,7 +140,15 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
     ]);
     const soakEnd = Date.now();
     const soakLoad = loadavg()[0]!;
-    const soakAccount = collectorAccount(await v.metrics());
+    const soakMetrics = await v.metrics();
+    const soakAccount = collectorAccount(soakMetrics);
+    // Where the API's time went: the store's queries (run, or shared with an identical one),
+    // their wait for a reader connection and their run (DuckDB's locks included), and the
+    // time commits held the main thread that also answers HTTP.
+    const reads = (k: string): number => soakMetrics.get(`vantage_store_reads{kind="${k}"}`) ?? 0;
+    process.stdout.write(
+      `# soak: API ${api.requests.total} requests, p50 ${api.latency.p50} ms, p99 ${api.latency.p99} ms, max ${api.latency.max} ms, errors ${api.errors + api.non2xx}; store queries run ${reads('queries')}, shared ${reads('shared')}; per query run: wait for a reader ${((reads('waitSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms, running ${((reads('runSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms; commits held the main thread ${reads('commitSeconds').toFixed(1)} s, waited for queries ${reads('commitYieldSeconds').toFixed(1)} s; load average ${soakLoad.toFixed(1)}\n`,
+    );
 
     // 5× capacity: the process stays up, inside its budget, and counts every drop by reason.
     const five = await send({

@@ -468,12 +468,14 @@ export class EmbeddedStore implements RecordStore {
         await this.yieldToReads();
         const a = await this.appender(def);
         try {
+          const t0 = performance.now();
           let seq = this.seq;
           for (const p of parts) {
             a.writer.appendColumns(a.app, p, seq);
             seq += p.rows.length;
           }
           a.app.flushSync();
+          this.readStats.commitMs += performance.now() - t0;
         } catch (e) {
           this.appenders.delete(type);
           try {
@@ -778,6 +780,14 @@ export class EmbeddedStore implements RecordStore {
       bytesOnDisk: await this.bytesOnDisk(),
       partitions: this.partitions.length,
       droppedPartitions: this.dropped,
+      reads: {
+        queries: this.readStats.queries,
+        shared: this.shared,
+        waitSeconds: this.readStats.waitMs / 1000,
+        runSeconds: this.readStats.runMs / 1000,
+        commitSeconds: this.readStats.commitMs / 1000,
+        commitYieldSeconds: this.yieldedToReads.ms / 1000,
+      },
     };
   }
 
@@ -785,12 +795,18 @@ export class EmbeddedStore implements RecordStore {
 
   private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     if (!this.db) throw new Error('store is not started');
+    const t0 = performance.now();
     const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+    const t1 = performance.now();
     const run = fn(c);
     this.reads.add(run);
     try {
       return await run;
     } finally {
+      const st = this.readStats;
+      st.queries++;
+      st.waitMs += t1 - t0;
+      st.runMs += performance.now() - t1;
       this.reads.delete(run);
       const w = this.waiters.shift();
       if (w) w(c);
@@ -1004,6 +1020,12 @@ export class EmbeddedStore implements RecordStore {
 
   /** Requests answered by a computation another identical request started (single flight). */
   shared = 0;
+  /**
+   * Where reads spend their time: waiting for a reader connection, and running (DuckDB's
+   * locks included: a query waits inside DuckDB while a commit holds them); and the time the
+   * synchronous column commits held the main thread.
+   */
+  readonly readStats = { queries: 0, waitMs: 0, runMs: 0, commitMs: 0 };
 
   timeseries(sq: SeriesQuery): Promise<Series> {
     return this.cached('series', sq, () => this.timeseriesNow(sq));
