@@ -96,7 +96,9 @@ export interface StoreStats {
     shared: number;
     waitSeconds: number;
     runSeconds: number;
+    commits: number;
     commitSeconds: number;
+    commitMaxSeconds: number;
     commitYieldSeconds: number;
   };
 }

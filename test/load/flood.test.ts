@@ -147,7 +147,7 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
     // time commits held the main thread that also answers HTTP.
     const reads = (k: string): number => soakMetrics.get(`vantage_store_reads{kind="${k}"}`) ?? 0;
     process.stdout.write(
-      `# soak: API ${api.requests.total} requests, p50 ${api.latency.p50} ms, p99 ${api.latency.p99} ms, max ${api.latency.max} ms, errors ${api.errors + api.non2xx}; store queries run ${reads('queries')}, shared ${reads('shared')}; per query run: wait for a reader ${((reads('waitSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms, running ${((reads('runSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms; commits held the main thread ${reads('commitSeconds').toFixed(1)} s, waited for queries ${reads('commitYieldSeconds').toFixed(1)} s; load average ${soakLoad.toFixed(1)}\n`,
+      `# soak: API ${api.requests.total} requests, p50 ${api.latency.p50} ms, p99 ${api.latency.p99} ms, max ${api.latency.max} ms, errors ${api.errors + api.non2xx}; store queries run ${reads('queries')}, shared ${reads('shared')}; per query run: wait for a reader ${((reads('waitSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms, running ${((reads('runSeconds') * 1000) / Math.max(1, reads('queries'))).toFixed(0)} ms; ${reads('commits')} column commits held the main thread ${reads('commitSeconds').toFixed(1)} s (longest ${reads('commitMaxSeconds').toFixed(2)} s), waited for queries ${reads('commitYieldSeconds').toFixed(1)} s; load average ${soakLoad.toFixed(1)}\n`,
     );
 
     // 5× capacity: the process stays up, inside its budget, and counts every drop by reason.

@@ -46,9 +46,13 @@ import {
 import { col, condSql, Params } from './sql.js';
 import {
   DEFAULT_TOP_ROLLUPS,
+  LIVE_CHUNK_ROWS,
+  liveRollupInsertSql,
+  liveRollupTable,
   MINUTE_US,
   topMeasures,
   topRollupCreateSql,
+  topRollupFromLiveSql,
   topRollupInsertSql,
   topRollupTable,
   wholeMinutes,
@@ -113,6 +117,11 @@ export interface EmbeddedConfig {
    * `exported_flow` src_ip, dst_ip, dst_port, proto. `{}` keeps none.
    */
   topRollups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * New live rows of a rolled-up type that are summed into a live chunk (default 131,072): a
+   * top-N reads about this many raw live rows at most, the rest from sums.
+   */
+  liveChunkRows?: number;
 }
 
 /**
@@ -159,6 +168,9 @@ export function defaultWalCheckpoint(memoryLimit: number | undefined): string {
 }
 const stageTable = (def: AnyRecordDef): string => `stage_${def.type}`;
 const DAY_US = 86_400_000_000;
+/** The day of a row, as compaction partitions rows (a row without a time goes to day 0). */
+const dayOf = (def: AnyRecordDef): string =>
+  `CAST(epoch_us(COALESCE(${q(def.timeField)}, TIMESTAMP '1970-01-01')) // ${DAY_US} AS BIGINT)`;
 
 export function createEmbeddedStore(
   cfg: EmbeddedConfig,
@@ -200,6 +212,8 @@ export class EmbeddedStore implements RecordStore {
   private cw: DuckDBConnection | null = null;
   /** Rolled-up top-N dimensions by record type (validated). */
   private readonly topDims = new Map<string, readonly string[]>();
+  /** The last `_seq` of a type's live rows summed into its live chunk rollups. */
+  private readonly liveRolled = new Map<string, number>();
 
   constructor(
     private readonly cfg: EmbeddedConfig,
@@ -276,8 +290,15 @@ export class EmbeddedStore implements RecordStore {
       this.appended[def.type] = 0;
     }
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
-    for (const [type, dims] of this.topDims)
-      for (const d of dims) await this.w.run(topRollupCreateSql(this.byType.get(type)!, d));
+    for (const [type, dims] of this.topDims) {
+      const def = this.byType.get(type)!;
+      for (const d of dims) for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+      // Live chunks: every rolled-up dimension is written in one transaction, so one tells.
+      const r = await this.w.runAndReadAll(
+        `SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dims[0]!)}`,
+      );
+      this.liveRolled.set(type, Number(r.getRows()[0]![0]));
+    }
     await this.loadPartitions();
     await this.backfillRollups();
     await this.backfillTopRollups();
@@ -475,7 +496,10 @@ export class EmbeddedStore implements RecordStore {
             seq += p.rows.length;
           }
           a.app.flushSync();
-          this.readStats.commitMs += performance.now() - t0;
+          const held = performance.now() - t0;
+          this.readStats.commitMs += held;
+          this.readStats.commits++;
+          if (held > this.readStats.commitMaxMs) this.readStats.commitMaxMs = held;
         } catch (e) {
           this.appenders.delete(type);
           try {
@@ -582,7 +606,40 @@ export class EmbeddedStore implements RecordStore {
         .finally(() => {
           this.compacting = null;
         });
+    } else if (
+      !this.compacting &&
+      this.cw &&
+      this.topDims.has(type) &&
+      this.seq - 1 - (this.liveRolled.get(type) ?? 0) >= (this.cfg.liveChunkRows ?? LIVE_CHUNK_ROWS)
+    ) {
+      // Beside the appends on the compaction's connection, and one at a time with it.
+      this.compacting = this.rollLive(def, this.cw)
+        .catch((e: unknown) => this.log.warn('live rollup failed', { type, error: String(e) }))
+        .finally(() => {
+          this.compacting = null;
+        });
     }
+  }
+
+  /**
+   * Sum the live rows acknowledged since the last chunk into the live chunk rollups (one
+   * transaction for every dimension), so a top-N reads at most a chunk's worth of raw live rows.
+   */
+  private async rollLive(def: AnyRecordDef, w: DuckDBConnection): Promise<void> {
+    const dims = this.topDims.get(def.type);
+    if (!dims) return;
+    const lo = this.liveRolled.get(def.type) ?? 0;
+    const hi = this.seq - 1;
+    if (hi <= lo) return;
+    await w.run('BEGIN TRANSACTION');
+    try {
+      for (const d of dims) await w.run(liveRollupInsertSql(def, d, dayOf(def), lo, hi));
+      await w.run('COMMIT');
+    } catch (e) {
+      await w.run('ROLLBACK');
+      throw e;
+    }
+    this.liveRolled.set(def.type, hi);
   }
 
   /** Resolves when the appends so far are acknowledged and the compaction they started is done. */
@@ -639,10 +696,16 @@ export class EmbeddedStore implements RecordStore {
     }
 
     const t = q(def.timeField);
-    const dayExpr = `CAST(epoch_us(COALESCE(${t}, TIMESTAMP '1970-01-01')) // ${DAY_US} AS BIGINT)`;
+    const dayExpr = dayOf(def);
+    // A rolled-up type moves only rows its live chunks cover: their chunk rows go with them.
+    const dims = this.topDims.get(def.type) ?? [];
+    if (dims.length > 0) await this.rollLive(def, w);
+    const rolled = this.liveRolled.get(def.type) ?? 0;
     const days = (
       await w.runAndReadAll(
-        `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${liveTable(def)} GROUP BY d ORDER BY d`,
+        `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${liveTable(def)}${
+          dims.length > 0 ? ` WHERE _seq <= ${rolled}` : ''
+        } GROUP BY d ORDER BY d`,
       )
     ).getRows();
     const todo = all ? days : days.slice(0, -1);
@@ -675,8 +738,11 @@ export class EmbeddedStore implements RecordStore {
       await w.run('BEGIN TRANSACTION');
       try {
         if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
-        for (const d of this.topDims.get(def.type) ?? [])
-          await w.run(topRollupInsertSql(def, d, liveTable(def), where), [p.path]);
+        for (const d of dims) {
+          // Every chunk up to `rolled` (a chunk's last row may be of another day).
+          await w.run(topRollupFromLiveSql(def, d, day, rolled), [p.path]);
+          await w.run(`DELETE FROM ${liveRollupTable(def, d)} WHERE d = ${day} AND hi <= ${rolled}`);
+        }
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
         await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
           p.type,
@@ -718,7 +784,15 @@ export class EmbeddedStore implements RecordStore {
             [String(cutoff)],
           );
           this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - r.rowsChanged);
-          if (r.rowsChanged > 0) this.generation++;
+          if (r.rowsChanged > 0) {
+            this.generation++;
+            // Rows went from inside live chunks: those chunks are summed again from the rows.
+            if (this.topDims.has(def.type)) {
+              for (const d of this.topDims.get(def.type)!)
+                await this.w!.run(`DELETE FROM ${liveRollupTable(def, d)}`);
+              this.liveRolled.set(def.type, 0);
+            }
+          }
         }
       }
       const limit = this.cfg.retentionBytes ?? 0;
@@ -785,7 +859,9 @@ export class EmbeddedStore implements RecordStore {
         shared: this.shared,
         waitSeconds: this.readStats.waitMs / 1000,
         runSeconds: this.readStats.runMs / 1000,
+        commits: this.readStats.commits,
         commitSeconds: this.readStats.commitMs / 1000,
+        commitMaxSeconds: this.readStats.commitMaxMs / 1000,
         commitYieldSeconds: this.yieldedToReads.ms / 1000,
       },
     };
@@ -1025,7 +1101,7 @@ export class EmbeddedStore implements RecordStore {
    * locks included: a query waits inside DuckDB while a commit holds them); and the time the
    * synchronous column commits held the main thread.
    */
-  readonly readStats = { queries: 0, waitMs: 0, runMs: 0, commitMs: 0 };
+  readonly readStats = { queries: 0, waitMs: 0, runMs: 0, commits: 0, commitMs: 0, commitMaxMs: 0 };
 
   timeseries(sq: SeriesQuery): Promise<Series> {
     return this.cached('series', sq, () => this.timeseriesNow(sq));
@@ -1185,7 +1261,22 @@ export class EmbeddedStore implements RecordStore {
         } GROUP BY 1`,
       );
     }
-    parts.push(rawPart(liveTable(def), this.where(def, tq, p)));
+    // Live rows: chunk sums up to `w` for the whole minutes, raw rows past it and at the edges.
+    const w = this.liveRolled.get(def.type) ?? 0;
+    const live = this.where(def, tq, p);
+    if (w > 0 && (a === undefined || b === undefined || a < b)) {
+      const conds = [`hi <= ${w}`];
+      if (a !== undefined) conds.push(`minute >= ${a}`);
+      if (b !== undefined) conds.push(`minute < ${b}`);
+      parts.push(
+        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${liveRollupTable(def, tq.dim)} WHERE ${conds.join(' AND ')} GROUP BY 1`,
+      );
+      const outside: string[] = [`_seq > ${w}`];
+      if (a !== undefined) outside.push(`${t} < ${p.add('ts', a)}`);
+      if (b !== undefined) outside.push(`${t} >= ${p.add('ts', b)}`);
+      live.push(`(${outside.join(' OR ')})`);
+    }
+    parts.push(rawPart(liveTable(def), live));
     const edges: TimeRange[] = [];
     if (a !== undefined && b !== undefined && a >= b) edges.push({ after: tq.after!, before: tq.before! });
     else {

@@ -11,6 +11,11 @@ import type { AnyRecordDef } from '../../schema/registry.js';
 import { columnsOf, q } from './schema.js';
 
 export const MINUTE_US = 60_000_000;
+/**
+ * Live rows summed into a live chunk once this many are new: a top-N reads at most about this
+ * many raw live rows (plus those appended while a chunk is summed).
+ */
+export const LIVE_CHUNK_ROWS = 131_072;
 
 /** The dimensions rolled up by default: the consoles' top-N panels. */
 export const DEFAULT_TOP_ROLLUPS: Readonly<Record<string, readonly string[]>> = {
@@ -31,11 +36,37 @@ export function topMeasures(def: AnyRecordDef): { bytes: string; packets: string
 }
 
 export const topRollupTable = (def: AnyRecordDef, dim: string): string => `_rtop_${def.type}__${dim}`;
+/** The same sums over chunks of the live rows: (hi = the chunk's last `_seq`, day, minute, key). */
+export const liveRollupTable = (def: AnyRecordDef, dim: string): string => `_rtop_live_${def.type}__${dim}`;
 
-export function topRollupCreateSql(def: AnyRecordDef, dim: string): string {
+export function topRollupCreateSql(def: AnyRecordDef, dim: string): string[] {
   const c = columnsOf(def).find((x) => x.name === dim);
   if (!c) throw new Error(`not a field of ${def.type}: ${dim}`);
-  return `CREATE TABLE IF NOT EXISTS ${topRollupTable(def, dim)} (path VARCHAR, minute BIGINT, k ${c.sqlType}, flows BIGINT, bytes HUGEINT, packets HUGEINT)`;
+  const sums = `k ${c.sqlType}, flows BIGINT, bytes HUGEINT, packets HUGEINT`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${topRollupTable(def, dim)} (path VARCHAR, minute BIGINT, ${sums})`,
+    `CREATE TABLE IF NOT EXISTS ${liveRollupTable(def, dim)} (hi BIGINT, d BIGINT, minute BIGINT, ${sums})`,
+  ];
+}
+
+/**
+ * Live chunk rows of the live rows with `_seq` in (lo, hi]. `dayExpr` is the compaction's day
+ * of a row, so the chunk rows of the rows a compaction moves are exactly those of its day.
+ */
+export function liveRollupInsertSql(
+  def: AnyRecordDef,
+  dim: string,
+  dayExpr: string,
+  lo: number,
+  hi: number,
+): string {
+  const m = topMeasures(def);
+  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, count(*), sum(${m.bytes}), sum(${m.packets}) FROM live_${def.type} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
+}
+
+/** A compacted partition's rollup rows (path = $1) from the live chunk rows of its rows. */
+export function topRollupFromLiveSql(def: AnyRecordDef, dim: string, day: number, hi: number): string {
+  return `INSERT INTO ${topRollupTable(def, dim)} SELECT $1, minute, k, sum(flows), sum(bytes), sum(packets) FROM ${liveRollupTable(def, dim)} WHERE d = ${day} AND hi <= ${hi} GROUP BY ALL`;
 }
 
 /**
