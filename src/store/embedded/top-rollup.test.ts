@@ -271,3 +271,68 @@ test('a rolled-up dimension must be a field of a non-keyed record type (the conf
     /topRollups\.alert: keyed records/,
   );
 });
+
+test('series of bytes, packets and flows, whole or by a rolled-up dimension, from the rollups equal the raw rows', async () => {
+  const r = lcg(21);
+  const apps = ['dns', 'http', 'tls', null];
+  const flows: Rec[] = Array.from({ length: 2400 }, () => {
+    const us = T0 + Math.floor(r() * 12 * MINUTE_US);
+    return {
+      client_ip: `10.1.0.${Math.floor(r() * 30)}`,
+      server_ip: `192.0.2.${Math.floor(r() * 5)}`,
+      client_port: 50000,
+      server_port: [53, 443][Math.floor(r() * 2)]!,
+      proto: 6,
+      first_ts: iso(us),
+      last_ts: iso(us),
+      client_packets: 1 + Math.floor(r() * 5),
+      server_packets: Math.floor(r() * 5),
+      client_wire_bytes: Math.floor(r() * 3000),
+      server_wire_bytes: r() < 0.1 ? null : Math.floor(r() * 3000),
+      app: apps[Math.floor(r() * apps.length)]!,
+    };
+  });
+  const s = createEmbeddedStore(
+    { dataDir: join(root, 'e'), threads: 1, compactRows: 700, liveChunkRows: 150 },
+    { log: silentLogger },
+  );
+  await s.start();
+  try {
+    for (let i = 0; i < flows.length; i += 200) {
+      await s.append('flow', flows.slice(i, i + 200));
+      if (i === 1000) await s.compact();
+    }
+    await s.compactionDone();
+    assert.ok((await s.stats()).partitions >= 1);
+    const { flowRecord } = await import('../../schema/flow.js');
+    const raw = parseFilter('proto >= 0', flowRecord);
+    const byGroup = (x: { series: { group: string | null; points: unknown }[] }) =>
+      [...x.series].sort((p, q) => String(p.group).localeCompare(String(q.group)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: T0 - MINUTE_US, max: T0 + 12 * MINUTE_US }),
+        fc.integer({ min: 1, max: 13 * MINUTE_US }),
+        fc.constantFrom<'bps' | 'pps' | 'flows'>('bps', 'pps', 'flows'),
+        fc.constantFrom(60, 120, 300),
+        fc.constantFrom(undefined, 'app', 'client_ip', 'server_port'),
+        async (after, len, metric, step, groupBy) => {
+          const sq = {
+            metric,
+            step,
+            after,
+            before: after + len,
+            groups: 100,
+            ...(groupBy ? { groupBy } : {}),
+          };
+          assert.deepEqual(
+            byGroup(await s.timeseries(sq)),
+            byGroup(await s.timeseries({ ...sq, filter: raw })),
+          );
+        },
+      ),
+      { numRuns: runs(40) },
+    );
+  } finally {
+    await s.stop();
+  }
+});
