@@ -298,6 +298,10 @@ export class EmbeddedStore implements RecordStore {
         `SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dims[0]!)}`,
       );
       this.liveRolled.set(type, Number(r.getRows()[0]![0]));
+      const c = await this.w.runAndReadAll(
+        `SELECT count(DISTINCT hi) FROM ${liveRollupTable(def, dims[0]!)}`,
+      );
+      this.liveChunks.set(type, Number(c.getRows()[0]![0]));
     }
     await this.loadPartitions();
     await this.backfillRollups();
@@ -401,8 +405,9 @@ export class EmbeddedStore implements RecordStore {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       for (const { app } of this.appenders.values()) app.closeSync();
       this.appenders.clear();
       for (const { app } of this.stages.values()) app.closeSync();
@@ -595,31 +600,41 @@ export class EmbeddedStore implements RecordStore {
     this.appended[type] = (this.appended[type] ?? 0) + n;
     const live = (this.liveRows.get(type) ?? 0) + n;
     this.liveRows.set(type, live);
+    this.maintain(def);
+  }
+
+  /**
+   * Start the background work a type is due for, on the compaction's connection beside the
+   * appends, one job at a time: its compaction (first), or the next live chunk of its rollups.
+   * When a job ends the next one due starts, so a chunk running when the live rows reached the
+   * compaction threshold does not put the compaction off until the next append.
+   */
+  private maintain(def: AnyRecordDef): void {
+    if (this.compacting || !this.cw || def.key || this.stopping) return;
+    const type = def.type;
+    let job: Promise<void> | null = null;
     // Every day, today included: compacting closed days only left a high-rate type's live
     // table growing all day, and the check (a scan of it) ran after every append.
-    if (live >= this.compactRows && !this.compacting && !def.key && this.cw) {
-      const cw = this.cw;
-      this.compacting = this.compactType(def, true, cw, false)
-        .catch((e: unknown) =>
-          this.log.warn('compaction failed; the rows stay live', { type, error: String(e) }),
-        )
-        .finally(() => {
-          this.compacting = null;
-        });
-    } else if (
-      !this.compacting &&
-      this.cw &&
+    if ((this.liveRows.get(type) ?? 0) >= this.compactRows)
+      job = this.compactType(def, true, this.cw, false).catch((e: unknown) =>
+        this.log.warn('compaction failed; the rows stay live', { type, error: String(e) }),
+      );
+    else if (
       this.topDims.has(type) &&
       this.seq - 1 - (this.liveRolled.get(type) ?? 0) >= (this.cfg.liveChunkRows ?? LIVE_CHUNK_ROWS)
-    ) {
-      // Beside the appends on the compaction's connection, and one at a time with it.
-      this.compacting = this.rollLive(def, this.cw)
-        .catch((e: unknown) => this.log.warn('live rollup failed', { type, error: String(e) }))
-        .finally(() => {
-          this.compacting = null;
-        });
-    }
+    )
+      job = this.rollLive(def, this.cw).catch((e: unknown) =>
+        this.log.warn('live rollup failed', { type, error: String(e) }),
+      );
+    if (!job) return;
+    this.compacting = job.finally(() => {
+      this.compacting = null;
+      this.maintain(def);
+    });
   }
+  private stopping = false;
+  /** Live chunks per rolled-up type (distinct `hi`): merged into one past MERGE_CHUNKS. */
+  private readonly liveChunks = new Map<string, number>();
 
   /**
    * Sum the live rows acknowledged since the last chunk into the live chunk rollups (one
@@ -631,27 +646,42 @@ export class EmbeddedStore implements RecordStore {
     const lo = this.liveRolled.get(def.type) ?? 0;
     const hi = this.seq - 1;
     if (hi <= lo) return;
+    const chunks = (this.liveChunks.get(def.type) ?? 0) + 1;
+    const merge = chunks > MERGE_CHUNKS;
     await w.run('BEGIN TRANSACTION');
     try {
-      for (const d of dims) await w.run(liveRollupInsertSql(def, d, dayOf(def), lo, hi));
+      for (const d of dims) {
+        await w.run(liveRollupInsertSql(def, d, dayOf(def), lo, hi));
+        // A chunk of many distinct keys sums few rows per key: merged, the chunks of a minute
+        // and key become one row (as the partition's rollup will), under the highest `hi`.
+        if (merge) {
+          const t = liveRollupTable(def, d);
+          await w.run(
+            `INSERT INTO ${t} SELECT ${-hi}, d, minute, k, sum(flows), sum(bytes), sum(packets) FROM ${t} GROUP BY d, minute, k`,
+          );
+          await w.run(`DELETE FROM ${t} WHERE hi > 0`);
+          await w.run(`UPDATE ${t} SET hi = ${hi}`);
+        }
+      }
       await w.run('COMMIT');
     } catch (e) {
       await w.run('ROLLBACK');
       throw e;
     }
     this.liveRolled.set(def.type, hi);
+    this.liveChunks.set(def.type, merge ? 1 : chunks);
   }
 
   /** Resolves when the appends so far are acknowledged and the compaction they started is done. */
   async compactionDone(): Promise<void> {
     await this.serial(() => undefined);
-    await this.compacting;
+    while (this.compacting) await this.compacting;
   }
 
   /** Compact live rows into Parquet: all days but the newest, or every day when `all`. */
   compact(all = true): Promise<void> {
     return this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       for (const def of this.defs) await this.compactType(def, all);
     });
   }
@@ -765,6 +795,10 @@ export class EmbeddedStore implements RecordStore {
       this.partitions.sort((x, y) => x.minTs - y.minTs);
       this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - p.rows);
     }
+    if (dims.length > 0 && todo.length > 0) {
+      const r = await w.runAndReadAll(`SELECT count(DISTINCT hi) FROM ${liveRollupTable(def, dims[0]!)}`);
+      this.liveChunks.set(def.type, Number(r.getRows()[0]![0]));
+    }
     // Beside the appends a checkpoint can meet their transactions (DuckDB then refuses it):
     // the automatic one at the WAL threshold does the work instead.
     if (todo.length > 0) await w.run('CHECKPOINT').catch(() => undefined);
@@ -772,7 +806,7 @@ export class EmbeddedStore implements RecordStore {
 
   async enforceRetention(now = Date.now()): Promise<number> {
     return this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       let n = 0;
       const days = this.cfg.retentionDays ?? 0;
       if (days > 0) {
@@ -791,6 +825,7 @@ export class EmbeddedStore implements RecordStore {
               for (const d of this.topDims.get(def.type)!)
                 await this.w!.run(`DELETE FROM ${liveRollupTable(def, d)}`);
               this.liveRolled.set(def.type, 0);
+              this.liveChunks.set(def.type, 0);
             }
           }
         }
@@ -1162,7 +1197,6 @@ export class EmbeddedStore implements RecordStore {
     const t = q(def.timeField);
     const raw = (src: string, conds: string[]): string =>
       `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b${grouped ? `, ${col(dim, def)} AS g` : ''}, ${m.num} AS num, ${m.den} AS den FROM ${src} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL`;
-    const w = this.liveRolled.get(def.type) ?? 0;
     const after = p.add('ts', sq.after);
     const before = p.add('ts', sq.before);
     const parts: string[] = [];
@@ -1171,10 +1205,10 @@ export class EmbeddedStore implements RecordStore {
     if (a < b) {
       const minutes = [`minute >= ${a}`, `minute < ${b}`];
       parts.push(sums(topRollupTable(def, dim), minutes));
-      if (w > 0) {
-        parts.push(sums(liveRollupTable(def, dim), [`hi <= ${w}`, ...minutes]));
-        live.push(`(_seq > ${w} OR ${t} < ${p.add('ts', a)} OR ${t} >= ${p.add('ts', b)})`);
-      }
+      parts.push(sums(liveRollupTable(def, dim), minutes));
+      live.push(
+        `(_seq > ${liveWatermark(def, dim)} OR ${t} < ${p.add('ts', a)} OR ${t} >= ${p.add('ts', b)})`,
+      );
       if (sq.after < a) edges.push({ after: sq.after, before: a });
       if (b < sq.before) edges.push({ after: b, before: sq.before });
     } else edges.push({ after: sq.after, before: sq.before });
@@ -1311,17 +1345,18 @@ export class EmbeddedStore implements RecordStore {
         } GROUP BY 1`,
       );
     }
-    // Live rows: chunk sums up to `w` for the whole minutes, raw rows past it and at the edges.
-    const w = this.liveRolled.get(def.type) ?? 0;
+    // Live rows: chunk sums for the whole minutes, raw rows past the chunks and at the edges.
     const live = this.where(def, tq, p);
-    if (w > 0 && (a === undefined || b === undefined || a < b)) {
-      const conds = [`hi <= ${w}`];
+    if (a === undefined || b === undefined || a < b) {
+      const conds: string[] = [];
       if (a !== undefined) conds.push(`minute >= ${a}`);
       if (b !== undefined) conds.push(`minute < ${b}`);
       parts.push(
-        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${liveRollupTable(def, tq.dim)} WHERE ${conds.join(' AND ')} GROUP BY 1`,
+        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${liveRollupTable(def, tq.dim)}${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`,
       );
-      const outside: string[] = [`_seq > ${w}`];
+      const outside: string[] = [`_seq > ${liveWatermark(def, tq.dim)}`];
       if (a !== undefined) outside.push(`${t} < ${p.add('ts', a)}`);
       if (b !== undefined) outside.push(`${t} >= ${p.add('ts', b)}`);
       live.push(`(${outside.join(' OR ')})`);
@@ -1426,6 +1461,17 @@ export class EmbeddedStore implements RecordStore {
 }
 
 let huntSeq = 0;
+
+/** Live chunks merged into one past this many (see `rollLive`). */
+const MERGE_CHUNKS = 4;
+
+/**
+ * The last `_seq` the live chunks cover, read in the query's own snapshot: a chunk committed,
+ * merged or compacted away while the query was being built is then seen consistently with
+ * the live rows (a watermark kept in JavaScript could disagree with the snapshot).
+ */
+const liveWatermark = (def: AnyRecordDef, dim: string): string =>
+  `(SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dim)})`;
 
 /** A shared computation: `gen` -1 until it starts, then the generation it started at. */
 interface Flight {

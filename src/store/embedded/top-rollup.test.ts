@@ -106,6 +106,45 @@ const asMap = (items: TopRow[]): Map<string, Omit<TopRow, 'key'>> =>
 const ranked = (m: Map<string, Omit<TopRow, 'key'>>, by: TopBy): [number, number][] =>
   [...m.values()].map((v) => [v[by], v.flows] as [number, number]).sort((x, y) => y[0] - x[0] || y[1] - x[1]);
 
+/** Top-N over random ranges, dimensions and measures equals the truth (returns the cases run). */
+async function agreesWithTruth(s: EmbeddedStore, data: Row[], numRuns: number): Promise<number> {
+  const lo = -3 * MINUTE_US;
+  const hi = T0 + 12 * MINUTE_US;
+  const span = fc.oneof(
+    fc.constant(undefined),
+    fc.integer({ min: lo - MINUTE_US, max: hi + MINUTE_US }),
+    fc.integer({ min: 0, max: 13 }).map((k) => T0 + k * MINUTE_US), // on a minute
+    fc.integer({ min: T0, max: hi }),
+  );
+  let rolled = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      span,
+      span,
+      fc.constantFrom<'src_ip' | 'dst_port'>('src_ip', 'dst_port'),
+      fc.constantFrom<TopBy>('bytes', 'packets', 'flows'),
+      async (x, y, dim, by) => {
+        const range = {
+          ...(x !== undefined ? { after: x } : {}),
+          ...(y !== undefined ? { before: y } : {}),
+        };
+        if (range.after !== undefined && range.before !== undefined && range.after > range.before) return;
+        const all = await s.top({ type: 'exported_flow', by, dim, limit: 1000, ...range });
+        const want = truth(data, dim, range);
+        assert.deepEqual(asMap(all), want);
+        const ten = await s.top({ type: 'exported_flow', by, dim, limit: 10, ...range });
+        assert.deepEqual(
+          ten.map((r) => [r[by], r.flows]),
+          ranked(want, by).slice(0, 10),
+        );
+        rolled++;
+      },
+    ),
+    { numRuns },
+  );
+  return rolled;
+}
+
 async function filled(name: string, data: Row[], cfg: object = {}): Promise<EmbeddedStore> {
   const s = createEmbeddedStore(
     { dataDir: join(root, name), threads: 1, compactRows: 700, ...cfg },
@@ -133,40 +172,7 @@ for (const chunk of [100, undefined]) {
     try {
       const st = await s.stats();
       assert.ok(st.partitions >= 2, `compacted partitions: ${st.partitions}`);
-      const lo = -3 * MINUTE_US;
-      const hi = T0 + 12 * MINUTE_US;
-      const span = fc.oneof(
-        fc.constant(undefined),
-        fc.integer({ min: lo - MINUTE_US, max: hi + MINUTE_US }),
-        fc.integer({ min: 0, max: 13 }).map((k) => T0 + k * MINUTE_US), // on a minute
-        fc.integer({ min: T0, max: hi }),
-      );
-      let rolled = 0;
-      await fc.assert(
-        fc.asyncProperty(
-          span,
-          span,
-          fc.constantFrom<'src_ip' | 'dst_port'>('src_ip', 'dst_port'),
-          fc.constantFrom<TopBy>('bytes', 'packets', 'flows'),
-          async (x, y, dim, by) => {
-            const range = {
-              ...(x !== undefined ? { after: x } : {}),
-              ...(y !== undefined ? { before: y } : {}),
-            };
-            if (range.after !== undefined && range.before !== undefined && range.after > range.before) return;
-            const all = await s.top({ type: 'exported_flow', by, dim, limit: 1000, ...range });
-            const want = truth(data, dim, range);
-            assert.deepEqual(asMap(all), want);
-            const ten = await s.top({ type: 'exported_flow', by, dim, limit: 10, ...range });
-            assert.deepEqual(
-              ten.map((r) => [r[by], r.flows]),
-              ranked(want, by).slice(0, 10),
-            );
-            rolled++;
-          },
-        ),
-        { numRuns: runs(60) },
-      );
+      const rolled = await agreesWithTruth(s, data, runs(60));
       assert.ok(rolled > 20);
       // A filter needs the rows: the same answer through them.
       const def = exportedFlowRecord;
@@ -219,6 +225,26 @@ test('partitions compacted before a dimension was rolled up get its sums at star
     );
   } finally {
     await s2.stop();
+  }
+});
+
+test('live chunks merged past four, then compacted: still the rows summed', async () => {
+  const data = rows(2400, 13);
+  const s = createEmbeddedStore(
+    { dataDir: join(root, 'f'), threads: 1, compactRows: 1_000_000, liveChunkRows: 50 },
+    { log: silentLogger },
+  );
+  await s.start();
+  try {
+    for (let i = 0; i < data.length; i += 100) {
+      await s.append('exported_flow', data.slice(i, i + 100).map(record));
+      await s.compactionDone(); // each append its own chunk: merges come every fifth
+    }
+    assert.ok((await agreesWithTruth(s, data, runs(25))) > 5);
+    await s.compact();
+    assert.ok((await agreesWithTruth(s, data, runs(15))) > 3);
+  } finally {
+    await s.stop();
   }
 });
 
