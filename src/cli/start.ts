@@ -313,6 +313,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
       {},
       s.droppedPartitions,
     );
+    for (const [k, v] of Object.entries(s.reads ?? {}))
+      metrics.set('vantage_store_reads', 'Store queries run and shared, and seconds spent.', { kind: k }, v);
   });
   // Flows the store acknowledges are exported as IPFIX when collectors are configured.
   const exporter =

@@ -90,6 +90,17 @@ export interface StoreStats {
   bytesOnDisk: number;
   partitions: number;
   droppedPartitions: number;
+  /** Where queries spend their time (the embedded store): seconds summed over queries. */
+  reads?: {
+    queries: number;
+    shared: number;
+    waitSeconds: number;
+    runSeconds: number;
+    commits: number;
+    commitSeconds: number;
+    commitMaxSeconds: number;
+    commitYieldSeconds: number;
+  };
 }
 
 /**

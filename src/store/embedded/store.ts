@@ -10,7 +10,7 @@ import {
   DuckDBInstance,
   listValue,
 } from '@duckdb/node-api';
-import { badRequest } from '../../common/errors.js';
+import { badRequest, ConfigError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
@@ -45,6 +45,19 @@ import {
   q,
 } from './schema.js';
 import { col, condSql, Params } from './sql.js';
+import {
+  DEFAULT_TOP_ROLLUPS,
+  LIVE_CHUNK_ROWS,
+  liveRollupInsertSql,
+  liveRollupTable,
+  MINUTE_US,
+  topMeasures,
+  topRollupCreateSql,
+  topRollupFromLiveSql,
+  topRollupInsertSql,
+  topRollupTable,
+  wholeMinutes,
+} from './top-rollup.js';
 
 export interface EmbeddedConfig {
   /** The data directory: records.duckdb plus parquet/<type>/<day>/*.parquet. */
@@ -98,6 +111,18 @@ export interface EmbeddedConfig {
   readPriorityMs?: number;
   /** More DuckDB settings by name (after the store's own, so they win): for measurements. */
   duckdbSettings?: Record<string, string>;
+  /**
+   * Dimensions whose per-minute sums (flows, bytes, packets per key) are kept for each
+   * compacted partition, by record type, so a top-N over them reads those sums instead of
+   * every row (top-rollup.ts). Default: `flow` client_ip, server_ip, server_port, app;
+   * `exported_flow` src_ip, dst_ip, dst_port, proto. `{}` keeps none.
+   */
+  topRollups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * New live rows of a rolled-up type that are summed into a live chunk (default 131,072): a
+   * top-N reads about this many raw live rows at most, the rest from sums.
+   */
+  liveChunkRows?: number;
 }
 
 /**
@@ -144,6 +169,9 @@ export function defaultWalCheckpoint(memoryLimit: number | undefined): string {
 }
 const stageTable = (def: AnyRecordDef): string => `stage_${def.type}`;
 const DAY_US = 86_400_000_000;
+/** The day of a row, as compaction partitions rows (a row without a time goes to day 0). */
+const dayOf = (def: AnyRecordDef): string =>
+  `CAST(epoch_us(COALESCE(${q(def.timeField)}, TIMESTAMP '1970-01-01')) // ${DAY_US} AS BIGINT)`;
 
 export function createEmbeddedStore(
   cfg: EmbeddedConfig,
@@ -177,12 +205,16 @@ export class EmbeddedStore implements RecordStore {
   private seq = 1;
   /** Bumped by every change of the stored rows; cached results of older generations are stale. */
   private generation = 0;
-  private readonly cache = new Map<string, { gen: number; at: number; value: Promise<unknown> }>();
+  private readonly cache = new Map<string, Flight>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly compactRows: number;
   /** The compaction running beside the appends (one at a time), on its own connection. */
   private compacting: Promise<void> | null = null;
   private cw: DuckDBConnection | null = null;
+  /** Rolled-up top-N dimensions by record type (validated). */
+  private readonly topDims = new Map<string, readonly string[]>();
+  /** The last `_seq` of a type's live rows summed into its live chunk rollups. */
+  private readonly liveRolled = new Map<string, number>();
 
   constructor(
     private readonly cfg: EmbeddedConfig,
@@ -191,6 +223,19 @@ export class EmbeddedStore implements RecordStore {
   ) {
     this.byType = new Map(defs.map((d) => [d.type, d]));
     this.compactRows = cfg.compactRows ?? 2_000_000;
+    for (const [type, dims] of Object.entries(cfg.topRollups ?? DEFAULT_TOP_ROLLUPS)) {
+      const def = this.byType.get(type);
+      // The defaults name types a store built with fewer definitions (tests) may not have.
+      if (!def) {
+        if (cfg.topRollups) throw new ConfigError(`topRollups.${type}`, 'not a record type');
+        continue;
+      }
+      if (def.key) throw new ConfigError(`topRollups.${type}`, 'keyed records are not compacted');
+      for (const d of dims)
+        if (!Object.hasOwn(def.fields, d))
+          throw new ConfigError(`topRollups.${type}`, `'${d}' is not a field of ${type}`);
+      if (dims.length > 0) this.topDims.set(type, [...new Set(dims)]);
+    }
   }
 
   get dataDir(): string {
@@ -246,8 +291,22 @@ export class EmbeddedStore implements RecordStore {
       this.appended[def.type] = 0;
     }
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
+    for (const [type, dims] of this.topDims) {
+      const def = this.byType.get(type)!;
+      for (const d of dims) for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+      // Live chunks: every rolled-up dimension is written in one transaction, so one tells.
+      const r = await this.w.runAndReadAll(
+        `SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dims[0]!)}`,
+      );
+      this.liveRolled.set(type, Number(r.getRows()[0]![0]));
+      const c = await this.w.runAndReadAll(
+        `SELECT count(DISTINCT hi) FROM ${liveRollupTable(def, dims[0]!)}`,
+      );
+      this.liveChunks.set(type, Number(c.getRows()[0]![0]));
+    }
     await this.loadPartitions();
     await this.backfillRollups();
+    await this.backfillTopRollups();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
     this.cw = await this.db.connect();
   }
@@ -281,6 +340,7 @@ export class EmbeddedStore implements RecordStore {
         this.log.warn('partition file missing; forgetting it', { path: p.path });
         await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
         await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
+        await this.deleteTopRollups(this.w!, p);
       }
     }
     this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
@@ -310,6 +370,35 @@ export class EmbeddedStore implements RecordStore {
     }
   }
 
+  /** The top-N rollups of a partition go with it (retention, a missing file). */
+  private async deleteTopRollups(w: DuckDBConnection, p: { type: string; path: string }): Promise<void> {
+    const def = this.byType.get(p.type);
+    for (const d of (def && this.topDims.get(p.type)) || [])
+      await w.run(`DELETE FROM ${topRollupTable(def!, d)} WHERE path = $1`, [p.path]);
+  }
+
+  /**
+   * Partitions compacted before a dimension was rolled up get its sums from their file (once:
+   * a store upgraded with a large history pays one read of each file per new dimension).
+   */
+  private async backfillTopRollups(): Promise<void> {
+    for (const [type, dims] of this.topDims) {
+      const def = this.byType.get(type)!;
+      for (const d of dims) {
+        const t = topRollupTable(def, d);
+        const have = new Set(
+          (await this.w!.runAndReadAll(`SELECT DISTINCT path FROM ${t}`)).getRows().map((r) => String(r[0])),
+        );
+        for (const p of this.partitions) {
+          if (p.type !== type || have.has(p.path)) continue;
+          const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
+          const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
+          await this.w!.run(topRollupInsertSql(def, d, src, 'TRUE'), [p.path]);
+        }
+      }
+    }
+  }
+
   /** The flow type when it has the fields the rollup sums (timeseries is over flows). */
   private rollupDef(): AnyRecordDef | undefined {
     const def = this.def('flow');
@@ -317,8 +406,9 @@ export class EmbeddedStore implements RecordStore {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       for (const { app } of this.appenders.values()) app.closeSync();
       this.appenders.clear();
       for (const { app } of this.stages.values()) app.closeSync();
@@ -407,12 +497,17 @@ export class EmbeddedStore implements RecordStore {
         await this.yieldToReads();
         const a = await this.appender(def);
         try {
+          const t0 = performance.now();
           let seq = this.seq;
           for (const p of parts) {
             a.writer.appendColumns(a.app, p, seq);
             seq += p.rows.length;
           }
           a.app.flushSync();
+          const held = performance.now() - t0;
+          this.readStats.commitMs += held;
+          this.readStats.commits++;
+          if (held > this.readStats.commitMaxMs) this.readStats.commitMaxMs = held;
         } catch (e) {
           this.appenders.delete(type);
           try {
@@ -508,30 +603,88 @@ export class EmbeddedStore implements RecordStore {
     this.appended[type] = (this.appended[type] ?? 0) + n;
     const live = (this.liveRows.get(type) ?? 0) + n;
     this.liveRows.set(type, live);
+    this.maintain(def);
+  }
+
+  /**
+   * Start the background work a type is due for, on the compaction's connection beside the
+   * appends, one job at a time: its compaction (first), or the next live chunk of its rollups.
+   * When a job ends the next one due starts, so a chunk running when the live rows reached the
+   * compaction threshold does not put the compaction off until the next append.
+   */
+  private maintain(def: AnyRecordDef): void {
+    if (this.compacting || !this.cw || def.key || this.stopping) return;
+    const type = def.type;
+    let job: Promise<void> | null = null;
     // Every day, today included: compacting closed days only left a high-rate type's live
     // table growing all day, and the check (a scan of it) ran after every append.
-    if (live >= this.compactRows && !this.compacting && !def.key && this.cw) {
-      const cw = this.cw;
-      this.compacting = this.compactType(def, true, cw, false)
-        .catch((e: unknown) =>
-          this.log.warn('compaction failed; the rows stay live', { type, error: String(e) }),
-        )
-        .finally(() => {
-          this.compacting = null;
-        });
+    if ((this.liveRows.get(type) ?? 0) >= this.compactRows)
+      job = this.compactType(def, true, this.cw, false).catch((e: unknown) =>
+        this.log.warn('compaction failed; the rows stay live', { type, error: String(e) }),
+      );
+    else if (
+      this.topDims.has(type) &&
+      this.seq - 1 - (this.liveRolled.get(type) ?? 0) >= (this.cfg.liveChunkRows ?? LIVE_CHUNK_ROWS)
+    )
+      job = this.rollLive(def, this.cw).catch((e: unknown) =>
+        this.log.warn('live rollup failed', { type, error: String(e) }),
+      );
+    if (!job) return;
+    this.compacting = job.finally(() => {
+      this.compacting = null;
+      this.maintain(def);
+    });
+  }
+  private stopping = false;
+  /** Live chunks per rolled-up type (distinct `hi`): merged into one past MERGE_CHUNKS. */
+  private readonly liveChunks = new Map<string, number>();
+
+  /**
+   * Sum the live rows acknowledged since the last chunk into the live chunk rollups (one
+   * transaction for every dimension), so a top-N reads at most a chunk's worth of raw live rows.
+   */
+  private async rollLive(def: AnyRecordDef, w: DuckDBConnection): Promise<void> {
+    const dims = this.topDims.get(def.type);
+    if (!dims) return;
+    const lo = this.liveRolled.get(def.type) ?? 0;
+    const hi = this.seq - 1;
+    if (hi <= lo) return;
+    const chunks = (this.liveChunks.get(def.type) ?? 0) + 1;
+    const merge = chunks > MERGE_CHUNKS;
+    await w.run('BEGIN TRANSACTION');
+    try {
+      for (const d of dims) {
+        await w.run(liveRollupInsertSql(def, d, dayOf(def), lo, hi));
+        // A chunk of many distinct keys sums few rows per key: merged, the chunks of a minute
+        // and key become one row (as the partition's rollup will), under the highest `hi`.
+        if (merge) {
+          const t = liveRollupTable(def, d);
+          await w.run(
+            `INSERT INTO ${t} SELECT ${-hi}, d, minute, k, sum(flows), sum(bytes), sum(packets) FROM ${t} GROUP BY d, minute, k`,
+          );
+          await w.run(`DELETE FROM ${t} WHERE hi > 0`);
+          await w.run(`UPDATE ${t} SET hi = ${hi}`);
+        }
+      }
+      await w.run('COMMIT');
+    } catch (e) {
+      await w.run('ROLLBACK');
+      throw e;
     }
+    this.liveRolled.set(def.type, hi);
+    this.liveChunks.set(def.type, merge ? 1 : chunks);
   }
 
   /** Resolves when the appends so far are acknowledged and the compaction they started is done. */
   async compactionDone(): Promise<void> {
     await this.serial(() => undefined);
-    await this.compacting;
+    while (this.compacting) await this.compacting;
   }
 
   /** Compact live rows into Parquet: all days but the newest, or every day when `all`. */
   compact(all = true): Promise<void> {
     return this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       for (const def of this.defs) await this.compactType(def, all);
     });
   }
@@ -576,10 +729,16 @@ export class EmbeddedStore implements RecordStore {
     }
 
     const t = q(def.timeField);
-    const dayExpr = `CAST(epoch_us(COALESCE(${t}, TIMESTAMP '1970-01-01')) // ${DAY_US} AS BIGINT)`;
+    const dayExpr = dayOf(def);
+    // A rolled-up type moves only rows its live chunks cover: their chunk rows go with them.
+    const dims = this.topDims.get(def.type) ?? [];
+    if (dims.length > 0) await this.rollLive(def, w);
+    const rolled = this.liveRolled.get(def.type) ?? 0;
     const days = (
       await w.runAndReadAll(
-        `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${liveTable(def)} GROUP BY d ORDER BY d`,
+        `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${liveTable(def)}${
+          dims.length > 0 ? ` WHERE _seq <= ${rolled}` : ''
+        } GROUP BY d ORDER BY d`,
       )
     ).getRows();
     const todo = all ? days : days.slice(0, -1);
@@ -612,6 +771,11 @@ export class EmbeddedStore implements RecordStore {
       await w.run('BEGIN TRANSACTION');
       try {
         if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
+        for (const d of dims) {
+          // Every chunk up to `rolled` (a chunk's last row may be of another day).
+          await w.run(topRollupFromLiveSql(def, d, day, rolled), [p.path]);
+          await w.run(`DELETE FROM ${liveRollupTable(def, d)} WHERE d = ${day} AND hi <= ${rolled}`);
+        }
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
         await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
           p.type,
@@ -634,6 +798,10 @@ export class EmbeddedStore implements RecordStore {
       this.partitions.sort((x, y) => x.minTs - y.minTs);
       this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - p.rows);
     }
+    if (dims.length > 0 && todo.length > 0) {
+      const r = await w.runAndReadAll(`SELECT count(DISTINCT hi) FROM ${liveRollupTable(def, dims[0]!)}`);
+      this.liveChunks.set(def.type, Number(r.getRows()[0]![0]));
+    }
     // Beside the appends a checkpoint can meet their transactions (DuckDB then refuses it):
     // the automatic one at the WAL threshold does the work instead.
     if (todo.length > 0) await w.run('CHECKPOINT').catch(() => undefined);
@@ -641,7 +809,7 @@ export class EmbeddedStore implements RecordStore {
 
   async enforceRetention(now = Date.now()): Promise<number> {
     return this.serial(async () => {
-      await this.compacting;
+      while (this.compacting) await this.compacting;
       let n = 0;
       const days = this.cfg.retentionDays ?? 0;
       if (days > 0) {
@@ -653,7 +821,16 @@ export class EmbeddedStore implements RecordStore {
             [String(cutoff)],
           );
           this.liveRows.set(def.type, (this.liveRows.get(def.type) ?? 0) - r.rowsChanged);
-          if (r.rowsChanged > 0) this.generation++;
+          if (r.rowsChanged > 0) {
+            this.generation++;
+            // Rows went from inside live chunks: those chunks are summed again from the rows.
+            if (this.topDims.has(def.type)) {
+              for (const d of this.topDims.get(def.type)!)
+                await this.w!.run(`DELETE FROM ${liveRollupTable(def, d)}`);
+              this.liveRolled.set(def.type, 0);
+              this.liveChunks.set(def.type, 0);
+            }
+          }
         }
       }
       const limit = this.cfg.retentionBytes ?? 0;
@@ -679,6 +856,7 @@ export class EmbeddedStore implements RecordStore {
     await this.w!.run('BEGIN TRANSACTION');
     await this.w!.run('DELETE FROM _partitions WHERE path = $1', [p.path]);
     await this.w!.run(`DELETE FROM ${ROLLUP} WHERE path = $1`, [p.path]);
+    await this.deleteTopRollups(this.w!, p);
     await this.w!.run('COMMIT');
     this.generation++;
     await rm(join(this.cfg.dataDir, p.path), { force: true });
@@ -740,6 +918,16 @@ export class EmbeddedStore implements RecordStore {
       bytesOnDisk: await this.bytesOnDisk(),
       partitions: this.partitions.length,
       droppedPartitions: this.dropped,
+      reads: {
+        queries: this.readStats.queries,
+        shared: this.shared,
+        waitSeconds: this.readStats.waitMs / 1000,
+        runSeconds: this.readStats.runMs / 1000,
+        commits: this.readStats.commits,
+        commitSeconds: this.readStats.commitMs / 1000,
+        commitMaxSeconds: this.readStats.commitMaxMs / 1000,
+        commitYieldSeconds: this.yieldedToReads.ms / 1000,
+      },
     };
   }
 
@@ -747,12 +935,18 @@ export class EmbeddedStore implements RecordStore {
 
   private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     if (!this.db) throw new Error('store is not started');
+    const t0 = performance.now();
     const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+    const t1 = performance.now();
     const run = fn(c);
     this.reads.add(run);
     try {
       return await run;
     } finally {
+      const st = this.readStats;
+      st.queries++;
+      st.waitMs += t1 - t0;
+      st.runMs += performance.now() - t1;
       this.reads.delete(run);
       const w = this.waiters.shift();
       if (w) w(c);
@@ -923,23 +1117,55 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /**
-   * Identical concurrent or repeated requests share one result while the stored rows have not
-   * changed (a dashboard polled by many viewers): exact, never stale.
+   * Identical requests share one computation, never a stale result. A computation not yet
+   * started is joined by any identical request (it reads the rows as they are when it starts,
+   * after that request came); a started or finished one only while no commit was acknowledged
+   * since it started. One computation per query runs at a time: the requests that come while
+   * it runs share the next one, so four viewers polling the same panel while commits follow
+   * each other cost at most two queries at once, not four.
    */
   private cached<T>(kind: string, query: object, fn: () => Promise<T>): Promise<T> {
     const key = `${kind}:${JSON.stringify(query, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`;
     const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && hit.gen === this.generation && now - hit.at < CACHE_MS) return hit.value as Promise<T>;
-    const entry = { gen: this.generation, at: now, value: fn() as Promise<unknown> };
+    if (
+      hit &&
+      (hit.gen === -1 || (hit.gen === this.generation && (hit.pending || now - hit.at < CACHE_MS)))
+    ) {
+      this.shared++;
+      return hit.value as Promise<T>;
+    }
+    const prev = hit?.pending ? hit.value : undefined;
+    const entry: Flight = { gen: -1, at: now, pending: true, value: Promise.resolve() };
+    entry.value = (async () => {
+      if (prev) await prev.catch(() => undefined);
+      entry.gen = this.generation;
+      entry.at = Date.now();
+      return fn();
+    })();
     this.cache.delete(key);
     this.cache.set(key, entry);
-    entry.value.catch(() => {
-      if (this.cache.get(key) === entry) this.cache.delete(key);
-    });
+    entry.value.then(
+      () => {
+        entry.pending = false;
+      },
+      () => {
+        entry.pending = false;
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     return entry.value as Promise<T>;
   }
+
+  /** Requests answered by a computation another identical request started (single flight). */
+  shared = 0;
+  /**
+   * Where reads spend their time: waiting for a reader connection, and running (DuckDB's
+   * locks included: a query waits inside DuckDB while a commit holds them); and the time the
+   * synchronous column commits held the main thread.
+   */
+  readonly readStats = { queries: 0, waitMs: 0, runMs: 0, commits: 0, commitMs: 0, commitMaxMs: 0 };
 
   timeseries(sq: SeriesQuery): Promise<Series> {
     return this.cached('series', sq, () => this.timeseriesNow(sq));
@@ -977,13 +1203,62 @@ export class EmbeddedStore implements RecordStore {
     return `SELECT b, sum(num) AS num, sum(den) AS den FROM (${parts.join(' UNION ALL ')}) GROUP BY b ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
   }
 
+  /**
+   * A series of bytes, packets or flows, whole or grouped by a rolled-up dimension, from the
+   * top-N rollups: their rows for the whole minutes of the range (compacted partitions and live
+   * chunks), and raw rows only past the live chunks and in the partial minutes at the edges.
+   */
+  private topSeriesSql(def: AnyRecordDef, sq: SeriesQuery, stepUs: number, p: Params): string | null {
+    if (sq.filter || stepUs % MINUTE_US !== 0 || stepUs <= 0) return null;
+    if (sq.metric !== 'bps' && sq.metric !== 'pps' && sq.metric !== 'flows') return null;
+    const dims = this.topDims.get(def.type);
+    const dim = sq.groupBy ?? dims?.[0];
+    if (!dims || dim === undefined || !dims.includes(dim)) return null;
+    // Times before 1970 bucket differently by minute than by row (DuckDB's `//` truncates).
+    if (sq.after === undefined || sq.before === undefined || sq.after < 0) return null;
+    const a = Math.ceil(sq.after / MINUTE_US) * MINUTE_US;
+    const b = Math.floor(sq.before / MINUTE_US) * MINUTE_US;
+    const grouped = sq.groupBy !== undefined;
+    const num = sq.metric === 'bps' ? 'sum(bytes) * 8' : sq.metric === 'pps' ? 'sum(packets)' : 'sum(flows)';
+    const sums = (table: string, conds: string[]): string =>
+      `SELECT (minute // ${stepUs}) * ${stepUs} AS b${grouped ? ', k AS g' : ''}, ${num} AS num, sum(flows) AS den FROM ${table} WHERE ${conds.join(' AND ')} GROUP BY ALL`;
+    const m = METRIC_SQL[sq.metric];
+    const t = q(def.timeField);
+    const raw = (src: string, conds: string[]): string =>
+      `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b${grouped ? `, ${col(dim, def)} AS g` : ''}, ${m.num} AS num, ${m.den} AS den FROM ${src} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL`;
+    const after = p.add('ts', sq.after);
+    const before = p.add('ts', sq.before);
+    const parts: string[] = [];
+    const live = [`${t} >= ${after}`, `${t} < ${before}`];
+    const edges: TimeRange[] = [];
+    if (a < b) {
+      const minutes = [`minute >= ${a}`, `minute < ${b}`];
+      parts.push(sums(topRollupTable(def, dim), minutes));
+      parts.push(sums(liveRollupTable(def, dim), minutes));
+      live.push(
+        `(_seq > ${liveWatermark(def, dim)} OR ${t} < ${p.add('ts', a)} OR ${t} >= ${p.add('ts', b)})`,
+      );
+      if (sq.after < a) edges.push({ after: sq.after, before: a });
+      if (b < sq.before) edges.push({ after: b, before: sq.before });
+    } else edges.push({ after: sq.after, before: sq.before });
+    parts.push(raw(liveTable(def), live));
+    for (const e of edges)
+      parts.push(
+        raw(this.source(def, e, false), [
+          `${t} >= ${p.add('ts', e.after!)}`,
+          `${t} < ${p.add('ts', e.before!)}`,
+        ]),
+      );
+    return `SELECT b${grouped ? ', g' : ''}, sum(num) AS num, sum(den) AS den FROM (${parts.join(' UNION ALL ')}) GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+  }
+
   private async timeseriesNow(sq: SeriesQuery): Promise<Series> {
     const def = this.def('flow')!;
     if (sq.stat && sq.stat !== 'mean') return this.statSeries(def, sq, sq.stat);
     const m = METRIC_SQL[sq.metric];
     const stepUs = Math.round(sq.step * 1e6);
     const pr = new Params();
-    const rollup = this.rollupSeriesSql(def, sq, stepUs, pr);
+    const rollup = this.topSeriesSql(def, sq, stepUs, pr) ?? this.rollupSeriesSql(def, sq, stepUs, pr);
     const p = rollup ? pr : new Params();
     const conds = rollup ? [] : this.where(def, sq, p);
     const t = q(def.timeField);
@@ -1038,26 +1313,30 @@ export class EmbeddedStore implements RecordStore {
     );
   }
 
-  async top(tq: TopQuery): Promise<TopRow[]> {
+  /** Top-N: shared by identical concurrent requests (see `cached`), exact. */
+  top(tq: TopQuery): Promise<TopRow[]> {
+    return this.cached('top', tq, () => this.topNow(tq));
+  }
+
+  private async topNow(tq: TopQuery): Promise<TopRow[]> {
     const def = this.def(tq.type);
     if (!def) return [];
     if (!Object.hasOwn(def.fields, tq.dim))
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
-    const has = (f: string): boolean => Object.hasOwn(def.fields, f);
-    const bytes =
-      has('client_wire_bytes') && has('server_wire_bytes')
-        ? 'sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0))'
-        : '0';
-    const packets =
-      has('client_packets') && has('server_packets')
-        ? 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))'
-        : '0';
+    const m = topMeasures(def);
+    const k = col(tq.dim, def);
     const p = new Params();
-    const conds = this.where(def, tq, p);
+    const rawPart = (src: string, conds: string[]): string =>
+      `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
+        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+      } GROUP BY 1`;
+    const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
+      rawPart(this.source(def, tq), this.where(def, tq, p)),
+    ];
     const order = tq.by === 'flows' ? 'flows' : tq.by;
-    const sql = `SELECT ${col(tq.dim, def)} AS k, ${bytes} AS bytes, ${packets} AS packets, count(*) AS flows FROM ${this.source(def, tq)} AS r${
-      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } GROUP BY 1 ORDER BY ${order} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
+    const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+      ' UNION ALL ',
+    )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
     const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
     const t = def.fields[tq.dim]!.type;
     return rows.map((r) => ({
@@ -1066,6 +1345,70 @@ export class EmbeddedStore implements RecordStore {
       packets: Number(r[2] ?? 0),
       flows: Number(r[3] ?? 0),
     }));
+  }
+
+  /**
+   * The parts of a top-N read from the per-minute rollups: the rollup rows of the whole
+   * minutes in the range (every compacted partition), the live rows in the range, and raw
+   * Parquet rows only in the partial minutes at the range's edges. Null when the dimension is
+   * not rolled up or a filter needs the rows themselves.
+   */
+  private topRollupParts(
+    def: AnyRecordDef,
+    tq: TopQuery,
+    p: Params,
+    rawPart: (src: string, conds: string[]) => string,
+  ): string[] | null {
+    if (tq.filter || !this.topDims.get(def.type)?.includes(tq.dim)) return null;
+    const { a, b } = wholeMinutes(tq.after, tq.before);
+    const t = q(def.timeField);
+    const parts: string[] = [];
+    if (a === undefined || b === undefined || a < b) {
+      const conds: string[] = [];
+      // With no range at all, rows without a time count too (their minute is NULL).
+      if (a !== undefined) conds.push(`minute >= ${a}`);
+      if (b !== undefined) conds.push(`minute < ${b}`);
+      parts.push(
+        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${topRollupTable(def, tq.dim)}${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`,
+      );
+    }
+    // Live rows: chunk sums for the whole minutes, raw rows past the chunks and at the edges.
+    const live = this.where(def, tq, p);
+    if (a === undefined || b === undefined || a < b) {
+      const conds: string[] = [];
+      if (a !== undefined) conds.push(`minute >= ${a}`);
+      if (b !== undefined) conds.push(`minute < ${b}`);
+      parts.push(
+        `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM ${liveRollupTable(def, tq.dim)}${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`,
+      );
+      const outside: string[] = [`_seq > ${liveWatermark(def, tq.dim)}`];
+      if (a !== undefined) outside.push(`${t} < ${p.add('ts', a)}`);
+      if (b !== undefined) outside.push(`${t} >= ${p.add('ts', b)}`);
+      live.push(`(${outside.join(' OR ')})`);
+    }
+    parts.push(rawPart(liveTable(def), live));
+    const edges: TimeRange[] = [];
+    if (a !== undefined && b !== undefined && a >= b) edges.push({ after: tq.after!, before: tq.before! });
+    else {
+      if (tq.after !== undefined && tq.after < a!)
+        edges.push({ after: tq.after, before: tq.before === undefined ? a! : Math.min(a!, tq.before) });
+      if (tq.before !== undefined && b! < tq.before)
+        edges.push({ after: tq.after === undefined ? b! : Math.max(b!, tq.after), before: tq.before });
+    }
+    for (const e of edges) {
+      if (e.after! >= e.before!) continue;
+      parts.push(
+        rawPart(this.source(def, e, false), [
+          `${t} >= ${p.add('ts', e.after!)}`,
+          `${t} < ${p.add('ts', e.before!)}`,
+        ]),
+      );
+    }
+    return parts;
   }
 
   async distinct(
@@ -1148,7 +1491,25 @@ export class EmbeddedStore implements RecordStore {
 
 let huntSeq = 0;
 
-const MINUTE_US = 60_000_000;
+/** Live chunks merged into one past this many (see `rollLive`). */
+const MERGE_CHUNKS = 4;
+
+/**
+ * The last `_seq` the live chunks cover, read in the query's own snapshot: a chunk committed,
+ * merged or compacted away while the query was being built is then seen consistently with
+ * the live rows (a watermark kept in JavaScript could disagree with the snapshot).
+ */
+const liveWatermark = (def: AnyRecordDef, dim: string): string =>
+  `(SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dim)})`;
+
+/** A shared computation: `gen` -1 until it starts, then the generation it started at. */
+interface Flight {
+  gen: number;
+  at: number;
+  pending: boolean;
+  value: Promise<unknown>;
+}
+
 const CACHE_MS = 2000;
 const CACHE_ENTRIES = 256;
 

@@ -1,0 +1,97 @@
+/**
+ * Per-minute pre-aggregates for top-N over compacted partitions: for each rolled-up dimension
+ * of a record type, one table of (partition path, minute, key) → flows, bytes, packets, written
+ * in the compaction's transaction. A top-N then reads the rollup rows of the whole minutes of
+ * its range, the live rows (bounded by the compaction threshold) and raw Parquet rows only in
+ * the partial minutes at the edges, so its cost follows the number of distinct keys per
+ * minute, not the table's rows. Flow stores do the same (nfdump's per-interval files,
+ * ClickHouse SummingMergeTree rollups).
+ */
+import type { AnyRecordDef } from '../../schema/registry.js';
+import { columnsOf, q } from './schema.js';
+
+export const MINUTE_US = 60_000_000;
+/**
+ * Live rows summed into a live chunk once this many are new: a top-N reads at most about this
+ * many raw live rows (plus those appended while a chunk is summed).
+ */
+export const LIVE_CHUNK_ROWS = 131_072;
+
+/** The dimensions rolled up by default: the consoles' top-N panels. */
+export const DEFAULT_TOP_ROLLUPS: Readonly<Record<string, readonly string[]>> = {
+  flow: ['client_ip', 'server_ip', 'server_port', 'app'],
+  exported_flow: ['src_ip', 'dst_ip', 'dst_port', 'proto'],
+};
+
+/** What a top-N sums per row of a type: bytes and packets of both directions, or of one. */
+export function topMeasures(def: AnyRecordDef): { bytes: string; packets: string } {
+  const has = (f: string): boolean => Object.hasOwn(def.fields, f);
+  const two = (a: string, b: string): string | null =>
+    has(a) && has(b) ? `coalesce(${q(a)}, 0) + coalesce(${q(b)}, 0)` : null;
+  const one = (a: string): string | null => (has(a) ? `coalesce(${q(a)}, 0)` : null);
+  return {
+    bytes: two('client_wire_bytes', 'server_wire_bytes') ?? one('bytes') ?? '0',
+    packets: two('client_packets', 'server_packets') ?? one('packets') ?? '0',
+  };
+}
+
+export const topRollupTable = (def: AnyRecordDef, dim: string): string => `_rtop_${def.type}__${dim}`;
+/** The same sums over chunks of the live rows: (hi = the chunk's last `_seq`, day, minute, key). */
+export const liveRollupTable = (def: AnyRecordDef, dim: string): string => `_rtop_live_${def.type}__${dim}`;
+
+export function topRollupCreateSql(def: AnyRecordDef, dim: string): string[] {
+  const c = columnsOf(def).find((x) => x.name === dim);
+  if (!c) throw new Error(`not a field of ${def.type}: ${dim}`);
+  const sums = `k ${c.sqlType}, flows BIGINT, bytes HUGEINT, packets HUGEINT`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${topRollupTable(def, dim)} (path VARCHAR, minute BIGINT, ${sums})`,
+    `CREATE TABLE IF NOT EXISTS ${liveRollupTable(def, dim)} (hi BIGINT, d BIGINT, minute BIGINT, ${sums})`,
+  ];
+}
+
+/**
+ * Live chunk rows of the live rows with `_seq` in (lo, hi]. `dayExpr` is the compaction's day
+ * of a row, so the chunk rows of the rows a compaction moves are exactly those of its day.
+ */
+export function liveRollupInsertSql(
+  def: AnyRecordDef,
+  dim: string,
+  dayExpr: string,
+  lo: number,
+  hi: number,
+): string {
+  const m = topMeasures(def);
+  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, count(*), sum(${m.bytes}), sum(${m.packets}) FROM live_${def.type} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
+}
+
+/** A compacted partition's rollup rows (path = $1) from the live chunk rows of its rows. */
+export function topRollupFromLiveSql(def: AnyRecordDef, dim: string, day: number, hi: number): string {
+  return `INSERT INTO ${topRollupTable(def, dim)} SELECT $1, minute, k, sum(flows), sum(bytes), sum(packets) FROM ${liveRollupTable(def, dim)} WHERE d = ${day} AND hi <= ${hi} GROUP BY ALL`;
+}
+
+/**
+ * The floor minute of the time field (NULL for a NULL time). Floor, not DuckDB's truncating
+ * `//`, so a time before 1970 falls in its own minute: then every row of a minute lies in
+ * [minute, minute + 1 min), which is what the query's whole-minute selection relies on.
+ */
+export function minuteOf(def: AnyRecordDef): string {
+  const e = `epoch_us(${q(def.timeField)})`;
+  return `(${e} - (((${e} % ${MINUTE_US}) + ${MINUTE_US}) % ${MINUTE_US}))`;
+}
+
+/** Rollup rows (path = $1) of the rows of `src` matching `where`. */
+export function topRollupInsertSql(def: AnyRecordDef, dim: string, src: string, where: string): string {
+  const m = topMeasures(def);
+  return `INSERT INTO ${topRollupTable(def, dim)} SELECT $1, ${minuteOf(def)} AS m, ${q(dim)} AS k, count(*), sum(${m.bytes}), sum(${m.packets}) FROM ${src} WHERE (${where}) GROUP BY ALL`;
+}
+
+/** The whole minutes [a, b) inside a range; undefined ends stay open. */
+export function wholeMinutes(
+  after: number | undefined,
+  before: number | undefined,
+): { a?: number; b?: number } {
+  const out: { a?: number; b?: number } = {};
+  if (after !== undefined) out.a = Math.ceil(after / MINUTE_US) * MINUTE_US;
+  if (before !== undefined) out.b = Math.floor(before / MINUTE_US) * MINUTE_US;
+  return out;
+}
