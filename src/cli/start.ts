@@ -261,6 +261,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
             retentionBytes: budgets.records,
             memoryLimit: budget.duckdb,
             threads: budget.duckdbThreads,
+            // The API answers on this thread: while it is asked, commits leave it free.
+            stagedAppend: 'while-reading',
           },
           { log },
         );

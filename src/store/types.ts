@@ -100,6 +100,8 @@ export interface StoreStats {
     commitSeconds: number;
     commitMaxSeconds: number;
     commitYieldSeconds: number;
+    /** Column commits that went through the staging table (`stagedAppend`). */
+    stagedCommits: number;
   };
 }
 

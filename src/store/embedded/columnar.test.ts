@@ -72,3 +72,44 @@ test('a row selection stores only the selected rows; columnarToRecords agrees wi
     await s.stop();
   }
 });
+
+test('staged commits store what synchronous ones do; while-reading stages only after a query', async () => {
+  const recs = (await collected()).filter((r) => r.type === 'exported_flow');
+  const { flows } = columnarOf(encodeColumns(recs));
+  const half = flows.rows.length >> 1;
+  const all = Uint32Array.from(flows.rows);
+  const first = { ...flows, rows: all.slice(0, half) };
+  const second = { ...flows, rows: all.slice(half) };
+  const q = { type: 'exported_flow', limit: 1000, sort: 'first_ts', desc: false } as const;
+  const strip = (items: Record<string, unknown>[]) =>
+    items.map(({ _seq, ...r }) => r).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+  const b = createEmbeddedStore({ dataDir: join(root, 'staged-objs'), threads: 1 }, { log: silentLogger });
+  await b.start();
+  await b.append('exported_flow', recs as never);
+  await b.append('exported_flow', [...first.rows].map((i) => recs[i]!) as never);
+  const want = strip((await b.list({ ...q, limit: 2000 })).items);
+  await b.stop();
+  for (const mode of [true, 'while-reading'] as const) {
+    const s = createEmbeddedStore(
+      { dataDir: join(root, `staged-${mode}`), threads: 1, stagedAppend: mode },
+      { log: silentLogger },
+    );
+    await s.start();
+    try {
+      // Two parts in one commit, then one part: both shapes of the staged path.
+      await s.appendColumnParts('exported_flow', [first, second]);
+      const staged0 = s.readStats.stagedCommits;
+      // Nobody has asked yet: while-reading commits synchronously.
+      assert.equal(staged0, mode === true ? 1 : 0, `${mode}: first commit`);
+      assert.equal(await s.count('exported_flow', {}), recs.length);
+      // A query just ended: the next commit is staged in both modes.
+      await s.appendColumns('exported_flow', first);
+      assert.equal(s.readStats.stagedCommits, staged0 + 1, `${mode}: commit after a query`);
+      const got = strip((await s.list({ ...q, limit: 2000 })).items);
+      assert.equal(got.length, recs.length + half);
+      assert.deepEqual(got, want, `${mode}: the rows equal the object append's`);
+    } finally {
+      await s.stop();
+    }
+  }
+});
