@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { alertRecordOf } from '../../src/common/alerts.js';
-import { flowRecord } from '../../src/schema/records.js';
+import { exportedFlowRecord, flowRecord } from '../../src/schema/records.js';
+import type { FieldDef } from '../../src/schema/registry.js';
 import { parseFilter } from '../../src/store/filter.js';
 import { syntheticFlows } from '../../src/store/synthetic.js';
 import type { Rec, RecordStore } from '../../src/store/types.js';
@@ -211,6 +212,57 @@ export function runConformance(b: Backend): void {
         assert.equal(await store.count('no_such_type', {}), 0);
       });
     };
+
+    describe('exported flows', () => {
+      // Collected flows carry one direction's `bytes` and `packets` (no client/server split):
+      // a top-N by bytes or packets ranks by them.
+      let ex: RecordStore;
+      const rows: Rec[] = [];
+      const blank = (): Rec => {
+        const r: Rec = { type: 'exported_flow' };
+        for (const [f, d] of Object.entries(exportedFlowRecord.fields as Record<string, FieldDef>)) {
+          if (d.nullable) r[f] = null;
+          else if (d.type === 'ts') r[f] = new Date(START / 1000).toISOString();
+          else if (d.type === 'ip') r[f] = '192.0.2.1';
+          else if (d.type === 'string') r[f] = 'ipfix';
+          else r[f] = 0;
+        }
+        return r;
+      };
+      for (let i = 0; i < 60; i++) {
+        const host = i % 6;
+        rows.push({
+          ...blank(),
+          src_ip: `10.0.0.${host}`,
+          // Host 5 sends the most bytes in few packets, host 0 the most packets.
+          bytes: host === 5 ? 90_000 : 1000 * (host + 1),
+          packets: host === 0 ? 500 : host + 1,
+          first_ts: new Date(START / 1000 + i * 1000).toISOString(),
+        });
+      }
+      before(async () => {
+        ex = await b.open('exported');
+        await ex.append('exported_flow', rows);
+      });
+      after(async () => {
+        await ex.stop();
+      });
+      it('ranks exported flows by their own bytes and packets', async () => {
+        const byBytes = await ex.top({ type: 'exported_flow', by: 'bytes', dim: 'src_ip', limit: 2 });
+        assert.deepEqual(
+          byBytes.map((t) => [t.key, t.bytes, t.packets, t.flows]),
+          [
+            ['10.0.0.5', 900_000, 60, 10],
+            ['10.0.0.4', 50_000, 50, 10],
+          ],
+        );
+        const byPackets = await ex.top({ type: 'exported_flow', by: 'packets', dim: 'src_ip', limit: 1 });
+        assert.deepEqual(
+          byPackets.map((t) => [t.key, t.packets]),
+          [['10.0.0.0', 5000]],
+        );
+      });
+    });
 
     describe('live', checkAll);
     describe('after compaction', () => {

@@ -634,15 +634,12 @@ export class ClickHouseStore implements RecordStore {
     if (!def) return [];
     if (!Object.hasOwn(def.fields, tq.dim))
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
+    // A flow's two directions, or a collected flow's one (`bytes`, `packets`).
     const has = (f: string): boolean => Object.hasOwn(def.fields, f);
-    const bytes =
-      has('client_wire_bytes') && has('server_wire_bytes')
-        ? 'sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0))'
-        : '0';
-    const packets =
-      has('client_packets') && has('server_packets')
-        ? 'sum(ifNull(client_packets, 0) + ifNull(server_packets, 0))'
-        : '0';
+    const sumOf = (a: string, b: string, one: string): string =>
+      has(a) && has(b) ? `sum(ifNull(${a}, 0) + ifNull(${b}, 0))` : has(one) ? `sum(ifNull(${one}, 0))` : '0';
+    const bytes = sumOf('client_wire_bytes', 'server_wire_bytes', 'bytes');
+    const packets = sumOf('client_packets', 'server_packets', 'packets');
     const t = def.fields[tq.dim]!.type;
     const order = `ORDER BY ${tq.by} DESC, flows DESC LIMIT ${Math.floor(tq.limit)}`;
     const rolled = this.topFromRollup(tq, order);
