@@ -176,16 +176,20 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       if (f.startMs < minTs) minTs = f.startMs;
       if (f.startMs > maxTs) maxTs = f.startMs;
       const k = `${f.src}|${f.dst}`;
-      const p = pairs.touch(k, () => ({
-        ts: [],
-        bytes: [],
-        dport: f.dport,
-        proto: f.proto,
-        flowIds: [],
-        evaluatedAt: 0,
-        raisedScore: 0,
-        reported: 0,
-      }));
+      let p = pairs.recent(k);
+      if (p === undefined) {
+        p = {
+          ts: [],
+          bytes: [],
+          dport: f.dport,
+          proto: f.proto,
+          flowIds: [],
+          evaluatedAt: 0,
+          raisedScore: 0,
+          reported: 0,
+        };
+        pairs.insert(k, p);
+      }
       if (p.ts.length >= cfg.maxPointsPerPair) {
         // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
         const drop = Math.max(1, cfg.maxPointsPerPair >> 2);

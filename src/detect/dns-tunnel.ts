@@ -120,12 +120,16 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         return;
       }
       const k = `${src}|${domain}`;
-      let p = pairs.touch(k, () => newPair(ts));
+      let p = pairs.recent(k);
+      if (p === undefined) {
+        p = newPair(ts);
+        pairs.insert(k, p);
+      }
       if (ts >= p.startMs + W || ts < p.startMs - W) {
         decide(k, p);
         p = newPair(ts);
         pairs.delete(k);
-        pairs.touch(k, () => p);
+        pairs.insert(k, p);
       }
       if (ts > p.lastMs) p.lastMs = ts;
       p.queries++;

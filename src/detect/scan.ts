@@ -254,11 +254,12 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         return;
       }
       counters.probes++;
-      let fresh = false;
-      const s = sources.touch(f.src, () => {
-        fresh = true;
-        return { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
-      });
+      let s = sources.recent(f.src);
+      const fresh = s === undefined;
+      if (s === undefined) {
+        s = { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
+        sources.insert(f.src, s);
+      }
       if (f.startMs >= s.fast.startMs + fastMs || f.startMs < s.fast.startMs - fastMs) {
         close(f.src, s, s.fast, false);
         s.fast = new ScanWindow(f.startMs);
