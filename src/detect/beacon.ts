@@ -176,16 +176,22 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       if (f.startMs < minTs) minTs = f.startMs;
       if (f.startMs > maxTs) maxTs = f.startMs;
       const k = `${f.src}|${f.dst}`;
-      const p = pairs.touch(k, () => ({
-        ts: [],
-        bytes: [],
-        dport: f.dport,
-        proto: f.proto,
-        flowIds: [],
-        evaluatedAt: 0,
-        raisedScore: 0,
-        reported: 0,
-      }));
+      const p = pairs.recent(k);
+      if (p === undefined) {
+        // A new pair holds its first beat in arrays made to that size: most pairs of a busy
+        // network never see a second (an array grown by a push reserves 17 slots).
+        pairs.insert(k, {
+          ts: [f.startMs],
+          bytes: [f.outBytes + f.inBytes],
+          dport: f.dport,
+          proto: f.proto,
+          flowIds: f.flowId !== null ? [f.flowId] : [],
+          evaluatedAt: 0,
+          raisedScore: 0,
+          reported: 0,
+        });
+        return;
+      }
       if (p.ts.length >= cfg.maxPointsPerPair) {
         // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
         const drop = Math.max(1, cfg.maxPointsPerPair >> 2);

@@ -31,21 +31,34 @@ export class BoundedMap<K, V> {
 
   /** The entry, made recent; created with `make` when missing. */
   touch(k: K, make: () => V): V {
+    const v = this.recent(k);
+    if (v !== undefined) return v;
+    const made = make();
+    this.insert(k, made);
+    return made;
+  }
+
+  /**
+   * The entry made recent, as `touch` does, or undefined when missing: with `insert`, the
+   * per-record path's form of `touch` (no closure made per call).
+   */
+  recent(k: K): V | undefined {
     const e = this.m.get(k);
-    if (e !== undefined) {
-      // Entries in the newer half are not moved: a hot key (a flood's victim) would otherwise
-      // be deleted and re-inserted on every record, filling the table with deleted slots.
-      if (this.seq - e.seq > this.cap >> 1) {
-        this.m.delete(k);
-        e.seq = ++this.seq;
-        this.m.set(k, e);
-      }
-      return e.v;
+    if (e === undefined) return undefined;
+    // Entries in the newer half are not moved: a hot key (a flood's victim) would otherwise
+    // be deleted and re-inserted on every record, filling the table with deleted slots.
+    if (this.seq - e.seq > this.cap >> 1) {
+      this.m.delete(k);
+      e.seq = ++this.seq;
+      this.m.set(k, e);
     }
+    return e.v;
+  }
+
+  /** Add a missing entry as the newest, evicting the oldest first when full. */
+  insert(k: K, v: V): void {
     if (this.m.size >= this.cap) this.evictOldest();
-    const v = make();
     this.m.set(k, { v, seq: ++this.seq });
-    return v;
   }
 
   delete(k: K): void {
@@ -135,38 +148,53 @@ export class Hll {
   }
 }
 
-/** Space-Saving top-k: the heaviest sources of a flood in constant memory. */
+/**
+ * Space-Saving top-k: the heaviest sources of a flood in constant memory. Keys and weights sit
+ * in two arrays in the order a map would hold them (a replaced key goes last), so that ties
+ * break as they always have; a full table's miss scans k entries without making an object.
+ */
 export class TopK {
-  private readonly counts = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private readonly weights: number[] = [];
 
   constructor(readonly k: number) {}
 
   add(key: string, w: number): void {
-    const c = this.counts.get(key);
-    if (c !== undefined) {
-      this.counts.set(key, c + w);
-      return;
-    }
-    if (this.counts.size < this.k) {
-      this.counts.set(key, w);
-      return;
-    }
-    let minK = '';
-    let minV = Number.POSITIVE_INFINITY;
-    for (const [kk, v] of this.counts) {
-      if (v < minV) {
-        minV = v;
-        minK = kk;
+    const keys = this.keys;
+    const n = keys.length;
+    for (let i = 0; i < n; i++) {
+      if (keys[i] === key) {
+        this.weights[i]! += w;
+        return;
       }
     }
-    this.counts.delete(minK);
-    this.counts.set(key, minV + w);
+    if (n < this.k) {
+      keys.push(key);
+      this.weights.push(w);
+      return;
+    }
+    let min = 0;
+    let minV = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const v = this.weights[i]!;
+      if (v < minV) {
+        minV = v;
+        min = i;
+      }
+    }
+    // The smallest leaves; the new key takes its weight and goes last.
+    for (let i = min; i < n - 1; i++) {
+      keys[i] = keys[i + 1]!;
+      this.weights[i] = this.weights[i + 1]!;
+    }
+    keys[n - 1] = key;
+    this.weights[n - 1] = minV + w;
   }
 
   top(n: number): { key: string; weight: number }[] {
-    return [...this.counts.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([key, weight]) => ({ key, weight }));
+    return this.keys
+      .map((key, i) => ({ key, weight: this.weights[i]! }))
+      .sort((a, b) => b.weight - a.weight)
+      .slice(0, n);
   }
 }

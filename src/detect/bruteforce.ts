@@ -50,7 +50,11 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
   let lastSweep = 0;
 
   function pairOf(k: string, ts: number): Pair {
-    const p = pairs.touch(k, () => newPair(ts));
+    let p = pairs.recent(k);
+    if (p === undefined) {
+      p = newPair(ts);
+      pairs.insert(k, p);
+    }
     if (ts >= p.startMs + W || ts < p.startMs - W) {
       decide(k, p, true);
       Object.assign(p, newPair(ts));

@@ -84,12 +84,16 @@ export function createDgaDetector(cfg: DetectConfig['dga'], ctx: DetectContext):
         counters.allowed++;
         return;
       }
-      let h = hosts.touch(src, () => newHost(ts));
+      let h = hosts.recent(src);
+      if (h === undefined) {
+        h = newHost(ts);
+        hosts.insert(src, h);
+      }
       if (ts >= h.startMs + W || ts < h.startMs - W) {
         decide(src, h);
         h = newHost(ts);
         hosts.delete(src);
-        hosts.touch(src, () => h);
+        hosts.insert(src, h);
       }
       if (ts > h.lastMs) h.lastMs = ts;
       h.nx++;

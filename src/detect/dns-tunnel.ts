@@ -19,6 +19,11 @@ interface Pair {
   startMs: number;
   lastMs: number;
   queries: number;
+  /**
+   * The distinct subdomains: the first one alone, then a set from the second (most pairs of a
+   * busy network ask one name), then a HyperLogLog past SMALL.
+   */
+  one: string | null;
   small: Set<string> | null;
   hll: Hll | null;
   lenSum: number;
@@ -27,7 +32,10 @@ interface Pair {
   txtNull: number;
   large: number;
   answerBytes: number;
-  qtypes: Map<string, number>;
+  /** Queries per type: the first type alone, then a map from the second type. */
+  qt1: string | null;
+  qt1n: number;
+  qtypes: Map<string, number> | null;
   samples: string[];
   flowIds: number[];
   raised: number;
@@ -50,7 +58,8 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
   });
   let lastSweep = 0;
 
-  const unique = (p: Pair): number => (p.hll ? p.hll.count() : (p.small?.size ?? 0));
+  const unique = (p: Pair): number =>
+    p.hll ? p.hll.count() : p.small ? p.small.size : p.one !== null ? 1 : 0;
 
   function decide(k: string, p: Pair): void {
     const u = unique(p);
@@ -93,7 +102,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         txt_null_queries: p.txtNull,
         large_answers: p.large,
         answer_bytes: p.answerBytes,
-        qtypes: Object.fromEntries(p.qtypes),
+        qtypes: p.qtypes ? Object.fromEntries(p.qtypes) : p.qt1 !== null ? { [p.qt1]: p.qt1n } : {},
         example_queries: p.samples,
         example_flow_ids: p.flowIds,
         // RITA's bands: 100 / 500 / 800 / 1000 unique subdomains.
@@ -120,12 +129,21 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         return;
       }
       const k = `${src}|${domain}`;
-      let p = pairs.touch(k, () => newPair(ts));
+      // A new pair's first flow id is in the array it is made with (sized to it); the others are pushed.
+      const fid = typeof r.flow_id === 'number' ? r.flow_id : null;
+      let fresh = false;
+      let p = pairs.recent(k);
+      if (p === undefined) {
+        p = newPair(ts, fid);
+        pairs.insert(k, p);
+        fresh = true;
+      }
       if (ts >= p.startMs + W || ts < p.startMs - W) {
         decide(k, p);
-        p = newPair(ts);
+        p = newPair(ts, fid);
         pairs.delete(k);
-        pairs.touch(k, () => p);
+        pairs.insert(k, p);
+        fresh = true;
       }
       if (ts > p.lastMs) p.lastMs = ts;
       p.queries++;
@@ -138,6 +156,10 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
           for (const s of p.small) p.hll.add(s);
           p.small = null;
         }
+      } else if (p.one === null) p.one = sub;
+      else if (p.one !== sub) {
+        p.small = new Set([p.one, sub]);
+        p.one = null;
       }
       // The subdomain's characters without its dots, and its longest label, read in one pass.
       let flatLen = 0;
@@ -156,7 +178,17 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       p.entSum += entropySkipping(sub, 46);
       const qt = typeof r.qtype === 'number' ? r.qtype : 0;
       const qn = typeof r.qtype_name === 'string' ? r.qtype_name : String(qt);
-      if (p.qtypes.has(qn) || p.qtypes.size < 8) p.qtypes.set(qn, (p.qtypes.get(qn) ?? 0) + 1);
+      if (p.qtypes) {
+        if (p.qtypes.has(qn) || p.qtypes.size < 8) p.qtypes.set(qn, (p.qtypes.get(qn) ?? 0) + 1);
+      } else if (p.qt1 === null) {
+        p.qt1 = qn;
+        p.qt1n = 1;
+      } else if (p.qt1 === qn) p.qt1n++;
+      else
+        p.qtypes = new Map([
+          [p.qt1, p.qt1n],
+          [qn, 1],
+        ]);
       if (qt === TXT || qt === NULL) p.txtNull++;
       let ab = 0;
       if (Array.isArray(r.answers)) {
@@ -166,7 +198,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       p.answerBytes += ab;
       if (ab >= cfg.largeAnswerBytes) p.large++;
       if (p.samples.length < 5 && flatLen >= 16) p.samples.push(name);
-      if (typeof r.flow_id === 'number' && p.flowIds.length < 5) p.flowIds.push(r.flow_id);
+      if (!fresh && fid !== null && p.flowIds.length < 5) p.flowIds.push(fid);
       if (p.raised === 0 && (p.queries & 31) === 0) decide(k, p);
     },
     tick(now) {
@@ -186,12 +218,13 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
   };
 }
 
-function newPair(ts: number): Pair {
+function newPair(ts: number, flowId: number | null): Pair {
   return {
     startMs: ts,
     lastMs: ts,
     queries: 0,
-    small: new Set(),
+    one: null,
+    small: null,
     hll: null,
     lenSum: 0,
     entSum: 0,
@@ -199,9 +232,11 @@ function newPair(ts: number): Pair {
     txtNull: 0,
     large: 0,
     answerBytes: 0,
-    qtypes: new Map(),
+    qt1: null,
+    qt1n: 0,
+    qtypes: null,
     samples: [],
-    flowIds: [],
+    flowIds: flowId !== null ? [flowId] : [],
     raised: 0,
     reported: 0,
   };

@@ -84,7 +84,11 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
 
   function hostVolume(src: string, ts: number, bytes: number): void {
     const hour = Math.floor(ts / 3_600_000);
-    const h = hours.touch(src, () => ({ hour, bytes: 0 }));
+    let h = hours.recent(src);
+    if (h === undefined) {
+      h = { hour, bytes: 0 };
+      hours.insert(src, h);
+    }
     if (hour > h.hour) {
       ctx.baselines.update(`out|${src}`, h.bytes, h.hour * 3_600_000);
       h.hour = hour;
@@ -109,12 +113,16 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
         return;
       }
       const k = `${f.src}|${f.dst}`;
-      let p = pairs.touch(k, () => newPair(f.startMs, f.dport, f.proto, before));
+      let p = pairs.recent(k);
+      if (p === undefined) {
+        p = newPair(f.startMs, f.dport, f.proto, before);
+        pairs.insert(k, p);
+      }
       if (f.startMs >= p.startMs + W || f.startMs < p.startMs - W) {
         decide(k, p);
         p = newPair(f.startMs, f.dport, f.proto, before);
         pairs.delete(k);
-        pairs.touch(k, () => p);
+        pairs.insert(k, p);
       }
       if (f.endMs > p.lastMs) p.lastMs = f.endMs;
       p.bytes += f.outBytes;

@@ -248,7 +248,8 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       } else if (f.proto === 1 || f.proto === 58) icmp = p;
       const i0 = Math.floor(f.startMs / W);
       let seen = 0;
-      const v0 = victims.get(f.dst);
+      // Made recent now (touch's move): nothing else reads the victims before the insert below.
+      const v0 = victims.recent(f.dst);
       if (f.endMs > clock) clock = f.endMs;
       if (!v0) {
         // Keyed by arrival (data clock), not by the flow's start: flows arrive when they expire,
@@ -259,16 +260,20 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           return;
         }
       }
-      const v = victims.touch(f.dst, () => ({
-        buckets: new Map(),
-        series: [],
-        srcSmall: null,
-        hll: null,
-        top: null,
-        flowIds: [],
-        sampling: 1,
-        v6: f.dst.includes(':'),
-      }));
+      let v = v0;
+      if (v === undefined) {
+        v = {
+          buckets: new Map(),
+          series: [],
+          srcSmall: null,
+          hll: null,
+          top: null,
+          flowIds: [],
+          sampling: 1,
+          v6: f.dst.includes(':'),
+        };
+        victims.insert(f.dst, v);
+      }
       if (syn + udp + icmp > 0) {
         if (v.hll) v.hll.add(f.src);
         else {

@@ -36,8 +36,24 @@ export class NetSet {
     return r;
   }
 
+  /** True when no IPv6 prefix can hold `ip`, known from its first group alone. */
+  private outsideByFirstGroup(ip: string): boolean {
+    const g = firstGroup(ip);
+    if (g < 0) return false;
+    for (const [net, len] of this.v6) {
+      const bits = len < 16 ? len : 16;
+      const mask = bits === 0 ? 0 : (0xffff << (16 - bits)) & 0xffff;
+      if ((g & mask) === ((((net[0] ?? 0) << 8) | (net[1] ?? 0)) & mask)) return false;
+    }
+    return true;
+  }
+
   private lookup(ip: string): boolean {
     if (ip.includes(':')) {
+      // Most addresses are outside every prefix by their first 16 bits: decided without the
+      // full parse (and its arrays). An address rejected here may be malformed, which would
+      // answer false as well.
+      if (this.outsideByFirstGroup(ip)) return false;
       const b = parseIpv6(ip);
       if (!b) return false;
       for (const [net, len] of this.v6) if (prefixMatch(b, net, len)) return true;
@@ -71,6 +87,23 @@ export function fastIpv4(s: string): number {
   }
   if (dots !== 3 || digits === 0) return -1;
   return v * 256 + part;
+}
+
+/**
+ * The first 16 bits of an IPv6 text when the text starts with them (1–4 hex digits and a colon;
+ * 0 after a leading colon), -1 when they cannot be read that simply.
+ */
+export function firstGroup(s: string): number {
+  if (s.charCodeAt(0) === 58) return 0;
+  let v = 0;
+  for (let i = 0; i < 5 && i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58) return i === 0 ? -1 : v;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0 || i === 4) return -1;
+    v = v * 16 + d;
+  }
+  return -1;
 }
 
 function prefixMatch(a: Uint8Array, net: Uint8Array, len: number): boolean {

@@ -40,6 +40,11 @@ export class Prevalence {
   add(src: string, dst: string): void {
     this.hosts.add(src);
     this.hostsDirty++;
-    this.dsts.touch(dst, () => new CappedSet<string>(256)).add(src);
+    let users = this.dsts.recent(dst);
+    if (users === undefined) {
+      users = new CappedSet<string>(256);
+      this.dsts.insert(dst, users);
+    }
+    users.add(src);
   }
 }

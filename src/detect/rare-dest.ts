@@ -20,6 +20,18 @@ export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: Detec
     counters.evicted++;
   });
   let startMs = Number.POSITIVE_INFINITY;
+  // An IPv6 destination's /48 text by address: parsing it again for every flow was most of
+  // this detector's cost on a network with an IPv6 share. Cleared when full, so bounded.
+  const v6nets = new Map<string, string>();
+  const netOf = (ip: string): string => {
+    let n = v6nets.get(ip);
+    if (n === undefined) {
+      if (v6nets.size >= 4096) v6nets.clear();
+      n = networkOf(ip);
+      v6nets.set(ip, n);
+    }
+    return n;
+  };
   return {
     name: 'rareDest',
     counters,
@@ -29,13 +41,13 @@ export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: Detec
       if (!f.srcInternal || f.dstInternal || f.answered === false) return;
       if (f.startMs < startMs) startMs = f.startMs;
       const a = fastIpv4(f.dst);
-      const key = a >= 0 ? a >>> 8 : networkOf(f.dst);
-      let isNew = false;
-      const n = nets.touch(key, () => {
-        isNew = true;
-        return { hosts: new CappedSet<string>(cfg.maxHosts + 2), firstMs: f.startMs };
-      });
-      if (isNew) counters.new_networks++;
+      const key = a >= 0 ? a >>> 8 : netOf(f.dst);
+      let n = nets.recent(key);
+      if (n === undefined) {
+        n = { hosts: new CappedSet<string>(cfg.maxHosts + 2), firstMs: f.startMs };
+        nets.insert(key, n);
+        counters.new_networks++;
+      }
       if (!n.hosts.add(f.src)) return;
       const learning = f.startMs - startMs < cfg.learningSec * 1000;
       if (learning || n.hosts.count > cfg.maxHosts) return;

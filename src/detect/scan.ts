@@ -71,8 +71,9 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
     if (f.sampling > w.sampling) w.sampling = f.sampling;
     w.protos |= PROTO_BIT[f.proto] ?? 0;
     if (f.flowId !== null) {
-      w.flowIds ??= [];
-      if (w.flowIds.length < 5) w.flowIds.push(f.flowId);
+      // Made with its first id (an array grown by a push reserves 17 slots; most windows see one probe).
+      if (w.flowIds === null) w.flowIds = [f.flowId];
+      else if (w.flowIds.length < 5) w.flowIds.push(f.flowId);
     }
     if (w.pairs === null) {
       if (w.onlyDst === null) {
@@ -254,11 +255,12 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         return;
       }
       counters.probes++;
-      let fresh = false;
-      const s = sources.touch(f.src, () => {
-        fresh = true;
-        return { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
-      });
+      let s = sources.recent(f.src);
+      const fresh = s === undefined;
+      if (s === undefined) {
+        s = { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
+        sources.insert(f.src, s);
+      }
       if (f.startMs >= s.fast.startMs + fastMs || f.startMs < s.fast.startMs - fastMs) {
         close(f.src, s, s.fast, false);
         s.fast = new ScanWindow(f.startMs);
