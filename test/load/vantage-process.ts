@@ -38,7 +38,10 @@ export interface VantageProcess {
   health(): Promise<{ status: string; reasons?: string[] }>;
   stop(): Promise<number | null>;
   kill9(): Promise<void>;
+  /** The last of the process's log (its start and its last 256 KiB). */
   output(): string;
+  /** Bytes the process has logged in all. */
+  logBytes(): number;
 }
 
 export async function startVantage(
@@ -74,13 +77,17 @@ export async function startVantage(
   }
   // glibc's arenas are capped by `vantage start` itself (capMallocArenas), as deployed.
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The log's start (until it says it runs) and its last 256 KiB: a long soak must not grow
+  // the harness's memory with it.
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  let logBytes = 0;
+  const keep = (d: Buffer): void => {
+    logBytes += d.length;
     out += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
+    if (out.length > 512 * 1024 && out.includes('Vantage is running')) out = out.slice(-256 * 1024);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   const t0 = Date.now();
   while (!out.includes('Vantage is running')) {
@@ -166,6 +173,7 @@ export async function startVantage(
       await exited;
     },
     output: () => out,
+    logBytes: () => logBytes,
   };
 }
 
