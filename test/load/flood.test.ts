@@ -144,6 +144,14 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
     const soakEnd = Date.now();
     const soakLoad = loadavg()[0]!;
     const soakMetrics = await v.metrics();
+    // Why requests failed, if any did: the process's last logged failure.
+    if (api.errors + api.non2xx > 0) {
+      const failed = v
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"request failed"'));
+      process.stdout.write(`# last failed request: ${(failed.at(-1) ?? 'none logged').slice(0, 2000)}\n`);
+    }
     const soakAccount = collectorAccount(soakMetrics);
     // Where the API's time went: the store's queries (run, or shared with an identical one),
     // their wait for a reader connection and their run (DuckDB's locks included), and the
