@@ -51,7 +51,9 @@ export function tsMs(v: unknown): number {
       let frac = 0;
       let f = 0.1;
       for (let k = 23; k < v.length - 1 && k < 29; k++, f /= 10) frac += (v.charCodeAt(k) - 48) * f;
-      ms += frac;
+      // Below the next millisecond whatever the rounding: at 10^12 ms a double's step is
+      // 2^-12 ms, so a fraction of .9999 would read as the next millisecond.
+      ms += Math.min(frac, 0.999);
     }
     if (Number.isFinite(ms)) return ms;
   }
