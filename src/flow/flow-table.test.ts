@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { feedFrames } from '../../test/support/l7-kit.js';
 import { eth, ipv4, tcp, udp, vxlan } from '../../test/support/packets.js';
-import { newFrame } from '../capture/frame.js';
 import type { FlowRecord } from '../schema/records.js';
 import { Sensor, type SensorRecord } from './sensor.js';
 
@@ -13,17 +13,7 @@ const PSH = 0x08;
 function run(frames: [number, number[]][], cfg = {}): FlowRecord[] {
   const out: SensorRecord[] = [];
   const s = new Sensor((r) => out.push(r), cfg);
-  const f = newFrame();
-  for (const [t, data] of frames) {
-    const b = Buffer.from(data);
-    f.buf = b;
-    f.off = 0;
-    f.caplen = b.length;
-    f.wirelen = b.length;
-    f.tsSec = 1_700_000_000 + Math.floor(t);
-    f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
-    s.onFrame(f);
-  }
+  feedFrames(s, frames);
   s.finish();
   return out.filter((r): r is FlowRecord => r.type === 'flow');
 }
@@ -187,18 +177,9 @@ describe('flow table', () => {
       if (r.type === 'flow')
         ended.push([String((r as FlowRecord).client_ip), now, String((r as FlowRecord).end_reason)]);
     });
-    const f = newFrame();
-    for (const [t, data] of frames) {
-      const b = Buffer.from(data);
-      f.buf = b;
-      f.off = 0;
-      f.caplen = b.length;
-      f.wirelen = b.length;
-      f.tsSec = 1_700_000_000 + Math.floor(t);
-      f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
+    feedFrames(s, frames, (t) => {
       now = t;
-      s.onFrame(f);
-    }
+    });
     now = -1;
     s.finish();
     // Sweeps run at the clock's whole seconds (the first at 0.5 s, then once t passes the next).

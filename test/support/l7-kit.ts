@@ -89,6 +89,29 @@ export class Conversation {
   }
 }
 
+/**
+ * Feed [seconds, bytes] frames to a Sensor through one reused frame, as a capture source does
+ * (`before` runs ahead of each frame with its time). Does not finish the sensor.
+ */
+export function feedFrames(
+  s: Sensor,
+  frames: readonly (readonly [number, Buffer | readonly number[]])[],
+  before?: (t: number) => void,
+): void {
+  const f = newFrame();
+  for (const [t, data] of frames) {
+    const b = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    f.buf = b;
+    f.off = 0;
+    f.caplen = b.length;
+    f.wirelen = b.length;
+    f.tsSec = 1_700_000_000 + Math.floor(t);
+    f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
+    before?.(t);
+    s.onFrame(f);
+  }
+}
+
 /** Run frames through a Sensor with the analyzers `make` builds; the L7 and weird records. */
 export function runFrames(frames: [number, Buffer][], make: (sink: RecordSink) => Analyzer[]): Rec[] {
   const out: SensorRecord[] = [];
@@ -97,16 +120,7 @@ export function runFrames(frames: [number, Buffer][], make: (sink: RecordSink) =
   };
   const s = new Sensor(sink);
   for (const a of make(sink)) s.addHook(a);
-  const f = newFrame();
-  for (const [t, b] of frames) {
-    f.buf = b;
-    f.off = 0;
-    f.caplen = b.length;
-    f.wirelen = b.length;
-    f.tsSec = 1_700_000_000 + Math.floor(t);
-    f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
-    s.onFrame(f);
-  }
+  feedFrames(s, frames);
   s.finish();
   return out.filter((r) => r.type !== 'flow') as Rec[];
 }

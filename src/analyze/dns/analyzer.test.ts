@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { feedFrames } from '../../../test/support/l7-kit.js';
 import { eth, ipv4, tcp, udp } from '../../../test/support/packets.js';
-import { newFrame } from '../../capture/frame.js';
 import { Sensor, type SensorRecord } from '../../flow/sensor.js';
 import { FlowNotes } from '../flow-notes.js';
 import { createDnsAnalyzer, type DnsConfig, type DnsRecord } from './analyzer.js';
@@ -18,17 +18,7 @@ function run(frames: [number, number[]][], cfg: Partial<DnsConfig> = {}) {
   const notes = new FlowNotes();
   const dns = createDnsAnalyzer((r) => out.push(r), { names, notes }, cfg);
   s.addHook(dns);
-  const f = newFrame();
-  for (const [t, data] of frames) {
-    const b = Buffer.from(data);
-    f.buf = b;
-    f.off = 0;
-    f.caplen = b.length;
-    f.wirelen = b.length;
-    f.tsSec = 1_700_000_000 + Math.floor(t);
-    f.tsNs = Math.round((t - Math.floor(t)) * 1e9);
-    s.onFrame(f);
-  }
+  feedFrames(s, frames);
   s.finish();
   const recs = out.filter((r) => r.type === 'dns') as unknown as DnsRecord[];
   const weird = out.filter((r) => r.type === 'weird').map((r) => String((r as { name?: unknown }).name));
