@@ -2,8 +2,8 @@ import { ConfigError } from '../common/errors.js';
 import type { FrameHandler } from './frame.js';
 import { LinkType, newFrame } from './frame.js';
 import type { BatchHooks, NativeHandle } from './live.js';
-import { wallClock } from './live.js';
 import type { MirrorCounters, MirrorReceiver, UdpBatchBinding } from './mirror.js';
+import { wallTicks } from './mirror.js';
 
 /**
  * The VXLAN receiver whose socket is drained by a thread of the vantage-pcap addon into a
@@ -203,13 +203,7 @@ export class RingVxlanReceiver implements MirrorReceiver {
     // The thread is running once it has said who it is (its id and nice value are read later).
     for (let i = 0; i < 200 && Atomics.load(this.ctl, C_TID) === 0; i++)
       await new Promise((r) => setTimeout(r, 1));
-    if (this.hooks.onTick) {
-      const tick = this.hooks.onTick;
-      this.timer = setInterval(() => {
-        wallClock(this.clock);
-        tick(this.clock.sec, this.clock.ns);
-      }, 100);
-    }
+    this.timer = wallTicks(this.clock, this.hooks);
   }
 
   /** Called by the addon when records arrived while this thread was waiting. */

@@ -186,6 +186,22 @@ export function udpSocketDrops(port: number, host = '0.0.0.0'): number {
   return drops;
 }
 
+/**
+ * The pipeline's clock for a receiver: every 100 ms `hooks.onTick` gets the wall time (read
+ * into `clock`), so flows time out while no datagram arrives. Null without an onTick.
+ */
+export function wallTicks(
+  clock: { sec: number; ns: number },
+  hooks: Pick<BatchHooks, 'onTick'>,
+): NodeJS.Timeout | null {
+  const tick = hooks.onTick;
+  if (!tick) return null;
+  return setInterval(() => {
+    wallClock(clock);
+    tick(clock.sec, clock.ns);
+  }, 100);
+}
+
 /** Address bytes of the last sender, cached: mirror sources are few. */
 class AddrCache {
   private key = '';
@@ -405,13 +421,7 @@ abstract class UdpReceiver implements MirrorReceiver {
   }
 
   private startTicks(): void {
-    if (this.hooks.onTick) {
-      const tick = this.hooks.onTick;
-      this.timer = setInterval(() => {
-        wallClock(this.clock);
-        tick(this.clock.sec, this.clock.ns);
-      }, 100);
-    }
+    this.timer = wallTicks(this.clock, this.hooks);
   }
 
   private startBatched(native: UdpBatchBinding): void {
