@@ -50,12 +50,17 @@ function rollup(): { rss: number; anon: number } {
   }
 }
 
+/** Bytes a memory trace writes at most (about 8 hours of samples), then it stops. */
+export const MEMORY_TRACE_MAX_BYTES = 64 * 2 ** 20;
+
 export function startMemoryTrace(
   path: string,
   deps: { store: unknown; collector: Collector; feed: StoreFeed },
   everyMs = 250,
+  maxBytes = MEMORY_TRACE_MAX_BYTES,
 ): { stop(): void } {
   const fd = openSync(path, 'a');
+  let written = 0;
   const store = deps.store as MemoryStore;
   let busy = false;
   const sample = async (): Promise<void> => {
@@ -91,7 +96,13 @@ export function startMemoryTrace(
         spoolBytes: c.spool?.bytes ?? 0,
         spoolDatagrams: c.spool?.datagrams ?? 0,
       };
-      writeSync(fd, `${JSON.stringify(s)}\n`);
+      const line = `${JSON.stringify(s)}\n`;
+      written += writeSync(fd, line);
+      if (written >= maxBytes) {
+        // A trace left on must not fill the disk: ~4 samples a second is ~170 MB a day.
+        writeSync(fd, `${JSON.stringify({ stopped: `the trace reached its bound of ${maxBytes} bytes` })}\n`);
+        clearInterval(timer);
+      }
     } finally {
       busy = false;
     }
