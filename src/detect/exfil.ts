@@ -104,7 +104,8 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     onFlow(f) {
       counters.flows++;
       if (!f.srcInternal || f.dstInternal) return;
-      hostVolume(f.src, f.startMs, f.outBytes);
+      // A flow kept 1 in N under overload stands for N: its bytes count N times in the sums.
+      hostVolume(f.src, f.startMs, f.outBytes * f.weight);
       if (f.outBytes < 100_000) return;
       // Other internal hosts that used this destination before.
       const before = ctx.prevalence.users(f.dst) - (ctx.prevalence.uses(f.dst, f.src) ? 1 : 0);
@@ -125,7 +126,7 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
         pairs.insert(k, p);
       }
       if (f.endMs > p.lastMs) p.lastMs = f.endMs;
-      p.bytes += f.outBytes;
+      p.bytes += f.outBytes * f.weight;
       p.flows++;
       if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
       if (p.raised === 0 && p.bytes >= cfg.minBytes) decide(k, p);

@@ -46,6 +46,8 @@ interface Victim {
   top: TopK | null;
   flowIds: number[];
   sampling: number;
+  /** Flows each kept flow stands for (a mirror's whole-flow sampling): distinct sources scale by it. */
+  weight: number;
   v6: boolean;
 }
 
@@ -153,7 +155,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       if (victim && pps >= 1) ctx.baselines.update(`flood|${victim}`, pps, tsMs);
       return;
     }
-    const sources = v.hll ? v.hll.count() : (v.srcSmall?.size ?? 0);
+    const sources = Math.round((v.hll ? v.hll.count() : (v.srcSmall?.size ?? 0)) * v.weight);
     const top = (v.top?.top(10) ?? []).map((t) => ({ ip: t.key, packets: Math.round(t.weight) }));
     const spoofed = sources >= cfg.spoofedSources;
     const info = CLASS_INFO[hit];
@@ -238,12 +240,16 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       let udp = 0;
       let icmp = 0;
       let amp = 0;
-      const p = f.outPkts;
+      // A flow kept 1 in N stands for N like it: its packets count N times toward the victim.
+      const p = f.outPkts * f.weight;
       if (f.proto === 6) {
         if (f.clientFlags.includes('S') && !f.clientFlags.includes('A')) syn = p;
       } else if (f.proto === 17) {
         udp = p;
-        if (AMP_PORTS[f.sport] !== undefined && f.outBytes / Math.max(1, p) >= cfg.amplificationMinBytes)
+        if (
+          AMP_PORTS[f.sport] !== undefined &&
+          f.outBytes / Math.max(1, f.outPkts) >= cfg.amplificationMinBytes
+        )
           amp = p;
       } else if (f.proto === 1 || f.proto === 58) icmp = p;
       const i0 = Math.floor(f.startMs / W);
@@ -270,6 +276,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           top: null,
           flowIds: [],
           sampling: 1,
+          weight: 1,
           v6: f.dst.includes(':'),
         };
         victims.insert(f.dst, v);
@@ -290,6 +297,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
       }
       if (f.sampling > v.sampling) v.sampling = f.sampling;
+      if (f.weight > v.weight) v.weight = f.weight;
       // The packets the sketch counted before the victim had state.
       const carried = v0 ? 0 : Math.max(0, seen - p);
       const i1 = Math.max(i0, Math.floor(f.endMs / W));
@@ -311,7 +319,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           else if (icmp > 0) b.icmp += carried;
           else if (udp > 0) b.udp += carried;
         }
-        b.bytes += f.outBytes / n;
+        b.bytes += (f.outBytes * f.weight) / n;
         if (amp > 0) b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
       }
       if (f.endMs > clock) clock = f.endMs;

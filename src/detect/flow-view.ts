@@ -80,6 +80,7 @@ export function newFlowView(): FlowView {
     answered: null,
     refused: false,
     sampling: 1,
+    weight: 1,
     flowId: null,
     communityId: null,
     srcInternal: false,
@@ -105,7 +106,8 @@ export function fillFlowView(v: FlowView, r: AnyRecord): boolean {
     v.outPayload = typeof r.client_payload_bytes === 'number' ? r.client_payload_bytes : null;
     v.clientFlags = str(r.client_tcp_flags);
     v.serverFlags = str(r.server_tcp_flags);
-    v.sampling = 1;
+    v.sampling = Math.max(1, num(r.sampling_rate));
+    v.weight = v.sampling;
     v.flowId = typeof r.flow_id === 'number' ? r.flow_id : null;
   } else if (r.type === 'exported_flow') {
     v.source = 'exported';
@@ -121,6 +123,7 @@ export function fillFlowView(v: FlowView, r: AnyRecord): boolean {
     v.clientFlags = str(r.tcp_flags);
     v.serverFlags = '';
     v.sampling = Math.max(1, num(r.sampling_rate));
+    v.weight = 1;
     v.flowId = null;
   } else {
     return false;
@@ -206,7 +209,7 @@ export function flowColumns(c: Columnar, type: string): FlowColumns {
     cflags: ix.str(flow ? 'client_tcp_flags' : 'tcp_flags'),
     sflags: flow ? ix.str('server_tcp_flags') : -1,
     flowId: flow ? ix.num('flow_id') : -1,
-    sampling: flow ? -1 : ix.num('sampling_rate'),
+    sampling: ix.num('sampling_rate'),
     proto: ix.num('proto'),
     cid: ix.str('community_id'),
     first: ix.str('first_ts'),
@@ -238,7 +241,8 @@ export function fillFlowViewColumns(v: FlowView, c: Columnar, i: number, k: Flow
     const p = k.payload < 0 ? Number.NaN : f[fb + k.payload]!;
     v.outPayload = Number.isNaN(p) ? null : p;
     v.serverFlags = strOf(c, sb, k.sflags);
-    v.sampling = 1;
+    v.sampling = Math.max(1, numOf(f, fb, k.sampling));
+    v.weight = v.sampling;
     const id = k.flowId < 0 ? Number.NaN : f[fb + k.flowId]!;
     v.flowId = Number.isNaN(id) ? null : id;
   } else {
@@ -248,6 +252,7 @@ export function fillFlowViewColumns(v: FlowView, c: Columnar, i: number, k: Flow
     v.outPayload = null;
     v.serverFlags = '';
     v.sampling = Math.max(1, numOf(f, fb, k.sampling));
+    v.weight = 1;
     v.flowId = null;
   }
   v.proto = numOf(f, fb, k.proto);

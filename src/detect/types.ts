@@ -35,8 +35,16 @@ export interface FlowView {
   answered: boolean | null;
   /** The probe was refused: RST from the responder (TCP) or an ICMP unreachable seen. */
   refused: boolean;
-  /** 1 in N packets sampled (1 for metered flows). */
+  /**
+   * 1 in N sampled: packets for a collected flow (its volumes already scaled), whole flows for
+   * a metered flow a mirror receiver kept under overload (1 when unsampled).
+   */
   sampling: number;
+  /**
+   * Flows this record stands for: N for a metered flow kept 1 in N (its volumes are its own, so
+   * a detector summing volumes over flows multiplies by it), 1 otherwise.
+   */
+  weight: number;
   flowId: number | null;
   communityId: string | null;
   srcInternal: boolean;
