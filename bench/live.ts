@@ -25,7 +25,7 @@ import {
   type MirrorReceiver,
   udpSocketDrops,
 } from '../src/capture/mirror.js';
-import { RingVxlanReceiver } from '../src/capture/mirror-ring.js';
+import { RingReceiver } from '../src/capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../src/capture/sampling-marks.js';
 import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
@@ -343,7 +343,7 @@ export async function benchMirrorSensor(
     records++;
   };
   // The receiver's per-packet sampling factor goes on the flow records as in `vantage start`.
-  let rx: (MirrorReceiver & Partial<RingVxlanReceiver>) | null = null;
+  let rx: (MirrorReceiver & Partial<RingReceiver>) | null = null;
   const marks = mode.ring?.sampling
     ? new FlowSamplingMarks(
         {
@@ -373,9 +373,9 @@ export async function benchMirrorSensor(
         : {}),
     },
     pipeline.onFrame,
-  ) as MirrorReceiver & Partial<RingVxlanReceiver>;
+  ) as MirrorReceiver & Partial<RingReceiver>;
   await rx.start();
-  const ringRx = rx instanceof RingVxlanReceiver ? rx : null;
+  const ringRx = rx instanceof RingReceiver ? rx : null;
   if (mode.ring && !ringRx) throw new Error('the addon has no receive thread (npm rebuild vantage-pcap)');
   const port = rx.address().port;
   const granted = socketRcvbuf(port);
@@ -400,7 +400,7 @@ export async function benchMirrorSensor(
   const pc = await pipeline.finish();
   const cpu = mainThreadCpu() - cpu0;
   const backlog = softnetDrops() - backlog0;
-  const c = rx.counters as MirrorReceiver['counters'] & Partial<RingVxlanReceiver['counters']>;
+  const c = rx.counters as MirrorReceiver['counters'] & Partial<RingReceiver['counters']>;
   const ringFull = c.ringFull ?? 0;
   const sampledOut = c.sampledOut ?? 0;
   let malformed = 0;
@@ -694,7 +694,7 @@ export async function benchReceiveThreads(frames: Buffer[], pps: number, seconds
   const rx = createVxlanReceiver(
     { host: '127.0.0.1', port: 0, ring: { ringBytes: 32 << 20 } },
     () => {},
-  ) as RingVxlanReceiver;
+  ) as RingReceiver;
   await rx.start();
   const tid = rx.threadId;
   const c0 = threadCpu(tid);

@@ -2,11 +2,11 @@ import { ConfigError } from '../common/errors.js';
 import type { FrameHandler } from './frame.js';
 import { LinkType, newFrame } from './frame.js';
 import type { BatchHooks, NativeHandle } from './live.js';
-import type { MirrorCounters, MirrorReceiver, UdpBatchBinding } from './mirror.js';
-import { wallTicks } from './mirror.js';
+import type { MirrorCounters, MirrorReceiver, TzspInner, UdpBatchBinding } from './mirror.js';
+import { tzspInner, wallTicks } from './mirror.js';
 
 /**
- * The VXLAN receiver whose socket is drained by a thread of the vantage-pcap addon into a
+ * A VXLAN or TZSP receiver whose socket is drained by a thread of the vantage-pcap addon into a
  * bounded ring (`udpRingStart`, native/pcap/src/vantage_pcap.c), so decode, flows, L7, the packet
  * recorder and store appends on this thread no longer decide when the socket is read: a burst
  * or a busy moment waits in the ring (sized from the memory budget), not in the kernel's buffer.
@@ -64,7 +64,14 @@ export interface UdpRingBinding extends UdpBatchBinding {
   udpRingStart(
     h: NativeHandle,
     buf: Buffer,
-    opts: { vxlan: boolean; sampling: boolean; maxLevel: number; tableEntries: number; nice: number },
+    opts: {
+      vxlan: boolean;
+      tzsp?: boolean;
+      sampling: boolean;
+      maxLevel: number;
+      tableEntries: number;
+      nice: number;
+    },
     onData: () => void,
   ): number;
 }
@@ -113,8 +120,7 @@ export interface RingMirrorCounters extends MirrorCounters {
   sampling: number;
 }
 
-export class RingVxlanReceiver implements MirrorReceiver {
-  readonly kind = 'vxlan' as const;
+export class RingReceiver implements MirrorReceiver {
   readonly counters: RingMirrorCounters = {
     received: 0,
     bytes: 0,
@@ -138,8 +144,14 @@ export class RingVxlanReceiver implements MirrorReceiver {
   private bound = { address: '0.0.0.0', port: 0 };
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
+  private readonly inner: TzspInner = { off: 0, linkType: 0 };
 
+  /**
+   * `kind` 'vxlan': the thread checks each datagram and rebuilds its outer headers, so a record
+   * is a raw-IP frame; 'tzsp': a record is the datagram, whose TZSP header this thread reads.
+   */
   constructor(
+    readonly kind: 'vxlan' | 'tzsp',
     private readonly native: UdpRingBinding,
     private readonly cfg: { host: string; port: number; rcvbuf: number } & RingConfig,
     private readonly onFrame: FrameHandler,
@@ -184,7 +196,8 @@ export class RingVxlanReceiver implements MirrorReceiver {
         h,
         buf,
         {
-          vxlan: true,
+          vxlan: this.kind === 'vxlan',
+          tzsp: this.kind === 'tzsp',
           sampling: this.cfg.sampling,
           maxLevel: Math.log2(this.cfg.maxSampling),
           tableEntries: this.cfg.samplingFlows,
@@ -224,6 +237,7 @@ export class RingVxlanReceiver implements MirrorReceiver {
     const size = this.size;
     const mask = size - 1;
     const f = this.frame;
+    const tzsp = this.kind === 'tzsp';
     f.buf = buf;
     f.linkType = LinkType.RAW;
     f.ifIndex = 0;
@@ -249,9 +263,21 @@ export class RingVxlanReceiver implements MirrorReceiver {
         f.wirelen = buf.readUInt32LE(o + 12);
         this.factor = buf.readUInt32LE(o + 16) & 0xffff;
         f.off = o + RING_REC;
+        tail = (tail + RING_REC + ((caplen + 3) & ~3)) >>> 0;
+        if (tzsp) {
+          const bad = tzspInner(buf, f.off, caplen, this.inner);
+          if (bad !== null) {
+            this.counters.malformed[bad] = (this.counters.malformed[bad] ?? 0) + 1;
+            continue;
+          }
+          const skip = this.inner.off - f.off;
+          f.off = this.inner.off;
+          f.caplen -= skip;
+          f.wirelen -= skip;
+          f.linkType = this.inner.linkType;
+        }
         n++;
         this.onFrame(f);
-        tail = (tail + RING_REC + ((caplen + 3) & ~3)) >>> 0;
         // Room for the receive thread as frames are handed out, not at the end of a long turn.
         if ((n & 127) === 0) Atomics.store(ctl, C_TAIL, tail);
       }

@@ -13,13 +13,7 @@ import {
   type PcapBinding,
   wallClock,
 } from './live.js';
-import {
-  DEFAULT_RING,
-  hasRing,
-  type RingConfig,
-  RingVxlanReceiver,
-  validateRingConfig,
-} from './mirror-ring.js';
+import { DEFAULT_RING, hasRing, type RingConfig, RingReceiver, validateRingConfig } from './mirror-ring.js';
 
 /**
  * Receivers for mirrored traffic: VXLAN over UDP (AWS VPC Traffic Mirroring, 4789), TZSP over
@@ -563,60 +557,75 @@ class VxlanReceiver extends UdpReceiver {
   }
 }
 
-/** TZSP (TaZmen Sniffer Protocol): header, tagged fields up to END, then the frame. */
+/** Where the frame a TZSP datagram carries starts, and its link type (set by `tzspInner`). */
+export interface TzspInner {
+  off: number;
+  linkType: number;
+}
+
+/**
+ * TZSP (TaZmen Sniffer Protocol): header, tagged fields up to END, then the frame. Reads the
+ * datagram of `len` bytes at buf[o] and fills `out`; returns null, or the reason it is not a
+ * packet to decode (a malformed counter's name).
+ */
+export function tzspInner(buf: Buffer, o: number, len: number, out: TzspInner): string | null {
+  const end = o + len;
+  if (len < 5 || buf[o] !== 1) return 'tzsp_bad_header';
+  const type = buf[o + 1]!;
+  if (type !== 0 && type !== 1) return 'tzsp_not_a_packet'; // keepalives and the like
+  const encap = (buf[o + 2]! << 8) | buf[o + 3]!;
+  let p = o + 4;
+  for (;;) {
+    if (p >= end) return 'tzsp_truncated_tags';
+    const tag = buf[p]!;
+    if (tag === 1) {
+      p++;
+      break;
+    }
+    if (tag === 0) {
+      p++;
+      continue;
+    }
+    if (p + 2 > end) return 'tzsp_truncated_tags';
+    p += 2 + buf[p + 1]!;
+  }
+  const linkType = encap === 1 ? LinkType.ETHERNET : encap === 7 ? LinkType.RAW : -1;
+  if (linkType < 0) return 'tzsp_unsupported_encapsulation';
+  if (p >= end) return 'tzsp_empty';
+  out.off = p;
+  out.linkType = linkType;
+  return null;
+}
+
 class TzspReceiver extends UdpReceiver {
   readonly kind = 'tzsp' as const;
+  private readonly inner: TzspInner = { off: 0, linkType: 0 };
+  protected override readonly batchable = true;
+
+  protected override onDatagram(buf: Buffer, po: number, caplen: number, len: number): void {
+    this.deliver(buf, po, caplen, len);
+  }
 
   protected onMessage(msg: Buffer): void {
-    if (msg.length < 5 || msg[0] !== 1) {
-      this.malformed('tzsp_bad_header');
-      return;
-    }
-    const type = msg[1]!;
-    if (type !== 0 && type !== 1) {
-      this.malformed('tzsp_not_a_packet'); // keepalives and the like
-      return;
-    }
-    const encap = msg.readUInt16BE(2);
-    let o = 4;
-    for (;;) {
-      if (o >= msg.length) {
-        this.malformed('tzsp_truncated_tags');
-        return;
-      }
-      const tag = msg[o]!;
-      if (tag === 1) {
-        o++;
-        break;
-      }
-      if (tag === 0) {
-        o++;
-        continue;
-      }
-      if (o + 2 > msg.length) {
-        this.malformed('tzsp_truncated_tags');
-        return;
-      }
-      o += 2 + msg[o + 1]!;
-    }
-    const linkType = encap === 1 ? LinkType.ETHERNET : encap === 7 ? LinkType.RAW : -1;
-    if (linkType < 0) {
-      this.malformed('tzsp_unsupported_encapsulation');
-      return;
-    }
-    if (o >= msg.length) {
-      this.malformed('tzsp_empty');
+    wallClock(this.clock);
+    this.deliver(msg, 0, msg.length, msg.length);
+  }
+
+  private deliver(buf: Buffer, po: number, caplen: number, len: number): void {
+    const bad = tzspInner(buf, po, caplen, this.inner);
+    if (bad !== null) {
+      this.malformed(bad);
       return;
     }
     const f = this.frame;
-    wallClock(this.clock);
-    f.buf = msg;
+    const o = this.inner.off;
+    f.buf = buf;
     f.off = o;
-    f.caplen = msg.length - o;
-    f.wirelen = f.caplen;
+    f.caplen = po + caplen - o;
+    f.wirelen = po + len - o;
     f.tsSec = this.clock.sec;
     f.tsNs = this.clock.ns;
-    f.linkType = linkType;
+    f.linkType = this.inner.linkType;
     f.ifIndex = 0;
     this.counters.delivered++;
     this.onFrame(f);
@@ -639,18 +648,28 @@ export function createVxlanReceiver(
     const native = loadUdpBatchBinding();
     if (hasRing(native)) {
       const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
-      return new RingVxlanReceiver(native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
+      return new RingReceiver('vxlan', native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
     }
   }
   return new VxlanReceiver(c, onFrame, hooks);
 }
 
+/** A TZSP receiver: with `ring`, read by a thread of the addon as `createVxlanReceiver` says. */
 export function createTzspReceiver(
-  cfg: Partial<UdpReceiverConfig>,
+  cfg: Partial<UdpReceiverConfig> & { ring?: Partial<RingConfig> },
   onFrame: FrameHandler,
   hooks: BatchHooks = {},
 ): MirrorReceiver {
-  return new TzspReceiver({ host: '0.0.0.0', port: TZSP_PORT, rcvbuf: 8 << 20, ...cfg }, onFrame, hooks);
+  const { ring, ...udp } = cfg;
+  const c = { host: '0.0.0.0', port: TZSP_PORT, rcvbuf: 8 << 20, ...udp };
+  if (ring) {
+    const native = loadUdpBatchBinding();
+    if (hasRing(native)) {
+      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
+      return new RingReceiver('tzsp', native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
+    }
+  }
+  return new TzspReceiver(c, onFrame, hooks);
 }
 
 export interface GreReceiverConfig {

@@ -11,7 +11,7 @@ import {
   TZSP_PORT,
   VXLAN_PORT,
 } from '../capture/mirror.js';
-import type { RingVxlanReceiver } from '../capture/mirror-ring.js';
+import type { RingReceiver } from '../capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../capture/sampling-marks.js';
 import type { Pipeline } from '../capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../capture/workers/threaded.js';
@@ -54,7 +54,7 @@ export interface SourceStats {
   ifDrops: number;
   /** UDP receivers: datagrams the kernel dropped on the socket. */
   socketDrops: number;
-  /** VXLAN receivers with a receive thread: datagrams its ring had no room for. */
+  /** VXLAN and TZSP receivers with a receive thread: datagrams its ring had no room for. */
   ringFull: number;
   /** VXLAN receivers sampling under overload: datagrams of flows left out, and N now. */
   sampledOut: number;
@@ -245,8 +245,8 @@ export interface SourceDeps {
   /** Bytes of records waiting for the store at most (the live sources' share of the budget). */
   maxPendingBytes?: number;
   /**
-   * VXLAN receivers: a receive thread fills a ring of `bytes` (the budget's mirror share, split
-   * among them); with `sampling`, whole flows are kept 1 in N under overload (N on the records).
+   * VXLAN and TZSP receivers: a receive thread fills a ring of `bytes` (the budget's mirror
+   * share, split among them); with `sampling`, whole flows are kept 1 in N under overload (N on the records).
    */
   mirrorRing?: { bytes: number; sampling: boolean };
 }
@@ -303,7 +303,12 @@ export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promi
       const r =
         spec.kind === 'capture'
           ? captureSource(spec, batcher, deps)
-          : mirrorSource(spec, batcher, deps, Math.max(1, specs.filter((x) => x.kind === 'vxlan').length));
+          : mirrorSource(
+              spec,
+              batcher,
+              deps,
+              Math.max(1, specs.filter((x) => x.kind === 'vxlan' || x.kind === 'tzsp').length),
+            );
       try {
         await r.start();
       } catch (e) {
@@ -462,7 +467,7 @@ function captureSource(
 }
 
 /**
- * One VXLAN receiver's part of the budget's mirror share: the ring, and with sampling a quarter
+ * One VXLAN or TZSP receiver's part of the budget's mirror share: the ring, and with sampling a quarter
  * of it for the table that remembers each flow's decision (8 bytes a flow).
  */
 export function ringShare(
@@ -482,15 +487,15 @@ function mirrorSource(
   spec: Exclude<SourceSpec, { kind: 'capture' }>,
   batcher: StoreBatcher,
   deps: SourceDeps,
-  vxlanCount: number,
+  ringCount: number,
 ): { start(): Promise<void>; running: Running } {
-  const ring = spec.kind === 'vxlan' ? deps.mirrorRing : undefined;
+  const ring = spec.kind !== 'gre' ? deps.mirrorRing : undefined;
   // The receiver gives each packet its flow's sampling factor; the marks put it on the records.
   let rx: MirrorReceiver | null = null;
   const marks = ring?.sampling
     ? new FlowSamplingMarks({
         get factor() {
-          return (rx as RingVxlanReceiver | null)?.factor ?? 1;
+          return (rx as RingReceiver | null)?.factor ?? 1;
         },
       })
     : null;
@@ -512,21 +517,15 @@ function mirrorSource(
   rx =
     spec.kind === 'gre'
       ? createGreReceiver({ bindIp: spec.bind }, sensor.onFrame, hooks)
-      : spec.kind === 'vxlan'
-        ? createVxlanReceiver(
-            {
-              host: spec.host,
-              port: spec.port,
-              ...(ring
-                ? {
-                    ring: ringShare(Math.floor(ring.bytes / vxlanCount), ring.sampling),
-                  }
-                : {}),
-            },
-            sensor.onFrame,
-            hooks,
-          )
-        : createTzspReceiver({ host: spec.host, port: spec.port }, sensor.onFrame, hooks);
+      : (spec.kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
+          {
+            host: spec.host,
+            port: spec.port,
+            ...(ring ? { ring: ringShare(Math.floor(ring.bytes / ringCount), ring.sampling) } : {}),
+          },
+          sensor.onFrame,
+          hooks,
+        );
   const receiver = rx;
   const running: Running = {
     spec,
@@ -538,8 +537,7 @@ function mirrorSource(
     stats: () => {
       const a = receiver.address();
       const st = baseStats(spec, a.address, spec.kind === 'gre' ? null : a.port);
-      const mc = receiver.refreshStats() as Partial<RingVxlanReceiver['counters']> &
-        MirrorReceiver['counters'];
+      const mc = receiver.refreshStats() as Partial<RingReceiver['counters']> & MirrorReceiver['counters'];
       st.packets = mc.received;
       st.bytes = mc.bytes;
       st.socketDrops = mc.socketDrops;

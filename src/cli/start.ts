@@ -111,7 +111,7 @@ options:
   --memory-budget SIZE     memory the process may use, e.g. 768MB or 2GiB (default 1/32 of RAM,
                            512MiB..4GiB); queues, the store's memory and threads are sized from it
   --overload-sampling      under overload keep 1 record in N (collector) or whole flows 1 in
-                           N (VXLAN mirrors), N on the records, instead of dropping
+                           N (VXLAN/TZSP mirrors), N on the records, instead of dropping
 
 sources (config file only; see docs/config.md):
   "capture": [{"interface": "eth0", "filter": "not port 22"}]       live capture (root/CAP_NET_RAW)

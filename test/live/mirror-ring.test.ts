@@ -6,11 +6,16 @@ import { describe, type TestContext, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import type { Frame } from '../../src/capture/frame.js';
-import { createVxlanReceiver, OuterHeaderBuilder, type UdpBatchBinding } from '../../src/capture/mirror.js';
+import {
+  createTzspReceiver,
+  createVxlanReceiver,
+  OuterHeaderBuilder,
+  type UdpBatchBinding,
+} from '../../src/capture/mirror.js';
 import {
   DEFAULT_RING,
   hasRing,
-  type RingVxlanReceiver,
+  type RingReceiver,
   validateRingConfig,
 } from '../../src/capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../../src/capture/sampling-marks.js';
@@ -97,8 +102,13 @@ function vxlan(vni: number, frame: Uint8Array): Buffer {
   return b;
 }
 
+/** A TZSP datagram (version 1, received packet) carrying `frame` of encapsulation `encap`. */
+function tzsp(encap: number, frame: Uint8Array, tags: number[] = []): Buffer {
+  return Buffer.concat([Buffer.from([1, 0, encap >> 8, encap & 255, ...tags, 1]), frame]);
+}
+
 /** Until the receiver's count stops moving and its ring is empty. */
-async function settle(rx: RingVxlanReceiver): Promise<void> {
+async function settle(rx: RingReceiver): Promise<void> {
   let last = -1;
   for (;;) {
     await sleep(150);
@@ -113,6 +123,102 @@ function spin(us: number): void {
   while (performance.now() < end) {
     // a slow sensor
   }
+}
+
+/**
+ * Overload sampling on a ring receiver of `kind`: 4,000 generated conversations sent interleaved
+ * through a slow sensor; every kept flow has all its packets, N on its record, and Σ N ≈ sent.
+ */
+async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp'): Promise<void> {
+  if (!ringAddon(t)) return;
+  const r = rng(11);
+  // Conversations with their own packets (the truth), sent interleaved as a network would.
+  const convs: Conversation[] = [];
+  for (let i = 0; i < 4000; i++)
+    convs.push({
+      client: `10.${(i >> 8) & 255}.${i & 255}.1`,
+      server: `172.16.${i % 50}.${1 + (i % 7)}`,
+      proto: r() < 0.3 ? 17 : 6,
+      cport: 20_000 + (i % 40_000),
+      sport: r() < 0.5 ? 443 : 53,
+      t: 1_700_000_000 + i * 0.001,
+      request: 20 + Math.floor(r() * 200),
+      response: 20 + Math.floor(r() * 400),
+    });
+  const truth = new Map<string, number>();
+  const pkts: { t: number; data: Buffer }[] = [];
+  for (const [ci, c] of convs.entries()) {
+    const ps = conversationPackets(c);
+    truth.set(`${c.client} ${c.cport} ${c.server} ${c.sport} ${c.proto}`, ps.length);
+    // TZSP carries Ethernet frames, and raw IP packets for every other conversation.
+    const wrap = (d: Buffer): Buffer =>
+      kind === 'vxlan' ? vxlan(5, d) : ci % 2 ? tzsp(1, d) : tzsp(7, d.subarray(14));
+    for (const p of ps) pkts.push({ t: p.tsSec + p.tsNs / 1e9, data: wrap(Buffer.from(p.data)) });
+  }
+  pkts.sort((a, b) => a.t - b.t);
+  const flows: Record<string, unknown>[] = [];
+  let rx: RingReceiver | null = null;
+  const marks = new FlowSamplingMarks({
+    get factor() {
+      return rx?.factor ?? 1;
+    },
+  });
+  const sensor = new Sensor((rec) => {
+    if (rec.type === 'flow') flows.push(rec);
+  });
+  sensor.addHook(marks);
+  sensor.writeColumns((type, c) => {
+    if (type === 'flow') flows.push(...columnarToRecords(marks.fillColumns(c), 'flow'));
+  }, 512);
+  rx = (kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      ring: { ringBytes: 256 + (1 << 20), sampling: true, maxSampling: 64 },
+    },
+    (f) => {
+      sensor.onFrame(f);
+      spin(20);
+    },
+  ) as RingReceiver;
+  await rx.start();
+  const sent = await send(
+    rx.address().port,
+    pkts.map((p) => p.data),
+    100_000,
+  );
+  await settle(rx);
+  await rx.stop();
+  sensor.finish();
+  const c = rx.counters;
+  const rc = rx.ringCounters();
+  t.diagnostic(
+    `sent ${sent}: received ${c.received}, delivered ${c.delivered}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}; flows kept ${rc.flowsKept}, sampled out ${rc.flowsSampled}, level changes ${rc.levelChanges}, evictions ${rc.evictions}; ${flows.length} flow records`,
+  );
+  assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull);
+  assert.equal(c.ringFull + c.socketDrops, 0, 'sampling kept the ring from filling');
+  assert.ok(c.sampledOut > 0, 'the slow sensor made the receiver sample');
+  let factors = 0;
+  let sampled = 0;
+  for (const f of flows) {
+    const key = `${f.client_ip} ${f.client_port} ${f.server_ip} ${f.server_port} ${f.proto}`;
+    const want = truth.get(key);
+    assert.ok(want !== undefined, `a flow that was not sent: ${key}`);
+    assert.equal(
+      Number(f.client_packets) + Number(f.server_packets),
+      want,
+      `kept flow ${key} has every packet`,
+    );
+    const k = Number(f.sampling_rate ?? 1);
+    assert.ok(k >= 1 && (k & (k - 1)) === 0);
+    factors += k;
+    if (k > 1) sampled++;
+  }
+  assert.equal(flows.length, rc.flowsKept);
+  assert.equal(rc.flowsKept + rc.flowsSampled, convs.length);
+  assert.ok(sampled > 0, 'some kept flows stand for several');
+  // Unbiased: the kept flows weighted by their N stand for about every flow sent.
+  assert.ok(Math.abs(factors - convs.length) < convs.length * 0.25, `Σ N = ${factors} for ${convs.length}`);
 }
 
 describe('VXLAN receive thread and ring (addon)', () => {
@@ -147,7 +253,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
         got.push(Buffer.from(f.buf.subarray(f.off + 28, f.off + f.caplen)));
         if (got.length % 4 === 0) spin(40);
       },
-    ) as RingVxlanReceiver;
+    ) as RingReceiver;
     outer.setLocal('127.0.0.1');
     await rx.start();
     assert.equal(rx.ringSize, 65536);
@@ -181,92 +287,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
   });
 
   test('overload sampling keeps whole flows 1 in N and puts N on their records', async (t) => {
-    if (!ringAddon(t)) return;
-    const r = rng(11);
-    // Conversations with their own packets (the truth), sent interleaved as a network would.
-    const convs: Conversation[] = [];
-    for (let i = 0; i < 4000; i++)
-      convs.push({
-        client: `10.${(i >> 8) & 255}.${i & 255}.1`,
-        server: `172.16.${i % 50}.${1 + (i % 7)}`,
-        proto: r() < 0.3 ? 17 : 6,
-        cport: 20_000 + (i % 40_000),
-        sport: r() < 0.5 ? 443 : 53,
-        t: 1_700_000_000 + i * 0.001,
-        request: 20 + Math.floor(r() * 200),
-        response: 20 + Math.floor(r() * 400),
-      });
-    const truth = new Map<string, number>();
-    const pkts: { t: number; data: Buffer }[] = [];
-    for (const c of convs) {
-      const ps = conversationPackets(c);
-      truth.set(`${c.client} ${c.cport} ${c.server} ${c.sport} ${c.proto}`, ps.length);
-      for (const p of ps) pkts.push({ t: p.tsSec + p.tsNs / 1e9, data: vxlan(5, p.data) });
-    }
-    pkts.sort((a, b) => a.t - b.t);
-    const flows: Record<string, unknown>[] = [];
-    let rx: RingVxlanReceiver | null = null;
-    const marks = new FlowSamplingMarks({
-      get factor() {
-        return rx?.factor ?? 1;
-      },
-    });
-    const sensor = new Sensor((rec) => {
-      if (rec.type === 'flow') flows.push(rec);
-    });
-    sensor.addHook(marks);
-    sensor.writeColumns((type, c) => {
-      if (type === 'flow') flows.push(...columnarToRecords(marks.fillColumns(c), 'flow'));
-    }, 512);
-    rx = createVxlanReceiver(
-      {
-        host: '127.0.0.1',
-        port: 0,
-        ring: { ringBytes: 256 + (1 << 20), sampling: true, maxSampling: 64 },
-      },
-      (f) => {
-        sensor.onFrame(f);
-        spin(20);
-      },
-    ) as RingVxlanReceiver;
-    await rx.start();
-    const sent = await send(
-      rx.address().port,
-      pkts.map((p) => p.data),
-      100_000,
-    );
-    await settle(rx);
-    await rx.stop();
-    sensor.finish();
-    const c = rx.counters;
-    const rc = rx.ringCounters();
-    t.diagnostic(
-      `sent ${sent}: received ${c.received}, delivered ${c.delivered}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}; flows kept ${rc.flowsKept}, sampled out ${rc.flowsSampled}, level changes ${rc.levelChanges}, evictions ${rc.evictions}; ${flows.length} flow records`,
-    );
-    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull);
-    assert.equal(c.ringFull + c.socketDrops, 0, 'sampling kept the ring from filling');
-    assert.ok(c.sampledOut > 0, 'the slow sensor made the receiver sample');
-    let factors = 0;
-    let sampled = 0;
-    for (const f of flows) {
-      const key = `${f.client_ip} ${f.client_port} ${f.server_ip} ${f.server_port} ${f.proto}`;
-      const want = truth.get(key);
-      assert.ok(want !== undefined, `a flow that was not sent: ${key}`);
-      assert.equal(
-        Number(f.client_packets) + Number(f.server_packets),
-        want,
-        `kept flow ${key} has every packet`,
-      );
-      const k = Number(f.sampling_rate ?? 1);
-      assert.ok(k >= 1 && (k & (k - 1)) === 0);
-      factors += k;
-      if (k > 1) sampled++;
-    }
-    assert.equal(flows.length, rc.flowsKept);
-    assert.equal(rc.flowsKept + rc.flowsSampled, convs.length);
-    assert.ok(sampled > 0, 'some kept flows stand for several');
-    // Unbiased: the kept flows weighted by their N stand for about every flow sent.
-    assert.ok(Math.abs(factors - convs.length) < convs.length * 0.25, `Σ N = ${factors} for ${convs.length}`);
+    await keepsWholeFlows(t, 'vxlan');
   });
 
   test('random and mutated datagrams: the receive thread parses every inner frame for sampling and keeps the account', async (t) => {
@@ -292,7 +313,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
         }),
     );
     const datagrams = fc.sample(datagram, { numRuns: runs(3000), seed: 42 });
-    let rx: RingVxlanReceiver | null = null;
+    let rx: RingReceiver | null = null;
     let delivered = 0;
     rx = createVxlanReceiver(
       { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
@@ -300,7 +321,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
         delivered++;
         if (delivered % 8 === 0) spin(30);
       },
-    ) as RingVxlanReceiver;
+    ) as RingReceiver;
     await rx.start();
     const sent = await send(rx.address().port, datagrams, 50_000);
     await settle(rx);
@@ -321,7 +342,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
     const got: Buffer[] = [];
     const rx = createVxlanReceiver({ host: '::1', port: 0, ring: { ringBytes: 256 + 65536 } }, (f) => {
       got.push(Buffer.from(f.buf.subarray(f.off, f.off + f.caplen)));
-    }) as RingVxlanReceiver;
+    }) as RingReceiver;
     await rx.start();
     const s = createSocket('udp6');
     await new Promise<void>((r) => s.bind(0, '::1', () => r()));
@@ -363,5 +384,178 @@ describe('VXLAN receive thread and ring (addon)', () => {
         () => validateRingConfig({ ...DEFAULT_RING, ...c }),
         (e: unknown) => e instanceof ConfigError && e.message.includes(key),
       );
+  });
+});
+
+describe('TZSP receive thread and ring (addon)', () => {
+  test('exact account under overload, each frame byte-exact with its link type, malformed datagrams named', async (t) => {
+    if (!ringAddon(t)) return;
+    const r = rng(17);
+    const datagrams: Buffer[] = [];
+    /** What each good datagram must come out as: link type and frame. */
+    const want: { link: number; frame: Buffer }[] = [];
+    const bad: Record<string, number> = {};
+    const badOne = (reason: string, d: Buffer): void => {
+      bad[reason] = (bad[reason] ?? 0) + 1;
+      datagrams.push(d);
+    };
+    for (let i = 0; i < 12_000; i++) {
+      const k = r();
+      if (k < 0.002) badOne('tzsp_bad_header', Buffer.from([2, 0, 0, 1, 1, 0, 0]));
+      else if (k < 0.004) badOne('tzsp_not_a_packet', Buffer.from([1, 4, 0, 0, 1]));
+      else if (k < 0.006) badOne('tzsp_truncated_tags', Buffer.from([1, 0, 0, 1, 10, 40, 0, 0]));
+      else if (k < 0.008) badOne('tzsp_unsupported_encapsulation', tzsp(18, Buffer.alloc(40)));
+      else if (k < 0.01) badOne('tzsp_empty', tzsp(1, Buffer.alloc(0)));
+      else {
+        const eth = r() < 0.5;
+        const f = Buffer.alloc((eth ? 60 : 40) + Math.floor(r() * 1400));
+        if (eth) f.writeUInt16BE(0x0800, 12);
+        else f[0] = 0x45;
+        f.writeUInt32BE(i, f.length - 4);
+        // Padding and a tagged field (type 10, 2 bytes) before END on some.
+        const tags = r() < 0.3 ? [0, 10, 2, 0xab, 0xcd] : [];
+        datagrams.push(tzsp(eth ? 1 : 7, f, tags));
+        want.push({ link: eth ? 1 : 101, frame: f });
+      }
+    }
+    const got: { link: number; frame: Buffer }[] = [];
+    const rx = createTzspReceiver(
+      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536 } },
+      (f: Frame) => {
+        got.push({ link: f.linkType, frame: Buffer.from(f.buf.subarray(f.off, f.off + f.caplen)) });
+        if (got.length % 4 === 0) spin(40);
+      },
+    ) as RingReceiver;
+    await rx.start();
+    assert.equal(rx.kind, 'tzsp');
+    const backlog0 = softnetDrops();
+    const sent = await send(rx.address().port, datagrams, 0);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    const backlog = softnetDrops() - backlog0;
+    let malformed = 0;
+    for (const n of Object.values(c.malformed)) malformed += n;
+    t.diagnostic(
+      `sent ${sent}: received ${c.received} (socket drops ${c.socketDrops}, backlog ${backlog}), delivered ${c.delivered}, ring_full ${c.ringFull}, malformed ${JSON.stringify(c.malformed)}`,
+    );
+    assert.equal(sent, c.received + c.socketDrops + backlog);
+    assert.equal(c.received, c.delivered + c.ringFull + malformed);
+    assert.ok(c.ringFull > 0, 'the slow consumer overflowed the 64 KiB ring');
+    assert.equal(got.length, c.delivered);
+    // Every malformed count names a reason the generator made, never more than it made.
+    for (const [k, n] of Object.entries(c.malformed)) assert.ok(n <= (bad[k] ?? 0), `${k}: ${n}`);
+    // Every delivered frame is one of the good datagrams' frames, in order, byte for byte.
+    let j = 0;
+    for (const g of got) {
+      while (j < want.length && !(want[j]!.link === g.link && want[j]!.frame.equals(g.frame))) j++;
+      assert.ok(j < want.length, 'a delivered frame that was never sent, or out of order');
+      j++;
+    }
+  });
+
+  test('without the ring (recvmmsg or node:dgram on this thread) the same datagrams give the same frames', async (t) => {
+    if (!ringAddon(t)) return;
+    const frames = [60, 300, 1400].map((n, i) => {
+      const f = Buffer.alloc(n);
+      f.writeUInt16BE(0x0800, 12);
+      f[n - 1] = i;
+      return f;
+    });
+    const datagrams = [
+      ...frames.map((f) => tzsp(1, f, [0, 0])),
+      Buffer.from([1, 4, 0, 0, 1]),
+      tzsp(7, Buffer.from([0x45, 0, 0, 20])),
+    ];
+    const run = async (ring: boolean): Promise<{ frames: string[]; malformed: Record<string, number> }> => {
+      const out: string[] = [];
+      const rx = createTzspReceiver(
+        { host: '127.0.0.1', port: 0, ...(ring ? { ring: { ringBytes: 256 + 65536 } } : {}) },
+        (f: Frame) => out.push(`${f.linkType}:${f.buf.toString('hex', f.off, f.off + f.caplen)}`),
+      );
+      await rx.start();
+      await send(rx.address().port, datagrams, 0);
+      for (let i = 0; i < 50 && rx.refreshStats().received < datagrams.length; i++) await sleep(20);
+      await rx.stop();
+      return { frames: out, malformed: rx.counters.malformed };
+    };
+    const a = await run(true);
+    const b = await run(false);
+    // node:dgram, as without the addon
+    process.env.VANTAGE_DGRAM = '1';
+    const d = await run(false).finally(() => {
+      delete process.env.VANTAGE_DGRAM;
+    });
+    assert.equal(a.frames.length, 4);
+    assert.deepEqual(a, b);
+    assert.deepEqual(a, d);
+    assert.deepEqual(a.malformed, { tzsp_not_a_packet: 1 });
+    assert.equal(a.frames[3], '101:45000014');
+  });
+
+  test('random and mutated datagrams: the thread walks every TZSP header for sampling and keeps the account', async (t) => {
+    if (!ringAddon(t)) return;
+    const seeds = await realFrames(['ipv6-mixed-tcp-udp-ssh-dns.pcap', 'vlan-8021q-icmp-arp.pcap'], 100);
+    const eth = seeds.filter((f) => f.linkType === 1).map((f) => f.data);
+    const datagram = fc.oneof(
+      fc.uint8Array({ minLength: 0, maxLength: 1600 }).map((b) => Buffer.from(b)),
+      fc
+        .tuple(
+          fc.nat(eth.length - 1),
+          fc.boolean(),
+          // Well-formed tagged fields (padding, type-length-value) or random bytes.
+          fc.oneof(
+            fc
+              .array(
+                fc.oneof(
+                  fc.constant([0]),
+                  fc
+                    .tuple(fc.integer({ min: 2, max: 60 }), fc.nat(6))
+                    .map(([k, n]) => [k, n, ...Array(n).fill(7)]),
+                ),
+                { maxLength: 4 },
+              )
+              .map((x) => x.flat()),
+            fc.array(fc.nat(255), { maxLength: 12 }),
+          ),
+          fc.array(fc.tuple(fc.nat(2000), fc.nat(255)), { maxLength: 4 }),
+          fc.boolean(),
+          fc.nat(2000),
+        )
+        .map(([i, raw, tags, edits, inHeader, cut]) => {
+          const f = Buffer.from(eth[i]!);
+          const d = tzsp(raw ? 7 : 1, raw ? f.subarray(14) : f, tags);
+          // Edits inside the carried frame mostly, and sometimes anywhere (the header too).
+          const from = inHeader ? 0 : d.length - (raw ? f.length - 14 : f.length);
+          for (const [o, v] of edits) if (d.length > from) d[from + (o % (d.length - from))] = v;
+          return d.subarray(0, Math.max(0, Math.min(d.length, from + cut)));
+        }),
+    );
+    const datagrams = fc.sample(datagram, { numRuns: runs(3000), seed: 43 });
+    let delivered = 0;
+    const rx = createTzspReceiver(
+      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
+      () => {
+        delivered++;
+        if (delivered % 8 === 0) spin(30);
+      },
+    ) as RingReceiver;
+    await rx.start();
+    const sent = await send(rx.address().port, datagrams, 50_000);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    let malformed = 0;
+    for (const n of Object.values(c.malformed)) malformed += n;
+    t.diagnostic(
+      `sent ${sent}: delivered ${c.delivered}, malformed ${malformed}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
+    );
+    assert.equal(c.received + c.socketDrops, sent);
+    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
+    assert.ok(malformed > 0 && c.delivered > 0);
+  });
+
+  test('overload sampling keeps whole flows (Ethernet and raw IP carried)', async (t) => {
+    await keepsWholeFlows(t, 'tzsp');
   });
 });

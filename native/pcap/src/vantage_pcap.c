@@ -1017,6 +1017,8 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
  * lets the kernel's socket buffer overflow: bursts wait in the ring, whose size the caller takes
  * from the memory budget. What the ring cannot take is dropped and counted (ring_full).
  *
+ * With opts.tzsp the datagram is stored as it came (the JavaScript side reads its TZSP header);
+ * only sampling looks inside, for the carried frame's flow.
  * With opts.vxlan the datagram is checked as VXLAN and the outer IPv4/IPv6 + UDP headers are
  * rebuilt in front of it (as they were on the wire, destination port 4789), so a record is a
  * raw-IP frame. With opts.sampling the thread keeps whole flows 1 in N under overload: the
@@ -1066,6 +1068,7 @@ typedef struct ring_rx {
   napi_ref buf_ref;
   napi_env env;
   int vxlan;
+  int tzsp;
   int sampling;
   int max_level;
   int nice;
@@ -1094,7 +1097,9 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
   return h;
 }
 
-/* Hash of the inner flow (the same for both directions); 0 when the frame is not IP. */
+static uint64_t l3_flow_hash(const uint8_t *p, uint32_t n, uint32_t o, uint16_t type, uint32_t vni);
+
+/* Hash of the inner flow of an Ethernet frame (the same for both directions); 0 when not IP. */
 static uint64_t inner_flow_hash(const uint8_t *p, uint32_t n, uint32_t vni) {
   if (n < 14) return 0;
   uint32_t o = 14;
@@ -1103,6 +1108,39 @@ static uint64_t inner_flow_hash(const uint8_t *p, uint32_t n, uint32_t vni) {
     type = (uint16_t)(p[o + 2] << 8 | p[o + 3]);
     o += 4;
   }
+  return l3_flow_hash(p, n, o, type, vni);
+}
+
+/* The same for a raw IP packet (no link header). */
+static uint64_t ip_flow_hash(const uint8_t *p, uint32_t n, uint32_t vni) {
+  if (n < 1) return 0;
+  uint8_t v = p[0] >> 4;
+  return l3_flow_hash(p, n, 0, v == 4 ? 0x0800 : v == 6 ? 0x86dd : 0, vni);
+}
+
+/*
+ * TZSP: the offset of the carried frame (after the tagged fields' END) and its encapsulation
+ * (1 Ethernet, 7 raw IP), or -1 when the datagram is not a TZSP packet (the JavaScript side
+ * counts why; the thread only needs the flow to sample it).
+ */
+static int tzsp_inner(const uint8_t *d, uint32_t n, uint16_t *encap) {
+  if (n < 5 || d[0] != 1 || (d[1] != 0 && d[1] != 1)) return -1;
+  *encap = (uint16_t)(d[2] << 8 | d[3]);
+  uint32_t o = 4;
+  for (;;) {
+    if (o >= n) return -1;
+    uint8_t tag = d[o];
+    if (tag == 1) return o + 1 < n ? (int)(o + 1) : -1;
+    if (tag == 0) {
+      o++;
+      continue;
+    }
+    if (o + 2 > n) return -1;
+    o += 2 + d[o + 1];
+  }
+}
+
+static uint64_t l3_flow_hash(const uint8_t *p, uint32_t n, uint32_t o, uint16_t type, uint32_t vni) {
   const uint8_t *a, *b;
   size_t alen;
   uint8_t proto;
@@ -1307,7 +1345,21 @@ static void *ring_main(void *arg) {
       r->cnt[RC_RECEIVED]++;
       r->cnt[RC_BYTES] += len;
       uint32_t factor = 1;
-      if (r->vxlan) {
+      if (r->tzsp && r->sampling) {
+        uint16_t encap = 0;
+        int io = tzsp_inner(d, cap, &encap);
+        uint64_t h = io < 0                 ? 0
+                     : encap == 1 ? inner_flow_hash(d + io, cap - (uint32_t)io, 0)
+                     : encap == 7 ? ip_flow_hash(d + io, cap - (uint32_t)io, 0)
+                                  : 0;
+        if (h != 0) {
+          factor = flow_decision(r, h, now_s);
+          if (factor == 0) {
+            r->cnt[RC_SAMPLED]++;
+            continue;
+          }
+        }
+      } else if (r->vxlan) {
         if (len < 8 + 14) {
           r->cnt[RC_TOO_SHORT]++;
           continue;
@@ -1391,7 +1443,7 @@ static void ring_stop(handle_t *h) {
   free(r);
 }
 
-/* udpRingStart(h, buf, {vxlan, sampling, maxLevel, tableEntries, nice}, fn) -> data area bytes */
+/* udpRingStart(h, buf, {vxlan, tzsp, sampling, maxLevel, tableEntries, nice}, fn) -> data area bytes */
 static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], out, name;
@@ -1430,7 +1482,8 @@ static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   r->data = (uint8_t *)data + RING_CTL;
   r->size = size;
   r->env = env;
-  r->vxlan = get_opt_int(env, argv[2], "vxlan", 1);
+  r->tzsp = get_opt_int(env, argv[2], "tzsp", 0);
+  r->vxlan = r->tzsp ? 0 : get_opt_int(env, argv[2], "vxlan", 1);
   r->sampling = sampling;
   r->max_level = max_level;
   r->nice = nice < -20 ? -20 : nice > 19 ? 19 : nice;
