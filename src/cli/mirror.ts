@@ -11,6 +11,8 @@ import {
   TZSP_PORT,
   VXLAN_PORT,
 } from '../capture/mirror.js';
+import { DEFAULT_RING } from '../capture/mirror-ring.js';
+import { parseBytes } from '../common/budget.js';
 import { COMMON_OPTIONS, runSession } from './capture.js';
 
 const HELP = `usage: vantage mirror --vxlan HOST:PORT [options]
@@ -30,6 +32,9 @@ broker:
                                (see src/broker/config.ts); counters go to the summary
 
 options:
+  --ring SIZE|off              VXLAN and TZSP: a thread of the vantage-pcap addon drains each
+                               socket into a ring of SIZE (default 32MiB), so bursts wait there
+                               while this thread is busy; 'off' reads on this thread
   --duration S                 stop after S seconds
   --count N                    stop after N packets
   --workers N                  decode/flow work on N worker threads (default 0: inline)
@@ -56,7 +61,13 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
   type Spec = { kind: 'vxlan' | 'tzsp'; host: string; port: number } | { kind: 'gre'; bind: string };
   const specs: Spec[] = [];
   let broker: Broker | null = null;
+  let ring: { ringBytes: number } | undefined;
   try {
+    if (values.ring !== 'off') {
+      ring = { ringBytes: parseBytes('--ring', values.ring ?? DEFAULT_RING.ringBytes) };
+      if (ring.ringBytes < 1 << 17 || ring.ringBytes > 2 ** 31)
+        throw new Error(`--ring: a size from 128KiB to 2GiB, or 'off' (got '${values.ring}')`);
+    }
     for (const v of values.vxlan ?? []) specs.push({ kind: 'vxlan', ...parseHostPort(v, VXLAN_PORT) });
     for (const v of values.tzsp ?? []) specs.push({ kind: 'tzsp', ...parseHostPort(v, TZSP_PORT) });
     for (const v of values.gre ?? []) specs.push({ kind: 'gre', bind: v === 'all' ? '' : v });
@@ -94,9 +105,9 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
         const h = i === 0 ? { ...hooks, onTick: tick } : hooks;
         const r =
           s.kind === 'vxlan'
-            ? createVxlanReceiver({ host: s.host, port: s.port }, feed, h)
+            ? createVxlanReceiver({ host: s.host, port: s.port, ...(ring ? { ring } : {}) }, feed, h)
             : s.kind === 'tzsp'
-              ? createTzspReceiver({ host: s.host, port: s.port }, feed, h)
+              ? createTzspReceiver({ host: s.host, port: s.port, ...(ring ? { ring } : {}) }, feed, h)
               : createGreReceiver({ bindIp: s.kind === 'gre' ? s.bind : '' }, feed, h);
         try {
           await r.start();
@@ -138,6 +149,7 @@ function parse(argv: string[]) {
       tzsp: { type: 'string', multiple: true },
       gre: { type: 'string', multiple: true },
       broker: { type: 'string' },
+      ring: { type: 'string' },
     },
   });
 }
