@@ -324,3 +324,69 @@ describe('decode worker with a spool', () => {
     }
   });
 });
+
+describe('IPFIX over TCP while the store is behind', () => {
+  test('the connection is paused (TCP holds the data at the exporter), then every record arrives once', async (t) => {
+    const net = await import('node:net');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'tcp-hold-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // IPFIX (version 10) messages of two exporters' captures, back to back on one connection.
+    const d = await payloads([
+      'made/softflowd-ipfix-http-methods.pcap',
+      'made/softflowd-ipfix-ipv6-mixed.pcap',
+    ]);
+    const msgs: Buffer[] = [];
+    for (let i = 0; i < 400; i++) msgs.push(...d);
+    let expected = 0;
+    const ref = new CollectDecoder({}, () => expected++);
+    for (const m of msgs) ref.decode(m, 0, m.length, '127.0.0.1', 1, Date.now());
+    let sunk = 0;
+    // The "store": settles 1,000 records every 20 ms, slower than the exporter sends.
+    let allow = 0;
+    const pace = setInterval(() => {
+      allow += 1000;
+    }, 20);
+    t.after(() => clearInterval(pace));
+    const c = createCollector(
+      {
+        host: '127.0.0.1',
+        udpPorts: [0],
+        tcpPorts: [0],
+        // Past 1,024 messages in flight they would be dropped: the pause must come first.
+        maxQueue: 1024,
+        receiveInWorker: true,
+        spool: { dir, aheadRecords: 100 },
+      },
+      {
+        sink: (b) => {
+          sunk += b.length;
+        },
+        settled: () => Math.min(sunk, allow),
+      },
+    );
+    await c.start();
+    t.after(() => c.stop());
+    const sock = net.connect(c.addresses().tcp[0]!, '127.0.0.1');
+    t.after(() => sock.destroy());
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    // Written as an exporter does, a message at a time as the socket takes it.
+    for (const m of msgs) if (!sock.write(m)) await new Promise((r) => sock.once('drain', r));
+    sock.end();
+    await until(
+      () => sunk >= expected || c.stats().totals.drops > 0,
+      60_000,
+      () => ({ sunk, expected, ...c.stats(), exporters: [] }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await c.stop();
+    const st = c.stats();
+    assert.equal(st.totals.drops, 0);
+    assert.equal(sunk, expected, 'every record once');
+    assert.equal(st.totals.decodeErrors, 0);
+    assert.ok(st.tcpPauses > 0, 'the connection was paused while the store was behind');
+    assert.ok(expected > 60_000, `${expected} records`);
+  });
+});

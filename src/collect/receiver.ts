@@ -154,6 +154,11 @@ export interface CollectorStats {
   socketDrops: number;
   recvBufferSize: number[];
   tcpConnections: number;
+  /**
+   * Times a TCP exporter's connection was paused because the decode thread or the store was
+   * behind: TCP's own flow control then holds its data at the exporter instead of a drop here.
+   */
+  tcpPauses: number;
   decodeInWorker: boolean;
   /** Decode threads that died (their in-flight datagrams are counted in `drops`). */
   workerCrashes: number;
@@ -743,6 +748,40 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     });
   }
 
+  // ---- TCP: back-pressure to the exporter instead of drops ----
+  const held = new Set<net.Socket>();
+  let holdTimer: NodeJS.Timeout | null = null;
+  let tcpPauses = 0;
+
+  /**
+   * Reading more from a TCP exporter now would only queue or drop it: the decode thread has
+   * four batches in hand (or half the queue is taken), or (with a spool) more records wait for the store than the receiving thread decodes
+   * ahead of it. UDP cannot be told to wait; TCP can.
+   */
+  function behind(): boolean {
+    if (!inWorker) return queue.length - qHead >= cfg.maxQueue / 2;
+    // A few batches in flight keep the decode thread busy; more would only wait in memory.
+    if (inFlight >= Math.min(cfg.maxQueue / 2, cfg.workerBatchDatagrams * 4)) return true;
+    const ahead = cfg.spool?.aheadRecords;
+    return ahead !== undefined && deps.settled !== undefined && handed - deps.settled() > ahead;
+  }
+
+  function hold(sock: net.Socket): void {
+    if (held.has(sock)) return;
+    sock.pause();
+    held.add(sock);
+    tcpPauses++;
+    holdTimer ??= setInterval(release, 10);
+  }
+
+  function release(): void {
+    if (running && behind()) return;
+    for (const s of held) s.resume();
+    held.clear();
+    if (holdTimer) clearInterval(holdTimer);
+    holdTimer = null;
+  }
+
   function onTcp(sock: net.Socket): void {
     conns.add(sock);
     const exporter = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
@@ -765,9 +804,13 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         o += len;
       }
       pending = o === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(o));
+      if (behind()) hold(sock);
     });
     sock.on('error', () => {});
-    sock.on('close', () => conns.delete(sock));
+    sock.on('close', () => {
+      conns.delete(sock);
+      held.delete(sock);
+    });
   }
 
   function bindTcp(port: number): Promise<void> {
@@ -868,6 +911,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       if (saveTimer) clearInterval(saveTimer);
       closedDrops += socketDrops();
       await Promise.all(udp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+      release();
       for (const c of conns) c.destroy();
       await Promise.all(tcp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
       if (inWorker) await stopWorker();
@@ -899,6 +943,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         socketDrops: closedDrops + socketDrops(),
         recvBufferSize: [...udp.map((s) => s.getRecvBufferSize()), ...workerRecvBuf],
         tcpConnections: conns.size,
+        tcpPauses,
         decodeInWorker: inWorker,
         workerCrashes: crashes,
         workerBatches: nextId,
