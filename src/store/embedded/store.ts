@@ -593,7 +593,8 @@ export class EmbeddedStore implements RecordStore {
       this.serial(async () => {
         await this.yieldToReads();
         const a = await this.appender(def);
-        const h = (this.held ??= { type: def.type, rows: 0, waiters: [], timer: null });
+        this.held ??= { type: def.type, rows: 0, waiters: [], timer: null };
+        const h = this.held;
         try {
           let seq = this.seq + h.rows;
           for (const p of parts) {
