@@ -35,6 +35,14 @@ export interface CollectorFeedOptions {
   spoolBytes?: number;
   /** Health says `degraded` while the spool holds more than this many seconds of backlog (5). */
   spoolDegradedSeconds?: number;
+  /**
+   * Let the embedded store hold appended rows until a whole DuckDB row group commits (the
+   * feed's `hold`; default off). The store then spends ~30% less CPU per row and its commits
+   * leave the main thread, but the rows a commit waits for stay queued in the process and the
+   * decode thread runs a row group further ahead: at 100k and 400k records/s the peak RSS rose
+   * (541 → 613 MB, 570 → 664 MB, bench/README.md, 2026-12-06), so a budget keeps it off.
+   */
+  holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */
   collector?: Partial<CollectorConfig>;
   /** Write a memory sample every 250 ms to this file (`memory-trace.ts`; default: `VANTAGE_MEMORY_TRACE`). */
@@ -75,10 +83,7 @@ export async function startCollectorFeed(
   const source = 'collector';
   // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
   const maxAppendRows = Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200)));
-  // The embedded store holds appended rows until a whole DuckDB row group commits (the feed's
-  // `hold`): half the CPU per row of the smaller commits a budget's queue allows, and no rows
-  // kept in DuckDB's memory until a checkpoint. Rows wait unacknowledged until their commit.
-  const hold = deps.store.backend === 'embedded-duckdb';
+  const hold = o.holdCommits === true && deps.store.backend === 'embedded-duckdb';
   const ahead = hold ? COMMIT_ROWS + maxAppendRows : maxAppendRows;
   // The spool: what the store cannot take yet waits on disk, not in memory.
   let spool: CollectorConfig['spool'] = null;

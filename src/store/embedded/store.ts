@@ -580,7 +580,7 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /**
-   * Append into the type's appender without committing: the rows commit with the ones that
+   * Append in an open transaction without committing: the rows commit with the ones that
    * follow once a whole row group is held (`commitRows`), or `commitDelayMs` after the first,
    * and the promise resolves then. A commit of at least one row group is written as row groups
    * straight to the database file; a smaller one is logged row by row in the WAL and held in
@@ -593,7 +593,10 @@ export class EmbeddedStore implements RecordStore {
       this.serial(async () => {
         await this.yieldToReads();
         const a = await this.appender(def);
-        this.held ??= { type: def.type, rows: 0, waiters: [], timer: null };
+        if (!this.held) {
+          await this.w!.run('BEGIN TRANSACTION');
+          this.held = { type: def.type, rows: 0, waiters: [], timer: null };
+        }
         const h = this.held;
         try {
           let seq = this.seq + h.rows;
@@ -601,6 +604,9 @@ export class EmbeddedStore implements RecordStore {
             a.writer.appendColumns(a.app, p, seq);
             seq += p.rows.length;
           }
+          // Into the open transaction (DuckDB writes its row groups to the file as they fill),
+          // so neither the appender nor Node holds a whole commit's rows.
+          a.app.flushSync();
         } catch (e) {
           reject(e);
           this.failHeld(e);
@@ -631,13 +637,11 @@ export class EmbeddedStore implements RecordStore {
     const h = this.held;
     if (!h) return;
     const def = this.def(h.type)!;
-    const a = this.appenders.get(h.type);
-    if (!a) return this.failHeld(new Error('the appender of held rows is gone'));
     this.held = null;
     if (h.timer) clearTimeout(h.timer);
     try {
       const t0 = performance.now();
-      a.app.flushSync();
+      await this.w!.run('COMMIT');
       const took = performance.now() - t0;
       this.readStats.commitMs += took;
       this.readStats.commits++;
@@ -651,7 +655,7 @@ export class EmbeddedStore implements RecordStore {
     for (const w of h.waiters) w.resolve();
   }
 
-  /** A held append failed: the appender cannot be reused and no held row is acknowledged. */
+  /** A held append failed: its transaction is rolled back and no held row is acknowledged. */
   private failHeld(e: unknown): void {
     const h = this.held;
     this.held = null;
@@ -662,6 +666,7 @@ export class EmbeddedStore implements RecordStore {
     try {
       a?.app.closeSync();
     } catch {}
+    void this.w?.run('ROLLBACK').catch(() => undefined);
     for (const w of h.waiters) w.reject(e);
   }
 
