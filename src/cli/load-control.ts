@@ -38,9 +38,10 @@ export interface CollectorFeedOptions {
   /**
    * Let the embedded store hold appended rows until a whole DuckDB row group commits (the
    * feed's `hold`; default off). The store then spends ~30% less CPU per row and its commits
-   * leave the main thread, but the rows a commit waits for stay queued in the process and the
-   * decode thread runs a row group further ahead: at 100k and 400k records/s the peak RSS rose
-   * (541 → 613 MB, 570 → 664 MB, bench/README.md, 2026-12-06), so a budget keeps it off.
+   * leave the main thread, but the decode thread runs a row group further ahead, DuckDB holds
+   * the open transaction, and the commit's thread takes a glibc arena of its own: at 100k and
+   * 400k records/s the peak RSS rose (541 → 606–613 MB, 570 → 630–664 MB, even with the
+   * batches let go once copied; bench/README.md, 2026-12-06), so a budget keeps it off.
    */
   holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */

@@ -171,7 +171,7 @@ export function concatColumnar(parts: readonly Columnar[]): Columnar {
 type ColumnAppend = (
   type: string,
   x: Columnar | readonly Columnar[],
-  opts?: { hold?: boolean },
+  opts?: { hold?: boolean; copied?: () => void },
 ) => Promise<void>;
 
 /**

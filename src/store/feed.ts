@@ -82,7 +82,11 @@ export class StoreFeed {
   constructor(
     private readonly store: RecordStore & {
       appendColumns?(type: string, c: Columnar): Promise<void>;
-      appendColumnParts?(type: string, parts: readonly Columnar[], opts?: { hold?: boolean }): Promise<void>;
+      appendColumnParts?(
+        type: string,
+        parts: readonly Columnar[],
+        opts?: { hold?: boolean; copied?: () => void },
+      ): Promise<void>;
     },
     private readonly cfg: StoreFeedConfig,
     private readonly ledger: LossLedger | null = null,
@@ -220,8 +224,9 @@ export class StoreFeed {
       }
       this.s.queuedRows -= rows;
       this.s.inFlight += rows;
-      const job = this.appendTaken(first, take, rows, hold);
-      if (hold && first.kind === 'cols') {
+      const kind = first.kind;
+      const job = this.appendTaken(first.type, kind, take, rows, hold);
+      if (hold && kind === 'cols') {
         held.add(job);
         void job.then(() => held.delete(job));
       } else {
@@ -234,30 +239,48 @@ export class StoreFeed {
     this.running = null;
   }
 
-  /** One append of what was taken; settles the account when the store acknowledges it. */
-  private async appendTaken(first: Item, take: Item[], rows: number, hold: boolean): Promise<void> {
+  /**
+   * One append of what was taken; settles the account when the store acknowledges it. A held
+   * append gives its batches back (and their bytes to the queue) once the store has copied them:
+   * the rows waiting for their commit are then DuckDB's, not held twice.
+   */
+  private async appendTaken(
+    type: string,
+    kind: Item['kind'],
+    take: Item[],
+    rows: number,
+    hold: boolean,
+  ): Promise<void> {
+    let bytes = 0;
+    for (const t of take) bytes += t.bytes;
+    const release = (): void => {
+      this.bytes -= bytes;
+      bytes = 0;
+      take.length = 0;
+    };
     try {
-      if (first.kind === 'cols') {
-        const parts = take.map((t) => (t as Extract<Item, { kind: 'cols' }>).c);
-        // The parts go over as they are when the store can commit them together (no copy).
+      if (kind === 'cols') {
+        const parts = (): Columnar[] => take.map((t) => (t as Extract<Item, { kind: 'cols' }>).c);
+        // The parts go over as they are when the store can commit them together (no copy); no
+        // variable of this frame keeps them while a held append waits for its commit.
         if (this.store.appendColumnParts)
           await (hold
-            ? this.store.appendColumnParts(first.type, parts, { hold: true })
-            : this.store.appendColumnParts(first.type, parts));
-        else if (this.store.appendColumns) await this.store.appendColumns(first.type, concatColumnar(parts));
+            ? this.store.appendColumnParts(type, parts(), { hold: true, copied: release })
+            : this.store.appendColumnParts(type, parts()));
+        else if (this.store.appendColumns) await this.store.appendColumns(type, concatColumnar(parts()));
         else throw new Error('the store has no column path');
       } else {
         const recs = take.flatMap((t) => (t as Extract<Item, { kind: 'recs' }>).recs);
-        await this.store.append(first.type, recs);
+        await this.store.append(type, recs);
       }
       this.s.stored += rows;
     } catch (e) {
       this.s.storeErrors += rows;
       this.ledger?.add(this.cfg.source, 'store_error', rows);
-      this.log(`storing ${rows} ${first.type} records of ${this.cfg.source} failed`, e);
+      this.log(`storing ${rows} ${type} records of ${this.cfg.source} failed`, e);
     }
     this.s.inFlight -= rows;
-    for (const t of take) this.bytes -= t.bytes;
+    release();
   }
 
   /** Resolves when everything offered so far is stored (or counted). */

@@ -133,3 +133,30 @@ test('feed with hold: every offered row stored exactly once, the account exact w
     await s.stop();
   }
 });
+
+test('feed with hold: batches leave the queue once DuckDB has copied them; acknowledged only at the commit', async () => {
+  const { cols } = await flows();
+  const s = createEmbeddedStore(
+    { dataDir: join(root, 'copied'), threads: 1, commitRows: 1_000_000, commitDelayMs: 60_000 },
+    { log: silentLogger },
+  );
+  await s.start();
+  try {
+    const feed = new StoreFeed(s, { source: 'collector', maxBytes: 1e9, hold: true });
+    for (const p of slices(cols, 50, 4)) feed.offerColumns('exported_flow', p);
+    // Until the store has copied them the batches weigh on the queue.
+    assert.ok(feed.stats().queuedBytes > 0);
+    for (let i = 0; i < 200 && feed.stats().queuedBytes > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const mid = feed.stats();
+    assert.equal(mid.queuedBytes, 0, 'copied batches no longer weigh on the queue');
+    assert.equal(mid.inFlight, 200, 'but their rows are not acknowledged');
+    assert.equal(mid.stored, 0);
+    assert.equal(await s.count('exported_flow', {}), 0);
+    // Stopping the store commits them; the feed then counts them stored.
+    await s.stop();
+    await feed.drain();
+    assert.equal(feed.stats().stored, 200);
+  } finally {
+    await s.stop().catch(() => undefined);
+  }
+});

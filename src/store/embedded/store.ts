@@ -513,7 +513,11 @@ export class EmbeddedStore implements RecordStore {
   async appendColumnParts(
     type: string,
     parts: readonly Columnar[],
-    opts: { hold?: boolean } = {},
+    opts: {
+      hold?: boolean;
+      /** With `hold`: called once DuckDB has its copy of the rows (the batches may be let go). */
+      copied?: () => void;
+    } = {},
   ): Promise<void> {
     const def = this.def(type);
     if (!def) throw new Error(`unknown record type '${type}'`);
@@ -521,7 +525,7 @@ export class EmbeddedStore implements RecordStore {
     for (const c of parts) n += c.rows.length;
     if (n === 0) return;
     const staged = this.stagedNow();
-    if (opts.hold && !staged && !def.key) return this.holdColumns(def, parts, n);
+    if (opts.hold && !staged && !def.key) return this.holdColumns(def, parts, n, opts.copied);
     if (def.key || (staged && parts.length > 1))
       return def.key
         ? this.append(
@@ -588,7 +592,12 @@ export class EmbeddedStore implements RecordStore {
    * at a time: every other write commits the held rows first (see `serial`), so `_seq` and the
    * live rows that compaction and rollups read stay those committed.
    */
-  private holdColumns(def: AnyRecordDef, parts: readonly Columnar[], n: number): Promise<void> {
+  private holdColumns(
+    def: AnyRecordDef,
+    parts: readonly Columnar[],
+    n: number,
+    copied?: () => void,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.serial(async () => {
         await this.yieldToReads();
@@ -614,6 +623,7 @@ export class EmbeddedStore implements RecordStore {
         }
         h.rows += n;
         h.waiters.push({ resolve, reject });
+        copied?.();
         if (h.rows >= (this.cfg.commitRows ?? COMMIT_ROWS)) await this.commitHeld();
         else
           h.timer ??= setTimeout(
