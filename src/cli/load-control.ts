@@ -7,6 +7,7 @@ import { defaultSpoolBytes, formatBytes, type MemoryBudget } from '../common/bud
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
 import type { Metrics } from '../common/metrics.js';
+import { COMMIT_ROWS } from '../store/embedded/store.js';
 import { StoreFeed } from '../store/feed.js';
 import type { Rec, RecordStore } from '../store/types.js';
 import { startMemoryTrace } from './memory-trace.js';
@@ -34,6 +35,15 @@ export interface CollectorFeedOptions {
   spoolBytes?: number;
   /** Health says `degraded` while the spool holds more than this many seconds of backlog (5). */
   spoolDegradedSeconds?: number;
+  /**
+   * Let the embedded store hold appended rows until a whole DuckDB row group commits (the
+   * feed's `hold`; default off). The store then spends ~30% less CPU per row and its commits
+   * leave the main thread, but the decode thread runs a row group further ahead, DuckDB holds
+   * the open transaction, and the commit's thread takes a glibc arena of its own: at 100k and
+   * 400k records/s the peak RSS rose (541 → 606–613 MB, 570 → 630–664 MB, even with the
+   * batches let go once copied; bench/README.md, 2026-12-06), so a budget keeps it off.
+   */
+  holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */
   collector?: Partial<CollectorConfig>;
   /** Write a memory sample every 250 ms to this file (`memory-trace.ts`; default: `VANTAGE_MEMORY_TRACE`). */
@@ -74,6 +84,8 @@ export async function startCollectorFeed(
   const source = 'collector';
   // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
   const maxAppendRows = Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200)));
+  const hold = o.holdCommits === true && deps.store.backend === 'embedded-duckdb';
+  const ahead = hold ? COMMIT_ROWS + maxAppendRows : maxAppendRows;
   // The spool: what the store cannot take yet waits on disk, not in memory.
   let spool: CollectorConfig['spool'] = null;
   const spoolDir = join(o.dataDir, 'collect', 'spool');
@@ -89,7 +101,8 @@ export async function startCollectorFeed(
     // One commit's worth decoded ahead of the store: the backlog waits on disk, where it costs
     // nothing, not as decoded rows in memory. Two commits ahead (one being committed, the next
     // one ready) held 30–50 MB more at 400k records/s for no faster storing (bench/README.md).
-    spool = { dir: spoolDir, maxBytes, aheadRecords: maxAppendRows };
+    // With `hold`, a commit's rows wait unacknowledged: the decode thread is ahead by that more.
+    spool = { dir: spoolDir, maxBytes, aheadRecords: ahead };
     log.info(`collector spool: up to ${formatBytes(maxBytes)} of backlog on disk in ${spoolDir} (${how})`);
   }
   const feed = new StoreFeed(
@@ -102,10 +115,11 @@ export async function startCollectorFeed(
       // the decode thread stops `aheadRecords` ahead of the store, which must fit.
       maxBytes: Math.max(
         Math.floor(o.budget.collectStore / 3),
-        spool ? Math.ceil(spool.aheadRecords * ROW_WEIGHT * 1.25) : 0,
+        spool || hold ? Math.ceil(ahead * ROW_WEIGHT * 1.25) : 0,
       ),
       sampling: o.sampling,
       maxAppendRows,
+      hold,
     },
     ledger,
     (msg, e) => {

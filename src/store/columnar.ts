@@ -168,7 +168,11 @@ export function concatColumnar(parts: readonly Columnar[]): Columnar {
   return out;
 }
 
-type ColumnAppend = (type: string, x: Columnar | readonly Columnar[]) => Promise<void>;
+type ColumnAppend = (
+  type: string,
+  x: Columnar | readonly Columnar[],
+  opts?: { hold?: boolean; copied?: () => void },
+) => Promise<void>;
 
 /**
  * A store wrapper's version of one of the store's column appends (`appendColumns` takes one
@@ -183,8 +187,10 @@ export function wrapColumnAppend(
 ): ColumnAppend | undefined {
   const inner = (store as Record<string, unknown>)[method] as ColumnAppend | undefined;
   if (typeof inner !== 'function') return undefined;
-  return (type, x) => {
+  return (type, x, opts) => {
     const batches = method === 'appendColumns' ? [x as Columnar] : (x as readonly Columnar[]);
-    return around(type, batches, () => inner.call(store, type, x));
+    return around(type, batches, () =>
+      opts ? inner.call(store, type, x, opts) : inner.call(store, type, x),
+    );
   };
 }

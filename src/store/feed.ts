@@ -26,6 +26,13 @@ export interface StoreFeedConfig {
    * smaller commits, and its appender commits on its own past 204,800 rows.
    */
   maxAppendRows?: number;
+  /**
+   * Hand column batches to a store that can hold them for a larger commit
+   * (`appendColumnParts(…, { hold: true })`) without waiting for the previous one to commit
+   * (default off): batches arriving at any pace commit together as whole DuckDB row groups.
+   * `maxBytes` must then cover a commit's rows, which wait queued until it.
+   */
+  hold?: boolean;
   /** Keep 1-in-N under overload instead of dropping whole batches (default off). */
   sampling?: boolean;
   /** Largest N (default 16). */
@@ -75,7 +82,11 @@ export class StoreFeed {
   constructor(
     private readonly store: RecordStore & {
       appendColumns?(type: string, c: Columnar): Promise<void>;
-      appendColumnParts?(type: string, parts: readonly Columnar[]): Promise<void>;
+      appendColumnParts?(
+        type: string,
+        parts: readonly Columnar[],
+        opts?: { hold?: boolean; copied?: () => void },
+      ): Promise<void>;
     },
     private readonly cfg: StoreFeedConfig,
     private readonly ledger: LossLedger | null = null,
@@ -132,6 +143,7 @@ export class StoreFeed {
     this.s.queuedRows += kept;
     if (this.bytes > this.s.highWaterBytes) this.s.highWaterBytes = this.bytes;
     this.running ??= this.run();
+    this.wake?.();
     return kept;
   }
 
@@ -176,9 +188,20 @@ export class StoreFeed {
     return out;
   }
 
+  /** Wakes the append loop while it waits for held appends (a batch arrived). */
+  private wake: (() => void) | null = null;
+
   private async run(): Promise<void> {
     const max = this.cfg.maxAppendRows ?? 196_608;
-    while (this.q.length > 0) {
+    const hold = this.cfg.hold === true && typeof this.store.appendColumnParts === 'function';
+    // Held appends not committed yet: their rows are in flight, their bytes still counted.
+    const held = new Set<Promise<void>>();
+    while (this.q.length > 0 || held.size > 0) {
+      if (this.q.length === 0) {
+        await Promise.race([...held, new Promise<void>((r) => (this.wake = r))]);
+        this.wake = null;
+        continue;
+      }
       // A synchronous commit holds the event loop: let the batches that arrived meanwhile (from
       // decode threads, sockets) join the queue first, so the next commit takes them all rather
       // than one small batch each. Small commits cost DuckDB several times more per row.
@@ -200,29 +223,64 @@ export class StoreFeed {
         this.q.splice(i, 1);
       }
       this.s.queuedRows -= rows;
-      this.s.inFlight = rows;
-      try {
-        if (first.kind === 'cols') {
-          const parts = take.map((t) => (t as Extract<Item, { kind: 'cols' }>).c);
-          // The parts go over as they are when the store can commit them together (no copy).
-          if (this.store.appendColumnParts) await this.store.appendColumnParts(first.type, parts);
-          else if (this.store.appendColumns)
-            await this.store.appendColumns(first.type, concatColumnar(parts));
-          else throw new Error('the store has no column path');
-        } else {
-          const recs = take.flatMap((t) => (t as Extract<Item, { kind: 'recs' }>).recs);
-          await this.store.append(first.type, recs);
-        }
-        this.s.stored += rows;
-      } catch (e) {
-        this.s.storeErrors += rows;
-        this.ledger?.add(this.cfg.source, 'store_error', rows);
-        this.log(`storing ${rows} ${first.type} records of ${this.cfg.source} failed`, e);
+      this.s.inFlight += rows;
+      const kind = first.kind;
+      const job = this.appendTaken(first.type, kind, take, rows, hold);
+      if (hold && kind === 'cols') {
+        held.add(job);
+        void job.then(() => held.delete(job));
+      } else {
+        // Objects (and stores that commit each append) go one append at a time, after the
+        // held ones, in order.
+        await Promise.all(held);
+        await job;
       }
-      this.s.inFlight = 0;
-      for (const t of take) this.bytes -= t.bytes;
     }
     this.running = null;
+  }
+
+  /**
+   * One append of what was taken; settles the account when the store acknowledges it. A held
+   * append gives its batches back (and their bytes to the queue) once the store has copied them:
+   * the rows waiting for their commit are then DuckDB's, not held twice.
+   */
+  private async appendTaken(
+    type: string,
+    kind: Item['kind'],
+    take: Item[],
+    rows: number,
+    hold: boolean,
+  ): Promise<void> {
+    let bytes = 0;
+    for (const t of take) bytes += t.bytes;
+    const release = (): void => {
+      this.bytes -= bytes;
+      bytes = 0;
+      take.length = 0;
+    };
+    try {
+      if (kind === 'cols') {
+        const parts = (): Columnar[] => take.map((t) => (t as Extract<Item, { kind: 'cols' }>).c);
+        // The parts go over as they are when the store can commit them together (no copy); no
+        // variable of this frame keeps them while a held append waits for its commit.
+        if (this.store.appendColumnParts)
+          await (hold
+            ? this.store.appendColumnParts(type, parts(), { hold: true, copied: release })
+            : this.store.appendColumnParts(type, parts()));
+        else if (this.store.appendColumns) await this.store.appendColumns(type, concatColumnar(parts()));
+        else throw new Error('the store has no column path');
+      } else {
+        const recs = take.flatMap((t) => (t as Extract<Item, { kind: 'recs' }>).recs);
+        await this.store.append(type, recs);
+      }
+      this.s.stored += rows;
+    } catch (e) {
+      this.s.storeErrors += rows;
+      this.ledger?.add(this.cfg.source, 'store_error', rows);
+      this.log(`storing ${rows} ${type} records of ${this.cfg.source} failed`, e);
+    }
+    this.s.inFlight -= rows;
+    release();
   }
 
   /** Resolves when everything offered so far is stored (or counted). */

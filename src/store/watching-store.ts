@@ -32,10 +32,11 @@ export function watchingStore(
         };
       }
       if (prop === 'appendColumns' || prop === 'appendColumnParts')
-        return wrapColumnAppend(target, prop, async (type, batches, inner) => {
+        // Not async: an awaiting frame would keep the batches alive until the store commits them.
+        return wrapColumnAppend(target, prop, (type, batches, inner) => {
           const ws = watchers();
           if (ws.length > 0 && type !== 'alert') for (const c of batches) watchColumns(ws, type, c, onError);
-          await inner();
+          return inner();
         });
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;

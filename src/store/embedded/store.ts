@@ -113,6 +113,13 @@ export interface EmbeddedConfig {
    * one commit, at the cost of fewer rows stored per second while queries run.
    */
   readPriorityMs?: number;
+  /**
+   * Held column appends (`appendColumnParts(…, { hold: true })`) commit once this many rows
+   * are held (default `COMMIT_ROWS`, one DuckDB row group)…
+   */
+  commitRows?: number;
+  /** …or this long after the first of them was held, ms (default `COMMIT_DELAY_MS`). */
+  commitDelayMs?: number;
   /** More DuckDB settings by name (after the store's own, so they win): for measurements. */
   duckdbSettings?: Record<string, string>;
   /**
@@ -165,6 +172,15 @@ interface Partition {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+
+/**
+ * Held column appends commit at one DuckDB row group (122,880 rows): from there DuckDB writes
+ * the transaction's row groups to the file as they fill and the commit only links them, instead
+ * of logging every row in the WAL, keeping it in memory and writing it again at a checkpoint.
+ */
+export const COMMIT_ROWS = 122_880;
+/** How long held rows wait for more before they commit anyway, ms. */
+export const COMMIT_DELAY_MS = 1500;
 
 /**
  * With `stagedAppend: 'while-reading'`, how long after the last query commits stay staged: a
@@ -439,7 +455,12 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /** Writes and compactions run one at a time, in order. */
-  private serial<T>(fn: () => Promise<T> | T): Promise<T> {
+  private serial<T>(fn0: () => Promise<T> | T, holding?: string): Promise<T> {
+    // Held rows commit before any other write (another type's, objects, compaction, stop).
+    const fn = async (): Promise<T> => {
+      if (this.held && this.held.type !== holding) await this.commitHeld();
+      return fn0();
+    };
     const run = this.chain.then(fn, fn);
     this.chain = run.catch(() => undefined);
     return run;
@@ -489,13 +510,22 @@ export class EmbeddedStore implements RecordStore {
    * row of 92k-row commits), so a caller with rows waiting should hand them over together.
    * Below 204,800 rows in all: past that DuckDB's appender commits on its own mid-batch.
    */
-  async appendColumnParts(type: string, parts: readonly Columnar[]): Promise<void> {
+  async appendColumnParts(
+    type: string,
+    parts: readonly Columnar[],
+    opts: {
+      hold?: boolean;
+      /** With `hold`: called once DuckDB has its copy of the rows (the batches may be let go). */
+      copied?: () => void;
+    } = {},
+  ): Promise<void> {
     const def = this.def(type);
     if (!def) throw new Error(`unknown record type '${type}'`);
     let n = 0;
     for (const c of parts) n += c.rows.length;
     if (n === 0) return;
     const staged = this.stagedNow();
+    if (opts.hold && !staged && !def.key) return this.holdColumns(def, parts, n, opts.copied);
     if (def.key || (staged && parts.length > 1))
       return def.key
         ? this.append(
@@ -551,6 +581,103 @@ export class EmbeddedStore implements RecordStore {
       }
       await this.appended_(def, n);
     });
+  }
+
+  /**
+   * Append in an open transaction without committing: the rows commit with the ones that
+   * follow once a whole row group is held (`commitRows`), or `commitDelayMs` after the first,
+   * and the promise resolves then. A commit of at least one row group is written as row groups
+   * straight to the database file; a smaller one is logged row by row in the WAL and held in
+   * DuckDB's memory (IN_MEMORY_TABLE) until a checkpoint writes it again. Only one type is held
+   * at a time: every other write commits the held rows first (see `serial`), so `_seq` and the
+   * live rows that compaction and rollups read stay those committed.
+   */
+  private holdColumns(
+    def: AnyRecordDef,
+    parts: readonly Columnar[],
+    n: number,
+    copied?: () => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.serial(async () => {
+        await this.yieldToReads();
+        const a = await this.appender(def);
+        if (!this.held) {
+          await this.w!.run('BEGIN TRANSACTION');
+          this.held = { type: def.type, rows: 0, waiters: [], timer: null };
+        }
+        const h = this.held;
+        try {
+          let seq = this.seq + h.rows;
+          for (const p of parts) {
+            a.writer.appendColumns(a.app, p, seq);
+            seq += p.rows.length;
+          }
+          // Into the open transaction (DuckDB writes its row groups to the file as they fill),
+          // so neither the appender nor Node holds a whole commit's rows.
+          a.app.flushSync();
+        } catch (e) {
+          reject(e);
+          this.failHeld(e);
+          return;
+        }
+        h.rows += n;
+        h.waiters.push({ resolve, reject });
+        copied?.();
+        if (h.rows >= (this.cfg.commitRows ?? COMMIT_ROWS)) await this.commitHeld();
+        else
+          h.timer ??= setTimeout(
+            () => void this.serial(() => this.commitHeld()).catch(() => undefined),
+            this.cfg.commitDelayMs ?? COMMIT_DELAY_MS,
+          );
+      }, def.type).catch(reject);
+    });
+  }
+
+  /** Rows appended and not committed yet (one type at a time), and the callers waiting. */
+  private held: {
+    type: string;
+    rows: number;
+    waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+    timer: NodeJS.Timeout | null;
+  } | null = null;
+
+  /** Commit the held rows (in the serial chain) and tell their callers. */
+  private async commitHeld(): Promise<void> {
+    const h = this.held;
+    if (!h) return;
+    const def = this.def(h.type)!;
+    this.held = null;
+    if (h.timer) clearTimeout(h.timer);
+    try {
+      const t0 = performance.now();
+      await this.w!.run('COMMIT');
+      const took = performance.now() - t0;
+      this.readStats.commitMs += took;
+      this.readStats.commits++;
+      if (took > this.readStats.commitMaxMs) this.readStats.commitMaxMs = took;
+    } catch (e) {
+      this.held = h;
+      this.failHeld(e);
+      return;
+    }
+    await this.appended_(def, h.rows);
+    for (const w of h.waiters) w.resolve();
+  }
+
+  /** A held append failed: its transaction is rolled back and no held row is acknowledged. */
+  private failHeld(e: unknown): void {
+    const h = this.held;
+    this.held = null;
+    if (!h) return;
+    if (h.timer) clearTimeout(h.timer);
+    const a = this.appenders.get(h.type);
+    this.appenders.delete(h.type);
+    try {
+      a?.app.closeSync();
+    } catch {}
+    void this.w?.run('ROLLBACK').catch(() => undefined);
+    for (const w of h.waiters) w.reject(e);
   }
 
   private readonly stages = new Map<string, { app: DuckDBAppender; writer: ChunkWriter }>();
