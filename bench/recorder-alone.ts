@@ -1,0 +1,225 @@
+/**
+ * The packet recorder alone (issue 13): the same frames through the flow meter with and
+ * without the recorder, passes alternated in one process, so the difference is what recording
+ * costs (the copy into the write blocks, the segment index, the writes, the fsyncs), split
+ * into user and system CPU of the whole process (the I/O threads included). Beside it, in the
+ * same run: `tcpdump -r F -w FILE` (the floor: a plain copy through the page cache), nfpcapd
+ * with and without `-p` (the difference is its pcap part), and `strace -c -f` of both
+ * recorders for the syscalls. `--base DIST` alternates another build's recorder (an older
+ * commit's `dist/`) with this one's, and checks that both store the same bytes.
+ *
+ * usage: node dist/bench/recorder-alone.js [capture] [--rounds N] [--base DIR/dist] [--no-peers]
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { SegmentIndex } from '../src/pcapstore/segment-index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = `${ROOT}bench/out`;
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
+};
+const FILE = args[0] && !args[0].startsWith('--') ? args[0] : `${OUT}/realistic-1360000.pcap`;
+const ROUNDS = Number(opt('rounds', '3'));
+const BASE = opt('base', '');
+
+interface Build {
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: modules of two builds, same shape
+  capture: any;
+  // biome-ignore lint/suspicious/noExplicitAny: modules of two builds, same shape
+  sensor: any;
+  // biome-ignore lint/suspicious/noExplicitAny: modules of two builds, same shape
+  recorder: any;
+}
+
+async function load(name: string, dist: string): Promise<Build> {
+  return {
+    name,
+    capture: await import(`${dist}/src/capture/capture-file.js`),
+    sensor: await import(`${dist}/src/flow/sensor.js`),
+    recorder: await import(`${dist}/src/pcapstore/recorder.js`),
+  };
+}
+
+let gcCount = 0;
+new PerformanceObserver((l) => {
+  gcCount += l.getEntries().length;
+}).observe({ entryTypes: ['gc'] });
+
+interface Pass {
+  user: number;
+  sys: number;
+  wall: number;
+  gc: number;
+  packets: number;
+}
+
+/** One pass over the capture: flow metering, and the recorder when `dir` is given. */
+async function pass(b: Build, dir: string | null): Promise<Pass> {
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  const g0 = gcCount;
+  const sensor = new b.sensor.Sensor(() => {});
+  let read = b.capture.readCaptureFile;
+  let rec = null;
+  if (dir) {
+    rmSync(dir, { recursive: true, force: true });
+    rec = b.recorder.createPacketRecorder({ dir });
+    await rec.start();
+    sensor.addHook(rec);
+    read = rec.reader(read);
+  }
+  await read(FILE, sensor.onFrame);
+  sensor.finish();
+  await rec?.stop();
+  const c = process.cpuUsage(c0);
+  return {
+    user: c.user / 1e6,
+    sys: c.system / 1e6,
+    wall: (performance.now() - w0) / 1000,
+    gc: gcCount - g0,
+    packets: sensor.counters.frames,
+  };
+}
+
+/**
+ * SHA-256 of a store: the segments' bytes, and each index's metadata and arrays with flow ids
+ * cut to their per-run counter (the flow table starts them at a random prefix each run).
+ */
+function digest(dir: string): { hash: string; bytes: number } {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const f of readdirSync(dir).sort()) {
+    if (f.startsWith('.')) continue;
+    bytes += statSync(`${dir}/${f}`).size;
+    h.update(f);
+    if (!f.endsWith('.idx')) {
+      h.update(readFileSync(`${dir}/${f}`));
+      continue;
+    }
+    const idx = SegmentIndex.read(`${dir}/${f}`);
+    if (!idx) {
+      h.update('unreadable');
+      continue;
+    }
+    h.update(JSON.stringify(idx.meta));
+    for (const [k, a] of Object.entries(idx.d).sort(([x], [y]) => (x < y ? -1 : 1))) {
+      const v = k === 'flowId' ? (a as Float64Array).map((x) => x % 2 ** 31) : a;
+      h.update(k).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    }
+  }
+  return { hash: h.digest('hex').slice(0, 16), bytes };
+}
+
+function timed(cmd: string[]): { cpu: number; user: number; sys: number; wall: number; rssMb: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...cmd], { encoding: 'utf8' });
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  if (!m) return { cpu: Number.NaN, user: Number.NaN, sys: Number.NaN, wall: Number.NaN, rssMb: 0 };
+  return {
+    user: Number(m[2]),
+    sys: Number(m[3]),
+    cpu: Number(m[2]) + Number(m[3]),
+    wall: Number(m[1]),
+    rssMb: Number(m[4]) / 1024,
+  };
+}
+
+/** `strace -c -f` summary lines of a command: calls and seconds per syscall, top few. */
+function straceSummary(cmd: string[]): string {
+  const r = spawnSync('strace', ['-c', '-f', '-o', `${OUT}/strace.txt`, ...cmd], { stdio: 'ignore' });
+  if (r.error || !existsSync(`${OUT}/strace.txt`)) return 'strace not installed';
+  const lines = readFileSync(`${OUT}/strace.txt`, 'utf8').split('\n');
+  const rows: string[] = [];
+  for (const l of lines) {
+    const m = /^\s*[\d.]+\s+([\d.]+)\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(l);
+    if (m && ['read', 'pread64', 'write', 'pwrite64', 'writev', 'pwritev', 'fsync', 'openat'].includes(m[3]!))
+      rows.push(`${m[3]} ${m[2]} calls ${m[1]} s`);
+  }
+  return rows.join(', ');
+}
+
+const f2 = (x: number): string => x.toFixed(2);
+
+async function main(): Promise<void> {
+  if (!existsSync(FILE)) {
+    process.stdout.write(`no capture ${FILE}: run npm run bench -- --only sensor once to generate it\n`);
+    return;
+  }
+  mkdirSync(OUT, { recursive: true });
+  spawnSync('sh', ['-c', `cat '${FILE}' > /dev/null`]);
+  const builds = [await load('this build', `${ROOT}dist`)];
+  if (BASE) builds.push(await load('base', BASE));
+  const size = statSync(FILE).size;
+  process.stdout.write(
+    `recorder alone on ${FILE} (${(size / 1e6).toFixed(0)} MB), ${ROUNDS} rounds, load ${(await import('node:os')).loadavg().map(f2).join(' ')}\n`,
+  );
+  const best = new Map<string, Pass>();
+  const keep = (k: string, p: Pass): void => {
+    const o = best.get(k);
+    if (!o || p.user + p.sys < o.user + o.sys) best.set(k, p);
+  };
+  const digests = new Map<string, string>();
+  await pass(builds[0]!, null); // warm the code
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const b of builds) {
+      const m = await pass(b, null);
+      keep(`${b.name} metering`, m);
+      const dir = `${OUT}/recorder-alone-${b.name.replace(/\W/g, '')}`;
+      const p = await pass(b, dir);
+      keep(`${b.name} recorder`, p);
+      if (r === 0) {
+        const d = digest(dir);
+        digests.set(b.name, d.hash);
+        process.stdout.write(`  ${b.name}: store ${d.hash}, ${(d.bytes / 1e6).toFixed(1)} MB written\n`);
+      }
+      process.stdout.write(
+        `  round ${r + 1} ${b.name}: metering ${f2(m.user)} user + ${f2(m.sys)} sys; with recorder ${f2(p.user)} + ${f2(p.sys)} (${f2(p.wall)} s wall, ${p.gc} GC)\n`,
+      );
+    }
+  }
+  for (const b of builds) {
+    const m = best.get(`${b.name} metering`)!;
+    const p = best.get(`${b.name} recorder`)!;
+    const u = p.user - m.user;
+    const s = p.sys - m.sys;
+    process.stdout.write(
+      `${b.name}: recorder alone ${f2(u + s)} CPU-s (${f2(u)} user, ${f2(s)} sys; least of ${ROUNDS}), ${(p.packets / (u + s) / 1e6).toFixed(2)}M packets per CPU-s, GC ${p.gc - m.gc} more per pass\n`,
+    );
+  }
+  if (digests.size > 1)
+    process.stdout.write(
+      `stores byte-identical across builds: ${new Set(digests.values()).size === 1 ? 'yes' : 'NO'}\n`,
+    );
+  if (args.includes('--no-peers')) return;
+  const tmp = `${OUT}/recorder-peers`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(`${tmp}/flows`, { recursive: true });
+  mkdirSync(`${tmp}/flows2`, { recursive: true });
+  mkdirSync(`${tmp}/pcap`, { recursive: true });
+  const td = timed(['tcpdump', '-r', FILE, '-w', `${tmp}/out.pcap`]);
+  rmSync(`${tmp}/out.pcap`, { force: true });
+  const nfBoth = timed(['nfpcapd', '-r', FILE, '-w', `${tmp}/flows`, '-p', `${tmp}/pcap`]);
+  const nfFlows = timed(['nfpcapd', '-r', FILE, '-w', `${tmp}/flows2`]);
+  process.stdout.write(
+    `tcpdump -r F -w FILE: ${f2(td.cpu)} CPU-s (${f2(td.user)} user, ${f2(td.sys)} sys)\n` +
+      `nfpcapd -w -p: ${f2(nfBoth.cpu)} CPU-s (${f2(nfBoth.user)} + ${f2(nfBoth.sys)}), -w alone ${f2(nfFlows.cpu)} (${f2(nfFlows.user)} + ${f2(nfFlows.sys)}): its pcap part ${f2(nfBoth.cpu - nfFlows.cpu)} CPU-s (${f2(nfBoth.user - nfFlows.user)} user, ${f2(nfBoth.sys - nfFlows.sys)} sys)\n`,
+  );
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  process.stdout.write(
+    `strace -c, vantage pcap record: ${straceSummary([process.execPath, `${ROOT}bin/vantage.js`, 'pcap', 'record', FILE, '--store', `${tmp}/v`])}\n`,
+  );
+  process.stdout.write(
+    `strace -c, tcpdump -w: ${straceSummary(['tcpdump', '-r', FILE, '-w', `${tmp}/out.pcap`])}\n`,
+  );
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(`${OUT}/strace.txt`, { force: true });
+}
+
+await main();
