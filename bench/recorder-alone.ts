@@ -9,6 +9,7 @@
  * commit's `dist/`) with this one's, and checks that both store the same bytes.
  *
  * usage: node dist/bench/recorder-alone.js [capture] [--rounds N] [--base DIR/dist] [--no-peers]
+ *        [--pass metering|recorder] (one pass, for a profiler)
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -52,6 +53,9 @@ new PerformanceObserver((l) => {
   gcCount += l.getEntries().length;
 }).observe({ entryTypes: ['gc'] });
 
+/** Let the GC observer deliver the entries of what ran before (it reports a tick later). */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
 interface Pass {
   /** CPU seconds of the whole process (every thread). */
   user: number;
@@ -63,6 +67,7 @@ interface Pass {
 
 /** One pass over the capture: flow metering, and the recorder when `dir` is given. */
 async function pass(b: Build, dir: string | null): Promise<Pass> {
+  await settle();
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   const g0 = gcCount;
@@ -80,6 +85,7 @@ async function pass(b: Build, dir: string | null): Promise<Pass> {
   sensor.finish();
   await rec?.stop();
   const c = process.cpuUsage(c0);
+  await settle();
   return {
     user: c.user / 1e6,
     sys: c.system / 1e6,
@@ -155,6 +161,14 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   spawnSync('sh', ['-c', `cat '${FILE}' > /dev/null`]);
   const builds = [await load('this build', `${ROOT}dist`)];
+  const only = opt('pass', '');
+  if (only) {
+    // One pass, for a profiler: `--pass metering` or `--pass recorder`.
+    const p = await pass(builds[0]!, only === 'recorder' ? `${OUT}/recorder-alone-pass` : null);
+    rmSync(`${OUT}/recorder-alone-pass`, { recursive: true, force: true });
+    process.stdout.write(`${only}: ${f2(p.user)} user + ${f2(p.sys)} sys, ${p.gc} GC\n`);
+    return;
+  }
   if (BASE) builds.push(await load('base', BASE));
   const size = statSync(FILE).size;
   process.stdout.write(

@@ -1,16 +1,10 @@
 /**
- * A file-writing thread for the packet recorder. The main thread fills write blocks and hands
- * each over with one message (never one per packet), transferring its memory; this thread does
- * the positional write (and, on a second instance, the fsync of finished segments) so disk waits
- * overlap packet processing, then transfers the block back. Completion is published through an
+ * A file-writing thread for the packet recorder. The main thread fills blocks that live in
+ * SharedArrayBuffers and hands them over with one message per block (never per packet); this
+ * thread does the positional writes (and, on a second instance, the fsync of finished
+ * segments) so disk waits overlap packet processing. Completion is published through an
  * Int32Array counter the main thread can read without its event loop, or block on with
  * Atomics.wait when every block is in flight (back-pressure).
- *
- * The blocks are ordinary ArrayBuffers moved back and forth, not SharedArrayBuffers: V8 copies
- * into shared memory with relaxed atomics, a byte at a time when source and destination differ
- * in alignment mod 8 (which packet records do at random), 3-4x slower than the memmove an
- * ordinary buffer gets. A transfer moves the memory itself, so a block keeps its address (and
- * the O_DIRECT alignment found for it) across trips.
  *
  * The same file is the worker entry point (run in a worker thread) and the main-side handle.
  */
@@ -30,11 +24,8 @@ const DONE = 1;
 const ERRORS = 2;
 
 export type IoJob =
-  /**
-   * Write `len` bytes of block `slot` (its memory transferred in `buf`), from byte `start`, at
-   * file offset `off`; the block comes back through `takeBlock`.
-   */
-  | { op: 'write'; fd: number; slot: number; start: number; len: number; off: number; buf: ArrayBuffer }
+  /** Write `len` bytes of block `slot`, from byte `start` of the block, at file offset `off`. */
+  | { op: 'write'; fd: number; slot: number; start: number; len: number; off: number }
   /**
    * fsync a finished segment and its index file, by path: the thread opens and closes its own
    * descriptors, because a worker closing a descriptor the main thread opened makes Node warn
@@ -45,9 +36,8 @@ export type IoJob =
 
 interface WorkerInit {
   ctl: SharedArrayBuffer;
+  blocks: SharedArrayBuffer[];
   port: MessagePort;
-  /** Where written blocks go back to the main thread. */
-  back: MessagePort;
   /** Test hook: sleep this long before each job. */
   delayMs: number;
 }
@@ -56,27 +46,20 @@ interface WorkerInit {
 export class IoWorker {
   private readonly ctl: Int32Array;
   private readonly port: MessagePort;
-  private readonly back: MessagePort;
   private readonly worker: Worker;
   private submitted = 0;
   private errorsSeen = 0;
   private exited: Promise<void>;
 
-  constructor(delayMs = 0) {
+  constructor(blocks: SharedArrayBuffer[], delayMs = 0) {
     const ctlBuf = new SharedArrayBuffer(16);
     this.ctl = new Int32Array(ctlBuf);
     const { port1, port2 } = new MessageChannel();
-    const ret = new MessageChannel();
     this.port = port1;
-    this.back = ret.port1;
-    const init: WorkerInit = { ctl: ctlBuf, port: port2, back: ret.port2, delayMs };
-    this.worker = new Worker(new URL(import.meta.url), {
-      workerData: init,
-      transferList: [port2, ret.port2],
-    });
+    const init: WorkerInit = { ctl: ctlBuf, blocks, port: port2, delayMs };
+    this.worker = new Worker(new URL(import.meta.url), { workerData: init, transferList: [port2] });
     this.worker.unref();
     this.port.unref();
-    this.back.unref();
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
   }
 
@@ -96,8 +79,7 @@ export class IoWorker {
   }
 
   submit(job: IoJob): void {
-    if (job.op === 'write') this.port.postMessage(job, [job.buf]);
-    else this.port.postMessage(job);
+    this.port.postMessage(job);
     this.submitted++;
     Atomics.store(this.ctl, SUBMITTED, this.submitted);
     Atomics.notify(this.ctl, SUBMITTED);
@@ -115,19 +97,6 @@ export class IoWorker {
     return performance.now() - t0;
   }
 
-  /**
-   * The next written block the thread gave back, waiting for one when `wait` (the caller knows
-   * one is done or coming); null when none is back yet and `wait` is false.
-   */
-  takeBlock(wait: boolean): { slot: number; buf: ArrayBuffer } | null {
-    for (;;) {
-      const m = receiveMessageOnPort(this.back);
-      if (m) return m.message as { slot: number; buf: ArrayBuffer };
-      if (!wait) return null;
-      Atomics.wait(this.ctl, DONE, Atomics.load(this.ctl, DONE), 1);
-    }
-  }
-
   /** The next error the thread reported, if any. */
   takeError(): string | null {
     if (Atomics.load(this.ctl, ERRORS) === this.errorsSeen) return null;
@@ -142,7 +111,6 @@ export class IoWorker {
     this.submit({ op: 'exit' });
     await this.exited;
     this.port.close();
-    this.back.close();
   }
 }
 
@@ -164,6 +132,7 @@ function fsyncPath(path: string): void {
 
 function runWorker(init: WorkerInit): void {
   const ctl = new Int32Array(init.ctl);
+  const blocks = init.blocks.map((b) => Buffer.from(b));
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   let done = 0;
   for (;;) {
@@ -178,14 +147,9 @@ function runWorker(init: WorkerInit): void {
     if (init.delayMs > 0) Atomics.wait(sleeper, 0, 0, init.delayMs);
     try {
       if (job.op === 'write') {
-        const b = new Uint8Array(job.buf);
-        try {
-          let o = 0;
-          while (o < job.len) o += writeSync(job.fd, b, job.start + o, job.len - o, job.off + o);
-        } finally {
-          // Back before the job counts as done: whoever waits for it finds the block there.
-          init.back.postMessage({ slot: job.slot, buf: job.buf }, [job.buf]);
-        }
+        const b = blocks[job.slot]!;
+        let o = 0;
+        while (o < job.len) o += writeSync(job.fd, b, job.start + o, job.len - o, job.off + o);
       } else {
         fsyncPath(job.path);
         fsyncPath(job.idxPath);
