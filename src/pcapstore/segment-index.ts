@@ -555,8 +555,47 @@ export class IndexBuilder {
   }
 }
 
-/** Sorted unique keys with CSR lists of flow ordinals (ascending, duplicates removed). */
-function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
+/** A (key, flow ordinal) pair as one exact double: a 32-bit key times this, plus the ordinal. */
+const PAIR = 2 ** 21;
+
+/**
+ * Sorted unique keys with CSR lists of flow ordinals (ascending, duplicates removed). The pairs
+ * are sorted as one typed array of doubles (a native sort), then read off in one pass; a
+ * segment with more flows than a pair can hold takes the search per key below.
+ */
+export function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
+  const n = keys.length;
+  let maxFlow = 0;
+  for (let i = 0; i < n; i++) if (flows[i]! > maxFlow) maxFlow = flows[i]!;
+  if (maxFlow >= PAIR) return postingsBySearch(keys, flows);
+  const pairs = new Float64Array(n);
+  for (let i = 0; i < n; i++) pairs[i] = keys[i]! * PAIR + flows[i]!;
+  pairs.sort();
+  const uniq = new Uint32Array(n);
+  const pstart = new Uint32Array(n + 1);
+  const out = new Uint32Array(n);
+  let u = 0;
+  let w = 0;
+  let prevKey = -1;
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const x = pairs[i]!;
+    if (x === prev) continue; // both ends of a flow on one key
+    prev = x;
+    const k = Math.floor(x / PAIR);
+    if (k !== prevKey) {
+      uniq[u] = k;
+      pstart[u] = w;
+      u++;
+      prevKey = k;
+    }
+    out[w++] = x - k * PAIR;
+  }
+  pstart[u] = w;
+  return [uniq.slice(0, u), pstart.slice(0, u + 1), out.slice(0, w)];
+}
+
+export function postingsBySearch(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
   const sorted = Uint32Array.from(keys).sort();
   let u = 0;
   for (let i = 0; i < sorted.length; i++)

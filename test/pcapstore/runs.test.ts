@@ -81,6 +81,8 @@ describe('recorder: runs of records copied whole', () => {
       ['every packet', {}],
       ['a filter breaks the runs', { filter: 'tcp and not port 443' }],
       ['a snaplen cuts packets', { snaplen: 100 }],
+      // Runs longer than the recorder's copy step (64 KiB), through its staging buffer.
+      ['long runs', { segmentBytes: 512 * 1024 }],
     ] as const) {
       it(`writes what the one-by-one path writes, byte for byte (${directIo ? 'O_DIRECT' : 'page cache'}, ${name})`, async () => {
         const a = join(tmp, `runs-${directIo}-${name}`);
