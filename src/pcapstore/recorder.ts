@@ -1,4 +1,5 @@
 import { closeSync, constants, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Analyzer, FlowLookup } from '../analyze/types.js';
 import type { CaptureSummary } from '../capture/capture-file.js';
@@ -81,6 +82,8 @@ export interface RecorderDeps {
   ioDelayMs?: number;
   /** Test hook: the fsync thread sleeps this long before each segment close (default `ioDelayMs`). */
   syncDelayMs?: number;
+  /** Copy runs with the vantage-pcap addon when it is there (default); false: the JavaScript path. */
+  nativeCopy?: boolean;
 }
 
 export interface RecorderCounters {
@@ -127,6 +130,29 @@ export interface PacketRecorder extends Analyzer {
   reader(read: CaptureReader): CaptureReader;
   /** Close the current segment (index written, fsynced) and stop the flush timer. */
   stop(): Promise<void>;
+}
+
+/** The addon's run copy: one memcpy into the shared block, fractions scaled on the way. */
+type CopyRecords = (
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  srcOff: number,
+  len: number,
+  us: boolean,
+) => number;
+
+let nativeCopy: CopyRecords | null | undefined;
+/** The vantage-pcap addon's `copyRecords`, or null without the addon (or with VANTAGE_NO_PCAP=1). */
+function loadCopyRecords(): CopyRecords | null {
+  if (nativeCopy !== undefined) return nativeCopy;
+  nativeCopy = null;
+  if (process.env.VANTAGE_NO_PCAP === '1') return null;
+  try {
+    const b = createRequire(import.meta.url)('vantage-pcap') as { copyRecords?: CopyRecords };
+    if (typeof b.copyRecords === 'function') nativeCopy = b.copyRecords;
+  } catch {}
+  return nativeCopy;
 }
 
 /** Buffered writes start 48 bytes into the block: I/O at a page start + 16 runs slow here. */
@@ -204,11 +230,13 @@ export function createPacketRecorder(
   // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
   const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
   const blocks = shared.map((b) => Buffer.from(b));
-  // Runs pass through an ordinary buffer on their way into the shared block, placed at the
-  // block's alignment mod 8: V8 copies into shared memory with relaxed atomics, word by word
-  // only when source and destination agree mod 8 and byte by byte otherwise (3-4x slower; a
-  // run's records start anywhere), while a copy into ordinary memory is a plain memmove.
-  const stage = Buffer.from(new ArrayBuffer(RUN_TAKE + MAX_REC + 8));
+  // Runs go into the shared block with the addon's memcpy. Without it they pass through an
+  // ordinary buffer, placed at the block's alignment mod 8: V8 copies into shared memory with
+  // relaxed atomics, word by word only when source and destination agree mod 8 and byte by byte
+  // otherwise (3-4x slower; a run's records start anywhere), while a copy into ordinary memory
+  // is a plain memmove.
+  const copyRecords = deps.nativeCopy === false ? null : loadCopyRecords();
+  const stage = Buffer.from(new ArrayBuffer(copyRecords ? 8 : RUN_TAKE + MAX_REC + 8));
   const stageView = new DataView(stage.buffer);
   /** Byte of each block where its data starts (aligned for O_DIRECT once probed). */
   let starts: number[] = blocks.map(() => ALIGN);
@@ -300,6 +328,10 @@ export function createPacketRecorder(
     runBuf = null;
     const at = start + runAt;
     const len = runEnd - runStart;
+    if (copyRecords !== null) {
+      copyRecords(block, at, b, runStart, len, runUs);
+      return;
+    }
     // A longer run (a record past the stored snaplen) goes straight in: slower, same bytes.
     const k = len + 8 <= stage.length ? at & 7 : -1;
     const dst = k < 0 ? block : stage;
