@@ -8,8 +8,9 @@
  * recorders for the syscalls. `--base DIST` alternates another build's recorder (an older
  * commit's `dist/`) with this one's, and checks that both store the same bytes.
  *
- * usage: node dist/bench/recorder-alone.js [capture] [--rounds N] [--base DIR/dist] [--no-peers]
- *        [--pass metering|recorder] (one pass, for a profiler)
+ * usage: npm run bench -- --only recorder [--rounds N] [--replay-rounds N]
+ *        node dist/bench/recorder-alone.js [capture] [--rounds N] [--base DIR/dist] [--no-peers]
+ *        [--pass metering|recorder|replay] (one pass, for a profiler)
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -37,6 +38,8 @@ interface Build {
   sensor: any;
   // biome-ignore lint/suspicious/noExplicitAny: modules of two builds, same shape
   recorder: any;
+  // biome-ignore lint/suspicious/noExplicitAny: modules of two builds, same shape
+  packet: any;
 }
 
 async function load(name: string, dist: string): Promise<Build> {
@@ -45,6 +48,7 @@ async function load(name: string, dist: string): Promise<Build> {
     capture: await import(`${dist}/src/capture/capture-file.js`),
     sensor: await import(`${dist}/src/flow/sensor.js`),
     recorder: await import(`${dist}/src/pcapstore/recorder.js`),
+    packet: await import(`${dist}/src/decode/packet.js`),
   };
 }
 
@@ -92,6 +96,157 @@ async function pass(b: Build, dir: string | null): Promise<Pass> {
     wall: (performance.now() - w0) / 1000,
     gc: gcCount - g0,
     packets: sensor.counters.frames,
+  };
+}
+
+/**
+ * What the recorder is handed for each packet, taken once from a real pass (decoder and flow
+ * table), so that the recorder alone can be fed the same packets again with nothing else
+ * running: the frames stay where they lie in the file (read whole into memory), as they lie in
+ * the reader's buffer in a real pass.
+ */
+interface Trace {
+  file: Buffer;
+  n: number;
+  u32: Record<(typeof U32_FIELDS)[number], Uint32Array>;
+  i32: Record<(typeof I32_FIELDS)[number], Int32Array>;
+  // biome-ignore lint/suspicious/noExplicitAny: the flow table's contexts, as they were
+  ctxs: any[];
+}
+const U32_FIELDS = [
+  'off',
+  'caplen',
+  'wirelen',
+  'tsSec',
+  'tsNs',
+  'linkType',
+  'ipVer',
+  'vlan0',
+  'tunnelDepth',
+  'srcPort',
+  'dstPort',
+  'gen',
+] as const;
+const I32_FIELDS = ['proto', 'vni', 'src', 'dst', 'slot', 'ctx'] as const;
+
+async function takeTrace(b: Build): Promise<Trace> {
+  const file = readFileSync(FILE);
+  // Frame offsets in the file, in order (a classic pcap: 24-byte header, 16-byte records).
+  const offs: number[] = [];
+  for (let o = 24; o + 16 <= file.length; ) {
+    const cap = file.readUInt32LE(o + 8);
+    offs.push(o + 16);
+    o += 16 + cap;
+  }
+  const n = offs.length;
+  const u32 = Object.fromEntries(U32_FIELDS.map((k) => [k, new Uint32Array(n)])) as Trace['u32'];
+  const i32 = Object.fromEntries(I32_FIELDS.map((k) => [k, new Int32Array(n)])) as Trace['i32'];
+  const ctxs: unknown[] = [];
+  const ctxIdx = new Map<unknown, number>();
+  let i = 0;
+  const sensor = new b.sensor.Sensor(() => {});
+  sensor.addHook({
+    name: 'trace',
+    // biome-ignore lint/suspicious/noExplicitAny: the build's Packet and FlowLookup
+    onPacket(p: any, flows: any, slot: number): void {
+      u32.off[i] = offs[i]!;
+      u32.caplen[i] = p.caplen;
+      u32.wirelen[i] = p.wirelen;
+      u32.tsSec[i] = p.tsSec;
+      u32.tsNs[i] = p.tsNs;
+      u32.linkType[i] = p.linkType;
+      u32.ipVer[i] = p.ipVer;
+      u32.vlan0[i] = p.vlan0;
+      u32.tunnelDepth[i] = p.tunnelDepth;
+      u32.srcPort[i] = p.srcPort;
+      u32.dstPort[i] = p.dstPort;
+      i32.proto[i] = p.proto;
+      i32.vni[i] = p.vni;
+      i32.src[i] = p.srcOff < 0 ? -1 : p.srcOff - p.frameOff;
+      i32.dst[i] = p.dstOff < 0 ? -1 : p.dstOff - p.frameOff;
+      i32.slot[i] = slot;
+      if (slot >= 0) {
+        u32.gen[i] = flows.generation(slot);
+        const c = flows.context(slot);
+        let k = ctxIdx.get(c);
+        if (k === undefined) {
+          k = ctxs.length;
+          ctxs.push(c);
+          ctxIdx.set(c, k);
+        }
+        i32.ctx[i] = k;
+      }
+      i++;
+    },
+  });
+  await b.capture.readCaptureFile(FILE, sensor.onFrame);
+  sensor.finish();
+  if (i !== n) throw new Error(`trace: ${i} packets seen, ${n} records in the file`);
+  return { file, n, u32, i32, ctxs };
+}
+
+/** The trace fed to one build's recorder (or to nothing when `dir` is null). */
+async function replay(b: Build, t: Trace, dir: string | null): Promise<Pass> {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  await settle();
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  const g0 = gcCount;
+  const p = new b.packet.Packet();
+  p.buf = t.file;
+  let gen = 0;
+  let ctx = 0;
+  const flows = { generation: () => gen, context: () => t.ctxs[ctx] };
+  const rec = dir ? b.recorder.createPacketRecorder({ dir }) : null;
+  await rec?.start();
+  const { u32, i32 } = t;
+  const frame = { buf: t.file, off: 0, caplen: 0, wirelen: 0, tsSec: 0, tsNs: 0, linkType: 1 };
+  const feed = (_path: string, onFrame: (f: typeof frame) => void, between?: () => unknown) => {
+    let nextBetween = 4 << 20; // where the file reader would refill its 4 MiB buffer
+    for (let i = 0; i < t.n; i++) {
+      const off = u32.off[i]!;
+      if (off >= nextBetween) {
+        between?.();
+        nextBetween += 4 << 20;
+      }
+      frame.off = off;
+      onFrame(frame);
+      p.frameOff = off;
+      p.caplen = u32.caplen[i]!;
+      p.wirelen = u32.wirelen[i]!;
+      p.tsSec = u32.tsSec[i]!;
+      p.tsNs = u32.tsNs[i]!;
+      p.linkType = u32.linkType[i]!;
+      p.ipVer = u32.ipVer[i]!;
+      p.vlan0 = u32.vlan0[i]!;
+      p.tunnelDepth = u32.tunnelDepth[i]!;
+      p.srcPort = u32.srcPort[i]!;
+      p.dstPort = u32.dstPort[i]!;
+      p.proto = i32.proto[i]!;
+      p.vni = i32.vni[i]!;
+      const s = i32.src[i]!;
+      const d = i32.dst[i]!;
+      p.srcOff = s < 0 ? -1 : off + s;
+      p.dstOff = d < 0 ? -1 : off + d;
+      const slot = i32.slot[i]!;
+      gen = u32.gen[i]!;
+      ctx = i32.ctx[i]!;
+      rec?.onPacket(p, flows, slot, 0);
+    }
+    return Promise.resolve({});
+  };
+  const read = rec ? rec.reader(feed) : feed;
+  await read(FILE, () => {}, undefined);
+  rec?.finish();
+  await rec?.stop();
+  const c = process.cpuUsage(c0);
+  await settle();
+  return {
+    user: c.user / 1e6,
+    sys: c.system / 1e6,
+    wall: (performance.now() - w0) / 1000,
+    gc: gcCount - g0,
+    packets: t.n,
   };
 }
 
@@ -153,7 +308,7 @@ function straceSummary(cmd: string[]): string {
 
 const f2 = (x: number): string => x.toFixed(2);
 
-async function main(): Promise<void> {
+export async function benchRecorderAlone(): Promise<void> {
   if (!existsSync(FILE)) {
     process.stdout.write(`no capture ${FILE}: run npm run bench -- --only sensor once to generate it\n`);
     return;
@@ -164,6 +319,15 @@ async function main(): Promise<void> {
   const only = opt('pass', '');
   if (only) {
     // One pass, for a profiler: `--pass metering` or `--pass recorder`.
+    if (only === 'replay') {
+      // The trace is taken first; profile the replay from the output's second line on.
+      const t = await takeTrace(builds[0]!);
+      process.stdout.write('trace taken\n');
+      const r = await replay(builds[0]!, t, `${OUT}/recorder-alone-pass`);
+      rmSync(`${OUT}/recorder-alone-pass`, { recursive: true, force: true });
+      process.stdout.write(`replay: ${f2(r.user)} user + ${f2(r.sys)} sys, ${r.gc} GC\n`);
+      return;
+    }
     const p = await pass(builds[0]!, only === 'recorder' ? `${OUT}/recorder-alone-pass` : null);
     rmSync(`${OUT}/recorder-alone-pass`, { recursive: true, force: true });
     process.stdout.write(`${only}: ${f2(p.user)} user + ${f2(p.sys)} sys, ${p.gc} GC\n`);
@@ -174,6 +338,32 @@ async function main(): Promise<void> {
   process.stdout.write(
     `recorder alone on ${FILE} (${(size / 1e6).toFixed(0)} MB), ${ROUNDS} rounds, load ${(await import('node:os')).loadavg().map(f2).join(' ')}\n`,
   );
+  // The recorder alone: the same packets replayed from a trace, nothing else running.
+  const replayRounds = Number(opt('replay-rounds', '5'));
+  if (replayRounds > 0) {
+    const t = await takeTrace(builds[0]!);
+    const got = new Map<string, Pass[]>();
+    for (let r = 0; r < replayRounds; r++) {
+      for (const b of builds) {
+        const base = await replay(b, t, null);
+        const p = await replay(b, t, `${OUT}/recorder-replay`);
+        const d = { ...p, user: p.user - base.user, sys: p.sys - base.sys };
+        got.set(b.name, [...(got.get(b.name) ?? []), d]);
+        process.stdout.write(
+          `  replay ${r + 1} ${b.name}: ${f2(d.user)} user + ${f2(d.sys)} sys (${f2(p.wall)} s wall, ${p.gc} GC)\n`,
+        );
+      }
+    }
+    rmSync(`${OUT}/recorder-replay`, { recursive: true, force: true });
+    const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    for (const b of builds) {
+      const l = got.get(b.name)!;
+      const cpu = med(l.map((d) => d.user + d.sys));
+      process.stdout.write(
+        `${b.name}: recorder fed alone (replayed packets) ${f2(cpu)} CPU-s, median of ${replayRounds} (user ${f2(med(l.map((d) => d.user)))}, sys ${f2(med(l.map((d) => d.sys)))}; least ${f2(Math.min(...l.map((d) => d.user + d.sys)))}), ${(t.n / cpu / 1e6).toFixed(2)}M packets per CPU-s, ${med(l.map((d) => d.gc))} GC events per pass\n`,
+      );
+    }
+  }
   // Per round and build, the recorder's cost is the pass with it less the pass without it,
   // run back to back; the median over rounds is reported (the machine is shared: a least-of
   // figure on each side would pair passes from different moments).
@@ -201,7 +391,8 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   for (const b of builds) {
-    const l = diffs.get(b.name)!;
+    const l = diffs.get(b.name);
+    if (!l) continue;
     const cpu = med(l.map((d) => d.user + d.sys));
     process.stdout.write(
       `${b.name}: recorder alone ${f2(cpu)} CPU-s, median of ${ROUNDS} (user ${f2(med(l.map((d) => d.user)))}, sys ${f2(med(l.map((d) => d.sys)))}; least ${f2(Math.min(...l.map((d) => d.user + d.sys)))}), ${(l[0]!.packets / cpu / 1e6).toFixed(2)}M packets per CPU-s, ${med(l.map((d) => d.gc))} more GC events per pass\n`,
@@ -237,4 +428,4 @@ async function main(): Promise<void> {
   rmSync(`${OUT}/strace.txt`, { force: true });
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) await benchRecorderAlone();
