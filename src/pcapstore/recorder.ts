@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { Analyzer, FlowLookup } from '../analyze/types.js';
 import type { CaptureSummary } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
-import { le32 } from '../common/bytes.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
@@ -260,6 +259,8 @@ export function createPacketRecorder(
   let runUs = false;
   /** The buffer of the frame a wrapped reader is delivering. */
   let srcBuf: Buffer | null = null;
+  /** Its record headers' words, one load each (made when the reader's buffer changes). */
+  let srcView: DataView = new DataView(new ArrayBuffer(0));
   // What each submitted block makes searchable once written: segment, packets and bytes.
   const markSeq = new Float64Array(nBlocks);
   const markPackets = new Float64Array(nBlocks);
@@ -548,8 +549,11 @@ export function createPacketRecorder(
       // would write when its four fields say so (any byte order or format whose bytes match);
       // a capture in microseconds differs only in the fraction, scaled when the run is copied.
       let frac = -1;
-      if (b === srcBuf && h >= 0 && le32(b, h + 8) === cap && le32(b, h + 12) === p.wirelen) {
-        if (le32(b, h) === p.tsSec) frac = le32(b, h + 4);
+      if (b === srcBuf && h >= 0) {
+        const v = srcView;
+        if (v.getUint32(h + 8, true) === cap && v.getUint32(h + 12, true) === p.wirelen) {
+          if (v.getUint32(h, true) === p.tsSec) frac = v.getUint32(h + 4, true);
+        }
       }
       if (frac >= 0 && (frac === p.tsNs || frac * 1000 === p.tsNs)) {
         // Zero fits either unit; any other fraction decides the run's.
@@ -587,7 +591,10 @@ export function createPacketRecorder(
     reader(read: CaptureReader): CaptureReader {
       return async (path, onFrame, between) => {
         const tap: FrameHandler = (f) => {
-          srcBuf = f.buf;
+          if (f.buf !== srcBuf) {
+            srcBuf = f.buf;
+            srcView = new DataView(f.buf.buffer, f.buf.byteOffset, f.buf.byteLength);
+          }
           onFrame(f);
         };
         try {
