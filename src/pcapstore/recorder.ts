@@ -1,9 +1,9 @@
 import { closeSync, constants, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Analyzer, FlowLookup } from '../analyze/types.js';
 import type { CaptureSummary } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
-import { le32 } from '../common/bytes.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
@@ -81,6 +81,8 @@ export interface RecorderDeps {
   ioDelayMs?: number;
   /** Test hook: the fsync thread sleeps this long before each segment close (default `ioDelayMs`). */
   syncDelayMs?: number;
+  /** Copy runs with the vantage-pcap addon when it is there (default); false: the JavaScript path. */
+  nativeCopy?: boolean;
 }
 
 export interface RecorderCounters {
@@ -129,10 +131,35 @@ export interface PacketRecorder extends Analyzer {
   stop(): Promise<void>;
 }
 
+/** The addon's run copy: one memcpy into the shared block, fractions scaled on the way. */
+type CopyRecords = (
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  srcOff: number,
+  len: number,
+  us: boolean,
+) => number;
+
+let nativeCopy: CopyRecords | null | undefined;
+/** The vantage-pcap addon's `copyRecords`, or null without the addon (or with VANTAGE_NO_PCAP=1). */
+function loadCopyRecords(): CopyRecords | null {
+  if (nativeCopy !== undefined) return nativeCopy;
+  nativeCopy = null;
+  if (process.env.VANTAGE_NO_PCAP === '1') return null;
+  try {
+    const b = createRequire(import.meta.url)('vantage-pcap') as { copyRecords?: CopyRecords };
+    if (typeof b.copyRecords === 'function') nativeCopy = b.copyRecords;
+  } catch {}
+  return nativeCopy;
+}
+
 /** Buffered writes start 48 bytes into the block: I/O at a page start + 16 runs slow here. */
 const ALIGN = 48;
 /** O_DIRECT writes start, end and land on multiples of this (the largest common block size). */
 const DIRECT = 4096;
+/** A run is copied once it is this long: its bytes are still in the CPU's cache (just decoded). */
+const RUN_TAKE = 64 * 1024;
 /** Where a record may grow a block past its nominal size: one record of the largest snaplen. */
 const MAX_REC = RECORD_HEADER_LEN + PCAP_SNAPLEN;
 
@@ -202,9 +229,14 @@ export function createPacketRecorder(
   // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
   const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
   const blocks = shared.map((b) => Buffer.from(b));
-  // Unaligned little-endian words compile to single loads and stores through a DataView.
-  const views = shared.map((b) => new DataView(b));
-  let dv = views[0]!;
+  // Runs go into the shared block with the addon's memcpy. Without it they pass through an
+  // ordinary buffer, placed at the block's alignment mod 8: V8 copies into shared memory with
+  // relaxed atomics, word by word only when source and destination agree mod 8 and byte by byte
+  // otherwise (3-4x slower; a run's records start anywhere), while a copy into ordinary memory
+  // is a plain memmove.
+  const copyRecords = deps.nativeCopy === false ? null : loadCopyRecords();
+  const stage = Buffer.from(new ArrayBuffer(copyRecords ? 8 : RUN_TAKE + MAX_REC + 8));
+  const stageView = new DataView(stage.buffer);
   /** Byte of each block where its data starts (aligned for O_DIRECT once probed). */
   let starts: number[] = blocks.map(() => ALIGN);
   /** O_DIRECT in use: writes are whole multiples of DIRECT at offsets that are too. */
@@ -227,6 +259,8 @@ export function createPacketRecorder(
   let runUs = false;
   /** The buffer of the frame a wrapped reader is delivering. */
   let srcBuf: Buffer | null = null;
+  /** Its record headers' words, one load each (made when the reader's buffer changes). */
+  let srcView: DataView = new DataView(new ArrayBuffer(0));
   // What each submitted block makes searchable once written: segment, packets and bytes.
   const markSeq = new Float64Array(nBlocks);
   const markPackets = new Float64Array(nBlocks);
@@ -294,14 +328,24 @@ export function createPacketRecorder(
     if (b === null) return;
     runBuf = null;
     const at = start + runAt;
-    b.copy(block, at, runStart, runEnd);
+    const len = runEnd - runStart;
+    if (copyRecords !== null) {
+      copyRecords(block, at, b, runStart, len, runUs);
+      return;
+    }
+    // A longer run (a record past the stored snaplen) goes straight in: slower, same bytes.
+    const k = len + 8 <= stage.length ? at & 7 : -1;
+    const dst = k < 0 ? block : stage;
+    const o0 = k < 0 ? at : k;
+    b.copy(dst, o0, runStart, runEnd);
     if (runUs) {
-      const v = dv;
-      const end = at + (runEnd - runStart);
-      for (let o = at; o < end; o += RECORD_HEADER_LEN + v.getUint32(o + 8, true)) {
+      const v = k < 0 ? new DataView(block.buffer, block.byteOffset) : stageView;
+      const end = o0 + len;
+      for (let o = o0; o < end; o += RECORD_HEADER_LEN + v.getUint32(o + 8, true)) {
         v.setUint32(o + 4, v.getUint32(o + 4, true) * 1000, true);
       }
     }
+    if (k >= 0) stage.copy(block, at, k, k + len);
   };
 
   /**
@@ -343,7 +387,6 @@ export function createPacketRecorder(
     }
     slot = w.submittedJobs % nBlocks;
     block = blocks[slot]!;
-    dv = views[slot]!;
     start = starts[slot]!;
     if (keep > 0) {
       prev.copy(block, start, prevEnd - keep, prevEnd);
@@ -506,8 +549,11 @@ export function createPacketRecorder(
       // would write when its four fields say so (any byte order or format whose bytes match);
       // a capture in microseconds differs only in the fraction, scaled when the run is copied.
       let frac = -1;
-      if (b === srcBuf && h >= 0 && le32(b, h + 8) === cap && le32(b, h + 12) === p.wirelen) {
-        if (le32(b, h) === p.tsSec) frac = le32(b, h + 4);
+      if (b === srcBuf && h >= 0) {
+        const v = srcView;
+        if (v.getUint32(h + 8, true) === cap && v.getUint32(h + 12, true) === p.wirelen) {
+          if (v.getUint32(h, true) === p.tsSec) frac = v.getUint32(h + 4, true);
+        }
       }
       if (frac >= 0 && (frac === p.tsNs || frac * 1000 === p.tsNs)) {
         // Zero fits either unit; any other fraction decides the run's.
@@ -520,6 +566,7 @@ export function createPacketRecorder(
           runUs = us;
         }
         runEnd = h + rec;
+        if (runEnd - runStart >= RUN_TAKE) takeRun();
       } else {
         takeRun(); // records stay in order
         const o = start + blockLen;
@@ -544,7 +591,10 @@ export function createPacketRecorder(
     reader(read: CaptureReader): CaptureReader {
       return async (path, onFrame, between) => {
         const tap: FrameHandler = (f) => {
-          srcBuf = f.buf;
+          if (f.buf !== srcBuf) {
+            srcBuf = f.buf;
+            srcView = new DataView(f.buf.buffer, f.buf.byteOffset, f.buf.byteLength);
+          }
           onFrame(f);
         };
         try {

@@ -245,6 +245,24 @@ function grow<T extends Arr>(a: T, need: number): T {
   return b;
 }
 
+// The builder's working flow table: one 64-byte row (a cache line) per flow ordinal, so a
+// packet's check and update touch one line instead of one in each of a dozen arrays (a flow's
+// row is rarely in cache when its next packet comes). Columns of the index are cut from it at
+// `build`.
+const FW = 16;
+/** ipVer | flags << 8 | vlan << 16 */
+const W_META = 0;
+const W_PROTO = 1;
+const W_VNI = 2;
+/** sport | dport << 16 */
+const W_PORTS = 3;
+/** 8 words: the first packet's source address (4 words, v4 in the first), then destination. */
+const W_ADDR = 4;
+const W_FIRST_SEC = 12;
+const W_FIRST_NS = 13;
+const W_LAST_SEC = 14;
+const W_LAST_NS = 15;
+
 /**
  * Builds a segment's index while the segment is written. `add` is on the packet path: it
  * writes numbers into growable typed arrays and allocates only when a flow is first seen in
@@ -260,9 +278,13 @@ export class IndexBuilder {
   private pktFlow = new Uint32Array(1 << 16);
   private pktOff = new Uint32Array(1 << 16);
   private nFlows = 1;
-  private f: FlowArrays;
-  private slotOrd = new Int32Array(1 << 14).fill(-1);
-  private slotGen = new Uint32Array(1 << 14);
+  /** Flow rows (FW words per ordinal), signed and unsigned views of one buffer. */
+  private fi = new Int32Array(1024 * FW);
+  private fu = new Uint32Array(this.fi.buffer);
+  private flowId = new Float64Array(1024);
+  private cid = new Uint32Array(1024 * 2);
+  /** Per flow-table slot: [ordinal + 1 (0: none), slot generation] side by side. */
+  private slotMap = new Uint32Array(1 << 15);
   private markOff = new Uint32Array(64);
   private markMin = new Uint32Array(64);
   private markMax = new Uint32Array(64);
@@ -271,27 +293,10 @@ export class IndexBuilder {
     readonly linkType: number,
     private readonly rebuilt = false,
   ) {
-    const n = 1024;
-    this.f = {
-      flowId: new Float64Array(n),
-      ipVer: new Uint8Array(n),
-      flags: new Uint8Array(n),
-      proto: new Int16Array(n),
-      vlan: new Uint16Array(n),
-      vni: new Int32Array(n),
-      sport: new Uint16Array(n),
-      dport: new Uint16Array(n),
-      addr: new Uint32Array(n * 8),
-      firstSec: new Uint32Array(n),
-      firstNs: new Uint32Array(n),
-      lastSec: new Uint32Array(n),
-      lastNs: new Uint32Array(n),
-      cid: new Uint32Array(n * 2),
-    };
-    this.f.flags[0] = FLOW_OTHER;
-    this.f.proto[0] = -1;
-    this.f.vni[0] = -1;
-    this.f.firstSec[0] = 0xffffffff;
+    this.fu[W_META] = FLOW_OTHER << 8;
+    this.fi[W_PROTO] = -1;
+    this.fi[W_VNI] = -1;
+    this.fu[W_FIRST_SEC] = 0xffffffff;
   }
 
   /** Account one packet written at file offset `off`. */
@@ -333,16 +338,17 @@ export class IndexBuilder {
       if (sec > this.markMax[m]!) this.markMax[m] = sec;
     }
     const ord = slot >= 0 && flows !== null ? this.ordinal(p, flows, slot) : 0;
-    const f = this.f;
+    const u = this.fu;
+    const o = ord * FW;
     if (ord === 0) {
-      if (sec < f.firstSec[0]!) f.firstSec[0] = sec;
-      if (sec > f.lastSec[0]!) f.lastSec[0] = sec;
-    } else if (sec > f.lastSec[ord]! || (sec === f.lastSec[ord]! && ns > f.lastNs[ord]!)) {
-      f.lastSec[ord] = sec;
-      f.lastNs[ord] = ns;
-    } else if (sec < f.firstSec[ord]! || (sec === f.firstSec[ord]! && ns < f.firstNs[ord]!)) {
-      f.firstSec[ord] = sec;
-      f.firstNs[ord] = ns;
+      if (sec < u[W_FIRST_SEC]!) u[W_FIRST_SEC] = sec;
+      if (sec > u[W_LAST_SEC]!) u[W_LAST_SEC] = sec;
+    } else if (sec > u[o + W_LAST_SEC]! || (sec === u[o + W_LAST_SEC]! && ns > u[o + W_LAST_NS]!)) {
+      u[o + W_LAST_SEC] = sec;
+      u[o + W_LAST_NS] = ns;
+    } else if (sec < u[o + W_FIRST_SEC]! || (sec === u[o + W_FIRST_SEC]! && ns < u[o + W_FIRST_NS]!)) {
+      u[o + W_FIRST_SEC] = sec;
+      u[o + W_FIRST_NS] = ns;
     }
     this.pktFlow[n] = ord;
     this.pktOff[n] = off;
@@ -351,50 +357,50 @@ export class IndexBuilder {
   }
 
   private ordinal(p: Packet, flows: FlowLookup, slot: number): number {
-    if (slot >= this.slotOrd.length) {
-      const old = this.slotOrd.length;
-      this.slotOrd = grow(this.slotOrd, slot + 1);
-      this.slotOrd.fill(-1, old);
-      this.slotGen = grow(this.slotGen, slot + 1);
-    }
+    if (slot * 2 >= this.slotMap.length) this.slotMap = grow(this.slotMap, slot * 2 + 2);
+    const sm = this.slotMap;
     const gen = flows.generation(slot);
-    let ord = this.slotOrd[slot]!;
-    if (ord < 0 || this.slotGen[slot] !== gen) {
-      ord = this.newFlow(p, flows, slot);
-      this.slotOrd[slot] = ord;
-      this.slotGen[slot] = gen;
+    const k = slot * 2;
+    const e = sm[k]!;
+    if (e === 0 || sm[k + 1] !== gen) {
+      const ord = this.newFlow(p, flows, slot);
+      sm[k] = ord + 1;
+      sm[k + 1] = gen;
       return ord;
     }
+    const ord = e - 1;
     return this.sameKey(p, ord) ? ord : 0;
   }
 
   /** Does the packet carry the flow entry's key (either direction)? */
   private sameKey(p: Packet, ord: number): boolean {
-    const f = this.f;
-    if (p.ipVer !== f.ipVer[ord] || p.proto !== f.proto[ord]) return false;
+    const u = this.fu;
+    const o = ord * FW;
+    const meta = u[o + W_META]!;
+    if (p.ipVer !== (meta & 0xff) || p.proto !== this.fi[o + W_PROTO]) return false;
     if (
-      p.vlan0 !== f.vlan[ord] ||
-      p.vni !== f.vni[ord] ||
-      p.tunnelDepth > 0 !== ((f.flags[ord]! & FLOW_TUNNEL) !== 0)
+      p.vlan0 !== meta >>> 16 ||
+      p.vni !== this.fi[o + W_VNI] ||
+      p.tunnelDepth > 0 !== (((meta >>> 8) & FLOW_TUNNEL) !== 0)
     ) {
-      f.flags[ord]! |= FLOW_MIXED;
+      u[o + W_META] = meta | (FLOW_MIXED << 8);
     }
-    const a = f.addr;
     const b = p.buf;
-    const o = ord * 8;
+    const a = o + W_ADDR;
     const s0 = be32(b, p.srcOff);
     const d0 = be32(b, p.dstOff);
+    const ports = u[o + W_PORTS]!;
+    const sp = ports & 0xffff;
+    const dp = ports >>> 16;
     let fwd: boolean;
-    if (s0 === a[o] && d0 === a[o + 4] && p.srcPort === f.sport[ord] && p.dstPort === f.dport[ord])
-      fwd = true;
-    else if (s0 === a[o + 4] && d0 === a[o] && p.srcPort === f.dport[ord] && p.dstPort === f.sport[ord])
-      fwd = false;
+    if (s0 === u[a] && d0 === u[a + 4] && p.srcPort === sp && p.dstPort === dp) fwd = true;
+    else if (s0 === u[a + 4] && d0 === u[a] && p.srcPort === dp && p.dstPort === sp) fwd = false;
     else return false;
     if (p.ipVer === 6) {
       for (let i = 1; i < 4; i++) {
         const s = be32(b, p.srcOff + i * 4);
         const d = be32(b, p.dstOff + i * 4);
-        if (fwd ? s !== a[o + i] || d !== a[o + 4 + i] : s !== a[o + 4 + i] || d !== a[o + i]) return false;
+        if (fwd ? s !== u[a + i] || d !== u[a + 4 + i] : s !== u[a + 4 + i] || d !== u[a + i]) return false;
       }
     }
     return true;
@@ -402,38 +408,76 @@ export class IndexBuilder {
 
   private newFlow(p: Packet, flows: FlowLookup | null, slot: number): number {
     const ord = this.nFlows++;
-    const f = this.f;
-    if (ord >= f.ipVer.length) {
-      const n = ord + 1;
-      for (const k of Object.keys(f) as (keyof FlowArrays)[]) {
-        const per = k === 'addr' ? 8 : k === 'cid' ? 2 : 1;
-        (f as unknown as Record<string, Arr>)[k] = grow(f[k], n * per);
-      }
+    if ((ord + 1) * FW > this.fi.length) {
+      this.fi = grow(this.fi, (ord + 1) * FW);
+      this.fu = new Uint32Array(this.fi.buffer);
+      this.flowId = grow(this.flowId, ord + 1);
+      this.cid = grow(this.cid, (ord + 1) * 2);
     }
-    f.ipVer[ord] = p.ipVer;
-    f.proto[ord] = p.proto;
-    f.vlan[ord] = p.vlan0;
-    f.vni[ord] = p.vni;
-    f.flags[ord] = p.tunnelDepth > 0 ? FLOW_TUNNEL : 0;
-    f.sport[ord] = p.srcPort;
-    f.dport[ord] = p.dstPort;
-    const o = ord * 8;
+    const u = this.fu;
+    const o = ord * FW;
+    // The row may hold a value from a rebuilt table's growth: every word is written.
+    u[o + W_META] = p.ipVer | ((p.tunnelDepth > 0 ? FLOW_TUNNEL : 0) << 8) | ((p.vlan0 & 0xffff) << 16);
+    this.fi[o + W_PROTO] = (p.proto << 16) >> 16;
+    this.fi[o + W_VNI] = p.vni;
+    u[o + W_PORTS] = (p.srcPort & 0xffff) | ((p.dstPort & 0xffff) << 16);
     const words = p.ipVer === 6 ? 4 : 1;
+    const a = o + W_ADDR;
     for (let i = 0; i < 4; i++) {
-      f.addr[o + i] = i < words ? be32(p.buf, p.srcOff + i * 4) : 0;
-      f.addr[o + 4 + i] = i < words ? be32(p.buf, p.dstOff + i * 4) : 0;
+      u[a + i] = i < words ? be32(p.buf, p.srcOff + i * 4) : 0;
+      u[a + 4 + i] = i < words ? be32(p.buf, p.dstOff + i * 4) : 0;
     }
-    f.firstSec[ord] = p.tsSec;
-    f.firstNs[ord] = p.tsNs;
-    f.lastSec[ord] = p.tsSec;
-    f.lastNs[ord] = p.tsNs;
+    u[o + W_FIRST_SEC] = p.tsSec;
+    u[o + W_FIRST_NS] = p.tsNs;
+    u[o + W_LAST_SEC] = p.tsSec;
+    u[o + W_LAST_NS] = p.tsNs;
     if (flows !== null && slot >= 0) {
       const ctx = flows.context(slot);
-      f.flowId[ord] = ctx.flow_id;
-      f.cid[ord * 2] = fnv32(ctx.community_id);
-      f.cid[ord * 2 + 1] = fnv32(ctx.community_id, CID_SEED2);
+      this.flowId[ord] = ctx.flow_id;
+      this.cid[ord * 2] = fnv32(ctx.community_id);
+      this.cid[ord * 2 + 1] = fnv32(ctx.community_id, CID_SEED2);
     }
     return ord;
+  }
+
+  /** The flow columns of the first `F` ordinals, cut from the rows. */
+  private columns(F: number): FlowArrays {
+    const u = this.fu;
+    const fi = this.fi;
+    const f: FlowArrays = {
+      flowId: this.flowId.slice(0, F),
+      ipVer: new Uint8Array(F),
+      flags: new Uint8Array(F),
+      proto: new Int16Array(F),
+      vlan: new Uint16Array(F),
+      vni: new Int32Array(F),
+      sport: new Uint16Array(F),
+      dport: new Uint16Array(F),
+      addr: new Uint32Array(F * 8),
+      firstSec: new Uint32Array(F),
+      firstNs: new Uint32Array(F),
+      lastSec: new Uint32Array(F),
+      lastNs: new Uint32Array(F),
+      cid: this.cid.slice(0, F * 2),
+    };
+    for (let ord = 0; ord < F; ord++) {
+      const o = ord * FW;
+      const meta = u[o + W_META]!;
+      f.ipVer[ord] = meta & 0xff;
+      f.flags[ord] = (meta >>> 8) & 0xff;
+      f.vlan[ord] = meta >>> 16;
+      f.proto[ord] = fi[o + W_PROTO]!;
+      f.vni[ord] = fi[o + W_VNI]!;
+      const ports = u[o + W_PORTS]!;
+      f.sport[ord] = ports & 0xffff;
+      f.dport[ord] = ports >>> 16;
+      f.addr.set(u.subarray(o + W_ADDR, o + W_ADDR + 8), ord * 8);
+      f.firstSec[ord] = u[o + W_FIRST_SEC]!;
+      f.firstNs[ord] = u[o + W_FIRST_NS]!;
+      f.lastSec[ord] = u[o + W_LAST_SEC]!;
+      f.lastNs[ord] = u[o + W_LAST_NS]!;
+    }
+    return f;
   }
 
   /** The index of the first `n` packets (all by default); the builder stays usable. */
@@ -448,7 +492,7 @@ export class IndexBuilder {
     const pktOff = new Uint32Array(n);
     const po = this.pktOff;
     for (let i = 0; i < n; i++) pktOff[fill[pf[i]!]!++] = po[i]!;
-    const f = this.f;
+    const f = this.columns(F);
     const keys4: number[] = [];
     const flows4: number[] = [];
     const keys6: number[] = [];
@@ -477,20 +521,7 @@ export class IndexBuilder {
     const marks = Math.ceil(n / MARK_EVERY);
     const cut = <T extends Arr>(a: T, k: number): T => a.slice(0, k) as T;
     const d: SegmentIndexData = {
-      flowId: cut(f.flowId, F),
-      ipVer: cut(f.ipVer, F),
-      flags: cut(f.flags, F),
-      proto: cut(f.proto, F),
-      vlan: cut(f.vlan, F),
-      vni: cut(f.vni, F),
-      sport: cut(f.sport, F),
-      dport: cut(f.dport, F),
-      addr: cut(f.addr, F * 8),
-      firstSec: cut(f.firstSec, F),
-      firstNs: cut(f.firstNs, F),
-      lastSec: cut(f.lastSec, F),
-      lastNs: cut(f.lastNs, F),
-      cid: cut(f.cid, F * 2),
+      ...f,
       pktStart,
       pktOff,
       ip4Keys,
@@ -524,8 +555,47 @@ export class IndexBuilder {
   }
 }
 
-/** Sorted unique keys with CSR lists of flow ordinals (ascending, duplicates removed). */
-function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
+/** A (key, flow ordinal) pair as one exact double: a 32-bit key times this, plus the ordinal. */
+const PAIR = 2 ** 21;
+
+/**
+ * Sorted unique keys with CSR lists of flow ordinals (ascending, duplicates removed). The pairs
+ * are sorted as one typed array of doubles (a native sort), then read off in one pass; a
+ * segment with more flows than a pair can hold takes the search per key below.
+ */
+export function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
+  const n = keys.length;
+  let maxFlow = 0;
+  for (let i = 0; i < n; i++) if (flows[i]! > maxFlow) maxFlow = flows[i]!;
+  if (maxFlow >= PAIR) return postingsBySearch(keys, flows);
+  const pairs = new Float64Array(n);
+  for (let i = 0; i < n; i++) pairs[i] = keys[i]! * PAIR + flows[i]!;
+  pairs.sort();
+  const uniq = new Uint32Array(n);
+  const pstart = new Uint32Array(n + 1);
+  const out = new Uint32Array(n);
+  let u = 0;
+  let w = 0;
+  let prevKey = -1;
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const x = pairs[i]!;
+    if (x === prev) continue; // both ends of a flow on one key
+    prev = x;
+    const k = Math.floor(x / PAIR);
+    if (k !== prevKey) {
+      uniq[u] = k;
+      pstart[u] = w;
+      u++;
+      prevKey = k;
+    }
+    out[w++] = x - k * PAIR;
+  }
+  pstart[u] = w;
+  return [uniq.slice(0, u), pstart.slice(0, u + 1), out.slice(0, w)];
+}
+
+export function postingsBySearch(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
   const sorted = Uint32Array.from(keys).sort();
   let u = 0;
   for (let i = 0; i < sorted.length; i++)

@@ -16,7 +16,11 @@ import { deflateRawSync } from 'node:zlib';
 import { readCaptureFile } from '../../src/capture/capture-file.js';
 import { ConfigError } from '../../src/common/errors.js';
 import { Sensor } from '../../src/flow/sensor.js';
-import { createPacketRecorder, type RecorderConfig } from '../../src/pcapstore/recorder.js';
+import {
+  createPacketRecorder,
+  type RecorderConfig,
+  type RecorderDeps,
+} from '../../src/pcapstore/recorder.js';
 import { SegmentIndex } from '../../src/pcapstore/segment-index.js';
 import { PcapStore } from '../../src/pcapstore/store.js';
 import { fixture } from '../support/fixtures.js';
@@ -64,8 +68,13 @@ describe('recorder: runs of records copied whole', () => {
   const files = [...SOURCES.map(fixture), be, fixture('http-206-zero-window.pcap')];
 
   /** Record `files` into `dir`, through the wrapped reader (runs) or frame by frame. */
-  async function record(dir: string, cfg: Partial<RecorderConfig>, wrapped: boolean) {
-    const rec = createPacketRecorder({ dir, fsync: false, segmentBytes: 64 * 1024, ...cfg });
+  async function record(
+    dir: string,
+    cfg: Partial<RecorderConfig>,
+    wrapped: boolean,
+    deps: RecorderDeps = {},
+  ) {
+    const rec = createPacketRecorder({ dir, fsync: false, segmentBytes: 64 * 1024, ...cfg }, deps);
     await rec.start();
     const sensor = new Sensor(() => {});
     sensor.addHook(rec);
@@ -77,15 +86,20 @@ describe('recorder: runs of records copied whole', () => {
   }
 
   for (const directIo of [true, false]) {
-    for (const [name, cfg] of [
-      ['every packet', {}],
-      ['a filter breaks the runs', { filter: 'tcp and not port 443' }],
-      ['a snaplen cuts packets', { snaplen: 100 }],
+    for (const [name, cfg, deps] of [
+      ['every packet', {}, {}],
+      ['a filter breaks the runs', { filter: 'tcp and not port 443' }, {}],
+      ['a snaplen cuts packets', { snaplen: 100 }, {}],
+      // Runs longer than the recorder's copy step (64 KiB).
+      ['long runs', { segmentBytes: 512 * 1024 }, {}],
+      // Without the addon's copy: runs through the staging buffer.
+      ['every packet, JavaScript copy', {}, { nativeCopy: false }],
+      ['long runs, JavaScript copy', { segmentBytes: 512 * 1024 }, { nativeCopy: false }],
     ] as const) {
       it(`writes what the one-by-one path writes, byte for byte (${directIo ? 'O_DIRECT' : 'page cache'}, ${name})`, async () => {
         const a = join(tmp, `runs-${directIo}-${name}`);
         const b = join(tmp, `one-${directIo}-${name}`);
-        const ca = await record(a, { ...cfg, directIo }, true);
+        const ca = await record(a, { ...cfg, directIo }, true, deps);
         const cb = await record(b, { ...cfg, directIo }, false);
         assert.equal(ca.directIo, directIo && directAllowed(tmp) ? 1 : 0);
         assert.equal(ca.packets, cb.packets);
@@ -110,7 +124,7 @@ describe('recorder: runs of records copied whole', () => {
         assert.equal(store.counters.segmentsRecovered, 0);
         const got: Rec[] = [];
         for (const s of store.segments) got.push(...(await records(s.path)));
-        if (name === 'every packet') {
+        if (name.startsWith('every packet')) {
           const want: Rec[] = [];
           for (const f of files) want.push(...(await records(f)));
           assert.equal(sameRecords(got, want), null);

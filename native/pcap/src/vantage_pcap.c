@@ -1592,6 +1592,55 @@ static napi_value js_malloc_arena_max(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* copyRecords(dst, dstOff, src, srcOff, len, usToNs): copy a run of pcap records into the
+ * packet recorder's write block with one memcpy. V8 copies into a SharedArrayBuffer with relaxed
+ * atomics, a byte at a time when the two addresses differ mod 8; here it is a plain memcpy.
+ * With usToNs each record header's fraction is scaled from microseconds to nanoseconds (the
+ * headers are little-endian, as the recorder checked). Returns the bytes copied. */
+static napi_value js_copy_records(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *views[2];
+  size_t lens[2];
+  for (int i = 0; i < 2; i++) {
+    napi_typedarray_type type;
+    void *data = NULL;
+    if (argc < 6 || napi_get_typedarray_info(env, argv[i * 2], &type, &lens[i], &data, NULL, NULL) != napi_ok ||
+        type != napi_uint8_array) {
+      napi_throw_type_error(env, NULL, "copyRecords: dst and src are Uint8Arrays");
+      return NULL;
+    }
+    views[i] = data;
+  }
+  int64_t dstOff = -1, srcOff = -1, len = -1;
+  bool us = false;
+  if (napi_get_value_int64(env, argv[1], &dstOff) != napi_ok || napi_get_value_int64(env, argv[3], &srcOff) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &len) != napi_ok || napi_get_value_bool(env, argv[5], &us) != napi_ok ||
+      dstOff < 0 || srcOff < 0 || len < 0 || (uint64_t)(dstOff + len) > lens[0] || (uint64_t)(srcOff + len) > lens[1]) {
+    napi_throw_range_error(env, NULL, "copyRecords: offsets and length inside both arrays");
+    return NULL;
+  }
+  uint8_t *d = views[0] + dstOff;
+  memcpy(d, views[1] + srcOff, (size_t)len);
+  if (us) {
+    for (int64_t o = 0; o + 16 <= len;) {
+      uint8_t *h = d + o;
+      uint32_t frac = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+      uint32_t cap = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+      frac *= 1000u;
+      h[4] = frac & 0xff;
+      h[5] = (frac >> 8) & 0xff;
+      h[6] = (frac >> 16) & 0xff;
+      h[7] = frac >> 24;
+      o += 16 + (int64_t)cap;
+    }
+  }
+  napi_value r;
+  CHECK(napi_create_int64(env, len, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1613,6 +1662,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
