@@ -35,7 +35,12 @@ export class RecordColumnBuilder {
     row: number,
     d: (v: string) => number,
     u: (v: string) => number,
+    lv: (string | null)[],
+    ld: Int32Array,
   ) => void;
+  /** Per string field, the previous record's value and its dictionary entry (null: none yet). */
+  private readonly lastV: (string | null)[];
+  private readonly lastD: Int32Array;
   private readonly tsAt: number;
   private readonly text = (v: string): number => {
     let d = this.index.get(v);
@@ -74,13 +79,20 @@ export class RecordColumnBuilder {
         const j = this.str.length;
         this.str.push(name);
         // A flow's Community ID is new for nearly every record: entered as it is, not looked up.
-        const enter = name === 'community_id' ? 'u(v)' : 'd(v)';
-        lines.push(`v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? ${enter} : -1;`);
+        // Other fields often repeat the previous record's value (a status, a name, a version,
+        // the same client): that is checked before the dictionary's map.
+        lines.push(
+          name === 'community_id'
+            ? `v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? u(v) : -1;`
+            : `v = r.${name}; if (typeof v !== 'string') s[sb + ${j}] = -1; else if (v === lv[${j}]) s[sb + ${j}] = ld[${j}]; else { lv[${j}] = v; s[sb + ${j}] = ld[${j}] = d(v); }`,
+        );
       }
     }
     this.tsAt = this.num.indexOf(def.timeField);
     const nn = this.num.length;
     const ns = this.str.length;
+    this.lastV = new Array<string | null>(ns).fill(null);
+    this.lastD = new Int32Array(ns);
     this.put = new Function(
       'r',
       'f',
@@ -88,6 +100,8 @@ export class RecordColumnBuilder {
       'row',
       'd',
       'u',
+      'lv',
+      'ld',
       `let v; const fb = row * ${nn}; const sb = row * ${ns};\n${lines.join('\n')}`,
     ) as RecordColumnBuilder['put'];
     this.room = Math.min(capacity, FIRST_ROWS);
@@ -100,7 +114,7 @@ export class RecordColumnBuilder {
   add(r: Record<string, unknown>, tsSec: number, tsNs: number): void {
     const row = this.rows;
     if (row === this.room) this.grow();
-    this.put(r, this.f, this.s, row, this.text, this.unique);
+    this.put(r, this.f, this.s, row, this.text, this.unique, this.lastV, this.lastD);
     if (this.tsAt >= 0)
       this.f[row * this.num.length + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
     for (let k = 0; k < this.jsonFields.length; k++) {
@@ -136,6 +150,8 @@ export class RecordColumnBuilder {
     this.dict = [];
     this.json = this.jsonFields.map(() => new Map());
     this.index.clear();
+    // The entries of the last values were in the dictionary just handed out.
+    this.lastV.fill(null);
     this.rows = 0;
     this.out(this.def.type, c);
   }
