@@ -9,7 +9,7 @@
  * (`--trace-gc`), records/s into the store, and each ratio to the peer measured in the same run.
  *
  * usage: npm run bench [-- --profile realistic|long|both] [--packets N] [--runs R] [--tshark]
- *        [--only sensor|store|pcapstore|collect|collect-store|live|events|intel|policy|bus|detect|scale|auth|flow-records|recorder]
+ *        [--only sensor|store|pcapstore|collect|collect-store|live|events|intel|policy|bus|detect|scale|auth|flow-records|recorder|l7-records]
  *        (stage benches take their own options, e.g. --store-gb 10 for the packet store)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -277,6 +277,7 @@ const STAGES: [name: string, module: string, fn: string][] = [
   ['auth', 'auth.js', 'benchAuth'],
   ['flow-records', 'flow-records.js', 'benchFlowRecords'],
   ['recorder', 'recorder-alone.js', 'benchRecorderAlone'],
+  ['l7-records', 'l7-records.js', 'benchL7Records'],
 ];
 
 async function main(): Promise<void> {

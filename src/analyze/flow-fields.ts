@@ -21,6 +21,22 @@ export function flowFields(ctx: FlowContext) {
   };
 }
 
+/**
+ * `flowFields` written into a record being filled (a fresh one, in the order the fields are
+ * declared, or an analyzer's one reused record in column mode): no object in between.
+ */
+export function setFlowFields(out: Record<string, unknown>, ctx: FlowContext): void {
+  out.flow_id = ctx.flow_id;
+  out.community_id = ctx.community_id;
+  out.proto = ctx.proto;
+  out.client_ip = ctx.client_ip;
+  out.client_port = ctx.client_port;
+  out.server_ip = ctx.server_ip;
+  out.server_port = ctx.server_port;
+  out.vlan = ctx.vlan;
+  out.vni = ctx.vni;
+}
+
 /** A malformed-application-data record with a stable snake_case name (same shape as decoder weirds). */
 export function emitL7Weird(
   sink: RecordSink,

@@ -19,9 +19,17 @@ import { createTlsAnalyzer } from './tls/analyzer.js';
 import { probeTls } from './tls/probe.js';
 import type { Analyzer, RecordSink } from './types.js';
 
+/** Builders of the L7 records written as columns (the store path), one per record type. */
+export interface L7Columns {
+  dns: RecordColumnBuilder;
+  /** TLS over TCP and QUIC's handshakes alike: one batch order for both. */
+  tls: RecordColumnBuilder;
+  http: RecordColumnBuilder;
+}
+
 export interface AnalyzerSetOptions {
-  /** DNS records as rows of these columns instead of objects (the store path). */
-  dnsColumns?: RecordColumnBuilder;
+  /** DNS, TLS and HTTP records as rows of these columns instead of objects (the store path). */
+  columns?: L7Columns;
   /** Application-layer parsing (DNS, HTTP, TLS, QUIC, SSH, SMB, DHCP, ARP/ND, devices, app id). */
   l7: boolean;
   /** Host profiler caps and flush interval (defaults: DEFAULT_PROFILER_CONFIG). */
@@ -45,15 +53,27 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
     if (r.type === 'dhcp' || r.type === 'dns' || r.type === 'http') profiler.onRecord(r);
     sink(r);
   };
+  const cols = opts.columns;
+  const seen = (r: { type: string; [k: string]: unknown }): void => profiler.onRecord(r);
   return [
     createDnsAnalyzer(sink7, {
       names,
       notes,
-      ...(opts.dnsColumns ? { columns: opts.dnsColumns, observe: (r) => profiler.onRecord(r) } : {}),
+      ...(cols ? { columns: cols.dns, observe: seen } : {}),
     }),
-    claimGate(createHttpAnalyzer(sink7, { notes }), notes, 'http', probeHttp),
-    claimGate(createTlsAnalyzer(sink, { notes }), notes, 'tls', probeTls),
-    createQuicAnalyzer(sink, { notes }),
+    claimGate(
+      createHttpAnalyzer(sink7, { notes, ...(cols ? { columns: cols.http, observe: seen } : {}) }),
+      notes,
+      'http',
+      probeHttp,
+    ),
+    claimGate(
+      createTlsAnalyzer(sink, { notes, ...(cols ? { columns: cols.tls } : {}) }),
+      notes,
+      'tls',
+      probeTls,
+    ),
+    createQuicAnalyzer(sink, { notes, ...(cols ? { columns: cols.tls } : {}) }),
     claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh', probeSsh),
     claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb', probeSmb),
     createDhcpAnalyzer(sink7, { inventory, notes }),

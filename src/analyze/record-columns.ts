@@ -1,5 +1,7 @@
+import { isoNs } from '../common/time.js';
 import type { AnyRecordDef } from '../schema/registry.js';
 import { type Columnar, filledBatch } from '../store/columnar.js';
+import type { RecordSink } from './types.js';
 
 /**
  * L7 records in column form: an analyzer fills one reused record object (no object per record)
@@ -7,13 +9,21 @@ import { type Columnar, filledBatch } from '../store/columnar.js';
  * columns by code generated from the record's declaration, strings through a per-batch
  * dictionary (an address, name or mnemonic is one entry however many rows carry it), JSON
  * fields by row. The time never becomes text: it is a ms number, to the µs the store keeps.
+ * Other times of the record (a certificate's validity) are rare and stay the text the record
+ * has. The buffers start small and double up to `capacity` rows: a type with few records
+ * (HTTP on a TLS network) does not hold a full batch's memory.
  */
+/** Rows of a builder's first buffers. */
+const FIRST_ROWS = 1024;
+
 export class RecordColumnBuilder {
   readonly num: string[] = [];
   readonly str: string[] = [];
   private readonly jsonFields: string[] = [];
   private f: Float64Array;
   private s: Int32Array;
+  /** Rows the current buffers hold (grows to `capacity`). */
+  private room: number;
   private dict: string[] = [];
   private json: Map<number, unknown>[];
   private rows = 0;
@@ -25,7 +35,12 @@ export class RecordColumnBuilder {
     row: number,
     d: (v: string) => number,
     u: (v: string) => number,
+    lv: (string | null)[],
+    ld: Int32Array,
   ) => void;
+  /** Per string field, the previous record's value and its dictionary entry (null: none yet). */
+  private readonly lastV: (string | null)[];
+  private readonly lastD: Int32Array;
   private readonly tsAt: number;
   private readonly text = (v: string): number => {
     let d = this.index.get(v);
@@ -49,7 +64,7 @@ export class RecordColumnBuilder {
     const lines: string[] = [];
     for (const [name, fd] of Object.entries(def.fields)) {
       const t = fd.type;
-      if (t === 'int' || t === 'float' || t === 'ts' || t === 'bool') {
+      if (t === 'int' || t === 'float' || t === 'bool' || (t === 'ts' && name === def.timeField)) {
         const j = this.num.length;
         this.num.push(name);
         if (t === 'ts') continue;
@@ -64,13 +79,20 @@ export class RecordColumnBuilder {
         const j = this.str.length;
         this.str.push(name);
         // A flow's Community ID is new for nearly every record: entered as it is, not looked up.
-        const enter = name === 'community_id' ? 'u(v)' : 'd(v)';
-        lines.push(`v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? ${enter} : -1;`);
+        // Other fields often repeat the previous record's value (a status, a name, a version,
+        // the same client): that is checked before the dictionary's map.
+        lines.push(
+          name === 'community_id'
+            ? `v = r.${name}; s[sb + ${j}] = typeof v === 'string' ? u(v) : -1;`
+            : `v = r.${name}; if (typeof v !== 'string') s[sb + ${j}] = -1; else if (v === lv[${j}]) s[sb + ${j}] = ld[${j}]; else { lv[${j}] = v; s[sb + ${j}] = ld[${j}] = d(v); }`,
+        );
       }
     }
     this.tsAt = this.num.indexOf(def.timeField);
     const nn = this.num.length;
     const ns = this.str.length;
+    this.lastV = new Array<string | null>(ns).fill(null);
+    this.lastD = new Int32Array(ns);
     this.put = new Function(
       'r',
       'f',
@@ -78,17 +100,21 @@ export class RecordColumnBuilder {
       'row',
       'd',
       'u',
+      'lv',
+      'ld',
       `let v; const fb = row * ${nn}; const sb = row * ${ns};\n${lines.join('\n')}`,
     ) as RecordColumnBuilder['put'];
-    this.f = new Float64Array(capacity * nn);
-    this.s = new Int32Array(capacity * ns);
+    this.room = Math.min(capacity, FIRST_ROWS);
+    this.f = new Float64Array(this.room * nn);
+    this.s = new Int32Array(this.room * ns);
     this.json = this.jsonFields.map(() => new Map());
   }
 
   /** Copy a record into the next row; `tsSec`/`tsNs` is its time. A full batch goes out. */
   add(r: Record<string, unknown>, tsSec: number, tsNs: number): void {
     const row = this.rows;
-    this.put(r, this.f, this.s, row, this.text, this.unique);
+    if (row === this.room) this.grow();
+    this.put(r, this.f, this.s, row, this.text, this.unique, this.lastV, this.lastD);
     if (this.tsAt >= 0)
       this.f[row * this.num.length + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
     for (let k = 0; k < this.jsonFields.length; k++) {
@@ -99,21 +125,77 @@ export class RecordColumnBuilder {
     if (this.rows >= this.capacity) this.flush();
   }
 
+  private grow(): void {
+    this.room = Math.min(this.capacity, this.room * 2);
+    const f = new Float64Array(this.room * this.num.length);
+    f.set(this.f);
+    const s = new Int32Array(this.room * this.str.length);
+    s.set(this.s);
+    this.f = f;
+    this.s = s;
+  }
+
   /** Hand out the rows so far and start a new batch. */
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
     const nn = this.num.length;
     const ns = this.str.length;
-    const c: Columnar = filledBatch(this.num, this.str, this.f, this.s, this.dict, n, this.capacity);
+    const c: Columnar = filledBatch(this.num, this.str, this.f, this.s, this.dict, n, this.room);
     if (this.jsonFields.length > 0)
       c.json = Object.fromEntries(this.jsonFields.map((k, i) => [k, this.json[i]!]));
-    this.f = new Float64Array(this.capacity * nn);
-    this.s = new Int32Array(this.capacity * ns);
+    // The next batch starts at the size this one reached: a steady type does not grow again.
+    this.f = new Float64Array(this.room * nn);
+    this.s = new Int32Array(this.room * ns);
     this.dict = [];
     this.json = this.jsonFields.map(() => new Map());
     this.index.clear();
+    // The entries of the last values were in the dictionary just handed out.
+    this.lastV.fill(null);
     this.rows = 0;
     this.out(this.def.type, c);
+  }
+}
+
+/**
+ * Where an analyzer's records of one type go: fresh objects to the record sink (NDJSON, tests),
+ * or rows of a column builder (the store path), where one record object is refilled for every
+ * record and its time never becomes text. `observe` sees, in column mode, the records `wants`
+ * picks, with their time as text (the host profiler reads a few of them).
+ */
+export class RecordOut<R extends { type: string; ts: string }> {
+  private readonly scratch: R | null;
+  private sec = 0;
+  private ns = 0;
+
+  constructor(
+    private readonly type: R['type'],
+    private readonly sink: RecordSink,
+    private readonly cols?: RecordColumnBuilder,
+    private readonly observe?: { wants: (r: R) => boolean; see: (r: R) => void },
+  ) {
+    this.scratch = cols ? ({ type, ts: '' } as R) : null;
+  }
+
+  /** The record to fill with every field but its type and time, in their declared order. */
+  begin(tsSec: number, tsNs: number): R {
+    this.sec = tsSec;
+    this.ns = tsNs;
+    return this.scratch ?? ({ type: this.type, ts: isoNs(tsSec, tsNs) } as R);
+  }
+
+  /** The record `begin` gave, filled. */
+  end(rec: R): void {
+    const cols = this.cols;
+    if (cols === undefined) {
+      this.sink(rec);
+      return;
+    }
+    const o = this.observe;
+    if (o?.wants(rec)) {
+      rec.ts = isoNs(this.sec, this.ns);
+      o.see(rec);
+    }
+    cols.add(rec, this.sec, this.ns);
   }
 }

@@ -101,7 +101,8 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
     collectPorts.push(n);
   }
-  // Nothing printed: flow records go to the watchers as column batches (no object per flow).
+  // Nothing printed: flow, DNS, TLS and HTTP records go to the watchers as column batches (no
+  // object per record).
   const columns = records
     ? undefined
     : (type: string, c: Columnar): void => {

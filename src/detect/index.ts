@@ -1,6 +1,5 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
 import type { Columnar } from '../store/columnar.js';
-import { fieldPlan, fillFields } from '../store/columnar-read.js';
 import type { Rec, RecordStore, TimeRange } from '../store/types.js';
 import { Baselines } from './baseline.js';
 import { createBeaconDetector } from './beacon.js';
@@ -11,6 +10,7 @@ import { createDnsTunnelDetector } from './dns-tunnel.js';
 import { createExfilDetector } from './exfil.js';
 import { createFloodDetector } from './flood.js';
 import { fillFlowView, fillFlowViewColumns, flowColumns, newFlowView, tsMs } from './flow-view.js';
+import { l7RowReader } from './l7-view.js';
 import { NetSet } from './nets.js';
 import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
@@ -202,8 +202,8 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
         // One record object refilled row after row with the fields the L7 detectors read (they
         // keep none of the objects).
         const row: AnyRecord = { type: t };
-        const plan = fieldPlan(c, L7_FIELDS);
-        for (let x = 0; x < n; x++) l7(fillFields(row, c, c.rows[x]!, plan) as AnyRecord, t);
+        const read = l7RowReader(c, L7_FIELDS);
+        for (let x = 0; x < n; x++) l7(read(row, c, c.rows[x]!) as AnyRecord, t);
       }
     },
     tick(nowMs: number) {

@@ -22,6 +22,9 @@ function toMicros(r: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** The L7 record types a sensor writes in column form. */
+const L7 = ['dns', 'tls', 'http'];
+
 async function both(file: string, rows: number) {
   const objects: SensorRecord[] = [];
   const a = createSensor((r) => objects.push(r));
@@ -29,11 +32,11 @@ async function both(file: string, rows: number) {
   a.finish();
   const others: SensorRecord[] = [];
   const batches: Columnar[] = [];
-  const dnsBatches: Columnar[] = [];
+  const l7: Record<string, Record<string, unknown>[]> = { dns: [], tls: [], http: [] };
   const b = createSensor((r) => others.push(r), {
     columns: (type, c) => {
       if (type === 'flow') batches.push(c);
-      else if (type === 'dns') dnsBatches.push(c);
+      else if (l7[type]) l7[type].push(...columnarToRecords(c, type));
       else assert.fail(`a batch of ${type}`);
     },
     columnRows: rows,
@@ -41,21 +44,26 @@ async function both(file: string, rows: number) {
   await readCaptureFile(file, b.onFrame);
   b.finish();
   const flows = batches.flatMap((c) => columnarToRecords(c, 'flow'));
-  const dns = dnsBatches.flatMap((c) => columnarToRecords(c, 'dns'));
-  return { objects, others, flows, batches, dns };
+  return { objects, others, flows, batches, l7, dns: l7.dns! };
 }
 
-describe('flow and DNS records in column form', () => {
+describe('flow, DNS, TLS and HTTP records in column form', () => {
   const files = readdirSync(PCAPS)
     .filter((f) => /\.pcap(ng)?$/.test(f))
     .map((f) => join(PCAPS, f));
   it('equal the object records, field for field and in order, for every fixture capture', async () => {
     let flows = 0;
-    let dnsCount = 0;
+    const counts: Record<string, number> = { dns: 0, tls: 0, http: 0 };
+    // Certificate validity times are kept as the text the record has (not the time column).
+    let certTimes = 0;
     for (const file of files) {
-      const { objects, others, flows: cols, dns } = await both(file, 3);
-      assert.deepEqual(dns.map(toMicros), objects.filter((r) => r.type === 'dns').map(toMicros), file);
-      dnsCount += dns.length;
+      const { objects, others, flows: cols, l7 } = await both(file, 3);
+      for (const t of L7) {
+        const want = objects.filter((r) => r.type === t).map(toMicros);
+        assert.deepEqual(l7[t]!.map(toMicros), want, `${file}: ${t}`);
+        counts[t]! += want.length;
+      }
+      certTimes += l7.tls!.filter((r) => typeof r.cert_not_after === 'string').length;
       const objFlows = objects.filter((r) => r.type === 'flow');
       assert.deepEqual(cols.map(toMicros), objFlows.map(toMicros), file);
       // The other records (L7, weirds) are unchanged and in the same order.
@@ -65,7 +73,7 @@ describe('flow and DNS records in column form', () => {
       };
       assert.deepEqual(
         others.map(noId),
-        objects.filter((r) => r.type !== 'flow' && r.type !== 'dns').map(noId),
+        objects.filter((r) => r.type !== 'flow' && !L7.includes(r.type)).map(noId),
         file,
       );
       // ... and name their flows by the ids the column rows carry.
@@ -74,18 +82,25 @@ describe('flow and DNS records in column form', () => {
       flows += objFlows.length;
     }
     assert.ok(flows > 200, `${flows} flows compared`);
-    assert.ok(dnsCount > 100, `${dnsCount} DNS records compared`);
+    assert.ok(counts.dns! > 100, `${counts.dns} DNS records compared`);
+    assert.ok(counts.tls! >= 5, `${counts.tls} TLS records compared`);
+    assert.ok(certTimes > 0, 'no TLS record with a certificate compared');
+    assert.ok(counts.http! > 20, `${counts.http} HTTP records compared`);
   });
 
   it('on many hosts (address caches evicting and batches turning over) every address and MAC is right', async () => {
     const pcap = join(dir, 'realistic.pcap');
     generateRealistic(pcap, { packets: 60_000, flows: 5_000, clients: 3_000, servers: 1_500, seconds: 120 });
-    const { objects, flows, batches, dns, others } = await both(pcap, 1000);
+    const { objects, flows, batches, l7, others } = await both(pcap, 1000);
     const objFlows = objects.filter((r) => r.type === 'flow');
-    const objDns = objects.filter((r) => r.type === 'dns');
-    assert.ok(objDns.length > 1000);
-    assert.deepEqual(dns.map(toMicros), objDns.map(toMicros));
-    assert.equal(others.length, objects.length - objFlows.length - objDns.length);
+    let l7Count = 0;
+    for (const t of L7) {
+      const want = objects.filter((r) => r.type === t);
+      assert.ok(want.length > 100, `${want.length} ${t} records`);
+      assert.deepEqual(l7[t]!.map(toMicros), want.map(toMicros), t);
+      l7Count += want.length;
+    }
+    assert.equal(others.length, objects.length - objFlows.length - l7Count);
     assert.ok(objFlows.length >= 5000);
     assert.deepEqual(flows.map(toMicros), objFlows.map(toMicros));
     // Each batch's dictionary holds an address once (the cache), not once per record.

@@ -1,4 +1,4 @@
-import { createAnalyzers } from '../analyze/index.js';
+import { createAnalyzers, type L7Columns } from '../analyze/index.js';
 import { RecordColumnBuilder } from '../analyze/record-columns.js';
 import type { Analyzer } from '../analyze/types.js';
 import type { Frame } from '../capture/frame.js';
@@ -7,7 +7,9 @@ import { Decoder } from '../decode/decoder.js';
 import type { Packet } from '../decode/packet.js';
 import { WEIRD_NAMES } from '../decode/weird.js';
 import { dnsRecord } from '../schema/dns.js';
+import { httpRecord } from '../schema/http.js';
 import type { FlowRecord, WeirdRecord } from '../schema/records.js';
+import { tlsRecord } from '../schema/tls.js';
 import type { Columnar } from '../store/columnar.js';
 import { communityId } from './community-id.js';
 import { FlowColumnBuilder, FS } from './flow-columns.js';
@@ -80,7 +82,7 @@ export class Sensor {
     });
   }
 
-  /** Builders of L7 records written in column form (DNS), flushed with the flows. */
+  /** Builders of L7 records written in column form (DNS, TLS, HTTP), flushed with the flows. */
   readonly l7Columns: RecordColumnBuilder[] = [];
 
   /** Hand out the column rows written so far (live paths on a timer; `finish` does it). */
@@ -269,7 +271,10 @@ export interface SensorOptions {
   l7?: boolean;
   /** More packet hooks (packet recorder, export collector...), after the analyzers. */
   hooks?: PacketHook[];
-  /** Flow records as column batches to this sink instead of objects to the record sink. */
+  /**
+   * Flow, DNS, TLS and HTTP records as column batches to this sink instead of objects to the
+   * record sink (the other types stay objects).
+   */
   columns?: ColumnSink;
   /** Rows per column batch (default 4096). */
   columnRows?: number;
@@ -278,13 +283,19 @@ export interface SensorOptions {
 /** A sensor with its standard analyzers: what every ingest path (CLI, API, live) runs. */
 export function createSensor(sink: RecordSink, opts: SensorOptions = {}): Sensor {
   const sensor = new Sensor(sink, opts.flow ?? {});
-  let dnsColumns: RecordColumnBuilder | undefined;
-  if (opts.columns) {
-    sensor.writeColumns(opts.columns, opts.columnRows);
-    dnsColumns = new RecordColumnBuilder(dnsRecord, opts.columnRows ?? 4096, opts.columns);
-    sensor.l7Columns.push(dnsColumns);
+  let columns: L7Columns | undefined;
+  const out = opts.columns;
+  if (out) {
+    sensor.writeColumns(out, opts.columnRows);
+    const rows = opts.columnRows ?? 4096;
+    columns = {
+      dns: new RecordColumnBuilder(dnsRecord, rows, out),
+      tls: new RecordColumnBuilder(tlsRecord, rows, out),
+      http: new RecordColumnBuilder(httpRecord, rows, out),
+    };
+    sensor.l7Columns.push(columns.dns, columns.tls, columns.http);
   }
-  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true, ...(dnsColumns ? { dnsColumns } : {}) }))
+  for (const a of createAnalyzers(sink, { l7: opts.l7 ?? true, ...(columns ? { columns } : {}) }))
     sensor.addHook(a);
   for (const h of opts.hooks ?? []) sensor.addHook(h);
   return sensor;

@@ -146,8 +146,8 @@ export async function ingestCaptures(
         }),
     );
   };
-  // Flow records come as column batches (no object per record); a store without a column path
-  // is given them as records.
+  // Flow, DNS, TLS and HTTP records come as column batches (no object per record); a store
+  // without a column path is given them as records.
   const colStore = store as RecordStore & { appendColumns?: (type: string, c: Columnar) => Promise<void> };
   const columns = (type: string, c: Columnar): void => {
     const n = c.rows.length;

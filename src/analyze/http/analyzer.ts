@@ -5,11 +5,11 @@
  * exchange; a request without a response and a response without a request are recorded too.
  */
 
-import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_TCP } from '../../decode/packet.js';
 import type { HttpRecord } from '../../schema/http.js';
-import { emitL7Weird, flowFields, isInterim } from '../flow-fields.js';
+import { emitL7Weird, isInterim, setFlowFields } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { type RecordColumnBuilder, RecordOut } from '../record-columns.js';
 import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
@@ -29,6 +29,10 @@ export interface HttpOptions {
   headLimit?: number;
   /** Requests waiting for their responses before the oldest is recorded unanswered. */
   maxPending?: number;
+  /** Records as rows of these columns instead of objects to the sink (the store path). */
+  columns?: RecordColumnBuilder;
+  /** In column mode, sees each record that has a User-Agent (the host profiler's guesses). */
+  observe?: (rec: HttpRecord) => void;
 }
 
 export interface HttpCounters {
@@ -98,6 +102,15 @@ export function createHttpAnalyzer(
   opts: HttpOptions = {},
 ): Analyzer & { counters: HttpCounters } {
   const notes = opts.notes ?? null;
+  const observe = opts.observe;
+  const out = new RecordOut<HttpRecord>(
+    'http',
+    sink,
+    opts.columns,
+    observe
+      ? { wants: (r) => typeof r.user_agent === 'string' && r.user_agent !== '', see: observe }
+      : undefined,
+  );
   const headLimit = opts.headLimit ?? 16 * 1024;
   const maxPending = opts.maxPending ?? 64;
   // room for a head just under the limit plus the segment that completes it
@@ -123,34 +136,31 @@ export function createHttpAnalyzer(
     counters.records++;
     const q = x.req;
     const r = x.rsp;
-    const rec: HttpRecord = {
-      type: 'http',
-      ts: isoNs(x.tsSec, x.tsNs),
-      ...flowFields(fl.context(slot)),
-      trans_depth: x.depth,
-      method: q?.method ?? null,
-      host: q?.host ?? null,
-      uri: q?.uri ?? null,
-      version: q?.version ?? null,
-      user_agent: q?.userAgent ?? null,
-      referrer: q?.referrer ?? null,
-      request_content_type: q?.contentType ?? null,
-      request_content_length: q !== null && q.contentLength >= 0 ? q.contentLength : null,
-      request_body_bytes: x.reqBody,
-      status: r?.status ?? null,
-      reason: r?.reason ?? null,
-      response_version: r?.version ?? null,
-      server: r?.server ?? null,
-      location: r?.location ?? null,
-      response_content_type: r?.contentType ?? null,
-      response_content_length: r !== null && r.contentLength >= 0 ? r.contentLength : null,
-      response_body_bytes: x.rspBody,
-      response_ms:
-        q !== null && r !== null
-          ? Math.round(((x.rspTsSec - x.tsSec) * 1e3 + (x.rspTsNs - x.tsNs) / 1e6) * 1e6) / 1e6
-          : null,
-    };
-    sink(rec);
+    const rec = out.begin(x.tsSec, x.tsNs);
+    setFlowFields(rec, fl.context(slot));
+    rec.trans_depth = x.depth;
+    rec.method = q?.method ?? null;
+    rec.host = q?.host ?? null;
+    rec.uri = q?.uri ?? null;
+    rec.version = q?.version ?? null;
+    rec.user_agent = q?.userAgent ?? null;
+    rec.referrer = q?.referrer ?? null;
+    rec.request_content_type = q?.contentType ?? null;
+    rec.request_content_length = q !== null && q.contentLength >= 0 ? q.contentLength : null;
+    rec.request_body_bytes = x.reqBody;
+    rec.status = r?.status ?? null;
+    rec.reason = r?.reason ?? null;
+    rec.response_version = r?.version ?? null;
+    rec.server = r?.server ?? null;
+    rec.location = r?.location ?? null;
+    rec.response_content_type = r?.contentType ?? null;
+    rec.response_content_length = r !== null && r.contentLength >= 0 ? r.contentLength : null;
+    rec.response_body_bytes = x.rspBody;
+    rec.response_ms =
+      q !== null && r !== null
+        ? Math.round(((x.rspTsSec - x.tsSec) * 1e3 + (x.rspTsNs - x.tsNs) / 1e6) * 1e6) / 1e6
+        : null;
+    out.end(rec);
   }
 
   /** A response is complete: record it with its request. */

@@ -4,13 +4,14 @@
  * ServerHello read from their CRYPTO frames. One `tls` record with `quic: true` per connection.
  */
 
-import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_UDP } from '../../decode/packet.js';
+import type { TlsRecord } from '../../schema/tls.js';
 import { isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { type RecordColumnBuilder, RecordOut } from '../record-columns.js';
 import { SlotMap } from '../slot-map.js';
 import { type ClientHello, parseClientHello, parseServerHello, type ServerHello } from '../tls/hello.js';
-import { buildTlsRecord } from '../tls/tls-record.js';
+import { fillTlsRecord } from '../tls/tls-record.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import {
   CryptoStream,
@@ -24,6 +25,8 @@ import {
 
 export interface QuicOptions {
   notes?: FlowNotes;
+  /** `tls` records as rows of these columns (the TLS analyzer's: one order for both). */
+  columns?: RecordColumnBuilder;
 }
 
 export interface QuicCounters {
@@ -72,6 +75,7 @@ export function createQuicAnalyzer(
   opts: QuicOptions = {},
 ): Analyzer & { counters: QuicCounters } {
   const notes = opts.notes ?? null;
+  const out = new RecordOut<TlsRecord>('tls', sink, opts.columns);
   const flows = new SlotMap<QuicFlow>();
   const counters: QuicCounters = {
     connections: 0,
@@ -93,7 +97,9 @@ export function createQuicAnalyzer(
   function emit(f: QuicFlow, slot: number, fl: FlowLookup): void {
     if (f.emitted || (f.ch === null && f.sh === null)) return;
     f.emitted = true;
-    sink(buildTlsRecord(fl.context(slot), isoNs(f.tsSec, f.tsNs), f.ch, f.sh, null, true));
+    const rec = out.begin(f.tsSec, f.tsNs);
+    fillTlsRecord(rec, fl.context(slot), f.ch, f.sh, null, true);
+    out.end(rec);
   }
 
   /** Every Initial packet in a datagram (packets may be coalesced). */

@@ -3,17 +3,18 @@
  * across segments and records, one `tls` record per handshake.
  */
 
-import { isoNs } from '../../common/time.js';
 import { type Packet, PROTO_TCP } from '../../decode/packet.js';
+import type { TlsRecord } from '../../schema/tls.js';
 import { emitL7Weird, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
+import { type RecordColumnBuilder, RecordOut } from '../record-columns.js';
 import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import { type CertFacts, parseLeafCertificate } from './certificate.js';
 import { type ClientHello, parseClientHello, parseServerHello, type ServerHello } from './hello.js';
 import { REC_HANDSHAKE, STREAM_BAD_RECORD, TlsRecordStream } from './record-stream.js';
-import { buildTlsRecord } from './tls-record.js';
+import { fillTlsRecord } from './tls-record.js';
 
 const HS_CLIENT_HELLO = 1;
 const HS_SERVER_HELLO = 2;
@@ -32,6 +33,8 @@ export interface TlsOptions {
   notes?: FlowNotes;
   /** Bytes of one handshake message kept when it spans segments (certificate chains). */
   messageLimit?: number;
+  /** Records as rows of these columns instead of objects to the sink (the store path). */
+  columns?: RecordColumnBuilder;
 }
 
 export interface TlsCounters {
@@ -87,6 +90,7 @@ export function createTlsAnalyzer(
   opts: TlsOptions = {},
 ): Analyzer & { counters: TlsCounters } {
   const notes = opts.notes ?? null;
+  const out = new RecordOut<TlsRecord>('tls', sink, opts.columns);
   const streams = new TcpStreams();
   const flows = new SlotMap<TlsFlow>();
   const counters: TlsCounters = {
@@ -106,7 +110,9 @@ export function createTlsAnalyzer(
     if (!f.pending) return;
     f.pending = false;
     counters.handshakes++;
-    sink(buildTlsRecord(fl.context(slot), isoNs(f.tsSec, f.tsNs), f.ch, f.sh, f.cert, false));
+    const rec = out.begin(f.tsSec, f.tsNs);
+    fillTlsRecord(rec, fl.context(slot), f.ch, f.sh, f.cert, false);
+    out.end(rec);
     f.ch = null;
     f.sh = null;
     f.cert = null;

@@ -1,5 +1,5 @@
 import type { TlsRecord } from '../../schema/tls.js';
-import { flowFields } from '../flow-fields.js';
+import { setFlowFields } from '../flow-fields.js';
 import type { FlowContext } from '../types.js';
 import type { CertFacts } from './certificate.js';
 import { clientFingerprints, serverFingerprints } from './fingerprint.js';
@@ -14,6 +14,23 @@ export function buildTlsRecord(
   cert: CertFacts | null,
   quic: boolean,
 ): TlsRecord {
+  const rec = { type: 'tls', ts } as TlsRecord;
+  fillTlsRecord(rec, ctx, ch, sh, cert, quic);
+  return rec;
+}
+
+/**
+ * Every field of a `tls` record but its type and time, written into `out` in the order they are
+ * declared (a fresh record prints as it always did; column mode refills one record).
+ */
+export function fillTlsRecord(
+  out: TlsRecord,
+  ctx: FlowContext,
+  ch: ClientHello | null,
+  sh: ServerHello | null,
+  cert: CertFacts | null,
+  quic: boolean,
+): void {
   let clientVersion = 0;
   if (ch !== null) {
     for (const v of ch.supportedVersions) if (!isGrease(v) && v > clientVersion) clientVersion = v;
@@ -22,31 +39,28 @@ export function buildTlsRecord(
   const t = quic ? 'q' : 't';
   const cf = ch !== null ? clientFingerprints(ch, t) : null;
   const sf = sh !== null ? serverFingerprints(sh, t) : null;
-  return {
-    type: 'tls',
-    ts,
-    ...flowFields(ctx),
-    quic,
-    sni: ch?.sni ?? null,
-    alpn: ch?.alpn ?? [],
-    alpn_selected: sh?.alpn ?? null,
-    client_version: ch !== null ? versionName(clientVersion) : null,
-    supported_versions: ch !== null ? ch.supportedVersions.filter((v) => !isGrease(v)).map(versionName) : [],
-    version: sh !== null ? versionName(sh.selectedVersion !== 0 ? sh.selectedVersion : sh.version) : null,
-    cipher_suites: ch !== null ? ch.ciphers.filter((v) => !isGrease(v)) : [],
-    cipher: sh !== null ? `0x${sh.cipher.toString(16).padStart(4, '0')}` : null,
-    ja3: cf?.ja3 ?? null,
-    ja3_string: cf?.ja3String ?? null,
-    ja3s: sf?.ja3s ?? null,
-    ja4: cf?.ja4 ?? null,
-    ja4s: sf?.ja4s ?? null,
-    hello_retry: sh?.retryRequest ?? false,
-    cert_subject: cert?.subject ?? null,
-    cert_issuer: cert?.issuer ?? null,
-    cert_not_before: cert?.not_before ?? null,
-    cert_not_after: cert?.not_after ?? null,
-    cert_san: cert?.san ?? [],
-    cert_serial: cert?.serial ?? null,
-    cert_sha256: cert?.sha256 ?? null,
-  };
+  setFlowFields(out, ctx);
+  out.quic = quic;
+  out.sni = ch?.sni ?? null;
+  out.alpn = ch?.alpn ?? [];
+  out.alpn_selected = sh?.alpn ?? null;
+  out.client_version = ch !== null ? versionName(clientVersion) : null;
+  out.supported_versions =
+    ch !== null ? ch.supportedVersions.filter((v) => !isGrease(v)).map(versionName) : [];
+  out.version = sh !== null ? versionName(sh.selectedVersion !== 0 ? sh.selectedVersion : sh.version) : null;
+  out.cipher_suites = ch !== null ? ch.ciphers.filter((v) => !isGrease(v)) : [];
+  out.cipher = sh !== null ? `0x${sh.cipher.toString(16).padStart(4, '0')}` : null;
+  out.ja3 = cf?.ja3 ?? null;
+  out.ja3_string = cf?.ja3String ?? null;
+  out.ja3s = sf?.ja3s ?? null;
+  out.ja4 = cf?.ja4 ?? null;
+  out.ja4s = sf?.ja4s ?? null;
+  out.hello_retry = sh?.retryRequest ?? false;
+  out.cert_subject = cert?.subject ?? null;
+  out.cert_issuer = cert?.issuer ?? null;
+  out.cert_not_before = cert?.not_before ?? null;
+  out.cert_not_after = cert?.not_after ?? null;
+  out.cert_san = cert?.san ?? [];
+  out.cert_serial = cert?.serial ?? null;
+  out.cert_sha256 = cert?.sha256 ?? null;
 }
