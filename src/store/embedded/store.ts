@@ -355,6 +355,7 @@ export class EmbeddedStore implements RecordStore {
       }
     }
     this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
+    for (const p of parts) this.known.set(p.path, p);
     // Files a crash left behind before their manifest row was committed.
     const known = new Set(parts.map((p) => p.path));
     for (const f of await walk(join(this.cfg.dataDir, 'parquet'))) {
@@ -790,6 +791,8 @@ export class EmbeddedStore implements RecordStore {
         columns: new Set(columnsOf(def).map((c) => c.name)),
         format: PARQUET_FORMAT,
       };
+      // Known before its manifest row commits: a read whose snapshot has the row finds the file.
+      this.known.set(p.path, p);
       await w.run('BEGIN TRANSACTION');
       try {
         if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
@@ -812,6 +815,7 @@ export class EmbeddedStore implements RecordStore {
         await w.run('COMMIT');
       } catch (e) {
         await w.run('ROLLBACK');
+        this.known.delete(p.path);
         await rm(abs, { force: true });
         throw e;
       }
@@ -881,8 +885,10 @@ export class EmbeddedStore implements RecordStore {
     await this.deleteTopRollups(this.w!, p);
     await this.w!.run('COMMIT');
     this.generation++;
-    await rm(join(this.cfg.dataDir, p.path), { force: true });
     this.partitions = this.partitions.filter((x) => x !== p);
+    // A read begun before this commit may have the file in its snapshot: it goes after them.
+    this.doomed.push({ path: p.path, until: this.readIds });
+    await this.removeDoomed();
     this.log.info('retention dropped partition', { path: p.path, rows: p.rows });
     return 1;
   }
@@ -956,26 +962,99 @@ export class EmbeddedStore implements RecordStore {
 
   // ---- reading ---------------------------------------------------------------------------
 
-  private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  /**
+   * Run a read on a reader connection. `plan` builds the query (synchronously) and returns
+   * what runs it. A query that reads Parquet files is planned from the manifest as its own
+   * snapshot sees it (read in a transaction with the query): the file list taken before the
+   * snapshot let a compaction committing in between hide the rows it moved (or a retention
+   * drop delete a listed file: "IO Error: No files found that match the pattern"). The read is
+   * registered before its snapshot exists, so a file dropped meanwhile is removed only after it.
+   */
+  private async withReader<T>(plan: () => (c: DuckDBConnection) => Promise<T>): Promise<T> {
     if (!this.db) throw new Error('store is not started');
     const t0 = performance.now();
-    const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
-    const t1 = performance.now();
-    const run = fn(c);
-    this.reads.add(run);
+    const id = ++this.readIds;
+    this.openReads.add(id);
     try {
-      return await run;
+      this.planFiles = false;
+      const fn = plan();
+      const snapshot = this.planFiles;
+      const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+      const t1 = performance.now();
+      const run = snapshot ? this.inSnapshot(c, plan) : fn(c);
+      this.reads.add(run);
+      try {
+        return await run;
+      } finally {
+        const st = this.readStats;
+        st.queries++;
+        st.waitMs += t1 - t0;
+        st.runMs += performance.now() - t1;
+        this.reads.delete(run);
+        this.lastReadEnd = performance.now();
+        const w = this.waiters.shift();
+        if (w) w(c);
+        else this.pool.push(c);
+      }
     } finally {
-      const st = this.readStats;
-      st.queries++;
-      st.waitMs += t1 - t0;
-      st.runMs += performance.now() - t1;
-      this.reads.delete(run);
-      this.lastReadEnd = performance.now();
-      const w = this.waiters.shift();
-      if (w) w(c);
-      else this.pool.push(c);
+      this.openReads.delete(id);
+      if (this.doomed.length > 0) this.removeDoomed();
     }
+  }
+
+  /** Plan and run a read with the partition manifest of the query's own snapshot. */
+  private async inSnapshot<T>(
+    c: DuckDBConnection,
+    plan: () => (c: DuckDBConnection) => Promise<T>,
+  ): Promise<T> {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      const r = await c.runAndReadAll('SELECT path FROM _partitions');
+      this.planView = new Set(r.getRows().map((x) => String(x[0])));
+      let fn: (c: DuckDBConnection) => Promise<T>;
+      try {
+        fn = plan();
+      } finally {
+        this.planView = null;
+      }
+      const out = await fn(c);
+      await c.run('COMMIT');
+      return out;
+    } catch (e) {
+      await c.run('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Partition files by path, from before their manifest row commits until they are removed. */
+  private readonly known = new Map<string, Partition>();
+  /** While a plan is built in a read's snapshot: the manifest's paths as that snapshot sees them. */
+  private planView: Set<string> | null = null;
+  /** Set while planning when the query reads a type that has partition files. */
+  private planFiles = false;
+  private readIds = 0;
+  /** Reads not finished, by id (ids grow): a dropped file waits for those begun before the drop. */
+  private readonly openReads = new Set<number>();
+  /** Dropped partition files still readable by a read begun before the drop (`until`: its last id). */
+  private readonly doomed: { path: string; until: number }[] = [];
+
+  /** Remove the dropped files no running read may still read. */
+  private removeDoomed(): Promise<unknown> {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const id of this.openReads) if (id < oldest) oldest = id;
+    const now = this.doomed.filter((d) => d.until < oldest);
+    if (now.length === 0) return Promise.resolve();
+    const keep = this.doomed.filter((d) => d.until >= oldest);
+    this.doomed.length = 0;
+    this.doomed.push(...keep);
+    return Promise.all(
+      now.map((d) => {
+        this.known.delete(d.path);
+        return rm(join(this.cfg.dataDir, d.path), { force: true }).catch((e: unknown) =>
+          this.log.warn('could not remove a dropped partition file', { path: d.path, error: String(e) }),
+        );
+      }),
+    );
   }
 
   /** FROM clause: the live table plus the Parquet files overlapping the range. */
@@ -984,7 +1063,12 @@ export class EmbeddedStore implements RecordStore {
       .map((c) => q(c.name))
       .concat('_seq')
       .join(', ');
-    const files = this.partitions.filter(
+    const all = this.planView
+      ? [...this.known.values()].filter((p) => this.planView!.has(p.path))
+      : this.partitions;
+    // Keyed types are never compacted; any other may get its first file while this is planned.
+    if (!def.key) this.planFiles = true;
+    const files = all.filter(
       (p) =>
         p.type === def.type &&
         (range.after === undefined || p.maxTs >= range.after) &&
@@ -1026,30 +1110,32 @@ export class EmbeddedStore implements RecordStore {
     const fields = checkFields(def, lq.fields);
     const sort = sortField(def, lq.sort);
     const desc = lq.desc ?? true;
-    const p = new Params();
-    const conds = this.where(def, lq, p);
-    const st = def.fields[sort]!.type;
-    const sc = col(sort, def);
-    if (lq.cursor) {
-      const [v, s] = decodeCursor(lq.cursor, st);
-      const lt = desc ? '<' : '>';
-      const seq = p.add('int', s);
-      if (v === null) conds.push(`(${sc} IS NULL AND _seq ${lt} ${seq})`);
-      else {
-        const pv = p.add(st, v);
-        conds.push(`(${sc} ${lt} ${pv} OR (${sc} = ${pv} AND _seq ${lt} ${seq}) OR ${sc} IS NULL)`);
-      }
-    }
-    const dir = desc ? 'DESC' : 'ASC';
     const selected = [...new Set([...fields, sort])];
-    const sql = `SELECT ${selected.map((f) => col(f, def)).join(', ')}, _seq FROM ${this.source(def, lq)} AS r${
-      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${Math.max(1, Math.floor(lq.limit)) + 1}`;
-    const rows = await this.withReader(async (c) => {
-      const r = await c.run(sql, p.values);
-      const chunks: DuckDBDataChunk[] = [];
-      for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
-      return convertChunks(def, [...selected, '_seq'], chunks);
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, lq, p);
+      const st = def.fields[sort]!.type;
+      const sc = col(sort, def);
+      if (lq.cursor) {
+        const [v, s] = decodeCursor(lq.cursor, st);
+        const lt = desc ? '<' : '>';
+        const seq = p.add('int', s);
+        if (v === null) conds.push(`(${sc} IS NULL AND _seq ${lt} ${seq})`);
+        else {
+          const pv = p.add(st, v);
+          conds.push(`(${sc} ${lt} ${pv} OR (${sc} = ${pv} AND _seq ${lt} ${seq}) OR ${sc} IS NULL)`);
+        }
+      }
+      const dir = desc ? 'DESC' : 'ASC';
+      const sql = `SELECT ${selected.map((f) => col(f, def)).join(', ')}, _seq FROM ${this.source(def, lq)} AS r${
+        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+      } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${Math.max(1, Math.floor(lq.limit)) + 1}`;
+      return async (c) => {
+        const r = await c.run(sql, p.values);
+        const chunks: DuckDBDataChunk[] = [];
+        for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
+        return convertChunks(def, [...selected, '_seq'], chunks);
+      };
     });
     return pageOf(rows, lq.limit, sort, fields);
   }
@@ -1061,22 +1147,24 @@ export class EmbeddedStore implements RecordStore {
     const def = this.def(lq.type);
     if (!def) return 0;
     const fields = checkFields(def, lq.fields);
-    const { sql, p } = this.exportSql(
-      def,
-      lq,
-      fields.map((f) => col(f, def)),
-    );
-    return this.withReader(async (c) => {
-      const res = await c.stream(sql, p.values);
-      let n = 0;
-      for (;;) {
-        const chunk = await res.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        const rows = convertChunks(def, fields, [chunk]);
-        n += rows.length;
-        await onRows(rows);
-      }
-      return n;
+    return this.withReader(() => {
+      const { sql, p } = this.exportSql(
+        def,
+        lq,
+        fields.map((f) => col(f, def)),
+      );
+      return async (c) => {
+        const res = await c.stream(sql, p.values);
+        let n = 0;
+        for (;;) {
+          const chunk = await res.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          const rows = convertChunks(def, fields, [chunk]);
+          n += rows.length;
+          await onRows(rows);
+        }
+        return n;
+      };
     });
   }
 
@@ -1102,8 +1190,8 @@ export class EmbeddedStore implements RecordStore {
     const def = this.def(lq.type);
     const fields = def ? checkFields(def, lq.fields) : [];
     if (!def) {
-      await this.withReader((c) =>
-        c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
+      await this.withReader(
+        () => (c) => c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
       );
       return 0;
     }
@@ -1115,29 +1203,33 @@ export class EmbeddedStore implements RecordStore {
       if (t === 'mac') return `vt_mac(${c}) AS ${c}`;
       return c;
     });
-    const { sql, p } = this.exportSql(def, lq, select);
-    return this.withReader(async (c) => {
-      await c.run(MACROS);
-      // COPY takes no parameters, so the rows are first materialised in a temp table.
-      const tmp = `export_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
-      await c.run(`CREATE TEMP TABLE ${tmp} AS ${sql}`, p.values);
-      try {
-        await c.run(`COPY ${tmp} TO '${sqlPath(path)}' (FORMAT parquet, COMPRESSION zstd)`);
-        const r = await c.runAndReadAll(`SELECT count(*) FROM ${tmp}`);
-        return Number(r.getRows()[0]![0]);
-      } finally {
-        await c.run(`DROP TABLE ${tmp}`);
-      }
+    return this.withReader(() => {
+      const { sql, p } = this.exportSql(def, lq, select);
+      return async (c) => {
+        await c.run(MACROS);
+        // COPY takes no parameters, so the rows are first materialised in a temp table.
+        const tmp = `export_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
+        await c.run(`CREATE TEMP TABLE ${tmp} AS ${sql}`, p.values);
+        try {
+          await c.run(`COPY ${tmp} TO '${sqlPath(path)}' (FORMAT parquet, COMPRESSION zstd)`);
+          const r = await c.runAndReadAll(`SELECT count(*) FROM ${tmp}`);
+          return Number(r.getRows()[0]![0]);
+        } finally {
+          await c.run(`DROP TABLE ${tmp}`);
+        }
+      };
     });
   }
 
   async count(type: string, q0: TimeRange & { filter?: Cond | null }): Promise<number> {
     const def = this.def(type);
     if (!def) return 0;
-    const p = new Params();
-    const conds = this.where(def, q0, p);
-    const sql = `SELECT count(*) FROM ${this.source(def, q0)} AS r${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
-    return this.withReader(async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]));
+    return this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, q0, p);
+      const sql = `SELECT count(*) FROM ${this.source(def, q0)} AS r${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+      return async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]);
+    });
   }
 
   /**
@@ -1289,20 +1381,22 @@ export class EmbeddedStore implements RecordStore {
     if (sq.stat && sq.stat !== 'mean') return this.statSeries(def, sq, sq.stat);
     const m = METRIC_SQL[sq.metric];
     const stepUs = Math.round(sq.step * 1e6);
-    const pr = new Params();
-    const rollup = this.topSeriesSql(def, sq, stepUs, pr) ?? this.rollupSeriesSql(def, sq, stepUs, pr);
-    const p = rollup ? pr : new Params();
-    const conds = rollup ? [] : this.where(def, sq, p);
     const t = q(def.timeField);
     const g = sq.groupBy ? col(sq.groupBy, def) : null;
     if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
       throw badRequest(`cannot group by '${sq.groupBy}'`);
-    const sql =
-      rollup ??
-      `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
-        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-      } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const pr = new Params();
+      const rollup = this.topSeriesSql(def, sq, stepUs, pr) ?? this.rollupSeriesSql(def, sq, stepUs, pr);
+      const p = rollup ? pr : new Params();
+      const conds = rollup ? [] : this.where(def, sq, p);
+      const sql =
+        rollup ??
+        `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     if (rows.length > MAX_GROUP_ROWS) {
       throw badRequest(
         `too many points (over ${MAX_GROUP_ROWS}); use a larger step, a shorter range or a coarser group_by`,
@@ -1324,15 +1418,17 @@ export class EmbeddedStore implements RecordStore {
     if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
       throw badRequest(`cannot group by '${sq.groupBy}'`);
     const stepUs = Math.round(sq.step * 1e6);
-    const p = new Params();
-    const conds = this.where(def, sq, p);
-    const f = q(sq.metric);
-    conds.push(`${f} IS NOT NULL`);
-    const agg = stat === 'max' ? `max(${f})` : `quantile_cont(${f}, ${Number(stat.slice(1)) / 100})`;
-    const t = q(def.timeField);
     const g = sq.groupBy ? col(sq.groupBy, def) : null;
-    const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${agg} AS v, count(*) AS n FROM ${this.source(def, sq)} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, sq, p);
+      const f = q(sq.metric);
+      conds.push(`${f} IS NOT NULL`);
+      const agg = stat === 'max' ? `max(${f})` : `quantile_cont(${f}, ${Number(stat.slice(1)) / 100})`;
+      const t = q(def.timeField);
+      const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${agg} AS v, count(*) AS n FROM ${this.source(def, sq)} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     if (rows.length > MAX_GROUP_ROWS) {
       throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
     }
@@ -1357,19 +1453,21 @@ export class EmbeddedStore implements RecordStore {
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
     const m = topMeasures(def);
     const k = col(tq.dim, def);
-    const p = new Params();
-    const rawPart = (src: string, conds: string[]): string =>
-      `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
-        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-      } GROUP BY 1`;
-    const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
-      rawPart(this.source(def, tq), this.where(def, tq, p)),
-    ];
-    const order = tq.by === 'flows' ? 'flows' : tq.by;
-    const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
-      ' UNION ALL ',
-    )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const rawPart = (src: string, conds: string[]): string =>
+        `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`;
+      const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
+        rawPart(this.source(def, tq), this.where(def, tq, p)),
+      ];
+      const order = tq.by === 'flows' ? 'flows' : tq.by;
+      const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+        ' UNION ALL ',
+      )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     const t = def.fields[tq.dim]!.type;
     return rows.map((r) => ({
       key: toJson(t, r[0]) as TopRow['key'],
@@ -1450,13 +1548,15 @@ export class EmbeddedStore implements RecordStore {
   ): Promise<{ value: unknown; first: string; last: string; count: number }[]> {
     const def = this.def(type);
     if (!def || !Object.hasOwn(def.fields, field)) return [];
-    const p = new Params();
-    const conds = [...this.where(def, dq, p), `${col(field, def)} IS NOT NULL`];
-    const t = q(def.timeField);
-    const sql = `SELECT ${col(field, def)}, epoch_us(min(${t})), epoch_us(max(${t})), count(*) AS n FROM ${this.source(def, dq)} AS r WHERE ${conds.join(
-      ' AND ',
-    )} GROUP BY 1 ORDER BY n DESC LIMIT ${Math.floor(dq.limit)}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = [...this.where(def, dq, p), `${col(field, def)} IS NOT NULL`];
+      const t = q(def.timeField);
+      const sql = `SELECT ${col(field, def)}, epoch_us(min(${t})), epoch_us(max(${t})), count(*) AS n FROM ${this.source(def, dq)} AS r WHERE ${conds.join(
+        ' AND ',
+      )} GROUP BY 1 ORDER BY n DESC LIMIT ${Math.floor(dq.limit)}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     const ft = def.fields[field]!.type;
     return rows.map((r) => ({
       value: toJson(ft, r[0]),
@@ -1485,38 +1585,40 @@ export class EmbeddedStore implements RecordStore {
     if (shifts.some((s) => !Number.isInteger(s) || s < 0 || s >= 128))
       throw badRequest('hunt: a prefix shift is out of range');
     const tmp = `hunt_${process.pid}_${++huntSeq}`;
-    const p = new Params();
-    const conds = this.where(def, hq, p);
-    const any = hq.ipFields.flatMap((f) =>
-      shifts.map((s) => `(${col(f, def)} >> ${s}) IN (SELECT net FROM ${tmp} WHERE shift = ${s})`),
-    );
-    conds.push(`(${any.join(' OR ')})`);
-    const t = col(def.timeField, def);
-    const sql = `SELECT ${fields.map((f) => col(f, def)).join(', ')} FROM ${this.source(def, hq)} AS r WHERE ${conds.join(
-      ' AND ',
-    )} ORDER BY ${t} DESC NULLS LAST, _seq DESC`;
-    return this.withReader(async (c) => {
-      await c.run(`CREATE TEMP TABLE ${tmp} (shift INTEGER, net UHUGEINT)`);
-      try {
-        for (let k = 0; k < hq.nets.length; k += 2000) {
-          const values = hq.nets
-            .slice(k, k + 2000)
-            .map((n) => `(${Math.floor(n.shift)}, CAST('${BigInt(n.net).toString()}' AS UHUGEINT))`);
-          await c.run(`INSERT INTO ${tmp} VALUES ${values.join(', ')}`);
+    return this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, hq, p);
+      const any = hq.ipFields.flatMap((f) =>
+        shifts.map((s) => `(${col(f, def)} >> ${s}) IN (SELECT net FROM ${tmp} WHERE shift = ${s})`),
+      );
+      conds.push(`(${any.join(' OR ')})`);
+      const t = col(def.timeField, def);
+      const sql = `SELECT ${fields.map((f) => col(f, def)).join(', ')} FROM ${this.source(def, hq)} AS r WHERE ${conds.join(
+        ' AND ',
+      )} ORDER BY ${t} DESC NULLS LAST, _seq DESC`;
+      return async (c) => {
+        await c.run(`CREATE TEMP TABLE ${tmp} (shift INTEGER, net UHUGEINT)`);
+        try {
+          for (let k = 0; k < hq.nets.length; k += 2000) {
+            const values = hq.nets
+              .slice(k, k + 2000)
+              .map((n) => `(${Math.floor(n.shift)}, CAST('${BigInt(n.net).toString()}' AS UHUGEINT))`);
+            await c.run(`INSERT INTO ${tmp} VALUES ${values.join(', ')}`);
+          }
+          const res = await c.stream(sql, p.values);
+          let n = 0;
+          for (;;) {
+            const chunk = await res.fetchChunk();
+            if (!chunk || chunk.rowCount === 0) break;
+            const rows = convertChunks(def, fields, [chunk]);
+            n += rows.length;
+            await onRows(rows);
+          }
+          return n;
+        } finally {
+          await c.run(`DROP TABLE IF EXISTS ${tmp}`);
         }
-        const res = await c.stream(sql, p.values);
-        let n = 0;
-        for (;;) {
-          const chunk = await res.fetchChunk();
-          if (!chunk || chunk.rowCount === 0) break;
-          const rows = convertChunks(def, fields, [chunk]);
-          n += rows.length;
-          await onRows(rows);
-        }
-        return n;
-      } finally {
-        await c.run(`DROP TABLE IF EXISTS ${tmp}`);
-      }
+      };
     });
   }
 }
