@@ -56,6 +56,10 @@ import {
   topRollupFromLiveSql,
   topRollupInsertSql,
   topRollupTable,
+  topTotalCreateSql,
+  topTotalMergeSql,
+  topTotalRebuildSql,
+  topTotalTable,
   wholeMinutes,
 } from './top-rollup.js';
 
@@ -304,7 +308,15 @@ export class EmbeddedStore implements RecordStore {
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
     for (const [type, dims] of this.topDims) {
       const def = this.byType.get(type)!;
-      for (const d of dims) for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+      for (const d of dims) {
+        for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+        const had = await this.w.runAndReadAll(
+          `SELECT count(*) FROM information_schema.tables WHERE table_name = '${topTotalTable(def, d)}'`,
+        );
+        // A store from before the totals: summed once from the partitions' rollup rows.
+        if (Number(had.getRows()[0]![0]) === 0) this.totalsStale.add(`${type}/${d}`);
+        await this.w.run(topTotalCreateSql(def, d));
+      }
       // Live chunks: every rolled-up dimension is written in one transaction, so one tells.
       const r = await this.w.runAndReadAll(
         `SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dims[0]!)}`,
@@ -318,6 +330,11 @@ export class EmbeddedStore implements RecordStore {
     await this.loadPartitions();
     await this.backfillRollups();
     await this.backfillTopRollups();
+    for (const [type, dims] of this.topDims)
+      for (const d of dims)
+        if (this.totalsStale.has(`${type}/${d}`))
+          for (const sql of topTotalRebuildSql(this.byType.get(type)!, d)) await this.w.run(sql);
+    this.totalsStale.clear();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
     this.cw = await this.db.connect();
   }
@@ -382,12 +399,16 @@ export class EmbeddedStore implements RecordStore {
     }
   }
 
-  /** The top-N rollups of a partition go with it (retention, a missing file). */
+  /** The top-N rollups of a partition go with it (retention, a missing file), and its totals. */
   private async deleteTopRollups(w: DuckDBConnection, p: { type: string; path: string }): Promise<void> {
     const def = this.byType.get(p.type);
-    for (const d of (def && this.topDims.get(p.type)) || [])
+    for (const d of (def && this.topDims.get(p.type)) || []) {
+      for (const sql of topTotalMergeSql(def!, d, p.path, -1)) await w.run(sql);
       await w.run(`DELETE FROM ${topRollupTable(def!, d)} WHERE path = $1`, [p.path]);
+    }
   }
+  /** Top-N totals to sum again from the rollup rows at start (`${type}/${dim}`). */
+  private readonly totalsStale = new Set<string>();
 
   /**
    * Partitions compacted before a dimension was rolled up get its sums from their file (once:
@@ -406,6 +427,7 @@ export class EmbeddedStore implements RecordStore {
           const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
           const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
           await this.w!.run(topRollupInsertSql(def, d, src, 'TRUE'), [p.path]);
+          this.totalsStale.add(`${type}/${d}`);
         }
       }
     }
@@ -799,6 +821,7 @@ export class EmbeddedStore implements RecordStore {
         for (const d of dims) {
           // Every chunk up to `rolled` (a chunk's last row may be of another day).
           await w.run(topRollupFromLiveSql(def, d, day, rolled), [p.path]);
+          for (const sql of topTotalMergeSql(def, d, p.path, 1)) await w.run(sql);
           await w.run(`DELETE FROM ${liveRollupTable(def, d)} WHERE d = ${day} AND hi <= ${rolled}`);
         }
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
@@ -1493,9 +1516,11 @@ export class EmbeddedStore implements RecordStore {
     const { a, b } = wholeMinutes(tq.after, tq.before);
     const t = q(def.timeField);
     const parts: string[] = [];
-    if (a === undefined || b === undefined || a < b) {
+    // With no range at all: the partitions' totals, one row per key (rows without a time too).
+    if (a === undefined && b === undefined)
+      parts.push(`SELECT k, bytes, packets, flows FROM ${topTotalTable(def, tq.dim)}`);
+    else if (a === undefined || b === undefined || a < b) {
       const conds: string[] = [];
-      // With no range at all, rows without a time count too (their minute is NULL).
       if (a !== undefined) conds.push(`minute >= ${a}`);
       if (b !== undefined) conds.push(`minute < ${b}`);
       parts.push(
