@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   type DuckDBAppender,
   type DuckDBConnection,
@@ -337,6 +338,8 @@ export class EmbeddedStore implements RecordStore {
     this.totalsStale.clear();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
     this.cw = await this.db.connect();
+    this.loop = monitorEventLoopDelay({ resolution: 20 });
+    this.loop.enable();
   }
 
   private async loadPartitions(): Promise<void> {
@@ -449,6 +452,7 @@ export class EmbeddedStore implements RecordStore {
       this.stages.clear();
       await this.w?.run('CHECKPOINT');
     });
+    this.loop?.disable();
     for (const c of this.pool) c.closeSync();
     this.pool.length = 0;
     this.cw?.closeSync();
@@ -560,8 +564,12 @@ export class EmbeddedStore implements RecordStore {
       const stage = await this.stage(def);
       this.readStats.stagedCommits++;
       try {
+        const t0 = performance.now();
         stage.writer.appendColumns(stage.app, c, this.seq);
         stage.app.flushSync();
+        const held = performance.now() - t0;
+        this.readStats.stageMs += held;
+        if (held > this.readStats.stageMaxMs) this.readStats.stageMaxMs = held;
         await this.w!.run(`INSERT INTO ${liveTable(def)} SELECT * FROM temp.main.${stageTable(def)}`);
       } finally {
         // Dropped, not emptied: DuckDB keeps the memory of rows deleted from a temp table
@@ -979,9 +987,33 @@ export class EmbeddedStore implements RecordStore {
         commitMaxSeconds: this.readStats.commitMaxMs / 1000,
         commitYieldSeconds: this.yieldedToReads.ms / 1000,
         stagedCommits: this.readStats.stagedCommits,
+        sharedWaitSeconds: this.readStats.sharedWaitMs / 1000,
+        stageSeconds: this.readStats.stageMs / 1000,
+        stageMaxSeconds: this.readStats.stageMaxMs / 1000,
+        ...this.loopDelay(),
       },
     };
   }
+
+  /**
+   * How long the thread that answers the API (this one) was held when it should have run, in
+   * seconds: what every request waits beside its query (commits, decoding, GC).
+   */
+  private loopDelay(): {
+    loopDelayP50Seconds: number;
+    loopDelayP99Seconds: number;
+    loopDelayMaxSeconds: number;
+  } {
+    const h = this.loop;
+    if (!h || h.count === 0)
+      return { loopDelayP50Seconds: 0, loopDelayP99Seconds: 0, loopDelayMaxSeconds: 0 };
+    return {
+      loopDelayP50Seconds: h.percentile(50) / 1e9,
+      loopDelayP99Seconds: h.percentile(99) / 1e9,
+      loopDelayMaxSeconds: h.max / 1e9,
+    };
+  }
+  private loop: IntervalHistogram | null = null;
 
   // ---- reading ---------------------------------------------------------------------------
 
@@ -1272,6 +1304,13 @@ export class EmbeddedStore implements RecordStore {
       (hit.gen === -1 || (hit.gen === this.generation && (hit.pending || now - hit.at < CACHE_MS)))
     ) {
       this.shared++;
+      if (hit.pending) {
+        const t0 = performance.now();
+        const done = () => {
+          this.readStats.sharedWaitMs += performance.now() - t0;
+        };
+        hit.value.then(done, done);
+      }
       return hit.value as Promise<T>;
     }
     const prev = hit?.pending ? hit.value : undefined;
@@ -1312,6 +1351,9 @@ export class EmbeddedStore implements RecordStore {
     commitMs: 0,
     commitMaxMs: 0,
     stagedCommits: 0,
+    sharedWaitMs: 0,
+    stageMs: 0,
+    stageMaxMs: 0,
   };
 
   timeseries(sq: SeriesQuery): Promise<Series> {
