@@ -459,6 +459,9 @@ export class EmbeddedStore implements RecordStore {
     this.loop?.disable();
     for (const c of this.pool) c.closeSync();
     this.pool.length = 0;
+    // No read runs now: dropped files still waiting for one go (a crash leaves them to start).
+    this.openReads.clear();
+    await this.removeDoomed();
     this.cw?.closeSync();
     this.cw = null;
     this.mc?.closeSync();
@@ -572,7 +575,7 @@ export class EmbeddedStore implements RecordStore {
         // and one fill of a whole commit held it up to 0.7 s in the soak (the temp table is
         // this commit's alone, so nobody sees it half filled).
         const rows = c.rows;
-        const slice = this.cfg.stageSliceRows ?? STAGE_SLICE;
+        const slice = Math.max(1, this.cfg.stageSliceRows ?? STAGE_SLICE);
         for (let at = 0; at < rows.length; at += slice) {
           if (at > 0) await new Promise<void>((r) => setImmediate(r));
           const t0 = performance.now();
