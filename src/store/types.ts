@@ -102,6 +102,15 @@ export interface StoreStats {
     commitYieldSeconds: number;
     /** Column commits that went through the staging table (`stagedAppend`). */
     stagedCommits: number;
+    /** Requests' time waiting for a computation an identical request started (single flight). */
+    sharedWaitSeconds?: number;
+    /** The main thread's time filling staged commits' temp tables (synchronous), and the longest. */
+    stageSeconds?: number;
+    stageMaxSeconds?: number;
+    /** The delay of the thread that answers the API (event loop), over the store's life. */
+    loopDelayP50Seconds?: number;
+    loopDelayP99Seconds?: number;
+    loopDelayMaxSeconds?: number;
   };
 }
 

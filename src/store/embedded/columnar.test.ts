@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { exportDatagrams } from '../../../test/collect/build.js';
 import { fixture } from '../../../test/support/fixtures.js';
 import { columnarOf, encodeColumns } from '../../collect/columns.js';
@@ -91,7 +92,8 @@ test('staged commits store what synchronous ones do; while-reading stages only a
   await b.stop();
   for (const mode of [true, 'while-reading'] as const) {
     const s = createEmbeddedStore(
-      { dataDir: join(root, `staged-${mode}`), threads: 1, stagedAppend: mode },
+      // Small slices: a staged commit fills its temp table over several turns of the loop.
+      { dataDir: join(root, `staged-${mode}`), threads: 1, stagedAppend: mode, stageSliceRows: 97 },
       { log: silentLogger },
     );
     await s.start();
@@ -111,5 +113,15 @@ test('staged commits store what synchronous ones do; while-reading stages only a
     } finally {
       await s.stop();
     }
+    // Each row its own `_seq` (what paging and compaction go by), slices included.
+    const db = await DuckDBInstance.create(join(root, `staged-${mode}`, 'records.duckdb'));
+    const c = await db.connect();
+    const r = (
+      await c.runAndReadAll('SELECT count(DISTINCT _seq), count(*) FROM live_exported_flow')
+    ).getRows()[0]!;
+    c.closeSync();
+    db.closeSync();
+    assert.equal(Number(r[0]), recs.length + half, `${mode}: every row its own _seq`);
+    assert.equal(Number(r[1]), recs.length + half);
   }
 });

@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   type DuckDBAppender,
   type DuckDBConnection,
@@ -56,6 +57,10 @@ import {
   topRollupFromLiveSql,
   topRollupInsertSql,
   topRollupTable,
+  topTotalCreateSql,
+  topTotalMergeSql,
+  topTotalRebuildSql,
+  topTotalTable,
   wholeMinutes,
 } from './top-rollup.js';
 
@@ -134,6 +139,8 @@ export interface EmbeddedConfig {
    * top-N reads about this many raw live rows at most, the rest from sums.
    */
   liveChunkRows?: number;
+  /** Rows a staged commit fills per turn of the event loop (default 32,768). */
+  stageSliceRows?: number;
 }
 
 /**
@@ -172,6 +179,8 @@ interface Partition {
 }
 
 const MAX_GROUP_ROWS = 200_000;
+/** Rows filled into a staged commit's temp table per turn of the event loop. */
+const STAGE_SLICE = 32_768;
 
 /**
  * Held column appends commit at one DuckDB row group (122,880 rows): from there DuckDB writes
@@ -320,7 +329,15 @@ export class EmbeddedStore implements RecordStore {
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
     for (const [type, dims] of this.topDims) {
       const def = this.byType.get(type)!;
-      for (const d of dims) for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+      for (const d of dims) {
+        for (const sql of topRollupCreateSql(def, d)) await this.w.run(sql);
+        const had = await this.w.runAndReadAll(
+          `SELECT count(*) FROM information_schema.tables WHERE table_name = '${topTotalTable(def, d)}'`,
+        );
+        // A store from before the totals: summed once from the partitions' rollup rows.
+        if (Number(had.getRows()[0]![0]) === 0) this.totalsStale.add(`${type}/${d}`);
+        await this.w.run(topTotalCreateSql(def, d));
+      }
       // Live chunks: every rolled-up dimension is written in one transaction, so one tells.
       const r = await this.w.runAndReadAll(
         `SELECT coalesce(max(hi), 0) FROM ${liveRollupTable(def, dims[0]!)}`,
@@ -334,8 +351,15 @@ export class EmbeddedStore implements RecordStore {
     await this.loadPartitions();
     await this.backfillRollups();
     await this.backfillTopRollups();
+    for (const [type, dims] of this.topDims)
+      for (const d of dims)
+        if (this.totalsStale.has(`${type}/${d}`))
+          for (const sql of topTotalRebuildSql(this.byType.get(type)!, d)) await this.w.run(sql);
+    this.totalsStale.clear();
     for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
     this.cw = await this.db.connect();
+    this.loop = monitorEventLoopDelay({ resolution: 20 });
+    this.loop.enable();
   }
 
   private async loadPartitions(): Promise<void> {
@@ -371,6 +395,7 @@ export class EmbeddedStore implements RecordStore {
       }
     }
     this.partitions = parts.sort((a, b) => a.minTs - b.minTs);
+    for (const p of parts) this.known.set(p.path, p);
     // Files a crash left behind before their manifest row was committed.
     const known = new Set(parts.map((p) => p.path));
     for (const f of await walk(join(this.cfg.dataDir, 'parquet'))) {
@@ -397,12 +422,16 @@ export class EmbeddedStore implements RecordStore {
     }
   }
 
-  /** The top-N rollups of a partition go with it (retention, a missing file). */
+  /** The top-N rollups of a partition go with it (retention, a missing file), and its totals. */
   private async deleteTopRollups(w: DuckDBConnection, p: { type: string; path: string }): Promise<void> {
     const def = this.byType.get(p.type);
-    for (const d of (def && this.topDims.get(p.type)) || [])
+    for (const d of (def && this.topDims.get(p.type)) || []) {
+      for (const sql of topTotalMergeSql(def!, d, p.path, -1)) await w.run(sql);
       await w.run(`DELETE FROM ${topRollupTable(def!, d)} WHERE path = $1`, [p.path]);
+    }
   }
+  /** Top-N totals to sum again from the rollup rows at start (`${type}/${dim}`). */
+  private readonly totalsStale = new Set<string>();
 
   /**
    * Partitions compacted before a dimension was rolled up get its sums from their file (once:
@@ -421,6 +450,7 @@ export class EmbeddedStore implements RecordStore {
           const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
           const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
           await this.w!.run(topRollupInsertSql(def, d, src, 'TRUE'), [p.path]);
+          this.totalsStale.add(`${type}/${d}`);
         }
       }
     }
@@ -442,8 +472,12 @@ export class EmbeddedStore implements RecordStore {
       this.stages.clear();
       await this.w?.run('CHECKPOINT');
     });
+    this.loop?.disable();
     for (const c of this.pool) c.closeSync();
     this.pool.length = 0;
+    // No read runs now: dropped files still waiting for one go (a crash leaves them to start).
+    this.openReads.clear();
+    await this.removeDoomed();
     this.cw?.closeSync();
     this.cw = null;
     this.mc?.closeSync();
@@ -567,8 +601,30 @@ export class EmbeddedStore implements RecordStore {
       const stage = await this.stage(def);
       this.readStats.stagedCommits++;
       try {
-        stage.writer.appendColumns(stage.app, c, this.seq);
-        stage.app.flushSync();
+        // In slices with a turn of the event loop between them: the API answers on this thread,
+        // and one fill of a whole commit held it up to 0.7 s in the soak (the temp table is
+        // this commit's alone, so nobody sees it half filled).
+        const rows = c.rows;
+        const slice = Math.max(1, this.cfg.stageSliceRows ?? STAGE_SLICE);
+        for (let at = 0; at < rows.length; at += slice) {
+          if (at > 0) await new Promise<void>((r) => setImmediate(r));
+          const t0 = performance.now();
+          const end = Math.min(rows.length, at + slice);
+          const part =
+            at === 0 && end === rows.length
+              ? c
+              : {
+                  ...c,
+                  rows: ArrayBuffer.isView(rows)
+                    ? (rows as Uint32Array).subarray(at, end)
+                    : Array.prototype.slice.call(rows, at, end),
+                };
+          stage.writer.appendColumns(stage.app, part, this.seq + at);
+          if (end === rows.length) stage.app.flushSync();
+          const held = performance.now() - t0;
+          this.readStats.stageMs += held;
+          if (held > this.readStats.stageMaxMs) this.readStats.stageMaxMs = held;
+        }
         await this.w!.run(`INSERT INTO ${liveTable(def)} SELECT * FROM temp.main.${stageTable(def)}`);
       } finally {
         // Dropped, not emptied: DuckDB keeps the memory of rows deleted from a temp table
@@ -917,12 +973,15 @@ export class EmbeddedStore implements RecordStore {
         columns: new Set(columnsOf(def).map((c) => c.name)),
         format: PARQUET_FORMAT,
       };
+      // Known before its manifest row commits: a read whose snapshot has the row finds the file.
+      this.known.set(p.path, p);
       await w.run('BEGIN TRANSACTION');
       try {
         if (def === this.rollupDef()) await w.run(rollupInsertSql(liveTable(def), where), [p.path]);
         for (const d of dims) {
           // Every chunk up to `rolled` (a chunk's last row may be of another day).
           await w.run(topRollupFromLiveSql(def, d, day, rolled), [p.path]);
+          for (const sql of topTotalMergeSql(def, d, p.path, 1)) await w.run(sql);
           await w.run(`DELETE FROM ${liveRollupTable(def, d)} WHERE d = ${day} AND hi <= ${rolled}`);
         }
         await w.run(`DELETE FROM ${liveTable(def)} WHERE ${where}`);
@@ -939,6 +998,7 @@ export class EmbeddedStore implements RecordStore {
         await w.run('COMMIT');
       } catch (e) {
         await w.run('ROLLBACK');
+        this.known.delete(p.path);
         await rm(abs, { force: true });
         throw e;
       }
@@ -1008,8 +1068,10 @@ export class EmbeddedStore implements RecordStore {
     await this.deleteTopRollups(this.w!, p);
     await this.w!.run('COMMIT');
     this.generation++;
-    await rm(join(this.cfg.dataDir, p.path), { force: true });
     this.partitions = this.partitions.filter((x) => x !== p);
+    // A read begun before this commit may have the file in its snapshot: it goes after them.
+    this.doomed.push({ path: p.path, until: this.readIds });
+    await this.removeDoomed();
     this.log.info('retention dropped partition', { path: p.path, rows: p.rows });
     return 1;
   }
@@ -1077,32 +1139,129 @@ export class EmbeddedStore implements RecordStore {
         commitMaxSeconds: this.readStats.commitMaxMs / 1000,
         commitYieldSeconds: this.yieldedToReads.ms / 1000,
         stagedCommits: this.readStats.stagedCommits,
+        sharedWaitSeconds: this.readStats.sharedWaitMs / 1000,
+        stageSeconds: this.readStats.stageMs / 1000,
+        stageMaxSeconds: this.readStats.stageMaxMs / 1000,
+        ...this.loopDelay(),
       },
     };
   }
 
+  /**
+   * How long the thread that answers the API (this one) was held when it should have run, in
+   * seconds: what every request waits beside its query (commits, decoding, GC).
+   */
+  private loopDelay(): {
+    loopDelayP50Seconds: number;
+    loopDelayP99Seconds: number;
+    loopDelayMaxSeconds: number;
+  } {
+    const h = this.loop;
+    if (!h || h.count === 0)
+      return { loopDelayP50Seconds: 0, loopDelayP99Seconds: 0, loopDelayMaxSeconds: 0 };
+    return {
+      loopDelayP50Seconds: h.percentile(50) / 1e9,
+      loopDelayP99Seconds: h.percentile(99) / 1e9,
+      loopDelayMaxSeconds: h.max / 1e9,
+    };
+  }
+  private loop: IntervalHistogram | null = null;
+
   // ---- reading ---------------------------------------------------------------------------
 
-  private async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  /**
+   * Run a read on a reader connection. `plan` builds the query (synchronously) and returns
+   * what runs it. A query that reads Parquet files is planned from the manifest as its own
+   * snapshot sees it (read in a transaction with the query): the file list taken before the
+   * snapshot let a compaction committing in between hide the rows it moved (or a retention
+   * drop delete a listed file: "IO Error: No files found that match the pattern"). The read is
+   * registered before its snapshot exists, so a file dropped meanwhile is removed only after it.
+   */
+  private async withReader<T>(plan: () => (c: DuckDBConnection) => Promise<T>): Promise<T> {
     if (!this.db) throw new Error('store is not started');
     const t0 = performance.now();
-    const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
-    const t1 = performance.now();
-    const run = fn(c);
-    this.reads.add(run);
+    const id = ++this.readIds;
+    this.openReads.add(id);
     try {
-      return await run;
+      this.planFiles = false;
+      const fn = plan();
+      const snapshot = this.planFiles;
+      const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+      const t1 = performance.now();
+      const run = snapshot ? this.inSnapshot(c, plan) : fn(c);
+      this.reads.add(run);
+      try {
+        return await run;
+      } finally {
+        const st = this.readStats;
+        st.queries++;
+        st.waitMs += t1 - t0;
+        st.runMs += performance.now() - t1;
+        this.reads.delete(run);
+        this.lastReadEnd = performance.now();
+        const w = this.waiters.shift();
+        if (w) w(c);
+        else this.pool.push(c);
+      }
     } finally {
-      const st = this.readStats;
-      st.queries++;
-      st.waitMs += t1 - t0;
-      st.runMs += performance.now() - t1;
-      this.reads.delete(run);
-      this.lastReadEnd = performance.now();
-      const w = this.waiters.shift();
-      if (w) w(c);
-      else this.pool.push(c);
+      this.openReads.delete(id);
+      if (this.doomed.length > 0) this.removeDoomed();
     }
+  }
+
+  /** Plan and run a read with the partition manifest of the query's own snapshot. */
+  private async inSnapshot<T>(
+    c: DuckDBConnection,
+    plan: () => (c: DuckDBConnection) => Promise<T>,
+  ): Promise<T> {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      const r = await c.runAndReadAll('SELECT path FROM _partitions');
+      this.planView = new Set(r.getRows().map((x) => String(x[0])));
+      let fn: (c: DuckDBConnection) => Promise<T>;
+      try {
+        fn = plan();
+      } finally {
+        this.planView = null;
+      }
+      const out = await fn(c);
+      await c.run('COMMIT');
+      return out;
+    } catch (e) {
+      await c.run('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Partition files by path, from before their manifest row commits until they are removed. */
+  private readonly known = new Map<string, Partition>();
+  /** While a plan is built in a read's snapshot: the manifest's paths as that snapshot sees them. */
+  private planView: Set<string> | null = null;
+  /** Set while planning when the query reads a type that has partition files. */
+  private planFiles = false;
+  private readIds = 0;
+  /** Reads not finished, by id (ids grow): a dropped file waits for those begun before the drop. */
+  private readonly openReads = new Set<number>();
+  /** Dropped partition files still readable by a read begun before the drop (`until`: its last id). */
+  private readonly doomed: { path: string; until: number }[] = [];
+
+  /** Remove the dropped files no running read may still read. */
+  private removeDoomed(): Promise<unknown> {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const id of this.openReads) if (id < oldest) oldest = id;
+    const now = this.doomed.filter((d) => d.until < oldest);
+    if (now.length === 0) return Promise.resolve();
+    const keep = this.doomed.filter((d) => d.until >= oldest);
+    this.doomed.length = 0;
+    this.doomed.push(...keep);
+    return Promise.all(
+      now.map((d) => {
+        this.known.delete(d.path);
+        return rm(join(this.cfg.dataDir, d.path), { force: true }).catch((e: unknown) =>
+          this.log.warn('could not remove a dropped partition file', { path: d.path, error: String(e) }),
+        );
+      }),
+    );
   }
 
   /** FROM clause: the live table plus the Parquet files overlapping the range. */
@@ -1111,7 +1270,12 @@ export class EmbeddedStore implements RecordStore {
       .map((c) => q(c.name))
       .concat('_seq')
       .join(', ');
-    const files = this.partitions.filter(
+    const all = this.planView
+      ? [...this.known.values()].filter((p) => this.planView!.has(p.path))
+      : this.partitions;
+    // Keyed types are never compacted; any other may get its first file while this is planned.
+    if (!def.key) this.planFiles = true;
+    const files = all.filter(
       (p) =>
         p.type === def.type &&
         (range.after === undefined || p.maxTs >= range.after) &&
@@ -1153,30 +1317,32 @@ export class EmbeddedStore implements RecordStore {
     const fields = checkFields(def, lq.fields);
     const sort = sortField(def, lq.sort);
     const desc = lq.desc ?? true;
-    const p = new Params();
-    const conds = this.where(def, lq, p);
-    const st = def.fields[sort]!.type;
-    const sc = col(sort, def);
-    if (lq.cursor) {
-      const [v, s] = decodeCursor(lq.cursor, st);
-      const lt = desc ? '<' : '>';
-      const seq = p.add('int', s);
-      if (v === null) conds.push(`(${sc} IS NULL AND _seq ${lt} ${seq})`);
-      else {
-        const pv = p.add(st, v);
-        conds.push(`(${sc} ${lt} ${pv} OR (${sc} = ${pv} AND _seq ${lt} ${seq}) OR ${sc} IS NULL)`);
-      }
-    }
-    const dir = desc ? 'DESC' : 'ASC';
     const selected = [...new Set([...fields, sort])];
-    const sql = `SELECT ${selected.map((f) => col(f, def)).join(', ')}, _seq FROM ${this.source(def, lq)} AS r${
-      conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-    } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${Math.max(1, Math.floor(lq.limit)) + 1}`;
-    const rows = await this.withReader(async (c) => {
-      const r = await c.run(sql, p.values);
-      const chunks: DuckDBDataChunk[] = [];
-      for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
-      return convertChunks(def, [...selected, '_seq'], chunks);
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, lq, p);
+      const st = def.fields[sort]!.type;
+      const sc = col(sort, def);
+      if (lq.cursor) {
+        const [v, s] = decodeCursor(lq.cursor, st);
+        const lt = desc ? '<' : '>';
+        const seq = p.add('int', s);
+        if (v === null) conds.push(`(${sc} IS NULL AND _seq ${lt} ${seq})`);
+        else {
+          const pv = p.add(st, v);
+          conds.push(`(${sc} ${lt} ${pv} OR (${sc} = ${pv} AND _seq ${lt} ${seq}) OR ${sc} IS NULL)`);
+        }
+      }
+      const dir = desc ? 'DESC' : 'ASC';
+      const sql = `SELECT ${selected.map((f) => col(f, def)).join(', ')}, _seq FROM ${this.source(def, lq)} AS r${
+        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+      } ORDER BY ${sc} ${dir} NULLS LAST, _seq ${dir} LIMIT ${Math.max(1, Math.floor(lq.limit)) + 1}`;
+      return async (c) => {
+        const r = await c.run(sql, p.values);
+        const chunks: DuckDBDataChunk[] = [];
+        for (let i = 0; i < r.chunkCount; i++) chunks.push(r.getChunk(i));
+        return convertChunks(def, [...selected, '_seq'], chunks);
+      };
     });
     return pageOf(rows, lq.limit, sort, fields);
   }
@@ -1188,22 +1354,24 @@ export class EmbeddedStore implements RecordStore {
     const def = this.def(lq.type);
     if (!def) return 0;
     const fields = checkFields(def, lq.fields);
-    const { sql, p } = this.exportSql(
-      def,
-      lq,
-      fields.map((f) => col(f, def)),
-    );
-    return this.withReader(async (c) => {
-      const res = await c.stream(sql, p.values);
-      let n = 0;
-      for (;;) {
-        const chunk = await res.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        const rows = convertChunks(def, fields, [chunk]);
-        n += rows.length;
-        await onRows(rows);
-      }
-      return n;
+    return this.withReader(() => {
+      const { sql, p } = this.exportSql(
+        def,
+        lq,
+        fields.map((f) => col(f, def)),
+      );
+      return async (c) => {
+        const res = await c.stream(sql, p.values);
+        let n = 0;
+        for (;;) {
+          const chunk = await res.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          const rows = convertChunks(def, fields, [chunk]);
+          n += rows.length;
+          await onRows(rows);
+        }
+        return n;
+      };
     });
   }
 
@@ -1229,8 +1397,8 @@ export class EmbeddedStore implements RecordStore {
     const def = this.def(lq.type);
     const fields = def ? checkFields(def, lq.fields) : [];
     if (!def) {
-      await this.withReader((c) =>
-        c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
+      await this.withReader(
+        () => (c) => c.run(`COPY (SELECT 1 AS empty WHERE FALSE) TO '${sqlPath(path)}' (FORMAT parquet)`),
       );
       return 0;
     }
@@ -1242,29 +1410,33 @@ export class EmbeddedStore implements RecordStore {
       if (t === 'mac') return `vt_mac(${c}) AS ${c}`;
       return c;
     });
-    const { sql, p } = this.exportSql(def, lq, select);
-    return this.withReader(async (c) => {
-      await c.run(MACROS);
-      // COPY takes no parameters, so the rows are first materialised in a temp table.
-      const tmp = `export_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
-      await c.run(`CREATE TEMP TABLE ${tmp} AS ${sql}`, p.values);
-      try {
-        await c.run(`COPY ${tmp} TO '${sqlPath(path)}' (FORMAT parquet, COMPRESSION zstd)`);
-        const r = await c.runAndReadAll(`SELECT count(*) FROM ${tmp}`);
-        return Number(r.getRows()[0]![0]);
-      } finally {
-        await c.run(`DROP TABLE ${tmp}`);
-      }
+    return this.withReader(() => {
+      const { sql, p } = this.exportSql(def, lq, select);
+      return async (c) => {
+        await c.run(MACROS);
+        // COPY takes no parameters, so the rows are first materialised in a temp table.
+        const tmp = `export_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
+        await c.run(`CREATE TEMP TABLE ${tmp} AS ${sql}`, p.values);
+        try {
+          await c.run(`COPY ${tmp} TO '${sqlPath(path)}' (FORMAT parquet, COMPRESSION zstd)`);
+          const r = await c.runAndReadAll(`SELECT count(*) FROM ${tmp}`);
+          return Number(r.getRows()[0]![0]);
+        } finally {
+          await c.run(`DROP TABLE ${tmp}`);
+        }
+      };
     });
   }
 
   async count(type: string, q0: TimeRange & { filter?: Cond | null }): Promise<number> {
     const def = this.def(type);
     if (!def) return 0;
-    const p = new Params();
-    const conds = this.where(def, q0, p);
-    const sql = `SELECT count(*) FROM ${this.source(def, q0)} AS r${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
-    return this.withReader(async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]));
+    return this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, q0, p);
+      const sql = `SELECT count(*) FROM ${this.source(def, q0)} AS r${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+      return async (c) => Number((await c.runAndReadAll(sql, p.values)).getRows()[0]![0]);
+    });
   }
 
   /**
@@ -1284,6 +1456,13 @@ export class EmbeddedStore implements RecordStore {
       (hit.gen === -1 || (hit.gen === this.generation && (hit.pending || now - hit.at < CACHE_MS)))
     ) {
       this.shared++;
+      if (hit.pending) {
+        const t0 = performance.now();
+        const done = () => {
+          this.readStats.sharedWaitMs += performance.now() - t0;
+        };
+        hit.value.then(done, done);
+      }
       return hit.value as Promise<T>;
     }
     const prev = hit?.pending ? hit.value : undefined;
@@ -1324,6 +1503,9 @@ export class EmbeddedStore implements RecordStore {
     commitMs: 0,
     commitMaxMs: 0,
     stagedCommits: 0,
+    sharedWaitMs: 0,
+    stageMs: 0,
+    stageMaxMs: 0,
   };
 
   timeseries(sq: SeriesQuery): Promise<Series> {
@@ -1416,20 +1598,22 @@ export class EmbeddedStore implements RecordStore {
     if (sq.stat && sq.stat !== 'mean') return this.statSeries(def, sq, sq.stat);
     const m = METRIC_SQL[sq.metric];
     const stepUs = Math.round(sq.step * 1e6);
-    const pr = new Params();
-    const rollup = this.topSeriesSql(def, sq, stepUs, pr) ?? this.rollupSeriesSql(def, sq, stepUs, pr);
-    const p = rollup ? pr : new Params();
-    const conds = rollup ? [] : this.where(def, sq, p);
     const t = q(def.timeField);
     const g = sq.groupBy ? col(sq.groupBy, def) : null;
     if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
       throw badRequest(`cannot group by '${sq.groupBy}'`);
-    const sql =
-      rollup ??
-      `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
-        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-      } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const pr = new Params();
+      const rollup = this.topSeriesSql(def, sq, stepUs, pr) ?? this.rollupSeriesSql(def, sq, stepUs, pr);
+      const p = rollup ? pr : new Params();
+      const conds = rollup ? [] : this.where(def, sq, p);
+      const sql =
+        rollup ??
+        `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${m.num} AS num, ${m.den} AS den FROM ${this.source(def, sq)} AS r${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     if (rows.length > MAX_GROUP_ROWS) {
       throw badRequest(
         `too many points (over ${MAX_GROUP_ROWS}); use a larger step, a shorter range or a coarser group_by`,
@@ -1451,15 +1635,17 @@ export class EmbeddedStore implements RecordStore {
     if (sq.groupBy && !Object.hasOwn(def.fields, sq.groupBy))
       throw badRequest(`cannot group by '${sq.groupBy}'`);
     const stepUs = Math.round(sq.step * 1e6);
-    const p = new Params();
-    const conds = this.where(def, sq, p);
-    const f = q(sq.metric);
-    conds.push(`${f} IS NOT NULL`);
-    const agg = stat === 'max' ? `max(${f})` : `quantile_cont(${f}, ${Number(stat.slice(1)) / 100})`;
-    const t = q(def.timeField);
     const g = sq.groupBy ? col(sq.groupBy, def) : null;
-    const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${agg} AS v, count(*) AS n FROM ${this.source(def, sq)} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, sq, p);
+      const f = q(sq.metric);
+      conds.push(`${f} IS NOT NULL`);
+      const agg = stat === 'max' ? `max(${f})` : `quantile_cont(${f}, ${Number(stat.slice(1)) / 100})`;
+      const t = q(def.timeField);
+      const sql = `SELECT (epoch_us(${t}) // ${stepUs}) * ${stepUs} AS b, ${g ? `${g} AS g, ` : ''}${agg} AS v, count(*) AS n FROM ${this.source(def, sq)} AS r WHERE ${conds.join(' AND ')} GROUP BY ALL ORDER BY b LIMIT ${MAX_GROUP_ROWS + 1}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     if (rows.length > MAX_GROUP_ROWS) {
       throw badRequest(`too many points (over ${MAX_GROUP_ROWS}); use a larger step or a shorter range`);
     }
@@ -1484,19 +1670,21 @@ export class EmbeddedStore implements RecordStore {
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
     const m = topMeasures(def);
     const k = col(tq.dim, def);
-    const p = new Params();
-    const rawPart = (src: string, conds: string[]): string =>
-      `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
-        conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
-      } GROUP BY 1`;
-    const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
-      rawPart(this.source(def, tq), this.where(def, tq, p)),
-    ];
-    const order = tq.by === 'flows' ? 'flows' : tq.by;
-    const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
-      ' UNION ALL ',
-    )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const rawPart = (src: string, conds: string[]): string =>
+        `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
+          conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
+        } GROUP BY 1`;
+      const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
+        rawPart(this.source(def, tq), this.where(def, tq, p)),
+      ];
+      const order = tq.by === 'flows' ? 'flows' : tq.by;
+      const sql = `SELECT k, sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
+        ' UNION ALL ',
+      )}) GROUP BY k ORDER BY ${order} DESC, flows DESC, k NULLS LAST LIMIT ${Math.floor(tq.limit)}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     const t = def.fields[tq.dim]!.type;
     return rows.map((r) => ({
       key: toJson(t, r[0]) as TopRow['key'],
@@ -1522,9 +1710,11 @@ export class EmbeddedStore implements RecordStore {
     const { a, b } = wholeMinutes(tq.after, tq.before);
     const t = q(def.timeField);
     const parts: string[] = [];
-    if (a === undefined || b === undefined || a < b) {
+    // With no range at all: the partitions' totals, one row per key (rows without a time too).
+    if (a === undefined && b === undefined)
+      parts.push(`SELECT k, bytes, packets, flows FROM ${topTotalTable(def, tq.dim)}`);
+    else if (a === undefined || b === undefined || a < b) {
       const conds: string[] = [];
-      // With no range at all, rows without a time count too (their minute is NULL).
       if (a !== undefined) conds.push(`minute >= ${a}`);
       if (b !== undefined) conds.push(`minute < ${b}`);
       parts.push(
@@ -1577,13 +1767,15 @@ export class EmbeddedStore implements RecordStore {
   ): Promise<{ value: unknown; first: string; last: string; count: number }[]> {
     const def = this.def(type);
     if (!def || !Object.hasOwn(def.fields, field)) return [];
-    const p = new Params();
-    const conds = [...this.where(def, dq, p), `${col(field, def)} IS NOT NULL`];
-    const t = q(def.timeField);
-    const sql = `SELECT ${col(field, def)}, epoch_us(min(${t})), epoch_us(max(${t})), count(*) AS n FROM ${this.source(def, dq)} AS r WHERE ${conds.join(
-      ' AND ',
-    )} GROUP BY 1 ORDER BY n DESC LIMIT ${Math.floor(dq.limit)}`;
-    const rows = await this.withReader(async (c) => (await c.runAndReadAll(sql, p.values)).getRows());
+    const rows = await this.withReader(() => {
+      const p = new Params();
+      const conds = [...this.where(def, dq, p), `${col(field, def)} IS NOT NULL`];
+      const t = q(def.timeField);
+      const sql = `SELECT ${col(field, def)}, epoch_us(min(${t})), epoch_us(max(${t})), count(*) AS n FROM ${this.source(def, dq)} AS r WHERE ${conds.join(
+        ' AND ',
+      )} GROUP BY 1 ORDER BY n DESC LIMIT ${Math.floor(dq.limit)}`;
+      return async (c) => (await c.runAndReadAll(sql, p.values)).getRows();
+    });
     const ft = def.fields[field]!.type;
     return rows.map((r) => ({
       value: toJson(ft, r[0]),
@@ -1612,38 +1804,40 @@ export class EmbeddedStore implements RecordStore {
     if (shifts.some((s) => !Number.isInteger(s) || s < 0 || s >= 128))
       throw badRequest('hunt: a prefix shift is out of range');
     const tmp = `hunt_${process.pid}_${++huntSeq}`;
-    const p = new Params();
-    const conds = this.where(def, hq, p);
-    const any = hq.ipFields.flatMap((f) =>
-      shifts.map((s) => `(${col(f, def)} >> ${s}) IN (SELECT net FROM ${tmp} WHERE shift = ${s})`),
-    );
-    conds.push(`(${any.join(' OR ')})`);
-    const t = col(def.timeField, def);
-    const sql = `SELECT ${fields.map((f) => col(f, def)).join(', ')} FROM ${this.source(def, hq)} AS r WHERE ${conds.join(
-      ' AND ',
-    )} ORDER BY ${t} DESC NULLS LAST, _seq DESC`;
-    return this.withReader(async (c) => {
-      await c.run(`CREATE TEMP TABLE ${tmp} (shift INTEGER, net UHUGEINT)`);
-      try {
-        for (let k = 0; k < hq.nets.length; k += 2000) {
-          const values = hq.nets
-            .slice(k, k + 2000)
-            .map((n) => `(${Math.floor(n.shift)}, CAST('${BigInt(n.net).toString()}' AS UHUGEINT))`);
-          await c.run(`INSERT INTO ${tmp} VALUES ${values.join(', ')}`);
+    return this.withReader(() => {
+      const p = new Params();
+      const conds = this.where(def, hq, p);
+      const any = hq.ipFields.flatMap((f) =>
+        shifts.map((s) => `(${col(f, def)} >> ${s}) IN (SELECT net FROM ${tmp} WHERE shift = ${s})`),
+      );
+      conds.push(`(${any.join(' OR ')})`);
+      const t = col(def.timeField, def);
+      const sql = `SELECT ${fields.map((f) => col(f, def)).join(', ')} FROM ${this.source(def, hq)} AS r WHERE ${conds.join(
+        ' AND ',
+      )} ORDER BY ${t} DESC NULLS LAST, _seq DESC`;
+      return async (c) => {
+        await c.run(`CREATE TEMP TABLE ${tmp} (shift INTEGER, net UHUGEINT)`);
+        try {
+          for (let k = 0; k < hq.nets.length; k += 2000) {
+            const values = hq.nets
+              .slice(k, k + 2000)
+              .map((n) => `(${Math.floor(n.shift)}, CAST('${BigInt(n.net).toString()}' AS UHUGEINT))`);
+            await c.run(`INSERT INTO ${tmp} VALUES ${values.join(', ')}`);
+          }
+          const res = await c.stream(sql, p.values);
+          let n = 0;
+          for (;;) {
+            const chunk = await res.fetchChunk();
+            if (!chunk || chunk.rowCount === 0) break;
+            const rows = convertChunks(def, fields, [chunk]);
+            n += rows.length;
+            await onRows(rows);
+          }
+          return n;
+        } finally {
+          await c.run(`DROP TABLE IF EXISTS ${tmp}`);
         }
-        const res = await c.stream(sql, p.values);
-        let n = 0;
-        for (;;) {
-          const chunk = await res.fetchChunk();
-          if (!chunk || chunk.rowCount === 0) break;
-          const rows = convertChunks(def, fields, [chunk]);
-          n += rows.length;
-          await onRows(rows);
-        }
-        return n;
-      } finally {
-        await c.run(`DROP TABLE IF EXISTS ${tmp}`);
-      }
+      };
     });
   }
 }

@@ -95,3 +95,42 @@ export function wholeMinutes(
   if (before !== undefined) out.b = Math.floor(before / MINUTE_US) * MINUTE_US;
   return out;
 }
+
+/**
+ * The sums of every compacted partition per key (one row per key): what a top-N over an open
+ * range reads instead of every minute of the history, so its cost follows the distinct keys,
+ * not the hours stored. Kept in the transactions that add or drop a partition.
+ */
+export const topTotalTable = (def: AnyRecordDef, dim: string): string => `_rtop_all_${def.type}__${dim}`;
+
+export function topTotalCreateSql(def: AnyRecordDef, dim: string): string {
+  const c = columnsOf(def).find((x) => x.name === dim);
+  if (!c) throw new Error(`not a field of ${def.type}: ${dim}`);
+  return `CREATE TABLE IF NOT EXISTS ${topTotalTable(def, dim)} (k ${c.sqlType}, flows BIGINT, bytes HUGEINT, packets HUGEINT)`;
+}
+
+/** The totals summed again from every partition's rollup rows (at start, after a backfill). */
+export function topTotalRebuildSql(def: AnyRecordDef, dim: string): string[] {
+  const t = topTotalTable(def, dim);
+  return [
+    `DELETE FROM ${t}`,
+    `INSERT INTO ${t} SELECT k, sum(flows), sum(bytes), sum(packets) FROM ${topRollupTable(def, dim)} GROUP BY k`,
+  ];
+}
+
+/**
+ * Add (`sign` 1) or take away (-1) one partition's rollup rows to the totals. The table is
+ * rewritten whole, one row per key (a key whose flows reach 0 goes), through a temp table of
+ * the connection: tens of thousands of rows per compaction, not an index kept on every key.
+ */
+export function topTotalMergeSql(def: AnyRecordDef, dim: string, path: string, sign: 1 | -1): string[] {
+  const t = topTotalTable(def, dim);
+  const next = `${t}__next`;
+  const s = sign === 1 ? '' : '-';
+  return [
+    `CREATE TEMP TABLE ${next} AS SELECT k, sum(flows) AS flows, sum(bytes) AS bytes, sum(packets) AS packets FROM (SELECT k, flows, bytes, packets FROM ${t} UNION ALL SELECT k, ${s}flows, ${s}bytes, ${s}packets FROM ${topRollupTable(def, dim)} WHERE path = '${path.replaceAll("'", "''")}') GROUP BY k HAVING sum(flows) <> 0`,
+    `DELETE FROM ${t}`,
+    `INSERT INTO ${t} SELECT k, flows, bytes, packets FROM temp.main.${next}`,
+    `DROP TABLE temp.main.${next}`,
+  ];
+}
