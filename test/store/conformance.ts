@@ -264,6 +264,96 @@ export function runConformance(b: Backend): void {
       });
     });
 
+    describe('flows a mirror kept 1 in N under overload', () => {
+      // Such a flow stands for N (`sampling_rate` N, its own counts exact): counts of flows and
+      // sums of bytes and packets weigh it N, in top-N and in series, raw or pre-aggregated.
+      let sm: RecordStore;
+      const base = Date.UTC(2024, 5, 1) * 1000;
+      const rows = (
+        syntheticFlows(600, { startUs: base, spanUs: 600_000_000, seed: 11 }) as unknown as Rec[]
+      ).map(
+        (r, i): Rec => ({
+          ...r,
+          server_ip: `192.0.2.${i % 3}`,
+          // Server .2 has a third of the rows, but they stand for 8 flows each.
+          sampling_rate: i % 3 === 2 ? 8 : i % 5 === 0 ? 1 : null,
+        }),
+      );
+      const w = (r: Rec): number => Number(r.sampling_rate ?? 1);
+      const want = new Map<string, { bytes: number; packets: number; flows: number }>();
+      for (const r of rows) {
+        const k = String(r.server_ip);
+        const e = want.get(k) ?? { bytes: 0, packets: 0, flows: 0 };
+        e.bytes += (Number(r.client_wire_bytes) + Number(r.server_wire_bytes)) * w(r);
+        e.packets += (Number(r.client_packets) + Number(r.server_packets)) * w(r);
+        e.flows += w(r);
+        want.set(k, e);
+      }
+      const ranked = [...want.entries()].sort((x, y) => y[1].flows - x[1].flows);
+      const totalFlows = rows.reduce((a, r) => a + w(r), 0);
+      const totalBytes = rows.reduce(
+        (a, r) => a + (Number(r.client_wire_bytes) + Number(r.server_wire_bytes)) * w(r),
+        0,
+      );
+      before(async () => {
+        sm = await b.open('sampled');
+        await sm.append('flow', rows);
+      });
+      after(async () => {
+        await sm.stop();
+      });
+      const byCount = (x: unknown[], y: unknown[]): number =>
+        Number(y[1]) - Number(x[1]) || String(x[0]).localeCompare(String(y[0]));
+      const check = async (): Promise<void> => {
+        // Open range, a range of whole minutes, and one cutting minutes at both ends.
+        for (const range of [
+          {},
+          { after: base, before: base + 600_000_000 },
+          { after: base + 1, before: base + 599_999_999 },
+        ]) {
+          const top = await sm.top({ type: 'flow', by: 'flows', dim: 'server_ip', limit: 3, ...range });
+          const inRange = rows.filter((r) => {
+            const t = us(r.first_ts);
+            return (
+              (range.after === undefined || t >= range.after) &&
+              (range.before === undefined || t < range.before)
+            );
+          });
+          const flowsOf = (k: string): number =>
+            inRange.filter((r) => r.server_ip === k).reduce((a, r) => a + w(r), 0);
+          assert.deepEqual(
+            // Ties in any order: ranked by count, then by key here.
+            top.map((t) => [t.key, t.flows]).sort(byCount),
+            ranked.map(([k]) => [k, flowsOf(k)]).sort(byCount),
+            JSON.stringify(range),
+          );
+        }
+        const top = await sm.top({ type: 'flow', by: 'bytes', dim: 'server_ip', limit: 3 });
+        assert.deepEqual(
+          top.map((t) => [t.key, t.bytes, t.packets, t.flows]),
+          [...want.entries()]
+            .sort((x, y) => y[1].bytes - x[1].bytes)
+            .map(([k, e]) => [k, e.bytes, e.packets, e.flows]),
+        );
+        for (const range of [{}, { after: base, before: base + 600_000_000 }]) {
+          const flows = await sm.timeseries({ metric: 'flows', step: 60, ...range });
+          const f = flows.series[0]!.points.reduce((a, [, v]) => a + Number(v) * 60, 0);
+          assert.ok(Math.abs(f - totalFlows) < 0.01, `flows ${f} vs ${totalFlows} ${JSON.stringify(range)}`);
+          const bps = await sm.timeseries({ metric: 'bps', step: 60, ...range });
+          const bytes = bps.series[0]!.points.reduce((a, [, v]) => a + (Number(v) * 60) / 8, 0);
+          assert.ok(
+            Math.abs(bytes - totalBytes) < totalBytes * 1e-6,
+            `bytes ${bytes} vs ${totalBytes} ${JSON.stringify(range)}`,
+          );
+        }
+      };
+      it('weighs them in top-N and series (live)', check);
+      it('weighs them in top-N and series (after compaction)', async () => {
+        if (b.compact) await b.compact(sm);
+        await check();
+      });
+    });
+
     describe('live', checkAll);
     describe('after compaction', () => {
       before(async () => {

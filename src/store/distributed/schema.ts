@@ -63,6 +63,12 @@ export function createDistributedSql(db: string, def: AnyRecordDef, cluster: str
   return `CREATE TABLE IF NOT EXISTS ${db}.${def.type} AS ${localTable(db, def)} ENGINE = Distributed(${cluster}, ${db}, ${def.type}_local)`;
 }
 
+/**
+ * A flow's weight in sums over flows: a flow a mirror kept 1 in N under overload stands for N
+ * (its own counts are exact). Means of per-flow times (RTT, SRT) are over the flows kept.
+ */
+export const FLOW_WEIGHT = 'ifNull(sampling_rate, 1)';
+
 /** Per-minute flow sums kept by a materialized view on each shard: the KPI rollup. */
 export const ROLLUP = 'flow_1m';
 export const MINUTE_US = 60_000_000;
@@ -70,11 +76,11 @@ export const MINUTE_US = 60_000_000;
 export function rollupSql(db: string, cluster: string | undefined): string[] {
   const out = [
     `CREATE TABLE IF NOT EXISTS ${db}.${ROLLUP}_local (minute Int64, flows UInt64, bytes Int64, packets Int64, rtt_sum Float64, rtt_n UInt64, srt_sum Float64, srt_n UInt64, retrans Int64) ENGINE = SummingMergeTree() PARTITION BY ${dayOf('minute')} ORDER BY minute`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${ROLLUP}_mv TO ${db}.${ROLLUP}_local AS SELECT intDiv(first_ts, ${MINUTE_US}) * ${MINUTE_US} AS minute, count() AS flows,
-      sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes,
-      sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${ROLLUP}_mv TO ${db}.${ROLLUP}_local AS SELECT intDiv(first_ts, ${MINUTE_US}) * ${MINUTE_US} AS minute, toUInt64(sum(${FLOW_WEIGHT})) AS flows,
+      sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) AS bytes,
+      sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT}) AS packets,
       sum(ifNull(rtt_ms, 0)) AS rtt_sum, count(rtt_ms) AS rtt_n, sum(ifNull(srt_ms, 0)) AS srt_sum, count(srt_ms) AS srt_n,
-      sum(ifNull(client_retransmissions, 0) + ifNull(server_retransmissions, 0)) AS retrans
+      sum((ifNull(client_retransmissions, 0) + ifNull(server_retransmissions, 0)) * ${FLOW_WEIGHT}) AS retrans
       FROM ${db}.flow_local GROUP BY minute`,
   ];
   if (cluster)
@@ -95,6 +101,7 @@ export const ROLLUP_FIELDS = [
   'srt_ms',
   'client_retransmissions',
   'server_retransmissions',
+  'sampling_rate',
 ];
 
 /**
@@ -128,8 +135,8 @@ export function topRollupSql(db: string, cluster: string | undefined): string[] 
 export function topRollupSelect(db: string, dim: string): string {
   // Floor, not truncation: a time before 1970 belongs to the hour that starts before it.
   // (`%` by a UInt32 constant gives Int32 on 18.16: it would wrap past 35 minutes.)
-  return `SELECT intDiv(first_ts - if(first_ts < 0, ${HOUR_US - 1}, 0), ${HOUR_US}) * ${HOUR_US} AS hour, isNull(${dim}) AS kn, assumeNotNull(${dim}) AS k, count() AS flows,
-      sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes,
-      sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets
+  return `SELECT intDiv(first_ts - if(first_ts < 0, ${HOUR_US - 1}, 0), ${HOUR_US}) * ${HOUR_US} AS hour, isNull(${dim}) AS kn, assumeNotNull(${dim}) AS k, toUInt64(sum(${FLOW_WEIGHT})) AS flows,
+      sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) AS bytes,
+      sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT}) AS packets
       FROM ${db}.flow_local`;
 }

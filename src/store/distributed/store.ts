@@ -30,6 +30,7 @@ import {
   chColumns,
   createDistributedSql,
   createLocalSql,
+  FLOW_WEIGHT,
   HOUR_US,
   localTable,
   MINUTE_US,
@@ -169,6 +170,13 @@ export class ClickHouseStore implements RecordStore {
         }
       }
       if (this.rollupDef()) {
+        // Views made before flows carried a weight are made again (their tables keep their rows).
+        const stale = await rows(
+          n,
+          `SELECT name FROM system.tables WHERE database = '${this.db}' AND engine = 'MaterializedView' AND position(create_table_query, 'sampling_rate') = 0`,
+          this.opts,
+        );
+        for (const [name] of stale) await exec(n, `DROP TABLE IF EXISTS ${this.db}.${name}`, this.opts);
         for (const s of rollupSql(this.db, cluster)) await exec(n, s, this.opts);
         // A rollup made over a table that already has flows starts from them (once, at start,
         // before this process writes): the view only sees inserts made after it exists.
@@ -636,8 +644,16 @@ export class ClickHouseStore implements RecordStore {
       throw badRequest(`cannot rank by '${tq.dim}': not a field of ${def.type}`);
     // A flow's two directions, or a collected flow's one (`bytes`, `packets`).
     const has = (f: string): boolean => Object.hasOwn(def.fields, f);
+    // A metered flow kept 1 in N by a mirror stands for N (FLOW_WEIGHT); a collected flow's
+    // sampling rate is its exporter's, already in its counts.
+    const w = def.type === 'flow' && has('sampling_rate') ? FLOW_WEIGHT : null;
+    const weigh = (e: string): string => (w ? `(${e}) * ${w}` : e);
     const sumOf = (a: string, b: string, one: string): string =>
-      has(a) && has(b) ? `sum(ifNull(${a}, 0) + ifNull(${b}, 0))` : has(one) ? `sum(ifNull(${one}, 0))` : '0';
+      has(a) && has(b)
+        ? `sum(${weigh(`ifNull(${a}, 0) + ifNull(${b}, 0)`)})`
+        : has(one)
+          ? `sum(${weigh(`ifNull(${one}, 0)`)})`
+          : '0';
     const bytes = sumOf('client_wire_bytes', 'server_wire_bytes', 'bytes');
     const packets = sumOf('client_packets', 'server_packets', 'packets');
     const t = def.fields[tq.dim]!.type;
@@ -655,7 +671,7 @@ export class ClickHouseStore implements RecordStore {
     // Grouped by the stored column (addresses as 16 bytes); only the winners become text. The
     // Distributed table merges the shards' partial aggregates before ranking: exact.
     const d = col(tq.dim, def);
-    const sql = `SELECT ${outExpr(d, t)} AS k, ${bytes} AS bytes, ${packets} AS packets, count() AS flows FROM ${this.source(def)}${
+    const sql = `SELECT ${outExpr(d, t)} AS k, ${bytes} AS bytes, ${packets} AS packets, ${w ? `sum(${w})` : 'count()'} AS flows FROM ${this.source(def)}${
       conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
     } GROUP BY ${d} ${order}`;
     return (await rows(this.q, sql, this.opts)).map((r) => ({
@@ -689,7 +705,7 @@ export class ClickHouseStore implements RecordStore {
       } GROUP BY kn, k`,
     ];
     const raw = (lo: number, hi: number) =>
-      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) AS bytes, sum(ifNull(client_packets, 0) + ifNull(server_packets, 0)) AS packets, count() AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
+      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) AS bytes, sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT}) AS packets, sum(${FLOW_WEIGHT}) AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
     if (tq.after !== undefined && h1! > tq.after) parts.push(raw(Math.round(tq.after), h1!));
     if (tq.before !== undefined && h2! < tq.before) parts.push(raw(h2!, Math.round(tq.before)));
     return `SELECT kn, hex(k), sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
@@ -796,21 +812,21 @@ const ROLLUP_METRIC: Record<SeriesQuery['metric'], { num: string; den: string }>
 
 const METRIC_SQL: Record<SeriesQuery['metric'], { num: string; den: string; unit: string }> = {
   bps: {
-    num: 'sum(ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * 8',
-    den: 'count()',
+    num: `sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) * 8`,
+    den: `sum(${FLOW_WEIGHT})`,
     unit: 'bit/s',
   },
   pps: {
-    num: 'sum(ifNull(client_packets, 0) + ifNull(server_packets, 0))',
-    den: 'count()',
+    num: `sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT})`,
+    den: `sum(${FLOW_WEIGHT})`,
     unit: 'packets/s',
   },
-  flows: { num: 'count()', den: 'count()', unit: 'flows/s' },
+  flows: { num: `sum(${FLOW_WEIGHT})`, den: `sum(${FLOW_WEIGHT})`, unit: 'flows/s' },
   rtt_ms: { num: 'sum(ifNull(rtt_ms, 0))', den: 'count(rtt_ms)', unit: 'ms' },
   srt_ms: { num: 'sum(ifNull(srt_ms, 0))', den: 'count(srt_ms)', unit: 'ms' },
   retrans_rate: {
-    num: 'sum(ifNull(client_retransmissions, 0) + ifNull(server_retransmissions, 0))',
-    den: 'sum(ifNull(client_packets, 0) + ifNull(server_packets, 0))',
+    num: `sum((ifNull(client_retransmissions, 0) + ifNull(server_retransmissions, 0)) * ${FLOW_WEIGHT})`,
+    den: `sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT})`,
     unit: 'ratio',
   },
 };

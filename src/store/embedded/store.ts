@@ -1673,7 +1673,7 @@ export class EmbeddedStore implements RecordStore {
     const rows = await this.withReader(() => {
       const p = new Params();
       const rawPart = (src: string, conds: string[]): string =>
-        `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, count(*) AS flows FROM ${src} AS r${
+        `SELECT ${k} AS k, sum(${m.bytes}) AS bytes, sum(${m.packets}) AS packets, ${m.flows} AS flows FROM ${src} AS r${
           conds.length ? ` WHERE ${conds.join(' AND ')}` : ''
         } GROUP BY 1`;
       const parts = this.topRollupParts(def, tq, p, rawPart) ?? [
@@ -1880,15 +1880,22 @@ const ROLLUP_FIELDS = [
   'srt_ms',
   'client_retransmissions',
   'server_retransmissions',
+  'sampling_rate',
 ];
+
+/**
+ * A flow's weight in the KPI sums: a flow a mirror kept 1 in N under overload stands for N
+ * (see `flowWeight`). Means of per-flow times (RTT, SRT) are over the flows kept.
+ */
+const W = 'coalesce(sampling_rate, 1)';
 
 /** Rollup rows (path = $1) of the flow rows of `src` matching `where`. */
 function rollupInsertSql(src: string, where: string): string {
-  return `INSERT INTO ${ROLLUP} SELECT $1, (epoch_us("first_ts") // ${MINUTE_US}) * ${MINUTE_US} AS m, count(*),
-    sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)),
-    sum(coalesce(client_packets, 0) + coalesce(server_packets, 0)),
+  return `INSERT INTO ${ROLLUP} SELECT $1, (epoch_us("first_ts") // ${MINUTE_US}) * ${MINUTE_US} AS m, sum(${W}),
+    sum((coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)) * ${W}),
+    sum((coalesce(client_packets, 0) + coalesce(server_packets, 0)) * ${W}),
     sum(rtt_ms), count(rtt_ms), sum(srt_ms), count(srt_ms),
-    sum(coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0))
+    sum((coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0)) * ${W})
     FROM ${src} WHERE (${where}) AND epoch_us("first_ts") >= 0 GROUP BY m`;
 }
 
@@ -1903,21 +1910,21 @@ const ROLLUP_METRIC: Record<SeriesQuery['metric'], { num: string; den: string }>
 
 const METRIC_SQL: Record<SeriesQuery['metric'], { num: string; den: string; unit: string }> = {
   bps: {
-    num: 'sum(coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)) * 8',
-    den: 'count(*)',
+    num: `sum((coalesce(client_wire_bytes, 0) + coalesce(server_wire_bytes, 0)) * ${W}) * 8`,
+    den: `sum(${W})`,
     unit: 'bit/s',
   },
   pps: {
-    num: 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))',
-    den: 'count(*)',
+    num: `sum((coalesce(client_packets, 0) + coalesce(server_packets, 0)) * ${W})`,
+    den: `sum(${W})`,
     unit: 'packets/s',
   },
-  flows: { num: 'count(*)', den: 'count(*)', unit: 'flows/s' },
+  flows: { num: `sum(${W})`, den: `sum(${W})`, unit: 'flows/s' },
   rtt_ms: { num: 'sum(rtt_ms)', den: 'count(rtt_ms)', unit: 'ms' },
   srt_ms: { num: 'sum(srt_ms)', den: 'count(srt_ms)', unit: 'ms' },
   retrans_rate: {
-    num: 'sum(coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0))',
-    den: 'sum(coalesce(client_packets, 0) + coalesce(server_packets, 0))',
+    num: `sum((coalesce(client_retransmissions, 0) + coalesce(server_retransmissions, 0)) * ${W})`,
+    den: `sum((coalesce(client_packets, 0) + coalesce(server_packets, 0)) * ${W})`,
     unit: 'ratio',
   },
 };

@@ -23,15 +23,33 @@ export const DEFAULT_TOP_ROLLUPS: Readonly<Record<string, readonly string[]>> = 
   exported_flow: ['src_ip', 'dst_ip', 'dst_port', 'proto'],
 };
 
-/** What a top-N sums per row of a type: bytes and packets of both directions, or of one. */
-export function topMeasures(def: AnyRecordDef): { bytes: string; packets: string } {
+/**
+ * How many flows a row of `def` stands for, as SQL (null: one). A metered flow a mirror kept 1
+ * in N under overload stands for N flows like it (its own counts are exact), so sums of flows,
+ * bytes and packets over flows weigh it N; a collected flow's `sampling_rate` is the exporter's
+ * packet sampling, already applied to its counts.
+ */
+export function flowWeight(def: AnyRecordDef): string | null {
+  return def.type === 'flow' && Object.hasOwn(def.fields, 'sampling_rate')
+    ? `coalesce(${q('sampling_rate')}, 1)`
+    : null;
+}
+
+/**
+ * What a top-N sums per row of a type: bytes and packets of both directions, or of one, times
+ * the row's weight; `flows` is the aggregate that counts rows by weight.
+ */
+export function topMeasures(def: AnyRecordDef): { flows: string; bytes: string; packets: string } {
   const has = (f: string): boolean => Object.hasOwn(def.fields, f);
   const two = (a: string, b: string): string | null =>
     has(a) && has(b) ? `coalesce(${q(a)}, 0) + coalesce(${q(b)}, 0)` : null;
   const one = (a: string): string | null => (has(a) ? `coalesce(${q(a)}, 0)` : null);
+  const w = flowWeight(def);
+  const weigh = (e: string): string => (w && e !== '0' ? `(${e}) * ${w}` : e);
   return {
-    bytes: two('client_wire_bytes', 'server_wire_bytes') ?? one('bytes') ?? '0',
-    packets: two('client_packets', 'server_packets') ?? one('packets') ?? '0',
+    flows: w ? `sum(${w})` : 'count(*)',
+    bytes: weigh(two('client_wire_bytes', 'server_wire_bytes') ?? one('bytes') ?? '0'),
+    packets: weigh(two('client_packets', 'server_packets') ?? one('packets') ?? '0'),
   };
 }
 
@@ -61,7 +79,7 @@ export function liveRollupInsertSql(
   hi: number,
 ): string {
   const m = topMeasures(def);
-  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, count(*), sum(${m.bytes}), sum(${m.packets}) FROM live_${def.type} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
+  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, ${m.flows}, sum(${m.bytes}), sum(${m.packets}) FROM live_${def.type} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
 }
 
 /** A compacted partition's rollup rows (path = $1) from the live chunk rows of its rows. */
@@ -82,7 +100,7 @@ export function minuteOf(def: AnyRecordDef): string {
 /** Rollup rows (path = $1) of the rows of `src` matching `where`. */
 export function topRollupInsertSql(def: AnyRecordDef, dim: string, src: string, where: string): string {
   const m = topMeasures(def);
-  return `INSERT INTO ${topRollupTable(def, dim)} SELECT $1, ${minuteOf(def)} AS m, ${q(dim)} AS k, count(*), sum(${m.bytes}), sum(${m.packets}) FROM ${src} WHERE (${where}) GROUP BY ALL`;
+  return `INSERT INTO ${topRollupTable(def, dim)} SELECT $1, ${minuteOf(def)} AS m, ${q(dim)} AS k, ${m.flows}, sum(${m.bytes}), sum(${m.packets}) FROM ${src} WHERE (${where}) GROUP BY ALL`;
 }
 
 /** The whole minutes [a, b) inside a range; undefined ends stay open. */
