@@ -221,6 +221,34 @@ async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp'): Promise<
   assert.ok(Math.abs(factors - convs.length) < convs.length * 0.25, `Σ N = ${factors} for ${convs.length}`);
 }
 
+/**
+ * Random and mutated datagrams through a sampling ring receiver of `kind` with a slow consumer:
+ * the thread parses every one and the account stays exact.
+ */
+async function fuzzAccount(t: TestContext, kind: 'vxlan' | 'tzsp', datagrams: Buffer[]): Promise<void> {
+  let delivered = 0;
+  const rx = (kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
+    { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
+    () => {
+      delivered++;
+      if (delivered % 8 === 0) spin(30);
+    },
+  ) as RingReceiver;
+  await rx.start();
+  const sent = await send(rx.address().port, datagrams, 50_000);
+  await settle(rx);
+  await rx.stop();
+  const c = rx.counters;
+  let malformed = 0;
+  for (const n of Object.values(c.malformed)) malformed += n;
+  t.diagnostic(
+    `sent ${sent}: delivered ${c.delivered}, malformed ${malformed}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
+  );
+  assert.equal(c.received + c.socketDrops, sent);
+  assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
+  assert.ok(malformed > 0 && c.delivered > 0);
+}
+
 describe('VXLAN receive thread and ring (addon)', () => {
   test('exact account under overload: sent = delivered + ring_full + malformed + counted kernel drops; frames byte-exact', async (t) => {
     if (!ringAddon(t)) return;
@@ -313,28 +341,7 @@ describe('VXLAN receive thread and ring (addon)', () => {
         }),
     );
     const datagrams = fc.sample(datagram, { numRuns: runs(3000), seed: 42 });
-    let rx: RingReceiver | null = null;
-    let delivered = 0;
-    rx = createVxlanReceiver(
-      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
-      () => {
-        delivered++;
-        if (delivered % 8 === 0) spin(30);
-      },
-    ) as RingReceiver;
-    await rx.start();
-    const sent = await send(rx.address().port, datagrams, 50_000);
-    await settle(rx);
-    await rx.stop();
-    const c = rx.counters;
-    let malformed = 0;
-    for (const n of Object.values(c.malformed)) malformed += n;
-    t.diagnostic(
-      `sent ${sent}: delivered ${c.delivered}, malformed ${malformed}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
-    );
-    assert.equal(c.received + c.socketDrops, sent);
-    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
-    assert.ok(malformed > 0 && c.delivered > 0);
+    await fuzzAccount(t, 'vxlan', datagrams);
   });
 
   test('IPv6: the rebuilt outer header is the one the JavaScript receiver writes', async (t) => {
@@ -532,27 +539,7 @@ describe('TZSP receive thread and ring (addon)', () => {
         }),
     );
     const datagrams = fc.sample(datagram, { numRuns: runs(3000), seed: 43 });
-    let delivered = 0;
-    const rx = createTzspReceiver(
-      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
-      () => {
-        delivered++;
-        if (delivered % 8 === 0) spin(30);
-      },
-    ) as RingReceiver;
-    await rx.start();
-    const sent = await send(rx.address().port, datagrams, 50_000);
-    await settle(rx);
-    await rx.stop();
-    const c = rx.counters;
-    let malformed = 0;
-    for (const n of Object.values(c.malformed)) malformed += n;
-    t.diagnostic(
-      `sent ${sent}: delivered ${c.delivered}, malformed ${malformed}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
-    );
-    assert.equal(c.received + c.socketDrops, sent);
-    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull + malformed);
-    assert.ok(malformed > 0 && c.delivered > 0);
+    await fuzzAccount(t, 'tzsp', datagrams);
   });
 
   test('overload sampling keeps whole flows (Ethernet and raw IP carried)', async (t) => {

@@ -1360,18 +1360,7 @@ export class EmbeddedStore implements RecordStore {
         lq,
         fields.map((f) => col(f, def)),
       );
-      return async (c) => {
-        const res = await c.stream(sql, p.values);
-        let n = 0;
-        for (;;) {
-          const chunk = await res.fetchChunk();
-          if (!chunk || chunk.rowCount === 0) break;
-          const rows = convertChunks(def, fields, [chunk]);
-          n += rows.length;
-          await onRows(rows);
-        }
-        return n;
-      };
+      return (c) => streamRows(c, sql, p.values, def, fields, onRows);
     });
   }
 
@@ -1824,16 +1813,7 @@ export class EmbeddedStore implements RecordStore {
               .map((n) => `(${Math.floor(n.shift)}, CAST('${BigInt(n.net).toString()}' AS UHUGEINT))`);
             await c.run(`INSERT INTO ${tmp} VALUES ${values.join(', ')}`);
           }
-          const res = await c.stream(sql, p.values);
-          let n = 0;
-          for (;;) {
-            const chunk = await res.fetchChunk();
-            if (!chunk || chunk.rowCount === 0) break;
-            const rows = convertChunks(def, fields, [chunk]);
-            n += rows.length;
-            await onRows(rows);
-          }
-          return n;
+          return await streamRows(c, sql, p.values, def, fields, onRows);
         } finally {
           await c.run(`DROP TABLE IF EXISTS ${tmp}`);
         }
@@ -1937,6 +1917,27 @@ CREATE OR REPLACE TEMP MACRO vt_ip(x) AS CASE WHEN x IS NULL THEN NULL
 CREATE OR REPLACE TEMP MACRO vt_mac(x) AS CASE WHEN x IS NULL THEN NULL ELSE
   (SELECT concat_ws(':', h[1:2], h[3:4], h[5:6], h[7:8], h[9:10], h[11:12]) FROM (SELECT printf('%012x', x) AS h)) END;
 `;
+
+/** Run `sql` and hand its rows to `onRows` a DuckDB chunk at a time; the number of rows. */
+async function streamRows(
+  c: DuckDBConnection,
+  sql: string,
+  values: Params['values'],
+  def: AnyRecordDef,
+  fields: string[],
+  onRows: (rows: Rec[]) => Promise<void> | void,
+): Promise<number> {
+  const res = await c.stream(sql, values);
+  let n = 0;
+  for (;;) {
+    const chunk = await res.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const rows = convertChunks(def, fields, [chunk]);
+    n += rows.length;
+    await onRows(rows);
+  }
+  return n;
+}
 
 function sqlPath(p: string): string {
   if (/[\0\n\r]/.test(p)) throw new Error('invalid path');
