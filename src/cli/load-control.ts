@@ -183,6 +183,12 @@ export async function startCollectorFeed(
       {},
       s.socketDrops,
     );
+    metrics.set(
+      'vantage_collect_tcp_pauses',
+      'Times an IPFIX-over-TCP connection was paused while the decode thread or the store was behind (its exporter holds the data).',
+      {},
+      s.tcpPauses,
+    );
     const sp = s.spool;
     metrics.set(
       'vantage_collect_queue_depth',
