@@ -318,13 +318,21 @@ describe('alerts console (e2e, chromium)', { skip }, () => {
     assert.equal(q.get('after'), ctx.window.after);
     assert.equal(q.get('before'), ctx.window.before);
 
-    // The alert is closed: the overview's open count is the server's.
-    await go(p, '#/overview');
-    const total = p.getByTestId('open-alerts-total');
-    await total.waitFor();
+    // The alert is closed: the overview's open count is the server's. The panel may still show
+    // the previous window's count while its new query runs: wait for the answer, then compare.
     const open = await api<{ items: unknown[] }>(
       `/api/v1/alerts?after=2000-01-01&limit=1000&fields=alert_id&filter=${encodeURIComponent('status in ("new", "acknowledged")')}`,
     );
+    await go(p, '#/overview');
+    const total = p.getByTestId('open-alerts-total');
+    await total.waitFor();
+    await p
+      .waitForFunction(
+        `document.querySelector('[data-testid=open-alerts-total]')?.getAttribute('data-value') === '${open.items.length}'`,
+        undefined,
+        { timeout: 10_000 },
+      )
+      .catch(() => undefined);
     assert.equal(Number(await total.getAttribute('data-value')), open.items.length);
 
     // Sinks: the list when the server has the alert bus, a plain message while it has not.
