@@ -705,7 +705,7 @@ export class ClickHouseStore implements RecordStore {
       } GROUP BY kn, k`,
     ];
     const raw = (lo: number, hi: number) =>
-      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) AS bytes, sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT}) AS packets, sum(${FLOW_WEIGHT}) AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
+      `SELECT isNull(${tq.dim}) AS kn, assumeNotNull(${tq.dim}) AS k, sum((ifNull(client_wire_bytes, 0) + ifNull(server_wire_bytes, 0)) * ${FLOW_WEIGHT}) AS bytes, sum((ifNull(client_packets, 0) + ifNull(server_packets, 0)) * ${FLOW_WEIGHT}) AS packets, toUInt64(sum(${FLOW_WEIGHT})) AS flows FROM ${this.table(this.def('flow')!)} WHERE first_ts >= ${lo} AND first_ts < ${hi} GROUP BY kn, k`;
     if (tq.after !== undefined && h1! > tq.after) parts.push(raw(Math.round(tq.after), h1!));
     if (tq.before !== undefined && h2! < tq.before) parts.push(raw(h2!, Math.round(tq.before)));
     return `SELECT kn, hex(k), sum(bytes) AS bytes, sum(packets) AS packets, sum(flows) AS flows FROM (${parts.join(
