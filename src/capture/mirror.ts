@@ -633,43 +633,44 @@ class TzspReceiver extends UdpReceiver {
 }
 
 /**
- * A VXLAN receiver. With `ring` (and the addon's receive thread built), a thread of the addon
- * drains the socket into a ring of that size and this thread takes frames from the ring
- * (mirror-ring.ts); otherwise this thread reads the socket itself (recvmmsg, or node:dgram).
+ * A UDP mirror receiver of `kind`. With `ring` (and the addon's receive thread built), a thread
+ * of the addon drains the socket into a ring of that size and this thread takes frames from the
+ * ring (mirror-ring.ts); otherwise this thread reads the socket itself (recvmmsg, or node:dgram).
  */
+function createUdpMirrorReceiver(
+  kind: 'vxlan' | 'tzsp',
+  cfg: Partial<UdpReceiverConfig> & { ring?: Partial<RingConfig> },
+  onFrame: FrameHandler,
+  hooks: BatchHooks,
+): MirrorReceiver {
+  const { ring, ...udp } = cfg;
+  const c = { host: '0.0.0.0', port: kind === 'vxlan' ? VXLAN_PORT : TZSP_PORT, rcvbuf: 8 << 20, ...udp };
+  if (ring) {
+    const native = loadUdpBatchBinding();
+    if (hasRing(native)) {
+      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
+      return new RingReceiver(kind, native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
+    }
+  }
+  return kind === 'vxlan' ? new VxlanReceiver(c, onFrame, hooks) : new TzspReceiver(c, onFrame, hooks);
+}
+
+/** A VXLAN receiver (4789), on the addon's receive thread with `ring` (see createUdpMirrorReceiver). */
 export function createVxlanReceiver(
   cfg: Partial<UdpReceiverConfig> & { ring?: Partial<RingConfig> },
   onFrame: FrameHandler,
   hooks: BatchHooks = {},
 ): MirrorReceiver {
-  const { ring, ...udp } = cfg;
-  const c = { host: '0.0.0.0', port: VXLAN_PORT, rcvbuf: 8 << 20, ...udp };
-  if (ring) {
-    const native = loadUdpBatchBinding();
-    if (hasRing(native)) {
-      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
-      return new RingReceiver('vxlan', native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
-    }
-  }
-  return new VxlanReceiver(c, onFrame, hooks);
+  return createUdpMirrorReceiver('vxlan', cfg, onFrame, hooks);
 }
 
-/** A TZSP receiver: with `ring`, read by a thread of the addon as `createVxlanReceiver` says. */
+/** A TZSP receiver (37008), on the addon's receive thread with `ring`. */
 export function createTzspReceiver(
   cfg: Partial<UdpReceiverConfig> & { ring?: Partial<RingConfig> },
   onFrame: FrameHandler,
   hooks: BatchHooks = {},
 ): MirrorReceiver {
-  const { ring, ...udp } = cfg;
-  const c = { host: '0.0.0.0', port: TZSP_PORT, rcvbuf: 8 << 20, ...udp };
-  if (ring) {
-    const native = loadUdpBatchBinding();
-    if (hasRing(native)) {
-      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
-      return new RingReceiver('tzsp', native, { ...c, ...rc }, onFrame, hooks, udpSocketDrops);
-    }
-  }
-  return new TzspReceiver(c, onFrame, hooks);
+  return createUdpMirrorReceiver('tzsp', cfg, onFrame, hooks);
 }
 
 export interface GreReceiverConfig {
