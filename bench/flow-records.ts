@@ -16,7 +16,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { readCaptureFile } from '../src/capture/capture-file.js';
 import type { AlertEmitter, RecordWatcher } from '../src/common/alerts.js';
 import { silentLogger } from '../src/common/log.js';
@@ -25,14 +24,9 @@ import { createSensor } from '../src/flow/sensor.js';
 import type { Columnar } from '../src/store/columnar.js';
 import { createEmbeddedStore } from '../src/store/embedded/store.js';
 import type { Rec } from '../src/store/types.js';
+import { cpuS, gcCount, settleGc } from './support.js';
 
-const cpuS = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
-/** GC entries reach the observer asynchronously: let them arrive before reading the count. */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
-let gcs = 0;
-new PerformanceObserver((l) => {
-  gcs += l.getEntries().length;
-}).observe({ entryTypes: ['gc'] });
+gcCount();
 
 interface Pass {
   cpu: number;
@@ -64,15 +58,15 @@ async function sensorPass(file: string, columns: boolean, detect: boolean): Prom
     },
   );
   global.gc?.();
-  await settle();
-  const g0 = gcs;
+  await settleGc();
+  const g0 = gcCount();
   const c0 = process.cpuUsage();
   const s = await readCaptureFile(file, sensor.onFrame);
   sensor.finish();
   w?.finish();
   const cpu = cpuS(process.cpuUsage(c0));
-  await settle();
-  return { cpu, gc: gcs - g0, packets: s.packets, flows };
+  await settleGc();
+  return { cpu, gc: gcCount() - g0, packets: s.packets, flows };
 }
 
 async function storePass(dir: string, recs: Rec[] | null, batches: Columnar[] | null): Promise<Pass> {
@@ -80,8 +74,8 @@ async function storePass(dir: string, recs: Rec[] | null, batches: Columnar[] | 
   const store = createEmbeddedStore({ dataDir: dir, threads: 1 }, { log: silentLogger });
   await store.start();
   global.gc?.();
-  await settle();
-  const g0 = gcs;
+  await settleGc();
+  const g0 = gcCount();
   const c0 = process.cpuUsage();
   let n = 0;
   if (recs)
@@ -96,8 +90,8 @@ async function storePass(dir: string, recs: Rec[] | null, batches: Columnar[] | 
       n += c.rows.length;
     }
   const cpu = cpuS(process.cpuUsage(c0));
-  await settle();
-  const gc = gcs - g0;
+  await settleGc();
+  const gc = gcCount() - g0;
   await store.stop();
   rmSync(dir, { recursive: true, force: true });
   return { cpu, gc, packets: 0, flows: n };

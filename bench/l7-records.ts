@@ -14,7 +14,6 @@
  *
  * usage: node --expose-gc dist/bench/l7-records.js [capture] [runs] [types (the per-type part only)]
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { RecordColumnBuilder } from '../src/analyze/record-columns.js';
 import { readCaptureFile } from '../src/capture/capture-file.js';
 import { AlertAggregator, type AnyRecord, type RecordWatcher } from '../src/common/alerts.js';
@@ -28,13 +27,9 @@ import { Matcher } from '../src/intel/matcher.js';
 import { IntelWatcher } from '../src/intel/watcher.js';
 import { ALL_RECORDS } from '../src/schema/records.js';
 import type { Columnar } from '../src/store/columnar.js';
+import { cpuS, gcCount, settleGc } from './support.js';
 
-const cpuS = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
-let gcs = 0;
-new PerformanceObserver((l) => {
-  gcs += l.getEntries().length;
-}).observe({ entryTypes: ['gc'] });
+gcCount();
 
 interface Pass {
   cpu: number;
@@ -59,14 +54,14 @@ async function sensorPass(file: string, columns: boolean): Promise<Pass> {
       : {},
   );
   global.gc?.();
-  await settle();
-  const g0 = gcs;
+  await settleGc();
+  const g0 = gcCount();
   const c0 = process.cpuUsage();
   const s = await readCaptureFile(file, sensor.onFrame);
   sensor.finish();
   const cpu = cpuS(process.cpuUsage(c0));
-  await settle();
-  return { cpu, gc: gcs - g0, packets: s.packets, byType };
+  await settleGc();
+  return { cpu, gc: gcCount() - g0, packets: s.packets, byType };
 }
 
 /** (seconds, ns) of a record's ISO time, as the analyzers hold it before making the string. */

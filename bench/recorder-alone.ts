@@ -18,14 +18,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SegmentIndex } from '../src/pcapstore/segment-index.js';
+import { opt } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = `${ROOT}bench/out`;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
 const FILE = args[0] && !args[0].startsWith('--') ? args[0] : `${OUT}/realistic-1360000.pcap`;
 const ROUNDS = Number(opt('rounds', '3'));
 const BASE = opt('base', '');

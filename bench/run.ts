@@ -17,14 +17,11 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generate } from './gen-capture.js';
 import { generateRealistic } from './gen-realistic.js';
+import { opt } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = `${ROOT}bench/out`;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
 const RUNS = Number(opt('runs', '2'));
 const ONLY = opt('only', '');
 const PROFILE = opt('profile', 'both');
