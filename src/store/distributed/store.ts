@@ -170,10 +170,11 @@ export class ClickHouseStore implements RecordStore {
         }
       }
       if (this.rollupDef()) {
-        // Views made before flows carried a weight are made again (their tables keep their rows).
+        // Our rollup views made before flows carried a weight are made again (their tables keep
+        // their rows); any other view in the database is left alone.
         const stale = await rows(
           n,
-          `SELECT name FROM system.tables WHERE database = '${this.db}' AND engine = 'MaterializedView' AND position(create_table_query, 'sampling_rate') = 0`,
+          `SELECT name FROM system.tables WHERE database = '${this.db}' AND name IN (${[`${ROLLUP}_mv`, ...TOP_DIMS.map((d) => `${topRollup(d)}_mv`)].map((n) => `'${n}'`).join(', ')}) AND position(create_table_query, 'sampling_rate') = 0`,
           this.opts,
         );
         for (const [name] of stale) await exec(n, `DROP TABLE IF EXISTS ${this.db}.${name}`, this.opts);
