@@ -14,9 +14,7 @@
  * `npm test` runs a short profile (seconds). `npm run test:soak` runs the long one
  * (SOAK_SECONDS, default 600; SOAK_RATE records/s overrides the measured 2×), which also
  * checks the RSS slope over the last 5 minutes of the soak. Every API request must be answered
- * (a 600-s run once failed half of them). The API's p99 is printed beside its goal (500 ms) and asserted only when
- * SOAK_P99_MS names a bound: on 2 cores shared with the senders and other work it is seconds
- * (bench/README.md), and a bound the machine cannot keep would only make the run fail.
+ * (a 600-s run once failed half of them), and the API's p99 must stay under its 500 ms goal.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -165,15 +163,10 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
     );
 
     assert.equal(api.errors + api.non2xx, 0, 'every API request answered');
-    const p99Bound = Number(process.env.SOAK_P99_MS) || 0;
-    process.stdout.write(
-      `# API p99 ${api.latency.p99} ms (goal < 500 ms; ${p99Bound > 0 ? `asserted < ${p99Bound} ms` : 'not asserted; SOAK_P99_MS sets a bound'})\n`,
-    );
-    if (p99Bound > 0)
-      assert.ok(
-        api.latency.p99 < p99Bound,
-        `API p99 ${api.latency.p99} ms (load average ${soakLoad.toFixed(1)})`,
-      );
+    process.stdout.write(`# API p99 ${api.latency.p99} ms (goal < 500 ms)\n`);
+    // The goal is the soak's; the short profile in `npm test` checks answers and accounting.
+    if (SOAK)
+      assert.ok(api.latency.p99 < 500, `API p99 ${api.latency.p99} ms (load average ${soakLoad.toFixed(1)})`);
 
     // 5× capacity: the process stays up, inside its budget, and counts every drop by reason.
     const five = await send({
@@ -267,7 +260,7 @@ test(`flood${SOAK ? ' (soak)' : ''}: IPFIX at 2× the measured capacity for ${SE
     if (lost > 0 && Date.now() - burstEnd < 25_000) {
       assert.equal(h.status, 'degraded');
       assert.ok(h.reasons?.some((r) => r.startsWith('collector losing data')));
-    } else if (lost === 0) assert.equal(h.status, 'ok');
+    } else if (lost === 0 || Date.now() - burstEnd > 35_000) assert.equal(h.status, 'ok');
     if (SOAK) {
       // The last 5 minutes, or the second half of a shorter soak (its first minute is the
       // climb to the steady state, not a slope).
