@@ -15,10 +15,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SegmentIndex } from '../src/pcapstore/segment-index.js';
-import { opt } from './support.js';
+import { gcCount, opt, settleGc } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = `${ROOT}bench/out`;
@@ -49,13 +48,7 @@ async function load(name: string, dist: string): Promise<Build> {
   };
 }
 
-let gcCount = 0;
-new PerformanceObserver((l) => {
-  gcCount += l.getEntries().length;
-}).observe({ entryTypes: ['gc'] });
-
-/** Let the GC observer deliver the entries of what ran before (it reports a tick later). */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+gcCount();
 
 interface Pass {
   /** CPU seconds of the whole process (every thread). */
@@ -68,10 +61,10 @@ interface Pass {
 
 /** One pass over the capture: flow metering, and the recorder when `dir` is given. */
 async function pass(b: Build, dir: string | null): Promise<Pass> {
-  await settle();
+  await settleGc();
   const c0 = process.cpuUsage();
   const w0 = performance.now();
-  const g0 = gcCount;
+  const g0 = gcCount();
   const sensor = new b.sensor.Sensor(() => {});
   let read = b.capture.readCaptureFile;
   let rec = null;
@@ -86,12 +79,12 @@ async function pass(b: Build, dir: string | null): Promise<Pass> {
   sensor.finish();
   await rec?.stop();
   const c = process.cpuUsage(c0);
-  await settle();
+  await settleGc();
   return {
     user: c.user / 1e6,
     sys: c.system / 1e6,
     wall: (performance.now() - w0) / 1000,
-    gc: gcCount - g0,
+    gc: gcCount() - g0,
     packets: sensor.counters.frames,
   };
 }
@@ -185,10 +178,10 @@ async function takeTrace(b: Build): Promise<Trace> {
 /** The trace fed to one build's recorder (or to nothing when `dir` is null). */
 async function replay(b: Build, t: Trace, dir: string | null): Promise<Pass> {
   if (dir) rmSync(dir, { recursive: true, force: true });
-  await settle();
+  await settleGc();
   const c0 = process.cpuUsage();
   const w0 = performance.now();
-  const g0 = gcCount;
+  const g0 = gcCount();
   const p = new b.packet.Packet();
   p.buf = t.file;
   let gen = 0;
@@ -237,12 +230,12 @@ async function replay(b: Build, t: Trace, dir: string | null): Promise<Pass> {
   rec?.finish();
   await rec?.stop();
   const c = process.cpuUsage(c0);
-  await settle();
+  await settleGc();
   return {
     user: c.user / 1e6,
     sys: c.system / 1e6,
     wall: (performance.now() - w0) / 1000,
-    gc: gcCount - g0,
+    gc: gcCount() - g0,
     packets: t.n,
   };
 }
