@@ -2,11 +2,15 @@ import { ConfigError } from '../common/errors.js';
 import type { FrameHandler } from './frame.js';
 import { LinkType, newFrame } from './frame.js';
 import type { BatchHooks, NativeHandle } from './live.js';
+import { explainNativeError } from './live.js';
 import type { MirrorCounters, MirrorReceiver, TzspInner, UdpBatchBinding } from './mirror.js';
-import { tzspInner, wallTicks } from './mirror.js';
+import { rawSocketDrops, tzspInner, wallTicks } from './mirror.js';
+
+/** IP protocol number of GRE (ERSPAN rides on it). */
+const GRE_PROTO = 47;
 
 /**
- * A VXLAN or TZSP receiver whose socket is drained by a thread of the vantage-pcap addon into a
+ * A VXLAN, TZSP or GRE/ERSPAN receiver whose socket is drained by a thread of the vantage-pcap addon into a
  * bounded ring (`udpRingStart`, native/pcap/src/vantage_pcap.c), so decode, flows, L7, the packet
  * recorder and store appends on this thread no longer decide when the socket is read: a burst
  * or a busy moment waits in the ring (sized from the memory budget), not in the kernel's buffer.
@@ -67,6 +71,8 @@ export interface UdpRingBinding extends UdpBatchBinding {
     opts: {
       vxlan: boolean;
       tzsp?: boolean;
+      /** The handle is a raw socket for IP protocol 47 (rawOpen). */
+      gre?: boolean;
       sampling: boolean;
       maxLevel: number;
       tableEntries: number;
@@ -148,10 +154,12 @@ export class RingReceiver implements MirrorReceiver {
 
   /**
    * `kind` 'vxlan': the thread checks each datagram and rebuilds its outer headers, so a record
-   * is a raw-IP frame; 'tzsp': a record is the datagram, whose TZSP header this thread reads.
+   * is a raw-IP frame; 'tzsp': a record is the datagram, whose TZSP header this thread reads;
+   * 'gre': a record is the whole IPv4 packet of protocol 47 from a raw socket (`port` unused),
+   * a raw-IP frame whose GRE and ERSPAN headers the decoder reads.
    */
   constructor(
-    readonly kind: 'vxlan' | 'tzsp',
+    readonly kind: 'vxlan' | 'tzsp' | 'gre',
     private readonly native: UdpRingBinding,
     private readonly cfg: { host: string; port: number; rcvbuf: number } & RingConfig,
     private readonly onFrame: FrameHandler,
@@ -175,10 +183,14 @@ export class RingReceiver implements MirrorReceiver {
 
   async start(): Promise<void> {
     const v6 = this.cfg.host.includes(':');
+    const gre = this.kind === 'gre';
     let h: NativeHandle;
     try {
-      h = this.native.udpOpen(v6 ? 6 : 4, this.cfg.host, this.cfg.port, this.cfg.rcvbuf, 0);
+      h = gre
+        ? this.native.rawOpen(GRE_PROTO, this.cfg.host === '0.0.0.0' ? '' : this.cfg.host, this.cfg.rcvbuf)
+        : this.native.udpOpen(v6 ? 6 : 4, this.cfg.host, this.cfg.port, this.cfg.rcvbuf, 0);
     } catch (e) {
+      if (gre) throw explainNativeError(e, 'receiving GRE/ERSPAN (raw IP protocol 47)');
       const err = e as Error;
       throw new Error(`cannot listen on udp ${this.cfg.host}:${this.cfg.port}: ${err.message}`);
     }
@@ -186,7 +198,7 @@ export class RingReceiver implements MirrorReceiver {
     let area = 65536;
     while (area * 2 <= this.cfg.ringBytes - RING_CTL) area *= 2;
     const buf = Buffer.allocUnsafeSlow(RING_CTL + area);
-    this.bound = this.native.address(h);
+    this.bound = gre ? { address: this.cfg.host, port: 0 } : this.native.address(h);
     this.h = h;
     this.buf = buf;
     this.ctl = new Uint32Array(buf.buffer, buf.byteOffset, 16);
@@ -198,6 +210,7 @@ export class RingReceiver implements MirrorReceiver {
         {
           vxlan: this.kind === 'vxlan',
           tzsp: this.kind === 'tzsp',
+          gre,
           sampling: this.cfg.sampling,
           maxLevel: Math.log2(this.cfg.maxSampling),
           tableEntries: this.cfg.samplingFlows,
@@ -208,9 +221,8 @@ export class RingReceiver implements MirrorReceiver {
     } catch (e) {
       this.native.close(h);
       this.h = null;
-      throw new Error(
-        `cannot start the receive thread of udp ${this.cfg.host}:${this.cfg.port}: ${(e as Error).message}`,
-      );
+      const what = gre ? `gre on ${this.cfg.host}` : `udp ${this.cfg.host}:${this.cfg.port}`;
+      throw new Error(`cannot start the receive thread of ${what}: ${(e as Error).message}`);
     }
     Atomics.store(this.ctl, C_WAITING, 1);
     // The thread is running once it has said who it is (its id and nice value are read later).
@@ -328,7 +340,11 @@ export class RingReceiver implements MirrorReceiver {
     c.sampling = 2 ** Atomics.load(this.ctl, C_LEVEL);
     if (r.tooShort > 0) c.malformed.vxlan_too_short = r.tooShort;
     if (r.noVni > 0) c.malformed.vxlan_no_vni_flag = r.noVni;
-    if (this.h) c.socketDrops = this.socketDrops(this.bound.port, this.bound.address);
+    if (this.h)
+      c.socketDrops =
+        this.kind === 'gre'
+          ? rawSocketDrops(GRE_PROTO, this.bound.address)
+          : this.socketDrops(this.bound.port, this.bound.address);
     return c;
   }
 

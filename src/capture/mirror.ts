@@ -148,6 +148,18 @@ export function parseHostPort(s: string, dfltPort: number): { host: string; port
  * wildcard), from /proc/net/udp and /proc/net/udp6. 0 where /proc is not available.
  */
 export function udpSocketDrops(port: number, host = '0.0.0.0'): number {
+  return procSocketDrops(['/proc/net/udp', '/proc/net/udp6'], port, host);
+}
+
+/**
+ * Packets the kernel dropped on raw IPv4 sockets of IP protocol `proto` (bound to `host` unless
+ * it is a wildcard), from /proc/net/raw, where the protocol stands in the local port's column.
+ */
+export function rawSocketDrops(proto: number, host = '0.0.0.0'): number {
+  return procSocketDrops(['/proc/net/raw'], proto, host || '0.0.0.0');
+}
+
+function procSocketDrops(files: string[], port: number, host: string): number {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   let wantV4: string | null = null;
   const v4 = parseIpv4(host);
@@ -160,7 +172,7 @@ export function udpSocketDrops(port: number, host = '0.0.0.0'): number {
       .join('');
   }
   let drops = 0;
-  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+  for (const f of files) {
     let text: string;
     try {
       text = readFileSync(f, 'latin1');
@@ -173,7 +185,7 @@ export function udpSocketDrops(port: number, host = '0.0.0.0'): number {
       if (!local) continue;
       const [addr, p] = local.split(':');
       if (p !== hexPort) continue;
-      if (wantV4 && f === '/proc/net/udp' && addr !== wantV4) continue;
+      if (wantV4 && !f.endsWith('6') && addr !== wantV4) continue;
       drops += Number(cols[cols.length - 1]) || 0;
     }
   }
@@ -678,6 +690,8 @@ export interface GreReceiverConfig {
   bindIp: string;
   rcvbuf: number;
   batchBytes: number;
+  /** With the addon's receive thread: a ring of this size, and its overload sampling. */
+  ring?: Partial<RingConfig>;
 }
 
 /**
@@ -690,7 +704,23 @@ export function createGreReceiver(
   onFrame: FrameHandler,
   hooks: BatchHooks = {},
 ): MirrorReceiver {
-  const c: GreReceiverConfig = { bindIp: '', rcvbuf: 8 << 20, batchBytes: 2 << 20, ...cfg };
+  const { ring, ...rest } = cfg;
+  const c: GreReceiverConfig = { bindIp: '', rcvbuf: 8 << 20, batchBytes: 2 << 20, ...rest };
+  if (ring) {
+    const native = loadUdpBatchBinding();
+    if (hasRing(native)) {
+      const rc = validateRingConfig({ ...DEFAULT_RING, ...ring });
+      const host = c.bindIp || '0.0.0.0';
+      return new RingReceiver(
+        'gre',
+        native,
+        { host, port: 0, rcvbuf: c.rcvbuf, ...rc },
+        onFrame,
+        hooks,
+        udpSocketDrops,
+      );
+    }
+  }
   const counters = newCounters();
   let binding: PcapBinding | null = null;
   let handle: NativeHandle | null = null;
@@ -716,9 +746,13 @@ export function createGreReceiver(
       loop.start();
     },
     async stop() {
+      if (loop) counters.socketDrops = rawSocketDrops(47, c.bindIp);
       await loop?.stop();
       loop = null;
     },
-    refreshStats: () => counters,
+    refreshStats: () => {
+      if (loop) counters.socketDrops = rawSocketDrops(47, c.bindIp);
+      return counters;
+    },
   };
 }

@@ -32,7 +32,7 @@ broker:
                                (see src/broker/config.ts); counters go to the summary
 
 options:
-  --ring SIZE|off              VXLAN and TZSP: a thread of the vantage-pcap addon drains each
+  --ring SIZE|off              VXLAN, TZSP and GRE: a thread of the vantage-pcap addon drains each
                                socket into a ring of SIZE (default 32MiB), so bursts wait there
                                while this thread is busy; 'off' reads on this thread
   --duration S                 stop after S seconds
@@ -108,7 +108,11 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
             ? createVxlanReceiver({ host: s.host, port: s.port, ...(ring ? { ring } : {}) }, feed, h)
             : s.kind === 'tzsp'
               ? createTzspReceiver({ host: s.host, port: s.port, ...(ring ? { ring } : {}) }, feed, h)
-              : createGreReceiver({ bindIp: s.kind === 'gre' ? s.bind : '' }, feed, h);
+              : createGreReceiver(
+                  { bindIp: s.kind === 'gre' ? s.bind : '', ...(ring ? { ring } : {}) },
+                  feed,
+                  h,
+                );
         try {
           await r.start();
         } catch (e) {

@@ -303,12 +303,7 @@ export async function startSources(specs: SourceSpec[], deps: SourceDeps): Promi
       const r =
         spec.kind === 'capture'
           ? captureSource(spec, batcher, deps)
-          : mirrorSource(
-              spec,
-              batcher,
-              deps,
-              Math.max(1, specs.filter((x) => x.kind === 'vxlan' || x.kind === 'tzsp').length),
-            );
+          : mirrorSource(spec, batcher, deps, Math.max(1, specs.filter((x) => x.kind !== 'capture').length));
       try {
         await r.start();
       } catch (e) {
@@ -467,7 +462,7 @@ function captureSource(
 }
 
 /**
- * One VXLAN or TZSP receiver's part of the budget's mirror share: the ring, and with sampling a quarter
+ * One mirror receiver's part of the budget's mirror share: the ring, and with sampling a quarter
  * of it for the table that remembers each flow's decision (8 bytes a flow).
  */
 export function ringShare(
@@ -489,7 +484,7 @@ function mirrorSource(
   deps: SourceDeps,
   ringCount: number,
 ): { start(): Promise<void>; running: Running } {
-  const ring = spec.kind !== 'gre' ? deps.mirrorRing : undefined;
+  const ring = deps.mirrorRing;
   // The receiver gives each packet its flow's sampling factor; the marks put it on the records.
   let rx: MirrorReceiver | null = null;
   const marks = ring?.sampling
@@ -514,15 +509,12 @@ function mirrorSource(
       deps.log.error('mirror receiver failed', { source: spec.name, error: e.message });
     },
   };
+  const share = ring ? { ring: ringShare(Math.floor(ring.bytes / ringCount), ring.sampling) } : {};
   rx =
     spec.kind === 'gre'
-      ? createGreReceiver({ bindIp: spec.bind }, sensor.onFrame, hooks)
+      ? createGreReceiver({ bindIp: spec.bind, ...share }, sensor.onFrame, hooks)
       : (spec.kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
-          {
-            host: spec.host,
-            port: spec.port,
-            ...(ring ? { ring: ringShare(Math.floor(ring.bytes / ringCount), ring.sampling) } : {}),
-          },
+          { host: spec.host, port: spec.port, ...share },
           sensor.onFrame,
           hooks,
         );

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import type { Frame } from '../../src/capture/frame.js';
 import {
+  createGreReceiver,
   createTzspReceiver,
   createVxlanReceiver,
   OuterHeaderBuilder,
@@ -57,10 +58,11 @@ function softnetDrops(): number {
 
 const SENDER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { addon, port, datagrams, pps } = workerData;
+const { addon, port, host, datagrams, pps } = workerData;
 const b = require(addon);
-const h = b.udpOpen(4, '', -1, 0, 4 << 20);
-b.connect(h, '127.0.0.1', port);
+// port 0 with a host: raw GRE (IP protocol 47), the kernel writing the IPv4 header.
+const h = port === 0 ? b.rawOpen(47, '', 1 << 16) : b.udpOpen(4, '', -1, 0, 4 << 20);
+b.connect(h, host, port);
 const total = datagrams.reduce((s, d) => s + d.length, 0);
 const buf = Buffer.allocUnsafeSlow(total);
 const table = new Uint32Array(2 * datagrams.length);
@@ -83,10 +85,11 @@ const pump = () => {
 pump();
 `;
 
-async function send(port: number, datagrams: Buffer[], pps: number): Promise<number> {
+/** Send `datagrams` to 127.0.0.1:port over UDP, or to `host` as GRE payloads with port 0. */
+async function send(port: number, datagrams: Buffer[], pps: number, host = '127.0.0.1'): Promise<number> {
   const w = new Worker(SENDER, {
     eval: true,
-    workerData: { addon: `${ROOT}native/pcap`, port, datagrams, pps },
+    workerData: { addon: `${ROOT}native/pcap`, port, host, datagrams, pps },
   });
   const r = await new Promise<{ sent: number; errors: number }>((res) => w.once('message', res));
   await w.terminate();
@@ -105,6 +108,39 @@ function vxlan(vni: number, frame: Uint8Array): Buffer {
 /** A TZSP datagram (version 1, received packet) carrying `frame` of encapsulation `encap`. */
 function tzsp(encap: number, frame: Uint8Array, tags: number[] = []): Buffer {
   return Buffer.concat([Buffer.from([1, 0, encap >> 8, encap & 255, ...tags, 1]), frame]);
+}
+
+/**
+ * GRE receivers in this file listen on their own loopback address: a raw socket for protocol 47
+ * gets every GRE packet to its address, those of other tests' senders too.
+ */
+const GRE_HOST = '127.0.0.3';
+
+/** A GRE header (RFC 2784/2890): checksum-less, with a key and a sequence number when given. */
+function gre(proto: number, payload: Uint8Array, key?: number, seq?: number): Buffer {
+  const h = Buffer.alloc(4 + (key === undefined ? 0 : 4) + (seq === undefined ? 0 : 4));
+  h.writeUInt16BE((key === undefined ? 0 : 0x2000) | (seq === undefined ? 0 : 0x1000), 0);
+  h.writeUInt16BE(proto, 2);
+  if (key !== undefined) h.writeUInt32BE(key, 4);
+  if (seq !== undefined) h.writeUInt32BE(seq, key === undefined ? 4 : 8);
+  return Buffer.concat([h, payload]);
+}
+
+/** ERSPAN type II (over GRE with a sequence number) of session `session`. */
+function erspan2(session: number, frame: Uint8Array, seq: number): Buffer {
+  const e = Buffer.alloc(8);
+  e.writeUInt16BE(0x1000, 0); // Ver 1 (type II), VLAN 0
+  e.writeUInt16BE(session & 0x3ff, 2);
+  return gre(0x88be, Buffer.concat([e, frame]), undefined, seq);
+}
+
+/** ERSPAN type III with the platform sub-header (O flag) of session `session`. */
+function erspan3(session: number, frame: Uint8Array, seq: number): Buffer {
+  const e = Buffer.alloc(20);
+  e.writeUInt16BE(0x2000, 0); // Ver 2 (type III)
+  e.writeUInt16BE(session & 0x3ff, 2);
+  e[11] = 1; // O: an 8-byte platform-specific sub-header follows
+  return gre(0x22eb, Buffer.concat([e, frame]), undefined, seq);
 }
 
 /** Until the receiver's count stops moving and its ring is empty. */
@@ -129,8 +165,9 @@ function spin(us: number): void {
  * Overload sampling on a ring receiver of `kind`: 4,000 generated conversations sent interleaved
  * through a slow sensor; every kept flow has all its packets, N on its record, and Σ N ≈ sent.
  */
-async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp'): Promise<void> {
+async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp' | 'gre'): Promise<void> {
   if (!ringAddon(t)) return;
+  if (kind === 'gre' && !requireOrSkip(t, process.getuid?.() === 0 ? [] : ['root (raw sockets)'])) return;
   const r = rng(11);
   // Conversations with their own packets (the truth), sent interleaved as a network would.
   const convs: Conversation[] = [];
@@ -150,10 +187,23 @@ async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp'): Promise<
   for (const [ci, c] of convs.entries()) {
     const ps = conversationPackets(c);
     truth.set(`${c.client} ${c.cport} ${c.server} ${c.sport} ${c.proto}`, ps.length);
-    // TZSP carries Ethernet frames, and raw IP packets for every other conversation.
-    const wrap = (d: Buffer): Buffer =>
-      kind === 'vxlan' ? vxlan(5, d) : ci % 2 ? tzsp(1, d) : tzsp(7, d.subarray(14));
-    for (const p of ps) pkts.push({ t: p.tsSec + p.tsNs / 1e9, data: wrap(Buffer.from(p.data)) });
+    // TZSP carries Ethernet frames, and raw IP packets for every other conversation; GRE
+    // carries Ethernet (with a key), IP, ERSPAN II and III in turn.
+    const wrap = (d: Buffer, seq: number): Buffer =>
+      kind === 'vxlan'
+        ? vxlan(5, d)
+        : kind === 'tzsp'
+          ? ci % 2
+            ? tzsp(1, d)
+            : tzsp(7, d.subarray(14))
+          : [
+              () => gre(0x6558, d, 5),
+              () => gre(0x0800, d.subarray(14)),
+              () => erspan2(9, d, seq),
+              () => erspan3(9, d, seq),
+            ][ci % 4]!();
+    for (const [i, p] of ps.entries())
+      pkts.push({ t: p.tsSec + p.tsNs / 1e9, data: wrap(Buffer.from(p.data), i) });
   }
   pkts.sort((a, b) => a.t - b.t);
   const flows: Record<string, unknown>[] = [];
@@ -170,22 +220,25 @@ async function keepsWholeFlows(t: TestContext, kind: 'vxlan' | 'tzsp'): Promise<
   sensor.writeColumns((type, c) => {
     if (type === 'flow') flows.push(...columnarToRecords(marks.fillColumns(c), 'flow'));
   }, 512);
-  rx = (kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      ring: { ringBytes: 256 + (1 << 20), sampling: true, maxSampling: 64 },
-    },
-    (f) => {
-      sensor.onFrame(f);
-      spin(20);
-    },
+  const ring = { ringBytes: 256 + (1 << 20), sampling: true, maxSampling: 64 };
+  const slow = (f: Frame): void => {
+    sensor.onFrame(f);
+    spin(20);
+  };
+  rx = (
+    kind === 'gre'
+      ? createGreReceiver({ bindIp: GRE_HOST, ring }, slow)
+      : (kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
+          { host: '127.0.0.1', port: 0, ring },
+          slow,
+        )
   ) as RingReceiver;
   await rx.start();
   const sent = await send(
     rx.address().port,
     pkts.map((p) => p.data),
     100_000,
+    kind === 'gre' ? GRE_HOST : '127.0.0.1',
   );
   await settle(rx);
   await rx.stop();
@@ -544,5 +597,155 @@ describe('TZSP receive thread and ring (addon)', () => {
 
   test('overload sampling keeps whole flows (Ethernet and raw IP carried)', async (t) => {
     await keepsWholeFlows(t, 'tzsp');
+  });
+});
+
+describe('GRE/ERSPAN receive thread and ring (addon, raw sockets)', () => {
+  const root = (t: TestContext): boolean =>
+    ringAddon(t) !== null && requireOrSkip(t, process.getuid?.() === 0 ? [] : ['root (raw sockets)']);
+
+  test('exact account under overload; each record is the IPv4 packet the kernel received, byte-exact', async (t) => {
+    if (!root(t)) return;
+    const r = rng(17);
+    const payloads: Buffer[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      const f = Buffer.alloc(60 + Math.floor(r() * 1400));
+      f.writeUInt16BE(0x0800, 12);
+      f.writeUInt32BE(i, f.length - 4);
+      payloads.push(i % 3 === 0 ? gre(0x6558, f, 7) : i % 3 === 1 ? erspan2(9, f, i) : erspan3(4, f, i));
+    }
+    const got: Buffer[] = [];
+    let headers = 0;
+    const rx = createGreReceiver({ bindIp: GRE_HOST, ring: { ringBytes: 256 + 65536 } }, (f: Frame) => {
+      // The kernel's IPv4 header (protocol 47, to GRE_HOST), then the GRE packet as it was sent.
+      const ihl = (f.buf[f.off]! & 15) * 4;
+      if (f.buf[f.off + 9] === 47 && f.buf.readUInt32BE(f.off + 16) === 0x7f000003) headers++;
+      got.push(Buffer.from(f.buf.subarray(f.off + ihl, f.off + f.caplen)));
+      if (got.length % 4 === 0) spin(40);
+    }) as RingReceiver;
+    await rx.start();
+    assert.equal(rx.kind, 'gre');
+    const backlog0 = softnetDrops();
+    const sent = await send(0, payloads, 0, GRE_HOST);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    const backlog = softnetDrops() - backlog0;
+    t.diagnostic(
+      `sent ${sent}: received ${c.received} (socket drops ${c.socketDrops}, backlog ${backlog}), delivered ${c.delivered}, ring_full ${c.ringFull}`,
+    );
+    assert.equal(sent, payloads.length);
+    assert.equal(sent, c.received + c.socketDrops + backlog);
+    assert.equal(c.received, c.delivered + c.ringFull);
+    assert.ok(c.ringFull > 0, 'the slow consumer filled the ring');
+    assert.equal(headers, got.length);
+    // What arrived is what was sent, in order, byte for byte (the ring dropped some whole ones).
+    let j = 0;
+    for (const g of got) {
+      while (j < payloads.length && !payloads[j]!.equals(g)) j++;
+      assert.ok(j < payloads.length, 'a received packet that was not sent, or out of order');
+      j++;
+    }
+  });
+
+  test('the same flows with and without the ring, tunnels named', async (t) => {
+    if (!root(t)) return;
+    const seeds = await realFrames(['http-methods-many.pcap', 'dns-udp-many-types-nxdomain.pcap'], 400);
+    const eth = seeds.filter((f) => f.linkType === 1).map((f) => Buffer.from(f.data));
+    const payloads = eth.flatMap((f, i) => [gre(0x6558, f, 7), erspan2(9, f, i), erspan3(5, f, i)]);
+    const flowsOf = async (ring: boolean): Promise<string[]> => {
+      const flows: string[] = [];
+      const add = (f: Record<string, unknown>): void => {
+        flows.push(
+          [
+            f.tunnel,
+            f.gre_key,
+            f.erspan_session,
+            f.client_ip,
+            f.client_port,
+            f.server_ip,
+            f.server_port,
+            f.proto,
+            f.client_packets,
+            f.server_packets,
+          ].join(' '),
+        );
+      };
+      const sensor = new Sensor((rec) => {
+        if (rec.type === 'flow') add(rec as unknown as Record<string, unknown>);
+      });
+      sensor.writeColumns((type, c) => {
+        if (type === 'flow') for (const f of columnarToRecords(c, 'flow')) add(f);
+      }, 512);
+      const rx = createGreReceiver({ bindIp: GRE_HOST, ...(ring ? { ring: {} } : {}) }, sensor.onFrame);
+      await rx.start();
+      const sent = await send(0, payloads, 20_000, GRE_HOST);
+      for (let i = 0; i < 200 && rx.refreshStats().delivered < sent; i++) await sleep(10);
+      await rx.stop();
+      sensor.finish();
+      assert.equal(rx.counters.delivered, sent);
+      return flows.sort();
+    };
+    const plain = await flowsOf(false);
+    const ringed = await flowsOf(true);
+    assert.ok(plain.length > 10);
+    assert.deepEqual(ringed, plain);
+    for (const tunnel of ['gre', 'erspan'])
+      assert.ok(
+        plain.some((f) => f.startsWith(`${tunnel} `)),
+        tunnel,
+      );
+  });
+
+  test('overload sampling keeps whole flows (GRE with Ethernet and IP, ERSPAN II and III)', async (t) => {
+    await keepsWholeFlows(t, 'gre');
+  });
+
+  test('random and mutated GRE packets: the thread walks every header for sampling and keeps the account', async (t) => {
+    if (!root(t)) return;
+    const seeds = await realFrames(['ipv6-mixed-tcp-udp-ssh-dns.pcap', 'vlan-8021q-icmp-arp.pcap'], 100);
+    const eth = seeds.filter((f) => f.linkType === 1).map((f) => Buffer.from(f.data));
+    const packet = fc.oneof(
+      fc.uint8Array({ minLength: 0, maxLength: 1600 }).map((b) => Buffer.from(b)),
+      fc
+        .tuple(
+          fc.nat(eth.length - 1),
+          fc.nat(4),
+          fc.array(fc.tuple(fc.nat(2000), fc.nat(255)), { maxLength: 4 }),
+          fc.nat(2000),
+        )
+        .map(([i, how, edits, cut]) => {
+          const f = eth[i]!;
+          const d = [
+            () => gre(0x6558, f, i),
+            () => gre(0x86dd, f.subarray(14)),
+            () => erspan2(i, f, i),
+            () => erspan3(i, f, i),
+            () => gre(0x88be, f),
+          ][how]!();
+          for (const [o, v] of edits) d[o % d.length] = v;
+          return d.subarray(0, Math.min(d.length, cut));
+        }),
+    );
+    const payloads = fc.sample(packet, { numRuns: runs(3000), seed: 47 });
+    let delivered = 0;
+    const rx = createGreReceiver(
+      { bindIp: GRE_HOST, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
+      () => {
+        delivered++;
+        if (delivered % 8 === 0) spin(30);
+      },
+    ) as RingReceiver;
+    await rx.start();
+    const sent = await send(0, payloads, 50_000, GRE_HOST);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    t.diagnostic(
+      `sent ${sent}: delivered ${c.delivered}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}`,
+    );
+    assert.equal(c.received + c.socketDrops, sent);
+    assert.equal(c.received, c.delivered + c.sampledOut + c.ringFull);
+    assert.equal(delivered, c.delivered);
   });
 });

@@ -15,7 +15,8 @@
  *   poll(h, fn)              call fn() whenever the socket is readable (uv_poll_t, level triggered)
  *   recvBatch(h, buf, meta, slot, headroom) -> n   recvmmsg, non-blocking (see below)
  *   sendBatch(h, buf, table, first, count) -> n    sendmmsg to the connected destination
- *   udpRingStart(h, buf, opts, fn) -> bytes   a thread drains the socket into a ring in buf
+ *   udpRingStart(h, buf, opts, fn) -> bytes   a thread drains the socket (UDP, or raw with opts.gre)
+ *                            into a ring in buf
  *   close(h)
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
@@ -1010,7 +1011,7 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
 }
 
 
-/* ---- receive thread: a UDP socket drained into a ring ------------------------------------- */
+/* ---- receive thread: a UDP or raw socket drained into a ring ------------------------------ */
 /*
  * udpRingStart(h, buf, opts, fn): a thread of its own reads the socket continuously (poll +
  * recvmmsg) and appends each datagram to a ring in `buf`, so a busy JavaScript thread no longer
@@ -1019,6 +1020,9 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
  *
  * With opts.tzsp the datagram is stored as it came (the JavaScript side reads its TZSP header);
  * only sampling looks inside, for the carried frame's flow.
+ * With opts.gre the handle is a raw socket for IP protocol 47: a record is the whole IPv4 packet
+ * the kernel hands over (outer header, GRE, ERSPAN), which the decoder reads as raw IP; sampling
+ * hashes the carried frame's flow with the GRE key or ERSPAN session.
  * With opts.vxlan the datagram is checked as VXLAN and the outer IPv4/IPv6 + UDP headers are
  * rebuilt in front of it (as they were on the wire, destination port 4789), so a record is a
  * raw-IP frame. With opts.sampling the thread keeps whole flows 1 in N under overload: the
@@ -1069,6 +1073,7 @@ typedef struct ring_rx {
   napi_env env;
   int vxlan;
   int tzsp;
+  int gre;
   int sampling;
   int max_level;
   int nice;
@@ -1138,6 +1143,45 @@ static int tzsp_inner(const uint8_t *d, uint32_t n, uint16_t *encap) {
     if (o + 2 > n) return -1;
     o += 2 + d[o + 1];
   }
+}
+
+/*
+ * The flow hash of what an IPv4 packet of IP protocol 47 carries: GRE (RFC 2784/2890) with
+ * transparent Ethernet bridging or IP, or ERSPAN type I, II or III; the GRE key or the ERSPAN
+ * session goes into the hash as VXLAN's VNI does. 0 when there is nothing to hash (the decoder
+ * counts why).
+ */
+static uint64_t gre_flow_hash(const uint8_t *d, uint32_t n) {
+  if (n < 20 || (d[0] >> 4) != 4) return 0;
+  uint32_t o = (uint32_t)(d[0] & 15) * 4;
+  if (o < 20 || o + 4 > n) return 0;
+  uint16_t fl = (uint16_t)(d[o] << 8 | d[o + 1]);
+  uint16_t proto = (uint16_t)(d[o + 2] << 8 | d[o + 3]);
+  if ((fl & 7) != 0) return 0; /* enhanced GRE (PPTP) carries PPP: not a mirror */
+  o += 4;
+  uint32_t key = 0;
+  if (fl & 0x8000) o += 4;
+  if (fl & 0x2000) {
+    if (o + 4 > n) return 0;
+    key = (uint32_t)d[o] << 24 | (uint32_t)d[o + 1] << 16 | (uint32_t)d[o + 2] << 8 | d[o + 3];
+    o += 4;
+  }
+  int seq = (fl & 0x1000) != 0;
+  if (seq) o += 4;
+  if (o > n) return 0;
+  uint32_t tag = (key ^ (key >> 24)) & 0xffffff;
+  if (proto == 0x88be || proto == 0x22eb) {
+    if (proto == 0x22eb || seq) { /* type II or III: a header with the session id */
+      uint32_t hl = proto == 0x22eb ? 12 : 8;
+      if (o + hl > n) return 0;
+      tag = 0x800000u | (uint32_t)((d[o + 2] & 3) << 8 | d[o + 3]);
+      if (proto == 0x22eb && (d[o + 11] & 1)) hl += 8;
+      o += hl;
+    }
+    return inner_flow_hash(d + o, n - o, tag);
+  }
+  if (proto == 0x6558) return inner_flow_hash(d + o, n - o, tag);
+  return l3_flow_hash(d, n, o, proto, tag);
 }
 
 static uint64_t l3_flow_hash(const uint8_t *p, uint32_t n, uint32_t o, uint16_t type, uint32_t vni) {
@@ -1345,7 +1389,16 @@ static void *ring_main(void *arg) {
       r->cnt[RC_RECEIVED]++;
       r->cnt[RC_BYTES] += len;
       uint32_t factor = 1;
-      if (r->tzsp && r->sampling) {
+      if (r->gre && r->sampling) {
+        uint64_t h = gre_flow_hash(d, cap);
+        if (h != 0) {
+          factor = flow_decision(r, h, now_s);
+          if (factor == 0) {
+            r->cnt[RC_SAMPLED]++;
+            continue;
+          }
+        }
+      } else if (r->tzsp && r->sampling) {
         uint16_t encap = 0;
         int io = tzsp_inner(d, cap, &encap);
         uint64_t h = io < 0                 ? 0
@@ -1443,7 +1496,7 @@ static void ring_stop(handle_t *h) {
   free(r);
 }
 
-/* udpRingStart(h, buf, {vxlan, tzsp, sampling, maxLevel, tableEntries, nice}, fn) -> data area bytes */
+/* udpRingStart(h, buf, {vxlan, tzsp, gre, sampling, maxLevel, tableEntries, nice}, fn) -> data area bytes */
 static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], out, name;
@@ -1454,7 +1507,11 @@ static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   }
   handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->kind != KIND_UDP) return throw_code(env, "EINVAL", "vantage-pcap: udpRingStart needs a UDP handle");
+  int gre = get_opt_int(env, argv[2], "gre", 0);
+  if (h->kind != (gre ? KIND_RAW : KIND_UDP))
+    return throw_code(env, "EINVAL",
+                      gre ? "vantage-pcap: udpRingStart: gre needs a raw socket handle"
+                          : "vantage-pcap: udpRingStart needs a UDP handle");
   if (h->ring || h->poll) return throw_code(env, "EBUSY", "vantage-pcap: the socket is already read");
   void *data = NULL;
   size_t len = 0;
@@ -1482,8 +1539,9 @@ static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   r->data = (uint8_t *)data + RING_CTL;
   r->size = size;
   r->env = env;
-  r->tzsp = get_opt_int(env, argv[2], "tzsp", 0);
-  r->vxlan = r->tzsp ? 0 : get_opt_int(env, argv[2], "vxlan", 1);
+  r->gre = gre;
+  r->tzsp = gre ? 0 : get_opt_int(env, argv[2], "tzsp", 0);
+  r->vxlan = gre || r->tzsp ? 0 : get_opt_int(env, argv[2], "vxlan", 1);
   r->sampling = sampling;
   r->max_level = max_level;
   r->nice = nice < -20 ? -20 : nice > 19 ? 19 : nice;
