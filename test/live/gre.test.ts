@@ -129,4 +129,3 @@ for (const ring of ['32MiB', 'off']) {
     }
   });
 }
-
