@@ -36,6 +36,15 @@ export interface FlowEndPatch {
   [k: string]: unknown;
 }
 
+/**
+ * What the packet store's index and the worker's flow tap ask of a flow table beyond
+ * `FlowLookup`: a flow's id and Community ID without the address strings of its context.
+ */
+export interface FlowIds {
+  flowId(slot: number): number;
+  communityId(slot: number): string;
+}
+
 export interface FlowConfig {
   /** Seconds without a packet after which a flow ends. */
   idleTimeout: number;
@@ -175,7 +184,7 @@ interface FragEntry {
  * and allocates nothing; an open-addressing index maps key hashes to slots. Records (and their
  * strings) are built only when a flow is emitted.
  */
-export class FlowTable implements FlowLookup {
+export class FlowTable implements FlowLookup, FlowIds {
   readonly stats: FlowTableStats = {
     packets: 0,
     flowsCreated: 0,
@@ -880,7 +889,7 @@ export class FlowTable implements FlowLookup {
     const ctx: FlowContext = {
       gen,
       flow_id: this.F[slot * SF + F_ID]!,
-      community_id: this.computeCommunityId(slot),
+      community_id: this.communityIdOf(slot),
       proto: (meta >>> 4) & 0xff,
       client_ip: this.addrString(slot, cSide),
       client_port: ports & 0xffff,
@@ -893,10 +902,31 @@ export class FlowTable implements FlowLookup {
     return ctx;
   }
 
+  /** Id of the flow in a slot (the packet store's index reads it per flow, no context needed). */
+  flowId(slot: number): number {
+    return this.F[slot * SF + F_ID]!;
+  }
+
+  /**
+   * Community ID of the flow in a slot, made once per flow and kept until the slot is reused:
+   * the packet store's index, the L7 context and the flow record share it, and none of them
+   * needs the address strings a `context` builds.
+   */
+  communityId(slot: number): string {
+    return this.communityIdOf(slot);
+  }
+
+  private readonly cidStr: string[] = [];
+  /** Generation + 1 of the slot whose Community ID `cidStr` holds (0: none). */
+  private readonly cidGen: number[] = [];
+
   private communityIdOf(s: number): string {
-    const cached = this.ctxCache[s];
-    if (cached !== undefined && cached.gen === this.U[s * SU + U_GEN]) return cached.community_id;
-    return this.computeCommunityId(s);
+    const gen = this.U[s * SU + U_GEN]!;
+    if (this.cidGen[s] === gen + 1) return this.cidStr[s]!;
+    const cid = this.computeCommunityId(s);
+    this.cidStr[s] = cid;
+    this.cidGen[s] = gen + 1;
+    return cid;
   }
 
   private computeCommunityId(s: number): string {
