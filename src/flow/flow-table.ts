@@ -782,6 +782,11 @@ export class FlowTable implements FlowLookup, FlowIds {
     const u = s * SU;
     U[u + U_META] = U[u + U_META]! & ~(3 << 13);
     this.due[s] = Number.POSITIVE_INFINITY;
+    if (this.cidGen[s] !== 0) {
+      // An ended flow's Community ID is not kept until its slot is reused.
+      this.cidGen[s] = 0;
+      this.cidStr[s] = '';
+    }
     // backward-shift deletion from the open-addressing index (entries are [slot + 1, hash])
     const mask = this.idxMask;
     const idx = this.index;
@@ -827,6 +832,9 @@ export class FlowTable implements FlowLookup, FlowIds {
     const due = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
     due.set(this.due);
     this.due = due;
+    const cidGen = new Float64Array(cap);
+    cidGen.set(this.cidGen);
+    this.cidGen = cidGen;
     const outer = new Uint8Array(cap * 32);
     outer.set(this.outer);
     this.outer = outer;
@@ -889,7 +897,7 @@ export class FlowTable implements FlowLookup, FlowIds {
     const ctx: FlowContext = {
       gen,
       flow_id: this.F[slot * SF + F_ID]!,
-      community_id: this.communityIdOf(slot),
+      community_id: this.communityId(slot),
       proto: (meta >>> 4) & 0xff,
       client_ip: this.addrString(slot, cSide),
       client_port: ports & 0xffff,
@@ -913,20 +921,22 @@ export class FlowTable implements FlowLookup, FlowIds {
    * needs the address strings a `context` builds.
    */
   communityId(slot: number): string {
-    return this.communityIdOf(slot);
+    const gen = this.U[slot * SU + U_GEN]!;
+    if (this.cidGen[slot] === gen + 1) return this.cidStr[slot]!;
+    const cid = this.computeCommunityId(slot);
+    this.cidStr[slot] = cid;
+    this.cidGen[slot] = gen + 1;
+    return cid;
   }
 
   private readonly cidStr: string[] = [];
-  /** Generation + 1 of the slot whose Community ID `cidStr` holds (0: none). */
-  private readonly cidGen: number[] = [];
+  /** Per slot, generation + 1 of the flow whose Community ID `cidStr` holds (0: none). */
+  private cidGen: Float64Array = new Float64Array(0);
 
+  /** The Community ID for a record: made here unless a reader asked for it before (not kept). */
   private communityIdOf(s: number): string {
-    const gen = this.U[s * SU + U_GEN]!;
-    if (this.cidGen[s] === gen + 1) return this.cidStr[s]!;
-    const cid = this.computeCommunityId(s);
-    this.cidStr[s] = cid;
-    this.cidGen[s] = gen + 1;
-    return cid;
+    if (this.cidGen[s] === this.U[s * SU + U_GEN]! + 1) return this.cidStr[s]!;
+    return this.computeCommunityId(s);
   }
 
   private computeCommunityId(s: number): string {
