@@ -9,7 +9,12 @@ import { newFrame } from './frame.js';
 export const MAX_RECORD = 262_144;
 /** Largest pcapng block accepted; anything bigger is treated as corruption. */
 const MAX_BLOCK = 16 * 1024 * 1024;
-const CHUNK = 4 * 1024 * 1024;
+/**
+ * Bytes read at a time. Small enough that what read() copied is still in the core's L2 cache
+ * (1 MiB here) when the records are parsed and decoded: with 4 MiB reads each record header
+ * and packet header came from L3, and metering a realistic capture cost ~20% more CPU.
+ */
+const CHUNK = 256 * 1024;
 /**
  * Reads land at this offset inside the working buffer: a read() into an address 16 bytes
  * past a page boundary (where large Buffers start) runs 3x slower on this class of machine.
@@ -291,7 +296,7 @@ export class CaptureParser {
  * Read a pcap or pcapng file (optionally gzip-compressed) and call `onFrame` for every packet.
  * Never throws for bad content: damage ends the read and is returned in `error`.
  *
- * `between` runs after each block of the file (a few MiB): a consumer that hands records to
+ * `between` runs after each block of the file (256 KiB): a consumer that hands records to
  * asynchronous work (the store) returns a promise there to hold the read until that work has
  * caught up, so memory stays bounded however large the file.
  */

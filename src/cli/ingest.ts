@@ -2,11 +2,10 @@ import { parseArgs } from 'node:util';
 import { readCaptureFile } from '../capture/capture-file.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import { AlertAggregator } from '../common/alerts.js';
-import { createSensor } from '../flow/sensor.js';
 import type { Columnar } from '../store/columnar.js';
 import { watchColumns } from '../store/watching-store.js';
 import { FdWriter, type OutputFormat, RecordPrinter, summaryLine } from './output.js';
-import { createWatchers } from './watchers.js';
+import type { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage ingest FILE... [options]
 
@@ -73,17 +72,21 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   };
   // Alerts are printed among the records, once per episode, when it ends.
   const alerts = new AlertAggregator(print, { mode: 'final', sensor: 'ingest' });
-  let watchers: Awaited<ReturnType<typeof createWatchers>>;
+  let watchers: Awaited<ReturnType<typeof createWatchers>> = [];
+  // Modules are loaded for what the run uses: flows-only start-up skips the detectors' and the
+  // analyzers' code.
+  const watching = !values['no-detect'] || (values.intel ?? []).length > 0 || values.policy !== undefined;
   try {
-    watchers = await createWatchers(
-      {
-        intel: values.intel ?? [],
-        emit: print,
-        ...(values.policy ? { policyFile: values.policy } : {}),
-        ...(values['no-detect'] ? { detect: false as const } : {}),
-      },
-      alerts,
-    );
+    if (watching)
+      watchers = await (await import('./watchers.js')).createWatchers(
+        {
+          intel: values.intel ?? [],
+          emit: print,
+          ...(values.policy ? { policyFile: values.policy } : {}),
+          ...(values['no-detect'] ? { detect: false as const } : {}),
+        },
+        alerts,
+      );
   } catch (e) {
     process.stderr.write(`vantage ingest: ${(e as Error).message}\n`);
     return 2;
@@ -110,6 +113,9 @@ export async function ingestCommand(argv: string[]): Promise<number> {
         if (type === 'flow') flows += c.rows.length;
         watchColumns(watchers, type, c);
       };
+  const { createSensor } = values['no-l7']
+    ? { createSensor: (await import('../flow/sensor-core.js')).createMeteringSensor }
+    : await import('../flow/sensor.js');
   const sensor = createSensor(sink, {
     ...(columns ? { columns } : {}),
     l7: !values['no-l7'],

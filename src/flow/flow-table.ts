@@ -36,6 +36,15 @@ export interface FlowEndPatch {
   [k: string]: unknown;
 }
 
+/**
+ * What the packet store's index and the worker's flow tap ask of a flow table beyond
+ * `FlowLookup`: a flow's id and Community ID without the address strings of its context.
+ */
+export interface FlowIds {
+  flowId(slot: number): number;
+  communityId(slot: number): string;
+}
+
 export interface FlowConfig {
   /** Seconds without a packet after which a flow ends. */
   idleTimeout: number;
@@ -175,7 +184,7 @@ interface FragEntry {
  * and allocates nothing; an open-addressing index maps key hashes to slots. Records (and their
  * strings) are built only when a flow is emitted.
  */
-export class FlowTable implements FlowLookup {
+export class FlowTable implements FlowLookup, FlowIds {
   readonly stats: FlowTableStats = {
     packets: 0,
     flowsCreated: 0,
@@ -773,6 +782,11 @@ export class FlowTable implements FlowLookup {
     const u = s * SU;
     U[u + U_META] = U[u + U_META]! & ~(3 << 13);
     this.due[s] = Number.POSITIVE_INFINITY;
+    if (this.cidGen[s] !== 0) {
+      // An ended flow's Community ID is not kept until its slot is reused.
+      this.cidGen[s] = 0;
+      this.cidStr[s] = '';
+    }
     // backward-shift deletion from the open-addressing index (entries are [slot + 1, hash])
     const mask = this.idxMask;
     const idx = this.index;
@@ -818,6 +832,9 @@ export class FlowTable implements FlowLookup {
     const due = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
     due.set(this.due);
     this.due = due;
+    const cidGen = new Float64Array(cap);
+    cidGen.set(this.cidGen);
+    this.cidGen = cidGen;
     const outer = new Uint8Array(cap * 32);
     outer.set(this.outer);
     this.outer = outer;
@@ -880,7 +897,7 @@ export class FlowTable implements FlowLookup {
     const ctx: FlowContext = {
       gen,
       flow_id: this.F[slot * SF + F_ID]!,
-      community_id: this.computeCommunityId(slot),
+      community_id: this.communityId(slot),
       proto: (meta >>> 4) & 0xff,
       client_ip: this.addrString(slot, cSide),
       client_port: ports & 0xffff,
@@ -893,9 +910,32 @@ export class FlowTable implements FlowLookup {
     return ctx;
   }
 
+  /** Id of the flow in a slot (the packet store's index reads it per flow, no context needed). */
+  flowId(slot: number): number {
+    return this.F[slot * SF + F_ID]!;
+  }
+
+  /**
+   * Community ID of the flow in a slot, made once per flow and kept until the slot is reused:
+   * the packet store's index, the L7 context and the flow record share it, and none of them
+   * needs the address strings a `context` builds.
+   */
+  communityId(slot: number): string {
+    const gen = this.U[slot * SU + U_GEN]!;
+    if (this.cidGen[slot] === gen + 1) return this.cidStr[slot]!;
+    const cid = this.computeCommunityId(slot);
+    this.cidStr[slot] = cid;
+    this.cidGen[slot] = gen + 1;
+    return cid;
+  }
+
+  private readonly cidStr: string[] = [];
+  /** Per slot, generation + 1 of the flow whose Community ID `cidStr` holds (0: none). */
+  private cidGen: Float64Array = new Float64Array(0);
+
+  /** The Community ID for a record: made here unless a reader asked for it before (not kept). */
   private communityIdOf(s: number): string {
-    const cached = this.ctxCache[s];
-    if (cached !== undefined && cached.gen === this.U[s * SU + U_GEN]) return cached.community_id;
+    if (this.cidGen[s] === this.U[s * SU + U_GEN]! + 1) return this.cidStr[s]!;
     return this.computeCommunityId(s);
   }
 

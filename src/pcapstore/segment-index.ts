@@ -3,6 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import type { FlowLookup } from '../analyze/types.js';
 import { be32 } from '../common/bytes.js';
 import type { Packet } from '../decode/packet.js';
+import type { FlowIds } from '../flow/flow-table.js';
 
 /**
  * The index of one pcap segment. Packets are grouped into the flows the sensor metered (a
@@ -372,12 +373,18 @@ export class IndexBuilder {
     return this.sameKey(p, ord) ? ord : 0;
   }
 
-  /** Does the packet carry the flow entry's key (either direction)? */
+  /**
+   * Does the packet carry the flow entry's key (either direction)? The flow table has already
+   * matched its addresses, protocol and ports to this slot and generation, so only the ports
+   * are left to compare: they differ where the table attributes a packet without its own key (a
+   * later IP fragment carries none and counts for its train's flow) or where the entry's first
+   * packet was such a fragment. Vlan, VNI and tunnel differences (flows the table keeps
+   * together when told not to key on them) mark the entry mixed.
+   */
   private sameKey(p: Packet, ord: number): boolean {
     const u = this.fu;
     const o = ord * FW;
     const meta = u[o + W_META]!;
-    if (p.ipVer !== (meta & 0xff) || p.proto !== this.fi[o + W_PROTO]) return false;
     if (
       p.vlan0 !== meta >>> 16 ||
       p.vni !== this.fi[o + W_VNI] ||
@@ -385,25 +392,10 @@ export class IndexBuilder {
     ) {
       u[o + W_META] = meta | (FLOW_MIXED << 8);
     }
-    const b = p.buf;
-    const a = o + W_ADDR;
-    const s0 = be32(b, p.srcOff);
-    const d0 = be32(b, p.dstOff);
     const ports = u[o + W_PORTS]!;
     const sp = ports & 0xffff;
     const dp = ports >>> 16;
-    let fwd: boolean;
-    if (s0 === u[a] && d0 === u[a + 4] && p.srcPort === sp && p.dstPort === dp) fwd = true;
-    else if (s0 === u[a + 4] && d0 === u[a] && p.srcPort === dp && p.dstPort === sp) fwd = false;
-    else return false;
-    if (p.ipVer === 6) {
-      for (let i = 1; i < 4; i++) {
-        const s = be32(b, p.srcOff + i * 4);
-        const d = be32(b, p.dstOff + i * 4);
-        if (fwd ? s !== u[a + i] || d !== u[a + 4 + i] : s !== u[a + 4 + i] || d !== u[a + i]) return false;
-      }
-    }
-    return true;
+    return (p.srcPort === sp && p.dstPort === dp) || (p.srcPort === dp && p.dstPort === sp);
   }
 
   private newFlow(p: Packet, flows: FlowLookup | null, slot: number): number {
@@ -432,10 +424,22 @@ export class IndexBuilder {
     u[o + W_LAST_SEC] = p.tsSec;
     u[o + W_LAST_NS] = p.tsNs;
     if (flows !== null && slot >= 0) {
-      const ctx = flows.context(slot);
-      this.flowId[ord] = ctx.flow_id;
-      this.cid[ord * 2] = fnv32(ctx.community_id);
-      this.cid[ord * 2 + 1] = fnv32(ctx.community_id, CID_SEED2);
+      // A flow table that answers for the id and Community ID alone spares the address strings
+      // of a whole context on a flow's first packet in the segment.
+      const ids = flows as FlowLookup & Partial<FlowIds>;
+      let id: number;
+      let cid: string;
+      if (ids.communityId !== undefined && ids.flowId !== undefined) {
+        id = ids.flowId(slot);
+        cid = ids.communityId(slot);
+      } else {
+        const ctx = flows.context(slot);
+        id = ctx.flow_id;
+        cid = ctx.community_id;
+      }
+      this.flowId[ord] = id;
+      this.cid[ord * 2] = fnv32(cid);
+      this.cid[ord * 2 + 1] = fnv32(cid, CID_SEED2);
     }
     return ord;
   }

@@ -1,5 +1,6 @@
 import type { Analyzer, FlowContext, FlowLookup } from '../../analyze/types.js';
 import type { Packet } from '../../decode/packet.js';
+import type { FlowIds } from '../../flow/flow-table.js';
 
 /**
  * What a packet hook on the main thread needs of the worker's flow table: per packet of a
@@ -55,11 +56,18 @@ export class FlowTap implements Analyzer {
     }
     if (this.told[slot] !== gen + 1) {
       this.told[slot] = gen + 1;
-      const ctx = flows.context(slot);
       this.newAt.push(k, slot);
       this.newGen.push(gen);
-      this.newId.push(ctx.flow_id);
-      this.newCid.push(ctx.community_id);
+      // The flow table answers for the id and Community ID alone (no address strings).
+      const ids = flows as FlowLookup & Partial<FlowIds>;
+      if (ids.flowId !== undefined && ids.communityId !== undefined) {
+        this.newId.push(ids.flowId(slot));
+        this.newCid.push(ids.communityId(slot));
+      } else {
+        const ctx = flows.context(slot);
+        this.newId.push(ctx.flow_id);
+        this.newCid.push(ctx.community_id);
+      }
     }
     return;
   }
@@ -100,7 +108,7 @@ export function tapTransfer(b: FlowTapBatch): ArrayBuffer[] {
  * The main thread's side: a flow lookup that answers for the worker's table as it was at each
  * packet of a batch. Call `at(batch, k)` before handing packet k to the hooks.
  */
-export class FlowMirror implements FlowLookup {
+export class FlowMirror implements FlowLookup, FlowIds {
   private gen = new Uint32Array(1024);
   private id = new Float64Array(1024);
   private cid: string[] = new Array<string>(1024).fill('');
@@ -129,6 +137,14 @@ export class FlowMirror implements FlowLookup {
 
   generation(_slot: number): number {
     return this.cur;
+  }
+
+  flowId(slot: number): number {
+    return this.id[slot]!;
+  }
+
+  communityId(slot: number): string {
+    return this.cid[slot]!;
   }
 
   context(slot: number): FlowContext {
