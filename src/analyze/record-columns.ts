@@ -25,7 +25,7 @@ export class RecordColumnBuilder {
   /** Rows the current buffers hold (grows to `capacity`). */
   private room: number;
   private dict: string[] = [];
-  private json: Map<number, unknown>[];
+  private json: RowValues[];
   private rows = 0;
   private readonly index = new Map<string, number>();
   private readonly put: (
@@ -107,7 +107,7 @@ export class RecordColumnBuilder {
     this.room = Math.min(capacity, FIRST_ROWS);
     this.f = new Float64Array(this.room * nn);
     this.s = new Int32Array(this.room * ns);
-    this.json = this.jsonFields.map(() => new Map());
+    this.json = this.jsonFields.map(() => new RowValues());
   }
 
   /** Copy a record into the next row; `tsSec`/`tsNs` is its time. A full batch goes out. */
@@ -118,8 +118,7 @@ export class RecordColumnBuilder {
     if (this.tsAt >= 0)
       this.f[row * this.num.length + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
     for (let k = 0; k < this.jsonFields.length; k++) {
-      const v = r[this.jsonFields[k]!];
-      if (v !== null && v !== undefined) this.json[k]!.set(row, v);
+      this.json[k]!.put(row, r[this.jsonFields[k]!]);
     }
     this.rows = row + 1;
     if (this.rows >= this.capacity) this.flush();
@@ -148,13 +147,76 @@ export class RecordColumnBuilder {
     this.f = new Float64Array(this.room * nn);
     this.s = new Int32Array(this.room * ns);
     this.dict = [];
-    this.json = this.jsonFields.map(() => new Map());
+    this.json = this.jsonFields.map(() => new RowValues());
     this.index.clear();
     // The entries of the last values were in the dictionary just handed out.
     this.lastV.fill(null);
     this.rows = 0;
     this.out(this.def.type, c);
   }
+}
+
+/**
+ * The values of one JSON field by row, for rows 0..n-1 filled in order: an array where a Map
+ * kept an entry per row (a set per row and per field was a third of a record's copy). Read as
+ * the Map it replaces (`get(row)` is undefined for a row without a value).
+ */
+export class RowValues implements ReadonlyMap<number, unknown> {
+  private readonly v: unknown[] = [];
+  private n = 0;
+
+  /** The value of `row` (rows come in order; null and undefined are no value). */
+  put(row: number, x: unknown): void {
+    const v = this.v;
+    while (v.length < row) v.push(undefined);
+    if (x === null || x === undefined) v.push(undefined);
+    else {
+      v.push(x);
+      this.n++;
+    }
+  }
+
+  get(row: number): unknown {
+    return this.v[row];
+  }
+
+  has(row: number): boolean {
+    return this.v[row] !== undefined;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  *entries(): MapIterator<[number, unknown]> {
+    const v = this.v;
+    for (let i = 0; i < v.length; i++) if (v[i] !== undefined) yield [i, v[i]];
+  }
+
+  *keys(): MapIterator<number> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): MapIterator<unknown> {
+    for (const [, x] of this.entries()) yield x;
+  }
+
+  [Symbol.iterator](): MapIterator<[number, unknown]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: unknown, key: number, map: ReadonlyMap<number, unknown>) => void): void {
+    for (const [k, x] of this.entries()) fn(x, k, this);
+  }
+}
+
+/** JSON columns as Maps (for a structured clone to another thread, which keeps no class). */
+export function jsonAsMaps(
+  json: Readonly<Record<string, ReadonlyMap<number, unknown>>>,
+): Record<string, ReadonlyMap<number, unknown>> {
+  const out: Record<string, ReadonlyMap<number, unknown>> = {};
+  for (const [k, m] of Object.entries(json)) out[k] = m instanceof Map ? m : new Map(m);
+  return out;
 }
 
 /**

@@ -31,8 +31,12 @@ export function createCaptureCollector(sink: RecordSink, opts: CaptureCollectorO
   return {
     name: 'collect',
     decoder,
-    onPacket(p: Packet, _flows: FlowLookup, _slot: number, _dir: number): void {
-      if (p.proto !== 17 || p.payloadOff < 0 || p.srcOff < 0 || !ports.has(p.dstPort)) return;
+    onPacket(p: Packet, _flows: FlowLookup, _slot: number, _dir: number): boolean | undefined {
+      // A flow that is not UDP to or from a collector port never carries export: the sensor
+      // then stops handing this hook its packets.
+      if (p.proto !== 17) return false;
+      if (p.fragOffset === 0 && p.l4Off >= 0 && !ports.has(p.dstPort) && !ports.has(p.srcPort)) return false;
+      if (p.payloadOff < 0 || p.srcOff < 0 || !ports.has(p.dstPort)) return;
       if (p.fragOffset !== 0 || p.moreFrags) return;
       const exporter = ipBytesToString(p.buf, p.srcOff, p.ipVer);
       const nowMs = p.tsSec * 1000 + Math.floor(p.tsNs / 1e6);

@@ -874,10 +874,18 @@ export class FlowTable implements FlowLookup, FlowIds {
   private addrString(s: number, side: number): string {
     const U = this.U;
     const o = s * SU + 4 + side * 4;
-    return (U[s * SU + U_META]! & 15) === 4
-      ? ipv4ToString(U[o]!)
-      : ipv6WordsToString(U[o]!, U[o + 1]!, U[o + 2]!, U[o + 3]!);
+    if ((U[s * SU + U_META]! & 15) !== 4) return ipv6WordsToString(U[o]!, U[o + 1]!, U[o + 2]!, U[o + 3]!);
+    // One string per IPv4 host (direct-mapped, bounded): L7 records of a host's flows share it.
+    const v = U[o]!;
+    const at = Math.imul(v, 0x9e3779b1) >>> 20;
+    if (this.v4Key[at] === v && this.v4Str[at] !== undefined) return this.v4Str[at]!;
+    const t = ipv4ToString(v);
+    this.v4Key[at] = v;
+    this.v4Str[at] = t;
+    return t;
   }
+  private readonly v4Key = new Uint32Array(4096);
+  private readonly v4Str: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
 
   /**
    * The identity of a flow for records derived from it (L7 records). Built on first use and

@@ -379,8 +379,36 @@ const UA_RULES: readonly UaRule[] = [
   [/\bFreeBSD\b/, () => 'FreeBSD', 'bsd', 60],
 ];
 
+/**
+ * Guesses by User-Agent: a network's clients send a few hundred distinct ones thousands of
+ * times, and ten regular expressions per request were most of the profiler's cost. Bounded:
+ * emptied when full (`uaMemo.evictions` counts the entries dropped).
+ */
+const UA_MEMO_CAP = 2048;
+const uaGuesses = new Map<string, OsGuess | null>();
+export const uaMemo = { hits: 0, misses: 0, evictions: 0 };
+
 /** The operating system a User-Agent claims, or null when it names none. */
 export function userAgentGuess(ua: string): OsGuess | null {
+  const m = uaGuesses.get(ua);
+  if (m !== undefined) {
+    uaMemo.hits++;
+    return m;
+  }
+  uaMemo.misses++;
+  const g = guessUserAgent(ua);
+  // Long ones are kept out: they bound the memo's bytes, and real browsers' fit.
+  if (ua.length <= 512) {
+    if (uaGuesses.size >= UA_MEMO_CAP) {
+      uaMemo.evictions += uaGuesses.size;
+      uaGuesses.clear();
+    }
+    uaGuesses.set(ua, g);
+  }
+  return g;
+}
+
+function guessUserAgent(ua: string): OsGuess | null {
   for (const [re, name, family, confidence] of UA_RULES) {
     const m = re.exec(ua);
     if (m) return { value: name(m), family, confidence };

@@ -1,4 +1,5 @@
 import { ipBytesToString } from '../../common/addr.js';
+import { AddrTextCache, TextCache } from '../text-cache.js';
 import { typeName } from './names.js';
 
 /**
@@ -198,13 +199,19 @@ export function readName(buf: Buffer, msg: number, end: number, pos: number): st
     }
     pos = e;
   }
-  return n === 0 ? '<Root>' : NAME_OUT_TEXT.latin1Slice(0, n);
+  return n === 0 ? '<Root>' : DNS_NAMES.latin1(NAME_OUT, 0, n);
 }
+
+/**
+ * Names and answer addresses as text, one string per distinct value (bounded): a network asks
+ * a few hundred names tens of thousands of times, and the question, the answers' owner names
+ * (pointers to it) and the query's own record share one string.
+ */
+export const DNS_NAMES = new TextCache(4096, 256);
+export const DNS_ADDRS = new AddrTextCache(4096);
 
 /** A name is at most 255 wire bytes; escaped as \DDD each byte takes 4 characters. */
 const NAME_OUT = Buffer.alloc(4 * 256);
-/** Buffer's own latin1 decoder, without `toString`'s argument handling on every name. */
-const NAME_OUT_TEXT = NAME_OUT as unknown as { latin1Slice(start: number, end: number): string };
 
 /** One resource record as records carry it. `data` is the RDATA in presentation form. */
 export interface DnsAnswer {
@@ -334,10 +341,10 @@ export function rdataText(
   const name = (at: number): string => readName(buf, msg, end, at) ?? '';
   switch (type) {
     case 1:
-      if (len === 4) return ipBytesToString(buf, s, 4);
+      if (len === 4) return DNS_ADDRS.get(buf, s, 4);
       break;
     case 28:
-      if (len === 16) return ipBytesToString(buf, s, 6);
+      if (len === 16) return DNS_ADDRS.get(buf, s, 6);
       break;
     case 2:
     case 5:

@@ -4,6 +4,8 @@
  * first space or the end of the line) is a known method; a response starts with "HTTP/".
  */
 
+import { TextCache } from '../text-cache.js';
+
 const METHODS = new Set([
   'GET',
   'PUT',
@@ -138,36 +140,49 @@ function lineEnd(b: Buffer, p: number, end: number): number {
   return p;
 }
 
-/** Trim spaces, tabs and a trailing CR from b[a, e): returns [a, e). */
-function trim(b: Buffer, a: number, e: number): [number, number] {
+/** Where `trim` left its range (module state: no array per header line). */
+let tA = 0;
+let tE = 0;
+
+/** Trim spaces, tabs and a trailing CR from b[a, e) into [tA, tE). */
+function trim(b: Buffer, a: number, e: number): void {
   while (e > a && (b[e - 1] === 0x0d || b[e - 1] === 0x20 || b[e - 1] === 0x09)) e--;
   while (a < e && (b[a] === 0x20 || b[a] === 0x09)) a++;
-  return [a, e];
+  tA = a;
+  tE = e;
 }
 
+/**
+ * Header values, methods and versions: a few distinct ones across thousands of messages (one
+ * string each, see TextCache). URIs, referrers and locations vary too much to keep.
+ */
+export const HTTP_TEXT = new TextCache(2048, 256);
 const str = (b: Buffer, a: number, e: number): string => b.toString('utf8', a, e);
+const kept = (b: Buffer, a: number, e: number): string => HTTP_TEXT.utf8(b, a, e);
 
 /** Parse the head in b[p, headEnd): the start line then the header fields we keep. */
 export function parseHead(b: Buffer, p: number, headEnd: number, isRequest: boolean): Head {
   const h = newHead();
   let le = lineEnd(b, p, headEnd);
-  const [a, e] = trim(b, p, le);
+  trim(b, p, le);
+  const a = tA;
+  const e = tE;
   if (isRequest) {
     let i = a;
     while (i < e && b[i] !== 0x20) i++;
-    h.method = b.toString('latin1', a, i);
+    h.method = HTTP_TEXT.latin1(b, a, i);
     while (i < e && b[i] === 0x20) i++;
     if (i < e) {
       let j = i;
       while (j < e && b[j] !== 0x20) j++;
       h.uri = str(b, i, j);
       while (j < e && b[j] === 0x20) j++;
-      if (j < e) h.version = str(b, j, e);
+      if (j < e) h.version = kept(b, j, e);
     }
   } else {
     let i = a;
     while (i < e && b[i] !== 0x20) i++;
-    h.version = b.toString('latin1', a, i);
+    h.version = HTTP_TEXT.latin1(b, a, i);
     while (i < e && b[i] === 0x20) i++;
     let j = i;
     let status = 0;
@@ -175,7 +190,7 @@ export function parseHead(b: Buffer, p: number, headEnd: number, isRequest: bool
     if (j - i === 3 && (j === e || b[j] === 0x20)) {
       h.status = status;
       while (j < e && b[j] === 0x20) j++;
-      h.reason = str(b, j, e);
+      h.reason = kept(b, j, e);
     }
   }
   p = le + 1;
@@ -196,29 +211,33 @@ function lowerIs(b: Buffer, a: number, e: number, name: string): boolean {
 }
 
 function parseField(b: Buffer, na: number, ne: number, va: number, ve: number, h: Head): void {
-  [na, ne] = trim(b, na, ne);
+  trim(b, na, ne);
+  na = tA;
+  ne = tE;
   const n = ne - na;
   if (n < 4 || n > 17) return;
-  const [a, e] = trim(b, va, ve);
+  trim(b, va, ve);
+  const a = tA;
+  const e = tE;
   switch (b[na]! | 0x20) {
     case 0x68: // h
-      if (h.host === null && lowerIs(b, na, ne, 'host') && e > a) h.host = str(b, a, e);
+      if (h.host === null && lowerIs(b, na, ne, 'host') && e > a) h.host = kept(b, a, e);
       break;
     case 0x75: // u
-      if (h.userAgent === null && lowerIs(b, na, ne, 'user-agent')) h.userAgent = str(b, a, e);
+      if (h.userAgent === null && lowerIs(b, na, ne, 'user-agent')) h.userAgent = kept(b, a, e);
       break;
     case 0x72: // r
       if (h.referrer === null && lowerIs(b, na, ne, 'referer')) h.referrer = str(b, a, e);
       break;
     case 0x73: // s
-      if (h.server === null && lowerIs(b, na, ne, 'server')) h.server = str(b, a, e);
+      if (h.server === null && lowerIs(b, na, ne, 'server')) h.server = kept(b, a, e);
       break;
     case 0x6c: // l
       if (h.location === null && lowerIs(b, na, ne, 'location')) h.location = str(b, a, e);
       break;
     case 0x63: // c
       if (lowerIs(b, na, ne, 'content-type')) {
-        if (h.contentType === null) h.contentType = str(b, a, e);
+        if (h.contentType === null) h.contentType = kept(b, a, e);
       } else if (lowerIs(b, na, ne, 'content-length')) {
         let v = 0;
         let ok = e > a;

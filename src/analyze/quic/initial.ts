@@ -204,7 +204,12 @@ export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
     const t = readVarint(b, p, end);
     if (varintLen === 0) return false;
     p += varintLen;
-    if (t === 0x00 || t === 0x01) continue; // PADDING, PING
+    if (t === 0x00) {
+      // PADDING: a client pads its Initial to 1,200 bytes, one frame per zero byte.
+      while (p < end && b[p] === 0) p++;
+      continue;
+    }
+    if (t === 0x01) continue; // PING
     if (t === 0x02 || t === 0x03) {
       // ACK: largest, delay, range count, first range, ranges, [ECN counts]
       const fields: number[] = [];

@@ -3,7 +3,7 @@
  * JA4 / JA4S (FoxIO). All drop GREASE values.
  */
 import { hash } from 'node:crypto';
-import { type ClientHello, EXT_ALPN, EXT_SNI, isGrease, type ServerHello } from './hello.js';
+import { type ClientHello, EXT_ALPN, EXT_SNI, isGrease, type ServerHello, versionName } from './hello.js';
 
 const noGrease = (v: number): boolean => !isGrease(v);
 
@@ -124,6 +124,8 @@ interface ClientPrint extends Omit<ClientHello, 'sni' | 'alpn'> {
   ja3String: string;
   ja3: string;
   ja4: string;
+  suites: number[];
+  versions: string[];
 }
 
 interface ServerPrint {
@@ -182,11 +184,15 @@ function remember<T>(m: Map<number, T>, k: number, v: T): void {
   m.set(k, v);
 }
 
-/** JA3 string, JA3 and JA4 of a ClientHello (memoised by the fields they read). */
+/**
+ * JA3 string, JA3 and JA4 of a ClientHello (memoised by the fields they read), and the lists
+ * its `tls` record carries: the cipher suites and the supported versions' names, GREASE left
+ * out (shared by every record of the shape: records never change them).
+ */
 export function clientFingerprints(
   h: ClientHello,
   transport: 't' | 'q' | 'd',
-): { ja3String: string; ja3: string; ja4: string } {
+): { ja3String: string; ja3: string; ja4: string; suites: number[]; versions: string[] } {
   const alpn0 = h.alpn[0];
   let k = mix(0x811c9dc5, h.version);
   k = mixList(k, h.ciphers);
@@ -219,7 +225,10 @@ export function clientFingerprints(
   const j3 = ja3String(h);
   const size =
     h.ciphers.length + h.extensions.length + h.groups.length + h.sigAlgs.length + h.supportedVersions.length;
-  if (size > MEMO_MAX_FIELDS) return { ja3String: j3, ja3: md5Hex(j3), ja4: ja4(h, transport) };
+  const suites = h.ciphers.filter((v) => !isGrease(v));
+  const versions = h.supportedVersions.filter((v) => !isGrease(v)).map(versionName);
+  if (size > MEMO_MAX_FIELDS)
+    return { ja3String: j3, ja3: md5Hex(j3), ja4: ja4(h, transport), suites, versions };
   const p: ClientPrint = {
     version: h.version,
     ciphers: h.ciphers,
@@ -234,6 +243,8 @@ export function clientFingerprints(
     ja3String: j3,
     ja3: md5Hex(j3),
     ja4: ja4(h, transport),
+    suites,
+    versions,
   };
   remember(clientMemo, k, p);
   return p;

@@ -4,6 +4,8 @@
  * needs; nothing here runs per packet.
  */
 
+import { TextCache } from '../text-cache.js';
+
 /** GREASE values (RFC 8701): 0x?a?a with both bytes equal. */
 export function isGrease(v: number): boolean {
   return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
@@ -41,6 +43,9 @@ export interface ServerHello {
   /** A HelloRetryRequest (TLS 1.3): the client will send a second ClientHello. */
   retryRequest: boolean;
 }
+
+/** SNI and ALPN names: a few hundred distinct ones across tens of thousands of handshakes. */
+export const TLS_TEXT = new TextCache(2048, 256);
 
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
@@ -156,7 +161,7 @@ function parseSni(b: Buffer, d: number, e: number): string | null {
     const t = b[p]!;
     const n = b.readUInt16BE(p + 1);
     if (p + 3 + n > listEnd) return null;
-    if (t === 0) return b.toString('latin1', p + 3, p + 3 + n);
+    if (t === 0) return TLS_TEXT.latin1(b, p + 3, p + 3 + n);
     p += 3 + n;
   }
   return null;
@@ -169,7 +174,7 @@ function parseAlpnList(b: Buffer, d: number, e: number, out: string[]): void {
   while (p < listEnd) {
     const n = b[p]!;
     if (p + 1 + n > listEnd) return;
-    out.push(b.toString('latin1', p + 1, p + 1 + n));
+    out.push(TLS_TEXT.latin1(b, p + 1, p + 1 + n));
     p += 1 + n;
   }
 }

@@ -5,6 +5,17 @@ import type { CertFacts } from './certificate.js';
 import { clientFingerprints, serverFingerprints } from './fingerprint.js';
 import { type ClientHello, isGrease, type ServerHello, versionName } from './hello.js';
 
+/** "0x1301": one string per cipher suite number seen (at most 65,536). */
+const cipherTexts = new Map<number, string>();
+function cipherText(n: number): string {
+  let t = cipherTexts.get(n);
+  if (t === undefined) {
+    t = `0x${n.toString(16).padStart(4, '0')}`;
+    cipherTexts.set(n, t);
+  }
+  return t;
+}
+
 /** The `tls` record of one handshake; strings are made here, once per handshake. */
 export function buildTlsRecord(
   ctx: FlowContext,
@@ -45,11 +56,10 @@ export function fillTlsRecord(
   out.alpn = ch?.alpn ?? [];
   out.alpn_selected = sh?.alpn ?? null;
   out.client_version = ch !== null ? versionName(clientVersion) : null;
-  out.supported_versions =
-    ch !== null ? ch.supportedVersions.filter((v) => !isGrease(v)).map(versionName) : [];
+  out.supported_versions = cf !== null ? cf.versions : [];
   out.version = sh !== null ? versionName(sh.selectedVersion !== 0 ? sh.selectedVersion : sh.version) : null;
-  out.cipher_suites = ch !== null ? ch.ciphers.filter((v) => !isGrease(v)) : [];
-  out.cipher = sh !== null ? `0x${sh.cipher.toString(16).padStart(4, '0')}` : null;
+  out.cipher_suites = cf !== null ? cf.suites : [];
+  out.cipher = sh !== null ? cipherText(sh.cipher) : null;
   out.ja3 = cf?.ja3 ?? null;
   out.ja3_string = cf?.ja3String ?? null;
   out.ja3s = sf?.ja3s ?? null;

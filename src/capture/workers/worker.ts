@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { jsonAsMaps } from '../../analyze/record-columns.js';
 import { createCaptureCollector } from '../../collect/capture-hook.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
 import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
@@ -35,6 +36,8 @@ const columns = (rtype: string, c: Columnar): void => {
   flushRecords();
   const transfer = [c.f.buffer, c.s.buffer];
   if (c.rows instanceof Uint32Array) transfer.push(c.rows.buffer);
+  // Structured cloning keeps Maps, not the analyzers' array-backed JSON columns.
+  if (c.json) c.json = jsonAsMaps(c.json);
   post({ type: 'columns', rtype, c }, transfer as ArrayBuffer[]);
 };
 
