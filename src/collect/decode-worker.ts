@@ -24,6 +24,7 @@ import {
   type UdpBatchBinding,
 } from '../capture/mirror.js';
 import { ipv6BytesToString } from '../common/addr.js';
+import { niceThread } from '../common/priority.js';
 import { type ColumnBatch, encodeColumns } from './columns.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
@@ -36,6 +37,11 @@ export interface DecodeWorkerData {
   decoder: Partial<CollectDecoderConfig>;
   stateDir: string | null;
   stateSaveMs: number;
+  /**
+   * Nice value this thread sets for itself (0: left as it is). Decoding is bulk work: when the
+   * cores are busy, the thread that answers the API goes first.
+   */
+  nice?: number;
   /**
    * Receive UDP on this thread too: the sockets are read by a thread that does nothing else
    * than decode, so a busy main thread (store appends, API queries) does not let the kernel's
@@ -137,6 +143,7 @@ function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
   const log = (msg: string): void => post({ t: 'log', msg });
+  if (wd.nice && !niceThread(wd.nice)) log(`collector: the decode thread could not take nice ${wd.nice}`);
   let out: CollectedRecord[] = [];
   const decoder = new CollectDecoder(wd.decoder, (r) => out.push(r));
   const statePath = wd.stateDir ? join(wd.stateDir, TEMPLATE_FILE) : null;

@@ -88,6 +88,13 @@ export interface CollectorConfig {
    * (at most `workerBatchLingerMs` of datagrams); its successor binds the same ports.
    */
   receiveInWorker: boolean;
+  /**
+   * Worker mode: nice value of the decode thread (which also receives and spools with
+   * `receiveInWorker`); 0 leaves it. It is bulk work: on busy cores the thread that answers the
+   * API runs first, and what the decode thread cannot take in time is dropped and counted at
+   * the socket or the spool, as under any overload.
+   */
+  workerNice: number;
   /** Worker mode: how often a crashed decode thread is restarted before giving up. */
   maxWorkerRestarts: number;
   /** Worker mode: how long stop() waits for the decode thread to finish its queue (ms). */
@@ -118,6 +125,7 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   workerBatchBytes: 1024 * 1024,
   workerBatchLingerMs: 1,
   receiveInWorker: false,
+  workerNice: 10,
   maxWorkerRestarts: 10,
   stopTimeoutMs: 10_000,
   spool: null,
@@ -542,6 +550,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       decoder: cfg.decoder,
       stateDir: cfg.stateDir,
       stateSaveMs: cfg.stateSaveMs,
+      nice: cfg.workerNice,
     };
     let spool: SpoolWorkerConfig | undefined;
     if (spoolCfg) {
