@@ -165,12 +165,15 @@ export async function startCollectorFeed(
   await collector.start();
   const tracePath = o.memoryTrace ?? process.env.VANTAGE_MEMORY_TRACE;
   const trace = tracePath ? startMemoryTrace(tracePath, { store: deps.store, collector, feed }) : null;
-  // The collector counts these in datagrams (that is what the kernel and its queue drop).
+  // In records, as the store counts what it keeps: the decode thread counts a dropped
+  // datagram's records from its headers (`count.ts`). The kernel's drops stay in datagrams (it
+  // drops them unread), and so does a rare IPFIX-over-TCP message dropped before the decode
+  // thread (its records are unknown there).
   ledger.poll(() => {
     const s = collector.stats();
     ledger.observe(source, 'socket', s.socketDrops);
-    ledger.observe(source, 'queue_full', s.totals.drops);
-    if (s.spool) ledger.observe(source, 'spool_full', s.spool.full);
+    ledger.observe(source, 'queue_full', s.totals.dropRecords + s.mainDrops);
+    if (s.spool) ledger.observe(source, 'spool_full', s.spool.fullRecords);
   });
   metrics.collect(() => {
     const s = collector.stats();
@@ -202,7 +205,19 @@ export async function startCollectorFeed(
       {},
       s.totals.drops + (sp?.full ?? 0),
     );
+    metrics.set(
+      'vantage_collect_dropped_records',
+      'Records in the datagrams dropped because the decode queue or the disk spool was full, counted from their headers.',
+      { reason: 'queue_full' },
+      s.totals.dropRecords,
+    );
     if (sp) {
+      metrics.set(
+        'vantage_collect_dropped_records',
+        'Records in the datagrams dropped because the decode queue or the disk spool was full, counted from their headers.',
+        { reason: 'spool_full' },
+        sp.fullRecords,
+      );
       metrics.set('vantage_collect_spool_bytes', 'Bytes the collector spool holds on disk.', {}, sp.bytes);
       metrics.set(
         'vantage_collect_spool_peak_bytes',

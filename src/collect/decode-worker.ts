@@ -26,6 +26,7 @@ import {
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
 import { type ColumnBatch, encodeColumns } from './columns.js';
+import { countRecords } from './count.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
 import type { CollectedRecord, ExporterStats } from './types.js';
@@ -342,16 +343,20 @@ function runWorker(wd: DecodeWorkerData): void {
     received++;
     if (spool !== null && (spool.pending > 0 || !room())) {
       // Behind: the datagram waits on disk, after those already there (arrival order).
-      // Refused when full: the spool counts it (`spool_full`).
-      spool.append(buf, off, len, exporter, port, Date.now());
+      // Refused when full: the spool counts it (`spool_full`), and its records are counted
+      // from the headers: no decode, no copy, for what cannot be kept.
+      if (!spool.append(buf, off, len, exporter, port, Date.now()))
+        spool.refusedRecords(countRecords(decoder, buf, off, len, exporter));
       schedulePump();
       return;
     }
     pendingN++;
     const st = decoder.stats(exporter, port);
     pendingTouched.add(st);
-    if (spool === null && outstanding >= wd.udp!.maxOutstanding) st.drops++;
-    else decoder.decode(buf, off, len, exporter, port, Date.now());
+    if (spool === null && outstanding >= wd.udp!.maxOutstanding) {
+      st.drops++;
+      st.dropRecords += countRecords(decoder, buf, off, len, exporter);
+    } else decoder.decode(buf, off, len, exporter, port, Date.now());
     if (out.length >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
   }

@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Columnar } from '../store/columnar.js';
 import { columnarOf, decodeColumns } from './columns.js';
+import { countRecords } from './count.js';
 import type {
   BatchMsg,
   DecodeWorkerData,
@@ -160,6 +161,11 @@ export interface CollectorStats {
   queueHighWater: number;
   /** Datagrams the kernel dropped on our UDP sockets (receive buffer full). */
   socketDrops: number;
+  /**
+   * Worker mode: datagrams dropped on this thread before the decode thread had them (in
+   * `totals.drops` too; their records are unknown, so they count as datagrams).
+   */
+  mainDrops: number;
   recvBufferSize: number[];
   tcpConnections: number;
   /**
@@ -353,6 +359,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     const depth = queue.length - qHead;
     if (depth >= cfg.maxQueue) {
       countDrop(exporter, port);
+      decoder!.stats(exporter, port).dropRecords += countRecords(decoder!, buf, 0, buf.length, exporter);
       return;
     }
     queue.push({ buf, exporter, port, ms: Date.now() });
@@ -950,6 +957,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         queueDepth: inWorker ? inFlight : queue.length - qHead,
         queueHighWater: highWater,
         socketDrops: closedDrops + socketDrops(),
+        mainDrops: [...mainCounts.values()].reduce((n, c) => n + c.drops, 0),
         recvBufferSize: [...udp.map((s) => s.getRecvBufferSize()), ...workerRecvBuf],
         tcpConnections: conns.size,
         tcpPauses,

@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ExportGen } from '../../bench/collect.js';
 import { readCaptureFile } from '../../src/capture/capture-file.js';
+import { threadCpuSeconds } from '../../src/capture/workers/thread-cpu.js';
 import { niceThread } from '../../src/common/priority.js';
 
 export interface SendJob {
@@ -32,10 +33,13 @@ export interface Sent {
   datagrams: number;
   errors: number;
   seconds: number;
+  /** CPU-s the sending thread used (kernel delivery on loopback included). */
+  cpuSeconds?: number;
 }
 
 async function run(job: SendJob): Promise<Sent> {
   niceThread(job.nice ?? 19);
+  const cpu0 = threadCpuSeconds();
   const s = dgram.createSocket('udp4');
   s.on('error', () => {});
   let next: () => Buffer;
@@ -84,7 +88,7 @@ async function run(job: SendJob): Promise<Sent> {
     tick();
   });
   s.close();
-  return { datagrams: ok, errors, seconds: (Date.now() - t0) / 1000 };
+  return { datagrams: ok, errors, seconds: (Date.now() - t0) / 1000, cpuSeconds: threadCpuSeconds() - cpu0 };
 }
 
 if (!isMainThread && (workerData as { loadSender?: SendJob } | null)?.loadSender)
