@@ -271,6 +271,13 @@ test(`flood${SOAK ? (STEADY ? ' (soak, steady)' : ' (soak)') : ''}: IPFIX at ${S
       `# sent ${sent} records = stored ${a.stored} + socket ${a.socket} + queue_full ${a.queueFull} + store_behind ${a.storeBehind} + sampled ${a.sampled} + store_error ${a.storeError}; all stored ${a.at} ms after the end; Vantage used ${v.cpuSeconds().toFixed(1)} CPU-s (${(a.stored / Math.max(0.01, v.cpuSeconds()) / 1e3).toFixed(0)}k stored records per CPU-s, everything else included); peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (budget ${BUDGET}); API ${api.requests.total} requests, p99 ${api.latency.p99} ms, errors ${api.errors + api.non2xx}\n`,
     );
     assert.equal(a.stored + lost, sent, 'IPFIX: sent = stored + counted drops, exactly');
+    // The drops in records, as the process counted them from the datagrams' headers without
+    // decoding them, against the sender's 30 a datagram.
+    const countedRecords = m.get('vantage_collect_dropped_records') ?? 0;
+    process.stdout.write(
+      `# dropped records counted from the headers: ${countedRecords} (queue_full ${a.queueFull} = datagrams × ${PER_DATAGRAM})\n`,
+    );
+    assert.equal(countedRecords, a.queueFull, 'dropped records counted from the headers');
     // The mirror: every datagram received or counted by the kernel (packets are not dropped
     // past the socket: the sensor runs inline).
     const got = m.get(`vantage_source_packets${mirrorKey}`) ?? 0;
