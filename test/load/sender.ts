@@ -19,12 +19,13 @@ export interface SendJob {
   /** VXLAN: the capture whose frames are mirrored (looped). */
   capture?: string;
   /**
-   * Nice value of the sending thread (default 19; 0 leaves it). The senders stand in for
-   * exporters and mirror sources on other machines, which take nothing from Vantage's cores.
-   * Here they share two cores with it, and loopback charges the kernel's delivery of each
-   * datagram to the sender: at normal priority they would take CPU from the thread that answers
-   * the API, which a real deployment never sees. Niced, they take the cores' idle time; what they
-   * cannot send in time shows as a lower `datagrams` (the truth the accounting uses).
+   * Nice value of the sending thread (0, the default, leaves it). The soak runs its senders at
+   * 19: they stand in for exporters and mirror sources on other machines, which take nothing
+   * from Vantage's cores. Here they share two cores with it, and loopback charges the kernel's
+   * delivery of each datagram to the sender: at normal priority they would take CPU from the
+   * thread that answers the API, which a real deployment never sees. Niced, they take the
+   * cores' idle time; what they cannot send in time shows as a lower `datagrams` (the truth
+   * the accounting uses).
    */
   nice?: number;
 }
@@ -38,7 +39,7 @@ export interface Sent {
 }
 
 async function run(job: SendJob): Promise<Sent> {
-  niceThread(job.nice ?? 19);
+  if (job.nice) niceThread(job.nice);
   const cpu0 = threadCpuSeconds();
   const s = dgram.createSocket('udp4');
   s.on('error', () => {});
