@@ -149,9 +149,8 @@ export async function startCollectorFeed(
       // receiving thread waits for a core on a busy machine; kernel memory, taken only when used.
       recvBufferSize: 32 * 2 ** 20,
       spool,
-      // The decode thread is bulk work: nice 10 by default, so the API's thread goes first on
-      // busy cores. VANTAGE_COLLECT_NICE sets another value (0: as the process), to measure
-      // the difference on a given machine.
+      // VANTAGE_COLLECT_NICE nices the decode thread (bulk work, but it also reads the sockets:
+      // off by default, see CollectorConfig.workerNice), to measure the difference on a machine.
       ...(process.env.VANTAGE_COLLECT_NICE !== undefined
         ? { workerNice: collectNice(process.env.VANTAGE_COLLECT_NICE) }
         : {}),

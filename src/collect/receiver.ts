@@ -90,10 +90,11 @@ export interface CollectorConfig {
    */
   receiveInWorker: boolean;
   /**
-   * Worker mode: nice value of the decode thread (which also receives and spools with
-   * `receiveInWorker`); 0 leaves it. It is bulk work: on busy cores the thread that answers the
-   * API runs first, and what the decode thread cannot take in time is dropped and counted at
-   * the socket or the spool, as under any overload.
+   * Worker mode: nice value of the decode thread; 0 (the default) leaves it. Decoding is bulk
+   * work that could yield to the thread that answers the API, but with `receiveInWorker` the
+   * same thread reads the sockets: niced to 10 on a loaded machine it read them too late and the
+   * kernel dropped datagrams a spool would have kept (test/collect/spool-flood.test.ts), so it
+   * is off until receiving has a thread of its own.
    */
   workerNice: number;
   /** Worker mode: how often a crashed decode thread is restarted before giving up. */
@@ -126,7 +127,7 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   workerBatchBytes: 1024 * 1024,
   workerBatchLingerMs: 1,
   receiveInWorker: false,
-  workerNice: 10,
+  workerNice: 0,
   maxWorkerRestarts: 10,
   stopTimeoutMs: 10_000,
   spool: null,
