@@ -4,6 +4,7 @@ import type { CollectorConfig } from '../collect/receiver.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import type { SnmpInterfaces } from '../collect/snmp/interfaces.js';
 import { defaultSpoolBytes, formatBytes, type MemoryBudget } from '../common/budget.js';
+import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
 import type { Metrics } from '../common/metrics.js';
@@ -68,6 +69,14 @@ export function withBacklog(
 ): { status: 'ok' | 'degraded'; reasons: string[] } {
   if (!reasons || reasons.length === 0) return h;
   return { status: 'degraded', reasons: [...h.reasons, ...reasons] };
+}
+
+/** VANTAGE_COLLECT_NICE's value: a nice value, -20..19. */
+export function collectNice(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < -20 || n > 19 || v.trim() === '')
+    throw new ConfigError('VANTAGE_COLLECT_NICE', `a nice value from -20 to 19 (got ${JSON.stringify(v)})`);
+  return n;
 }
 
 export async function startCollectorFeed(
@@ -140,6 +149,11 @@ export async function startCollectorFeed(
       // receiving thread waits for a core on a busy machine; kernel memory, taken only when used.
       recvBufferSize: 32 * 2 ** 20,
       spool,
+      // VANTAGE_COLLECT_NICE nices the decode thread (bulk work, but it also reads the sockets:
+      // off by default, see CollectorConfig.workerNice), to measure the difference on a machine.
+      ...(process.env.VANTAGE_COLLECT_NICE !== undefined
+        ? { workerNice: collectNice(process.env.VANTAGE_COLLECT_NICE) }
+        : {}),
       ...o.collector,
     },
     {
@@ -165,12 +179,15 @@ export async function startCollectorFeed(
   await collector.start();
   const tracePath = o.memoryTrace ?? process.env.VANTAGE_MEMORY_TRACE;
   const trace = tracePath ? startMemoryTrace(tracePath, { store: deps.store, collector, feed }) : null;
-  // The collector counts these in datagrams (that is what the kernel and its queue drop).
+  // In records, as the store counts what it keeps: the decode thread counts a dropped
+  // datagram's records from its headers (`count.ts`). The kernel's drops stay in datagrams (it
+  // drops them unread), and so does a rare IPFIX-over-TCP message dropped before the decode
+  // thread (its records are unknown there).
   ledger.poll(() => {
     const s = collector.stats();
     ledger.observe(source, 'socket', s.socketDrops);
-    ledger.observe(source, 'queue_full', s.totals.drops);
-    if (s.spool) ledger.observe(source, 'spool_full', s.spool.full);
+    ledger.observe(source, 'queue_full', s.totals.dropRecords + s.mainDrops);
+    if (s.spool) ledger.observe(source, 'spool_full', s.spool.fullRecords);
   });
   metrics.collect(() => {
     const s = collector.stats();
@@ -202,7 +219,19 @@ export async function startCollectorFeed(
       {},
       s.totals.drops + (sp?.full ?? 0),
     );
+    metrics.set(
+      'vantage_collect_dropped_records',
+      'Records in the datagrams dropped because the decode queue or the disk spool was full, counted from their headers.',
+      { reason: 'queue_full' },
+      s.totals.dropRecords,
+    );
     if (sp) {
+      metrics.set(
+        'vantage_collect_dropped_records',
+        'Records in the datagrams dropped because the decode queue or the disk spool was full, counted from their headers.',
+        { reason: 'spool_full' },
+        sp.fullRecords,
+      );
       metrics.set('vantage_collect_spool_bytes', 'Bytes the collector spool holds on disk.', {}, sp.bytes);
       metrics.set(
         'vantage_collect_spool_peak_bytes',

@@ -24,7 +24,9 @@ import {
   type UdpBatchBinding,
 } from '../capture/mirror.js';
 import { ipv6BytesToString } from '../common/addr.js';
+import { niceThread } from '../common/priority.js';
 import { type ColumnBatch, encodeColumns } from './columns.js';
+import { countRecords } from './count.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
 import type { CollectedRecord, ExporterStats } from './types.js';
@@ -36,6 +38,11 @@ export interface DecodeWorkerData {
   decoder: Partial<CollectDecoderConfig>;
   stateDir: string | null;
   stateSaveMs: number;
+  /**
+   * Nice value this thread sets for itself (0: left as it is). Decoding is bulk work: when the
+   * cores are busy, the thread that answers the API goes first.
+   */
+  nice?: number;
   /**
    * Receive UDP on this thread too: the sockets are read by a thread that does nothing else
    * than decode, so a busy main thread (store appends, API queries) does not let the kernel's
@@ -137,6 +144,7 @@ function runWorker(wd: DecodeWorkerData): void {
   const port = parentPort!;
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
   const log = (msg: string): void => post({ t: 'log', msg });
+  if (wd.nice && !niceThread(wd.nice)) log(`collector: the decode thread could not take nice ${wd.nice}`);
   let out: CollectedRecord[] = [];
   const decoder = new CollectDecoder(wd.decoder, (r) => out.push(r));
   const statePath = wd.stateDir ? join(wd.stateDir, TEMPLATE_FILE) : null;
@@ -335,16 +343,20 @@ function runWorker(wd: DecodeWorkerData): void {
     received++;
     if (spool !== null && (spool.pending > 0 || !room())) {
       // Behind: the datagram waits on disk, after those already there (arrival order).
-      // Refused when full: the spool counts it (`spool_full`).
-      spool.append(buf, off, len, exporter, port, Date.now());
+      // Refused when full: the spool counts it (`spool_full`), and its records are counted
+      // from the headers: no decode, no copy, for what cannot be kept.
+      if (!spool.append(buf, off, len, exporter, port, Date.now()))
+        spool.refusedRecords(countRecords(decoder, buf, off, len, exporter));
       schedulePump();
       return;
     }
     pendingN++;
     const st = decoder.stats(exporter, port);
     pendingTouched.add(st);
-    if (spool === null && outstanding >= wd.udp!.maxOutstanding) st.drops++;
-    else decoder.decode(buf, off, len, exporter, port, Date.now());
+    if (spool === null && outstanding >= wd.udp!.maxOutstanding) {
+      st.drops++;
+      st.dropRecords += countRecords(decoder, buf, off, len, exporter);
+    } else decoder.decode(buf, off, len, exporter, port, Date.now());
     if (out.length >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
   }

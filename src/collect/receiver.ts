@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Columnar } from '../store/columnar.js';
 import { columnarOf, decodeColumns } from './columns.js';
+import { countRecords } from './count.js';
 import type {
   BatchMsg,
   DecodeWorkerData,
@@ -88,6 +89,14 @@ export interface CollectorConfig {
    * (at most `workerBatchLingerMs` of datagrams); its successor binds the same ports.
    */
   receiveInWorker: boolean;
+  /**
+   * Worker mode: nice value of the decode thread; 0 (the default) leaves it. Decoding is bulk
+   * work that could yield to the thread that answers the API, but with `receiveInWorker` the
+   * same thread reads the sockets: niced to 10 on a loaded machine it read them too late and the
+   * kernel dropped datagrams a spool would have kept (test/collect/spool-flood.test.ts), so it
+   * is off until receiving has a thread of its own.
+   */
+  workerNice: number;
   /** Worker mode: how often a crashed decode thread is restarted before giving up. */
   maxWorkerRestarts: number;
   /** Worker mode: how long stop() waits for the decode thread to finish its queue (ms). */
@@ -118,6 +127,7 @@ export const DEFAULT_COLLECTOR_CONFIG: CollectorConfig = {
   workerBatchBytes: 1024 * 1024,
   workerBatchLingerMs: 1,
   receiveInWorker: false,
+  workerNice: 0,
   maxWorkerRestarts: 10,
   stopTimeoutMs: 10_000,
   spool: null,
@@ -152,6 +162,11 @@ export interface CollectorStats {
   queueHighWater: number;
   /** Datagrams the kernel dropped on our UDP sockets (receive buffer full). */
   socketDrops: number;
+  /**
+   * Worker mode: datagrams dropped on this thread before the decode thread had them (in
+   * `totals.drops` too; their records are unknown, so they count as datagrams).
+   */
+  mainDrops: number;
   recvBufferSize: number[];
   tcpConnections: number;
   /**
@@ -345,6 +360,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
     const depth = queue.length - qHead;
     if (depth >= cfg.maxQueue) {
       countDrop(exporter, port);
+      decoder!.stats(exporter, port).dropRecords += countRecords(decoder!, buf, 0, buf.length, exporter);
       return;
     }
     queue.push({ buf, exporter, port, ms: Date.now() });
@@ -542,6 +558,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
       decoder: cfg.decoder,
       stateDir: cfg.stateDir,
       stateSaveMs: cfg.stateSaveMs,
+      nice: cfg.workerNice,
     };
     let spool: SpoolWorkerConfig | undefined;
     if (spoolCfg) {
@@ -941,6 +958,7 @@ export function createCollector(config: Partial<CollectorConfig>, deps: Collecto
         queueDepth: inWorker ? inFlight : queue.length - qHead,
         queueHighWater: highWater,
         socketDrops: closedDrops + socketDrops(),
+        mainDrops: [...mainCounts.values()].reduce((n, c) => n + c.drops, 0),
         recvBufferSize: [...udp.map((s) => s.getRecvBufferSize()), ...workerRecvBuf],
         tcpConnections: conns.size,
         tcpPauses,

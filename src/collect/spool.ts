@@ -59,6 +59,11 @@ export interface SpoolStats {
   read: number;
   /** Datagrams refused because the spool was full (or could not be written). */
   full: number;
+  /**
+   * Records in the datagrams refused when full, as the caller counted them from their headers
+   * (`refusedRecords`); those lost to a failed write are in `full` only.
+   */
+  fullRecords: number;
   /** Frames cut at open (a torn or damaged tail). */
   torn: number;
   writeErrors: number;
@@ -158,6 +163,7 @@ export class Spool {
       appended: 0,
       read: 0,
       full: 0,
+      fullRecords: 0,
       torn: 0,
       writeErrors: 0,
     };
@@ -328,6 +334,11 @@ export class Spool {
     const since = this.lastReadMs > this.firstPendingMs ? this.lastReadMs : this.firstPendingMs;
     this.s.seconds = this.s.datagrams > 0 && since > 0 ? Math.max(0, (now - since) / 1000) : 0;
     return { ...this.s };
+  }
+
+  /** Count the records of a datagram `append` refused (the caller reads them from its headers). */
+  refusedRecords(n: number): void {
+    this.s.fullRecords += n;
   }
 
   /**

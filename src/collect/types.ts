@@ -35,6 +35,11 @@ export interface ExporterStats {
   templatesRejected: number;
   /** Datagrams dropped inside Vantage (queue full) before decoding. */
   drops: number;
+  /**
+   * Records in the datagrams the decode thread dropped because its queue was full, counted from
+   * their headers without decoding them (`count.ts`).
+   */
+  dropRecords: number;
 }
 
 export function newExporterStats(exporter: string, port: number): ExporterStats {
@@ -57,5 +62,6 @@ export function newExporterStats(exporter: string, port: number): ExporterStats 
     noTemplateSets: 0,
     templatesRejected: 0,
     drops: 0,
+    dropRecords: 0,
   };
 }
