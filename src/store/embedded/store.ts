@@ -1021,8 +1021,8 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /**
-   * Compact live rows into Parquet now: every closed generation, and with `all` the newest
-   * one too (closed first). Keyed types stay live.
+   * Compact live rows into Parquet now: every day of every live generation with `all`, or all
+   * days but the newest (whose rows go on in the newest generation). Keyed types stay live.
    */
   compact(all = true): Promise<void> {
     return this.serial(async () => {
@@ -1031,14 +1031,26 @@ export class EmbeddedStore implements RecordStore {
     });
   }
 
-  /** In the serial chain, no job running: a type's closed generations (and with `rotate` its newest). */
-  private async compactAll(def: AnyRecordDef, rotate: boolean): Promise<void> {
+  /**
+   * In the serial chain, no job running: every live row of a type, or with `all` false every
+   * row but the newest day's (those are copied into the fresh generation as the rest goes).
+   */
+  private async compactAll(def: AnyRecordDef, all: boolean): Promise<void> {
     if (def.key) return;
-    if (rotate && (this.genRows.get(def.type) ?? 0) > 0) await this.rotate(def);
+    let keepFrom: number | undefined;
+    if (!all) {
+      const r = await this.w!.runAndReadAll(
+        `SELECT max(${dayOf(def)}) FROM ${this.liveUnion(def, this.gens.get(def.type)!)}`,
+      );
+      const v = r.getRows()[0]?.[0];
+      if (v === null || v === undefined) return;
+      keepFrom = Number(v);
+    }
+    if ((this.genRows.get(def.type) ?? 0) > 0) await this.rotate(def);
     const gens = this.gens.get(def.type)!;
     while (gens.length > 1) {
       this.compactFailed.delete(`${def.type}/${gens[0]}`);
-      await this.compactGen(def, gens[0]!, this.w!, true);
+      await this.compactGen(def, gens[0]!, this.w!, true, keepFrom);
     }
   }
 
@@ -1071,6 +1083,8 @@ export class EmbeddedStore implements RecordStore {
     gen: number,
     w: DuckDBConnection,
     sort: boolean,
+    /** Days from this one on are not compacted: copied into the newest generation (serial chain only). */
+    keepFrom?: number,
   ): Promise<void> {
     const type = def.type;
     const gens = this.gens.get(type)!;
@@ -1089,12 +1103,15 @@ export class EmbeddedStore implements RecordStore {
         if ((this.liveRolled.get(type) ?? 0) === was) throw new Error('live rollup made no progress');
       }
     await this.step('compact:rolled', type);
-    const days = (
+    const all = (
       await w.runAndReadAll(
         `SELECT ${dayExpr} AS d, min(epoch_us(${t})), max(epoch_us(${t})), count(*), max(_seq) FROM ${table} GROUP BY d ORDER BY d`,
       )
     ).getRows();
+    const days = keepFrom === undefined ? all : all.filter((r) => Number(r[0]) < keepFrom);
+    const kept = all.length - days.length;
     const made: { p: Partition; abs: string; day: number }[] = [];
+    let keptRows = 0;
     try {
       for (const row of days) {
         const day = Number(row[0]);
@@ -1103,7 +1120,7 @@ export class EmbeddedStore implements RecordStore {
         const rel = join('parquet', type, dayName, `${String(maxSeq).padStart(12, '0')}.parquet`);
         const abs = join(this.cfg.dataDir, rel);
         await mkdir(dirname(abs), { recursive: true });
-        const where = days.length === 1 ? '' : ` WHERE ${dayExpr} = ${day}`;
+        const where = all.length === 1 ? '' : ` WHERE ${dayExpr} = ${day}`;
         await w.run(
           `COPY (SELECT ${parquetSelect(def)} FROM ${table}${where}${sort ? ` ORDER BY ${t}` : ''}) TO '${abs}.tmp' (${PARQUET_OPTIONS})`,
         );
@@ -1147,8 +1164,18 @@ export class EmbeddedStore implements RecordStore {
             [...p.columns, `@${p.format}`].join(','),
           ]);
         }
+        if (kept > 0) {
+          // The newest day goes on live: its rows (and its live chunks, which still cover them)
+          // move into the newest generation.
+          const r = await w.runAndReadAll(
+            `INSERT INTO ${this.current(def)} SELECT * FROM ${table} WHERE ${dayExpr} >= ${keepFrom}`,
+          );
+          keptRows = r.rowsChanged;
+        }
         for (const d of dims)
-          await w.run(`DELETE FROM ${liveRollupTable(def, d)} WHERE hi > 0 AND hi <= ${end}`);
+          await w.run(
+            `DELETE FROM ${liveRollupTable(def, d)} WHERE hi > 0 AND hi <= ${end}${kept > 0 ? ` AND d < ${keepFrom}` : ''}`,
+          );
         await w.run('DELETE FROM _live WHERE type = $1 AND gen = $2', [type, gen]);
         await w.run(`DROP TABLE ${table}`);
         await this.step('compact:uncommitted', type);
@@ -1172,6 +1199,7 @@ export class EmbeddedStore implements RecordStore {
     }
     this.partitions.sort((x, y) => x.minTs - y.minTs);
     this.liveRows.set(type, (this.liveRows.get(type) ?? 0) - moved);
+    this.genRows.set(type, (this.genRows.get(type) ?? 0) + keptRows);
     gens.shift();
     this.genEnd.get(type)!.delete(gen);
     this.compactions++;
