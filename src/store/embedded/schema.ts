@@ -49,11 +49,17 @@ export function columnsOf(def: AnyRecordDef): Column[] {
 }
 
 export const liveTable = (def: AnyRecordDef): string => `live_${def.type}`;
+/**
+ * A live generation's table: generation 0 is `live_<type>` (the only one of a keyed type, and
+ * the table of stores made before generations), generation N `live_<type>__N`.
+ */
+export const liveGenTable = (def: AnyRecordDef, gen: number): string =>
+  gen === 0 ? liveTable(def) : `${liveTable(def)}__${gen}`;
 export const q = (name: string): string => `"${name}"`;
 
-export function createTableSql(def: AnyRecordDef): string {
+export function createTableSql(def: AnyRecordDef, table = liveTable(def)): string {
   const cols = columnsOf(def).map((c) => `${q(c.name)} ${c.sqlType}`);
-  return `CREATE TABLE IF NOT EXISTS ${liveTable(def)} (${cols.join(', ')}, _seq UBIGINT)`;
+  return `CREATE TABLE IF NOT EXISTS ${table} (${cols.join(', ')}, _seq UBIGINT)`;
 }
 
 /**

@@ -70,6 +70,7 @@ export function topRollupCreateSql(def: AnyRecordDef, dim: string): string[] {
 /**
  * Live chunk rows of the live rows with `_seq` in (lo, hi]. `dayExpr` is the compaction's day
  * of a row, so the chunk rows of the rows a compaction moves are exactly those of its day.
+ * `src` is the live generations that hold those rows.
  */
 export function liveRollupInsertSql(
   def: AnyRecordDef,
@@ -77,9 +78,10 @@ export function liveRollupInsertSql(
   dayExpr: string,
   lo: number,
   hi: number,
+  src: string,
 ): string {
   const m = topMeasures(def);
-  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, ${m.flows}, sum(${m.bytes}), sum(${m.packets}) FROM live_${def.type} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
+  return `INSERT INTO ${liveRollupTable(def, dim)} SELECT ${hi}, ${dayExpr} AS d, ${minuteOf(def)} AS m, ${q(dim)} AS k, ${m.flows}, sum(${m.bytes}), sum(${m.packets}) FROM ${src} WHERE _seq > ${lo} AND _seq <= ${hi} GROUP BY ALL`;
 }
 
 /** A compacted partition's rollup rows (path = $1) from the live chunk rows of its rows. */
