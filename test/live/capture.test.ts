@@ -17,6 +17,7 @@ import {
   requireOrSkip,
   sleep,
   startAndWait,
+  stdoutRecords,
 } from './support.js';
 
 const missing = [...missingForNetns(['tcpreplay']), ...missingAddon()];
@@ -48,12 +49,7 @@ async function captureWhileReplaying(
   child.kill('SIGINT');
   const code = await run.exited;
   assert.equal(code, 0, run.stderr());
-  const records = run
-    .stdout()
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as SensorRecord);
+  const records = stdoutRecords(run);
   return { summary: lastJsonLine(run.stderr()), records, sent, run };
 }
 

@@ -18,6 +18,7 @@ import {
   requireOrSkip,
   sleep,
   startAndWait,
+  stdoutRecords,
 } from './support.js';
 
 const FILES = ['http-methods-many.pcap', 'dns-udp-many-types-nxdomain.pcap', 'icmp-echo-pings.pcap'];
@@ -114,12 +115,7 @@ for (const ring of ['32MiB', 'off']) {
     assert.equal(rx.socketDrops, 0);
     if (ring !== 'off') assert.equal(rx.ringFull, 0, JSON.stringify(rx));
     else assert.equal(rx.ringFull, undefined, 'without --ring the socket is read on the main thread');
-    const records = run
-      .stdout()
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as SensorRecord);
+    const records = stdoutRecords(run);
     const want: SensorRecord[] = [];
     for (const f of FILES) want.push(...(await fileRecords(PCAPS + f)));
     assert.deepEqual(flowSummary(records, false), flowSummary(want, false));

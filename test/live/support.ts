@@ -138,6 +138,16 @@ export async function startAndWait(child: ChildProcess, ready: RegExp, timeoutMs
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/** The NDJSON records a command printed on its stdout. */
+export function stdoutRecords(run: Running): SensorRecord[] {
+  return run
+    .stdout()
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as SensorRecord);
+}
+
 export function lastJsonLine(text: string): Record<string, unknown> {
   const lines = text
     .trim()

@@ -14,6 +14,7 @@ import {
   requireOrSkip,
   sleep,
   startAndWait,
+  stdoutRecords,
 } from './support.js';
 
 const missing = missingForNetns(['tcpreplay']);
@@ -91,12 +92,7 @@ test('kernel vxlan device → vantage mirror: flows match the files, VNI kept', 
   assert.equal(rx.delivered, packets, JSON.stringify(summary));
   assert.equal(rx.socketDrops, 0);
   assert.equal(summary.packets, packets);
-  const records = run
-    .stdout()
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as SensorRecord);
+  const records = stdoutRecords(run);
   const want: SensorRecord[] = [];
   for (const f of files) want.push(...(await fileRecords(f)));
   assert.deepEqual(flowSummary(records), flowSummary(want));
