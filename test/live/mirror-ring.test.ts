@@ -701,6 +701,32 @@ describe('GRE/ERSPAN receive thread and ring (addon, raw sockets)', () => {
     await keepsWholeFlows(t, 'gre');
   });
 
+  test('ERSPAN III whose platform sub-header is cut off: delivered, never hashed past its end', async (t) => {
+    if (!root(t)) return;
+    // A full packet first leaves a well-formed frame in the thread's receive slots; each cut one
+    // then announces an 8-byte sub-header it does not carry.
+    const f = Buffer.alloc(60);
+    f.writeUInt16BE(0x0800, 12);
+    f[14] = 0x45;
+    const whole = erspan3(3, f, 0);
+    const cut = erspan3(5, Buffer.alloc(0), 1).subarray(0, 4 + 4 + 12);
+    const payloads = [whole, ...Array.from({ length: 50 }, () => cut)];
+    const rx = createGreReceiver(
+      { bindIp: GRE_HOST, ring: { ringBytes: 256 + 65536, sampling: true, maxSampling: 4 } },
+      () => {},
+    ) as RingReceiver;
+    await rx.start();
+    const sent = await send(0, payloads, 10_000, GRE_HOST);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    const rc = rx.ringCounters();
+    assert.equal(c.received + c.socketDrops, sent);
+    assert.equal(c.delivered, c.received);
+    // Only the whole packet's flow was decided on: the cut ones had nothing to hash.
+    assert.equal(rc.flowsKept + rc.flowsSampled, 1);
+  });
+
   test('random and mutated GRE packets: the thread walks every header for sampling and keeps the account', async (t) => {
     if (!root(t)) return;
     const seeds = await realFrames(['ipv6-mixed-tcp-udp-ssh-dns.pcap', 'vlan-8021q-icmp-arp.pcap'], 100);

@@ -1176,6 +1176,7 @@ static uint64_t gre_flow_hash(const uint8_t *d, uint32_t n) {
       if (o + hl > n) return 0;
       tag = 0x800000u | (uint32_t)((d[o + 2] & 3) << 8 | d[o + 3]);
       if (proto == 0x22eb && (d[o + 11] & 1)) hl += 8;
+      if (o + hl > n) return 0; /* the platform sub-header cut off */
       o += hl;
     }
     return inner_flow_hash(d + o, n - o, tag);
