@@ -15,7 +15,7 @@
  * (SOAK_SECONDS, default 600; SOAK_RATE records/s overrides the measured 2×), which also
  * checks the RSS slope over the last 5 minutes of the soak. Every API request must be answered
  * (a 600-s run once failed half of them); the API's p99 is printed beside its 500 ms goal and
- * asserted under SOAK_STRICT_P99=1.
+ * asserted.
  * The long profile's bounds (p99, peak RSS, slope) are all measured and printed before any of
  * them is asserted, so a run that misses one still reports the others.
  *
@@ -42,13 +42,6 @@ const SOAK = process.env.SOAK_SECONDS !== undefined;
 const STEADY = SOAK && process.env.SOAK_PROFILE === 'steady';
 /** The steady profile's rate, unless the measured capacity is lower. */
 const STEADY_RATE = 100_000;
-/**
- * The API's p99 goal (< 500 ms) is printed on every run and asserted only under
- * SOAK_STRICT_P99=1: on this 2-core machine shared with other work, the p99 follows the load
- * average more than anything Vantage does (bench/README.md, "The soak in CI"), and a gate that
- * fails on the neighbours' load says nothing about the product.
- */
-const STRICT_P99 = process.env.SOAK_STRICT_P99 === '1';
 const SECONDS = SOAK ? Number(process.env.SOAK_SECONDS) || 600 : 4;
 /** Offered while capacity is measured: above what this machine's store takes. */
 const CAL_RATE = Number(process.env.SOAK_CAL_RATE) || 600_000;
@@ -198,7 +191,10 @@ test(`flood${SOAK ? (STEADY ? ' (soak, steady)' : ' (soak)') : ''}: IPFIX at ${S
     assert.equal(api.errors + api.non2xx, 0, 'every API request answered');
     process.stdout.write(`# API p99 ${api.latency.p99} ms (goal < 500 ms)\n`);
     // The goal is the soak's; the short profile in `npm test` checks answers and accounting.
-    if (SOAK && STRICT_P99 && api.latency.p99 >= 500)
+    // Asserted in every soak run (the issue's goal): on a 2-core machine shared with other work
+    // the p99 follows the load average (bench/README.md, "The soak in CI"), so such a run fails
+    // here, and says so with the load beside the figure.
+    if (SOAK && api.latency.p99 >= 500)
       missed.push(`API p99 ${api.latency.p99} ms, goal < 500 ms (load average ${soakLoad.toFixed(1)})`);
     // The RSS slope over the soak's last 5 minutes (or the second half of a shorter soak: its
     // first minute is the climb to the steady state, not a slope), before anything else runs.
