@@ -203,20 +203,7 @@ export class Sensor {
       return;
     }
     f.kept++;
-    this.sink({
-      type: 'weird',
-      name,
-      ts: isoNs(tsSec, tsNs),
-      offset: null,
-      src_ip: null,
-      dst_ip: null,
-      proto: null,
-      src_port: null,
-      dst_port: null,
-      community_id: null,
-      frame_len: 0,
-      detail,
-    } satisfies WeirdRecord);
+    this.sink(packetlessWeird(name, isoNs(tsSec, tsNs), detail));
   }
 
   /**
@@ -225,20 +212,13 @@ export class Sensor {
    */
   summarizeWeirds(tsSec = Math.floor(Date.now() / 1000)): void {
     const emit = (name: string, n: number) =>
-      this.sink({
-        type: 'weird',
-        name,
-        ts: isoNs(tsSec, 0),
-        offset: null,
-        src_ip: null,
-        dst_ip: null,
-        proto: null,
-        src_port: null,
-        dst_port: null,
-        community_id: null,
-        frame_len: 0,
-        detail: `${n} more not recorded (the first ${this.weirdSample} of each name are)`,
-      } satisfies WeirdRecord);
+      this.sink(
+        packetlessWeird(
+          name,
+          isoNs(tsSec, 0),
+          `${n} more not recorded (the first ${this.weirdSample} of each name are)`,
+        ),
+      );
     this.weirdSuppressed.forEach((n, i) => {
       if (n === 0) return;
       this.weirdSuppressed[i] = 0;
@@ -283,4 +263,22 @@ export function createMeteringSensor(sink: RecordSink, opts: MeteringOptions = {
   if (opts.columns) sensor.writeColumns(opts.columns, opts.columnRows);
   for (const h of opts.hooks ?? []) sensor.addHook(h);
   return sensor;
+}
+
+/** A `weird` record of no decoded packet (a damaged file, a count of suppressed ones). */
+function packetlessWeird(name: string, ts: string, detail: string): WeirdRecord {
+  return {
+    type: 'weird',
+    name,
+    ts,
+    offset: null,
+    src_ip: null,
+    dst_ip: null,
+    proto: null,
+    src_port: null,
+    dst_port: null,
+    community_id: null,
+    frame_len: 0,
+    detail,
+  };
 }
