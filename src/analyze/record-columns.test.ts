@@ -6,7 +6,7 @@ import { isoNs } from '../common/time.js';
 import type { TlsRecord } from '../schema/tls.js';
 import { tlsRecord } from '../schema/tls.js';
 import { type Columnar, columnarToRecords } from '../store/columnar.js';
-import { RecordColumnBuilder, RecordOut } from './record-columns.js';
+import { RecordColumnBuilder, RecordOut, RowValues } from './record-columns.js';
 
 const hex = (n: string) => fc.stringMatching(new RegExp(`^[0-9a-f]${n}$`));
 
@@ -118,6 +118,40 @@ describe('RecordColumnBuilder', () => {
         ['2023-11-14T22:13:20.000000000Z', null],
         ['2023-11-14T22:13:22.000000000Z', 'b.example'],
       ],
+    );
+  });
+});
+
+describe('RowValues', () => {
+  it('reads as the Map of the same puts, rows skipped, emptied or set again', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(6), fc.oneof(fc.constant(null), fc.string(), fc.integer())), {
+          maxLength: 40,
+        }),
+        (steps) => {
+          const rv = new RowValues();
+          const m = new Map<number, unknown>();
+          let row = 0;
+          for (const [skip, x] of steps) {
+            // Mostly forward, sometimes the same row again.
+            row = skip === 0 ? row : row + skip - 1;
+            rv.put(row, x);
+            if (x === null) m.delete(row);
+            else m.set(row, x);
+          }
+          assert.equal(rv.size, m.size);
+          assert.deepEqual(
+            [...rv.entries()],
+            [...m.entries()].sort((a, b) => a[0] - b[0]),
+          );
+          for (let r = 0; r <= row + 1; r++) {
+            assert.equal(rv.get(r), m.get(r));
+            assert.equal(rv.has(r), m.has(r));
+          }
+        },
+      ),
+      { numRuns: runs(300) },
     );
   });
 });

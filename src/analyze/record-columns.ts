@@ -165,15 +165,17 @@ export class RowValues implements ReadonlyMap<number, unknown> {
   private readonly v: unknown[] = [];
   private n = 0;
 
-  /** The value of `row` (rows come in order; null and undefined are no value). */
+  /**
+   * The value of `row` (null and undefined are no value). Rows come in order, so this appends;
+   * a row set again replaces its value rather than landing on the next row.
+   */
   put(row: number, x: unknown): void {
     const v = this.v;
     while (v.length < row) v.push(undefined);
-    if (x === null || x === undefined) v.push(undefined);
-    else {
-      v.push(x);
-      this.n++;
-    }
+    const had = row < v.length && v[row] !== undefined;
+    const val = x === null ? undefined : x;
+    v[row] = val;
+    this.n += (val === undefined ? 0 : 1) - (had ? 1 : 0);
   }
 
   get(row: number): unknown {
