@@ -382,7 +382,7 @@ export class EmbeddedStore implements RecordStore {
       this.gens.set(def.type, gens);
       this.genEnd.set(def.type, ends);
       this.liveRows.set(def.type, total);
-      this.appended[def.type] = 0;
+      this.appended[def.type] ??= 0;
     }
     await this.w.run(`CREATE TABLE IF NOT EXISTS ${ROLLUP} (${ROLLUP_COLS})`);
     for (const [type, dims] of this.topDims) {
@@ -621,12 +621,79 @@ export class EmbeddedStore implements RecordStore {
   private serial<T>(fn0: () => Promise<T> | T, holding?: string): Promise<T> {
     // Held rows commit before any other write (another type's, objects, compaction, stop).
     const fn = async (): Promise<T> => {
+      if (this.needsReopen) await this.reopen();
       if (this.held && this.held.type !== holding) await this.commitHeld();
       return fn0();
     };
     const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
+    this.chain = run.catch((e: unknown) => this.noticeFatal(e));
     return run;
+  }
+
+  /**
+   * After a fatal error DuckDB invalidates the database: every statement fails until it is
+   * opened again (a checkpoint that could not write, e.g. on a full disk, does it). The store
+   * then opens it again at once, in the serial chain: the WAL replays every acknowledged row,
+   * appends wait meanwhile, and a failed append was never acknowledged (its source retries).
+   */
+  private noticeFatal(e: unknown): void {
+    if (this.needsReopen || this.stopping || !this.db) return;
+    const m = String(e);
+    if (!/database has been invalidated|FATAL Error/.test(m)) return;
+    this.log.error('DuckDB invalidated the database; opening it again', { error: m.slice(0, 500) });
+    this.needsReopen = true;
+    void this.serial(() => undefined).catch(() => undefined);
+  }
+  /** The database must be opened again before the next write or read (`noticeFatal`). */
+  private needsReopen = false;
+  /** Bumped at each reopening: a reader connection of an older one is closed, not pooled. */
+  private dbGen = 0;
+  /** Times the database was opened again after DuckDB invalidated it. */
+  reopens = 0;
+
+  /** In the serial chain: close everything and start again; tried again by the next write. */
+  private async reopen(): Promise<void> {
+    const gen = ++this.dbGen;
+    this.failHeld(new Error('the database was invalidated before the held rows committed'));
+    // Everything in flight fails fast on an invalidated database.
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const old = this.pool.splice(0);
+    await Promise.allSettled([...this.reads]);
+    for (const { app } of [...this.appenders.values(), ...this.stages.values()])
+      try {
+        app.closeSync();
+      } catch {}
+    this.appenders.clear();
+    this.stages.clear();
+    for (const c of [...old, this.cw, this.mc, this.w])
+      try {
+        c?.closeSync();
+      } catch {}
+    this.cw = null;
+    this.mc = null;
+    this.w = null;
+    try {
+      this.db?.closeSync();
+    } catch {}
+    this.db = null;
+    this.loop?.disable();
+    this.cache.clear();
+    this.generation++;
+    this.gate = Promise.resolve();
+    try {
+      await this.start();
+    } catch (e) {
+      this.log.error('the database could not be opened again; trying at the next write', {
+        error: String(e),
+      });
+      throw e;
+    }
+    this.needsReopen = false;
+    this.reopens++;
+    for (const def of this.defs) this.maintain(def);
+    this.log.info('database opened again', { reopens: this.reopens, gen });
+    // Reads that waited for a connection meanwhile.
+    while (this.waiters.length > 0 && this.pool.length > 0) this.waiters.shift()!(this.pool.pop()!);
   }
 
   private def(type: string): AnyRecordDef | undefined {
@@ -984,6 +1051,7 @@ export class EmbeddedStore implements RecordStore {
       }
       this.checkpoints.failed++;
       this.log.warn('checkpoint failed; the WAL keeps the rows', { error: String(e) });
+      this.noticeFatal(e);
       return;
     }
     const ms = performance.now() - t0;
@@ -1010,7 +1078,7 @@ export class EmbeddedStore implements RecordStore {
    * compaction threshold does not put the compaction off until the next append.
    */
   private maintain(def: AnyRecordDef): void {
-    if (this.compacting || !this.cw || def.key || this.stopping) return;
+    if (this.compacting || !this.cw || def.key || this.stopping || this.needsReopen) return;
     const type = def.type;
     let job: Promise<void> | null = null;
     // Every day, today included: compacting closed days only left a high-rate type's live
@@ -1022,6 +1090,7 @@ export class EmbeddedStore implements RecordStore {
         // Not retried by every append (a failing copy would run back to back).
         this.compactFailed.set(`${type}/${gens[0]}`, performance.now());
         this.log.warn('compaction failed; the rows stay live', { type, error: String(e) });
+        this.noticeFatal(e);
       });
     else if (
       this.topDims.has(type) &&
@@ -1492,6 +1561,8 @@ export class EmbeddedStore implements RecordStore {
    * registered before its snapshot exists, so a file dropped meanwhile is removed only after it.
    */
   private async withReader<T>(plan: () => (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    // Reopened by the serial chain (or its error, if it cannot be).
+    if (this.needsReopen) await this.serial(() => undefined);
     if (!this.db) throw new Error('store is not started');
     const t0 = performance.now();
     const id = ++this.readIds;
@@ -1501,11 +1572,15 @@ export class EmbeddedStore implements RecordStore {
       const fn = plan();
       const snapshot = this.planFiles;
       const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
+      const gen = this.dbGen;
       const t1 = performance.now();
       const run = snapshot ? this.inSnapshot(c, plan) : fn(c);
       this.reads.add(run);
       try {
         return await run;
+      } catch (e) {
+        this.noticeFatal(e);
+        throw e;
       } finally {
         const st = this.readStats;
         st.queries++;
@@ -1513,9 +1588,15 @@ export class EmbeddedStore implements RecordStore {
         st.runMs += performance.now() - t1;
         this.reads.delete(run);
         this.lastReadEnd = performance.now();
-        const w = this.waiters.shift();
-        if (w) w(c);
-        else this.pool.push(c);
+        if (gen !== this.dbGen)
+          try {
+            c.closeSync();
+          } catch {}
+        else {
+          const w = this.waiters.shift();
+          if (w) w(c);
+          else this.pool.push(c);
+        }
       }
     } finally {
       this.openReads.delete(id);
