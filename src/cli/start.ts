@@ -324,6 +324,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         { kind: k },
         v,
       );
+    metrics.set(
+      'vantage_store_reopens',
+      'Times the record store opened its database again after DuckDB invalidated it.',
+      {},
+      s.reopens ?? 0,
+    );
   });
   // Flows the store acknowledges are exported as IPFIX when collectors are configured.
   const exporter =

@@ -117,6 +117,8 @@ export interface StoreStats {
    * needed older rows, failed; seconds in all and the longest.
    */
   checkpoints?: { runs: number; busy: number; failed: number; seconds: number; maxSeconds: number };
+  /** Times the embedded store opened its database again after DuckDB invalidated it. */
+  reopens?: number;
 }
 
 /**

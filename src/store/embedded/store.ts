@@ -1527,6 +1527,7 @@ export class EmbeddedStore implements RecordStore {
         seconds: this.checkpoints.ms / 1000,
         maxSeconds: this.checkpoints.maxMs / 1000,
       },
+      reopens: this.reopens,
     };
   }
 
