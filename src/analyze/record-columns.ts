@@ -124,6 +124,72 @@ export class RecordColumnBuilder {
     if (this.rows >= this.capacity) this.flush();
   }
 
+  // ---- rows written field by field (an analyzer that writes its columns itself) ----
+
+  /** Batches handed out so far: a caller's cached dictionary entries belong to one batch. */
+  get batch(): number {
+    return this.batches;
+  }
+
+  /** Where a field sits: its number column, string column or JSON field (-1: not that kind). */
+  numIndex(name: string): number {
+    return this.num.indexOf(name);
+  }
+
+  strIndex(name: string): number {
+    return this.str.indexOf(name);
+  }
+
+  jsonIndex(name: string): number {
+    return this.jsonFields.indexOf(name);
+  }
+
+  /**
+   * Start the next row at time (`tsSec`, `tsNs`); every number, string and JSON field of the
+   * row must then be set (`setNum`, `setStr`, `setJson`) before `endRow`.
+   */
+  beginRow(tsSec: number, tsNs: number): void {
+    const row = this.rows;
+    if (row === this.room) this.grow();
+    this.fb = row * this.num.length;
+    this.sb = row * this.str.length;
+    if (this.tsAt >= 0) this.f[this.fb + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
+  }
+
+  /** A number field of the row begun (NaN: null; booleans 1/0). */
+  setNum(j: number, v: number): void {
+    this.f[this.fb + j] = v;
+  }
+
+  /** A string field of the row begun, as a dictionary entry (`intern`, `internNew`; -1: null). */
+  setStr(j: number, d: number): void {
+    this.s[this.sb + j] = d;
+  }
+
+  setJson(k: number, v: unknown): void {
+    this.json[k]!.put(this.rows, v);
+  }
+
+  /** The dictionary entry of `v` in this batch. */
+  intern(v: string): number {
+    return this.text(v);
+  }
+
+  /** A new dictionary entry for a value that does not repeat (a Community ID). */
+  internNew(v: string): number {
+    return this.unique(v);
+  }
+
+  /** The row begun is complete; a full batch goes out. */
+  endRow(): void {
+    this.rows++;
+    if (this.rows >= this.capacity) this.flush();
+  }
+
+  private fb = 0;
+  private sb = 0;
+  private batches = 0;
+
   private grow(): void {
     this.room = Math.min(this.capacity, this.room * 2);
     const f = new Float64Array(this.room * this.num.length);
@@ -152,6 +218,7 @@ export class RecordColumnBuilder {
     // The entries of the last values were in the dictionary just handed out.
     this.lastV.fill(null);
     this.rows = 0;
+    this.batches++;
     this.out(this.def.type, c);
   }
 }
