@@ -15,6 +15,19 @@ import type { RecordSink } from './types.js';
  */
 /** Rows of a builder's first buffers. */
 const FIRST_ROWS = 1024;
+/** Slots of a builder's table of recent texts. */
+const RECENT = 2048;
+
+/** A few of a text's characters and its length, mixed: where it sits in a direct-mapped table. */
+export function textKey(v: string): number {
+  const n = v.length;
+  if (n === 0) return 0;
+  let h = Math.imul(n, 0x9e3779b1) ^ v.charCodeAt(n - 1);
+  h = Math.imul(h, 0x85ebca6b) ^ v.charCodeAt(n >> 1);
+  h = Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt(n >> 2);
+  h = Math.imul(h, 0x27d4eb2f) ^ v.charCodeAt((n * 3) >> 2);
+  return h ^ (h >>> 15);
+}
 
 export class RecordColumnBuilder {
   readonly num: string[] = [];
@@ -42,13 +55,28 @@ export class RecordColumnBuilder {
   private readonly lastV: (string | null)[];
   private readonly lastD: Int32Array;
   private readonly tsAt: number;
+  /**
+   * Recent texts and their entries in a direct-mapped table in front of the dictionary's map:
+   * in the sensor the map is cold by the next record of a type (tens of packets of other flows
+   * lie between two), so a lookup there is a few cache misses; this table is small and stays
+   * warm. A slot is used only for the same text in the same batch.
+   */
+  private readonly recentText: (string | null)[] = new Array<string | null>(RECENT).fill(null);
+  private readonly recentD = new Int32Array(RECENT);
+  private readonly recentOf = new Float64Array(RECENT);
   private readonly text = (v: string): number => {
+    const i = textKey(v) & (RECENT - 1);
+    const b = this.batches + 1;
+    if (this.recentOf[i] === b && this.recentText[i] === v) return this.recentD[i]!;
     let d = this.index.get(v);
     if (d === undefined) {
       d = this.dict.length;
       this.dict.push(v);
       if (this.index.size < 16_384) this.index.set(v, d);
     }
+    this.recentText[i] = v;
+    this.recentD[i] = d;
+    this.recentOf[i] = b;
     return d;
   };
   private readonly unique = (v: string): number => {

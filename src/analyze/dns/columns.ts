@@ -1,4 +1,4 @@
-import type { RecordColumnBuilder } from '../record-columns.js';
+import { type RecordColumnBuilder, textKey } from '../record-columns.js';
 import type { DnsRecord } from './analyzer.js';
 
 /**
@@ -151,17 +151,6 @@ function at(i: number, name: string, used: Set<string>): number {
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
 const bool = (v: unknown): number => (v === true ? 1 : v === false ? 0 : Number.NaN);
-
-/** A few of a text's characters and its length, mixed: where it sits in a direct-mapped table. */
-function textKey(v: string): number {
-  const n = v.length;
-  if (n === 0) return 0;
-  let h = Math.imul(n, 0x9e3779b1) ^ v.charCodeAt(n - 1);
-  h = Math.imul(h, 0x85ebca6b) ^ v.charCodeAt(n >> 1);
-  h = Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt(n >> 2);
-  h = Math.imul(h, 0x27d4eb2f) ^ v.charCodeAt((n * 3) >> 2);
-  return h ^ (h >>> 15);
-}
 
 function mnemonic(
   c: RecordColumnBuilder,
