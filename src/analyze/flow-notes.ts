@@ -12,14 +12,27 @@ export interface FlowNote {
   host: string | null;
 }
 
+/** No flow's generation (they are unsigned). */
+const DROPPED = -1;
+
 export class FlowNotes {
   private readonly notes = new SlotMap<FlowNote>();
 
+  /**
+   * The note of the flow in `slot`. A slot's note object is refilled for each flow the slot
+   * holds instead of made anew (most flows are short: an object per flow that lives as long as
+   * the flow is what the young generation copies); callers use a note at once and keep none.
+   */
   get(slot: number, gen: number): FlowNote {
     let n = this.notes.get(slot);
-    if (n === undefined || n.gen !== gen) {
+    if (n === undefined) {
       n = { gen, proto: null, sni: null, host: null };
       this.notes.set(slot, n);
+    } else if (n.gen !== gen) {
+      n.gen = gen;
+      n.proto = null;
+      n.sni = null;
+      n.host = null;
     }
     return n;
   }
@@ -29,7 +42,9 @@ export class FlowNotes {
     return n !== undefined && n.gen === gen ? n : null;
   }
 
+  /** Forget the slot's flow (the object stays for the slot's next flow). */
   drop(slot: number): void {
-    this.notes.delete(slot);
+    const n = this.notes.get(slot);
+    if (n !== undefined) n.gen = DROPPED;
   }
 }

@@ -15,6 +15,19 @@ import type { RecordSink } from './types.js';
  */
 /** Rows of a builder's first buffers. */
 const FIRST_ROWS = 1024;
+/** Slots of a builder's table of recent texts. */
+const RECENT = 2048;
+
+/** A few of a text's characters and its length, mixed: where it sits in a direct-mapped table. */
+export function textKey(v: string): number {
+  const n = v.length;
+  if (n === 0) return 0;
+  let h = Math.imul(n, 0x9e3779b1) ^ v.charCodeAt(n - 1);
+  h = Math.imul(h, 0x85ebca6b) ^ v.charCodeAt(n >> 1);
+  h = Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt(n >> 2);
+  h = Math.imul(h, 0x27d4eb2f) ^ v.charCodeAt((n * 3) >> 2);
+  return h ^ (h >>> 15);
+}
 
 export class RecordColumnBuilder {
   readonly num: string[] = [];
@@ -42,13 +55,28 @@ export class RecordColumnBuilder {
   private readonly lastV: (string | null)[];
   private readonly lastD: Int32Array;
   private readonly tsAt: number;
+  /**
+   * Recent texts and their entries in a direct-mapped table in front of the dictionary's map:
+   * in the sensor the map is cold by the next record of a type (tens of packets of other flows
+   * lie between two), so a lookup there is a few cache misses; this table is small and stays
+   * warm. A slot is used only for the same text in the same batch.
+   */
+  private readonly recentText: (string | null)[] = new Array<string | null>(RECENT).fill(null);
+  private readonly recentD = new Int32Array(RECENT);
+  private readonly recentOf = new Float64Array(RECENT);
   private readonly text = (v: string): number => {
+    const i = textKey(v) & (RECENT - 1);
+    const b = this.batches + 1;
+    if (this.recentOf[i] === b && this.recentText[i] === v) return this.recentD[i]!;
     let d = this.index.get(v);
     if (d === undefined) {
       d = this.dict.length;
       this.dict.push(v);
       if (this.index.size < 16_384) this.index.set(v, d);
     }
+    this.recentText[i] = v;
+    this.recentD[i] = d;
+    this.recentOf[i] = b;
     return d;
   };
   private readonly unique = (v: string): number => {
@@ -124,6 +152,72 @@ export class RecordColumnBuilder {
     if (this.rows >= this.capacity) this.flush();
   }
 
+  // ---- rows written field by field (an analyzer that writes its columns itself) ----
+
+  /** Batches handed out so far: a caller's cached dictionary entries belong to one batch. */
+  get batch(): number {
+    return this.batches;
+  }
+
+  /** Where a field sits: its number column, string column or JSON field (-1: not that kind). */
+  numIndex(name: string): number {
+    return this.num.indexOf(name);
+  }
+
+  strIndex(name: string): number {
+    return this.str.indexOf(name);
+  }
+
+  jsonIndex(name: string): number {
+    return this.jsonFields.indexOf(name);
+  }
+
+  /**
+   * Start the next row at time (`tsSec`, `tsNs`); every number, string and JSON field of the
+   * row must then be set (`setNum`, `setStr`, `setJson`) before `endRow`.
+   */
+  beginRow(tsSec: number, tsNs: number): void {
+    const row = this.rows;
+    if (row === this.room) this.grow();
+    this.fb = row * this.num.length;
+    this.sb = row * this.str.length;
+    if (this.tsAt >= 0) this.f[this.fb + this.tsAt] = (tsSec * 1e6 + Math.floor(tsNs / 1e3)) / 1e3;
+  }
+
+  /** A number field of the row begun (NaN: null; booleans 1/0). */
+  setNum(j: number, v: number): void {
+    this.f[this.fb + j] = v;
+  }
+
+  /** A string field of the row begun, as a dictionary entry (`intern`, `internNew`; -1: null). */
+  setStr(j: number, d: number): void {
+    this.s[this.sb + j] = d;
+  }
+
+  setJson(k: number, v: unknown): void {
+    this.json[k]!.put(this.rows, v);
+  }
+
+  /** The dictionary entry of `v` in this batch. */
+  intern(v: string): number {
+    return this.text(v);
+  }
+
+  /** A new dictionary entry for a value that does not repeat (a Community ID). */
+  internNew(v: string): number {
+    return this.unique(v);
+  }
+
+  /** The row begun is complete; a full batch goes out. */
+  endRow(): void {
+    this.rows++;
+    if (this.rows >= this.capacity) this.flush();
+  }
+
+  private fb = 0;
+  private sb = 0;
+  private batches = 0;
+
   private grow(): void {
     this.room = Math.min(this.capacity, this.room * 2);
     const f = new Float64Array(this.room * this.num.length);
@@ -152,6 +246,7 @@ export class RecordColumnBuilder {
     // The entries of the last values were in the dictionary just handed out.
     this.lastV.fill(null);
     this.rows = 0;
+    this.batches++;
     this.out(this.def.type, c);
   }
 }

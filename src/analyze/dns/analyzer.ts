@@ -8,6 +8,7 @@ import { DEFAULT_REASSEMBLY_CONFIG, IpReassembler, type ReassemblyConfig } from 
 import type { RecordColumnBuilder } from '../record-columns.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowContext, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
+import { DnsColumnWriter } from './columns.js';
 import type { DnsNameCache } from './name-cache.js';
 import { className, rcodeName, typeName } from './names.js';
 import {
@@ -177,6 +178,7 @@ export class DnsAnalyzer implements Analyzer {
     private readonly cfg: DnsConfig,
   ) {
     this.scratch = deps.columns ? this.baseRecordObject() : null;
+    this.writer = deps.columns ? new DnsColumnWriter(deps.columns) : null;
     this.udp = portSet(cfg.udpPorts);
     this.tcp = portSet(cfg.tcpPorts);
     this.streams = new TcpStreams(cfg.tcpBufferBytes);
@@ -598,6 +600,7 @@ export class DnsAnalyzer implements Analyzer {
   private recSec = 0;
   private recNs = 0;
   private readonly scratch: DnsRecord | null;
+  private readonly writer: DnsColumnWriter | null;
 
   private baseRecordObject(): DnsRecord {
     return {
@@ -640,8 +643,8 @@ export class DnsAnalyzer implements Analyzer {
   }
 
   private emit(rec: DnsRecord): void {
-    const cols = this.deps.columns;
-    if (cols === undefined) {
+    const cols = this.writer;
+    if (cols === null) {
       this.sink(rec);
       return;
     }
@@ -650,7 +653,7 @@ export class DnsAnalyzer implements Analyzer {
       rec.ts = isoNs(this.recSec, this.recNs);
       observe(rec);
     }
-    cols.add(rec, this.recSec, this.recNs);
+    cols.write(rec, this.recSec, this.recNs);
   }
 
   // ---- unanswered queries ----
