@@ -147,11 +147,16 @@ test('Community ID in place (bytes and key words) equals the spec computed with 
 test("the addon's one-block SHA-1 serves the Community ID and equals node:crypto's on any input", (t) => {
   let sha1: ((b: Uint8Array, n: number) => string) | undefined;
   try {
-    sha1 = (createRequire(import.meta.url)('vantage-pcap') as { communityIdSha1?: typeof sha1 }).communityIdSha1;
+    sha1 = (createRequire(import.meta.url)('vantage-pcap') as { communityIdSha1?: typeof sha1 })
+      .communityIdSha1;
   } catch {}
   if (sha1 === undefined) {
     // CI builds the addon; elsewhere node:crypto serves and the tests above cover it.
-    assert.notEqual(process.env.CI, 'true', 'the vantage-pcap addon is not built (libpcap-dev, a C compiler)');
+    assert.notEqual(
+      process.env.CI,
+      'true',
+      'the vantage-pcap addon is not built (libpcap-dev, a C compiler)',
+    );
     t.skip('the vantage-pcap addon is not built: the Community ID uses node:crypto');
     return;
   }
