@@ -866,8 +866,10 @@ export class FlowTable implements FlowLookup, FlowIds {
     const free = new Int32Array(cap);
     free.set(this.free);
     this.free = free;
-    // index: twice the flow capacity, entries [slot + 1, hash], rebuilt from live slots
-    const isize = cap * 2;
+    // index: one entry per flow slot (at most half of them live, so a probe ends within a few
+    // entries), [slot + 1, hash], rebuilt from live slots. Twice that left the live entries spread
+    // over 1 MiB, the size of the core's L2 cache, for no shorter probes worth the misses.
+    const isize = cap;
     const idx = new Int32Array(isize * 2);
     const mask = isize - 1;
     for (let s = 0; s < this.nextFresh; s++) {
