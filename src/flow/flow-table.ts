@@ -85,53 +85,70 @@ export const MAX_FRAGMENT_TRAINS = 65_536;
 
 const KW = 12; // key words per flow
 
-// Word layout of a flow (U/I, stride SU). Two-element fields are [client, server].
-const SU = 48;
+// One block of 448 bytes (7 cache lines) per flow, read as words (U, and I as a signed view of
+// the same memory) and as doubles (F), laid out by when a packet touches it: every packet reads
+// line 0 (key, hash, generation, meta, state) and writes lines 1-3 (counters, inter-packet
+// statistics, last time); a TCP packet adds line 4; lines 5-6 are written when a flow starts,
+// in its handshake and when it ends. Blocks start on a cache line (see `grow`). Two-element
+// fields are [client, server].
+const SLOT_BYTES = 448;
+const SU = SLOT_BYTES / 4;
+const SF = SLOT_BYTES / 8;
+// line 0 (words 0-15): key words 0-11, then
 const U_HASH = 12;
 const U_GEN = 13;
 const U_META = 14; // ipVer | proto<<4 | clientIsA<<12 | list<<13 | outerVer<<16
 const U_ST = 15;
-const U_FLAGS = 16; // client flags | server flags << 8
-const U_NEXTSEQ = 18;
-const U_LASTACK = 20;
-const U_DUPACK = 22;
-const U_WIN = 24;
-const U_RETRANS = 26;
-const U_OOO = 28;
-const U_ZWIN = 30;
-const U_RESETS = 32;
-const U_FRAGS = 33;
-const U_VLANS = 34;
-const U_TUNNEL = 35; // tunnelType | depth<<4
-const U_ERSPAN = 36; // signed: -1 none
-const U_ICMP = 37; // signed: type<<8 | code of the first packet, -1 when not ICMP
-const U_PORTS = 38; // client port | server port << 16
-const U_VNI = 40; // signed: -1 none
-const U_GREKEY = 41; // valid when ST_GREKEY is set
-const U_MAC = 42; // 3 words: client MAC then server MAC (bytes)
-
-// Double layout of a flow (F, stride SF); times are ns relative to the table's base second.
-const SF = 32;
-const F_FIRST = 0;
-const F_LAST = 1;
-const F_IV = 2;
-const F_ID = 3;
-const F_PK = 4;
-const F_IPB = 6;
-const F_WIRE = 8;
-const F_PAY = 10;
-const F_LASTT = 12;
-const F_IPDN = 14;
-const F_IPDMEAN = 16;
-const F_IPDM2 = 18;
-const F_NSEQT = 20;
-const F_LACKT = 22;
-const F_SYN = 24;
-const F_SYNACK = 25;
-const F_REQ = 26;
-const F_RSP = 27;
-const F_RTTS = 28;
-const F_RTTC = 29;
+// line 1 (doubles 8-15): what every packet adds
+const F_PK = 8;
+const F_IPB = 10;
+const F_WIRE = 12;
+const F_PAY = 14;
+// line 2 (doubles 16-23): inter-packet delay per direction
+const F_LASTT = 16;
+const F_IPDN = 18;
+const F_IPDMEAN = 20;
+const F_IPDM2 = 22;
+// line 3 (doubles 24-31): times; times are ns relative to the table's base second
+const F_LAST = 24;
+const F_IV = 25;
+const F_NSEQT = 26;
+const F_LACKT = 28;
+const F_SYN = 30;
+const F_SYNACK = 31;
+// line 4 (words 64-79): TCP per direction
+const U_FLAGS = 64; // client flags | server flags << 8
+const U_NEXTSEQ = 66;
+const U_LASTACK = 68;
+const U_DUPACK = 70;
+const U_WIN = 72;
+const U_RETRANS = 74;
+const U_OOO = 76;
+const U_ZWIN = 78;
+// line 5 (doubles 40-47): handshake and response times, first time, id
+const F_REQ = 40;
+const F_RSP = 41;
+const F_RTTS = 42;
+const F_RTTC = 43;
+const F_FIRST = 44;
+const F_ID = 45;
+// line 6 (words 96-111): set when the flow starts or on rare packets
+const U_RESETS = 96;
+const U_FRAGS = 97;
+const U_VLANS = 98;
+const U_TUNNEL = 99; // tunnelType | depth<<4
+const U_ERSPAN = 100; // signed: -1 none
+const U_ICMP = 101; // signed: type<<8 | code of the first packet, -1 when not ICMP
+const U_PORTS = 102; // client port | server port << 16
+const U_VNI = 104; // signed: -1 none
+const U_GREKEY = 105; // valid when ST_GREKEY is set
+const U_MAC = 106; // 3 words: client MAC then server MAC (bytes)
+/**
+ * Byte offset of the first block inside the table's ArrayBuffer. Large buffers come from mmap
+ * with glibc's 16-byte chunk header in front (the capture reader's READ_ALIGN meets the same), so
+ * 48 bytes in puts every block on a 64-byte line; elsewhere blocks straddle lines, still correct.
+ */
+const SLOT_ALIGN = 48;
 const NS = 1e9;
 const LIST_NONE = 0;
 const LIST_ACTIVE = 1;
@@ -377,8 +394,7 @@ export class FlowTable implements FlowLookup, FlowIds {
     const u = s * SU;
     const f = s * SF;
     const gen = (U[u + U_GEN]! + 1) >>> 0;
-    U.fill(0, u, u + SU);
-    F.fill(0, f, f + SF);
+    U.fill(0, u, u + SU); // the doubles too: one block
     U.set(k, u);
     U[u + U_HASH] = h;
     U[u + U_GEN] = gen;
@@ -420,6 +436,7 @@ export class FlowTable implements FlowLookup, FlowIds {
     idx[i] = s + 1;
     idx[i + 1] = h | 0;
     this.setList(s, LIST_ACTIVE);
+    this.setDue(s);
     this.stats.active++;
     this.stats.flowsCreated++;
     return s;
@@ -464,9 +481,14 @@ export class FlowTable implements FlowLookup, FlowIds {
       this.emit(s, END_ACTIVE);
       this.startInterval(s, t);
     }
-    this.setDue(s);
   }
 
+  /**
+   * `due[s]` is a bound at or before which the flow cannot expire. It is set when the flow starts
+   * and when its timeout shortens (TCP end), not on every packet: the last-packet time only moves
+   * forward, so an old bound stays a bound, and the sweep renews it when it finds the flow alive.
+   * A packet thereby writes no cache line outside its flow's block.
+   */
   private setDue(s: number): void {
     const meta = this.U[s * SU + U_META]!;
     const list = (meta >>> 13) & 3;
@@ -616,7 +638,10 @@ export class FlowTable implements FlowLookup, FlowIds {
     U[ud + U_WIN] = p.window;
     st |= hasWinD;
     U[u + U_ST] = st;
-    if (st & ST_RST || (st & ST_FIN0 && st & ST_FIN1)) this.setList(s, LIST_ENDED);
+    if (st & ST_RST || (st & ST_FIN0 && st & ST_FIN1)) {
+      this.setList(s, LIST_ENDED);
+      this.setDue(s); // the shorter end timeout: `due` must stay at or before the real moment
+    }
   }
 
   private startInterval(s: number, t: number): void {
@@ -744,7 +769,9 @@ export class FlowTable implements FlowLookup, FlowIds {
       } else if (age >= (((meta >>> 4) & 0xff) === PROTO_TCP ? tcpIdle : idle)) {
         this.emit(s, END_IDLE);
         this.remove(s);
+        continue;
       }
+      if (((U[s * SU + U_META]! >>> 13) & 3) !== LIST_NONE) this.setDue(s);
     }
     if (this.fragMap.size > 0) {
       for (const [k, e] of this.fragMap) {
@@ -820,15 +847,13 @@ export class FlowTable implements FlowLookup, FlowIds {
 
   private grow(cap: number): void {
     this.cap = cap;
-    const words = new ArrayBuffer(cap * SU * 4);
-    const U = new Uint32Array(words);
-    U.set(this.U);
+    const block = new ArrayBuffer(SLOT_ALIGN + cap * SLOT_BYTES);
+    const U = new Uint32Array(block, SLOT_ALIGN, cap * SU);
+    U.set(this.U); // words and doubles: the same memory
     this.U = U;
-    this.I = new Int32Array(words);
-    this.B = new Uint8Array(words);
-    const F = new Float64Array(cap * SF);
-    F.set(this.F);
-    this.F = F;
+    this.I = new Int32Array(block, SLOT_ALIGN, cap * SU);
+    this.B = new Uint8Array(block, SLOT_ALIGN, cap * SLOT_BYTES);
+    this.F = new Float64Array(block, SLOT_ALIGN, cap * SF);
     const due = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
     due.set(this.due);
     this.due = due;
@@ -841,8 +866,10 @@ export class FlowTable implements FlowLookup, FlowIds {
     const free = new Int32Array(cap);
     free.set(this.free);
     this.free = free;
-    // index: twice the flow capacity, entries [slot + 1, hash], rebuilt from live slots
-    const isize = cap * 2;
+    // index: one entry per flow slot (at most half of them live, so a probe ends within a few
+    // entries), [slot + 1, hash], rebuilt from live slots. Twice that left the live entries spread
+    // over 1 MiB, the size of the core's L2 cache, for no shorter probes worth the misses.
+    const isize = cap;
     const idx = new Int32Array(isize * 2);
     const mask = isize - 1;
     for (let s = 0; s < this.nextFresh; s++) {
