@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { runs } from '../../test/support/fuzz.js';
 import { parseIpv4, parseIpv6 } from '../common/addr.js';
-import { communityId, communityIdAt, communityIdHasher, communityIdWords } from './community-id.js';
+import { communityId, communityIdAt, communityIdWords } from './community-id.js';
 
 const addr = (s: string): Uint8Array => {
   const v4 = parseIpv4(s);
@@ -142,35 +141,4 @@ test('Community ID in place (bytes and key words) equals the spec computed with 
     ),
     { numRuns: runs(2000) },
   );
-});
-
-test("the addon's one-block SHA-1 serves the Community ID and equals node:crypto's on any input", (t) => {
-  let sha1: ((b: Uint8Array, n: number) => string) | undefined;
-  try {
-    sha1 = (createRequire(import.meta.url)('vantage-pcap') as { communityIdSha1?: typeof sha1 })
-      .communityIdSha1;
-  } catch {}
-  if (sha1 === undefined) {
-    // CI builds the addon; elsewhere node:crypto serves and the tests above cover it.
-    assert.notEqual(
-      process.env.CI,
-      'true',
-      'the vantage-pcap addon is not built (libpcap-dev, a C compiler)',
-    );
-    t.skip('the vantage-pcap addon is not built: the Community ID uses node:crypto');
-    return;
-  }
-  if (process.env.VANTAGE_NO_PCAP !== '1') assert.equal(communityIdHasher, 'addon');
-  const f = sha1;
-  fc.assert(
-    fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.nat(64), (bytes, n0) => {
-      const n = Math.min(n0, bytes.length, 55);
-      const want = `1:${createHash('sha1').update(bytes.subarray(0, n)).digest('base64')}`;
-      assert.equal(f(bytes, n), want);
-    }),
-    { numRuns: runs(3000) },
-  );
-  // Lengths past one block or past the array are refused, not hashed from memory beyond it.
-  assert.throws(() => f(new Uint8Array(64), 56), RangeError);
-  assert.throws(() => f(new Uint8Array(8), 9), RangeError);
 });

@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import { createRequire } from 'node:module';
 
 /**
  * Community ID v1 (https://github.com/corelight/community-id-spec): a hash of the flow's
@@ -62,29 +61,7 @@ export function communityId(
 const SCRATCH = new Map<number, Buffer>();
 const BLOCK = Buffer.alloc(64);
 
-type Sha1 = (buf: Uint8Array, len: number) => string;
-
-/**
- * The addon's one-block SHA-1 (`communityIdSha1`): node:crypto's one-shot `hash()` spends most of
- * its ~1 µs per flow on bookkeeping around a 16- or 40-byte input; the addon's call returns the
- * whole "1:..." string. Without the addon (or with VANTAGE_NO_PCAP=1) node:crypto serves.
- */
-function loadSha1(): Sha1 | null {
-  if (process.env.VANTAGE_NO_PCAP === '1' || process.env.VANTAGE_CID_CRYPTO === '1') return null;
-  try {
-    const b = createRequire(import.meta.url)('vantage-pcap') as { communityIdSha1?: Sha1 };
-    return typeof b.communityIdSha1 === 'function' ? b.communityIdSha1 : null;
-  } catch {
-    return null;
-  }
-}
-const sha1Block = loadSha1();
-
-/** Which SHA-1 serves the Community ID (tests check both give the same IDs). */
-export const communityIdHasher: 'addon' | 'node:crypto' = sha1Block === null ? 'node:crypto' : 'addon';
-
 function hashBlock(n: number): string {
-  if (sha1Block !== null) return sha1Block(BLOCK, n);
   let b = SCRATCH.get(n);
   if (b === undefined) {
     b = BLOCK.subarray(0, n);

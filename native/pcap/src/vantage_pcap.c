@@ -18,7 +18,6 @@
  *   udpRingStart(h, buf, opts, fn) -> bytes   a thread drains the socket (UDP, or raw with opts.gre)
  *                            into a ring in buf
  *   close(h)
- *   communityIdSha1(buf, len)   "1:" + base64 SHA-1 of buf[0, len) (len <= 55): a flow's Community ID
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
  * four little-endian u32 (seconds, nanoseconds, captured length, wire length) followed by the
@@ -1701,96 +1700,6 @@ static napi_value js_copy_records(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/*
- * communityIdSha1(buf, len) -> "1:" + base64(SHA-1(buf[0, len))), for len <= 55: the Community
- * ID of one flow key (RFC 3174 SHA-1 of a single padded block). A hand-written compression
- * rather than OpenSSL's SHA1: Node builds differ in which libcrypto symbols they export, and a
- * missing symbol would stop the whole addon (live capture with it) from loading. Node's one-shot
- * crypto.hash() costs ~1 us per call in its bookkeeping; this is one N-API call and one string.
- */
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1_one_block(const uint8_t *msg, size_t len, uint8_t out[20]) {
-  uint8_t blk[64];
-  memset(blk, 0, sizeof blk);
-  memcpy(blk, msg, len);
-  blk[len] = 0x80;
-  uint64_t bits = (uint64_t)len * 8;
-  for (int i = 0; i < 8; i++) blk[63 - i] = (uint8_t)(bits >> (8 * i));
-  uint32_t w[80];
-  for (int i = 0; i < 16; i++)
-    w[i] = (uint32_t)blk[i * 4] << 24 | (uint32_t)blk[i * 4 + 1] << 16 | (uint32_t)blk[i * 4 + 2] << 8 |
-           (uint32_t)blk[i * 4 + 3];
-  for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-  uint32_t h0 = 0x67452301u, h1 = 0xEFCDAB89u, h2 = 0x98BADCFEu, h3 = 0x10325476u, h4 = 0xC3D2E1F0u;
-  uint32_t a = h0, b = h1, c = h2, d = h3, e = h4;
-  for (int i = 0; i < 80; i++) {
-    uint32_t f, k;
-    if (i < 20) {
-      f = (b & c) | (~b & d);
-      k = 0x5A827999u;
-    } else if (i < 40) {
-      f = b ^ c ^ d;
-      k = 0x6ED9EBA1u;
-    } else if (i < 60) {
-      f = (b & c) | (b & d) | (c & d);
-      k = 0x8F1BBCDCu;
-    } else {
-      f = b ^ c ^ d;
-      k = 0xCA62C1D6u;
-    }
-    uint32_t t = rol32(a, 5) + f + e + k + w[i];
-    e = d;
-    d = c;
-    c = rol32(b, 30);
-    b = a;
-    a = t;
-  }
-  uint32_t h[5] = {h0 + a, h1 + b, h2 + c, h3 + d, h4 + e};
-  for (int i = 0; i < 5; i++) {
-    out[i * 4] = (uint8_t)(h[i] >> 24);
-    out[i * 4 + 1] = (uint8_t)(h[i] >> 16);
-    out[i * 4 + 2] = (uint8_t)(h[i] >> 8);
-    out[i * 4 + 3] = (uint8_t)h[i];
-  }
-}
-
-static napi_value js_community_id_sha1(napi_env env, napi_callback_info info) {
-  static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_typedarray_type type;
-  size_t n = 0;
-  void *data = NULL;
-  int64_t len = -1;
-  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &n, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_int64(env, argv[1], &len) != napi_ok || len < 0 || len > 55 ||
-      (size_t)len > n) {
-    napi_throw_range_error(env, NULL, "communityIdSha1: a Uint8Array and a length of at most 55 inside it");
-    return NULL;
-  }
-  uint8_t dig[21];
-  sha1_one_block((const uint8_t *)data, (size_t)len, dig);
-  dig[20] = 0;
-  char s[30];
-  s[0] = '1';
-  s[1] = ':';
-  char *o = s + 2;
-  for (int i = 0; i < 21; i += 3) {
-    uint32_t v = (uint32_t)dig[i] << 16 | (uint32_t)dig[i + 1] << 8 | (uint32_t)dig[i + 2];
-    o[0] = B64[(v >> 18) & 63];
-    o[1] = B64[(v >> 12) & 63];
-    o[2] = B64[(v >> 6) & 63];
-    o[3] = B64[v & 63];
-    o += 4;
-  }
-  s[29] = '='; /* 20 bytes: 27 characters and one pad */
-  napi_value r;
-  CHECK(napi_create_string_latin1(env, s, 30, &r));
-  return r;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1813,7 +1722,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"communityIdSha1", NULL, js_community_id_sha1, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
