@@ -13,7 +13,7 @@
  * rows per generation, default 500,000), ROW_GROUP (the compaction's Parquet row group, rows),
  * PER_COMMIT (rows per commit, default 53,760), QUERY_MS (default 50).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
@@ -49,6 +49,25 @@ const log: Logger = {
   warn: (msg, f) => countError(`log ${msg}`, f?.error ?? ''),
   error: (msg, f) => countError(`log ${msg}`, f?.error ?? ''),
 };
+
+/**
+ * A promise, or its absence counted as an error after `ms`: DuckDB's checkpoint fault left a
+ * store's write chain waiting forever once, and a bench that hangs reports nothing.
+ */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => {
+    timer = setTimeout(() => {
+      countError(what, `did not end within ${ms / 1000} s`);
+      r(undefined);
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-store-stress-'));
 const s = createEmbeddedStore(
@@ -129,7 +148,12 @@ while (performance.now() - t0 < seconds * 1000) {
   const parts = Array.from({ length: per }, (_, j) => columnarOf(batches[(k + j) % batches.length]!).flows);
   k += per;
   try {
-    await s.appendColumnParts('exported_flow', parts);
+    const ok = await within(
+      s.appendColumnParts('exported_flow', parts).then(() => true),
+      60_000,
+      'append',
+    );
+    if (!ok) break;
     for (const p of parts) rows += p.rows.length;
   } catch (e) {
     appendErrors++;
@@ -141,21 +165,32 @@ while (performance.now() - t0 < seconds * 1000) {
 const sec = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 done = true;
-await Promise.all([queries, sampler]);
-await s.compactionDone().catch((e: unknown) => countError('compactionDone', e));
+await within(Promise.all([queries, sampler]), 60_000, 'queries');
+await within(
+  s.compactionDone().catch((e: unknown) => countError('compactionDone', e)),
+  120_000,
+  'compactionDone',
+);
 const compactions = (s as unknown as { compactions: number }).compactions;
 lat.sort((a, b) => a - b);
 const q = (f: number): string =>
   (lat[Math.min(lat.length - 1, Math.floor(lat.length * f))] ?? Number.NaN).toFixed(0);
 // A stop that fails (DuckDB invalidated the database) is one more error, counted before the report.
 mc.closeSync();
-await s.stop().catch((e: unknown) => countError('stop', e));
+await within(
+  s.stop().catch((e: unknown) => countError('stop', e)),
+  60_000,
+  'stop',
+);
 rmSync(dir, { recursive: true, force: true });
 const nErrors = [...errors.values()].reduce((a, b) => a + b, 0);
-process.stdout.write(
+writeSync(
+  1,
   `store stress ${seconds} s (DuckDB memory_limit ${(memoryLimit / 2 ** 20).toFixed(0)} MiB, ${budget.duckdbThreads} thread(s), ${process.env.COMPACT_ROWS ?? 500_000} rows per generation, row group ${rowGroup ?? 'default'}, ${per * 7680} rows per commit, a top-10 every ${queryMs} ms; load average ${loadavg()[0]!.toFixed(1)}):\n` +
     `  ${rows} rows appended, ${(rows / sec / 1e3).toFixed(0)}k rows/s wall, ${(rows / ((cpu.user + cpu.system) / 1e6) / 1e3).toFixed(0)}k per CPU-s; ${compactions} compactions; ${lat.length} queries, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms\n` +
     `  peak RSS ${(status('VmHWM') / MB).toFixed(0)} MB; DuckDB's accounting at its largest ${(duckPeak / MB).toFixed(0)} MB (${duckPeakTags})\n` +
     `  errors: ${nErrors}${appendErrors ? ` (${appendErrors} appends)` : ''}\n`,
 );
-for (const [k2, n] of errors) process.stdout.write(`    ${n} × ${k2}\n`);
+for (const [k2, n] of errors) writeSync(1, `    ${n} × ${k2}\n`);
+// A store that never stopped keeps its handles: the report is out, so end here.
+process.exit(0);

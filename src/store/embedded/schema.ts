@@ -79,7 +79,7 @@ export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSIO
  * memory_limit: at 122,880 collected-flow rows that was ~68 MB of each, the largest part of
  * DuckDB's pool at the 400k records/s peak.
  */
-export const PARQUET_ROW_GROUP_ROWS = 122_880;
+export const PARQUET_ROW_GROUP_ROWS = 30_720;
 
 export function parquetOptions(rowGroupRows = PARQUET_ROW_GROUP_ROWS): string {
   return `${PARQUET_OPTIONS}, ROW_GROUP_SIZE ${rowGroupRows}`;
