@@ -317,6 +317,13 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     );
     for (const [k, v] of Object.entries(s.reads ?? {}))
       metrics.set('vantage_store_reads', 'Store queries run and shared, and seconds spent.', { kind: k }, v);
+    for (const [k, v] of Object.entries(s.checkpoints ?? {}))
+      metrics.set(
+        'vantage_store_checkpoints',
+        'Checkpoints of the record store: run, failed, seconds.',
+        { kind: k },
+        v,
+      );
   });
   // Flows the store acknowledges are exported as IPFIX when collectors are configured.
   const exporter =

@@ -112,6 +112,11 @@ export interface StoreStats {
     loopDelayP99Seconds?: number;
     loopDelayMaxSeconds?: number;
   };
+  /**
+   * The store's own checkpoints (the embedded store): run, put off because queries still
+   * needed older rows, failed; seconds in all and the longest.
+   */
+  checkpoints?: { runs: number; busy: number; failed: number; seconds: number; maxSeconds: number };
 }
 
 /**

@@ -1,5 +1,5 @@
 import './allocator.js';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -11,6 +11,7 @@ import {
   DuckDBInstance,
   listValue,
 } from '@duckdb/node-api';
+import { parseBytes } from '../../common/budget.js';
 import { badRequest, ConfigError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { ALL_RECORDS } from '../../schema/records.js';
@@ -90,8 +91,8 @@ export interface EmbeddedConfig {
   /** Reader connections (default 4). */
   readers?: number;
   /**
-   * WAL size that triggers DuckDB's automatic checkpoint. Appends are durable once in the
-   * fsynced WAL either way. Rows appended since the last checkpoint are held uncompressed in
+   * WAL size past which the store checkpoints (see `checkpointIfDue`). Appends are durable
+   * once in the fsynced WAL either way. Rows appended since the last checkpoint are held uncompressed in
    * DuckDB's memory (spilled to temporary files past its limit), so the default is a quarter
    * of `memoryLimit` (16MB..1GB; 1GB without a limit): measured at 1.5M flow rows, 1GB held
    * 262MB in memory plus 221MB spilled, 64MB held 23MB for no more CPU per row.
@@ -201,11 +202,23 @@ export const COMMIT_DELAY_MS = 1500;
  */
 const READ_ACTIVE_MS = 5000;
 
-/** DuckDB's checkpoint threshold: a quarter of its memory limit, 16MB..1GB (see `walCheckpoint`). */
+/** The checkpoint threshold: a quarter of DuckDB's memory limit, 16MB..1GB (see `walCheckpoint`). */
 export function defaultWalCheckpoint(memoryLimit: number | undefined): string {
   if (!memoryLimit) return '1GB';
   return `${Math.max(16, Math.min(1024, Math.floor(memoryLimit / 4 / 2 ** 20)))}MB`;
 }
+/**
+ * A WAL size DuckDB never reaches, so it never checkpoints inside a commit. DuckDB 1.5 lets
+ * inserting commits run while a checkpoint runs, and 1.5.5 then sometimes checkpointed a row
+ * group with an append in progress: "Failed to create checkpoint because of error: Corrupted
+ * in-memory column - column with index 0 has misaligned count (row group has 121920 rows,
+ * column has 138304)", after which it invalidated the database (every query failed until a
+ * restart). Met in 600-s soaks of `vantage start` under a saturating collector.
+ */
+const NO_AUTO_CHECKPOINT = '1000TB';
+/** The size of a store's DuckDB WAL, bytes (0 when there is none). */
+const walBytes = (dataDir: string): number =>
+  statSync(join(dataDir, 'records.duckdb.wal'), { throwIfNoEntry: false })?.size ?? 0;
 const stageTable = (def: AnyRecordDef): string => `stage_${def.type}`;
 const DAY_US = 86_400_000_000;
 /** The day of a row, as compaction partitions rows (a row without a time goes to day 0). */
@@ -283,6 +296,12 @@ export class EmbeddedStore implements RecordStore {
   private readonly compactRows: number;
   /** The compaction running beside the appends (one at a time), on its own connection. */
   private compacting: Promise<void> | null = null;
+  /** The WAL size that makes the next append checkpoint, bytes (`walCheckpoint`). */
+  private readonly walLimit: number;
+  /** The tail of the writes that exclude a checkpoint on the compaction's connection (`exclusive`). */
+  private gate: Promise<unknown> = Promise.resolve();
+  /** Checkpoints run, put off while queries needed older rows (`busy`), failed; time (ms). */
+  readonly checkpoints = { runs: 0, busy: 0, failed: 0, ms: 0, maxMs: 0 };
   private cw: DuckDBConnection | null = null;
   /** Rolled-up top-N dimensions by record type (validated). */
   private readonly topDims = new Map<string, readonly string[]>();
@@ -300,6 +319,7 @@ export class EmbeddedStore implements RecordStore {
     const rg = cfg.compactRowGroup;
     if (rg !== undefined && !(Number.isInteger(rg) && rg >= 2048))
       throw new ConfigError('compactRowGroup', `a whole number of rows, at least 2048 (got ${rg})`);
+    this.walLimit = parseBytes('walCheckpoint', cfg.walCheckpoint ?? defaultWalCheckpoint(cfg.memoryLimit));
     for (const [type, dims] of Object.entries(cfg.topRollups ?? DEFAULT_TOP_ROLLUPS)) {
       const def = this.byType.get(type);
       // The defaults name types a store built with fewer definitions (tests) may not have.
@@ -324,7 +344,8 @@ export class EmbeddedStore implements RecordStore {
     this.db = await DuckDBInstance.create(join(this.cfg.dataDir, 'records.duckdb'), {
       threads: String(this.cfg.threads ?? Math.max(1, cpus().length)),
       preserve_insertion_order: 'false',
-      checkpoint_threshold: this.cfg.walCheckpoint ?? defaultWalCheckpoint(this.cfg.memoryLimit),
+      // DuckDB's automatic checkpoint is off: the store runs its own (`checkpointIfDue`).
+      checkpoint_threshold: NO_AUTO_CHECKPOINT,
       ...(this.cfg.liveCompression === true ? {} : { force_compression: 'uncompressed' }),
       ...(this.cfg.memoryLimit
         ? { memory_limit: `${Math.max(64, Math.floor(this.cfg.memoryLimit / 2 ** 20))}MB` }
@@ -933,7 +954,58 @@ export class EmbeddedStore implements RecordStore {
           error: String(e),
         }),
       );
+    await this.checkpointIfDue();
     this.maintain(def);
+  }
+
+  /**
+   * Checkpoint once the WAL holds `walCheckpoint` bytes, in the serial chain (no append of
+   * ours is in flight) and never beside a write transaction of the compaction's connection
+   * (`exclusive`): DuckDB's own checkpoint inside a commit is off (NO_AUTO_CHECKPOINT) because
+   * it ran beside inserts and sometimes corrupted the table it wrote. Readers go on meanwhile.
+   * The rows are acknowledged whatever happens here: a failed checkpoint is tried again at the
+   * next append and the WAL keeps them.
+   */
+  private async checkpointIfDue(): Promise<void> {
+    const wal = walBytes(this.cfg.dataDir);
+    if (wal >= this.walLimit) await this.checkpoint(wal >= 2 * this.walLimit);
+  }
+
+  /**
+   * A plain CHECKPOINT fails while a committed write is still needed by a query that began
+   * before it (DuckDB cleans a transaction up only then), which a store queried without pause
+   * meets often: it is tried again at the next append, and once the WAL holds twice
+   * `walCheckpoint`, FORCE CHECKPOINT waits for those queries (and holds new ones for the
+   * checkpoint's time) so the WAL and the memory it pins stay bounded.
+   */
+  private async checkpoint(force = false): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await this.exclusive(() => this.w!.run(force ? 'FORCE CHECKPOINT' : 'CHECKPOINT'));
+    } catch (e) {
+      if (!force && /other write transactions/.test(String(e))) {
+        this.checkpoints.busy++;
+        return;
+      }
+      this.checkpoints.failed++;
+      this.log.warn('checkpoint failed; the WAL keeps the rows', { error: String(e) });
+      return;
+    }
+    const ms = performance.now() - t0;
+    this.checkpoints.runs++;
+    this.checkpoints.ms += ms;
+    if (ms > this.checkpoints.maxMs) this.checkpoints.maxMs = ms;
+  }
+
+  /**
+   * Run a write transaction of the compaction's connection, or a checkpoint, with no other of
+   * either running: the two must not overlap (NO_AUTO_CHECKPOINT). Nothing in `fn` may call
+   * `exclusive` again.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.gate.then(fn, fn);
+    this.gate = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -995,6 +1067,21 @@ export class EmbeddedStore implements RecordStore {
     const chunks = (this.liveChunks.get(def.type) ?? 0) + 1;
     const merge = chunks > MERGE_CHUNKS;
     const src = this.liveUnion(def, this.gens.get(def.type) ?? [0]);
+    await this.exclusive(() => this.rollLiveTx(def, dims, w, lo, hi, floor, merge, src));
+    this.liveRolled.set(def.type, hi);
+    this.liveChunks.set(def.type, merge ? 1 : chunks);
+  }
+
+  private async rollLiveTx(
+    def: AnyRecordDef,
+    dims: readonly string[],
+    w: DuckDBConnection,
+    lo: number,
+    hi: number,
+    floor: number,
+    merge: boolean,
+    src: string,
+  ): Promise<void> {
     await w.run('BEGIN TRANSACTION');
     try {
       for (const d of dims) {
@@ -1015,8 +1102,6 @@ export class EmbeddedStore implements RecordStore {
       await w.run('ROLLBACK');
       throw e;
     }
-    this.liveRolled.set(def.type, hi);
-    this.liveChunks.set(def.type, merge ? 1 : chunks);
   }
 
   /** Resolves when the appends so far are acknowledged and the compaction they started is done. */
@@ -1149,46 +1234,48 @@ export class EmbeddedStore implements RecordStore {
         made.push({ p, abs, day });
         await this.step('compact:renamed', type);
       }
-      await w.run('BEGIN TRANSACTION');
-      try {
-        for (const { p, day } of made) {
-          const where = `${dayExpr} = ${day}`;
-          if (def === this.rollupDef()) await w.run(rollupInsertSql(table, where), [p.path]);
-          for (const d of dims) {
-            await w.run(topRollupFromLiveSql(def, d, day, end), [p.path]);
-            for (const sql of topTotalMergeSql(def, d, p.path, 1)) await w.run(sql);
+      await this.exclusive(async () => {
+        await w.run('BEGIN TRANSACTION');
+        try {
+          for (const { p, day } of made) {
+            const where = `${dayExpr} = ${day}`;
+            if (def === this.rollupDef()) await w.run(rollupInsertSql(table, where), [p.path]);
+            for (const d of dims) {
+              await w.run(topRollupFromLiveSql(def, d, day, end), [p.path]);
+              for (const sql of topTotalMergeSql(def, d, p.path, 1)) await w.run(sql);
+            }
+            await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+              p.type,
+              p.path,
+              String(p.minTs),
+              String(p.maxTs),
+              String(p.rows),
+              String(p.bytes),
+              String(p.maxSeq),
+              [...p.columns, `@${p.format}`].join(','),
+            ]);
           }
-          await w.run('INSERT INTO _partitions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-            p.type,
-            p.path,
-            String(p.minTs),
-            String(p.maxTs),
-            String(p.rows),
-            String(p.bytes),
-            String(p.maxSeq),
-            [...p.columns, `@${p.format}`].join(','),
-          ]);
+          if (kept > 0) {
+            // The newest day goes on live: its rows (and its live chunks, which still cover them)
+            // move into the newest generation.
+            const r = await w.runAndReadAll(
+              `INSERT INTO ${this.current(def)} SELECT * FROM ${table} WHERE ${dayExpr} >= ${keepFrom}`,
+            );
+            keptRows = r.rowsChanged;
+          }
+          for (const d of dims)
+            await w.run(
+              `DELETE FROM ${liveRollupTable(def, d)} WHERE hi > 0 AND hi <= ${end}${kept > 0 ? ` AND d < ${keepFrom}` : ''}`,
+            );
+          await w.run('DELETE FROM _live WHERE type = $1 AND gen = $2', [type, gen]);
+          await w.run(`DROP TABLE ${table}`);
+          await this.step('compact:uncommitted', type);
+          await w.run('COMMIT');
+        } catch (e) {
+          await w.run('ROLLBACK').catch(() => undefined);
+          throw e;
         }
-        if (kept > 0) {
-          // The newest day goes on live: its rows (and its live chunks, which still cover them)
-          // move into the newest generation.
-          const r = await w.runAndReadAll(
-            `INSERT INTO ${this.current(def)} SELECT * FROM ${table} WHERE ${dayExpr} >= ${keepFrom}`,
-          );
-          keptRows = r.rowsChanged;
-        }
-        for (const d of dims)
-          await w.run(
-            `DELETE FROM ${liveRollupTable(def, d)} WHERE hi > 0 AND hi <= ${end}${kept > 0 ? ` AND d < ${keepFrom}` : ''}`,
-          );
-        await w.run('DELETE FROM _live WHERE type = $1 AND gen = $2', [type, gen]);
-        await w.run(`DROP TABLE ${table}`);
-        await this.step('compact:uncommitted', type);
-        await w.run('COMMIT');
-      } catch (e) {
-        await w.run('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
+      });
     } catch (e) {
       for (const { p, abs } of made) {
         this.known.delete(p.path);
@@ -1217,7 +1304,7 @@ export class EmbeddedStore implements RecordStore {
     // appends (on the compaction's connection) a CHECKPOINT met a staged INSERT and DuckDB 1.5.5
     // invalidated the database ("Corrupted in-memory column - misaligned count"; reproduced on
     // the code before generations too); the automatic one at the WAL threshold runs in a commit.
-    if (w === this.w) await w.run('CHECKPOINT').catch(() => undefined);
+    if (w === this.w) await this.checkpoint();
     await this.step('compact:checkpointed', type);
   }
   /** Generations compacted (counted for the store's figures). */
@@ -1368,6 +1455,13 @@ export class EmbeddedStore implements RecordStore {
         stageSeconds: this.readStats.stageMs / 1000,
         stageMaxSeconds: this.readStats.stageMaxMs / 1000,
         ...this.loopDelay(),
+      },
+      checkpoints: {
+        runs: this.checkpoints.runs,
+        busy: this.checkpoints.busy,
+        failed: this.checkpoints.failed,
+        seconds: this.checkpoints.ms / 1000,
+        maxSeconds: this.checkpoints.maxMs / 1000,
       },
     };
   }
