@@ -42,7 +42,7 @@ import {
   liveGenTable,
   liveTable,
   PARQUET_FORMAT,
-  PARQUET_OPTIONS,
+  parquetOptions,
   parquetRead,
   parquetSelect,
   q,
@@ -75,6 +75,8 @@ export interface EmbeddedConfig {
    * appends on its own connection; appends are not held while a file is written.
    */
   compactRows?: number;
+  /** Rows per Parquet row group a compaction writes (default PARQUET_ROW_GROUP_ROWS, schema.ts). */
+  compactRowGroup?: number;
   /** Drop partitions whose newest record is older than this many days (0 = keep). */
   retentionDays?: number;
   /** Drop oldest partitions until the store is under this many bytes (0 = no limit). */
@@ -314,6 +316,9 @@ export class EmbeddedStore implements RecordStore {
   ) {
     this.byType = new Map(defs.map((d) => [d.type, d]));
     this.compactRows = cfg.compactRows ?? 2_000_000;
+    const rg = cfg.compactRowGroup;
+    if (rg !== undefined && !(Number.isInteger(rg) && rg >= 2048))
+      throw new ConfigError('compactRowGroup', `a whole number of rows, at least 2048 (got ${rg})`);
     this.walLimit = parseBytes('walCheckpoint', cfg.walCheckpoint ?? defaultWalCheckpoint(cfg.memoryLimit));
     for (const [type, dims] of Object.entries(cfg.topRollups ?? DEFAULT_TOP_ROLLUPS)) {
       const def = this.byType.get(type);
@@ -1276,7 +1281,7 @@ export class EmbeddedStore implements RecordStore {
         await mkdir(dirname(abs), { recursive: true });
         const where = all.length === 1 ? '' : ` WHERE ${dayExpr} = ${day}`;
         await w.run(
-          `COPY (SELECT ${parquetSelect(def)} FROM ${table}${where}${sort ? ` ORDER BY ${t}` : ''}) TO '${abs}.tmp' (${PARQUET_OPTIONS})`,
+          `COPY (SELECT ${parquetSelect(def)} FROM ${table}${where}${sort ? ` ORDER BY ${t}` : ''}) TO '${abs}.tmp' (${parquetOptions(this.cfg.compactRowGroup)})`,
         );
         syncFile(`${abs}.tmp`);
         await this.step('compact:copied', type);
