@@ -16,7 +16,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DuckDBInstance } from '@duckdb/node-api';
 import { columnarOf } from '../src/collect/columns.js';
 import { memoryBudget } from '../src/common/budget.js';
 import type { Logger } from '../src/common/log.js';
@@ -82,8 +81,6 @@ const s = createEmbeddedStore(
   { log },
 );
 await s.start();
-const db = (s as unknown as { db: DuckDBInstance }).db;
-const mc = await db.connect();
 const batches = exportedFlowBatches();
 const per = Math.max(1, Math.round(perCommit / 7680));
 
@@ -94,11 +91,8 @@ let duckPeakTags = '';
 const sampler = (async () => {
   while (!done) {
     try {
-      const r = (
-        await mc.runAndReadAll(
-          'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0',
-        )
-      ).getRows();
+      // Through the store, so a sample after it opened its database again reads the new one.
+      const r = Object.entries((await s.memoryUse()).tags).filter(([, v]) => v > 0);
       const total = r.reduce((a, x) => a + Number(x[1]), 0);
       if (total > duckPeak) {
         duckPeak = total;
@@ -176,7 +170,6 @@ lat.sort((a, b) => a - b);
 const q = (f: number): string =>
   (lat[Math.min(lat.length - 1, Math.floor(lat.length * f))] ?? Number.NaN).toFixed(0);
 // A stop that fails (DuckDB invalidated the database) is one more error, counted before the report.
-mc.closeSync();
 await within(
   s.stop().catch((e: unknown) => countError('stop', e)),
   60_000,
