@@ -1108,7 +1108,7 @@ export class EmbeddedStore implements RecordStore {
         // Not retried by every append (a failing copy would run back to back).
         this.compactFailed.set(`${type}/${gens[0]}`, performance.now());
         this.log.warn('compaction failed; the rows stay live', { type, error: String(e) });
-        this.noticeFatal(e);
+        this.noticeFatal(e, true);
       });
     else if (
       this.topDims.has(type) &&
@@ -1120,7 +1120,7 @@ export class EmbeddedStore implements RecordStore {
         // memory) ran back to back, 740k times in a 2-minute stress run.
         this.rollFailed.set(type, performance.now());
         this.log.warn('live rollup failed', { type, error: String(e) });
-        this.noticeFatal(e);
+        this.noticeFatal(e, true);
       });
     if (!job) return;
     this.compacting = job.finally(() => {
