@@ -421,7 +421,11 @@ export class EmbeddedStore implements RecordStore {
         if (this.totalsStale.has(`${type}/${d}`))
           for (const sql of topTotalRebuildSql(this.byType.get(type)!, d)) await this.w.run(sql);
     this.totalsStale.clear();
-    for (let i = 0; i < (this.cfg.readers ?? 4); i++) this.pool.push(await this.db.connect());
+    for (let i = 0; i < (this.cfg.readers ?? 4); i++) {
+      const c = await this.db.connect();
+      this.connGen.set(c, this.dbGen);
+      this.pool.push(c);
+    }
     this.cw = await this.db.connect();
     this.loop = monitorEventLoopDelay({ resolution: 20 });
     this.loop.enable();
@@ -666,6 +670,11 @@ export class EmbeddedStore implements RecordStore {
   private needsReopen = false;
   /** Bumped at each reopening: a reader connection of an older one is closed, not pooled. */
   private dbGen = 0;
+  /**
+   * The opening each reader connection belongs to: a read that ends hands its connection on,
+   * and one handed on just before a reopening must not come back into the new pool.
+   */
+  private readonly connGen = new WeakMap<DuckDBConnection, number>();
   /** Times the database was opened again after DuckDB invalidated it. */
   reopens = 0;
 
@@ -1598,7 +1607,6 @@ export class EmbeddedStore implements RecordStore {
       const fn = plan();
       const snapshot = this.planFiles;
       const c = this.pool.pop() ?? (await new Promise<DuckDBConnection>((res) => this.waiters.push(res)));
-      const gen = this.dbGen;
       const t1 = performance.now();
       const run = snapshot ? this.inSnapshot(c, plan) : fn(c);
       this.reads.add(run);
@@ -1614,7 +1622,7 @@ export class EmbeddedStore implements RecordStore {
         st.runMs += performance.now() - t1;
         this.reads.delete(run);
         this.lastReadEnd = performance.now();
-        if (gen !== this.dbGen)
+        if (this.connGen.get(c) !== this.dbGen)
           try {
             c.closeSync();
           } catch {}
