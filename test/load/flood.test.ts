@@ -200,8 +200,12 @@ test(`flood${SOAK ? (STEADY ? ' (soak, steady)' : ' (soak)') : ''}: IPFIX at ${S
         .filter((x) => x.includes('opening the database again'))
         .slice(0, 3))
         process.stdout.write(`# reopened: ${l.slice(0, 1500)}\n`);
-    // A reopening means DuckDB ran out of memory in a write or invalidated the database: nothing is lost, but it must not happen.
-    assert.equal(soakMetrics.get('vantage_store_reopens') ?? 0, 0, 'DuckDB never invalidated the database');
+    // A reopening means DuckDB ran out of memory in a write or invalidated the database: nothing
+    // acknowledged is lost, but it must not happen. Asserted at the end with the other bounds.
+    if ((soakMetrics.get('vantage_store_reopens') ?? 0) > 0)
+      missed.push(
+        `the store opened its database again ${soakMetrics.get('vantage_store_reopens')} times, goal 0`,
+      );
     assert.equal(api.errors + api.non2xx, 0, 'every API request answered');
     process.stdout.write(`# API p99 ${api.latency.p99} ms (goal < 500 ms)\n`);
     // The goal is the soak's; the short profile in `npm test` checks answers and accounting.
