@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Analyzer } from '../../analyze/types.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
@@ -38,6 +39,15 @@ export interface ThreadedOptions extends PipelineOptions {
   mainRecorder?: PacketRecorder;
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
+  /**
+   * Packet hooks that stay on the calling thread (the packet recorder, the broker; one worker
+   * only): each batch comes back with its packets' flow slots and every hook sees every packet
+   * of it, in order, with a flow lookup that answers the flow's id and Community ID as the
+   * worker's table had them. A hook's `false` does not stop its packets here.
+   */
+  mainHooks?: Analyzer[];
+  /** Called when a batch buffer comes back (a live source paused by `hasRoom` may go on). */
+  onRoom?: () => void;
 }
 
 export const DEFAULT_THREADED = {
@@ -63,6 +73,14 @@ export interface ThreadedPipeline extends Pipeline {
   readonly failures: string[];
   /** Batch buffers allocated beyond the pool (lossless input only). */
   readonly buffersGrown: number;
+  /**
+   * Whether the next frame is sure to find room (one worker: a batch buffer is free). A live
+   * source with a queue of its own (the mirror ring) leaves frames there while this is false,
+   * instead of having them dropped here as `worker_queue_full`.
+   */
+  hasRoom(): boolean;
+  /** Packets dropped here so far, by reason (the same object finish() copies). */
+  readonly drops: Readonly<Record<string, number>>;
 }
 
 interface Shard {
@@ -93,7 +111,12 @@ export function createThreadedPipeline(
   if ((o.recorder || o.mainRecorder) && n !== 1)
     throw new Error('the packet recorder takes the packets of one pipeline worker only');
   if (o.recorder && o.mainRecorder) throw new Error('one packet recorder, on the worker or here');
+  const hooked = o.mainHooks && o.mainHooks.length > 0 ? o.mainHooks : null;
+  if (hooked && n !== 1)
+    throw new Error('packet hooks on this thread take the packets of one pipeline worker only');
+  if (hooked && o.mainRecorder) throw new Error('packet hooks here, or a recorder here, not both');
   const main = o.mainRecorder ? mainRecording(o.mainRecorder) : null;
+  const runHooks = hooked ? mainHooking(hooked) : null;
   let mainChain: Promise<void> = Promise.resolve();
   const decoder = n > 1 ? new Decoder() : null;
   const drops = { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 };
@@ -118,7 +141,7 @@ export function createThreadedPipeline(
     recordBunch: o.lossless ? 4096 : 1,
     ...(o.recorder ? { recorder: o.recorder } : {}),
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
-    ...(main ? { flowTap: true } : {}),
+    ...(main || runHooks ? { flowTap: true } : {}),
   };
   // Column batches arrive with fresh layout arrays each time: hand the sink one array per
   // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
@@ -165,6 +188,7 @@ export function createThreadedPipeline(
           const recycle = (): void => {
             if (shard.free.length < poolSize) shard.free.push(m.buf);
             shard.wake?.();
+            o.onRoom?.();
           };
           if (main && m.tap) {
             const tap = m.tap;
@@ -175,7 +199,10 @@ export function createThreadedPipeline(
                 failures.push(`packet recorder: ${(e as Error).message}`);
               })
               .then(recycle);
-          } else recycle();
+          } else {
+            if (runHooks && m.tap) runHooks(m, m.tap);
+            recycle();
+          }
           break;
         }
         case 'records':
@@ -369,6 +396,11 @@ export function createThreadedPipeline(
     get buffersGrown() {
       return grown;
     },
+    drops,
+    hasRoom() {
+      const s = shards[0];
+      return n !== 1 || s === undefined || failed[0] === true || s.free.length > 0;
+    },
     ready: Promise.all(shards.map((s) => s.ready)).then(() => {}),
     // A live source's records are due within a tick: the worker flushes them there.
     tick(sec, ns) {
@@ -436,6 +468,29 @@ export function sumReports(reports: readonly WorkerDone[]): {
   return {
     flows: { fragmentsOrphaned: orphaned, fragmentTrainsEvicted: evicted },
     recorder: recorded < 0 ? null : { packets: recorded },
+  };
+}
+
+/** Packet hooks on the calling thread, fed each batch as it comes back from the worker. */
+function mainHooking(
+  hooks: readonly Analyzer[],
+): (b: { buf: ArrayBuffer; bytes: number; linkType: number; ifIndex: number }, tap: FlowTapBatch) => void {
+  const decoder = new Decoder();
+  const mirror = new FlowMirror();
+  const frame = newFrame();
+  let tap: FlowTapBatch | null = null;
+  let k = 0;
+  const onFrame: FrameHandler = (f) => {
+    const slot = mirror.at(tap!, k++);
+    const p = decoder.decode(f);
+    for (const h of hooks) h.onPacket(p, mirror, slot, 0);
+  };
+  return (b, t) => {
+    tap = t;
+    k = 0;
+    mirror.begin();
+    readBatch(Buffer.from(b.buf, 0, b.bytes), b.bytes, b.linkType, b.ifIndex, frame, onFrame);
+    tap = null;
   };
 }
 
