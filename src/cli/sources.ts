@@ -588,15 +588,25 @@ function mirrorSource(
   return {
     running,
     async start() {
-      if (!pipeline) return receiver.start();
-      await pipeline.ready;
-      try {
-        await receiver.start();
-      } catch (e) {
-        // The worker thread would keep the process alive.
-        await pipeline.finish();
-        throw e;
-      }
+      if (pipeline) {
+        await pipeline.ready;
+        try {
+          await receiver.start();
+        } catch (e) {
+          // The worker thread would keep the process alive.
+          await pipeline.finish();
+          throw e;
+        }
+      } else await receiver.start();
+      const asked = ring?.realtime ?? 0;
+      if (asked > 0 && ringRx.realtimeApplied === false)
+        deps.log.warn(
+          'mirror receive thread under the fair scheduler: SCHED_FIFO needs root or CAP_SYS_NICE',
+          {
+            source: spec.name,
+            realtime: asked,
+          },
+        );
     },
   };
 }
