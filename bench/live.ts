@@ -384,7 +384,15 @@ export async function benchMirrorSensor(
   let resume: () => void = () => {};
   const threaded =
     workers > 0
-      ? createThreadedPipeline(sink, { flow: {}, l7: true, workers, onRoom: () => resume(), ...cols })
+      ? createThreadedPipeline(sink, {
+          flow: {},
+          l7: true,
+          workers,
+          onRoom: () => resume(),
+          ...cols,
+          // MIRROR_BATCH=BYTES,PACKETS,BUFFERS: the batches between this thread and the worker.
+          ...batchShape(),
+        })
       : null;
   const pipeline: Pipeline = threaded
     ? threaded
@@ -489,6 +497,12 @@ export async function benchMirrorSensor(
       g.sent === c.received + drops + backlog &&
       (!ringRx || c.received === c.delivered + ringFull + sampledOut + malformed),
   };
+}
+
+function batchShape(): { batchBytes?: number; batchPackets?: number; buffersPerWorker?: number } {
+  const v = process.env.MIRROR_BATCH?.split(',').map(Number);
+  if (v?.length !== 3) return {};
+  return { batchBytes: v[0]!, batchPackets: v[1]!, buffersPerWorker: v[2]! };
 }
 
 /** The inline pipeline with one more packet hook (the sampling marks). */
