@@ -253,8 +253,7 @@ export interface SourceDeps {
    * Mirror receivers (VXLAN, TZSP, GRE/ERSPAN): decode, flows and L7 on a worker thread of their
    * own (1) or on this thread (0). With a worker this thread takes the frames from the ring into
    * batches and runs the packet hooks on each batch as it comes back (with the worker's flow
-   * ids). Overload sampling keeps the sensor on this thread (the factor is decided per packet
-   * here and is not carried to a worker).
+   * ids); with overload sampling each packet's factor goes to the worker with its batch.
    */
   mirrorWorkers?: number;
 }
@@ -503,7 +502,7 @@ function mirrorSource(
       })
     : null;
   const cols = batcher.columnSink(spec.name);
-  const onWorker = (deps.mirrorWorkers ?? 0) > 0 && !marks;
+  const onWorker = (deps.mirrorWorkers ?? 0) > 0;
   const sensor = onWorker
     ? null
     : createSensor(batcher.sinkFor(spec.name), {
@@ -525,6 +524,8 @@ function mirrorSource(
         ...cols,
         mainHooks: deps.hooks,
         onRoom: () => resume(),
+        // Each packet's sampling factor goes to the worker with its batch (the marks run there).
+        ...(marks ? { samplingFactor: () => (rx as RingReceiver | null)?.factor ?? 1 } : {}),
       })
     : null;
   let droppedAtStop: Record<string, number> = {};

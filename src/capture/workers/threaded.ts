@@ -48,6 +48,12 @@ export interface ThreadedOptions extends PipelineOptions {
   mainHooks?: Analyzer[];
   /** Called when a batch buffer comes back (a live source paused by `hasRoom` may go on). */
   onRoom?: () => void;
+  /**
+   * The overload-sampling factor of the frame being handed over (a mirror receiver's, read once
+   * per frame): it travels with the batch, and the worker puts it on the flow records as
+   * `sampling_rate`, as FlowSamplingMarks does on the calling thread. One worker only.
+   */
+  samplingFactor?: () => number;
 }
 
 export const DEFAULT_THREADED = {
@@ -115,6 +121,9 @@ export function createThreadedPipeline(
   if (hooked && n !== 1)
     throw new Error('packet hooks on this thread take the packets of one pipeline worker only');
   if (hooked && o.mainRecorder) throw new Error('packet hooks here, or a recorder here, not both');
+  const factorOf = o.samplingFactor ?? null;
+  if (factorOf && (n !== 1 || o.lossless))
+    throw new Error('sampling factors travel with the batches of one live pipeline worker only');
   const main = o.mainRecorder ? mainRecording(o.mainRecorder) : null;
   const runHooks = hooked ? mainHooking(hooked) : null;
   let mainChain: Promise<void> = Promise.resolve();
@@ -142,6 +151,7 @@ export function createThreadedPipeline(
     ...(o.recorder ? { recorder: o.recorder } : {}),
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
     ...(main || runHooks ? { flowTap: true } : {}),
+    ...(o.samplingFactor ? { samplingMarks: true } : {}),
   };
   // Column batches arrive with fresh layout arrays each time: hand the sink one array per
   // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
@@ -250,6 +260,13 @@ export function createThreadedPipeline(
       linkType: w.linkType,
       ifIndex: w.ifIndex,
     };
+    if (factors !== null) {
+      // One array per batch (it is transferred), never one per packet.
+      const fs = factors.slice(0, w.packets);
+      msg.factors = fs;
+      s.worker.postMessage(msg, [w.ab, fs.buffer as ArrayBuffer]);
+      return;
+    }
     s.worker.postMessage(msg, [w.ab]);
   };
 
@@ -298,6 +315,8 @@ export function createThreadedPipeline(
     return w;
   };
 
+  // The factors of the batch being filled (one worker): index = the packet's place in it.
+  const factors = factorOf ? new Uint16Array(o.batchPackets) : null;
   const onFrame = (f: Frame): void => {
     const need = recordSize(f.caplen);
     if (need > o.batchBytes) {
@@ -315,12 +334,14 @@ export function createThreadedPipeline(
     if (decoder !== null || !o.lossless) {
       if (w) {
         if (w.append(f)) {
+          if (factors !== null) factors[w.packets - 1] = factorOf!();
           if (w.packets >= o.batchPackets) send(s);
           return;
         }
         send(s);
       }
-      open(s, f)?.append(f);
+      const nw = open(s, f);
+      if (nw?.append(f) && factors !== null) factors[0] = factorOf!();
       return;
     }
     const pending = runBuf === null ? 0 : runEnd - runStart;
