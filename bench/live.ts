@@ -390,6 +390,7 @@ export async function benchMirrorSensor(
           workers,
           onRoom: () => resume(),
           ...cols,
+          ...(marks ? { samplingFactor: () => rx?.factor ?? 1 } : {}),
           // MIRROR_BATCH=BYTES,PACKETS,BUFFERS: the batches between this thread and the worker.
           ...batchShape(),
         })
