@@ -245,6 +245,68 @@ describe('mirror source with its sensor on a worker thread', () => {
     );
   });
 
+  test('GRE (raw IP protocol 47) on a worker: the flows of the main thread', async (t) => {
+    if (!needRing(t)) return;
+    if (!requireOrSkip(t, process.getuid?.() === 0 ? [] : ['root (a raw socket for GRE)'])) return;
+    const binding = loadUdpBatchBinding()!;
+    const frames = (await readFrames(`${PCAPS}http-methods-many.pcap`)).filter((f) => f.linkType === 1);
+    // An address of its own: other tests' GRE receivers are bound to theirs.
+    const HOST = '127.0.0.48';
+    const run = async (workers: number): Promise<{ flows: string[]; drops: Record<string, number> }> => {
+      const flows: string[] = [];
+      const store = {
+        backend: 'test',
+        defs: ALL_RECORDS,
+        async append(type: string, recs: readonly Rec[]) {
+          if (type !== 'flow') return;
+          for (const f of recs)
+            flows.push(
+              [
+                f.tunnel,
+                f.client_ip,
+                f.client_port,
+                f.server_ip,
+                f.server_port,
+                f.client_packets,
+                f.server_packets,
+                f.app,
+              ].join(' '),
+            );
+        },
+      } as unknown as RecordStore;
+      const sources = await startSources([{ name: 'mirror.gre[0]', kind: 'gre', bind: HOST }], {
+        store,
+        metrics: new Metrics(),
+        log: silentLogger,
+        hooks: [],
+        flow: NO_TIMEOUTS,
+        mirrorRing: { bytes: 4 << 20, sampling: false },
+        mirrorWorkers: workers,
+      });
+      const h = binding.rawOpen(47, '', 0);
+      for (const [i, f] of frames.entries()) {
+        // GRE carrying Ethernet (transparent Ethernet bridging), no key.
+        const p = Buffer.alloc(4 + f.bytes.length);
+        p.writeUInt16BE(0x6558, 2);
+        f.bytes.copy(p, 4);
+        binding.rawSend(h, p, HOST);
+        if (i % 32 === 31) await sleep(1);
+      }
+      binding.close(h);
+      const deadline = Date.now() + 5000;
+      while (sources.stats()[0]!.packets < frames.length && Date.now() < deadline) await sleep(20);
+      const st = sources.stats()[0]!;
+      assert.equal(st.packets, frames.length);
+      await sources.stop();
+      return { flows: flows.sort(), drops: st.drops };
+    };
+    const main = await run(0);
+    const worker = await run(1);
+    assert.deepEqual(worker.drops, { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 });
+    assert.ok(main.flows.length > 20 && main.flows.every((f) => f.startsWith('gre ')));
+    assert.deepEqual(worker.flows, main.flows);
+  });
+
   test('mirror.workers defaults to a worker on 2 or more cores', () => {
     assert.equal(mirrorWorkers(undefined, 1), 0);
     assert.equal(mirrorWorkers(undefined, 2), 1);
