@@ -28,9 +28,10 @@ import {
 import { RingReceiver } from '../src/capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../src/capture/sampling-marks.js';
 import { createInlinePipeline, type Pipeline } from '../src/capture/workers/pipeline.js';
-import { createThreadedPipeline } from '../src/capture/workers/threaded.js';
+import { createThreadedPipeline, type ThreadedPipeline } from '../src/capture/workers/threaded.js';
 import { createSensor, type RecordSink } from '../src/flow/sensor.js';
 import { generate } from './gen-capture.js';
+import { runVxlanSend, vxlanSendPath } from './vxlan-send.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = `${ROOT}bench/out/`;
@@ -316,12 +317,22 @@ export interface MirrorSensorRun {
   senderCpuSeconds: number;
   /** Whether the receive thread runs at its raised priority (nice -5; needs root). */
   niceApplied: boolean;
+  realtimeApplied: boolean;
+  /** Which sender ran: 'c' (vxlan_send process) or 'js' (worker thread). */
+  sender: string;
+  /** CPU seconds of the pipeline worker threads (workers > 0). */
+  workerCpuSeconds: number;
   balanced: boolean;
 }
 
 /** How the mirror is read in a run: this thread (recvmmsg), or the receive thread and a ring. */
 export interface MirrorMode {
-  ring?: { bytes: number; sampling: boolean };
+  ring?: { bytes: number; sampling: boolean; realtime?: number };
+  /**
+   * The capture `frames` came from: the C sender (vxlan_send, a process of its own) sends its
+   * first `frames.length` frames; without it (or MIRROR_SENDER=js) the JavaScript sender thread.
+   */
+  pcap?: string;
 }
 
 /**
@@ -342,6 +353,18 @@ export async function benchMirrorSensor(
   const sink = (): void => {
     records++;
   };
+  // Flow, DNS, TLS and HTTP records as column batches, as `vantage start`'s sources hand them to
+  // the store (from a worker they come by transfer, not by structured clone); MIRROR_COLUMNS=0
+  // for objects.
+  const cols =
+    process.env.MIRROR_COLUMNS === '0'
+      ? {}
+      : {
+          columns: (_t: string, c: { rows: ArrayLike<number> }): void => {
+            records += c.rows.length;
+          },
+          columnRows: 4096,
+        };
   // The receiver's per-packet sampling factor goes on the flow records as in `vantage start`.
   let rx: (MirrorReceiver & Partial<RingReceiver>) | null = null;
   const marks = mode.ring?.sampling
@@ -356,12 +379,27 @@ export async function benchMirrorSensor(
     : null;
   // workers > 0: the receiver on this thread hands batches to the threaded pipeline (decode,
   // flows and L7 on worker threads), as a capture source with `workers` does.
-  const pipeline: Pipeline =
+  // With a worker, as `vantage start`'s mirror sources: frames wait in the ring while the
+  // worker has no free batch buffer.
+  let resume: () => void = () => {};
+  const threaded =
     workers > 0
-      ? createThreadedPipeline(sink, { flow: {}, l7: true, workers, buffersPerWorker: 64 })
-      : marks
-        ? inlineWithHook(sink, marks)
-        : createInlinePipeline(sink, { flow: {}, l7: true });
+      ? createThreadedPipeline(sink, {
+          flow: {},
+          l7: true,
+          workers,
+          onRoom: () => resume(),
+          ...cols,
+          ...(marks ? { samplingFactor: () => rx?.factor ?? 1 } : {}),
+          // MIRROR_BATCH=BYTES,PACKETS,BUFFERS: the batches between this thread and the worker.
+          ...batchShape(),
+        })
+      : null;
+  const pipeline: Pipeline = threaded
+    ? threaded
+    : marks
+      ? inlineWithHook(sink, marks)
+      : createInlinePipeline(sink, { flow: {}, l7: true, ...cols });
   await pipeline.ready;
   rx = createVxlanReceiver(
     {
@@ -369,13 +407,22 @@ export async function benchMirrorSensor(
       port: 0,
       rcvbuf,
       ...(mode.ring
-        ? { ring: { ringBytes: mode.ring.bytes, sampling: mode.ring.sampling, maxSampling: 64 } }
+        ? {
+            ring: {
+              ringBytes: mode.ring.bytes,
+              sampling: mode.ring.sampling,
+              maxSampling: 64,
+              realtime: mode.ring.realtime ?? 0,
+            },
+          }
         : {}),
     },
     pipeline.onFrame,
+    threaded ? { ready: () => threaded.hasRoom() } : {},
   ) as MirrorReceiver & Partial<RingReceiver>;
   await rx.start();
   const ringRx = rx instanceof RingReceiver ? rx : null;
+  if (ringRx) resume = ringRx.resume;
   if (mode.ring && !ringRx) throw new Error('the addon has no receive thread (npm rebuild vantage-pcap)');
   const port = rx.address().port;
   const granted = socketRcvbuf(port);
@@ -388,8 +435,25 @@ export async function benchMirrorSensor(
     if (ringRx) maxN = Math.max(maxN, ringRx.refreshStats().sampling);
   }, 100);
   const t0 = performance.now();
-  const g = await sendFrom({ frames, port, seconds, vni: 77, addon, pps, vniPerLoop: true });
-  const sendSecs = (performance.now() - t0) / 1000;
+  const useC = mode.pcap !== undefined && vxlanSendPath() !== null && process.env.MIRROR_SENDER !== 'js';
+  let g: { sent: number; errors: number; cpu?: number };
+  let sendSecs: number;
+  if (useC) {
+    const r = await runVxlanSend({
+      pcap: mode.pcap!,
+      to: `127.0.0.1:${port}`,
+      rate: pps,
+      seconds,
+      frames: frames.length,
+      vni: 77,
+      ownSession: true,
+    });
+    g = { sent: r.sent, errors: r.errors, cpu: r.cpuUser + r.cpuSys };
+    sendSecs = r.seconds;
+  } else {
+    g = await sendFrom({ frames, port, seconds, vni: 77, addon, pps, vniPerLoop: true });
+    sendSecs = (performance.now() - t0) / 1000;
+  }
   await untilQuiet(rx);
   if (ringRx) while (ringRx.ringUsed > 0) await sleep(100);
   clearInterval(poll);
@@ -399,6 +463,8 @@ export async function benchMirrorSensor(
   await rx.stop();
   const pc = await pipeline.finish();
   const cpu = mainThreadCpu() - cpu0;
+  let workerCpu = 0;
+  for (const d of (pipeline as Partial<ThreadedPipeline>).reports ?? []) workerCpu += d.cpuSeconds;
   const backlog = softnetDrops() - backlog0;
   const c = rx.counters as MirrorReceiver['counters'] & Partial<RingReceiver['counters']>;
   const ringFull = c.ringFull ?? 0;
@@ -424,11 +490,20 @@ export async function benchMirrorSensor(
     ringHighWater: ringRx?.ringCounters().highWater ?? 0,
     ringSize: ringRx?.ringSize ?? 0,
     niceApplied: ringRx?.niceApplied ?? false,
+    realtimeApplied: ringRx?.realtimeApplied ?? false,
     senderCpuSeconds: g.cpu ?? 0,
+    sender: useC ? 'c' : 'js',
+    workerCpuSeconds: workerCpu,
     balanced:
       g.sent === c.received + drops + backlog &&
       (!ringRx || c.received === c.delivered + ringFull + sampledOut + malformed),
   };
+}
+
+function batchShape(): { batchBytes?: number; batchPackets?: number; buffersPerWorker?: number } {
+  const v = process.env.MIRROR_BATCH?.split(',').map(Number);
+  if (v?.length !== 3) return {};
+  return { batchBytes: v[0]!, batchPackets: v[1]!, buffersPerWorker: v[2]! };
 }
 
 /** The inline pipeline with one more packet hook (the sampling marks). */
@@ -611,20 +686,24 @@ export async function benchMirror(
       .join(' ')}\n`,
   );
   const workers = Number(process.env.MIRROR_WORKERS) || 0;
+  // SCHED_FIFO priority of the receive thread (0: off).
+  const realtime = Number(process.env.MIRROR_RT) || 0;
   for (const name of modes) {
     const mode: MirrorMode =
-      name === 'inline' ? {} : { ring: { bytes: ringBytes, sampling: name === 'sampling' } };
+      name === 'inline'
+        ? { pcap: file }
+        : { pcap: file, ring: { bytes: ringBytes, sampling: name === 'sampling', realtime } };
     const runs: MirrorSensorRun[] = [];
     for (const pps of rates) {
       const r = await benchMirrorSensor(frames, pps, seconds, rcvbuf, workers, mode);
       runs.push(r);
       const pct = (n: number): string => `${((100 * n) / Math.max(1, r.sent)).toFixed(2)}%`;
       process.stdout.write(
-        `  ${name}: offered ${pps / 1e3}k/s: sender ${r.sentPps / 1e3}k/s (${r.sent}; ${r.senderCpuSeconds.toFixed(2)} CPU-s), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
+        `  ${name}${workers > 0 ? ` +${workers} worker` : ''}: offered ${pps / 1e3}k/s: sender (${r.sender}) ${r.sentPps / 1e3}k/s (${r.sent}; ${r.senderCpuSeconds.toFixed(2)} CPU-s), received ${r.received}, socket drops ${r.socketDrops} (${pct(r.socketDrops)}), backlog drops ${r.backlogDrops}` +
           (mode.ring
-            ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} of ${(r.ringSize / 2 ** 20).toFixed(0)} MiB; receive thread${r.niceApplied ? ' (nice -5)' : ''} ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
+            ? `, ring_full ${r.ringFull} (${pct(r.ringFull)}), sampled out ${r.sampledOut} (${pct(r.sampledOut)}), N max ${r.maxSampling}, ring high water ${(r.ringHighWater / 2 ** 20).toFixed(1)} of ${(r.ringSize / 2 ** 20).toFixed(0)} MiB; receive thread${r.niceApplied ? ' (nice -5)' : ''}${r.realtimeApplied ? ' (SCHED_FIFO)' : ''} ${r.rxCpuSeconds.toFixed(2)} CPU-s (${(r.received / Math.max(0.01, r.rxCpuSeconds) / 1e6).toFixed(2)}M datagrams per CPU-s)`
             : '') +
-          `; ${r.records} records; sensor thread ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s wall (${((r.received - r.ringFull - r.sampledOut) / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; exact ${r.balanced}\n`,
+          `; ${r.records} records;${workers > 0 ? ` pipeline worker(s) ${r.workerCpuSeconds.toFixed(2)} CPU-s, pipeline drops ${JSON.stringify(r.pipelineDrops)};` : ''} ${workers > 0 ? 'main thread' : 'sensor thread'} ${r.cpuSeconds.toFixed(2)} CPU-s in ${r.seconds} s wall (${((r.received - r.ringFull - r.sampledOut) / Math.max(0.01, r.cpuSeconds) / 1e3).toFixed(0)}k packets per CPU-s); rcvbuf granted ${(r.rcvbufGranted / 2 ** 20).toFixed(0)} MiB; exact ${r.balanced}\n`,
       );
     }
     const first = (p: (r: MirrorSensorRun) => boolean): string => {

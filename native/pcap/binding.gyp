@@ -6,6 +6,12 @@
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lpcap"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "vxlan_send",
+      "type": "executable",
+      "sources": ["src/vxlan_send.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

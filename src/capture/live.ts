@@ -173,6 +173,12 @@ export interface BatchHooks {
   onError?: (e: Error) => void;
   /** Just before the handle closes (last chance to read kernel counters). */
   beforeClose?: () => void;
+  /**
+   * Receivers with a ring of their own (mirror-ring.ts): whether the consumer can take a frame
+   * now. While it cannot, frames stay in the ring (what overflows it is counted `ring_full`)
+   * until the receiver's `resume()` is called.
+   */
+  ready?: () => boolean;
 }
 
 export interface LiveCapture {

@@ -39,6 +39,13 @@ export interface RingConfig {
    * must run when they come; raising it needs root or CAP_SYS_NICE, else it stays as it is.
    */
   nice: number;
+  /**
+   * SCHED_FIFO priority of the receive thread (1-99; 0: the fair scheduler). Under the fair
+   * scheduler a busy machine can hold the thread off the CPU for longer than the socket buffer
+   * lasts, even at a raised nice value (the share is per process group); needs root or
+   * CAP_SYS_NICE, else it stays as it is.
+   */
+  realtime: number;
 }
 
 export const DEFAULT_RING: RingConfig = {
@@ -47,6 +54,7 @@ export const DEFAULT_RING: RingConfig = {
   maxSampling: 16,
   samplingFlows: 1 << 20,
   nice: -5,
+  realtime: 0,
 };
 
 /** Check a ring config; errors name the key under `key` (e.g. `mirror.ring`). */
@@ -60,6 +68,8 @@ export function validateRingConfig(c: RingConfig, key = 'mirror'): RingConfig {
     throw new ConfigError(`${key}.samplingFlows`, `from 4096 to 67108864 (got ${c.samplingFlows})`);
   if (!Number.isInteger(c.nice) || c.nice < -20 || c.nice > 19)
     throw new ConfigError(`${key}.nice`, `from -20 to 19 (got ${c.nice})`);
+  if (!Number.isInteger(c.realtime) || c.realtime < 0 || c.realtime > 99)
+    throw new ConfigError(`${key}.realtime`, `from 0 (off) to 99 (got ${c.realtime})`);
   return c;
 }
 
@@ -77,6 +87,7 @@ export interface UdpRingBinding extends UdpBatchBinding {
       maxLevel: number;
       tableEntries: number;
       nice: number;
+      realtime?: number;
     },
     onData: () => void,
   ): number;
@@ -96,6 +107,7 @@ const C_WAITING = 2;
 const C_LEVEL = 3;
 const C_TID = 4;
 const C_NICE = 5;
+const C_RT = 6;
 /** Counters (f64 from byte 64), in the addon's RC_* order. */
 export const RING_COUNTERS = [
   'received',
@@ -150,6 +162,9 @@ export class RingReceiver implements MirrorReceiver {
   private bound = { address: '0.0.0.0', port: 0 };
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
+  /** The consumer said it had no room (hooks.ready): frames wait in the ring until resume(). */
+  private paused = false;
+  private ignoreReady = false;
   private readonly inner: TzspInner = { off: 0, linkType: 0 };
 
   /**
@@ -174,6 +189,11 @@ export class RingReceiver implements MirrorReceiver {
   /** Whether the receive thread runs at the configured nice value. */
   get niceApplied(): boolean {
     return this.ctl ? Atomics.load(this.ctl, C_NICE) === 1 : false;
+  }
+
+  /** Whether the receive thread runs SCHED_FIFO (config `realtime`). */
+  get realtimeApplied(): boolean {
+    return this.ctl ? Atomics.load(this.ctl, C_RT) === 1 : false;
   }
 
   /** The receive thread's id (its CPU time is in /proc/self/task/ID/stat); 0 before start. */
@@ -215,6 +235,7 @@ export class RingReceiver implements MirrorReceiver {
           maxLevel: Math.log2(this.cfg.maxSampling),
           tableEntries: this.cfg.samplingFlows,
           nice: this.cfg.nice,
+          realtime: this.cfg.realtime,
         },
         this.wake,
       );
@@ -233,6 +254,13 @@ export class RingReceiver implements MirrorReceiver {
 
   /** Called by the addon when records arrived while this thread was waiting. */
   private readonly wake = (): void => {
+    if (!this.scheduled && !this.paused) this.drain();
+  };
+
+  /** The consumer has room again (after `hooks.ready` said no): hand out what waits. */
+  readonly resume = (): void => {
+    if (!this.paused) return;
+    this.paused = false;
     if (!this.scheduled) this.drain();
   };
 
@@ -253,11 +281,16 @@ export class RingReceiver implements MirrorReceiver {
     f.buf = buf;
     f.linkType = LinkType.RAW;
     f.ifIndex = 0;
+    const ready = this.ignoreReady ? undefined : this.hooks.ready;
     let tail = ctl[C_TAIL]!;
     let head = Atomics.load(ctl, C_HEAD);
     let n = 0;
     for (;;) {
       while (tail !== head && n < PER_TURN) {
+        if (ready !== undefined && !ready()) {
+          this.paused = true;
+          break;
+        }
         const off = tail & mask;
         if (size - off < RING_REC) {
           tail = (tail + size - off) >>> 0;
@@ -294,7 +327,8 @@ export class RingReceiver implements MirrorReceiver {
         if ((n & 127) === 0) Atomics.store(ctl, C_TAIL, tail);
       }
       Atomics.store(ctl, C_TAIL, tail);
-      if (n >= PER_TURN) break;
+      // Paused: no wake-up wanted from the thread; resume() comes when the consumer has room.
+      if (n >= PER_TURN || this.paused) break;
       // Sleep only after saying so and seeing nothing arrived since (the thread checks the flag
       // after it publishes its head, so no record is left unannounced).
       Atomics.store(ctl, C_WAITING, 1);
@@ -303,7 +337,7 @@ export class RingReceiver implements MirrorReceiver {
       Atomics.store(ctl, C_WAITING, 0);
     }
     this.counters.delivered += n;
-    if (n >= PER_TURN && this.h) {
+    if (n >= PER_TURN && this.h && !this.paused) {
       this.scheduled = true;
       setImmediate(this.later);
     }
@@ -356,8 +390,20 @@ export class RingReceiver implements MirrorReceiver {
     // The thread is joined by close; what it wrote before is handed out after.
     this.native.close(this.h);
     this.h = null;
-    this.drain();
-    while (this.ringUsed > 0) this.drain();
+    // What waits in the ring is handed out as the consumer takes it; a consumer that makes no
+    // room for 2 s gets the rest at once (and counts what it has no room for).
+    let last = this.ringUsed;
+    let since = performance.now();
+    while (this.ringUsed > 0) {
+      if (!this.paused && !this.scheduled) this.drain();
+      if (this.ringUsed === 0) break;
+      if (this.ringUsed !== last) {
+        last = this.ringUsed;
+        since = performance.now();
+      } else if (performance.now() - since > 2000) this.ignoreReady = true;
+      if (this.ignoreReady) this.paused = false;
+      await new Promise((r) => setTimeout(r, 1));
+    }
     this.refreshStats();
   }
 }

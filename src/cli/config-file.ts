@@ -51,6 +51,16 @@ export interface MirrorSourcesConfig {
   tzsp?: string[];
   /** GRE/ERSPAN receivers (raw IP protocol 47): local IPv4 address to bind, "0.0.0.0" for all. */
   gre?: string[];
+  /**
+   * Each receiver's decode, flows and L7 on a worker thread of its own (1) or on the main
+   * thread (0). Default: 1 when the machine has at least 2 cores.
+   */
+  workers?: number;
+  /**
+   * SCHED_FIFO priority of each receiver's receive thread (1-99; 0: the fair scheduler).
+   * Default 10; without root or CAP_SYS_NICE it stays under the fair scheduler.
+   */
+  realtime?: number;
 }
 
 export interface PacketsConfig {
@@ -302,8 +312,10 @@ function parseCapture(v: unknown, i: number): CaptureSourceConfig {
 
 function parseMirror(v: unknown): MirrorSourcesConfig {
   const o = obj(v, 'mirror');
-  known(o, 'mirror', ['vxlan', 'tzsp', 'gre']);
+  known(o, 'mirror', ['vxlan', 'tzsp', 'gre', 'workers', 'realtime']);
   const m: MirrorSourcesConfig = {};
+  if (o.workers !== undefined) m.workers = int(o.workers, 'mirror.workers', 0, 1);
+  if (o.realtime !== undefined) m.realtime = int(o.realtime, 'mirror.realtime', 0, 99);
   for (const k of ['vxlan', 'tzsp'] as const) {
     if (o[k] === undefined) continue;
     m[k] = list(o[k], `mirror.${k}`).map((x, i) => {

@@ -248,7 +248,14 @@ export interface SourceDeps {
    * VXLAN and TZSP receivers: a receive thread fills a ring of `bytes` (the budget's mirror
    * share, split among them); with `sampling`, whole flows are kept 1 in N under overload (N on the records).
    */
-  mirrorRing?: { bytes: number; sampling: boolean };
+  mirrorRing?: { bytes: number; sampling: boolean; realtime?: number };
+  /**
+   * Mirror receivers (VXLAN, TZSP, GRE/ERSPAN): decode, flows and L7 on a worker thread of their
+   * own (1) or on this thread (0). With a worker this thread takes the frames from the ring into
+   * batches and runs the packet hooks on each batch as it comes back (with the worker's flow
+   * ids); with overload sampling each packet's factor goes to the worker with its batch.
+   */
+  mirrorWorkers?: number;
 }
 
 export interface RunningSources {
@@ -495,36 +502,67 @@ function mirrorSource(
       })
     : null;
   const cols = batcher.columnSink(spec.name);
-  const sensor = createSensor(batcher.sinkFor(spec.name), {
-    flow: deps.flow,
-    hooks: marks ? [...deps.hooks, marks] : deps.hooks,
-    columnRows: cols.columnRows,
-    columns: marks
-      ? (type, c) => cols.columns(type, type === 'flow' ? marks.fillColumns(c) : c)
-      : cols.columns,
-  });
+  const onWorker = (deps.mirrorWorkers ?? 0) > 0;
+  const sensor = onWorker
+    ? null
+    : createSensor(batcher.sinkFor(spec.name), {
+        flow: deps.flow,
+        hooks: marks ? [...deps.hooks, marks] : deps.hooks,
+        columnRows: cols.columnRows,
+        columns: marks
+          ? (type, c) => cols.columns(type, type === 'flow' ? marks.fillColumns(c) : c)
+          : cols.columns,
+      });
+  // The receiver goes on only while the worker has a free batch buffer: a busy worker leaves
+  // frames in the ring (the budget's mirror share), which counts what overflows it.
+  let resume: () => void = () => {};
+  const pipeline = onWorker
+    ? createThreadedPipeline(batcher.sinkFor(spec.name), {
+        flow: deps.flow,
+        l7: true,
+        workers: 1,
+        ...cols,
+        mainHooks: deps.hooks,
+        onRoom: () => resume(),
+        // Each packet's sampling factor goes to the worker with its batch (the marks run there).
+        ...(marks ? { samplingFactor: () => (rx as RingReceiver | null)?.factor ?? 1 } : {}),
+      })
+    : null;
+  let droppedAtStop: Record<string, number> = {};
   const hooks = {
     onError: (e: Error) => {
       running.errors++;
       deps.log.error('mirror receiver failed', { source: spec.name, error: e.message });
     },
+    ...(pipeline ? { ready: () => pipeline.hasRoom() } : {}),
   };
-  const share = ring ? { ring: ringShare(Math.floor(ring.bytes / ringCount), ring.sampling) } : {};
+  const onFrame = pipeline ? pipeline.onFrame : sensor!.onFrame;
+  const share = ring
+    ? {
+        ring: {
+          ...ringShare(Math.floor(ring.bytes / ringCount), ring.sampling),
+          ...(ring.realtime !== undefined ? { realtime: ring.realtime } : {}),
+        },
+      }
+    : {};
   rx =
     spec.kind === 'gre'
-      ? createGreReceiver({ bindIp: spec.bind, ...share }, sensor.onFrame, hooks)
+      ? createGreReceiver({ bindIp: spec.bind, ...share }, onFrame, hooks)
       : (spec.kind === 'vxlan' ? createVxlanReceiver : createTzspReceiver)(
           { host: spec.host, port: spec.port, ...share },
-          sensor.onFrame,
+          onFrame,
           hooks,
         );
   const receiver = rx;
+  const ringRx = receiver as Partial<RingReceiver>;
+  if (typeof ringRx.resume === 'function') resume = ringRx.resume;
   const running: Running = {
     spec,
     errors: 0,
     tick: (s, ns) => {
-      sensor.flows.tick(s, ns);
-      sensor.flushColumns();
+      if (pipeline) return pipeline.tick(s, ns);
+      sensor!.flows.tick(s, ns);
+      sensor!.flushColumns();
     },
     stats: () => {
       const a = receiver.address();
@@ -537,16 +575,41 @@ function mirrorSource(
       st.sampledOut = mc.sampledOut ?? 0;
       st.sampling = mc.sampling ?? 1;
       st.malformed = { ...mc.malformed };
-      st.activeFlows = sensor.flows.activeFlows;
+      st.activeFlows = sensor?.flows.activeFlows ?? 0;
+      st.drops = pipeline ? { ...pipeline.drops, ...droppedAtStop } : {};
       st.errors = running.errors;
       return st;
     },
     async stop() {
       await receiver.stop();
-      sensor.finish();
+      if (sensor) sensor.finish();
+      else droppedAtStop = (await pipeline!.finish()).drops;
     },
   };
-  return { running, start: () => receiver.start() };
+  return {
+    running,
+    async start() {
+      if (pipeline) {
+        await pipeline.ready;
+        try {
+          await receiver.start();
+        } catch (e) {
+          // The worker thread would keep the process alive.
+          await pipeline.finish();
+          throw e;
+        }
+      } else await receiver.start();
+      const asked = ring?.realtime ?? 0;
+      if (asked > 0 && ringRx.realtimeApplied === false)
+        deps.log.warn(
+          'mirror receive thread under the fair scheduler: SCHED_FIFO needs root or CAP_SYS_NICE',
+          {
+            source: spec.name,
+            realtime: asked,
+          },
+        );
+    },
+  };
 }
 
 /** Register the Prometheus gauges of the sources and the broker. */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -121,6 +121,21 @@ sources (config file only; see docs/config.md):
 
   e.g. vantage start --config /etc/vantage.json --listen 0.0.0.0:8080
 `;
+
+/**
+ * SCHED_FIFO priority of the mirror receive threads unless configured: low among real-time
+ * threads, above every fair-scheduled one (bench/README.md, 2026-12-06, issue 21: the first
+ * setting that kept 0 socket drops at 500k packets/s on the shared machine).
+ */
+const MIRROR_REALTIME = 10;
+
+/**
+ * Worker threads of each mirror receiver: as configured, else one when the machine has a second
+ * core for it (the API's thread then only moves frames from the ring into batches).
+ */
+export function mirrorWorkers(configured: number | undefined, cores = availableParallelism()): number {
+  return configured ?? (cores >= 2 ? 1 : 0);
+}
 
 /** The package root (two levels above dist/src/cli). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -622,7 +637,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
         flow: o.flow ?? {},
         ledger,
         maxPendingBytes: budget.liveStore,
-        mirrorRing: { bytes: budget.mirrorRing, sampling: o.overloadSampling === true },
+        mirrorRing: {
+          bytes: budget.mirrorRing,
+          sampling: o.overloadSampling === true,
+          realtime: o.mirror?.realtime ?? MIRROR_REALTIME,
+        },
+        mirrorWorkers: mirrorWorkers(o.mirror?.workers),
         ...(o.flushMs !== undefined ? { flushMs: o.flushMs } : {}),
         onFlush: () => recorder?.flush(),
       });

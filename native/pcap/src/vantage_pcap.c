@@ -1038,6 +1038,7 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
  *       [2] waiting (JS sets 1 before it sleeps; the thread clears it and calls fn)
  *       [3] sampling level in force          [4] the thread's id (for its CPU time)
  *       [5] 1 when the thread's nice value was set (opts.nice)
+ *       [6] 1 when the thread runs SCHED_FIFO at opts.realtime (1-99; 0: not asked)
  *   f64 from byte 64: the RC_* counters (written by the thread only).
  * Record: u32 seconds, u32 nanoseconds, u32 caplen, u32 wire length, u32 info (the flow's
  * sampling factor N in bits 0-15; bit 31 truncated), then caplen bytes, padded to 4. A caplen of
@@ -1077,6 +1078,7 @@ typedef struct ring_rx {
   int sampling;
   int max_level;
   int nice;
+  int rt;
   uint64_t *table;
   uint32_t buckets_mask;
   uint64_t level_ms;
@@ -1354,6 +1356,14 @@ static void *ring_main(void *arg) {
    * them: ahead of the busy threads of this machine when allowed (root or CAP_SYS_NICE). */
   if (r->nice != 0 && setpriority(PRIO_PROCESS, (id_t)tid, r->nice) == 0)
     __atomic_store_n(&r->ctl[5], 1, __ATOMIC_RELAXED);
+  /* Real-time (SCHED_FIFO) when asked and allowed: the fair scheduler shares a core among
+   * process groups (sched_autogroup), so on a busy machine a nice value alone still leaves the
+   * thread waiting while the socket buffer fills. The kernel's RT throttling (95% per period)
+   * bounds it under a flood. */
+  if (r->rt > 0) {
+    struct sched_param sp = {.sched_priority = r->rt};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) __atomic_store_n(&r->ctl[6], 1, __ATOMIC_RELAXED);
+  }
   const uint32_t mask = r->size - 1;
   uint32_t head = __atomic_load_n(&r->ctl[0], __ATOMIC_RELAXED);
   while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
@@ -1497,7 +1507,7 @@ static void ring_stop(handle_t *h) {
   free(r);
 }
 
-/* udpRingStart(h, buf, {vxlan, tzsp, gre, sampling, maxLevel, tableEntries, nice}, fn) -> data area bytes */
+/* udpRingStart(h, buf, {vxlan, tzsp, gre, sampling, maxLevel, tableEntries, nice, realtime}, fn) -> data area bytes */
 static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], out, name;
@@ -1531,6 +1541,7 @@ static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   int max_level = get_opt_int(env, argv[2], "maxLevel", 4);
   int entries = get_opt_int(env, argv[2], "tableEntries", 1 << 20);
   int nice = get_opt_int(env, argv[2], "nice", 0);
+  int rt = get_opt_int(env, argv[2], "realtime", 0);
   if (max_level < 0 || max_level > 15) return throw_code(env, "EINVAL", "vantage-pcap: udpRingStart: maxLevel 0..15");
   ring_rx *r = calloc(1, sizeof *r);
   if (!r) return throw_code(env, "ENOMEM", "udpRingStart: out of memory");
@@ -1546,6 +1557,7 @@ static napi_value js_udp_ring_start(napi_env env, napi_callback_info info) {
   r->sampling = sampling;
   r->max_level = max_level;
   r->nice = nice < -20 ? -20 : nice > 19 ? 19 : nice;
+  r->rt = rt < 0 ? 0 : rt > 99 ? 99 : rt;
   memset(data, 0, RING_CTL);
   r->scratch = malloc((size_t)RING_BATCH * RING_SLOT);
   if (sampling) {

@@ -17,11 +17,22 @@ export interface WorkerConfig extends Omit<PipelineOptions, 'workers' | 'columns
   flowTap?: boolean;
   /** Object records held back until this many are waiting (1: one message per packet batch). */
   recordBunch: number;
+  /** Batches carry each packet's overload-sampling factor; flow records get `sampling_rate`. */
+  samplingMarks?: boolean;
 }
 
 /** Messages of the threaded pipeline. */
 export type ToWorker =
-  | { type: 'batch'; buf: ArrayBuffer; bytes: number; packets: number; linkType: number; ifIndex: number }
+  | {
+      type: 'batch';
+      buf: ArrayBuffer;
+      bytes: number;
+      packets: number;
+      linkType: number;
+      ifIndex: number;
+      /** With `samplingMarks`: the sampling factor of each packet, in order. */
+      factors?: Uint16Array;
+    }
   | { type: 'tick'; sec: number; ns: number }
   | { type: 'weird'; name: string; detail: string }
   | { type: 'finish' };

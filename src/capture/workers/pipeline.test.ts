@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { runs } from '../../../test/support/fuzz.js';
 import { Decoder } from '../../decode/decoder.js';
-import type { SensorRecord } from '../../flow/sensor.js';
+import { createSensor, type SensorRecord } from '../../flow/sensor.js';
 import { type Columnar, columnarToRecords } from '../../store/columnar.js';
 import { readCaptureFile } from '../capture-file.js';
 import { newFrame } from '../frame.js';
+import { FlowSamplingMarks } from '../sampling-marks.js';
 import { BatchWriter, readBatch } from './batch.js';
 import { createInlinePipeline } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
@@ -206,4 +207,72 @@ test('batches: any sequence of frames comes out of a batch as it went in, and da
     ),
     { numRuns: runs(300) },
   );
+});
+
+test('overload-sampling factors travel with the batches: the worker puts the same sampling_rate on each flow as the marks on the calling thread', async () => {
+  const files = [
+    'http-methods-many.pcap',
+    'dns-udp-many-types-nxdomain.pcap',
+    'ipv6-mixed-tcp-udp-ssh-dns.pcap',
+  ];
+  // A factor per packet, the same sequence on both sides; a flow takes its first packet's.
+  const FACTORS = [1, 2, 4, 8, 16];
+  const sequence = (): { factor: number; next(): void } => {
+    let i = 0;
+    return {
+      factor: 1,
+      next() {
+        this.factor = FACTORS[i++ % FACTORS.length]!;
+      },
+    };
+  };
+  const rows =
+    (out: string[]) =>
+    (type: string, c: Columnar): void => {
+      if (type !== 'flow') return;
+      for (const r of columnarToRecords(c, type)) {
+        const { flow_id: _id, ...rest } = r;
+        out.push(JSON.stringify(rest));
+      }
+    };
+  const want: string[] = [];
+  const seqA = sequence();
+  const marks = new FlowSamplingMarks(seqA);
+  const out = rows(want);
+  const sensor = createSensor(() => {}, {
+    flow: {},
+    l7: true,
+    hooks: [marks],
+    columns: (type, c) => out(type, type === 'flow' ? marks.fillColumns(c) : c),
+    columnRows: 64,
+  });
+  const got: string[] = [];
+  const seqB = sequence();
+  const threaded = createThreadedPipeline(() => {}, {
+    flow: {},
+    l7: true,
+    workers: 1,
+    columns: rows(got),
+    columnRows: 64,
+    buffersPerWorker: 4096,
+    samplingFactor: () => seqB.factor,
+  });
+  await threaded.ready;
+  for (const f of files) {
+    await readCaptureFile(fixture(f), (fr) => {
+      seqA.next();
+      sensor.onFrame(fr);
+    });
+    await readCaptureFile(fixture(f), (fr) => {
+      seqB.next();
+      threaded.onFrame(fr);
+    });
+  }
+  sensor.finish();
+  const c = await threaded.finish();
+  assert.deepEqual(c.drops, { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 });
+  assert.ok(want.length > 50);
+  const rates = new Set(want.map((r) => (JSON.parse(r) as { sampling_rate: number }).sampling_rate));
+  assert.ok(rates.size >= 4, `flows with several factors: ${[...rates].join(',')}`);
+  assert.deepEqual(got.sort(), want.sort());
 });

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Analyzer } from '../../analyze/types.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
@@ -38,6 +39,21 @@ export interface ThreadedOptions extends PipelineOptions {
   mainRecorder?: PacketRecorder;
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
+  /**
+   * Packet hooks that stay on the calling thread (the packet recorder, the broker; one worker
+   * only): each batch comes back with its packets' flow slots and every hook sees every packet
+   * of it, in order, with a flow lookup that answers the flow's id and Community ID as the
+   * worker's table had them. A hook's `false` does not stop its packets here.
+   */
+  mainHooks?: Analyzer[];
+  /** Called when a batch buffer comes back (a live source paused by `hasRoom` may go on). */
+  onRoom?: () => void;
+  /**
+   * The overload-sampling factor of the frame being handed over (a mirror receiver's, read once
+   * per frame): it travels with the batch, and the worker puts it on the flow records as
+   * `sampling_rate`, as FlowSamplingMarks does on the calling thread. One worker only.
+   */
+  samplingFactor?: () => number;
 }
 
 export const DEFAULT_THREADED = {
@@ -63,6 +79,14 @@ export interface ThreadedPipeline extends Pipeline {
   readonly failures: string[];
   /** Batch buffers allocated beyond the pool (lossless input only). */
   readonly buffersGrown: number;
+  /**
+   * Whether the next frame is sure to find room (one worker: a batch buffer is free). A live
+   * source with a queue of its own (the mirror ring) leaves frames there while this is false,
+   * instead of having them dropped here as `worker_queue_full`.
+   */
+  hasRoom(): boolean;
+  /** Packets dropped here so far, by reason (the same object finish() copies). */
+  readonly drops: Readonly<Record<string, number>>;
 }
 
 interface Shard {
@@ -93,7 +117,15 @@ export function createThreadedPipeline(
   if ((o.recorder || o.mainRecorder) && n !== 1)
     throw new Error('the packet recorder takes the packets of one pipeline worker only');
   if (o.recorder && o.mainRecorder) throw new Error('one packet recorder, on the worker or here');
+  const hooked = o.mainHooks && o.mainHooks.length > 0 ? o.mainHooks : null;
+  if (hooked && n !== 1)
+    throw new Error('packet hooks on this thread take the packets of one pipeline worker only');
+  if (hooked && o.mainRecorder) throw new Error('packet hooks here, or a recorder here, not both');
+  const factorOf = o.samplingFactor ?? null;
+  if (factorOf && (n !== 1 || o.lossless))
+    throw new Error('sampling factors travel with the batches of one live pipeline worker only');
   const main = o.mainRecorder ? mainRecording(o.mainRecorder) : null;
+  const runHooks = hooked ? mainHooking(hooked) : null;
   let mainChain: Promise<void> = Promise.resolve();
   const decoder = n > 1 ? new Decoder() : null;
   const drops = { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 };
@@ -118,7 +150,8 @@ export function createThreadedPipeline(
     recordBunch: o.lossless ? 4096 : 1,
     ...(o.recorder ? { recorder: o.recorder } : {}),
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
-    ...(main ? { flowTap: true } : {}),
+    ...(main || runHooks ? { flowTap: true } : {}),
+    ...(o.samplingFactor ? { samplingMarks: true } : {}),
   };
   // Column batches arrive with fresh layout arrays each time: hand the sink one array per
   // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
@@ -165,6 +198,7 @@ export function createThreadedPipeline(
           const recycle = (): void => {
             if (shard.free.length < poolSize) shard.free.push(m.buf);
             shard.wake?.();
+            o.onRoom?.();
           };
           if (main && m.tap) {
             const tap = m.tap;
@@ -175,7 +209,10 @@ export function createThreadedPipeline(
                 failures.push(`packet recorder: ${(e as Error).message}`);
               })
               .then(recycle);
-          } else recycle();
+          } else {
+            if (runHooks && m.tap) runHooks(m, m.tap);
+            recycle();
+          }
           break;
         }
         case 'records':
@@ -223,6 +260,13 @@ export function createThreadedPipeline(
       linkType: w.linkType,
       ifIndex: w.ifIndex,
     };
+    if (factors !== null) {
+      // One array per batch (it is transferred), never one per packet.
+      const fs = factors.slice(0, w.packets);
+      msg.factors = fs;
+      s.worker.postMessage(msg, [w.ab, fs.buffer as ArrayBuffer]);
+      return;
+    }
     s.worker.postMessage(msg, [w.ab]);
   };
 
@@ -271,6 +315,8 @@ export function createThreadedPipeline(
     return w;
   };
 
+  // The factors of the batch being filled (one worker): index = the packet's place in it.
+  const factors = factorOf ? new Uint16Array(o.batchPackets) : null;
   const onFrame = (f: Frame): void => {
     const need = recordSize(f.caplen);
     if (need > o.batchBytes) {
@@ -288,12 +334,14 @@ export function createThreadedPipeline(
     if (decoder !== null || !o.lossless) {
       if (w) {
         if (w.append(f)) {
+          if (factors !== null) factors[w.packets - 1] = factorOf!();
           if (w.packets >= o.batchPackets) send(s);
           return;
         }
         send(s);
       }
-      open(s, f)?.append(f);
+      const nw = open(s, f);
+      if (nw?.append(f) && factors !== null) factors[0] = factorOf!();
       return;
     }
     const pending = runBuf === null ? 0 : runEnd - runStart;
@@ -369,6 +417,11 @@ export function createThreadedPipeline(
     get buffersGrown() {
       return grown;
     },
+    drops,
+    hasRoom() {
+      const s = shards[0];
+      return n !== 1 || s === undefined || failed[0] === true || s.free.length > 0;
+    },
     ready: Promise.all(shards.map((s) => s.ready)).then(() => {}),
     // A live source's records are due within a tick: the worker flushes them there.
     tick(sec, ns) {
@@ -436,6 +489,29 @@ export function sumReports(reports: readonly WorkerDone[]): {
   return {
     flows: { fragmentsOrphaned: orphaned, fragmentTrainsEvicted: evicted },
     recorder: recorded < 0 ? null : { packets: recorded },
+  };
+}
+
+/** Packet hooks on the calling thread, fed each batch as it comes back from the worker. */
+function mainHooking(
+  hooks: readonly Analyzer[],
+): (b: { buf: ArrayBuffer; bytes: number; linkType: number; ifIndex: number }, tap: FlowTapBatch) => void {
+  const decoder = new Decoder();
+  const mirror = new FlowMirror();
+  const frame = newFrame();
+  let tap: FlowTapBatch | null = null;
+  let k = 0;
+  const onFrame: FrameHandler = (f) => {
+    const slot = mirror.at(tap!, k++);
+    const p = decoder.decode(f);
+    for (const h of hooks) h.onPacket(p, mirror, slot, 0);
+  };
+  return (b, t) => {
+    tap = t;
+    k = 0;
+    mirror.begin();
+    readBatch(Buffer.from(b.buf, 0, b.bytes), b.bytes, b.linkType, b.ifIndex, frame, onFrame);
+    tap = null;
   };
 }
 

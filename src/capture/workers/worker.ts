@@ -6,6 +6,7 @@ import { type CaptureReader, createPacketRecorder } from '../../pcapstore/record
 import type { Columnar } from '../../store/columnar.js';
 import type { CaptureSummary } from '../capture-file.js';
 import { type FrameHandler, newFrame } from '../frame.js';
+import { FlowSamplingMarks } from '../sampling-marks.js';
 import { readBatch } from './batch.js';
 import { FlowTap, tapTransfer } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
@@ -32,8 +33,9 @@ const flushRecords = (): void => {
 const sink = (rec: SensorRecord): void => {
   out.push(rec);
 };
-const columns = (rtype: string, c: Columnar): void => {
+const columns = (rtype: string, c0: Columnar): void => {
   flushRecords();
+  const c = marks && rtype === 'flow' ? marks.fillColumns(c0) : c0;
   const transfer = [c.f.buffer, c.s.buffer];
   if (c.rows instanceof Uint32Array) transfer.push(c.rows.buffer);
   // Structured cloning keeps Maps, not the analyzers' array-backed JSON columns.
@@ -47,6 +49,10 @@ if (recorder) hooks.push(recorder);
 if (cfg.collectPorts) hooks.push(createCaptureCollector(sink, { ports: cfg.collectPorts }));
 const tap = cfg.flowTap ? new FlowTap() : null;
 if (tap) hooks.push(tap);
+// The factor of the packet being read (set from the batch's factors before the sensor sees it).
+const sampled = { factor: 1 };
+const marks = cfg.samplingMarks ? new FlowSamplingMarks(sampled, cfg.columnRows > 0) : null;
+if (marks) hooks.push(marks);
 const sensor = createSensor(sink, {
   flow: cfg.flow,
   l7: cfg.l7,
@@ -54,6 +60,13 @@ const sensor = createSensor(sink, {
   ...(cfg.columnRows > 0 ? { columns, columnRows: cfg.columnRows } : {}),
 });
 const frame = newFrame();
+let factors: Uint16Array | null = null;
+let k = 0;
+const withFactor: FrameHandler = (f) => {
+  sampled.factor = factors !== null && k < factors.length ? factors[k]! : 1;
+  k++;
+  sensor.onFrame(f);
+};
 
 // A batch holds its records as the packet store writes them: through the recorder's reader
 // wrapper it copies each batch's runs whole (it takes the run before the buffer goes back).
@@ -72,6 +85,13 @@ const handle = async (m: ToWorker): Promise<void> => {
         cur = m;
         await viaRecorder('', sensor.onFrame);
         cur = null;
+      } else if (marks) {
+        factors = m.factors ?? null;
+        // Not sent back with the buffer.
+        delete m.factors;
+        k = 0;
+        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, withFactor);
+        factors = null;
       } else {
         readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
       }
