@@ -33,7 +33,12 @@ interface Bucket {
   amp: number;
   pkts: number;
   bytes: number;
-  ampPorts: Map<number, number>;
+  /**
+   * Reflected packets per amplifier source port; made at the bucket's first reflected packet.
+   * A victim keeps a bucket per 10 s for the lateness (~33), and a Map for each was two thirds
+   * of a bucket's heap: 63,740 buckets held 21 MB in a 3-minute soak of collected flows.
+   */
+  ampPorts: Map<number, number> | null;
 }
 
 interface Victim {
@@ -112,7 +117,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       v.buckets.delete(oldest);
       if (ob) decide(ip, v, oldest, ob);
     }
-    b = { syn: 0, udp: 0, icmp: 0, amp: 0, pkts: 0, bytes: 0, ampPorts: new Map() };
+    b = { syn: 0, udp: 0, icmp: 0, amp: 0, pkts: 0, bytes: 0, ampPorts: null };
     v.buckets.set(idx, b);
     return b;
   }
@@ -159,7 +164,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
     const top = (v.top?.top(10) ?? []).map((t) => ({ ip: t.key, packets: Math.round(t.weight) }));
     const spoofed = sources >= cfg.spoofedSources;
     const info = CLASS_INFO[hit];
-    const ampPorts = [...b.ampPorts.entries()].sort((a, c) => c[1] - a[1]);
+    const ampPorts = b.ampPorts ? [...b.ampPorts.entries()].sort((a, c) => c[1] - a[1]) : [];
     const ampService = hit === 'amp' ? (AMP_PORTS[ampPorts[0]?.[0] ?? 0] ?? null) : null;
     const proto = hit === 'syn' ? 6 : hit === 'icmp' ? (v.v6 ? 58 : 1) : 17;
     const ratio = rates[hit] / threshold;
@@ -320,7 +325,10 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           else if (udp > 0) b.udp += carried;
         }
         b.bytes += (f.outBytes * f.weight) / n;
-        if (amp > 0) b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
+        if (amp > 0) {
+          b.ampPorts ??= new Map();
+          b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
+        }
       }
       if (f.endMs > clock) clock = f.endMs;
     },
