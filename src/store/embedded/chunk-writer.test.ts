@@ -98,8 +98,10 @@ test('long strings by pointer: the exact texts, equal and ordered by DuckDB as t
     i % 7 === 3 ? null : i >= 2048 && i % 2 === 0 ? `a new text of row ${i}` : pool[i % pool.length]!,
   );
   const big = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(6, '0')}:${'x'.repeat(500)}`);
+  // Past the heap kept between batches (16 MiB): let go after this batch, a new one after it.
+  const huge = Array.from({ length: 40 }, (_, i) => `${i}`.padEnd(450_000, 'h'));
   const third = Array.from({ length: 100 }, (_, i) => `after the big batch ${i}`);
-  const batches = [first, big, third].map((names) =>
+  const batches = [first, big, huge, third].map((names) =>
     batch(
       names,
       names.map(() => null),
@@ -107,7 +109,7 @@ test('long strings by pointer: the exact texts, equal and ordered by DuckDB as t
     ),
   );
   const got = await store(batches, true);
-  const want = [...first, ...big, ...third];
+  const want = [...first, ...big, ...huge, ...third];
   assert.deepEqual(
     got.map((r) => r.name),
     want,

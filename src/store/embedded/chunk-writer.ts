@@ -361,9 +361,11 @@ export class ChunkWriter {
       }
       this.sendColumns(appender, n);
     }
-    // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over.
+    // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over. One
+    // grown past what ordinary batches need (huge texts) is let go rather than held for good.
     HEAP.at = 0;
     HEAP.spent.length = 0;
+    if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
   }
 
   /** The typed-array memos, grown to hold a dictionary of `len` entries; a new stamp per batch. */
@@ -568,6 +570,8 @@ function setNull(valid: Uint32Array, r: number, nulls: number): number {
  * one kept (`spent`) until the batch ends.
  */
 const HEAP = { buf: null as Uint8Array | null, addr: 0, at: 0, spent: [] as Uint8Array[] };
+/** The largest heap kept between batches. */
+const HEAP_KEEP = 16 << 20;
 
 /** Make room for `n` more bytes in the heap. */
 function room(n: number): boolean {
