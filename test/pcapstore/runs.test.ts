@@ -40,6 +40,30 @@ function bigEndianCopy(src: string, dst: string): void {
   writeFileSync(dst, b);
 }
 
+/**
+ * A microsecond capture whose records alternate with ones longer than the addon's 16 KiB
+ * staging area for scaled runs (TSO-sized frames: a real frame padded to 20,000 and 70,000 bytes).
+ */
+function jumboCopy(src: string, dst: string): void {
+  const b = readFileSync(src);
+  const out: Buffer[] = [b.subarray(0, 24)];
+  let k = 0;
+  for (let o = 24; o + 16 <= b.length; k++) {
+    const incl = b.readUInt32LE(o + 8);
+    const rec = b.subarray(o, o + 16 + incl);
+    const pad = k % 3 === 1 ? 20_000 : k % 7 === 5 ? 70_000 : 0;
+    if (pad > incl) {
+      const big = Buffer.alloc(16 + pad, 0x5a);
+      rec.copy(big);
+      big.writeUInt32LE(pad, 8);
+      big.writeUInt32LE(Math.max(pad, rec.readUInt32LE(12)), 12);
+      out.push(big);
+    } else out.push(rec);
+    o += 16 + incl;
+  }
+  writeFileSync(dst, Buffer.concat(out));
+}
+
 /** Can this directory take O_DIRECT at all (asked of the kernel, not of the recorder)? */
 function directAllowed(dir: string): boolean {
   try {
@@ -65,7 +89,9 @@ describe('recorder: runs of records copied whole', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
   const be = join(tmp, 'big-endian.pcap');
   bigEndianCopy(fixture('tcp-retransmissions-http.pcap'), be);
-  const files = [...SOURCES.map(fixture), be, fixture('http-206-zero-window.pcap')];
+  const jumbo = join(tmp, 'jumbo-us.pcap');
+  jumboCopy(fixture('http-206-zero-window.pcap'), jumbo);
+  const files = [...SOURCES.map(fixture), be, jumbo, fixture('http-206-zero-window.pcap')];
 
   /** Record `files` into `dir`, through the wrapped reader (runs) or frame by frame. */
   async function record(

@@ -1663,6 +1663,29 @@ static napi_value js_malloc_arena_max(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* bufferAddress(ab): where an ArrayBuffer's bytes are in memory, as a number (user-space
+ * addresses fit in 53 bits). The embedded store writes DuckDB string_t values that point at
+ * UTF-8 bytes it keeps in such a buffer, instead of one N-API call per string: V8 never moves
+ * an ArrayBuffer's backing store, and DuckDB's appender copies the bytes when it takes the
+ * chunk. The caller keeps the buffer alive (and undetached) until then. */
+static napi_value js_buffer_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_ab = false;
+  void *data = NULL;
+  size_t len = 0;
+  if (argc < 1 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || len == 0 || data == NULL ||
+      (uintptr_t)data + len > ((uintptr_t)1 << 53)) {
+    napi_throw_type_error(env, NULL, "bufferAddress: a non-empty ArrayBuffer below 2^53");
+    return NULL;
+  }
+  napi_value r;
+  CHECK(napi_create_double(env, (double)(uintptr_t)data, &r));
+  return r;
+}
+
 /* copyRecords(dst, dstOff, src, srcOff, len, usToNs): copy a run of pcap records into the
  * packet recorder's write block with one memcpy. V8 copies into a SharedArrayBuffer with relaxed
  * atomics, a byte at a time when the two addresses differ mod 8; here it is a plain memcpy.
@@ -1734,6 +1757,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bufferAddress", NULL, js_buffer_address, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

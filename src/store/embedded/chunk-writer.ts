@@ -1,11 +1,29 @@
 import './allocator.js';
+import { createRequire } from 'node:module';
 import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import { parseIpv6 } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
 import type { Rec } from '../types.js';
-import { ipToBigint, isoToMicros } from '../values.js';
+import { isoToMicros } from '../values.js';
 import { type Column, columnsOf } from './schema.js';
+
+/**
+ * Where an ArrayBuffer's bytes are (the vantage-pcap addon), or null without it: then every
+ * string longer than 12 bytes costs one N-API call per row (`vector_assign_string_element`).
+ */
+const bufferAddress = ((): ((ab: ArrayBuffer) => number) | null => {
+  if (process.env.VANTAGE_NO_PCAP === '1') return null;
+  try {
+    const b = createRequire(import.meta.url)('vantage-pcap') as {
+      bufferAddress?: (ab: ArrayBuffer) => number;
+    };
+    return typeof b.bufferAddress === 'function' ? b.bufferAddress : null;
+  } catch {
+    return null;
+  }
+})();
 
 /** Rows per DataChunk: DuckDB's vector size. */
 export const CHUNK_ROWS = 2048;
@@ -26,7 +44,13 @@ export class ChunkWriter {
   private readonly strings: (string | null)[][];
   private readonly fill: (recs: readonly Rec[], start: number, n: number, seq: number) => void;
 
-  constructor(def: AnyRecordDef) {
+  /**
+   * `pointers`: the column path writes strings longer than 12 bytes as DuckDB string_t values
+   * pointing into this writer's own byte heap (needs the vantage-pcap addon; the default when
+   * it is there) instead of one native call per row.
+   */
+  constructor(def: AnyRecordDef, opts: { pointers?: boolean } = {}) {
+    this.pointers = (opts.pointers ?? true) && bufferAddress !== null;
     this.columns = columnsOf(def);
     const types = [...this.columns.map((c) => c.duck)];
     this.chunk = DuckDBDataChunk.create([...types, UBIGINT]);
@@ -57,6 +81,37 @@ export class ChunkWriter {
   }
 
   private readonly widths: Int32Array;
+  /** Long strings go as pointers into `heap` (see the constructor). */
+  readonly pointers: boolean;
+  /**
+   * Place `s` in the heap and write its string_t (length, first 4 bytes, address) at word `o`
+   * of `u32`; false (nothing written) when it fits inline (12 bytes or fewer).
+   */
+  private place(u32: Uint32Array, o: number, s: string): boolean {
+    const max = s.length * 3;
+    if (max <= 12 || !room(max)) return false;
+    const h = HEAP.buf!;
+    const at = HEAP.at;
+    // ASCII (names, hashes, Community IDs) byte by byte: encodeInto would need a subarray
+    // (an object) per string.
+    let len = s.length;
+    for (let i = 0; i < len; i++) {
+      const ch = s.charCodeAt(i);
+      if (ch > 127) {
+        len = TEXT.encodeInto(s, h.subarray(at, at + max)).written;
+        break;
+      }
+      h[at + i] = ch;
+    }
+    if (len <= 12) return false;
+    HEAP.at = at + len;
+    const a = HEAP.addr + at;
+    u32[o] = len;
+    u32[o + 1] = h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) | (h[at + 3]! << 24);
+    u32[o + 2] = a % TWO32;
+    u32[o + 3] = Math.floor(a / TWO32);
+    return true;
+  }
 
   /** Append records to the appender, in chunks. */
   append(appender: DuckDBAppender, recs: readonly Rec[], seq: number): void {
@@ -88,6 +143,7 @@ export class ChunkWriter {
     const s = c.s;
     const dict = c.dict;
     const nullable = this.hasNull;
+    const pointers = this.pointers;
     // The object path leaves its validity masks as its last chunk had them.
     for (const v of this.valid) v.fill(0xffffffff);
     for (let start = 0; start < total; start += CHUNK_ROWS) {
@@ -100,6 +156,7 @@ export class ChunkWriter {
         const { u32, i32, f64, b8 } = v;
         const j = p.idx;
         let nulls = 0;
+        this.long[ci] = 0;
         switch (p.conv) {
           case CONV.none:
             valid.fill(0);
@@ -109,14 +166,48 @@ export class ChunkWriter {
           case CONV.json: {
             const m = c.json?.[this.columns[ci]!.name];
             const ss = this.strings[ci]!;
+            if (!pointers) {
+              for (let r = 0; r < n; r++) {
+                const x = m?.get(src[r]!);
+                if (x == null) {
+                  ss[r] = null;
+                  u32[r * 4] = u32[r * 4 + 1] = u32[r * 4 + 2] = u32[r * 4 + 3] = 0;
+                  nulls = setNull(valid, r, nulls);
+                } else ss[r] = JSON.stringify(x);
+              }
+              this.long[ci] = n - nulls;
+              break;
+            }
+            // Lists a record shares with others (a TLS shape's cipher suites) are one object:
+            // a row with the value of the row before gets that row's string_t.
+            let prev: unknown = null;
+            let prevO = 0;
+            let long = 0;
             for (let r = 0; r < n; r++) {
               const x = m?.get(src[r]!);
+              const o = r * 4;
+              ss[r] = null;
               if (x == null) {
-                ss[r] = null;
-                u32[r * 4] = u32[r * 4 + 1] = u32[r * 4 + 2] = u32[r * 4 + 3] = 0;
+                u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
                 nulls = setNull(valid, r, nulls);
-              } else ss[r] = JSON.stringify(x);
+                continue;
+              }
+              if (x === prev) {
+                u32[o] = u32[prevO]!;
+                u32[o + 1] = u32[prevO + 1]!;
+                u32[o + 2] = u32[prevO + 2]!;
+                u32[o + 3] = u32[prevO + 3]!;
+              } else {
+                const t = JSON.stringify(x);
+                if (!H.inlineAt(u32, o, t) && !this.place(u32, o, t)) {
+                  ss[r] = t;
+                  long++;
+                }
+                prev = x;
+              }
+              prevO = o;
             }
+            this.long[ci] = long;
             break;
           }
           case CONV.numInt:
@@ -184,7 +275,7 @@ export class ChunkWriter {
                 continue;
               }
               if (st[d] !== gen) {
-                ok[d] = H.ip(w, memo.ipView, d, dict[d]!) ? 1 : 0;
+                ok[d] = H.ip(w, d, dict[d]!) ? 1 : 0;
                 st[d] = gen;
               }
               if (ok[d] === 0) {
@@ -235,10 +326,15 @@ export class ChunkWriter {
                 continue;
               }
               if (st[d] !== gen) {
-                kind[d] = H.inline(words, d, dict[d]!) ? 1 : 2;
+                // 3: a string_t pointing into the heap, in `words` like an inline one.
+                kind[d] = H.inline(words, d, dict[d]!)
+                  ? 1
+                  : pointers && this.place(words, d * 4, dict[d]!)
+                    ? 3
+                    : 2;
                 st[d] = gen;
               }
-              if (kind[d] === 1) {
+              if (kind[d] !== 2) {
                 const k = d * 4;
                 u32[o] = words[k]!;
                 u32[o + 1] = words[k + 1]!;
@@ -265,6 +361,11 @@ export class ChunkWriter {
       }
       this.sendColumns(appender, n);
     }
+    // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over. One
+    // grown past what ordinary batches need (huge texts) is let go rather than held for good.
+    HEAP.at = 0;
+    HEAP.spent.length = 0;
+    if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
   }
 
   /** The typed-array memos, grown to hold a dictionary of `len` entries; a new stamp per batch. */
@@ -272,7 +373,6 @@ export class ChunkWriter {
     let m = this.memo;
     if (m === null || m.cap < len) {
       const cap = Math.max(len, m === null ? 4096 : m.cap * 2);
-      const ip = new Uint32Array(cap * 4);
       m = {
         cap,
         gen: 0,
@@ -280,8 +380,7 @@ export class ChunkWriter {
         ts: new Float64Array(cap),
         ipAt: new Int32Array(cap),
         ipOk: new Uint8Array(cap),
-        ip,
-        ipView: new DataView(ip.buffer),
+        ip: new Uint32Array(cap * 4),
         textAt: new Int32Array(cap),
         textKind: new Uint8Array(cap),
         words: new Uint32Array(cap * 4),
@@ -308,12 +407,7 @@ export class ChunkWriter {
       if (width > 0) duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
       else {
         duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * 16);
-        if (
-          this.long[i]! > 0 ||
-          this.columns[i]?.type === 'json' ||
-          this.columns[i]?.type === 'string[]' ||
-          this.columns[i]?.type === 'int[]'
-        ) {
+        if (this.long[i]! > 0) {
           const ss = this.strings[i]!;
           for (let r = 0; r < n; r++) {
             const s = ss[r];
@@ -457,7 +551,6 @@ interface Memo {
   ipAt: Int32Array;
   ipOk: Uint8Array;
   ip: Uint32Array;
-  ipView: DataView;
   textAt: Int32Array;
   textKind: Uint8Array;
   words: Uint32Array;
@@ -466,6 +559,30 @@ interface Memo {
 function setNull(valid: Uint32Array, r: number, nulls: number): number {
   valid[r >>> 5]! &= ~(1 << (r & 31));
   return nulls + 1;
+}
+
+/**
+ * UTF-8 bytes of the long strings of the batch being appended, shared by every writer of the
+ * thread: `appendColumns` runs start to end without yielding, and DuckDB's appender copies the
+ * bytes when it takes a chunk, so the heap starts over at the next batch. It grows by doubling
+ * (a 131,072-row flow batch needs ~4 MiB) and is kept: a new ArrayBuffer per batch made V8
+ * collect more often for its external memory. A heap that fills mid-batch is replaced, the old
+ * one kept (`spent`) until the batch ends.
+ */
+const HEAP = { buf: null as Uint8Array | null, addr: 0, at: 0, spent: [] as Uint8Array[] };
+/** The largest heap kept between batches. */
+const HEAP_KEEP = 16 << 20;
+
+/** Make room for `n` more bytes in the heap. */
+function room(n: number): boolean {
+  const h = HEAP.buf;
+  if (h !== null && HEAP.at + n <= h.length) return true;
+  if (h !== null && HEAP.at > 0) HEAP.spent.push(h);
+  const ab = new ArrayBuffer(Math.max(1 << 20, n, h === null ? 0 : h.length * 2));
+  HEAP.buf = new Uint8Array(ab);
+  HEAP.addr = bufferAddress!(ab);
+  HEAP.at = 0;
+  return true;
 }
 
 const WIDTH: Record<string, number> = {
@@ -505,7 +622,7 @@ const H = {
     return v * 256 + part;
   },
   /** Write a coded address (16 bytes little-endian) from text; false when not an address. */
-  ip(u32: Uint32Array, dv: DataView, r: number, s: string): boolean {
+  ip(u32: Uint32Array, r: number, s: string): boolean {
     const v4 = H.v4(s);
     const o = r * 4;
     if (v4 >= 0) {
@@ -515,10 +632,14 @@ const H = {
       u32[o + 3] = 0;
       return true;
     }
-    const b = ipToBigint(s);
+    const b = parseIpv6(s);
     if (b === null) return false;
-    dv.setBigUint64(r * 16, b & 0xffffffffffffffffn, true);
-    dv.setBigUint64(r * 16 + 8, b >> 64n, true);
+    // The coded address is the 16 bytes as one big-endian number, stored little-endian: the
+    // words straight from the bytes, without the BigInt `ipToBigint` builds.
+    for (let k = 0; k < 4; k++) {
+      const i = (3 - k) * 4;
+      u32[o + k] = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+    }
     return true;
   },
   /** aa:bb:cc:dd:ee:ff → two words; false when malformed. */
@@ -591,6 +712,16 @@ const H = {
     }
     return true;
   },
+  /** `inline` at word `o` of `u32`. */
+  inlineAt(u32: Uint32Array, o: number, s: string): boolean {
+    if (s.length > 12) return false;
+    const b = TEXT.encode(s);
+    if (b.length > 12) return false;
+    u32[o] = b.length;
+    u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+    for (let i = 0; i < b.length; i++) u32[o + ((4 + i) >>> 2)]! |= b[i]! << (((4 + i) & 3) * 8);
+    return true;
+  },
   i64(u32: Uint32Array, i32: Int32Array, r: number, v: number): void {
     const hi = Math.floor(v / TWO32);
     u32[r * 2] = v - hi * TWO32;
@@ -627,7 +758,7 @@ function compileFill(
         );
         break;
       case 'ip':
-        lines.push(`${get} if (x${i} == null || !H.ip(u${i}, d${i}, r, String(x${i}))) { ${nul} }`);
+        lines.push(`${get} if (x${i} == null || !H.ip(u${i}, r, String(x${i}))) { ${nul} }`);
         break;
       case 'mac':
         lines.push(`${get} if (x${i} == null || !H.mac(u${i}, r, String(x${i}))) { ${nul} }`);
