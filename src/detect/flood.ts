@@ -26,23 +26,29 @@ const CM_WIDTH = 1 << 16;
 const CM_RING = 4;
 const SMALL_SOURCES = 64;
 
-interface Bucket {
-  syn: number;
-  udp: number;
-  icmp: number;
-  amp: number;
-  pkts: number;
-  bytes: number;
-  /**
-   * Reflected packets per amplifier source port; made at the bucket's first reflected packet.
-   * A victim keeps a bucket per 10 s for the lateness (~33), and a Map for each was two thirds
-   * of a bucket's heap: 63,740 buckets held 21 MB in a 3-minute soak of collected flows.
-   */
-  ampPorts: Map<number, number> | null;
-}
+/**
+ * A victim's buckets live in two typed arrays, slot `idx mod MAX_BUCKETS`: a victim keeps a
+ * bucket per `bucketSec` for the lateness (33 at the defaults), and as objects (six boxed
+ * doubles and a Map each) they were the detector's heap: 95,000 buckets, growing ~3 MB a minute
+ * toward the 10,000-victim bound in a soak of collected flows. Now 2.7 KB per victim, fixed.
+ */
+const F_SYN = 0;
+const F_UDP = 1;
+const F_ICMP = 2;
+const F_AMP = 3;
+const F_PKTS = 4;
+const F_BYTES = 5;
+const FIELDS = 6;
 
 interface Victim {
-  buckets: Map<number, Bucket>;
+  /** The bucket index held by each slot (NaN: free). */
+  idx: Float64Array;
+  /** FIELDS numbers per slot. */
+  sums: Float64Array;
+  /** Slots in use. */
+  used: number;
+  /** Reflected packets per amplifier source port, per bucket index that saw any. */
+  ampPorts: Map<number, Map<number, number>> | null;
   /** Rates of recent decided buckets, for the console's rate-against-baseline chart. */
   series: [number, number][];
   srcSmall: Set<string> | null;
@@ -70,7 +76,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
   const lateMs = cfg.latenessSec * 1000;
   const victims = new BoundedMap<string, Victim>(cfg.maxVictims, (ip, v) => {
     counters.evicted++;
-    for (const [idx, b] of v.buckets) decide(ip, v, idx, b);
+    for (const slot of slotsInOrder(v, Number.POSITIVE_INFINITY)) decideSlot(ip, v, slot);
   });
   let clock = 0;
   let lastSweep = 0;
@@ -103,26 +109,68 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
     return Math.min(cm[a]!, cm[b]!);
   }
 
-  function bucketOf(ip: string, v: Victim, idx: number): Bucket | null {
-    let b = v.buckets.get(idx);
-    if (b) return b;
-    if (v.buckets.size >= MAX_BUCKETS) {
-      let oldest = Number.POSITIVE_INFINITY;
-      for (const k of v.buckets.keys()) if (k < oldest) oldest = k;
-      if (idx < oldest) {
+  /** The slot of bucket `idx` (made free and zero if new), or -1 when it is too old to keep. */
+  function bucketOf(ip: string, v: Victim, idx: number): number {
+    const slot = ((idx % MAX_BUCKETS) + MAX_BUCKETS) % MAX_BUCKETS;
+    const held = v.idx[slot]!;
+    if (held === idx) return slot;
+    if (!Number.isNaN(held)) {
+      // The slot holds a bucket MAX_BUCKETS (or more) windows away: the older one goes.
+      if (idx < held) {
         counters.late++;
-        return null;
+        return -1;
       }
-      const ob = v.buckets.get(oldest);
-      v.buckets.delete(oldest);
-      if (ob) decide(ip, v, oldest, ob);
+      decideSlot(ip, v, slot);
     }
-    b = { syn: 0, udp: 0, icmp: 0, amp: 0, pkts: 0, bytes: 0, ampPorts: null };
-    v.buckets.set(idx, b);
-    return b;
+    v.idx[slot] = idx;
+    v.sums.fill(0, slot * FIELDS, slot * FIELDS + FIELDS);
+    v.used++;
+    return slot;
   }
 
-  function decide(ip: string, v: Victim, idx: number, b: Bucket): void {
+  /** Slots in use whose bucket closed `lateMs` before `now`, oldest first. */
+  function slotsInOrder(v: Victim, now: number): number[] {
+    const due: number[] = [];
+    for (let slot = 0; slot < MAX_BUCKETS; slot++) {
+      const idx = v.idx[slot]!;
+      if (!Number.isNaN(idx) && (idx + 1) * W + lateMs <= now) due.push(slot);
+    }
+    return due.sort((x, y) => v.idx[x]! - v.idx[y]!);
+  }
+
+  /** Decides a slot's bucket and frees the slot. */
+  function decideSlot(ip: string, v: Victim, slot: number): void {
+    const idx = v.idx[slot]!;
+    const o = slot * FIELDS;
+    const amp = v.ampPorts?.get(idx) ?? null;
+    v.ampPorts?.delete(idx);
+    v.idx[slot] = Number.NaN;
+    v.used--;
+    decide(ip, v, idx, {
+      syn: v.sums[o + F_SYN]!,
+      udp: v.sums[o + F_UDP]!,
+      icmp: v.sums[o + F_ICMP]!,
+      amp: v.sums[o + F_AMP]!,
+      pkts: v.sums[o + F_PKTS]!,
+      bytes: v.sums[o + F_BYTES]!,
+      ampPorts: amp,
+    });
+  }
+
+  function decide(
+    ip: string,
+    v: Victim,
+    idx: number,
+    b: {
+      syn: number;
+      udp: number;
+      icmp: number;
+      amp: number;
+      pkts: number;
+      bytes: number;
+      ampPorts: Map<number, number> | null;
+    },
+  ): void {
     counters.buckets++;
     const victim = ip;
     const tsMs = (idx + 1) * W;
@@ -221,13 +269,8 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
   function sweep(now: number): void {
     lastSweep = now;
     for (const [ip, v] of victims.entries()) {
-      for (const [idx, b] of v.buckets) {
-        if ((idx + 1) * W + lateMs <= now) {
-          v.buckets.delete(idx);
-          decide(ip, v, idx, b);
-        }
-      }
-      if (v.buckets.size === 0) victims.delete(ip);
+      for (const slot of slotsInOrder(v, now)) decideSlot(ip, v, slot);
+      if (v.used === 0) victims.delete(ip);
     }
   }
 
@@ -274,7 +317,10 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       let v = v0;
       if (v === undefined) {
         v = {
-          buckets: new Map(),
+          idx: new Float64Array(MAX_BUCKETS).fill(Number.NaN),
+          sums: new Float64Array(MAX_BUCKETS * FIELDS),
+          used: 0,
+          ampPorts: null,
           series: [],
           srcSmall: null,
           hll: null,
@@ -309,25 +355,32 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       const n = Math.min(8, i1 - i0 + 1);
       const first = i1 - n + 1;
       for (let i = first; i <= i1; i++) {
-        const b = bucketOf(f.dst, v, i);
-        if (!b) continue;
-        b.syn += syn / n;
-        b.udp += udp / n;
-        b.icmp += icmp / n;
-        b.amp += amp / n;
-        b.pkts += p / n;
+        const slot = bucketOf(f.dst, v, i);
+        if (slot < 0) continue;
+        const o = slot * FIELDS;
+        const sums = v.sums;
+        sums[o + F_SYN]! += syn / n;
+        sums[o + F_UDP]! += udp / n;
+        sums[o + F_ICMP]! += icmp / n;
+        sums[o + F_AMP]! += amp / n;
+        sums[o + F_PKTS]! += p / n;
         if (carried > 0 && i === first) {
           // Attributed to the flow's class: the flows before the gate were most likely alike.
-          b.pkts += carried;
-          if (amp > 0) b.amp += carried;
-          if (syn > 0) b.syn += carried;
-          else if (icmp > 0) b.icmp += carried;
-          else if (udp > 0) b.udp += carried;
+          sums[o + F_PKTS]! += carried;
+          if (amp > 0) sums[o + F_AMP]! += carried;
+          if (syn > 0) sums[o + F_SYN]! += carried;
+          else if (icmp > 0) sums[o + F_ICMP]! += carried;
+          else if (udp > 0) sums[o + F_UDP]! += carried;
         }
-        b.bytes += (f.outBytes * f.weight) / n;
+        sums[o + F_BYTES]! += (f.outBytes * f.weight) / n;
         if (amp > 0) {
-          b.ampPorts ??= new Map();
-          b.ampPorts.set(f.sport, (b.ampPorts.get(f.sport) ?? 0) + amp / n);
+          v.ampPorts ??= new Map();
+          let ports = v.ampPorts.get(i);
+          if (!ports) {
+            ports = new Map();
+            v.ampPorts.set(i, ports);
+          }
+          ports.set(f.sport, (ports.get(f.sport) ?? 0) + amp / n);
         }
       }
       if (f.endMs > clock) clock = f.endMs;

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AlertInput } from '../common/alerts.js';
+import { Baselines } from './baseline.js';
+import { DEFAULT_DETECT } from './config.js';
+import { createFloodDetector } from './flood.js';
+import { newFlowView } from './flow-view.js';
+import { NetSet } from './nets.js';
+import { Prevalence } from './prevalence.js';
+
+/**
+ * The flood detector's per-victim buckets (a ring of 48 ten-second windows): every window a
+ * flood spans is decided once, in time order, with its own rate, also when the flood outlasts
+ * the ring and when the victim is evicted; a flow too old for the ring is counted late.
+ */
+function detector(maxVictims = 10) {
+  const alerts: AlertInput[] = [];
+  const det = createFloodDetector(
+    { ...DEFAULT_DETECT.flood, maxVictims },
+    {
+      emitter: { raise: (a) => alerts.push(a) },
+      internal: new NetSet([]),
+      allowed: () => false,
+      baselines: new Baselines(),
+      prevalence: new Prevalence(),
+    },
+  );
+  const f = newFlowView();
+  const udp = (dst: string, startMs: number, endMs: number, pkts: number): void => {
+    Object.assign(f, { src: '198.51.100.7', dst, sport: 40000, dport: 53, proto: 17, startMs, endMs });
+    f.outPkts = pkts;
+    f.outBytes = pkts * 100;
+    det.onFlow!(f);
+  };
+  return { det, alerts, udp };
+}
+
+const W = 10_000;
+const rateOf = (a: AlertInput): number => (a.evidence as { rate_pps: number }).rate_pps;
+
+test('a UDP flood longer than the ring: one alert per window, in order, each at its own rate', () => {
+  const { det, alerts, udp } = detector();
+  const windows = 120; // 20 minutes: the ring of 48 wraps twice
+  for (let w = 0; w < windows; w++) {
+    // 20,000 packets/s in even windows, 30,000 in odd ones, as two flows inside the window.
+    const pps = w % 2 === 0 ? 20_000 : 30_000;
+    udp('203.0.113.9', w * W + 100, w * W + 4_000, (pps * 10) / 2);
+    udp('203.0.113.9', w * W + 5_000, w * W + 9_000, (pps * 10) / 2);
+    det.tick(w * W + 9_500);
+  }
+  det.finish();
+  assert.equal(det.counters.late, 0);
+  assert.equal(det.counters.buckets, windows);
+  assert.equal(alerts.length, windows);
+  assert.deepEqual(
+    alerts.map((a) => a.first_ts),
+    Array.from({ length: windows }, (_, w) => w * W),
+  );
+  assert.deepEqual(
+    alerts.map(rateOf),
+    Array.from({ length: windows }, (_, w) => (w % 2 === 0 ? 20_000 : 30_000)),
+  );
+  assert.equal(det.size(), 0, 'every window decided: no victim is held');
+});
+
+test('a flow spanning windows spreads its packets over them; one 48 windows older than a held window is late', () => {
+  const { det, alerts, udp } = detector();
+  // One flow over windows 100..103: 480,000 packets, 120,000 in each (12,000/s).
+  udp('203.0.113.10', 100 * W, 103 * W + 5_000, 480_000);
+  // Window 52 maps to window 100's slot (100 - 48): too old for the ring while 100 is held.
+  udp('203.0.113.10', 52 * W, 52 * W + 1_000, 200_000);
+  assert.equal(det.counters.late, 1);
+  det.finish();
+  assert.deepEqual(
+    alerts.map((a) => [a.first_ts, rateOf(a)]),
+    [100, 101, 102, 103].map((w) => [w * W, 12_000]),
+  );
+});
+
+test('an evicted victim has its open windows decided, oldest first; the window that reuses a slot goes after the one it replaced', () => {
+  const { det, alerts, udp } = detector(1);
+  udp('203.0.113.11', 7 * W, 7 * W + 1_000, 150_000);
+  udp('203.0.113.11', 5 * W, 5 * W + 1_000, 150_000);
+  // Window 55 takes window 7's slot: window 7 is decided first.
+  udp('203.0.113.11', 55 * W, 55 * W + 1_000, 150_000);
+  // A second victim evicts the first (maxVictims 1): windows 5 and 55 are decided.
+  udp('203.0.113.12', 56 * W, 56 * W + 1_000, 150_000);
+  assert.deepEqual(
+    alerts.map((a) => [a.dst_ip, a.first_ts]),
+    [
+      ['203.0.113.11', 7 * W],
+      ['203.0.113.11', 5 * W],
+      ['203.0.113.11', 55 * W],
+    ],
+  );
+  assert.equal(det.counters.evicted, 1);
+});
