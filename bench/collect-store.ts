@@ -189,7 +189,7 @@ function memoryReport(
       .map(([k, v]) => `${k} ${MB(v)}`)
       .join(
         ', ',
-      )}; temp ${MB(s.duckdbTemp)}), rest anon ${MB(rest(s))}; feed ${MB(s.feedBytes)} (${s.feedRows} rows), spool ${MB(s.spoolBytes)}`;
+      )}; temp ${MB(s.duckdbTemp)}), rest anon ${MB(rest(s))} (glibc in use ${MB(s.glibcUsed ?? 0)}, free ${MB(s.glibcFree ?? 0)}); feed ${MB(s.feedBytes)} (${s.feedRows} rows), spool ${MB(s.spoolBytes)}`;
   const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
   const outside = rss.reduce((a, b) => (b.bytes > a.bytes ? b : a), { t: 0, bytes: 0 });
   const rel = (t: number): string => `${((t - sendStart) / 1000).toFixed(1)} s`;
@@ -209,7 +209,7 @@ function memoryReport(
     if (s.t < next) continue;
     next = s.t + 2000;
     log(
-      `      ${rel(s.t).padStart(7)}  rss ${MB(s.rss).padStart(4)}  V8 ${MB(s.heapTotal).padStart(3)}  ext ${MB(s.external).padStart(3)}  worker ${MB(s.workerHeapTotal).padStart(3)}  duckdb ${MB(s.duckdb).padStart(3)}  rest ${MB(rest(s)).padStart(4)}  file ${MB(s.file).padStart(3)}  feed ${MB(s.feedBytes).padStart(3)}  spool ${MB(s.spoolBytes).padStart(4)}  stored ${s.stored}`,
+      `      ${rel(s.t).padStart(7)}  rss ${MB(s.rss).padStart(4)}  V8 ${MB(s.heapTotal).padStart(3)}  ext ${MB(s.external).padStart(3)}  worker ${MB(s.workerHeapTotal).padStart(3)}  duckdb ${MB(s.duckdb).padStart(3)}  rest ${MB(rest(s)).padStart(4)} (glibc free ${MB(s.glibcFree ?? 0).padStart(3)})  file ${MB(s.file).padStart(3)}  feed ${MB(s.feedBytes).padStart(3)}  spool ${MB(s.spoolBytes).padStart(4)}  stored ${s.stored}`,
     );
   }
 }

@@ -19,6 +19,7 @@
  *                            into a ring in buf
  *   close(h)
  *   execve(path, argv, env)  replace this process's image (same pid); returns only on failure
+ *   mallocInfo()             glibc's heap over all arenas: bytes in use, free, mapped
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
  * four little-endian u32 (seconds, nanoseconds, captured length, wire length) followed by the
@@ -1654,6 +1655,22 @@ static napi_value js_malloc_arena_max(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* mallocInfo(): glibc's heap over all arenas (mallinfo2): bytes in use, free but kept, and
+ * mapped. What Node and DuckDB's C++ objects allocate and free beside V8 and jemalloc. */
+static napi_value js_malloc_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct mallinfo2 m = mallinfo2();
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_double(env, (double)m.uordblks + (double)m.hblkhd, &v));
+  CHECK(napi_set_named_property(env, o, "used", v));
+  CHECK(napi_create_double(env, (double)m.fordblks, &v));
+  CHECK(napi_set_named_property(env, o, "free", v));
+  CHECK(napi_create_double(env, (double)m.arena + (double)m.hblkhd, &v));
+  CHECK(napi_set_named_property(env, o, "mapped", v));
+  return o;
+}
+
 /* Strings of a JS array as a NULL-terminated malloc'd vector (NULL when it is not one). */
 static char **get_strings(napi_env env, napi_value arr) {
   bool is = false;
@@ -1781,6 +1798,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
       {"execve", NULL, js_execve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocInfo", NULL, js_malloc_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
