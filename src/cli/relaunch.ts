@@ -14,8 +14,12 @@ import { setFlagsFromString } from 'node:v8';
  * generation cost it 30–60% more CPU, measured).
  */
 
-/** The main thread's semi-space under `vantage start`, MiB (its young generation is about 2×). */
-export const START_SEMI_SPACE_MB = 8;
+/**
+ * The main thread's semi-space under `vantage start`, MiB (its young generation is about 2×).
+ * At 400k records/s the peak RSS was 8–28 MB lower at 4 than at 8 in three alternated pairs, the
+ * main thread's CPU within the load's noise (bench/README.md, branch s18-mem22).
+ */
+export const START_SEMI_SPACE_MB = 4;
 
 /** Set in the environment of the process started again, read and removed at once by it. */
 export const RELAUNCHED_ENV = 'VANTAGE_RELAUNCHED';
@@ -44,7 +48,7 @@ type Execve = (path: string, argv: string[], env: string[]) => never;
 /**
  * Start this process again with the main thread's semi-space set (see above); returns only when
  * that is not needed or not possible (no vantage-pcap addon: the process runs on with V8's
- * default, and says so in its log). In the process started again, clears the flag for the threads
+ * default, and the start banner says so). In the process started again, clears the flag for the threads
  * started from now on, and returns how the main thread's young generation was set.
  */
 export function relaunchWithHeapFlags(
