@@ -12,10 +12,10 @@
  * usage: node dist/bench/collect-store.js [seconds] [rate,rate,...] [--only-collect] [--budget SIZE] [--trace]
  *
  * `--trace`: the process writes a memory sample every 250 ms (`VANTAGE_MEMORY_TRACE`), and the
- * run prints a timeline and what its peak is made of.
+ * run prints a timeline and what its peak is made of (TRACE_COPY=FILE keeps the samples).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MemorySample } from '../src/cli/memory-trace.js';
@@ -40,6 +40,24 @@ function cpuOf(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** CPU-s of each thread of a process that used more than 0.5 s, by name (the main thread first). */
+function threadCpu(pid: number): string {
+  const rows: { name: string; cpu: number; main: boolean }[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(') ') + 2).split(' ');
+      rows.push({ name, cpu: (Number(f[11]) + Number(f[12])) / 100, main: Number(tid) === pid });
+    }
+  } catch {}
+  return rows
+    .filter((r) => r.cpu > 0.5)
+    .sort((a, b) => Number(b.main) - Number(a.main) || b.cpu - a.cpu)
+    .map((r) => `${r.main ? 'main' : r.name} ${r.cpu.toFixed(1)}`)
+    .join(', ');
 }
 
 function hwm(pid: number): number {
@@ -109,9 +127,22 @@ async function vantageRun(
     log(
       `  vantage  ${(rate / 1e3).toFixed(0)}k/s × ${seconds}s: sent ${sent}, stored ${a.stored} (${((a.stored / sent) * 100).toFixed(1)}%), socket ${a.socket}, queue_full ${a.queueFull - spoolFull}, spool_full ${spoolFull}, store_behind ${a.storeBehind}; last stored ${after.toFixed(1)} s after the end (goal ≤ 30 s); ${(a.stored / (seconds + after) / 1e3).toFixed(0)}k records/s into the store (wall); ${cpu.toFixed(1)} CPU-s, ${(a.stored / cpu / 1e3).toFixed(0)}k stored records per CPU-s; peak RSS ${(v.peakRss() / 1e6).toFixed(0)} MB (goal < 500 MB); spool peak ${(peakSpool.bytes / 1e6).toFixed(0)} MB, ${peakSpool.datagrams} datagrams, ${peakSpool.seconds.toFixed(1)} s of backlog; load average ${loadavg()[0]!.toFixed(1)}`,
     );
+    log(`    CPU-s by thread: ${threadCpu(v.pid)}`);
+    // The store's checkpoints (the rows since the last one are held in DuckDB's memory).
+    const ck = [...m].filter(
+      ([k]) =>
+        k.startsWith('vantage_store_checkpoints') ||
+        k.startsWith('vantage_store_reads') ||
+        k.startsWith('vantage_store_stag') ||
+        k === 'vantage_store_reopens',
+    );
+    log(
+      `    store: ${ck.map(([k, n]) => `${k.replace('vantage_store_', '')} ${Number.isInteger(n) ? n : n.toFixed(1)}`).join(', ')}`,
+    );
     if (trace) {
       if (kindTimer) clearInterval(kindTimer);
       memoryReport(tracePath, kinds, v.rss, sendStart, sendEnd, log);
+      if (process.env.TRACE_COPY) copyFileSync(tracePath, process.env.TRACE_COPY);
     }
   } finally {
     if (kindTimer) clearInterval(kindTimer);
@@ -158,7 +189,7 @@ function memoryReport(
       .map(([k, v]) => `${k} ${MB(v)}`)
       .join(
         ', ',
-      )}; temp ${MB(s.duckdbTemp)}), rest anon ${MB(rest(s))}; feed ${MB(s.feedBytes)} (${s.feedRows} rows), spool ${MB(s.spoolBytes)}`;
+      )}; temp ${MB(s.duckdbTemp)}), rest anon ${MB(rest(s))} (glibc in use ${MB(s.glibcUsed ?? 0)}, free ${MB(s.glibcFree ?? 0)}); feed ${MB(s.feedBytes)} (${s.feedRows} rows), spool ${MB(s.spoolBytes)}`;
   const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
   const outside = rss.reduce((a, b) => (b.bytes > a.bytes ? b : a), { t: 0, bytes: 0 });
   const rel = (t: number): string => `${((t - sendStart) / 1000).toFixed(1)} s`;
@@ -178,7 +209,7 @@ function memoryReport(
     if (s.t < next) continue;
     next = s.t + 2000;
     log(
-      `      ${rel(s.t).padStart(7)}  rss ${MB(s.rss).padStart(4)}  V8 ${MB(s.heapTotal).padStart(3)}  ext ${MB(s.external).padStart(3)}  worker ${MB(s.workerHeapTotal).padStart(3)}  duckdb ${MB(s.duckdb).padStart(3)}  rest ${MB(rest(s)).padStart(4)}  file ${MB(s.file).padStart(3)}  feed ${MB(s.feedBytes).padStart(3)}  spool ${MB(s.spoolBytes).padStart(4)}  stored ${s.stored}`,
+      `      ${rel(s.t).padStart(7)}  rss ${MB(s.rss).padStart(4)}  V8 ${MB(s.heapTotal).padStart(3)}  ext ${MB(s.external).padStart(3)}  worker ${MB(s.workerHeapTotal).padStart(3)}  duckdb ${MB(s.duckdb).padStart(3)}  rest ${MB(rest(s)).padStart(4)} (glibc free ${MB(s.glibcFree ?? 0).padStart(3)})  file ${MB(s.file).padStart(3)}  feed ${MB(s.feedBytes).padStart(3)}  spool ${MB(s.spoolBytes).padStart(4)}  stored ${s.stored}`,
     );
   }
 }

@@ -25,8 +25,11 @@ export async function main(argv: string[]): Promise<number> {
       return rest.some((a) => a === '--store' || a.startsWith('--store='))
         ? (await import('./ingest-store.js')).ingestStoreCommand(rest)
         : (await import('./ingest.js')).ingestCommand(rest);
-    case 'start':
-      return (await import('./start.js')).startCommand(rest);
+    case 'start': {
+      // Before anything else is loaded or opened: this may start the process again in place.
+      const heap = (await import('./relaunch.js')).relaunchWithHeapFlags();
+      return (await import('./start.js')).startCommand(rest, heap);
+    }
     case 'pcap':
       return (await import('./pcap.js')).pcapCommand(rest);
     case 'capture':

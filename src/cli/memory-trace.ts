@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { Collector } from '../collect/receiver.js';
 import type { StoreFeed } from '../store/feed.js';
@@ -33,6 +34,19 @@ export interface MemorySample {
   stored: number;
   spoolBytes: number;
   spoolDatagrams: number;
+  /** glibc's heap over all arenas (the addon's mallocInfo; 0 without it): in use, free but kept. */
+  glibcUsed: number;
+  glibcFree: number;
+}
+
+type MallocInfo = () => { used: number; free: number; mapped: number };
+
+function mallocInfo(): MallocInfo | null {
+  try {
+    return (createRequire(import.meta.url)('vantage-pcap') as { mallocInfo?: MallocInfo }).mallocInfo ?? null;
+  } catch {
+    return null;
+  }
 }
 
 type MemoryStore = {
@@ -62,6 +76,7 @@ export function startMemoryTrace(
   const fd = openSync(path, 'a');
   let written = 0;
   const store = deps.store as MemoryStore;
+  const glibc = mallocInfo();
   let busy = false;
   const sample = async (): Promise<void> => {
     if (busy) return;
@@ -74,6 +89,7 @@ export function startMemoryTrace(
       for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') young = s.space_size;
       const c = deps.collector.stats();
       const f = deps.feed.stats();
+      const g = glibc?.() ?? { used: 0, free: 0 };
       const s: MemorySample = {
         t: Date.now(),
         rss: r.rss,
@@ -95,6 +111,8 @@ export function startMemoryTrace(
         stored: f.stored,
         spoolBytes: c.spool?.bytes ?? 0,
         spoolDatagrams: c.spool?.datagrams ?? 0,
+        glibcUsed: g.used,
+        glibcFree: g.free,
       };
       const line = `${JSON.stringify(s)}\n`;
       written += writeSync(fd, line);

@@ -713,7 +713,8 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   };
 }
 
-export async function startCommand(argv: string[]): Promise<number> {
+/** `heap`: how the main thread's young generation was set (`relaunch.ts`), for the banner. */
+export async function startCommand(argv: string[], heap?: string): Promise<number> {
   let values: ReturnType<typeof parse>['values'];
   try {
     values = parse(argv).values;
@@ -741,7 +742,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n${describeBudget(product.budget)}\n`,
+    `Vantage is running: ${product.url}  (API docs: ${product.url}/api/v1/docs; Ctrl-C stops)\n${describeBudget(product.budget)}\n${heap ? `${heap}\n` : ''}`,
   );
   return new Promise<number>((res) => {
     const stop = () => {

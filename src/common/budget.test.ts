@@ -40,3 +40,22 @@ test('glibc arenas: MALLOC_ARENA_MAX in the environment wins, else the addon cap
   // Without the addon (an install without libpcap) nothing can be set, and it says so.
   assert.equal(capMallocArenas({}), addon ? MALLOC_ARENAS : null);
 });
+
+test("the addon's mallocInfo counts what glibc holds (the memory trace's glibc figures)", (t) => {
+  let info: (() => { used: number; free: number; mapped: number }) | undefined;
+  try {
+    info = (createRequire(import.meta.url)('vantage-pcap') as { mallocInfo?: typeof info }).mallocInfo;
+  } catch {}
+  if (!info) {
+    t.skip('the vantage-pcap addon is not built');
+    return;
+  }
+  const before = info();
+  // A Buffer this large is one malloc'd (mmapped) block outside V8's heap.
+  const b = Buffer.allocUnsafeSlow(32 * MiB);
+  b.fill(1);
+  const during = info();
+  assert.ok(during.used - before.used >= 32 * MiB, `in use ${before.used} → ${during.used}`);
+  assert.ok(during.mapped >= during.used);
+  assert.ok(before.free >= 0 && Number.isFinite(before.free));
+});

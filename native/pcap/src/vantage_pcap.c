@@ -18,6 +18,8 @@
  *   udpRingStart(h, buf, opts, fn) -> bytes   a thread drains the socket (UDP, or raw with opts.gre)
  *                            into a ring in buf
  *   close(h)
+ *   execve(path, argv, env)  replace this process's image (same pid); returns only on failure
+ *   mallocInfo()             glibc's heap over all arenas: bytes in use, free, mapped
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
  * four little-endian u32 (seconds, nanoseconds, captured length, wire length) followed by the
@@ -27,12 +29,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1686,6 +1690,78 @@ static napi_value js_buffer_address(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* mallocInfo(): glibc's heap over all arenas (mallinfo2): bytes in use, free but kept, and
+ * mapped. What Node and DuckDB's C++ objects allocate and free beside V8 and jemalloc. */
+static napi_value js_malloc_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct mallinfo2 m = mallinfo2();
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_double(env, (double)m.uordblks + (double)m.hblkhd, &v));
+  CHECK(napi_set_named_property(env, o, "used", v));
+  CHECK(napi_create_double(env, (double)m.fordblks, &v));
+  CHECK(napi_set_named_property(env, o, "free", v));
+  CHECK(napi_create_double(env, (double)m.arena + (double)m.hblkhd, &v));
+  CHECK(napi_set_named_property(env, o, "mapped", v));
+  return o;
+}
+
+/* Strings of a JS array as a NULL-terminated malloc'd vector (NULL when it is not one). */
+static char **get_strings(napi_env env, napi_value arr) {
+  bool is = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, arr, &is) != napi_ok || !is || napi_get_array_length(env, arr, &n) != napi_ok)
+    return NULL;
+  char **v = calloc((size_t)n + 1, sizeof *v);
+  if (!v) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok || !(v[i] = get_string(env, e))) {
+      for (uint32_t j = 0; j < i; j++) free(v[j]);
+      free(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/* execve(path, argv, env): run path in place of this process, keeping its pid, so a supervisor
+ * (or kill -9) still holds the process it started: how `vantage start` gives the main thread V8
+ * flags that only a process start can set (Node 20 has no process.execve). Descriptors Node and
+ * libuv open are close-on-exec but stdio, which Node marks so too, is kept; the signal mask is
+ * cleared (a blocked signal would stay blocked).
+ * Returns only when execve failed, by throwing with errno's message. */
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *path = argc > 0 ? get_string(env, argv[0]) : NULL;
+  char **args = argc > 1 ? get_strings(env, argv[1]) : NULL;
+  char **envp = argc > 2 ? get_strings(env, argv[2]) : NULL;
+  if (!path || !args || !envp || !args[0]) {
+    napi_throw_type_error(env, NULL, "execve: a path, an argv array of strings and an env array of strings");
+  } else {
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    /* Node marks its stdio close-on-exec: the new image must keep them. */
+    for (int fd = 0; fd <= 2; fd++) {
+      int fl = fcntl(fd, F_GETFD);
+      if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+    }
+    execve(path, args, envp);
+    char msg[256];
+    snprintf(msg, sizeof msg, "execve %s: %s", path, strerror(errno));
+    napi_throw_error(env, NULL, msg);
+  }
+  free(path);
+  for (char **p = args; p && *p; p++) free(*p);
+  free(args);
+  for (char **p = envp; p && *p; p++) free(*p);
+  free(envp);
+  return NULL;
+}
+
 /* copyRecords(dst, dstOff, src, srcOff, len, usToNs): copy a run of pcap records into the
  * packet recorder's write block with one memcpy. V8 copies into a SharedArrayBuffer with relaxed
  * atomics, a byte at a time when the two addresses differ mod 8; here it is a plain memcpy.
@@ -1756,6 +1832,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"execve", NULL, js_execve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocInfo", NULL, js_malloc_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bufferAddress", NULL, js_buffer_address, NULL, NULL, NULL, napi_enumerable, NULL},
   };
