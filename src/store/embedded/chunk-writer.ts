@@ -199,11 +199,12 @@ export class ChunkWriter {
                 u32[o + 3] = u32[prevO + 3]!;
               } else {
                 const t = JSON.stringify(x);
-                if (!H.inlineAt(u32, o, t) && !this.place(u32, o, t)) {
+                if (H.inlineAt(u32, o, t) || this.place(u32, o, t)) prev = x;
+                else {
                   ss[r] = t;
                   long++;
+                  prev = null;
                 }
-                prev = x;
               }
               prevO = o;
             }
@@ -327,7 +328,7 @@ export class ChunkWriter {
               }
               if (st[d] !== gen) {
                 // 3: a string_t pointing into the heap, in `words` like an inline one.
-                kind[d] = H.inline(words, d, dict[d]!)
+                kind[d] = H.inlineAt(words, d * 4, dict[d]!)
                   ? 1
                   : pointers && this.place(words, d * 4, dict[d]!)
                     ? 3
@@ -687,15 +688,11 @@ const H = {
     return null;
   },
   /**
-   * Write `s` as an inline string_t (length, then up to 12 UTF-8 bytes, zero padded) at slot
-   * `d` of `words`; false when it is longer than 12 bytes.
+   * Write `s` as an inline string_t (length, then up to 12 UTF-8 bytes, zero padded) at word `o`
+   * of `u32`; false (nothing written) when it is longer than 12 bytes.
    */
-  inline(words: Uint32Array, d: number, s: string): boolean {
+  inlineAt(u32: Uint32Array, o: number, s: string): boolean {
     if (s.length > 12) return false;
-    const k = d * 4;
-    words[k + 1] = 0;
-    words[k + 2] = 0;
-    words[k + 3] = 0;
     let ascii = true;
     for (let i = 0; i < s.length; i++)
       if (s.charCodeAt(i) > 127) {
@@ -705,21 +702,12 @@ const H = {
     const b = ascii ? null : TEXT.encode(s);
     const len = b === null ? s.length : b.length;
     if (len > 12) return false;
-    words[k] = len;
+    u32[o] = len;
+    u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
     for (let i = 0; i < len; i++) {
       const at = 4 + i;
-      words[k + (at >>> 2)]! |= (b === null ? s.charCodeAt(i) : b[i]!) << ((at & 3) * 8);
+      u32[o + (at >>> 2)]! |= (b === null ? s.charCodeAt(i) : b[i]!) << ((at & 3) * 8);
     }
-    return true;
-  },
-  /** `inline` at word `o` of `u32`. */
-  inlineAt(u32: Uint32Array, o: number, s: string): boolean {
-    if (s.length > 12) return false;
-    const b = TEXT.encode(s);
-    if (b.length > 12) return false;
-    u32[o] = b.length;
-    u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
-    for (let i = 0; i < b.length; i++) u32[o + ((4 + i) >>> 2)]! |= b[i]! << (((4 + i) & 3) * 8);
     return true;
   },
   i64(u32: Uint32Array, i32: Int32Array, r: number, v: number): void {
