@@ -21,7 +21,7 @@
  *
  * usage: node dist/bench/parquet-direct.js [rows]   (env: COALESCE=25, THREADS=2, MEMORY_MB=300,
  *   MERGE_ROWS=2000000, INFLIGHT=2, PATHS=appender,direct, ROUNDS=1, ROLLUPS=sql1|sql4|none,
- *   MERGE=copy|none, CHECK_ROLLUPS=1)
+ *   MERGE=copy|none, CHECK_ROLLUPS=1, DICT=text|all|none, ROW_GROUP=30720)
  *        node dist/bench/parquet-direct.js --encode [rounds]   the encoder alone on this thread:
  *   CPU-s per 1M rows of each stage, the writer's settings, and the rollups made in JS instead.
  */
@@ -271,7 +271,10 @@ async function directPath(gs: Columnar[][], log: (s: string) => void) {
     seq += gr;
     const rel = join('parquet', 'exported_flow', 'day', `p${String(seq).padStart(12, '0')}.parquet`);
     const job: PartJob = { id: id++, type: 'exported_flow', parts: g, seq0, path: join(dir, rel) };
-    if (rowGroup !== undefined) job.rowGroupRows = rowGroup;
+    job.opts = {
+      ...(rowGroup !== undefined ? { rowGroupRows: rowGroup } : {}),
+      ...(process.env.DICT ? { dictionary: process.env.DICT as 'text' | 'all' | 'none' } : {}),
+    };
     const done = new Promise<PartDone>((res) => pending.set(job.id, res));
     worker.postMessage(job);
     // Registration in commit order (a chain), so `_seq` order and the catalog agree.

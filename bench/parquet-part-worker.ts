@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { ALL_RECORDS } from '../src/schema/records.js';
 import type { Columnar } from '../src/store/columnar.js';
-import { encodePart, type PartMeta } from './parquet-part.js';
+import { type EncodeOptions, encodePart, type PartMeta } from './parquet-part.js';
 
 export interface PartJob {
   id: number;
@@ -17,7 +17,8 @@ export interface PartJob {
   seq0: number;
   /** Absolute path of the file to make. */
   path: string;
-  rowGroupRows?: number;
+  /** The writer's settings (parquet-part.ts). */
+  opts?: EncodeOptions;
 }
 
 export interface PartDone {
@@ -49,7 +50,7 @@ export function writePartFile(job: PartJob): { meta: PartMeta; bytes: number } {
     def,
     job.parts,
     job.seq0,
-    job.rowGroupRows !== undefined ? { rowGroupRows: job.rowGroupRows } : {},
+    job.opts ?? {},
   );
   mkdirSync(dirname(job.path), { recursive: true });
   const tmp = `${job.path}.tmp`;
