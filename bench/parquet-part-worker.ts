@@ -46,12 +46,7 @@ function syncDir(dir: string): void {
 export function writePartFile(job: PartJob): { meta: PartMeta; bytes: number } {
   const def = ALL_RECORDS.find((d) => d.type === job.type);
   if (!def) throw new Error(`unknown record type ${job.type}`);
-  const { bytes, meta } = encodePart(
-    def,
-    job.parts,
-    job.seq0,
-    job.opts ?? {},
-  );
+  const { bytes, meta } = encodePart(def, job.parts, job.seq0, job.opts ?? {});
   mkdirSync(dirname(job.path), { recursive: true });
   const tmp = `${job.path}.tmp`;
   const fd = openSync(tmp, 'w');
