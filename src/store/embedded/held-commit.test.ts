@@ -39,124 +39,161 @@ const q = { type: 'exported_flow', limit: 5000, sort: 'first_ts', desc: false } 
 const strip = (items: Record<string, unknown>[]) =>
   items.map(({ _seq, ...r }) => r).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
 
-test('held appends commit at commitRows: nothing is visible (or acknowledged) before, all of it after', async () => {
-  const { cols } = await flows();
-  const s = createEmbeddedStore(
-    { dataDir: join(root, 'rows'), threads: 1, commitRows: 100, commitDelayMs: 60_000 },
-    { log: silentLogger },
-  );
-  await s.start();
-  try {
-    const acked: number[] = [];
-    const parts = slices(cols, 30, 4);
-    const done = parts.map((p, i) =>
-      s.appendColumnParts('exported_flow', [p], { hold: true }).then(() => acked.push(i)),
+// Both kinds of hold: an open transaction on the live table, and the temp staging table that
+// `stagedAppend` uses while queries run (one INSERT per hold).
+for (const staged of [false, true]) {
+  const how = staged ? ' (staged)' : '';
+  const tag = staged ? '-staged' : '';
+  test(`held appends commit at commitRows${how}: nothing is visible (or acknowledged) before, all of it after`, async () => {
+    const { cols } = await flows();
+    const s = createEmbeddedStore(
+      {
+        dataDir: join(root, `rows${tag}`),
+        threads: 1,
+        stagedAppend: staged,
+        commitRows: 100,
+        commitDelayMs: 60_000,
+      },
+      { log: silentLogger },
     );
-    // 30, 60, 90 rows held: below commitRows, so none acknowledged and none visible.
-    await Promise.race([done[3], new Promise((r) => setTimeout(r, 300))]);
-    const seen = await s.count('exported_flow', {});
-    // The fourth (120 rows in all) passes commitRows: the four commit together.
-    await Promise.all(done);
-    assert.deepEqual(acked.sort(), [0, 1, 2, 3]);
-    assert.ok(seen === 0 || seen === 120, `rows visible mid-hold: ${seen}`);
-    assert.equal(await s.count('exported_flow', {}), 120);
-    assert.equal(s.readStats.commits, 1, 'one commit for the four appends');
-  } finally {
-    await s.stop();
-  }
-});
-
-test('held rows commit after commitDelayMs, before another write, and at stop; stored as the direct path stores them', async () => {
-  const { recs, cols } = await flows();
-  const ref = createEmbeddedStore({ dataDir: join(root, 'ref'), threads: 1 }, { log: silentLogger });
-  const s = createEmbeddedStore(
-    { dataDir: join(root, 'delay'), threads: 1, commitRows: 1_000_000, commitDelayMs: 50 },
-    { log: silentLogger },
-  );
-  await ref.start();
-  await s.start();
-  try {
-    const [a, b, c] = slices(cols, 40, 3) as [Columnar, Columnar, Columnar];
-    // 1) The delay: one held append, nothing follows, it commits on its own.
-    await s.appendColumnParts('exported_flow', [a], { hold: true });
-    assert.equal(await s.count('exported_flow', {}), 40);
-    // 2) Another write (an object append) commits the held rows first.
-    const held = s.appendColumnParts('exported_flow', [b], { hold: true });
-    await s.append('exported_flow', recs.slice(0, 1) as never);
-    await ref.append('exported_flow', recs.slice(0, 1) as never);
-    assert.equal(await s.count('exported_flow', {}), 81, 'held rows committed before the other write');
-    await held;
-    // 3) Stop commits what is held.
-    const last = s.appendColumnParts('exported_flow', [c], { hold: true });
-    await s.stop();
-    await last;
-    const again = createEmbeddedStore({ dataDir: join(root, 'delay'), threads: 1 }, { log: silentLogger });
-    await again.start();
-    for (const p of [a, b, c]) await ref.appendColumns('exported_flow', p);
-    const items = (await again.list(q)).items;
-    const got = strip(items);
-    const want = strip((await ref.list(q)).items);
-    await again.stop();
-    assert.equal(got.length, 121);
-    assert.deepEqual(got, want);
-  } finally {
-    await ref.stop();
-  }
-});
-
-test('feed with hold: every offered row stored exactly once, the account exact while rows are held', async () => {
-  const { cols } = await flows();
-  const s = createEmbeddedStore(
-    { dataDir: join(root, 'feed'), threads: 1, commitRows: 500, commitDelayMs: 100 },
-    { log: silentLogger },
-  );
-  await s.start();
-  try {
-    const feed = new StoreFeed(s, { source: 'collector', maxBytes: 1e9, maxAppendRows: 64, hold: true });
-    let offered = 0;
-    for (const [i, p] of slices(cols, 37, 60).entries()) {
-      offered += feed.offerColumns('exported_flow', p);
-      if (i % 7 === 0) await new Promise((r) => setImmediate(r));
-      const st = feed.stats();
-      assert.equal(st.offered, st.stored + st.queuedRows + st.inFlight + st.storeBehind);
+    await s.start();
+    try {
+      const acked: number[] = [];
+      const parts = slices(cols, 30, 4);
+      const done = parts.map((p, i) =>
+        s.appendColumnParts('exported_flow', [p], { hold: true }).then(() => acked.push(i)),
+      );
+      // 30, 60, 90 rows held: below commitRows, so none acknowledged and none visible.
+      await Promise.race([done[3], new Promise((r) => setTimeout(r, 300))]);
+      const seen = await s.count('exported_flow', {});
+      // The fourth (120 rows in all) passes commitRows: the four commit together.
+      await Promise.all(done);
+      assert.deepEqual(acked.sort(), [0, 1, 2, 3]);
+      assert.ok(seen === 0 || seen === 120, `rows visible mid-hold: ${seen}`);
+      assert.equal(await s.count('exported_flow', {}), 120);
+      assert.equal(s.readStats.commits + s.readStats.stagedCommits, 1, 'one commit for the four appends');
+      if (staged) assert.equal(s.readStats.stagedCommits, 1, 'through the staging table');
+    } finally {
+      await s.stop();
     }
-    await feed.drain();
-    const st = feed.stats();
-    assert.equal(offered, 37 * 60);
-    assert.equal(st.stored, offered);
-    assert.equal(st.inFlight, 0);
-    assert.equal(st.queuedBytes, 0);
-    assert.equal(await s.count('exported_flow', {}), offered);
-    // Commits of about commitRows, not one per append.
-    assert.ok(s.readStats.commits <= Math.ceil(offered / 500) + 1, `${s.readStats.commits} commits`);
-  } finally {
-    await s.stop();
-  }
-});
+  });
 
-test('feed with hold: batches leave the queue once DuckDB has copied them; acknowledged only at the commit', async () => {
-  const { cols } = await flows();
-  const s = createEmbeddedStore(
-    { dataDir: join(root, 'copied'), threads: 1, commitRows: 1_000_000, commitDelayMs: 60_000 },
-    { log: silentLogger },
-  );
-  await s.start();
-  try {
-    const feed = new StoreFeed(s, { source: 'collector', maxBytes: 1e9, hold: true });
-    for (const p of slices(cols, 50, 4)) feed.offerColumns('exported_flow', p);
-    // Until the store has copied them the batches weigh on the queue.
-    assert.ok(feed.stats().queuedBytes > 0);
-    for (let i = 0; i < 200 && feed.stats().queuedBytes > 0; i++) await new Promise((r) => setTimeout(r, 5));
-    const mid = feed.stats();
-    assert.equal(mid.queuedBytes, 0, 'copied batches no longer weigh on the queue');
-    assert.equal(mid.inFlight, 200, 'but their rows are not acknowledged');
-    assert.equal(mid.stored, 0);
-    assert.equal(await s.count('exported_flow', {}), 0);
-    // Stopping the store commits them; the feed then counts them stored.
-    await s.stop();
-    await feed.drain();
-    assert.equal(feed.stats().stored, 200);
-  } finally {
-    await s.stop().catch(() => undefined);
-  }
-});
+  test(`held rows commit after commitDelayMs, before another write, and at stop${how}; stored as the direct path stores them`, async () => {
+    const { recs, cols } = await flows();
+    const ref = createEmbeddedStore({ dataDir: join(root, `ref${tag}`), threads: 1 }, { log: silentLogger });
+    const s = createEmbeddedStore(
+      {
+        dataDir: join(root, `delay${tag}`),
+        threads: 1,
+        stagedAppend: staged,
+        commitRows: 1_000_000,
+        commitDelayMs: 50,
+      },
+      { log: silentLogger },
+    );
+    await ref.start();
+    await s.start();
+    try {
+      const [a, b, c] = slices(cols, 40, 3) as [Columnar, Columnar, Columnar];
+      // 1) The delay: one held append, nothing follows, it commits on its own.
+      await s.appendColumnParts('exported_flow', [a], { hold: true });
+      assert.equal(await s.count('exported_flow', {}), 40);
+      // 2) Another write (an object append) commits the held rows first.
+      const held = s.appendColumnParts('exported_flow', [b], { hold: true });
+      await s.append('exported_flow', recs.slice(0, 1) as never);
+      await ref.append('exported_flow', recs.slice(0, 1) as never);
+      assert.equal(await s.count('exported_flow', {}), 81, 'held rows committed before the other write');
+      await held;
+      // 3) Stop commits what is held.
+      const last = s.appendColumnParts('exported_flow', [c], { hold: true });
+      await s.stop();
+      await last;
+      const again = createEmbeddedStore(
+        { dataDir: join(root, `delay${tag}`), threads: 1 },
+        { log: silentLogger },
+      );
+      await again.start();
+      for (const p of [a, b, c]) await ref.appendColumns('exported_flow', p);
+      const items = (await again.list(q)).items;
+      const got = strip(items);
+      const want = strip((await ref.list(q)).items);
+      await again.stop();
+      assert.equal(got.length, 121);
+      assert.deepEqual(got, want);
+    } finally {
+      await ref.stop();
+    }
+  });
+
+  test(`feed with hold${how}: every offered row stored exactly once, the account exact while rows are held`, async () => {
+    const { cols } = await flows();
+    const s = createEmbeddedStore(
+      {
+        dataDir: join(root, `feed${tag}`),
+        threads: 1,
+        stagedAppend: staged,
+        commitRows: 500,
+        commitDelayMs: 100,
+      },
+      { log: silentLogger },
+    );
+    await s.start();
+    try {
+      const feed = new StoreFeed(s, { source: 'collector', maxBytes: 1e9, maxAppendRows: 64, hold: true });
+      let offered = 0;
+      for (const [i, p] of slices(cols, 37, 60).entries()) {
+        offered += feed.offerColumns('exported_flow', p);
+        if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+        const st = feed.stats();
+        assert.equal(st.offered, st.stored + st.queuedRows + st.inFlight + st.storeBehind);
+      }
+      await feed.drain();
+      const st = feed.stats();
+      assert.equal(offered, 37 * 60);
+      assert.equal(st.stored, offered);
+      assert.equal(st.inFlight, 0);
+      assert.equal(st.queuedBytes, 0);
+      assert.equal(await s.count('exported_flow', {}), offered);
+      // Commits of about commitRows, not one per append.
+      const commits = s.readStats.commits + s.readStats.stagedCommits;
+      assert.ok(commits <= Math.ceil(offered / 500) + 1, `${commits} commits`);
+      if (staged) assert.equal(s.readStats.commits, 0, 'every commit staged');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test(`feed with hold${how}: batches leave the queue once DuckDB has copied them; acknowledged only at the commit`, async () => {
+    const { cols } = await flows();
+    const s = createEmbeddedStore(
+      {
+        dataDir: join(root, `copied${tag}`),
+        threads: 1,
+        stagedAppend: staged,
+        commitRows: 1_000_000,
+        commitDelayMs: 60_000,
+      },
+      { log: silentLogger },
+    );
+    await s.start();
+    try {
+      const feed = new StoreFeed(s, { source: 'collector', maxBytes: 1e9, hold: true });
+      for (const p of slices(cols, 50, 4)) feed.offerColumns('exported_flow', p);
+      // Until the store has copied them the batches weigh on the queue.
+      assert.ok(feed.stats().queuedBytes > 0);
+      for (let i = 0; i < 200 && feed.stats().queuedBytes > 0; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      const mid = feed.stats();
+      assert.equal(mid.queuedBytes, 0, 'copied batches no longer weigh on the queue');
+      assert.equal(mid.inFlight, 200, 'but their rows are not acknowledged');
+      assert.equal(mid.stored, 0);
+      assert.equal(await s.count('exported_flow', {}), 0);
+      // Stopping the store commits them; the feed then counts them stored.
+      await s.stop();
+      await feed.drain();
+      assert.equal(feed.stats().stored, 200);
+    } finally {
+      await s.stop().catch(() => undefined);
+    }
+  });
+}
