@@ -5,7 +5,7 @@
  * datagrams = 7,680 records per batch), appended as the store feed does when rows wait:
  * COALESCE batches per commit (default 25: 192,000 rows, under the feed's 196,608).
  * Environment: COALESCE, MEMORY_MB (DuckDB memory limit, default 300), WAL, THREADS (default
- * 2), PATHS (default columns,objects; also staged), COMPACT_ROWS (the store's compaction
+ * 2), PATHS (default columns,held,objects; also staged, held-staged: held appends while queries run), COMPACT_ROWS (the store's compaction
  * threshold, default the store's 2M: past it the run includes compactions beside the appends).
  * Besides the rates it reports the longest append (wall): a compaction that held the appends
  * shows there.
@@ -73,6 +73,7 @@ export async function benchStoreColumns(
   const paths = (process.env.PATHS ?? 'columns,held,objects').split(',') as (
     | 'columns'
     | 'held'
+    | 'held-staged'
     | 'staged'
     | 'objects'
   )[];
@@ -83,7 +84,7 @@ export async function benchStoreColumns(
         dataDir: dir,
         threads: Number(process.env.THREADS ?? 2),
         memoryLimit: Number(process.env.MEMORY_MB ?? 300) * 2 ** 20,
-        stagedAppend: path === 'staged',
+        stagedAppend: path === 'staged' || path === 'held-staged',
         ...(process.env.WAL ? { walCheckpoint: process.env.WAL } : {}),
         ...(process.env.COMPACT_ROWS ? { compactRows: Number(process.env.COMPACT_ROWS) } : {}),
       },
@@ -106,7 +107,7 @@ export async function benchStoreColumns(
       await new Promise((r) => setImmediate(r));
       const a0 = performance.now();
       const group = Array.from({ length: per }, (_, j) => batches[(k + j) % batches.length]!);
-      if (path === 'held') {
+      if (path === 'held' || path === 'held-staged') {
         // As the feed hands batches to the store in `vantage start`: one decode batch per append,
         // not waiting for the previous one, committed by the store a row group at a time.
         for (const g of group) {
