@@ -42,7 +42,11 @@ export interface CollectorFeedOptions {
    * leave the main thread, but the decode thread runs a row group further ahead, DuckDB holds
    * the open transaction, and the commit's thread takes a glibc arena of its own: at 100k and
    * 400k records/s the peak RSS rose (541 → 606–613 MB, 570 → 630–664 MB, even with the
-   * batches let go once copied; bench/README.md, 2026-12-06), so a budget keeps it off.
+   * batches let go once copied; bench/README.md, 2026-12-06), so a budget keeps it off. With the
+   * store's `holdWhileIdle: false` only appends made while the API is asked are held (in the
+   * staging table: ~40% less CPU per row than an INSERT per batch), but the decode thread must
+   * then run a row group ahead of the store, and under the spool-flood test it lost 1.4–10k
+   * datagrams at the socket in 5 of 6 runs against 0 in 6 (2026-12-07, load 7–10).
    */
   holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */

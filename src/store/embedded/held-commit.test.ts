@@ -197,3 +197,44 @@ for (const staged of [false, true]) {
     }
   });
 }
+
+test('holdWhileIdle false: a held append commits at once while nobody queries, and gathers in the staging table while queries run', async () => {
+  const { cols } = await flows();
+  const s = createEmbeddedStore(
+    {
+      dataDir: join(root, 'idle'),
+      threads: 1,
+      stagedAppend: 'while-reading',
+      holdWhileIdle: false,
+      commitRows: 100,
+      commitDelayMs: 60_000,
+    },
+    { log: silentLogger },
+  );
+  await s.start();
+  try {
+    const [a, b, c, d, e] = slices(cols, 30, 5) as [Columnar, Columnar, Columnar, Columnar, Columnar];
+    // Nobody has asked: acknowledged at once, one commit each, never staged.
+    await s.appendColumnParts('exported_flow', [a], { hold: true });
+    await s.appendColumnParts('exported_flow', [b], { hold: true });
+    assert.equal(s.readStats.commits, 2);
+    assert.equal(s.readStats.stagedCommits, 0);
+    // A query just ended: the next appends are held in the staging table until commitRows.
+    assert.equal(await s.count('exported_flow', {}), 60);
+    const acked: number[] = [];
+    const held: Promise<number>[] = [c, d, e].map((p, i) =>
+      s.appendColumnParts('exported_flow', [p], { hold: true }).then(() => acked.push(i)),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(acked.length, 0, 'nothing acknowledged below commitRows');
+    // 90 rows held; one more append passes commitRows and the four commit in one INSERT.
+    held.push(s.appendColumnParts('exported_flow', [a], { hold: true }).then(() => acked.push(3)));
+    await Promise.all(held);
+    assert.deepEqual(acked.sort(), [0, 1, 2, 3]);
+    assert.equal(s.readStats.stagedCommits, 1);
+    assert.equal(s.readStats.commits, 2);
+    assert.equal(await s.count('exported_flow', {}), 180);
+  } finally {
+    await s.stop();
+  }
+});
