@@ -14,8 +14,9 @@ import type { CollectedRecord, ExportedFlowRecord } from './types.js';
 type FlowKey = keyof ExportedFlowRecord & string;
 
 const ALL_KEYS = Object.keys(exportedFlowRecord.fields) as FlowKey[];
-const NUM_KEYS: FlowKey[] = [];
-const STR_KEYS: FlowKey[] = [];
+/** The number and string columns of an `exported_flow` batch, in the schema's order. */
+export const NUM_KEYS: FlowKey[] = [];
+export const STR_KEYS: FlowKey[] = [];
 for (const k of ALL_KEYS) {
   const t = exportedFlowRecord.fields[k as keyof typeof exportedFlowRecord.fields].type;
   if (t === 'int' || t === 'float') NUM_KEYS.push(k);

@@ -25,11 +25,12 @@ import {
 } from '../capture/mirror.js';
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
-import { type ColumnBatch, encodeColumns } from './columns.js';
+import { ColumnWriter } from './column-writer.js';
+import type { ColumnBatch } from './columns.js';
 import { countRecords } from './count.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
-import type { CollectedRecord, ExporterStats } from './types.js';
+import type { ExporterStats } from './types.js';
 
 export const TEMPLATE_FILE = 'templates.json';
 
@@ -145,8 +146,9 @@ function runWorker(wd: DecodeWorkerData): void {
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
   const log = (msg: string): void => post({ t: 'log', msg });
   if (wd.nice && !niceThread(wd.nice)) log(`collector: the decode thread could not take nice ${wd.nice}`);
-  let out: CollectedRecord[] = [];
-  const decoder = new CollectDecoder(wd.decoder, (r) => out.push(r));
+  // Flows go straight into the batch's columns; only sFlow counter records are objects.
+  const out = new ColumnWriter();
+  const decoder = new CollectDecoder(wd.decoder, (r) => out.other(r), out);
   const statePath = wd.stateDir ? join(wd.stateDir, TEMPLATE_FILE) : null;
   let lastFull = 0;
 
@@ -194,9 +196,7 @@ function runWorker(wd: DecodeWorkerData): void {
     const now = Date.now();
     const full = now - lastFull >= 1000;
     if (full) lastFull = now;
-    const recs = out;
-    out = [];
-    const records = encodeColumns(recs);
+    const records = out.finish();
     const res: ResultMsg = {
       t: 'result',
       id: m.id,
@@ -262,9 +262,7 @@ function runWorker(wd: DecodeWorkerData): void {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = null;
     if (pendingN === 0) return;
-    const recs = out;
-    out = [];
-    const records = encodeColumns(recs);
+    const records = out.finish();
     const now = Date.now();
     const full = now - lastFull >= 1000;
     if (full) lastFull = now;
@@ -306,7 +304,7 @@ function runWorker(wd: DecodeWorkerData): void {
   }
 
   /** Room to decode: the records not yet stored stay under `aheadRecords`. */
-  const room = (): boolean => outstandingRows + out.length < ahead;
+  const room = (): boolean => outstandingRows + out.n < ahead;
 
   function schedulePump(): void {
     if (pumpScheduled || spool === null || spool.pending === 0 || !room()) return;
@@ -357,7 +355,7 @@ function runWorker(wd: DecodeWorkerData): void {
       st.drops++;
       st.dropRecords += countRecords(decoder, buf, off, len, exporter);
     } else decoder.decode(buf, off, len, exporter, port, Date.now());
-    if (out.length >= 8192) flushReceived();
+    if (out.n >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
   }
 
@@ -510,7 +508,7 @@ function runWorker(wd: DecodeWorkerData): void {
         if (timer) clearInterval(timer);
         saveState();
         // Final full statistics, then done.
-        const records = encodeColumns([]);
+        const records = out.finish();
         post({
           t: 'result',
           id: -1,

@@ -4,6 +4,7 @@
  * (exporter, version, observation domain), tracks sequence numbers per exporter stream, and
  * emits records through one callback. Every bad input is counted in the exporter's stats.
  */
+import type { ColumnWriter } from './column-writer.js';
 import { type ExportContext, FlowAcc, toRecord } from './flow-acc.js';
 import { decodeTemplated } from './ipfix/decode.js';
 import { compileTemplate, sameTemplate, type Template } from './ipfix/template.js';
@@ -103,11 +104,19 @@ export class CollectDecoder {
   /** Datagrams that were not export packets at all (unknown version). */
   unknown = 0;
 
+  /**
+   * With a column writer, flows are written into its batch instead of emitted as objects
+   * (`emit` then takes only the records that are not flows): the decode thread's path.
+   */
+  readonly columns: ColumnWriter | null;
+
   constructor(
     cfg: Partial<CollectDecoderConfig>,
     readonly emit: CollectEmit,
+    columns: ColumnWriter | null = null,
   ) {
     this.cfg = { ...DEFAULT_DECODER_CONFIG, ...cfg };
+    this.columns = columns;
     this.sflow = new SflowDecoder(this);
   }
 
@@ -162,7 +171,8 @@ export class CollectDecoder {
 
   emitFlow(ctx: ExportContext, st: ExporterStats): void {
     st.records++;
-    this.emit(toRecord(this.acc, ctx));
+    if (this.columns !== null) this.columns.flow(this.acc, ctx);
+    else this.emit(toRecord(this.acc, ctx));
   }
 
   /**
