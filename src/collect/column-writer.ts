@@ -27,6 +27,7 @@ import type { CollectedRecord } from './types.js';
 
 const NN = NUM_KEYS.length;
 const NS = STR_KEYS.length;
+const ROW = NN * 8 + NS * 4;
 
 // Every column is written for every flow row: the positions are looked up once, and a column
 // of the schema that this file does not write fails at import (not as a silent zero).
@@ -99,7 +100,7 @@ const nn = (v: number): number => (v < 0 ? NUL : v);
 
 // Cache sizes: direct-mapped, a collision only costs the string being made again. IPv4 gets the
 // most slots (a busy exporter's flows have tens of thousands of distinct addresses).
-const V4_BITS = 16;
+const V4_BITS = 17;
 const V6_BITS = 12;
 const MAC_SLOTS = 1024;
 const TS_SLOTS = 1024;
@@ -122,9 +123,12 @@ class Interned {
 export class ColumnWriter {
   /** Rows written (flows and other records) since the last `finish`. */
   n = 0;
-  private cap: number;
-  private f: Float64Array;
-  private s: Int32Array;
+  private cap = 0;
+  private buf!: ArrayBuffer;
+  private f!: Float64Array;
+  private s!: Int32Array;
+  /** Capacity a new buffer gets: the thread's batch size plus a datagram's records. */
+  private readonly capacity: number;
   private dict: string[] = [];
   private others: [number, CollectedRecord][] = [];
   private extras: [number, unknown][] = [];
@@ -146,23 +150,29 @@ export class ColumnWriter {
   private lastExporter = '';
   private lastExporterIdx = -1;
 
-  constructor(capacity = 8192) {
-    this.cap = Math.max(16, capacity);
-    this.f = new Float64Array(this.cap * NN);
-    this.s = new Int32Array(this.cap * NS);
+  constructor(capacity = 8192 + 64) {
+    this.capacity = Math.max(16, capacity);
+    this.alloc(this.capacity);
     for (let i = 0; i < 256; i++) this.flags.strs[i] = tcpFlagsString(i);
+  }
+
+  /** Row-major numbers for `cap` rows, then their string indexes, in one transferable buffer. */
+  private alloc(cap: number): void {
+    // Uninitialised: every row's every column is written before the batch is handed on.
+    this.buf = Buffer.allocUnsafeSlow(cap * ROW).buffer as ArrayBuffer;
+    this.cap = cap;
+    this.f = new Float64Array(this.buf, 0, cap * NN);
+    this.s = new Int32Array(this.buf, cap * NN * 8, cap * NS);
   }
 
   private row(): number {
     if (this.n === this.cap) {
-      // Amortised: the buffers stay at the largest batch seen.
-      this.cap *= 2;
-      const f = new Float64Array(this.cap * NN);
-      f.set(this.f);
-      this.f = f;
-      const s = new Int32Array(this.cap * NS);
-      s.set(this.s);
-      this.s = s;
+      // Amortised: a batch larger than any before (the main thread's batches of datagrams).
+      const f = this.f;
+      const s = this.s;
+      this.alloc(this.cap * 2);
+      this.f.set(f);
+      this.s.set(s);
     }
     return this.n++;
   }
@@ -251,10 +261,27 @@ export class ColumnWriter {
    */
   finish(): ColumnBatch {
     const n = this.n;
-    const buf = new ArrayBuffer(n * (NN * 8 + NS * 4));
-    new Float64Array(buf, 0, NN * n).set(this.f.subarray(0, NN * n));
-    new Int32Array(buf, NN * n * 8, NS * n).set(this.s.subarray(0, NS * n));
-    const out: ColumnBatch = { n, buf, dict: this.dict, others: this.others, extras: this.extras };
+    let out: ColumnBatch;
+    if (n >= (this.cap * 7) / 8) {
+      // Nearly full (every batch under load): the buffer itself is handed on, no copy; what
+      // travels unused is at most an eighth.
+      out = {
+        n,
+        buf: this.buf,
+        sOff: this.cap * NN * 8,
+        dict: this.dict,
+        others: this.others,
+        extras: this.extras,
+      };
+      this.alloc(this.capacity);
+    } else {
+      // A small batch (a quiet exporter's linger) is copied out to its size, so a queue of them
+      // does not hold a large buffer each.
+      const buf = new ArrayBuffer(n * ROW);
+      new Float64Array(buf, 0, NN * n).set(this.f.subarray(0, NN * n));
+      new Int32Array(buf, NN * n * 8, NS * n).set(this.s.subarray(0, NS * n));
+      out = { n, buf, dict: this.dict, others: this.others, extras: this.extras };
+    }
     this.n = 0;
     this.dict = [];
     this.others = [];

@@ -30,6 +30,11 @@ export interface ColumnBatch {
   /** Per record (row-major, so one record's values share cache lines): NN Float64 numbers, then
    *  after all of them NS Int32 string indexes per record. */
   buf: ArrayBuffer;
+  /**
+   * Byte offset of the string indexes in `buf` when it is not right after the n records'
+   * numbers: the decode thread hands on the buffer it wrote into, sized for more rows.
+   */
+  sOff?: number;
   dict: string[];
   /** Records that are not exported_flow, by index. */
   others: [number, CollectedRecord][];
@@ -113,7 +118,7 @@ const build = new Function(
 export function decodeColumns(b: ColumnBatch): CollectedRecord[] {
   const n = b.n;
   const f = new Float64Array(b.buf, 0, NN * n);
-  const s = new Int32Array(b.buf, NN * n * 8, NS * n);
+  const s = new Int32Array(b.buf, b.sOff ?? NN * n * 8, NS * n);
   const out: CollectedRecord[] = new Array(n);
   let oi = 0;
   let ei = 0;
@@ -158,7 +163,7 @@ export function columnarOf(b: ColumnBatch): { flows: Columnar; others: Collected
     num: NUM_KEYS,
     str: STR_KEYS,
     f: new Float64Array(b.buf, 0, NN * n),
-    s: new Int32Array(b.buf, NN * n * 8, NS * n),
+    s: new Int32Array(b.buf, b.sOff ?? NN * n * 8, NS * n),
     dict: b.dict,
     rows,
   };
