@@ -129,7 +129,13 @@ export class ColumnWriter {
   private s!: Int32Array;
   /** Capacity a new buffer gets: the thread's batch size plus a datagram's records. */
   private readonly capacity: number;
-  private dict: string[] = [];
+  /**
+   * The batch's strings: the first `nd` of an array kept from batch to batch, copied out at its
+   * size when the batch is handed on (grown by doubling from empty per batch, its copies were
+   * most of what a batch allocated).
+   */
+  private readonly dict: string[] = [];
+  private nd = 0;
   private others: [number, CollectedRecord][] = [];
   private extras: [number, unknown][] = [];
   /** Batch number: a cached dictionary index is valid only in the batch that set it. */
@@ -240,8 +246,7 @@ export class ColumnWriter {
     const cid = flowCommunityId(a, c, icmp);
     if (cid === null) s[sb + S_CID] = -1;
     else {
-      s[sb + S_CID] = this.dict.length;
-      this.dict.push(cid);
+      s[sb + S_CID] = this.add(cid);
     }
     s[sb + S_FLAGS] = proto === 6 && a.tcpFlags >= 0 ? this.flagsIdx(a.tcpFlags & 0xff) : -1;
     s[sb + S_IN_NAME] = -1;
@@ -261,6 +266,7 @@ export class ColumnWriter {
    */
   finish(): ColumnBatch {
     const n = this.n;
+    const dict = this.dict.slice(0, this.nd);
     let out: ColumnBatch;
     if (n >= (this.cap * 7) / 8) {
       // Nearly full (every batch under load): the buffer itself is handed on, no copy; what
@@ -269,7 +275,7 @@ export class ColumnWriter {
         n,
         buf: this.buf,
         sOff: this.cap * NN * 8,
-        dict: this.dict,
+        dict,
         others: this.others,
         extras: this.extras,
       };
@@ -280,10 +286,11 @@ export class ColumnWriter {
       const buf = new ArrayBuffer(n * ROW);
       new Float64Array(buf, 0, NN * n).set(this.f.subarray(0, NN * n));
       new Int32Array(buf, NN * n * 8, NS * n).set(this.s.subarray(0, NS * n));
-      out = { n, buf, dict: this.dict, others: this.others, extras: this.extras };
+      out = { n, buf, dict, others: this.others, extras: this.extras };
     }
     this.n = 0;
-    this.dict = [];
+    // The strings of the last batch stay referenced until overwritten: no more than one batch's.
+    this.nd = 0;
     this.others = [];
     this.extras = [];
     this.text.clear();
@@ -293,8 +300,9 @@ export class ColumnWriter {
   }
 
   private add(v: string): number {
-    const k = this.dict.length;
-    this.dict.push(v);
+    const k = this.nd++;
+    if (k < this.dict.length) this.dict[k] = v;
+    else this.dict.push(v);
     return k;
   }
 
