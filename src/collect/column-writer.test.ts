@@ -399,6 +399,6 @@ describe('column writer', () => {
     // the caches): as objects (~0.5 KB each and their strings) they fill a 1 MiB young
     // generation well over fifty times; in columns what is left is per datagram and per batch.
     assert.ok(res.objects >= 50, `objects path: ${res.objects} scavenges (the measure sees garbage)`);
-    assert.ok(res.columns <= 12, `columns path: ${res.columns} scavenges over 150k records`);
+    assert.ok(res.columns <= 6, `columns path: ${res.columns} scavenges over 150k records`);
   });
 });
