@@ -6,6 +6,8 @@
  * dictionary of distinct strings; the main thread rebuilds the objects with one generated
  * object literal per record (same keys, same order as `toRecord`). Anything else (sFlow counter
  * records, the `extra` objects) goes by structured clone, marked by its index in the batch.
+ * The decode thread writes this form directly (`column-writer.ts`); `encodeColumns` makes it
+ * from record objects, for other producers and as the reference the writer is tested against.
  */
 import { exportedFlowRecord } from '../schema/exported-flow.js';
 import { allRows, type Columnar } from '../store/columnar.js';

@@ -1,8 +1,9 @@
 /**
  * The collector's decode thread: one `CollectDecoder` (so all templates, sampling and sequence
  * state live here), fed by the main thread with batches of received datagrams copied into one
- * transferred ArrayBuffer, answering each batch with its records in columnar form
- * (`columns.ts`), its statistics, and the batch's buffers for reuse. Template persistence
+ * transferred ArrayBuffer, answering each batch with its records in columnar form (flows
+ * written straight into the batch by `column-writer.ts`, no object per flow), its statistics,
+ * and the batch's buffers for reuse. Template persistence
  * (stateDir) is done here too, so the main thread only receives and copies bytes.
  */
 import dgram from 'node:dgram';
@@ -23,6 +24,7 @@ import {
   RECV_TRUNCATED,
   type UdpBatchBinding,
 } from '../capture/mirror.js';
+import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
 import { ColumnWriter } from './column-writer.js';
@@ -134,11 +136,13 @@ export type FromWorker =
 export interface ThreadHeap {
   used: number;
   total: number;
+  /** CPU-s the thread has used (its own, not V8's helper threads'), when known. */
+  cpu?: number;
 }
 
 function heapNow(): ThreadHeap {
   const h = getHeapStatistics();
-  return { used: h.used_heap_size, total: h.total_heap_size };
+  return { used: h.used_heap_size, total: h.total_heap_size, cpu: threadCpuSeconds() };
 }
 
 function runWorker(wd: DecodeWorkerData): void {
