@@ -283,7 +283,8 @@ export class ColumnWriter {
     } else {
       // A small batch (a quiet exporter's linger) is copied out to its size, so a queue of them
       // does not hold a large buffer each.
-      const buf = new ArrayBuffer(n * ROW);
+      // Uninitialised, as `alloc`: both regions are copied over whole.
+      const buf = Buffer.allocUnsafeSlow(n * ROW).buffer as ArrayBuffer;
       new Float64Array(buf, 0, NN * n).set(this.f.subarray(0, NN * n));
       new Int32Array(buf, NN * n * 8, NS * n).set(this.s.subarray(0, NS * n));
       out = { n, buf, dict, others: this.others, extras: this.extras };

@@ -332,7 +332,12 @@ function runWorker(wd: DecodeWorkerData): void {
     }
     if (k > 0) {
       spoolPos = sp.position();
-      flushReceived();
+      // A result per turn made batches of ~1,900 records while draining; a batch costs the
+      // main thread (a message, a feed entry) and this one (a copy) whatever its size, so a
+      // result waits for a full batch unless the spool is empty or the room is used up (the
+      // linger timer sends what a stalled turn left).
+      if (out.n >= 8192 || sp.pending === 0 || !room()) flushReceived();
+      else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
     }
     schedulePump();
   }
