@@ -4,12 +4,13 @@
  * number and string-index columns, with the same values `toRecord` would give and
  * `encodeColumns` would encode (a test holds the two paths equal).
  *
- * Strings are interned into the batch's dictionary through caches of recent values keyed by
- * what they are made from (address bytes, MAC bytes, ms times, TCP flag bits), so a repeated
- * address or time costs a table probe, not a string: a decode thread that made ~40 values and
- * an object per flow filled its young generation with them at 400k records/s. What is still
- * made per flow is the Community ID (a hash of the 5-tuple, different for nearly every flow)
- * and the `extra` object of fields without a column (only for templates that have them).
+ * Strings are interned into the batch's dictionary: an address or MAC through a table of the
+ * batch keyed by its bytes (made once per batch, not once per flow), a time or TCP flag string
+ * through a cache kept across batches (few distinct values), so a repeated value costs a table
+ * probe, not a string. A decode thread that made ~40 values and an object per flow filled its
+ * young generation with them at 400k records/s. What is still made per flow is the Community
+ * ID (a hash of the 5-tuple, different for nearly every flow) and the `extra` object of fields
+ * without a column (only for templates that have them).
  */
 import { ipv6BytesToString, macToString } from '../common/addr.js';
 import { tcpFlagsString } from '../flow/tcp-flags.js';
@@ -98,23 +99,38 @@ if (numSeen.size !== NN || strSeen.size !== NS)
 const NUL = Number.NaN;
 const nn = (v: number): number => (v < 0 ? NUL : v);
 
-// Cache sizes: direct-mapped, a collision only costs the string being made again. IPv4 gets the
-// most slots (a busy exporter's flows have tens of thousands of distinct addresses).
-const V4_BITS = 17;
+// Direct-mapped tables, per batch: a collision only costs the string being made again. A
+// table sized for the distinct values of a full batch (source and destination of 8192 flows).
+const V4_BITS = 15;
 const V6_BITS = 12;
-const MAC_SLOTS = 1024;
+const MAC_BITS = 10;
 const TS_SLOTS = 1024;
 
-/**
- * A string made once from its key and kept across batches, plus its dictionary index in the
- * current batch (valid when its epoch is the batch's).
- */
+/** A string made once from its key and kept across batches (times, TCP flags: few distinct). */
 class Interned {
   readonly strs: string[];
   readonly idx: Int32Array;
   readonly epoch: Uint32Array;
   constructor(slots: number) {
     this.strs = new Array<string>(slots).fill('');
+    this.idx = new Int32Array(slots);
+    this.epoch = new Uint32Array(slots);
+  }
+}
+
+/**
+ * Dictionary indexes of the current batch by a numeric key (addresses, MACs), the strings not
+ * kept past the batch. Keeping them across batches (a cache of 2^17 address strings) cost
+ * more than it saved in the decode thread at 400k records/s of uniformly spread addresses:
+ * every miss stored a young string in an old array (a write barrier, then a survivor copied
+ * and promoted), where a string made for one batch dies young.
+ */
+class BatchKeys {
+  readonly key: Float64Array;
+  readonly idx: Int32Array;
+  readonly epoch: Uint32Array;
+  constructor(slots: number, words = 1) {
+    this.key = new Float64Array(slots * words);
     this.idx = new Int32Array(slots);
     this.epoch = new Uint32Array(slots);
   }
@@ -141,13 +157,9 @@ export class ColumnWriter {
   /** Batch number: a cached dictionary index is valid only in the batch that set it. */
   private epoch = 1;
 
-  private readonly v4Key = new Float64Array(1 << V4_BITS).fill(-1);
-  private readonly v4 = new Interned(1 << V4_BITS);
-  private readonly v6Key = new Uint32Array(4 << V6_BITS);
-  private readonly v6Set = new Uint8Array(1 << V6_BITS);
-  private readonly v6 = new Interned(1 << V6_BITS);
-  private readonly macKey = new Float64Array(MAC_SLOTS).fill(-1);
-  private readonly mac = new Interned(MAC_SLOTS);
+  private readonly v4 = new BatchKeys(1 << V4_BITS);
+  private readonly v6 = new BatchKeys(1 << V6_BITS, 4);
+  private readonly mac = new BatchKeys(1 << MAC_BITS);
   private readonly tsKey = new Float64Array(TS_SLOTS).fill(Number.NaN);
   private readonly ts = new Interned(TS_SLOTS);
   private readonly flags = new Interned(256);
@@ -349,16 +361,17 @@ export class ColumnWriter {
   }
 
   private ipIdx(b: Uint8Array, o: number, ver: number): number {
+    const ep = this.epoch;
     if (ver === 4) {
       const key = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
       const slot = Math.imul(key, 0x9e3779b1) >>> (32 - V4_BITS);
       const t = this.v4;
-      if (this.v4Key[slot] !== key) {
-        this.v4Key[slot] = key;
-        t.strs[slot] = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-        t.epoch[slot] = 0;
-      }
-      return this.intern(t, slot);
+      if (t.epoch[slot] === ep && t.key[slot] === key) return t.idx[slot]!;
+      const k = this.add(`${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`);
+      t.key[slot] = key;
+      t.idx[slot] = k;
+      t.epoch[slot] = ep;
+      return k;
     }
     const w0 = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
     const w1 = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
@@ -368,37 +381,37 @@ export class ColumnWriter {
       Math.imul(Math.imul(Math.imul(w0 ^ 0x2545f491, 0x9e3779b1) ^ w1, 0x85ebca6b) ^ w2, 0xc2b2ae35) ^ w3;
     const slot = Math.imul(h, 0x9e3779b1) >>> (32 - V6_BITS);
     const k4 = slot * 4;
-    const keys = this.v6Key;
     const t = this.v6;
+    const keys = t.key;
     if (
-      this.v6Set[slot] !== 1 ||
-      keys[k4] !== w0 ||
-      keys[k4 + 1] !== w1 ||
-      keys[k4 + 2] !== w2 ||
-      keys[k4 + 3] !== w3
-    ) {
-      keys[k4] = w0;
-      keys[k4 + 1] = w1;
-      keys[k4 + 2] = w2;
-      keys[k4 + 3] = w3;
-      this.v6Set[slot] = 1;
-      t.strs[slot] = ipv6BytesToString(b, o);
-      t.epoch[slot] = 0;
-    }
-    return this.intern(t, slot);
+      t.epoch[slot] === ep &&
+      keys[k4] === w0 &&
+      keys[k4 + 1] === w1 &&
+      keys[k4 + 2] === w2 &&
+      keys[k4 + 3] === w3
+    )
+      return t.idx[slot]!;
+    const k = this.add(ipv6BytesToString(b, o));
+    keys[k4] = w0;
+    keys[k4 + 1] = w1;
+    keys[k4 + 2] = w2;
+    keys[k4 + 3] = w3;
+    t.idx[slot] = k;
+    t.epoch[slot] = ep;
+    return k;
   }
 
   private macIdx(b: Uint8Array, o: number): number {
-    const key =
-      ((b[o]! << 8) | b[o + 1]!) * 4294967296 +
-      (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
-    const slot = (Math.imul((key / 4294967296) | 0, 0x85ebca6b) ^ Math.imul(key >>> 0, 0x9e3779b1)) >>> 22;
+    const hi = (b[o]! << 8) | b[o + 1]!;
+    const lo = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
+    const key = hi * 4294967296 + lo;
+    const slot = (Math.imul(hi, 0x85ebca6b) ^ Math.imul(lo, 0x9e3779b1)) >>> (32 - MAC_BITS);
     const t = this.mac;
-    if (this.macKey[slot] !== key) {
-      this.macKey[slot] = key;
-      t.strs[slot] = macToString(b, o);
-      t.epoch[slot] = 0;
-    }
-    return this.intern(t, slot);
+    if (t.epoch[slot] === this.epoch && t.key[slot] === key) return t.idx[slot]!;
+    const k = this.add(macToString(b, o));
+    t.key[slot] = key;
+    t.idx[slot] = k;
+    t.epoch[slot] = this.epoch;
+    return k;
   }
 }
