@@ -302,7 +302,9 @@ export class ColumnWriter {
       out = { n, buf, dict, others: this.others, extras: this.extras };
     }
     this.n = 0;
-    // The strings of the last batch stay referenced until overwritten: no more than one batch's.
+    // The kept array lets go of the batch's strings: held over a scavenge they would be copied
+    // and promoted, and die old.
+    this.dict.fill('', 0, this.nd);
     this.nd = 0;
     this.others = [];
     this.extras = [];
