@@ -209,6 +209,13 @@ function handMade(): Buffer[] {
   );
   // Withdrawn, then data for it is held (and never decoded).
   out.push(ipfix(2, 3, [set(2, [...u16(303), ...u16(0)]), set(303, [...u32(4), ...u32(400)])]));
+  // Refreshed with another layout: the same id now describes counters only.
+  out.push(
+    ipfix(1, 11, [
+      set(2, templateRecord(300, bare)),
+      set(300, [...u32(7), ...u32(700), ...u32(8), ...u32(800)]),
+    ]),
+  );
   const v9: FieldSpec[] = [
     [8, 4],
     [12, 4],
@@ -313,6 +320,7 @@ describe('column writer', () => {
     assert.ok(has((r) => (r.extra as { interfaceName?: string } | null)?.interfaceName === 'xe-1/2/3.0'));
     assert.ok(has((r) => r.sampling_rate === 64) && has((r) => r.sampling_rate === 100));
     assert.ok(has((r) => r.icmp_type === 128) && has((r) => r.src_ip === null));
+    assert.ok(has((r) => r.template_id === 300 && r.bytes === 800 && r.src_ip === null));
     assert.ok(has((r) => /\.\d{6}[1-9]\d*Z$|\.\d{7}[1-9]\d*Z$/.test(String(r.first_ts))));
     assert.ok(objects.some((r) => r.type === 'sflow_counters'));
     assertSame(objects, batches);
