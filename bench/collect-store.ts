@@ -19,7 +19,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MemorySample } from '../src/cli/memory-trace.js';
-import { encodeColumns } from '../src/collect/columns.js';
+import { ColumnWriter } from '../src/collect/column-writer.js';
 import { CollectDecoder } from '../src/collect/decoder.js';
 import { Spool } from '../src/collect/spool.js';
 import { send } from '../test/load/sender.js';
@@ -196,6 +196,12 @@ function memoryReport(
   log(
     `    memory at the traced peak (${rel(peak.t)} after sending began; sending ended at ${rel(sendEnd)}): ${line(peak)}`,
   );
+  const cpu = samples[samples.length - 1]!.workerCpu ?? 0;
+  const maxHeap = samples.reduce((a, b) => Math.max(a, b.workerHeapTotal), 0);
+  if (cpu > 0)
+    log(
+      `    decode thread: ${cpu.toFixed(2)} CPU-s by the last sample (its own thread, not V8's helpers), heap at most ${MB(maxHeap)} MB`,
+    );
   const k = kinds.reduce<{ t: number; k: MemoryKinds } | null>((a, b) => {
     const sum = (x: MemoryKinds): number => x.file + x.heap + x.small + x.arena64 + x.mid + x.big;
     return !a || sum(b.k) > sum(a.k) ? b : a;
@@ -239,15 +245,13 @@ function spoolCost(log: (s: string) => void): void {
     }
     const spoolUs = ((cpu() - c0) / (4 * dgs.length)) * 1e6;
     sp.close();
-    let out: unknown[] = [];
-    const dec = new CollectDecoder({}, (r) => out.push(r));
+    // As the decode thread does: flows written into the column batch.
+    const w = new ColumnWriter();
+    const dec = new CollectDecoder({}, (r) => w.other(r), w);
     const c1 = cpu();
     for (const d of dgs) {
       dec.decode(d, 0, d.length, '192.0.2.1', 2055, Date.now());
-      if (out.length >= 8192) {
-        encodeColumns(out as never);
-        out = [];
-      }
+      if (w.n >= 8192) w.finish();
     }
     const decodeUs = ((cpu() - c1) / dgs.length) * 1e6;
     log(

@@ -83,6 +83,14 @@ export function collectNice(v: string): number {
   return n;
 }
 
+/** VANTAGE_COLLECT_YOUNG_MB's value: MB, 0 (V8's default) to 1024. */
+export function collectYoungMb(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1024 || v.trim() === '')
+    throw new ConfigError('VANTAGE_COLLECT_YOUNG_MB', `MB from 0 to 1024 (got ${JSON.stringify(v)})`);
+  return n;
+}
+
 export async function startCollectorFeed(
   o: CollectorFeedOptions,
   deps: {
@@ -155,6 +163,11 @@ export async function startCollectorFeed(
       spool,
       // VANTAGE_COLLECT_NICE nices the decode thread (bulk work, but it also reads the sockets:
       // off by default, see CollectorConfig.workerNice), to measure the difference on a machine.
+      // VANTAGE_COLLECT_YOUNG_MB: the decode thread's young generation (0: V8's default), to
+      // measure one against another on the same build.
+      ...(process.env.VANTAGE_COLLECT_YOUNG_MB !== undefined
+        ? { workerYoungMb: collectYoungMb(process.env.VANTAGE_COLLECT_YOUNG_MB) }
+        : {}),
       ...(process.env.VANTAGE_COLLECT_NICE !== undefined
         ? { workerNice: collectNice(process.env.VANTAGE_COLLECT_NICE) }
         : {}),

@@ -25,6 +25,8 @@ export interface MemorySample {
   arrayBuffers: number;
   workerHeapUsed: number;
   workerHeapTotal: number;
+  /** CPU-s the collector's decode thread has used (0 when unknown). */
+  workerCpu?: number;
   duckdb: number;
   duckdbTemp: number;
   duckdbLimit: number;
@@ -102,6 +104,7 @@ export function startMemoryTrace(
         arrayBuffers: m.arrayBuffers,
         workerHeapUsed: c.workerHeap?.used ?? 0,
         workerHeapTotal: c.workerHeap?.total ?? 0,
+        workerCpu: c.workerHeap?.cpu ?? 0,
         duckdb: db.used,
         duckdbTemp: db.temp,
         duckdbLimit: db.limit,

@@ -6,6 +6,8 @@
  * dictionary of distinct strings; the main thread rebuilds the objects with one generated
  * object literal per record (same keys, same order as `toRecord`). Anything else (sFlow counter
  * records, the `extra` objects) goes by structured clone, marked by its index in the batch.
+ * The decode thread writes this form directly (`column-writer.ts`); `encodeColumns` makes it
+ * from record objects, for other producers and as the reference the writer is tested against.
  */
 import { exportedFlowRecord } from '../schema/exported-flow.js';
 import { allRows, type Columnar } from '../store/columnar.js';
@@ -14,8 +16,9 @@ import type { CollectedRecord, ExportedFlowRecord } from './types.js';
 type FlowKey = keyof ExportedFlowRecord & string;
 
 const ALL_KEYS = Object.keys(exportedFlowRecord.fields) as FlowKey[];
-const NUM_KEYS: FlowKey[] = [];
-const STR_KEYS: FlowKey[] = [];
+/** The number and string columns of an `exported_flow` batch, in the schema's order. */
+export const NUM_KEYS: FlowKey[] = [];
+export const STR_KEYS: FlowKey[] = [];
 for (const k of ALL_KEYS) {
   const t = exportedFlowRecord.fields[k as keyof typeof exportedFlowRecord.fields].type;
   if (t === 'int' || t === 'float') NUM_KEYS.push(k);
@@ -29,6 +32,11 @@ export interface ColumnBatch {
   /** Per record (row-major, so one record's values share cache lines): NN Float64 numbers, then
    *  after all of them NS Int32 string indexes per record. */
   buf: ArrayBuffer;
+  /**
+   * Byte offset of the string indexes in `buf` when it is not right after the n records'
+   * numbers: the decode thread hands on the buffer it wrote into, sized for more rows.
+   */
+  sOff?: number;
   dict: string[];
   /** Records that are not exported_flow, by index. */
   others: [number, CollectedRecord][];
@@ -112,7 +120,7 @@ const build = new Function(
 export function decodeColumns(b: ColumnBatch): CollectedRecord[] {
   const n = b.n;
   const f = new Float64Array(b.buf, 0, NN * n);
-  const s = new Int32Array(b.buf, NN * n * 8, NS * n);
+  const s = new Int32Array(b.buf, b.sOff ?? NN * n * 8, NS * n);
   const out: CollectedRecord[] = new Array(n);
   let oi = 0;
   let ei = 0;
@@ -157,7 +165,7 @@ export function columnarOf(b: ColumnBatch): { flows: Columnar; others: Collected
     num: NUM_KEYS,
     str: STR_KEYS,
     f: new Float64Array(b.buf, 0, NN * n),
-    s: new Int32Array(b.buf, NN * n * 8, NS * n),
+    s: new Int32Array(b.buf, b.sOff ?? NN * n * 8, NS * n),
     dict: b.dict,
     rows,
   };

@@ -1,8 +1,9 @@
 /**
  * The collector's decode thread: one `CollectDecoder` (so all templates, sampling and sequence
  * state live here), fed by the main thread with batches of received datagrams copied into one
- * transferred ArrayBuffer, answering each batch with its records in columnar form
- * (`columns.ts`), its statistics, and the batch's buffers for reuse. Template persistence
+ * transferred ArrayBuffer, answering each batch with its records in columnar form (flows
+ * written straight into the batch by `column-writer.ts`, no object per flow), its statistics,
+ * and the batch's buffers for reuse. Template persistence
  * (stateDir) is done here too, so the main thread only receives and copies bytes.
  */
 import dgram from 'node:dgram';
@@ -23,13 +24,15 @@ import {
   RECV_TRUNCATED,
   type UdpBatchBinding,
 } from '../capture/mirror.js';
+import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
-import { type ColumnBatch, encodeColumns } from './columns.js';
+import { ColumnWriter } from './column-writer.js';
+import type { ColumnBatch } from './columns.js';
 import { countRecords } from './count.js';
 import { CollectDecoder, type CollectDecoderConfig } from './decoder.js';
 import { Spool, type SpoolConfig, type SpoolPos, type SpoolStats } from './spool.js';
-import type { CollectedRecord, ExporterStats } from './types.js';
+import type { ExporterStats } from './types.js';
 
 export const TEMPLATE_FILE = 'templates.json';
 
@@ -133,11 +136,13 @@ export type FromWorker =
 export interface ThreadHeap {
   used: number;
   total: number;
+  /** CPU-s the thread has used (its own, not V8's helper threads'), when known. */
+  cpu?: number;
 }
 
 function heapNow(): ThreadHeap {
   const h = getHeapStatistics();
-  return { used: h.used_heap_size, total: h.total_heap_size };
+  return { used: h.used_heap_size, total: h.total_heap_size, cpu: threadCpuSeconds() };
 }
 
 function runWorker(wd: DecodeWorkerData): void {
@@ -145,8 +150,9 @@ function runWorker(wd: DecodeWorkerData): void {
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
   const log = (msg: string): void => post({ t: 'log', msg });
   if (wd.nice && !niceThread(wd.nice)) log(`collector: the decode thread could not take nice ${wd.nice}`);
-  let out: CollectedRecord[] = [];
-  const decoder = new CollectDecoder(wd.decoder, (r) => out.push(r));
+  // Flows go straight into the batch's columns; only sFlow counter records are objects.
+  const out = new ColumnWriter();
+  const decoder = new CollectDecoder(wd.decoder, (r) => out.other(r), out);
   const statePath = wd.stateDir ? join(wd.stateDir, TEMPLATE_FILE) : null;
   let lastFull = 0;
 
@@ -194,9 +200,7 @@ function runWorker(wd: DecodeWorkerData): void {
     const now = Date.now();
     const full = now - lastFull >= 1000;
     if (full) lastFull = now;
-    const recs = out;
-    out = [];
-    const records = encodeColumns(recs);
+    const records = out.finish();
     const res: ResultMsg = {
       t: 'result',
       id: m.id,
@@ -262,9 +266,7 @@ function runWorker(wd: DecodeWorkerData): void {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = null;
     if (pendingN === 0) return;
-    const recs = out;
-    out = [];
-    const records = encodeColumns(recs);
+    const records = out.finish();
     const now = Date.now();
     const full = now - lastFull >= 1000;
     if (full) lastFull = now;
@@ -306,7 +308,7 @@ function runWorker(wd: DecodeWorkerData): void {
   }
 
   /** Room to decode: the records not yet stored stay under `aheadRecords`. */
-  const room = (): boolean => outstandingRows + out.length < ahead;
+  const room = (): boolean => outstandingRows + out.n < ahead;
 
   function schedulePump(): void {
     if (pumpScheduled || spool === null || spool.pending === 0 || !room()) return;
@@ -330,7 +332,12 @@ function runWorker(wd: DecodeWorkerData): void {
     }
     if (k > 0) {
       spoolPos = sp.position();
-      flushReceived();
+      // A result per turn made batches of ~1,900 records while draining; a batch costs the
+      // main thread (a message, a feed entry) and this one (a copy) whatever its size, so a
+      // result waits for a full batch unless the spool is empty or the room is used up (the
+      // linger timer sends what a stalled turn left).
+      if (out.n >= 8192 || sp.pending === 0 || !room()) flushReceived();
+      else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
     }
     schedulePump();
   }
@@ -357,7 +364,7 @@ function runWorker(wd: DecodeWorkerData): void {
       st.drops++;
       st.dropRecords += countRecords(decoder, buf, off, len, exporter);
     } else decoder.decode(buf, off, len, exporter, port, Date.now());
-    if (out.length >= 8192) flushReceived();
+    if (out.n >= 8192) flushReceived();
     else if (flushTimer === null) flushTimer = setTimeout(flushReceived, wd.udp!.lingerMs);
   }
 
@@ -510,7 +517,7 @@ function runWorker(wd: DecodeWorkerData): void {
         if (timer) clearInterval(timer);
         saveState();
         // Final full statistics, then done.
-        const records = encodeColumns([]);
+        const records = out.finish();
         post({
           t: 'result',
           id: -1,

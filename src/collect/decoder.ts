@@ -4,6 +4,7 @@
  * (exporter, version, observation domain), tracks sequence numbers per exporter stream, and
  * emits records through one callback. Every bad input is counted in the exporter's stats.
  */
+import type { ColumnWriter } from './column-writer.js';
 import { type ExportContext, FlowAcc, toRecord } from './flow-acc.js';
 import { decodeTemplated } from './ipfix/decode.js';
 import { compileTemplate, sameTemplate, type Template } from './ipfix/template.js';
@@ -103,11 +104,19 @@ export class CollectDecoder {
   /** Datagrams that were not export packets at all (unknown version). */
   unknown = 0;
 
+  /**
+   * With a column writer, flows are written into its batch instead of emitted as objects
+   * (`emit` then takes only the records that are not flows): the decode thread's path.
+   */
+  readonly columns: ColumnWriter | null;
+
   constructor(
     cfg: Partial<CollectDecoderConfig>,
     readonly emit: CollectEmit,
+    columns: ColumnWriter | null = null,
   ) {
     this.cfg = { ...DEFAULT_DECODER_CONFIG, ...cfg };
+    this.columns = columns;
     this.sflow = new SflowDecoder(this);
   }
 
@@ -143,8 +152,24 @@ export class CollectDecoder {
     return true;
   }
 
+  // The last exporter looked up: datagrams come in runs from one exporter, and its key string
+  // made per datagram was the decode thread's garbage once records stopped being objects.
+  private lastStExporter = '';
+  private lastStPort = -1;
+  private lastSt: ExporterStats | null = null;
+
   /** Statistics of one exporter, created on first sight (bounded: the rest go to "other"). */
   stats(exporter: string, port: number): ExporterStats {
+    if (this.lastSt !== null && port === this.lastStPort && exporter === this.lastStExporter)
+      return this.lastSt;
+    const st = this.statsOf(exporter, port);
+    this.lastStExporter = exporter;
+    this.lastStPort = port;
+    this.lastSt = st;
+    return st;
+  }
+
+  private statsOf(exporter: string, port: number): ExporterStats {
     const key = `${exporter}|${port}`;
     let st = this.exporters.get(key);
     if (st) return st;
@@ -162,7 +187,8 @@ export class CollectDecoder {
 
   emitFlow(ctx: ExportContext, st: ExporterStats): void {
     st.records++;
-    this.emit(toRecord(this.acc, ctx));
+    if (this.columns !== null) this.columns.flow(this.acc, ctx);
+    else this.emit(toRecord(this.acc, ctx));
   }
 
   /**
@@ -186,6 +212,53 @@ export class CollectDecoder {
   /** Forget a stream's expected sequence (its count for this datagram is unknown). */
   resync(key: string): void {
     this.seq.delete(key);
+  }
+
+  private lastScopeExporter = '';
+  private lastScopeVer = -1;
+  private lastScopeDomain = -1;
+  private lastScope: Scope | null = null;
+
+  /** The scope of (exporter, version, domain), the last one kept at hand (no key string made). */
+  scopeOf(exporter: string, ver: number, domain: number): Scope | null {
+    if (
+      this.lastScope !== null &&
+      domain === this.lastScopeDomain &&
+      ver === this.lastScopeVer &&
+      exporter === this.lastScopeExporter
+    )
+      return this.lastScope;
+    const s = this.scope(`${exporter}/${ver}/${domain}`);
+    if (s !== null) {
+      this.lastScopeExporter = exporter;
+      this.lastScopeVer = ver;
+      this.lastScopeDomain = domain;
+      this.lastScope = s;
+    }
+    return s;
+  }
+
+  private lastSeqExporter = '';
+  private lastSeqPort = -1;
+  private lastSeqVer = -1;
+  private lastSeqDomain = -1;
+  private lastSeqKey = '';
+
+  /** The sequence stream key of (exporter, port, version, domain), the last one kept at hand. */
+  seqKey(exporter: string, port: number, ver: number, domain: number): string {
+    if (
+      domain !== this.lastSeqDomain ||
+      ver !== this.lastSeqVer ||
+      port !== this.lastSeqPort ||
+      exporter !== this.lastSeqExporter
+    ) {
+      this.lastSeqKey = `${exporter}:${port}/${ver}/${domain}`;
+      this.lastSeqExporter = exporter;
+      this.lastSeqPort = port;
+      this.lastSeqVer = ver;
+      this.lastSeqDomain = domain;
+    }
+    return this.lastSeqKey;
   }
 
   scope(key: string): Scope | null {

@@ -141,7 +141,8 @@ const MS_SLOTS = 4096;
 const msKeys = new Float64Array(MS_SLOTS).fill(Number.NaN);
 const msStrs: string[] = new Array(MS_SLOTS).fill('');
 
-function msIso(ms: number): string {
+/** ISO text of a ms time as records carry it (whole ms: one cached string per instant). */
+export function msIso(ms: number): string {
   const sec = Math.floor(ms / 1000);
   let prefix = secCache.get(sec);
   if (prefix === undefined) {
@@ -167,9 +168,14 @@ function msIso(ms: number): string {
 
 const num = (v: number): number | null => (v < 0 ? null : v);
 
-export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
-  const b = a.buf;
-  // Times: absolute fields win; then uptime-relative (v9, or IPFIX with a known system init time).
+/** The flow's times, set by `flowTimes` (module scratch: nothing is allocated per record). */
+export const times = { start: 0, end: 0 };
+
+/**
+ * The flow's first and last times into `times`. Absolute fields win; then uptime-relative (v9,
+ * or IPFIX with a known system init time), deltas, duration, and the export time last.
+ */
+export function flowTimes(a: FlowAcc, c: ExportContext): void {
   let start = a.startMs;
   let end = a.endMs;
   if (Number.isNaN(end) && a.endUp >= 0) {
@@ -186,29 +192,49 @@ export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
   if (Number.isNaN(end) && a.endDeltaUs >= 0) end = c.exportMs - a.endDeltaUs / 1000;
   if (Number.isNaN(end)) end = Number.isNaN(start) ? c.exportMs : start;
   if (Number.isNaN(start)) start = a.durationMs >= 0 ? end - a.durationMs : end;
-  const ipVer = a.ipVer;
-  const hasIp = a.srcOff >= 0 && a.dstOff >= 0;
-  const proto = a.proto;
-  const icmp = proto === 1 || proto === 58;
+  times.start = start;
+  times.end = end;
+}
+
+/**
+ * NetFlow's convention for ICMP (type<<8 | code in the destination port) moved into the ICMP
+ * fields; true when the flow is ICMP.
+ */
+export function flowIcmp(a: FlowAcc): boolean {
+  const icmp = a.proto === 1 || a.proto === 58;
   if (icmp && a.icmpType < 0 && a.dstPort >= 0) {
-    // NetFlow convention: ICMP type<<8 | code in the destination port.
     a.icmpType = a.dstPort >>> 8;
     a.icmpCode = a.dstPort & 255;
   }
-  let cid: string | null = null;
-  if (c.communityId && hasIp && proto >= 0) {
-    const n = ipVer === 4 ? 4 : 16;
-    cid = communityIdAt(
-      proto,
-      b,
-      a.srcOff,
-      b,
-      a.dstOff,
-      n,
-      icmp ? Math.max(0, a.icmpType) : Math.max(0, a.srcPort),
-      icmp ? Math.max(0, a.icmpCode) : Math.max(0, a.dstPort),
-    );
-  }
+  return icmp;
+}
+
+/** Community ID of the flow, or null (off, no addresses or no protocol). */
+export function flowCommunityId(a: FlowAcc, c: ExportContext, icmp: boolean): string | null {
+  if (!c.communityId || a.srcOff < 0 || a.dstOff < 0 || a.proto < 0) return null;
+  const b = a.buf;
+  return communityIdAt(
+    a.proto,
+    b,
+    a.srcOff,
+    b,
+    a.dstOff,
+    a.ipVer === 4 ? 4 : 16,
+    icmp ? Math.max(0, a.icmpType) : Math.max(0, a.srcPort),
+    icmp ? Math.max(0, a.icmpCode) : Math.max(0, a.dstPort),
+  );
+}
+
+export function toRecord(a: FlowAcc, c: ExportContext): ExportedFlowRecord {
+  const b = a.buf;
+  flowTimes(a, c);
+  const start = times.start;
+  const end = times.end;
+  const ipVer = a.ipVer;
+  const hasIp = a.srcOff >= 0 && a.dstOff >= 0;
+  const proto = a.proto;
+  const icmp = flowIcmp(a);
+  const cid = flowCommunityId(a, c, icmp);
   const rate = c.samplingRate > 0 ? c.samplingRate : 1;
   const packets = a.packets < 0 ? 0 : a.packets;
   const bytes = a.bytes < 0 ? 0 : a.bytes;

@@ -8,19 +8,34 @@ import type { ExportContext } from '../flow-acc.js';
 import type { ExporterStats } from '../types.js';
 import { readRecord, type Template } from './template.js';
 
+// One context for every datagram, reset at its start: nothing keeps it past the datagram (a
+// held data set keeps a copy).
+const CTX: ExportContext = {
+  source: 'ipfix',
+  exporter: '',
+  exporterPort: 0,
+  domain: 0,
+  templateId: null,
+  exportMs: 0,
+  sysUptimeMs: -1,
+  systemInitMs: Number.NaN,
+  samplingRate: 1,
+  communityId: true,
+};
+
 function newCtx(ver: 9 | 10, exporter: string, port: number): ExportContext {
-  return {
-    source: ver === 9 ? 'netflow9' : 'ipfix',
-    exporter,
-    exporterPort: port,
-    domain: 0,
-    templateId: null,
-    exportMs: 0,
-    sysUptimeMs: -1,
-    systemInitMs: Number.NaN,
-    samplingRate: 1,
-    communityId: true,
-  };
+  const c = CTX;
+  c.source = ver === 9 ? 'netflow9' : 'ipfix';
+  c.exporter = exporter;
+  c.exporterPort = port;
+  c.domain = 0;
+  c.templateId = null;
+  c.exportMs = 0;
+  c.sysUptimeMs = -1;
+  c.systemInitMs = Number.NaN;
+  c.samplingRate = 1;
+  c.communityId = true;
+  return c;
 }
 
 export function decodeTemplated(
@@ -57,7 +72,7 @@ export function decodeTemplated(
     ctx.domain = b.readUInt32BE(off + 12);
     o = off + 16;
   }
-  const scope = d.scope(`${exporter}/${ver}/${ctx.domain}`);
+  const scope = d.scopeOf(exporter, ver, ctx.domain);
   if (!scope) {
     st.decodeErrors++;
     return;
@@ -92,7 +107,7 @@ export function decodeTemplated(
     }
     // Set ids 4..255 are reserved: skipped.
   }
-  const key = `${exporter}:${port}/${ver}/${ctx.domain}`;
+  const key = d.seqKey(exporter, port, ver, ctx.domain);
   if (ver === 9) d.sequence(key, seq, 1, st);
   else if (held) d.resync(key);
   else d.sequence(key, seq, records, st);

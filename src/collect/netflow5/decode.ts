@@ -68,5 +68,5 @@ export function decodeNetflow5(
     a.dstMask = b[r + 45]!;
     d.emitFlow(ctx, st);
   }
-  d.sequence(`${exporter}:${port}/5/${engine}`, seq, count, st);
+  d.sequence(d.seqKey(exporter, port, 5, engine), seq, count, st);
 }
