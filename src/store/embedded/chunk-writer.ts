@@ -2,7 +2,7 @@ import './allocator.js';
 import { createRequire } from 'node:module';
 import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
-import { parseIpv6 } from '../../common/addr.js';
+import { parseIpv6Words } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
 import type { Rec } from '../types.js';
@@ -596,6 +596,8 @@ const WIDTH: Record<string, number> = {
   VARCHAR: 0,
 };
 
+const V6 = new Uint32Array(4);
+
 /** Helpers the generated code calls. */
 const H = {
   TWO32,
@@ -633,14 +635,14 @@ const H = {
       u32[o + 3] = 0;
       return true;
     }
-    const b = parseIpv6(s);
-    if (b === null) return false;
     // The coded address is the 16 bytes as one big-endian number, stored little-endian: the
-    // words straight from the bytes, without the BigInt `ipToBigint` builds.
-    for (let k = 0; k < 4; k++) {
-      const i = (3 - k) * 4;
-      u32[o + k] = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-    }
+    // text's words in reverse order, without the BigInt `ipToBigint` builds.
+    const w = V6;
+    if (!parseIpv6Words(s, w, 0)) return false;
+    u32[o] = w[3]!;
+    u32[o + 1] = w[2]!;
+    u32[o + 2] = w[1]!;
+    u32[o + 3] = w[0]!;
     return true;
   },
   /** aa:bb:cc:dd:ee:ff → two words; false when malformed. */
