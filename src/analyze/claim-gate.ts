@@ -26,6 +26,8 @@ export function claimGate(
   let seen = new Uint16Array(1024);
   let state = new Uint8Array(1024);
   let gens = new Uint32Array(1024);
+  /** 1 once the analyzer has been handed a packet of the slot's flow (generation `gens`). */
+  let passed = new Uint8Array(1024);
   const grow = (slot: number): void => {
     let n = seen.length;
     while (n <= slot) n *= 2;
@@ -35,9 +37,12 @@ export function claimGate(
     st.set(state);
     const g = new Uint32Array(n);
     g.set(gens);
+    const ps = new Uint8Array(n);
+    ps.set(passed);
     seen = s;
     state = st;
     gens = g;
+    passed = ps;
   };
   const gated: Analyzer = {
     name: inner.name,
@@ -51,6 +56,7 @@ export function claimGate(
           gens[slot] = gen;
           seen[slot] = 0;
           state[slot] = UNSEEN;
+          passed[slot] = 0;
         }
         const st = state[slot]!;
         if (st === UNSEEN && p.payloadCapLen > 0) {
@@ -62,6 +68,7 @@ export function claimGate(
           else if (notes.peek(slot, gen)?.proto === proto) state[slot] = CLAIMED;
           else return false;
         }
+        passed[slot] = 1;
       }
       const r = inner.onPacket(p, flows, slot, dir);
       return r === false ? false : undefined;
@@ -69,7 +76,14 @@ export function claimGate(
   };
   if (inner.onFlowEnd) {
     const end = inner.onFlowEnd.bind(inner);
-    gated.onFlowEnd = (rec: FlowRecordPatch, slot: number, flows: FlowLookup) => end(rec, slot, flows);
+    // An analyzer has state only for flows it was handed packets of: the others' ends (most
+    // flows: DNS, UDP, other protocols) are not its business, and its per-flow lookup was a
+    // cache miss per flow end.
+    gated.onFlowEnd = (rec: FlowRecordPatch, slot: number, flows: FlowLookup) => {
+      if (slot >= 0 && (slot >= gens.length || passed[slot] === 0 || gens[slot] !== flows.generation(slot)))
+        return;
+      end(rec, slot, flows);
+    };
   }
   if (inner.finish) gated.finish = inner.finish.bind(inner);
   return gated;
