@@ -118,37 +118,4 @@ describe('TcpStreams', () => {
     s.drop(1);
     assert.equal(s.size, 0);
   });
-
-  test('a dropped direction, or one its flow left mid-stream, reads like a fresh one for the next flow', () => {
-    // Each step on a reused key against the same step on a key never used.
-    const steps = (s: TcpStreams, key: number, gen: number): unknown[] => {
-      const seen: unknown[] = [];
-      const at = (p: Packet, keepFrom?: number): void => {
-        const ok = s.push(key, gen, p);
-        seen.push(ok ? [s.buf.toString('latin1', s.start, s.end), s.gap, s.lost] : null);
-        if (ok) s.keep(keepFrom === undefined ? s.end : s.start + keepFrom);
-        seen.push(s.pendingBytes(key));
-      };
-      at(seg(4000, 'abcdef'), 2); // picked up mid-stream: a gap, 4 bytes kept
-      at(seg(4006, 'gh'));
-      at(seg(3999, '', TCP_SYN)); // a SYN before what was delivered: the stream stays
-      at(seg(4010, 'ij'));
-      return seen;
-    };
-    const fresh = steps(new TcpStreams(), 7, 1);
-    const s = new TcpStreams();
-    s.push(7, 1, seg(100, '', TCP_SYN));
-    s.push(7, 1, seg(101, 'partial'));
-    s.keep(s.start + 3); // left with bytes pending
-    assert.equal(s.pendingBytes(7), 4);
-    s.push(9, 1, seg(5, 'x'));
-    assert.equal(s.size, 2);
-    assert.deepEqual(steps(s, 7, 2), fresh);
-    s.drop(7);
-    s.drop(7);
-    assert.equal(s.size, 1);
-    assert.equal(s.pendingBytes(7), 0);
-    assert.deepEqual(steps(s, 7, 2), fresh);
-    assert.equal(s.size, 2);
-  });
 });

@@ -2,9 +2,6 @@ import type { Packet } from '../decode/packet.js';
 import { TCP_SYN } from '../decode/packet.js';
 import { SlotMap } from './slot-map.js';
 
-/** The generation of a dropped direction: no flow has it (generations are unsigned 32-bit). */
-const DEAD = -1;
-
 interface DirState {
   gen: number;
   next: number;
@@ -49,21 +46,9 @@ export class TcpStreams {
   /** Returns true when there are new in-order bytes to parse. */
   push(key: number, gen: number, p: Packet): boolean {
     let st = this.states.get(key);
-    if (st === undefined) {
+    if (st === undefined || st.gen !== gen) {
       st = { gen, next: 0, pending: null, pendingLen: 0, gap: false, lostNext: 0, started: false, isn: -1 };
       this.states.set(key, st);
-      this.live++;
-    } else if (st.gen !== gen) {
-      // The key's next flow refills the state it leaves: an object per flow direction lived
-      // as long as its flow, so most were promoted and collected by the old generation.
-      if (st.gen === DEAD) this.live++;
-      st.gen = gen;
-      st.next = 0;
-      st.pendingLen = 0;
-      st.gap = false;
-      st.lostNext = 0;
-      st.started = false;
-      st.isn = -1;
     }
     this.current = st;
     let seq = p.seq;
@@ -185,25 +170,14 @@ export class TcpStreams {
 
   /** Bytes kept for a direction (for tests and memory accounting). */
   pendingBytes(key: number): number {
-    const st = this.states.get(key);
-    return st === undefined || st.gen === DEAD ? 0 : st.pendingLen;
+    return this.states.get(key)?.pendingLen ?? 0;
   }
 
-  /** Forget a direction: its state is kept for the key's next flow, its bytes are let go. */
   drop(key: number): void {
-    const st = this.states.get(key);
-    if (st === undefined || st.gen === DEAD) return;
-    st.gen = DEAD;
-    st.pending = null;
-    st.pendingLen = 0;
-    if (this.current === st) this.current = null;
-    this.live--;
+    this.states.delete(key);
   }
 
-  /** Directions with a stream. */
   get size(): number {
-    return this.live;
+    return this.states.size;
   }
-
-  private live = 0;
 }

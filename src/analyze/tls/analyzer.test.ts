@@ -5,7 +5,6 @@ import {
   Conversation,
   clientHelloMsg,
   ofType,
-  type Rec,
   records,
   runFrames,
   serverHelloMsg,
@@ -83,38 +82,5 @@ describe('TLS analyzer', () => {
       ofType(recs, 'weird').map((w) => w['name']),
       ['tls_malformed_client_hello'],
     );
-  });
-
-  test('a slot’s next flow starts clean: the state a flow left (mid-message, TLS 1.3) does not leak', () => {
-    const at = (c: Conversation, t: number): [number, Buffer][] => c.frames.map(([x, b]) => [x + t, b]);
-    const done = Buffer.from([14, 0, 0, 0]);
-    // Ends inside a ClientHello record and message: the stream holds a partial header and message.
-    const partial = new Conversation('tcp', 40001, 443).send(0, records(22, CH).subarray(0, 1000), 600).fin();
-    // TLS 1.3: both directions marked as such, the server's encrypted.
-    const v13 = new Conversation('tcp', 40002, 443)
-      .send(0, records(22, CH))
-      .send(1, Buffer.concat([records(22, SH13), Buffer.from([23, 3, 3, 0, 2, 1, 2])]))
-      .fin();
-    // TLS 1.2 with a certificate-less handshake: read only if the server's side starts in the clear.
-    const v12 = new Conversation('tcp', 40003, 443)
-      .send(0, records(22, CH, 700), 500)
-      .send(1, records(22, Buffer.concat([SH12, done])))
-      .fin();
-    const strip = (recs: Rec[]) => ofType(recs, 'tls').map(({ flow_id: _, ...r }) => r);
-    const alone = (c: Conversation, t: number) =>
-      strip(runFrames(at(c, t), (sink) => [createTlsAnalyzer(sink)]));
-    const seq = strip(
-      runFrames([...at(partial, 0), ...at(v13, 100), ...at(v12, 200)], (sink) => [createTlsAnalyzer(sink)]),
-    );
-    const want = [...alone(partial, 0), ...alone(v13, 100), ...alone(v12, 200)];
-    // The cut ClientHello is never whole: no record.
-    assert.deepEqual(
-      want.map((r) => [r['client_port'], r['version']]),
-      [
-        [40002, 'TLSv1.3'],
-        [40003, 'TLSv1.2'],
-      ],
-    );
-    assert.deepEqual(seq, want);
   });
 });

@@ -50,9 +50,6 @@ const S_DETECT = 0;
 const S_ACTIVE = 1;
 const S_IGNORE = 2;
 
-/** The generation of a flow state whose flow has ended (kept for the slot's next flow). */
-const ENDED = -1;
-
 class TlsFlow {
   state = S_DETECT;
   looked = 0;
@@ -69,7 +66,7 @@ class TlsFlow {
   done: [boolean, boolean] = [false, false];
 
   constructor(
-    public gen: number,
+    readonly gen: number,
     onMessage: (
       f: TlsFlow,
       dir: number,
@@ -85,37 +82,6 @@ class TlsFlow {
       new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 0, t, b, o, e, tr), limit),
       new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 1, t, b, o, e, tr), limit),
     ];
-  }
-
-  /**
-   * Start over for the slot's next flow: the state of every TCP flow with payload (TLS or not)
-   * lived as long as its flow, so most of it was promoted and collected by the old generation.
-   */
-  reset(gen: number): void {
-    this.gen = gen;
-    this.state = S_DETECT;
-    this.looked = 0;
-    this.ch = null;
-    this.sh = null;
-    this.cert = null;
-    this.tsSec = 0;
-    this.tsNs = 0;
-    this.pending = false;
-    this.dir = 0;
-    this.done[0] = false;
-    this.done[1] = false;
-    this.dirs[0].restart();
-    this.dirs[1].restart();
-  }
-
-  /** The flow ended: let go of what it holds until the slot's next flow. */
-  end(): void {
-    this.gen = ENDED;
-    this.ch = null;
-    this.sh = null;
-    this.cert = null;
-    this.dirs[0].restart();
-    this.dirs[1].restart();
   }
 }
 
@@ -246,10 +212,8 @@ export function createTlsAnalyzer(
       const gen = fl.generation(slot);
       if (f === undefined || f.gen !== gen) {
         if (p.payloadCapLen <= 0) return;
-        if (f === undefined) {
-          f = new TlsFlow(gen, onMessage, opts.messageLimit ?? 16 * 1024);
-          flows.set(slot, f);
-        } else f.reset(gen);
+        f = new TlsFlow(gen, onMessage, opts.messageLimit ?? 16 * 1024);
+        flows.set(slot, f);
         streams.drop(TcpStreams.key(slot, 0));
         streams.drop(TcpStreams.key(slot, 1));
       }
@@ -312,7 +276,7 @@ export function createTlsAnalyzer(
       if (f === undefined || f.gen !== fl.generation(slot)) return;
       emit(f, slot, fl);
       if (isInterim(rec)) return;
-      f.end();
+      flows.delete(slot);
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     },

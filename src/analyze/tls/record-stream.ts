@@ -47,22 +47,6 @@ export class TlsRecordStream {
     private readonly limit = 16 * 1024,
   ) {}
 
-  /**
-   * Everything as a new stream has it, for another connection. The handshake buffer is let go:
-   * kept, one per direction of every slot that ever carried TLS would stay resident.
-   */
-  restart(): void {
-    this.reset();
-    this.hsTotal = 0;
-    this.encrypted = false;
-    this.tls13 = false;
-    this.sawAppData = false;
-    this.sawCcs = false;
-    this.records = 0;
-    this.status = STREAM_OK;
-    this.hs = null;
-  }
-
   /** Forget partial state (after a gap in the stream). */
   reset(): void {
     this.recType = 0;
