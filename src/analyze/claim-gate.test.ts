@@ -84,3 +84,31 @@ test('a flow end reaches the analyzer exactly when a packet of that flow did', (
   assert.deepEqual(inner.ends, ['1/0', '1/0', '2/1']);
   assert.deepEqual(inner.got, ['1/0', '1/0', '2/1', '5/0']);
 });
+
+test('after its first packets a flow reaches the analyzer only if the analyzer claimed it', () => {
+  const flows = new Flows();
+  const inner = recorder(flows);
+  const notes = new FlowNotes();
+  const gate = claimGate(inner, notes, 'x', (b, off) => b[off] === 0x58, 3);
+  const send = (slot: number, payload: string, flags = TCP_ACK) =>
+    gate.onPacket(seg(payload, flags), flows, slot, 0);
+  for (const slot of [7, 3000]) {
+    // A SYN and two payloads pass (the budget is 3 packets), then the analyzer must have claimed it.
+    assert.equal(send(slot, '', TCP_SYN), undefined);
+    assert.equal(send(slot, 'Xa'), undefined);
+    assert.equal(send(slot, 'b'), undefined);
+    notes.get(slot, 0).proto = 'x';
+    assert.equal(send(slot, 'c'), undefined);
+    assert.equal(send(slot, 'd'), undefined);
+    // Not claimed: let go after the budget.
+    flows.gens[slot + 1] = 0;
+    assert.equal(send(slot + 1, 'Xa'), undefined);
+    assert.equal(send(slot + 1, 'b'), undefined);
+    assert.equal(send(slot + 1, 'c'), undefined);
+    assert.equal(send(slot + 1, 'd'), false);
+  }
+  assert.deepEqual(inner.got, [
+    ...['7/0', '7/0', '7/0', '7/0', '7/0', '8/0', '8/0', '8/0'],
+    ...['3000/0', '3000/0', '3000/0', '3000/0', '3000/0', '3001/0', '3001/0', '3001/0'],
+  ]);
+});
