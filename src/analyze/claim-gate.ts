@@ -8,6 +8,8 @@ export type Probe = (b: Buffer, off: number, len: number) => boolean;
 const UNSEEN = 0;
 const PROBED = 1;
 const CLAIMED = 2;
+const STATE_BITS = 0xff << 16;
+const PASSED = 1 << 24;
 
 /**
  * Keeps a content-detecting analyzer off flows that are not its protocol. The flow's first
@@ -23,21 +25,17 @@ export function claimGate(
   probe: Probe,
   budget = 8,
 ): Analyzer {
-  let seen = new Uint16Array(1024);
-  let state = new Uint8Array(1024);
-  let gens = new Uint32Array(1024);
-  const grow = (slot: number): void => {
-    let n = seen.length;
-    while (n <= slot) n *= 2;
-    const s = new Uint16Array(n);
-    s.set(seen);
-    const st = new Uint8Array(n);
-    st.set(state);
-    const g = new Uint32Array(n);
-    g.set(gens);
-    seen = s;
-    state = st;
-    gens = g;
+  // Per slot, side by side (one cache line, where four arrays were four misses): at 2 * slot
+  // the generation the entry is for; at 2 * slot + 1 the packets seen (bits 0-15), the state
+  // (bits 16-23) and whether the analyzer was handed a packet of the flow (bit 24).
+  let e = new Uint32Array(2048);
+  const limit = Math.min(budget, 0xffff);
+  const grow = (at: number): void => {
+    let n = e.length;
+    while (n <= at + 1) n *= 2;
+    const x = new Uint32Array(n);
+    x.set(e);
+    e = x;
   };
   const gated: Analyzer = {
     name: inner.name,
@@ -45,23 +43,31 @@ export function claimGate(
       // Parsers read payload; a SYN starts the stream. Other segments carry nothing for them.
       if (p.payloadCapLen === 0 && !(p.tcpFlags & TCP_SYN)) return undefined;
       if (slot >= 0) {
-        if (slot >= seen.length) grow(slot);
+        const k = slot * 2;
+        if (k >= e.length) grow(k);
         const gen = flows.generation(slot);
-        if (gens[slot] !== gen) {
-          gens[slot] = gen;
-          seen[slot] = 0;
-          state[slot] = UNSEEN;
+        let w = e[k + 1]!;
+        if (e[k] !== gen) {
+          e[k] = gen;
+          w = 0; // nothing seen, UNSEEN, not handed over
         }
-        const st = state[slot]!;
+        const st = (w >>> 16) & 0xff;
         if (st === UNSEEN && p.payloadCapLen > 0) {
-          if (!probe(p.buf, p.payloadOff, p.payloadCapLen)) return false;
-          state[slot] = PROBED;
+          if (!probe(p.buf, p.payloadOff, p.payloadCapLen)) {
+            e[k + 1] = w;
+            return false;
+          }
+          w = (w & ~STATE_BITS) | (PROBED << 16);
         }
         if (st !== CLAIMED) {
-          if (seen[slot]! < budget) seen[slot]!++;
-          else if (notes.peek(slot, gen)?.proto === proto) state[slot] = CLAIMED;
-          else return false;
+          if ((w & 0xffff) < limit) w++;
+          else if (notes.peek(slot, gen)?.proto === proto) w = (w & ~STATE_BITS) | (CLAIMED << 16);
+          else {
+            e[k + 1] = w;
+            return false;
+          }
         }
+        e[k + 1] = w | PASSED;
       }
       const r = inner.onPacket(p, flows, slot, dir);
       return r === false ? false : undefined;
@@ -69,7 +75,15 @@ export function claimGate(
   };
   if (inner.onFlowEnd) {
     const end = inner.onFlowEnd.bind(inner);
-    gated.onFlowEnd = (rec: FlowRecordPatch, slot: number, flows: FlowLookup) => end(rec, slot, flows);
+    // An analyzer has state only for flows it was handed packets of: the others' ends (most
+    // flows: DNS, UDP, other protocols) are not its business, and its per-flow lookup was a
+    // cache miss per flow end.
+    gated.onFlowEnd = (rec: FlowRecordPatch, slot: number, flows: FlowLookup) => {
+      const k = slot * 2;
+      if (slot >= 0 && (k >= e.length || (e[k + 1]! & PASSED) === 0 || e[k] !== flows.generation(slot)))
+        return;
+      end(rec, slot, flows);
+    };
   }
   if (inner.finish) gated.finish = inner.finish.bind(inner);
   return gated;

@@ -274,6 +274,8 @@ export function createPacketRecorder(
   let seq = 0;
   let linkType = -1;
   let builder: IndexBuilder | null = null;
+  /** The last segment's builder, for the next segment (nothing reads it once its index is built). */
+  let spare: IndexBuilder | null = null;
   let fileOff = 0;
   let segFirstSec = 0;
   let bound: CompiledFilter | null = null;
@@ -447,6 +449,7 @@ export function createPacketRecorder(
       diskBytes: fileOff + statSync(`${path}.idx`).size,
       closedAt: now(),
     });
+    spare = builder;
     builder = null;
     store.enforceBudget(cfg.maxBytes, cfg.maxAgeSeconds * 1000, now());
   };
@@ -466,7 +469,9 @@ export function createPacketRecorder(
     carried = 0;
     linkType = lt;
     segFirstSec = firstSec;
-    builder = new IndexBuilder(lt);
+    if (spare !== null) spare.restart(lt);
+    builder = spare ?? new IndexBuilder(lt);
+    spare = null;
     s.live = { seq, path, linkType: lt, builder, flushedPackets: 0, flushedBytes: PCAP_HEADER_LEN };
     counters.segments++;
     // Budget counts the live segment too, so a full store makes room before it grows.

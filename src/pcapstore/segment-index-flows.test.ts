@@ -163,4 +163,56 @@ describe('segment index flows', () => {
     assert.equal(flows.length, 2);
     assert.equal(flows[1]!.length, 3);
   });
+
+  it('a builder restarted for the next segment builds what a new builder builds', () => {
+    /** Add every packet to each builder (one flow table for all), as the recorder's hook does. */
+    const feed = (pkts: (Pkt | Buffer)[], builders: IndexBuilder[], t0: number): void => {
+      const sensor = new Sensor(() => {});
+      let off = 24;
+      sensor.addHook({
+        name: 'index',
+        onPacket(p: Packet, flows: FlowLookup, slot: number) {
+          for (const b of builders) b.add(p, off, 16 + p.caplen, flows, slot);
+          off += 16 + p.caplen;
+        },
+      });
+      const f = newFrame();
+      pkts.forEach((p, i) => {
+        f.buf = Buffer.isBuffer(p) ? p : frameOf(p);
+        f.off = 0;
+        f.caplen = f.wirelen = f.buf.length;
+        f.tsSec = t0 + i;
+        f.tsNs = i * 7;
+        sensor.onFrame(f);
+      });
+      sensor.finish();
+    };
+    // A first segment with more flows (and slots) than a builder starts with room for, packets
+    // of no flow (ARP), and later times than the next segment's.
+    const many: (Pkt | Buffer)[] = [];
+    for (let i = 0; i < 1500; i++) {
+      many.push({ v6: i % 3 === 0, a: 1 + (i % 250), b: 251, ap: 1000 + i, bp: 53, fromB: i % 2 === 1 });
+      if (i % 100 === 0) many.push(Buffer.from(eth(0x0806, new Array(28).fill(i & 0xff))));
+    }
+    const used = new IndexBuilder(1);
+    feed(many, [used], 1_800_000_000);
+    used.build();
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(pkt, fc.constant(Buffer.from(eth(0x0806, new Array(28).fill(1))))), {
+          maxLength: 40,
+        }),
+        (pkts) => {
+          used.restart(113);
+          const fresh = new IndexBuilder(113);
+          feed(pkts, [used, fresh], 1_700_000_000);
+          const a = used.build();
+          const b = fresh.build();
+          assert.deepEqual(a.meta, b.meta);
+          for (const k of Object.keys(b.d) as (keyof typeof b.d)[]) assert.deepEqual(a.d[k], b.d[k], k);
+        },
+      ),
+      { numRuns: runs(100) },
+    );
+  });
 });

@@ -291,13 +291,40 @@ export class IndexBuilder {
   private markMax = new Uint32Array(64);
 
   constructor(
-    readonly linkType: number,
+    public linkType: number,
     private readonly rebuilt = false,
   ) {
+    this.otherRow();
+  }
+
+  /** Ordinal 0, the "other" group, as a segment starts it. */
+  private otherRow(): void {
+    this.fu.fill(0, 0, FW);
     this.fu[W_META] = FLOW_OTHER << 8;
     this.fi[W_PROTO] = -1;
     this.fi[W_VNI] = -1;
     this.fu[W_FIRST_SEC] = 0xffffffff;
+    this.flowId[0] = 0;
+    this.cid[0] = 0;
+    this.cid[1] = 0;
+  }
+
+  /**
+   * Start the next segment in the arrays this one grew (the built index holds copies): a new
+   * builder per segment grew its packet arrays from 64k entries to the segment's count again,
+   * each step a copy into freshly faulted pages.
+   */
+  restart(linkType: number): void {
+    this.linkType = linkType;
+    this.packets = 0;
+    this.fileBytes = 0;
+    this.firstSec = 0;
+    this.firstNs = 0;
+    this.lastSec = 0;
+    this.lastNs = 0;
+    this.nFlows = 1;
+    this.slotMap.fill(0);
+    this.otherRow();
   }
 
   /** Account one packet written at file offset `off`. */

@@ -69,9 +69,31 @@ export class AppId implements Analyzer {
     }
     const service = host === null ? null : serviceOfHost(stripPort(host));
     if (l7 === null && service === null) this.counters.unknown++;
-    rec.app = l7 === null ? service : service === null ? l7 : `${l7}/${service}`;
+    rec.app = l7 === null ? service : service === null ? l7 : this.joined(l7, service);
     this.deps.notes.drop(slot);
   }
+
+  /**
+   * "<protocol>/<service>", one string per pair: a new concatenation per flow was flattened and
+   * hashed again by the flow columns' dictionary for every flow record.
+   */
+  private joined(l7: string, service: string): string {
+    let m = this.pairs.get(l7);
+    if (m === undefined) {
+      m = new Map();
+      this.pairs.set(l7, m);
+    }
+    let t = m.get(service);
+    if (t === undefined) {
+      t = `${l7}/${service}`;
+      // Services come from names, so the set is bounded like the names' memo.
+      if (m.size >= 4096) m.clear();
+      m.set(service, t);
+    }
+    return t;
+  }
+
+  private readonly pairs = new Map<string, Map<string, string>>();
 }
 
 /** "example.com:8080" → "example.com" (HTTP Host may carry a port). */

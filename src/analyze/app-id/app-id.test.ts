@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { runs } from '../../../test/support/fuzz.js';
 import { DnsNameCache } from '../dns/name-cache.js';
 import { FlowNotes } from '../flow-notes.js';
 import type { FlowLookup, FlowRecordPatch } from '../types.js';
@@ -63,4 +65,25 @@ describe('application identification', () => {
     assert.equal(serviceOfHost('fg2.weberlab.de'), 'weberlab.de');
     assert.equal(serviceOfHost('www.amazon.co.uk'), 'amazon');
   });
+});
+
+test('one identifier over many flows: every pair of protocol and service named as itself', () => {
+  const notes = new FlowNotes();
+  const a = createAppId({ notes, names: new DnsNameCache() });
+  const hosts = ['www.google.de', 'r3.googlevideo.com', 'example.org', 'cdn.example.net', 'a.b.c.d.e'];
+  const protos = ['tls', 'quic', 'http'];
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 4 })), { maxLength: 30 }),
+      (flowsSeen) => {
+        for (const [pi, hi] of flowsSeen) {
+          Object.assign(notes.get(3, 1), { proto: protos[pi], sni: hosts[hi] });
+          const r = { app: null, proto: 6, server_port: 443, client_port: 50000 } as FlowRecordPatch;
+          a.onFlowEnd(r, 3, flows);
+          assert.equal(r.app, `${protos[pi]}/${serviceOfHost(hosts[hi]!)}`);
+        }
+      },
+    ),
+    { numRuns: runs(200) },
+  );
 });

@@ -185,3 +185,60 @@ test('addresses: the coded value of every text form, as values.ts codes it (prop
     { numRuns: runs(20) },
   );
 });
+
+const numRec = defineRecord('cwnum', 'Numbers, texts and lists with nulls in a few rows.', 'n', {
+  n: { type: 'int', doc: 'Row number.' },
+  x: { type: 'int', doc: 'An integer.', nullable: true },
+  y: { type: 'float', doc: 'A number.', nullable: true },
+  name: { type: 'string', doc: 'A text.', nullable: true },
+  tags: { type: 'string[]', doc: 'A list (JSON).', nullable: true },
+});
+
+test('a null, a long text or a list in any one row of a chunk reaches DuckDB (rows are converted in tiles)', async () => {
+  // One special row at a time: in the first, a middle and the last tile of a chunk, and in the
+  // second chunk; every other row has values and short texts, so a count kept for the last
+  // tile only (nulls, texts sent one by one) loses it.
+  const n = 2048 + 600;
+  for (const pointers of [false, true]) {
+    for (const at of [0, 255, 256, 1000, 2047, 2048, 2300, n - 1]) {
+      const f = new Float64Array(n * 3);
+      const s = new Int32Array(n);
+      const dict = ['short', `a text longer than twelve bytes, row ${at}`];
+      const tags = new Map<number, unknown>();
+      for (let i = 0; i < n; i++) {
+        f[i * 3] = i;
+        f[i * 3 + 1] = i === at ? Number.NaN : i * 3;
+        f[i * 3 + 2] = i === at ? Number.NaN : i / 4;
+        s[i] = i === at ? 1 : 0;
+        if (i === at) tags.set(i, ['a', `list of row ${i}`]);
+      }
+      const cb: Columnar = {
+        num: ['n', 'x', 'y'],
+        str: ['name'],
+        f,
+        s,
+        dict,
+        rows: Uint32Array.from({ length: n }, (_, i) => i),
+        json: { tags },
+      };
+      const table = `t${tables++}`;
+      await c.run(createTableSql(numRec, table));
+      const app = await c.createAppender(table);
+      new ChunkWriter(numRec, { pointers }).appendColumns(app, cb, 0);
+      app.flushSync();
+      app.closeSync();
+      const got = (await c.runAndReadAll(`SELECT n, x, y, name, tags FROM ${table} ORDER BY _seq`)).getRows();
+      assert.equal(got.length, n);
+      for (let i = 0; i < n; i++) {
+        const want = [
+          BigInt(i),
+          i === at ? null : BigInt(i * 3),
+          i === at ? null : i / 4,
+          dict[i === at ? 1 : 0],
+          i === at ? `["a","list of row ${i}"]` : null,
+        ];
+        assert.deepEqual(got[i], want, `row ${i}, special row ${at}, pointers ${pointers}`);
+      }
+    }
+  }
+});
