@@ -19,7 +19,10 @@ export class BoundedMap<K, V> {
   constructor(
     readonly cap: number,
     private readonly onEvict?: (k: K, v: V) => void,
-  ) {}
+  ) {
+    // A cap of 0 (a config's "from the budget" not resolved) would never evict: unbounded.
+    if (!(cap >= 1)) throw new RangeError(`BoundedMap: cap must be at least 1 (got ${cap})`);
+  }
 
   get size(): number {
     return this.m.size;
