@@ -77,6 +77,11 @@ export class BoundedMap<K, V> {
     this.cursor = null;
   }
 
+  /** Evict the least recently touched entry now (handed to `onEvict`), as a full insert would. */
+  evictOne(): void {
+    this.evictOldest();
+  }
+
   private evictOldest(): void {
     this.cursor ??= this.m.entries();
     let first = this.cursor.next();

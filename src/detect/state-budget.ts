@@ -25,19 +25,19 @@ export const ENTRY_BYTES: Record<DetectorName | 'baselines' | 'prevalence', numb
   // A (source, destination) pair and its source's hourly volume: both maps share the cap.
   exfil: 560,
   rareDest: 330,
-  baselines: 1100,
+  baselines: 850,
   prevalence: 400,
 };
 
 /**
- * The caps at a 768 MiB budget (the default on a 24 GiB machine), scaled with the share. The
- * scan detector keeps the most: a spoofed flood makes a source per packet, and a slow scanner
+ * The caps' proportions, scaled to the share (at 768 MiB, the default on a 24 GiB machine, to
+ * 0.63 of these: 37,900 scan sources, 1,263 victims, 6,316 pairs). The scan detector keeps the most: a spoofed flood makes a source per packet, and a slow scanner
  * must outlive them (the labelled capture holds 30,302 sources at its peak); victims, baselines
  * and networks are far fewer than their old caps (10,000, 50,000, 200,000), which were never
  * sized against a budget and held ~270 MiB at their caps.
  */
 const WEIGHT_COUNTS: Record<DetectorName | 'baselines' | 'prevalence', number> = {
-  scan: 50_000,
+  scan: 60_000,
   flood: 2000,
   bruteforce: 10_000,
   dnsTunnel: 10_000,
