@@ -65,8 +65,8 @@ export const CAP_KEYS: Record<DetectorName | 'baselines', string> = {
 /**
  * The part of the share the caps are sized to: a map's hash table grows by doubling, so at its
  * cap its backing store is up to twice its entries, and entries weigh more than the figures
- * above when their keys are busier. The whole set fed to its caps (bench/detect-state.ts) took
- * 105% of the share at 100%.
+ * above when their keys are busier. Sized to the whole share, the whole set fed to its caps
+ * (bench/detect-state.ts, a 24 MiB share) took 105% of it.
  */
 const FILL = 0.85;
 
@@ -91,8 +91,8 @@ export interface DetectCaps {
 
 /**
  * Caps for `cfg` within `share` bytes: a cap the config sets (non-zero) is kept as it is; the
- * others are the old default counts scaled by one factor so that the whole state at its caps
- * fits what the explicit ones leave. Returns the config with every cap filled in.
+ * others are WEIGHT_COUNTS scaled by one factor so that the whole state at its caps fits what
+ * the explicit ones leave (never under MIN_CAP). Returns the config with every cap filled in.
  */
 export function resolveDetectCaps(cfg: DetectConfig, share: number): { cfg: DetectConfig; caps: DetectCaps } {
   const out = structuredClone(cfg);
