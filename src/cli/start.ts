@@ -388,7 +388,15 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
     : null;
   const alerts = new AlertAggregator(alertHub.emit, { mode: 'live', sensor: o.sensor ?? hostname() });
   const detectConfig = o.detect ?? parseDetectConfig(undefined);
-  const watchers = await createWatchers({ dataDir, detect: detectConfig }, alerts);
+  const watchers = await createWatchers(
+    {
+      dataDir,
+      detect: detectConfig,
+      detectBytes: budget.detect,
+      log: (msg) => (msg.includes('may exceed') ? log.warn(msg) : log.info(msg)),
+    },
+    alerts,
+  );
   // Windows close on quiet traffic too: watchers get the clock while no records arrive.
   let lastAppend = 0;
   // While the first start loads the demo, its pauses (generating, learning the policy) are not

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
 import { createDetectors } from '../detect/index.js';
+import { describeDetectCaps } from '../detect/state-budget.js';
 import { createOfflineIntelWatcher } from '../intel/offline.js';
 import { validatePolicy } from '../policy/model.js';
 import { PolicyRepo } from '../policy/repo.js';
@@ -18,6 +19,10 @@ export interface WatcherOptions {
   emit?: (rec: AnyRecord) => void;
   /** Behaviour detectors: false turns them off; otherwise the config file's `detect` section. */
   detect?: false | unknown;
+  /** The detectors' share of the memory budget, bytes (their caps come from it). */
+  detectBytes?: number;
+  /** Where the detectors state their share and caps at start. */
+  log?: (msg: string) => void;
 }
 
 /**
@@ -27,7 +32,14 @@ export interface WatcherOptions {
 export async function createWatchers(opts: WatcherOptions, emitter: AlertEmitter): Promise<RecordWatcher[]> {
   const out: RecordWatcher[] = [];
   if (opts.detect !== false) {
-    out.push(createDetectors(opts.detect, { emitter, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }));
+    const set = createDetectors(opts.detect, {
+      emitter,
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.detectBytes !== undefined ? { stateBytes: opts.detectBytes } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    opts.log?.(describeDetectCaps(set.caps));
+    out.push(set);
   }
   if (opts.intel && opts.intel.length > 0) {
     out.push(await createOfflineIntelWatcher(opts.intel, emitter, opts.emit ?? null));

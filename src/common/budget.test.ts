@@ -14,9 +14,18 @@ test('the default budget follows the machine RAM within its bounds', () => {
 test('the split adds up to the budget, DuckDB threads follow its share', () => {
   const b = memoryBudget(1024 * MiB, 8);
   const parts =
-    b.duckdb + b.collectDecode + b.collectStore + b.liveStore + b.mirrorRing + b.events + b.uploads + b.rest;
+    b.duckdb +
+    b.collectDecode +
+    b.collectStore +
+    b.liveStore +
+    b.mirrorRing +
+    b.events +
+    b.uploads +
+    b.detect +
+    b.rest;
   assert.equal(parts, b.total);
   assert.ok(b.rest > 0);
+  assert.ok(b.detect > 0 && b.detect < b.rest);
   assert.equal(b.duckdbThreads, Math.floor(b.duckdb / (128 * MiB)));
   assert.equal(memoryBudget(256 * MiB, 8).duckdbThreads, 1);
 });

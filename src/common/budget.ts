@@ -29,6 +29,8 @@ export interface MemoryBudget {
   events: number;
   /** Capture uploads being ingested: records waiting for the store. */
   uploads: number;
+  /** The detectors' per-key state (sources, victims, pairs, baselines): their caps come from it. */
+  detect: number;
   /** The rest: JavaScript heap, flow tables, caches, code. */
   rest: number;
 }
@@ -53,6 +55,9 @@ const SHARES = {
   mirrorRing: 0.04,
   events: 0.02,
   uploads: 0.05,
+  // At 768 MiB, 77 MiB. The detectors' maps at their old count caps held ~270 MiB, reached
+  // slowly: the soak's main-thread heap grew for its whole length (bench/detect-state.ts).
+  detect: 0.1,
 };
 
 /**
@@ -77,11 +82,20 @@ export function memoryBudget(total = defaultBudgetBytes(), cpus = availableParal
     mirrorRing: part(SHARES.mirrorRing),
     events: part(SHARES.events),
     uploads: part(SHARES.uploads),
+    detect: part(SHARES.detect),
     rest: 0,
   };
   b.duckdbThreads = Math.max(1, Math.min(cpus, Math.floor(b.duckdb / (128 * MiB))));
   b.rest =
-    total - b.duckdb - b.collectDecode - b.collectStore - b.liveStore - b.mirrorRing - b.events - b.uploads;
+    total -
+    b.duckdb -
+    b.collectDecode -
+    b.collectStore -
+    b.liveStore -
+    b.mirrorRing -
+    b.events -
+    b.uploads -
+    b.detect;
   return b;
 }
 
@@ -135,7 +149,7 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env): number | 
 /** One line for the start banner and the log. */
 export function describeBudget(b: MemoryBudget): string {
   const f = formatBytes;
-  return `memory budget ${f(b.total)}: store (DuckDB) ${f(b.duckdb)} with ${b.duckdbThreads} thread(s), collector decode ${f(b.collectDecode)}, collector→store ${f(b.collectStore)}, live sources→store ${f(b.liveStore)}, mirror rings ${f(b.mirrorRing)}, alerts/events ${f(b.events)}, uploads ${f(b.uploads)}, heap and the rest ${f(b.rest)}`;
+  return `memory budget ${f(b.total)}: store (DuckDB) ${f(b.duckdb)} with ${b.duckdbThreads} thread(s), collector decode ${f(b.collectDecode)}, collector→store ${f(b.collectStore)}, live sources→store ${f(b.liveStore)}, mirror rings ${f(b.mirrorRing)}, alerts/events ${f(b.events)}, uploads ${f(b.uploads)}, detectors' state ${f(b.detect)}, heap and the rest ${f(b.rest)}`;
 }
 
 export function formatBytes(n: number): string {

@@ -19,7 +19,10 @@ export class BoundedMap<K, V> {
   constructor(
     readonly cap: number,
     private readonly onEvict?: (k: K, v: V) => void,
-  ) {}
+  ) {
+    // A cap of 0 (a config's "from the budget" not resolved) would never evict: unbounded.
+    if (!(cap >= 1)) throw new RangeError(`BoundedMap: cap must be at least 1 (got ${cap})`);
+  }
 
   get size(): number {
     return this.m.size;
@@ -72,6 +75,11 @@ export class BoundedMap<K, V> {
   clear(): void {
     this.m.clear();
     this.cursor = null;
+  }
+
+  /** Evict the least recently touched entry now (handed to `onEvict`), as a full insert would. */
+  evictOne(): void {
+    this.evictOldest();
   }
 
   private evictOldest(): void {

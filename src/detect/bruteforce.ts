@@ -34,8 +34,9 @@ interface Pair {
   durations: number[];
   bytes: number;
   flowIds: number[];
-  uris: Map<string, number>;
-  statuses: Map<number, number>;
+  /** Made at the pair's first HTTP failure: most pairs are sessions and never need them. */
+  uris: Map<string, number> | null;
+  statuses: Map<number, number> | null;
   raisedAt: number;
 }
 
@@ -100,8 +101,8 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
           ? {
               auth_failures: p.failedHttp,
               threshold_failures: cfg.httpFailures,
-              statuses: Object.fromEntries(p.statuses),
-              uris: Object.fromEntries([...p.uris.entries()].slice(0, 10)),
+              statuses: Object.fromEntries(p.statuses ?? []),
+              uris: Object.fromEntries([...(p.uris ?? [])].slice(0, 10)),
             }
           : {
               short_sessions: p.sessions,
@@ -151,9 +152,13 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
       const k = `h|${src}|${dst}|${port}`;
       const p = pairOf(k, ts);
       p.failedHttp++;
+      p.statuses ??= new Map();
       p.statuses.set(status, (p.statuses.get(status) ?? 0) + 1);
       const uri = typeof r.uri === 'string' ? r.uri.split('?')[0]?.slice(0, 100) : undefined;
-      if (uri && (p.uris.has(uri) || p.uris.size < 10)) p.uris.set(uri, (p.uris.get(uri) ?? 0) + 1);
+      if (uri) {
+        p.uris ??= new Map();
+        if (p.uris.has(uri) || p.uris.size < 10) p.uris.set(uri, (p.uris.get(uri) ?? 0) + 1);
+      }
       if (typeof r.flow_id === 'number' && p.flowIds.length < 5) p.flowIds.push(r.flow_id);
       if (p.failedHttp === cfg.httpFailures) decide(k, p, false);
     },
@@ -183,8 +188,8 @@ function newPair(ts: number): Pair {
     durations: [],
     bytes: 0,
     flowIds: [],
-    uris: new Map(),
-    statuses: new Map(),
+    uris: null,
+    statuses: null,
     raisedAt: 0,
   };
 }

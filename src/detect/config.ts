@@ -7,6 +7,10 @@ import { parseCidr, RFC1918_ULA } from './nets.js';
  * work on an enterprise network without tuning: they are the absolute thresholds detectors use
  * before their baselines have learned (cold start), taken from Zeek, RITA and FastNetMon where
  * those give one. docs/config.md documents every key.
+ *
+ * The count caps (`maxSources`, `maxVictims`, `maxPairs`, `maxHosts` of dga, `maxNetworks`,
+ * `maxKeys`) are 0: derived from the detectors' share of the memory budget (state-budget.ts).
+ * A number set in the config wins.
  */
 export const DEFAULT_DETECT = {
   enabled: true,
@@ -15,7 +19,7 @@ export const DEFAULT_DETECT = {
   /** Hosts and networks no detector alerts on. */
   allow: [] as string[],
   /** Baselines: EWMA weight, samples (hours) before a baseline counts, keys kept. */
-  baseline: { alpha: 0.1, learningSamples: 24, maxKeys: 50_000 },
+  baseline: { alpha: 0.1, learningSamples: 24, maxKeys: 0 },
   scan: {
     enabled: true,
     allow: [] as string[],
@@ -27,7 +31,7 @@ export const DEFAULT_DETECT = {
     slowWindowSec: 3600,
     slowVerticalPorts: 40,
     slowHorizontalHosts: 60,
-    maxSources: 50_000,
+    maxSources: 0,
   },
   flood: {
     enabled: true,
@@ -48,7 +52,7 @@ export const DEFAULT_DETECT = {
     spoofedSources: 1000,
     /** Flows arrive when they end: buckets are decided this long after they close. */
     latenessSec: 330,
-    maxVictims: 10_000,
+    maxVictims: 0,
   },
   bruteforce: {
     enabled: true,
@@ -62,7 +66,7 @@ export const DEFAULT_DETECT = {
     /** HTTP 401/403 answers from one source to one host in the window. */
     httpFailures: 15,
     ports: [21, 22, 23, 25, 110, 143, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900],
-    maxPairs: 50_000,
+    maxPairs: 0,
   },
   dnsTunnel: {
     enabled: true,
@@ -77,7 +81,7 @@ export const DEFAULT_DETECT = {
     largeAnswerBytes: 512,
     /** Domains (and their subdomains) never called tunnels (reputation lookups, DNSBLs). */
     allowDomains: [] as string[],
-    maxPairs: 20_000,
+    maxPairs: 0,
   },
   dga: {
     enabled: true,
@@ -89,7 +93,7 @@ export const DEFAULT_DETECT = {
     minScore: 0.5,
     /** Domains (and their subdomains) never called generated. */
     allowDomains: [] as string[],
-    maxHosts: 20_000,
+    maxHosts: 0,
   },
   beacon: {
     enabled: true,
@@ -106,7 +110,7 @@ export const DEFAULT_DETECT = {
     /** Pairs are scored at least this often, and over at most this window. */
     evaluateEverySec: 3600,
     windowSec: 86_400,
-    maxPairs: 20_000,
+    maxPairs: 0,
     maxPointsPerPair: 512,
   },
   exfil: {
@@ -119,7 +123,7 @@ export const DEFAULT_DETECT = {
     baselineFactor: 5,
     /** A destination counts as rare when at most this many internal hosts used it before. */
     rareMaxHosts: 2,
-    maxPairs: 50_000,
+    maxPairs: 0,
   },
   rareDest: {
     enabled: true,
@@ -128,7 +132,7 @@ export const DEFAULT_DETECT = {
     learningSec: 7 * 86_400,
     /** A network counts as rare when at most this many internal hosts talk to it. */
     maxHosts: 1,
-    maxNetworks: 200_000,
+    maxNetworks: 0,
   },
 };
 
@@ -156,8 +160,20 @@ export const DETECTOR_NAMES: readonly DetectorName[] = [
   'rareDest',
 ];
 
-/** Keys whose numbers may be zero (counts of hosts); every other number must be positive. */
-const MAY_BE_ZERO = new Set(['rareMaxHosts', 'maxHosts', 'maxPrevalence']);
+/**
+ * Keys whose numbers may be zero (counts of hosts; the count caps, where 0 is "from the memory
+ * budget"); every other number must be positive.
+ */
+const MAY_BE_ZERO = new Set([
+  'rareMaxHosts',
+  'maxHosts',
+  'maxPrevalence',
+  'maxKeys',
+  'maxSources',
+  'maxVictims',
+  'maxPairs',
+  'maxNetworks',
+]);
 const FRACTIONS = new Set(['alpha', 'maxPrevalence', 'minScore']);
 
 /**

@@ -95,3 +95,27 @@ test('an evicted victim has its open windows decided, oldest first; the window t
   );
   assert.equal(det.counters.evicted, 1);
 });
+
+test("the victim's rate series (a ring of 30): the last 30 decided windows, oldest first, each at its rate", () => {
+  const { det, alerts, udp } = detector();
+  const windows = 45; // the ring of 30 wraps once
+  for (let w = 0; w < windows; w++) {
+    const pps = 20_000 + w * 100;
+    udp('203.0.113.9', w * W + 100, w * W + 9_000, pps * 10);
+    det.tick(w * W + 9_500);
+  }
+  det.finish();
+  assert.equal(alerts.length, windows);
+  const series = (a: AlertInput) => (a.evidence as { series: [string, number][] }).series;
+  // The first alert's series holds only its own window; the last holds the 30 before it, itself included.
+  assert.deepEqual(series(alerts[0]!), [[new Date(W).toISOString(), 20_000]]);
+  const last = series(alerts[windows - 1]!);
+  assert.equal(last.length, 30);
+  assert.deepEqual(
+    last,
+    Array.from({ length: 30 }, (_, k) => {
+      const w = windows - 30 + k;
+      return [new Date((w + 1) * W).toISOString(), 20_000 + w * 100];
+    }),
+  );
+});

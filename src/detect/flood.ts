@@ -21,6 +21,7 @@ const AMP_PORTS: Record<number, string> = {
   11211: 'memcached',
 };
 const MAX_BUCKETS = 48;
+const SERIES = 30;
 /** Count-min sketch in front of the per-victim state: width, and buckets remembered. */
 const CM_WIDTH = 1 << 16;
 const CM_RING = 4;
@@ -49,8 +50,15 @@ interface Victim {
   used: number;
   /** Reflected packets per amplifier source port, per bucket index that saw any. */
   ampPorts: Map<number, Map<number, number>> | null;
-  /** Rates of recent decided buckets, for the console's rate-against-baseline chart. */
-  series: [number, number][];
+  /**
+   * Rates of the last SERIES decided buckets, for the console's rate-against-baseline chart:
+   * [ts, rate] pairs in a ring, made at the first decided bucket. As an array of pairs it was
+   * ~2.4 KB of small arrays and boxed times per long-lived victim; as a ring 480 bytes.
+   */
+  series: Float64Array | null;
+  /** Pairs in the series, and the slot the next one goes to. */
+  seriesN: number;
+  seriesAt: number;
   srcSmall: Set<string> | null;
   hll: Hll | null;
   /** Made when the victim's traffic could matter (a second flow): random destinations stay cheap. */
@@ -200,8 +208,11 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         break;
       }
     }
-    v.series.push([tsMs, Math.round(pps)]);
-    if (v.series.length > 30) v.series.shift();
+    v.series ??= new Float64Array(2 * SERIES);
+    v.series[2 * v.seriesAt] = tsMs;
+    v.series[2 * v.seriesAt + 1] = Math.round(pps);
+    v.seriesAt = (v.seriesAt + 1) % SERIES;
+    if (v.seriesN < SERIES) v.seriesN++;
     if (!hit) {
       // Attacks are not learned as normal, nor are victims too quiet for any threshold to
       // depend on their baseline (a flood of random destinations must not fill the baselines).
@@ -250,7 +261,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         sampling_rate: v.sampling,
         example_flow_ids: v.flowIds,
         // The console draws the victim's rate against its baseline from this.
-        series: v.series.map(([t, r]) => [isoMs(t), r]),
+        series: seriesOf(v),
         mitigation: {
           action: spoofed || hit === 'amp' ? 'blackhole' : 'flowspec',
           victim_prefix: `${victim}/${v.v6 ? 128 : 32}`,
@@ -321,7 +332,9 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           sums: new Float64Array(MAX_BUCKETS * FIELDS),
           used: 0,
           ampPorts: null,
-          series: [],
+          series: null,
+          seriesN: 0,
+          seriesAt: 0,
           srcSmall: null,
           hll: null,
           top: null,
@@ -394,4 +407,16 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       victims.clear();
     },
   };
+}
+
+/** The victim's series, oldest first, as the evidence gives it. */
+function seriesOf(v: Victim): [string, number][] {
+  const out: [string, number][] = [];
+  const s = v.series;
+  if (s === null) return out;
+  for (let k = 0; k < v.seriesN; k++) {
+    const slot = (v.seriesAt - v.seriesN + k + SERIES) % SERIES;
+    out.push([isoMs(s[2 * slot]!), s[2 * slot + 1]!]);
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import type { AlertEmitter, AnyRecord, RecordWatcher } from '../common/alerts.js';
+import { memoryBudget } from '../common/budget.js';
 import type { Columnar } from '../store/columnar.js';
 import type { Rec, RecordStore, TimeRange } from '../store/types.js';
 import { Baselines } from './baseline.js';
@@ -15,6 +16,7 @@ import { NetSet } from './nets.js';
 import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
 import { createScanDetector } from './scan.js';
+import { type DetectCaps, resolveDetectCaps } from './state-budget.js';
 import type { DetectContext, Detector } from './types.js';
 
 export { DEFAULT_DETECT, type DetectConfig, parseDetectConfig } from './config.js';
@@ -25,12 +27,20 @@ export interface DetectDeps {
   /** Where baselines are kept across restarts (none: in memory only). */
   dataDir?: string;
   log?: (msg: string) => void;
+  /**
+   * The detectors' share of the memory budget, bytes: the count caps not set in the config are
+   * derived from it (default: the share of the default budget).
+   */
+  stateBytes?: number;
 }
 
 export interface DetectorSet extends RecordWatcher {
   readonly detectors: readonly Detector[];
   readonly counters: { records: number; flows: number; dns: number; http: number; skipped: number };
   readonly baselines: Baselines;
+  readonly prevalence: Prevalence;
+  /** The share the state was given and the caps derived from it. */
+  readonly caps: DetectCaps;
   /** Persist baselines now (also done at finish and every hour of data time). */
   save(): void;
 }
@@ -76,7 +86,11 @@ const L7_FIELDS = [
  * (the latest record time) drives their windows.
  */
 export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps): DetectorSet {
-  const cfg = isConfig(config) ? config : parseDetectConfig(config);
+  const resolved = resolveDetectCaps(
+    isConfig(config) ? config : parseDetectConfig(config),
+    deps.stateBytes ?? memoryBudget().detect,
+  );
+  const cfg = resolved.cfg;
   const internal = new NetSet(cfg.internal);
   const globalAllow = new NetSet(cfg.allow);
   const baselines = new Baselines(
@@ -85,7 +99,7 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
     cfg.baseline.maxKeys,
     deps.dataDir,
   );
-  const prevalence = new Prevalence();
+  const prevalence = new Prevalence(resolved.caps.caps.prevalence);
   const detectors: Detector[] = [];
   if (cfg.enabled) {
     for (const name of Object.keys(FACTORIES) as DetectorName[]) {
@@ -157,6 +171,8 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
     detectors,
     counters,
     baselines,
+    prevalence,
+    caps: resolved.caps,
     save,
     onRecord(rec: AnyRecord) {
       counters.records++;
