@@ -16,6 +16,7 @@ import type { AnyRecord } from '../src/common/alerts.js';
 import { Baselines } from '../src/detect/baseline.js';
 import { createDetectors, type DetectorSet } from '../src/detect/index.js';
 import { Prevalence } from '../src/detect/prevalence.js';
+import { CAP_KEYS } from '../src/detect/state-budget.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 
@@ -217,17 +218,6 @@ const LOADS: Load[] = [
   },
 ];
 
-const CAP_KEY: Record<string, string> = {
-  scan: 'maxSources',
-  flood: 'maxVictims',
-  bruteforce: 'maxPairs',
-  dnsTunnel: 'maxPairs',
-  dga: 'maxHosts',
-  beacon: 'maxPairs',
-  exfil: 'maxPairs',
-  rareDest: 'maxNetworks',
-};
-
 export interface StateRow {
   name: string;
   entries: number;
@@ -298,7 +288,7 @@ function one(base: Load, keys: number, sh: { baselines: StateRow; prevalence: St
   const load = rounds > 0 ? { ...base, rounds } : base;
   const detect: Record<string, unknown> = {};
   for (const l of LOADS) detect[l.name] = { enabled: l.name === load.name };
-  (detect[load.name] as Record<string, unknown>)[CAP_KEY[load.name]!] = keys;
+  (detect[load.name] as Record<string, unknown>)[CAP_KEYS[load.name as keyof typeof CAP_KEYS]] = keys;
   const m0 = heapBytes();
   const set = createDetectors(detect, { emitter: { raise() {} } });
   feed(set, load, 0, keys, T0);

@@ -132,6 +132,42 @@ export interface ExportContext {
   communityId: boolean;
 }
 
+/** A context with every field at its "not given" value, for a decoder to reuse per datagram. */
+export function exportContext(source: ExportContext['source']): ExportContext {
+  return {
+    source,
+    exporter: '',
+    exporterPort: 0,
+    domain: 0,
+    templateId: null,
+    exportMs: 0,
+    sysUptimeMs: -1,
+    systemInitMs: Number.NaN,
+    samplingRate: 1,
+    communityId: true,
+  };
+}
+
+/** Make `c` a fresh context for a datagram from `exporter`:`port` (nothing kept from the last). */
+export function resetExportContext(
+  c: ExportContext,
+  source: ExportContext['source'],
+  exporter: string,
+  port: number,
+): ExportContext {
+  c.source = source;
+  c.exporter = exporter;
+  c.exporterPort = port;
+  c.domain = 0;
+  c.templateId = null;
+  c.exportMs = 0;
+  c.sysUptimeMs = -1;
+  c.systemInitMs = Number.NaN;
+  c.samplingRate = 1;
+  c.communityId = true;
+  return c;
+}
+
 // Records share few distinct seconds: formatted seconds are cached (bounded) and only the
 // fraction is appended; Date formatting otherwise dominates the per-record cost.
 const secCache = new Map<number, string>();

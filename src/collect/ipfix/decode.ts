@@ -4,39 +4,13 @@
  * (IPFIX only) and what the sequence number counts (v9: datagrams, IPFIX: data records).
  */
 import type { CollectDecoder, Scope } from '../decoder.js';
-import type { ExportContext } from '../flow-acc.js';
+import { type ExportContext, exportContext, resetExportContext } from '../flow-acc.js';
 import type { ExporterStats } from '../types.js';
 import { readRecord, type Template } from './template.js';
 
 // One context for every datagram, reset at its start: nothing keeps it past the datagram (a
 // held data set keeps a copy).
-const CTX: ExportContext = {
-  source: 'ipfix',
-  exporter: '',
-  exporterPort: 0,
-  domain: 0,
-  templateId: null,
-  exportMs: 0,
-  sysUptimeMs: -1,
-  systemInitMs: Number.NaN,
-  samplingRate: 1,
-  communityId: true,
-};
-
-function newCtx(ver: 9 | 10, exporter: string, port: number): ExportContext {
-  const c = CTX;
-  c.source = ver === 9 ? 'netflow9' : 'ipfix';
-  c.exporter = exporter;
-  c.exporterPort = port;
-  c.domain = 0;
-  c.templateId = null;
-  c.exportMs = 0;
-  c.sysUptimeMs = -1;
-  c.systemInitMs = Number.NaN;
-  c.samplingRate = 1;
-  c.communityId = true;
-  return c;
-}
+const CTX: ExportContext = exportContext('ipfix');
 
 export function decodeTemplated(
   d: CollectDecoder,
@@ -51,7 +25,7 @@ export function decodeTemplated(
 ): void {
   let end = off + len;
   let o: number;
-  const ctx = newCtx(ver, exporter, port);
+  const ctx = resetExportContext(CTX, ver === 9 ? 'netflow9' : 'ipfix', exporter, port);
   ctx.communityId = d.cfg.communityId;
   let seq: number;
   if (ver === 9) {

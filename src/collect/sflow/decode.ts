@@ -11,7 +11,7 @@ import { ipBytesToString } from '../../common/addr.js';
 import { isoNs } from '../../common/time.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { CollectDecoder } from '../decoder.js';
-import type { ExportContext } from '../flow-acc.js';
+import { type ExportContext, exportContext } from '../flow-acc.js';
 import type { ExporterStats, SflowCountersRecord } from '../types.js';
 
 /** header_protocol values of the raw packet header record → LINKTYPE. */
@@ -32,18 +32,7 @@ const u64 = (b: Buffer, o: number): number => b.readUInt32BE(o) * 4294967296 + b
 
 export class SflowDecoder {
   private readonly dec = new Decoder();
-  private readonly ctx: ExportContext = {
-    source: 'sflow',
-    exporter: '',
-    exporterPort: 0,
-    domain: 0,
-    templateId: null,
-    exportMs: 0,
-    sysUptimeMs: -1,
-    systemInitMs: Number.NaN,
-    samplingRate: 1,
-    communityId: true,
-  };
+  private readonly ctx: ExportContext = exportContext('sflow');
 
   constructor(private readonly d: CollectDecoder) {}
 
