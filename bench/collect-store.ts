@@ -323,13 +323,23 @@ async function mirrorRun(rate: number, seconds: number, log: (s: string) => void
   }
 }
 
+/**
+ * The budget an operator sets to keep the collector's peak under 500 MB (the issue's goal for
+ * 400k records/s): the default budget is 1/32 of RAM (753 MiB on a 24 GB machine), and the
+ * process's peak follows its budget, not the offered rate.
+ */
+const SMALL_BUDGET = '512MB';
+
 export async function benchCollectStore(
   opts: {
     seconds?: number;
     rates?: number[];
     mirrorRates?: number[];
     onlyCollect?: boolean;
-    /** `--memory-budget` of the process (default: its own default, 1/32 of RAM). */
+    /**
+     * `--memory-budget` of the process (default: its own default, 1/32 of RAM; at 400k records/s
+     * and above also `SMALL_BUDGET`, the issue's 500 MB peak set as the operator would set it).
+     */
     budget?: string;
     /** Trace the process's memory (every 250 ms) and print what its peak is made of. */
     trace?: boolean;
@@ -346,6 +356,10 @@ export async function benchCollectStore(
   log(`IPFIX into the store, vantage start beside nfcapd, same sender, ${seconds} s per run:`);
   for (const rate of opts.rates ?? [100_000, 400_000]) {
     await vantageRun(rate, seconds, log, opts.budget, opts.trace);
+    if (!opts.budget && rate >= 400_000) {
+      log(`  the same with --memory-budget ${SMALL_BUDGET}:`);
+      await vantageRun(rate, seconds, log, SMALL_BUDGET, opts.trace);
+    }
     await nfcapdRun(rate, seconds, log);
   }
   if (opts.onlyCollect) return;
