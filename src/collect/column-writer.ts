@@ -5,9 +5,9 @@
  * `encodeColumns` would encode (a test holds the two paths equal).
  *
  * Strings are interned into the batch's dictionary: an address or MAC through a table of the
- * batch keyed by its bytes (made once per batch, not once per flow), a time or TCP flag string
- * through a cache kept across batches (few distinct values), so a repeated value costs a table
- * probe, not a string. A decode thread that made ~40 values and an object per flow filled its
+ * batch keyed by its bytes (made once per batch, not once per flow), a TCP flag string through
+ * a cache kept across batches (few distinct values), so a repeated value costs a table probe,
+ * not a string; times are numbers (ms). A decode thread that made ~40 values and an object per flow filled its
  * young generation with them at 400k records/s. What is still made per flow is the Community
  * ID (a hash of the 5-tuple, different for nearly every flow) and the `extra` object of fields
  * without a column (only for templates that have them).
@@ -15,15 +15,7 @@
 import { ipv6BytesToString, macToString } from '../common/addr.js';
 import { tcpFlagsString } from '../flow/tcp-flags.js';
 import { type ColumnBatch, NUM_KEYS, STR_KEYS } from './columns.js';
-import {
-  type ExportContext,
-  type FlowAcc,
-  flowCommunityId,
-  flowIcmp,
-  flowTimes,
-  msIso,
-  times,
-} from './flow-acc.js';
+import { type ExportContext, type FlowAcc, flowCommunityId, flowIcmp, flowTimes, times } from './flow-acc.js';
 import type { CollectedRecord } from './types.js';
 
 const NN = NUM_KEYS.length;
@@ -73,11 +65,11 @@ const N_SRC_MASK = ni('src_mask');
 const N_DST_MASK = ni('dst_mask');
 const N_VLAN = ni('vlan');
 const N_END_REASON = ni('end_reason');
+const N_EXPORT_TS = ni('export_ts');
+const N_FIRST_TS = ni('first_ts');
+const N_LAST_TS = ni('last_ts');
 const S_SOURCE = si('source');
 const S_EXPORTER = si('exporter');
-const S_EXPORT_TS = si('export_ts');
-const S_FIRST_TS = si('first_ts');
-const S_LAST_TS = si('last_ts');
 const S_SRC_IP = si('src_ip');
 const S_DST_IP = si('dst_ip');
 const S_CID = si('community_id');
@@ -104,9 +96,8 @@ const nn = (v: number): number => (v < 0 ? NUL : v);
 const V4_BITS = 15;
 const V6_BITS = 12;
 const MAC_BITS = 10;
-const TS_SLOTS = 1024;
 
-/** A string made once from its key and kept across batches (times, TCP flags: few distinct). */
+/** A string made once from its key and kept across batches (TCP flags: few distinct). */
 class Interned {
   readonly strs: string[];
   readonly idx: Int32Array;
@@ -160,8 +151,6 @@ export class ColumnWriter {
   private readonly v4 = new BatchKeys(1 << V4_BITS);
   private readonly v6 = new BatchKeys(1 << V6_BITS, 4);
   private readonly mac = new BatchKeys(1 << MAC_BITS);
-  private readonly tsKey = new Float64Array(TS_SLOTS).fill(Number.NaN);
-  private readonly ts = new Interned(TS_SLOTS);
   private readonly flags = new Interned(256);
   /** Few distinct values per batch (protocol names, exporter addresses): a Map per batch. */
   private readonly text = new Map<string, number>();
@@ -246,13 +235,13 @@ export class ColumnWriter {
     f[fb + N_DST_MASK] = nn(a.dstMask);
     f[fb + N_VLAN] = nn(a.vlan);
     f[fb + N_END_REASON] = nn(a.endReason);
+    f[fb + N_EXPORT_TS] = c.exportMs;
+    f[fb + N_FIRST_TS] = start;
+    f[fb + N_LAST_TS] = end;
 
     const b = a.buf;
     s[sb + S_SOURCE] = this.textIdx(c.source);
     s[sb + S_EXPORTER] = this.exporterIdx(c.exporter);
-    s[sb + S_EXPORT_TS] = this.tsIdx(c.exportMs);
-    s[sb + S_FIRST_TS] = this.tsIdx(start);
-    s[sb + S_LAST_TS] = this.tsIdx(end);
     s[sb + S_SRC_IP] = a.srcOff >= 0 ? this.ipIdx(b, a.srcOff, a.ipVer) : -1;
     s[sb + S_DST_IP] = a.dstOff >= 0 ? this.ipIdx(b, a.dstOff, a.ipVer) : -1;
     const cid = flowCommunityId(a, c, icmp);
@@ -345,17 +334,6 @@ export class ColumnWriter {
     this.lastExporter = v;
     this.lastExporterIdx = k;
     return k;
-  }
-
-  private tsIdx(ms: number): number {
-    const slot = Math.floor(ms) & (TS_SLOTS - 1);
-    const t = this.ts;
-    if (this.tsKey[slot] !== ms) {
-      this.tsKey[slot] = ms;
-      t.strs[slot] = msIso(ms);
-      t.epoch[slot] = 0;
-    }
-    return this.intern(t, slot);
   }
 
   private flagsIdx(v: number): number {

@@ -228,9 +228,18 @@ export function flowTimes(a: FlowAcc, c: ExportContext): void {
   if (Number.isNaN(end) && a.endDeltaUs >= 0) end = c.exportMs - a.endDeltaUs / 1000;
   if (Number.isNaN(end)) end = Number.isNaN(start) ? c.exportMs : start;
   if (Number.isNaN(start)) start = a.durationMs >= 0 ? end - a.durationMs : end;
+  // A time no ISO text or stored timestamp holds (a field of garbage, an uptime past the
+  // export time by centuries) is not the flow's: the export time (from the header's 32-bit
+  // seconds or the receipt, always in range) stands in, as for a flow without times.
+  if (!(end >= TS_MIN && end < TS_MAX)) end = c.exportMs;
+  if (!(start >= TS_MIN && start < TS_MAX)) start = end;
   times.start = start;
   times.end = end;
 }
+
+/** The times a record holds: four-digit years, 1000-01-01 to 9999-12-31 (ms). */
+const TS_MIN = Date.UTC(1000, 0, 1);
+const TS_MAX = Date.UTC(10000, 0, 1);
 
 /**
  * NetFlow's convention for ICMP (type<<8 | code in the destination port) moved into the ICMP
