@@ -12,6 +12,8 @@ import {
   u32,
 } from '../../test/collect/build.js';
 import { fixture } from '../../test/support/fixtures.js';
+import { ColumnWriter } from './column-writer.js';
+import { decodeColumns } from './columns.js';
 import { CollectDecoder } from './decoder.js';
 import type { CollectedRecord, ExportedFlowRecord } from './types.js';
 
@@ -284,5 +286,45 @@ describe('record times', () => {
     assert.equal(f.first_ts, '2023-11-14T22:13:10.000000000Z');
     assert.equal(f.last_ts, '2023-11-14T22:13:19.500000000Z');
     assert.equal(f.duration_ms, 9500);
+  });
+
+  test('a time outside the four-digit years is replaced by the export time, on both paths', () => {
+    const u64 = (v: bigint): number[] => [...Buffer.from(new BigUint64Array([v]).buffer).reverse()];
+    const tmpl: FieldSpec[] = [...BASIC, [152, 8], [153, 8]];
+    const okEnd = 1_700_000_005_250n;
+    const m = ipfix(1, 0, [
+      set(2, templateRecord(300, tmpl)),
+      set(300, [
+        // a start in the year 292,000,000, a valid end: the start takes the end
+        ...basicRecord(0),
+        ...u64(2n ** 63n - 1n),
+        ...u64(okEnd),
+        // both past the year 9999 (and an end before the start): both take the export time
+        ...basicRecord(1),
+        ...u64(300_000_000_000_000n),
+        ...u64(253_402_300_800_000n),
+        // the last ms of 9999 is a time
+        ...basicRecord(2),
+        ...u64(253_402_300_799_999n),
+        ...u64(253_402_300_799_999n),
+      ]),
+    ]);
+    const { d, recs } = decoder();
+    d.decode(m, 0, m.length, '192.0.2.1', 4000, 0);
+    const w = new ColumnWriter(16);
+    const d2 = new CollectDecoder({}, () => assert.fail('no object records'), w);
+    d2.decode(m, 0, m.length, '192.0.2.1', 4000, 0);
+    const byColumns = decodeColumns(w.finish());
+    for (const f of [flows(recs), flows(byColumns)]) {
+      assert.equal(f.length, 3);
+      assert.deepEqual(
+        f.map((r) => [r.first_ts, r.last_ts, r.duration_ms]),
+        [
+          ['2023-11-14T22:13:25.250000000Z', '2023-11-14T22:13:25.250000000Z', 0],
+          ['2023-11-14T22:13:20.000000000Z', '2023-11-14T22:13:20.000000000Z', 0],
+          ['9999-12-31T23:59:59.999000000Z', '9999-12-31T23:59:59.999000000Z', 0],
+        ],
+      );
+    }
   });
 });
