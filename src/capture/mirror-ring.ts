@@ -124,6 +124,10 @@ export const RING_COUNTERS = [
   'flowsSampled',
   'levelChanges',
   'highWater',
+  /** Times the empty ring went on at 0 before its end (so it stays resident only where written). */
+  'rewinds',
+  /** Times the pages written past the ring's first MiB were given back (madvise). */
+  'trims',
 ] as const;
 export type RingCounters = Record<(typeof RING_COUNTERS)[number], number>;
 /** Frames handed to this thread per turn of the event loop before it yields to other work. */

@@ -367,6 +367,53 @@ describe('VXLAN receive thread and ring (addon)', () => {
     }
   });
 
+  test('a consumer that keeps up: the empty ring goes on at 0 and gives back the pages written past its first MiB; no frame lost, no sampling', {
+    timeout: 120_000,
+  }, async (t) => {
+    if (!ringAddon(t)) return;
+    // 20 MB over ~3 s through an 8 MiB ring whose consumer keeps up but now and then stalls:
+    // without the rewind the writes walk the whole ring (all of it resident); with it they stay
+    // near the first MiB, laps of different lengths, and the pages past it are given back once
+    // a second while the marker of the lap just ended is still to be read. A rewind's skipped
+    // end must not read as backlog either: with sampling on it would raise N at once.
+    const datagrams: Buffer[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const f = Buffer.alloc(900 + (i % 200));
+      f.writeUInt16BE(0x0800, 12);
+      f.writeUInt32BE(i, f.length - 4);
+      datagrams.push(vxlan(1, f));
+    }
+    const got: Buffer[] = [];
+    const rx = createVxlanReceiver(
+      { host: '127.0.0.1', port: 0, ring: { ringBytes: 256 + (8 << 20), sampling: true } },
+      (f: Frame) => {
+        got.push(Buffer.from(f.buf.subarray(f.off + 28, f.off + f.caplen)));
+        // A stall now and then: the ring holds a few hundred KB to a few MB, laps differ.
+        if (got.length % 1500 === 0) spin(((got.length / 1500) % 4) * 60_000);
+      },
+    ) as RingReceiver;
+    await rx.start();
+    assert.equal(rx.ringSize, 8 << 20);
+    const sent = await send(rx.address().port, datagrams, 7_000);
+    await settle(rx);
+    await rx.stop();
+    const c = rx.counters;
+    const rc = rx.ringCounters();
+    t.diagnostic(
+      `sent ${sent}: received ${c.received}, delivered ${c.delivered}, sampled out ${c.sampledOut}, ring_full ${c.ringFull}, socket ${c.socketDrops}; rewinds ${rc.rewinds}, trims ${rc.trims}, high water ${rc.highWater}, level changes ${rc.levelChanges}`,
+    );
+    assert.equal(c.socketDrops, 0);
+    assert.equal(c.received, sent);
+    assert.equal(c.delivered, sent, 'nothing sampled out or dropped');
+    assert.equal(rc.levelChanges, 0, 'no rewind read as a full ring');
+    assert.ok(rc.rewinds >= 10, `${rc.rewinds} rewinds for 20 MB`);
+    assert.ok(rc.trims >= 2, 'the pages past the first MiB were given back, more than once');
+    assert.ok(rc.highWater < 4 << 20, `high water ${rc.highWater}: the skipped ends are not backlog`);
+    assert.equal(got.length, datagrams.length);
+    for (let i = 0; i < got.length; i++)
+      assert.ok(got[i]!.equals(datagrams[i]!), `frame ${i} byte-exact, in order`);
+  });
+
   test('overload sampling keeps whole flows 1 in N and puts N on their records', async (t) => {
     await keepsWholeFlows(t, 'vxlan');
   });

@@ -1048,6 +1048,7 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
  * sampling factor N in bits 0-15; bit 31 truncated), then caplen bytes, padded to 4. A caplen of
  * 0xffffffff, or fewer than RING_REC bytes before the end of the area, means: go on at 0.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -1059,10 +1060,16 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
 #define RING_WAYS 4
 #define RING_IDLE_S 120
 #define RING_GATHER_NS 200000
+/* An empty ring goes on at 0 once writing has passed this far into it, and the pages written
+ * past it since the last trim are given back (at most once a second): a consumer that keeps up
+ * then keeps only the ring's first MiB resident, not the whole share the budget gives it. */
+#define RING_LOW (1u << 20)
+#define RING_TRIM_MS 1000
 
 enum {
   RC_RECEIVED, RC_BYTES, RC_WRITTEN, RC_RING_FULL, RC_SAMPLED, RC_TRUNCATED, RC_TOO_SHORT, RC_NO_VNI,
-  RC_RECV_ERRORS, RC_EVICTIONS, RC_FLOWS_KEPT, RC_FLOWS_SAMPLED, RC_LEVEL_CHANGES, RC_HIGH_WATER, RC_COUNT
+  RC_RECV_ERRORS, RC_EVICTIONS, RC_FLOWS_KEPT, RC_FLOWS_SAMPLED, RC_LEVEL_CHANGES, RC_HIGH_WATER, RC_REWINDS,
+  RC_TRIMS, RC_COUNT
 };
 
 typedef struct ring_rx {
@@ -1086,6 +1093,13 @@ typedef struct ring_rx {
   uint64_t *table;
   uint32_t buckets_mask;
   uint64_t level_ms;
+  /* Furthest offset written since the last trim, and when that trim was. */
+  uint32_t reach;
+  uint64_t trim_ms;
+  /* While the consumer has not passed a rewind's marker: where the new lap starts (its bytes
+   * before it are the skipped end of the area, not data waiting). */
+  int rew_pending;
+  uint32_t rew_at;
   int local_v6;
   uint8_t local[16];
   uint8_t *scratch;
@@ -1396,6 +1410,35 @@ static void *ring_main(void *arg) {
     uint32_t now_s = (uint32_t)ts.tv_sec;
     uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     uint32_t tail = __atomic_load_n(&r->ctl[1], __ATOMIC_ACQUIRE);
+    if (head == tail && r->size >= 4 * RING_LOW && (head & mask) >= RING_LOW) {
+      /* Empty (the consumer has read all it was given): go on at 0, through the marker the
+       * consumer follows at the end of the area, and give back the pages written past RING_LOW.
+       * Nothing is read from them any more; a page written again is a zeroed one. */
+      uint32_t off = head & mask;
+      if (r->size - off >= RING_REC) {
+        uint32_t marker = RING_PAD;
+        memcpy(r->data + off + 8, &marker, 4);
+      }
+      head += r->size - off;
+      r->rew_pending = 1;
+      r->rew_at = head;
+      r->cnt[RC_REWINDS]++;
+      if (r->reach > RING_LOW && now_ms - r->trim_ms >= RING_TRIM_MS) {
+        /* Around the marker: its page must keep it until the consumer has read it (a page given
+         * back reads as zeros, a record of length 0, and then whatever an older lap left). */
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = ((uintptr_t)(r->data + RING_LOW) + pg - 1) & ~(pg - 1);
+        uintptr_t mk = (uintptr_t)(r->data + off) & ~(pg - 1);
+        uintptr_t past = ((uintptr_t)(r->data + off + RING_REC) + pg - 1) & ~(pg - 1);
+        uintptr_t hi = (uintptr_t)(r->data + (r->reach > off ? r->reach : off)) & ~(pg - 1);
+        int ok = 1;
+        if (mk > lo) ok &= madvise((void *)lo, mk - lo, MADV_DONTNEED) == 0;
+        if (hi > past) ok &= madvise((void *)past, hi - past, MADV_DONTNEED) == 0;
+        if (ok) r->cnt[RC_TRIMS]++;
+        r->reach = RING_LOW;
+        r->trim_ms = now_ms;
+      }
+    }
     int wrote = 0;
     for (int i = 0; i < n; i++) {
       uint32_t len = r->msgs[i].msg_len;
@@ -1476,10 +1519,18 @@ static void *ring_main(void *arg) {
       memcpy(o + RING_REC + hl, d, cap);
       if (trunc) r->cnt[RC_TRUNCATED]++;
       head += need;
+      if (off + need > r->reach) r->reach = off + need;
       r->cnt[RC_WRITTEN]++;
       wrote = 1;
     }
     uint32_t used = head - tail;
+    if (r->rew_pending) {
+      /* The skipped end of the area is not backlog: without this the sampling level would read
+       * a nearly full ring at every rewind. */
+      uint32_t skip = r->rew_at - tail;
+      if ((int32_t)skip > 0 && skip <= used) used -= skip;
+      else r->rew_pending = 0;
+    }
     if (used > r->cnt[RC_HIGH_WATER]) r->cnt[RC_HIGH_WATER] = used;
     ring_level(r, used, now_ms);
     if (wrote) {
