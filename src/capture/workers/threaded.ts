@@ -9,6 +9,7 @@ import type {
   RecorderConfig,
   RecorderCounters,
 } from '../../pcapstore/recorder.js';
+import { unpackColumnar } from '../../store/columnar-wire.js';
 import { type Frame, type FrameHandler, newFrame } from '../frame.js';
 import { BATCH_RECORD_HEADER, BatchWriter, readBatch, recordSize } from './batch.js';
 import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
@@ -219,7 +220,7 @@ export function createThreadedPipeline(
           for (const r of m.records) sink(r);
           break;
         case 'columns': {
-          const c = m.c;
+          const c = unpackColumnar(m.c);
           c.num = intern(c.num);
           c.str = intern(c.str);
           if (columns) columns(m.rtype, c);

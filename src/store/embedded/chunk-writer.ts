@@ -5,6 +5,7 @@ import duckdb from '@duckdb/node-bindings';
 import { parseIpv6Words } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
+import { JsonTextColumn } from '../columnar-wire.js';
 import type { Rec } from '../types.js';
 import { isoToMicros } from '../values.js';
 import { type Column, columnsOf } from './schema.js';
@@ -175,6 +176,14 @@ export class ChunkWriter {
             case CONV.json: {
               const m = c.json?.[this.columns[ci]!.name];
               const ss = this.strings[ci]!;
+              // A batch from a pipeline worker holds the text already (made there, once per
+              // shared value): no stringify here.
+              if (m instanceof JsonTextColumn) {
+                const long = this.jsonText(m, u32, valid, ss, src, r0, r1);
+                nulls = long >>> 16;
+                this.long[ci]! += long & 0xffff;
+                break;
+              }
               if (!pointers) {
                 for (let r = r0; r < r1; r++) {
                   const x = m?.get(src[r]!);
@@ -377,6 +386,51 @@ export class ChunkWriter {
     HEAP.at = 0;
     HEAP.spent.length = 0;
     if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
+  }
+
+  /**
+   * A JSON column's rows r0..r1 of a tile from their texts, as the object path writes them
+   * (rows that share a text entry share a string_t). Returns nulls << 16 | long strings.
+   */
+  private jsonText(
+    m: JsonTextColumn,
+    u32: Uint32Array,
+    valid: Uint32Array,
+    ss: (string | null)[],
+    src: Uint32Array,
+    r0: number,
+    r1: number,
+  ): number {
+    let nulls = 0;
+    let long = 0;
+    let prev = -1;
+    let prevO = 0;
+    for (let r = r0; r < r1; r++) {
+      const e = m.entry(src[r]!);
+      const o = r * 4;
+      ss[r] = null;
+      if (e < 0) {
+        u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+        nulls = setNull(valid, r, nulls);
+        continue;
+      }
+      if (e === prev) {
+        u32[o] = u32[prevO]!;
+        u32[o + 1] = u32[prevO + 1]!;
+        u32[o + 2] = u32[prevO + 2]!;
+        u32[o + 3] = u32[prevO + 3]!;
+      } else {
+        const t = m.text(src[r]!)!;
+        if (H.inlineAt(u32, o, t) || (this.pointers && this.place(u32, o, t))) prev = e;
+        else {
+          ss[r] = t;
+          long++;
+          prev = -1;
+        }
+      }
+      prevO = o;
+    }
+    return (nulls << 16) | long;
   }
 
   /** The typed-array memos, grown to hold a dictionary of `len` entries; a new stamp per batch. */
