@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { CaptureKit, dnsMessage, httpRequest, httpResponse } from '../../../test/detect/capture-kit.js';
 import { runs } from '../../../test/support/fuzz.js';
+import { pcapFile } from '../../../test/support/pcap-writer.js';
 import { Decoder } from '../../decode/decoder.js';
 import { createSensor, type SensorRecord } from '../../flow/sensor.js';
 import { type Columnar, columnarToRecords } from '../../store/columnar.js';
@@ -81,12 +86,11 @@ test('the threaded pipeline meters the same flows as the inline one', async () =
   assert.deepEqual(key(threaded), key(inline));
 });
 
-test('column batches from worker threads carry the same flow and DNS rows as the inline sensor', async () => {
-  const files = [
-    'dns-udp-many-types-nxdomain.pcap',
-    'ipv6-mixed-tcp-udp-ssh-dns.pcap',
-    'http-methods-many.pcap',
-  ];
+/** Column rows of `files` (in order) from the inline sensor and from one pipeline worker. */
+async function columnRows(
+  files: string[],
+  columnRows: number,
+): Promise<{ inline: string[]; threaded: string[]; objsA: SensorRecord[]; objsB: SensorRecord[] }> {
   const rowsOf = () => {
     const out: string[] = [];
     const columns = (type: string, c: Columnar): void => {
@@ -105,27 +109,46 @@ test('column batches from worker threads carry the same flow and DNS rows as the
     flow: {},
     l7: true,
     columns: a.columns,
-    columnRows: 64,
+    columnRows,
   });
   const threaded = createThreadedPipeline((r) => objsB.push(r), {
     flow: {},
     l7: true,
     workers: 1,
     columns: b.columns,
-    columnRows: 64,
+    columnRows,
   });
   await threaded.ready;
   for (const f of files) {
-    await readCaptureFile(fixture(f), inline.onFrame);
-    await readCaptureFile(fixture(f), threaded.onFrame);
+    await readCaptureFile(f, inline.onFrame);
+    await readCaptureFile(f, threaded.onFrame);
   }
   await inline.finish();
   const c = await threaded.finish();
   assert.deepEqual(c.drops, { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 });
-  // One worker: the same rows in the same order, several batches of each type.
-  assert.ok(a.out.length > 100, `${a.out.length} rows`);
-  assert.ok(a.out.some((r) => r.includes('"qtype_name"')));
-  assert.deepEqual(b.out, a.out);
+  return { inline: a.out, threaded: b.out, objsA, objsB };
+}
+
+test('column batches from worker threads carry the same flow, DNS, TLS and HTTP rows as the inline sensor', async () => {
+  const files = [
+    'dns-udp-many-types-nxdomain.pcap',
+    'dns-edns-ecs-dnssec-v4v6.pcap',
+    'ipv6-mixed-tcp-udp-ssh-dns.pcap',
+    'http-methods-many.pcap',
+    'tls12-sni-chrome.pcap',
+    'tls13-chrome-kyber-large-clienthello.pcap',
+    'quic-chromium-sni.pcap',
+  ].map(fixture);
+  const { inline, threaded, objsA, objsB } = await columnRows(files, 64);
+  // One worker: the same rows in the same order, several batches of each type, JSON columns
+  // (DNS answers, TLS lists) included.
+  assert.ok(inline.length > 100, `${inline.length} rows`);
+  for (const want of ['"qtype_name"', '"answers":[{', '"cipher_suites":[', '"method":"'])
+    assert.ok(
+      inline.some((r) => r.includes(want)),
+      want,
+    );
+  assert.deepEqual(threaded, inline);
   assert.equal(
     objsA.some((r) => r.type === 'flow' || r.type === 'dns'),
     false,
@@ -134,6 +157,56 @@ test('column batches from worker threads carry the same flow and DNS rows as the
     objsB.map((r) => r.type),
     objsA.map((r) => r.type),
   );
+});
+
+test('column batches from worker threads: non-ASCII and long texts, and captures whose batches are of one type', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-pipeline-cols-'));
+  try {
+    // HTTP with a UTF-8 host, URI and a 30,000-character URI (one dictionary entry of 60 KB of
+    // UTF-8); DNS names with bytes above 0x7f.
+    const kit = new CaptureKit();
+    const requests: [string, string][] = [
+      ['bücher.example', '/日本語/ページ?q=ü'],
+      ['ascii.example', `/${'ü'.repeat(30_000)}`],
+      ['😀.example', '/'],
+    ];
+    requests.forEach(([host, uri], i) =>
+      kit.tcpSession(1 + i, '10.0.0.1', '10.0.0.2', 40_000 + i, 80, {
+        req: httpRequest('GET', host, uri),
+        resp: httpResponse(200, 'OK', 10),
+      }),
+    );
+    for (const [i, name] of ['bücher.example', 'ü.ü', 'plain.example'].entries())
+      kit.udp(
+        10 + i,
+        '10.0.0.1',
+        '10.0.0.53',
+        50_000 + i,
+        53,
+        dnsMessage(i, false, name, 1, 0, []),
+        dnsMessage(i, true, name, 1, 0, [{ type: 1, data: Buffer.from([10, 0, 0, i]) }]),
+      );
+    const crafted = join(dir, 'non-ascii.pcap');
+    writeFileSync(crafted, pcapFile(kit.packets(1_700_000_000)));
+    const r = await columnRows([crafted], 2);
+    assert.ok(
+      r.inline.some((x) => x.includes('bücher.example')),
+      'a non-ASCII host',
+    );
+    assert.ok(
+      r.inline.some((x) => x.includes('ü'.repeat(30_000))),
+      'the long URI',
+    );
+    assert.deepEqual(r.threaded, r.inline);
+    // Flows alone (no L7 record), and flows and DNS alone.
+    for (const f of ['icmp-echo-pings.pcap', 'dns-udp-many-types-nxdomain.pcap']) {
+      const one = await columnRows([fixture(f)], 4096);
+      assert.ok(one.inline.length > 0, f);
+      assert.deepEqual(one.threaded, one.inline, f);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('batches: any sequence of frames comes out of a batch as it went in, and damage ends a batch without a crash', () => {
