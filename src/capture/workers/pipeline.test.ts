@@ -170,12 +170,11 @@ test('column batches from worker threads: non-ASCII and long texts, and captures
       ['ascii.example', `/${'ü'.repeat(30_000)}`],
       ['😀.example', '/'],
     ];
-    requests.forEach(([host, uri], i) =>
+    for (const [i, [host, uri]] of requests.entries())
       kit.tcpSession(1 + i, '10.0.0.1', '10.0.0.2', 40_000 + i, 80, {
         req: httpRequest('GET', host, uri),
         resp: httpResponse(200, 'OK', 10),
-      }),
-    );
+      });
     for (const [i, name] of ['bücher.example', 'ü.ü', 'plain.example'].entries())
       kit.udp(
         10 + i,
