@@ -347,7 +347,10 @@ async function runThreaded(
       const file = files[i]!;
       const name = opts.names?.[i] ?? file;
       try {
-        const s = await read(file, p.onFrame, between).finally(() => p.endOfFile());
+        // A plain pcap file goes straight into the worker's batches (no copy); others, and an
+        // upload's own reader, through frames.
+        const direct = opts.read === undefined ? await p.readFile(file, between) : null;
+        const s = direct ?? (await read(file, p.onFrame, between).finally(() => p.endOfFile()));
         if (s.error) {
           summary.errors.push({ file: name, message: s.error.message });
           p.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`);

@@ -26,7 +26,9 @@ export type ToWorker =
   | {
       type: 'batch';
       buf: ArrayBuffer;
+      /** Where the records end, and (when not 0) where they start: a file read straight into the batch. */
       bytes: number;
+      start?: number;
       packets: number;
       linkType: number;
       ifIndex: number;
@@ -54,6 +56,7 @@ export type ToMain =
       buf: ArrayBuffer;
       packets: number;
       bytes: number;
+      start?: number;
       linkType: number;
       ifIndex: number;
       tap?: FlowTapBatch;

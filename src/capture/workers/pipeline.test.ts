@@ -348,3 +348,108 @@ test('overload-sampling factors travel with the batches: the worker puts the sam
   assert.ok(rates.size >= 4, `flows with several factors: ${[...rates].join(',')}`);
   assert.deepEqual(got.sort(), want.sort());
 });
+
+test('a pcap file read straight into batches: the worker and the hooks here get the frames the frame path gives, whatever the record sizes, units and damage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-direct-read-'));
+  const batchBytes = 4096;
+  /** Every packet the hooks on this thread see, as text; the damage the read reports. */
+  const through = async (path: string, direct: boolean) => {
+    const seen: string[] = [];
+    const hook = {
+      name: 'probe',
+      onPacket(p: {
+        tsSec: number;
+        tsNs: number;
+        caplen: number;
+        wirelen: number;
+        buf: Buffer;
+        frameOff: number;
+      }) {
+        const b = p.buf.subarray(p.frameOff, p.frameOff + p.caplen);
+        seen.push(`${p.tsSec}.${p.tsNs} ${p.caplen}/${p.wirelen} ${b.toString('hex')}`);
+      },
+    };
+    const pl = createThreadedPipeline(() => {}, {
+      flow: {},
+      l7: false,
+      workers: 1,
+      lossless: true,
+      batchBytes,
+      batchPackets: 1 << 16,
+      mainHooks: [hook as never],
+    });
+    await pl.ready;
+    const s = direct ? await pl.readFile(path, () => pl.between()) : null;
+    assert.equal(
+      s === null,
+      !direct || !path.endsWith('.le.pcap'),
+      'only little-endian pcap is read directly',
+    );
+    const sum = s ?? (await readCaptureFile(path, pl.onFrame, () => pl.between()));
+    pl.endOfFile();
+    const c = await pl.finish();
+    return { seen, error: sum.error?.message ?? null, frames: c.frames, drops: c.drops };
+  };
+  try {
+    const packet = fc.record({
+      len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: batchBytes - 48 - 16 })),
+      sec: fc.integer({ min: 0, max: 0xffffffff }),
+      frac: fc.oneof(fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 0, max: 0xffffffff })),
+      short: fc.boolean(),
+      fill: fc.integer({ min: 0, max: 255 }),
+    });
+    let k = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(packet, { maxLength: 60 }),
+        fc.boolean(),
+        fc.constantFrom('none', 'truncated', 'corrupt', 'huge'),
+        async (pkts, ns, damage) => {
+          k++;
+          const recs: Buffer[] = [];
+          const h = Buffer.alloc(24);
+          h.writeUInt32LE(ns ? 0xa1b23c4d : 0xa1b2c3d4, 0);
+          h.writeUInt16LE(2, 4);
+          h.writeUInt16LE(4, 6);
+          h.writeUInt32LE(65535, 16);
+          h.writeUInt32LE(1, 20);
+          recs.push(h);
+          const rec = (len: number, p: { sec: number; frac: number; short: boolean; fill: number }) => {
+            const r = Buffer.alloc(16 + len, p.fill);
+            r.writeUInt32LE(p.sec, 0);
+            r.writeUInt32LE(p.frac, 4);
+            r.writeUInt32LE(len, 8);
+            r.writeUInt32LE(p.short ? Math.max(0, len - 1) : len + 4, 12);
+            return r;
+          };
+          pkts.forEach((p, i) => {
+            // A frame larger than a batch is dropped (and counted) by both paths.
+            if (damage === 'huge' && i === 1) recs.push(rec(batchBytes + 10, p));
+            recs.push(rec(p.len, p));
+          });
+          if (damage === 'truncated')
+            recs.push(rec(30, pkts[0] ?? { sec: 1, frac: 2, short: false, fill: 1 }).subarray(0, 20));
+          if (damage === 'corrupt') {
+            const r = Buffer.alloc(16);
+            r.writeUInt32LE(300_000, 8);
+            recs.push(r, Buffer.alloc(40));
+          }
+          const path = join(dir, `c${k}.le.pcap`);
+          writeFileSync(path, Buffer.concat(recs));
+          const a = await through(path, false);
+          const b = await through(path, true);
+          assert.deepEqual(b, a);
+          assert.equal(a.frames, pkts.length);
+          if (damage === 'huge') assert.equal(a.drops.frame_too_large, pkts.length > 1 ? 1 : 0);
+        },
+      ),
+      { numRuns: runs(25) },
+    );
+    // Other kinds of file are left to the frame path.
+    const be = join(dir, 'be.pcap');
+    writeFileSync(be, pcapFile([{ data: Buffer.alloc(60, 7), tsSec: 1, tsNs: 2000 }], { be: true }));
+    assert.deepEqual(await through(be, true), await through(be, false));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -71,7 +71,15 @@ const withFactor: FrameHandler = (f) => {
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
 const readOne: CaptureReader = async (_path: string, onFrame: FrameHandler): Promise<CaptureSummary> => {
   const m = cur!;
-  const packets = readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, onFrame);
+  const packets = readBatch(
+    Buffer.from(m.buf, 0, m.bytes),
+    m.bytes,
+    m.linkType,
+    m.ifIndex,
+    frame,
+    onFrame,
+    m.start,
+  );
   return { format: 'pcap', packets, bytes: m.bytes, error: null };
 };
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
@@ -88,10 +96,18 @@ const handle = async (m: ToWorker): Promise<void> => {
         // Not sent back with the buffer.
         delete m.factors;
         k = 0;
-        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, withFactor);
+        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, withFactor, m.start);
         factors = null;
       } else {
-        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
+        readBatch(
+          Buffer.from(m.buf, 0, m.bytes),
+          m.bytes,
+          m.linkType,
+          m.ifIndex,
+          frame,
+          sensor.onFrame,
+          m.start,
+        );
       }
       if (tap) {
         const t = tap.take();
