@@ -136,122 +136,137 @@ export class ChunkWriter {
   appendColumns(appender: DuckDBAppender, c: Columnar, seq: number): void {
     const plan = this.planFor(c);
     const memo = this.memoFor(c.dict.length);
-    const nn = c.num.length;
-    const ns = c.str.length;
     const total = c.rows.length;
     const rows = c.rows;
     const src = this.src;
-    const f = c.f;
-    const s = c.s;
-    const dict = c.dict;
-    const nullable = this.hasNull;
     // The object path leaves its validity masks as its last chunk had them.
     for (const v of this.valid) v.fill(0xffffffff);
     for (let start = 0; start < total; start += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, total - start);
       for (let r = 0; r < n; r++) src[r] = rows[start + r]!;
-      nullable.fill(0);
-      this.long.fill(0);
-      // Rows in tiles, every column of a tile before the next: the batch's numbers are by row
-      // (a row is ~40 doubles), so a column's pass over a whole chunk touched a new cache line
-      // per value, 650 KB of them per column, and the next column came back to them cold.
-      for (let r0 = 0; r0 < n; r0 += TILE_ROWS) {
-        const r1 = Math.min(n, r0 + TILE_ROWS);
-        for (let ci = 0; ci < plan.length; ci++) {
-          const p = plan[ci]!;
-          const v = this.views[ci]!;
-          const valid = this.valid[ci]!;
-          const { u32, i32, f64, b8 } = v;
-          const j = p.idx;
-          let nulls = 0;
-          // Each conversion is a small function of its own: in one large function, a case first
-          // met in a later batch (a JSON column, a time as text) deoptimized the whole loop, and
-          // each of its many re-optimizations (on-stack, at every loop) took 100-450 ms of a
-          // compiler thread (10 compiles per ingest with a pipeline worker, 6 without).
-          switch (p.conv) {
-            case CONV.none:
-              if (r0 > 0) break;
-              valid.fill(0);
-              if (v.str) u32.fill(0, 0, n * 4);
-              nulls = n;
-              break;
-            case CONV.json: {
-              const m = c.json?.[this.columns[ci]!.name];
-              const ss = this.strings[ci]!;
-              // A batch from a pipeline worker holds the text already (made there, once per
-              // shared value): no stringify here.
-              const long =
-                m instanceof JsonTextColumn
-                  ? this.jsonText(m, u32, valid, ss, src, r0, r1)
-                  : this.jsonValues(m, u32, valid, ss, src, r0, r1);
-              nulls = long >>> 16;
-              this.long[ci]! += long & 0xffff;
-              break;
-            }
-            case CONV.numInt:
-              nulls = numInt(f, nn, j, src, r0, r1, u32, i32, valid);
-              break;
-            case CONV.numFloat:
-              nulls = numFloat(f, nn, j, src, r0, r1, f64, valid);
-              break;
-            case CONV.numTs:
-              nulls = numTs(f, nn, j, src, r0, r1, u32, i32, valid);
-              break;
-            case CONV.numBool:
-              nulls = numBool(f, nn, j, src, r0, r1, b8, valid);
-              break;
-            case CONV.numNull:
-              for (let r = r0; r < r1; r++) nulls = setNull(valid, r, nulls);
-              break;
-            case CONV.strTs:
-              nulls = strTs(s, ns, j, src, r0, r1, u32, i32, valid, dict, memo);
-              break;
-            case CONV.strIp:
-              nulls = strIp(s, ns, j, src, r0, r1, u32, valid, dict, memo);
-              break;
-            case CONV.strMac:
-              nulls = strMac(s, ns, j, src, r0, r1, u32, valid, dict);
-              break;
-            case CONV.strNum:
-              nulls = strNum(
-                s,
-                ns,
-                j,
-                src,
-                r0,
-                r1,
-                u32,
-                i32,
-                f64,
-                valid,
-                dict,
-                this.columns[ci]!.type === 'float',
-              );
-              break;
-            case CONV.strText: {
-              const long = this.strText(s, ns, j, src, r0, r1, u32, valid, dict, memo, this.strings[ci]!);
-              nulls = long >>> 16;
-              this.long[ci]! += long & 0xffff;
-              break;
-            }
-          }
-          nullable[ci]! += nulls;
-        }
-      }
-      const uS = this.views[this.columns.length]!.u32;
-      for (let r = 0; r < n; r++) {
-        const q = seq + start + r;
-        const hi = Math.floor(q / TWO32);
-        uS[r * 2] = q - hi * TWO32;
-        uS[r * 2 + 1] = hi;
-      }
-      this.sendColumns(appender, n);
+      // A chunk in a method of its own: called for every chunk, it is optimized as a whole
+      // function, not on-stack at each of its loops in the middle of a long batch.
+      this.fillChunk(appender, c, plan, memo, n, seq + start);
     }
     // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over. One
     // grown past what ordinary batches need (huge texts) is let go rather than held for good.
     HEAP.at = 0;
     HEAP.spent.length = 0;
     if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
+  }
+
+  /** Convert the `n` rows of `src` (a chunk of batch `c`) and append them, numbered from `seq0`. */
+  private fillChunk(
+    appender: DuckDBAppender,
+    c: Columnar,
+    plan: Plan[],
+    memo: Memo,
+    n: number,
+    seq0: number,
+  ): void {
+    const nn = c.num.length;
+    const ns = c.str.length;
+    const src = this.src;
+    const f = c.f;
+    const s = c.s;
+    const dict = c.dict;
+    const nullable = this.hasNull;
+    nullable.fill(0);
+    this.long.fill(0);
+    // Rows in tiles, every column of a tile before the next: the batch's numbers are by row
+    // (a row is ~40 doubles), so a column's pass over a whole chunk touched a new cache line
+    // per value, 650 KB of them per column, and the next column came back to them cold.
+    for (let r0 = 0; r0 < n; r0 += TILE_ROWS) {
+      const r1 = Math.min(n, r0 + TILE_ROWS);
+      for (let ci = 0; ci < plan.length; ci++) {
+        const p = plan[ci]!;
+        const v = this.views[ci]!;
+        const valid = this.valid[ci]!;
+        const { u32, i32, f64, b8 } = v;
+        const j = p.idx;
+        let nulls = 0;
+        // Each conversion is a small function of its own: in one large function, a case first
+        // met in a later batch (a JSON column, a time as text) deoptimized the whole loop, and
+        // each of its many re-optimizations (on-stack, at every loop) took 100-450 ms of a
+        // compiler thread (10 compiles per ingest with a pipeline worker, 6 without).
+        switch (p.conv) {
+          case CONV.none:
+            if (r0 > 0) break;
+            valid.fill(0);
+            if (v.str) u32.fill(0, 0, n * 4);
+            nulls = n;
+            break;
+          case CONV.json: {
+            const m = c.json?.[this.columns[ci]!.name];
+            const ss = this.strings[ci]!;
+            // A batch from a pipeline worker holds the text already (made there, once per
+            // shared value): no stringify here.
+            const long =
+              m instanceof JsonTextColumn
+                ? this.jsonText(m, u32, valid, ss, src, r0, r1)
+                : this.jsonValues(m, u32, valid, ss, src, r0, r1);
+            nulls = long >>> 16;
+            this.long[ci]! += long & 0xffff;
+            break;
+          }
+          case CONV.numInt:
+            nulls = numInt(f, nn, j, src, r0, r1, u32, i32, valid);
+            break;
+          case CONV.numFloat:
+            nulls = numFloat(f, nn, j, src, r0, r1, f64, valid);
+            break;
+          case CONV.numTs:
+            nulls = numTs(f, nn, j, src, r0, r1, u32, i32, valid);
+            break;
+          case CONV.numBool:
+            nulls = numBool(f, nn, j, src, r0, r1, b8, valid);
+            break;
+          case CONV.numNull:
+            for (let r = r0; r < r1; r++) nulls = setNull(valid, r, nulls);
+            break;
+          case CONV.strTs:
+            nulls = strTs(s, ns, j, src, r0, r1, u32, i32, valid, dict, memo);
+            break;
+          case CONV.strIp:
+            nulls = strIp(s, ns, j, src, r0, r1, u32, valid, dict, memo);
+            break;
+          case CONV.strMac:
+            nulls = strMac(s, ns, j, src, r0, r1, u32, valid, dict);
+            break;
+          case CONV.strNum:
+            nulls = strNum(
+              s,
+              ns,
+              j,
+              src,
+              r0,
+              r1,
+              u32,
+              i32,
+              f64,
+              valid,
+              dict,
+              this.columns[ci]!.type === 'float',
+            );
+            break;
+          case CONV.strText: {
+            const long = this.strText(s, ns, j, src, r0, r1, u32, valid, dict, memo, this.strings[ci]!);
+            nulls = long >>> 16;
+            this.long[ci]! += long & 0xffff;
+            break;
+          }
+        }
+        nullable[ci]! += nulls;
+      }
+    }
+    const uS = this.views[this.columns.length]!.u32;
+    for (let r = 0; r < n; r++) {
+      const q = seq0 + r;
+      const hi = Math.floor(q / TWO32);
+      uS[r * 2] = q - hi * TWO32;
+      uS[r * 2 + 1] = hi;
+    }
+    this.sendColumns(appender, n);
   }
 
   /** A JSON column's rows r0..r1 of a tile from its values. Returns nulls << 16 | long strings. */
