@@ -307,15 +307,6 @@ export class RowValues implements ReadonlyMap<number, unknown> {
   }
 }
 
-/** JSON columns as Maps (for a structured clone to another thread, which keeps no class). */
-export function jsonAsMaps(
-  json: Readonly<Record<string, ReadonlyMap<number, unknown>>>,
-): Record<string, ReadonlyMap<number, unknown>> {
-  const out: Record<string, ReadonlyMap<number, unknown>> = {};
-  for (const [k, m] of Object.entries(json)) out[k] = m instanceof Map ? m : new Map(m);
-  return out;
-}
-
 /**
  * Where an analyzer's records of one type go: fresh objects to the record sink (NDJSON, tests),
  * or rows of a column builder (the store path), where one record object is refilled for every

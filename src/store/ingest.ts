@@ -212,6 +212,8 @@ export async function ingestCaptures(
     await pending;
     if (failure) throw failure;
   } else {
+    const cpu0 = threadCpuSeconds();
+    let cpuDone = cpu0;
     const hooks = [...(opts.hooks ?? [])];
     const recorder = opts.recorder ? createPacketRecorder(opts.recorder) : null;
     if (recorder) {
@@ -247,6 +249,7 @@ export async function ingestCaptures(
         }
         await pending;
       }
+      cpuDone = threadCpuSeconds();
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
@@ -263,6 +266,14 @@ export async function ingestCaptures(
       await recorder?.stop();
     }
     if (recorder) summary.packets_recorded = recorder.counters.packets;
+    // The same account as the worker path's, so the two can be set side by side.
+    const cpuEnd = threadCpuSeconds();
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    summary.cpu_s = {
+      main: r2(cpuEnd - cpu0),
+      workers: [],
+      tail: { workers: [], main: r2(cpuEnd - cpuDone) },
+    };
   }
   summary.elapsed_s = Math.round(performance.now() - t0) / 1000;
   const m = opts.metrics;
@@ -336,7 +347,10 @@ async function runThreaded(
       const file = files[i]!;
       const name = opts.names?.[i] ?? file;
       try {
-        const s = await read(file, p.onFrame, between).finally(() => p.endOfFile());
+        // A plain pcap file goes straight into the worker's batches (no copy); others, and an
+        // upload's own reader, through frames.
+        const direct = opts.read === undefined ? await p.readFile(file, between) : null;
+        const s = direct ?? (await read(file, p.onFrame, between).finally(() => p.endOfFile()));
         if (s.error) {
           summary.errors.push({ file: name, message: s.error.message });
           p.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`);

@@ -46,7 +46,7 @@ export class BatchWriter {
   }
 }
 
-/** Deliver every record of a batch through one reused frame. */
+/** Deliver every record of a batch (from byte `start` to `bytes`) through one reused frame. */
 export function readBatch(
   buf: Buffer,
   bytes: number,
@@ -54,8 +54,9 @@ export function readBatch(
   ifIndex: number,
   frame: Frame,
   onFrame: FrameHandler,
+  start = 0,
 ): number {
-  let o = 0;
+  let o = start;
   let n = 0;
   frame.buf = buf;
   frame.linkType = linkType;

@@ -1,6 +1,7 @@
 import type { Analyzer, FlowContext, FlowLookup } from '../../analyze/types.js';
 import type { Packet } from '../../decode/packet.js';
 import type { FlowIds } from '../../flow/flow-table.js';
+import { type PackedStrings, packStrings } from '../../store/columnar-wire.js';
 
 /**
  * What a packet hook on the main thread needs of the worker's flow table: per packet of a
@@ -15,7 +16,8 @@ export interface FlowTapBatch {
   newAt: Int32Array;
   newGen: Uint32Array;
   newId: Float64Array;
-  newCid: string[];
+  /** Packed: one string for the batch, not one cloned string per flow. */
+  newCid: PackedStrings;
 }
 
 /**
@@ -89,7 +91,7 @@ export class FlowTap implements Analyzer {
       newAt: Int32Array.from(this.newAt),
       newGen: Uint32Array.from(this.newGen),
       newId: Float64Array.from(this.newId),
-      newCid: this.newCid,
+      newCid: packStrings(this.newCid),
     };
     this.n = 0;
     this.newAt = [];
@@ -101,7 +103,14 @@ export class FlowTap implements Analyzer {
 }
 
 export function tapTransfer(b: FlowTapBatch): ArrayBuffer[] {
-  return [b.slots.buffer, b.gens.buffer, b.newAt.buffer, b.newGen.buffer, b.newId.buffer] as ArrayBuffer[];
+  return [
+    b.slots.buffer,
+    b.gens.buffer,
+    b.newAt.buffer,
+    b.newGen.buffer,
+    b.newId.buffer,
+    b.newCid.ends.buffer,
+  ] as ArrayBuffer[];
 }
 
 /**
@@ -129,7 +138,8 @@ export class FlowMirror implements FlowLookup, FlowIds {
       if (slot >= this.gen.length) this.grow(slot);
       this.gen[slot] = b.newGen[j]!;
       this.id[slot] = b.newId[j]!;
-      this.cid[slot] = b.newCid[j]!;
+      const ends = b.newCid.ends;
+      this.cid[slot] = b.newCid.text.slice(j === 0 ? 0 : ends[j - 1]!, ends[j]!);
     }
     this.cur = b.gens[k]!;
     return b.slots[k]!;

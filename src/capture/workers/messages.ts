@@ -1,7 +1,7 @@
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { SensorRecord } from '../../flow/sensor.js';
 import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
-import type { Columnar } from '../../store/columnar.js';
+import type { WireColumnar } from '../../store/columnar-wire.js';
 import type { FlowTapBatch } from './flow-tap.js';
 import type { PipelineCounters, PipelineOptions } from './pipeline.js';
 
@@ -26,7 +26,9 @@ export type ToWorker =
   | {
       type: 'batch';
       buf: ArrayBuffer;
+      /** Where the records end, and (when not 0) where they start: a file read straight into the batch. */
       bytes: number;
+      start?: number;
       packets: number;
       linkType: number;
       ifIndex: number;
@@ -54,12 +56,13 @@ export type ToMain =
       buf: ArrayBuffer;
       packets: number;
       bytes: number;
+      start?: number;
       linkType: number;
       ifIndex: number;
       tap?: FlowTapBatch;
     }
   | { type: 'records'; records: SensorRecord[] }
-  /** One column batch; its typed arrays were transferred. */
-  | { type: 'columns'; rtype: string; c: Columnar }
+  /** One column batch in its wire form; its typed arrays were transferred. */
+  | { type: 'columns'; rtype: string; c: WireColumnar }
   | { type: 'failed'; message: string }
   | ({ type: 'done' } & WorkerDone);

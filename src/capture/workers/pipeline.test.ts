@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { CaptureKit, dnsMessage, httpRequest, httpResponse } from '../../../test/detect/capture-kit.js';
 import { runs } from '../../../test/support/fuzz.js';
+import { pcapFile } from '../../../test/support/pcap-writer.js';
 import { Decoder } from '../../decode/decoder.js';
 import { createSensor, type SensorRecord } from '../../flow/sensor.js';
 import { type Columnar, columnarToRecords } from '../../store/columnar.js';
@@ -81,12 +86,11 @@ test('the threaded pipeline meters the same flows as the inline one', async () =
   assert.deepEqual(key(threaded), key(inline));
 });
 
-test('column batches from worker threads carry the same flow and DNS rows as the inline sensor', async () => {
-  const files = [
-    'dns-udp-many-types-nxdomain.pcap',
-    'ipv6-mixed-tcp-udp-ssh-dns.pcap',
-    'http-methods-many.pcap',
-  ];
+/** Column rows of `files` (in order) from the inline sensor and from one pipeline worker. */
+async function columnRows(
+  files: string[],
+  columnRows: number,
+): Promise<{ inline: string[]; threaded: string[]; objsA: SensorRecord[]; objsB: SensorRecord[] }> {
   const rowsOf = () => {
     const out: string[] = [];
     const columns = (type: string, c: Columnar): void => {
@@ -105,27 +109,46 @@ test('column batches from worker threads carry the same flow and DNS rows as the
     flow: {},
     l7: true,
     columns: a.columns,
-    columnRows: 64,
+    columnRows,
   });
   const threaded = createThreadedPipeline((r) => objsB.push(r), {
     flow: {},
     l7: true,
     workers: 1,
     columns: b.columns,
-    columnRows: 64,
+    columnRows,
   });
   await threaded.ready;
   for (const f of files) {
-    await readCaptureFile(fixture(f), inline.onFrame);
-    await readCaptureFile(fixture(f), threaded.onFrame);
+    await readCaptureFile(f, inline.onFrame);
+    await readCaptureFile(f, threaded.onFrame);
   }
   await inline.finish();
   const c = await threaded.finish();
   assert.deepEqual(c.drops, { worker_queue_full: 0, frame_too_large: 0, worker_failed: 0 });
-  // One worker: the same rows in the same order, several batches of each type.
-  assert.ok(a.out.length > 100, `${a.out.length} rows`);
-  assert.ok(a.out.some((r) => r.includes('"qtype_name"')));
-  assert.deepEqual(b.out, a.out);
+  return { inline: a.out, threaded: b.out, objsA, objsB };
+}
+
+test('column batches from worker threads carry the same flow, DNS, TLS and HTTP rows as the inline sensor', async () => {
+  const files = [
+    'dns-udp-many-types-nxdomain.pcap',
+    'dns-edns-ecs-dnssec-v4v6.pcap',
+    'ipv6-mixed-tcp-udp-ssh-dns.pcap',
+    'http-methods-many.pcap',
+    'tls12-sni-chrome.pcap',
+    'tls13-chrome-kyber-large-clienthello.pcap',
+    'quic-chromium-sni.pcap',
+  ].map(fixture);
+  const { inline, threaded, objsA, objsB } = await columnRows(files, 64);
+  // One worker: the same rows in the same order, several batches of each type, JSON columns
+  // (DNS answers, TLS lists) included.
+  assert.ok(inline.length > 100, `${inline.length} rows`);
+  for (const want of ['"qtype_name"', '"answers":[{', '"cipher_suites":[', '"method":"'])
+    assert.ok(
+      inline.some((r) => r.includes(want)),
+      want,
+    );
+  assert.deepEqual(threaded, inline);
   assert.equal(
     objsA.some((r) => r.type === 'flow' || r.type === 'dns'),
     false,
@@ -134,6 +157,55 @@ test('column batches from worker threads carry the same flow and DNS rows as the
     objsB.map((r) => r.type),
     objsA.map((r) => r.type),
   );
+});
+
+test('column batches from worker threads: non-ASCII and long texts, and captures whose batches are of one type', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-pipeline-cols-'));
+  try {
+    // HTTP with a UTF-8 host, URI and a 30,000-character URI (one dictionary entry of 60 KB of
+    // UTF-8); DNS names with bytes above 0x7f.
+    const kit = new CaptureKit();
+    const requests: [string, string][] = [
+      ['bücher.example', '/日本語/ページ?q=ü'],
+      ['ascii.example', `/${'ü'.repeat(30_000)}`],
+      ['😀.example', '/'],
+    ];
+    for (const [i, [host, uri]] of requests.entries())
+      kit.tcpSession(1 + i, '10.0.0.1', '10.0.0.2', 40_000 + i, 80, {
+        req: httpRequest('GET', host, uri),
+        resp: httpResponse(200, 'OK', 10),
+      });
+    for (const [i, name] of ['bücher.example', 'ü.ü', 'plain.example'].entries())
+      kit.udp(
+        10 + i,
+        '10.0.0.1',
+        '10.0.0.53',
+        50_000 + i,
+        53,
+        dnsMessage(i, false, name, 1, 0, []),
+        dnsMessage(i, true, name, 1, 0, [{ type: 1, data: Buffer.from([10, 0, 0, i]) }]),
+      );
+    const crafted = join(dir, 'non-ascii.pcap');
+    writeFileSync(crafted, pcapFile(kit.packets(1_700_000_000)));
+    const r = await columnRows([crafted], 2);
+    assert.ok(
+      r.inline.some((x) => x.includes('bücher.example')),
+      'a non-ASCII host',
+    );
+    assert.ok(
+      r.inline.some((x) => x.includes('ü'.repeat(30_000))),
+      'the long URI',
+    );
+    assert.deepEqual(r.threaded, r.inline);
+    // Flows alone (no L7 record), and flows and DNS alone.
+    for (const f of ['icmp-echo-pings.pcap', 'dns-udp-many-types-nxdomain.pcap']) {
+      const one = await columnRows([fixture(f)], 4096);
+      assert.ok(one.inline.length > 0, f);
+      assert.deepEqual(one.threaded, one.inline, f);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('batches: any sequence of frames comes out of a batch as it went in, and damage ends a batch without a crash', () => {
@@ -275,4 +347,109 @@ test('overload-sampling factors travel with the batches: the worker puts the sam
   const rates = new Set(want.map((r) => (JSON.parse(r) as { sampling_rate: number }).sampling_rate));
   assert.ok(rates.size >= 4, `flows with several factors: ${[...rates].join(',')}`);
   assert.deepEqual(got.sort(), want.sort());
+});
+
+test('a pcap file read straight into batches: the worker and the hooks here get the frames the frame path gives, whatever the record sizes, units and damage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-direct-read-'));
+  const batchBytes = 4096;
+  /** Every packet the hooks on this thread see, as text; the damage the read reports. */
+  const through = async (path: string, direct: boolean) => {
+    const seen: string[] = [];
+    const hook = {
+      name: 'probe',
+      onPacket(p: {
+        tsSec: number;
+        tsNs: number;
+        caplen: number;
+        wirelen: number;
+        buf: Buffer;
+        frameOff: number;
+      }) {
+        const b = p.buf.subarray(p.frameOff, p.frameOff + p.caplen);
+        seen.push(`${p.tsSec}.${p.tsNs} ${p.caplen}/${p.wirelen} ${b.toString('hex')}`);
+      },
+    };
+    const pl = createThreadedPipeline(() => {}, {
+      flow: {},
+      l7: false,
+      workers: 1,
+      lossless: true,
+      batchBytes,
+      batchPackets: 1 << 16,
+      mainHooks: [hook as never],
+    });
+    await pl.ready;
+    const s = direct ? await pl.readFile(path, () => pl.between()) : null;
+    assert.equal(
+      s === null,
+      !direct || !path.endsWith('.le.pcap'),
+      'only little-endian pcap is read directly',
+    );
+    const sum = s ?? (await readCaptureFile(path, pl.onFrame, () => pl.between()));
+    pl.endOfFile();
+    const c = await pl.finish();
+    return { seen, error: sum.error?.message ?? null, frames: c.frames, drops: c.drops };
+  };
+  try {
+    const packet = fc.record({
+      len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: batchBytes - 48 - 16 })),
+      sec: fc.integer({ min: 0, max: 0xffffffff }),
+      frac: fc.oneof(fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 0, max: 0xffffffff })),
+      short: fc.boolean(),
+      fill: fc.integer({ min: 0, max: 255 }),
+    });
+    let k = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(packet, { maxLength: 60 }),
+        fc.boolean(),
+        fc.constantFrom('none', 'truncated', 'corrupt', 'huge'),
+        async (pkts, ns, damage) => {
+          k++;
+          const recs: Buffer[] = [];
+          const h = Buffer.alloc(24);
+          h.writeUInt32LE(ns ? 0xa1b23c4d : 0xa1b2c3d4, 0);
+          h.writeUInt16LE(2, 4);
+          h.writeUInt16LE(4, 6);
+          h.writeUInt32LE(65535, 16);
+          h.writeUInt32LE(1, 20);
+          recs.push(h);
+          const rec = (len: number, p: { sec: number; frac: number; short: boolean; fill: number }) => {
+            const r = Buffer.alloc(16 + len, p.fill);
+            r.writeUInt32LE(p.sec, 0);
+            r.writeUInt32LE(p.frac, 4);
+            r.writeUInt32LE(len, 8);
+            r.writeUInt32LE(p.short ? Math.max(0, len - 1) : len + 4, 12);
+            return r;
+          };
+          pkts.forEach((p, i) => {
+            // A frame larger than a batch is dropped (and counted) by both paths.
+            if (damage === 'huge' && i === 1) recs.push(rec(batchBytes + 10, p));
+            recs.push(rec(p.len, p));
+          });
+          if (damage === 'truncated')
+            recs.push(rec(30, pkts[0] ?? { sec: 1, frac: 2, short: false, fill: 1 }).subarray(0, 20));
+          if (damage === 'corrupt') {
+            const r = Buffer.alloc(16);
+            r.writeUInt32LE(300_000, 8);
+            recs.push(r, Buffer.alloc(40));
+          }
+          const path = join(dir, `c${k}.le.pcap`);
+          writeFileSync(path, Buffer.concat(recs));
+          const a = await through(path, false);
+          const b = await through(path, true);
+          assert.deepEqual(b, a);
+          assert.equal(a.frames, pkts.length);
+          if (damage === 'huge') assert.equal(a.drops.frame_too_large, pkts.length > 1 ? 1 : 0);
+        },
+      ),
+      { numRuns: runs(25) },
+    );
+    // Other kinds of file are left to the frame path.
+    const be = join(dir, 'be.pcap');
+    writeFileSync(be, pcapFile([{ data: Buffer.alloc(60, 7), tsSec: 1, tsNs: 2000 }], { be: true }));
+    assert.deepEqual(await through(be, true), await through(be, false));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

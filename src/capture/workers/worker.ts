@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { jsonAsMaps } from '../../analyze/record-columns.js';
 import { createCaptureCollector } from '../../collect/capture-hook.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
 import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
 import type { Columnar } from '../../store/columnar.js';
+import { packColumnar, wireTransfer } from '../../store/columnar-wire.js';
 import type { CaptureSummary } from '../capture-file.js';
 import { type FrameHandler, newFrame } from '../frame.js';
 import { FlowSamplingMarks } from '../sampling-marks.js';
@@ -36,11 +36,9 @@ const sink = (rec: SensorRecord): void => {
 const columns = (rtype: string, c0: Columnar): void => {
   flushRecords();
   const c = marks && rtype === 'flow' ? marks.fillColumns(c0) : c0;
-  const transfer = [c.f.buffer, c.s.buffer];
-  if (c.rows instanceof Uint32Array) transfer.push(c.rows.buffer);
-  // Structured cloning keeps Maps, not the analyzers' array-backed JSON columns.
-  if (c.json) c.json = jsonAsMaps(c.json);
-  post({ type: 'columns', rtype, c }, transfer as ArrayBuffer[]);
+  // No string array or Map of objects is cloned entry by entry: see columnar-wire.ts.
+  const w = packColumnar(c);
+  post({ type: 'columns', rtype, c: w }, wireTransfer(w));
 };
 
 const recorder = cfg.recorder ? createPacketRecorder(cfg.recorder) : null;
@@ -73,7 +71,15 @@ const withFactor: FrameHandler = (f) => {
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
 const readOne: CaptureReader = async (_path: string, onFrame: FrameHandler): Promise<CaptureSummary> => {
   const m = cur!;
-  const packets = readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, onFrame);
+  const packets = readBatch(
+    Buffer.from(m.buf, 0, m.bytes),
+    m.bytes,
+    m.linkType,
+    m.ifIndex,
+    frame,
+    onFrame,
+    m.start,
+  );
   return { format: 'pcap', packets, bytes: m.bytes, error: null };
 };
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
@@ -90,10 +96,18 @@ const handle = async (m: ToWorker): Promise<void> => {
         // Not sent back with the buffer.
         delete m.factors;
         k = 0;
-        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, withFactor);
+        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, withFactor, m.start);
         factors = null;
       } else {
-        readBatch(Buffer.from(m.buf, 0, m.bytes), m.bytes, m.linkType, m.ifIndex, frame, sensor.onFrame);
+        readBatch(
+          Buffer.from(m.buf, 0, m.bytes),
+          m.bytes,
+          m.linkType,
+          m.ifIndex,
+          frame,
+          sensor.onFrame,
+          m.start,
+        );
       }
       if (tap) {
         const t = tap.take();

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { runs } from '../../../test/support/fuzz.js';
 import { defineRecord } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
+import { JsonTextColumn, packColumnar, unpackColumnar } from '../columnar-wire.js';
 import { bigintToIp, ipToBigint } from '../values.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { createTableSql } from './schema.js';
@@ -150,6 +151,38 @@ test('lists as JSON: a value shared by rows, distinct values, short and long, nu
     got.map((r) => r.tags),
     lists.map((l) => (l === null ? null : JSON.stringify(l))),
   );
+});
+
+test('lists as the text a pipeline worker sends: stored as the values themselves are, pointers on and off', async () => {
+  // The same rows as Maps of values and through the wire form (JSON texts made on the sending
+  // side, a shared value one text): a text over 12 bytes, one over 64 KiB, non-ASCII, null.
+  const shared = ['h2', 'http/1.1'];
+  const big = ['x'.repeat(70_000)];
+  const lists = Array.from({ length: 5000 }, (_, i) =>
+    i % 6 === 0
+      ? null
+      : i % 6 === 1
+        ? shared
+        : i % 6 === 2
+          ? []
+          : i % 6 === 3
+            ? [`ü${i}`, '日本']
+            : i % 6 === 4 && i % 1000 === 4
+              ? big
+              : ['a', `b${i}`, 'c'.repeat(i % 40)],
+  );
+  const names = lists.map(() => null);
+  for (const pointers of [true, false]) {
+    const want = await store([batch(names, lists, names)], pointers);
+    const sent = unpackColumnar(packColumnar(batch(names, lists, names)));
+    assert.ok(sent.json?.tags instanceof JsonTextColumn);
+    const got = await store([sent], pointers);
+    assert.deepEqual(got, want);
+    assert.deepEqual(
+      got.map((r) => r.tags),
+      lists.map((l) => (l === null ? null : JSON.stringify(l))),
+    );
+  }
 });
 
 test('addresses: the coded value of every text form, as values.ts codes it (property)', async () => {

@@ -5,6 +5,7 @@ import duckdb from '@duckdb/node-bindings';
 import { parseIpv6Words } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
 import type { Columnar } from '../columnar.js';
+import { JsonTextColumn } from '../columnar-wire.js';
 import type { Rec } from '../types.js';
 import { isoToMicros } from '../values.js';
 import { type Column, columnsOf } from './schema.js';
@@ -135,248 +136,294 @@ export class ChunkWriter {
   appendColumns(appender: DuckDBAppender, c: Columnar, seq: number): void {
     const plan = this.planFor(c);
     const memo = this.memoFor(c.dict.length);
-    const gen = memo.gen;
-    const nn = c.num.length;
-    const ns = c.str.length;
     const total = c.rows.length;
     const rows = c.rows;
     const src = this.src;
-    const f = c.f;
-    const s = c.s;
-    const dict = c.dict;
-    const nullable = this.hasNull;
-    const pointers = this.pointers;
     // The object path leaves its validity masks as its last chunk had them.
     for (const v of this.valid) v.fill(0xffffffff);
     for (let start = 0; start < total; start += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, total - start);
       for (let r = 0; r < n; r++) src[r] = rows[start + r]!;
-      nullable.fill(0);
-      this.long.fill(0);
-      // Rows in tiles, every column of a tile before the next: the batch's numbers are by row
-      // (a row is ~40 doubles), so a column's pass over a whole chunk touched a new cache line
-      // per value, 650 KB of them per column, and the next column came back to them cold.
-      for (let r0 = 0; r0 < n; r0 += TILE_ROWS) {
-        const r1 = Math.min(n, r0 + TILE_ROWS);
-        for (let ci = 0; ci < plan.length; ci++) {
-          const p = plan[ci]!;
-          const v = this.views[ci]!;
-          const valid = this.valid[ci]!;
-          const { u32, i32, f64, b8 } = v;
-          const j = p.idx;
-          let nulls = 0;
-          switch (p.conv) {
-            case CONV.none:
-              if (r0 > 0) break;
-              valid.fill(0);
-              if (v.str) u32.fill(0, 0, n * 4);
-              nulls = n;
-              break;
-            case CONV.json: {
-              const m = c.json?.[this.columns[ci]!.name];
-              const ss = this.strings[ci]!;
-              if (!pointers) {
-                for (let r = r0; r < r1; r++) {
-                  const x = m?.get(src[r]!);
-                  if (x == null) {
-                    ss[r] = null;
-                    u32[r * 4] = u32[r * 4 + 1] = u32[r * 4 + 2] = u32[r * 4 + 3] = 0;
-                    nulls = setNull(valid, r, nulls);
-                  } else ss[r] = JSON.stringify(x);
-                }
-                this.long[ci]! += r1 - r0 - nulls;
-                break;
-              }
-              // Lists a record shares with others (a TLS shape's cipher suites) are one object:
-              // a row with the value of the row before gets that row's string_t.
-              let prev: unknown = null;
-              let prevO = 0;
-              let long = 0;
-              for (let r = r0; r < r1; r++) {
-                const x = m?.get(src[r]!);
-                const o = r * 4;
-                ss[r] = null;
-                if (x == null) {
-                  u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
-                  nulls = setNull(valid, r, nulls);
-                  continue;
-                }
-                if (x === prev) {
-                  u32[o] = u32[prevO]!;
-                  u32[o + 1] = u32[prevO + 1]!;
-                  u32[o + 2] = u32[prevO + 2]!;
-                  u32[o + 3] = u32[prevO + 3]!;
-                } else {
-                  const t = JSON.stringify(x);
-                  if (H.inlineAt(u32, o, t) || this.place(u32, o, t)) prev = x;
-                  else {
-                    ss[r] = t;
-                    long++;
-                    prev = null;
-                  }
-                }
-                prevO = o;
-              }
-              this.long[ci]! += long;
-              break;
-            }
-            case CONV.numInt:
-              for (let r = r0; r < r1; r++) {
-                const x = f[src[r]! * nn + j]!;
-                if (x >= 0 && x < TWO32) {
-                  // A Uint32Array store truncates a value in [0, 2^32) as Math.trunc would.
-                  u32[r * 2] = x;
-                  u32[r * 2 + 1] = 0;
-                } else if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.trunc(x));
-                else nulls = setNull(valid, r, nulls);
-              }
-              break;
-            case CONV.numFloat:
-              for (let r = r0; r < r1; r++) {
-                const x = f[src[r]! * nn + j]!;
-                if (!Number.isNaN(x)) f64[r] = x;
-                else nulls = setNull(valid, r, nulls);
-              }
-              break;
-            case CONV.numTs:
-              for (let r = r0; r < r1; r++) {
-                const x = f[src[r]! * nn + j]!;
-                if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.round(x * 1000));
-                else nulls = setNull(valid, r, nulls);
-              }
-              break;
-            case CONV.numBool:
-              for (let r = r0; r < r1; r++) {
-                const x = f[src[r]! * nn + j]!;
-                if (!Number.isNaN(x)) b8[r] = x ? 1 : 0;
-                else nulls = setNull(valid, r, nulls);
-              }
-              break;
-            case CONV.numNull:
-              for (let r = r0; r < r1; r++) nulls = setNull(valid, r, nulls);
-              break;
-            case CONV.strTs: {
-              const st = memo.tsAt;
-              const val = memo.ts;
-              for (let r = r0; r < r1; r++) {
-                const d = s[src[r]! * ns + j]!;
-                if (d < 0) {
-                  nulls = setNull(valid, r, nulls);
-                  continue;
-                }
-                if (st[d] !== gen) {
-                  val[d] = Math.round(isoToMicros(dict[d]!));
-                  st[d] = gen;
-                }
-                const us = val[d]!;
-                if (!Number.isNaN(us)) H.i64(u32, i32, r, us);
-                else nulls = setNull(valid, r, nulls);
-              }
-              break;
-            }
-            case CONV.strIp: {
-              const st = memo.ipAt;
-              const ok = memo.ipOk;
-              const w = memo.ip;
-              for (let r = r0; r < r1; r++) {
-                const d = s[src[r]! * ns + j]!;
-                if (d < 0) {
-                  nulls = setNull(valid, r, nulls);
-                  continue;
-                }
-                if (st[d] !== gen) {
-                  ok[d] = H.ip(w, d, dict[d]!) ? 1 : 0;
-                  st[d] = gen;
-                }
-                if (ok[d] === 0) {
-                  nulls = setNull(valid, r, nulls);
-                  continue;
-                }
-                const o = r * 4;
-                const k = d * 4;
-                u32[o] = w[k]!;
-                u32[o + 1] = w[k + 1]!;
-                u32[o + 2] = w[k + 2]!;
-                u32[o + 3] = w[k + 3]!;
-              }
-              break;
-            }
-            case CONV.strMac: {
-              for (let r = r0; r < r1; r++) {
-                const d = s[src[r]! * ns + j]!;
-                if (d < 0 || !H.mac(u32, r, dict[d]!)) nulls = setNull(valid, r, nulls);
-              }
-              break;
-            }
-            case CONV.strNum: {
-              const isFloat = this.columns[ci]!.type === 'float';
-              for (let r = r0; r < r1; r++) {
-                const d = s[src[r]! * ns + j]!;
-                const x = d < 0 ? Number.NaN : Number(dict[d]!);
-                if (Number.isNaN(x)) nulls = setNull(valid, r, nulls);
-                else if (isFloat) f64[r] = x;
-                else H.i64(u32, i32, r, Math.trunc(x));
-              }
-              break;
-            }
-            case CONV.strText: {
-              // 0: not seen in this batch; 1: inline words in `memo.words`; 2: longer than 12 bytes.
-              const st = memo.textAt;
-              const kind = memo.textKind;
-              const words = memo.words;
-              const ss = this.strings[ci]!;
-              let long = 0;
-              for (let r = r0; r < r1; r++) {
-                const d = s[src[r]! * ns + j]!;
-                const o = r * 4;
-                if (d < 0) {
-                  u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
-                  ss[r] = null;
-                  nulls = setNull(valid, r, nulls);
-                  continue;
-                }
-                if (st[d] !== gen) {
-                  // 3: a string_t pointing into the heap, in `words` like an inline one.
-                  kind[d] = H.inlineAt(words, d * 4, dict[d]!)
-                    ? 1
-                    : pointers && this.place(words, d * 4, dict[d]!)
-                      ? 3
-                      : 2;
-                  st[d] = gen;
-                }
-                if (kind[d] !== 2) {
-                  const k = d * 4;
-                  u32[o] = words[k]!;
-                  u32[o + 1] = words[k + 1]!;
-                  u32[o + 2] = words[k + 2]!;
-                  u32[o + 3] = words[k + 3]!;
-                  ss[r] = null;
-                } else {
-                  ss[r] = dict[d]!;
-                  long++;
-                }
-              }
-              this.long[ci]! += long;
-              break;
-            }
-          }
-          nullable[ci]! += nulls;
-        }
-      }
-      const uS = this.views[this.columns.length]!.u32;
-      for (let r = 0; r < n; r++) {
-        const q = seq + start + r;
-        const hi = Math.floor(q / TWO32);
-        uS[r * 2] = q - hi * TWO32;
-        uS[r * 2 + 1] = hi;
-      }
-      this.sendColumns(appender, n);
+      // A chunk in a method of its own: called for every chunk, it is optimized as a whole
+      // function, not on-stack at each of its loops in the middle of a long batch.
+      this.fillChunk(appender, c, plan, memo, n, seq + start);
     }
     // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over. One
     // grown past what ordinary batches need (huge texts) is let go rather than held for good.
     HEAP.at = 0;
     HEAP.spent.length = 0;
     if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
+  }
+
+  /** Convert the `n` rows of `src` (a chunk of batch `c`) and append them, numbered from `seq0`. */
+  private fillChunk(
+    appender: DuckDBAppender,
+    c: Columnar,
+    plan: Plan[],
+    memo: Memo,
+    n: number,
+    seq0: number,
+  ): void {
+    const nn = c.num.length;
+    const ns = c.str.length;
+    const src = this.src;
+    const f = c.f;
+    const s = c.s;
+    const dict = c.dict;
+    const nullable = this.hasNull;
+    nullable.fill(0);
+    this.long.fill(0);
+    // Rows in tiles, every column of a tile before the next: the batch's numbers are by row
+    // (a row is ~40 doubles), so a column's pass over a whole chunk touched a new cache line
+    // per value, 650 KB of them per column, and the next column came back to them cold.
+    for (let r0 = 0; r0 < n; r0 += TILE_ROWS) {
+      const r1 = Math.min(n, r0 + TILE_ROWS);
+      for (let ci = 0; ci < plan.length; ci++) {
+        const p = plan[ci]!;
+        const v = this.views[ci]!;
+        const valid = this.valid[ci]!;
+        const { u32, i32, f64, b8 } = v;
+        const j = p.idx;
+        let nulls = 0;
+        // Each conversion is a small function of its own: in one large function, a case first
+        // met in a later batch (a JSON column, a time as text) deoptimized the whole loop, and
+        // each of its many re-optimizations (on-stack, at every loop) took 100-450 ms of a
+        // compiler thread (10 compiles per ingest with a pipeline worker, 6 without).
+        switch (p.conv) {
+          case CONV.none:
+            if (r0 > 0) break;
+            valid.fill(0);
+            if (v.str) u32.fill(0, 0, n * 4);
+            nulls = n;
+            break;
+          case CONV.json: {
+            const m = c.json?.[this.columns[ci]!.name];
+            const ss = this.strings[ci]!;
+            // A batch from a pipeline worker holds the text already (made there, once per
+            // shared value): no stringify here.
+            const long =
+              m instanceof JsonTextColumn
+                ? this.jsonText(m, u32, valid, ss, src, r0, r1)
+                : this.jsonValues(m, u32, valid, ss, src, r0, r1);
+            nulls = long >>> 16;
+            this.long[ci]! += long & 0xffff;
+            break;
+          }
+          case CONV.numInt:
+            nulls = numInt(f, nn, j, src, r0, r1, u32, i32, valid);
+            break;
+          case CONV.numFloat:
+            nulls = numFloat(f, nn, j, src, r0, r1, f64, valid);
+            break;
+          case CONV.numTs:
+            nulls = numTs(f, nn, j, src, r0, r1, u32, i32, valid);
+            break;
+          case CONV.numBool:
+            nulls = numBool(f, nn, j, src, r0, r1, b8, valid);
+            break;
+          case CONV.numNull:
+            for (let r = r0; r < r1; r++) nulls = setNull(valid, r, nulls);
+            break;
+          case CONV.strTs:
+            nulls = strTs(s, ns, j, src, r0, r1, u32, i32, valid, dict, memo);
+            break;
+          case CONV.strIp:
+            nulls = strIp(s, ns, j, src, r0, r1, u32, valid, dict, memo);
+            break;
+          case CONV.strMac:
+            nulls = strMac(s, ns, j, src, r0, r1, u32, valid, dict);
+            break;
+          case CONV.strNum:
+            nulls = strNum(
+              s,
+              ns,
+              j,
+              src,
+              r0,
+              r1,
+              u32,
+              i32,
+              f64,
+              valid,
+              dict,
+              this.columns[ci]!.type === 'float',
+            );
+            break;
+          case CONV.strText: {
+            const long = this.strText(s, ns, j, src, r0, r1, u32, valid, dict, memo, this.strings[ci]!);
+            nulls = long >>> 16;
+            this.long[ci]! += long & 0xffff;
+            break;
+          }
+        }
+        nullable[ci]! += nulls;
+      }
+    }
+    const uS = this.views[this.columns.length]!.u32;
+    for (let r = 0; r < n; r++) {
+      const q = seq0 + r;
+      const hi = Math.floor(q / TWO32);
+      uS[r * 2] = q - hi * TWO32;
+      uS[r * 2 + 1] = hi;
+    }
+    this.sendColumns(appender, n);
+  }
+
+  /** A JSON column's rows r0..r1 of a tile from its values. Returns nulls << 16 | long strings. */
+  private jsonValues(
+    m: ReadonlyMap<number, unknown> | undefined,
+    u32: Uint32Array,
+    valid: Uint32Array,
+    ss: (string | null)[],
+    src: Uint32Array,
+    r0: number,
+    r1: number,
+  ): number {
+    let nulls = 0;
+    if (!this.pointers) {
+      for (let r = r0; r < r1; r++) {
+        const x = m?.get(src[r]!);
+        if (x == null) {
+          ss[r] = null;
+          u32[r * 4] = u32[r * 4 + 1] = u32[r * 4 + 2] = u32[r * 4 + 3] = 0;
+          nulls = setNull(valid, r, nulls);
+        } else ss[r] = JSON.stringify(x);
+      }
+      return (nulls << 16) | (r1 - r0 - nulls);
+    }
+    // Lists a record shares with others (a TLS shape's cipher suites) are one object: a row
+    // with the value of the row before gets that row's string_t.
+    let prev: unknown = null;
+    let prevO = 0;
+    let long = 0;
+    for (let r = r0; r < r1; r++) {
+      const x = m?.get(src[r]!);
+      const o = r * 4;
+      ss[r] = null;
+      if (x == null) {
+        u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+        nulls = setNull(valid, r, nulls);
+        continue;
+      }
+      if (x === prev) {
+        u32[o] = u32[prevO]!;
+        u32[o + 1] = u32[prevO + 1]!;
+        u32[o + 2] = u32[prevO + 2]!;
+        u32[o + 3] = u32[prevO + 3]!;
+      } else {
+        const t = JSON.stringify(x);
+        if (H.inlineAt(u32, o, t) || this.place(u32, o, t)) prev = x;
+        else {
+          ss[r] = t;
+          long++;
+          prev = null;
+        }
+      }
+      prevO = o;
+    }
+    return (nulls << 16) | long;
+  }
+
+  /**
+   * A text column's rows r0..r1 of a tile, each distinct entry converted once per batch (inline
+   * words, a pointer into the heap, or the string for a native call). Returns nulls << 16 | long.
+   */
+  private strText(
+    s: Int32Array,
+    ns: number,
+    j: number,
+    src: Uint32Array,
+    r0: number,
+    r1: number,
+    u32: Uint32Array,
+    valid: Uint32Array,
+    dict: readonly string[],
+    memo: Memo,
+    ss: (string | null)[],
+  ): number {
+    // 0: not seen in this batch; 1: inline words in `memo.words`; 2: longer than 12 bytes;
+    // 3: a string_t pointing into the heap, in `words` like an inline one.
+    const gen = memo.gen;
+    const st = memo.textAt;
+    const kind = memo.textKind;
+    const words = memo.words;
+    let nulls = 0;
+    let long = 0;
+    for (let r = r0; r < r1; r++) {
+      const d = s[src[r]! * ns + j]!;
+      const o = r * 4;
+      if (d < 0) {
+        u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+        ss[r] = null;
+        nulls = setNull(valid, r, nulls);
+        continue;
+      }
+      if (st[d] !== gen) {
+        kind[d] = H.inlineAt(words, d * 4, dict[d]!)
+          ? 1
+          : this.pointers && this.place(words, d * 4, dict[d]!)
+            ? 3
+            : 2;
+        st[d] = gen;
+      }
+      if (kind[d] !== 2) {
+        const k = d * 4;
+        u32[o] = words[k]!;
+        u32[o + 1] = words[k + 1]!;
+        u32[o + 2] = words[k + 2]!;
+        u32[o + 3] = words[k + 3]!;
+        ss[r] = null;
+      } else {
+        ss[r] = dict[d]!;
+        long++;
+      }
+    }
+    return (nulls << 16) | long;
+  }
+
+  /**
+   * A JSON column's rows r0..r1 of a tile from their texts, as the object path writes them
+   * (rows that share a text entry share a string_t). Returns nulls << 16 | long strings.
+   */
+  private jsonText(
+    m: JsonTextColumn,
+    u32: Uint32Array,
+    valid: Uint32Array,
+    ss: (string | null)[],
+    src: Uint32Array,
+    r0: number,
+    r1: number,
+  ): number {
+    let nulls = 0;
+    let long = 0;
+    let prev = -1;
+    let prevO = 0;
+    for (let r = r0; r < r1; r++) {
+      const e = m.entry(src[r]!);
+      const o = r * 4;
+      ss[r] = null;
+      if (e < 0) {
+        u32[o] = u32[o + 1] = u32[o + 2] = u32[o + 3] = 0;
+        nulls = setNull(valid, r, nulls);
+        continue;
+      }
+      if (e === prev) {
+        u32[o] = u32[prevO]!;
+        u32[o + 1] = u32[prevO + 1]!;
+        u32[o + 2] = u32[prevO + 2]!;
+        u32[o + 3] = u32[prevO + 3]!;
+      } else {
+        const t = m.text(src[r]!)!;
+        if (H.inlineAt(u32, o, t) || (this.pointers && this.place(u32, o, t))) prev = e;
+        else {
+          ss[r] = t;
+          long++;
+          prev = -1;
+        }
+      }
+      prevO = o;
+    }
+    return (nulls << 16) | long;
   }
 
   /** The typed-array memos, grown to hold a dictionary of `len` entries; a new stamp per batch. */
@@ -570,6 +617,211 @@ interface Memo {
 function setNull(valid: Uint32Array, r: number, nulls: number): number {
   valid[r >>> 5]! &= ~(1 << (r & 31));
   return nulls + 1;
+}
+
+// The conversions of `appendColumns`, rows r0..r1 of a tile of one column; each returns the
+// column's nulls in the tile. `f`/`s` are the batch's row-major numbers and dictionary indexes,
+// `j` the field's place in a row of `nn`/`ns` values, `src` the chunk's source rows.
+
+function numInt(
+  f: Float64Array,
+  nn: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  i32: Int32Array,
+  valid: Uint32Array,
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const x = f[src[r]! * nn + j]!;
+    if (x >= 0 && x < TWO32) {
+      // A Uint32Array store truncates a value in [0, 2^32) as Math.trunc would.
+      u32[r * 2] = x;
+      u32[r * 2 + 1] = 0;
+    } else if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.trunc(x));
+    else nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function numFloat(
+  f: Float64Array,
+  nn: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  f64: Float64Array,
+  valid: Uint32Array,
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const x = f[src[r]! * nn + j]!;
+    if (!Number.isNaN(x)) f64[r] = x;
+    else nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function numTs(
+  f: Float64Array,
+  nn: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  i32: Int32Array,
+  valid: Uint32Array,
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const x = f[src[r]! * nn + j]!;
+    if (!Number.isNaN(x)) H.i64(u32, i32, r, Math.round(x * 1000));
+    else nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function numBool(
+  f: Float64Array,
+  nn: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  b8: Uint8Array,
+  valid: Uint32Array,
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const x = f[src[r]! * nn + j]!;
+    if (!Number.isNaN(x)) b8[r] = x ? 1 : 0;
+    else nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function strTs(
+  s: Int32Array,
+  ns: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  i32: Int32Array,
+  valid: Uint32Array,
+  dict: readonly string[],
+  memo: Memo,
+): number {
+  const gen = memo.gen;
+  const st = memo.tsAt;
+  const val = memo.ts;
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const d = s[src[r]! * ns + j]!;
+    if (d < 0) {
+      nulls = setNull(valid, r, nulls);
+      continue;
+    }
+    if (st[d] !== gen) {
+      val[d] = Math.round(isoToMicros(dict[d]!));
+      st[d] = gen;
+    }
+    const us = val[d]!;
+    if (!Number.isNaN(us)) H.i64(u32, i32, r, us);
+    else nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function strIp(
+  s: Int32Array,
+  ns: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  valid: Uint32Array,
+  dict: readonly string[],
+  memo: Memo,
+): number {
+  const gen = memo.gen;
+  const st = memo.ipAt;
+  const ok = memo.ipOk;
+  const w = memo.ip;
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const d = s[src[r]! * ns + j]!;
+    if (d < 0) {
+      nulls = setNull(valid, r, nulls);
+      continue;
+    }
+    if (st[d] !== gen) {
+      ok[d] = H.ip(w, d, dict[d]!) ? 1 : 0;
+      st[d] = gen;
+    }
+    if (ok[d] === 0) {
+      nulls = setNull(valid, r, nulls);
+      continue;
+    }
+    const o = r * 4;
+    const k = d * 4;
+    u32[o] = w[k]!;
+    u32[o + 1] = w[k + 1]!;
+    u32[o + 2] = w[k + 2]!;
+    u32[o + 3] = w[k + 3]!;
+  }
+  return nulls;
+}
+
+function strMac(
+  s: Int32Array,
+  ns: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  valid: Uint32Array,
+  dict: readonly string[],
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const d = s[src[r]! * ns + j]!;
+    if (d < 0 || !H.mac(u32, r, dict[d]!)) nulls = setNull(valid, r, nulls);
+  }
+  return nulls;
+}
+
+function strNum(
+  s: Int32Array,
+  ns: number,
+  j: number,
+  src: Uint32Array,
+  r0: number,
+  r1: number,
+  u32: Uint32Array,
+  i32: Int32Array,
+  f64: Float64Array,
+  valid: Uint32Array,
+  dict: readonly string[],
+  isFloat: boolean,
+): number {
+  let nulls = 0;
+  for (let r = r0; r < r1; r++) {
+    const d = s[src[r]! * ns + j]!;
+    const x = d < 0 ? Number.NaN : Number(dict[d]!);
+    if (Number.isNaN(x)) nulls = setNull(valid, r, nulls);
+    else if (isFloat) f64[r] = x;
+    else H.i64(u32, i32, r, Math.trunc(x));
+  }
+  return nulls;
 }
 
 /**
