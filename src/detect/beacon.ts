@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable, pairHash } from './pair-table.js';
 import { bimodalScore, dispersion, histogramScore } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -84,19 +84,18 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
   const ignore = new Set(cfg.ignorePorts);
   const evalMs = cfg.evaluateEverySec * 1000;
   const windowMs = cfg.windowSec * 1000;
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p) => {
     counters.evicted++;
-    evaluate(k, p);
+    evaluate(src, dst, p);
   });
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastEval = 0;
 
-  function evaluate(k: string, p: Pair): void {
+  function evaluate(src: string, dst: string, p: Pair): void {
     if (p.ts.length < cfg.minConnections || p.evaluatedAt === p.ts.length) return;
     p.evaluatedAt = p.ts.length;
-    const [src, dst] = k.split('|');
-    const users = ctx.prevalence.users(dst ?? '');
+    const users = ctx.prevalence.users(dst);
     const ratio = users / Math.max(1, ctx.prevalence.internalHosts());
     if (users >= cfg.prevalenceMinHosts && ratio >= cfg.maxPrevalence) {
       counters.suppressed_prevalent++;
@@ -123,12 +122,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       first_ts: ts[0] ?? 0,
       category: 'beacon',
       detector: 'beacon',
-      key: k,
+      key: `${src}|${dst}`,
       title: `Beaconing: ${src} contacts ${dst}:${p.dport} every ~${Math.round(med)} s (score ${s.score.toFixed(2)})`,
       severity: s.score >= 0.9 ? 75 : 60,
       confidence: Math.round(s.score * 100),
-      src_ip: src ?? null,
-      dst_ip: dst ?? null,
+      src_ip: src,
+      dst_ip: dst,
       dst_port: p.dport,
       proto: p.proto,
       count: Math.max(1, delta),
@@ -151,10 +150,13 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
 
   function evaluateAll(now: number): void {
     lastEval = now;
-    for (const [k, p] of pairs.entries()) {
-      evaluate(k, p);
+    for (let e = pairs.first(); e >= 0; ) {
+      const next = pairs.after(e);
+      const p = pairs.value(e);
+      evaluate(pairs.keyA(e), pairs.keyB(e), p);
       const last = p.ts[p.ts.length - 1] ?? 0;
-      if (now - last > windowMs) pairs.delete(k);
+      if (now - last > windowMs) pairs.remove(e);
+      e = next;
     }
   }
 
@@ -175,12 +177,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       }
       if (f.startMs < minTs) minTs = f.startMs;
       if (f.startMs > maxTs) maxTs = f.startMs;
-      const k = `${f.src}|${f.dst}`;
-      const p = pairs.recent(k);
+      const h = pairHash(f.srcHash, f.dstHash);
+      const p = pairs.recent(f.src, f.dst, h);
       if (p === undefined) {
         // A new pair holds its first beat in arrays made to that size: most pairs of a busy
         // network never see a second (an array grown by a push reserves 17 slots).
-        pairs.insert(k, {
+        pairs.insert(f.src, f.dst, h, {
           ts: [f.startMs],
           bytes: [f.outBytes + f.inBytes],
           dport: f.dport,

@@ -1,7 +1,8 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap, Hll } from './bounded.js';
+import { Hll } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { registeredDomain } from './domain.js';
+import { PairTable, pairHash, strHash } from './pair-table.js';
 import { entropySkipping } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -21,6 +22,7 @@ const NAME_MEMO = 4096;
 interface NameFacts {
   name: string;
   domain: string;
+  domainHash: number;
   allowed: boolean;
   sub: string;
   flatLen: number;
@@ -92,6 +94,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     f = {
       name,
       domain,
+      domainHash: strHash(domain),
       allowed: allowedName(name, domain),
       sub,
       flatLen,
@@ -102,16 +105,16 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     names.set(q, f);
     return f;
   };
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, domain, p) => {
     counters.evicted++;
-    decide(k, p);
+    decide(src, domain, p);
   });
   let lastSweep = 0;
 
   const unique = (p: Pair): number =>
     p.hll ? p.hll.count() : p.small ? p.small.size : p.one !== null ? 1 : 0;
 
-  function decide(k: string, p: Pair): void {
+  function decide(client: string, registered: string, p: Pair): void {
     const u = unique(p);
     const meanLen = p.queries ? p.lenSum / p.queries : 0;
     const meanEnt = p.queries ? p.entSum / p.queries : 0;
@@ -124,6 +127,8 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     const delta = p.queries - p.reported;
     p.raised = u;
     p.reported = p.queries;
+    // The key as it always read (a name with a '|' in it reads up to it).
+    const k = `${client}|${registered}`;
     const [src, domain] = k.split('|');
     ctx.emitter.raise({
       ts: p.lastMs,
@@ -179,21 +184,21 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         counters.allowed++;
         return;
       }
-      const k = `${src}|${domain}`;
+      const h = pairHash(strHash(src), nf.domainHash);
       // A new pair's first flow id is in the array it is made with (sized to it); the others are pushed.
       const fid = typeof r.flow_id === 'number' ? r.flow_id : null;
       let fresh = false;
-      let p = pairs.recent(k);
+      let p = pairs.recent(src, domain, h);
       if (p === undefined) {
         p = newPair(ts, fid);
-        pairs.insert(k, p);
+        pairs.insert(src, domain, h, p);
         fresh = true;
       }
       if (ts >= p.startMs + W || ts < p.startMs - W) {
-        decide(k, p);
+        decide(src, domain, p);
         p = newPair(ts, fid);
-        pairs.delete(k);
-        pairs.insert(k, p);
+        pairs.delete(src, domain, h);
+        pairs.insert(src, domain, h, p);
         fresh = true;
       }
       if (ts > p.lastMs) p.lastMs = ts;
@@ -239,20 +244,24 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       if (ab >= cfg.largeAnswerBytes) p.large++;
       if (p.samples.length < 5 && flatLen >= 16) p.samples.push(name);
       if (!fresh && fid !== null && p.flowIds.length < 5) p.flowIds.push(fid);
-      if (p.raised === 0 && (p.queries & 31) === 0) decide(k, p);
+      if (p.raised === 0 && (p.queries & 31) === 0) decide(src, domain, p);
     },
     tick(now) {
       if (now - lastSweep < W / 4) return;
       lastSweep = now;
-      for (const [k, p] of pairs.entries()) {
+      for (let e = pairs.first(); e >= 0; ) {
+        const next = pairs.after(e);
+        const p = pairs.value(e);
         if (now >= p.startMs + W) {
-          decide(k, p);
-          pairs.delete(k);
+          decide(pairs.keyA(e), pairs.keyB(e), p);
+          pairs.remove(e);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [k, p] of pairs.entries()) decide(k, p);
+      for (let e = pairs.first(); e >= 0; e = pairs.after(e))
+        decide(pairs.keyA(e), pairs.keyB(e), pairs.value(e));
       pairs.clear();
     },
   };

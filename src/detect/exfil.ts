@@ -1,6 +1,7 @@
 import { isoMs } from '../common/alerts.js';
 import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable } from './pair-table.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -34,7 +35,8 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     counters.evicted++;
     decide(k, p);
   });
-  const hours = new BoundedMap<string, HostHour>(cfg.maxPairs);
+  /** Keyed by the source alone (the second key is always ''). */
+  const hours = new PairTable<HostHour>(cfg.maxPairs);
   let lastSweep = 0;
 
   function threshold(src: string, ts: number): { t: number; view: ReturnType<typeof ctx.baselines.view> } {
@@ -82,12 +84,12 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     counters.alerts++;
   }
 
-  function hostVolume(src: string, ts: number, bytes: number): void {
+  function hostVolume(src: string, srcHash: number, ts: number, bytes: number): void {
     const hour = Math.floor(ts / 3_600_000);
-    let h = hours.recent(src);
+    let h = hours.recent(src, '', srcHash);
     if (h === undefined) {
       h = { hour, bytes: 0 };
-      hours.insert(src, h);
+      hours.insert(src, '', srcHash, h);
     }
     if (hour > h.hour) {
       ctx.baselines.update(`out|${src}`, h.bytes, h.hour * 3_600_000);
@@ -105,10 +107,11 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
       counters.flows++;
       if (!f.srcInternal || f.dstInternal) return;
       // A flow kept 1 in N under overload stands for N: its bytes count N times in the sums.
-      hostVolume(f.src, f.startMs, f.outBytes * f.weight);
+      hostVolume(f.src, f.srcHash, f.startMs, f.outBytes * f.weight);
       if (f.outBytes < 100_000) return;
       // Other internal hosts that used this destination before.
-      const before = ctx.prevalence.users(f.dst) - (ctx.prevalence.uses(f.dst, f.src) ? 1 : 0);
+      const before =
+        ctx.prevalence.users(f.dst, f.dstHash) - (ctx.prevalence.uses(f.dst, f.src, f.dstHash) ? 1 : 0);
       if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
         counters.allowed++;
         return;

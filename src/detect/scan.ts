@@ -1,7 +1,7 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { isFailedProbe } from './flow-view.js';
+import { PairTable } from './pair-table.js';
 import type { DetectContext, Detector, FlowView } from './types.js';
 
 /**
@@ -55,7 +55,8 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
   const fastMs = cfg.windowSec * 1000;
   const slowMs = cfg.slowWindowSec * 1000;
   const minCount = Math.min(cfg.verticalPorts, cfg.horizontalHosts);
-  const sources = new BoundedMap<string, SourceState>(cfg.maxSources, (src, s) => {
+  /** Keyed by the source alone (the second key is always ''). */
+  const sources = new PairTable<SourceState>(cfg.maxSources, (src, _, s) => {
     counters.evicted++;
     close(src, s, s.fast, false);
     if (s.slow) close(src, s, s.slow, true);
@@ -255,11 +256,11 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         return;
       }
       counters.probes++;
-      let s = sources.recent(f.src);
+      let s = sources.recent(f.src, '', f.srcHash);
       const fresh = s === undefined;
       if (s === undefined) {
         s = { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
-        sources.insert(f.src, s);
+        sources.insert(f.src, '', f.srcHash, s);
       }
       if (f.startMs >= s.fast.startMs + fastMs || f.startMs < s.fast.startMs - fastMs) {
         close(f.src, s, s.fast, false);
@@ -280,7 +281,10 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
     tick(now) {
       if (now - lastSweep < fastMs) return;
       lastSweep = now;
-      for (const [src, s] of sources.entries()) {
+      for (let e = sources.first(); e >= 0; ) {
+        const next = sources.after(e);
+        const src = sources.keyA(e);
+        const s = sources.value(e);
         if (now >= s.fast.startMs + fastMs * 2 && pairCount(s.fast) > 0) {
           close(src, s, s.fast, false);
           s.fast = new ScanWindow(now);
@@ -288,14 +292,16 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         const quietSince = s.slow ? s.slow.startMs + slowMs * 2 : s.fast.startMs + fastMs * 2;
         if (now >= quietSince) {
           if (s.slow) close(src, s, s.slow, true);
-          sources.delete(src);
+          sources.remove(e);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [src, s] of sources.entries()) {
-        close(src, s, s.fast, false);
-        if (s.slow) close(src, s, s.slow, true);
+      for (let e = sources.first(); e >= 0; e = sources.after(e)) {
+        const s = sources.value(e);
+        close(sources.keyA(e), s, s.fast, false);
+        if (s.slow) close(sources.keyA(e), s, s.slow, true);
       }
       sources.clear();
     },
