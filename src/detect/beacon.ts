@@ -15,11 +15,19 @@ import type { DetectContext, Detector } from './types.js';
  * (update checks) and benign periodic services (NTP) are not beacons.
  */
 interface Pair {
-  ts: number[];
-  bytes: number[];
+  /**
+   * The first beat inline; the arrays are made at the second (most pairs of a busy network never
+   * see one: three arrays per pair were most of what a new pair allocated).
+   */
+  t0: number;
+  b0: number;
+  ts: number[] | null;
+  bytes: number[] | null;
   dport: number;
   proto: number;
-  flowIds: number[];
+  /** The first flow id inline (NaN: none yet), the list made at the second. */
+  fid0: number;
+  flowIds: number[] | null;
   evaluatedAt: number;
   raisedScore: number;
   reported: number;
@@ -93,17 +101,20 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
   let lastEval = 0;
 
   function evaluate(src: string, dst: string, p: Pair): void {
-    if (p.ts.length < cfg.minConnections || p.evaluatedAt === p.ts.length) return;
-    p.evaluatedAt = p.ts.length;
+    const n = p.ts === null ? 1 : p.ts.length;
+    if (n < cfg.minConnections || p.evaluatedAt === n) return;
+    p.evaluatedAt = n;
+    const pts = p.ts ?? [p.t0];
+    const pbytes = p.bytes ?? [p.b0];
     const users = ctx.prevalence.users(dst);
     const ratio = users / Math.max(1, ctx.prevalence.internalHosts());
     if (users >= cfg.prevalenceMinHosts && ratio >= cfg.maxPrevalence) {
       counters.suppressed_prevalent++;
       return;
     }
-    const order = p.ts.map((_, i) => i).sort((a, b) => (p.ts[a] ?? 0) - (p.ts[b] ?? 0));
-    const ts = order.map((i) => p.ts[i] ?? 0);
-    const bytes = order.map((i) => p.bytes[i] ?? 0);
+    const order = pts.map((_, i) => i).sort((a, b) => (pts[a] ?? 0) - (pts[b] ?? 0));
+    const ts = order.map((i) => pts[i] ?? 0);
+    const bytes = order.map((i) => pbytes[i] ?? 0);
     const s = beaconScore(ts, bytes, Math.min(windowMs, maxTs - minTs));
     counters.scored++;
     if (!s || s.score < cfg.minScore || s.score <= p.raisedScore - 0.05) return;
@@ -142,7 +153,7 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
         prevalence_ratio: Math.round(ratio * 1000) / 1000,
         first_seen: isoMs(ts[0] ?? 0),
         interarrival_histogram: { bin_sec: Math.round((2 * med * 1000) / 20) / 1000, counts: hist },
-        example_flow_ids: p.flowIds,
+        example_flow_ids: flowIdsOf(p),
       },
     });
     counters.alerts++;
@@ -154,7 +165,7 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       const next = pairs.after(e);
       const p = pairs.value(e);
       evaluate(pairs.keyA(e), pairs.keyB(e), p);
-      const last = p.ts[p.ts.length - 1] ?? 0;
+      const last = p.ts === null ? p.t0 : (p.ts[p.ts.length - 1] ?? 0);
       if (now - last > windowMs) pairs.remove(e);
       e = next;
     }
@@ -183,16 +194,23 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
         // A new pair holds its first beat in arrays made to that size: most pairs of a busy
         // network never see a second (an array grown by a push reserves 17 slots).
         pairs.insert(f.src, f.dst, h, {
-          ts: [f.startMs],
-          bytes: [f.outBytes + f.inBytes],
+          t0: f.startMs,
+          b0: f.outBytes + f.inBytes,
+          ts: null,
+          bytes: null,
           dport: f.dport,
           proto: f.proto,
-          flowIds: f.flowId !== null ? [f.flowId] : [],
+          fid0: f.flowId ?? Number.NaN,
+          flowIds: null,
           evaluatedAt: 0,
           raisedScore: 0,
           reported: 0,
         });
         return;
+      }
+      if (p.ts === null || p.bytes === null) {
+        p.ts = [p.t0];
+        p.bytes = [p.b0];
       }
       if (p.ts.length >= cfg.maxPointsPerPair) {
         // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
@@ -204,7 +222,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       }
       p.ts.push(f.startMs);
       p.bytes.push(f.outBytes + f.inBytes);
-      if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
+      if (f.flowId !== null) {
+        if (p.flowIds !== null) {
+          if (p.flowIds.length < 5) p.flowIds.push(f.flowId);
+        } else if (Number.isNaN(p.fid0)) p.fid0 = f.flowId;
+        else p.flowIds = [p.fid0, f.flowId];
+      }
     },
     tick(now) {
       if (lastEval === 0) lastEval = now;
@@ -215,4 +238,9 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       pairs.clear();
     },
   };
+}
+
+/** The pair's example flow ids as the list it once kept. */
+function flowIdsOf(p: Pair): number[] {
+  return p.flowIds ?? (Number.isNaN(p.fid0) ? [] : [p.fid0]);
 }

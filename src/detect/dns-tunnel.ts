@@ -51,8 +51,11 @@ interface Pair {
   qt1: string | null;
   qt1n: number;
   qtypes: Map<string, number> | null;
-  samples: string[];
-  flowIds: number[];
+  /** Made at the first long name (most pairs never ask one). */
+  samples: string[] | null;
+  /** The first flow id inline (NaN: none), the list made at the second: most pairs see one query. */
+  fid0: number;
+  flowIds: number[] | null;
   raised: number;
   reported: number;
 }
@@ -158,8 +161,8 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         large_answers: p.large,
         answer_bytes: p.answerBytes,
         qtypes: p.qtypes ? Object.fromEntries(p.qtypes) : p.qt1 !== null ? { [p.qt1]: p.qt1n } : {},
-        example_queries: p.samples,
-        example_flow_ids: p.flowIds,
+        example_queries: p.samples ?? [],
+        example_flow_ids: p.flowIds ?? (Number.isNaN(p.fid0) ? [] : [p.fid0]),
         // RITA's bands: 100 / 500 / 800 / 1000 unique subdomains.
         rita_band: u >= 1000 ? 'critical' : u >= 800 ? 'high' : u >= 500 ? 'medium' : 'low',
       },
@@ -185,7 +188,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         return;
       }
       const h = pairHash(strHash(src), nf.domainHash);
-      // A new pair's first flow id is in the array it is made with (sized to it); the others are pushed.
+      // A new pair holds its first flow id inline; the later ones go to a list made at the second.
       const fid = typeof r.flow_id === 'number' ? r.flow_id : null;
       let fresh = false;
       let p = pairs.recent(src, domain, h);
@@ -242,8 +245,16 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       }
       p.answerBytes += ab;
       if (ab >= cfg.largeAnswerBytes) p.large++;
-      if (p.samples.length < 5 && flatLen >= 16) p.samples.push(name);
-      if (!fresh && fid !== null && p.flowIds.length < 5) p.flowIds.push(fid);
+      if (flatLen >= 16) {
+        if (p.samples === null) p.samples = [name];
+        else if (p.samples.length < 5) p.samples.push(name);
+      }
+      if (!fresh && fid !== null) {
+        if (p.flowIds !== null) {
+          if (p.flowIds.length < 5) p.flowIds.push(fid);
+        } else if (Number.isNaN(p.fid0)) p.fid0 = fid;
+        else p.flowIds = [p.fid0, fid];
+      }
       if (p.raised === 0 && (p.queries & 31) === 0) decide(src, domain, p);
     },
     tick(now) {
@@ -284,8 +295,9 @@ function newPair(ts: number, flowId: number | null): Pair {
     qt1: null,
     qt1n: 0,
     qtypes: null,
-    samples: [],
-    flowIds: flowId !== null ? [flowId] : [],
+    samples: null,
+    fid0: flowId ?? Number.NaN,
+    flowIds: null,
     raised: 0,
     reported: 0,
   };
