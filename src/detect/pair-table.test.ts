@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { runs } from '../../test/support/fuzz.js';
 import { BoundedMap } from './bounded.js';
-import { PairTable, pairHash, strHash } from './pair-table.js';
+import { HostPortSet, PairTable, pairHash, strHash } from './pair-table.js';
 
 /**
  * Operations on a table and on the `BoundedMap` keyed by `${a}|${b}` it replaces: the same
@@ -157,4 +157,40 @@ test('PairTable: keys that differ only in the last word of an IPv4 or IPv6 addre
   assert.equal(t.get('10.1.2.3', '192.0.2.1', 42), undefined);
   assert.equal(t.get('10.1.2.3', '192.0.2.2', 42), '10.1.2.3>192.0.2.2');
   assert.equal(t.get('10.1.2.4', '192.0.2.1', 42), '10.1.2.4>192.0.2.1');
+});
+
+test('HostPortSet: the distinct pairs of a Set of host|port texts, in its order, whatever the hash', () => {
+  const hosts = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:db8::2', '2001:db8:0:0:0:0:0:1'];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.nat(4),
+          fc.integer({ min: 0, max: 65535 }).map((p) => p % 7),
+        ),
+        { maxLength: 200 },
+      ),
+      fc.constantFrom(0, 1, -1),
+      (probes, fold) => {
+        const set = new HostPortSet();
+        const texts = new Set<string>();
+        for (const [hi, port] of probes) {
+          const host = hosts[hi]!;
+          // fold 0: every host hashes alike (only the chain tells them apart); 1: two buckets.
+          const h = strHash(host) & fold;
+          const known = texts.has(`${host}|${port}`);
+          assert.equal(set.has(host, h, port), known);
+          if (!known) {
+            set.add(host, h, port);
+            texts.add(`${host}|${port}`);
+          }
+        }
+        assert.deepEqual(
+          set.hosts.map((h, i) => `${h}|${set.ports[i]}`),
+          [...texts],
+        );
+      },
+    ),
+    { numRuns: runs(200) },
+  );
 });

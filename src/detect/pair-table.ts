@@ -270,3 +270,41 @@ function fmix(x: number): number {
   h ^= h >>> 16;
   return h | 0;
 }
+
+/**
+ * Distinct (host, port) pairs in the order first seen, without a string per pair: the host
+ * strings by reference, looked up by an int32 of the host's hash and the port (a small integer
+ * key, as V8 keys maps best), pairs sharing one chained through `chain`. Replaces a Set of
+ * `${host}|${port}` strings, which made a string per probe to ask whether it was new.
+ */
+export class HostPortSet {
+  readonly hosts: string[] = [];
+  readonly ports: number[] = [];
+  private readonly chain: number[] = [];
+  private readonly heads = new Map<number, number>();
+
+  get size(): number {
+    return this.hosts.length;
+  }
+
+  has(host: string, hostHash: number, port: number): boolean {
+    const i = this.heads.get(hpKey(hostHash, port));
+    for (let j = i === undefined ? -1 : i; j >= 0; j = this.chain[j]!)
+      if (this.ports[j] === port && this.hosts[j] === host) return true;
+    return false;
+  }
+
+  /** Add a pair `has` said was missing. */
+  add(host: string, hostHash: number, port: number): void {
+    const k = hpKey(hostHash, port);
+    const i = this.heads.get(k);
+    this.chain.push(i === undefined ? -1 : i);
+    this.heads.set(k, this.hosts.length);
+    this.hosts.push(host);
+    this.ports.push(port);
+  }
+}
+
+function hpKey(hostHash: number, port: number): number {
+  return (hostHash ^ Math.imul(port, 0x9e3779b1)) | 0;
+}
