@@ -273,37 +273,73 @@ function fmix(x: number): number {
 
 /**
  * Distinct (host, port) pairs in the order first seen, without a string per pair: the host
- * strings by reference, looked up by an int32 of the host's hash and the port (a small integer
- * key, as V8 keys maps best), pairs sharing one chained through `chain`. Replaces a Set of
- * `${host}|${port}` strings, which made a string per probe to ask whether it was new.
+ * strings by reference, with the ports and the hosts' hashes, in one array grown by doubling. Up
+ * to LINEAR pairs a lookup scans them (a window's few probes cost one array); past that an index
+ * keyed by an int32 of the host's hash and the port (a small integer key, as V8 keys maps best)
+ * with colliding pairs chained. Replaces a Set of `host|port` texts, which made a string per
+ * probe to ask whether it was new.
  */
 export class HostPortSet {
-  readonly hosts: string[] = [];
-  readonly ports: number[] = [];
-  private readonly chain: number[] = [];
-  private readonly heads = new Map<number, number>();
+  /** host, port, host's hash, host, port... (`size` triples). */
+  private items: (string | number)[] = new Array(12);
+  private n = 0;
+  private heads: Map<number, number> | null = null;
+  private chain: number[] | null = null;
 
   get size(): number {
-    return this.hosts.length;
+    return this.n;
+  }
+
+  host(i: number): string {
+    return this.items[3 * i] as string;
+  }
+
+  port(i: number): number {
+    return this.items[3 * i + 1] as number;
   }
 
   has(host: string, hostHash: number, port: number): boolean {
+    const items = this.items;
+    if (this.heads === null) {
+      for (let i = 0; i < this.n; i++) if (items[3 * i + 1] === port && items[3 * i] === host) return true;
+      return false;
+    }
     const i = this.heads.get(hpKey(hostHash, port));
-    for (let j = i === undefined ? -1 : i; j >= 0; j = this.chain[j]!)
-      if (this.ports[j] === port && this.hosts[j] === host) return true;
+    for (let j = i === undefined ? -1 : i; j >= 0; j = this.chain![j]!)
+      if (items[3 * j + 1] === port && items[3 * j] === host) return true;
     return false;
   }
 
-  /** Add a pair `has` said was missing. */
+  /** Add a pair `has` said was missing (a host is always given with the same hash). */
   add(host: string, hostHash: number, port: number): void {
-    const k = hpKey(hostHash, port);
-    const i = this.heads.get(k);
-    this.chain.push(i === undefined ? -1 : i);
-    this.heads.set(k, this.hosts.length);
-    this.hosts.push(host);
-    this.ports.push(port);
+    const at = 3 * this.n;
+    if (at === this.items.length) {
+      const grown = new Array<string | number>(this.items.length * 2);
+      for (let i = 0; i < at; i++) grown[i] = this.items[i]!;
+      this.items = grown;
+    }
+    this.items[at] = host;
+    this.items[at + 1] = port;
+    this.items[at + 2] = hostHash;
+    if (this.heads !== null) this.index(this.n);
+    else if (this.n === LINEAR) {
+      this.heads = new Map();
+      this.chain = [];
+      for (let i = 0; i <= this.n; i++) this.index(i);
+    }
+    this.n++;
+  }
+
+  private index(i: number): void {
+    const k = hpKey(this.items[3 * i + 2] as number, this.items[3 * i + 1] as number);
+    const head = this.heads!.get(k);
+    this.chain![i] = head === undefined ? -1 : head;
+    this.heads!.set(k, i);
   }
 }
+
+/** Pairs a HostPortSet scans before it builds its index. */
+const LINEAR = 8;
 
 function hpKey(hostHash: number, port: number): number {
   return (hostHash ^ Math.imul(port, 0x9e3779b1)) | 0;

@@ -127,7 +127,7 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       w.raised ??= new Map();
       w.raised.set(k, n);
       const ports: number[] = [];
-      for (let i = 0; i < w.pairs.size; i++) if (w.pairs.hosts[i] === dst) ports.push(w.pairs.ports[i]!);
+      for (let i = 0; i < w.pairs.size; i++) if (w.pairs.host(i) === dst) ports.push(w.pairs.port(i));
       ports.sort((a, b) => a - b);
       const est = n * w.sampling;
       const proto = protoName(w);
@@ -168,7 +168,7 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       w.raised.set(k, n);
       const hosts: string[] = [];
       for (let i = 0; i < w.pairs.size && hosts.length < 100; i++)
-        if (w.pairs.ports[i] === port) hosts.push(w.pairs.hosts[i]!);
+        if (w.pairs.port(i) === port) hosts.push(w.pairs.host(i));
       const est = n * w.sampling;
       const proto = protoName(w);
       ctx.emitter.raise({
