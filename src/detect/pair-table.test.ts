@@ -14,9 +14,12 @@ import { HostPortSet, PairTable, pairHash, strHash } from './pair-table.js';
 const A = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:db8::2', '192.168.1.255'];
 const B = ['198.51.100.7', '198.51.100.8', '2001:db8:0:0:0:0:0:7', 'example.com', ''];
 
+/** The key's number: 0 (tables keyed by the strings alone) or a port doubled, plus one for HTTP. */
+const C = fc.constantFrom(0, 1, 44, 45);
+
 type Op =
-  | { kind: 'touch'; a: number; b: number; v: number }
-  | { kind: 'delete'; a: number; b: number }
+  | { kind: 'touch'; a: number; b: number; c: number; v: number }
+  | { kind: 'delete'; a: number; b: number; c: number }
   | { kind: 'sweep'; mod: number }
   | { kind: 'evict' };
 
@@ -27,10 +30,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('touch' as const),
       a: fc.nat(4),
       b: fc.nat(4),
+      c: C,
       v: fc.nat(1000),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), a: fc.nat(4), b: fc.nat(4) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), a: fc.nat(4), b: fc.nat(4), c: C }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('sweep' as const), mod: fc.integer({ min: 2, max: 4 }) }),
@@ -41,19 +48,23 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 function run(ops: Op[], cap: number, fold: number, initial: number): void {
   const evictedT: string[] = [];
   const evictedM: string[] = [];
-  const t = new PairTable<{ v: number }>(cap, (a, b, x) => void evictedT.push(`${a}|${b}=${x.v}`), initial);
+  const t = new PairTable<{ v: number }>(
+    cap,
+    (a, b, x, c) => void evictedT.push(`${a}|${b}|${c}=${x.v}`),
+    initial,
+  );
   const m = new BoundedMap<string, { v: number }>(cap, (k, x) => void evictedM.push(`${k}=${x.v}`));
-  const h = (a: string, b: string): number => pairHash(strHash(a), strHash(b)) & fold;
+  const h = (a: string, b: string, c: number): number => pairHash(pairHash(strHash(a), strHash(b)), c) & fold;
   for (const o of ops) {
     if (o.kind === 'touch') {
       const a = A[o.a]!;
       const b = B[o.b]!;
-      const x = t.recent(a, b, h(a, b));
-      const y = m.recent(`${a}|${b}`);
+      const x = t.recent(a, b, h(a, b, o.c), o.c);
+      const y = m.recent(`${a}|${b}|${o.c}`);
       assert.deepEqual(x, y);
       if (x === undefined) {
-        t.insert(a, b, h(a, b), { v: o.v });
-        m.insert(`${a}|${b}`, { v: o.v });
+        t.insert(a, b, h(a, b, o.c), { v: o.v }, o.c);
+        m.insert(`${a}|${b}|${o.c}`, { v: o.v });
       } else {
         x.v += o.v;
         y!.v += o.v;
@@ -61,8 +72,8 @@ function run(ops: Op[], cap: number, fold: number, initial: number): void {
     } else if (o.kind === 'delete') {
       const a = A[o.a]!;
       const b = B[o.b]!;
-      t.delete(a, b, h(a, b));
-      m.delete(`${a}|${b}`);
+      t.delete(a, b, h(a, b, o.c), o.c);
+      m.delete(`${a}|${b}|${o.c}`);
     } else if (o.kind === 'sweep') {
       // As the detectors' sweeps: visit in order, removing some entries on the way.
       for (let e = t.first(); e >= 0; ) {
@@ -76,7 +87,8 @@ function run(ops: Op[], cap: number, fold: number, initial: number): void {
       m.evictOne();
     }
     const order: string[] = [];
-    for (let e = t.first(); e >= 0; e = t.after(e)) order.push(`${t.keyA(e)}|${t.keyB(e)}=${t.value(e).v}`);
+    for (let e = t.first(); e >= 0; e = t.after(e))
+      order.push(`${t.keyA(e)}|${t.keyB(e)}|${t.keyC(e)}=${t.value(e).v}`);
     assert.deepEqual(
       order,
       [...m.entries()].map(([k, x]) => `${k}=${x.v}`),
@@ -88,7 +100,9 @@ function run(ops: Op[], cap: number, fold: number, initial: number): void {
   assert.equal(t.evictions, m.evictions);
   // Every held pair is found by its key, every other one is not.
   for (const a of A)
-    for (const b of B) assert.deepEqual(t.get(a, b, h(a, b)), m.get(`${a}|${b}`), `${a}|${b}`);
+    for (const b of B)
+      for (const c of [0, 1, 44, 45])
+        assert.deepEqual(t.get(a, b, h(a, b, c), c), m.get(`${a}|${b}|${c}`), `${a}|${b}|${c}`);
 }
 
 test('PairTable: the same entries, order and evictions as BoundedMap, with and without colliding hashes', () => {

@@ -1,6 +1,6 @@
 /**
  * A bounded map keyed by a pair of strings (source and destination addresses, a source and a
- * domain) and the pair's 32-bit hash, with `BoundedMap`'s order and eviction: touching an entry
+ * domain), optionally a number (a port), and the key's 32-bit hash, with `BoundedMap`'s order and eviction: touching an entry
  * makes it the newest unless it is in the newer half, and inserting beyond the cap evicts the
  * least recently touched one (handed to `onEvict`).
  *
@@ -22,6 +22,8 @@ export class PairTable<V> {
   private next: Int32Array;
   /** Insertions and moves so far when the entry was last placed: its distance from the back. */
   private seqs: Float64Array;
+  /** The key's number (0 when the table is keyed by the strings alone). */
+  private cs: Float64Array;
   private ka: string[] = [];
   private kb: string[] = [];
   private vals: (V | undefined)[] = [];
@@ -36,7 +38,7 @@ export class PairTable<V> {
 
   constructor(
     readonly cap: number,
-    private readonly onEvict?: (a: string, b: string, v: V) => void,
+    private readonly onEvict?: (a: string, b: string, v: V, c: number) => void,
     initial = 1024,
   ) {
     if (!(cap >= 1)) throw new RangeError(`PairTable: cap must be at least 1 (got ${cap})`);
@@ -45,6 +47,7 @@ export class PairTable<V> {
     this.prev = new Int32Array(entries);
     this.next = new Int32Array(entries);
     this.seqs = new Float64Array(entries);
+    this.cs = new Float64Array(entries);
     this.slots = new Int32Array(slotCount(entries)).fill(-1);
     this.mask = this.slots.length - 1;
   }
@@ -58,25 +61,25 @@ export class PairTable<V> {
     return this.hashes.length;
   }
 
-  /** The entry number of (a, b), -1 when absent. */
-  find(a: string, b: string, h: number): number {
+  /** The entry number of (a, b, c), -1 when absent. */
+  find(a: string, b: string, h: number, c = 0): number {
     const slots = this.slots;
     const mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = slots[i]!;
       if (e < 0) return -1;
-      if (this.hashes[e] === h && this.ka[e] === a && this.kb[e] === b) return e;
+      if (this.hashes[e] === h && this.cs[e] === c && this.ka[e] === a && this.kb[e] === b) return e;
     }
   }
 
-  get(a: string, b: string, h: number): V | undefined {
-    const e = this.find(a, b, h);
+  get(a: string, b: string, h: number, c = 0): V | undefined {
+    const e = this.find(a, b, h, c);
     return e < 0 ? undefined : this.vals[e];
   }
 
   /** The value made recent, as `BoundedMap.recent` does, or undefined when missing. */
-  recent(a: string, b: string, h: number): V | undefined {
-    const e = this.find(a, b, h);
+  recent(a: string, b: string, h: number, c = 0): V | undefined {
+    const e = this.find(a, b, h, c);
     if (e < 0) return undefined;
     // Entries in the newer half are not moved (a hot pair would otherwise move on every record).
     if (this.seq - this.seqs[e]! > this.cap >> 1) {
@@ -88,7 +91,7 @@ export class PairTable<V> {
   }
 
   /** Add a missing pair as the newest, evicting the oldest first when full. */
-  insert(a: string, b: string, h: number, v: V): void {
+  insert(a: string, b: string, h: number, v: V, c = 0): void {
     if (this.n >= this.cap) this.evictOldest();
     if (this.free < 0 && this.used === this.hashes.length) this.grow();
     let e: number;
@@ -97,6 +100,7 @@ export class PairTable<V> {
       this.free = this.next[e]!;
     } else e = this.used++;
     this.hashes[e] = h;
+    this.cs[e] = c;
     this.ka[e] = a;
     this.kb[e] = b;
     this.vals[e] = v;
@@ -110,8 +114,8 @@ export class PairTable<V> {
     this.n++;
   }
 
-  delete(a: string, b: string, h: number): void {
-    const e = this.find(a, b, h);
+  delete(a: string, b: string, h: number, c = 0): void {
+    const e = this.find(a, b, h, c);
     if (e >= 0) this.remove(e);
   }
 
@@ -131,6 +135,10 @@ export class PairTable<V> {
 
   keyB(e: number): string {
     return this.kb[e]!;
+  }
+
+  keyC(e: number): number {
+    return this.cs[e]!;
   }
 
   value(e: number): V {
@@ -190,9 +198,10 @@ export class PairTable<V> {
     const a = this.ka[e]!;
     const b = this.kb[e]!;
     const v = this.vals[e] as V;
+    const c = this.cs[e]!;
     this.remove(e);
     this.evictions++;
-    this.onEvict?.(a, b, v);
+    this.onEvict?.(a, b, v, c);
   }
 
   private append(e: number): void {
@@ -223,6 +232,7 @@ export class PairTable<V> {
     this.prev = widen(this.prev, (n) => new Int32Array(n));
     this.next = widen(this.next, (n) => new Int32Array(n));
     this.seqs = widen(this.seqs, (n) => new Float64Array(n));
+    this.cs = widen(this.cs, (n) => new Float64Array(n));
     const slots = new Int32Array(slotCount(entries)).fill(-1);
     const mask = slots.length - 1;
     // Every entry below `used` is live (the free chain is empty when the table grows).
