@@ -87,6 +87,9 @@ export function beaconScore(ts: number[], bytes: number[], spanMs: number): Beac
   };
 }
 
+/** Pairs kept for reuse. */
+const SPARE = 256;
+
 export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectContext): Detector {
   const counters = { flows: 0, scored: 0, alerts: 0, evicted: 0, suppressed_prevalent: 0, allowed: 0 };
   const ignore = new Set(cfg.ignorePorts);
@@ -95,7 +98,11 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
   const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p) => {
     counters.evicted++;
     evaluate(src, dst, p);
+    if (spare.length < SPARE) spare.push(p);
   });
+  // Pairs evaluated and gone, made new again for the next pair: at the cap every new pair evicts
+  // one, and on a busy network most pairs see one flow (an object per record otherwise).
+  const spare: Pair[] = [];
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastEval = 0;
@@ -166,7 +173,10 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       const p = pairs.value(e);
       evaluate(pairs.keyA(e), pairs.keyB(e), p);
       const last = p.ts === null ? p.t0 : (p.ts[p.ts.length - 1] ?? 0);
-      if (now - last > windowMs) pairs.remove(e);
+      if (now - last > windowMs) {
+        pairs.remove(e);
+        if (spare.length < SPARE) spare.push(p);
+      }
       e = next;
     }
   }
@@ -191,21 +201,37 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       const h = pairHash(f.srcHash, f.dstHash);
       const p = pairs.recent(f.src, f.dst, h);
       if (p === undefined) {
-        // A new pair holds its first beat in arrays made to that size: most pairs of a busy
-        // network never see a second (an array grown by a push reserves 17 slots).
-        pairs.insert(f.src, f.dst, h, {
-          t0: f.startMs,
-          b0: f.outBytes + f.inBytes,
-          ts: null,
-          bytes: null,
-          dport: f.dport,
-          proto: f.proto,
-          fid0: f.flowId ?? Number.NaN,
-          flowIds: null,
-          evaluatedAt: 0,
-          raisedScore: 0,
-          reported: 0,
-        });
+        // A new pair holds its first beat inline, in a pair that left if there is one (its
+        // arrays dropped, never emptied: an alert raised from it may hold its flow ids).
+        const n = spare.pop();
+        if (n === undefined) {
+          pairs.insert(f.src, f.dst, h, {
+            t0: f.startMs,
+            b0: f.outBytes + f.inBytes,
+            ts: null,
+            bytes: null,
+            dport: f.dport,
+            proto: f.proto,
+            fid0: f.flowId ?? Number.NaN,
+            flowIds: null,
+            evaluatedAt: 0,
+            raisedScore: 0,
+            reported: 0,
+          });
+          return;
+        }
+        n.t0 = f.startMs;
+        n.b0 = f.outBytes + f.inBytes;
+        n.ts = null;
+        n.bytes = null;
+        n.dport = f.dport;
+        n.proto = f.proto;
+        n.fid0 = f.flowId ?? Number.NaN;
+        n.flowIds = null;
+        n.evaluatedAt = 0;
+        n.raisedScore = 0;
+        n.reported = 0;
+        pairs.insert(f.src, f.dst, h, n);
         return;
       }
       if (p.ts === null || p.bytes === null) {

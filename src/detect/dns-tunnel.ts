@@ -111,7 +111,18 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
   const pairs = new PairTable<Pair>(cfg.maxPairs, (src, domain, p) => {
     counters.evicted++;
     decide(src, domain, p);
+    release(p);
   });
+  // Pairs decided and gone, made new again for the next pair: at the cap every new pair evicts
+  // one, and the realistic capture makes a pair for nearly every query (an object per record).
+  const spare: Pair[] = [];
+  const release = (p: Pair): void => {
+    if (spare.length < SPARE) spare.push(p);
+  };
+  const fresh = (ts: number, flowId: number | null): Pair => {
+    const p = spare.pop();
+    return p === undefined ? newPair(ts, flowId) : resetPair(p, ts, flowId);
+  };
   let lastSweep = 0;
 
   const unique = (p: Pair): number =>
@@ -190,19 +201,20 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       const h = pairHash(strHash(src), nf.domainHash);
       // A new pair holds its first flow id inline; the later ones go to a list made at the second.
       const fid = typeof r.flow_id === 'number' ? r.flow_id : null;
-      let fresh = false;
+      let made = false;
       let p = pairs.recent(src, domain, h);
       if (p === undefined) {
-        p = newPair(ts, fid);
+        p = fresh(ts, fid);
         pairs.insert(src, domain, h, p);
-        fresh = true;
+        made = true;
       }
       if (ts >= p.startMs + W || ts < p.startMs - W) {
         decide(src, domain, p);
-        p = newPair(ts, fid);
         pairs.delete(src, domain, h);
+        release(p);
+        p = fresh(ts, fid);
         pairs.insert(src, domain, h, p);
-        fresh = true;
+        made = true;
       }
       if (ts > p.lastMs) p.lastMs = ts;
       p.queries++;
@@ -249,7 +261,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         if (p.samples === null) p.samples = [name];
         else if (p.samples.length < 5) p.samples.push(name);
       }
-      if (!fresh && fid !== null) {
+      if (!made && fid !== null) {
         if (p.flowIds !== null) {
           if (p.flowIds.length < 5) p.flowIds.push(fid);
         } else if (Number.isNaN(p.fid0)) p.fid0 = fid;
@@ -266,6 +278,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         if (now >= p.startMs + W) {
           decide(pairs.keyA(e), pairs.keyB(e), p);
           pairs.remove(e);
+          release(p);
         }
         e = next;
       }
@@ -276,6 +289,37 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       pairs.clear();
     },
   };
+}
+
+/** Pairs kept for reuse. */
+const SPARE = 256;
+
+/**
+ * `p` as `newPair` makes it. Lists and sets are dropped, never emptied: an alert raised from the
+ * pair may hold them.
+ */
+function resetPair(p: Pair, ts: number, flowId: number | null): Pair {
+  p.startMs = ts;
+  p.lastMs = ts;
+  p.queries = 0;
+  p.one = null;
+  p.small = null;
+  p.hll = null;
+  p.lenSum = 0;
+  p.entSum = 0;
+  p.maxLabel = 0;
+  p.txtNull = 0;
+  p.large = 0;
+  p.answerBytes = 0;
+  p.qt1 = null;
+  p.qt1n = 0;
+  p.qtypes = null;
+  p.samples = null;
+  p.fid0 = flowId ?? Number.NaN;
+  p.flowIds = null;
+  p.raised = 0;
+  p.reported = 0;
+  return p;
 }
 
 function newPair(ts: number, flowId: number | null): Pair {
