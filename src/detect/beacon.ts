@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable, pairHash } from './pair-table.js';
 import { bimodalScore, dispersion, histogramScore } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -15,11 +15,19 @@ import type { DetectContext, Detector } from './types.js';
  * (update checks) and benign periodic services (NTP) are not beacons.
  */
 interface Pair {
-  ts: number[];
-  bytes: number[];
+  /**
+   * The first beat inline; the arrays are made at the second (most pairs of a busy network never
+   * see one: three arrays per pair were most of what a new pair allocated).
+   */
+  t0: number;
+  b0: number;
+  ts: number[] | null;
+  bytes: number[] | null;
   dport: number;
   proto: number;
-  flowIds: number[];
+  /** The first flow id inline (NaN: none yet), the list made at the second. */
+  fid0: number;
+  flowIds: number[] | null;
   evaluatedAt: number;
   raisedScore: number;
   reported: number;
@@ -79,32 +87,41 @@ export function beaconScore(ts: number[], bytes: number[], spanMs: number): Beac
   };
 }
 
+/** Pairs kept for reuse. */
+const SPARE = 256;
+
 export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectContext): Detector {
   const counters = { flows: 0, scored: 0, alerts: 0, evicted: 0, suppressed_prevalent: 0, allowed: 0 };
   const ignore = new Set(cfg.ignorePorts);
   const evalMs = cfg.evaluateEverySec * 1000;
   const windowMs = cfg.windowSec * 1000;
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p) => {
     counters.evicted++;
-    evaluate(k, p);
+    evaluate(src, dst, p);
+    if (spare.length < SPARE) spare.push(p);
   });
+  // Pairs evaluated and gone, made new again for the next pair: at the cap every new pair evicts
+  // one, and on a busy network most pairs see one flow (an object per record otherwise).
+  const spare: Pair[] = [];
   let minTs = Number.POSITIVE_INFINITY;
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastEval = 0;
 
-  function evaluate(k: string, p: Pair): void {
-    if (p.ts.length < cfg.minConnections || p.evaluatedAt === p.ts.length) return;
-    p.evaluatedAt = p.ts.length;
-    const [src, dst] = k.split('|');
-    const users = ctx.prevalence.users(dst ?? '');
+  function evaluate(src: string, dst: string, p: Pair): void {
+    const n = p.ts === null ? 1 : p.ts.length;
+    if (n < cfg.minConnections || p.evaluatedAt === n) return;
+    p.evaluatedAt = n;
+    const pts = p.ts ?? [p.t0];
+    const pbytes = p.bytes ?? [p.b0];
+    const users = ctx.prevalence.users(dst);
     const ratio = users / Math.max(1, ctx.prevalence.internalHosts());
     if (users >= cfg.prevalenceMinHosts && ratio >= cfg.maxPrevalence) {
       counters.suppressed_prevalent++;
       return;
     }
-    const order = p.ts.map((_, i) => i).sort((a, b) => (p.ts[a] ?? 0) - (p.ts[b] ?? 0));
-    const ts = order.map((i) => p.ts[i] ?? 0);
-    const bytes = order.map((i) => p.bytes[i] ?? 0);
+    const order = pts.map((_, i) => i).sort((a, b) => (pts[a] ?? 0) - (pts[b] ?? 0));
+    const ts = order.map((i) => pts[i] ?? 0);
+    const bytes = order.map((i) => pbytes[i] ?? 0);
     const s = beaconScore(ts, bytes, Math.min(windowMs, maxTs - minTs));
     counters.scored++;
     if (!s || s.score < cfg.minScore || s.score <= p.raisedScore - 0.05) return;
@@ -123,12 +140,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       first_ts: ts[0] ?? 0,
       category: 'beacon',
       detector: 'beacon',
-      key: k,
+      key: `${src}|${dst}`,
       title: `Beaconing: ${src} contacts ${dst}:${p.dport} every ~${Math.round(med)} s (score ${s.score.toFixed(2)})`,
       severity: s.score >= 0.9 ? 75 : 60,
       confidence: Math.round(s.score * 100),
-      src_ip: src ?? null,
-      dst_ip: dst ?? null,
+      src_ip: src,
+      dst_ip: dst,
       dst_port: p.dport,
       proto: p.proto,
       count: Math.max(1, delta),
@@ -143,7 +160,7 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
         prevalence_ratio: Math.round(ratio * 1000) / 1000,
         first_seen: isoMs(ts[0] ?? 0),
         interarrival_histogram: { bin_sec: Math.round((2 * med * 1000) / 20) / 1000, counts: hist },
-        example_flow_ids: p.flowIds,
+        example_flow_ids: flowIdsOf(p),
       },
     });
     counters.alerts++;
@@ -151,10 +168,16 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
 
   function evaluateAll(now: number): void {
     lastEval = now;
-    for (const [k, p] of pairs.entries()) {
-      evaluate(k, p);
-      const last = p.ts[p.ts.length - 1] ?? 0;
-      if (now - last > windowMs) pairs.delete(k);
+    for (let e = pairs.first(); e >= 0; ) {
+      const next = pairs.after(e);
+      const p = pairs.value(e);
+      evaluate(pairs.keyA(e), pairs.keyB(e), p);
+      const last = p.ts === null ? p.t0 : (p.ts[p.ts.length - 1] ?? 0);
+      if (now - last > windowMs) {
+        pairs.remove(e);
+        if (spare.length < SPARE) spare.push(p);
+      }
+      e = next;
     }
   }
 
@@ -175,22 +198,45 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       }
       if (f.startMs < minTs) minTs = f.startMs;
       if (f.startMs > maxTs) maxTs = f.startMs;
-      const k = `${f.src}|${f.dst}`;
-      const p = pairs.recent(k);
+      const h = pairHash(f.srcHash, f.dstHash);
+      const p = pairs.recent(f.src, f.dst, h);
       if (p === undefined) {
-        // A new pair holds its first beat in arrays made to that size: most pairs of a busy
-        // network never see a second (an array grown by a push reserves 17 slots).
-        pairs.insert(k, {
-          ts: [f.startMs],
-          bytes: [f.outBytes + f.inBytes],
-          dport: f.dport,
-          proto: f.proto,
-          flowIds: f.flowId !== null ? [f.flowId] : [],
-          evaluatedAt: 0,
-          raisedScore: 0,
-          reported: 0,
-        });
+        // A new pair holds its first beat inline, in a pair that left if there is one (its
+        // arrays dropped, never emptied: an alert raised from it may hold its flow ids).
+        const n = spare.pop();
+        if (n === undefined) {
+          pairs.insert(f.src, f.dst, h, {
+            t0: f.startMs,
+            b0: f.outBytes + f.inBytes,
+            ts: null,
+            bytes: null,
+            dport: f.dport,
+            proto: f.proto,
+            fid0: f.flowId ?? Number.NaN,
+            flowIds: null,
+            evaluatedAt: 0,
+            raisedScore: 0,
+            reported: 0,
+          });
+          return;
+        }
+        n.t0 = f.startMs;
+        n.b0 = f.outBytes + f.inBytes;
+        n.ts = null;
+        n.bytes = null;
+        n.dport = f.dport;
+        n.proto = f.proto;
+        n.fid0 = f.flowId ?? Number.NaN;
+        n.flowIds = null;
+        n.evaluatedAt = 0;
+        n.raisedScore = 0;
+        n.reported = 0;
+        pairs.insert(f.src, f.dst, h, n);
         return;
+      }
+      if (p.ts === null || p.bytes === null) {
+        p.ts = [p.t0];
+        p.bytes = [p.b0];
       }
       if (p.ts.length >= cfg.maxPointsPerPair) {
         // Keep the most recent beats: the window slides, by a quarter at a time (cheap).
@@ -202,7 +248,12 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       }
       p.ts.push(f.startMs);
       p.bytes.push(f.outBytes + f.inBytes);
-      if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
+      if (f.flowId !== null) {
+        if (p.flowIds !== null) {
+          if (p.flowIds.length < 5) p.flowIds.push(f.flowId);
+        } else if (Number.isNaN(p.fid0)) p.fid0 = f.flowId;
+        else p.flowIds = [p.fid0, f.flowId];
+      }
     },
     tick(now) {
       if (lastEval === 0) lastEval = now;
@@ -213,4 +264,9 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
       pairs.clear();
     },
   };
+}
+
+/** The pair's example flow ids as the list it once kept. */
+function flowIdsOf(p: Pair): number[] {
+  return p.flowIds ?? (Number.isNaN(p.fid0) ? [] : [p.fid0]);
 }

@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable, pairHash, strHash } from './pair-table.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -44,30 +44,33 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
   const counters = { flows: 0, sessions: 0, http_failures: 0, alerts: 0, evicted: 0, allowed: 0 };
   const W = cfg.windowSec * 1000;
   const ports = new Set(cfg.ports);
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  /**
+   * Keyed by source, destination and a number: twice the port, plus 1 for HTTP failures (a
+   * session to the same port is another pair).
+   */
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p, c) => {
     counters.evicted++;
-    decide(k, p, true);
+    decide(src, dst, c, p, true);
   });
   let lastSweep = 0;
 
-  function pairOf(k: string, ts: number): Pair {
-    let p = pairs.recent(k);
+  function pairOf(src: string, dst: string, c: number, h: number, ts: number): Pair {
+    let p = pairs.recent(src, dst, h, c);
     if (p === undefined) {
       p = newPair(ts);
-      pairs.insert(k, p);
+      pairs.insert(src, dst, h, p, c);
     }
     if (ts >= p.startMs + W || ts < p.startMs - W) {
-      decide(k, p, true);
+      decide(src, dst, c, p, true);
       Object.assign(p, newPair(ts));
     }
     if (ts > p.lastMs) p.lastMs = ts;
     return p;
   }
 
-  function decide(k: string, p: Pair, final: boolean): void {
-    const [kind, src, dst, portS] = k.split('|');
-    const port = Number(portS);
-    const http = kind === 'h';
+  function decide(src: string, dst: string, c: number, p: Pair, final: boolean): void {
+    const http = c % 2 === 1;
+    const port = (c - (http ? 1 : 0)) / 2;
     const n = http ? p.failedHttp : p.sessions;
     const t = http ? cfg.httpFailures : cfg.sessions;
     if (n < t || n <= p.raisedAt || (!final && p.raisedAt > 0 && n < p.raisedAt * 2)) return;
@@ -134,12 +137,13 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
         return;
       }
       counters.sessions++;
-      const p = pairOf(`s|${f.src}|${f.dst}|${f.dport}`, f.startMs);
+      const c = 2 * f.dport;
+      const p = pairOf(f.src, f.dst, c, pairHash(pairHash(f.srcHash, f.dstHash), c), f.startMs);
       p.sessions++;
       p.bytes += f.outBytes + f.inBytes;
       if (p.durations.length < 64) p.durations.push(dur);
       if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
-      if (p.sessions === cfg.sessions) decide(`s|${f.src}|${f.dst}|${f.dport}`, p, false);
+      if (p.sessions === cfg.sessions) decide(f.src, f.dst, c, p, false);
     },
     onHttp(r, ts) {
       const status = r.status;
@@ -149,8 +153,8 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
       const port = typeof r.server_port === 'number' ? r.server_port : 80;
       if (!src || !dst || ctx.allowed(src) || ctx.allowed(dst)) return;
       counters.http_failures++;
-      const k = `h|${src}|${dst}|${port}`;
-      const p = pairOf(k, ts);
+      const c = 2 * port + 1;
+      const p = pairOf(src, dst, c, pairHash(pairHash(strHash(src), strHash(dst)), c), ts);
       p.failedHttp++;
       p.statuses ??= new Map();
       p.statuses.set(status, (p.statuses.get(status) ?? 0) + 1);
@@ -160,20 +164,24 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
         if (p.uris.has(uri) || p.uris.size < 10) p.uris.set(uri, (p.uris.get(uri) ?? 0) + 1);
       }
       if (typeof r.flow_id === 'number' && p.flowIds.length < 5) p.flowIds.push(r.flow_id);
-      if (p.failedHttp === cfg.httpFailures) decide(k, p, false);
+      if (p.failedHttp === cfg.httpFailures) decide(src, dst, c, p, false);
     },
     tick(now) {
       if (now - lastSweep < W) return;
       lastSweep = now;
-      for (const [k, p] of pairs.entries()) {
+      for (let e = pairs.first(); e >= 0; ) {
+        const next = pairs.after(e);
+        const p = pairs.value(e);
         if (now >= p.startMs + 2 * W) {
-          decide(k, p, true);
-          pairs.delete(k);
+          decide(pairs.keyA(e), pairs.keyB(e), pairs.keyC(e), p, true);
+          pairs.remove(e);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [k, p] of pairs.entries()) decide(k, p, true);
+      for (let e = pairs.first(); e >= 0; e = pairs.after(e))
+        decide(pairs.keyA(e), pairs.keyB(e), pairs.keyC(e), pairs.value(e), true);
       pairs.clear();
     },
   };

@@ -1,7 +1,8 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap, Hll } from './bounded.js';
+import { Hll } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { registeredDomain } from './domain.js';
+import { PairTable, pairHash, strHash } from './pair-table.js';
 import { entropySkipping } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -21,6 +22,7 @@ const NAME_MEMO = 4096;
 interface NameFacts {
   name: string;
   domain: string;
+  domainHash: number;
   allowed: boolean;
   sub: string;
   flatLen: number;
@@ -49,8 +51,11 @@ interface Pair {
   qt1: string | null;
   qt1n: number;
   qtypes: Map<string, number> | null;
-  samples: string[];
-  flowIds: number[];
+  /** Made at the first long name (most pairs never ask one). */
+  samples: string[] | null;
+  /** The first flow id inline (NaN: none), the list made at the second: most pairs see one query. */
+  fid0: number;
+  flowIds: number[] | null;
   raised: number;
   reported: number;
 }
@@ -92,6 +97,7 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     f = {
       name,
       domain,
+      domainHash: strHash(domain),
       allowed: allowedName(name, domain),
       sub,
       flatLen,
@@ -102,16 +108,27 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     names.set(q, f);
     return f;
   };
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, domain, p) => {
     counters.evicted++;
-    decide(k, p);
+    decide(src, domain, p);
+    release(p);
   });
+  // Pairs decided and gone, made new again for the next pair: at the cap every new pair evicts
+  // one, and the realistic capture makes a pair for nearly every query (an object per record).
+  const spare: Pair[] = [];
+  const release = (p: Pair): void => {
+    if (spare.length < SPARE) spare.push(p);
+  };
+  const fresh = (ts: number, flowId: number | null): Pair => {
+    const p = spare.pop();
+    return p === undefined ? newPair(ts, flowId) : resetPair(p, ts, flowId);
+  };
   let lastSweep = 0;
 
   const unique = (p: Pair): number =>
     p.hll ? p.hll.count() : p.small ? p.small.size : p.one !== null ? 1 : 0;
 
-  function decide(k: string, p: Pair): void {
+  function decide(client: string, registered: string, p: Pair): void {
     const u = unique(p);
     const meanLen = p.queries ? p.lenSum / p.queries : 0;
     const meanEnt = p.queries ? p.entSum / p.queries : 0;
@@ -124,6 +141,8 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
     const delta = p.queries - p.reported;
     p.raised = u;
     p.reported = p.queries;
+    // The key as it always read (a name with a '|' in it reads up to it).
+    const k = `${client}|${registered}`;
     const [src, domain] = k.split('|');
     ctx.emitter.raise({
       ts: p.lastMs,
@@ -153,8 +172,8 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         large_answers: p.large,
         answer_bytes: p.answerBytes,
         qtypes: p.qtypes ? Object.fromEntries(p.qtypes) : p.qt1 !== null ? { [p.qt1]: p.qt1n } : {},
-        example_queries: p.samples,
-        example_flow_ids: p.flowIds,
+        example_queries: p.samples ?? [],
+        example_flow_ids: p.flowIds ?? (Number.isNaN(p.fid0) ? [] : [p.fid0]),
         // RITA's bands: 100 / 500 / 800 / 1000 unique subdomains.
         rita_band: u >= 1000 ? 'critical' : u >= 800 ? 'high' : u >= 500 ? 'medium' : 'low',
       },
@@ -179,22 +198,23 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
         counters.allowed++;
         return;
       }
-      const k = `${src}|${domain}`;
-      // A new pair's first flow id is in the array it is made with (sized to it); the others are pushed.
+      const h = pairHash(strHash(src), nf.domainHash);
+      // A new pair holds its first flow id inline; the later ones go to a list made at the second.
       const fid = typeof r.flow_id === 'number' ? r.flow_id : null;
-      let fresh = false;
-      let p = pairs.recent(k);
+      let made = false;
+      let p = pairs.recent(src, domain, h);
       if (p === undefined) {
-        p = newPair(ts, fid);
-        pairs.insert(k, p);
-        fresh = true;
+        p = fresh(ts, fid);
+        pairs.insert(src, domain, h, p);
+        made = true;
       }
       if (ts >= p.startMs + W || ts < p.startMs - W) {
-        decide(k, p);
-        p = newPair(ts, fid);
-        pairs.delete(k);
-        pairs.insert(k, p);
-        fresh = true;
+        decide(src, domain, p);
+        pairs.delete(src, domain, h);
+        release(p);
+        p = fresh(ts, fid);
+        pairs.insert(src, domain, h, p);
+        made = true;
       }
       if (ts > p.lastMs) p.lastMs = ts;
       p.queries++;
@@ -237,25 +257,69 @@ export function createDnsTunnelDetector(cfg: DetectConfig['dnsTunnel'], ctx: Det
       }
       p.answerBytes += ab;
       if (ab >= cfg.largeAnswerBytes) p.large++;
-      if (p.samples.length < 5 && flatLen >= 16) p.samples.push(name);
-      if (!fresh && fid !== null && p.flowIds.length < 5) p.flowIds.push(fid);
-      if (p.raised === 0 && (p.queries & 31) === 0) decide(k, p);
+      if (flatLen >= 16) {
+        if (p.samples === null) p.samples = [name];
+        else if (p.samples.length < 5) p.samples.push(name);
+      }
+      if (!made && fid !== null) {
+        if (p.flowIds !== null) {
+          if (p.flowIds.length < 5) p.flowIds.push(fid);
+        } else if (Number.isNaN(p.fid0)) p.fid0 = fid;
+        else p.flowIds = [p.fid0, fid];
+      }
+      if (p.raised === 0 && (p.queries & 31) === 0) decide(src, domain, p);
     },
     tick(now) {
       if (now - lastSweep < W / 4) return;
       lastSweep = now;
-      for (const [k, p] of pairs.entries()) {
+      for (let e = pairs.first(); e >= 0; ) {
+        const next = pairs.after(e);
+        const p = pairs.value(e);
         if (now >= p.startMs + W) {
-          decide(k, p);
-          pairs.delete(k);
+          decide(pairs.keyA(e), pairs.keyB(e), p);
+          pairs.remove(e);
+          release(p);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [k, p] of pairs.entries()) decide(k, p);
+      for (let e = pairs.first(); e >= 0; e = pairs.after(e))
+        decide(pairs.keyA(e), pairs.keyB(e), pairs.value(e));
       pairs.clear();
     },
   };
+}
+
+/** Pairs kept for reuse. */
+const SPARE = 256;
+
+/**
+ * `p` as `newPair` makes it. Lists and sets are dropped, never emptied: an alert raised from the
+ * pair may hold them.
+ */
+function resetPair(p: Pair, ts: number, flowId: number | null): Pair {
+  p.startMs = ts;
+  p.lastMs = ts;
+  p.queries = 0;
+  p.one = null;
+  p.small = null;
+  p.hll = null;
+  p.lenSum = 0;
+  p.entSum = 0;
+  p.maxLabel = 0;
+  p.txtNull = 0;
+  p.large = 0;
+  p.answerBytes = 0;
+  p.qt1 = null;
+  p.qt1n = 0;
+  p.qtypes = null;
+  p.samples = null;
+  p.fid0 = flowId ?? Number.NaN;
+  p.flowIds = null;
+  p.raised = 0;
+  p.reported = 0;
+  return p;
 }
 
 function newPair(ts: number, flowId: number | null): Pair {
@@ -275,8 +339,9 @@ function newPair(ts: number, flowId: number | null): Pair {
     qt1: null,
     qt1n: 0,
     qtypes: null,
-    samples: [],
-    flowIds: flowId !== null ? [flowId] : [],
+    samples: null,
+    fid0: flowId ?? Number.NaN,
+    flowIds: null,
     raised: 0,
     reported: 0,
   };

@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable, pairHash } from './pair-table.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -30,11 +30,12 @@ interface HostHour {
 export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectContext): Detector {
   const counters = { flows: 0, alerts: 0, evicted: 0, allowed: 0 };
   const W = cfg.windowSec * 1000;
-  const pairs = new BoundedMap<string, Pair>(cfg.maxPairs, (k, p) => {
+  const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p) => {
     counters.evicted++;
-    decide(k, p);
+    decide(src, dst, p);
   });
-  const hours = new BoundedMap<string, HostHour>(cfg.maxPairs);
+  /** Keyed by the source alone (the second key is always ''). */
+  const hours = new PairTable<HostHour>(cfg.maxPairs);
   let lastSweep = 0;
 
   function threshold(src: string, ts: number): { t: number; view: ReturnType<typeof ctx.baselines.view> } {
@@ -43,8 +44,7 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     return { t: Math.max(cfg.minBytes / 5, view.expected * cfg.baselineFactor), view };
   }
 
-  function decide(k: string, p: Pair): void {
-    const [src, dst] = k.split('|');
+  function decide(src: string, dst: string, p: Pair): void {
     if (!src || !dst) return;
     if (p.rareUsers > cfg.rareMaxHosts) return;
     const { t, view } = threshold(src, p.startMs);
@@ -56,7 +56,7 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
       first_ts: p.startMs,
       category: 'exfiltration',
       detector: 'exfil.volume',
-      key: k,
+      key: `${src}|${dst}`,
       title: `Large upload: ${src} sent ${(p.bytes / 1e6).toFixed(1)} MB to rarely used ${dst}:${p.dport}`,
       severity: p.bytes >= 10 * t ? 80 : 65,
       confidence: view.learned ? 80 : 65,
@@ -82,12 +82,12 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
     counters.alerts++;
   }
 
-  function hostVolume(src: string, ts: number, bytes: number): void {
+  function hostVolume(src: string, srcHash: number, ts: number, bytes: number): void {
     const hour = Math.floor(ts / 3_600_000);
-    let h = hours.recent(src);
+    let h = hours.recent(src, '', srcHash);
     if (h === undefined) {
       h = { hour, bytes: 0 };
-      hours.insert(src, h);
+      hours.insert(src, '', srcHash, h);
     }
     if (hour > h.hour) {
       ctx.baselines.update(`out|${src}`, h.bytes, h.hour * 3_600_000);
@@ -105,44 +105,49 @@ export function createExfilDetector(cfg: DetectConfig['exfil'], ctx: DetectConte
       counters.flows++;
       if (!f.srcInternal || f.dstInternal) return;
       // A flow kept 1 in N under overload stands for N: its bytes count N times in the sums.
-      hostVolume(f.src, f.startMs, f.outBytes * f.weight);
+      hostVolume(f.src, f.srcHash, f.startMs, f.outBytes * f.weight);
       if (f.outBytes < 100_000) return;
       // Other internal hosts that used this destination before.
-      const before = ctx.prevalence.users(f.dst) - (ctx.prevalence.uses(f.dst, f.src) ? 1 : 0);
+      const before =
+        ctx.prevalence.users(f.dst, f.dstHash) - (ctx.prevalence.uses(f.dst, f.src, f.dstHash) ? 1 : 0);
       if (ctx.allowed(f.src) || ctx.allowed(f.dst)) {
         counters.allowed++;
         return;
       }
-      const k = `${f.src}|${f.dst}`;
-      let p = pairs.recent(k);
+      const h = pairHash(f.srcHash, f.dstHash);
+      let p = pairs.recent(f.src, f.dst, h);
       if (p === undefined) {
         p = newPair(f.startMs, f.dport, f.proto, before);
-        pairs.insert(k, p);
+        pairs.insert(f.src, f.dst, h, p);
       }
       if (f.startMs >= p.startMs + W || f.startMs < p.startMs - W) {
-        decide(k, p);
+        decide(f.src, f.dst, p);
         p = newPair(f.startMs, f.dport, f.proto, before);
-        pairs.delete(k);
-        pairs.insert(k, p);
+        pairs.delete(f.src, f.dst, h);
+        pairs.insert(f.src, f.dst, h, p);
       }
       if (f.endMs > p.lastMs) p.lastMs = f.endMs;
       p.bytes += f.outBytes * f.weight;
       p.flows++;
       if (f.flowId !== null && p.flowIds.length < 5) p.flowIds.push(f.flowId);
-      if (p.raised === 0 && p.bytes >= cfg.minBytes) decide(k, p);
+      if (p.raised === 0 && p.bytes >= cfg.minBytes) decide(f.src, f.dst, p);
     },
     tick(now) {
       if (now - lastSweep < W / 4) return;
       lastSweep = now;
-      for (const [k, p] of pairs.entries()) {
+      for (let e = pairs.first(); e >= 0; ) {
+        const next = pairs.after(e);
+        const p = pairs.value(e);
         if (now >= p.startMs + W) {
-          decide(k, p);
-          pairs.delete(k);
+          decide(pairs.keyA(e), pairs.keyB(e), p);
+          pairs.remove(e);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [k, p] of pairs.entries()) decide(k, p);
+      for (let e = pairs.first(); e >= 0; e = pairs.after(e))
+        decide(pairs.keyA(e), pairs.keyB(e), pairs.value(e));
       pairs.clear();
     },
   };

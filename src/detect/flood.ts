@@ -1,6 +1,7 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap, Hll, TopK } from './bounded.js';
+import { Hll, TopK } from './bounded.js';
 import type { DetectConfig } from './config.js';
+import { PairTable } from './pair-table.js';
 import type { DetectContext, Detector, FlowView } from './types.js';
 
 /**
@@ -82,7 +83,8 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
   const counters = { flows: 0, gated: 0, buckets: 0, alerts: 0, evicted: 0, late: 0, allowed: 0 };
   const W = cfg.bucketSec * 1000;
   const lateMs = cfg.latenessSec * 1000;
-  const victims = new BoundedMap<string, Victim>(cfg.maxVictims, (ip, v) => {
+  /** Keyed by the destination alone (the second key is always ''). */
+  const victims = new PairTable<Victim>(cfg.maxVictims, (ip, _, v) => {
     counters.evicted++;
     for (const slot of slotsInOrder(v, Number.POSITIVE_INFINITY)) decideSlot(ip, v, slot);
   });
@@ -279,9 +281,13 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
 
   function sweep(now: number): void {
     lastSweep = now;
-    for (const [ip, v] of victims.entries()) {
+    for (let e = victims.first(); e >= 0; ) {
+      const next = victims.after(e);
+      const ip = victims.keyA(e);
+      const v = victims.value(e);
       for (const slot of slotsInOrder(v, now)) decideSlot(ip, v, slot);
-      if (v.used === 0) victims.delete(ip);
+      if (v.used === 0) victims.remove(e);
+      e = next;
     }
   }
 
@@ -314,7 +320,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       const i0 = Math.floor(f.startMs / W);
       let seen = 0;
       // Made recent now (touch's move): nothing else reads the victims before the insert below.
-      const v0 = victims.recent(f.dst);
+      const v0 = victims.recent(f.dst, '', f.dstHash);
       if (f.endMs > clock) clock = f.endMs;
       if (!v0) {
         // Keyed by arrival (data clock), not by the flow's start: flows arrive when they expire,
@@ -343,7 +349,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           weight: 1,
           v6: f.dst.includes(':'),
         };
-        victims.insert(f.dst, v);
+        victims.insert(f.dst, '', f.dstHash, v);
       }
       if (syn + udp + icmp > 0) {
         if (v.hll) v.hll.add(f.src);

@@ -67,6 +67,8 @@ export function newFlowView(): FlowView {
     endMs: 0,
     src: '',
     dst: '',
+    srcHash: 0,
+    dstHash: 0,
     sport: 0,
     dport: 0,
     proto: 0,

@@ -13,6 +13,7 @@ import { createFloodDetector } from './flood.js';
 import { fillFlowView, fillFlowViewColumns, flowColumns, newFlowView, tsMs } from './flow-view.js';
 import { l7RowReader } from './l7-view.js';
 import { NetSet } from './nets.js';
+import { strHash } from './pair-table.js';
 import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
 import { createScanDetector } from './scan.js';
@@ -149,7 +150,8 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
   function flow(): void {
     counters.flows++;
     for (let i = 0; i < flowDet.length; i++) flowDet[i]!.onFlow!(view);
-    if (view.srcInternal && !view.dstInternal && view.answered !== false) prevalence.add(view.src, view.dst);
+    if (view.srcInternal && !view.dstInternal && view.answered !== false)
+      prevalence.add(view.src, view.dst, view.dstHash);
     advance(view.endMs);
   }
 
@@ -185,6 +187,8 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
         }
         view.srcInternal = internal.has(view.src);
         view.dstInternal = internal.has(view.dst);
+        view.srcHash = strHash(view.src);
+        view.dstHash = strHash(view.dst);
         flow();
       } else if (t === 'dns' || t === 'http') l7(rec, t);
     },
@@ -194,15 +198,26 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
       if (detectors.length === 0 || n === 0) return;
       if (t === 'flow' || t === 'exported_flow') {
         const k = flowColumns(c, t);
-        // Whether an address is internal, once per distinct address of the batch (0: not known yet).
+        // Whether an address is internal and its hash, once per distinct address of the batch
+        // (inside 0: not known yet).
         const inside = new Uint8Array(c.dict.length);
+        const hashes = new Int32Array(c.dict.length);
         const ns = c.str.length;
-        const isInternal = (i: number, j: number, ip: string): boolean => {
+        /** The address's hash; `hashInside` holds whether it is internal. */
+        let hashInside = false;
+        const addrHash = (i: number, j: number, ip: string): number => {
           const d = j < 0 ? -1 : c.s[i * ns + j]!;
-          if (d < 0) return internal.has(ip);
+          if (d < 0) {
+            hashInside = internal.has(ip);
+            return strHash(ip);
+          }
           let st = inside[d]!;
-          if (st === 0) inside[d] = st = internal.has(ip) ? 2 : 1;
-          return st === 2;
+          if (st === 0) {
+            inside[d] = st = internal.has(ip) ? 2 : 1;
+            hashes[d] = strHash(ip);
+          }
+          hashInside = st === 2;
+          return hashes[d]!;
         };
         for (let x = 0; x < n; x++) {
           const i = c.rows[x]!;
@@ -210,8 +225,10 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
             counters.skipped++;
             continue;
           }
-          view.srcInternal = isInternal(i, k.src, view.src);
-          view.dstInternal = isInternal(i, k.dst, view.dst);
+          view.srcHash = addrHash(i, k.src, view.src);
+          view.srcInternal = hashInside;
+          view.dstHash = addrHash(i, k.dst, view.dst);
+          view.dstInternal = hashInside;
           flow();
         }
       } else if (t === 'dns' || t === 'http') {

@@ -1,4 +1,5 @@
-import { BoundedMap, CappedSet, Hll } from './bounded.js';
+import { CappedSet, Hll } from './bounded.js';
+import { PairTable, strHash } from './pair-table.js';
 
 /**
  * How many internal hosts talk to each external destination, shared by the detectors that
@@ -6,13 +7,14 @@ import { BoundedMap, CappedSet, Hll } from './bounded.js';
  * Updated after the detectors have seen a flow, so they read what was known before it.
  */
 export class Prevalence {
-  private readonly dsts: BoundedMap<string, CappedSet<string>>;
+  /** Keyed by the destination alone (the second key is always ''). */
+  private readonly dsts: PairTable<CappedSet<string>>;
   private readonly hosts = new Hll();
   private hostCount = 0;
   private hostsDirty = 0;
 
   constructor(cap = 200_000) {
-    this.dsts = new BoundedMap(cap);
+    this.dsts = new PairTable(cap);
   }
 
   get size(): number {
@@ -20,12 +22,12 @@ export class Prevalence {
   }
 
   /** Distinct internal hosts seen talking to `dst` (at most 256 counted exactly). */
-  users(dst: string): number {
-    return this.dsts.get(dst)?.count ?? 0;
+  users(dst: string, dstHash = strHash(dst)): number {
+    return this.dsts.get(dst, '', dstHash)?.count ?? 0;
   }
 
-  uses(dst: string, src: string): boolean {
-    return this.dsts.get(dst)?.items.has(src) ?? false;
+  uses(dst: string, src: string, dstHash = strHash(dst)): boolean {
+    return this.dsts.get(dst, '', dstHash)?.items.has(src) ?? false;
   }
 
   /** Distinct internal hosts seen at all (estimated). */
@@ -37,13 +39,13 @@ export class Prevalence {
     return this.hostCount;
   }
 
-  add(src: string, dst: string): void {
+  add(src: string, dst: string, dstHash = strHash(dst)): void {
     this.hosts.add(src);
     this.hostsDirty++;
-    let users = this.dsts.recent(dst);
+    let users = this.dsts.recent(dst, '', dstHash);
     if (users === undefined) {
       users = new CappedSet<string>(256);
-      this.dsts.insert(dst, users);
+      this.dsts.insert(dst, '', dstHash, users);
     }
     users.add(src);
   }

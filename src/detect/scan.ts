@@ -1,7 +1,7 @@
 import { isoMs } from '../common/alerts.js';
-import { BoundedMap } from './bounded.js';
 import type { DetectConfig } from './config.js';
 import { isFailedProbe } from './flow-view.js';
+import { HostPortSet, PairTable } from './pair-table.js';
 import type { DetectContext, Detector, FlowView } from './types.js';
 
 /**
@@ -25,7 +25,8 @@ class ScanWindow {
   // Allocated at the second distinct pair: most sources of a spoofed flood probe once.
   onlyDst: string | null = null;
   onlyPort = 0;
-  pairs: Set<string> | null = null;
+  onlyHash = 0;
+  pairs: HostPortSet | null = null;
   perDst: Map<string, number> | null = null;
   perPort: Map<number, number> | null = null;
   overflow = 0;
@@ -55,7 +56,8 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
   const fastMs = cfg.windowSec * 1000;
   const slowMs = cfg.slowWindowSec * 1000;
   const minCount = Math.min(cfg.verticalPorts, cfg.horizontalHosts);
-  const sources = new BoundedMap<string, SourceState>(cfg.maxSources, (src, s) => {
+  /** Keyed by the source alone (the second key is always ''). */
+  const sources = new PairTable<SourceState>(cfg.maxSources, (src, _, s) => {
     counters.evicted++;
     close(src, s, s.fast, false);
     if (s.slow) close(src, s, s.slow, true);
@@ -79,20 +81,21 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       if (w.onlyDst === null) {
         w.onlyDst = f.dst;
         w.onlyPort = f.dport;
+        w.onlyHash = f.dstHash;
         return;
       }
       if (w.onlyDst === f.dst && w.onlyPort === f.dport) return;
-      w.pairs = new Set([`${w.onlyDst}|${w.onlyPort}`]);
+      w.pairs = new HostPortSet();
+      w.pairs.add(w.onlyDst, w.onlyHash, w.onlyPort);
       w.perDst = new Map([[w.onlyDst, 1]]);
       w.perPort = new Map([[w.onlyPort, 1]]);
     }
-    const k = `${f.dst}|${f.dport}`;
-    if (w.pairs.has(k)) return;
+    if (w.pairs.has(f.dst, f.dstHash, f.dport)) return;
     if (w.pairs.size >= SOURCE_BUDGET) {
       w.overflow++;
       return;
     }
-    w.pairs.add(k);
+    w.pairs.add(f.dst, f.dstHash, f.dport);
     w.perDst?.set(f.dst, (w.perDst.get(f.dst) ?? 0) + 1);
     w.perPort?.set(f.dport, (w.perPort.get(f.dport) ?? 0) + 1);
   }
@@ -124,10 +127,7 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       w.raised ??= new Map();
       w.raised.set(k, n);
       const ports: number[] = [];
-      for (const pk of w.pairs) {
-        const i = pk.lastIndexOf('|');
-        if (pk.slice(0, i) === dst) ports.push(Number(pk.slice(i + 1)));
-      }
+      for (let i = 0; i < w.pairs.size; i++) if (w.pairs.host(i) === dst) ports.push(w.pairs.port(i));
       ports.sort((a, b) => a - b);
       const est = n * w.sampling;
       const proto = protoName(w);
@@ -167,9 +167,8 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       w.raised ??= new Map();
       w.raised.set(k, n);
       const hosts: string[] = [];
-      const suffix = `|${port}`;
-      for (const pk of w.pairs)
-        if (pk.endsWith(suffix) && hosts.length < 100) hosts.push(pk.slice(0, -suffix.length));
+      for (let i = 0; i < w.pairs.size && hosts.length < 100; i++)
+        if (w.pairs.port(i) === port) hosts.push(w.pairs.host(i));
       const est = n * w.sampling;
       const proto = protoName(w);
       ctx.emitter.raise({
@@ -223,20 +222,25 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
   function crossing(src: string, s: SourceState, f: FlowView): void {
     // Raise as soon as a key crosses its threshold (live); the window's end updates it.
     const w = s.fast;
-    const vk = `v|${f.dst}`;
     if (!w.perDst || !w.perPort) return;
+    // The keys' texts are made only past a threshold: most probes cross none.
     const nd = w.perDst.get(f.dst) ?? 0;
-    if (nd >= 3 && nd * w.sampling >= cfg.verticalPorts && !w.raised?.has(vk)) {
-      evaluate(src, s, w, false, vk);
-      s.fastRaised ??= new Set();
-      s.fastRaised.add(vk);
+    if (nd >= 3 && nd * w.sampling >= cfg.verticalPorts) {
+      const vk = `v|${f.dst}`;
+      if (!w.raised?.has(vk)) {
+        evaluate(src, s, w, false, vk);
+        s.fastRaised ??= new Set();
+        s.fastRaised.add(vk);
+      }
     }
-    const hk = `h|${f.dport}`;
     const np = w.perPort.get(f.dport) ?? 0;
-    if (np >= 3 && np * w.sampling >= cfg.horizontalHosts && !w.raised?.has(hk)) {
-      evaluate(src, s, w, false, hk);
-      s.fastRaised ??= new Set();
-      s.fastRaised.add(hk);
+    if (np >= 3 && np * w.sampling >= cfg.horizontalHosts) {
+      const hk = `h|${f.dport}`;
+      if (!w.raised?.has(hk)) {
+        evaluate(src, s, w, false, hk);
+        s.fastRaised ??= new Set();
+        s.fastRaised.add(hk);
+      }
     }
   }
 
@@ -255,11 +259,11 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         return;
       }
       counters.probes++;
-      let s = sources.recent(f.src);
+      let s = sources.recent(f.src, '', f.srcHash);
       const fresh = s === undefined;
       if (s === undefined) {
         s = { fast: new ScanWindow(f.startMs), slow: null, fastRaised: null };
-        sources.insert(f.src, s);
+        sources.insert(f.src, '', f.srcHash, s);
       }
       if (f.startMs >= s.fast.startMs + fastMs || f.startMs < s.fast.startMs - fastMs) {
         close(f.src, s, s.fast, false);
@@ -280,7 +284,10 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
     tick(now) {
       if (now - lastSweep < fastMs) return;
       lastSweep = now;
-      for (const [src, s] of sources.entries()) {
+      for (let e = sources.first(); e >= 0; ) {
+        const next = sources.after(e);
+        const src = sources.keyA(e);
+        const s = sources.value(e);
         if (now >= s.fast.startMs + fastMs * 2 && pairCount(s.fast) > 0) {
           close(src, s, s.fast, false);
           s.fast = new ScanWindow(now);
@@ -288,14 +295,16 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
         const quietSince = s.slow ? s.slow.startMs + slowMs * 2 : s.fast.startMs + fastMs * 2;
         if (now >= quietSince) {
           if (s.slow) close(src, s, s.slow, true);
-          sources.delete(src);
+          sources.remove(e);
         }
+        e = next;
       }
     },
     finish() {
-      for (const [src, s] of sources.entries()) {
-        close(src, s, s.fast, false);
-        if (s.slow) close(src, s, s.slow, true);
+      for (let e = sources.first(); e >= 0; e = sources.after(e)) {
+        const s = sources.value(e);
+        close(sources.keyA(e), s, s.fast, false);
+        if (s.slow) close(sources.keyA(e), s, s.slow, true);
       }
       sources.clear();
     },

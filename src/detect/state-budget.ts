@@ -16,22 +16,24 @@ import type { DetectConfig, DetectorName } from './config.js';
  * beats 1.2 KB), so the share is what the maps weigh as churn fills them, not a hard bound.
  */
 export const ENTRY_BYTES: Record<DetectorName | 'baselines' | 'prevalence', number> = {
-  scan: 450,
+  // Keyed by numbers and the records' own strings (pair-table.ts, 2026-12-07): measured 416, 642,
+  // 435, 183, 2 × 237 and 367 B (423, 800, 554, 378, 2 × 279 and 383 keyed by a text per record).
+  scan: 440,
   flood: 7300,
-  bruteforce: 800,
-  dnsTunnel: 600,
+  bruteforce: 660,
+  dnsTunnel: 460,
   dga: 950,
-  beacon: 400,
+  beacon: 200,
   // A (source, destination) pair and its source's hourly volume: both maps share the cap.
-  exfil: 560,
+  exfil: 480,
   rareDest: 330,
   baselines: 850,
-  prevalence: 400,
+  prevalence: 380,
 };
 
 /**
  * The caps' proportions, scaled to the share (at 768 MiB, the default on a 24 GiB machine, to
- * 0.63 of these: 37,900 scan sources, 1,263 victims, 6,316 pairs). The scan detector keeps the most: a spoofed flood makes a source per packet, and a slow scanner
+ * 0.68 of these: 40,665 scan sources, 1,355 victims, 6,777 pairs). The scan detector keeps the most: a spoofed flood makes a source per packet, and a slow scanner
  * must outlive them (the labelled capture holds 30,302 sources at its peak); victims, baselines
  * and networks are far fewer than their old caps (10,000, 50,000, 200,000), which were never
  * sized against a budget and held ~270 MiB at their caps.

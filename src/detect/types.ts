@@ -15,6 +15,9 @@ export interface FlowView {
   endMs: number;
   src: string;
   dst: string;
+  /** 32-bit hashes of `src` and `dst` (`strHash`): per distinct address of a batch, not per record. */
+  srcHash: number;
+  dstHash: number;
   sport: number;
   dport: number;
   proto: number;
