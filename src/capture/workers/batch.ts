@@ -1,3 +1,4 @@
+import type { CaptureSummary } from '../capture-file.js';
 import type { Frame, FrameHandler } from '../frame.js';
 
 /**
@@ -75,4 +76,37 @@ export function readBatch(
     o += BATCH_RECORD_HEADER + caplen;
   }
   return n;
+}
+
+/** A batch as it lies in its buffer (what `batchReader` reads). */
+export interface BatchView {
+  buf: ArrayBuffer;
+  bytes: number;
+  start?: number;
+  linkType: number;
+  ifIndex: number;
+}
+
+/**
+ * A capture reader over the batch `current()` gives, for the packet recorder's reader wrapper:
+ * the batch's records lie as the packet store writes them, so the recorder copies whole runs
+ * of them (it takes a run before the buffer goes back).
+ */
+export function batchReader(
+  current: () => BatchView,
+  frame: Frame,
+): (path: string, onFrame: FrameHandler) => Promise<CaptureSummary> {
+  return async (_path, onFrame) => {
+    const b = current();
+    const packets = readBatch(
+      Buffer.from(b.buf, 0, b.bytes),
+      b.bytes,
+      b.linkType,
+      b.ifIndex,
+      frame,
+      onFrame,
+      b.start,
+    );
+    return { format: 'pcap', packets, bytes: b.bytes, error: null };
+  };
 }

@@ -13,7 +13,14 @@ import type {
 import { unpackColumnar } from '../../store/columnar-wire.js';
 import { CaptureError, type CaptureSummary, MAX_RECORD } from '../capture-file.js';
 import { type Frame, type FrameHandler, newFrame } from '../frame.js';
-import { BATCH_RECORD_HEADER, BatchWriter, readBatch, recordSize } from './batch.js';
+import {
+  BATCH_RECORD_HEADER,
+  type BatchView,
+  BatchWriter,
+  batchReader,
+  readBatch,
+  recordSize,
+} from './batch.js';
 import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
@@ -666,37 +673,19 @@ function mainHooking(
 
 /** The packet recorder on the calling thread, fed each batch as it comes back from the worker. */
 function mainRecording(recorder: PacketRecorder): {
-  record(
-    b: { buf: ArrayBuffer; bytes: number; start?: number; linkType: number; ifIndex: number },
-    tap: FlowTapBatch,
-  ): Promise<void>;
+  record(b: BatchView, tap: FlowTapBatch): Promise<void>;
 } {
   const decoder = new Decoder();
   const mirror = new FlowMirror();
   const frame = newFrame();
-  let cur: { buf: ArrayBuffer; bytes: number; start?: number; linkType: number; ifIndex: number } | null =
-    null;
+  let cur: BatchView | null = null;
   let tap: FlowTapBatch | null = null;
   let k = 0;
   const onFrame: FrameHandler = (f) => {
     const slot = mirror.at(tap!, k++);
     recorder.onPacket(decoder.decode(f), mirror, slot, 0);
   };
-  // Through the recorder's reader wrapper: the batch's records lie as the store writes them,
-  // so it copies whole runs of them.
-  const readOne: CaptureReader = async (_path, handler) => {
-    const b = cur!;
-    const packets = readBatch(
-      Buffer.from(b.buf, 0, b.bytes),
-      b.bytes,
-      b.linkType,
-      b.ifIndex,
-      frame,
-      handler,
-      b.start,
-    );
-    return { format: 'pcap', packets, bytes: b.bytes, error: null };
-  };
+  const readOne: CaptureReader = batchReader(() => cur!, frame);
   const via = recorder.reader(readOne);
   return {
     async record(b, t) {

@@ -4,10 +4,9 @@ import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sen
 import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
 import type { Columnar } from '../../store/columnar.js';
 import { packColumnar, wireTransfer } from '../../store/columnar-wire.js';
-import type { CaptureSummary } from '../capture-file.js';
 import { type FrameHandler, newFrame } from '../frame.js';
 import { FlowSamplingMarks } from '../sampling-marks.js';
-import { readBatch } from './batch.js';
+import { batchReader, readBatch } from './batch.js';
 import { FlowTap, tapTransfer } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
 import { threadCpuSeconds } from './thread-cpu.js';
@@ -66,22 +65,8 @@ const withFactor: FrameHandler = (f) => {
   sensor.onFrame(f);
 };
 
-// A batch holds its records as the packet store writes them: through the recorder's reader
-// wrapper it copies each batch's runs whole (it takes the run before the buffer goes back).
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
-const readOne: CaptureReader = async (_path: string, onFrame: FrameHandler): Promise<CaptureSummary> => {
-  const m = cur!;
-  const packets = readBatch(
-    Buffer.from(m.buf, 0, m.bytes),
-    m.bytes,
-    m.linkType,
-    m.ifIndex,
-    frame,
-    onFrame,
-    m.start,
-  );
-  return { format: 'pcap', packets, bytes: m.bytes, error: null };
-};
+const readOne: CaptureReader = batchReader(() => cur!, frame);
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
 
 const handle = async (m: ToWorker): Promise<void> => {
