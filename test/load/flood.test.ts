@@ -218,7 +218,7 @@ test(`flood${SOAK ? (STEADY ? ' (soak, steady)' : ' (soak)') : ''}: IPFIX at ${S
         `# RSS over the soak's last ${(window / 60_000).toFixed(1)} minutes: trend ${fmtTrend(tr)} MB/min (95%; least squares on ${tr.n} samples, standard error corrected for their autocorrelation; goal < 1); swing sd ${tr.swing.toFixed(1)} MB; plain least-squares slope of 1-s samples ${trend(perSecond).slope.toFixed(2)} MB/min; highest ${(peakIn / 1e6).toFixed(0)} MB; peak RSS so far ${(v.peakRss() / 1e6).toFixed(0)} MB; Vantage ${cpuSoak.toFixed(1)} CPU-s so far\n`,
       );
       const why = judgeTrend(tr);
-      if (why) missed.push(`${why} (over the soak's last minutes)`);
+      if (why) missed.push(`${why}, over the soak's last minutes (load average ${soakLoad.toFixed(1)})`);
     }
     if (STEADY) {
       const lostSoak = soakAccount.socket + soakAccount.queueFull + soakAccount.storeBehind;
