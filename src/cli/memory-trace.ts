@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { Collector } from '../collect/receiver.js';
 import type { StoreFeed } from '../store/feed.js';
+import { type MemoryKinds, memoryKinds } from './smaps.js';
 
 /**
  * Where the process's memory is over time, for finding what a peak RSS is made of under load
@@ -10,6 +11,9 @@ import type { StoreFeed } from '../store/feed.js';
  * line per sample with the resident memory (anonymous vs file-backed), this thread's V8 heap by
  * space, Buffers outside it, the decode thread's heap, DuckDB's buffer manager beside its limit,
  * the feed's queue and the spool. Off unless asked: each sample reads /proc and asks DuckDB.
+ * `VANTAGE_MEMORY_TRACE_MS` samples at another interval (250 ms by default); with
+ * `VANTAGE_MEMORY_TRACE_KINDS=1` every sample also sums /proc/self/smaps by kind of mapping
+ * (a few ms each), to tell which allocator a swing of the RSS comes from.
  */
 export interface MemorySample {
   /** Wall time, ms. */
@@ -39,6 +43,11 @@ export interface MemorySample {
   /** glibc's heap over all arenas (the addon's mallocInfo; 0 without it): in use, free but kept. */
   glibcUsed: number;
   glibcFree: number;
+  /** The store's checkpoints so far (run, and their seconds): a swing lines up with them or not. */
+  checkpoints?: number;
+  checkpointSeconds?: number;
+  /** Resident bytes by kind of mapping (`smaps.ts`), with VANTAGE_MEMORY_TRACE_KINDS=1. */
+  kinds?: MemoryKinds;
 }
 
 type MallocInfo = () => { used: number; free: number; mapped: number };
@@ -53,6 +62,7 @@ function mallocInfo(): MallocInfo | null {
 
 type MemoryStore = {
   memoryUse?(): Promise<{ limit: number; used: number; temp: number; tags: Record<string, number> }>;
+  readonly checkpoints?: { runs: number; ms: number };
 };
 
 function rollup(): { rss: number; anon: number } {
@@ -72,8 +82,9 @@ export const MEMORY_TRACE_MAX_BYTES = 64 * 2 ** 20;
 export function startMemoryTrace(
   path: string,
   deps: { store: unknown; collector: Collector; feed: StoreFeed },
-  everyMs = 250,
+  everyMs = Number(process.env.VANTAGE_MEMORY_TRACE_MS) || 250,
   maxBytes = MEMORY_TRACE_MAX_BYTES,
+  withKinds = process.env.VANTAGE_MEMORY_TRACE_KINDS === '1',
 ): { stop(): void } {
   const fd = openSync(path, 'a');
   let written = 0;
@@ -92,6 +103,7 @@ export function startMemoryTrace(
       const c = deps.collector.stats();
       const f = deps.feed.stats();
       const g = glibc?.() ?? { used: 0, free: 0 };
+      const kinds = withKinds ? memoryKinds('self') : null;
       const s: MemorySample = {
         t: Date.now(),
         rss: r.rss,
@@ -116,6 +128,10 @@ export function startMemoryTrace(
         spoolDatagrams: c.spool?.datagrams ?? 0,
         glibcUsed: g.used,
         glibcFree: g.free,
+        ...(store.checkpoints
+          ? { checkpoints: store.checkpoints.runs, checkpointSeconds: store.checkpoints.ms / 1000 }
+          : {}),
+        ...(kinds ? { kinds } : {}),
       };
       const line = `${JSON.stringify(s)}\n`;
       written += writeSync(fd, line);

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Collector } from '../collect/receiver.js';
+import type { StoreFeed } from '../store/feed.js';
+import { type MemorySample, startMemoryTrace } from './memory-trace.js';
+import { memoryKinds } from './smaps.js';
+
+const vmRss = (): number =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? 0) * 1024;
+
+test('the kinds of mapping add up to the resident memory the kernel reports', () => {
+  const before = vmRss();
+  const k = memoryKinds('self');
+  const after = vmRss();
+  assert.ok(k);
+  const sum = k.file + k.heap + k.small + k.arena64 + k.mid + k.big;
+  // smaps and status are read a moment apart: within 5% of either reading.
+  const lo = Math.min(before, after) * 0.95;
+  const hi = Math.max(before, after) * 1.05;
+  assert.ok(sum >= lo && sum <= hi, `kinds ${sum} against VmRSS ${before}..${after}`);
+  assert.ok(k.file > 0, 'node itself is a mapped file');
+});
+
+test('a trace sample carries the store checkpoints and, when asked, the kinds of mapping', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-trace-'));
+  try {
+    const collector = { stats: () => ({}) } as unknown as Collector;
+    const feed = {
+      stats: () => ({ queuedBytes: 5, queuedRows: 2, inFlight: 1, stored: 7 }),
+    } as unknown as StoreFeed;
+    const store = {
+      checkpoints: { runs: 3, ms: 1500 },
+      memoryUse: async () => ({ limit: 100, used: 40, temp: 0, tags: { IN_MEMORY_TABLE: 40 } }),
+    };
+    const read = async (withKinds: boolean): Promise<MemorySample> => {
+      const path = join(dir, `t-${withKinds}.jsonl`);
+      const t = startMemoryTrace(path, { store, collector, feed }, 20, 1 << 20, withKinds);
+      await new Promise((r) => setTimeout(r, 150));
+      t.stop();
+      const line = readFileSync(path, 'utf8').split('\n')[0]!;
+      return JSON.parse(line) as MemorySample;
+    };
+    const s = await read(true);
+    assert.equal(s.checkpoints, 3);
+    assert.equal(s.checkpointSeconds, 1.5);
+    assert.equal(s.duckdb, 40);
+    assert.equal(s.feedRows, 3);
+    assert.ok(s.kinds && s.kinds.file > 0);
+    const kinds = s.kinds.file + s.kinds.heap + s.kinds.small + s.kinds.arena64 + s.kinds.mid + s.kinds.big;
+    assert.ok(Math.abs(kinds - s.rss) < 0.05 * s.rss, `kinds ${kinds} against the sample's RSS ${s.rss}`);
+    assert.equal((await read(false)).kinds, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

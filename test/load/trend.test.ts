@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { ROOT } from '../support/fixtures.js';
+import { judgeTrend, type Series, trend } from './trend.js';
+
+/** A small seeded generator (mulberry32): the synthetic runs are the same in every test run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function gauss(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+/**
+ * Five minutes of a soak's RSS every ~250 ms, shaped like the quiet soak's swing (sd ~22 MB;
+ * its residuals' correlation gone within ~5 s, with a ~20-s cycle): a buffer pool that fills
+ * over ~1 s and is returned at once (a sawtooth of random height up to 60 MB), a slower cycle
+ * of ~20 s (checkpoints and compactions), a wander correlated over ~2 s, and noise.
+ */
+function soak(seed: number, leakMbPerMin: number): Series {
+  const r = rng(seed);
+  const out: { t: number; bytes: number }[] = [];
+  let wander = 0;
+  let fill = 0;
+  let height = 30;
+  const phi = Math.exp(-0.25 / 2);
+  const phase = 2 * Math.PI * r();
+  for (let i = 0; i < 1200; i++) {
+    const t = i * 250 + Math.floor(r() * 20);
+    wander = phi * wander + Math.sqrt(1 - phi * phi) * 8 * gauss(r);
+    fill += 0.25;
+    if (fill >= 1 + r()) [fill, height] = [0, 60 * r()];
+    const cycle = 12 * Math.sin(phase + (2 * Math.PI * t) / 20_000);
+    const mb = 620 + wander + height * fill + cycle + 10 * gauss(r) + (leakMbPerMin * t) / 60_000;
+    out.push({ t, bytes: mb * 1e6 });
+  }
+  return out;
+}
+
+test('a flat soak with the swing: the trend is read below 1 MB/min, inside its interval', () => {
+  let passed = 0;
+  let covered = 0;
+  let naiveCovered = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const tr = trend(soak(seed, 0));
+    if (judgeTrend(tr) === null) passed++;
+    if (Math.abs(tr.slope) <= tr.half) covered++;
+    // The standard error of independent samples: what the autocorrelation correction is for.
+    const naive = 1.96 * (tr.swing / Math.sqrt(tr.n * (25 / 12)));
+    if (Math.abs(tr.slope) <= naive) naiveCovered++;
+    assert.ok(tr.swing > 12 && tr.swing < 35, `swing sd ${tr.swing}`);
+  }
+  // 95% intervals: ~38 of 40 should hold the true slope (0); the independent-samples ones far
+  // fewer. At this swing a flat run reads ≥ 1 MB/min about one time in eight (trend.ts).
+  assert.ok(covered >= 34, `${covered} of 40 intervals hold 0`);
+  assert.ok(naiveCovered < covered - 5, `independent-samples intervals held 0 in ${naiveCovered} of 40`);
+  assert.ok(passed >= 32, `${passed} of 40 flat runs pass`);
+});
+
+test('a soak leaking 2 MB/min under the same swing fails the bound', () => {
+  let failed = 0;
+  let covered = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const tr = trend(soak(seed, 2));
+    if (judgeTrend(tr) !== null) failed++;
+    if (Math.abs(tr.slope - 2) <= tr.half) covered++;
+  }
+  assert.ok(covered >= 34, `${covered} of 40 intervals hold 2`);
+  assert.ok(failed >= 32, `${failed} of 40 leaking runs fail`);
+});
+
+test('the quiet soak of 2026-12-07 passes; the same with 2 MB/min added fails', () => {
+  const f = JSON.parse(readFileSync(`${ROOT}test/fixtures/memory/soak-rss-quiet.json`, 'utf8')) as {
+    t: number[];
+    rssMB: number[];
+  };
+  const quiet = f.t.map((t, i) => ({ t, bytes: f.rssMB[i]! * 1e6 }));
+  const tr = trend(quiet);
+  assert.equal(judgeTrend(tr), null, `quiet: ${tr.slope} ± ${tr.half}`);
+  assert.ok(tr.half > 0.5 && tr.half < 2, `its interval ±${tr.half}`);
+  const leaking = quiet.map((x) => ({ t: x.t, bytes: x.bytes + (2e6 * x.t) / 60_000 }));
+  const tl = trend(leaking);
+  assert.ok(Math.abs(tl.slope - tr.slope - 2) < 1e-6, 'the leak adds its slope exactly');
+  assert.match(judgeTrend(tl) ?? '', /goal < 1/);
+});
+
+test('a series too noisy to tell a 2 MB/min leak from a flat line fails as unjudgeable', () => {
+  const r = rng(7);
+  const wild = Array.from({ length: 300 }, (_, i) => ({ t: i * 1000, bytes: (620 + 120 * gauss(r)) * 1e6 }));
+  const tr = trend(wild);
+  const why = judgeTrend(tr);
+  assert.ok(tr.half >= 2.5, `±${tr.half}`);
+  assert.ok(why !== null && (why.includes('cannot be judged') || why.includes('goal < 1')), String(why));
+  assert.match(judgeTrend(trend(wild.slice(0, 2))) ?? '', /NaN/);
+});
