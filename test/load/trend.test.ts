@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+// The labelled captures' seeded generator (mulberry32): the synthetic runs are the same in every run.
+import { rng } from '../detect/capture-kit.js';
 import { ROOT } from '../support/fixtures.js';
 import { judgeTrend, type Series, trend } from './trend.js';
-
-/** A small seeded generator (mulberry32): the synthetic runs are the same in every test run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
