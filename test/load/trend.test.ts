@@ -4,7 +4,7 @@ import { test } from 'node:test';
 // The labelled captures' seeded generator (mulberry32): the synthetic runs are the same in every run.
 import { rng } from '../detect/capture-kit.js';
 import { ROOT } from '../support/fixtures.js';
-import { judgeTrend, type Series, trend } from './trend.js';
+import { judgeTrend, judgeTrendTwice, type Series, trend } from './trend.js';
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -16,7 +16,7 @@ function gauss(r: () => number): number {
  * over ~1 s and is returned at once (a sawtooth of random height up to 60 MB), a slower cycle
  * of ~20 s (checkpoints and compactions), a wander correlated over ~2 s, and noise.
  */
-function soak(seed: number, leakMbPerMin: number): Series {
+function soak(seed: number, leakMbPerMin: number, samples = 1200): Series {
   const r = rng(seed);
   const out: { t: number; bytes: number }[] = [];
   let wander = 0;
@@ -24,7 +24,7 @@ function soak(seed: number, leakMbPerMin: number): Series {
   let height = 30;
   const phi = Math.exp(-0.25 / 2);
   const phase = 2 * Math.PI * r();
-  for (let i = 0; i < 1200; i++) {
+  for (let i = 0; i < samples; i++) {
     const t = i * 250 + Math.floor(r() * 20);
     wander = phi * wander + Math.sqrt(1 - phi * phi) * 8 * gauss(r);
     fill += 0.25;
@@ -91,4 +91,41 @@ test('a series too noisy to tell a 2 MB/min leak from a flat line fails as unjud
   assert.ok(tr.half >= 2.5, `±${tr.half}`);
   assert.ok(why !== null && (why.includes('cannot be judged') || why.includes('goal < 1')), String(why));
   assert.match(judgeTrend(trend(wild.slice(0, 2))) ?? '', /NaN/);
+});
+
+test('two looks: the longer window decides what the last 5 minutes cannot, and still fails a leak', () => {
+  // Eight minutes of soak after its climb; the goal's window is the last five (1,200 samples).
+  // 200 synthetic runs of each kind (measured: flat runs fail 29 of 200 at one look, 3 at two;
+  // 2 MB/min leaks fail 169 of 200 at one look, 167 at two).
+  let flatPassed = 0;
+  let flatFailedOnce = 0;
+  let leakFailed = 0;
+  for (let seed = 1; seed <= 200; seed++) {
+    const flat = soak(seed, 0, 1920);
+    const v = judgeTrendTwice(flat.slice(-1200), flat);
+    if (v.missed === null) flatPassed++;
+    // The first look alone is judgeTrend over the last 5 minutes.
+    const once = judgeTrend(v.last);
+    if (once !== null) flatFailedOnce++;
+    assert.equal(v.longer === undefined, once === null || v.last.slope - v.last.half >= 1);
+    if (v.longer)
+      assert.ok(v.longer.se < v.last.se, `the longer window is the sharper: ${v.longer.se} vs ${v.last.se}`);
+    const leaking = soak(seed, 2, 1920);
+    if (judgeTrendTwice(leaking.slice(-1200), leaking).missed !== null) leakFailed++;
+  }
+  assert.ok(flatFailedOnce >= 15, `${flatFailedOnce} of 200 flat runs fail the first look`);
+  assert.ok(flatPassed >= 194, `${flatPassed} of 200 flat runs pass`);
+  assert.ok(leakFailed >= 160, `${leakFailed} of 200 leaking runs fail`);
+});
+
+test('two looks: a trend wholly above the goal fails at the first; too few samples fail', () => {
+  const steep = soak(3, 8, 1920);
+  const v = judgeTrendTwice(steep.slice(-1200), steep);
+  assert.equal(v.longer, undefined);
+  assert.match(v.missed ?? '', /goal < 1/);
+  const short = soak(5, 0, 1200);
+  // No longer window than the last one: the first look's verdict stands.
+  const w = judgeTrendTwice(short, short);
+  assert.equal(w.longer, undefined);
+  assert.equal(w.missed, judgeTrend(trend(short)));
 });

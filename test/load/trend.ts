@@ -114,3 +114,42 @@ export function judgeTrend(tr: Trend, goal = 1, leak = 2): string | null {
 export function fmtTrend(tr: Trend): string {
   return `${tr.slope >= 0 ? '+' : ''}${tr.slope.toFixed(2)} ± ${tr.half.toFixed(2)}`;
 }
+
+/** A verdict on the soak's RSS trend and the windows it read. */
+export interface TrendVerdict {
+  /** Why the bound is missed, or null. */
+  missed: string | null;
+  /** The trend over the goal's window (the soak's last minutes). */
+  last: Trend;
+  /** The trend over the longer window, when the goal's window could not decide. */
+  longer?: Trend;
+}
+
+/**
+ * The bound read in two looks. The goal's window (the soak's last 5 minutes) decides when it
+ * can: a trend below the goal measured precisely enough passes; one whose 95% interval lies
+ * wholly at or above the goal fails. A trend in between (its interval holding the goal, or too
+ * wide to judge) is what the swing alone produces about one time in eight on a flat run, so the
+ * longer window after the climb to the steady state (`longer`, e.g. the soak from its second
+ * minute) decides it with the same bound: the standard error of a slope over correlated noise falls
+ * as the window's length to the power 3/2, so it is half as large over 8 minutes as over 5 and
+ * a flat run fails there about one time in a hundred, while a 2 MB/min leak,
+ * which the first look passes as rarely as before, reads ~2 there and fails. What the second
+ * look could miss is a growth that began only inside the last minutes (it reads smaller over
+ * the longer window): under a steady load nothing starts growing halfway, and the first look
+ * still fails any trend whose interval lies above the goal.
+ */
+export function judgeTrendTwice(last: Series, longer: Series, goal = 1, leak = 2): TrendVerdict {
+  const tl = trend(last);
+  const first = judgeTrend(tl, goal, leak);
+  if (first === null) return { missed: null, last: tl };
+  if (tl.slope - tl.half >= goal) return { missed: first, last: tl };
+  const tg = trend(longer);
+  if (!(tg.n > tl.n)) return { missed: first, last: tl };
+  const second = judgeTrend(tg, goal, leak);
+  return {
+    missed: second === null ? null : `${first}; over the longer window: ${second}`,
+    last: tl,
+    longer: tg,
+  };
+}
