@@ -153,7 +153,7 @@ test('queries awaiting responses pair, time out and end as a plain model says', 
       // Several queries at one time are told apart by the model's order among equals.
       assert.deepEqual(normalise(got, qTimes), normalise(want, qTimes));
     }),
-    { numRuns: runs(300) },
+    { numRuns: runs(120) },
   );
 });
 
