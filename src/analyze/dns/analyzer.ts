@@ -105,6 +105,11 @@ interface Pending {
   flip: boolean;
   service: string;
   done: boolean;
+  /** The next query awaiting a response with the same flow slot and id. */
+  sameKey: Pending | null;
+  /** Neighbours in the order the queries came (unanswered ones only). */
+  older: Pending | null;
+  newer: Pending | null;
 }
 
 /** Where a message came from, filled per message without allocating. */
@@ -156,9 +161,15 @@ export class DnsAnalyzer implements Analyzer {
   private readonly tcp: Uint8Array;
   private readonly streams: TcpStreams;
   private readonly frags: IpReassembler;
-  private readonly pending = new Map<number, Pending[]>();
-  private queue: Pending[] = [];
-  private queueHead = 0;
+  /**
+   * Queries awaiting a response: by flow slot and id (the first of a chain of `sameKey`), and
+   * in arrival order (`oldest` to `newest`, linked), which the timeout walks. An answered query
+   * leaves both at once, so it dies young instead of staying queued behind an unanswered one for
+   * the timeout (and being promoted), and no list is made per key.
+   */
+  private readonly pending = new Map<number, Pending>();
+  private oldest: Pending | null = null;
+  private newest: Pending | null = null;
   private pendingCount = 0;
   private nextSweepSec = 0;
   private readonly origin: Origin = {
@@ -226,12 +237,9 @@ export class DnsAnalyzer implements Analyzer {
   }
 
   finish(): void {
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const q = this.queue[i]!;
-      if (!q.done) this.unanswered(q);
-    }
-    this.queue = [];
-    this.queueHead = 0;
+    for (let q = this.oldest; q !== null; q = q.newer) this.unanswered(q);
+    this.oldest = null;
+    this.newest = null;
     this.pending.clear();
     this.pendingCount = 0;
     this.frags.clear();
@@ -416,6 +424,9 @@ export class DnsAnalyzer implements Analyzer {
       flip: o.dir === 1,
       service: serviceOf(o.sport, o.dport),
       done: false,
+      sameKey: null,
+      older: null,
+      newer: null,
     };
     if (o.mcastDst) {
       // Multicast queries (mDNS, LLMNR) are answered from other flows: record them at once.
@@ -423,10 +434,16 @@ export class DnsAnalyzer implements Analyzer {
       return;
     }
     const key = o.slot * 65536 + h.id;
-    const list = this.pending.get(key);
-    if (list === undefined) this.pending.set(key, [q]);
-    else list.push(q);
-    this.queue.push(q);
+    let last = this.pending.get(key);
+    if (last === undefined) this.pending.set(key, q);
+    else {
+      while (last.sameKey !== null) last = last.sameKey;
+      last.sameKey = q;
+    }
+    q.older = this.newest;
+    if (this.newest === null) this.oldest = q;
+    else this.newest.newer = q;
+    this.newest = q;
     this.pendingCount++;
     if (this.pendingCount > this.cfg.maxPending) {
       this.counters.evicted++;
@@ -439,18 +456,16 @@ export class DnsAnalyzer implements Analyzer {
     const o = this.origin;
     const p = this.p!;
     const key = o.slot * 65536 + h.id;
-    const list = this.pending.get(key);
+    const first = this.pending.get(key);
     let q: Pending | null = null;
-    if (list !== undefined) {
+    if (first !== undefined) {
       const ql = query === null ? null : query.toLowerCase();
-      for (let i = 0; i < list.length; i++) {
-        const c = list[i]!;
+      for (let c: Pending | null = first; c !== null; c = c.sameKey) {
         if (c.gen !== o.gen) continue;
         if (ql !== null && c.qlower !== null && ql !== c.qlower) continue;
         if (h.qtype >= 0 && c.qtype >= 0 && h.qtype !== c.qtype) continue;
         q = c;
-        list.splice(i, 1);
-        if (list.length === 0) this.pending.delete(key);
+        this.unlink(key, first, c);
         break;
       }
     }
@@ -667,45 +682,38 @@ export class DnsAnalyzer implements Analyzer {
   private sweep(nowSec: number): void {
     this.nextSweepSec = nowSec + 1;
     const limit = nowSec - this.cfg.timeoutSec;
-    const qu = this.queue;
-    while (this.queueHead < qu.length) {
-      const q = qu[this.queueHead]!;
-      if (!q.done && q.tsSec > limit) break;
-      this.queueHead++;
-      if (!q.done) this.expire(q);
-    }
-    this.compact();
+    for (let q = this.oldest; q !== null && q.tsSec <= limit; q = this.oldest) this.expire(q);
   }
 
   private expireOldest(): void {
-    const qu = this.queue;
-    while (this.queueHead < qu.length) {
-      const q = qu[this.queueHead++]!;
-      if (!q.done) {
-        this.expire(q);
-        break;
-      }
-    }
-    this.compact();
+    if (this.oldest !== null) this.expire(this.oldest);
   }
 
   private expire(q: Pending): void {
     const key = q.slot * 65536 + q.id;
-    const list = this.pending.get(key);
-    if (list !== undefined) {
-      const i = list.indexOf(q);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.pending.delete(key);
-    }
+    const first = this.pending.get(key);
+    if (first !== undefined) this.unlink(key, first, q);
     this.pendingCount--;
     this.unanswered(q);
   }
 
-  private compact(): void {
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+  /** Take `q` (in the chain that starts at `first`) out of the key's chain and the arrival order. */
+  private unlink(key: number, first: Pending, q: Pending): void {
+    if (first === q) {
+      if (q.sameKey === null) this.pending.delete(key);
+      else this.pending.set(key, q.sameKey);
+    } else {
+      let c = first;
+      while (c.sameKey !== null && c.sameKey !== q) c = c.sameKey;
+      if (c.sameKey === q) c.sameKey = q.sameKey;
     }
+    q.sameKey = null;
+    if (q.older === null) this.oldest = q.newer;
+    else q.older.newer = q.newer;
+    if (q.newer === null) this.newest = q.older;
+    else q.newer.older = q.older;
+    q.older = null;
+    q.newer = null;
   }
 
   // ---- malformed input ----

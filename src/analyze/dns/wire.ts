@@ -242,23 +242,93 @@ export interface DnsSections {
 }
 
 /**
+ * Answers are shared, not made per message: one object per distinct (name, type, TTL, data) and
+ * one list per distinct sequence of them, each in a direct-mapped table (a different value in a
+ * slot replaces it). A network's resolvers give the same answers for a few hundred names tens of
+ * thousands of times, and a record holds its lists until its batch is written, so objects made
+ * per message were most of what survived L7's young collections. Records only read them.
+ */
+const ANSWER_SLOTS = 4096;
+const answerAt: (DnsAnswer | undefined)[] = new Array<DnsAnswer | undefined>(ANSWER_SLOTS).fill(undefined);
+const LIST_SLOTS = 2048;
+const listAt: (DnsAnswer[] | undefined)[] = new Array<DnsAnswer[] | undefined>(LIST_SLOTS).fill(undefined);
+/** The section being read: its answers so far and their mixed keys. */
+const sectionItems: DnsAnswer[] = [];
+let sectionN = 0;
+let sectionKey = 0;
+/** Every empty section (never mutated). */
+const NO_ANSWERS: DnsAnswer[] = [];
+
+/** A few of a text's characters and its length, mixed. */
+function textMix(h: number, v: string): number {
+  const n = v.length;
+  h = Math.imul(h ^ n, 0x9e3779b1);
+  if (n === 0) return h;
+  h = Math.imul(h ^ v.charCodeAt(n - 1), 0x85ebca6b) ^ v.charCodeAt(n >> 1);
+  return Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt((n * 3) >> 2);
+}
+
+function addAnswer(name: string, type: number, ttl: number, data: string): void {
+  let h = Math.imul(type ^ 0x27d4eb2f, 0x85ebca6b) ^ ttl;
+  h = textMix(textMix(h, name), data);
+  h ^= h >>> 15;
+  const at = h & (ANSWER_SLOTS - 1);
+  let a = answerAt[at];
+  if (a === undefined || a.type !== type || a.ttl !== ttl || a.name !== name || a.data !== data) {
+    a = { name, type, type_name: typeName(type), ttl, data };
+    answerAt[at] = a;
+  }
+  if (sectionN < sectionItems.length) sectionItems[sectionN] = a;
+  else sectionItems.push(a);
+  sectionN++;
+  sectionKey = Math.imul(sectionKey ^ h, 0x01000193);
+}
+
+/** The section read as a list: the one of an earlier message with the same answers, if kept. */
+function sectionList(): DnsAnswer[] {
+  const n = sectionN;
+  sectionN = 0;
+  if (n === 0) return NO_ANSWERS;
+  const k = Math.imul(sectionKey ^ n, 0x9e3779b1);
+  sectionKey = 0;
+  const at = (k ^ (k >>> 16)) & (LIST_SLOTS - 1);
+  const l = listAt[at];
+  if (l !== undefined && l.length === n) {
+    let i = 0;
+    while (i < n && l[i] === sectionItems[i]) i++;
+    if (i === n) return l;
+  }
+  const out = sectionItems.slice(0, n);
+  listAt[at] = out;
+  return out;
+}
+
+/**
  * Decode the answer and authority sections (at most `maxRrs` records each) and find the OPT
  * record in the additional section. Whatever precedes a malformed record is kept.
  */
 export function parseSections(h: DnsHeader, maxRrs: number): DnsSections {
-  const out: DnsSections = { answers: [], authority: [], edns: null, weird: null };
+  const out: DnsSections = { answers: NO_ANSWERS, authority: NO_ANSWERS, edns: null, weird: null };
   if (h.bodyOff < 0) return out;
+  sectionN = 0;
+  sectionKey = 0;
+  readSections(h, maxRrs, out);
+  return out;
+}
+
+/** The sections into `out`, up to a malformed record (its weird set). */
+function readSections(h: DnsHeader, maxRrs: number, out: DnsSections): void {
   const { buf, msg, end } = h;
   let pos = h.bodyOff;
-  const counts = [h.anCount, h.nsCount, h.arCount];
   for (let sec = 0; sec < 3; sec++) {
-    const n = counts[sec]!;
-    const list = sec === 0 ? out.answers : sec === 1 ? out.authority : null;
+    const n = sec === 0 ? h.anCount : sec === 1 ? h.nsCount : h.arCount;
+    const listed = sec < 2;
     for (let i = 0; i < n; i++) {
       const nameEnd = skipName(buf, pos, end);
       if (nameEnd < 0 || nameEnd + 10 > end) {
+        endSection(out, sec);
         out.weird = nameEnd === -2 ? 'dns_bad_label_type' : 'dns_truncated_rr';
-        return out;
+        return;
       }
       const type = buf.readUInt16BE(nameEnd);
       const klass = buf.readUInt16BE(nameEnd + 2);
@@ -266,33 +336,34 @@ export function parseSections(h: DnsHeader, maxRrs: number): DnsSections {
       const rdLen = buf.readUInt16BE(nameEnd + 8);
       const rd = nameEnd + 10;
       if (rd + rdLen > end) {
+        endSection(out, sec);
         out.weird = 'dns_truncated_rdata';
-        return out;
+        return;
       }
       if (type === 41 && sec === 2) {
         out.edns = parseOpt(buf, klass, ttl, rd, rd + rdLen);
-      } else if (list !== null) {
-        if (list.length >= maxRrs) {
+      } else if (listed) {
+        if (sectionN >= maxRrs) {
           out.weird ??= 'dns_too_many_rrs';
         } else {
           const name = readName(buf, msg, end, pos);
           if (name === null) {
+            endSection(out, sec);
             out.weird = nameError;
-            return out;
+            return;
           }
-          list.push({
-            name,
-            type,
-            type_name: typeName(type),
-            ttl,
-            data: rdataText(buf, msg, end, type, rd, rdLen),
-          });
+          addAnswer(name, type, ttl, rdataText(buf, msg, end, type, rd, rdLen));
         }
       }
       pos = rd + rdLen;
     }
+    endSection(out, sec);
   }
-  return out;
+}
+
+function endSection(out: DnsSections, sec: number): void {
+  if (sec === 0) out.answers = sectionList();
+  else if (sec === 1) out.authority = sectionList();
 }
 
 function parseOpt(buf: Buffer, klass: number, ttl: number, s: number, e: number): EdnsInfo {
