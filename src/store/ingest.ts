@@ -1,5 +1,6 @@
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
+import { pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
@@ -157,19 +158,22 @@ export async function ingestCaptures(
     }
     summary.records[type] = (summary.records[type] ?? 0) + n;
     queued++;
-    pending = pending.then(() =>
-      (colStore.appendColumns
-        ? colStore.appendColumns(type, c)
-        : store.append(type, columnarToRecords(c, type))
+    pending = pending.then(() => {
+      spans?.begin('store');
+      return (
+        colStore.appendColumns
+          ? colStore.appendColumns(type, c)
+          : store.append(type, columnarToRecords(c, type))
       )
         .catch((e: unknown) => {
           failure ??= e;
         })
         .finally(() => {
+          spans?.end('store');
           queued--;
           wakeStore();
-        }),
-    );
+        });
+    });
   };
   const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
@@ -335,11 +339,29 @@ async function runThreaded(
   summary.workers = workers;
   const cpu0 = threadCpuSeconds();
   await p.ready;
+  const prof0 = spans ? { t: wallMs(), sched: processSched() } : null;
   // The reader waits for the workers' buffers, then for the store when it is behind.
   const between = (): Promise<void> | undefined => {
+    if (spans) return profiledBetween();
     const w = p.between();
     if (w) return w.then(() => storeBetween());
     return storeBetween();
+  };
+  const profiledBetween = async (): Promise<void> => {
+    spans!.end('read');
+    const w = p.between();
+    if (w) {
+      spans!.begin('read paused: worker has no room');
+      await w;
+      spans!.end('read paused: worker has no room');
+    }
+    const st = storeBetween();
+    if (st) {
+      spans!.begin('read paused: store behind');
+      await st;
+      spans!.end('read paused: store behind');
+    }
+    spans!.begin('read');
   };
   let finished = false;
   try {
@@ -349,8 +371,10 @@ async function runThreaded(
       try {
         // A plain pcap file goes straight into the worker's batches (no copy); others, and an
         // upload's own reader, through frames.
+        spans?.begin('read');
         const direct = opts.read === undefined ? await p.readFile(file, between) : null;
         const s = direct ?? (await read(file, p.onFrame, between).finally(() => p.endOfFile()));
+        spans?.end('read');
         if (s.error) {
           summary.errors.push({ file: name, message: s.error.message });
           p.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`);
@@ -364,10 +388,29 @@ async function runThreaded(
       }
     }
     const cpuDone = threadCpuSeconds();
+    spans?.begin('end: worker finishing');
     const c = await p.finish();
+    spans?.end('end: worker finishing');
     finished = true;
+    spans?.begin('end: recorder stop');
     await onMain?.stop();
+    spans?.end('end: recorder stop');
+    spans?.begin('end: store drain');
     await pending();
+    spans?.end('end: store drain');
+    if (prof0 && spans) {
+      const rep = pipeReport({
+        from: prof0.t,
+        to: wallMs(),
+        before: prof0.sched,
+        after: processSched(),
+        main: spans,
+        worker: p.reports[0]?.prof,
+      });
+      process.stderr.write(
+        `PIPEPROF ${JSON.stringify({ ...rep, recorder_backpressure_ms: onMain?.counters.backpressureMs })}\n`,
+      );
+    }
     if (p.failures.length > 0) throw new Error(p.failures.join('; '));
     summary.packets = c.frames;
     summary.bytes = c.bytes;

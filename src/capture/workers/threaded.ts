@@ -23,6 +23,7 @@ import {
 } from './batch.js';
 import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
+import { spans } from './pipe-prof.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
 
@@ -225,7 +226,10 @@ export function createThreadedPipeline(
             const tap = m.tap;
             // In order, and the buffer is reused only once the recorder took its runs.
             mainChain = mainChain
-              .then(() => main.record(m, tap))
+              .then(() => {
+                spans?.begin('recorder');
+                return main.record(m, tap).finally(() => spans?.end('recorder'));
+              })
               .catch((e: unknown) => {
                 failures.push(`packet recorder: ${(e as Error).message}`);
               })
@@ -240,10 +244,12 @@ export function createThreadedPipeline(
           for (const r of m.records) sink(r);
           break;
         case 'columns': {
+          spans?.begin('columns message');
           const c = unpackColumnar(m.c);
           c.num = intern(c.num);
           c.str = intern(c.str);
           if (columns) columns(m.rtype, c);
+          spans?.end('columns message');
           break;
         }
         case 'failed':
@@ -256,6 +262,7 @@ export function createThreadedPipeline(
             recorder: m.recorder,
             cpuSeconds: m.cpuSeconds,
             finishCpuSeconds: m.finishCpuSeconds,
+            ...(m.prof ? { prof: m.prof } : {}),
           });
           break;
       }
