@@ -324,11 +324,15 @@ async function runThreaded(
     l7: true,
     workers,
     columns,
-    // Column batches smaller than a store commit's best size: flows that end during the file
-    // are stored (and seen by the detectors) while the worker goes on, instead of all at the
-    // end after the last packet (measured: this thread's CPU after the last packet went from
-    // 1.26 s to 0.2 s on the realistic capture; its total stayed about the same).
-    columnRows: Math.min(batchSize, 32_768),
+    // Column batches smaller than a store commit's best size: records that are made during the
+    // file are stored (and seen by the detectors) while the worker goes on, instead of after
+    // the last packet while the worker has nothing left to do. Each of the worker's record
+    // types (flow, DNS, TLS, HTTP...) holds a batch until it is full, so the size decides how
+    // much waits for the end: on the realistic capture this thread's CPU after the last packet
+    // was 0.67 s at 32,768 rows, 0.42 at 16,384, 0.31 at 8,192 and 0.22 at 4,096, for a store
+    // CPU of 0.87, 0.88, 0.93 and 1.05 s (7, 11, 20 and 38 commits; VANTAGE_PIPE_PROF,
+    // bench/README.md 2026-12-07).
+    columnRows: Math.min(batchSize, 8192),
     lossless: true,
     // Large batches: fewer messages, and each the size of a few of the reader's records runs.
     batchBytes: 1 << 20,

@@ -204,6 +204,19 @@ export function pipeReport(o: {
       others: { cpu: r3(others.cpu), runq: r3(others.runq), threads: others.n },
     },
     main_spans: spansOut,
+    // The rare long spans one by one (start after `from`, wall, CPU; seconds).
+    main_spans_each: Object.fromEntries(
+      o.main
+        .names()
+        .filter((k) => o.main.raw(k).length <= 4 * 32)
+        .map((k) => {
+          const a = o.main.raw(k);
+          const e: number[][] = [];
+          for (let i = 0; i < a.length; i += 4)
+            e.push([r3((a[i]! - o.from) / 1000), r3((a[i + 1]! - a[i]!) / 1000), r3(a[i + 2]!)]);
+          return [k, e];
+        }),
+    ),
   };
   if (o.worker) {
     const gaps = gapsOf(o.worker.busy, o.from, o.to);
@@ -217,7 +230,12 @@ export function pipeReport(o: {
       for (let i = 0; i < raw.length; i += 4) all.push(raw[i]!, raw[i + 1]!);
     }
     during['in none'] = r3((idle - overlapMs(gaps, all, 2)) / 1000);
-    out.worker_idle = { seconds: r3(idle / 1000), while_main_in: during };
+    const b = o.worker.busy;
+    out.worker_idle = {
+      seconds: r3(idle / 1000),
+      while_main_in: during,
+      last_batch_end: r3(((b.length >= 4 ? b[b.length - 3]! : o.from) - o.from) / 1000),
+    };
   }
   return out;
 }
