@@ -1,6 +1,6 @@
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
-import { pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
+import { mark, pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
@@ -342,7 +342,9 @@ async function runThreaded(
   });
   summary.workers = workers;
   const cpu0 = threadCpuSeconds();
+  mark('pipeline made');
   await p.ready;
+  mark('pipeline ready');
   const prof0 = spans ? { t: wallMs(), sched: processSched() } : null;
   // The reader waits for the workers' buffers, then for the store when it is behind.
   const between = (): Promise<void> | undefined => {
@@ -392,6 +394,7 @@ async function runThreaded(
       }
     }
     const cpuDone = threadCpuSeconds();
+    mark('read');
     spans?.begin('end: worker finishing');
     const c = await p.finish();
     spans?.end('end: worker finishing');

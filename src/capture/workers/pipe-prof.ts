@@ -50,6 +50,14 @@ export function processSched(): Map<number, Sched> {
   return m;
 }
 
+function threadName(tid: number): string {
+  try {
+    return readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
+  } catch {
+    return '?';
+  }
+}
+
 /** Wall clock comparable across threads, ms. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
 
@@ -102,6 +110,12 @@ export class Spans {
     return r;
   }
 }
+
+/** With profiling on: seconds since the process started at each phase of a command. */
+export const phases: Record<string, number> = {};
+export const mark = (name: string): void => {
+  if (PIPE_PROF) phases[name] = Math.round(performance.now()) / 1000;
+};
 
 /** The spans of the calling thread (one per isolate), null when profiling is off. */
 export const spans: Spans | null = PIPE_PROF ? new Spans() : null;
@@ -181,11 +195,14 @@ export function pipeReport(o: {
   const mainTid = process.pid;
   const wTid = o.worker?.tid ?? -2;
   let others = { cpu: 0, runq: 0, n: 0 };
+  const each: [string, number][] = [];
   for (const [tid, s] of o.after) {
     if (tid === mainTid || tid === wTid) continue;
     const a = account(o.before.get(tid), s, wallS);
     others = { cpu: others.cpu + a.cpu, runq: others.runq + a.runq, n: others.n + 1 };
+    if (a.cpu >= 0.01) each.push([`${tid} ${threadName(tid)}`, a.cpu]);
   }
+  each.sort((x, y) => y[1] - x[1]);
   const spansOut: Record<string, unknown> = {};
   for (const [k, t] of Object.entries(o.main.totals()))
     spansOut[k] = {
@@ -201,7 +218,7 @@ export function pipeReport(o: {
       main: account(o.before.get(mainTid), o.after.get(mainTid), wallS),
       // The worker has exited by now: its own account, from its start to its end.
       ...(o.worker ? { worker: account(o.worker.sched0, o.worker.sched, wallS) } : {}),
-      others: { cpu: r3(others.cpu), runq: r3(others.runq), threads: others.n },
+      others: { cpu: r3(others.cpu), runq: r3(others.runq), threads: others.n, each },
     },
     main_spans: spansOut,
     // The rare long spans one by one (start after `from`, wall, CPU; seconds).
