@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
 import { mark, pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
@@ -159,7 +160,10 @@ export async function ingestCaptures(
     summary.records[type] = (summary.records[type] ?? 0) + n;
     queued++;
     pending = pending.then(() => {
-      spans?.begin('store');
+      if (spans) {
+        spans.begin('store');
+        if (queuedAtWorker) spans.note('batches at the worker when a commit began', queuedAtWorker());
+      }
       return (
         colStore.appendColumns
           ? colStore.appendColumns(type, c)
@@ -176,6 +180,8 @@ export async function ingestCaptures(
     });
   };
   const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  // With VANTAGE_PIPE_PROF: the worker path's count of batches sent and not yet back.
+  let queuedAtWorker: (() => number) | null = null;
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
   // with the packets already read while this thread commits.
   let storeWaiters: (() => void)[] = [];
@@ -211,7 +217,20 @@ export async function ingestCaptures(
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
   if (workers > 0) {
-    await runThreaded(files, opts, read, summary, sink, columns, storeBehind, workers, () => pending);
+    await runThreaded(
+      files,
+      opts,
+      read,
+      summary,
+      sink,
+      columns,
+      storeBehind,
+      workers,
+      () => pending,
+      (f) => {
+        queuedAtWorker = f;
+      },
+    );
     for (const type of buffers.keys()) flush(type);
     await pending;
     if (failure) throw failure;
@@ -315,6 +334,7 @@ async function runThreaded(
   storeBetween: () => Promise<void> | undefined,
   workers: number,
   pending: () => Promise<void>,
+  showQueue: (f: () => number) => void,
 ): Promise<void> {
   const batchSize = opts.batch ?? 131_072;
   const onMain = opts.recorder && opts.recorderOn !== 'worker' ? createPacketRecorder(opts.recorder) : null;
@@ -341,6 +361,7 @@ async function runThreaded(
     ...(opts.collect ? { collectPorts: [] } : {}),
   });
   summary.workers = workers;
+  showQueue(() => p.inFlight);
   const cpu0 = threadCpuSeconds();
   mark('pipeline made');
   await p.ready;
@@ -417,6 +438,13 @@ async function runThreaded(
       process.stderr.write(
         `PIPEPROF ${JSON.stringify({ ...rep, recorder_backpressure_ms: onMain?.counters.backpressureMs })}\n`,
       );
+      // Every interval, for a timeline (VANTAGE_PIPE_PROF_RAW=FILE).
+      const rawTo = process.env.VANTAGE_PIPE_PROF_RAW;
+      if (rawTo) {
+        const sp = spans;
+        const raw = Object.fromEntries(sp.names().map((k) => [k, sp.raw(k)]));
+        writeFileSync(rawTo, JSON.stringify({ from: prof0.t, main: raw, worker: p.reports[0]?.prof?.busy }));
+      }
     }
     if (p.failures.length > 0) throw new Error(p.failures.join('; '));
     summary.packets = c.frames;

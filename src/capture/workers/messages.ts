@@ -49,7 +49,7 @@ export interface WorkerDone {
   /** Of which at the end of input (the flow table's last records, the recorder's close). */
   finishCpuSeconds: number;
   /** With VANTAGE_PIPE_PROF=1: the worker's kernel id and its busy intervals (wall ms pairs). */
-  prof?: { tid: number; busy: number[]; sched0: Sched; sched: Sched };
+  prof?: { tid: number; busy: number[]; busyRunq: number; sched0: Sched; sched: Sched };
 }
 
 export type ToMain =

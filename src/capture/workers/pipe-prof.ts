@@ -84,6 +84,28 @@ export class Spans {
     a.push(o.t, wallMs(), s.cpu - o.s.cpu, s.runq - o.s.runq);
   }
 
+  private readonly gauges = new Map<string, number[]>();
+
+  /** A value seen at some moment (e.g. batches queued when a commit began). */
+  note(name: string, v: number): void {
+    let a = this.gauges.get(name);
+    if (!a) {
+      a = [];
+      this.gauges.set(name, a);
+    }
+    a.push(v);
+  }
+
+  /** Per gauge: count, least, median, most. */
+  noted(): Record<string, [number, number, number, number]> {
+    const r: Record<string, [number, number, number, number]> = {};
+    for (const [k, a0] of this.gauges) {
+      const a = [...a0].sort((x, y) => x - y);
+      r[k] = [a.length, a[0]!, a[a.length >> 1]!, a[a.length - 1]!];
+    }
+    return r;
+  }
+
   /** Intervals of `name` as [start, end, cpu, runq] quadruples, in the order they ended. */
   raw(name: string): readonly number[] {
     return this.at.get(name) ?? [];
@@ -189,7 +211,7 @@ export function pipeReport(o: {
   before: Map<number, Sched>;
   after: Map<number, Sched>;
   main: Spans;
-  worker?: { tid: number; busy: number[]; sched0: Sched; sched: Sched } | undefined;
+  worker?: { tid: number; busy: number[]; busyRunq: number; sched0: Sched; sched: Sched } | undefined;
 }): Record<string, unknown> {
   const wallS = (o.to - o.from) / 1000;
   const mainTid = process.pid;
@@ -221,6 +243,7 @@ export function pipeReport(o: {
       others: { cpu: r3(others.cpu), runq: r3(others.runq), threads: others.n, each },
     },
     main_spans: spansOut,
+    main_gauges: o.main.noted(),
     // The rare long spans one by one (start after `from`, wall, CPU; seconds).
     main_spans_each: Object.fromEntries(
       o.main
@@ -248,10 +271,29 @@ export function pipeReport(o: {
     }
     during['in none'] = r3((idle - overlapMs(gaps, all, 2)) / 1000);
     const b = o.worker.busy;
+    // The last pair is the worker's end of input; the one before it its last batch.
+    const lastBatchEnd = b.length >= 4 ? b[b.length - 3]! : o.from;
+    const before = gapsOf(b, o.from, lastBatchEnd);
+    let idleBefore = 0;
+    let longest = 0;
+    for (let i = 0; i < before.length; i += 2) {
+      const g = before[i + 1]! - before[i]!;
+      idleBefore += g;
+      if (g > longest) longest = g;
+    }
+    // Between batches the worker either slept (nothing queued) or waited for a core with a batch
+    // queued; the worker's run-queue time outside its batches is the latter.
+    const runqIdle = Math.max(0, o.worker.sched.runq - o.worker.sched0.runq - o.worker.busyRunq);
     out.worker_idle = {
       seconds: r3(idle / 1000),
+      of_which_runnable: r3(runqIdle),
       while_main_in: during,
-      last_batch_end: r3(((b.length >= 4 ? b[b.length - 3]! : o.from) - o.from) / 1000),
+      last_batch_end: r3((lastBatchEnd - o.from) / 1000),
+      // Idle while packets were still coming (gaps between batches) and after the last batch.
+      before_last_batch: r3(idleBefore / 1000),
+      gaps_before: before.length / 2,
+      longest_gap: r3(longest / 1000),
+      after_last_batch: r3((o.to - lastBatchEnd) / 1000),
     };
   }
   return out;

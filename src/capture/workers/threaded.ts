@@ -103,6 +103,8 @@ export interface ThreadedPipeline extends Pipeline {
   readonly buffersGrown: number;
   /** Batch buffers per worker. */
   readonly pool: number;
+  /** Batches sent to the workers and not yet back. */
+  readonly inFlight: number;
   /** The most batch buffers of one worker out of its pool at once (being filled, queued, with the worker, or back and not yet recycled). */
   readonly peakInFlight: number;
   /**
@@ -593,6 +595,11 @@ export function createThreadedPipeline(
       return grown;
     },
     pool: poolSize,
+    get inFlight() {
+      let k = 0;
+      for (const s of shards) k += s.inFlight;
+      return k;
+    },
     get peakInFlight() {
       return peak;
     },

@@ -72,12 +72,16 @@ const viaRecorder = recorder ? recorder.reader(readOne) : null;
 
 // With VANTAGE_PIPE_PROF=1: when this thread worked (the rest of its time it waited for a batch).
 const busy: number[] | null = PIPE_PROF ? [] : null;
+// Run-queue seconds inside those intervals: the rest of the thread's run-queue time fell between
+// batches, runnable with a batch waiting but no core (the machine's load, not a lack of work).
+let busyRunq = 0;
 const sched0 = PIPE_PROF ? threadSched() : { cpu: 0, runq: 0 };
 
 const handle = async (m: ToWorker): Promise<void> => {
   switch (m.type) {
     case 'batch': {
       const t0 = busy !== null ? wallMs() : 0;
+      const q0 = busy !== null ? threadSched().runq : 0;
       if (viaRecorder) {
         cur = m;
         await viaRecorder('', sensor.onFrame);
@@ -107,7 +111,10 @@ const handle = async (m: ToWorker): Promise<void> => {
       // Records go in bunches (a message costs more than a few records' copy); a tick, a
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();
-      if (busy !== null) busy.push(t0, wallMs());
+      if (busy !== null) {
+        busy.push(t0, wallMs());
+        busyRunq += threadSched().runq - q0;
+      }
       break;
     }
     case 'tick':
@@ -132,7 +139,15 @@ const handle = async (m: ToWorker): Promise<void> => {
         cpuSeconds: threadCpuSeconds(),
         finishCpuSeconds: threadCpuSeconds() - cpu0,
         ...(busy !== null
-          ? { prof: { tid: threadTid(), busy: [...busy, t0, wallMs()], sched0, sched: threadSched() } }
+          ? {
+              prof: {
+                tid: threadTid(),
+                busy: [...busy, t0, wallMs()],
+                busyRunq,
+                sched0,
+                sched: threadSched(),
+              },
+            }
           : {}),
       });
       break;
