@@ -48,12 +48,14 @@ test('spans add up wall time and the thread CPU spent inside them', () => {
   const s = new Spans();
   s.begin('spin');
   const t0 = performance.now();
-  while (performance.now() - t0 < 30) {}
+  while (performance.now() - t0 < 200) {}
   s.end('spin');
   s.end('never begun');
   const t = s.totals().spin!;
   assert.equal(t.n, 1);
-  assert.ok(t.wall >= 0.03);
-  if (threadSched().cpu > 0) assert.ok(t.cpu + t.runq > 0.02, JSON.stringify(t));
+  assert.ok(t.wall >= 0.2);
+  // The kernel brings a running thread's account up to date at its scheduler ticks: each end of
+  // a span may be a tick or two stale, so a spin of 200 ms reads as more than half of it.
+  if (threadSched().cpu > 0) assert.ok(t.cpu + t.runq > 0.1, JSON.stringify(t));
   assert.deepEqual(s.names(), ['spin']);
 });
