@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mark, phases, spans } from '../capture/workers/pipe-prof.js';
+import type { RecordWatcher } from '../common/alerts.js';
 import { AlertAggregator } from '../common/alerts.js';
 import { memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
@@ -49,7 +51,9 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     { log: createLogger('ingest') },
   );
   try {
+    mark('start');
     await store.start();
+    mark('store open');
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
@@ -76,7 +80,8 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
     const found: AlertRecord[] = [];
     const alerts = new AlertAggregator((a) => found.push(a), { mode: 'final', sensor: 'ingest' });
-    const watchers = await createWatchers({ dataDir: values.store }, alerts);
+    const watchers = profiledWatchers(await createWatchers({ dataDir: values.store }, alerts));
+    mark('watchers made');
     // The recorder (on the pipeline worker, or here with --workers 0) copies whole runs of
     // records as they lie in its input; the segment is closed before the ingest resolves.
     const s = await ingestCaptures(
@@ -89,11 +94,14 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     );
     for (const w of watchers) w.finish();
     alerts.flush();
+    mark('ingested');
     if (found.length > 0) await store.append('alert', found);
     process.stdout.write(`${JSON.stringify({ ...s, alerts: found.length })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
     await store.stop();
+    mark('store closed');
+    if (spans) process.stderr.write(`PIPEPHASES ${JSON.stringify(phases)}\n`);
   }
 }
 
@@ -108,4 +116,23 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+/** With VANTAGE_PIPE_PROF=1 the detectors' time is a span of its own (inside the store's). */
+function profiledWatchers<W extends RecordWatcher>(ws: W[]): W[] {
+  const sp = spans;
+  if (!sp) return ws;
+  for (const w of ws) {
+    const cols = w.onColumns?.bind(w);
+    if (cols)
+      w.onColumns = (type, c) => {
+        sp.begin('detectors');
+        try {
+          cols(type, c);
+        } finally {
+          sp.end('detectors');
+        }
+      };
+  }
+  return ws;
 }

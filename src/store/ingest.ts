@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
 import type { FrameHandler } from '../capture/frame.js';
+import { mark, pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
@@ -157,21 +159,29 @@ export async function ingestCaptures(
     }
     summary.records[type] = (summary.records[type] ?? 0) + n;
     queued++;
-    pending = pending.then(() =>
-      (colStore.appendColumns
-        ? colStore.appendColumns(type, c)
-        : store.append(type, columnarToRecords(c, type))
+    pending = pending.then(() => {
+      if (spans) {
+        spans.begin('store');
+        if (queuedAtWorker) spans.note('batches at the worker when a commit began', queuedAtWorker());
+      }
+      return (
+        colStore.appendColumns
+          ? colStore.appendColumns(type, c)
+          : store.append(type, columnarToRecords(c, type))
       )
         .catch((e: unknown) => {
           failure ??= e;
         })
         .finally(() => {
+          spans?.end('store');
           queued--;
           wakeStore();
-        }),
-    );
+        });
+    });
   };
   const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  // With VANTAGE_PIPE_PROF: the worker path's count of batches sent and not yet back.
+  let queuedAtWorker: (() => number) | null = null;
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
   // with the packets already read while this thread commits.
   let storeWaiters: (() => void)[] = [];
@@ -207,7 +217,20 @@ export async function ingestCaptures(
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
   if (workers > 0) {
-    await runThreaded(files, opts, read, summary, sink, columns, storeBehind, workers, () => pending);
+    await runThreaded(
+      files,
+      opts,
+      read,
+      summary,
+      sink,
+      columns,
+      storeBehind,
+      workers,
+      () => pending,
+      (f) => {
+        queuedAtWorker = f;
+      },
+    );
     for (const type of buffers.keys()) flush(type);
     await pending;
     if (failure) throw failure;
@@ -311,6 +334,7 @@ async function runThreaded(
   storeBetween: () => Promise<void> | undefined,
   workers: number,
   pending: () => Promise<void>,
+  showQueue: (f: () => number) => void,
 ): Promise<void> {
   const batchSize = opts.batch ?? 131_072;
   const onMain = opts.recorder && opts.recorderOn !== 'worker' ? createPacketRecorder(opts.recorder) : null;
@@ -320,11 +344,15 @@ async function runThreaded(
     l7: true,
     workers,
     columns,
-    // Column batches smaller than a store commit's best size: flows that end during the file
-    // are stored (and seen by the detectors) while the worker goes on, instead of all at the
-    // end after the last packet (measured: this thread's CPU after the last packet went from
-    // 1.26 s to 0.2 s on the realistic capture; its total stayed about the same).
-    columnRows: Math.min(batchSize, 32_768),
+    // Column batches smaller than a store commit's best size: records that are made during the
+    // file are stored (and seen by the detectors) while the worker goes on, instead of after
+    // the last packet while the worker has nothing left to do. Each of the worker's record
+    // types (flow, DNS, TLS, HTTP...) holds a batch until it is full, so the size decides how
+    // much waits for the end: on the realistic capture this thread's CPU after the last packet
+    // was 0.67 s at 32,768 rows, 0.42 at 16,384, 0.31 at 8,192 and 0.22 at 4,096, for a store
+    // CPU of 0.87, 0.88, 0.93 and 1.05 s (7, 11, 20 and 38 commits; VANTAGE_PIPE_PROF,
+    // bench/README.md 2026-12-07).
+    columnRows: Math.min(batchSize, 8192),
     lossless: true,
     // Large batches: fewer messages, and each the size of a few of the reader's records runs.
     batchBytes: 1 << 20,
@@ -333,13 +361,34 @@ async function runThreaded(
     ...(opts.collect ? { collectPorts: [] } : {}),
   });
   summary.workers = workers;
+  showQueue(() => p.inFlight);
   const cpu0 = threadCpuSeconds();
+  mark('pipeline made');
   await p.ready;
+  mark('pipeline ready');
+  const prof0 = spans ? { t: wallMs(), sched: processSched() } : null;
   // The reader waits for the workers' buffers, then for the store when it is behind.
   const between = (): Promise<void> | undefined => {
+    if (spans) return profiledBetween();
     const w = p.between();
     if (w) return w.then(() => storeBetween());
     return storeBetween();
+  };
+  const profiledBetween = async (): Promise<void> => {
+    spans!.end('read');
+    const w = p.between();
+    if (w) {
+      spans!.begin('read paused: worker has no room');
+      await w;
+      spans!.end('read paused: worker has no room');
+    }
+    const st = storeBetween();
+    if (st) {
+      spans!.begin('read paused: store behind');
+      await st;
+      spans!.end('read paused: store behind');
+    }
+    spans!.begin('read');
   };
   let finished = false;
   try {
@@ -349,8 +398,10 @@ async function runThreaded(
       try {
         // A plain pcap file goes straight into the worker's batches (no copy); others, and an
         // upload's own reader, through frames.
+        spans?.begin('read');
         const direct = opts.read === undefined ? await p.readFile(file, between) : null;
         const s = direct ?? (await read(file, p.onFrame, between).finally(() => p.endOfFile()));
+        spans?.end('read');
         if (s.error) {
           summary.errors.push({ file: name, message: s.error.message });
           p.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`);
@@ -364,10 +415,37 @@ async function runThreaded(
       }
     }
     const cpuDone = threadCpuSeconds();
+    mark('read');
+    spans?.begin('end: worker finishing');
     const c = await p.finish();
+    spans?.end('end: worker finishing');
     finished = true;
+    spans?.begin('end: recorder stop');
     await onMain?.stop();
+    spans?.end('end: recorder stop');
+    spans?.begin('end: store drain');
     await pending();
+    spans?.end('end: store drain');
+    if (prof0 && spans) {
+      const rep = pipeReport({
+        from: prof0.t,
+        to: wallMs(),
+        before: prof0.sched,
+        after: processSched(),
+        main: spans,
+        worker: p.reports[0]?.prof,
+      });
+      process.stderr.write(
+        `PIPEPROF ${JSON.stringify({ ...rep, recorder_backpressure_ms: onMain?.counters.backpressureMs })}\n`,
+      );
+      // Every interval, for a timeline (VANTAGE_PIPE_PROF_RAW=FILE).
+      const rawTo = process.env.VANTAGE_PIPE_PROF_RAW;
+      if (rawTo) {
+        const sp = spans;
+        const raw = Object.fromEntries(sp.names().map((k) => [k, sp.raw(k)]));
+        writeFileSync(rawTo, JSON.stringify({ from: prof0.t, main: raw, worker: p.reports[0]?.prof?.busy }));
+      }
+    }
     if (p.failures.length > 0) throw new Error(p.failures.join('; '));
     summary.packets = c.frames;
     summary.bytes = c.bytes;

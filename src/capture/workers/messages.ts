@@ -3,6 +3,7 @@ import type { SensorRecord } from '../../flow/sensor.js';
 import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
 import type { WireColumnar } from '../../store/columnar-wire.js';
 import type { FlowTapBatch } from './flow-tap.js';
+import type { Sched } from './pipe-prof.js';
 import type { PipelineCounters, PipelineOptions } from './pipeline.js';
 
 /** What a pipeline worker is built with (plain data: it crosses the thread boundary). */
@@ -47,6 +48,8 @@ export interface WorkerDone {
   cpuSeconds: number;
   /** Of which at the end of input (the flow table's last records, the recorder's close). */
   finishCpuSeconds: number;
+  /** With VANTAGE_PIPE_PROF=1: the worker's kernel id and its busy intervals (wall ms pairs). */
+  prof?: { tid: number; busy: number[]; busyRunq: number; sched0: Sched; sched: Sched };
 }
 
 export type ToMain =

@@ -453,3 +453,74 @@ test('a pcap file read straight into batches: the worker and the hooks here get 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a pcap file read straight into batches queues up to the pool less two ahead of the worker, never more, and every batch is processed by the end', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-direct-queue-'));
+  try {
+    // 1 MiB batches: a pool of 44. Far more batches than that in the file.
+    const batchBytes = 1 << 20;
+    const packets = 64 * 700;
+    const recs: Buffer[] = [];
+    const h = Buffer.alloc(24);
+    h.writeUInt32LE(0xa1b2c3d4, 0);
+    h.writeUInt16LE(2, 4);
+    h.writeUInt16LE(4, 6);
+    h.writeUInt32LE(65535, 16);
+    h.writeUInt32LE(1, 20);
+    recs.push(h);
+    for (let i = 0; i < packets; i++) {
+      const r = Buffer.alloc(16 + 1500, i & 0xff);
+      r.writeUInt32LE(1_700_000_000 + Math.floor(i / 1000), 0);
+      r.writeUInt32LE((i % 1000) * 1000, 4);
+      r.writeUInt32LE(1500, 8);
+      r.writeUInt32LE(1500, 12);
+      recs.push(r);
+    }
+    const path = join(dir, 'many.pcap');
+    writeFileSync(path, Buffer.concat(recs));
+    const run = async (wait: boolean) => {
+      let seen = 0;
+      let last = -1;
+      let ordered = true;
+      const hook = {
+        name: 'probe',
+        onPacket(p: { tsSec: number; tsNs: number }) {
+          const k = (p.tsSec - 1_700_000_000) * 1000 + p.tsNs / 1e6;
+          if (k !== last + 1) ordered = false;
+          last = k;
+          seen++;
+        },
+      };
+      const pl = createThreadedPipeline(() => {}, {
+        flow: {},
+        l7: false,
+        workers: 1,
+        lossless: true,
+        batchBytes,
+        batchPackets: 1 << 16,
+        mainHooks: [hook as never],
+      });
+      await pl.ready;
+      const s = await pl.readFile(path, wait ? () => pl.between() : () => undefined);
+      const c = await pl.finish();
+      return { s, c, pl, seen, ordered };
+    };
+    const a = await run(true);
+    assert.equal(a.s?.packets, packets);
+    assert.equal(a.c.frames, packets, 'every batch reached the worker before finish resolved');
+    assert.equal(a.seen, packets, 'every batch came back to the hooks here');
+    assert.ok(a.ordered, 'in file order');
+    assert.equal(a.pl.buffersGrown, 0, 'the reader waited before the pool ran out');
+    // The reader holds the next buffer while it waits for two free: at most pool - 1 out.
+    assert.ok(a.pl.peakInFlight <= a.pl.pool - 1, `${a.pl.peakInFlight} of ${a.pl.pool}`);
+    // The reader runs until it has to wait (this thread takes buffers back only then): it waits
+    // with fewer than two free, not with fewer than a read block's worth (18 at 1 MiB).
+    assert.ok(a.pl.peakInFlight >= a.pl.pool - 3, `${a.pl.peakInFlight} of ${a.pl.pool}`);
+    // A reader that never waits grows the pool (the bound above is the wait's doing).
+    const b = await run(false);
+    assert.equal(b.c.frames, packets);
+    assert.ok(b.pl.buffersGrown > 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

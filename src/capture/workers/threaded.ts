@@ -23,6 +23,7 @@ import {
 } from './batch.js';
 import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
+import { spans } from './pipe-prof.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
 
@@ -100,6 +101,12 @@ export interface ThreadedPipeline extends Pipeline {
   readonly failures: string[];
   /** Batch buffers allocated beyond the pool (lossless input only). */
   readonly buffersGrown: number;
+  /** Batch buffers per worker. */
+  readonly pool: number;
+  /** Batches sent to the workers and not yet back. */
+  readonly inFlight: number;
+  /** The most batch buffers of one worker out of its pool at once (being filled, queued, with the worker, or back and not yet recycled). */
+  readonly peakInFlight: number;
   /**
    * Whether the next frame is sure to find room (one worker: a batch buffer is free). A live
    * source with a queue of its own (the mirror ring) leaves frames there while this is false,
@@ -155,6 +162,7 @@ export function createThreadedPipeline(
   const failures: string[] = [];
   const reports: WorkerDone[] = [];
   let grown = 0;
+  let peak = 0;
   // A file reader hands over a whole block before it can wait: keep room for one per worker
   // (a batch is at least half full when the next record does not fit, for records up to half
   // a batch; larger ones may take a grown buffer).
@@ -164,6 +172,12 @@ export function createThreadedPipeline(
   // again is still queued (measured on the loaded machine: the worker's idle time while the
   // reader waited went from 7.8 s to 2.1 s of a 30 s run with 8 instead of 26 buffers spare).
   const poolSize = o.lossless ? Math.max(o.buffersPerWorker, 2 * needFree + 8) : o.buffersPerWorker;
+  // A file read straight into batches (`readFile`) hands over one batch at a time and holds the
+  // next: it waits for two free buffers, not a read block's worth, so the same pool queues 42
+  // batches ahead of the worker instead of 26 (the worker starved less while this thread
+  // committed to the store: VANTAGE_PIPE_PROF, bench/README.md 2026-12-07).
+  const DIRECT_FREE = 2;
+  let need = needFree;
   const workerData: WorkerConfig = {
     flow: opts.flow,
     l7: opts.l7,
@@ -225,7 +239,10 @@ export function createThreadedPipeline(
             const tap = m.tap;
             // In order, and the buffer is reused only once the recorder took its runs.
             mainChain = mainChain
-              .then(() => main.record(m, tap))
+              .then(() => {
+                spans?.begin('recorder');
+                return main.record(m, tap).finally(() => spans?.end('recorder'));
+              })
               .catch((e: unknown) => {
                 failures.push(`packet recorder: ${(e as Error).message}`);
               })
@@ -240,10 +257,12 @@ export function createThreadedPipeline(
           for (const r of m.records) sink(r);
           break;
         case 'columns': {
+          spans?.begin('columns message');
           const c = unpackColumnar(m.c);
           c.num = intern(c.num);
           c.str = intern(c.str);
           if (columns) columns(m.rtype, c);
+          spans?.end('columns message');
           break;
         }
         case 'failed':
@@ -256,6 +275,7 @@ export function createThreadedPipeline(
             recorder: m.recorder,
             cpuSeconds: m.cpuSeconds,
             finishCpuSeconds: m.finishCpuSeconds,
+            ...(m.prof ? { prof: m.prof } : {}),
           });
           break;
       }
@@ -321,6 +341,7 @@ export function createThreadedPipeline(
   /** A fresh batch for shard `s`, or null when none is free (counted). */
   const open = (s: Shard, f: Frame): BatchWriter | null => {
     let ab = s.free.pop();
+    if (poolSize - s.free.length > peak) peak = poolSize - s.free.length;
     if (!ab) {
       if (!o.lossless) {
         drops.worker_queue_full++;
@@ -414,12 +435,12 @@ export function createThreadedPipeline(
     // The reader is about to reuse its buffer.
     if (runBuf !== null) takeRun();
     for (const s of shards) {
-      if (failed[shards.indexOf(s)] || s.free.length >= needFree) continue;
+      if (failed[shards.indexOf(s)] || s.free.length >= need) continue;
       // Whatever is half full goes now: the worker may be idle, waiting for it.
       send(s);
       return new Promise<void>((resolve) => {
         s.wake = () => {
-          if (s.free.length >= needFree || failed[shards.indexOf(s)] || s.inFlight === 0) {
+          if (s.free.length >= need || failed[shards.indexOf(s)] || s.inFlight === 0) {
             s.wake = null;
             resolve();
           }
@@ -444,6 +465,7 @@ export function createThreadedPipeline(
     if (n !== 1 || !o.lossless || factorOf !== null || failed[0]) return null;
     const s = shards[0]!;
     const fd = openSync(path, 'r');
+    need = DIRECT_FREE;
     try {
       const head = Buffer.alloc(24);
       if (readSync(fd, head, 0, 24, 0) !== 24) return null;
@@ -549,6 +571,7 @@ export function createThreadedPipeline(
       }
       return { format: 'pcap', packets, bytes, error };
     } finally {
+      need = needFree;
       closeSync(fd);
     }
   };
@@ -556,6 +579,7 @@ export function createThreadedPipeline(
   /** A free buffer of shard `s` (file input: a new one when none is, counted). */
   const take = (s: Shard): ArrayBuffer => {
     const ab = s.free.pop();
+    if (poolSize - s.free.length > peak) peak = poolSize - s.free.length;
     if (ab) return ab;
     grown++;
     return new ArrayBuffer(o.batchBytes);
@@ -569,6 +593,15 @@ export function createThreadedPipeline(
     failures,
     get buffersGrown() {
       return grown;
+    },
+    pool: poolSize,
+    get inFlight() {
+      let k = 0;
+      for (const s of shards) k += s.inFlight;
+      return k;
+    },
+    get peakInFlight() {
+      return peak;
     },
     drops,
     hasRoom() {

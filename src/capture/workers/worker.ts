@@ -9,6 +9,7 @@ import { FlowSamplingMarks } from '../sampling-marks.js';
 import { batchReader, readBatch } from './batch.js';
 import { FlowTap, tapTransfer } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
+import { PIPE_PROF, threadSched, threadTid, wallMs } from './pipe-prof.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
@@ -69,9 +70,18 @@ let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
 const readOne: CaptureReader = batchReader(() => cur!, frame);
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
 
+// With VANTAGE_PIPE_PROF=1: when this thread worked (the rest of its time it waited for a batch).
+const busy: number[] | null = PIPE_PROF ? [] : null;
+// Run-queue seconds inside those intervals: the rest of the thread's run-queue time fell between
+// batches, runnable with a batch waiting but no core (the machine's load, not a lack of work).
+let busyRunq = 0;
+const sched0 = PIPE_PROF ? threadSched() : { cpu: 0, runq: 0 };
+
 const handle = async (m: ToWorker): Promise<void> => {
   switch (m.type) {
     case 'batch': {
+      const t0 = busy !== null ? wallMs() : 0;
+      const q0 = busy !== null ? threadSched().runq : 0;
       if (viaRecorder) {
         cur = m;
         await viaRecorder('', sensor.onFrame);
@@ -101,6 +111,10 @@ const handle = async (m: ToWorker): Promise<void> => {
       // Records go in bunches (a message costs more than a few records' copy); a tick, a
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();
+      if (busy !== null) {
+        busy.push(t0, wallMs());
+        busyRunq += threadSched().runq - q0;
+      }
       break;
     }
     case 'tick':
@@ -112,6 +126,7 @@ const handle = async (m: ToWorker): Promise<void> => {
       sensor.fileWeird(m.name, m.detail, 0, 0);
       break;
     case 'finish': {
+      const t0 = busy !== null ? wallMs() : 0;
       const cpu0 = threadCpuSeconds();
       const counters = sensor.finish();
       flushRecords();
@@ -123,6 +138,17 @@ const handle = async (m: ToWorker): Promise<void> => {
         recorder: recorder ? { ...recorder.counters } : null,
         cpuSeconds: threadCpuSeconds(),
         finishCpuSeconds: threadCpuSeconds() - cpu0,
+        ...(busy !== null
+          ? {
+              prof: {
+                tid: threadTid(),
+                busy: [...busy, t0, wallMs()],
+                busyRunq,
+                sched0,
+                sched: threadSched(),
+              },
+            }
+          : {}),
       });
       break;
     }
