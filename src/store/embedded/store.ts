@@ -9,8 +9,12 @@ import {
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
+  DuckDBTableFunction,
   listValue,
+  UBIGINT,
+  VARCHAR,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import { parseBytes } from '../../common/budget.js';
 import { badRequest, ConfigError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
@@ -153,6 +157,13 @@ export interface EmbeddedConfig {
   liveChunkRows?: number;
   /** Rows a staged commit fills per turn of the event loop (default 32,768). */
   stageSliceRows?: number;
+  /**
+   * Column commits as an `INSERT … SELECT` over a table function that DuckDB scans on its own
+   * threads (default true): this thread only fills each 2,048-row chunk when DuckDB asks for
+   * it, and DuckDB's append, its statistics and the commit (the WAL) run beside it. false: the
+   * appender's synchronous flush, where all of that ran on this thread.
+   */
+  insertFeed?: boolean;
 }
 
 /**
@@ -364,6 +375,7 @@ export class EmbeddedStore implements RecordStore {
       ...this.cfg.duckdbSettings,
     });
     this.w = await this.db.connect();
+    if (this.cfg.insertFeed !== false) this.w.registerTableFunction(this.feedFunction());
     // Parquet footers are read once, not on every query (parquet is built in: no download).
     await this.w.run('LOAD parquet');
     await this.w.run('SET GLOBAL parquet_metadata_cache = true');
@@ -834,9 +846,19 @@ export class EmbeddedStore implements RecordStore {
     });
   }
 
-  /** Append and commit at once with the appender's synchronous flush (in the serial chain). */
+  /** Append and commit at once (in the serial chain). */
   private async commitNow(def: AnyRecordDef, parts: readonly Columnar[], n: number): Promise<void> {
     await this.yieldToReads();
+    if (this.cfg.insertFeed !== false) {
+      const t0 = performance.now();
+      await this.insertFeed(def, parts, this.seq);
+      const took = performance.now() - t0;
+      this.readStats.commitMs += took;
+      this.readStats.commits++;
+      if (took > this.readStats.commitMaxMs) this.readStats.commitMaxMs = took;
+      await this.appended_(def, n);
+      return;
+    }
     const a = await this.appender(def);
     try {
       const t0 = performance.now();
@@ -858,6 +880,67 @@ export class EmbeddedStore implements RecordStore {
       throw e;
     }
     await this.appended_(def, n);
+  }
+
+  /**
+   * Insert `parts` (rows numbered from `seq`) into the type's live table with one statement
+   * that scans them through `vantage_feed` (in the serial chain; it commits with the statement
+   * unless a transaction is open). The statement runs on DuckDB's threads: this thread is
+   * asked for each chunk in turn and is free between them.
+   */
+  private async insertFeed(def: AnyRecordDef, parts: readonly Columnar[], seq: number): Promise<void> {
+    let wr = this.feedWriters.get(def.type);
+    if (!wr) {
+      wr = new ChunkWriter(def);
+      this.feedWriters.set(def.type, wr);
+    }
+    wr.beginFeed(parts, seq);
+    this.feeding.set(def.type, wr);
+    try {
+      await this.w!.run(`INSERT INTO ${this.current(def)} SELECT * FROM vantage_feed('${def.type}')`);
+    } finally {
+      this.feeding.delete(def.type);
+      wr.endFeed();
+    }
+  }
+  /** The column writers of `insertFeed`, by type (their buffers are reused). */
+  private readonly feedWriters = new Map<string, ChunkWriter>();
+  /** The feed each running `insertFeed` statement scans, by type. */
+  private readonly feeding = new Map<string, ChunkWriter>();
+
+  /**
+   * `vantage_feed(type)`: the table function an `insertFeed` statement scans, the rows of the
+   * feed begun for that type, in the live table's columns. DuckDB calls it from its threads;
+   * the binding runs it on this one and waits for it.
+   */
+  private feedFunction(): DuckDBTableFunction {
+    const fn = DuckDBTableFunction.create({
+      name: 'vantage_feed',
+      parameterTypes: [VARCHAR],
+      bindFunction: (b) => {
+        const def = this.def(String(b.getParameter(0)));
+        if (!def) {
+          b.setError('vantage_feed: not a record type');
+          return;
+        }
+        for (const c of columnsOf(def)) b.addResultColumn(c.name, c.duck);
+        b.addResultColumn('_seq', UBIGINT);
+        b.setBindData({ type: def.type });
+      },
+      initFunction: () => {},
+      mainFunction: () => {},
+    });
+    // The binding's own callback, without the two wrapper objects made per chunk.
+    duckdb.table_function_set_function(fn.table_function, (info, out) => {
+      try {
+        const type = (duckdb.function_get_bind_data(info) as { type: string } | undefined)?.type;
+        const wr = type === undefined ? undefined : this.feeding.get(type);
+        if ((wr?.feedChunk(out) ?? 0) === 0) duckdb.data_chunk_set_size(out, 0);
+      } catch (e) {
+        duckdb.function_set_error(info, `vantage_feed: ${String(e)}`);
+      }
+    });
+    return fn;
   }
 
   /**
