@@ -213,6 +213,29 @@ const STAGE_SLICE = 32_768;
 export const COMMIT_ROWS = 122_880;
 /** How long held rows wait for more before they commit anyway, ms. */
 export const COMMIT_DELAY_MS = 1500;
+/** A hold of several types commits once it holds this many times `commitRows` in all. */
+const HOLD_TYPES_ROWS = 3;
+
+/** Column appends held for one commit (`holdColumns`). */
+interface Hold {
+  /** The type that opened it (a staged hold holds no other). */
+  type: string;
+  /** `tx`: in an open transaction on the live tables; `stage`: in the temp staging table. */
+  kind: 'tx' | 'stage';
+  rows: number;
+  /** Rows held by type. */
+  types: Map<string, number>;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  timer: NodeJS.Timeout | null;
+}
+const newHold = (type: string, kind: Hold['kind']): Hold => ({
+  type,
+  kind,
+  rows: 0,
+  types: new Map(),
+  waiters: [],
+  timer: null,
+});
 
 /**
  * With `stagedAppend: 'while-reading'`, how long after the last query commits stay staged: a
@@ -674,10 +697,12 @@ export class EmbeddedStore implements RecordStore {
 
   /** Writes and compactions run one at a time, in order. */
   private serial<T>(fn0: () => Promise<T> | T, holding?: string): Promise<T> {
-    // Held rows commit before any other write (another type's, objects, compaction, stop).
+    // Held rows commit before any other write (objects, compaction, stop; another type's
+    // column hold only when the rows are staged, one type to a staging table).
     const fn = async (): Promise<T> => {
       if (this.needsReopen) await this.reopen();
-      if (this.held && this.held.type !== holding) await this.commitHeld();
+      if (this.held && !(holding !== undefined && (this.held.kind === 'tx' || this.held.type === holding)))
+        await this.commitHeld();
       return fn0();
     };
     const run = this.chain.then(fn, fn);
@@ -945,12 +970,15 @@ export class EmbeddedStore implements RecordStore {
 
   /**
    * Append in an open transaction without committing: the rows commit with the ones that
-   * follow once a whole row group is held (`commitRows`), or `commitDelayMs` after the first,
-   * and the promise resolves then. A commit of at least one row group is written as row groups
-   * straight to the database file; a smaller one is logged row by row in the WAL and held in
-   * DuckDB's memory (IN_MEMORY_TABLE) until a checkpoint writes it again. Only one type is held
-   * at a time: every other write commits the held rows first (see `serial`), so `_seq` and the
-   * live rows that compaction and rollups read stay those committed.
+   * follow once a whole row group of one type is held (`commitRows`), or `commitDelayMs` after
+   * the first, and the promise resolves then. A commit of at least one row group of a table is
+   * written as row groups straight to the database file; a smaller one is logged row by row in
+   * the WAL and held in DuckDB's memory (IN_MEMORY_TABLE) until a checkpoint writes it again.
+   * The transaction holds every column type (`insertFeed`): interleaved batches of flows, DNS,
+   * TLS… each reach a row group instead of committing one another's few rows. Every other write
+   * (objects, a keyed type, compaction, stop) commits the held rows first (see `serial`), so
+   * `_seq` and the live rows that compaction and rollups read stay those committed. A staged
+   * hold holds one type.
    */
   private holdColumns(
     def: AnyRecordDef,
@@ -966,8 +994,7 @@ export class EmbeddedStore implements RecordStore {
           // threads moves a row group's worth into the live table, so neither a synchronous
           // flush nor a small commit (logged row by row, then written again at a checkpoint,
           // and held in DuckDB's memory until then) is paid for every batch.
-          if (this.stagedNow())
-            this.held = { type: def.type, kind: 'stage', rows: 0, waiters: [], timer: null };
+          if (this.stagedNow()) this.held = newHold(def.type, 'stage');
           else if (this.cfg.holdWhileIdle === false) {
             try {
               await this.commitNow(def, parts, n);
@@ -981,21 +1008,23 @@ export class EmbeddedStore implements RecordStore {
           } else {
             await this.yieldToReads();
             await this.w!.run('BEGIN TRANSACTION');
-            this.held = { type: def.type, kind: 'tx', rows: 0, waiters: [], timer: null };
+            this.held = newHold(def.type, 'tx');
           }
         } else if (this.held.kind === 'tx') await this.yieldToReads();
         const h = this.held;
         try {
           const seq = this.seq + h.rows;
-          if (h.kind === 'tx') {
+          if (h.kind === 'tx' && this.cfg.insertFeed !== false)
+            // Into the open transaction, on DuckDB's threads (its row groups go to the file as
+            // they fill), so neither this thread nor Node's heap holds a whole commit's rows.
+            await this.insertFeed(def, parts, seq);
+          else if (h.kind === 'tx') {
             const a = await this.appender(def);
             let at = seq;
             for (const p of parts) {
               a.writer.appendColumns(a.app, p, at);
               at += p.rows.length;
             }
-            // Into the open transaction (DuckDB writes its row groups to the file as they fill),
-            // so neither the appender nor Node holds a whole commit's rows.
             a.app.flushSync();
           } else await this.fillStage(def, parts, seq);
         } catch (e) {
@@ -1004,9 +1033,14 @@ export class EmbeddedStore implements RecordStore {
           return;
         }
         h.rows += n;
+        const mine = (h.types.get(def.type) ?? 0) + n;
+        h.types.set(def.type, mine);
         h.waiters.push({ resolve, reject });
         copied?.();
-        if (h.rows >= (this.cfg.commitRows ?? COMMIT_ROWS)) await this.commitHeld();
+        const rg = this.cfg.commitRows ?? COMMIT_ROWS;
+        // A row group of one type, or a bound on what the other types hold in DuckDB's memory
+        // beside it (their tables' partial row groups stay there until the commit).
+        if (mine >= rg || h.rows >= HOLD_TYPES_ROWS * rg) await this.commitHeld();
         else
           h.timer ??= setTimeout(
             () => void this.serial(() => this.commitHeld()).catch(() => undefined),
@@ -1064,26 +1098,19 @@ export class EmbeddedStore implements RecordStore {
     await this.w?.run(`DROP TABLE IF EXISTS temp.main.${stageTable(def)}`).catch(() => undefined);
   }
 
-  /** Rows appended and not committed yet (one type at a time), and the callers waiting. */
-  private held: {
-    type: string;
-    /** `tx`: in an open transaction on the live table; `stage`: in the temp staging table. */
-    kind: 'tx' | 'stage';
-    rows: number;
-    waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-    timer: NodeJS.Timeout | null;
-  } | null = null;
+  /** Rows appended and not committed yet, and the callers waiting. */
+  private held: Hold | null = null;
 
   /** Commit the held rows (in the serial chain) and tell their callers. */
   private async commitHeld(): Promise<void> {
     const h = this.held;
     if (!h) return;
-    const def = this.def(h.type)!;
     this.held = null;
     if (h.timer) clearTimeout(h.timer);
     try {
       if (h.kind === 'stage') {
         // One INSERT of everything held, on DuckDB's threads; it commits before anyone is told.
+        const def = this.def(h.type)!;
         this.readStats.stagedCommits++;
         await this.w!.run(`INSERT INTO ${this.current(def)} SELECT * FROM temp.main.${stageTable(def)}`);
         await this.dropStage(def);
@@ -1100,7 +1127,10 @@ export class EmbeddedStore implements RecordStore {
       this.failHeld(e);
       return;
     }
-    await this.appended_(def, h.rows);
+    // Every held row is numbered below the new `seq` before any type's bookkeeping (a rotation
+    // records its generation's last `_seq` from it).
+    this.seq += h.rows;
+    for (const [type, n] of h.types) await this.appended_(this.def(type)!, n, false);
     for (const w of h.waiters) w.resolve();
   }
 
@@ -1114,11 +1144,13 @@ export class EmbeddedStore implements RecordStore {
       const def = this.def(h.type);
       if (def) void this.dropStage(def);
     } else {
-      const a = this.appenders.get(h.type);
-      this.appenders.delete(h.type);
-      try {
-        a?.app.closeSync();
-      } catch {}
+      for (const type of h.types.keys()) {
+        const a = this.appenders.get(type);
+        this.appenders.delete(type);
+        try {
+          a?.app.closeSync();
+        } catch {}
+      }
       void this.w?.run('ROLLBACK').catch(() => undefined);
     }
     for (const w of h.waiters) w.reject(e);
@@ -1187,10 +1219,10 @@ export class EmbeddedStore implements RecordStore {
     return a;
   }
 
-  /** Bookkeeping after `n` rows of a type were acknowledged. */
-  private async appended_(def: AnyRecordDef, n: number): Promise<void> {
+  /** Bookkeeping after `n` rows of a type were acknowledged (`seq` moved past them unless `advance`). */
+  private async appended_(def: AnyRecordDef, n: number, advance = true): Promise<void> {
     const type = def.type;
-    this.seq += n;
+    if (advance) this.seq += n;
     this.batches++;
     this.generation++;
     this.appended[type] = (this.appended[type] ?? 0) + n;
