@@ -5,7 +5,8 @@
  * datagrams = 7,680 records per batch), appended as the store feed does when rows wait:
  * COALESCE batches per commit (default 25: 192,000 rows, under the feed's 196,608).
  * Environment: COALESCE, MEMORY_MB (DuckDB memory limit, default 300), WAL, THREADS (default
- * 2), PATHS (default columns,held,objects; also staged, held-staged: held appends while queries run), COMPACT_ROWS (the store's compaction
+ * 2), PATHS (default columns,held,objects; also staged, held-staged: held appends while queries run),
+ * INSERT_FEED=0 (the appender's synchronous flush instead of `insertFeed`), COMPACT_ROWS (the store's compaction
  * threshold, default the store's 2M: past it the run includes compactions beside the appends).
  * Besides the rates it reports the longest append (wall): a compaction that held the appends
  * shows there.
@@ -87,6 +88,7 @@ export async function benchStoreColumns(
         stagedAppend: path === 'staged' || path === 'held-staged',
         ...(process.env.WAL ? { walCheckpoint: process.env.WAL } : {}),
         ...(process.env.COMPACT_ROWS ? { compactRows: Number(process.env.COMPACT_ROWS) } : {}),
+        ...(process.env.INSERT_FEED === '0' ? { insertFeed: false } : {}),
       },
       { log: silentLogger },
     );

@@ -11,7 +11,8 @@
  * Environment: BUDGET_MB (the process budget whose DuckDB share and threads are used, default
  * 768), MEMORY_MB (DuckDB's memory_limit instead of the budget's share), COMPACT_ROWS (live
  * rows per generation, default 500,000), ROW_GROUP (the compaction's Parquet row group, rows),
- * PER_COMMIT (rows per commit, default 53,760), QUERY_MS (default 50).
+ * PER_COMMIT (rows per commit, default 53,760), QUERY_MS (default 50), STAGED=0 (commits not
+ * staged while queries run: through the store's `insertFeed`).
  */
 import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -74,7 +75,8 @@ const s = createEmbeddedStore(
     dataDir: dir,
     memoryLimit,
     threads: budget.duckdbThreads,
-    stagedAppend: 'while-reading',
+    // STAGED=0: every commit through `insertFeed`, queries or not.
+    stagedAppend: process.env.STAGED === '0' ? false : 'while-reading',
     compactRows: Number(process.env.COMPACT_ROWS ?? 500_000),
     ...(rowGroup ? { compactRowGroup: rowGroup } : {}),
   },

@@ -9,7 +9,7 @@
  *
  * Environment: VANTAGE_BENCH_ROWS (default 10000000), VANTAGE_BENCH_100M=1, VANTAGE_BENCH_DIR,
  * VANTAGE_BENCH_STORE=append (only 1.: a quick append-rate run), VANTAGE_BENCH_APPEND_ROWS
- * (default 2000000).
+ * (default 2000000), VANTAGE_BENCH_APPEND_PATHS (default objects,appender,columns).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -89,9 +89,15 @@ async function appendRate(dir: string): Promise<void> {
       .map((x) => x.toFixed(1))
       .join(' ')} (2 cores; wall rates are noisy when it is high)`,
   );
-  for (const path of ['objects', 'columns'] as const) {
+  // `columns`: the column path as the store runs it (`insertFeed`); `appender`: the same
+  // batches through the appender's synchronous flush, the column path before it.
+  const paths = (process.env.VANTAGE_BENCH_APPEND_PATHS ?? 'objects,appender,columns').split(',');
+  for (const path of paths) {
     const d = join(dir, path);
-    const store = createEmbeddedStore({ dataDir: d, compactRows: 1e12 }, { log: silentLogger });
+    const store = createEmbeddedStore(
+      { dataDir: d, compactRows: 1e12, ...(path === 'appender' ? { insertFeed: false } : {}) },
+      { log: silentLogger },
+    );
     await store.start();
     let n = 0;
     const t0 = performance.now();

@@ -1,6 +1,6 @@
 import './allocator.js';
 import { createRequire } from 'node:module';
-import { type DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
+import { DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { parseIpv6Words } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
@@ -148,16 +148,67 @@ export class ChunkWriter {
       // function, not on-stack at each of its loops in the middle of a long batch.
       this.fillChunk(appender, c, plan, memo, n, seq + start);
     }
-    // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over. One
-    // grown past what ordinary batches need (huge texts) is let go rather than held for good.
-    HEAP.at = 0;
-    HEAP.spent.length = 0;
-    if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
+    // Every chunk of the batch is appended (DuckDB copied the bytes): the heap starts over.
+    heapRestart();
   }
+
+  /**
+   * Begin a feed: the rows of `parts` (numbered from `seq`) handed to DuckDB a chunk at a time
+   * by `feedChunk`, from a table function an `INSERT … SELECT` scans on DuckDB's own threads.
+   * Until `endFeed` the heap is not started over: DuckDB copies a chunk's texts only when it
+   * inserts the chunk, after the call that filled it returned.
+   */
+  beginFeed(parts: readonly Columnar[], seq: number): void {
+    for (const v of this.valid) v.fill(0xffffffff);
+    if (this.feed === null) HEAP.feeds++;
+    this.feed = { parts, part: 0, row: 0, seq, plan: null, memo: null };
+  }
+
+  /** Fill a table function's output chunk with the feed's next rows; 0 once they are all given. */
+  feedChunk(out: duckdb.DataChunk): number {
+    const f = this.feed;
+    if (f === null) return 0;
+    let c = f.parts[f.part];
+    while (c !== undefined && f.row >= c.rows.length) {
+      c = f.parts[++f.part];
+      f.row = 0;
+      f.plan = null;
+    }
+    if (c === undefined) return 0;
+    if (f.plan === null || f.memo === null) {
+      f.plan = this.planFor(c);
+      f.memo = this.memoFor(c.dict.length);
+    }
+    const n = Math.min(CHUNK_ROWS, c.rows.length - f.row);
+    const rows = c.rows;
+    const src = this.src;
+    for (let r = 0; r < n; r++) src[r] = rows[f.row + r]!;
+    this.fillChunk(out, c, f.plan, f.memo, n, f.seq);
+    f.row += n;
+    f.seq += n;
+    return n;
+  }
+
+  /** The feed is over (inserted or failed): the heap its texts pointed into starts over. */
+  endFeed(): void {
+    if (this.feed === null) return;
+    this.feed = null;
+    HEAP.feeds--;
+    heapRestart();
+  }
+
+  private feed: {
+    parts: readonly Columnar[];
+    part: number;
+    row: number;
+    seq: number;
+    plan: Plan[] | null;
+    memo: Memo | null;
+  } | null = null;
 
   /** Convert the `n` rows of `src` (a chunk of batch `c`) and append them, numbered from `seq0`. */
   private fillChunk(
-    appender: DuckDBAppender,
+    to: DuckDBAppender | duckdb.DataChunk,
     c: Columnar,
     plan: Plan[],
     memo: Memo,
@@ -266,7 +317,7 @@ export class ChunkWriter {
       uS[r * 2] = q - hi * TWO32;
       uS[r * 2 + 1] = hi;
     }
-    this.sendColumns(appender, n);
+    this.sendColumns(to, n);
   }
 
   /** A JSON column's rows r0..r1 of a tile from its values. Returns nulls << 16 | long strings. */
@@ -457,10 +508,14 @@ export class ChunkWriter {
   /** Strings longer than 12 bytes per column in the chunk being filled. */
   private readonly long: Int32Array;
 
-  /** Copy `n` rows of the column path's buffers into the chunk's vectors and append it. */
-  private sendColumns(appender: DuckDBAppender, n: number): void {
+  /**
+   * Copy `n` rows of the column path's buffers into the vectors of this writer's chunk and
+   * append it, or into a table function's output chunk (a feed), which DuckDB then inserts.
+   */
+  private sendColumns(to: DuckDBAppender | duckdb.DataChunk, n: number): void {
+    const feed = !(to instanceof DuckDBAppender);
     for (let i = 0; i < this.vectors.length; i++) {
-      const vec = this.vectors[i]!;
+      const vec = feed ? duckdb.data_chunk_get_vector(to, i) : this.vectors[i]!;
       const width = this.widths[i]!;
       if (width > 0) duckdb.copy_data_to_vector(vec, 0, this.bufs[i]!, 0, n * width);
       else {
@@ -487,8 +542,12 @@ export class ChunkWriter {
         this.valid[i]!.fill(0xffffffff);
       }
     }
+    if (feed) {
+      duckdb.data_chunk_set_size(to, n);
+      return;
+    }
     duckdb.data_chunk_set_size(this.chunk.chunk, n);
-    appender.appendDataChunk(this.chunk);
+    to.appendDataChunk(this.chunk);
     duckdb.data_chunk_reset(this.chunk.chunk);
   }
 
@@ -832,9 +891,21 @@ function strNum(
  * collect more often for its external memory. A heap that fills mid-batch is replaced, the old
  * one kept (`spent`) until the batch ends.
  */
-const HEAP = { buf: null as Uint8Array | null, addr: 0, at: 0, spent: [] as Uint8Array[] };
+const HEAP = { buf: null as Uint8Array | null, addr: 0, at: 0, spent: [] as Uint8Array[], feeds: 0 };
 /** The largest heap kept between batches. */
 const HEAP_KEEP = 16 << 20;
+
+/**
+ * Start the heap over once DuckDB holds copies of every text in it. One grown past what
+ * ordinary batches need (huge texts) is let go rather than held for good.
+ */
+function heapRestart(): void {
+  // Another feed still being inserted points into it (two stores in one process).
+  if (HEAP.feeds > 0) return;
+  HEAP.at = 0;
+  HEAP.spent.length = 0;
+  if (HEAP.buf !== null && HEAP.buf.length > HEAP_KEEP) HEAP.buf = null;
+}
 
 /** Make room for `n` more bytes in the heap. */
 function room(n: number): boolean {

@@ -9,8 +9,12 @@ import {
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
+  DuckDBTableFunction,
   listValue,
+  UBIGINT,
+  VARCHAR,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import { parseBytes } from '../../common/budget.js';
 import { badRequest, ConfigError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
@@ -153,6 +157,13 @@ export interface EmbeddedConfig {
   liveChunkRows?: number;
   /** Rows a staged commit fills per turn of the event loop (default 32,768). */
   stageSliceRows?: number;
+  /**
+   * Column commits as an `INSERT … SELECT` over a table function that DuckDB scans on its own
+   * threads (default true): this thread only fills each 2,048-row chunk when DuckDB asks for
+   * it, and DuckDB's append, its statistics and the commit (the WAL) run beside it. false: the
+   * appender's synchronous flush, where all of that ran on this thread.
+   */
+  insertFeed?: boolean;
 }
 
 /**
@@ -202,6 +213,29 @@ const STAGE_SLICE = 32_768;
 export const COMMIT_ROWS = 122_880;
 /** How long held rows wait for more before they commit anyway, ms. */
 export const COMMIT_DELAY_MS = 1500;
+/** A hold of several types commits once it holds this many times `commitRows` in all. */
+const HOLD_TYPES_ROWS = 3;
+
+/** Column appends held for one commit (`holdColumns`). */
+interface Hold {
+  /** The type that opened it (a staged hold holds no other). */
+  type: string;
+  /** `tx`: in an open transaction on the live tables; `stage`: in the temp staging table. */
+  kind: 'tx' | 'stage';
+  rows: number;
+  /** Rows held by type. */
+  types: Map<string, number>;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  timer: NodeJS.Timeout | null;
+}
+const newHold = (type: string, kind: Hold['kind']): Hold => ({
+  type,
+  kind,
+  rows: 0,
+  types: new Map(),
+  waiters: [],
+  timer: null,
+});
 
 /**
  * With `stagedAppend: 'while-reading'`, how long after the last query commits stay staged: a
@@ -364,6 +398,7 @@ export class EmbeddedStore implements RecordStore {
       ...this.cfg.duckdbSettings,
     });
     this.w = await this.db.connect();
+    if (this.cfg.insertFeed !== false) this.w.registerTableFunction(this.feedFunction());
     // Parquet is built in: no download.
     await this.w.run('LOAD parquet');
     // DuckDB's Parquet metadata cache stays off (its default, set in case that changes): it
@@ -669,10 +704,12 @@ export class EmbeddedStore implements RecordStore {
 
   /** Writes and compactions run one at a time, in order. */
   private serial<T>(fn0: () => Promise<T> | T, holding?: string): Promise<T> {
-    // Held rows commit before any other write (another type's, objects, compaction, stop).
+    // Held rows commit before any other write (objects, compaction, stop; another type's
+    // column hold only when the rows are staged, one type to a staging table).
     const fn = async (): Promise<T> => {
       if (this.needsReopen) await this.reopen();
-      if (this.held && this.held.type !== holding) await this.commitHeld();
+      if (this.held && !(holding !== undefined && (this.held.kind === 'tx' || this.held.type === holding)))
+        await this.commitHeld();
       return fn0();
     };
     const run = this.chain.then(fn, fn);
@@ -841,9 +878,20 @@ export class EmbeddedStore implements RecordStore {
     });
   }
 
-  /** Append and commit at once with the appender's synchronous flush (in the serial chain). */
+  /** Append and commit at once (in the serial chain). */
   private async commitNow(def: AnyRecordDef, parts: readonly Columnar[], n: number): Promise<void> {
     await this.yieldToReads();
+    if (this.cfg.insertFeed !== false) {
+      // What the commit held this thread for: the chunk fills, not DuckDB's time beside them.
+      const t0 = this.feedHeldMs;
+      await this.insertFeed(def, parts, this.seq);
+      const took = this.feedHeldMs - t0;
+      this.readStats.commitMs += took;
+      this.readStats.commits++;
+      if (took > this.readStats.commitMaxMs) this.readStats.commitMaxMs = took;
+      await this.appended_(def, n);
+      return;
+    }
     const a = await this.appender(def);
     try {
       const t0 = performance.now();
@@ -868,13 +916,81 @@ export class EmbeddedStore implements RecordStore {
   }
 
   /**
+   * Insert `parts` (rows numbered from `seq`) into the type's live table with one statement
+   * that scans them through `vantage_feed` (in the serial chain; it commits with the statement
+   * unless a transaction is open). The statement runs on DuckDB's threads: this thread is
+   * asked for each chunk in turn and is free between them.
+   */
+  private async insertFeed(def: AnyRecordDef, parts: readonly Columnar[], seq: number): Promise<void> {
+    let wr = this.feedWriters.get(def.type);
+    if (!wr) {
+      wr = new ChunkWriter(def);
+      this.feedWriters.set(def.type, wr);
+    }
+    wr.beginFeed(parts, seq);
+    this.feeding.set(def.type, wr);
+    try {
+      await this.w!.run(`INSERT INTO ${this.current(def)} SELECT * FROM vantage_feed('${def.type}')`);
+    } finally {
+      this.feeding.delete(def.type);
+      wr.endFeed();
+    }
+  }
+  /** The column writers of `insertFeed`, by type (their buffers are reused). */
+  private readonly feedWriters = new Map<string, ChunkWriter>();
+  /** The feed each running `insertFeed` statement scans, by type. */
+  private readonly feeding = new Map<string, ChunkWriter>();
+  /** Time this thread spent filling feed chunks, ms. */
+  private feedHeldMs = 0;
+
+  /**
+   * `vantage_feed(type)`: the table function an `insertFeed` statement scans, the rows of the
+   * feed begun for that type, in the live table's columns. DuckDB calls it from its threads;
+   * the binding runs it on this one and waits for it.
+   */
+  private feedFunction(): DuckDBTableFunction {
+    const fn = DuckDBTableFunction.create({
+      name: 'vantage_feed',
+      parameterTypes: [VARCHAR],
+      bindFunction: (b) => {
+        const def = this.def(String(b.getParameter(0)));
+        if (!def) {
+          b.setError('vantage_feed: not a record type');
+          return;
+        }
+        for (const c of columnsOf(def)) b.addResultColumn(c.name, c.duck);
+        b.addResultColumn('_seq', UBIGINT);
+        b.setBindData({ type: def.type });
+      },
+      initFunction: () => {},
+      mainFunction: () => {},
+    });
+    // The binding's own callback, without the two wrapper objects made per chunk.
+    duckdb.table_function_set_function(fn.table_function, (info, out) => {
+      const t0 = performance.now();
+      try {
+        const type = (duckdb.function_get_bind_data(info) as { type: string } | undefined)?.type;
+        const wr = type === undefined ? undefined : this.feeding.get(type);
+        if ((wr?.feedChunk(out) ?? 0) === 0) duckdb.data_chunk_set_size(out, 0);
+      } catch (e) {
+        duckdb.function_set_error(info, `vantage_feed: ${String(e)}`);
+      }
+      this.feedHeldMs += performance.now() - t0;
+    });
+    return fn;
+  }
+
+  /**
    * Append in an open transaction without committing: the rows commit with the ones that
-   * follow once a whole row group is held (`commitRows`), or `commitDelayMs` after the first,
-   * and the promise resolves then. A commit of at least one row group is written as row groups
-   * straight to the database file; a smaller one is logged row by row in the WAL and held in
-   * DuckDB's memory (IN_MEMORY_TABLE) until a checkpoint writes it again. Only one type is held
-   * at a time: every other write commits the held rows first (see `serial`), so `_seq` and the
-   * live rows that compaction and rollups read stay those committed.
+   * follow once a whole row group of one type is held (`commitRows`), or `commitDelayMs` after
+   * the first, and the promise resolves then. A commit of at least one row group of a table is
+   * written as row groups straight to the database file; a smaller one is logged row by row in
+   * the WAL and held in DuckDB's memory (IN_MEMORY_TABLE) until a checkpoint writes it again.
+   * The transaction holds every column type (`insertFeed`): interleaved batches of flows, DNS,
+   * TLS… each reach a row group instead of committing one another's few rows. Every other write
+   * (objects, a keyed type, compaction, stop) commits the held rows first (see `serial`), so
+   * `_seq` and the live rows that compaction and rollups read stay those committed. A staged
+   * hold holds one type.
    */
   private holdColumns(
     def: AnyRecordDef,
@@ -890,8 +1006,7 @@ export class EmbeddedStore implements RecordStore {
           // threads moves a row group's worth into the live table, so neither a synchronous
           // flush nor a small commit (logged row by row, then written again at a checkpoint,
           // and held in DuckDB's memory until then) is paid for every batch.
-          if (this.stagedNow())
-            this.held = { type: def.type, kind: 'stage', rows: 0, waiters: [], timer: null };
+          if (this.stagedNow()) this.held = newHold(def.type, 'stage');
           else if (this.cfg.holdWhileIdle === false) {
             try {
               await this.commitNow(def, parts, n);
@@ -905,21 +1020,23 @@ export class EmbeddedStore implements RecordStore {
           } else {
             await this.yieldToReads();
             await this.w!.run('BEGIN TRANSACTION');
-            this.held = { type: def.type, kind: 'tx', rows: 0, waiters: [], timer: null };
+            this.held = newHold(def.type, 'tx');
           }
         } else if (this.held.kind === 'tx') await this.yieldToReads();
         const h = this.held;
         try {
           const seq = this.seq + h.rows;
-          if (h.kind === 'tx') {
+          if (h.kind === 'tx' && this.cfg.insertFeed !== false)
+            // Into the open transaction, on DuckDB's threads (its row groups go to the file as
+            // they fill), so neither this thread nor Node's heap holds a whole commit's rows.
+            await this.insertFeed(def, parts, seq);
+          else if (h.kind === 'tx') {
             const a = await this.appender(def);
             let at = seq;
             for (const p of parts) {
               a.writer.appendColumns(a.app, p, at);
               at += p.rows.length;
             }
-            // Into the open transaction (DuckDB writes its row groups to the file as they fill),
-            // so neither the appender nor Node holds a whole commit's rows.
             a.app.flushSync();
           } else await this.fillStage(def, parts, seq);
         } catch (e) {
@@ -928,9 +1045,14 @@ export class EmbeddedStore implements RecordStore {
           return;
         }
         h.rows += n;
+        const mine = (h.types.get(def.type) ?? 0) + n;
+        h.types.set(def.type, mine);
         h.waiters.push({ resolve, reject });
         copied?.();
-        if (h.rows >= (this.cfg.commitRows ?? COMMIT_ROWS)) await this.commitHeld();
+        const rg = this.cfg.commitRows ?? COMMIT_ROWS;
+        // A row group of one type, or a bound on what the other types hold in DuckDB's memory
+        // beside it (their tables' partial row groups stay there until the commit).
+        if (mine >= rg || h.rows >= HOLD_TYPES_ROWS * rg) await this.commitHeld();
         else
           h.timer ??= setTimeout(
             () => void this.serial(() => this.commitHeld()).catch(() => undefined),
@@ -988,26 +1110,19 @@ export class EmbeddedStore implements RecordStore {
     await this.w?.run(`DROP TABLE IF EXISTS temp.main.${stageTable(def)}`).catch(() => undefined);
   }
 
-  /** Rows appended and not committed yet (one type at a time), and the callers waiting. */
-  private held: {
-    type: string;
-    /** `tx`: in an open transaction on the live table; `stage`: in the temp staging table. */
-    kind: 'tx' | 'stage';
-    rows: number;
-    waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-    timer: NodeJS.Timeout | null;
-  } | null = null;
+  /** Rows appended and not committed yet, and the callers waiting. */
+  private held: Hold | null = null;
 
   /** Commit the held rows (in the serial chain) and tell their callers. */
   private async commitHeld(): Promise<void> {
     const h = this.held;
     if (!h) return;
-    const def = this.def(h.type)!;
     this.held = null;
     if (h.timer) clearTimeout(h.timer);
     try {
       if (h.kind === 'stage') {
         // One INSERT of everything held, on DuckDB's threads; it commits before anyone is told.
+        const def = this.def(h.type)!;
         this.readStats.stagedCommits++;
         await this.w!.run(`INSERT INTO ${this.current(def)} SELECT * FROM temp.main.${stageTable(def)}`);
         await this.dropStage(def);
@@ -1024,7 +1139,10 @@ export class EmbeddedStore implements RecordStore {
       this.failHeld(e);
       return;
     }
-    await this.appended_(def, h.rows);
+    // Every held row is numbered below the new `seq` before any type's bookkeeping (a rotation
+    // records its generation's last `_seq` from it).
+    this.seq += h.rows;
+    for (const [type, n] of h.types) await this.appended_(this.def(type)!, n, false);
     for (const w of h.waiters) w.resolve();
   }
 
@@ -1038,11 +1156,13 @@ export class EmbeddedStore implements RecordStore {
       const def = this.def(h.type);
       if (def) void this.dropStage(def);
     } else {
-      const a = this.appenders.get(h.type);
-      this.appenders.delete(h.type);
-      try {
-        a?.app.closeSync();
-      } catch {}
+      for (const type of h.types.keys()) {
+        const a = this.appenders.get(type);
+        this.appenders.delete(type);
+        try {
+          a?.app.closeSync();
+        } catch {}
+      }
       void this.w?.run('ROLLBACK').catch(() => undefined);
     }
     for (const w of h.waiters) w.reject(e);
@@ -1111,10 +1231,10 @@ export class EmbeddedStore implements RecordStore {
     return a;
   }
 
-  /** Bookkeeping after `n` rows of a type were acknowledged. */
-  private async appended_(def: AnyRecordDef, n: number): Promise<void> {
+  /** Bookkeeping after `n` rows of a type were acknowledged (`seq` moved past them unless `advance`). */
+  private async appended_(def: AnyRecordDef, n: number, advance = true): Promise<void> {
     const type = def.type;
-    this.seq += n;
+    if (advance) this.seq += n;
     this.batches++;
     this.generation++;
     this.appended[type] = (this.appended[type] ?? 0) + n;
