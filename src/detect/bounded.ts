@@ -135,6 +135,14 @@ export class Hll {
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
+    this.addHash(h);
+  }
+
+  /**
+   * Add an item by the hash `add` makes of it (`strHash`'s, the same function): the detectors
+   * hold their addresses' hashes already, one per distinct address of a batch.
+   */
+  addHash(h: number): void {
     const idx = h >>> 22;
     const w = (h << 10) | 0x200;
     const rank = Math.clz32(w) + 1;
