@@ -362,7 +362,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           }
         }
         v.top ??= new TopK(16);
-        v.top.add(f.src, p);
+        v.top.add(f.src, p, f.srcHash);
         if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
       }
       if (f.sampling > v.sampling) v.sampling = f.sampling;
