@@ -31,7 +31,9 @@ const l7 = !args.includes('--no-l7');
 const oi = args.indexOf('--only');
 const only = oi >= 0 ? (args[oi + 1] ?? '').split(',') : null;
 const ALL = ['scan', 'flood', 'bruteforce', 'dnsTunnel', 'dga', 'beacon', 'exfil', 'rareDest'];
-const detect = only ? Object.fromEntries(ALL.filter((d) => !only.includes(d)).map((d) => [d, { enabled: false }])) : {};
+const detect = only
+  ? Object.fromEntries(ALL.filter((d) => !only.includes(d)).map((d) => [d, { enabled: false }]))
+  : {};
 const file =
   args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--passes' && args[i - 1] !== '--only') ??
   'bench/out/realistic-1360000.pcap';
