@@ -8,10 +8,12 @@
  * their pause total, per pass (least and median), and the alerts and per-detector counters of
  * the last pass (the same in every pass).
  *
- *   node --expose-gc dist/bench/detect-replay.js [capture] [--passes N] [--objects]
+ *   node --expose-gc dist/bench/detect-replay.js [capture] [--passes N] [--objects] [--no-l7]
  *
  * `--objects` feeds the same records as objects (`onRecord`, as `ingest --format ndjson` does)
  * instead of column batches; the objects are made before the passes and not measured.
+ * `--only scan,flood` leaves only those detectors enabled (each one's cold and warm cost apart).
+ * `--no-l7` meters flows only (as `ingest --no-l7` does): the detectors see flow records alone.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { readCaptureFile } from '../src/capture/capture-file.js';
@@ -25,8 +27,15 @@ const args = process.argv.slice(2);
 const pi = args.indexOf('--passes');
 const passes = pi >= 0 ? Number(args[pi + 1]) : 7;
 const objects = args.includes('--objects');
+const l7 = !args.includes('--no-l7');
+const oi = args.indexOf('--only');
+const only = oi >= 0 ? (args[oi + 1] ?? '').split(',') : null;
+const ALL = ['scan', 'flood', 'bruteforce', 'dnsTunnel', 'dga', 'beacon', 'exfil', 'rareDest'];
+const detect = only
+  ? Object.fromEntries(ALL.filter((d) => !only.includes(d)).map((d) => [d, { enabled: false }]))
+  : {};
 const file =
-  args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--passes') ??
+  args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--passes' && args[i - 1] !== '--only') ??
   'bench/out/realistic-1360000.pcap';
 
 type Item = { type: string; c: Columnar } | { rec: AnyRecord };
@@ -47,7 +56,7 @@ function copy(c: Columnar): Columnar {
 const items: Item[] = [];
 const sensor = createSensor((r) => void items.push({ rec: r as AnyRecord }), {
   columns: (type, c) => void items.push({ type, c: copy(c) }),
-  l7: true,
+  l7,
   flow: { idleTimeout: 60, tcpIdleTimeout: 300, activeTimeout: 1800 },
 });
 const sum = await readCaptureFile(file, sensor.onFrame);
@@ -71,13 +80,14 @@ const cpu: number[] = [];
 const gcCount: number[] = [];
 const gcPause: number[] = [];
 let alerts = 0;
+let firstCpu = Number.NaN;
 let last: unknown = null;
 for (let p = -1; p < passes; p++) {
   global.gc?.();
   await new Promise((r) => setTimeout(r, 20));
   alerts = 0;
   const agg = new AlertAggregator(() => alerts++, { mode: 'final', sensor: 'bench' });
-  const watchers = await createWatchers({}, agg);
+  const watchers = await createWatchers({ detect }, agg);
   const g0 = gcs;
   const m0 = gcMs;
   const c0 = process.cpuUsage();
@@ -94,7 +104,11 @@ for (let p = -1; p < passes; p++) {
   const c = process.cpuUsage(c0);
   // GC entries are delivered asynchronously: let them arrive before reading the counts.
   await new Promise((r) => setTimeout(r, 20));
-  if (p < 0) continue; // a first, unmeasured pass warms the JIT
+  // A first pass warms the JIT: reported apart, since a real run's one pass is a cold one.
+  if (p < 0) {
+    firstCpu = (c.user + c.system) / 1e6;
+    continue;
+  }
   cpu.push((c.user + c.system) / 1e6);
   gcCount.push(gcs - g0);
   gcPause.push(gcMs - m0);
@@ -114,9 +128,11 @@ process.stdout.write(
   `${JSON.stringify({
     file,
     path: objects ? 'objects' : 'columns',
+    l7,
     packets: sum.packets,
     records,
     passes,
+    cpu_s_first: r3(firstCpu),
     cpu_s_least: r3(least(cpu)),
     cpu_s_median: r3(median(cpu)),
     gc_least: least(gcCount),

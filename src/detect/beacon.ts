@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
 import type { DetectConfig } from './config.js';
-import { PairTable, pairHash } from './pair-table.js';
+import { PairTable, pairHash, portTable } from './pair-table.js';
 import { bimodalScore, dispersion, histogramScore } from './stats.js';
 import type { DetectContext, Detector } from './types.js';
 
@@ -92,7 +92,7 @@ const SPARE = 256;
 
 export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectContext): Detector {
   const counters = { flows: 0, scored: 0, alerts: 0, evicted: 0, suppressed_prevalent: 0, allowed: 0 };
-  const ignore = new Set(cfg.ignorePorts);
+  const ignore = portTable(cfg.ignorePorts);
   const evalMs = cfg.evaluateEverySec * 1000;
   const windowMs = cfg.windowSec * 1000;
   const pairs = new PairTable<Pair>(cfg.maxPairs, (src, dst, p) => {
@@ -188,7 +188,7 @@ export function createBeaconDetector(cfg: DetectConfig['beacon'], ctx: DetectCon
     onFlow(f) {
       counters.flows++;
       if (!f.srcInternal) return;
-      if (f.dstInternal || ignore.has(f.dport)) return;
+      if (f.dstInternal || ignore[f.dport] === 1) return;
       if (f.proto !== 6 && f.proto !== 17) return;
       // Failed attempts are retries, not beats (RITA's FilterFailedConnections).
       if (f.answered === false) return;

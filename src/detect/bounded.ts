@@ -1,3 +1,5 @@
+import { strHash } from './pair-table.js';
+
 /**
  * A map with a hard cap: touching an entry makes it the newest, and inserting beyond the cap
  * evicts the least recently touched one (handed to `onEvict` so a detector can still decide on
@@ -135,6 +137,14 @@ export class Hll {
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
+    this.addHash(h);
+  }
+
+  /**
+   * Add an item by the hash `add` makes of it (`strHash`'s, the same function): the detectors
+   * hold their addresses' hashes already, one per distinct address of a batch.
+   */
+  addHash(h: number): void {
     const idx = h >>> 22;
     const w = (h << 10) | 0x200;
     const rank = Math.clz32(w) + 1;
@@ -164,14 +174,18 @@ export class Hll {
 export class TopK {
   private readonly keys: string[] = [];
   private readonly weights: number[] = [];
+  /** The keys' hashes: a victim's every flow is compared with up to k keys, hashes first. */
+  private readonly hashes: number[] = [];
 
   constructor(readonly k: number) {}
 
-  add(key: string, w: number): void {
+  /** `h` is the key's `strHash` (the detectors hold it already). */
+  add(key: string, w: number, h = strHash(key)): void {
     const keys = this.keys;
+    const hashes = this.hashes;
     const n = keys.length;
     for (let i = 0; i < n; i++) {
-      if (keys[i] === key) {
+      if (hashes[i] === h && keys[i] === key) {
         this.weights[i]! += w;
         return;
       }
@@ -179,6 +193,7 @@ export class TopK {
     if (n < this.k) {
       keys.push(key);
       this.weights.push(w);
+      hashes.push(h);
       return;
     }
     let min = 0;
@@ -194,9 +209,11 @@ export class TopK {
     for (let i = min; i < n - 1; i++) {
       keys[i] = keys[i + 1]!;
       this.weights[i] = this.weights[i + 1]!;
+      hashes[i] = hashes[i + 1]!;
     }
     keys[n - 1] = key;
     this.weights[n - 1] = minV + w;
+    hashes[n - 1] = h;
   }
 
   top(n: number): { key: string; weight: number }[] {

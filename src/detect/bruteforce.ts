@@ -1,6 +1,6 @@
 import { isoMs } from '../common/alerts.js';
 import type { DetectConfig } from './config.js';
-import { PairTable, pairHash, strHash } from './pair-table.js';
+import { PairTable, pairHash, portTable, strHash } from './pair-table.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -43,7 +43,7 @@ interface Pair {
 export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: DetectContext): Detector {
   const counters = { flows: 0, sessions: 0, http_failures: 0, alerts: 0, evicted: 0, allowed: 0 };
   const W = cfg.windowSec * 1000;
-  const ports = new Set(cfg.ports);
+  const ports = portTable(cfg.ports);
   /**
    * Keyed by source, destination and a number: twice the port, plus 1 for HTTP failures (a
    * session to the same port is another pair).
@@ -126,7 +126,7 @@ export function createBruteforceDetector(cfg: DetectConfig['bruteforce'], ctx: D
     size: () => pairs.size,
     onFlow(f) {
       counters.flows++;
-      if (f.proto !== 6 || !ports.has(f.dport)) return;
+      if (f.proto !== 6 || ports[f.dport] !== 1) return;
       // A login attempt is a session that was accepted (the handshake answered) and was short.
       if (f.answered === false || f.refused) return;
       if (f.source === 'flow' && f.answered !== true) return;

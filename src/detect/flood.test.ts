@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import type { AlertInput } from '../common/alerts.js';
 import { Baselines } from './baseline.js';
 import { DEFAULT_DETECT } from './config.js';
-import { createFloodDetector } from './flood.js';
+import { createFloodDetector, unfmix } from './flood.js';
 import { newFlowView } from './flow-view.js';
 import { NetSet } from './nets.js';
+import { strHash } from './pair-table.js';
 import { Prevalence } from './prevalence.js';
 
 /**
@@ -30,12 +31,38 @@ function detector(maxVictims = 10) {
     Object.assign(f, { src: '198.51.100.7', dst, sport: 40000, dport: 53, proto: 17, startMs, endMs });
     f.outPkts = pkts;
     f.outBytes = pkts * 100;
+    // As the detector set fills them: the sketch and the source count read the hashes.
+    f.srcHash = strHash(f.src);
+    f.dstHash = strHash(f.dst);
     det.onFlow!(f);
   };
   return { det, alerts, udp };
 }
 
 const W = 10_000;
+
+test('unfmix reads back the FNV-1a state strHash finishes (the sketch takes its first row from it)', () => {
+  // FNV-1a 32 written out, as the sketch once computed it beside strHash.
+  const fnv = (t: string): number => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
+    return h;
+  };
+  for (const t of ['', '10.0.0.1', '203.0.113.255', '2001:db8::1', 'fe80::1%eth0', 'x'.repeat(40)])
+    assert.equal(unfmix(strHash(t)), fnv(t) | 0, t);
+  // Every bit of the state matters: a million random states go through the finalizer and back.
+  let x = 0x12345678;
+  for (let i = 0; i < 1_000_000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    let h = x;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    if (unfmix(h) !== x) assert.fail(`state ${x}`);
+  }
+});
 const rateOf = (a: AlertInput): number => (a.evidence as { rate_pps: number }).rate_pps;
 
 test('a UDP flood longer than the ring: one alert per window, in order, each at its own rate', () => {

@@ -21,6 +21,9 @@ const AMP_PORTS: Record<number, string> = {
   1900: 'ssdp',
   11211: 'memcached',
 };
+/** AMP_PORTS as a table by port: asked for every UDP flow (a keyed read of a sparse object). */
+const AMP = new Uint8Array(65536);
+for (const port of Object.keys(AMP_PORTS)) AMP[Number(port)] = 1;
 const MAX_BUCKETS = 48;
 const SERIES = 30;
 /** Count-min sketch in front of the per-victim state: width, and buckets remembered. */
@@ -96,15 +99,15 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
   const cm = new Float32Array(CM_RING * 2 * CM_WIDTH);
   const cmBucket = new Float64Array(CM_RING).fill(Number.NaN);
 
-  /** Packets towards `dst` arrived in bucket `idx` so far, this flow's included (upper estimate). */
-  function sketch(dst: string, idx: number, pkts: number): number {
-    let h1 = 0x811c9dc5;
+  /**
+   * Packets towards `dst` arrived in bucket `idx` so far, this flow's included (upper estimate).
+   * The first row's hash is FNV-1a of the text, which `strHash` finishes with a murmur finalizer:
+   * it is read back from `dstHash` by the finalizer's inverse instead of hashed again.
+   */
+  function sketch(dst: string, dstHash: number, idx: number, pkts: number): number {
+    const h1 = unfmix(dstHash);
     let h2 = 0x01000193;
-    for (let i = 0; i < dst.length; i++) {
-      const c = dst.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
-    }
+    for (let i = 0; i < dst.length; i++) h2 = Math.imul(h2 ^ dst.charCodeAt(i), 0x5bd1e995) ^ (h2 >>> 15);
     const slot = ((idx % CM_RING) + CM_RING) % CM_RING;
     const base = slot * 2 * CM_WIDTH;
     if (cmBucket[slot] !== idx) {
@@ -311,11 +314,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         if (f.clientFlags.includes('S') && !f.clientFlags.includes('A')) syn = p;
       } else if (f.proto === 17) {
         udp = p;
-        if (
-          AMP_PORTS[f.sport] !== undefined &&
-          f.outBytes / Math.max(1, f.outPkts) >= cfg.amplificationMinBytes
-        )
-          amp = p;
+        if (AMP[f.sport] === 1 && f.outBytes / Math.max(1, f.outPkts) >= cfg.amplificationMinBytes) amp = p;
       } else if (f.proto === 1 || f.proto === 58) icmp = p;
       const i0 = Math.floor(f.startMs / W);
       let seen = 0;
@@ -325,7 +324,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
       if (!v0) {
         // Keyed by arrival (data clock), not by the flow's start: flows arrive when they expire,
         // a flood's all at once, long after benign flows that started later.
-        seen = sketch(f.dst, Math.floor(clock / W), p);
+        seen = sketch(f.dst, f.dstHash, Math.floor(clock / W), p);
         if (seen < gate) {
           counters.gated++;
           return;
@@ -352,7 +351,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
         victims.insert(f.dst, '', f.dstHash, v);
       }
       if (syn + udp + icmp > 0) {
-        if (v.hll) v.hll.add(f.src);
+        if (v.hll) v.hll.addHash(f.srcHash);
         else {
           v.srcSmall ??= new Set();
           v.srcSmall.add(f.src);
@@ -363,7 +362,7 @@ export function createFloodDetector(cfg: DetectConfig['flood'], ctx: DetectConte
           }
         }
         v.top ??= new TopK(16);
-        v.top.add(f.src, p);
+        v.top.add(f.src, p, f.srcHash);
         if (f.flowId !== null && v.flowIds.length < 5) v.flowIds.push(f.flowId);
       }
       if (f.sampling > v.sampling) v.sampling = f.sampling;
@@ -425,4 +424,18 @@ function seriesOf(v: Victim): [string, number][] {
     out.push([isoMs(s[2 * slot]!), s[2 * slot + 1]!]);
   }
   return out;
+}
+
+/**
+ * The inverse of `strHash`'s murmur finalizer (fmix32): its FNV-1a state before it. The multipliers
+ * are the inverses of 0xc2b2ae35 and 0x85ebca6b modulo 2^32; xor-shifts by 13 undo by 13 and 26.
+ */
+export function unfmix(x: number): number {
+  let h = x;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7ed1b41d);
+  h ^= (h >>> 13) ^ (h >>> 26);
+  h = Math.imul(h, 0xa5cb9243);
+  h ^= h >>> 16;
+  return h;
 }

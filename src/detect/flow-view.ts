@@ -69,6 +69,8 @@ export function newFlowView(): FlowView {
     dst: '',
     srcHash: 0,
     dstHash: 0,
+    srcV4: -1,
+    dstV4: -1,
     sport: 0,
     dport: 0,
     proto: 0,

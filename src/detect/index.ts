@@ -12,7 +12,7 @@ import { createExfilDetector } from './exfil.js';
 import { createFloodDetector } from './flood.js';
 import { fillFlowView, fillFlowViewColumns, flowColumns, newFlowView, tsMs } from './flow-view.js';
 import { l7RowReader } from './l7-view.js';
-import { NetSet } from './nets.js';
+import { fastIpv4, NetSet } from './nets.js';
 import { strHash } from './pair-table.js';
 import { Prevalence } from './prevalence.js';
 import { createRareDestDetector } from './rare-dest.js';
@@ -59,6 +59,9 @@ const FACTORIES: Record<DetectorName, Factory> = {
 };
 
 const SAVE_EVERY_MS = 3_600_000;
+
+/** Every detector's `allowed` when no allow list is set: one shared function, inlined at each call. */
+const allowNone = (): boolean => false;
 
 /**
  * Every field of a DNS or HTTP record that a detector's onDns/onHttp reads: the column path
@@ -112,7 +115,7 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
         internal,
         baselines,
         prevalence,
-        allowed: (ip) => globalAllow.has(ip) || own.has(ip),
+        allowed: globalAllow.empty && own.empty ? allowNone : (ip) => globalAllow.has(ip) || own.has(ip),
       };
       detectors.push(FACTORIES[name](dc as never, ctx));
     }
@@ -151,7 +154,7 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
     counters.flows++;
     for (let i = 0; i < flowDet.length; i++) flowDet[i]!.onFlow!(view);
     if (view.srcInternal && !view.dstInternal && view.answered !== false)
-      prevalence.add(view.src, view.dst, view.dstHash);
+      prevalence.add(view.src, view.dst, view.dstHash, view.srcHash);
     advance(view.endMs);
   }
 
@@ -185,8 +188,10 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
           counters.skipped++;
           return;
         }
-        view.srcInternal = internal.has(view.src);
-        view.dstInternal = internal.has(view.dst);
+        view.srcV4 = fastIpv4(view.src);
+        view.dstV4 = fastIpv4(view.dst);
+        view.srcInternal = view.srcV4 >= 0 ? internal.hasV4(view.srcV4) : internal.has(view.src);
+        view.dstInternal = view.dstV4 >= 0 ? internal.hasV4(view.dstV4) : internal.has(view.dst);
         view.srcHash = strHash(view.src);
         view.dstHash = strHash(view.dst);
         flow();
@@ -198,25 +203,31 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
       if (detectors.length === 0 || n === 0) return;
       if (t === 'flow' || t === 'exported_flow') {
         const k = flowColumns(c, t);
-        // Whether an address is internal and its hash, once per distinct address of the batch
-        // (inside 0: not known yet).
+        // Whether an address is internal, its hash and its IPv4 number, once per distinct address
+        // of the batch (inside 0: not known yet).
         const inside = new Uint8Array(c.dict.length);
         const hashes = new Int32Array(c.dict.length);
+        const v4s = new Float64Array(c.dict.length);
         const ns = c.str.length;
-        /** The address's hash; `hashInside` holds whether it is internal. */
+        /** The address's hash; `hashInside` holds whether it is internal, `hashV4` its IPv4 number. */
         let hashInside = false;
+        let hashV4 = -1;
         const addrHash = (i: number, j: number, ip: string): number => {
           const d = j < 0 ? -1 : c.s[i * ns + j]!;
           if (d < 0) {
-            hashInside = internal.has(ip);
+            hashV4 = fastIpv4(ip);
+            hashInside = hashV4 >= 0 ? internal.hasV4(hashV4) : internal.has(ip);
             return strHash(ip);
           }
           let st = inside[d]!;
           if (st === 0) {
-            inside[d] = st = internal.has(ip) ? 2 : 1;
+            const a = fastIpv4(ip);
+            inside[d] = st = (a >= 0 ? internal.hasV4(a) : internal.has(ip)) ? 2 : 1;
             hashes[d] = strHash(ip);
+            v4s[d] = a;
           }
           hashInside = st === 2;
+          hashV4 = v4s[d]!;
           return hashes[d]!;
         };
         for (let x = 0; x < n; x++) {
@@ -227,8 +238,10 @@ export function createDetectors(config: DetectConfig | unknown, deps: DetectDeps
           }
           view.srcHash = addrHash(i, k.src, view.src);
           view.srcInternal = hashInside;
+          view.srcV4 = hashV4;
           view.dstHash = addrHash(i, k.dst, view.dst);
           view.dstInternal = hashInside;
+          view.dstV4 = hashV4;
           flow();
         }
       } else if (t === 'dns' || t === 'http') {

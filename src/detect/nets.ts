@@ -2,7 +2,9 @@ import { parseIpv4, parseIpv6 } from '../common/addr.js';
 
 /** CIDR lists parsed once; lookups of an address string go through a small bounded cache. */
 export class NetSet {
-  private readonly v4: [number, number][] = [];
+  /** IPv4 networks and masks side by side (a tuple per network was destructured per lookup). */
+  private readonly v4Net: number[] = [];
+  private readonly v4Mask: number[] = [];
   private readonly v6: [Uint8Array, number][] = [];
   private readonly cache = new Map<string, boolean>();
 
@@ -10,13 +12,23 @@ export class NetSet {
     for (const c of cidrs) {
       const p = parseCidr(c);
       if (!p) throw new Error(`not a CIDR: ${c}`);
-      if (p.v === 4) this.v4.push([p.addr & p.mask, p.mask]);
-      else this.v6.push([p.bytes, p.len]);
+      if (p.v === 4) {
+        this.v4Net.push((p.addr & p.mask) >>> 0);
+        this.v4Mask.push(p.mask);
+      } else this.v6.push([p.bytes, p.len]);
     }
   }
 
   get empty(): boolean {
-    return this.v4.length === 0 && this.v6.length === 0;
+    return this.v4Net.length === 0 && this.v6.length === 0;
+  }
+
+  /** Whether the IPv4 address `a` (as `fastIpv4` reads it) is in one of the networks. */
+  hasV4(a: number): boolean {
+    const nets = this.v4Net;
+    const masks = this.v4Mask;
+    for (let i = 0; i < nets.length; i++) if ((a & masks[i]!) >>> 0 === nets[i]!) return true;
+    return false;
   }
 
   has(ip: string | null | undefined): boolean {
@@ -24,10 +36,7 @@ export class NetSet {
     // IPv4 is parsed in place, faster than a cache lookup and without its garbage under a flood
     // of random sources; IPv6 goes through the cache.
     const a = fastIpv4(ip);
-    if (a >= 0) {
-      for (const [net, mask] of this.v4) if ((a & mask) >>> 0 === net >>> 0) return true;
-      return false;
-    }
+    if (a >= 0) return this.hasV4(a);
     const c = this.cache.get(ip);
     if (c !== undefined) return c;
     const r = this.lookup(ip);
@@ -60,9 +69,7 @@ export class NetSet {
       return false;
     }
     const a = parseIpv4(ip);
-    if (a === null) return false;
-    for (const [net, mask] of this.v4) if ((a & mask) >>> 0 === net >>> 0) return true;
-    return false;
+    return a !== null && this.hasV4(a);
   }
 }
 

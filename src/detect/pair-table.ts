@@ -354,3 +354,13 @@ const LINEAR = 8;
 function hpKey(hostHash: number, port: number): number {
   return (hostHash ^ Math.imul(port, 0x9e3779b1)) | 0;
 }
+
+/**
+ * A set of ports as a table by port (1: in the set), asked once per flow where a `Set` hashed the
+ * number; a value that is not a port number is in no table, as no flow's port equals it.
+ */
+export function portTable(ports: readonly number[]): Uint8Array {
+  const t = new Uint8Array(65536);
+  for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) t[p] = 1;
+  return t;
+}

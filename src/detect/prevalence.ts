@@ -39,8 +39,8 @@ export class Prevalence {
     return this.hostCount;
   }
 
-  add(src: string, dst: string, dstHash = strHash(dst)): void {
-    this.hosts.add(src);
+  add(src: string, dst: string, dstHash = strHash(dst), srcHash = strHash(src)): void {
+    this.hosts.addHash(srcHash);
     this.hostsDirty++;
     let users = this.dsts.recent(dst, '', dstHash);
     if (users === undefined) {

@@ -1,6 +1,6 @@
 import { BoundedMap, CappedSet } from './bounded.js';
 import type { DetectConfig } from './config.js';
-import { fastIpv4, networkOf } from './nets.js';
+import { networkOf } from './nets.js';
 import type { DetectContext, Detector } from './types.js';
 
 /**
@@ -40,7 +40,7 @@ export function createRareDestDetector(cfg: DetectConfig['rareDest'], ctx: Detec
       counters.flows++;
       if (!f.srcInternal || f.dstInternal || f.answered === false) return;
       if (f.startMs < startMs) startMs = f.startMs;
-      const a = fastIpv4(f.dst);
+      const a = f.dstV4;
       const key = a >= 0 ? a >>> 8 : netOf(f.dst);
       let n = nets.recent(key);
       if (n === undefined) {

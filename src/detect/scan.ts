@@ -19,7 +19,8 @@ const SOURCE_BUDGET = 4096;
 /**
  * One source's probes in one window: the distinct (host, port) pairs and, per host and per
  * port, how many of them. Three collections per window keep a spoofed flood's million
- * one-probe sources cheap.
+ * one-probe sources cheap. The counts per host and per port are made from the pairs only when
+ * a threshold could be reached (`countsOf`): a busy network's few-probe windows never need them.
  */
 class ScanWindow {
   // Allocated at the second distinct pair: most sources of a spoofed flood probe once.
@@ -87,8 +88,6 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       if (w.onlyDst === f.dst && w.onlyPort === f.dport) return;
       w.pairs = new HostPortSet();
       w.pairs.add(w.onlyDst, w.onlyHash, w.onlyPort);
-      w.perDst = new Map([[w.onlyDst, 1]]);
-      w.perPort = new Map([[w.onlyPort, 1]]);
     }
     if (w.pairs.has(f.dst, f.dstHash, f.dport)) return;
     if (w.pairs.size >= SOURCE_BUDGET) {
@@ -96,8 +95,28 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
       return;
     }
     w.pairs.add(f.dst, f.dstHash, f.dport);
-    w.perDst?.set(f.dst, (w.perDst.get(f.dst) ?? 0) + 1);
-    w.perPort?.set(f.dport, (w.perPort.get(f.dport) ?? 0) + 1);
+    if (w.perDst !== null && w.perPort !== null) {
+      w.perDst.set(f.dst, (w.perDst.get(f.dst) ?? 0) + 1);
+      w.perPort.set(f.dport, (w.perPort.get(f.dport) ?? 0) + 1);
+    }
+  }
+
+  /**
+   * The window's pairs counted per host and per port, in the order each first appeared (as
+   * counting them with every new pair kept them): made once, then kept up by `add`.
+   */
+  function countsOf(w: ScanWindow, pairs: HostPortSet): void {
+    if (w.perDst !== null) return;
+    const perDst = new Map<string, number>();
+    const perPort = new Map<number, number>();
+    for (let i = 0; i < pairs.size; i++) {
+      const h = pairs.host(i);
+      const p = pairs.port(i);
+      perDst.set(h, (perDst.get(h) ?? 0) + 1);
+      perPort.set(p, (perPort.get(p) ?? 0) + 1);
+    }
+    w.perDst = perDst;
+    w.perPort = perPort;
   }
 
   const pairCount = (w: ScanWindow): number => (w.pairs ? w.pairs.size : w.onlyDst === null ? 0 : 1);
@@ -117,7 +136,9 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
   function evaluate(src: string, s: SourceState, w: ScanWindow, slow: boolean, only?: string): void {
     const vt = slow ? cfg.slowVerticalPorts : cfg.verticalPorts;
     const ht = slow ? cfg.slowHorizontalHosts : cfg.horizontalHosts;
-    if (!w.pairs || !w.perDst || !w.perPort) return;
+    if (!w.pairs) return;
+    countsOf(w, w.pairs);
+    if (!w.perDst || !w.perPort) return;
     for (const [dst, n] of w.perDst) {
       const k = `v|${dst}`;
       if (n * w.sampling < vt || n < 3 || (only !== undefined && only !== k)) continue;
@@ -222,6 +243,11 @@ export function createScanDetector(cfg: DetectConfig['scan'], ctx: DetectContext
   function crossing(src: string, s: SourceState, f: FlowView): void {
     // Raise as soon as a key crosses its threshold (live); the window's end updates it.
     const w = s.fast;
+    // A host's or a port's count is at most the window's pairs: below both thresholds nothing
+    // can cross, and the counts are not made.
+    const n = w.pairs === null ? 0 : w.pairs.size;
+    if (n < 3 || n * w.sampling < minCount) return;
+    countsOf(w, w.pairs!);
     if (!w.perDst || !w.perPort) return;
     // The keys' texts are made only past a threshold: most probes cross none.
     const nd = w.perDst.get(f.dst) ?? 0;

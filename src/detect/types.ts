@@ -18,6 +18,9 @@ export interface FlowView {
   /** 32-bit hashes of `src` and `dst` (`strHash`): per distinct address of a batch, not per record. */
   srcHash: number;
   dstHash: number;
+  /** The addresses as IPv4 numbers (`fastIpv4`), -1 when not IPv4: read once per distinct address of a batch. */
+  srcV4: number;
+  dstV4: number;
   sport: number;
   dport: number;
   proto: number;
