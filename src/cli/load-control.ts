@@ -38,13 +38,15 @@ export interface CollectorFeedOptions {
   spoolDegradedSeconds?: number;
   /**
    * Let the embedded store hold appended rows until a whole DuckDB row group commits (the
-   * feed's `hold`; default on, `VANTAGE_COLLECT_HOLD=0` turns it off). A commit of a row group
+   * feed's `hold`; default off, `VANTAGE_COLLECT_HOLD=1` turns it on). A commit of a row group
    * is written to the file as row groups instead of being logged row by row to the WAL, kept in
-   * DuckDB's memory until a checkpoint and written again: ~30% less CPU per row, and not the
-   * checkpoint cycle that made the soak's RSS swing (bench/README.md, 2026-12-07, s21-hold26).
-   * The decode thread then runs a row group further ahead of the store; it lost datagrams at
-   * the socket under the spool-flood test (1.4–10k in 5 of 6 runs) until it spooled, rather
-   * than decoded, what it read while the socket held a backlog (`decode-worker.ts`).
+   * DuckDB's memory until a checkpoint and written again: ~30% less CPU per row. The decode
+   * thread then runs a row group further ahead of the store; it lost datagrams at the socket
+   * under the spool-flood test (1.4–10k in 5 of 6 runs) until it spooled, rather than decoded,
+   * what it read while the socket held a backlog (`decode-worker.ts`). Still off: in 300-s soaks
+   * (bench/README.md, 2026-12-07, s21-hold26) the peak RSS rose to 725–788 MB (657–702 without;
+   * budget 768: exceeded in 1 of 3), and the RSS swing did not shrink: while the API is asked a
+   * hold gathers in the in-memory staging table, and other types' writes cut most holds short.
    */
   holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */
@@ -81,10 +83,10 @@ export function collectNice(v: string): number {
   return n;
 }
 
-/** VANTAGE_COLLECT_HOLD's value: `0` turns held commits off (to measure one against the other). */
+/** VANTAGE_COLLECT_HOLD's value: `1` turns held commits on (to measure one against the other). */
 export function collectHold(v: string | undefined): boolean {
-  if (v === undefined || v === '1') return true;
-  if (v === '0') return false;
+  if (v === '1') return true;
+  if (v === undefined || v === '0') return false;
   throw new ConfigError('VANTAGE_COLLECT_HOLD', `0 or 1 (got ${JSON.stringify(v)})`);
 }
 

@@ -5,7 +5,7 @@
  * Checked against the store's own row count after the kill. A real process (the soak's
  * harness), IPFIX from the paced loopback sender well below the store's capacity, nobody
  * querying: the hold is the open transaction, committed by its timer, so most of the time some
- * rows wait in it.
+ * rows wait in it. Held commits are off by default (`load-control.ts`): turned on here.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +24,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 test('kill -9 while a held commit is open: every acknowledged row is in the store, none held is counted', async () => {
   const dir = join(root, 'data');
+  // The child inherits the environment.
+  process.env.VANTAGE_COLLECT_HOLD = '1';
   const v = await startVantage(dir);
   try {
     // 30k records/s: a hold's timer (1.5 s) commits ~45k rows, well under a row group.
