@@ -38,15 +38,15 @@ export interface CollectorFeedOptions {
   spoolDegradedSeconds?: number;
   /**
    * Let the embedded store hold appended rows until a whole DuckDB row group commits (the
-   * feed's `hold`; default off). The store then spends ~30% less CPU per row and its commits
-   * leave the main thread, but the decode thread runs a row group further ahead, DuckDB holds
-   * the open transaction, and the commit's thread takes a glibc arena of its own: at 100k and
-   * 400k records/s the peak RSS rose (541 → 606–613 MB, 570 → 630–664 MB, even with the
-   * batches let go once copied; bench/README.md, 2026-12-06), so a budget keeps it off. With the
-   * store's `holdWhileIdle: false` only appends made while the API is asked are held (in the
-   * staging table: ~40% less CPU per row than an INSERT per batch), but the decode thread must
-   * then run a row group ahead of the store, and under the spool-flood test it lost 1.4–10k
-   * datagrams at the socket in 5 of 6 runs against 0 in 6 (2026-12-07, load 7–10).
+   * feed's `hold`; default off, `VANTAGE_COLLECT_HOLD=1` turns it on). A commit of a row group
+   * is written to the file as row groups instead of being logged row by row to the WAL, kept in
+   * DuckDB's memory until a checkpoint and written again: ~30% less CPU per row. The decode
+   * thread then runs a row group further ahead of the store; it lost datagrams at the socket
+   * under the spool-flood test (1.4–10k in 5 of 6 runs) until it spooled, rather than decoded,
+   * what it read while the socket held a backlog (`decode-worker.ts`). Still off: in 300-s soaks
+   * (bench/README.md, 2026-12-07, s21-hold26) the peak RSS rose to 725–788 MB (657–702 without;
+   * budget 768: exceeded in 1 of 3), and the RSS swing did not shrink: while the API is asked a
+   * hold gathers in the in-memory staging table, and other types' writes cut most holds short.
    */
   holdCommits?: boolean;
   /** More collector settings (tests, benchmarks). */
@@ -83,6 +83,13 @@ export function collectNice(v: string): number {
   return n;
 }
 
+/** VANTAGE_COLLECT_HOLD's value: `1` turns held commits on (to measure one against the other). */
+export function collectHold(v: string | undefined): boolean {
+  if (v === '1') return true;
+  if (v === undefined || v === '0') return false;
+  throw new ConfigError('VANTAGE_COLLECT_HOLD', `0 or 1 (got ${JSON.stringify(v)})`);
+}
+
 /** VANTAGE_COLLECT_YOUNG_MB's value: MB, 0 (V8's default) to 1024. */
 export function collectYoungMb(v: string): number {
   const n = Number(v);
@@ -105,7 +112,9 @@ export async function startCollectorFeed(
   const source = 'collector';
   // Rows per commit: what the queue can hold, at ~400 bytes a collected row.
   const maxAppendRows = Math.max(16_384, Math.min(196_608, Math.floor(o.budget.collectStore / 1200)));
-  const hold = o.holdCommits === true && deps.store.backend === 'embedded-duckdb';
+  const hold =
+    (o.holdCommits ?? collectHold(process.env.VANTAGE_COLLECT_HOLD)) &&
+    deps.store.backend === 'embedded-duckdb';
   const ahead = hold ? COMMIT_ROWS + maxAppendRows : maxAppendRows;
   // The spool: what the store cannot take yet waits on disk, not in memory.
   let spool: CollectorConfig['spool'] = null;
