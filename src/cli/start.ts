@@ -276,8 +276,12 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
             retentionBytes: budgets.records,
             memoryLimit: budget.duckdb,
             threads: budget.duckdbThreads,
-            // The API answers on this thread: while it is asked, commits leave it free.
-            stagedAppend: 'while-reading',
+            // The API answers on this thread. Column commits leave it free without a staging
+            // table: they are INSERTs over a table function on DuckDB's threads (`insertFeed`),
+            // and this thread only fills each chunk when asked. Staging them while the API was
+            // asked cost a second copy of every row: in the steady soak of 2026-12-07 the store
+            // then took less than 100k records/s and the spool grew (bench/README.md).
+            stagedAppend: false,
           },
           { log },
         );
