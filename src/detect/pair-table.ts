@@ -271,7 +271,8 @@ export function pairHash(ha: number, hb: number): number {
   return fmix(Math.imul(ha, 0x9e3779b1) ^ (hb + 0x7f4a7c15));
 }
 
-function fmix(x: number): number {
+/** murmur3's 32-bit finalizer (a bijection: `unfmix` in flood.ts inverts it). */
+export function fmix(x: number): number {
   let h = x;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
