@@ -59,3 +59,15 @@ test('spans add up wall time and the thread CPU spent inside them', () => {
   if (threadSched().cpu > 0) assert.ok(t.cpu + t.runq > 0.1, JSON.stringify(t));
   assert.deepEqual(s.names(), ['spin']);
 });
+
+test('spans and gauges keep at most their bound per name and count the rest', () => {
+  const s = new Spans(3);
+  for (let i = 0; i < 5; i++) {
+    s.begin('read');
+    s.end('read');
+    s.note('queued', i);
+  }
+  assert.equal(s.raw('read').length, 3 * 4, 'three intervals of four numbers');
+  assert.deepEqual(s.noted().queued, [3, 0, 1, 2]);
+  assert.equal(s.dropped, 4, 'two intervals and two values left out');
+});

@@ -61,10 +61,21 @@ function threadName(tid: number): string {
 /** Wall clock comparable across threads, ms. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
 
+/**
+ * Intervals (or gauge values) kept per name, at most. The instrument also runs in the live
+ * sources' pipeline (`vantage start` with VANTAGE_PIPE_PROF=1), which never ends: past this it
+ * counts what it leaves out instead of growing (~1M intervals, 32 MB of numbers per name).
+ */
+export const PROF_KEEP = 1 << 20;
+
 /** One thread's named intervals: wall start and end, and the thread's CPU and run-queue time in each. */
 export class Spans {
   private readonly at = new Map<string, number[]>();
   private readonly open = new Map<string, { t: number; s: Sched }>();
+  /** Intervals and gauge values left out past `keep` per name. */
+  dropped = 0;
+
+  constructor(private readonly keep = PROF_KEEP) {}
 
   begin(name: string): void {
     if (this.open.has(name)) return;
@@ -81,7 +92,8 @@ export class Spans {
       a = [];
       this.at.set(name, a);
     }
-    a.push(o.t, wallMs(), s.cpu - o.s.cpu, s.runq - o.s.runq);
+    if (a.length >= 4 * this.keep) this.dropped++;
+    else a.push(o.t, wallMs(), s.cpu - o.s.cpu, s.runq - o.s.runq);
   }
 
   private readonly gauges = new Map<string, number[]>();
@@ -93,7 +105,8 @@ export class Spans {
       a = [];
       this.gauges.set(name, a);
     }
-    a.push(v);
+    if (a.length >= this.keep) this.dropped++;
+    else a.push(v);
   }
 
   /** Per gauge: count, least, median, most. */
@@ -244,6 +257,8 @@ export function pipeReport(o: {
     },
     main_spans: spansOut,
     main_gauges: o.main.noted(),
+    // Intervals and values past PROF_KEEP per name, not kept (the figures above leave them out).
+    main_dropped: o.main.dropped,
     // The rare long spans one by one (start after `from`, wall, CPU; seconds).
     main_spans_each: Object.fromEntries(
       o.main

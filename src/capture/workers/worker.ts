@@ -9,7 +9,7 @@ import { FlowSamplingMarks } from '../sampling-marks.js';
 import { batchReader, readBatch } from './batch.js';
 import { FlowTap, tapTransfer } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
-import { PIPE_PROF, threadSched, threadTid, wallMs } from './pipe-prof.js';
+import { PIPE_PROF, PROF_KEEP, threadSched, threadTid, wallMs } from './pipe-prof.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
@@ -112,7 +112,8 @@ const handle = async (m: ToWorker): Promise<void> => {
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();
       if (busy !== null) {
-        busy.push(t0, wallMs());
+        // Bounded as the main thread's spans are (a live source's worker never ends).
+        if (busy.length < 2 * PROF_KEEP) busy.push(t0, wallMs());
         busyRunq += threadSched().runq - q0;
       }
       break;
