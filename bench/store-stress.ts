@@ -12,9 +12,12 @@
  * 768), MEMORY_MB (DuckDB's memory_limit instead of the budget's share), COMPACT_ROWS (live
  * rows per generation, default 500,000), ROW_GROUP (the compaction's Parquet row group, rows),
  * PER_COMMIT (rows per commit, default 53,760), QUERY_MS (default 50), STAGED=0 (commits not
- * staged while queries run: through the store's `insertFeed`).
+ * staged while queries run: through the store's `insertFeed`), MEM_EVERY_S (print the RSS, glibc's
+ * heap, DuckDB's accounting and the compactions so far every that many seconds: what grows with
+ * the generations a long run rotates through).
  */
 import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { columnarOf } from '../src/collect/columns.js';
@@ -138,6 +141,34 @@ const queries = (async () => {
 
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
+const memEvery = Number(process.env.MEM_EVERY_S ?? 0);
+const mallocInfo = (() => {
+  try {
+    return (
+      createRequire(import.meta.url)('vantage-pcap') as { mallocInfo?: () => { used: number; free: number } }
+    ).mallocInfo;
+  } catch {
+    return undefined;
+  }
+})();
+const memLines = (async () => {
+  while (memEvery > 0 && !done) {
+    await new Promise((r) => setTimeout(r, memEvery * 1000));
+    const g = mallocInfo?.() ?? { used: 0, free: 0 };
+    const u = await within(
+      s.memoryUse().catch(() => null),
+      5_000,
+      'memory line',
+    );
+    const d = u ? Object.values(u.tags).reduce((a, b) => a + Number(b), 0) : Number.NaN;
+    const c = (s as unknown as { compactions: number }).compactions;
+    writeSync(
+      1,
+      `mem t=${((performance.now() - t0) / 1000).toFixed(0)} s rows=${rows} compactions=${c} rss=${(status('VmRSS') / MB).toFixed(1)} glibcUsed=${(g.used / MB).toFixed(1)} glibcFree=${(g.free / MB).toFixed(1)} duckdb=${(d / MB).toFixed(1)} heapUsed=${(process.memoryUsage().heapUsed / MB).toFixed(1)} external=${(process.memoryUsage().external / MB).toFixed(1)}\n`,
+    );
+  }
+})();
+
 let k = 0;
 let appendErrors = 0;
 while (performance.now() - t0 < seconds * 1000) {
@@ -161,7 +192,7 @@ while (performance.now() - t0 < seconds * 1000) {
 const sec = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 done = true;
-await within(Promise.all([queries, sampler]), 60_000, 'queries');
+await within(Promise.all([queries, sampler, memLines]), 60_000, 'queries');
 await within(
   s.compactionDone().catch((e: unknown) => countError('compactionDone', e)),
   120_000,

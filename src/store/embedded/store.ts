@@ -345,7 +345,7 @@ export class EmbeddedStore implements RecordStore {
   /** The tail of the writes that exclude a checkpoint on the compaction's connection (`exclusive`). */
   private gate: Promise<unknown> = Promise.resolve();
   /** Checkpoints run, put off while queries needed older rows (`busy`), failed; time (ms). */
-  readonly checkpoints = { runs: 0, busy: 0, failed: 0, ms: 0, maxMs: 0 };
+  readonly checkpoints = { runs: 0, busy: 0, failed: 0, forced: 0, ms: 0, maxMs: 0 };
   private cw: DuckDBConnection | null = null;
   /** Rolled-up top-N dimensions by record type (validated). */
   private readonly topDims = new Map<string, readonly string[]>();
@@ -1279,7 +1279,8 @@ export class EmbeddedStore implements RecordStore {
   private async checkpoint(force = false): Promise<void> {
     const t0 = performance.now();
     try {
-      await this.exclusive(() => this.w!.run(force ? 'FORCE CHECKPOINT' : 'CHECKPOINT'));
+      if (force) await this.forceCheckpoint();
+      else await this.exclusive(() => this.w!.run('CHECKPOINT'));
     } catch (e) {
       if (!force && /other write transactions/.test(String(e))) {
         this.checkpoints.busy++;
@@ -1295,6 +1296,39 @@ export class EmbeddedStore implements RecordStore {
     this.checkpoints.ms += ms;
     if (ms > this.checkpoints.maxMs) this.checkpoints.maxMs = ms;
   }
+
+  /**
+   * FORCE CHECKPOINT with no read open. DuckDB's waits for every transaction older than the
+   * writes it must clean up while holding the lock that starts new ones, and spins: a read in
+   * its snapshot (several statements) that began before it could then never run its next
+   * statement once the statements blocked behind that lock held every thread of Node's pool
+   * (4), and the store hung (appends, reads, `duckdb_memory()`), which `bench/store-stress.ts`
+   * met within two minutes. So new reads wait here, the open ones end, and the checkpoint then
+   * has nobody to wait for.
+   */
+  private async forceCheckpoint(): Promise<void> {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    this.readGate = gate;
+    try {
+      if (this.openReads.size > 0)
+        await new Promise<void>((r) => {
+          this.readsEnded = r;
+        });
+      await this.exclusive(() => this.w!.run('FORCE CHECKPOINT'));
+      this.checkpoints.forced++;
+    } finally {
+      this.readsEnded = null;
+      this.readGate = null;
+      open();
+    }
+  }
+  /** Set while a forced checkpoint waits for the open reads and runs: new reads wait for it. */
+  private readGate: Promise<void> | null = null;
+  /** Called when the last open read ends, while a forced checkpoint waits for it. */
+  private readsEnded: (() => void) | null = null;
 
   /**
    * Run a write transaction of the compaction's connection, or a checkpoint, with no other of
@@ -1809,6 +1843,7 @@ export class EmbeddedStore implements RecordStore {
     if (this.needsReopen) await this.serial(() => undefined);
     if (!this.db) throw new Error('store is not started');
     const t0 = performance.now();
+    while (this.readGate) await this.readGate;
     const id = ++this.readIds;
     this.openReads.add(id);
     try {
@@ -1843,6 +1878,7 @@ export class EmbeddedStore implements RecordStore {
       }
     } finally {
       this.openReads.delete(id);
+      if (this.openReads.size === 0) this.readsEnded?.();
       if (this.doomed.length > 0) this.removeDoomed();
     }
   }
