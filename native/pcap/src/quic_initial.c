@@ -5,7 +5,6 @@
 // each packet, which costs a key schedule and nothing else.
 #include <node_api.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +19,8 @@ static const uint8_t INITIAL_SALT_V1[20] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 
 typedef struct {
   EVP_CIPHER_CTX *gcm;
   EVP_CIPHER_CTX *ecb;
+  EVP_MD_CTX *md;
+  EVP_MD *sha256;
 } quic_ctx;
 
 static _Thread_local quic_ctx tls_ctx;
@@ -28,8 +29,12 @@ static void quic_ctx_free(void *arg) {
   quic_ctx *c = arg;
   EVP_CIPHER_CTX_free(c->gcm);
   EVP_CIPHER_CTX_free(c->ecb);
+  EVP_MD_CTX_free(c->md);
+  EVP_MD_free(c->sha256);
   c->gcm = NULL;
   c->ecb = NULL;
+  c->md = NULL;
+  c->sha256 = NULL;
 }
 
 static quic_ctx *quic_ctx_get(napi_env env) {
@@ -37,7 +42,9 @@ static quic_ctx *quic_ctx_get(napi_env env) {
   if (c->gcm != NULL) return c;
   c->gcm = EVP_CIPHER_CTX_new();
   c->ecb = EVP_CIPHER_CTX_new();
-  if (c->gcm == NULL || c->ecb == NULL || EVP_DecryptInit_ex(c->gcm, EVP_aes_128_gcm(), NULL, NULL, NULL) != 1 ||
+  c->md = EVP_MD_CTX_new();
+  c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  if (c->gcm == NULL || c->ecb == NULL || c->md == NULL || c->sha256 == NULL || EVP_DecryptInit_ex(c->gcm, EVP_aes_128_gcm(), NULL, NULL, NULL) != 1 ||
       EVP_EncryptInit_ex(c->ecb, EVP_aes_128_ecb(), NULL, NULL, NULL) != 1 ||
       EVP_CIPHER_CTX_set_padding(c->ecb, 0) != 1) {
     quic_ctx_free(c);
@@ -47,8 +54,25 @@ static quic_ctx *quic_ctx_get(napi_env env) {
   return c;
 }
 
+// HMAC-SHA256 (RFC 2104) with a key of at most one block, as HKDF needs here.
+static int hmac_sha256(quic_ctx *c, const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
+                       uint8_t out[32]) {
+  uint8_t pad[64], inner[32];
+  unsigned int n = 0;
+  if (key_len > sizeof pad) return 0;
+  memset(pad, 0x36, sizeof pad);
+  for (size_t i = 0; i < key_len; i++) pad[i] ^= key[i];
+  if (EVP_DigestInit_ex2(c->md, c->sha256, NULL) != 1 || EVP_DigestUpdate(c->md, pad, sizeof pad) != 1 ||
+      EVP_DigestUpdate(c->md, msg, msg_len) != 1 || EVP_DigestFinal_ex(c->md, inner, &n) != 1 || n != 32)
+    return 0;
+  memset(pad, 0x5c, sizeof pad);
+  for (size_t i = 0; i < key_len; i++) pad[i] ^= key[i];
+  return EVP_DigestInit_ex2(c->md, c->sha256, NULL) == 1 && EVP_DigestUpdate(c->md, pad, sizeof pad) == 1 &&
+         EVP_DigestUpdate(c->md, inner, sizeof inner) == 1 && EVP_DigestFinal_ex(c->md, out, &n) == 1 && n == 32;
+}
+
 // HKDF-Expand-Label of TLS 1.3 with an empty context; out_len <= 32 (one HMAC block).
-static int expand_label(const uint8_t *secret, const char *label, uint8_t *out, size_t out_len) {
+static int expand_label(quic_ctx *c, const uint8_t *secret, const char *label, uint8_t *out, size_t out_len) {
   uint8_t info[64];
   size_t ll = strlen(label);
   size_t n = 0;
@@ -62,8 +86,7 @@ static int expand_label(const uint8_t *secret, const char *label, uint8_t *out, 
   info[n++] = 0;  // empty context
   info[n++] = 1;  // HKDF-Expand's counter of the first block
   uint8_t block[32];
-  unsigned int bl = 0;
-  if (HMAC(EVP_sha256(), secret, 32, info, n, block, &bl) == NULL || bl != 32) return 0;
+  if (!hmac_sha256(c, secret, 32, info, n, block)) return 0;
   memcpy(out, block, out_len);
   return 1;
 }
@@ -98,12 +121,12 @@ napi_value js_quic_initial_keys(napi_env env, napi_callback_info info) {
       !get_bytes(env, argv[4], &out, &out_len) || off < 0 || len < 0 || len > 255 ||
       (size_t)off + (size_t)len > dcid_len || out_len < KEYS_LEN)
     return int_result(env, -1);
+  quic_ctx *c = quic_ctx_get(env);
   uint8_t initial[32], secret[32];
-  unsigned int il = 0;
-  if (HMAC(EVP_sha256(), INITIAL_SALT_V1, sizeof INITIAL_SALT_V1, dcid + off, (size_t)len, initial, &il) == NULL ||
-      il != 32 || !expand_label(initial, server ? "server in" : "client in", secret, 32) ||
-      !expand_label(secret, "quic key", out, 16) || !expand_label(secret, "quic iv", out + 16, 12) ||
-      !expand_label(secret, "quic hp", out + 28, 16))
+  if (c == NULL || !hmac_sha256(c, INITIAL_SALT_V1, sizeof INITIAL_SALT_V1, dcid + off, (size_t)len, initial) ||
+      !expand_label(c, initial, server ? "server in" : "client in", secret, 32) ||
+      !expand_label(c, secret, "quic key", out, 16) || !expand_label(c, secret, "quic iv", out + 16, 12) ||
+      !expand_label(c, secret, "quic hp", out + 28, 16))
     return int_result(env, -1);
   return int_result(env, KEYS_LEN);
 }
