@@ -1,8 +1,10 @@
 // QUIC v1 Initial packets opened in C (RFC 9001 §5): the key derivation, the header-protection
 // mask and AES-128-GCM through the OpenSSL that Node links and exports, so nothing new is linked
 // or downloaded. In JavaScript each connection cost two cipher objects and five HMAC objects,
-// because every connection has its own keys; here two contexts per thread are keyed again for
-// each packet, which costs a key schedule and nothing else.
+// because every connection has its own keys; here the contexts of each thread are keyed again
+// for each packet, which costs a key schedule and nothing else. HMAC is written out over a reused
+// digest context: OpenSSL's one-shot HMAC() fetches SHA-256 and makes a context on every call,
+// 5.1 us for a connection's five HMACs against 1.3 us this way.
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <stdint.h>
