@@ -21,6 +21,8 @@ export interface QuicBinding {
 
 function load(): QuicBinding | null {
   if (process.env.VANTAGE_NO_PCAP === '1') return null;
+  // The addon takes OpenSSL's symbols from the Node binary; a Node built without OpenSSL has none.
+  if (!process.versions.openssl) return null;
   try {
     const b = createRequire(import.meta.url)('vantage-pcap') as Partial<QuicBinding>;
     // An addon built before these functions existed: the JavaScript path still works.
