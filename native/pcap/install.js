@@ -6,7 +6,8 @@ const { existsSync } = require('node:fs');
 const path = require('node:path');
 
 const HINT =
-  'vantage-pcap: live capture and raw-socket mirror receivers are disabled. To enable them, ' +
+  'vantage-pcap: live capture and raw-socket mirror receivers are disabled, and QUIC Initials are opened with ' +
+  "Node's slower cipher objects. To enable them, " +
   'install the Debian package libpcap-dev and a C compiler (apt-get install libpcap-dev g++ make python3), ' +
   'then run: npm rebuild vantage-pcap\n';
 

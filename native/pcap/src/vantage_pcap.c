@@ -1862,6 +1862,10 @@ static napi_value js_copy_records(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// quic_initial.c
+napi_value js_quic_initial_keys(napi_env env, napi_callback_info info);
+napi_value js_quic_open_initial(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1887,6 +1891,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mallocInfo", NULL, js_malloc_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyRecords", NULL, js_copy_records, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bufferAddress", NULL, js_buffer_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"quicInitialKeys", NULL, js_quic_initial_keys, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"quicOpenInitial", NULL, js_quic_open_initial, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

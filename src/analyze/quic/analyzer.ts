@@ -15,18 +15,22 @@ import { fillTlsRecord } from '../tls/tls-record.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import {
   CryptoStream,
-  decryptInitial,
   InitialKeyCache,
   type InitialKeys,
+  newLongHeader,
+  openInitial,
   parseLongHeader,
   QUIC_V1,
   walkFrames,
 } from './initial.js';
+import { type QuicBinding, quicBinding } from './native.js';
 
 export interface QuicOptions {
   notes?: FlowNotes;
   /** `tls` records as rows of these columns (the TLS analyzer's: one order for both). */
   columns?: RecordColumnBuilder;
+  /** The addon's Initial functions; null for Node's cipher objects. Default: the addon when built. */
+  binding?: QuicBinding | null;
 }
 
 export interface QuicCounters {
@@ -87,8 +91,12 @@ export function createQuicAnalyzer(
     keyCacheHits: 0,
     keyCacheEvictions: 0,
   };
-  const clientKeys = new InitialKeyCache('client');
-  const serverKeys = new InitialKeyCache('server');
+  const binding = opts.binding === undefined ? quicBinding : opts.binding;
+  const clientKeys = new InitialKeyCache('client', undefined, binding);
+  const serverKeys = new InitialKeyCache('server', undefined, binding);
+  // Reused for every packet: a header, and the plaintext of one Initial (a UDP payload at most).
+  const hdr = newLongHeader();
+  const plain = Buffer.allocUnsafe(65536);
   const countKeys = (): void => {
     counters.keyCacheHits = clientKeys.hits + serverKeys.hits;
     counters.keyCacheEvictions = clientKeys.evictions + serverKeys.evictions;
@@ -110,17 +118,14 @@ export function createQuicAnalyzer(
     let off = p.payloadOff;
     const end = p.payloadOff + p.payloadCapLen;
     while (off < end) {
-      const h = parseLongHeader(b, off, end);
+      const h = parseLongHeader(b, off, end, hdr);
       if (h === null || h.version !== QUIC_V1) return;
       if (h.type === 0) {
         counters.initials++;
-        const plain = decryptInitial(b, off, h, f.keys(dir, serverKeys));
+        const n = openInitial(b, off, h, f.keys(dir, serverKeys), plain, binding);
         if (dir === 1) countKeys();
-        if (plain === null) counters.decryptFailures++;
-        else {
-          const cs = f.crypto[dir as 0 | 1];
-          walkFrames(plain, (o, buf, a, e) => cs.add(o, buf, a, e));
-        }
+        if (n < 0) counters.decryptFailures++;
+        else walkFrames(plain, n, f.crypto[dir as 0 | 1]);
       }
       if (h.type === 3) return; // Retry has no length: it fills the datagram
       off = h.end;
@@ -143,7 +148,7 @@ export function createQuicAnalyzer(
       if ((b[o]! & 0xc0) !== 0xc0) return known ? undefined : false;
       if (f === undefined || !known) {
         if (dir !== 0 || ((b[o]! >> 4) & 3) !== 0) return false;
-        const h = parseLongHeader(b, o, o + p.payloadCapLen);
+        const h = parseLongHeader(b, o, o + p.payloadCapLen, hdr);
         if (h === null) return false;
         if (h.version !== QUIC_V1) {
           if (h.version !== 0) counters.otherVersions++;

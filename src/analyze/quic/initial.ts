@@ -4,15 +4,18 @@
  * CRYPTO frames that carry the TLS ClientHello and ServerHello.
  */
 import { type Cipher, createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { type QuicBinding, quicBinding } from './native.js';
 
 export const QUIC_V1 = 0x00000001;
 const INITIAL_SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
 
 export interface InitialKeys {
+  /** key (16), iv (12) and hp (16) end to end: the layout the addon reads. */
+  raw: Buffer;
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
-  /** The header-protection cipher, made on first use and kept: ECB has no state between blocks. */
+  /** The header-protection cipher of the JavaScript path, made on first use and kept: ECB has no state between blocks. */
   hpCipher?: Cipher;
 }
 
@@ -32,15 +35,39 @@ function expandLabel(secret: Buffer, label: string, len: number): Buffer {
   return createHmac('sha256', secret).update(info).digest().subarray(0, len);
 }
 
-/** Client (`client in`) or server (`server in`) Initial keys for a client's original DCID. */
-export function initialKeys(dcid: Buffer, side: 'client' | 'server'): InitialKeys {
+const KEYS_LEN = 44;
+
+function keysOf(raw: Buffer): InitialKeys {
+  return { raw, key: raw.subarray(0, 16), iv: raw.subarray(16, 28), hp: raw.subarray(28, 44) };
+}
+
+/** Client (`client in`) or server (`server in`) Initial keys, derived with Node's HMAC objects. */
+export function initialKeysJs(dcid: Buffer, side: 'client' | 'server'): InitialKeys {
   const initial = hkdfExtract(INITIAL_SALT_V1, dcid);
   const secret = expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32);
-  return {
-    key: expandLabel(secret, 'quic key', 16),
-    iv: expandLabel(secret, 'quic iv', 12),
-    hp: expandLabel(secret, 'quic hp', 16),
-  };
+  const raw = Buffer.allocUnsafe(KEYS_LEN);
+  expandLabel(secret, 'quic key', 16).copy(raw, 0);
+  expandLabel(secret, 'quic iv', 12).copy(raw, 16);
+  expandLabel(secret, 'quic hp', 16).copy(raw, 28);
+  return keysOf(raw);
+}
+
+/**
+ * Initial keys for the client's original DCID dcid[off, off + len): through the addon when
+ * `binding` is given (the default: the addon when built), else with Node's HMAC objects.
+ */
+export function initialKeys(
+  dcid: Buffer,
+  side: 'client' | 'server',
+  binding: QuicBinding | null = quicBinding,
+  off = 0,
+  len = dcid.length - off,
+): InitialKeys {
+  if (binding !== null) {
+    const raw = Buffer.allocUnsafe(KEYS_LEN);
+    if (binding.quicInitialKeys(dcid, off, len, side === 'server', raw) === KEYS_LEN) return keysOf(raw);
+  }
+  return initialKeysJs(off === 0 && len === dcid.length ? dcid : dcid.subarray(off, off + len), side);
 }
 
 /**
@@ -56,6 +83,7 @@ export class InitialKeyCache {
   constructor(
     private readonly side: 'client' | 'server',
     private readonly cap = 4096,
+    private readonly binding: QuicBinding | null = quicBinding,
   ) {}
 
   /** Keys for the connection id in b[off, off + len); `id` is its latin1 text. */
@@ -70,7 +98,7 @@ export class InitialKeyCache {
       if (!oldest.done) this.m.delete(oldest.value);
       this.evictions++;
     }
-    const keys = initialKeys(b.subarray(off, off + len), this.side);
+    const keys = initialKeys(b, this.side, this.binding, off, len);
     this.m.set(id, keys);
     return keys;
   }
@@ -117,8 +145,38 @@ export interface LongHeader {
   end: number;
 }
 
-/** Parse a long header at b[off, end); null when it is not one or is cut short. */
-export function parseLongHeader(b: Buffer, off: number, end: number): LongHeader | null {
+/** A long header to parse into again and again. */
+export function newLongHeader(): LongHeader {
+  return { version: 0, type: 0, dcidOff: 0, dcidLen: 0, scidOff: 0, scidLen: 0, pnOff: 0, end: 0 };
+}
+
+function fill(
+  h: LongHeader,
+  version: number,
+  type: number,
+  dcidOff: number,
+  dcidLen: number,
+  scidOff: number,
+  scidLen: number,
+  pnOff: number,
+  end: number,
+): LongHeader {
+  h.version = version;
+  h.type = type;
+  h.dcidOff = dcidOff;
+  h.dcidLen = dcidLen;
+  h.scidOff = scidOff;
+  h.scidLen = scidLen;
+  h.pnOff = pnOff;
+  h.end = end;
+  return h;
+}
+
+/**
+ * Parse a long header at b[off, end) into `into` (a new object when not given); null when it is
+ * not one or is cut short. The analyzer passes one object for every packet.
+ */
+export function parseLongHeader(b: Buffer, off: number, end: number, into?: LongHeader): LongHeader | null {
   if (end - off < 7) return null;
   const b0 = b[off]!;
   if ((b0 & 0xc0) !== 0xc0) return null;
@@ -133,25 +191,27 @@ export function parseLongHeader(b: Buffer, off: number, end: number): LongHeader
   const scidOff = p;
   p += scidLen;
   const type = (b0 >> 4) & 3;
-  if (version !== QUIC_V1) return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end };
+  const h = into ?? newLongHeader();
+  if (version !== QUIC_V1) return fill(h, version, type, dcidOff, dcidLen, scidOff, scidLen, p, end);
   if (type === 0) {
     const tokenLen = readVarint(b, p, end);
     if (varintLen === 0) return null;
     p += varintLen + tokenLen;
-  } else if (type === 3) return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end }; // Retry
+  } else if (type === 3) return fill(h, version, type, dcidOff, dcidLen, scidOff, scidLen, p, end); // Retry
   const len = readVarint(b, p, end);
   if (varintLen === 0) return null;
   p += varintLen;
   if (p + len > end || len < 20) return null;
-  return { version, type, dcidOff, dcidLen, scidOff, scidLen, pnOff: p, end: p + len };
+  return fill(h, version, type, dcidOff, dcidLen, scidOff, scidLen, p, p + len);
 }
 
 /**
- * Remove header protection and decrypt the Initial packet at b[off] with header `h`.
+ * Remove header protection and decrypt the Initial packet at b[off] with header `h`, with
+ * Node's cipher objects (two per call: the keys change with every connection).
  * The capture buffer is left untouched. Returns the plaintext payload, or null when
  * authentication fails (wrong keys, damaged packet).
  */
-export function decryptInitial(b: Buffer, off: number, h: LongHeader, keys: InitialKeys): Buffer | null {
+export function decryptInitialJs(b: Buffer, off: number, h: LongHeader, keys: InitialKeys): Buffer | null {
   const sampleOff = h.pnOff + 4;
   if (sampleOff + 16 > h.end) return null;
   let ecb = keys.hpCipher;
@@ -190,16 +250,37 @@ export function decryptInitial(b: Buffer, off: number, h: LongHeader, keys: Init
   }
 }
 
-/** Callback for each CRYPTO frame: stream offset and the data in b[a, e). */
-export type CryptoHandler = (offset: number, b: Buffer, a: number, e: number) => void;
+/**
+ * Open the Initial packet at b[off] with header `h` into out[0, n) and return n, or -1 when it
+ * is cut short, larger than `out` or fails authentication. Through the addon when `binding` is
+ * given (one call, nothing allocated), else with Node's cipher objects; both give the same bytes.
+ * The capture buffer is left untouched.
+ */
+export function openInitial(
+  b: Buffer,
+  off: number,
+  h: LongHeader,
+  keys: InitialKeys,
+  out: Buffer,
+  binding: QuicBinding | null = quicBinding,
+): number {
+  if (binding !== null) return binding.quicOpenInitial(b, off, h.pnOff, h.end, keys.raw, out);
+  const plain = decryptInitialJs(b, off, h, keys);
+  if (plain === null || plain.length > out.length) return -1;
+  return plain.copy(out, 0);
+}
+
+/** Takes each CRYPTO frame: stream offset and the data in b[a, e). */
+export interface CryptoSink {
+  add(offset: number, b: Buffer, a: number, e: number): void;
+}
 
 /**
- * Walk the frames of a decrypted Initial payload, handing CRYPTO frames to `onCrypto`.
+ * Walk the frames of a decrypted Initial payload b[0, end), handing CRYPTO frames to `sink`.
  * Returns false on a frame type that may not appear in an Initial packet or a cut frame.
  */
-export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
+export function walkFrames(b: Buffer, end: number, sink: CryptoSink): boolean {
   let p = 0;
-  const end = b.length;
   while (p < end) {
     const t = readVarint(b, p, end);
     if (varintLen === 0) return false;
@@ -212,13 +293,14 @@ export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
     if (t === 0x01) continue; // PING
     if (t === 0x02 || t === 0x03) {
       // ACK: largest, delay, range count, first range, ranges, [ECN counts]
-      const fields: number[] = [];
+      let ranges = 0;
       for (let i = 0; i < 4; i++) {
-        fields.push(readVarint(b, p, end));
+        const v = readVarint(b, p, end);
         if (varintLen === 0) return false;
+        if (i === 2) ranges = v;
         p += varintLen;
       }
-      let more = fields[2]! * 2 + (t === 0x03 ? 3 : 0);
+      let more = ranges * 2 + (t === 0x03 ? 3 : 0);
       while (more-- > 0) {
         readVarint(b, p, end);
         if (varintLen === 0) return false;
@@ -234,7 +316,7 @@ export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
       if (varintLen === 0) return false;
       p += varintLen;
       if (p + len > end) return false;
-      onCrypto(off, b, p, p + len);
+      sink.add(off, b, p, p + len);
       p += len;
       continue;
     }
@@ -248,7 +330,7 @@ export function walkFrames(b: Buffer, onCrypto: CryptoHandler): boolean {
  * The CRYPTO stream of one direction, reassembled from frames that may come out of order
  * and across packets, up to `limit` bytes.
  */
-export class CryptoStream {
+export class CryptoStream implements CryptoSink {
   buf: Buffer | null = null;
   /** Received byte ranges [start, end), sorted and merged. */
   private ranges: number[] = [];
