@@ -90,3 +90,48 @@ test('the WAL is checkpointed at walCheckpoint beside compactions and queries; n
     await again.stop();
   }
 });
+
+test('a read that stays open puts a forced checkpoint off for a while, not the appends behind it', {
+  timeout: 60_000,
+}, async () => {
+  const dir = join(root, 'b');
+  const LIMIT = 200_000;
+  const warned: string[] = [];
+  const log = { ...silentLogger, warn: (msg: string) => void warned.push(msg) };
+  const s = createEmbeddedStore({ dataDir: dir, threads: 1, walCheckpoint: String(LIMIT) }, { log });
+  await s.start();
+  try {
+    await s.append('exported_flow', rotationBatch(0, 6000));
+    // An export whose client stopped reading: its first rows are taken, the rest never asked for.
+    let release!: () => void;
+    const stalled = new Promise<void>((r) => {
+      release = r;
+    });
+    let took = 0;
+    const read = s.stream({ type: 'exported_flow' }, async (rows) => {
+      took += rows.length;
+      await stalled;
+    });
+    while (took === 0) await new Promise((r) => setTimeout(r, 10));
+    const t0 = performance.now();
+    let n = 6000;
+    // Past twice the limit, so the next append forces a checkpoint, which waits for the read.
+    while (warned.length === 0 && performance.now() - t0 < 30_000) {
+      await s.append('exported_flow', rotationBatch(n, 1500));
+      n += 1500;
+    }
+    const waited = performance.now() - t0;
+    assert.deepEqual(warned, ['forced checkpoint put off: a read stayed open']);
+    // Appends go on at once after it (plain checkpoints only, which fail while the read is open).
+    const t1 = performance.now();
+    for (let i = 0; i < 5; i++, n += 1500) await s.append('exported_flow', rotationBatch(n, 1500));
+    assert.ok(performance.now() - t1 < 3000, `appends after the put-off took ${performance.now() - t1} ms`);
+    assert.ok(waited < 20_000, `the put-off came after ${waited} ms`);
+    assert.equal(warned.length, 1);
+    release();
+    await read;
+    assert.equal(await s.count('exported_flow', {}), n);
+  } finally {
+    await s.stop();
+  }
+});

@@ -244,6 +244,11 @@ const newHold = (type: string, kind: Hold['kind']): Hold => ({
  */
 const READ_ACTIVE_MS = 5000;
 
+/** How long a forced checkpoint waits for the open reads to end (new ones wait meanwhile). */
+const FORCE_WAIT_MS = 5_000;
+/** After a forced checkpoint was put off, plain ones only for this long. */
+const FORCE_RETRY_MS = 30_000;
+
 /** The checkpoint threshold: a quarter of DuckDB's memory limit, 16MB..1GB (see `walCheckpoint`). */
 export function defaultWalCheckpoint(memoryLimit: number | undefined): string {
   if (!memoryLimit) return '1GB';
@@ -1266,7 +1271,8 @@ export class EmbeddedStore implements RecordStore {
    */
   private async checkpointIfDue(): Promise<void> {
     const wal = walBytes(this.cfg.dataDir);
-    if (wal >= this.walLimit) await this.checkpoint(wal >= 2 * this.walLimit);
+    if (wal >= this.walLimit)
+      await this.checkpoint(wal >= 2 * this.walLimit && performance.now() >= this.forceAfter);
   }
 
   /**
@@ -1304,7 +1310,8 @@ export class EmbeddedStore implements RecordStore {
    * statement once the statements blocked behind that lock held every thread of Node's pool
    * (4), and the store hung (appends, reads, `duckdb_memory()`), which `bench/store-stress.ts`
    * met within two minutes. So new reads wait here, the open ones end, and the checkpoint then
-   * has nobody to wait for.
+   * has nobody to wait for. A read still open after FORCE_WAIT_MS puts the forced checkpoint off
+   * (FORCE_RETRY_MS of plain ones) rather than hold the appends and the reads behind it.
    */
   private async forceCheckpoint(): Promise<void> {
     let open!: () => void;
@@ -1312,19 +1319,36 @@ export class EmbeddedStore implements RecordStore {
       open = r;
     });
     this.readGate = gate;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (this.openReads.size > 0)
-        await new Promise<void>((r) => {
-          this.readsEnded = r;
+      if (this.openReads.size > 0) {
+        const ended = await new Promise<boolean>((r) => {
+          this.readsEnded = () => r(true);
+          timer = setTimeout(() => r(false), FORCE_WAIT_MS);
         });
+        if (!ended) {
+          // A read that does not end (an export to a client that stopped reading) must not
+          // hold the appends behind it: plain checkpoints until FORCE_RETRY_MS have passed.
+          this.forceAfter = performance.now() + FORCE_RETRY_MS;
+          this.checkpoints.busy++;
+          this.log.warn('forced checkpoint put off: a read stayed open', {
+            openReads: this.openReads.size,
+            waitedMs: FORCE_WAIT_MS,
+          });
+          return;
+        }
+      }
       await this.exclusive(() => this.w!.run('FORCE CHECKPOINT'));
       this.checkpoints.forced++;
     } finally {
+      clearTimeout(timer);
       this.readsEnded = null;
       this.readGate = null;
       open();
     }
   }
+  /** When the next forced checkpoint may run (after one put off by a read that stayed open). */
+  private forceAfter = 0;
   /** Set while a forced checkpoint waits for the open reads and runs: new reads wait for it. */
   private readGate: Promise<void> | null = null;
   /** Called when the last open read ends, while a forced checkpoint waits for it. */
