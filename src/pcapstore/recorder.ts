@@ -282,7 +282,8 @@ export function createPacketRecorder(
   let boundLink = -1;
   let lastFlush = 0;
   let timer: NodeJS.Timeout | null = null;
-  let sinceCheck = 0;
+  /** Packets since the last clock check; the first packet checks (see `tick`). */
+  let sinceCheck = 1023;
 
   const counters: RecorderCounters = {
     packets: 0,
@@ -470,12 +471,32 @@ export function createPacketRecorder(
     linkType = lt;
     segFirstSec = firstSec;
     if (spare !== null) spare.restart(lt);
-    builder = spare ?? new IndexBuilder(lt);
+    // Sized for a segment of 512-byte records: typical traffic never grows the arrays.
+    builder = spare ?? new IndexBuilder(lt, false, cfg.segmentBytes / 512);
     spare = null;
     s.live = { seq, path, linkType: lt, builder, flushedPackets: 0, flushedBytes: PCAP_HEADER_LEN };
     counters.segments++;
     // Budget counts the live segment too, so a full store makes room before it grows.
     s.enforceBudget(cfg.maxBytes, cfg.maxAgeSeconds * 1000, now(), cfg.segmentBytes);
+  };
+
+  // The hook's rare work is in functions of their own, each called from one site that the
+  // first packet of a run already passes through (a segment to open, a clock check), so the
+  // optimized hook has type feedback for the call and does not inline them: a call first made
+  // from optimized code (the first full block, the first periodic flush) deoptimized the hook.
+  /** A new segment (`rotate`) and / or the next block before a record of `rec` bytes. */
+  const makeRoom = (p: Packet, rec: number, rotate: boolean): void => {
+    if (rotate) {
+      closeSegment();
+      openSegment(p.linkType, p.tsSec);
+    }
+    if (blockLen + rec > blockCap) submitBlock();
+  };
+  /** Every 1024 packets: flush on time, else publish what the I/O thread wrote. */
+  const tick = (): void => {
+    sinceCheck = 0;
+    if (now() - lastFlush >= cfg.flushMs) flushSoon();
+    else reap();
   };
 
   const recorder: PacketRecorder = {
@@ -538,16 +559,17 @@ export function createPacketRecorder(
         counters.truncated++;
       }
       const rec = RECORD_HEADER_LEN + cap;
-      if (
+      // A segment holds at least one packet (it has one when its file is past the header).
+      // The order of the tests makes every one of them run on an ordinary packet: a test run
+      // only when a segment fills would first run in optimized code without type feedback, and
+      // deoptimize this hook (as `builder.packets`, read only then, did at each run's first
+      // rotation).
+      const rotate =
         fd < 0 ||
         p.linkType !== linkType ||
-        (fileOff + rec > cfg.segmentBytes && builder!.packets > 0) ||
-        p.tsSec - segFirstSec >= cfg.segmentSeconds
-      ) {
-        closeSegment();
-        openSegment(p.linkType, p.tsSec);
-      }
-      if (blockLen + rec > blockCap) submitBlock();
+        (fileOff > PCAP_HEADER_LEN && fileOff + rec > cfg.segmentBytes) ||
+        p.tsSec - segFirstSec >= cfg.segmentSeconds;
+      if (rotate || blockLen + rec > blockCap) makeRoom(p, rec, rotate);
       const b = p.buf;
       const h = p.frameOff - RECORD_HEADER_LEN;
       // In a wrapped reader's buffer, the record header before the frame is the one the store
@@ -584,11 +606,7 @@ export function createPacketRecorder(
       counters.packets++;
       counters.bytes += cap;
       // Synchronous readers never yield to the timer: check the clock every 1024 packets.
-      if (++sinceCheck >= 1024) {
-        sinceCheck = 0;
-        if (now() - lastFlush >= cfg.flushMs) flushSoon();
-        else reap();
-      }
+      if (++sinceCheck >= 1024) tick();
     },
 
     flush,
