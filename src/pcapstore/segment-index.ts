@@ -599,7 +599,13 @@ function flowStarts(pf: Uint32Array, n: number, F: number): Uint32Array {
 }
 
 /** The packets' offsets grouped by flow, in file order within a flow. */
-function offsetsByFlow(pf: Uint32Array, po: Uint32Array, n: number, starts: Uint32Array, F: number): Uint32Array {
+function offsetsByFlow(
+  pf: Uint32Array,
+  po: Uint32Array,
+  n: number,
+  starts: Uint32Array,
+  F: number,
+): Uint32Array {
   const fill = starts.slice(0, F);
   const out = new Uint32Array(n);
   for (let i = 0; i < n; i++) out[fill[pf[i]!]!++] = po[i]!;
