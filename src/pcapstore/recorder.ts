@@ -141,15 +141,23 @@ type CopyRecords = (
   us: boolean,
 ) => number;
 
+/** The addon's huge-page advice: the offset of the first 2 MiB page advised, or -1. */
+type AdviseHugePages = (block: Uint8Array) => number;
+
 let nativeCopy: CopyRecords | null | undefined;
+let nativeAdvise: AdviseHugePages | null = null;
 /** The vantage-pcap addon's `copyRecords`, or null without the addon (or with VANTAGE_NO_PCAP=1). */
 function loadCopyRecords(): CopyRecords | null {
   if (nativeCopy !== undefined) return nativeCopy;
   nativeCopy = null;
   if (process.env.VANTAGE_NO_PCAP === '1') return null;
   try {
-    const b = createRequire(import.meta.url)('vantage-pcap') as { copyRecords?: CopyRecords };
+    const b = createRequire(import.meta.url)('vantage-pcap') as {
+      copyRecords?: CopyRecords;
+      adviseHugePages?: AdviseHugePages;
+    };
     if (typeof b.copyRecords === 'function') nativeCopy = b.copyRecords;
+    if (typeof b.adviseHugePages === 'function') nativeAdvise = b.adviseHugePages;
   } catch {}
   return nativeCopy;
 }
@@ -162,6 +170,8 @@ const DIRECT = 4096;
 const RUN_TAKE = 64 * 1024;
 /** Where a record may grow a block past its nominal size: one record of the largest snaplen. */
 const MAX_REC = RECORD_HEADER_LEN + PCAP_SNAPLEN;
+/** A transparent huge page: blocks get this much more room, to start their data on one. */
+const HUGE = 2 << 20;
 
 /**
  * Where each block's memory is aligned for O_DIRECT, found by trying writes into a probe file
@@ -226,15 +236,23 @@ export function createPacketRecorder(
   // the padding of an O_DIRECT write.
   const blockCap = Math.max(cfg.blockBytes, 1 << 20) + MAX_REC;
   const blockSize = DIRECT + blockCap + DIRECT;
-  // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
-  const shared = Array.from({ length: nBlocks }, () => new SharedArrayBuffer(blockSize));
-  const blocks = shared.map((b) => Buffer.from(b));
   // Runs go into the shared block with the addon's memcpy. Without it they pass through an
   // ordinary buffer, placed at the block's alignment mod 8: V8 copies into shared memory with
   // relaxed atomics, word by word only when source and destination agree mod 8 and byte by byte
   // otherwise (3-4x slower; a run's records start anywhere), while a copy into ordinary memory
   // is a plain memmove.
   const copyRecords = deps.nativeCopy === false ? null : loadCopyRecords();
+  const advise = copyRecords !== null && cfg.directIo ? nativeAdvise : null;
+  // The block pool: shared with the I/O thread, allocated once; nothing is allocated per packet.
+  // With the addon each block is asked for huge pages from its first 2 MiB boundary (before
+  // anything touches it), and O_DIRECT blocks start their data there: the I/O thread pins a
+  // block's pages for every write, and 4 KiB pages cost a pin (and a TLB entry) each.
+  const shared = Array.from(
+    { length: nBlocks },
+    () => new SharedArrayBuffer(blockSize + (advise ? HUGE : 0)),
+  );
+  const blocks = shared.map((b) => Buffer.from(b));
+  const hugeAt = blocks.map((b) => (advise ? advise(b) : -1));
   const stage = Buffer.from(new ArrayBuffer(copyRecords ? 8 : RUN_TAKE + MAX_REC + 8));
   const stageView = new DataView(stage.buffer);
   /** Byte of each block where its data starts (aligned for O_DIRECT once probed). */
@@ -282,7 +300,8 @@ export function createPacketRecorder(
   let boundLink = -1;
   let lastFlush = 0;
   let timer: NodeJS.Timeout | null = null;
-  let sinceCheck = 0;
+  /** Packets since the last clock check; the first packet checks (see `tick`). */
+  let sinceCheck = 1023;
 
   const counters: RecorderCounters = {
     packets: 0,
@@ -470,12 +489,32 @@ export function createPacketRecorder(
     linkType = lt;
     segFirstSec = firstSec;
     if (spare !== null) spare.restart(lt);
-    builder = spare ?? new IndexBuilder(lt);
+    // Sized for a segment of 512-byte records: typical traffic never grows the arrays.
+    builder = spare ?? new IndexBuilder(lt, false, cfg.segmentBytes / 512);
     spare = null;
     s.live = { seq, path, linkType: lt, builder, flushedPackets: 0, flushedBytes: PCAP_HEADER_LEN };
     counters.segments++;
     // Budget counts the live segment too, so a full store makes room before it grows.
     s.enforceBudget(cfg.maxBytes, cfg.maxAgeSeconds * 1000, now(), cfg.segmentBytes);
+  };
+
+  // The hook's rare work is in functions of their own, each called from one site that the
+  // first packet of a run already passes through (a segment to open, a clock check), so the
+  // optimized hook has type feedback for the call and does not inline them: a call first made
+  // from optimized code (the first full block, the first periodic flush) deoptimized the hook.
+  /** A new segment (`rotate`) and / or the next block before a record of `rec` bytes. */
+  const makeRoom = (p: Packet, rec: number, rotate: boolean): void => {
+    if (rotate) {
+      closeSegment();
+      openSegment(p.linkType, p.tsSec);
+    }
+    if (blockLen + rec > blockCap) submitBlock();
+  };
+  /** Every 1024 packets: flush on time, else publish what the I/O thread wrote. */
+  const tick = (): void => {
+    sinceCheck = 0;
+    if (now() - lastFlush >= cfg.flushMs) flushSoon();
+    else reap();
   };
 
   const recorder: PacketRecorder = {
@@ -491,7 +530,9 @@ export function createPacketRecorder(
       if (cfg.directIo && !writer) {
         const found = directStarts(store.dir, blocks);
         direct = found !== null;
-        if (found) starts = found;
+        // A huge page's start is aligned for O_DIRECT as the probed start is (same page offset).
+        if (found)
+          starts = found.map((o, i) => (hugeAt[i]! >= 0 && (hugeAt[i]! - o) % DIRECT === 0 ? hugeAt[i]! : o));
         else log.info('packet store: O_DIRECT refused here; segments are written through the page cache');
         counters.directIo = direct ? 1 : 0;
         start = starts[slot]!;
@@ -538,16 +579,17 @@ export function createPacketRecorder(
         counters.truncated++;
       }
       const rec = RECORD_HEADER_LEN + cap;
-      if (
+      // A segment holds at least one packet (it has one when its file is past the header).
+      // The order of the tests makes every one of them run on an ordinary packet: a test run
+      // only when a segment fills would first run in optimized code without type feedback, and
+      // deoptimize this hook (as `builder.packets`, read only then, did at each run's first
+      // rotation).
+      const rotate =
         fd < 0 ||
         p.linkType !== linkType ||
-        (fileOff + rec > cfg.segmentBytes && builder!.packets > 0) ||
-        p.tsSec - segFirstSec >= cfg.segmentSeconds
-      ) {
-        closeSegment();
-        openSegment(p.linkType, p.tsSec);
-      }
-      if (blockLen + rec > blockCap) submitBlock();
+        (fileOff > PCAP_HEADER_LEN && fileOff + rec > cfg.segmentBytes) ||
+        p.tsSec - segFirstSec >= cfg.segmentSeconds;
+      if (rotate || blockLen + rec > blockCap) makeRoom(p, rec, rotate);
       const b = p.buf;
       const h = p.frameOff - RECORD_HEADER_LEN;
       // In a wrapped reader's buffer, the record header before the frame is the one the store
@@ -584,11 +626,7 @@ export function createPacketRecorder(
       counters.packets++;
       counters.bytes += cap;
       // Synchronous readers never yield to the timer: check the clock every 1024 packets.
-      if (++sinceCheck >= 1024) {
-        sinceCheck = 0;
-        if (now() - lastFlush >= cfg.flushMs) flushSoon();
-        else reap();
-      }
+      if (++sinceCheck >= 1024) tick();
     },
 
     flush,

@@ -251,6 +251,8 @@ function grow<T extends Arr>(a: T, need: number): T {
 // row is rarely in cache when its next packet comes). Columns of the index are cut from it at
 // `build`.
 const FW = 16;
+/** `firstSec`/`firstNs` of a builder without packets: above any packet's time. */
+const NO_FIRST = 0xffffffff;
 /** ipVer | flags << 8 | vlan << 16 */
 const W_META = 0;
 const W_PROTO = 1;
@@ -272,28 +274,51 @@ const W_LAST_NS = 15;
 export class IndexBuilder {
   packets = 0;
   fileBytes = 0;
-  firstSec = 0;
-  firstNs = 0;
+  // Earliest and latest packet time. Before the first packet they hold values every packet
+  // passes (read as 0 by `build` while there is none), so `add` needs no first-packet branch:
+  // that branch, first taken by the next segment's first packet after `add` was optimized,
+  // threw its optimized code away (a deopt and a recompile per run). 0xffffffff also gives the
+  // fields a double representation from the start (times do not fit a small integer).
+  firstSec = NO_FIRST;
+  firstNs = NO_FIRST;
   lastSec = 0;
   lastNs = 0;
-  private pktFlow = new Uint32Array(1 << 16);
-  private pktOff = new Uint32Array(1 << 16);
+  private pktFlow: Uint32Array;
+  private pktOff: Uint32Array;
   private nFlows = 1;
   /** Flow rows (FW words per ordinal), signed and unsigned views of one buffer. */
-  private fi = new Int32Array(1024 * FW);
-  private fu = new Uint32Array(this.fi.buffer);
-  private flowId = new Float64Array(1024);
-  private cid = new Uint32Array(1024 * 2);
+  private fi: Int32Array;
+  private fu: Uint32Array;
+  private flowId: Float64Array;
+  private cid: Uint32Array;
   /** Per flow-table slot: [ordinal + 1 (0: none), slot generation] side by side. */
   private slotMap = new Uint32Array(1 << 15);
-  private markOff = new Uint32Array(64);
-  private markMin = new Uint32Array(64);
-  private markMax = new Uint32Array(64);
+  private markOff: Uint32Array;
+  private markMin: Uint32Array;
+  private markMax: Uint32Array;
 
+  /**
+   * `packetsHint`: how many packets a segment is expected to hold. The arrays start that large
+   * (untouched pages cost no memory) so that `add` does not take its growth branches in the
+   * middle of a run: each first growth, met after `add` was optimized, deoptimized it.
+   */
   constructor(
     public linkType: number,
     private readonly rebuilt = false,
+    packetsHint = 1 << 16,
   ) {
+    const n = Math.max(1 << 16, Math.min(packetsHint, 1 << 22)) | 0;
+    const flows = Math.max(1024, n >>> 4);
+    this.pktFlow = new Uint32Array(n);
+    this.pktOff = new Uint32Array(n);
+    this.fi = new Int32Array(flows * FW);
+    this.fu = new Uint32Array(this.fi.buffer);
+    this.flowId = new Float64Array(flows);
+    this.cid = new Uint32Array(flows * 2);
+    const marks = Math.max(64, (n >>> 12) + 1);
+    this.markOff = new Uint32Array(marks);
+    this.markMin = new Uint32Array(marks);
+    this.markMax = new Uint32Array(marks);
     this.otherRow();
   }
 
@@ -318,8 +343,8 @@ export class IndexBuilder {
     this.linkType = linkType;
     this.packets = 0;
     this.fileBytes = 0;
-    this.firstSec = 0;
-    this.firstNs = 0;
+    this.firstSec = NO_FIRST;
+    this.firstNs = NO_FIRST;
     this.lastSec = 0;
     this.lastNs = 0;
     this.nFlows = 1;
@@ -336,35 +361,35 @@ export class IndexBuilder {
     }
     const sec = p.tsSec;
     const ns = p.tsNs;
-    if (n === 0) {
-      this.firstSec = sec;
-      this.firstNs = ns;
+    // Stored on every packet, not in a branch: an earlier packet comes only first in a segment
+    // (and out of order), too rarely for the branch to have type feedback when `add` is
+    // optimized, so taking it deoptimized `add` (the same for the marks' minimum and maximum).
+    const fs = this.firstSec;
+    const fn = this.firstNs;
+    const earlier = sec < fs || (sec === fs && ns < fn);
+    this.firstSec = earlier ? sec : fs;
+    this.firstNs = earlier ? ns : fn;
+    if (sec > this.lastSec || (sec === this.lastSec && ns > this.lastNs)) {
       this.lastSec = sec;
       this.lastNs = ns;
-    } else {
-      if (sec < this.firstSec || (sec === this.firstSec && ns < this.firstNs)) {
-        this.firstSec = sec;
-        this.firstNs = ns;
-      }
-      if (sec > this.lastSec || (sec === this.lastSec && ns > this.lastNs)) {
-        this.lastSec = sec;
-        this.lastNs = ns;
-      }
     }
     const m = n >>> 12;
-    if ((n & (MARK_EVERY - 1)) === 0) {
-      if (m >= this.markOff.length) {
-        this.markOff = grow(this.markOff, m + 1);
-        this.markMin = grow(this.markMin, m + 1);
-        this.markMax = grow(this.markMax, m + 1);
-      }
-      this.markOff[m] = off;
-      this.markMin[m] = sec;
-      this.markMax[m] = sec;
-    } else {
-      if (sec < this.markMin[m]!) this.markMin[m] = sec;
-      if (sec > this.markMax[m]!) this.markMax[m] = sec;
+    if (m >= this.markOff.length) {
+      this.markOff = grow(this.markOff, m + 1);
+      this.markMin = grow(this.markMin, m + 1);
+      this.markMax = grow(this.markMax, m + 1);
     }
+    // A mark starts every 4096 packets: its stores are made on every packet (the branch was
+    // first taken by optimized code and deoptimized it, as the first time above).
+    const first = (n & (MARK_EVERY - 1)) === 0;
+    const mo = this.markOff;
+    const mn = this.markMin;
+    const mx = this.markMax;
+    const lo = mn[m]!;
+    const hi = mx[m]!;
+    mo[m] = first ? off : mo[m]!;
+    mn[m] = first || sec < lo ? sec : lo;
+    mx[m] = first || sec > hi ? sec : hi;
     const ord = slot >= 0 && flows !== null ? this.ordinal(p, flows, slot) : 0;
     const u = this.fu;
     const o = ord * FW;
@@ -511,44 +536,22 @@ export class IndexBuilder {
     return f;
   }
 
-  /** The index of the first `n` packets (all by default); the builder stays usable. */
+  /**
+   * The index of the first `n` packets (all by default); the builder stays usable. Each loop
+   * is a function of its own: `build` runs once per segment, so its loops are compiled on the
+   * stack (OSR), and one function holding them all was deoptimized at each next loop it had
+   * not run yet, and compiled again (9 compiles per run of the realistic capture).
+   */
   build(n = this.packets, fileBytes = this.fileBytes): SegmentIndex {
     const F = this.nFlows;
-    const counts = new Uint32Array(F + 1);
-    const pf = this.pktFlow;
-    for (let i = 0; i < n; i++) counts[pf[i]! + 1]!++;
-    for (let i = 1; i <= F; i++) counts[i]! += counts[i - 1]!;
-    const pktStart = counts.slice();
-    const fill = counts.slice(0, F);
-    const pktOff = new Uint32Array(n);
-    const po = this.pktOff;
-    for (let i = 0; i < n; i++) pktOff[fill[pf[i]!]!++] = po[i]!;
+    const pktStart = flowStarts(this.pktFlow, n, F);
+    const pktOff = offsetsByFlow(this.pktFlow, this.pktOff, n, pktStart, F);
     const f = this.columns(F);
-    const keys4: number[] = [];
-    const flows4: number[] = [];
-    const keys6: number[] = [];
-    const flows6: number[] = [];
-    const keysP: number[] = [];
-    const flowsP: number[] = [];
-    for (let o = 1; o < F; o++) {
-      if (pktStart[o + 1] === pktStart[o]) continue;
-      const a = o * 8;
-      if (f.ipVer[o] === 4) {
-        keys4.push(f.addr[a]!, f.addr[a + 4]!);
-        flows4.push(o, o);
-      } else if (f.ipVer[o] === 6) {
-        keys6.push(
-          ip6Key(f.addr[a]!, f.addr[a + 1]!, f.addr[a + 2]!, f.addr[a + 3]!),
-          ip6Key(f.addr[a + 4]!, f.addr[a + 5]!, f.addr[a + 6]!, f.addr[a + 7]!),
-        );
-        flows6.push(o, o);
-      }
-      keysP.push(f.sport[o]!, f.dport[o]!);
-      flowsP.push(o, o);
-    }
-    const [ip4Keys, ip4Start, ip4Flows] = postings(keys4, flows4);
-    const [ip6Keys, ip6Start, ip6Flows] = postings(keys6, flows6);
-    const [portKeys, portStart, portFlows] = postings(keysP, flowsP);
+    const keys = new FlowKeys(F);
+    keys.collect(f, pktStart, F);
+    const [ip4Keys, ip4Start, ip4Flows] = postings(keys.keys4, keys.flows4, keys.n4);
+    const [ip6Keys, ip6Start, ip6Flows] = postings(keys.keys6, keys.flows6, keys.n6);
+    const [portKeys, portStart, portFlows] = postings(keys.keysP, keys.flowsP, keys.nP);
     const marks = Math.ceil(n / MARK_EVERY);
     const cut = <T extends Arr>(a: T, k: number): T => a.slice(0, k) as T;
     const d: SegmentIndexData = {
@@ -569,13 +572,14 @@ export class IndexBuilder {
       markMax: cut(this.markMax, marks),
     };
     if (pktStart[1] === 0) d.firstSec[0] = 0;
+    const none = this.packets === 0;
     return new SegmentIndex(
       {
         linkType: this.linkType,
         packets: n,
         fileBytes,
-        firstSec: this.firstSec,
-        firstNs: this.firstNs,
+        firstSec: none ? 0 : this.firstSec,
+        firstNs: none ? 0 : this.firstNs,
         lastSec: this.lastSec,
         lastNs: this.lastNs,
         flows: F,
@@ -583,6 +587,86 @@ export class IndexBuilder {
       },
       d,
     );
+  }
+}
+
+/** CSR starts: packets of flow f are entries starts[f] .. starts[f + 1] (F + 1 entries). */
+function flowStarts(pf: Uint32Array, n: number, F: number): Uint32Array {
+  const counts = new Uint32Array(F + 1);
+  for (let i = 0; i < n; i++) counts[pf[i]! + 1]!++;
+  for (let i = 1; i <= F; i++) counts[i]! += counts[i - 1]!;
+  return counts;
+}
+
+/** The packets' offsets grouped by flow, in file order within a flow. */
+function offsetsByFlow(
+  pf: Uint32Array,
+  po: Uint32Array,
+  n: number,
+  starts: Uint32Array,
+  F: number,
+): Uint32Array {
+  const fill = starts.slice(0, F);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[fill[pf[i]!]!++] = po[i]!;
+  return out;
+}
+
+/**
+ * The postings' (key, flow) pairs of a segment's flows with packets, in typed arrays: JavaScript
+ * arrays of them held small integers (ports) in one and doubles (IPv4 addresses) in another, so
+ * `postings` saw two element kinds and was deoptimized for the wrong map.
+ */
+class FlowKeys {
+  keys4: Uint32Array;
+  flows4: Uint32Array;
+  keys6: Uint32Array;
+  flows6: Uint32Array;
+  keysP: Uint32Array;
+  flowsP: Uint32Array;
+  n4 = 0;
+  n6 = 0;
+  nP = 0;
+  constructor(F: number) {
+    this.keys4 = new Uint32Array(2 * F);
+    this.flows4 = new Uint32Array(2 * F);
+    this.keys6 = new Uint32Array(2 * F);
+    this.flows6 = new Uint32Array(2 * F);
+    this.keysP = new Uint32Array(2 * F);
+    this.flowsP = new Uint32Array(2 * F);
+  }
+
+  collect(f: FlowArrays, pktStart: Uint32Array, F: number): void {
+    const { keys4, flows4, keys6, flows6, keysP, flowsP } = this;
+    let n4 = 0;
+    let n6 = 0;
+    let nP = 0;
+    for (let o = 1; o < F; o++) {
+      if (pktStart[o + 1] === pktStart[o]) continue;
+      const a = o * 8;
+      const v = f.ipVer[o];
+      if (v === 4) {
+        keys4[n4] = f.addr[a]!;
+        keys4[n4 + 1] = f.addr[a + 4]!;
+        flows4[n4] = o;
+        flows4[n4 + 1] = o;
+        n4 += 2;
+      } else if (v === 6) {
+        keys6[n6] = ip6Key(f.addr[a]!, f.addr[a + 1]!, f.addr[a + 2]!, f.addr[a + 3]!);
+        keys6[n6 + 1] = ip6Key(f.addr[a + 4]!, f.addr[a + 5]!, f.addr[a + 6]!, f.addr[a + 7]!);
+        flows6[n6] = o;
+        flows6[n6 + 1] = o;
+        n6 += 2;
+      }
+      keysP[nP] = f.sport[o]!;
+      keysP[nP + 1] = f.dport[o]!;
+      flowsP[nP] = o;
+      flowsP[nP + 1] = o;
+      nP += 2;
+    }
+    this.n4 = n4;
+    this.n6 = n6;
+    this.nP = nP;
   }
 }
 
@@ -594,14 +678,33 @@ const PAIR = 2 ** 21;
  * are sorted as one typed array of doubles (a native sort), then read off in one pass; a
  * segment with more flows than a pair can hold takes the search per key below.
  */
-export function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
-  const n = keys.length;
-  let maxFlow = 0;
-  for (let i = 0; i < n; i++) if (flows[i]! > maxFlow) maxFlow = flows[i]!;
-  if (maxFlow >= PAIR) return postingsBySearch(keys, flows);
-  const pairs = new Float64Array(n);
-  for (let i = 0; i < n; i++) pairs[i] = keys[i]! * PAIR + flows[i]!;
+export function postings(
+  keys: ArrayLike<number>,
+  flows: ArrayLike<number>,
+  n = keys.length,
+): [Uint32Array, Uint32Array, Uint32Array] {
+  // One loop per function (see `build`): a segment calls this three times, so it runs as
+  // on-stack compiled loops more than as a whole optimized function.
+  const pairs = pairsOf(keys, flows, n);
+  if (pairs === null) return postingsBySearch(Array.from(keys).slice(0, n), Array.from(flows).slice(0, n));
   pairs.sort();
+  return readPairs(pairs);
+}
+
+/** The (key, flow) pairs as doubles, or null when a flow ordinal does not fit a pair. */
+function pairsOf(keys: ArrayLike<number>, flows: ArrayLike<number>, n: number): Float64Array | null {
+  const pairs = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = flows[i]!;
+    if (f >= PAIR) return null;
+    pairs[i] = keys[i]! * PAIR + f;
+  }
+  return pairs;
+}
+
+/** Sorted pairs read off into unique keys and their CSR lists. */
+function readPairs(pairs: Float64Array): [Uint32Array, Uint32Array, Uint32Array] {
+  const n = pairs.length;
   const uniq = new Uint32Array(n);
   const pstart = new Uint32Array(n + 1);
   const out = new Uint32Array(n);

@@ -1866,6 +1866,36 @@ static napi_value js_copy_records(napi_env env, napi_callback_info info) {
 napi_value js_quic_initial_keys(napi_env env, napi_callback_info info);
 napi_value js_quic_open_initial(napi_env env, napi_callback_info info);
 
+/* adviseHugePages(u8): ask for transparent huge pages (MADV_HUGEPAGE) from the first 2 MiB
+ * boundary inside a Uint8Array's memory to its end, before the memory is first touched: the
+ * packet recorder's write blocks are pinned page by page for every O_DIRECT write and copied
+ * into at memory speed, so 4 KiB pages cost a pin and a TLB entry each. Returns the byte offset
+ * of that boundary in the array (where a block's data should start), or -1 when no whole huge
+ * page fits or the kernel refused. */
+static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  void *data = NULL;
+  size_t len = 0;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "adviseHugePages: a Uint8Array");
+    return NULL;
+  }
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)data + huge - 1) & ~(huge - 1);
+  uintptr_t b = ((uintptr_t)data + len) & ~(huge - 1);
+  double at = -1;
+#ifdef MADV_HUGEPAGE
+  if (b > a && madvise((void *)a, b - a, MADV_HUGEPAGE) == 0) at = (double)(a - (uintptr_t)data);
+#endif
+  napi_value r;
+  CHECK(napi_create_double(env, at, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1893,6 +1923,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"bufferAddress", NULL, js_buffer_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"quicInitialKeys", NULL, js_quic_initial_keys, NULL, NULL, NULL, napi_enumerable, NULL},
       {"quicOpenInitial", NULL, js_quic_open_initial, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adviseHugePages", NULL, js_advise_huge_pages, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
