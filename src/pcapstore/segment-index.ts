@@ -514,41 +514,13 @@ export class IndexBuilder {
   /** The index of the first `n` packets (all by default); the builder stays usable. */
   build(n = this.packets, fileBytes = this.fileBytes): SegmentIndex {
     const F = this.nFlows;
-    const counts = new Uint32Array(F + 1);
-    const pf = this.pktFlow;
-    for (let i = 0; i < n; i++) counts[pf[i]! + 1]!++;
-    for (let i = 1; i <= F; i++) counts[i]! += counts[i - 1]!;
-    const pktStart = counts.slice();
-    const fill = counts.slice(0, F);
-    const pktOff = new Uint32Array(n);
-    const po = this.pktOff;
-    for (let i = 0; i < n; i++) pktOff[fill[pf[i]!]!++] = po[i]!;
+    const pktStart = packetStarts(this.pktFlow, n, F);
+    const pktOff = packetsByFlow(this.pktFlow, this.pktOff, n, pktStart, F);
     const f = this.columns(F);
-    const keys4: number[] = [];
-    const flows4: number[] = [];
-    const keys6: number[] = [];
-    const flows6: number[] = [];
-    const keysP: number[] = [];
-    const flowsP: number[] = [];
-    for (let o = 1; o < F; o++) {
-      if (pktStart[o + 1] === pktStart[o]) continue;
-      const a = o * 8;
-      if (f.ipVer[o] === 4) {
-        keys4.push(f.addr[a]!, f.addr[a + 4]!);
-        flows4.push(o, o);
-      } else if (f.ipVer[o] === 6) {
-        keys6.push(
-          ip6Key(f.addr[a]!, f.addr[a + 1]!, f.addr[a + 2]!, f.addr[a + 3]!),
-          ip6Key(f.addr[a + 4]!, f.addr[a + 5]!, f.addr[a + 6]!, f.addr[a + 7]!),
-        );
-        flows6.push(o, o);
-      }
-      keysP.push(f.sport[o]!, f.dport[o]!);
-      flowsP.push(o, o);
-    }
-    const [ip4Keys, ip4Start, ip4Flows] = postings(keys4, flows4);
-    const [ip6Keys, ip6Start, ip6Flows] = postings(keys6, flows6);
-    const [portKeys, portStart, portFlows] = postings(keysP, flowsP);
+    const k = flowKeys(f, pktStart, F);
+    const [ip4Keys, ip4Start, ip4Flows] = postings(k.keys4, k.flows4, k.n4);
+    const [ip6Keys, ip6Start, ip6Flows] = postings(k.keys6, k.flows6, k.n6);
+    const [portKeys, portStart, portFlows] = postings(k.keysP, k.flowsP, k.nP);
     const marks = Math.ceil(n / MARK_EVERY);
     const cut = <T extends Arr>(a: T, k: number): T => a.slice(0, k) as T;
     const d: SegmentIndexData = {
@@ -586,6 +558,76 @@ export class IndexBuilder {
   }
 }
 
+/*
+ * `build` runs once per segment over a few hundred thousand packets: its loops tier up by
+ * on-stack replacement, not by calls. As one function, each OSR compiled the whole of it with no
+ * feedback yet for the loops after the running one, which deoptimized on reaching them (8-12
+ * Turbofan compiles of `build` per ingest of the realistic capture). Each loop is a function
+ * of its own, compiled once with its own feedback and reused by the next segment.
+ */
+
+/** Per flow ordinal, where its packets start in the packet list (CSR starts, `F + 1` entries). */
+function packetStarts(pf: Uint32Array, n: number, F: number): Uint32Array {
+  const counts = new Uint32Array(F + 1);
+  for (let i = 0; i < n; i++) counts[pf[i]! + 1]!++;
+  for (let i = 1; i <= F; i++) counts[i]! += counts[i - 1]!;
+  return counts;
+}
+
+/** The packets' file offsets grouped by flow ordinal, in file order within a flow. */
+function packetsByFlow(
+  pf: Uint32Array,
+  po: Uint32Array,
+  n: number,
+  pktStart: Uint32Array,
+  F: number,
+): Uint32Array {
+  const fill = pktStart.slice(0, F);
+  const pktOff = new Uint32Array(n);
+  for (let i = 0; i < n; i++) pktOff[fill[pf[i]!]!++] = po[i]!;
+  return pktOff;
+}
+
+/**
+ * The (key, flow) pairs of the flows with packets: both addresses (IPv4, or IPv6 hashed) and
+ * both ports. In typed arrays of one kind each, so that `postings` sees one element kind (number
+ * lists held small integers for ports and doubles for addresses past 2^31).
+ */
+function flowKeys(f: FlowArrays, pktStart: Uint32Array, F: number) {
+  const keys4 = new Float64Array(2 * F);
+  const flows4 = new Float64Array(2 * F);
+  const keys6 = new Float64Array(2 * F);
+  const flows6 = new Float64Array(2 * F);
+  const keysP = new Float64Array(2 * F);
+  const flowsP = new Float64Array(2 * F);
+  let n4 = 0;
+  let n6 = 0;
+  let nP = 0;
+  for (let o = 1; o < F; o++) {
+    if (pktStart[o + 1] === pktStart[o]) continue;
+    const a = o * 8;
+    if (f.ipVer[o] === 4) {
+      keys4[n4] = f.addr[a]!;
+      keys4[n4 + 1] = f.addr[a + 4]!;
+      flows4[n4] = o;
+      flows4[n4 + 1] = o;
+      n4 += 2;
+    } else if (f.ipVer[o] === 6) {
+      keys6[n6] = ip6Key(f.addr[a]!, f.addr[a + 1]!, f.addr[a + 2]!, f.addr[a + 3]!);
+      keys6[n6 + 1] = ip6Key(f.addr[a + 4]!, f.addr[a + 5]!, f.addr[a + 6]!, f.addr[a + 7]!);
+      flows6[n6] = o;
+      flows6[n6 + 1] = o;
+      n6 += 2;
+    }
+    keysP[nP] = f.sport[o]!;
+    keysP[nP + 1] = f.dport[o]!;
+    flowsP[nP] = o;
+    flowsP[nP + 1] = o;
+    nP += 2;
+  }
+  return { keys4, flows4, n4, keys6, flows6, n6, keysP, flowsP, nP };
+}
+
 /** A (key, flow ordinal) pair as one exact double: a 32-bit key times this, plus the ordinal. */
 const PAIR = 2 ** 21;
 
@@ -594,11 +636,14 @@ const PAIR = 2 ** 21;
  * are sorted as one typed array of doubles (a native sort), then read off in one pass; a
  * segment with more flows than a pair can hold takes the search per key below.
  */
-export function postings(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
-  const n = keys.length;
+export function postings(
+  keys: ArrayLike<number>,
+  flows: ArrayLike<number>,
+  n = keys.length,
+): [Uint32Array, Uint32Array, Uint32Array] {
   let maxFlow = 0;
   for (let i = 0; i < n; i++) if (flows[i]! > maxFlow) maxFlow = flows[i]!;
-  if (maxFlow >= PAIR) return postingsBySearch(keys, flows);
+  if (maxFlow >= PAIR) return postingsBySearch(keys, flows, n);
   const pairs = new Float64Array(n);
   for (let i = 0; i < n; i++) pairs[i] = keys[i]! * PAIR + flows[i]!;
   pairs.sort();
@@ -626,24 +671,30 @@ export function postings(keys: number[], flows: number[]): [Uint32Array, Uint32A
   return [uniq.slice(0, u), pstart.slice(0, u + 1), out.slice(0, w)];
 }
 
-export function postingsBySearch(keys: number[], flows: number[]): [Uint32Array, Uint32Array, Uint32Array] {
-  const sorted = Uint32Array.from(keys).sort();
+export function postingsBySearch(
+  keys: ArrayLike<number>,
+  flows: ArrayLike<number>,
+  n = keys.length,
+): [Uint32Array, Uint32Array, Uint32Array] {
+  const sorted = new Uint32Array(n);
+  for (let i = 0; i < n; i++) sorted[i] = keys[i]!;
+  sorted.sort();
   let u = 0;
   for (let i = 0; i < sorted.length; i++)
     if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[u++] = sorted[i]!;
   const uniq = sorted.slice(0, u);
   const start = new Uint32Array(u + 1);
-  const where = new Uint32Array(keys.length);
-  for (let i = 0; i < keys.length; i++) {
+  const where = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
     const k = lowerBound(uniq, keys[i]!);
     where[i] = k;
     start[k + 1]!++;
   }
   for (let i = 1; i <= u; i++) start[i]! += start[i - 1]!;
   const fill = start.slice(0, u);
-  const out = new Uint32Array(keys.length);
+  const out = new Uint32Array(n);
   const last = new Int32Array(u).fill(-1);
-  for (let i = 0; i < keys.length; i++) {
+  for (let i = 0; i < n; i++) {
     const k = where[i]!;
     const fl = flows[i]!;
     if (last[k] === fl) continue; // both ends of a flow on one key
@@ -651,7 +702,7 @@ export function postingsBySearch(keys: number[], flows: number[]): [Uint32Array,
     out[fill[k]!++] = fl;
   }
   // Compact away the slots skipped for duplicates.
-  const packed = new Uint32Array(keys.length);
+  const packed = new Uint32Array(n);
   const pstart = new Uint32Array(u + 1);
   let w = 0;
   for (let k = 0; k < u; k++) {
