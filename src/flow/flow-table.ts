@@ -212,7 +212,12 @@ export class FlowTable implements FlowLookup, FlowIds {
     fragmentTrainsEvicted: 0,
   };
   /** Seconds of the first packet: times inside are nanoseconds relative to it (exact in a double). */
-  private baseSec = -1;
+  /**
+   * Not yet set while negative; -0.5, not -1, so that the field is a double from the start: a
+   * small integer gave `rel`'s arithmetic integer feedback in the capture's first second, and
+   * the optimized code deoptimized (int32 overflow) once packet times passed 2^31 ns.
+   */
+  private baseSec = -0.5;
   private idGen = 0;
   private readonly idPrefix = Math.floor(Math.random() * 0x3fffff) * 2 ** 31;
 
@@ -239,7 +244,12 @@ export class FlowTable implements FlowLookup, FlowIds {
 
   private readonly scratch = new Uint32Array(KW);
   private readonly fragMap = new Map<string, FragEntry>();
-  private nextSweep = 0;
+  /**
+   * -0, not 0: a double from the start. A small integer here made the field's first map hold a
+   * Smi, and the first sweep time past 2^31 ns moved the table to another map, deoptimizing
+   * every optimized method that had checked the old one (update, find, account, generation...).
+   */
+  private nextSweep = -0;
   /** Time of the packet being accounted; a field, not an argument, so it is never boxed. */
   private now = 0.5;
   private readonly activeNs: number;

@@ -1,6 +1,5 @@
 import './allocator.js';
 import { createRequire } from 'node:module';
-import { DuckDBAppender, DuckDBDataChunk, UBIGINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { parseIpv6Words } from '../../common/addr.js';
 import type { AnyRecordDef } from '../../schema/registry.js';
@@ -8,6 +7,7 @@ import type { Columnar } from '../columnar.js';
 import { JsonTextColumn } from '../columnar-wire.js';
 import type { Rec } from '../types.js';
 import { isoToMicros } from '../values.js';
+import { DuckDBAppender, DuckDBDataChunk, UBIGINT } from './duckdb.js';
 import { type Column, columnsOf } from './schema.js';
 
 /**

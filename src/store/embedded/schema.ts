@@ -1,15 +1,6 @@
 import './allocator.js';
-import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBType,
-  TIMESTAMP,
-  UBIGINT,
-  UHUGEINT,
-  VARCHAR,
-} from '@duckdb/node-api';
 import type { AnyRecordDef, FieldType } from '../../schema/registry.js';
+import { BIGINT, BOOLEAN, DOUBLE, type DuckDBType, TIMESTAMP, UBIGINT, UHUGEINT, VARCHAR } from './duckdb.js';
 
 /**
  * Registry → DuckDB columns. Lists and JSON are kept as JSON text (VARCHAR) so one fast

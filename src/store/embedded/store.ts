@@ -4,16 +4,6 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import {
-  type DuckDBAppender,
-  type DuckDBConnection,
-  type DuckDBDataChunk,
-  DuckDBInstance,
-  DuckDBTableFunction,
-  listValue,
-  UBIGINT,
-  VARCHAR,
-} from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { parseBytes } from '../../common/budget.js';
 import { badRequest, ConfigError } from '../../common/errors.js';
@@ -40,6 +30,16 @@ import type {
 import { PER_FLOW_METRICS } from '../types.js';
 import { bigintToIp, microsToIso, numberToMac } from '../values.js';
 import { ChunkWriter } from './chunk-writer.js';
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBTableFunction,
+  listValue,
+  UBIGINT,
+  VARCHAR,
+} from './duckdb.js';
 import {
   columnsOf,
   createTableSql,
