@@ -57,11 +57,7 @@ describe('segment index postings', () => {
           // As `build` passes them: typed arrays longer than the `n` pairs, stale values past it.
           const pad = (a: number[]) => Float64Array.from([...a, 7, 2 ** 32 - 1, 3]);
           const [k, f, n] = [pad(keys), pad(flows), keys.length];
-          for (const got of [
-            postings(keys, flows),
-            postingsBySearch(keys, flows),
-            postings(k, f, n),
-          ]) {
+          for (const got of [postings(keys, flows), postingsBySearch(keys, flows), postings(k, f, n)]) {
             assert.deepEqual(
               got.map((a) => [...a]),
               want,
