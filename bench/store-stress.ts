@@ -11,7 +11,7 @@
  * Environment: BUDGET_MB (the process budget whose DuckDB share and threads are used, default
  * 768), MEMORY_MB (DuckDB's memory_limit instead of the budget's share), COMPACT_ROWS (live
  * rows per generation, default 500,000), ROW_GROUP (the compaction's Parquet row group, rows),
- * PER_COMMIT (rows per commit, default 53,760), QUERY_MS (default 50), STAGED=0 (commits not
+ * PER_COMMIT (rows per commit, default 53,760), WAL_CHECKPOINT (the store's `walCheckpoint`), QUERY_MS (default 50), STAGED=0 (commits not
  * staged while queries run: through the store's `insertFeed`), MEM_EVERY_S (print the RSS, glibc's
  * heap, DuckDB's accounting and the compactions so far every that many seconds: what grows with
  * the generations a long run rotates through).
@@ -81,6 +81,7 @@ const s = createEmbeddedStore(
     // STAGED=0: every commit through `insertFeed`, queries or not.
     stagedAppend: process.env.STAGED === '0' ? false : 'while-reading',
     compactRows: Number(process.env.COMPACT_ROWS ?? 500_000),
+    ...(process.env.WAL_CHECKPOINT ? { walCheckpoint: process.env.WAL_CHECKPOINT } : {}),
     ...(rowGroup ? { compactRowGroup: rowGroup } : {}),
   },
   { log },
@@ -162,9 +163,10 @@ const memLines = (async () => {
     );
     const d = u ? Object.values(u.tags).reduce((a, b) => a + Number(b), 0) : Number.NaN;
     const c = (s as unknown as { compactions: number }).compactions;
+    const cp = (s as unknown as { checkpoints: { runs: number } }).checkpoints.runs;
     writeSync(
       1,
-      `mem t=${((performance.now() - t0) / 1000).toFixed(0)} s rows=${rows} compactions=${c} rss=${(status('VmRSS') / MB).toFixed(1)} glibcUsed=${(g.used / MB).toFixed(1)} glibcFree=${(g.free / MB).toFixed(1)} duckdb=${(d / MB).toFixed(1)} heapUsed=${(process.memoryUsage().heapUsed / MB).toFixed(1)} external=${(process.memoryUsage().external / MB).toFixed(1)}\n`,
+      `mem t=${((performance.now() - t0) / 1000).toFixed(0)} s rows=${rows} compactions=${c} checkpoints=${cp} rss=${(status('VmRSS') / MB).toFixed(1)} glibcUsed=${(g.used / MB).toFixed(1)} glibcFree=${(g.free / MB).toFixed(1)} duckdb=${(d / MB).toFixed(1)} heapUsed=${(process.memoryUsage().heapUsed / MB).toFixed(1)} external=${(process.memoryUsage().external / MB).toFixed(1)}\n`,
     );
   }
 })();
