@@ -71,7 +71,12 @@ export async function startVantage(
     const cfg = join(dataDir, '..', `vantage-${api}.json`);
     writeFileSync(
       cfg,
-      JSON.stringify({ mirror: { vxlan: [`127.0.0.1:${o.mirrorPort}`] }, packets: { enabled: false } }),
+      JSON.stringify({
+        mirror: { vxlan: [`127.0.0.1:${o.mirrorPort}`] },
+        packets: { enabled: false },
+        // Sections of the config file for an investigation (e.g. SOAK_CONFIG='{"detect":{"enabled":false}}').
+        ...(process.env.SOAK_CONFIG ? JSON.parse(process.env.SOAK_CONFIG) : {}),
+      }),
     );
     args.push('--config', cfg);
   }
