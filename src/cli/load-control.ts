@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CollectorConfig } from '../collect/receiver.js';
 import { type Collector, createCollector } from '../collect/receiver.js';
 import type { SnmpInterfaces } from '../collect/snmp/interfaces.js';
-import { defaultSpoolBytes, formatBytes, type MemoryBudget } from '../common/budget.js';
+import { defaultSpoolBytes, formatBytes, type MemoryBudget, youngMbFromEnv } from '../common/budget.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
@@ -90,14 +90,6 @@ export function collectHold(v: string | undefined): boolean {
   throw new ConfigError('VANTAGE_COLLECT_HOLD', `0 or 1 (got ${JSON.stringify(v)})`);
 }
 
-/** VANTAGE_COLLECT_YOUNG_MB's value: MB, 0 (V8's default) to 1024. */
-export function collectYoungMb(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 1024 || v.trim() === '')
-    throw new ConfigError('VANTAGE_COLLECT_YOUNG_MB', `MB from 0 to 1024 (got ${JSON.stringify(v)})`);
-  return n;
-}
-
 export async function startCollectorFeed(
   o: CollectorFeedOptions,
   deps: {
@@ -175,7 +167,7 @@ export async function startCollectorFeed(
       // VANTAGE_COLLECT_YOUNG_MB: the decode thread's young generation (0: V8's default), to
       // measure one against another on the same build.
       ...(process.env.VANTAGE_COLLECT_YOUNG_MB !== undefined
-        ? { workerYoungMb: collectYoungMb(process.env.VANTAGE_COLLECT_YOUNG_MB) }
+        ? { workerYoungMb: youngMbFromEnv('VANTAGE_COLLECT_YOUNG_MB', process.env.VANTAGE_COLLECT_YOUNG_MB) }
         : {}),
       ...(process.env.VANTAGE_COLLECT_NICE !== undefined
         ? { workerNice: collectNice(process.env.VANTAGE_COLLECT_NICE) }

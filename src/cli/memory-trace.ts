@@ -2,6 +2,8 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { Collector } from '../collect/receiver.js';
+import { mallocTrims } from '../common/budget.js';
+import { type HeapReport, threadHeaps } from '../common/thread-heap.js';
 import type { StoreFeed } from '../store/feed.js';
 import { type MemoryKinds, memoryKinds } from './smaps.js';
 
@@ -29,6 +31,13 @@ export interface MemorySample {
   arrayBuffers: number;
   workerHeapUsed: number;
   workerHeapTotal: number;
+  /** The decode thread's young generation (new space) and bytes outside its heap. */
+  workerYoung: number;
+  workerExternal: number;
+  /** The other worker threads' heaps (the capture and mirror pipelines'), by name. */
+  threads: Record<string, HeapReport>;
+  /** glibc's periodic trims so far (`budget.ts`): runs, seconds, RSS given back. */
+  trims: { runs: number; seconds: number; releasedBytes: number };
   /** CPU-s the collector's decode thread has used (0 when unknown). */
   workerCpu?: number;
   duckdb: number;
@@ -117,6 +126,10 @@ export function startMemoryTrace(
         workerHeapUsed: c.workerHeap?.used ?? 0,
         workerHeapTotal: c.workerHeap?.total ?? 0,
         workerCpu: c.workerHeap?.cpu ?? 0,
+        workerYoung: c.workerHeap?.young ?? 0,
+        workerExternal: c.workerHeap?.external ?? 0,
+        threads: threadHeaps(),
+        trims: { ...mallocTrims },
         duckdb: db.used,
         duckdbTemp: db.temp,
         duckdbLimit: db.limit,

@@ -15,6 +15,7 @@ import type { RingReceiver } from '../capture/mirror-ring.js';
 import { FlowSamplingMarks } from '../capture/sampling-marks.js';
 import type { Pipeline } from '../capture/workers/pipeline.js';
 import { createThreadedPipeline } from '../capture/workers/threaded.js';
+import { youngMbFromEnv } from '../common/budget.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { LossLedger } from '../common/loss.js';
@@ -272,6 +273,21 @@ interface Running {
   errors: number;
 }
 
+/**
+ * A live source's pipeline worker's young generation, MB (three 8 MiB semi-spaces). Left to
+ * V8, a mirror's worker grew its semi-spaces from 1 to 16 MiB over the soak's first minutes
+ * (its young generation 1 -> 34 MB, the largest part of the steady soak's climb); at 24 it stays
+ * at 16 MB from the first minute, for the same CPU: the realistic capture's flows and L7 on the
+ * worker took 3.66-3.94 CPU-s against 3.89-4.05 with V8's default (12: 4.01-4.07), three
+ * alternated rounds at load 10 (bench/README.md, 2026-12-07). VANTAGE_PIPE_YOUNG_MB sets
+ * another (0: V8's default), to measure one against another on the same build.
+ */
+export const LIVE_PIPE_YOUNG_MB = 24;
+
+function liveYoungMb(v = process.env.VANTAGE_PIPE_YOUNG_MB): number {
+  return v === undefined ? LIVE_PIPE_YOUNG_MB : youngMbFromEnv('VANTAGE_PIPE_YOUNG_MB', v);
+}
+
 /** A flow lookup for hooks that run beside a threaded pipeline: no flow slots on this thread. */
 const NO_FLOWS: FlowLookup = {
   generation: () => 0,
@@ -394,6 +410,7 @@ function captureSource(
       flow: deps.flow,
       l7: true,
       workers,
+      youngMb: liveYoungMb(),
       // Flow and DNS records come back from the workers as column batches (transferred).
       ...batcher.columnSink(spec.name),
     });
@@ -521,6 +538,7 @@ function mirrorSource(
         flow: deps.flow,
         l7: true,
         workers: 1,
+        youngMb: liveYoungMb(),
         ...cols,
         mainHooks: deps.hooks,
         onRoom: () => resume(),

@@ -33,6 +33,7 @@ import {
   type MemoryBudget,
   memoryBudget,
   parseBytes,
+  trimMallocEvery,
 } from '../common/budget.js';
 import { DEFAULT_CONFIG, diskBudgets, parseListen, parseNumber } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
@@ -265,6 +266,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
   holdHeapToBudget();
   const arenas = capMallocArenas();
   log.info('malloc arenas', { max: arenas ?? 'glibc default (the vantage-pcap addon is not built)' });
+  const stopTrim = trimMallocEvery();
   const ledger = new LossLedger();
   const base =
     o.store?.backend === 'clickhouse'
@@ -604,6 +606,7 @@ export async function startProduct(o: ProductOptions): Promise<Product> {
 
   const stopAll = async () => {
     auth.stop();
+    stopTrim?.();
     clearInterval(timer);
     clearInterval(alertTimer);
     await app.close();

@@ -6,10 +6,10 @@
  * and the batch's buffers for reuse. Template persistence
  * (stateDir) is done here too, so the main thread only receives and copies bytes.
  */
+
 import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { NativeHandle } from '../capture/live.js';
 import {
@@ -27,6 +27,7 @@ import {
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
+import { heapReport } from '../common/thread-heap.js';
 import { ColumnWriter } from './column-writer.js';
 import type { ColumnBatch } from './columns.js';
 import { countRecords } from './count.js';
@@ -138,11 +139,14 @@ export interface ThreadHeap {
   total: number;
   /** CPU-s the thread has used (its own, not V8's helper threads'), when known. */
   cpu?: number;
+  /** Bytes of the young generation and outside the heap (`thread-heap.ts`). */
+  young?: number;
+  external?: number;
 }
 
 function heapNow(): ThreadHeap {
-  const h = getHeapStatistics();
-  return { used: h.used_heap_size, total: h.total_heap_size, cpu: threadCpuSeconds() };
+  const h = heapReport();
+  return { used: h.used, total: h.total, cpu: threadCpuSeconds(), young: h.young, external: h.external };
 }
 
 function runWorker(wd: DecodeWorkerData): void {

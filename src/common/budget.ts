@@ -146,6 +146,54 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env): number | 
   }
 }
 
+/**
+ * How often a process under a budget gives glibc's free pages back to the kernel (ms).
+ * glibc keeps what its arenas free resident for reuse, and with the threads sharing two arenas
+ * each rarer, larger burst (a compaction beside a checkpoint and a query) leaves a larger pool
+ * of free pages behind: the pool only grows, so the RSS of a process that runs for months climbs
+ * to its worst fragmentation and stays there. `malloc_trim(0)` returns the pages inside every
+ * free chunk, not only the top of the heap; it takes a few milliseconds on the main thread.
+ */
+export const MALLOC_TRIM_MS = 10_000;
+
+/** What the periodic trims did (the memory trace prints it): runs, CPU time, RSS given back. */
+export const mallocTrims = { runs: 0, seconds: 0, releasedBytes: 0 };
+
+/**
+ * Trim glibc's heaps every `everyMs` (see MALLOC_TRIM_MS; `VANTAGE_MALLOC_TRIM_MS=0` turns it
+ * off, to measure). Returns the stop function, or null when the addon is not built or it is off.
+ */
+export function trimMallocEvery(
+  everyMs = Number(process.env.VANTAGE_MALLOC_TRIM_MS ?? MALLOC_TRIM_MS),
+): (() => void) | null {
+  if (!(everyMs > 0)) return null;
+  let trim: (() => boolean) | undefined;
+  try {
+    trim = (createRequire(import.meta.url)('vantage-pcap') as { mallocTrim?: () => boolean }).mallocTrim;
+  } catch {
+    return null;
+  }
+  if (!trim) return null;
+  const t = setInterval(() => {
+    const rss0 = process.memoryUsage.rss();
+    const t0 = process.hrtime.bigint();
+    trim();
+    mallocTrims.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+    mallocTrims.runs++;
+    mallocTrims.releasedBytes += Math.max(0, rss0 - process.memoryUsage.rss());
+  }, everyMs);
+  t.unref();
+  return () => clearInterval(t);
+}
+
+/** A young generation's size given in the environment (`key`): MB, 0 (V8's default) to 1024. */
+export function youngMbFromEnv(key: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1024 || v.trim() === '')
+    throw new ConfigError(key, `MB from 0 to 1024 (got ${JSON.stringify(v)})`);
+  return n;
+}
+
 /** One line for the start banner and the log. */
 export function describeBudget(b: MemoryBudget): string {
   const f = formatBytes;

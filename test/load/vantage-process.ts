@@ -81,7 +81,14 @@ export async function startVantage(
     args.push('--config', cfg);
   }
   // glibc's arenas are capped by `vantage start` itself (capMallocArenas), as deployed.
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A command the process under test runs inside when investigating (e.g. LOAD_WRAPPER='heaptrack
+  // -o /tmp/soak'); its RSS and pid are then the wrapper's, so only what it records is read.
+  const wrapper = process.env.LOAD_WRAPPER?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = wrapper.length
+    ? spawn(wrapper[0]!, [...wrapper.slice(1), process.execPath, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // The log's start (until it says it runs) and its last 256 KiB: a long soak must not grow
   // the harness's memory with it.
   let out = '';

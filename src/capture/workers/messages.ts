@@ -1,3 +1,4 @@
+import type { HeapReport } from '../../common/thread-heap.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { SensorRecord } from '../../flow/sensor.js';
 import type { RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
@@ -63,6 +64,8 @@ export type ToMain =
       linkType: number;
       ifIndex: number;
       tap?: FlowTapBatch;
+      /** The worker's heap, at most once a second (`thread-heap.ts`). */
+      heap?: HeapReport;
     }
   | { type: 'records'; records: SensorRecord[] }
   /** One column batch in its wire form; its typed arrays were transferred. */

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { CaptureKit, dnsMessage, httpRequest, httpResponse } from '../../../test/detect/capture-kit.js';
 import { runs } from '../../../test/support/fuzz.js';
 import { pcapFile } from '../../../test/support/pcap-writer.js';
+import { type HeapReport, threadHeaps } from '../../common/thread-heap.js';
 import { Decoder } from '../../decode/decoder.js';
 import { createSensor, type SensorRecord } from '../../flow/sensor.js';
 import { type Columnar, columnarToRecords } from '../../store/columnar.js';
@@ -523,4 +524,35 @@ test('a pcap file read straight into batches queues up to the pool less two ahea
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a pipeline worker reports its heap to the memory trace, within the young generation it was given, and is forgotten when it ends', async () => {
+  const seen: HeapReport[] = [];
+  let name = '';
+  const p = createThreadedPipeline(() => {}, {
+    flow: {},
+    l7: true,
+    workers: 1,
+    buffersPerWorker: 4096,
+    youngMb: 12,
+    onRoom: () => {
+      for (const [k, h] of Object.entries(threadHeaps()))
+        if (k.startsWith('pipeline ')) {
+          name = k;
+          seen.push(h);
+        }
+    },
+  });
+  await p.ready;
+  await readCaptureFile(fixture('http-methods-many.pcap'), p.onFrame);
+  await p.finish();
+  assert.ok(seen.length > 0, 'a report came with the returned batches');
+  for (const h of seen) {
+    assert.ok(h.used > 0 && h.total >= h.used, JSON.stringify(h));
+    // 12 MB of young generation: semi-spaces of 4 MiB, a new space of at most 8 MiB.
+    assert.ok(h.young > 0 && h.young <= 8 * 2 ** 20, `young ${h.young}`);
+    assert.ok(h.external >= 0);
+  }
+  for (let i = 0; i < 50 && name in threadHeaps(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(name in threadHeaps(), false, 'the ended worker is forgotten');
 });

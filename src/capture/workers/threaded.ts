@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Analyzer } from '../../analyze/types.js';
+import { forgetThreadHeap, recordThreadHeap } from '../../common/thread-heap.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
@@ -65,6 +66,11 @@ export interface ThreadedOptions extends PipelineOptions {
    * `sampling_rate`, as FlowSamplingMarks does on the calling thread. One worker only.
    */
   samplingFactor?: () => number;
+  /**
+   * The workers' young generation, MB (V8's `maxYoungGenerationSizeMb`: three times a
+   * semi-space); unset leaves V8's default, whose semi-spaces grow to 16 MiB under load.
+   */
+  youngMb?: number;
 }
 
 export const DEFAULT_THREADED = {
@@ -202,7 +208,9 @@ export function createThreadedPipeline(
   };
   const columns = opts.columns;
   for (let i = 0; i < n; i++) {
-    const worker = startWorker(workerData);
+    const worker = startWorker(workerData, o.youngMb);
+    const heapName = `pipeline ${worker.threadId}`;
+    worker.once('exit', () => forgetThreadHeap(heapName));
     const free: ArrayBuffer[] = [];
     for (let k = 0; k < poolSize; k++) free.push(new ArrayBuffer(o.batchBytes));
     let resolveDone: (c: WorkerDone | null) => void = () => {};
@@ -230,6 +238,7 @@ export function createThreadedPipeline(
           break;
         case 'free': {
           shard.inFlight--;
+          if (m.heap) recordThreadHeap(heapName, m.heap);
           const recycle = (): void => {
             if (shard.free.length < poolSize) shard.free.push(m.buf);
             shard.wake?.();
@@ -736,16 +745,17 @@ function mainRecording(recorder: PacketRecorder): {
   };
 }
 
-function startWorker(workerData: WorkerConfig): Worker {
+function startWorker(workerData: WorkerConfig, youngMb?: number): Worker {
   const url = new URL('./worker.js', import.meta.url);
   // Flags such as --input-type (node -e) are not valid for a worker's entry file.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  const limits = youngMb && youngMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: youngMb } } : {};
   try {
-    return new Worker(url, { workerData, execArgv });
+    return new Worker(url, { workerData, execArgv, ...limits });
   } catch (e) {
     // Process-wide V8 flags (--trace-gc, --max-old-space-size...) are refused for a worker: it
     // runs with the environment's defaults then (those flags still apply to the whole process).
     if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
-    return new Worker(url, { workerData, execArgv: [] });
+    return new Worker(url, { workerData, execArgv: [], ...limits });
   }
 }

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCaptureCollector } from '../../collect/capture-hook.js';
+import { heapReportDue } from '../../common/thread-heap.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
 import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
 import type { Columnar } from '../../store/columnar.js';
@@ -66,6 +67,7 @@ const withFactor: FrameHandler = (f) => {
   sensor.onFrame(f);
 };
 
+const heapDue = heapReportDue();
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
 const readOne: CaptureReader = batchReader(() => cur!, frame);
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
@@ -104,10 +106,11 @@ const handle = async (m: ToWorker): Promise<void> => {
           m.start,
         );
       }
+      const heap = heapDue();
       if (tap) {
         const t = tap.take();
-        post({ ...m, type: 'free', tap: t }, [m.buf, ...tapTransfer(t)]);
-      } else post({ ...m, type: 'free' }, [m.buf]);
+        post({ ...m, type: 'free', tap: t, ...(heap ? { heap } : {}) }, [m.buf, ...tapTransfer(t)]);
+      } else post({ ...m, type: 'free', ...(heap ? { heap } : {}) }, [m.buf]);
       // Records go in bunches (a message costs more than a few records' copy); a tick, a
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();

@@ -1,0 +1,56 @@
+/**
+ * The JavaScript heaps of the process's worker threads, as each last reported it: the memory
+ * trace (`src/cli/memory-trace.ts`) reads them beside the main thread's, so that a soak's RSS
+ * can be split among the threads that hold it (a worker's heap and Buffers are invisible to
+ * `process.memoryUsage()` on the main thread).
+ */
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+
+export interface HeapReport {
+  /** Bytes of live objects. */
+  used: number;
+  /** Bytes V8 holds for the heap (its pages), of which `young` for the young generation. */
+  total: number;
+  young: number;
+  /** Bytes outside the heap that the thread's objects hold (ArrayBuffers, Buffers). */
+  external: number;
+}
+
+/** This thread's heap now (a worker calls it to report; ~10 µs). */
+export function heapReport(): HeapReport {
+  const h = getHeapStatistics();
+  let young = 0;
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') young = s.space_size;
+  return { used: h.used_heap_size, total: h.total_heap_size, young, external: h.external_memory };
+}
+
+/** How often a worker reports its heap, at most (ms). */
+export const HEAP_REPORT_MS = 1000;
+
+/** A worker's report when one is due (at most every HEAP_REPORT_MS), else undefined. */
+export function heapReportDue(): () => HeapReport | undefined {
+  let next = 0;
+  return () => {
+    const now = Date.now();
+    if (now < next) return undefined;
+    next = now + HEAP_REPORT_MS;
+    return heapReport();
+  };
+}
+
+const reports = new Map<string, HeapReport>();
+
+/** Keep a worker's last report under its name (the main thread, on the worker's message). */
+export function recordThreadHeap(name: string, h: HeapReport): void {
+  reports.set(name, h);
+}
+
+/** A worker that ended: its heap is gone. */
+export function forgetThreadHeap(name: string): void {
+  reports.delete(name);
+}
+
+/** Every live worker's last report, by name. */
+export function threadHeaps(): Record<string, HeapReport> {
+  return Object.fromEntries(reports);
+}
