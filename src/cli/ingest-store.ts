@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { mark, phases, spans } from '../capture/workers/pipe-prof.js';
 import type { RecordWatcher } from '../common/alerts.js';
 import { AlertAggregator } from '../common/alerts.js';
-import { memoryBudget } from '../common/budget.js';
+import { fixMallocMmapThreshold, ingestDuckdbLimit, memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import { ingestCaptures } from '../store/ingest.js';
 import { watchingStore } from '../store/watching-store.js';
+import { type MemoryTrace, startMemoryTrace } from './memory-trace.js';
 import { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
@@ -43,11 +44,14 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  // DuckDB takes the store's share of the same memory budget as `vantage start` (left alone
-  // it sizes itself from the machine's RAM and the ingest peaks far above the job's needs).
+  // Before the large buffers: glibc gives each back when it is freed (budget.ts).
+  fixMallocMmapThreshold();
+  // DuckDB takes a part of the same memory budget as `vantage start` (left alone it sizes
+  // itself from the machine's RAM and the ingest peaks far above the job's needs): a third of
+  // the store's share, as one writer and no reader need (ingestDuckdbLimit).
   const budget = memoryBudget();
   const store = createEmbeddedStore(
-    { dataDir: values.store, memoryLimit: budget.duckdb, threads: budget.duckdbThreads },
+    { dataDir: values.store, memoryLimit: ingestDuckdbLimit(budget), threads: budget.duckdbThreads },
     { log: createLogger('ingest') },
   );
   try {
@@ -76,6 +80,13 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     }
   }
   const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
+  // VANTAGE_MEMORY_TRACE=FILE: what the process's memory is made of over the ingest, as under
+  // `vantage start` (memory-trace.ts), sampled between the reader's blocks as well.
+  const tracePath = process.env.VANTAGE_MEMORY_TRACE;
+  let workerHeap: (() => { used: number; total: number; cpu: number } | null) | null = null;
+  const trace: MemoryTrace | null = tracePath
+    ? startMemoryTrace(tracePath, { store, workerHeap: () => workerHeap?.() ?? null })
+    : null;
   try {
     // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
     const found: AlertRecord[] = [];
@@ -90,6 +101,14 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
       {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
+        ...(trace
+          ? {
+              tick: trace.due,
+              workerHeap: (get: () => { used: number; total: number; cpu: number } | null) => {
+                workerHeap = get;
+              },
+            }
+          : {}),
       },
     );
     for (const w of watchers) w.finish();
@@ -99,7 +118,9 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...s, alerts: found.length })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
+    trace?.dropStore();
     await store.stop();
+    trace?.stop();
     mark('store closed');
     if (spans) process.stderr.write(`PIPEPHASES ${JSON.stringify(phases)}\n`);
   }

@@ -63,6 +63,8 @@ export type ToMain =
       linkType: number;
       ifIndex: number;
       tap?: FlowTapBatch;
+      /** The worker's V8 heap, when a memory trace is on (VANTAGE_MEMORY_TRACE). */
+      heap?: { used: number; total: number; cpu: number };
     }
   | { type: 'records'; records: SensorRecord[] }
   /** One column batch in its wire form; its typed arrays were transferred. */

@@ -105,6 +105,8 @@ export interface ThreadedPipeline extends Pipeline {
   readonly pool: number;
   /** Batches sent to the workers and not yet back. */
   readonly inFlight: number;
+  /** The workers' V8 heaps summed, as they last reported them (only under a memory trace; else null). */
+  readonly workerHeap: { used: number; total: number; cpu: number } | null;
   /** The most batch buffers of one worker out of its pool at once (being filled, queued, with the worker, or back and not yet recycled). */
   readonly peakInFlight: number;
   /**
@@ -161,6 +163,7 @@ export function createThreadedPipeline(
   const failed: boolean[] = [];
   const failures: string[] = [];
   const reports: WorkerDone[] = [];
+  const heaps: ({ used: number; total: number; cpu: number } | undefined)[] = [];
   let grown = 0;
   let peak = 0;
   // A file reader hands over a whole block before it can wait: keep room for one per worker
@@ -230,6 +233,7 @@ export function createThreadedPipeline(
           break;
         case 'free': {
           shard.inFlight--;
+          if (m.heap) heaps[shards.indexOf(shard)] = m.heap;
           const recycle = (): void => {
             if (shard.free.length < poolSize) shard.free.push(m.buf);
             shard.wake?.();
@@ -602,6 +606,17 @@ export function createThreadedPipeline(
     },
     get peakInFlight() {
       return peak;
+    },
+    get workerHeap() {
+      if (heaps.length === 0) return null;
+      const sum = { used: 0, total: 0, cpu: 0 };
+      for (const h of heaps) {
+        if (!h) continue;
+        sum.used += h.used;
+        sum.total += h.total;
+        sum.cpu += h.cpu;
+      }
+      return sum;
     },
     drops,
     hasRoom() {

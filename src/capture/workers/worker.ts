@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCaptureCollector } from '../../collect/capture-hook.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
@@ -24,6 +25,14 @@ if (!port) throw new Error('worker.ts runs only as a worker thread');
 const cfg = workerData as WorkerConfig;
 
 const post = (m: ToMain, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+// A memory trace of the process (`memory-trace.ts`) wants this thread's heap too: it comes back
+// with each batch buffer, read only when the trace is on.
+const heapNow = process.env.VANTAGE_MEMORY_TRACE
+  ? (): { used: number; total: number; cpu: number } => {
+      const h = getHeapStatistics();
+      return { used: h.used_heap_size, total: h.total_heap_size, cpu: threadCpuSeconds() };
+    }
+  : null;
 let out: SensorRecord[] = [];
 const flushRecords = (): void => {
   if (out.length === 0) return;
@@ -106,8 +115,11 @@ const handle = async (m: ToWorker): Promise<void> => {
       }
       if (tap) {
         const t = tap.take();
-        post({ ...m, type: 'free', tap: t }, [m.buf, ...tapTransfer(t)]);
-      } else post({ ...m, type: 'free' }, [m.buf]);
+        post({ ...m, type: 'free', tap: t, ...(heapNow ? { heap: heapNow() } : {}) }, [
+          m.buf,
+          ...tapTransfer(t),
+        ]);
+      } else post({ ...m, type: 'free', ...(heapNow ? { heap: heapNow() } : {}) }, [m.buf]);
       // Records go in bunches (a message costs more than a few records' copy); a tick, a
       // column batch or the end takes the rest.
       if (out.length >= cfg.recordBunch) flushRecords();
