@@ -7,7 +7,7 @@ import { fixMallocMmapThreshold, ingestDuckdbLimit, memoryBudget } from '../comm
 import { createLogger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
-import { ingestCaptures } from '../store/ingest.js';
+import { DEFAULT_INGEST_WORKERS, ingestCaptures } from '../store/ingest.js';
 import { watchingStore } from '../store/watching-store.js';
 import { type MemoryTrace, startMemoryTrace } from './memory-trace.js';
 import { createWatchers } from './watchers.js';
@@ -44,14 +44,36 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+      process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
+      return 2;
+    }
+    if (workers > 1 && !values['no-packets']) {
+      process.stderr.write(
+        'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
+      );
+      return 2;
+    }
+  }
   // Before the large buffers: glibc gives each back when it is freed (budget.ts).
   fixMallocMmapThreshold();
   // DuckDB takes a part of the same memory budget as `vantage start` (left alone it sizes
-  // itself from the machine's RAM and the ingest peaks far above the job's needs): a third of
-  // the store's share, as one writer and no reader need (ingestDuckdbLimit).
+  // itself from the machine's RAM and the ingest peaks far above the job's needs). On this
+  // thread's path each record type's rows of a whole file reach the store at its end, and a
+  // third of the store's share holds the peak down (ingestDuckdbLimit); the worker path commits
+  // 8,192 rows at a time during the file, where the smaller limit cost 10% more CPU for no
+  // lower peak (bench/README.md, 2026-12-07), so it keeps the store's share.
   const budget = memoryBudget();
+  const inline = (workers ?? DEFAULT_INGEST_WORKERS) === 0;
   const store = createEmbeddedStore(
-    { dataDir: values.store, memoryLimit: ingestDuckdbLimit(budget), threads: budget.duckdbThreads },
+    {
+      dataDir: values.store,
+      memoryLimit: inline ? ingestDuckdbLimit(budget) : budget.duckdb,
+      threads: budget.duckdbThreads,
+    },
     { log: createLogger('ingest') },
   );
   try {
@@ -62,22 +84,6 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     const msg = (e as Error).message.split('\n')[0];
     process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
     return 1;
-  }
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
-      process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
-      await store.stop();
-      return 2;
-    }
-    if (workers > 1 && !values['no-packets']) {
-      process.stderr.write(
-        'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
-      );
-      await store.stop();
-      return 2;
-    }
   }
   const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
   // VANTAGE_MEMORY_TRACE=FILE: what the process's memory is made of over the ingest, as under

@@ -147,14 +147,14 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env): number | 
 }
 
 /**
- * DuckDB's memory_limit for a one-shot `ingest --store`: a third of the store's share (64 MiB
- * of a 768 MiB budget), never under DuckDB's floor here of 64 MiB. The ingest is one writer and
- * no reader, and its tail inserts each record type's whole batch (up to 131,072 rows): with the
- * store's full share DuckDB kept a batch's rows in its pool beside the batch's columns in the
- * JavaScript heap (85 MB for the realistic capture's 81,312 flows) and the process peaked there;
- * at 64 MiB it writes them out as it goes and the peak fell by ~40 MB at the same CPU
- * (bench/README.md, 2026-12-07, issue 13). `vantage start` keeps the store's share: queries,
- * compactions and rollups run beside its appends.
+ * DuckDB's memory_limit for a one-shot `ingest --store` on one thread: a third of the store's
+ * share (64 MiB of a 768 MiB budget), never under DuckDB's floor here of 64 MiB. That ingest is
+ * one writer and no reader, and at the end of a file it inserts each record type's rows of the
+ * whole file (up to 131,072 a batch): with the store's full share DuckDB held a batch's rows in
+ * its pool beside the batch's columns in the JavaScript heap (85 MB for the realistic capture's
+ * 81,312 flows) and the process peaked there; at 64 MiB it writes them out as it goes and the
+ * peak fell by ~40 MB (bench/README.md, 2026-12-07, issue 13). `vantage start` keeps the
+ * store's share: queries, compactions and rollups run beside its appends.
  */
 export function ingestDuckdbLimit(b: MemoryBudget): number {
   return Math.max(64 * MiB, Math.floor(b.duckdb / 3));
