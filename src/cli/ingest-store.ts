@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { mark, phases, spans } from '../capture/workers/pipe-prof.js';
 import type { RecordWatcher } from '../common/alerts.js';
 import { AlertAggregator } from '../common/alerts.js';
-import { memoryBudget } from '../common/budget.js';
+import { fixMallocMmapThreshold, ingestDuckdbLimit, memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
-import { ingestCaptures } from '../store/ingest.js';
+import { DEFAULT_INGEST_WORKERS, ingestCaptures } from '../store/ingest.js';
 import { watchingStore } from '../store/watching-store.js';
+import { type MemoryTrace, startMemoryTrace } from './memory-trace.js';
 import { createWatchers } from './watchers.js';
 
 const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
@@ -43,11 +44,36 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  // DuckDB takes the store's share of the same memory budget as `vantage start` (left alone
-  // it sizes itself from the machine's RAM and the ingest peaks far above the job's needs).
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+      process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
+      return 2;
+    }
+    if (workers > 1 && !values['no-packets']) {
+      process.stderr.write(
+        'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
+      );
+      return 2;
+    }
+  }
+  // Before the large buffers: glibc gives each back when it is freed (budget.ts).
+  fixMallocMmapThreshold();
+  // DuckDB takes a part of the same memory budget as `vantage start` (left alone it sizes
+  // itself from the machine's RAM and the ingest peaks far above the job's needs). On this
+  // thread's path each record type's rows of a whole file reach the store at its end, and a
+  // third of the store's share holds the peak down (ingestDuckdbLimit); the worker path commits
+  // 8,192 rows at a time during the file, where the smaller limit cost 10% more CPU for no
+  // lower peak (bench/README.md, 2026-12-07), so it keeps the store's share.
   const budget = memoryBudget();
+  const inline = (workers ?? DEFAULT_INGEST_WORKERS) === 0;
   const store = createEmbeddedStore(
-    { dataDir: values.store, memoryLimit: budget.duckdb, threads: budget.duckdbThreads },
+    {
+      dataDir: values.store,
+      memoryLimit: inline ? ingestDuckdbLimit(budget) : budget.duckdb,
+      threads: budget.duckdbThreads,
+    },
     { log: createLogger('ingest') },
   );
   try {
@@ -59,23 +85,14 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
     return 1;
   }
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
-      process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
-      await store.stop();
-      return 2;
-    }
-    if (workers > 1 && !values['no-packets']) {
-      process.stderr.write(
-        'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
-      );
-      await store.stop();
-      return 2;
-    }
-  }
   const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
+  // VANTAGE_MEMORY_TRACE=FILE: what the process's memory is made of over the ingest, as under
+  // `vantage start` (memory-trace.ts), sampled between the reader's blocks as well.
+  const tracePath = process.env.VANTAGE_MEMORY_TRACE;
+  let workerHeap: (() => { used: number; total: number; cpu: number } | null) | null = null;
+  const trace: MemoryTrace | null = tracePath
+    ? startMemoryTrace(tracePath, { store, workerHeap: () => workerHeap?.() ?? null })
+    : null;
   try {
     // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
     const found: AlertRecord[] = [];
@@ -90,6 +107,14 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
       {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
+        ...(trace
+          ? {
+              tick: trace.due,
+              workerHeap: (get: () => { used: number; total: number; cpu: number } | null) => {
+                workerHeap = get;
+              },
+            }
+          : {}),
       },
     );
     for (const w of watchers) w.finish();
@@ -99,7 +124,9 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...s, alerts: found.length })}\n`);
     return s.errors.length > 0 ? 1 : 0;
   } finally {
+    trace?.dropStore();
     await store.stop();
+    trace?.stop();
     mark('store closed');
     if (spans) process.stderr.write(`PIPEPHASES ${JSON.stringify(phases)}\n`);
   }

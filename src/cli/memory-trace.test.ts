@@ -56,3 +56,43 @@ test('a trace sample carries the store checkpoints and, when asked, the kinds of
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an ingest's trace: no collector or feed, the worker's heap from a getter, samples taken when due between blocks", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-trace-'));
+  try {
+    const path = join(dir, 'ingest.jsonl');
+    let asked = 0;
+    const store = {
+      memoryUse: async () => {
+        asked++;
+        return { limit: 64, used: 10, temp: 0, tags: {} };
+      },
+    };
+    // An interval the timer never reaches in this test: every sample is one `due` took.
+    const t = startMemoryTrace(
+      path,
+      { store, workerHeap: () => ({ used: 7, total: 9, cpu: 0.5 }) },
+      3_600_000,
+      1 << 20,
+      false,
+    );
+    assert.equal(t.due() instanceof Promise, true, 'the first call samples');
+    assert.equal(t.due(), undefined, 'busy or not due: no second sample');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(t.due(), undefined, 'an hour has not passed');
+    t.dropStore();
+    t.stop();
+    assert.equal(t.due(), undefined, 'stopped');
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1);
+    const s = JSON.parse(lines[0]!) as MemorySample;
+    assert.equal(asked, 1);
+    assert.equal(s.duckdb, 10);
+    assert.equal(s.workerHeapUsed, 7);
+    assert.equal(s.workerHeapTotal, 9);
+    assert.equal(s.feedRows, 0);
+    assert.ok(s.vmRss !== undefined && s.vmRss > 0 && Math.abs(s.vmRss - vmRss()) < 0.2 * s.vmRss);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

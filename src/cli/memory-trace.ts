@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics } from 'node:v8';
+import type { ThreadHeap } from '../collect/decode-worker.js';
 import type { Collector } from '../collect/receiver.js';
 import { mallocTrims } from '../common/budget.js';
 import { type HeapReport, threadHeaps } from '../common/thread-heap.js';
@@ -20,7 +21,10 @@ import { type MemoryKinds, memoryKinds } from './smaps.js';
 export interface MemorySample {
   /** Wall time, ms. */
   t: number;
+  /** Resident bytes summed over the mappings (smaps_rollup: a page mapped twice counts twice). */
   rss: number;
+  /** Resident bytes as the kernel's RSS counter has them (VmRSS: what VmHWM and `time -v` peak). */
+  vmRss?: number;
   anon: number;
   file: number;
   heapUsed: number;
@@ -88,34 +92,62 @@ function rollup(): { rss: number; anon: number } {
 /** Bytes a memory trace writes at most (about 8 hours of samples), then it stops. */
 export const MEMORY_TRACE_MAX_BYTES = 64 * 2 ** 20;
 
+/**
+ * What a trace samples: the store always; the collector and the feed under `vantage start`; a
+ * pipeline worker's heap under `ingest --workers 1` (as it last reported it).
+ */
+export interface MemoryTraceDeps {
+  store: unknown;
+  collector?: Collector;
+  feed?: StoreFeed;
+  workerHeap?: () => ThreadHeap | null;
+}
+
+export interface MemoryTrace {
+  stop(): void;
+  /**
+   * A sample now when one is due (a promise to await), else undefined. A synchronous file reader
+   * holds the event loop for seconds, so the timer alone would see only the reader's pauses:
+   * `ingest` calls this between the reader's blocks.
+   */
+  due(): Promise<void> | undefined;
+  /** Sample on without asking the store (it is closing: its last checkpoint is traced too). */
+  dropStore(): void;
+}
+
 export function startMemoryTrace(
   path: string,
-  deps: { store: unknown; collector: Collector; feed: StoreFeed },
+  deps: MemoryTraceDeps,
   everyMs = Number(process.env.VANTAGE_MEMORY_TRACE_MS) || 250,
   maxBytes = MEMORY_TRACE_MAX_BYTES,
   withKinds = process.env.VANTAGE_MEMORY_TRACE_KINDS === '1',
-): { stop(): void } {
+): MemoryTrace {
   const fd = openSync(path, 'a');
   let written = 0;
-  const store = deps.store as MemoryStore;
+  let store = deps.store as MemoryStore;
   const glibc = mallocInfo();
   let busy = false;
+  let last = 0;
+  let stopped = false;
   const sample = async (): Promise<void> => {
-    if (busy) return;
+    if (busy || stopped) return;
     busy = true;
+    last = Date.now();
     try {
       const db = (await store.memoryUse?.().catch(() => null)) ?? { limit: 0, used: 0, temp: 0, tags: {} };
       const m = process.memoryUsage();
       const r = rollup();
       let young = 0;
       for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') young = s.space_size;
-      const c = deps.collector.stats();
-      const f = deps.feed.stats();
+      const c = deps.collector?.stats();
+      const f = deps.feed?.stats() ?? { queuedBytes: 0, queuedRows: 0, inFlight: 0, stored: 0 };
+      const wh = c ? c.workerHeap : (deps.workerHeap?.() ?? null);
       const g = glibc?.() ?? { used: 0, free: 0 };
       const kinds = withKinds ? memoryKinds('self') : null;
       const s: MemorySample = {
         t: Date.now(),
         rss: r.rss,
+        vmRss: m.rss,
         anon: r.anon,
         file: r.rss - r.anon,
         heapUsed: m.heapUsed,
@@ -123,11 +155,11 @@ export function startMemoryTrace(
         young,
         external: m.external,
         arrayBuffers: m.arrayBuffers,
-        workerHeapUsed: c.workerHeap?.used ?? 0,
-        workerHeapTotal: c.workerHeap?.total ?? 0,
-        workerCpu: c.workerHeap?.cpu ?? 0,
-        workerYoung: c.workerHeap?.young ?? 0,
-        workerExternal: c.workerHeap?.external ?? 0,
+        workerHeapUsed: wh?.used ?? 0,
+        workerHeapTotal: wh?.total ?? 0,
+        workerCpu: wh?.cpu ?? 0,
+        workerYoung: wh?.young ?? 0,
+        workerExternal: wh?.external ?? 0,
         threads: threadHeaps(),
         trims: { ...mallocTrims },
         duckdb: db.used,
@@ -137,8 +169,8 @@ export function startMemoryTrace(
         feedBytes: f.queuedBytes,
         feedRows: f.queuedRows + f.inFlight,
         stored: f.stored,
-        spoolBytes: c.spool?.bytes ?? 0,
-        spoolDatagrams: c.spool?.datagrams ?? 0,
+        spoolBytes: c?.spool?.bytes ?? 0,
+        spoolDatagrams: c?.spool?.datagrams ?? 0,
         glibcUsed: g.used,
         glibcFree: g.free,
         ...(store.checkpoints
@@ -146,12 +178,15 @@ export function startMemoryTrace(
           : {}),
         ...(kinds ? { kinds } : {}),
       };
+      // Stopped while DuckDB answered: the file is closed.
+      if (stopped) return;
       const line = `${JSON.stringify(s)}\n`;
       written += writeSync(fd, line);
       if (written >= maxBytes) {
         // A trace left on must not fill the disk: ~4 samples a second is ~170 MB a day.
         writeSync(fd, `${JSON.stringify({ stopped: `the trace reached its bound of ${maxBytes} bytes` })}\n`);
         clearInterval(timer);
+        stopped = true;
       }
     } finally {
       busy = false;
@@ -162,7 +197,14 @@ export function startMemoryTrace(
   return {
     stop() {
       clearInterval(timer);
+      stopped = true;
       closeSync(fd);
+    },
+    dropStore() {
+      store = {};
+    },
+    due() {
+      return !busy && !stopped && Date.now() - last >= everyMs ? sample() : undefined;
     },
   };
 }

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import {
   capMallocArenas,
   defaultBudgetBytes,
+  fixMallocMmapThreshold,
+  ingestDuckdbLimit,
   MALLOC_ARENAS,
+  MALLOC_MMAP_THRESHOLD,
   memoryBudget,
   parseBytes,
   trimMallocEvery,
@@ -74,6 +78,66 @@ test("the addon's mallocInfo counts what glibc holds (the memory trace's glibc f
   assert.ok(during.used - before.used >= 32 * MiB, `in use ${before.used} → ${during.used}`);
   assert.ok(during.mapped >= during.used);
   assert.ok(before.free >= 0 && Number.isFinite(before.free));
+});
+
+test("ingest's DuckDB limit is a third of the store's share, never under 64 MiB", () => {
+  assert.equal(ingestDuckdbLimit(memoryBudget(768 * MiB, 2)), 64 * MiB);
+  assert.equal(ingestDuckdbLimit(memoryBudget(512 * MiB, 2)), 64 * MiB);
+  assert.equal(ingestDuckdbLimit(memoryBudget(4096 * MiB, 2)), Math.floor((4096 * MiB * 0.25) / 3));
+  assert.ok(ingestDuckdbLimit(memoryBudget(4096 * MiB, 2)) < memoryBudget(4096 * MiB, 2).duckdb);
+});
+
+test('the fixed mmap threshold: a block freed does not raise it, so the next large block gets a mapping of its own', (t) => {
+  assert.equal(fixMallocMmapThreshold(MALLOC_MMAP_THRESHOLD, { MALLOC_MMAP_THRESHOLD_: '131072' }), 131072);
+  let addon = true;
+  try {
+    createRequire(import.meta.url)('vantage-pcap');
+  } catch {
+    addon = false;
+  }
+  if (!addon) {
+    assert.equal(fixMallocMmapThreshold(MALLOC_MMAP_THRESHOLD, {}), null);
+    t.skip('the vantage-pcap addon is not built');
+    return;
+  }
+  // In a child (glibc's settings are per process): an 8 MiB block is freed, which raises glibc's
+  // default threshold to 8 MiB; then a 1 MiB block is made and the bytes in mappings of their
+  // own are read before and after it.
+  const budgetJs = new URL('./budget.js', import.meta.url).href;
+  const script = `
+    const { fixMallocMmapThreshold } = await import(${JSON.stringify(budgetJs)});
+    const { createRequire } = await import('node:module');
+    const b = createRequire(${JSON.stringify(budgetJs)})('vantage-pcap');
+    const set = process.argv[1] === 'fix' ? fixMallocMmapThreshold(undefined, {}) : null;
+    let big = new ArrayBuffer(8 << 20);
+    new Uint8Array(big).fill(1);
+    const withBig = b.mallocInfo().ownMappings;
+    big = null;
+    // V8 frees a dead ArrayBuffer's bytes after a collection, maybe on another thread: wait.
+    for (let i = 0; i < 200 && b.mallocInfo().ownMappings > withBig - (8 << 20); i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const before = b.mallocInfo().ownMappings;
+    const keep = new ArrayBuffer(1 << 20);
+    const after = b.mallocInfo().ownMappings;
+    console.log(JSON.stringify({ set, grew: after - before, keep: keep.byteLength }));
+  `;
+  const env = { ...process.env };
+  delete env.MALLOC_MMAP_THRESHOLD_;
+  const run = (arg: string): { set: number | null; grew: number } => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, arg], {
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { set: number | null; grew: number };
+  };
+  const fixed = run('fix');
+  assert.equal(fixed.set, MALLOC_MMAP_THRESHOLD);
+  assert.ok(fixed.grew >= 1 << 20, `fixed: the 1 MiB block's own mapping (${fixed.grew} bytes)`);
+  // The default, for contrast: the raised threshold puts the same block in glibc's heap.
+  assert.equal(run('default').grew, 0);
 });
 
 test("the addon's mallocTrim gives the pages of glibc's free chunks back; the periodic trim can be turned off", async (t) => {

@@ -194,6 +194,48 @@ export function youngMbFromEnv(key: string, v: string): number {
   return n;
 }
 
+/**
+ * DuckDB's memory_limit for a one-shot `ingest --store` on one thread: a third of the store's
+ * share (64 MiB of a 768 MiB budget), never under DuckDB's floor here of 64 MiB. That ingest is
+ * one writer and no reader, and at the end of a file it inserts each record type's rows of the
+ * whole file (up to 131,072 a batch): with the store's full share DuckDB held a batch's rows in
+ * its pool beside the batch's columns in the JavaScript heap (85 MB for the realistic capture's
+ * 81,312 flows) and the process peaked there; at 64 MiB it writes them out as it goes and the
+ * peak fell by ~40 MB (bench/README.md, 2026-12-07, issue 13). `vantage start` keeps the
+ * store's share: queries, compactions and rollups run beside its appends.
+ */
+export function ingestDuckdbLimit(b: MemoryBudget): number {
+  return Math.max(64 * MiB, Math.floor(b.duckdb / 3));
+}
+
+/** glibc's mmap threshold for `ingest` (see fixMallocMmapThreshold), bytes. */
+export const MALLOC_MMAP_THRESHOLD = 64 * 1024;
+
+/**
+ * Fix glibc's mmap threshold: blocks from `bytes` up get a mapping of their own, given back to
+ * the kernel when freed. glibc's default threshold starts at 128 KiB and rises to the size of
+ * every mapped block that is freed (up to 32 MiB): once an ingest frees its first large column
+ * buffers, every buffer below that size is carved from glibc's heaps and stays resident there
+ * after V8 frees it. Fixed, the realistic ingest's glibc heap held 12–16 MB instead of 40–48
+ * and the peak fell by ~30 MB at the same CPU (bench/README.md, 2026-12-07).
+ * `MALLOC_MMAP_THRESHOLD_` in the environment wins (glibc has read it already). Returns the
+ * threshold in force, or null when it could not be set (no vantage-pcap addon).
+ */
+export function fixMallocMmapThreshold(
+  bytes = MALLOC_MMAP_THRESHOLD,
+  env: NodeJS.ProcessEnv = process.env,
+): number | null {
+  if (env.MALLOC_MMAP_THRESHOLD_) return Number(env.MALLOC_MMAP_THRESHOLD_) || null;
+  try {
+    const b = createRequire(import.meta.url)('vantage-pcap') as {
+      mallocMmapThreshold?: (n: number) => boolean;
+    };
+    return b.mallocMmapThreshold?.(bytes) ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One line for the start banner and the log. */
 export function describeBudget(b: MemoryBudget): string {
   const f = formatBytes;

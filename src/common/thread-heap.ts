@@ -14,6 +14,8 @@ export interface HeapReport {
   young: number;
   /** Bytes outside the heap that the thread's objects hold (ArrayBuffers, Buffers). */
   external: number;
+  /** CPU-s the thread has used, when the reporter knows it. */
+  cpu?: number;
 }
 
 /** This thread's heap now (a worker calls it to report; ~10 µs). */
@@ -27,14 +29,18 @@ export function heapReport(): HeapReport {
 /** How often a worker reports its heap, at most (ms). */
 export const HEAP_REPORT_MS = 1000;
 
-/** A worker's report when one is due (at most every HEAP_REPORT_MS), else undefined. */
-export function heapReportDue(): () => HeapReport | undefined {
+/**
+ * A worker's report when one is due (at most every HEAP_REPORT_MS), else undefined; with the
+ * thread's CPU-s when `cpu` reads them.
+ */
+export function heapReportDue(cpu?: () => number): () => HeapReport | undefined {
   let next = 0;
   return () => {
     const now = Date.now();
     if (now < next) return undefined;
     next = now + HEAP_REPORT_MS;
-    return heapReport();
+    const h = heapReport();
+    return cpu ? { ...h, cpu: cpu() } : h;
   };
 }
 

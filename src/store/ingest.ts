@@ -66,6 +66,13 @@ export interface IngestControl {
   ) => Promise<CaptureSummary>;
   /** Called once with the summary object, which fills as records arrive. */
   live?: (s: IngestSummary) => void;
+  /**
+   * Run between the reader's blocks, after any wait for the store (a memory trace's samples:
+   * the synchronous reader holds the event loop, so timers alone do not see the read).
+   */
+  tick?: () => Promise<void> | undefined;
+  /** Given once the pipeline runs (workers ≥ 1): its workers' V8 heaps as last reported. */
+  workerHeap?: (get: () => { used: number; total: number; cpu: number } | null) => void;
 }
 
 /**
@@ -179,7 +186,9 @@ export async function ingestCaptures(
         });
     });
   };
-  const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  const storeWait = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  const tick = opts.tick;
+  const between = tick ? (): Promise<void> | undefined => thenTick(storeWait(), tick) : storeWait;
   // With VANTAGE_PIPE_PROF: the worker path's count of batches sent and not yet back.
   let queuedAtWorker: (() => number) | null = null;
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
@@ -191,8 +200,9 @@ export async function ingestCaptures(
     storeWaiters = [];
     for (const r of w) r();
   }
-  const storeBehind = (): Promise<void> | undefined =>
+  const storeBehind0 = (): Promise<void> | undefined =>
     queued > 1 ? new Promise<void>((r) => storeWaiters.push(r)) : undefined;
+  const storeBehind = tick ? (): Promise<void> | undefined => thenTick(storeBehind0(), tick) : storeBehind0;
   const sink = (rec: SensorRecord): void => {
     const type = rec.type;
     if (!known.has(type)) {
@@ -318,6 +328,13 @@ export async function ingestCaptures(
   return summary;
 }
 
+function thenTick(
+  wait: Promise<void> | undefined,
+  tick: () => Promise<void> | undefined,
+): Promise<void> | undefined {
+  return wait ? wait.then(() => tick()) : tick();
+}
+
 /**
  * The worker path: this thread reads the files and copies packets into batches for the
  * pipeline worker(s), which decode, meter, parse and build column batches; those come back by
@@ -362,6 +379,7 @@ async function runThreaded(
   });
   summary.workers = workers;
   showQueue(() => p.inFlight);
+  opts.workerHeap?.(() => p.workerHeap);
   const cpu0 = threadCpuSeconds();
   mark('pipeline made');
   await p.ready;

@@ -148,3 +148,51 @@ test('flow and DNS rows stored from the column path equal those stored from reco
     await objs.stop();
   }
 });
+
+test("the tick (a memory trace's samples) runs between the reader's blocks while the file is read, on both paths", async () => {
+  const pcap = join(dir, 'ticks.pcap');
+  const made = generateRealistic(pcap, {
+    packets: 10_000,
+    flows: 600,
+    clients: 100,
+    servers: 40,
+    seconds: 30,
+  });
+  let packetsSeen = 0;
+  const counter: Analyzer = {
+    name: 'count',
+    onPacket: () => {
+      packetsSeen++;
+      return undefined;
+    },
+  };
+  for (const workers of [0, 1]) {
+    const store = createEmbeddedStore(
+      { dataDir: join(dir, `ticks-${workers}`), threads: 1 },
+      { log: silentLogger },
+    );
+    await store.start();
+    const seenAt: number[] = [];
+    try {
+      packetsSeen = 0;
+      const s = await ingestCaptures(store, [pcap], {
+        workers,
+        // a packet hook keeps the ingest on this thread: only the inline path can count here
+        ...(workers === 0 ? { hooks: [counter] } : {}),
+        tick: () => {
+          seenAt.push(packetsSeen);
+          return seenAt.length % 2 === 0 ? new Promise<void>((r) => setImmediate(r)) : undefined;
+        },
+      });
+      assert.equal(s.packets, made.packets);
+      assert.ok(seenAt.length >= 4, `workers ${workers}: ${seenAt.length} ticks`);
+      if (workers === 0)
+        assert.ok(
+          seenAt[0]! < made.packets / 2,
+          `the first tick after ${seenAt[0]} of ${made.packets} packets`,
+        );
+    } finally {
+      await store.stop();
+    }
+  }
+});

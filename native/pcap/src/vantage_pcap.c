@@ -20,6 +20,9 @@
  *   close(h)
  *   execve(path, argv, env)  replace this process's image (same pid); returns only on failure
  *   mallocInfo()             glibc's heap over all arenas: bytes in use, free, mapped
+ *   mallocMmapThreshold(n)   glibc's M_MMAP_THRESHOLD: blocks of n bytes or more get mappings of
+ *                            their own (given back when freed); fixes it (no dynamic raise)
+ *   mallocTrim()             malloc_trim(0): free chunks' pages in every arena back to the kernel
  *
  * Reads are batched: one promise per buffer of packets, never one call per packet. A record is
  * four little-endian u32 (seconds, nanoseconds, captured length, wire length) followed by the
@@ -1718,6 +1721,25 @@ static napi_value js_malloc_arena_max(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* mallocMmapThreshold(n): glibc's M_MMAP_THRESHOLD from now on, in every arena. By default the
+ * threshold starts at 128 KiB and rises to the size of each mapped block freed (up to 32 MiB), so
+ * after the first large buffers are freed every later block below that size is carved from the
+ * heaps and kept there once freed; a fixed threshold gives each large block back when it is freed
+ * (MALLOC_MMAP_THRESHOLD_ in the environment does the same from the process's start). */
+static napi_value js_malloc_mmap_threshold(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 4096 || n > (32 << 20)) {
+    napi_throw_range_error(env, NULL, "mallocMmapThreshold: bytes from 4096 to 32 MiB");
+    return NULL;
+  }
+  napi_value r;
+  CHECK(napi_get_boolean(env, mallopt(M_MMAP_THRESHOLD, n) == 1, &r));
+  return r;
+}
+
 /* bufferAddress(ab): where an ArrayBuffer's bytes are in memory, as a number (user-space
  * addresses fit in 53 bits). The embedded store writes DuckDB string_t values that point at
  * UTF-8 bytes it keeps in such a buffer, instead of one N-API call per string: V8 never moves
@@ -1754,6 +1776,9 @@ static napi_value js_malloc_info(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, o, "free", v));
   CHECK(napi_create_double(env, (double)m.arena + (double)m.hblkhd, &v));
   CHECK(napi_set_named_property(env, o, "mapped", v));
+  /* Of which blocks in mappings of their own (above the mmap threshold). */
+  CHECK(napi_create_double(env, (double)m.hblkhd, &v));
+  CHECK(napi_set_named_property(env, o, "ownMappings", v));
   return o;
 }
 
@@ -1929,6 +1954,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"interfaces", NULL, js_interfaces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"libVersion", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocArenaMax", NULL, js_malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocMmapThreshold", NULL, js_malloc_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
       {"execve", NULL, js_execve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocInfo", NULL, js_malloc_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Analyzer } from '../../analyze/types.js';
-import { forgetThreadHeap, recordThreadHeap } from '../../common/thread-heap.js';
+import { forgetThreadHeap, type HeapReport, recordThreadHeap } from '../../common/thread-heap.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
@@ -111,6 +111,8 @@ export interface ThreadedPipeline extends Pipeline {
   readonly pool: number;
   /** Batches sent to the workers and not yet back. */
   readonly inFlight: number;
+  /** The workers' V8 heaps summed, as they last reported them (at most once a second; null before the first). */
+  readonly workerHeap: { used: number; total: number; cpu: number; young: number; external: number } | null;
   /** The most batch buffers of one worker out of its pool at once (being filled, queued, with the worker, or back and not yet recycled). */
   readonly peakInFlight: number;
   /**
@@ -167,6 +169,7 @@ export function createThreadedPipeline(
   const failed: boolean[] = [];
   const failures: string[] = [];
   const reports: WorkerDone[] = [];
+  const heaps: (HeapReport | undefined)[] = [];
   let grown = 0;
   let peak = 0;
   // A file reader hands over a whole block before it can wait: keep room for one per worker
@@ -238,7 +241,10 @@ export function createThreadedPipeline(
           break;
         case 'free': {
           shard.inFlight--;
-          if (m.heap) recordThreadHeap(heapName, m.heap);
+          if (m.heap) {
+            recordThreadHeap(heapName, m.heap);
+            heaps[shards.indexOf(shard)] = m.heap;
+          }
           const recycle = (): void => {
             if (shard.free.length < poolSize) shard.free.push(m.buf);
             shard.wake?.();
@@ -611,6 +617,19 @@ export function createThreadedPipeline(
     },
     get peakInFlight() {
       return peak;
+    },
+    get workerHeap() {
+      if (heaps.length === 0) return null;
+      const sum = { used: 0, total: 0, cpu: 0, young: 0, external: 0 };
+      for (const h of heaps) {
+        if (!h) continue;
+        sum.used += h.used;
+        sum.total += h.total;
+        sum.cpu += h.cpu ?? 0;
+        sum.young += h.young;
+        sum.external += h.external;
+      }
+      return sum;
     },
     drops,
     hasRoom() {

@@ -67,7 +67,9 @@ const withFactor: FrameHandler = (f) => {
   sensor.onFrame(f);
 };
 
-const heapDue = heapReportDue();
+// The memory trace (`memory-trace.ts`) reads this thread's heap from its reports, which come
+// back with the batch buffers at most once a second.
+const heapDue = heapReportDue(threadCpuSeconds);
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
 const readOne: CaptureReader = batchReader(() => cur!, frame);
 const viaRecorder = recorder ? recorder.reader(readOne) : null;
