@@ -11,7 +11,7 @@ import { ingestCaptures } from '../store/ingest.js';
 import { watchingStore } from '../store/watching-store.js';
 import { createWatchers } from './watchers.js';
 
-const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N] [--no-recorder-thread]
+const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
 
 Decode captures and store their records in the data directory DIR, and their packets in its
 packet store (DIR/pcap) unless --no-packets (no server needed; stop a running
@@ -22,9 +22,6 @@ Prints a JSON summary.
                 records packets and stores (default 0: everything on one thread, which already
                 keeps DuckDB and packet writes on I/O threads; 1 pays where cores sit idle; more
                 than 1 shards flows by hash and needs --no-packets)
-  --no-recorder-thread
-                with --workers 0: record packets on the main thread too (by default they are
-                recorded on a thread of their own)
 `;
 
 export async function ingestStoreCommand(argv: string[]): Promise<number> {
@@ -93,7 +90,6 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
       {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
-        ...(values['no-recorder-thread'] ? { recorderThread: false } : {}),
       },
     );
     for (const w of watchers) w.finish();
@@ -117,7 +113,6 @@ function parse(argv: string[]) {
       store: { type: 'string' },
       'no-packets': { type: 'boolean', default: false },
       workers: { type: 'string' },
-      'no-recorder-thread': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

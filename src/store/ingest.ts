@@ -232,18 +232,10 @@ export async function ingestCaptures(
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
   if (workers === 0 && opts.recorder && (opts.recorderThread ?? DEFAULT_RECORDER_THREAD)) {
-    const cpu = await runRecorderThread(files, opts, read, summary, sink, columns, between, batchSize);
+    await runRecorderThread(files, opts, read, summary, sink, columns, between, batchSize);
     for (const type of buffers.keys()) flush(type);
     await pending;
     if (failure) throw failure;
-    // As on the one-thread path: this thread's CPU up to the last append's commit.
-    const cpuEnd = threadCpuSeconds();
-    const r2 = (x: number): number => Math.round(x * 100) / 100;
-    summary.cpu_s = {
-      main: r2(cpuEnd - cpu.start),
-      workers: cpu.workers,
-      tail: { workers: cpu.tailWorkers, main: r2(cpuEnd - cpu.done) },
-    };
   } else if (workers > 0) {
     await runThreaded(
       files,
@@ -301,7 +293,6 @@ export async function ingestCaptures(
         await pending;
       }
       cpuDone = threadCpuSeconds();
-      mark('read');
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
@@ -518,7 +509,7 @@ async function runRecorderThread(
   columns: (type: string, c: Columnar) => void,
   storeBetween: () => Promise<void> | undefined,
   batchSize: number,
-): Promise<{ start: number; done: number; workers: number[]; tailWorkers: number[] }> {
+): Promise<void> {
   const cpu0 = threadCpuSeconds();
   const hooks = [...(opts.hooks ?? [])];
   if (opts.collect) hooks.push(createCaptureCollector(sink, { ports: [] }));
@@ -582,7 +573,6 @@ async function runRecorderThread(
         summary.errors.push({ file: name, message: (e as Error).message });
       }
     }
-    mark('read');
     // The last batch goes through the Sensor as it is sent, before the Sensor's end.
     const end = p.finish();
     finished = true;
@@ -601,11 +591,11 @@ async function runRecorderThread(
     const rec = sumReports(p.reports).recorder;
     if (rec) summary.packets_recorded = rec.packets;
     const r2 = (x: number): number => Math.round(x * 100) / 100;
-    return {
-      start: cpu0,
-      done: cpuDone,
+    const cpuEnd = threadCpuSeconds();
+    summary.cpu_s = {
+      main: r2(cpuEnd - cpu0),
       workers: p.reports.map((x) => x.cpuSeconds),
-      tailWorkers: p.reports.map((x) => r2(x.finishCpuSeconds)),
+      tail: { workers: p.reports.map((x) => r2(x.finishCpuSeconds)), main: r2(cpuEnd - cpuDone) },
     };
   } finally {
     if (!finished) await p.finish().catch(() => undefined);

@@ -51,7 +51,6 @@ async function ingestInto(
   files: string[],
   workers: number,
   packets: boolean,
-  extra: { recorderThread?: boolean } = {},
 ): Promise<{
   summary: IngestSummary;
   rows: Record<string, string[]>;
@@ -67,7 +66,6 @@ async function ingestInto(
       // Small batches: many column batches and commits cross the thread boundary.
       batch: 1000,
       ...(packets ? { recorder: { dir: join(data, 'pcap') } } : {}),
-      ...extra,
     });
     const pcap = new Map<string, Buffer>();
     if (packets)
@@ -118,7 +116,7 @@ test('one pipeline worker stores exactly the rows of the inline path, row for ro
   ];
   let compared = 0;
   for (const [name, list] of runs) {
-    const a = await ingestInto(`${name}-inline`, list, 0, true, { recorderThread: false });
+    const a = await ingestInto(`${name}-inline`, list, 0, true);
     const b = await ingestInto(`${name}-worker`, list, 1, true);
     assert.equal(a.summary.workers, 0);
     assert.equal(b.summary.workers, 1);
@@ -135,45 +133,6 @@ test('one pipeline worker stores exactly the rows of the inline path, row for ro
     assert.equal(b.summary.packets_recorded, b.summary.packets, name);
   }
   assert.ok(compared > 4000, `${compared} rows compared`);
-});
-
-test('the recorder on a thread of its own: the rows, segments and index of the one-thread path, and of the pipeline worker', async () => {
-  // Fixtures of every link type, pcapng and gzip (the frame path) and damaged ones, a realistic
-  // mix (plain pcap: read straight into batches), several files through one flow table.
-  const files = [...listCaptures().map(fixture), realistic];
-  const runs: [string, string[]][] = [
-    ['all', files],
-    ['damaged', [fixture('corrupt-record-length-tls.pcap')]],
-    ['realistic', [realistic]],
-  ];
-  let compared = 0;
-  for (const [name, list] of runs) {
-    const here = await ingestInto(`${name}-rt-here`, list, 0, true, { recorderThread: false });
-    const rt = await ingestInto(`${name}-rt-thread`, list, 0, true, { recorderThread: true });
-    const wk = await ingestInto(`${name}-rt-worker`, list, 1, true);
-    // The recorder thread reports its CPU as a worker's; the Sensor stays here.
-    assert.equal(rt.summary.workers, 0);
-    assert.equal(here.summary.cpu_s?.workers.length, 0);
-    assert.equal(rt.summary.cpu_s?.workers.length, 1, name);
-    for (const [label, b] of [
-      ['recorder thread', rt],
-      ['pipeline worker', wk],
-    ] as const) {
-      assert.deepEqual(same(b.summary), same(here.summary), `${name}, ${label}`);
-      assert.deepEqual(Object.keys(b.rows).sort(), Object.keys(here.rows).sort(), `${name}, ${label}`);
-      for (const [type, want] of Object.entries(here.rows)) {
-        assert.deepEqual(b.rows[type], want, `${name}, ${label}: ${type}`);
-        compared += want.length;
-      }
-      assert.deepEqual([...b.pcap.keys()], [...here.pcap.keys()], `${name}, ${label}`);
-      for (const [f, bytes] of here.pcap)
-        assert.ok(bytes.equals(b.pcap.get(f)!), `${name}, ${label}: ${f} differs`);
-      assert.deepEqual(b.index, here.index, `${name}, ${label}: segment indexes differ`);
-    }
-    assert.ok(here.index.size > 0, name);
-    assert.equal(rt.summary.packets_recorded, here.summary.packets, name);
-  }
-  assert.ok(compared > 8000, `${compared} rows compared`);
 });
 
 test('two pipeline workers: every packet is metered once, and per-flow records are the same as inline', async () => {
