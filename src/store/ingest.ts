@@ -1,8 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { type CaptureSummary, readCaptureFile } from '../capture/capture-file.js';
-import { type FrameHandler, newFrame } from '../capture/frame.js';
-import { readBatch } from '../capture/workers/batch.js';
-import { FlowTap } from '../capture/workers/flow-tap.js';
+import type { FrameHandler } from '../capture/frame.js';
 import { mark, pipeReport, processSched, spans, wallMs } from '../capture/workers/pipe-prof.js';
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
@@ -46,13 +44,6 @@ export interface IngestSummary {
  * pays where cores are idle, so it is asked for with `workers`.
  */
 export const DEFAULT_INGEST_WORKERS = 0;
-
-/**
- * The one-thread path records packets on a thread of its own: the recorder's copies and index
- * were ~0.5 CPU-s of this thread's ~3 on the realistic capture while the second core had ~2 CPU-s
- * of V8's and DuckDB's threads (bench/README.md, 2026-12-07, branch s23-wall28).
- */
-export const DEFAULT_RECORDER_THREAD = true;
 
 /** Thrown by a reader or a frame handler to end an ingest early, keeping what was read. */
 export class IngestStop extends Error {
@@ -114,12 +105,6 @@ export async function ingestCaptures(
      * the worker.
      */
     recorderOn?: 'main' | 'worker';
-    /**
-     * With no pipeline worker (`workers` 0) and a `recorder`: record packets on a thread of
-     * their own while this thread decodes, meters and parses them (default
-     * `DEFAULT_RECORDER_THREAD`); false records them here too.
-     */
-    recorderThread?: boolean;
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -231,12 +216,7 @@ export async function ingestCaptures(
   const workers = opts.hooks && opts.hooks.length > 0 ? 0 : (opts.workers ?? DEFAULT_INGEST_WORKERS);
   if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64))
     throw new Error(`workers must be an integer 0-64 (got ${workers})`);
-  if (workers === 0 && opts.recorder && (opts.recorderThread ?? DEFAULT_RECORDER_THREAD)) {
-    await runRecorderThread(files, opts, read, summary, sink, columns, between, batchSize);
-    for (const type of buffers.keys()) flush(type);
-    await pending;
-    if (failure) throw failure;
-  } else if (workers > 0) {
+  if (workers > 0) {
     await runThreaded(
       files,
       opts,
@@ -490,114 +470,5 @@ async function runThreaded(
       await p.finish().catch(() => undefined);
       await onMain?.stop();
     }
-  }
-}
-
-/**
- * The one-thread path with the packet recorder on a thread of its own: this thread reads the
- * files into batch buffers (a plain pcap straight into them), its Sensor reads each batch just
- * before it is sent (`mainSensor`), and the recorder thread copies and indexes it with the flow
- * slots the Sensor's table gave each packet. Records, their order and the packet store are the
- * one-thread path's.
- */
-async function runRecorderThread(
-  files: readonly string[],
-  opts: Parameters<typeof ingestCaptures>[2] & {},
-  read: NonNullable<IngestControl['read']>,
-  summary: IngestSummary,
-  sink: (rec: SensorRecord) => void,
-  columns: (type: string, c: Columnar) => void,
-  storeBetween: () => Promise<void> | undefined,
-  batchSize: number,
-): Promise<void> {
-  const cpu0 = threadCpuSeconds();
-  const hooks = [...(opts.hooks ?? [])];
-  if (opts.collect) hooks.push(createCaptureCollector(sink, { ports: [] }));
-  const tap = new FlowTap();
-  // Last: it sees every packet after the flow table (the other hooks may opt out of a flow).
-  hooks.push(tap);
-  const sensor = createSensor(sink, {
-    hooks,
-    columns,
-    columnRows: batchSize,
-    ...(opts.flow ? { flow: opts.flow } : {}),
-  });
-  const frame = newFrame();
-  const p = createThreadedPipeline(() => {}, {
-    flow: {},
-    l7: false,
-    workers: 1,
-    lossless: true,
-    batchBytes: 1 << 20,
-    batchPackets: 1 << 16,
-    recorder: opts.recorder!,
-    mainSensor: (b) => {
-      readBatch(
-        Buffer.from(b.buf, 0, b.bytes),
-        b.bytes,
-        b.linkType,
-        b.ifIndex,
-        frame,
-        sensor.onFrame,
-        b.start,
-      );
-      return tap.take();
-    },
-  });
-  summary.workers = 0;
-  let finished = false;
-  try {
-    await p.ready;
-    const between = (): Promise<void> | undefined => {
-      const w = p.between();
-      if (w) return w.then(() => storeBetween());
-      return storeBetween();
-    };
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i]!;
-      const name = opts.names?.[i] ?? file;
-      try {
-        const direct = opts.read === undefined ? await p.readFile(file, between) : null;
-        const s = direct ?? (await read(file, p.onFrame, between).finally(() => p.endOfFile()));
-        if (s.error) {
-          summary.errors.push({ file: name, message: s.error.message });
-          // Sends what was read before it, through the Sensor here.
-          p.fileWeird('capture_file_damaged', '');
-          sensor.fileWeird('capture_file_damaged', `${name}: ${s.error.message}`, 0, 0);
-        }
-      } catch (e) {
-        if (e instanceof IngestStop) {
-          summary.stopped = { code: e.code, message: `${name}: ${e.message}` };
-          break;
-        }
-        summary.errors.push({ file: name, message: (e as Error).message });
-      }
-    }
-    // The last batch goes through the Sensor as it is sent, before the Sensor's end.
-    const end = p.finish();
-    finished = true;
-    const cpuDone = threadCpuSeconds();
-    const c = sensor.finish();
-    await end;
-    if (p.failures.length > 0) throw new Error(p.failures.join('; '));
-    summary.packets = c.frames;
-    summary.bytes = c.bytes;
-    summary.weirds = c.weird;
-    const fs = sensor.flows.stats;
-    summary.dropped = {
-      fragments_orphaned: fs.fragmentsOrphaned,
-      fragment_trains_evicted: fs.fragmentTrainsEvicted,
-    };
-    const rec = sumReports(p.reports).recorder;
-    if (rec) summary.packets_recorded = rec.packets;
-    const r2 = (x: number): number => Math.round(x * 100) / 100;
-    const cpuEnd = threadCpuSeconds();
-    summary.cpu_s = {
-      main: r2(cpuEnd - cpu0),
-      workers: p.reports.map((x) => x.cpuSeconds),
-      tail: { workers: p.reports.map((x) => r2(x.finishCpuSeconds)), main: r2(cpuEnd - cpuDone) },
-    };
-  } finally {
-    if (!finished) await p.finish().catch(() => undefined);
   }
 }

@@ -20,11 +20,6 @@ export interface WorkerConfig extends Omit<PipelineOptions, 'workers' | 'columns
   recordBunch: number;
   /** Batches carry each packet's overload-sampling factor; flow records get `sampling_rate`. */
   samplingMarks?: boolean;
-  /**
-   * Record packets only (with `recorder`): the Sensor runs on the main thread, which sends each
-   * batch after reading it, with its packets' flow slots (`tap`).
-   */
-  recordOnly?: boolean;
 }
 
 /** Messages of the threaded pipeline. */
@@ -40,8 +35,6 @@ export type ToWorker =
       ifIndex: number;
       /** With `samplingMarks`: the sampling factor of each packet, in order. */
       factors?: Uint16Array;
-      /** With `recordOnly`: each packet's flow slot in the main thread's flow table. */
-      tap?: FlowTapBatch;
     }
   | { type: 'tick'; sec: number; ns: number }
   | { type: 'weird'; name: string; detail: string }

@@ -4,17 +4,28 @@ import type { Analyzer } from '../../analyze/types.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { FlowTableStats } from '../../flow/flow-table.js';
 import type { RecordSink } from '../../flow/sensor.js';
-import type { PacketRecorder, RecorderConfig, RecorderCounters } from '../../pcapstore/recorder.js';
+import type {
+  CaptureReader,
+  PacketRecorder,
+  RecorderConfig,
+  RecorderCounters,
+} from '../../pcapstore/recorder.js';
 import { unpackColumnar } from '../../store/columnar-wire.js';
 import { CaptureError, type CaptureSummary, MAX_RECORD } from '../capture-file.js';
 import { type Frame, type FrameHandler, newFrame } from '../frame.js';
-import { BATCH_RECORD_HEADER, type BatchView, BatchWriter, readBatch, recordSize } from './batch.js';
-import { FlowMirror, type FlowTapBatch, tapTransfer } from './flow-tap.js';
+import {
+  BATCH_RECORD_HEADER,
+  type BatchView,
+  BatchWriter,
+  batchReader,
+  readBatch,
+  recordSize,
+} from './batch.js';
+import { FlowMirror, type FlowTapBatch } from './flow-tap.js';
 import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
 import { spans } from './pipe-prof.js';
 import type { Pipeline, PipelineCounters, PipelineOptions } from './pipeline.js';
 import { symmetricFlowHash } from './shard.js';
-import { tapRecording } from './tap-recorder.js';
 
 export interface ThreadedOptions extends PipelineOptions {
   /** Bytes of one batch buffer. */
@@ -39,13 +50,6 @@ export interface ThreadedOptions extends PipelineOptions {
   mainRecorder?: PacketRecorder;
   /** Decode NetFlow/IPFIX/sFlow datagrams inside the packets (ports besides the standard ones). */
   collectPorts?: number[];
-  /**
-   * The Sensor on the calling thread, the worker a recorder thread (with `recorder`, one worker
-   * only): each batch is handed here just before it is sent (in order, synchronously, while
-   * the buffer is still this thread's), read by the caller's Sensor, and sent with the flow
-   * slots this returns; the worker records and indexes it. The workers' counters are zeros then.
-   */
-  mainSensor?: (b: BatchView) => FlowTapBatch;
   /**
    * Packet hooks that stay on the calling thread (the packet recorder, the broker; one worker
    * only): each batch comes back with its packets' flow slots and every hook sees every packet
@@ -89,10 +93,7 @@ export interface ThreadedPipeline extends Pipeline {
    * in `between` after each; null when the file is of another kind (read it through `onFrame`).
    */
   readFile(path: string, between?: () => Promise<void> | undefined): Promise<CaptureSummary | null>;
-  /**
-   * A damaged file: the weird is recorded by the first worker, after the packets before it
-   * (with `mainSensor`, the packets before it are sent and the caller's Sensor records it).
-   */
+  /** A damaged file: the weird is recorded by the first worker, after the packets before it. */
   fileWeird(name: string, detail: string): void;
   /** What the workers reported at finish (flow-table and recorder counters), one per worker. */
   readonly reports: WorkerDone[];
@@ -151,10 +152,7 @@ export function createThreadedPipeline(
   const factorOf = o.samplingFactor ?? null;
   if (factorOf && (n !== 1 || o.lossless))
     throw new Error('sampling factors travel with the batches of one live pipeline worker only');
-  const mainSensor = o.mainSensor ?? null;
-  if (mainSensor && (n !== 1 || !o.recorder || hooked || factorOf))
-    throw new Error('a Sensor here takes a recorder thread: one worker with a recorder, nothing else');
-  const main = o.mainRecorder ? tapRecording(o.mainRecorder) : null;
+  const main = o.mainRecorder ? mainRecording(o.mainRecorder) : null;
   const runHooks = hooked ? mainHooking(hooked) : null;
   let mainChain: Promise<void> = Promise.resolve();
   const decoder = n > 1 ? new Decoder() : null;
@@ -189,7 +187,6 @@ export function createThreadedPipeline(
     ...(o.collectPorts ? { collectPorts: o.collectPorts } : {}),
     ...(main || runHooks ? { flowTap: true } : {}),
     ...(o.samplingFactor ? { samplingMarks: true } : {}),
-    ...(mainSensor ? { recordOnly: true } : {}),
   };
   // Column batches arrive with fresh layout arrays each time: hand the sink one array per
   // layout, so caches keyed by a layout's identity (value kinds, field positions) keep working.
@@ -304,12 +301,6 @@ export function createThreadedPipeline(
       linkType: w.linkType,
       ifIndex: w.ifIndex,
     };
-    if (mainSensor !== null) {
-      const tap = mainSensor(msg);
-      msg.tap = tap;
-      s.worker.postMessage(msg, [w.ab, ...tapTransfer(tap)]);
-      return;
-    }
     if (factors !== null) {
       // One array per batch (it is transferred), never one per packet.
       const fs = factors.slice(0, w.packets);
@@ -556,20 +547,18 @@ export function createThreadedPipeline(
         if (next !== null && rest > 0) buf.copy(Buffer.from(next), READ_AT, p, end);
         if (cnt > 0) {
           s.inFlight++;
-          const msg: ToWorker = {
-            type: 'batch',
-            buf: ab,
-            start: first,
-            bytes: p,
-            packets: cnt,
-            linkType,
-            ifIndex: 0,
-          };
-          if (mainSensor !== null) {
-            const tap = mainSensor(msg);
-            msg.tap = tap;
-            s.worker.postMessage(msg, [ab, ...tapTransfer(tap)]);
-          } else s.worker.postMessage(msg, [ab]);
+          s.worker.postMessage(
+            {
+              type: 'batch',
+              buf: ab,
+              start: first,
+              bytes: p,
+              packets: cnt,
+              linkType,
+              ifIndex: 0,
+            } satisfies ToWorker,
+            [ab],
+          );
         } else if (s.free.length < poolSize) s.free.push(ab);
         if (next === null) break;
         at0 += p - READ_AT;
@@ -634,8 +623,6 @@ export function createThreadedPipeline(
       const s = shards[0];
       if (!s) return;
       send(s);
-      // The caller's Sensor takes it (every packet before it has been read there now).
-      if (mainSensor !== null) return;
       s.worker.postMessage({ type: 'weird', name, detail } satisfies ToWorker);
     },
     async finish() {
@@ -714,6 +701,38 @@ function mainHooking(
     mirror.begin();
     readBatch(Buffer.from(b.buf, 0, b.bytes), b.bytes, b.linkType, b.ifIndex, frame, onFrame, b.start);
     tap = null;
+  };
+}
+
+/** The packet recorder on the calling thread, fed each batch as it comes back from the worker. */
+function mainRecording(recorder: PacketRecorder): {
+  record(b: BatchView, tap: FlowTapBatch): Promise<void>;
+} {
+  const decoder = new Decoder();
+  const mirror = new FlowMirror();
+  const frame = newFrame();
+  let cur: BatchView | null = null;
+  let tap: FlowTapBatch | null = null;
+  let k = 0;
+  const onFrame: FrameHandler = (f) => {
+    const slot = mirror.at(tap!, k++);
+    recorder.onPacket(decoder.decode(f), mirror, slot, 0);
+  };
+  const readOne: CaptureReader = batchReader(() => cur!, frame);
+  const via = recorder.reader(readOne);
+  return {
+    async record(b, t) {
+      cur = b;
+      tap = t;
+      k = 0;
+      mirror.begin();
+      try {
+        await via('', onFrame);
+      } finally {
+        cur = null;
+        tap = null;
+      }
+    },
   };
 }
 

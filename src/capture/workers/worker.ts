@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCaptureCollector } from '../../collect/capture-hook.js';
-import type { PacketHook, SensorRecord } from '../../flow/sensor.js';
+import { createSensor, type PacketHook, type SensorRecord } from '../../flow/sensor.js';
 import { type CaptureReader, createPacketRecorder } from '../../pcapstore/recorder.js';
 import type { Columnar } from '../../store/columnar.js';
 import { packColumnar, wireTransfer } from '../../store/columnar-wire.js';
@@ -8,9 +8,8 @@ import { type FrameHandler, newFrame } from '../frame.js';
 import { FlowSamplingMarks } from '../sampling-marks.js';
 import { batchReader, readBatch } from './batch.js';
 import { FlowTap, tapTransfer } from './flow-tap.js';
-import type { ToMain, ToWorker, WorkerConfig, WorkerDone } from './messages.js';
+import type { ToMain, ToWorker, WorkerConfig } from './messages.js';
 import { PIPE_PROF, PROF_KEEP, threadSched, threadTid, wallMs } from './pipe-prof.js';
-import { tapRecording } from './tap-recorder.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 
 /**
@@ -52,24 +51,19 @@ if (tap) hooks.push(tap);
 const sampled = { factor: 1 };
 const marks = cfg.samplingMarks ? new FlowSamplingMarks(sampled, cfg.columnRows > 0) : null;
 if (marks) hooks.push(marks);
-// A recorder thread (`recordOnly`) loads no Sensor: the main thread's read each batch first.
-const taped = cfg.recordOnly && recorder ? tapRecording(recorder) : null;
-const sensor = taped
-  ? null
-  : (await import('../../flow/sensor.js')).createSensor(sink, {
-      flow: cfg.flow,
-      l7: cfg.l7,
-      hooks,
-      ...(cfg.columnRows > 0 ? { columns, columnRows: cfg.columnRows } : {}),
-    });
-const noCounters = { frames: 0, bytes: 0, ipPackets: 0, nonIpPackets: 0, weird: 0, weirdByName: {} };
+const sensor = createSensor(sink, {
+  flow: cfg.flow,
+  l7: cfg.l7,
+  hooks,
+  ...(cfg.columnRows > 0 ? { columns, columnRows: cfg.columnRows } : {}),
+});
 const frame = newFrame();
 let factors: Uint16Array | null = null;
 let k = 0;
 const withFactor: FrameHandler = (f) => {
   sampled.factor = factors !== null && k < factors.length ? factors[k]! : 1;
   k++;
-  sensor!.onFrame(f);
+  sensor.onFrame(f);
 };
 
 let cur: Extract<ToWorker, { type: 'batch' }> | null = null;
@@ -88,21 +82,9 @@ const handle = async (m: ToWorker): Promise<void> => {
     case 'batch': {
       const t0 = busy !== null ? wallMs() : 0;
       const q0 = busy !== null ? threadSched().runq : 0;
-      if (taped) {
-        const { tap: t, ...rest } = m;
-        if (!t) throw new Error('a batch for the recorder thread came without its flow slots');
-        await taped.record(rest, t);
-        // Its flow slots are not sent back.
-        post({ ...rest, type: 'free' }, [m.buf]);
-        if (busy !== null) {
-          if (busy.length < 2 * PROF_KEEP) busy.push(t0, wallMs());
-          busyRunq += threadSched().runq - q0;
-        }
-        break;
-      }
       if (viaRecorder) {
         cur = m;
-        await viaRecorder('', sensor!.onFrame);
+        await viaRecorder('', sensor.onFrame);
         cur = null;
       } else if (marks) {
         factors = m.factors ?? null;
@@ -118,7 +100,7 @@ const handle = async (m: ToWorker): Promise<void> => {
           m.linkType,
           m.ifIndex,
           frame,
-          sensor!.onFrame,
+          sensor.onFrame,
           m.start,
         );
       }
@@ -137,23 +119,23 @@ const handle = async (m: ToWorker): Promise<void> => {
       break;
     }
     case 'tick':
-      sensor?.flows.tick(m.sec, m.ns);
-      sensor?.flushColumns();
+      sensor.flows.tick(m.sec, m.ns);
+      sensor.flushColumns();
       flushRecords();
       break;
     case 'weird':
-      sensor?.fileWeird(m.name, m.detail, 0, 0);
+      sensor.fileWeird(m.name, m.detail, 0, 0);
       break;
     case 'finish': {
       const t0 = busy !== null ? wallMs() : 0;
       const cpu0 = threadCpuSeconds();
-      const counters = sensor ? sensor.finish() : noCounters;
+      const counters = sensor.finish();
       flushRecords();
       await recorder?.stop();
       post({
         type: 'done',
         counters: { ...counters, drops: {} },
-        flows: sensor ? { ...sensor.flows.stats } : noFlowStats(),
+        flows: { ...sensor.flows.stats },
         recorder: recorder ? { ...recorder.counters } : null,
         cpuSeconds: threadCpuSeconds(),
         finishCpuSeconds: threadCpuSeconds() - cpu0,
@@ -189,16 +171,3 @@ chain = chain.catch(fail);
 port.on('message', (m: ToWorker) => {
   chain = chain.then(() => (failed ? undefined : handle(m))).catch(fail);
 });
-
-/** A recorder thread has no flow table: its report's flow counters are zeros. */
-function noFlowStats(): WorkerDone['flows'] {
-  return {
-    packets: 0,
-    flowsCreated: 0,
-    flowsEmitted: 0,
-    active: 0,
-    fragmentsAttributed: 0,
-    fragmentsOrphaned: 0,
-    fragmentTrainsEvicted: 0,
-  };
-}
