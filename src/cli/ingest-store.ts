@@ -7,9 +7,7 @@ import { memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
-import { ingestCaptures } from '../store/ingest.js';
-import { watchingStore } from '../store/watching-store.js';
-import { createWatchers } from './watchers.js';
+import type { IngestSummary } from '../store/ingest.js';
 
 const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
 
@@ -50,48 +48,73 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
     { dataDir: values.store, memoryLimit: budget.duckdb, threads: budget.duckdbThreads },
     { log: createLogger('ingest') },
   );
-  try {
-    mark('start');
-    await store.start();
-    mark('store open');
-  } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
-    process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
-    return 1;
-  }
   let workers: number | undefined;
   if (values.workers !== undefined) {
     workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
       process.stderr.write(`vantage ingest: --workers must be an integer 0-64 (got '${values.workers}')\n`);
-      await store.stop();
       return 2;
     }
     if (workers > 1 && !values['no-packets']) {
       process.stderr.write(
         'vantage ingest: --workers above 1 needs --no-packets (packets are recorded by one worker)\n',
       );
-      await store.stop();
       return 2;
     }
   }
-  const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
-  try {
-    // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
-    const found: AlertRecord[] = [];
-    const alerts = new AlertAggregator((a) => found.push(a), { mode: 'final', sensor: 'ingest' });
-    const watchers = profiledWatchers(await createWatchers({ dataDir: values.store }, alerts));
+  // DuckDB's open is ~0.2-0.4 s of waiting on its thread for 20-40 ms of this one's CPU: the
+  // ingest's modules load (and its pipeline worker starts) meanwhile; nothing is read before it.
+  mark('start');
+  let openError: unknown = null;
+  const opening = store.start().then(
+    () => mark('store open'),
+    (e: unknown) => {
+      openError = e;
+      throw e;
+    },
+  );
+  // Handled below, after the imports: not an unhandled rejection meanwhile.
+  opening.catch(() => undefined);
+  // The record watchers (intel, detectors) see every record; their alerts are stored at the end.
+  const found: AlertRecord[] = [];
+  const alerts = new AlertAggregator((a) => found.push(a), { mode: 'final', sensor: 'ingest' });
+  let watchers: RecordWatcher[] = [];
+  const [{ ingestCaptures }, { createWatchers }, { watchingStore }] = await Promise.all([
+    import('../store/ingest.js'),
+    import('./watchers.js'),
+    import('../store/watching-store.js'),
+  ]);
+  // Made once the data directory is there (its baselines and policy), before any append.
+  const ready = opening.then(async () => {
+    watchers = profiledWatchers(await createWatchers({ dataDir: values.store! }, alerts));
     mark('watchers made');
+  });
+  const recorder = values['no-packets'] ? undefined : { dir: join(values.store, 'pcap') };
+  let s: IngestSummary;
+  try {
     // The recorder (on the pipeline worker, or here with --workers 0) copies whole runs of
     // records as they lie in its input; the segment is closed before the ingest resolves.
-    const s = await ingestCaptures(
+    s = await ingestCaptures(
       watchingStore(store, () => watchers),
       positionals,
       {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
+        after: ready,
       },
     );
+  } catch (e) {
+    // Stopped only once its opening has settled.
+    if (openError === null) {
+      await ready.catch(() => undefined);
+      await store.stop();
+      throw e;
+    }
+    const msg = (openError as Error).message.split('\n')[0];
+    process.stderr.write(`vantage ingest: cannot open the store in ${values.store}: ${msg}\n`);
+    return 1;
+  }
+  try {
     for (const w of watchers) w.finish();
     alerts.flush();
     mark('ingested');

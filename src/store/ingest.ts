@@ -105,6 +105,12 @@ export async function ingestCaptures(
      * the worker.
      */
     recorderOn?: 'main' | 'worker';
+    /**
+     * The store is still opening: nothing is read, recorded or appended before this resolves
+     * (a store that cannot open, e.g. held by a running server, must not see packets written
+     * beside it), but the pipeline worker starts meanwhile. A rejection is thrown.
+     */
+    after?: Promise<unknown>;
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -235,6 +241,7 @@ export async function ingestCaptures(
     await pending;
     if (failure) throw failure;
   } else {
+    await opts.after;
     const cpu0 = threadCpuSeconds();
     let cpuDone = cpu0;
     const hooks = [...(opts.hooks ?? [])];
@@ -273,6 +280,7 @@ export async function ingestCaptures(
         await pending;
       }
       cpuDone = threadCpuSeconds();
+      mark('read');
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
@@ -338,7 +346,8 @@ async function runThreaded(
 ): Promise<void> {
   const batchSize = opts.batch ?? 131_072;
   const onMain = opts.recorder && opts.recorderOn !== 'worker' ? createPacketRecorder(opts.recorder) : null;
-  await onMain?.start();
+  // A recorder on the worker starts with it: the store is open first then.
+  if (!onMain && opts.recorder) await opts.after;
   const p = createThreadedPipeline(sink, {
     flow: opts.flow ?? {},
     l7: true,
@@ -364,6 +373,14 @@ async function runThreaded(
   showQueue(() => p.inFlight);
   const cpu0 = threadCpuSeconds();
   mark('pipeline made');
+  // The worker loads its modules while the store opens.
+  try {
+    await opts.after;
+    await onMain?.start();
+  } catch (e) {
+    await p.finish().catch(() => undefined);
+    throw e;
+  }
   await p.ready;
   mark('pipeline ready');
   const prof0 = spans ? { t: wallMs(), sched: processSched() } : null;
