@@ -111,6 +111,14 @@ export async function ingestCaptures(
      * beside it), but the pipeline worker starts meanwhile. A rejection is thrown.
      */
     after?: Promise<unknown>;
+    /**
+     * The one-thread path (`workers` 0): column batches of this many rows (at most `batch`),
+     * committed while the reader goes on; it waits only when a second one is queued. DuckDB's
+     * share of each commit (append, WAL, commit on its thread) then runs beside the reading
+     * instead of after the last packet, where this thread waited for it. 0 (default): batches
+     * of `batch` rows, and the reader waits while any commit is in flight.
+     */
+    commitWhileReading?: number;
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -185,7 +193,14 @@ export async function ingestCaptures(
         });
     });
   };
-  const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
+  const overlapRows = opts.commitWhileReading ?? 0;
+  const between = (): Promise<void> | undefined => {
+    if (overlapRows <= 0) return queued > 0 ? pending : undefined;
+    if (queued > 1) return pending;
+    // One commit in flight: the reader goes on, and yields once per block so that DuckDB's
+    // requests for the commit's next chunk are answered (its feed fills them on this thread).
+    return queued === 1 ? new Promise<void>((r) => setImmediate(r)) : undefined;
+  };
   // With VANTAGE_PIPE_PROF: the worker path's count of batches sent and not yet back.
   let queuedAtWorker: (() => number) | null = null;
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
@@ -254,7 +269,7 @@ export async function ingestCaptures(
     const sensor = createSensor(sink, {
       hooks,
       columns,
-      columnRows: batchSize,
+      columnRows: overlapRows > 0 ? Math.min(batchSize, overlapRows) : batchSize,
       ...(opts.flow ? { flow: opts.flow } : {}),
     });
     // The recorder copies whole runs of records straight from the reader's buffer.

@@ -228,3 +228,88 @@ test('ingestCaptures with `after` (the store opening): nothing is recorded or st
     }
   }
 });
+
+test('commitWhileReading: the reader goes on while a commit is in flight, at most two batches wait, and the rows are those of the default path', async () => {
+  const pcap = join(dir, 'overlap.pcap');
+  const made = generateRealistic(pcap, {
+    packets: 30_000,
+    flows: 2_000,
+    clients: 300,
+    servers: 100,
+    seconds: 60,
+    seed: 7,
+  });
+  const rowsOf = async (store: ReturnType<typeof createEmbeddedStore>): Promise<Record<string, string[]>> => {
+    const out: Record<string, string[]> = {};
+    for (const d of store.defs) {
+      const list: string[] = [];
+      await store.stream({ type: d.type, desc: false }, (rs) => {
+        for (const r of rs) {
+          const { flow_id: _id, ...rest } = r as Rec;
+          list.push(JSON.stringify(rest));
+        }
+      });
+      if (list.length > 0) out[d.type] = list;
+    }
+    return out;
+  };
+  // Short timeouts: most flows end while the file is read.
+  const flow = { idleTimeout: 5, tcpIdleTimeout: 5 };
+  const plain = createEmbeddedStore(
+    { dataDir: join(dir, 'overlap-plain'), threads: 1 },
+    { log: silentLogger },
+  );
+  await plain.start();
+  let want: Record<string, string[]>;
+  try {
+    await ingestCaptures(plain, [pcap], { flow });
+    want = await rowsOf(plain);
+  } finally {
+    await plain.stop();
+  }
+
+  const store = createEmbeddedStore({ dataDir: join(dir, 'overlap'), threads: 1 }, { log: silentLogger });
+  await store.start();
+  let packetsSeen = 0;
+  const counter: Analyzer = {
+    name: 'count',
+    onPacket: () => {
+      packetsSeen++;
+      return undefined;
+    },
+  };
+  // Packets read while each commit was in flight, and the most batches in the store's hands.
+  const readDuring: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const watched = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'appendColumns')
+        return async (type: string, c: Columnar) => {
+          const at = packetsSeen;
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          await target.appendColumns(type, c);
+          inFlight--;
+          readDuring.push(packetsSeen - at);
+        };
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  try {
+    const s = await ingestCaptures(watched, [pcap], { flow, hooks: [counter], commitWhileReading: 200 });
+    assert.equal(s.packets, made.packets);
+    assert.ok(readDuring.length > 8, `${readDuring.length} column commits`);
+    // The default path reads nothing while a commit is in flight (it waits for each).
+    assert.ok(
+      readDuring.filter((n) => n > 0).length >= 3,
+      `packets read during each commit: ${readDuring.join(' ')}`,
+    );
+    assert.ok(maxInFlight <= 2, `${maxInFlight} commits in flight at once`);
+    const got = await rowsOf(store);
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort());
+    for (const [type, rows] of Object.entries(want)) assert.deepEqual(got[type], rows, type);
+  } finally {
+    await store.stop();
+  }
+});
