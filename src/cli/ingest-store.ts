@@ -104,11 +104,11 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
         after: ready,
-        // With one thread, commits during the file run beside the reading, not all after it:
-        // at load 9-12 the wall after the last packet fell from 2.2-3.0 s to 0.6-1.0 s; over 9
-        // alternated pairs the main thread slept 0.23 s less for 0.06 CPU-s more, the whole
-        // process +0.28 CPU-s (more, smaller commits; bench/README.md 2026-12-07, branch
-        // s23-wall28). 16,384 rows, as 32,768 left 1.2-1.5 s after the last packet.
+        // With one thread, the records made during the file are stored beside the reading, not
+        // all after it: at load 9-12 the wall after the last packet fell from 2.2-3.0 s to
+        // 0.6-1.0 s; held in one transaction (5 alternated rounds, load 7-10) the main thread
+        // slept 0.5 s less for the same CPU, the whole process +0.2 CPU-s (bench/README.md
+        // 2026-12-07, branch s23-wall28). 16,384 rows, as 32,768 left 1.2-1.5 s after it.
         commitWhileReading: INGEST_COMMIT_ROWS,
       },
     );

@@ -164,7 +164,23 @@ export async function ingestCaptures(
   };
   // Flow, DNS, TLS and HTTP records come as column batches (no object per record); a store
   // without a column path is given them as records.
-  const colStore = store as RecordStore & { appendColumns?: (type: string, c: Columnar) => Promise<void> };
+  const colStore = store as RecordStore & {
+    appendColumns?: (type: string, c: Columnar) => Promise<void>;
+    appendColumnParts?: (
+      type: string,
+      parts: readonly Columnar[],
+      opts?: { hold?: boolean; copied?: () => void },
+    ) => Promise<void>;
+    commitHold?: () => Promise<void>;
+  };
+  // commitWhileReading's batches are held: each goes into DuckDB's open transaction as it comes
+  // (the reader goes on once DuckDB has its copy), and the transaction commits a row group, or
+  // after a delay, instead of once per batch; the ingest resolves once every one committed.
+  const holding =
+    (opts.commitWhileReading ?? 0) > 0 &&
+    colStore.appendColumnParts !== undefined &&
+    colStore.commitHold !== undefined;
+  const commits: Promise<void>[] = [];
   const columns = (type: string, c: Columnar): void => {
     const n = c.rows.length;
     if (!known.has(type)) {
@@ -173,6 +189,29 @@ export async function ingestCaptures(
     }
     summary.records[type] = (summary.records[type] ?? 0) + n;
     queued++;
+    if (holding) {
+      pending = pending.then(
+        () =>
+          new Promise<void>((copied) => {
+            let out = false;
+            const release = (): void => {
+              if (out) return;
+              out = true;
+              queued--;
+              wakeStore();
+              copied();
+            };
+            commits.push(
+              colStore.appendColumnParts!(type, [c], { hold: true, copied: release })
+                .catch((e: unknown) => {
+                  failure ??= e;
+                })
+                .finally(release),
+            );
+          }),
+      );
+      return;
+    }
     pending = pending.then(() => {
       if (spans) {
         spans.begin('store');
@@ -299,6 +338,10 @@ export async function ingestCaptures(
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
+      if (holding) {
+        await colStore.commitHold!();
+        await Promise.all(commits);
+      }
       if (failure) throw failure;
       summary.packets = c.frames;
       summary.bytes = c.bytes;
