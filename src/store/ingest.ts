@@ -176,10 +176,8 @@ export async function ingestCaptures(
   // commitWhileReading's batches are held: each goes into DuckDB's open transaction as it comes
   // (the reader goes on once DuckDB has its copy), and the transaction commits a row group, or
   // after a delay, instead of once per batch; the ingest resolves once every one committed.
-  const holding =
-    (opts.commitWhileReading ?? 0) > 0 &&
-    colStore.appendColumnParts !== undefined &&
-    colStore.commitHold !== undefined;
+  // (set on the one-thread path below).
+  let holding = false;
   const commits: Promise<void>[] = [];
   const columns = (type: string, c: Columnar): void => {
     const n = c.rows.length;
@@ -295,6 +293,8 @@ export async function ingestCaptures(
     await pending;
     if (failure) throw failure;
   } else {
+    holding =
+      overlapRows > 0 && colStore.appendColumnParts !== undefined && colStore.commitHold !== undefined;
     await opts.after;
     const cpu0 = threadCpuSeconds();
     let cpuDone = cpu0;
