@@ -9,9 +9,6 @@ import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import type { IngestSummary } from '../store/ingest.js';
 
-/** Rows per column batch of the one-thread ingest, committed while it reads. */
-const INGEST_COMMIT_ROWS = 16_384;
-
 const HELP = `usage: vantage ingest FILE... --store DIR [--no-packets] [--workers N]
 
 Decode captures and store their records in the data directory DIR, and their packets in its
@@ -104,12 +101,6 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
         ...(recorder ? { recorder } : {}),
         ...(workers !== undefined ? { workers } : {}),
         after: ready,
-        // With one thread, the records made during the file are stored beside the reading, not
-        // all after it: at load 9-12 the wall after the last packet fell from 2.2-3.0 s to
-        // 0.6-1.0 s; held in one transaction (5 alternated rounds, load 7-10) the main thread
-        // slept 0.5 s less for the same CPU, the whole process +0.2 CPU-s (bench/README.md
-        // 2026-12-07, branch s23-wall28). 16,384 rows, as 32,768 left 1.2-1.5 s after it.
-        commitWhileReading: INGEST_COMMIT_ROWS,
       },
     );
   } catch (e) {

@@ -111,14 +111,6 @@ export async function ingestCaptures(
      * beside it), but the pipeline worker starts meanwhile. A rejection is thrown.
      */
     after?: Promise<unknown>;
-    /**
-     * The one-thread path (`workers` 0): column batches of this many rows (at most `batch`),
-     * committed while the reader goes on; it waits only when a second one is queued. DuckDB's
-     * share of each commit (append, WAL, commit on its thread) then runs beside the reading
-     * instead of after the last packet, where this thread waited for it. 0 (default): batches
-     * of `batch` rows, and the reader waits while any commit is in flight.
-     */
-    commitWhileReading?: number;
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -164,21 +156,7 @@ export async function ingestCaptures(
   };
   // Flow, DNS, TLS and HTTP records come as column batches (no object per record); a store
   // without a column path is given them as records.
-  const colStore = store as RecordStore & {
-    appendColumns?: (type: string, c: Columnar) => Promise<void>;
-    appendColumnParts?: (
-      type: string,
-      parts: readonly Columnar[],
-      opts?: { hold?: boolean; copied?: () => void },
-    ) => Promise<void>;
-    commitHold?: () => Promise<void>;
-  };
-  // commitWhileReading's batches are held: each goes into DuckDB's open transaction as it comes
-  // (the reader goes on once DuckDB has its copy), and the transaction commits a row group, or
-  // after a delay, instead of once per batch; the ingest resolves once every one committed.
-  // (set on the one-thread path below).
-  let holding = false;
-  const commits: Promise<void>[] = [];
+  const colStore = store as RecordStore & { appendColumns?: (type: string, c: Columnar) => Promise<void> };
   const columns = (type: string, c: Columnar): void => {
     const n = c.rows.length;
     if (!known.has(type)) {
@@ -187,29 +165,6 @@ export async function ingestCaptures(
     }
     summary.records[type] = (summary.records[type] ?? 0) + n;
     queued++;
-    if (holding) {
-      pending = pending.then(
-        () =>
-          new Promise<void>((copied) => {
-            let out = false;
-            const release = (): void => {
-              if (out) return;
-              out = true;
-              queued--;
-              wakeStore();
-              copied();
-            };
-            commits.push(
-              colStore.appendColumnParts!(type, [c], { hold: true, copied: release })
-                .catch((e: unknown) => {
-                  failure ??= e;
-                })
-                .finally(release),
-            );
-          }),
-      );
-      return;
-    }
     pending = pending.then(() => {
       if (spans) {
         spans.begin('store');
@@ -230,14 +185,7 @@ export async function ingestCaptures(
         });
     });
   };
-  const overlapRows = opts.commitWhileReading ?? 0;
-  const between = (): Promise<void> | undefined => {
-    if (overlapRows <= 0) return queued > 0 ? pending : undefined;
-    if (queued > 1) return pending;
-    // One commit in flight: the reader goes on, and yields once per block so that DuckDB's
-    // requests for the commit's next chunk are answered (its feed fills them on this thread).
-    return queued === 1 ? new Promise<void>((r) => setImmediate(r)) : undefined;
-  };
+  const between = (): Promise<void> | undefined => (queued > 0 ? pending : undefined);
   // With VANTAGE_PIPE_PROF: the worker path's count of batches sent and not yet back.
   let queuedAtWorker: (() => number) | null = null;
   // The worker path lets the reader run while up to this many appends wait: the worker goes on
@@ -293,8 +241,6 @@ export async function ingestCaptures(
     await pending;
     if (failure) throw failure;
   } else {
-    holding =
-      overlapRows > 0 && colStore.appendColumnParts !== undefined && colStore.commitHold !== undefined;
     await opts.after;
     const cpu0 = threadCpuSeconds();
     let cpuDone = cpu0;
@@ -308,7 +254,7 @@ export async function ingestCaptures(
     const sensor = createSensor(sink, {
       hooks,
       columns,
-      columnRows: overlapRows > 0 ? Math.min(batchSize, overlapRows) : batchSize,
+      columnRows: batchSize,
       ...(opts.flow ? { flow: opts.flow } : {}),
     });
     // The recorder copies whole runs of records straight from the reader's buffer.
@@ -338,10 +284,6 @@ export async function ingestCaptures(
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
-      if (holding) {
-        await colStore.commitHold!();
-        await Promise.all(commits);
-      }
       if (failure) throw failure;
       summary.packets = c.frames;
       summary.bytes = c.bytes;

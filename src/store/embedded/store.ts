@@ -681,11 +681,6 @@ export class EmbeddedStore implements RecordStore {
     return def && ROLLUP_FIELDS.every((f) => Object.hasOwn(def.fields, f)) ? def : undefined;
   }
 
-  /** Commit the held rows now (an ingest's end: what it stored is durable when it resolves). */
-  async commitHold(): Promise<void> {
-    await this.serial(() => undefined);
-  }
-
   async stop(): Promise<void> {
     this.stopping = true;
     await this.serial(async () => {
