@@ -37,13 +37,9 @@ export interface IngestSummary {
   cpu_s?: { main: number; workers: number[]; tail: { workers: number[]; main: number } };
 }
 
-/**
- * Worker threads by default: none. On this 2-core class of machine the one-thread path already
- * keeps 1.3 cores busy (DuckDB's and the recorder's I/O threads), and the worker path measured
- * the same wall time for 30% more CPU and 120 MB more RSS (bench/README.md, 2026-12-06): it
- * pays where cores are idle, so it is asked for with `workers`.
- */
-export const DEFAULT_INGEST_WORKERS = 0;
+import { DEFAULT_INGEST_WORKERS } from './ingest-defaults.js';
+
+export { DEFAULT_INGEST_WORKERS };
 
 /** Thrown by a reader or a frame handler to end an ingest early, keeping what was read. */
 export class IngestStop extends Error {
@@ -112,6 +108,12 @@ export async function ingestCaptures(
      * the worker.
      */
     recorderOn?: 'main' | 'worker';
+    /**
+     * The store is still opening: nothing is read, recorded or appended before this resolves
+     * (a store that cannot open, e.g. held by a running server, must not see packets written
+     * beside it), but the pipeline worker starts meanwhile. A rejection is thrown.
+     */
+    after?: Promise<unknown>;
   } & IngestControl = {},
 ): Promise<IngestSummary> {
   const t0 = performance.now();
@@ -245,6 +247,7 @@ export async function ingestCaptures(
     await pending;
     if (failure) throw failure;
   } else {
+    await opts.after;
     const cpu0 = threadCpuSeconds();
     let cpuDone = cpu0;
     const hooks = [...(opts.hooks ?? [])];
@@ -283,6 +286,7 @@ export async function ingestCaptures(
         await pending;
       }
       cpuDone = threadCpuSeconds();
+      mark('read');
       const c = sensor.finish();
       for (const type of buffers.keys()) flush(type);
       await pending;
@@ -355,7 +359,8 @@ async function runThreaded(
 ): Promise<void> {
   const batchSize = opts.batch ?? 131_072;
   const onMain = opts.recorder && opts.recorderOn !== 'worker' ? createPacketRecorder(opts.recorder) : null;
-  await onMain?.start();
+  // A recorder on the worker starts with it: the store is open first then.
+  if (!onMain && opts.recorder) await opts.after;
   const p = createThreadedPipeline(sink, {
     flow: opts.flow ?? {},
     l7: true,
@@ -382,6 +387,14 @@ async function runThreaded(
   opts.workerHeap?.(() => p.workerHeap);
   const cpu0 = threadCpuSeconds();
   mark('pipeline made');
+  // The worker loads its modules while the store opens.
+  try {
+    await opts.after;
+    await onMain?.start();
+  } catch (e) {
+    await p.finish().catch(() => undefined);
+    throw e;
+  }
   await p.ready;
   mark('pipeline ready');
   const prof0 = spans ? { t: wallMs(), sched: processSched() } : null;

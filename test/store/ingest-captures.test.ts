@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -191,6 +191,86 @@ test("the tick (a memory trace's samples) runs between the reader's blocks while
           seenAt[0]! < made.packets / 2,
           `the first tick after ${seenAt[0]} of ${made.packets} packets`,
         );
+    } finally {
+      await store.stop();
+    }
+  }
+});
+
+test('ingestCaptures with `after` (the store opening): nothing is recorded or stored before it settles, and its rejection is thrown with no packet written', async () => {
+  const pcap = join(dir, 'after.pcap');
+  generateRealistic(pcap, { packets: 6_000, flows: 400, clients: 60, servers: 20, seconds: 20, seed: 5 });
+  const segments = (d: string): string[] => {
+    try {
+      return readdirSync(d).filter((f) => f.endsWith('.pcap'));
+    } catch {
+      return [];
+    }
+  };
+  for (const workers of [0, 1]) {
+    // Rejected: no segment may appear (a store held by a running server shares its packet store).
+    const failDir = join(dir, `after-fail-${workers}`);
+    const failing = createEmbeddedStore({ dataDir: failDir, threads: 1 }, { log: silentLogger });
+    let release: (e: Error) => void = () => {};
+    const opening = new Promise<void>((_, reject) => {
+      release = reject;
+    });
+    const run = ingestCaptures(failing, [pcap], {
+      workers,
+      recorder: { dir: join(failDir, 'pcap') },
+      after: opening,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      segments(join(failDir, 'pcap')),
+      [],
+      `workers ${workers}: recorded before the store opened`,
+    );
+    release(new Error('database is locked'));
+    await assert.rejects(run, /database is locked/, `workers ${workers}`);
+    assert.deepEqual(segments(join(failDir, 'pcap')), [], `workers ${workers}`);
+
+    // Resolved late: everything is read, recorded and stored once it is.
+    const okDir = join(dir, `after-ok-${workers}`);
+    const store = createEmbeddedStore({ dataDir: okDir, threads: 1 }, { log: silentLogger });
+    let open: () => void = () => {};
+    const opened = new Promise<void>((r) => {
+      open = r;
+    });
+    let appendsBeforeOpen = 0;
+    let isOpen = false;
+    const watched = new Proxy(store, {
+      get(t, prop, recv) {
+        if (prop === 'append' || prop === 'appendColumns')
+          return (...a: unknown[]) => {
+            if (!isOpen) appendsBeforeOpen++;
+            return (t[prop] as (...x: unknown[]) => Promise<void>)(...a);
+          };
+        const v = Reflect.get(t, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const done = ingestCaptures(watched, [pcap], {
+      workers,
+      recorder: { dir: join(okDir, 'pcap') },
+      after: opened,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      segments(join(okDir, 'pcap')),
+      [],
+      `workers ${workers}: recorded before the store opened`,
+    );
+    await store.start();
+    isOpen = true;
+    open();
+    const s = await done;
+    try {
+      assert.equal(appendsBeforeOpen, 0);
+      assert.ok(s.packets > 5_900, `${s.packets} packets`);
+      assert.equal(s.packets_recorded, s.packets);
+      assert.ok((s.records.flow ?? 0) >= 400, `workers ${workers}: ${s.records.flow} flows`);
+      assert.ok(segments(join(okDir, 'pcap')).length > 0);
     } finally {
       await store.stop();
     }
