@@ -10,7 +10,7 @@
  * With `--workers 2` flows are sharded by their symmetric hash over two workers (the main
  * thread then decodes each packet far enough to hash it).
  *
- *   node dist/bench/flows-workers.js inline|worker [capture] [--no-l7] [--no-detect] [--workers N]
+ *   node dist/bench/flows-workers.js inline|worker [capture] [--no-l7] [--no-detect] [--workers N] [--young MB]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { readCaptureFile } from '../src/capture/capture-file.js';
@@ -26,9 +26,13 @@ const args = process.argv.slice(2);
 const mode = args[0] === 'worker' ? 'worker' : 'inline';
 const wi = args.indexOf('--workers');
 const workers = wi > 0 ? Number(args[wi + 1]) : 1;
+// --young N: the workers' young generation, MB (`vantage start` gives a live source's 24).
+const yi = args.indexOf('--young');
+const youngMb = yi > 0 ? Number(args[yi + 1]) : undefined;
 const file =
-  args.find((a, i) => i > 0 && !a.startsWith('--') && args[i - 1] !== '--workers') ??
-  'bench/out/realistic-1360000.pcap';
+  args.find(
+    (a, i) => i > 0 && !a.startsWith('--') && args[i - 1] !== '--workers' && args[i - 1] !== '--young',
+  ) ?? 'bench/out/realistic-1360000.pcap';
 const l7 = !args.includes('--no-l7');
 const detect = !args.includes('--no-detect');
 
@@ -64,6 +68,7 @@ if (mode === 'inline') {
     flow,
     l7,
     workers,
+    ...(youngMb ? { youngMb } : {}),
     columns,
     columnRows: 32_768,
     lossless: true,

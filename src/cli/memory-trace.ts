@@ -38,6 +38,9 @@ export interface MemorySample {
   /** The decode thread's young generation (new space) and bytes outside its heap. */
   workerYoung: number;
   workerExternal: number;
+  workerOld: number;
+  workerCode: number;
+  workerLarge: number;
   /** The other worker threads' heaps (the capture and mirror pipelines'), by name. */
   threads: Record<string, HeapReport>;
   /** glibc's periodic trims so far (`budget.ts`): runs, seconds, RSS given back. */
@@ -160,6 +163,9 @@ export function startMemoryTrace(
         workerCpu: wh?.cpu ?? 0,
         workerYoung: wh?.young ?? 0,
         workerExternal: wh?.external ?? 0,
+        workerOld: wh?.old ?? 0,
+        workerCode: wh?.code ?? 0,
+        workerLarge: wh?.large ?? 0,
         threads: threadHeaps(),
         trims: { ...mallocTrims },
         duckdb: db.used,

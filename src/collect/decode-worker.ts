@@ -139,14 +139,17 @@ export interface ThreadHeap {
   total: number;
   /** CPU-s the thread has used (its own, not V8's helper threads'), when known. */
   cpu?: number;
-  /** Bytes of the young generation and outside the heap (`thread-heap.ts`). */
+  /** Bytes of its spaces and outside the heap (`thread-heap.ts`). */
   young?: number;
+  old?: number;
+  code?: number;
+  large?: number;
   external?: number;
 }
 
 function heapNow(): ThreadHeap {
   const h = heapReport();
-  return { used: h.used, total: h.total, cpu: threadCpuSeconds(), young: h.young, external: h.external };
+  return { ...h, cpu: threadCpuSeconds() };
 }
 
 function runWorker(wd: DecodeWorkerData): void {

@@ -9,9 +9,15 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 export interface HeapReport {
   /** Bytes of live objects. */
   used: number;
-  /** Bytes V8 holds for the heap (its pages), of which `young` for the young generation. */
+  /**
+   * Bytes V8 holds for the heap (its pages), of which `young` for the young generation, `old`
+   * for the old objects, `code` for compiled code and `large` for objects of their own pages.
+   */
   total: number;
   young: number;
+  old: number;
+  code: number;
+  large: number;
   /** Bytes outside the heap that the thread's objects hold (ArrayBuffers, Buffers). */
   external: number;
   /** CPU-s the thread has used, when the reporter knows it. */
@@ -22,8 +28,24 @@ export interface HeapReport {
 export function heapReport(): HeapReport {
   const h = getHeapStatistics();
   let young = 0;
-  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') young = s.space_size;
-  return { used: h.used_heap_size, total: h.total_heap_size, young, external: h.external_memory };
+  let old = 0;
+  let code = 0;
+  let large = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    if (s.space_name === 'new_space') young = s.space_size;
+    else if (s.space_name === 'old_space') old = s.space_size;
+    else if (s.space_name === 'code_space') code = s.space_size;
+    else if (s.space_name.endsWith('large_object_space')) large += s.space_size;
+  }
+  return {
+    used: h.used_heap_size,
+    total: h.total_heap_size,
+    young,
+    old,
+    code,
+    large,
+    external: h.external_memory,
+  };
 }
 
 /** How often a worker reports its heap, at most (ms). */
