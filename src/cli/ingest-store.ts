@@ -5,6 +5,7 @@ import type { RecordWatcher } from '../common/alerts.js';
 import { AlertAggregator } from '../common/alerts.js';
 import { fixMallocMmapThreshold, ingestDuckdbLimit, memoryBudget } from '../common/budget.js';
 import { createLogger } from '../common/log.js';
+import type { ThreadHeap } from '../common/thread-heap.js';
 import type { AlertRecord } from '../schema/alert.js';
 import { createEmbeddedStore } from '../store/embedded/store.js';
 import type { IngestSummary } from '../store/ingest.js';
@@ -106,7 +107,7 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
   // VANTAGE_MEMORY_TRACE=FILE: what the process's memory is made of over the ingest, as under
   // `vantage start` (memory-trace.ts), sampled between the reader's blocks as well.
   const tracePath = process.env.VANTAGE_MEMORY_TRACE;
-  let workerHeap: (() => { used: number; total: number; cpu: number } | null) | null = null;
+  let workerHeap: (() => ThreadHeap | null) | null = null;
   const trace: MemoryTrace | null = tracePath
     ? startMemoryTrace(tracePath, { store, workerHeap: () => workerHeap?.() ?? null })
     : null;
@@ -124,7 +125,7 @@ export async function ingestStoreCommand(argv: string[]): Promise<number> {
         ...(trace
           ? {
               tick: trace.due,
-              workerHeap: (get: () => { used: number; total: number; cpu: number } | null) => {
+              workerHeap: (get: () => ThreadHeap | null) => {
                 workerHeap = get;
               },
             }

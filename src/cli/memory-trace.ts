@@ -1,10 +1,9 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics } from 'node:v8';
-import type { ThreadHeap } from '../collect/decode-worker.js';
 import type { Collector } from '../collect/receiver.js';
 import { mallocTrims } from '../common/budget.js';
-import { type HeapReport, threadHeaps } from '../common/thread-heap.js';
+import { type HeapReport, type ThreadHeap, threadHeaps } from '../common/thread-heap.js';
 import type { StoreFeed } from '../store/feed.js';
 import { type MemoryKinds, memoryKinds } from './smaps.js';
 

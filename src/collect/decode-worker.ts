@@ -27,7 +27,7 @@ import {
 import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { ipv6BytesToString } from '../common/addr.js';
 import { niceThread } from '../common/priority.js';
-import { heapReport } from '../common/thread-heap.js';
+import { heapReport, type ThreadHeap } from '../common/thread-heap.js';
 import { ColumnWriter } from './column-writer.js';
 import type { ColumnBatch } from './columns.js';
 import { countRecords } from './count.js';
@@ -132,20 +132,6 @@ export type FromWorker =
   | { t: 'bound'; ports: number[]; recvBufferSize: number[] }
   | { t: 'bindError'; msg: string }
   | { t: 'spool'; stats: SpoolStats; received: number; heap?: ThreadHeap };
-
-/** A thread's V8 heap, bytes: what is live and what V8 holds for it. */
-export interface ThreadHeap {
-  used: number;
-  total: number;
-  /** CPU-s the thread has used (its own, not V8's helper threads'), when known. */
-  cpu?: number;
-  /** Bytes of its spaces and outside the heap (`thread-heap.ts`). */
-  young?: number;
-  old?: number;
-  code?: number;
-  large?: number;
-  external?: number;
-}
 
 function heapNow(): ThreadHeap {
   const h = heapReport();

@@ -34,6 +34,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { ThreadHeap } from '../common/thread-heap.js';
 import type { Columnar } from '../store/columnar.js';
 import { columnarOf, decodeColumns } from './columns.js';
 import { countRecords } from './count.js';
@@ -43,7 +44,6 @@ import type {
   FromWorker,
   ResultMsg,
   SpoolWorkerConfig,
-  ThreadHeap,
   ToWorker,
 } from './decode-worker.js';
 import { META, TEMPLATE_FILE } from './decode-worker.js';

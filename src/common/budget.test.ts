@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   capMallocArenas,
   defaultBudgetBytes,
@@ -9,12 +9,31 @@ import {
   ingestDuckdbLimit,
   MALLOC_ARENAS,
   MALLOC_MMAP_THRESHOLD,
+  MALLOC_TRIM_MS,
   memoryBudget,
   parseBytes,
   trimMallocEvery,
+  trimMsFromEnv,
 } from './budget.js';
 
 const MiB = 2 ** 20;
+
+/** The vantage-pcap addon, or null (an install without libpcap). */
+function addon(): Record<string, unknown> | null {
+  try {
+    return createRequire(import.meta.url)('vantage-pcap') as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the addon is there; skipped without it on a developer's machine, failed in CI (which builds it). */
+function needAddon(t: TestContext): boolean {
+  if (addon()) return true;
+  if (process.env.CI === 'true') assert.fail('the vantage-pcap addon is not built');
+  t.skip('the vantage-pcap addon is not built');
+  return false;
+}
 
 test('the default budget follows the machine RAM within its bounds', () => {
   assert.equal(defaultBudgetBytes(24 * 1024 * MiB), 768 * MiB);
@@ -51,25 +70,13 @@ test('sizes parse with units; a bad one names the key', () => {
 
 test('glibc arenas: MALLOC_ARENA_MAX in the environment wins, else the addon caps them at two', () => {
   assert.equal(capMallocArenas({ MALLOC_ARENA_MAX: '4' }), 4);
-  let addon = true;
-  try {
-    createRequire(import.meta.url)('vantage-pcap');
-  } catch {
-    addon = false;
-  }
   // Without the addon (an install without libpcap) nothing can be set, and it says so.
-  assert.equal(capMallocArenas({}), addon ? MALLOC_ARENAS : null);
+  assert.equal(capMallocArenas({}), addon() ? MALLOC_ARENAS : null);
 });
 
 test("the addon's mallocInfo counts what glibc holds (the memory trace's glibc figures)", (t) => {
-  let info: (() => { used: number; free: number; mapped: number }) | undefined;
-  try {
-    info = (createRequire(import.meta.url)('vantage-pcap') as { mallocInfo?: typeof info }).mallocInfo;
-  } catch {}
-  if (!info) {
-    t.skip('the vantage-pcap addon is not built');
-    return;
-  }
+  if (!needAddon(t)) return;
+  const info = addon()!.mallocInfo as () => { used: number; free: number; mapped: number };
   const before = info();
   // A Buffer this large is one malloc'd (mmapped) block outside V8's heap.
   const b = Buffer.allocUnsafeSlow(32 * MiB);
@@ -89,17 +96,8 @@ test("ingest's DuckDB limit is a third of the store's share, never under 64 MiB"
 
 test('the fixed mmap threshold: a block freed does not raise it, so the next large block gets a mapping of its own', (t) => {
   assert.equal(fixMallocMmapThreshold(MALLOC_MMAP_THRESHOLD, { MALLOC_MMAP_THRESHOLD_: '131072' }), 131072);
-  let addon = true;
-  try {
-    createRequire(import.meta.url)('vantage-pcap');
-  } catch {
-    addon = false;
-  }
-  if (!addon) {
-    assert.equal(fixMallocMmapThreshold(MALLOC_MMAP_THRESHOLD, {}), null);
-    t.skip('the vantage-pcap addon is not built');
-    return;
-  }
+  if (!addon()) assert.equal(fixMallocMmapThreshold(MALLOC_MMAP_THRESHOLD, {}), null);
+  if (!needAddon(t)) return;
   // In a child (glibc's settings are per process): an 8 MiB block is freed, which raises glibc's
   // default threshold to 8 MiB; then a 1 MiB block is made and the bytes in mappings of their
   // own are read before and after it.
@@ -141,19 +139,12 @@ test('the fixed mmap threshold: a block freed does not raise it, so the next lar
 });
 
 test("the addon's mallocTrim gives the pages of glibc's free chunks back; the periodic trim can be turned off", async (t) => {
-  let addon = true;
-  try {
-    createRequire(import.meta.url)('vantage-pcap');
-  } catch {
-    addon = false;
-  }
-  if (!addon) {
-    // CI builds the addon: there a missing one is a failure, not a skip.
-    if (process.env.CI === 'true') assert.fail('the vantage-pcap addon is not built');
-    t.skip('the vantage-pcap addon is not built');
-    return;
-  }
+  if (!needAddon(t)) return;
   assert.equal(trimMallocEvery(0), null);
+  assert.equal(trimMsFromEnv(undefined), MALLOC_TRIM_MS);
+  assert.equal(trimMsFromEnv('0'), 0);
+  for (const bad of ['', 'often', '10', '-5', '1500.5', '99999999'])
+    assert.throws(() => trimMsFromEnv(bad), /VANTAGE_MALLOC_TRIM_MS/, bad);
   const stop = trimMallocEvery(60_000);
   assert.equal(typeof stop, 'function');
   stop?.();

@@ -156,6 +156,18 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env): number | 
  */
 export const MALLOC_TRIM_MS = 10_000;
 
+/** VANTAGE_MALLOC_TRIM_MS: ms between trims, 0 (off) or 1,000 to 3,600,000; unset, MALLOC_TRIM_MS. */
+export function trimMsFromEnv(v: string | undefined): number {
+  if (v === undefined) return MALLOC_TRIM_MS;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || (n !== 0 && (n < 1000 || n > 3_600_000)))
+    throw new ConfigError(
+      'VANTAGE_MALLOC_TRIM_MS',
+      `0 (off) or ms from 1000 to 3600000 (got ${JSON.stringify(v)})`,
+    );
+  return n;
+}
+
 /** What the periodic trims did (the memory trace prints it): runs, CPU time, RSS given back. */
 export const mallocTrims = { runs: 0, seconds: 0, releasedBytes: 0 };
 
@@ -164,9 +176,9 @@ export const mallocTrims = { runs: 0, seconds: 0, releasedBytes: 0 };
  * off, to measure). Returns the stop function, or null when the addon is not built or it is off.
  */
 export function trimMallocEvery(
-  everyMs = Number(process.env.VANTAGE_MALLOC_TRIM_MS ?? MALLOC_TRIM_MS),
+  everyMs = trimMsFromEnv(process.env.VANTAGE_MALLOC_TRIM_MS),
 ): (() => void) | null {
-  if (!(everyMs > 0)) return null;
+  if (everyMs === 0) return null;
   let trim: (() => boolean) | undefined;
   try {
     trim = (createRequire(import.meta.url)('vantage-pcap') as { mallocTrim?: () => boolean }).mallocTrim;

@@ -24,6 +24,12 @@ export interface HeapReport {
   cpu?: number;
 }
 
+/**
+ * A thread's heap as a caller may know it: what is live and what V8 holds, the rest when
+ * reported (the memory trace's tests and older reporters give only the first two).
+ */
+export type ThreadHeap = Pick<HeapReport, 'used' | 'total'> & Partial<HeapReport>;
+
 /** This thread's heap now (a worker calls it to report; ~10 µs). */
 export function heapReport(): HeapReport {
   const h = getHeapStatistics();

@@ -6,6 +6,7 @@ import { threadCpuSeconds } from '../capture/workers/thread-cpu.js';
 import { createThreadedPipeline, sumReports } from '../capture/workers/threaded.js';
 import { createCaptureCollector } from '../collect/capture-hook.js';
 import type { Metrics } from '../common/metrics.js';
+import type { ThreadHeap } from '../common/thread-heap.js';
 import type { FlowConfig } from '../flow/flow-table.js';
 import { createSensor, type PacketHook, type SensorRecord } from '../flow/sensor.js';
 import { createPacketRecorder, type RecorderConfig } from '../pcapstore/recorder.js';
@@ -68,7 +69,7 @@ export interface IngestControl {
    */
   tick?: () => Promise<void> | undefined;
   /** Given once the pipeline runs (workers ≥ 1): its workers' V8 heaps as last reported. */
-  workerHeap?: (get: () => { used: number; total: number; cpu: number } | null) => void;
+  workerHeap?: (get: () => ThreadHeap | null) => void;
 }
 
 /**

@@ -207,6 +207,15 @@ test('ingestCaptures with `after` (the store opening): nothing is recorded or st
       return [];
     }
   };
+  /** A while after the ingest began, with the store not open yet: no segment in its packet store. */
+  const nothingRecordedYet = async (storeDir: string, workers: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      segments(join(storeDir, 'pcap')),
+      [],
+      `workers ${workers}: recorded before the store opened`,
+    );
+  };
   for (const workers of [0, 1]) {
     // Rejected: no segment may appear (a store held by a running server shares its packet store).
     const failDir = join(dir, `after-fail-${workers}`);
@@ -220,12 +229,7 @@ test('ingestCaptures with `after` (the store opening): nothing is recorded or st
       recorder: { dir: join(failDir, 'pcap') },
       after: opening,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(
-      segments(join(failDir, 'pcap')),
-      [],
-      `workers ${workers}: recorded before the store opened`,
-    );
+    await nothingRecordedYet(failDir, workers);
     release(new Error('database is locked'));
     await assert.rejects(run, /database is locked/, `workers ${workers}`);
     assert.deepEqual(segments(join(failDir, 'pcap')), [], `workers ${workers}`);
@@ -255,12 +259,7 @@ test('ingestCaptures with `after` (the store opening): nothing is recorded or st
       recorder: { dir: join(okDir, 'pcap') },
       after: opened,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(
-      segments(join(okDir, 'pcap')),
-      [],
-      `workers ${workers}: recorded before the store opened`,
-    );
+    await nothingRecordedYet(okDir, workers);
     await store.start();
     isOpen = true;
     open();

@@ -112,7 +112,7 @@ export interface ThreadedPipeline extends Pipeline {
   /** Batches sent to the workers and not yet back. */
   readonly inFlight: number;
   /** The workers' V8 heaps summed, as they last reported them (at most once a second; null before the first). */
-  readonly workerHeap: { used: number; total: number; cpu: number; young: number; external: number } | null;
+  readonly workerHeap: HeapReport | null;
   /** The most batch buffers of one worker out of its pool at once (being filled, queued, with the worker, or back and not yet recycled). */
   readonly peakInFlight: number;
   /**
@@ -620,14 +620,19 @@ export function createThreadedPipeline(
     },
     get workerHeap() {
       if (heaps.length === 0) return null;
-      const sum = { used: 0, total: 0, cpu: 0, young: 0, external: 0 };
+      const sum: Required<HeapReport> = {
+        used: 0,
+        total: 0,
+        young: 0,
+        old: 0,
+        code: 0,
+        large: 0,
+        external: 0,
+        cpu: 0,
+      };
       for (const h of heaps) {
         if (!h) continue;
-        sum.used += h.used;
-        sum.total += h.total;
-        sum.cpu += h.cpu ?? 0;
-        sum.young += h.young;
-        sum.external += h.external;
+        for (const k of Object.keys(sum) as (keyof HeapReport)[]) sum[k] += h[k] ?? 0;
       }
       return sum;
     },
