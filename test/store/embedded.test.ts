@@ -42,6 +42,32 @@ describe('embedded store specifics', () => {
     await t.stop();
   });
 
+  it('lists partitions of the same columns with one set of names, compacted or read at start', async () => {
+    // Months of history are thousands of partitions a day: a set of names each grew the heap.
+    const dir = join(root, 'column-sets');
+    type Listed = { partitions: { type: string; columns: ReadonlySet<string> }[] };
+    const sets = (s: EmbeddedStore) => {
+      const parts = (s as unknown as Listed).partitions.filter((p) => p.type === 'flow');
+      assert.ok(parts.length >= 4, `${parts.length} partitions`);
+      assert.ok(parts[0]!.columns.has('client_ip'));
+      return new Set(parts.map((p) => p.columns)).size;
+    };
+    const s = createEmbeddedStore({ dataDir: dir, threads: 2 }, { log: silentLogger });
+    await s.start();
+    const days = syntheticFlows(1000, { startUs: Date.UTC(2020, 0, 1) * 1000, spanUs: 4 * 86_400_000_000 });
+    await s.append('flow', days.slice(0, 600));
+    await s.compact(true);
+    await s.append('flow', days.slice(600));
+    await s.compact(true);
+    assert.equal(sets(s), 1);
+    await s.stop();
+    const t = createEmbeddedStore({ dataDir: dir, threads: 2 }, { log: silentLogger });
+    await t.start();
+    assert.equal(sets(t), 1);
+    assert.equal(await t.count('flow', {}), 1000);
+    await t.stop();
+  });
+
   it("compacts a type's live rows past compactRows, today's included, beside the appends", async () => {
     const s = createEmbeddedStore(
       { dataDir: join(root, 'compact-rows'), compactRows: 10_000, threads: 2 },

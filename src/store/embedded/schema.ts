@@ -117,7 +117,11 @@ export function parquetSelect(def: AnyRecordDef): string {
 }
 
 /** The inverse of parquetSelect: rebuild fields when reading Parquet files of a format. */
-export function parquetRead(def: AnyRecordDef, present: Set<string>, format = PARQUET_FORMAT): string {
+export function parquetRead(
+  def: AnyRecordDef,
+  present: ReadonlySet<string>,
+  format = PARQUET_FORMAT,
+): string {
   return columnsOf(def)
     .map((c) => {
       const n = q(c.name);
