@@ -50,7 +50,13 @@ const S_DETECT = 0;
 const S_ACTIVE = 1;
 const S_IGNORE = 2;
 
+/** No flow's generation (they are unsigned). */
+const DROPPED = -1;
+
+/** A slot's TLS state, refilled for each flow the slot holds (no objects or closures per flow). */
 class TlsFlow {
+  /** Generation of the slot's flow this is for; DROPPED once the flow ended. */
+  gen: number;
   state = S_DETECT;
   looked = 0;
   readonly dirs: [TlsRecordStream, TlsRecordStream];
@@ -66,7 +72,7 @@ class TlsFlow {
   done: [boolean, boolean] = [false, false];
 
   constructor(
-    readonly gen: number,
+    gen: number,
     onMessage: (
       f: TlsFlow,
       dir: number,
@@ -78,10 +84,39 @@ class TlsFlow {
     ) => void,
     limit: number,
   ) {
+    this.gen = gen;
     this.dirs = [
       new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 0, t, b, o, e, tr), limit),
       new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 1, t, b, o, e, tr), limit),
     ];
+  }
+
+  /** Every field as constructed, for the slot's flow of generation `gen`. */
+  restart(gen: number): void {
+    this.gen = gen;
+    this.state = S_DETECT;
+    this.looked = 0;
+    this.dirs[0].restart();
+    this.dirs[1].restart();
+    this.ch = null;
+    this.sh = null;
+    this.cert = null;
+    this.tsSec = 0;
+    this.tsNs = 0;
+    this.pending = false;
+    this.dir = 0;
+    this.done[0] = false;
+    this.done[1] = false;
+  }
+
+  /** The flow ended: let go of what it held (its hello objects, the streams' buffers). */
+  release(): void {
+    this.gen = DROPPED;
+    this.dirs[0].restart();
+    this.dirs[1].restart();
+    this.ch = null;
+    this.sh = null;
+    this.cert = null;
   }
 }
 
@@ -212,8 +247,10 @@ export function createTlsAnalyzer(
       const gen = fl.generation(slot);
       if (f === undefined || f.gen !== gen) {
         if (p.payloadCapLen <= 0) return;
-        f = new TlsFlow(gen, onMessage, opts.messageLimit ?? 16 * 1024);
-        flows.set(slot, f);
+        if (f === undefined) {
+          f = new TlsFlow(gen, onMessage, opts.messageLimit ?? 16 * 1024);
+          flows.set(slot, f);
+        } else f.restart(gen);
         streams.drop(TcpStreams.key(slot, 0));
         streams.drop(TcpStreams.key(slot, 1));
       }
@@ -276,7 +313,7 @@ export function createTlsAnalyzer(
       if (f === undefined || f.gen !== fl.generation(slot)) return;
       emit(f, slot, fl);
       if (isInterim(rec)) return;
-      flows.delete(slot);
+      f.release();
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     },

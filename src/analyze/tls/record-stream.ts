@@ -26,6 +26,11 @@ export const STREAM_OK = 0;
 /** The bytes are not TLS records: stop parsing this direction. */
 export const STREAM_BAD_RECORD = 1;
 
+/** Message buffers of streams restarted, for the next streams whose messages span segments. */
+const SPARE = 64;
+const SPARE_SIZE = 4096;
+const spare: Buffer[] = [];
+
 export class TlsRecordStream {
   /** Record type of the record being read, and its body bytes still to come. */
   private recType = 0;
@@ -46,6 +51,26 @@ export class TlsRecordStream {
     private readonly onMessage: HandshakeHandler,
     private readonly limit = 16 * 1024,
   ) {}
+
+  /**
+   * Start over for another connection (a flow slot's stream serves each flow the slot holds):
+   * every field as constructed, the message buffer handed back for the next stream that needs one.
+   */
+  restart(): void {
+    this.reset();
+    this.hsTotal = 0;
+    this.encrypted = false;
+    this.tls13 = false;
+    this.sawAppData = false;
+    this.sawCcs = false;
+    this.records = 0;
+    this.status = STREAM_OK;
+    const hs = this.hs;
+    if (hs !== null) {
+      this.hs = null;
+      if (spare.length < SPARE && hs.length === SPARE_SIZE) spare.push(hs);
+    }
+  }
 
   /** Forget partial state (after a gap in the stream). */
   reset(): void {
@@ -126,7 +151,10 @@ export class TlsRecordStream {
       }
       // The message continues past this fragment: collect it (bounded).
       if (this.hsLen < 4) {
-        if (this.hs === null) this.hs = Buffer.allocUnsafe(Math.min(this.limit, 4096));
+        if (this.hs === null) {
+          const n = Math.min(this.limit, SPARE_SIZE);
+          this.hs = n === SPARE_SIZE ? (spare.pop() ?? Buffer.allocUnsafe(n)) : Buffer.allocUnsafe(n);
+        }
         const n = Math.min(4 - this.hsLen, e - a);
         b.copy(this.hs, this.hsLen, a, a + n);
         this.hsLen += n;
