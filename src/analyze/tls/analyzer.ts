@@ -8,12 +8,21 @@ import type { TlsRecord } from '../../schema/tls.js';
 import { emitL7Weird, isInterim } from '../flow-fields.js';
 import type { FlowNotes } from '../flow-notes.js';
 import { type RecordColumnBuilder, RecordOut } from '../record-columns.js';
-import { SlotMap } from '../slot-map.js';
 import { TcpStreams } from '../tcp-reassembly.js';
 import type { Analyzer, FlowLookup, FlowRecordPatch, RecordSink } from '../types.js';
 import { type CertFacts, parseLeafCertificate } from './certificate.js';
 import { type ClientHello, parseClientHello, parseServerHello, type ServerHello } from './hello.js';
-import { REC_HANDSHAKE, STREAM_BAD_RECORD, TlsRecordStream } from './record-stream.js';
+import {
+  ENCRYPTED,
+  looksLikeHello,
+  looksLikeRecord,
+  REC_HANDSHAKE,
+  SAW_APPDATA,
+  SAW_CCS,
+  STREAM_BAD_RECORD,
+  TLS13,
+  TlsRecordStreams,
+} from './record-stream.js';
 import { fillTlsRecord } from './tls-record.js';
 
 const HS_CLIENT_HELLO = 1;
@@ -50,75 +59,22 @@ const S_DETECT = 0;
 const S_ACTIVE = 1;
 const S_IGNORE = 2;
 
-/** No flow's generation (they are unsigned). */
-const DROPPED = -1;
-
-/** A slot's TLS state, refilled for each flow the slot holds (no objects or closures per flow). */
-class TlsFlow {
-  /** Generation of the slot's flow this is for; DROPPED once the flow ended. */
-  gen: number;
-  state = S_DETECT;
-  looked = 0;
-  readonly dirs: [TlsRecordStream, TlsRecordStream];
-  /** The handshake being collected. */
-  ch: ClientHello | null = null;
-  sh: ServerHello | null = null;
-  cert: CertFacts | null = null;
-  tsSec = 0;
-  tsNs = 0;
-  pending = false;
-  /** Direction and packet being parsed, for the message handler. */
-  dir = 0;
-  done: [boolean, boolean] = [false, false];
-
-  constructor(
-    gen: number,
-    onMessage: (
-      f: TlsFlow,
-      dir: number,
-      type: number,
-      b: Buffer,
-      off: number,
-      end: number,
-      truncated: boolean,
-    ) => void,
-    limit: number,
-  ) {
-    this.gen = gen;
-    this.dirs = [
-      new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 0, t, b, o, e, tr), limit),
-      new TlsRecordStream((t, b, o, e, tr) => onMessage(this, 1, t, b, o, e, tr), limit),
-    ];
-  }
-
-  /** Every field as constructed, for the slot's flow of generation `gen`. */
-  restart(gen: number): void {
-    this.gen = gen;
-    this.state = S_DETECT;
-    this.looked = 0;
-    this.dirs[0].restart();
-    this.dirs[1].restart();
-    this.ch = null;
-    this.sh = null;
-    this.cert = null;
-    this.tsSec = 0;
-    this.tsNs = 0;
-    this.pending = false;
-    this.dir = 0;
-    this.done[0] = false;
-    this.done[1] = false;
-  }
-
-  /** The flow ended: let go of what it held (its hello objects, the streams' buffers). */
-  release(): void {
-    this.gen = DROPPED;
-    this.dirs[0].restart();
-    this.dirs[1].restart();
-    this.ch = null;
-    this.sh = null;
-    this.cert = null;
-  }
-}
+// A flow slot's TLS state, a row of one Float64Array (no object, stream or closure per flow):
+// the generation of the flow it is for, the detection state, payload packets looked at while
+// detecting, flags, and the time of the handshake being collected.
+const F_GEN = 0;
+const F_STATE = 1;
+const F_LOOKED = 2;
+const F_FLAGS = 3;
+const F_TS_SEC = 4;
+const F_TS_NS = 5;
+const STRIDE = 6;
+/** The row holds a live flow (rows of ended flows and never-used ones do not). */
+const LIVE = 1;
+/** A handshake is being collected (a hello was seen, its record not yet written). */
+const PENDING = 2;
+/** Nothing more to read in direction 0 (client) or 1 (server): DONE << dir. */
+const DONE = 4;
 
 export function createTlsAnalyzer(
   sink: RecordSink,
@@ -127,7 +83,32 @@ export function createTlsAnalyzer(
   const notes = opts.notes ?? null;
   const out = new RecordOut<TlsRecord>('tls', sink, opts.columns);
   const streams = new TcpStreams();
-  const flows = new SlotMap<TlsFlow>();
+  const limit = opts.messageLimit ?? 16 * 1024;
+  const records = new TlsRecordStreams(
+    (key, type, b, off, end, truncated) => onMessage(key >> 1, key & 1, type, b, off, end, truncated),
+    limit,
+  );
+  let st = new Float64Array(256 * STRIDE);
+  // The handshake being collected per slot (hellos and certificate facts, null when none).
+  const chs: (ClientHello | null)[] = [];
+  const shs: (ServerHello | null)[] = [];
+  const certs: (CertFacts | null)[] = [];
+  const row = (slot: number): number => {
+    const at = slot * STRIDE;
+    if (at >= st.length) {
+      let n = st.length;
+      while (n <= at) n *= 2;
+      const x = new Float64Array(n);
+      x.set(st);
+      st = x;
+    }
+    while (chs.length <= slot) {
+      chs.push(null);
+      shs.push(null);
+      certs.push(null);
+    }
+    return at;
+  };
   const counters: TlsCounters = {
     flows: 0,
     handshakes: 0,
@@ -141,16 +122,19 @@ export function createTlsAnalyzer(
   let curSlot = -1;
   let curFlows: FlowLookup | null = null;
 
-  function emit(f: TlsFlow, slot: number, fl: FlowLookup): void {
-    if (!f.pending) return;
-    f.pending = false;
+  /** Write the slot's handshake collected so far, if any. */
+  function emit(slot: number, fl: FlowLookup): void {
+    const at = slot * STRIDE;
+    const flags = st[at + F_FLAGS]!;
+    if ((flags & PENDING) === 0) return;
+    st[at + F_FLAGS] = flags & ~PENDING;
     counters.handshakes++;
-    const rec = out.begin(f.tsSec, f.tsNs);
-    fillTlsRecord(rec, fl.context(slot), f.ch, f.sh, f.cert, false);
+    const rec = out.begin(st[at + F_TS_SEC]!, st[at + F_TS_NS]!);
+    fillTlsRecord(rec, fl.context(slot), chs[slot] ?? null, shs[slot] ?? null, certs[slot] ?? null, false);
     out.end(rec);
-    f.ch = null;
-    f.sh = null;
-    f.cert = null;
+    chs[slot] = null;
+    shs[slot] = null;
+    certs[slot] = null;
   }
 
   function weird(name: string, dir: number): void {
@@ -159,8 +143,14 @@ export function createTlsAnalyzer(
       emitL7Weird(sink, name, curPacket, curFlows.context(curSlot), dir, null);
   }
 
+  function startHandshake(at: number, p: Packet): void {
+    st[at + F_FLAGS] = st[at + F_FLAGS]! | PENDING;
+    st[at + F_TS_SEC] = p.tsSec;
+    st[at + F_TS_NS] = p.tsNs;
+  }
+
   function onMessage(
-    f: TlsFlow,
+    slot: number,
     dir: number,
     type: number,
     b: Buffer,
@@ -169,20 +159,20 @@ export function createTlsAnalyzer(
     truncated: boolean,
   ): void {
     const p = curPacket!;
+    const at = slot * STRIDE;
+    const pending = (st[at + F_FLAGS]! & PENDING) !== 0;
     if (dir === 0 && type === HS_CLIENT_HELLO) {
-      if (f.pending && (f.ch !== null || f.sh !== null)) emit(f, curSlot, curFlows!);
+      if (pending && (chs[slot] !== null || shs[slot] !== null)) emit(slot, curFlows!);
       const ch = truncated ? null : parseClientHello(b, off, end);
       if (ch === null) {
         weird('tls_malformed_client_hello', dir);
         return;
       }
       counters.clientHellos++;
-      f.ch = ch;
-      f.pending = true;
-      f.tsSec = p.tsSec;
-      f.tsNs = p.tsNs;
+      chs[slot] = ch;
+      startHandshake(at, p);
       if (notes !== null) {
-        const note = notes.get(curSlot, f.gen);
+        const note = notes.get(slot, st[at + F_GEN]!);
         note.proto = 'tls';
         if (ch.sni !== null) note.sni = ch.sni;
       }
@@ -193,48 +183,53 @@ export function createTlsAnalyzer(
         return;
       }
       counters.serverHellos++;
-      if (f.sh !== null) emit(f, curSlot, curFlows!);
-      if (!f.pending) {
-        f.pending = true;
-        f.tsSec = p.tsSec;
-        f.tsNs = p.tsNs;
-      }
-      f.sh = sh;
-      if (notes !== null) notes.get(curSlot, f.gen).proto = 'tls';
+      if (shs[slot] !== null) emit(slot, curFlows!);
+      if ((st[at + F_FLAGS]! & PENDING) === 0) startHandshake(at, p);
+      shs[slot] = sh;
+      if (notes !== null) notes.get(slot, st[at + F_GEN]!).proto = 'tls';
       if (sh.selectedVersion === 0x0304) {
         // Everything after the ServerHello is encrypted; CCS records are for middleboxes only.
-        f.dirs[0].tls13 = true;
-        f.dirs[1].tls13 = true;
-        f.dirs[0].encrypted = false;
-        if (!sh.retryRequest) f.dirs[1].encrypted = true;
-        emit(f, curSlot, curFlows!);
-      } else if (sh.retryRequest) emit(f, curSlot, curFlows!);
-    } else if (dir === 1 && type === HS_CERTIFICATE && f.pending && f.cert === null) {
+        records.setFlags(TcpStreams.key(slot, 0), TLS13, ENCRYPTED);
+        records.setFlags(TcpStreams.key(slot, 1), sh.retryRequest ? TLS13 : TLS13 | ENCRYPTED, 0);
+        emit(slot, curFlows!);
+      } else if (sh.retryRequest) emit(slot, curFlows!);
+    } else if (dir === 1 && type === HS_CERTIFICATE && pending && certs[slot] === null) {
       const cert = parseLeafCertificate(b, off, end);
       if (cert === null) weird('tls_certificate_unparsable', dir);
       else counters.certificates++;
-      f.cert = cert;
-      emit(f, curSlot, curFlows!);
-    } else if (dir === 1 && type === HS_SERVER_HELLO_DONE) emit(f, curSlot, curFlows!);
+      certs[slot] = cert;
+      emit(slot, curFlows!);
+    } else if (dir === 1 && type === HS_SERVER_HELLO_DONE) emit(slot, curFlows!);
   }
 
   /** Looks for a first hello at the start of the stream window (a segment, or short ones joined). */
-  function detect(f: TlsFlow, slot: number): number {
+  function detect(at: number, slot: number): number {
     const b = streams.buf;
     const s = streams.start;
     const e = streams.end;
-    if (TlsRecordStream.looksLikeHello(b, s, e)) {
-      f.state = S_ACTIVE;
+    if (looksLikeHello(b, s, e)) {
+      st[at + F_STATE] = S_ACTIVE;
       counters.flows++;
       return DETECT_YES;
     }
     if (e - s < HELLO_PREFIX && b[s] === REC_HANDSHAKE && (e - s < 2 || b[s + 1] === 3)) return DETECT_WAIT;
-    if (++f.looked >= DETECT_PACKETS) {
-      f.state = S_IGNORE;
+    const looked = st[at + F_LOOKED]! + 1;
+    st[at + F_LOOKED] = looked;
+    if (looked >= DETECT_PACKETS) {
+      st[at + F_STATE] = S_IGNORE;
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     }
     return DETECT_NO;
+  }
+
+  /** The slot's flow ended or is replaced: let go of its handshake and its streams' buffers. */
+  function release(slot: number): void {
+    chs[slot] = null;
+    shs[slot] = null;
+    certs[slot] = null;
+    records.restart(TcpStreams.key(slot, 0));
+    records.restart(TcpStreams.key(slot, 1));
   }
 
   return {
@@ -243,23 +238,27 @@ export function createTlsAnalyzer(
     onPacket(p: Packet, fl: FlowLookup, slot: number, dir: number): boolean | undefined {
       if (p.proto !== PROTO_TCP) return false;
       if (slot < 0) return;
-      let f = flows.get(slot);
+      const at = row(slot);
       const gen = fl.generation(slot);
-      if (f === undefined || f.gen !== gen) {
+      if ((st[at + F_FLAGS]! & LIVE) === 0 || st[at + F_GEN] !== gen) {
         if (p.payloadCapLen <= 0) return;
-        if (f === undefined) {
-          f = new TlsFlow(gen, onMessage, opts.messageLimit ?? 16 * 1024);
-          flows.set(slot, f);
-        } else f.restart(gen);
+        release(slot);
+        st[at + F_GEN] = gen;
+        st[at + F_STATE] = S_DETECT;
+        st[at + F_LOOKED] = 0;
+        st[at + F_FLAGS] = LIVE;
+        st[at + F_TS_SEC] = 0;
+        st[at + F_TS_NS] = 0;
         streams.drop(TcpStreams.key(slot, 0));
         streams.drop(TcpStreams.key(slot, 1));
       }
-      if (f.state === S_IGNORE || (f.done[0] && f.done[1])) return false;
-      if (f.done[dir]) return;
+      const both = DONE | (DONE << 1);
+      if (st[at + F_STATE] === S_IGNORE || (st[at + F_FLAGS]! & both) === both) return false;
+      if (st[at + F_FLAGS]! & (DONE << dir)) return;
       const key = TcpStreams.key(slot, dir);
       if (!streams.push(key, gen, p)) return;
-      if (f.state === S_DETECT) {
-        const d = detect(f, slot);
+      if (st[at + F_STATE] === S_DETECT) {
+        const d = detect(at, slot);
         if (d === DETECT_WAIT) {
           streams.keep(streams.start);
           return;
@@ -269,10 +268,9 @@ export function createTlsAnalyzer(
           return;
         }
       }
-      const rs = f.dirs[dir as 0 | 1];
       if (streams.gap) {
-        rs.reset();
-        if (!TlsRecordStream.looksLikeRecord(streams.buf, streams.start, streams.end)) {
+        records.reset(key);
+        if (!looksLikeRecord(streams.buf, streams.start, streams.end)) {
           streams.keep(streams.end);
           return; // wait for a segment that starts a record
         }
@@ -280,45 +278,56 @@ export function createTlsAnalyzer(
       curPacket = p;
       curSlot = slot;
       curFlows = fl;
-      const stop = rs.parse(streams.buf, streams.start, streams.end);
+      const stop = records.parse(key, streams.buf, streams.start, streams.end);
       curPacket = null;
-      if (rs.status === STREAM_BAD_RECORD) {
+      if (records.status(key) === STREAM_BAD_RECORD) {
         weird('tls_bad_record', dir);
-        f.done[dir] = true;
+        st[at + F_FLAGS] = st[at + F_FLAGS]! | (DONE << dir);
         streams.drop(key);
         if (dir === 1) {
-          f.done[0] = true;
+          st[at + F_FLAGS] = st[at + F_FLAGS]! | DONE;
           return false;
         }
         return;
       }
       streams.keep(stop);
+      const rf = records.flags(key);
       // A server that goes straight to ChangeCipherSpec (resumption) or data sends no certificate.
-      if (dir === 1 && f.pending && (rs.sawAppData || rs.sawCcs)) emit(f, slot, fl);
+      if (dir === 1 && st[at + F_FLAGS]! & PENDING && rf & (SAW_APPDATA | SAW_CCS)) emit(slot, fl);
       // Once application data flows (or the handshake is encrypted) there is nothing more to read.
-      if (rs.sawAppData || (rs.encrypted && !rs.tls13)) {
-        f.done[dir] = true;
+      if (rf & SAW_APPDATA || (rf & ENCRYPTED && (rf & TLS13) === 0)) {
+        st[at + F_FLAGS] = st[at + F_FLAGS]! | (DONE << dir);
         streams.drop(key);
       }
       // Once the server's side is encrypted the client has nothing more to say in the clear.
-      if (f.done[1]) {
-        f.done[0] = true;
+      if (st[at + F_FLAGS]! & (DONE << 1)) {
+        st[at + F_FLAGS] = st[at + F_FLAGS]! | DONE;
         streams.drop(TcpStreams.key(slot, 0));
         return false;
       }
       return undefined;
     },
     onFlowEnd(rec: FlowRecordPatch, slot: number, fl: FlowLookup): void {
-      const f = flows.get(slot);
-      if (f === undefined || f.gen !== fl.generation(slot)) return;
-      emit(f, slot, fl);
+      const at = slot * STRIDE;
+      if (
+        slot < 0 ||
+        at >= st.length ||
+        (st[at + F_FLAGS]! & LIVE) === 0 ||
+        st[at + F_GEN] !== fl.generation(slot)
+      )
+        return;
+      emit(slot, fl);
       if (isInterim(rec)) return;
-      f.release();
+      st[at + F_FLAGS] = 0;
+      release(slot);
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     },
     finish(): void {
-      flows.clear();
+      st.fill(0);
+      chs.length = 0;
+      shs.length = 0;
+      certs.length = 0;
     },
   };
 }
