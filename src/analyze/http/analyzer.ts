@@ -493,9 +493,14 @@ export function createHttpAnalyzer(
         if (f === undefined) {
           f = new HttpFlow(gen);
           flows.set(slot, f);
-        } else f.restart(gen);
-        streams.drop(TcpStreams.key(slot, 0));
-        streams.drop(TcpStreams.key(slot, 1));
+        } else {
+          // A flow that ended let go of its streams then; one replaced without an end has them still.
+          if (f.gen !== DROPPED) {
+            streams.drop(TcpStreams.key(slot, 0));
+            streams.drop(TcpStreams.key(slot, 1));
+          }
+          f.restart(gen);
+        }
       }
       const d = f.dirs[dir as 0 | 1];
       if (f.dirs[0].mode === M_STOP && f.dirs[1].mode === M_STOP) return false;

@@ -242,15 +242,18 @@ export function createTlsAnalyzer(
       const gen = fl.generation(slot);
       if ((st[at + F_FLAGS]! & LIVE) === 0 || st[at + F_GEN] !== gen) {
         if (p.payloadCapLen <= 0) return;
-        release(slot);
+        // A flow that ended let go of its state then; one replaced without an end has it still.
+        if (st[at + F_FLAGS]! & LIVE) {
+          release(slot);
+          streams.drop(TcpStreams.key(slot, 0));
+          streams.drop(TcpStreams.key(slot, 1));
+        }
         st[at + F_GEN] = gen;
         st[at + F_STATE] = S_DETECT;
         st[at + F_LOOKED] = 0;
         st[at + F_FLAGS] = LIVE;
         st[at + F_TS_SEC] = 0;
         st[at + F_TS_NS] = 0;
-        streams.drop(TcpStreams.key(slot, 0));
-        streams.drop(TcpStreams.key(slot, 1));
       }
       const both = DONE | (DONE << 1);
       if (st[at + F_STATE] === S_IGNORE || (st[at + F_FLAGS]! & both) === both) return false;
@@ -324,6 +327,12 @@ export function createTlsAnalyzer(
       streams.drop(TcpStreams.key(slot, 1));
     },
     finish(): void {
+      for (let slot = 0; slot * STRIDE < st.length; slot++)
+        if (st[slot * STRIDE + F_FLAGS]! & LIVE) {
+          release(slot);
+          streams.drop(TcpStreams.key(slot, 0));
+          streams.drop(TcpStreams.key(slot, 1));
+        }
       st.fill(0);
       chs.length = 0;
       shs.length = 0;
