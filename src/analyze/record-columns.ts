@@ -15,13 +15,24 @@ import type { RecordSink } from './types.js';
  */
 /** Rows of a builder's first buffers. */
 const FIRST_ROWS = 1024;
+/** Texts up to this length are keyed by every character. */
+const SHORT_TEXT = 40;
 /** Slots of a builder's table of recent texts. */
 const RECENT = 2048;
 
-/** A few of a text's characters and its length, mixed: where it sits in a direct-mapped table. */
+/**
+ * Where a text sits in a direct-mapped table: every character of a short text (addresses, which
+ * differ in a digit or two that a sample of four characters missed, so that a network's hosts
+ * shared a few slots), a few characters and the length of a longer one.
+ */
 export function textKey(v: string): number {
   const n = v.length;
   if (n === 0) return 0;
+  if (n <= SHORT_TEXT) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.charCodeAt(i), 0x01000193);
+    return h ^ (h >>> 15);
+  }
   let h = Math.imul(n, 0x9e3779b1) ^ v.charCodeAt(n - 1);
   h = Math.imul(h, 0x85ebca6b) ^ v.charCodeAt(n >> 1);
   h = Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt(n >> 2);
