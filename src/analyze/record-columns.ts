@@ -73,12 +73,13 @@ export class RecordColumnBuilder {
    * warm. A slot is used only for the same text in the same batch.
    */
   private readonly recentText: (string | null)[] = new Array<string | null>(RECENT).fill(null);
-  private readonly recentD = new Int32Array(RECENT);
-  private readonly recentOf = new Float64Array(RECENT);
+  /** Per slot, side by side (one cache line where two arrays were two): batch + 1, entry. */
+  private readonly recentOfD = new Float64Array(RECENT * 2);
   private readonly text = (v: string): number => {
     const i = textKey(v) & (RECENT - 1);
     const b = this.batches + 1;
-    if (this.recentOf[i] === b && this.recentText[i] === v) return this.recentD[i]!;
+    const od = this.recentOfD;
+    if (od[2 * i] === b && this.recentText[i] === v) return od[2 * i + 1]!;
     let d = this.index.get(v);
     if (d === undefined) {
       d = this.dict.length;
@@ -86,8 +87,8 @@ export class RecordColumnBuilder {
       if (this.index.size < 16_384) this.index.set(v, d);
     }
     this.recentText[i] = v;
-    this.recentD[i] = d;
-    this.recentOf[i] = b;
+    od[2 * i] = b;
+    od[2 * i + 1] = d;
     return d;
   };
   private readonly unique = (v: string): number => {

@@ -75,6 +75,8 @@ const LIVE = 1;
 const PENDING = 2;
 /** Nothing more to read in direction 0 (client) or 1 (server): DONE << dir. */
 const DONE = 4;
+/** The flow's record streams were fed (they have state to clear when it ends). */
+const FED = 16;
 
 export function createTlsAnalyzer(
   sink: RecordSink,
@@ -225,11 +227,17 @@ export function createTlsAnalyzer(
 
   /** The slot's flow ended or is replaced: let go of its handshake and its streams' buffers. */
   function release(slot: number): void {
-    chs[slot] = null;
-    shs[slot] = null;
-    certs[slot] = null;
-    records.restart(TcpStreams.key(slot, 0));
-    records.restart(TcpStreams.key(slot, 1));
+    const at = slot * STRIDE;
+    // A written (or never begun) handshake left no hellos behind: see emit.
+    if (st[at + F_FLAGS]! & PENDING) {
+      chs[slot] = null;
+      shs[slot] = null;
+      certs[slot] = null;
+    }
+    if (st[at + F_FLAGS]! & FED) {
+      records.restart(TcpStreams.key(slot, 0));
+      records.restart(TcpStreams.key(slot, 1));
+    }
   }
 
   return {
@@ -278,6 +286,7 @@ export function createTlsAnalyzer(
           return; // wait for a segment that starts a record
         }
       }
+      st[at + F_FLAGS] = st[at + F_FLAGS]! | FED;
       curPacket = p;
       curSlot = slot;
       curFlows = fl;
@@ -321,8 +330,8 @@ export function createTlsAnalyzer(
         return;
       emit(slot, fl);
       if (isInterim(rec)) return;
-      st[at + F_FLAGS] = 0;
       release(slot);
+      st[at + F_FLAGS] = 0;
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     },
