@@ -36,7 +36,9 @@ export class GateTable {
     if (k >= this.e.length) this.grow(k);
     const e = this.e;
     if (e[k] !== gen) {
-      e.fill(0, k + 1, k + ROW); // every gate: nothing seen, UNSEEN, not handed over
+      // Every gate: nothing seen, UNSEEN, not handed over (stores, not fill(): a call into
+      // the runtime per flow).
+      for (let i = k + 1; i < k + ROW; i++) e[i] = 0;
       e[k] = gen;
     }
     return k;

@@ -105,7 +105,8 @@ export class TlsRecordStreams {
    */
   restart(key: number): void {
     const at = this.row(key);
-    this.r.fill(0, at, at + STRIDE);
+    const r = this.r;
+    for (let i = at; i < at + STRIDE; i++) r[i] = 0;
     const hs = this.hs[key];
     if (hs != null) {
       this.hs[key] = null;
