@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { runs } from '../../test/support/fuzz.js';
 import { Packet, TCP_ACK, TCP_SYN } from '../decode/packet.js';
-import { claimGate } from './claim-gate.js';
+import { claimGate, GateTable } from './claim-gate.js';
 import { FlowNotes } from './flow-notes.js';
 import type { Analyzer, FlowContext, FlowLookup } from './types.js';
 
@@ -111,4 +113,64 @@ test('after its first packets a flow reaches the analyzer only if the analyzer c
     ...['7/0', '7/0', '7/0', '7/0', '7/0', '8/0', '8/0', '8/0'],
     ...['3000/0', '3000/0', '3000/0', '3000/0', '3000/0', '3001/0', '3001/0', '3001/0'],
   ]);
+});
+
+/**
+ * Gates sharing one table (a row per slot: the generation and a word per gate) decide and end
+ * flows exactly as gates with a table each, whatever the order of packets, slots, generations,
+ * claims and ends. Fails when a new generation resets only the gate's own word, or when two
+ * gates' words overlap.
+ */
+test('gates sharing a table decide as gates with a table each', () => {
+  const op = fc.record({
+    slot: fc.constantFrom(0, 1, 2, 2047, 2048, 5000),
+    gen: fc.integer({ min: 0, max: 2 }),
+    payload: fc.constantFrom('', 'A', 'B', 'AB', 'BA', 'C'),
+    syn: fc.boolean(),
+    claim: fc.constantFrom(-1, 0, 1, 2),
+    end: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 150 }), (ops) => {
+      const flows = new Flows();
+      const logs: string[][] = [[], []];
+      const shared = new GateTable();
+      const letters = ['A', 'B', 'C'];
+      const build = (k: number, table: GateTable | undefined) => {
+        const notes = new FlowNotes();
+        const gates = letters.map((ch, i) => {
+          const inner: Analyzer = {
+            name: ch,
+            onPacket(_p, _f, slot) {
+              logs[k]!.push(`${ch} got ${slot}/${flows.generation(slot)}`);
+              return undefined;
+            },
+            onFlowEnd(_r, slot) {
+              logs[k]!.push(`${ch} end ${slot}/${flows.generation(slot)}`);
+            },
+          };
+          const probe = (b: Buffer, off: number) => b[off] === ch.charCodeAt(0) || b[off] === 0x42;
+          return claimGate(inner, notes, ch, probe, i + 1, table);
+        });
+        return { notes, gates };
+      };
+      const sets = [build(0, shared), build(1, undefined)];
+      for (const o of ops) {
+        flows.gens[o.slot] = o.gen;
+        for (let k = 0; k < 2; k++) {
+          const { notes, gates } = sets[k]!;
+          if (o.claim >= 0) notes.get(o.slot, o.gen).proto = letters[o.claim]!;
+          for (const g of gates) {
+            if (o.end) g.onFlowEnd!({ app: null }, o.slot, flows);
+            else
+              logs[k]!.push(
+                `${g.name} says ${g.onPacket(seg(o.payload, o.syn ? TCP_SYN : TCP_ACK), flows, o.slot, 0)}`,
+              );
+          }
+        }
+        assert.deepEqual(logs[0], logs[1]);
+      }
+    }),
+    { numRuns: runs(500) },
+  );
 });

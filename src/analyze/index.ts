@@ -1,6 +1,6 @@
 import { createAppId } from './app-id/analyzer.js';
 import { createArpAnalyzer } from './arp/analyzer.js';
-import { claimGate } from './claim-gate.js';
+import { claimGate, GateTable } from './claim-gate.js';
 import { createDeviceInventory } from './devices/inventory.js';
 import { createHostProfiler, type ProfilerConfig } from './devices/profiler.js';
 import { createDhcpAnalyzer } from './dhcp/analyzer.js';
@@ -55,6 +55,8 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
   };
   const cols = opts.columns;
   const seen = (r: { type: string; [k: string]: unknown }): void => profiler.onRecord(r);
+  // The four gates' state per slot in one row: one cache line per packet and flow end for all.
+  const gates = new GateTable();
   return [
     createDnsAnalyzer(sink7, {
       names,
@@ -66,16 +68,20 @@ export function createAnalyzers(sink: RecordSink, opts: AnalyzerSetOptions): Ana
       notes,
       'http',
       probeHttp,
+      undefined,
+      gates,
     ),
     claimGate(
       createTlsAnalyzer(sink, { notes, ...(cols ? { columns: cols.tls } : {}) }),
       notes,
       'tls',
       probeTls,
+      undefined,
+      gates,
     ),
     createQuicAnalyzer(sink, { notes, ...(cols ? { columns: cols.tls } : {}) }),
-    claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh', probeSsh),
-    claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb', probeSmb),
+    claimGate(createSshAnalyzer(sink, { notes }), notes, 'ssh', probeSsh, undefined, gates),
+    claimGate(createSmbAnalyzer(sink, { notes }), notes, 'smb', probeSmb, undefined, gates),
     createDhcpAnalyzer(sink7, { inventory, notes }),
     createArpAnalyzer({ inventory }),
     inventory,

@@ -15,13 +15,24 @@ import type { RecordSink } from './types.js';
  */
 /** Rows of a builder's first buffers. */
 const FIRST_ROWS = 1024;
+/** Texts up to this length are keyed by every character. */
+const SHORT_TEXT = 40;
 /** Slots of a builder's table of recent texts. */
 const RECENT = 2048;
 
-/** A few of a text's characters and its length, mixed: where it sits in a direct-mapped table. */
+/**
+ * Where a text sits in a direct-mapped table: every character of a short text (addresses, which
+ * differ in a digit or two that a sample of four characters missed, so that a network's hosts
+ * shared a few slots), a few characters and the length of a longer one.
+ */
 export function textKey(v: string): number {
   const n = v.length;
   if (n === 0) return 0;
+  if (n <= SHORT_TEXT) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.charCodeAt(i), 0x01000193);
+    return h ^ (h >>> 15);
+  }
   let h = Math.imul(n, 0x9e3779b1) ^ v.charCodeAt(n - 1);
   h = Math.imul(h, 0x85ebca6b) ^ v.charCodeAt(n >> 1);
   h = Math.imul(h, 0xc2b2ae35) ^ v.charCodeAt(n >> 2);
@@ -62,12 +73,13 @@ export class RecordColumnBuilder {
    * warm. A slot is used only for the same text in the same batch.
    */
   private readonly recentText: (string | null)[] = new Array<string | null>(RECENT).fill(null);
-  private readonly recentD = new Int32Array(RECENT);
-  private readonly recentOf = new Float64Array(RECENT);
+  /** Per slot, side by side (one cache line where two arrays were two): batch + 1, entry. */
+  private readonly recentOfD = new Float64Array(RECENT * 2);
   private readonly text = (v: string): number => {
     const i = textKey(v) & (RECENT - 1);
     const b = this.batches + 1;
-    if (this.recentOf[i] === b && this.recentText[i] === v) return this.recentD[i]!;
+    const od = this.recentOfD;
+    if (od[2 * i] === b && this.recentText[i] === v) return od[2 * i + 1]!;
     let d = this.index.get(v);
     if (d === undefined) {
       d = this.dict.length;
@@ -75,8 +87,8 @@ export class RecordColumnBuilder {
       if (this.index.size < 16_384) this.index.set(v, d);
     }
     this.recentText[i] = v;
-    this.recentD[i] = d;
-    this.recentOf[i] = b;
+    od[2 * i] = b;
+    od[2 * i + 1] = d;
     return d;
   };
   private readonly unique = (v: string): number => {

@@ -91,6 +91,14 @@ const MAX_PENDING_MESSAGES = 4;
  * `finish()` and whenever a cap makes it forget something (counted), as the device inventory
  * does with bindings.
  */
+/** User-Agents whose attribute keys are kept (the map starts over when full). */
+const UA_KEYS = 2048;
+
+/** A host attribute's key: what it is, where it came from, its value and (for OS guesses) the evidence. */
+function attrKey(kind: 'os' | 'name', source: string, value: string, evidence: string): string {
+  return `${kind}|${source}|${value}|${kind === 'os' ? evidence : ''}`;
+}
+
 export class HostProfiler implements Analyzer {
   readonly name = 'host-profiler';
   readonly counters: ProfilerCounters = {
@@ -110,6 +118,8 @@ export class HostProfiler implements Analyzer {
     records: 0,
   };
   private readonly hosts = new Map<string, Map<string, Attr>>();
+  /** Per User-Agent, the key of the attribute its guess makes (see onRecord). */
+  private readonly uaKeys = new Map<string, string>();
   private readonly pending = new Map<string, Pending[]>();
   private readonly syn = new SynSignature();
   private p: Packet | null = null;
@@ -202,6 +212,15 @@ export class HostProfiler implements Analyzer {
       const g = userAgentGuess(ua);
       if (g === null) return;
       this.counters.userAgents++;
+      // The attribute's key is the same text for every request with this User-Agent (the HTTP
+      // analyzer hands the same string for it): made once, its hash kept, where a new text of
+      // ~200 characters was made and hashed per request.
+      let key = this.uaKeys.get(ua);
+      if (key === undefined) {
+        if (this.uaKeys.size >= UA_KEYS) this.uaKeys.clear();
+        key = attrKey('os', 'http', g.value, ua.slice(0, 256));
+        this.uaKeys.set(ua, key);
+      }
       this.add(
         r.client_ip,
         'os',
@@ -212,6 +231,7 @@ export class HostProfiler implements Analyzer {
         g.confidence,
         null,
         String(r.ts),
+        key,
       );
     } else if (
       r.type === 'dns' &&
@@ -315,6 +335,7 @@ export class HostProfiler implements Analyzer {
     confidence: number,
     mac: string | null,
     ts: string,
+    key = attrKey(kind, source, value, evidence),
   ): void {
     let host = this.hosts.get(ip);
     if (host === undefined) {
@@ -330,7 +351,6 @@ export class HostProfiler implements Analyzer {
     } else this.hosts.delete(ip);
     // Most recently seen last: eviction takes the map's first entry.
     this.hosts.set(ip, host);
-    const key = `${kind}|${source}|${value}|${kind === 'os' ? evidence : ''}`;
     const a = host.get(key);
     if (a !== undefined) {
       a.count++;

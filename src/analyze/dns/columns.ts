@@ -171,25 +171,24 @@ function mnemonic(
  */
 class Entries {
   private readonly text: (string | null)[];
-  private readonly d: Int32Array;
-  /** Batch + 1 of each slot (0: empty). */
-  private readonly of: Float64Array;
+  /** Per slot, side by side (one cache line): batch + 1 (0: empty), then the entry. */
+  private readonly ofD: Float64Array;
   private readonly mask: number;
 
   constructor(size: number) {
     this.text = new Array<string | null>(size).fill(null);
-    this.d = new Int32Array(size);
-    this.of = new Float64Array(size);
+    this.ofD = new Float64Array(size * 2);
     this.mask = size - 1;
   }
 
   entry(c: RecordColumnBuilder, batch: number, key: number, v: string): number {
     const i = key & this.mask;
-    if (this.of[i] === batch + 1 && this.text[i] === v) return this.d[i]!;
+    const od = this.ofD;
+    if (od[2 * i] === batch + 1 && this.text[i] === v) return od[2 * i + 1]!;
     const d = c.intern(v);
     this.text[i] = v;
-    this.d[i] = d;
-    this.of[i] = batch + 1;
+    od[2 * i] = batch + 1;
+    od[2 * i + 1] = d;
     return d;
   }
 }

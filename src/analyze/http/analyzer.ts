@@ -86,15 +86,40 @@ class Dir {
   cur: Exchange | null = null;
   /** HTTP seen in this direction. */
   seen = false;
+
+  restart(): void {
+    this.mode = M_SYNC;
+    this.syncTries = 0;
+    this.remain = 0;
+    this.started = false;
+    this.tsSec = 0;
+    this.tsNs = 0;
+    this.cur = null;
+    this.seen = false;
+  }
 }
 
+/** No flow's generation (they are unsigned). */
+const DROPPED = -1;
+
+/** A slot's HTTP state, refilled for each flow the slot holds (no objects per flow). */
 class HttpFlow {
   readonly dirs: [Dir, Dir] = [new Dir(), new Dir()];
   /** Requests waiting for a response, oldest first. */
   readonly queue: Exchange[] = [];
   depth = 0;
   counted = false;
-  constructor(readonly gen: number) {}
+  /** Generation of the slot's flow this is for; DROPPED once the flow ended. */
+  constructor(public gen: number) {}
+
+  restart(gen: number): void {
+    this.gen = gen;
+    this.dirs[0].restart();
+    this.dirs[1].restart();
+    this.queue.length = 0;
+    this.depth = 0;
+    this.counted = false;
+  }
 }
 
 export function createHttpAnalyzer(
@@ -465,10 +490,17 @@ export function createHttpAnalyzer(
       const gen = fl.generation(slot);
       if (f === undefined || f.gen !== gen) {
         if (p.payloadCapLen <= 0) return;
-        f = new HttpFlow(gen);
-        flows.set(slot, f);
-        streams.drop(TcpStreams.key(slot, 0));
-        streams.drop(TcpStreams.key(slot, 1));
+        if (f === undefined) {
+          f = new HttpFlow(gen);
+          flows.set(slot, f);
+        } else {
+          // A flow that ended let go of its streams then; one replaced without an end has them still.
+          if (f.gen !== DROPPED) {
+            streams.drop(TcpStreams.key(slot, 0));
+            streams.drop(TcpStreams.key(slot, 1));
+          }
+          f.restart(gen);
+        }
       }
       const d = f.dirs[dir as 0 | 1];
       if (f.dirs[0].mode === M_STOP && f.dirs[1].mode === M_STOP) return false;
@@ -485,7 +517,7 @@ export function createHttpAnalyzer(
       if (f === undefined || f.gen !== fl.generation(slot)) return;
       if (isInterim(rec)) return;
       flush(f, slot, fl);
-      flows.delete(slot);
+      f.gen = DROPPED;
       streams.drop(TcpStreams.key(slot, 0));
       streams.drop(TcpStreams.key(slot, 1));
     },

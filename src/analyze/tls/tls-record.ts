@@ -16,6 +16,9 @@ function cipherText(n: number): string {
   return t;
 }
 
+/** Every empty list of a record: one list, which nothing mutates (four per handshake were new). */
+const NONE = Object.freeze([]) as unknown as never[];
+
 /** The `tls` record of one handshake; strings are made here, once per handshake. */
 export function buildTlsRecord(
   ctx: FlowContext,
@@ -53,12 +56,12 @@ export function fillTlsRecord(
   setFlowFields(out, ctx);
   out.quic = quic;
   out.sni = ch?.sni ?? null;
-  out.alpn = ch?.alpn ?? [];
+  out.alpn = ch?.alpn ?? NONE;
   out.alpn_selected = sh?.alpn ?? null;
   out.client_version = ch !== null ? versionName(clientVersion) : null;
-  out.supported_versions = cf !== null ? cf.versions : [];
+  out.supported_versions = cf !== null ? cf.versions : NONE;
   out.version = sh !== null ? versionName(sh.selectedVersion !== 0 ? sh.selectedVersion : sh.version) : null;
-  out.cipher_suites = cf !== null ? cf.suites : [];
+  out.cipher_suites = cf !== null ? cf.suites : NONE;
   out.cipher = sh !== null ? cipherText(sh.cipher) : null;
   out.ja3 = cf?.ja3 ?? null;
   out.ja3_string = cf?.ja3String ?? null;
@@ -70,7 +73,7 @@ export function fillTlsRecord(
   out.cert_issuer = cert?.issuer ?? null;
   out.cert_not_before = cert?.not_before ?? null;
   out.cert_not_after = cert?.not_after ?? null;
-  out.cert_san = cert?.san ?? [];
+  out.cert_san = cert?.san ?? NONE;
   out.cert_serial = cert?.serial ?? null;
   out.cert_sha256 = cert?.sha256 ?? null;
 }
