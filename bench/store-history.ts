@@ -2,9 +2,9 @@
  * What the embedded store's memory grows by with the history it keeps: collected flows appended
  * at full rate into small live generations, so that each is compacted into a Parquet partition
  * (with its top-N rollup rows) within a second or two, until N partitions are listed. Every STEP
- * partitions, after a full GC: the main thread's V8 heap, glibc's bytes in use (DuckDB's C++
- * objects, Node's buffers), DuckDB's own accounting and the RSS; at the end the least-squares
- * growth per partition of each. A store that runs for months at 100k records/s lists ~4,300
+ * partitions, after a full GC: the main thread's V8 heap and its global handles (native objects
+ * referenced from JavaScript), glibc's bytes in use (DuckDB's C++ objects, Node's buffers),
+ * DuckDB's own accounting, the RSS and the DuckDB file's size; at the end the least-squares growth per partition of each. A store that runs for months at 100k records/s lists ~4,300
  * partitions a day (one per 2M rows), so a few kB per partition is what its memory grows by
  * a day until retention drops the oldest. Measures; never asserts.
  *
@@ -12,10 +12,11 @@
  * Environment: COMPACT_ROWS (rows per live generation, default 20,000), STEP (partitions between
  * samples, default 50), BUDGET_MB (default 768), ROLLUPS=0 (no top-N rollups: what the rest grows by).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { columnarOf } from '../src/collect/columns.js';
 import { memoryBudget } from '../src/common/budget.js';
 import { silentLogger } from '../src/common/log.js';
@@ -49,7 +50,15 @@ const s = createEmbeddedStore(
 await s.start();
 const batches = exportedFlowBatches();
 
-type Sample = { parts: number; heap: number; glibc: number; duckdb: number; rss: number };
+type Sample = {
+  parts: number;
+  heap: number;
+  handles: number;
+  glibc: number;
+  duckdb: number;
+  rss: number;
+  file: number;
+};
 const samples: Sample[] = [];
 const sample = async (parts: number): Promise<void> => {
   await s.compactionDone();
@@ -59,13 +68,15 @@ const sample = async (parts: number): Promise<void> => {
   const x = {
     parts,
     heap: process.memoryUsage().heapUsed,
+    handles: getHeapStatistics().total_global_handles_size,
     glibc: mallocInfo?.().used ?? 0,
     duckdb: duck,
     rss: rssBytes(),
+    file: statSync(join(dir, 'records.duckdb')).size,
   };
   samples.push(x);
   process.stdout.write(
-    `partitions ${String(parts).padStart(5)}  heap ${(x.heap / MB).toFixed(2)} MB  glibc used ${(x.glibc / MB).toFixed(2)} MB  DuckDB ${(x.duckdb / MB).toFixed(1)} MB  RSS ${(x.rss / MB).toFixed(0)} MB\n`,
+    `partitions ${String(parts).padStart(5)}  heap ${(x.heap / MB).toFixed(2)} MB  global handles ${(x.handles / MB).toFixed(2)} MB  glibc used ${(x.glibc / MB).toFixed(2)} MB  DuckDB ${(x.duckdb / MB).toFixed(1)} MB  RSS ${(x.rss / MB).toFixed(0)} MB  DuckDB file ${(x.file / MB).toFixed(0)} MB\n`,
   );
 };
 
@@ -103,8 +114,8 @@ function slope(y: (x: Sample) => number): number {
 const kb = (v: number): string => `${(v / 1e3).toFixed(1)} kB`;
 process.stdout.write(
   `store history: ${rows} rows in ${samples.at(-1)!.parts} partitions of ${compactRows} rows, ${secs.toFixed(0)} s; ` +
-    `growth per partition (from the second sample): V8 heap ${kb(slope((p) => p.heap))}, glibc used ${kb(slope((p) => p.glibc))}, ` +
-    `DuckDB ${kb(slope((p) => p.duckdb))}, RSS ${kb(slope((p) => p.rss))}\n`,
+    `growth per partition (from the second sample): V8 heap ${kb(slope((p) => p.heap))}, V8's global handles ${kb(slope((p) => p.handles))}, glibc used ${kb(slope((p) => p.glibc))}, ` +
+    `DuckDB ${kb(slope((p) => p.duckdb))}, RSS ${kb(slope((p) => p.rss))}, DuckDB file ${kb(slope((p) => p.file))}\n`,
 );
 await s.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { createEmbeddedStore, type EmbeddedStore } from '../../src/store/embedde
 import { parseFilter } from '../../src/store/filter.js';
 import { syntheticFlows } from '../../src/store/synthetic.js';
 import type { Metric, Rec } from '../../src/store/types.js';
+import { rotationBatch } from './rotation-data.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vantage-storage-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -102,6 +103,53 @@ describe('embedded storage formats', () => {
     const again = await t.timeseries({ metric: 'bps', step: 300, after, before });
     assert.equal(again.series[0]!.points.length, raw[0]!.series[0]!.points.length);
     await t.stop();
+  });
+
+  it('writes the rollups a compaction made compressed and the live rows uncompressed', async () => {
+    // The rollups stay for as long as their partitions: uncompressed, a busy collector's took a
+    // 256 KiB block per column segment (4.4 GB of DuckDB file for 48M rows).
+    const s = createEmbeddedStore(
+      { dataDir: join(root, 'compress'), threads: 2, compactRows: 5000 },
+      { log: silentLogger },
+    );
+    await s.start();
+    const w = (s as unknown as { w: import('@duckdb/node-api').DuckDBConnection }).w;
+    const checkpoint = () => (s as unknown as { checkpoint(): Promise<void> }).checkpoint();
+    const now = Date.now() * 1000;
+    for (let b = 0; b < 3; b++)
+      await s.append(
+        'flow',
+        syntheticFlows(4000, { startUs: now, spanUs: 60_000_000, seed: b + 1, idBase: b * 4000 }),
+      );
+    await s.compactionDone();
+    await checkpoint();
+    assert.ok((await s.stats()).partitions >= 1);
+    // Another type's live rows, persisted by a plain checkpoint.
+    await s.append('exported_flow', rotationBatch(0, 2000));
+    await checkpoint();
+    /** Each column's kinds of compression in the table's segments (constant ones aside). */
+    const kinds = async (table: string) => {
+      const out: Record<string, string[]> = {};
+      const r = await w.runAndReadAll(
+        `SELECT column_name, list(DISTINCT compression ORDER BY compression) FROM pragma_storage_info('${table}') WHERE segment_type <> 'VALIDITY' AND compression <> 'Constant' GROUP BY ALL`,
+      );
+      for (const [c, k] of r.getRows()) out[String(c)] = (k as { items: unknown[] }).items.map(String);
+      return out;
+    };
+    // A partition's path repeats in each of its rollup rows (other columns, few values in this
+    // small store, may be stored plain by DuckDB's choice).
+    for (const t of ['_rtop_flow__client_ip', '_rtop_flow__server_port', '_rollup_flow']) {
+      const k = await kinds(t);
+      assert.ok(k.path && !k.path.includes('Uncompressed'), `${t}: ${JSON.stringify(k)}`);
+    }
+    const gen = Number(
+      (await w.runAndReadAll("SELECT max(gen) FROM _live WHERE type = 'exported_flow'")).getRows()[0]![0],
+    );
+    const live = await kinds(gen === 0 ? 'live_exported_flow' : `live_exported_flow__${gen}`);
+    assert.ok(Object.keys(live).length > 0);
+    for (const [c, k] of Object.entries(live)) assert.deepEqual(k, ['Uncompressed'], c);
+    assert.equal(await s.count('flow', {}), 12_000);
+    await s.stop();
   });
 
   it('reads format-1 partitions and builds their rollups at start', async () => {

@@ -639,6 +639,7 @@ export class EmbeddedStore implements RecordStore {
       const file = `'${join(this.cfg.dataDir, p.path).replaceAll("'", "''")}'`;
       const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
       await this.w!.run(rollupInsertSql(src, 'TRUE'), [p.path]);
+      this.compressNext = true;
     }
   }
 
@@ -648,6 +649,7 @@ export class EmbeddedStore implements RecordStore {
     for (const d of (def && this.topDims.get(p.type)) || []) {
       for (const sql of topTotalMergeSql(def!, d, p.path, -1)) await w.run(sql);
       await w.run(`DELETE FROM ${topRollupTable(def!, d)} WHERE path = $1`, [p.path]);
+      this.compressNext = true;
     }
   }
   /** Top-N totals to sum again from the rollup rows at start (`${type}/${dim}`). */
@@ -671,6 +673,7 @@ export class EmbeddedStore implements RecordStore {
           const src = `(SELECT ${parquetRead(def, p.columns, p.format)} FROM read_parquet(${file}))`;
           await this.w!.run(topRollupInsertSql(def, d, src, 'TRUE'), [p.path]);
           this.totalsStale.add(`${type}/${d}`);
+          this.compressNext = true;
         }
       }
     }
@@ -690,7 +693,7 @@ export class EmbeddedStore implements RecordStore {
       this.appenders.clear();
       for (const { app } of this.stages.values()) app.closeSync();
       this.stages.clear();
-      await this.w?.run('CHECKPOINT');
+      if (this.w) await this.checkpointSql('CHECKPOINT');
     });
     this.loop?.disable();
     for (const c of this.pool) c.closeSync();
@@ -1287,7 +1290,7 @@ export class EmbeddedStore implements RecordStore {
     const t0 = performance.now();
     try {
       if (force) await this.forceCheckpoint();
-      else await this.exclusive(() => this.w!.run('CHECKPOINT'));
+      else await this.exclusive(() => this.checkpointSql('CHECKPOINT'));
     } catch (e) {
       if (!force && /other write transactions/.test(String(e))) {
         this.checkpoints.busy++;
@@ -1302,6 +1305,34 @@ export class EmbeddedStore implements RecordStore {
     this.checkpoints.runs++;
     this.checkpoints.ms += ms;
     if (ms > this.checkpoints.maxMs) this.checkpoints.maxMs = ms;
+  }
+
+  /**
+   * Set when a compaction (or a partition's removal) committed rows to the tables kept for as
+   * long as the partitions: the top-N and series rollups, their totals, the manifest. The next
+   * checkpoint writes them compressed. Live rows are kept uncompressed (`liveCompression`), a
+   * setting DuckDB has only for the whole database, and a checkpoint writes what every table
+   * changed since the last one; so the one checkpoint after a compaction compresses (also the
+   * live rows of its second or so), and the rest do not. Left uncompressed, each compaction's
+   * ~60k rollup rows of a busy collector took a 256 KiB block per column segment: 4.4 GB of
+   * DuckDB file for 48M rollup rows after 800 partitions (`bench/store-history.ts`), and a
+   * block handle and segment in memory for each.
+   */
+  private compressNext = false;
+
+  private async checkpointSql(sql: 'CHECKPOINT' | 'FORCE CHECKPOINT'): Promise<void> {
+    const w = this.w!;
+    if (!this.compressNext || this.cfg.liveCompression === true) {
+      await w.run(sql);
+      return;
+    }
+    await w.run(`SET GLOBAL force_compression = 'auto'`);
+    try {
+      await w.run(sql);
+      this.compressNext = false;
+    } finally {
+      await w.run(`SET GLOBAL force_compression = 'uncompressed'`);
+    }
   }
 
   /**
@@ -1339,7 +1370,7 @@ export class EmbeddedStore implements RecordStore {
           return;
         }
       }
-      await this.exclusive(() => this.w!.run('FORCE CHECKPOINT'));
+      await this.exclusive(() => this.checkpointSql('FORCE CHECKPOINT'));
       this.checkpoints.forced++;
     } finally {
       clearTimeout(timer);
@@ -1637,6 +1668,7 @@ export class EmbeddedStore implements RecordStore {
           await w.run(`DROP TABLE ${table}`);
           await this.step('compact:uncommitted', type);
           await w.run('COMMIT');
+          this.compressNext = true;
         } catch (e) {
           await w.run('ROLLBACK').catch(() => undefined);
           throw e;
