@@ -1322,7 +1322,12 @@ export class EmbeddedStore implements RecordStore {
 
   private async checkpointSql(sql: 'CHECKPOINT' | 'FORCE CHECKPOINT'): Promise<void> {
     const w = this.w!;
-    if (!this.compressNext || this.cfg.liveCompression === true) {
+    // Live rows compressed, or a compression the operator chose for everything: nothing to switch.
+    if (
+      !this.compressNext ||
+      this.cfg.liveCompression === true ||
+      this.cfg.duckdbSettings?.force_compression
+    ) {
       await w.run(sql);
       return;
     }
