@@ -120,13 +120,11 @@ test('a read that stays open puts a forced checkpoint off for a while, not the a
       await s.append('exported_flow', rotationBatch(n, 1500));
       n += 1500;
     }
-    const waited = performance.now() - t0;
     assert.deepEqual(warned, ['forced checkpoint put off: a read stayed open']);
-    // Appends go on at once after it (plain checkpoints only, which fail while the read is open).
-    const t1 = performance.now();
+    // Appends go on after it while the read stays open (plain checkpoints only, which fail while
+    // it is open): a forced checkpoint tried again would wait for the read and warn once more
+    // per append, and an append held behind the read would never end (the test's timeout).
     for (let i = 0; i < 5; i++, n += 1500) await s.append('exported_flow', rotationBatch(n, 1500));
-    assert.ok(performance.now() - t1 < 3000, `appends after the put-off took ${performance.now() - t1} ms`);
-    assert.ok(waited < 20_000, `the put-off came after ${waited} ms`);
     assert.equal(warned.length, 1);
     release();
     await read;
