@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alpnExt, clientHelloMsg, records, serverHelloMsg, sniExt } from '../../test/support/l7-kit.js';
+import {
+  alpnExt,
+  clientHelloMsg,
+  oneFlow,
+  records,
+  serverHelloMsg,
+  sniExt,
+} from '../../test/support/l7-kit.js';
 import { Packet, TCP_ACK, TCP_SYN } from '../decode/packet.js';
 import { createHttpAnalyzer } from './http/analyzer.js';
 import { createTlsAnalyzer } from './tls/analyzer.js';
-import type { Analyzer, FlowContext, FlowLookup } from './types.js';
+import type { Analyzer, FlowLookup } from './types.js';
 
 /**
  * TLS and HTTP keep a flow slot's state for the slot's next flow (typed-array rows, refilled
@@ -13,26 +20,10 @@ import type { Analyzer, FlowContext, FlowLookup } from './types.js';
  * one, and whatever the first left half done. The truth is the second flow alone.
  */
 
-class OneSlot implements FlowLookup {
+/** The one slot's flow table: `gen` moves on for the slot's next flow. */
+class OneSlot {
   gen = 1;
-  private readonly ctx: FlowContext = {
-    gen: 1,
-    flow_id: 1,
-    community_id: '1:test',
-    proto: 6,
-    client_ip: '10.0.0.1',
-    client_port: 40000,
-    server_ip: '10.0.0.2',
-    server_port: 443,
-    vlan: null,
-    vni: null,
-  };
-  generation(): number {
-    return this.gen;
-  }
-  context(): FlowContext {
-    return this.ctx;
-  }
+  readonly lookup: FlowLookup = oneFlow(6, () => this.gen);
 }
 
 /** A flow's packets: a SYN each way (no gap: what the slot kept is not reset by one), then `segs`. */
@@ -48,7 +39,7 @@ function feed(a: Analyzer, fl: OneSlot, segs: [number, Buffer][], seq0: number):
     p.tcpFlags = TCP_SYN;
     p.seq = seq[dir]!++ >>> 0;
     p.tsSec = 1_700_000_000;
-    a.onPacket(p, fl, 0, dir);
+    a.onPacket(p, fl.lookup, 0, dir);
   }
   for (const [dir, data] of segs) {
     p.buf = data;
@@ -60,7 +51,7 @@ function feed(a: Analyzer, fl: OneSlot, segs: [number, Buffer][], seq0: number):
     p.seq = seq[dir]! >>> 0;
     p.tsSec = 1_700_000_000;
     seq[dir]! += data.length;
-    a.onPacket(p, fl, 0, dir);
+    a.onPacket(p, fl.lookup, 0, dir);
   }
 }
 
@@ -130,7 +121,7 @@ for (const name of ['http', 'tls']) {
     const fresh = make(name, (r) => alone.push(shown(r)));
     const fl0 = new OneSlot();
     feed(fresh, fl0, SECOND[name]!, 7000);
-    fresh.onFlowEnd!({ app: null }, 0, fl0);
+    fresh.onFlowEnd!({ app: null }, 0, fl0.lookup);
     assert.ok(alone.some((r) => r.includes(name === 'http' ? '/second' : 'second.example')));
     for (const first of FIRSTS[name]!)
       for (const ended of [true, false]) {
@@ -141,11 +132,11 @@ for (const name of ['http', 'tls']) {
         });
         const fl = new OneSlot();
         feed(a, fl, first, 100);
-        if (ended) a.onFlowEnd!({ app: null }, 0, fl);
+        if (ended) a.onFlowEnd!({ app: null }, 0, fl.lookup);
         fl.gen = 2;
         on = true;
         feed(a, fl, SECOND[name]!, 7000);
-        a.onFlowEnd!({ app: null }, 0, fl);
+        a.onFlowEnd!({ app: null }, 0, fl.lookup);
         assert.deepEqual(
           got,
           alone,

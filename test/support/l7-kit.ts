@@ -195,8 +195,11 @@ export function records(type: number, data: Buffer, max = 16384): Buffer {
   return Buffer.concat(parts);
 }
 
-/** A flow table stand-in with one flow in slot 0 (for driving an analyzer without a Sensor). */
-export function oneFlow(proto = 6): FlowLookup {
+/**
+ * A flow table stand-in with one flow in slot 0 (for driving an analyzer without a Sensor);
+ * `gen` gives the slot's generation (a new flow in the same slot when it changes).
+ */
+export function oneFlow(proto = 6, gen: () => number = () => 1): FlowLookup {
   const ctx = {
     gen: 1,
     flow_id: 1,
@@ -209,7 +212,7 @@ export function oneFlow(proto = 6): FlowLookup {
     vlan: null,
     vni: null,
   };
-  return { generation: () => 1, context: () => ctx };
+  return { generation: gen, context: () => ctx };
 }
 
 /**
