@@ -35,15 +35,25 @@ test('a trace sample carries the store checkpoints and, when asked, the kinds of
       checkpoints: { runs: 3, ms: 1500 },
       memoryUse: async () => ({ limit: 100, used: 40, temp: 0, tags: { IN_MEMORY_TABLE: 40 } }),
     };
-    const read = async (withKinds: boolean): Promise<MemorySample> => {
+    const readAll = async (withKinds: boolean): Promise<MemorySample[]> => {
       const path = join(dir, `t-${withKinds}.jsonl`);
       const t = startMemoryTrace(path, { store, collector, feed }, 20, 1 << 20, withKinds);
       await new Promise((r) => setTimeout(r, 150));
       t.stop();
-      const line = readFileSync(path, 'utf8').split('\n')[0]!;
-      return JSON.parse(line) as MemorySample;
+      return readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as MemorySample);
     };
-    const s = await read(true);
+    const read = async (withKinds: boolean): Promise<MemorySample> => (await readAll(withKinds))[0]!;
+    const all = await readAll(true);
+    const s = all[0]!;
+    // The walk of smaps is dear: the first sample has it, the next ones within 5 s do not.
+    assert.ok(all.length >= 3, `${all.length} samples`);
+    assert.deepEqual(
+      all.slice(1).filter((x) => x.kinds),
+      [],
+    );
     assert.equal(s.checkpoints, 3);
     assert.equal(s.checkpointSeconds, 1.5);
     assert.equal(s.duckdb, 40);
