@@ -38,12 +38,12 @@ test('a trace sample carries the store checkpoints and, when asked, the kinds of
     const readAll = async (withKinds: boolean): Promise<MemorySample[]> => {
       const path = join(dir, `t-${withKinds}.jsonl`);
       const t = startMemoryTrace(path, { store, collector, feed }, 20, 1 << 20, withKinds);
-      await new Promise((r) => setTimeout(r, 150));
+      const lines = (): string[] => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+      // Three samples 20 ms apart (well inside the 5 s between two walks of smaps), however
+      // slowly a loaded machine takes them.
+      for (let i = 0; i < 200 && lines().length < 3; i++) await new Promise((r) => setTimeout(r, 20));
       t.stop();
-      return readFileSync(path, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as MemorySample);
+      return lines().map((l) => JSON.parse(l) as MemorySample);
     };
     const read = async (withKinds: boolean): Promise<MemorySample> => (await readAll(withKinds))[0]!;
     const all = await readAll(true);

@@ -23,7 +23,7 @@ export interface MemorySample {
   t: number;
   /** Resident bytes (VmRSS: the kernel's counters, anonymous + file-backed + shared). */
   rss: number;
-  /** Resident bytes as the kernel's RSS counter has them (VmRSS: what VmHWM and `time -v` peak). */
+  /** The same counter as Node reads it (`process.memoryUsage().rss`), a moment apart from `rss`. */
   vmRss?: number;
   anon: number;
   file: number;
