@@ -47,4 +47,12 @@ export interface Analyzer {
   onFlowEnd?(rec: FlowRecordPatch, slot: number, flows: FlowLookup): void;
   /** End of input: emit what is pending (unanswered queries, devices). */
   finish?(): void;
+  /**
+   * True while this analyzer has nothing to do with packets (a broker with no target). A
+   * pipeline that decodes packets a second time only for its hooks (a mirror's worker hands
+   * its batches back to the main thread) skips that while every hook is idle, and tells each
+   * how many packets went by with `skipped`.
+   */
+  idle?(): boolean;
+  skipped?(packets: number): void;
 }

@@ -90,6 +90,19 @@ describe('broker', () => {
     assert.equal(m.frames.length, 3);
   });
 
+  test('its packet hook is idle while it has no target, and counts the packets a pipeline skipped for it', async () => {
+    const m = memory();
+    const broker = createBroker();
+    const hook = broker.hook();
+    assert.equal(hook.idle?.(), true);
+    hook.skipped?.(7);
+    assert.equal(broker.stats().packets, 7);
+    await broker.addTarget({ name: 't' }, m.make);
+    assert.equal(hook.idle?.(), false, 'a target added at run time gets packets from the next batch');
+    await broker.removeTarget('t');
+    assert.equal(hook.idle?.(), true);
+  });
+
   test('slicing keeps the wire length', async () => {
     const m = memory();
     const broker = createBroker();

@@ -245,6 +245,11 @@ export function createBroker(cfg: Partial<BrokerConfig> = {}): Broker {
         onPacket(p);
         return true;
       },
+      // Without a target there is nothing to replicate: a pipeline may skip decoding for it.
+      idle: () => targets.length === 0,
+      skipped(n: number) {
+        packets += n;
+      },
     }),
     async addTarget(tc, delivery) {
       if (!tc.name) throw new Error('a broker target needs a name');

@@ -145,6 +145,16 @@ export class FlowMirror implements FlowLookup, FlowIds {
     return b.slots[k]!;
   }
 
+  /**
+   * Apply every flow the batch announces without visiting its packets (the hooks skipped it):
+   * the worker announces a flow once, so later batches still find its id and Community ID.
+   */
+  applyAll(b: FlowTapBatch): void {
+    this.begin();
+    const na = b.newAt;
+    for (let j = 0; j * 2 < na.length; j++) this.at(b, na[j * 2]!);
+  }
+
   generation(_slot: number): number {
     return this.cur;
   }

@@ -729,6 +729,11 @@ function mainHooking(
     for (const h of hooks) h.onPacket(p, mirror, slot, 0);
   };
   return (b, t) => {
+    if (hooks.every((h) => h.idle?.() === true)) {
+      mirror.applyAll(t);
+      for (const h of hooks) h.skipped?.(t.slots.length);
+      return;
+    }
     tap = t;
     k = 0;
     mirror.begin();
