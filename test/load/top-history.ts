@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { memoryBudget } from '../../src/common/budget.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createEmbeddedStore } from '../../src/store/embedded/store.js';
-import type { Rec } from '../../src/store/types.js';
+import { appendSoakMinute } from './soak-rows.js';
 
 const marks = (process.argv[2] ?? '2,10,30').split(',').map(Number);
 const budget = memoryBudget(768e6);
@@ -27,40 +27,9 @@ const cpuS = (): number => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1e6;
 };
-const T0 = Date.UTC(2026, 11, 6, 10) * 1000;
-const iso = (us: number): string => `${new Date(Math.floor(us / 1000)).toISOString().slice(0, -1)}000Z`;
-const KEYS = 65_536;
 let minute = 0;
 for (const mark of marks) {
-  for (; minute < mark; minute++) {
-    for (let i = 0; i < KEYS; i += 8192) {
-      const batch: Rec[] = [];
-      for (let k = i; k < i + 8192; k++) {
-        const t = iso(T0 + minute * 60_000_000 + k * 900);
-        batch.push({
-          source: 'ipfix',
-          exporter: '192.0.2.1',
-          exporter_port: 2055,
-          observation_domain: 1,
-          export_ts: t,
-          first_ts: t,
-          last_ts: t,
-          duration_ms: 0,
-          src_ip: `10.0.${k >> 8}.${k & 255}`,
-          dst_ip: `192.168.${(k >> 12) & 255}.${(k >> 4) & 255}`,
-          src_port: 1024 + (k % 60000),
-          dst_port: 443,
-          proto: 6,
-          packets: 10,
-          bytes: 5000 + (k % 97),
-          packets_raw: 10,
-          bytes_raw: 5000 + (k % 97),
-          sampling_rate: 1,
-        });
-      }
-      await s.append('exported_flow', batch);
-    }
-  }
+  for (; minute < mark; minute++) await appendSoakMinute(s, minute);
   await s.compact();
   const runs: { cpu: number; wall: number }[] = [];
   for (let i = 0; i < 5; i++) {
